@@ -1,0 +1,512 @@
+"""Save and load models: one self-checking file, no pickle, atomic writes.
+
+File layout (all integers little-endian)::
+
+    offset 0   magic      12 bytes  b"\\x89FASTFF\\r\\n\\x1a\\n\\0"  (binary-safe, like PNG's)
+    offset 12  version    uint32    FORMAT_VERSION
+    offset 16  header_len uint64    bytes of the JSON header
+    offset 24  data_len   uint64    bytes of the array data block
+    offset 32  header     UTF-8 JSON (model config, compile config, array manifests)
+               padding    zeros up to a multiple of 64
+               data       raw little-endian arrays, each at a 64-byte aligned offset
+    end - 32   sha256     of every byte before it
+
+Loading checks the magic, the version, that the sizes add up to the file size and the
+checksum *before* parsing anything; then validates the JSON schema and every manifest
+entry (dtype from an allow-list, shape, offset and size inside the data block, no
+overlaps). Only registered class names (plus ``custom_objects``) are resolved, so
+nothing in a file is ever imported or executed. Every problem raises ``FormatError``
+(a ``ValueError``) that says what is wrong.
+
+Writes go to a temporary file in the target's directory, are flushed and fsynced and
+then renamed over the target (and the directory fsynced), so an interrupted save
+leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "FormatError",
+    "load_model",
+    "load_weights",
+    "read_file",
+    "save_model",
+    "save_weights",
+    "write_file",
+]
+
+MAGIC = b"\x89FASTFF\r\n\x1a\n\x00"
+FORMAT_VERSION = 1
+_PREAMBLE = struct.Struct("<12sIQQ")  # magic, version, header_len, data_len
+_DIGEST_SIZE = 32
+_ALIGN = 64
+_MAX_HEADER = 64 << 20  # a model config is kilobytes; 64 MiB is absurd already
+_MAX_NDIM = 32
+_MAX_ENTRIES = 1 << 20
+# dtypes a file may declare; anything else (objects, strings, structured) is refused
+_DTYPES = {
+    "<f2", "<f4", "<f8", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8", "|b1",
+}
+_SECTIONS = ("weights", "optimizer")
+
+
+class FormatError(ValueError):
+    """A file is not a valid fastff file (wrong magic, version, truncated, corrupt, hostile)."""
+
+
+# --------------------------------------------------------------------------- container
+
+
+def _align(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+def _le(array: np.ndarray) -> np.ndarray:
+    """C-contiguous little-endian copy-free view when possible."""
+    a = np.asarray(array)
+    if a.dtype.hasobject or a.dtype.kind not in "fiub":
+        raise TypeError(f"cannot save an array of dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+
+
+def _build_layout(
+    arrays: Mapping[str, Iterable[tuple[str, np.ndarray]]],
+) -> tuple[dict[str, list[dict[str, Any]]], list[tuple[int, np.ndarray]], int]:
+    manifests: dict[str, list[dict[str, Any]]] = {}
+    blobs: list[tuple[int, np.ndarray]] = []
+    offset = 0
+    for section, items in arrays.items():
+        entries = []
+        for name, array in items:
+            a = _le(array)
+            entries.append({
+                "name": str(name), "dtype": a.dtype.str, "shape": list(a.shape),
+                "offset": offset, "nbytes": int(a.nbytes),
+            })
+            blobs.append((offset, a))
+            offset = _align(offset + a.nbytes)
+        manifests[section] = entries
+    return manifests, blobs, offset
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_file(
+    path: str | os.PathLike[str],
+    header: Mapping[str, Any],
+    arrays: Mapping[str, Iterable[tuple[str, np.ndarray]]],
+) -> None:
+    """Atomically write ``header`` (JSON-able) and named ``arrays`` per section to ``path``.
+
+    The header gets an ``"arrays"`` key with the manifest of each section.
+    """
+    path = os.fspath(path)
+    manifests, blobs, data_len = _build_layout(arrays)
+    doc = dict(header)
+    doc["arrays"] = manifests
+    head = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    if len(head) > _MAX_HEADER:
+        raise ValueError(f"model header of {len(head)} bytes exceeds {_MAX_HEADER}")
+    pad = _align(_PREAMBLE.size + len(head)) - _PREAMBLE.size - len(head)
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=directory)
+    try:
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except OSError:
+            mode = 0o644
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            digest = hashlib.sha256()
+
+            def put(chunk: bytes | memoryview) -> None:
+                digest.update(chunk)
+                f.write(chunk)
+
+            put(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(head), data_len))
+            put(head)
+            put(b"\0" * pad)
+            written = 0
+            for offset, a in blobs:
+                if offset > written:
+                    put(b"\0" * (offset - written))
+                put(memoryview(a.reshape(-1).view(np.uint8)))
+                written = offset + a.nbytes
+            if data_len > written:
+                put(b"\0" * (data_len - written))
+            f.write(digest.digest())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def _describe_foreign(head: bytes) -> str:
+    if head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"}q", b"]q"):
+        return " (it looks like a Python pickle, which fastff never loads)"
+    if head[:6] == b"\x93NUMPY":
+        return " (it looks like a NumPy .npy file)"
+    if head[:4] == b"PK\x03\x04":
+        return " (it looks like a zip archive, e.g. .npz or .keras)"
+    if head[:8] == b"\x89HDF\r\n\x1a\n":
+        return " (it looks like an HDF5 file, e.g. Keras .h5)"
+    return ""
+
+
+def _parse_preamble(path: str, buf: bytes) -> tuple[int, int]:
+    if len(buf) < _PREAMBLE.size or buf[: len(MAGIC)] != MAGIC:
+        if MAGIC.startswith(buf[: len(MAGIC)]) and len(buf) < _PREAMBLE.size + _DIGEST_SIZE:
+            raise FormatError(f"{path}: truncated fastff file ({len(buf)} bytes)")
+        raise FormatError(f"{path}: not a fastff file (bad magic bytes)"
+                          + _describe_foreign(buf[:16]))
+    _, version, header_len, data_len = _PREAMBLE.unpack_from(buf)
+    if version != FORMAT_VERSION:
+        newer = ""
+        if version > FORMAT_VERSION:
+            newer = " (written by a newer fastff; upgrade to read it)"
+        raise FormatError(f"{path}: unsupported fastff format version {version}; this fastff "
+                          f"reads version {FORMAT_VERSION}{newer}")
+    if header_len > _MAX_HEADER:
+        raise FormatError(f"{path}: header length {header_len} exceeds the {_MAX_HEADER} limit")
+    data_start = _align(_PREAMBLE.size + header_len)
+    expected = data_start + data_len + _DIGEST_SIZE
+    if len(buf) != expected:
+        what = "truncated" if len(buf) < expected else "has trailing bytes"
+        raise FormatError(f"{path}: file {what}: {len(buf)} bytes, the header says {expected}")
+    digest = hashlib.sha256(memoryview(buf)[: len(buf) - _DIGEST_SIZE]).digest()
+    if digest != buf[-_DIGEST_SIZE:]:
+        raise FormatError(f"{path}: checksum mismatch: the file is corrupt or was modified")
+    return header_len, data_start
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _check_entry(path: str, section: str, i: int, e: Any, data_len: int) -> dict[str, Any]:
+    where = f"{path}: arrays.{section}[{i}]"
+    if not isinstance(e, dict):
+        raise FormatError(f"{where}: expected an object")
+    name, dtype, shape = e.get("name"), e.get("dtype"), e.get("shape")
+    offset, nbytes = e.get("offset"), e.get("nbytes")
+    if not isinstance(name, str):
+        raise FormatError(f"{where}: 'name' must be a string")
+    if dtype not in _DTYPES:
+        raise FormatError(f"{where}: dtype {dtype!r} is not allowed")
+    if (not isinstance(shape, list) or len(shape) > _MAX_NDIM
+            or not all(type(d) is int and 0 <= d for d in shape)):
+        raise FormatError(f"{where}: bad shape {shape!r}")
+    for key, v in (("offset", offset), ("nbytes", nbytes)):
+        if type(v) is not int or v < 0:
+            raise FormatError(f"{where}: {key!r} must be a non-negative integer")
+    count = 1
+    for d in shape:
+        count *= d
+    if count * np.dtype(dtype).itemsize != nbytes:
+        raise FormatError(f"{where}: shape {shape} of {dtype} does not match {nbytes} bytes")
+    if offset + nbytes > data_len:
+        raise FormatError(f"{where}: bytes {offset}..{offset + nbytes} lie outside the "
+                          f"{data_len}-byte data block")
+    return {"name": name, "dtype": dtype, "shape": tuple(shape), "offset": offset,
+            "nbytes": nbytes}
+
+
+def read_file(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, Any], dict[str, list[tuple[str, np.ndarray]]]]:
+    """Read and verify a fastff file; return ``(header, {section: [(name, array)]})``.
+
+    Raises ``FormatError`` for anything that is not an intact fastff file of a
+    supported version. Arrays are fresh, writable, native-endian copies.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        buf = f.read()
+    header_len, data_start = _parse_preamble(path, buf)
+    raw = buf[_PREAMBLE.size: _PREAMBLE.size + header_len]
+    try:
+        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise FormatError(f"{path}: the header is not valid JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise FormatError(f"{path}: the header must be a JSON object")
+    manifests = header.get("arrays")
+    if not isinstance(manifests, dict) or not set(manifests) <= set(_SECTIONS):
+        raise FormatError(f"{path}: the header's 'arrays' must map {_SECTIONS} to lists")
+    data_len = len(buf) - data_start - _DIGEST_SIZE
+    data = memoryview(buf)[data_start: data_start + data_len]
+    out: dict[str, list[tuple[str, np.ndarray]]] = {}
+    spans: list[tuple[int, int]] = []
+    for section, entries in manifests.items():
+        if not isinstance(entries, list) or len(entries) > _MAX_ENTRIES:
+            raise FormatError(f"{path}: arrays.{section} must be a list")
+        items = []
+        for i, e in enumerate(entries):
+            e = _check_entry(path, section, i, e, data_len)
+            if e["nbytes"]:
+                spans.append((e["offset"], e["offset"] + e["nbytes"]))
+            dt = np.dtype(e["dtype"])
+            a = np.frombuffer(data, dtype=dt, count=e["nbytes"] // dt.itemsize,
+                              offset=e["offset"])
+            items.append((e["name"], a.astype(dt.newbyteorder("="), copy=True).reshape(e["shape"])))
+        out[section] = items
+    spans.sort()
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        if start < end:
+            raise FormatError(f"{path}: arrays overlap in the data block")
+    return header, out
+
+
+# --------------------------------------------------------------------------- model glue
+
+
+def _serialize_obj(obj: Any) -> Any:
+    """A loss/metric/optimizer as JSON: a string stays, an object becomes class_name+config."""
+    if obj is None or isinstance(obj, str):
+        return obj
+    get_config = getattr(obj, "get_config", None)
+    if get_config is None:
+        name = getattr(obj, "__name__", None)
+        if name is None:
+            raise TypeError(f"cannot serialize {obj!r}: it has no get_config()")
+        return name
+    return {"class_name": type(obj).__name__, "config": get_config()}
+
+
+def _compile_config(model: Any) -> dict[str, Any] | None:
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    hook = getattr(model, "get_compile_config", None)
+    if hook is not None:
+        config = hook()
+        if config is not None:
+            return config
+    metrics = getattr(model, "compiled_metrics", None) or []
+    return {
+        "optimizer": _serialize_obj(optimizer),
+        "loss": _serialize_obj(getattr(model, "loss", None)),
+        "metrics": [_serialize_obj(m) for m in metrics],
+    }
+
+
+def _weight_items(model: Any) -> list[tuple[str, np.ndarray]]:
+    items: list[tuple[str, np.ndarray]] = []
+    for layer in model.layers:
+        for p in getattr(layer, "params", []):
+            items.append((f"{layer.name}/{p.name}", p.value))
+    if not items:
+        items = [(f"weight_{i}", w) for i, w in enumerate(model.get_weights())]
+    return items
+
+
+def _optimizer_items(model: Any) -> tuple[list[tuple[str, np.ndarray]], dict[str, Any]]:
+    opt = getattr(model, "optimizer", None)
+    if opt is None or not hasattr(opt, "get_state"):
+        return [], {}
+    state = opt.get_state() or {}
+    arrays: list[tuple[str, np.ndarray]] = []
+    scalars: dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, np.ndarray):
+            arrays.append((str(key), value))
+        elif isinstance(value, np.generic):
+            scalars[str(key)] = value.item()
+        else:
+            scalars[str(key)] = value
+    return arrays, scalars
+
+
+def _model_header(model: Any, kind: str) -> dict[str, Any]:
+    from fastff import __version__
+
+    header: dict[str, Any] = {
+        "format": "fastff",
+        "fastff_version": __version__,
+        "kind": kind,
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+    }
+    if kind == "model":
+        header["compile"] = _compile_config(model)
+        hook = getattr(model, "get_training_state", None)
+        header["training_state"] = hook() if hook is not None else None
+    return header
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> None:
+    """Save architecture, weights, compile config and optimizer state to one file."""
+    arrays: dict[str, list[tuple[str, np.ndarray]]] = {"weights": _weight_items(model)}
+    header = _model_header(model, "model")
+    opt_arrays, opt_scalars = _optimizer_items(model)
+    if header.get("compile") is not None:
+        arrays["optimizer"] = opt_arrays
+        header["optimizer_scalars"] = opt_scalars
+    write_file(path, header, arrays)
+
+
+def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
+    """Save only the weights (with the config, for information) to one file."""
+    write_file(path, _model_header(model, "weights"), {"weights": _weight_items(model)})
+
+
+def _assign_weights(path: str, model: Any, items: list[tuple[str, np.ndarray]]) -> None:
+    current = model.get_weights()
+    if len(current) != len(items):
+        raise FormatError(f"{path}: the file holds {len(items)} weight arrays, the model "
+                          f"has {len(current)}")
+    values = []
+    for (name, a), w in zip(items, current):
+        if a.shape != w.shape:
+            raise FormatError(f"{path}: weight {name!r} has shape {a.shape}, the model "
+                              f"expects {w.shape}")
+        values.append(a.astype(w.dtype, copy=False))
+    model.set_weights(values)
+
+
+def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
+    """Load weights saved by ``save_weights`` or ``save_model`` into a built ``model``.
+
+    Arrays are matched by position and their shapes checked.
+    """
+    path = os.fspath(path)
+    _, arrays = read_file(path)
+    _assign_weights(path, model, arrays.get("weights", []))
+
+
+def _model_class(path: str, spec: Any, custom_objects: Mapping[str, Any] | None) -> Any:
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise FormatError(f"{path}: 'model' must be an object with a string 'class_name'")
+    name = spec["class_name"]
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    from fastff import models
+
+    registry = {"Sequential": getattr(models, "Sequential", None),
+                "Model": getattr(models, "Model", None)}
+    cls = registry.get(name)
+    if cls is None:
+        raise FormatError(f"{path}: unknown model class {name!r}; pass it in custom_objects")
+    return cls
+
+
+def _deserialize_with(module: str, spec: Any, custom_objects: Mapping[str, Any] | None) -> Any:
+    import importlib
+
+    mod = importlib.import_module(f"fastff.{module}")
+    if isinstance(spec, str):
+        if custom_objects and spec in custom_objects:
+            return custom_objects[spec]
+        return spec
+    deserialize = getattr(mod, "deserialize", None)
+    if deserialize is not None:
+        return deserialize(spec, custom_objects=custom_objects)
+    return mod.get(spec)
+
+
+def _compile(path: str, model: Any, config: Any, custom_objects: Mapping[str, Any] | None) -> None:
+    if not isinstance(config, dict):
+        raise FormatError(f"{path}: 'compile' must be an object or null")
+    hook = getattr(model, "compile_from_config", None)
+    if hook is not None:
+        hook(config, custom_objects=custom_objects)
+        return
+    metrics = config.get("metrics") or []
+    if not isinstance(metrics, list):
+        raise FormatError(f"{path}: compile.metrics must be a list")
+    model.compile(
+        optimizer=_deserialize_with("optimizers", config.get("optimizer"), custom_objects),
+        loss=_deserialize_with("losses", config.get("loss"), custom_objects),
+        metrics=[_deserialize_with("metrics", m, custom_objects) for m in metrics],
+    )
+
+
+def _restore_optimizer(path: str, model: Any, header: dict[str, Any],
+                       items: list[tuple[str, np.ndarray]]) -> None:
+    opt = getattr(model, "optimizer", None)
+    if opt is None or not hasattr(opt, "set_state"):
+        return
+    scalars = header.get("optimizer_scalars") or {}
+    if not isinstance(scalars, dict):
+        raise FormatError(f"{path}: 'optimizer_scalars' must be an object")
+    if not items and not scalars:
+        return
+    hook = getattr(model, "_build_optimizer", None)
+    if hook is not None:
+        hook()
+    state: dict[str, Any] = dict(scalars)
+    state.update({name: a for name, a in items})
+    opt.set_state(state)
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    custom_objects: Mapping[str, Any] | None = None,
+    compile: bool = True,
+) -> Any:
+    """Rebuild a model saved by ``save_model``: architecture, weights and, when
+    ``compile`` is true, the optimizer, loss, metrics and optimizer state.
+
+    Only fastff's registered classes and the names in ``custom_objects`` are resolved.
+    Raises ``FormatError`` (a ``ValueError``) for a file that is not a valid model file.
+    """
+    path = os.fspath(path)
+    header, arrays = read_file(path)
+    if header.get("kind") != "model":
+        raise FormatError(f"{path}: this file holds {header.get('kind')!r}, not a model "
+                          "(use load_weights for a weights file)")
+    spec = header.get("model")
+    cls = _model_class(path, spec, custom_objects)
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        raise FormatError(f"{path}: model.config must be an object")
+    try:
+        try:
+            model = cls.from_config(config, custom_objects=custom_objects)
+        except TypeError:
+            model = cls.from_config(config)
+        _assign_weights(path, model, arrays.get("weights", []))
+        if compile and header.get("compile") is not None:
+            _compile(path, model, header["compile"], custom_objects)
+            _restore_optimizer(path, model, header, arrays.get("optimizer", []))
+            state = header.get("training_state")
+            hook = getattr(model, "set_training_state", None)
+            if state is not None and hook is not None:
+                hook(state)
+    except FormatError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, MemoryError,
+            OverflowError, RecursionError) as e:
+        raise FormatError(f"{path}: invalid model description: {type(e).__name__}: {e}") from e
+    return model
