@@ -59,7 +59,8 @@ def read_idx(path: PathLike) -> np.ndarray:
 def write_idx(path: PathLike, array: np.ndarray) -> None:
     """Write ``array`` as an uncompressed IDX file (for tests and small exports)."""
     array = np.asarray(array)
-    codes = [c for c, dt in IDX_DTYPES.items() if dt.newbyteorder("=") == array.dtype]
+    native = array.dtype.newbyteorder("=")
+    codes = [c for c, dt in IDX_DTYPES.items() if dt.newbyteorder("=") == native]
     if not codes:
         raise ValueError(f"dtype {array.dtype} has no IDX type code")
     code = codes[0]

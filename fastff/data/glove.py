@@ -1,0 +1,132 @@
+"""Read GloVe text vectors and build embedding matrices for a Vocabulary.
+
+The text format is one word per line followed by its ``d`` float values,
+space-separated, no header (gzip or plain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from ._io import PathLike, open_text, where
+from .vocab import PAD_ID, Vocabulary
+
+GLOVE_SST_50D = "glove_relativized/glove.6B.50d-relativized.txt.gz"
+
+
+def load_glove(
+    path: PathLike, max_words: int | None = None, dtype: DTypeLike = np.float32
+) -> tuple[list[str], np.ndarray]:
+    """Read ``(words, vectors)``: a list of n words and an ``(n, d)`` matrix.
+
+    ``d`` is taken from the first line. A word containing spaces (as in some
+    GloVe releases) is rebuilt from everything before the last ``d`` fields.
+    A line with a different number of values, or a non-number, raises
+    ``ValueError`` naming file and line. Later duplicates of a word are kept in
+    the matrix; lookups built from ``words`` should use the first occurrence.
+    """
+    words: list[str] = []
+    rows: list[list[str]] = []
+    dim = None
+    with open_text(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if max_words is not None and len(words) >= max_words:
+                break
+            parts = line.rstrip("\r\n").split(" ")
+            if parts and parts[-1] == "":  # trailing space
+                parts.pop()
+            if dim is None:
+                dim = len(parts) - 1
+                if dim < 1:
+                    raise ValueError(f"{where(path, lineno)}: no vector values on the first line")
+            if len(parts) < dim + 1 or (len(parts) > dim + 1 and _is_number(parts[1])):
+                raise ValueError(f"{where(path, lineno)}: expected a word and {dim} values, got "
+                                 f"{len(parts) - 1} values")
+            words.append(" ".join(parts[:-dim]))
+            rows.append(parts[-dim:])
+    if dim is None:
+        raise ValueError(f"{path}: empty GloVe file")
+    try:
+        vectors = np.array(rows, dtype=np.float64).astype(dtype, copy=False)
+    except ValueError:
+        for i, row in enumerate(rows):
+            try:
+                np.array(row, dtype=np.float64)
+            except ValueError as e:
+                raise ValueError(f"{where(path, i + 1)}: {e}") from None
+        raise
+    return words, vectors
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class Coverage:
+    """How many vocabulary tokens (PAD and UNK excluded) have a pretrained vector."""
+
+    found: int
+    total: int
+    missing: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def fraction(self) -> float:
+        return self.found / self.total if self.total else 1.0
+
+    def __str__(self) -> str:
+        return f"{self.found}/{self.total} tokens ({100 * self.fraction:.1f}%) have vectors"
+
+
+def embedding_matrix(
+    vocab: Vocabulary,
+    words: list[str],
+    vectors: np.ndarray,
+    oov: str = "normal",
+    scale: float | None = None,
+    rng: np.random.Generator | int | None = None,
+    lowercase_fallback: bool = True,
+    dtype: DTypeLike = np.float32,
+) -> tuple[np.ndarray, Coverage]:
+    """``(len(vocab), d)`` matrix whose row i is the vector of vocabulary token i.
+
+    Tokens without a vector (UNK included) get random-normal rows (``oov="normal"``,
+    standard deviation ``scale``, default the standard deviation of ``vectors``,
+    drawn from ``rng``) or zeros (``oov="zeros"``). The PAD row is always zero.
+    With ``lowercase_fallback``, a token missing as written is looked up lower-cased
+    (GloVe 6B is lower-case). Returns the matrix and its :class:`Coverage`.
+    """
+    if oov not in ("normal", "zeros"):
+        raise ValueError(f'oov must be "normal" or "zeros", got {oov!r}')
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or len(words) != len(vectors):
+        raise ValueError(f"{len(words)} words for vectors of shape {vectors.shape}")
+    index: dict[str, int] = {}
+    for i, w in enumerate(words):
+        index.setdefault(w, i)
+    dim = vectors.shape[1]
+    if oov == "zeros":
+        out = np.zeros((len(vocab), dim), dtype=dtype)
+    else:
+        sd = float(vectors.std()) if scale is None else scale
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        out = gen.normal(0.0, sd, size=(len(vocab), dim)).astype(dtype)
+    out[PAD_ID] = 0
+    found, missing = 0, []
+    for i, token in enumerate(vocab.tokens[2:], start=2):
+        row = index.get(token)
+        if row is None and lowercase_fallback:
+            row = index.get(token.lower())
+        if row is None:
+            missing.append(token)
+        else:
+            out[i] = vectors[row]
+            found += 1
+    return out, Coverage(found, len(vocab) - 2, missing)
