@@ -1,0 +1,120 @@
+"""``model.summary()``: a table of layers, output shapes and parameter counts, Keras's layout.
+
+Keras 3 draws the table with ``rich``; fastff prints the same columns in plain text so the
+output is the same in a terminal, a log file and a test::
+
+    Model: "sequential"
+    ______________________________________________________________________
+     Layer (type)                    Output Shape                  Param #
+    ======================================================================
+     dense (Dense)                   (None, 32)                      2,080
+     dense_1 (Dense)                 (None, 10)                        330
+    ======================================================================
+     Total params: 2,410 (9.41 KB)
+     Trainable params: 2,410 (9.41 KB)
+     Non-trainable params: 0 (0.00 B)
+    ______________________________________________________________________
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["format_bytes", "summary"]
+
+DEFAULT_LINE_LENGTH = 70
+_MIN_LINE_LENGTH = 40
+
+
+def format_bytes(n: int) -> str:
+    """Human size with 1024 steps: ``0.00 B``, ``9.41 KB``, ``1.02 MB``."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024.0 or unit == "GB":
+            return f"{value:.2f} {unit}"
+        value /= 1024.0
+    raise AssertionError("unreachable")
+
+
+def _shape_str(shape: Any) -> str:
+    if shape is None:
+        return "?"
+    dims = ", ".join("None" if d is None else str(d) for d in (None, *tuple(shape)))
+    return f"({dims})"
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _layer_rows(model: Any) -> list[tuple[str, str, int]]:
+    rows = []
+    shape = getattr(model, "input_shape", None)
+    if shape is not None:
+        shape = tuple(d for d in shape)
+        if len(shape) and shape[0] is None:  # a batch axis given by the model
+            shape = shape[1:]
+    for layer in model.layers:
+        out = None
+        if shape is not None:
+            try:
+                out = tuple(layer.compute_output_shape(shape))
+            except Exception:  # a layer that cannot tell: show "?"
+                out = None
+        count = layer.count_params() if getattr(layer, "built", True) else 0
+        rows.append((f"{layer.name} ({type(layer).__name__})", _shape_str(out), int(count)))
+        shape = out
+    return rows
+
+
+def _param_totals(model: Any) -> tuple[int, int, int, int]:
+    """(trainable count, trainable bytes, non-trainable count, non-trainable bytes)."""
+    tc = tb = nc = nb = 0
+    for layer in model.layers:
+        for p in getattr(layer, "params", []):
+            value = p.value
+            if p.trainable and getattr(layer, "trainable", True):
+                tc += value.size
+                tb += value.nbytes
+            else:
+                nc += value.size
+                nb += value.nbytes
+    return tc, tb, nc, nb
+
+
+def summary(
+    model: Any,
+    print_fn: Callable[[str], Any] | None = None,
+    line_length: int | None = None,
+) -> None:
+    """Print ``model``'s summary, one line per ``print_fn`` call (default ``print``).
+
+    Columns: ``Layer (type)``, ``Output Shape`` (``(None, ...)``, with ``?`` where the
+    model is not built), ``Param #``; then total, trainable and non-trainable parameter
+    counts with their size in memory.
+    """
+    if print_fn is None:
+        print_fn = print
+    width = max(int(line_length or DEFAULT_LINE_LENGTH), _MIN_LINE_LENGTH)
+    # column widths: name 46%, shape 32%, params the rest (right-aligned)
+    w_name = int(width * 0.46)
+    w_shape = int(width * 0.32)
+    w_params = width - w_name - w_shape - 1  # one leading space
+
+    def row(a: str, b: str, c: str) -> str:
+        line = " " + _fit(a, w_name - 1).ljust(w_name) + _fit(b, w_shape - 1).ljust(w_shape)
+        return (line + c.rjust(w_params)).rstrip()
+
+    print_fn(f'Model: "{getattr(model, "name", type(model).__name__)}"')
+    print_fn("_" * width)
+    print_fn(row("Layer (type)", "Output Shape", "Param #"))
+    print_fn("=" * width)
+    for name, shape, count in _layer_rows(model):
+        print_fn(row(name, shape, f"{count:,}"))
+    print_fn("=" * width)
+    tc, tb, nc, nb = _param_totals(model)
+    print_fn(f" Total params: {tc + nc:,} ({format_bytes(tb + nb)})")
+    print_fn(f" Trainable params: {tc:,} ({format_bytes(tb)})")
+    print_fn(f" Non-trainable params: {nc:,} ({format_bytes(nb)})")
+    print_fn("_" * width)
