@@ -1,0 +1,119 @@
+"""Backends: the ``Ops`` objects that run fastff's kernels.
+
+``get_ops()`` returns the process-wide default (``CpuOps``: Numba kernels over the C GEMM);
+``get_ops("numpy")`` the plain-NumPy reference. Backends are built lazily on first use, so
+``import fastff.backend`` does not import Numba.
+
+Devices map a user-facing name (``set_device("cpu")``) to the Ops backend that serves it. A
+later GPU backend plugs in with ``register_ops("cuda", factory)`` and
+``register_device("cuda", "cuda")`` without touching this module's callers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "get_ops", "set_ops", "register_ops", "available_ops",
+    "get_device", "set_device", "register_device", "available_devices",
+]
+
+_lock = threading.Lock()
+
+
+def _make_numpy() -> Any:
+    from fastff.backend.numpy_ops import NumpyOps
+
+    return NumpyOps()
+
+
+def _make_cpu() -> Any:
+    from fastff.backend.cpu_ops import CpuOps
+
+    return CpuOps()
+
+
+# ops name -> zero-argument factory returning an Ops instance (called once, then cached)
+_OPS_FACTORIES: dict[str, Callable[[], Any]] = {"numpy": _make_numpy, "cpu": _make_cpu}
+_OPS_INSTANCES: dict[str, Any] = {}
+# device name -> ops name, or a zero-argument callable resolving to one (e.g. "auto")
+_DEVICES: dict[str, str | Callable[[], str]] = {"cpu": "cpu", "auto": lambda: "cpu"}
+_state = {"ops": "cpu", "device": "cpu"}
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> ValueError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"Unknown {kind} {name!r}; available: {', '.join(sorted(known))}.{hint}")
+
+
+def register_ops(name: str, factory: Callable[[], Any]) -> None:
+    """Register (or replace) a backend factory under ``name``."""
+    with _lock:
+        _OPS_FACTORIES[name] = factory
+        _OPS_INSTANCES.pop(name, None)
+
+
+def available_ops() -> list[str]:
+    """Names accepted by ``get_ops`` / ``set_ops``."""
+    return sorted(_OPS_FACTORIES)
+
+
+def get_ops(name: str | None = None) -> Any:
+    """The named Ops instance, or the process-wide default when ``name`` is None."""
+    key = _state["ops"] if name is None else str(name).lower()
+    ops = _OPS_INSTANCES.get(key)
+    if ops is not None:
+        return ops
+    if key not in _OPS_FACTORIES:
+        raise _unknown("ops backend", key, list(_OPS_FACTORIES))
+    with _lock:
+        ops = _OPS_INSTANCES.get(key)
+        if ops is None:
+            ops = _OPS_FACTORIES[key]()
+            _OPS_INSTANCES[key] = ops
+    return ops
+
+
+def set_ops(name: str) -> None:
+    """Make ``name`` (``"cpu"`` or ``"numpy"``) the default backend of ``get_ops()``."""
+    key = str(name).lower()
+    if key not in _OPS_FACTORIES:
+        raise _unknown("ops backend", key, list(_OPS_FACTORIES))
+    _state["ops"] = key
+
+
+def register_device(name: str, ops_name: str | Callable[[], str]) -> None:
+    """Map device ``name`` to an ops backend name (or a callable choosing one lazily)."""
+    with _lock:
+        _DEVICES[str(name).lower()] = ops_name
+
+
+def available_devices() -> list[str]:
+    """Device names accepted by ``set_device``."""
+    return sorted(_DEVICES)
+
+
+def set_device(name: str = "auto") -> str:
+    """Select the device that new models use; returns the resolved device name.
+
+    ``"auto"`` picks the best available device (the CPU until a GPU backend registers).
+    """
+    key = str(name).lower()
+    if key not in _DEVICES:
+        raise _unknown("device", key, list(_DEVICES))
+    target = _DEVICES[key]
+    ops_name = target() if callable(target) else target
+    if ops_name not in _OPS_FACTORIES:
+        raise ValueError(f"Device {key!r} needs the {ops_name!r} backend, which is not available")
+    _state["ops"] = ops_name
+    _state["device"] = key if key != "auto" else ops_name
+    return _state["device"]
+
+
+def get_device() -> str:
+    """Name of the current device (``"cpu"`` by default)."""
+    return _state["device"]

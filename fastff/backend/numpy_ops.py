@@ -1,0 +1,488 @@
+"""NumpyOps: the plain-NumPy reference of every kernel in the Ops contract.
+
+Clear before fast: every other backend (CpuOps, later CudaOps) is tested against these
+methods. Arithmetic is done in the dtype of the inputs (float32 or float64) with the same
+operation order as the compiled kernels, so the two agree to rounding.
+See ``docs/internals.md`` for the contract.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# Activations that the C GEMM epilogue applies in place (the rest run after the GEMM).
+FUSED_ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu")
+# Activations whose derivative needs the input x; all others are computed from the output y.
+NEEDS_INPUT = frozenset({"gelu", "silu", "swish"})
+ACTIVATIONS = (
+    "linear", "relu", "leaky_relu", "elu", "selu", "gelu", "tanh", "sigmoid", "hard_sigmoid",
+    "softplus", "softsign", "silu", "swish", "exponential", "softmax", "log_softmax",
+)
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+_SQRT_HALF = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+
+# Moments whose magnitude falls below this are flushed to zero by the optimizer steps:
+# subnormal floats make every later step 1.6-1.9x slower (see shared/PEERS.md).
+FLUSH_TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-300}
+
+# splitmix64 constants for the counter-based dropout hash.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_MASK64 = (1 << 64) - 1
+
+
+def canonical_activation(name: str | None) -> str:
+    """Lower-case activation name, ``None`` -> ``"linear"``; raises ValueError if unknown."""
+    if name is None:
+        return "linear"
+    key = str(name).lower()
+    if key not in ACTIVATIONS:
+        raise ValueError(f"Unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+    return key
+
+
+def flush_threshold(dtype: Any) -> float:
+    """Magnitude below which optimizer moments are set to zero for this dtype."""
+    return FLUSH_TINY.get(np.dtype(dtype), 1e-30)
+
+
+def _splitmix64_int(x: int) -> int:
+    """splitmix64 finaliser on a Python int (used once per call to derive the stream key)."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def dropout_key(seed: int, counter: int) -> int:
+    """64-bit stream key for (seed, counter): element i of the mask hashes key + i*golden."""
+    return _splitmix64_int(_splitmix64_int(int(seed) & _MASK64) ^ (int(counter) & _MASK64))
+
+
+def dropout_threshold(rate: float) -> int:
+    """Integer threshold t in [0, 2^24]: an element is kept when its 24-bit hash is >= t."""
+    return min(1 << 24, max(0, int(math.ceil(float(rate) * (1 << 24)))))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    erf = np.frompyfunc(math.erf, 1, 1)
+    return erf(x).astype(x.dtype)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    one = x.dtype.type(1)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, one / (one + e), e / (one + e))
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _logsumexp_rows(z: np.ndarray) -> np.ndarray:
+    m = np.max(z, axis=-1, keepdims=True)
+    return m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
+
+
+def _activation(name: str, x: np.ndarray, param: float) -> np.ndarray:
+    """Elementwise forward of ``name`` in the dtype of ``x`` (softmax: last axis)."""
+    t = x.dtype.type
+    p = t(param)
+    if name == "linear":
+        return x.copy()
+    if name == "relu":
+        return np.maximum(x, t(0))
+    if name == "leaky_relu":
+        return np.where(x > 0, x, x * p)
+    if name == "elu":
+        return np.where(x > 0, x, p * np.expm1(x))
+    if name == "selu":
+        return t(SELU_SCALE) * np.where(x > 0, x, t(SELU_ALPHA) * np.expm1(x))
+    if name == "gelu":
+        return t(0.5) * x * (t(1) + _erf(x * t(_SQRT_HALF)))
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "sigmoid":
+        return _sigmoid(x)
+    if name == "hard_sigmoid":
+        return np.clip(x / t(6) + t(0.5), t(0), t(1))
+    if name == "softplus":
+        return _softplus(x)
+    if name == "softsign":
+        return x / (t(1) + np.abs(x))
+    if name in ("silu", "swish"):
+        return x * _sigmoid(x)
+    if name == "exponential":
+        return np.exp(x)
+    if name == "softmax":
+        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        return e / np.sum(e, axis=-1, keepdims=True)
+    if name == "log_softmax":
+        return x - _logsumexp_rows(x)
+    raise ValueError(f"Unknown activation {name!r}")
+
+
+def _activation_grad(name: str, dy: np.ndarray, x: Any, y: Any, param: float) -> np.ndarray:
+    """dx from dy; uses y where the derivative is a function of the output, else x."""
+    t = dy.dtype.type
+    p = t(param)
+    if name in NEEDS_INPUT:
+        if x is None:
+            raise ValueError(f"backprop of {name!r} needs the input x")
+        if name == "gelu":
+            cdf = t(0.5) * (t(1) + _erf(x * t(_SQRT_HALF)))
+            pdf = np.exp(t(-0.5) * x * x) * t(_INV_SQRT_2PI)
+            return dy * (cdf + x * pdf)
+        s = _sigmoid(x)
+        return dy * (s * (t(1) + x * (t(1) - s)))
+    if y is None:
+        if x is None:
+            raise ValueError(f"backprop of {name!r} needs the output y or the input x")
+        y = _activation(name, x, param)
+    if name == "linear":
+        return dy.copy()
+    if name == "relu":
+        return np.where(y > 0, dy, t(0))
+    if name == "leaky_relu":
+        return np.where(y > 0, dy, dy * p)
+    if name == "elu":
+        return np.where(y > 0, dy, dy * (y + p))
+    if name == "selu":
+        return np.where(y > 0, dy * t(SELU_SCALE), dy * (y + t(SELU_SCALE * SELU_ALPHA)))
+    if name == "tanh":
+        return dy * (t(1) - y * y)
+    if name == "sigmoid":
+        return dy * (y * (t(1) - y))
+    if name == "hard_sigmoid":
+        return np.where((y > 0) & (y < 1), dy / t(6), t(0))
+    if name == "softplus":
+        return dy * -np.expm1(-y)
+    if name == "softsign":
+        a = t(1) - np.abs(y)
+        return dy * (a * a)
+    if name == "exponential":
+        return dy * y
+    if name == "softmax":
+        return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
+    if name == "log_softmax":
+        return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
+    raise ValueError(f"Unknown activation {name!r}")
+
+
+def _write(out: np.ndarray | None, value: np.ndarray) -> np.ndarray:
+    if out is None:
+        return np.ascontiguousarray(value)
+    out[...] = value
+    return out
+
+
+def _row_weights(n: int, sample_weight: Any, dtype: np.dtype) -> tuple[np.ndarray, Any]:
+    """Per-row weights w_i and the mean-reduction factor 1/Σw (0 when Σw == 0)."""
+    if sample_weight is None:
+        w = np.ones(n, dtype=dtype)
+    else:
+        w = np.asarray(sample_weight, dtype=dtype).reshape(n)
+    total = np.sum(w, dtype=np.float64)
+    inv = dtype.type(1.0 / total) if total != 0 else dtype.type(0)
+    return w, inv
+
+
+class NumpyOps:
+    """Reference implementation of the Ops contract in plain NumPy."""
+
+    name = "numpy"
+    device = "cpu"
+    xp = np
+
+    # ------------------------------------------------------------------ arrays
+    def alloc(self, shape: int | Sequence[int], dtype: Any = np.float32) -> np.ndarray:
+        """Zero-filled C-contiguous array."""
+        return np.zeros(shape, dtype=dtype)
+
+    def asarray(self, x: Any, dtype: Any = None) -> np.ndarray:
+        """Host array (no copy when already one of the right dtype)."""
+        return np.asarray(x, dtype=dtype)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """Bring an Ops array to the host (identity on the CPU)."""
+        return np.asarray(x)
+
+    @staticmethod
+    def backprop_needs_input(activation: str | None) -> bool:
+        """True when ``backprop_activation(name, ...)`` needs the input x (not only y)."""
+        return canonical_activation(activation) in NEEDS_INPUT
+
+    # -------------------------------------------------------------------- GEMM
+    def gemm(
+        self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
+        trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
+        bias: np.ndarray | None = None, activation: str | None = None, act_param: float = 0.0,
+    ) -> np.ndarray:
+        """``out = act(alpha * op(a) @ op(b) + beta * out + bias)``."""
+        opa = a.T if trans_a else a
+        opb = b.T if trans_b else b
+        z = opa @ opb
+        t = z.dtype.type
+        if alpha != 1.0:
+            z = z * t(alpha)
+        if beta != 0.0 and out is not None:
+            z = z + t(beta) * out
+        if bias is not None:
+            z = z + bias
+        name = canonical_activation(activation)
+        if name != "linear":
+            z = _activation(name, z, act_param)
+        return _write(out, z)
+
+    # ------------------------------------------------------------- activations
+    def activation(
+        self, name: str | None, x: np.ndarray, out: np.ndarray | None = None, param: float = 0.0
+    ) -> np.ndarray:
+        """Elementwise activation (``softmax``/``log_softmax`` along the last axis).
+
+        ``param`` is the negative slope of ``leaky_relu`` and the alpha of ``elu``; it is
+        used literally (callers pass Keras's defaults explicitly).
+        """
+        return _write(out, _activation(canonical_activation(name), x, param))
+
+    def backprop_activation(
+        self, name: str | None, dy: np.ndarray, x: np.ndarray | None, y: np.ndarray | None,
+        out: np.ndarray | None = None, param: float = 0.0,
+    ) -> np.ndarray:
+        """``dx = dy * act'(x)``; from the output y except for gelu/silu (input x)."""
+        return _write(out, _activation_grad(canonical_activation(name), dy, x, y, param))
+
+    def bias_grad(self, dy: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Column sums of a 2-D ``dy`` (rows summed in order, in the dtype of dy)."""
+        dy2 = dy.reshape(-1, dy.shape[-1])
+        acc = np.zeros(dy2.shape[1], dtype=dy.dtype)
+        for i in range(dy2.shape[0]):
+            acc += dy2[i]
+        return _write(out, acc)
+
+    # ------------------------------------------------------------------- dense
+    def dense(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, activation: str | None = None,
+        param: float = 0.0, out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``y = act(x @ w + b)`` with ``w`` of shape (in, out)."""
+        return self.gemm(x, w, out, bias=b, activation=activation, act_param=param)
+
+    def backprop_dense(
+        self, dz: np.ndarray, x: np.ndarray, w: np.ndarray, dw: np.ndarray,
+        db: np.ndarray | None, dx: np.ndarray | None | bool = None, *,
+        activation: str | None = None, y: np.ndarray | None = None, param: float = 0.0,
+        work: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """Dense backward: ``dw = xᵀ g``, ``db = Σ g``, returns ``dx = g wᵀ``.
+
+        ``g = dz`` by default. With ``activation`` (and the layer output ``y``; the input is
+        not needed for y-derivable activations) ``dz`` is the gradient of the *output* and
+        ``g = dz * act'(y)`` is formed first, into ``work`` when given. ``dx=False`` skips the
+        input gradient (first layer); ``db=None`` skips the bias gradient.
+        """
+        name = canonical_activation(activation)
+        g = dz
+        if name != "linear":
+            if name in NEEDS_INPUT:
+                raise ValueError(f"backprop_dense cannot fuse {name!r}: its derivative needs z")
+            g = self.backprop_activation(name, dz, None, y, out=work, param=param)
+        self.gemm(x, g, dw, trans_a=True)
+        if db is not None:
+            self.bias_grad(g, db)
+        if dx is False:
+            return None
+        return self.gemm(g, w, None if dx is None else dx, trans_b=True)
+
+    # ------------------------------------------------------------------ losses
+    def softmax_xent_sparse(
+        self, logits: np.ndarray, labels: np.ndarray, sample_weight: Any = None,
+        dlogits: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row ``-log softmax(z)[label]`` (unweighted) and the mean-reduced gradient.
+
+        ``dlogits = (softmax(z) - onehot) * w_i / Σw``.
+        """
+        z = logits
+        n = z.shape[0]
+        labels = np.asarray(labels).reshape(n).astype(np.int64)
+        lse = _logsumexp_rows(z)
+        rows = np.arange(n)
+        loss = (lse[:, 0] - z[rows, labels]).astype(z.dtype)
+        w, inv = _row_weights(n, sample_weight, z.dtype)
+        p = np.exp(z - lse)
+        p[rows, labels] -= z.dtype.type(1)
+        g = p * (w * inv)[:, None]
+        return loss, _write(dlogits, g)
+
+    def softmax_xent(
+        self, logits: np.ndarray, targets: np.ndarray, sample_weight: Any = None,
+        dlogits: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row ``-Σ t log softmax(z)`` and gradient ``(softmax(z) Σt - t) * w_i / Σw``."""
+        z = logits
+        t = np.asarray(targets, dtype=z.dtype)
+        lse = _logsumexp_rows(z)
+        logp = z - lse
+        loss = -np.sum(t * logp, axis=-1)
+        w, inv = _row_weights(z.shape[0], sample_weight, z.dtype)
+        g = (np.exp(logp) * np.sum(t, axis=-1, keepdims=True) - t) * (w * inv)[:, None]
+        return loss.astype(z.dtype), _write(dlogits, g)
+
+    def sigmoid_bce(
+        self, logits: np.ndarray, targets: np.ndarray, sample_weight: Any = None,
+        dlogits: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Binary cross-entropy on logits, averaged over the last axis per row (as Keras).
+
+        Element loss ``max(z,0) - z t + log1p(exp(-|z|))``; gradient
+        ``(sigmoid(z) - t) / C * w_i / Σw`` for C columns.
+        """
+        z = logits
+        z2 = z.reshape(z.shape[0], -1)
+        t = np.asarray(targets, dtype=z.dtype).reshape(z2.shape)
+        c = z2.shape[1]
+        elem = np.maximum(z2, 0) - z2 * t + np.log1p(np.exp(-np.abs(z2)))
+        loss = np.sum(elem, axis=1) / z.dtype.type(c)
+        w, inv = _row_weights(z.shape[0], sample_weight, z.dtype)
+        g = (_sigmoid(z2) - t) * ((w * inv) / z.dtype.type(c))[:, None]
+        return loss.astype(z.dtype), _write(dlogits, g.reshape(z.shape))
+
+    # ----------------------------------------------------------------- dropout
+    def dropout_mask(
+        self, shape: int | Sequence[int], rate: float, seed: int, counter: int,
+        dtype: Any = np.float32, out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Inverted-dropout mask: 0 with probability ``rate``, else ``1/(1-rate)``.
+
+        Element i (C order) keeps when the top 24 bits of splitmix64(key + (i+1)*golden)
+        are >= ceil(rate * 2^24), with key = dropout_key(seed, counter): the same mask on
+        every backend and whatever the thread count.
+        """
+        dtype = np.dtype(dtype)
+        n = int(np.prod(shape))
+        scale = dtype.type(1.0 / (1.0 - rate)) if rate < 1.0 else dtype.type(0)
+        idx = np.arange(1, n + 1, dtype=np.uint64)
+        z = np.uint64(dropout_key(seed, counter)) + idx * _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        z = z ^ (z >> np.uint64(31))
+        keep = (z >> np.uint64(40)) >= np.uint64(dropout_threshold(rate))
+        mask = np.where(keep, scale, dtype.type(0)).reshape(shape)
+        return _write(out, mask)
+
+    # -------------------------------------------------------------- reductions
+    def sq_norm(self, x: np.ndarray) -> float:
+        """Σ x², accumulated in float64."""
+        v = np.asarray(x, dtype=np.float64).ravel()
+        return float(np.dot(v, v))
+
+    def global_norm(self, arrays: Sequence[np.ndarray]) -> float:
+        """sqrt(Σ over arrays of Σ x²)."""
+        return math.sqrt(sum(self.sq_norm(a) for a in arrays))
+
+    # -------------------------------------------------------- optimizer steps
+    # All steps update ``params`` and the state buffers in place. Before the update every
+    # gradient is transformed as g = clip(g * grad_scale, -clipvalue, clipvalue) and, when
+    # weight_decay != 0, params are decayed as p -= p * (lr * weight_decay) (Keras order).
+    @staticmethod
+    def _prep(params: np.ndarray, grads: np.ndarray, lr: float, weight_decay: float,
+              grad_scale: float, clipvalue: float | None) -> np.ndarray:
+        t = params.dtype.type
+        g = grads
+        if grad_scale != 1.0:
+            g = g * t(grad_scale)
+        if clipvalue is not None and math.isfinite(clipvalue):
+            g = np.clip(g, t(-clipvalue), t(clipvalue))
+        if weight_decay:
+            params -= params * t(lr * weight_decay)
+        return g
+
+    @staticmethod
+    def _flush(a: np.ndarray) -> None:
+        a[np.abs(a) < flush_threshold(a.dtype)] = 0
+
+    def sgd_step(
+        self, params: np.ndarray, grads: np.ndarray, velocity: np.ndarray | None, lr: float,
+        momentum: float = 0.0, nesterov: bool = False, *, weight_decay: float = 0.0,
+        grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        """SGD (Keras): ``v = μv - lr g``; ``p += v`` or ``p += μv - lr g`` (Nesterov)."""
+        t = params.dtype.type
+        g = self._prep(params, grads, lr, weight_decay, grad_scale, clipvalue)
+        if momentum == 0.0 or velocity is None:
+            params -= t(lr) * g
+            return
+        velocity[...] = t(momentum) * velocity - t(lr) * g
+        self._flush(velocity)
+        if nesterov:
+            params += t(momentum) * velocity - t(lr) * g
+        else:
+            params += velocity
+
+    def adagrad_step(
+        self, params: np.ndarray, grads: np.ndarray, accum: np.ndarray, lr: float,
+        epsilon: float = 1e-7, *, weight_decay: float = 0.0, grad_scale: float = 1.0,
+        clipvalue: float | None = None,
+    ) -> None:
+        """Adagrad (Keras): ``a += g²``; ``p -= lr g / sqrt(a + eps)``."""
+        t = params.dtype.type
+        g = self._prep(params, grads, lr, weight_decay, grad_scale, clipvalue)
+        accum += g * g
+        params -= (t(lr) * g) / np.sqrt(accum + t(epsilon))
+
+    def rmsprop_step(
+        self, params: np.ndarray, grads: np.ndarray, velocity: np.ndarray,
+        momentum_buf: np.ndarray | None, average_grad: np.ndarray | None, lr: float,
+        rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
+        *, weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        """RMSprop (Keras): ``v = ρv + (1-ρ)g²``; centered subtracts the mean gradient²;
+        ``inc = lr g / sqrt(den + eps)``; with momentum ``m = μm + inc``, ``p -= m``."""
+        t = params.dtype.type
+        g = self._prep(params, grads, lr, weight_decay, grad_scale, clipvalue)
+        velocity[...] = t(rho) * velocity + t(1.0 - rho) * (g * g)
+        self._flush(velocity)
+        if centered:
+            average_grad[...] = t(rho) * average_grad + t(1.0 - rho) * g
+            self._flush(average_grad)
+            den = velocity - average_grad * average_grad + t(epsilon)
+        else:
+            den = velocity + t(epsilon)
+        inc = (t(lr) * g) / np.sqrt(den)
+        if momentum > 0.0:
+            momentum_buf[...] = t(momentum) * momentum_buf + inc
+            self._flush(momentum_buf)
+            params -= momentum_buf
+        else:
+            params -= inc
+
+    def adam_step(
+        self, params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
+        vhat: np.ndarray | None, lr: float, beta_1: float = 0.9, beta_2: float = 0.999,
+        epsilon: float = 1e-7, step: int = 1, amsgrad: bool = False, *,
+        weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        """Adam with Kingma & Ba's bias correction in its efficient form (as Keras):
+        ``α = lr sqrt(1-β₂ᵗ)/(1-β₁ᵗ)``, ``m += (g-m)(1-β₁)``, ``v += (g²-v)(1-β₂)``,
+        AMSGrad ``v̂ = max(v̂, v)``, ``p -= α m / (sqrt(v) + ε)``; ``step`` is 1-based."""
+        t = params.dtype.type
+        g = self._prep(params, grads, lr, weight_decay, grad_scale, clipvalue)
+        alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+        m += (g - m) * t(1.0 - beta_1)
+        v += (g * g - v) * t(1.0 - beta_2)
+        self._flush(m)
+        self._flush(v)
+        if amsgrad:
+            np.maximum(vhat, v, out=vhat)
+            vv = vhat
+        else:
+            vv = v
+        params -= (m * t(alpha)) / (np.sqrt(vv) + t(epsilon))

@@ -1,0 +1,37 @@
+"""Adagrad, Keras formulation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastff.optimizers.base import Optimizer
+
+
+class Adagrad(Optimizer):
+    """``acc += g²``; ``p -= lr*g / sqrt(acc + epsilon)``; acc starts at
+    ``initial_accumulator_value``."""
+
+    def __init__(self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1,
+                 epsilon: float = 1e-7, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def _buffer_names(self) -> tuple[str, ...]:
+        return ("accumulator",)
+
+    def _buffer_init(self, name: str) -> float:
+        return self.initial_accumulator_value
+
+    def _update(self, sl: slice, params: np.ndarray, grads: np.ndarray, lr: float,
+                weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
+        self.ops.adagrad_step(params, grads, self._buffers["accumulator"][sl], lr, self.epsilon,
+                              weight_decay=weight_decay, grad_scale=grad_scale,
+                              clipvalue=clipvalue)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(),
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}

@@ -1,0 +1,51 @@
+"""Adam (with optional AMSGrad) and AdamW (decoupled weight decay), Keras formulation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastff.optimizers.base import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam with Kingma & Ba's bias correction, in the paper's efficient form (as Keras):
+    ``alpha_t = lr*sqrt(1-beta_2^t)/(1-beta_1^t)``, ``p -= alpha_t*m/(sqrt(v)+epsilon)``."""
+
+    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        self.amsgrad = bool(amsgrad)
+
+    def _buffer_names(self) -> tuple[str, ...]:
+        return ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum",
+                                                                                "velocity")
+
+    def _update(self, sl: slice, params: np.ndarray, grads: np.ndarray, lr: float,
+                weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
+        b = self._buffers
+        vhat = b["velocity_hat"][sl] if self.amsgrad else None
+        self.ops.adam_step(params, grads, b["momentum"][sl], b["velocity"][sl], vhat, lr,
+                           self.beta_1, self.beta_2, self.epsilon, self.iterations + 1,
+                           self.amsgrad, weight_decay=weight_decay, grad_scale=grad_scale,
+                           clipvalue=clipvalue)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``p -= lr*weight_decay*p`` before each Adam update."""
+
+    def __init__(self, learning_rate: Any = 0.001, weight_decay: float = 0.004,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 amsgrad: bool = False, **kwargs: Any) -> None:
+        if weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float for AdamW; got None")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad,
+                         weight_decay=weight_decay, **kwargs)

@@ -1,0 +1,217 @@
+"""Optimizer base: learning rate (float or schedule), Keras clipping, state for saving.
+
+An optimizer updates the trainable prefix of a model's flat parameter buffer from the flat
+gradient buffer in one Ops kernel call per step (one call per variable only when
+``clipnorm`` asks for per-variable norms). Keras 3 semantics: gradients are clipped, then
+weights decayed by ``lr * weight_decay``, then the update runs, then ``iterations += 1``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fastff.optimizers import schedules as _schedules
+
+__all__ = ["Optimizer"]
+
+
+def _positive_or_none(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"`{name}` must be > 0 or None, got {value}")
+    return value
+
+
+class Optimizer:
+    """Base class. Subclasses define ``_buffer_names()``, ``_update`` and ``get_config``."""
+
+    def __init__(
+        self, learning_rate: Any = 0.001, *, weight_decay: float | None = None,
+        clipnorm: float | None = None, clipvalue: float | None = None,
+        global_clipnorm: float | None = None, name: str | None = None, ops: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs.pop("decay", None) is not None:
+            warnings.warn("Argument `decay` is no longer supported and will be ignored.",
+                          stacklevel=2)
+        if kwargs:
+            raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        n_clip = sum(a is not None for a in (clipnorm, clipvalue, global_clipnorm))
+        if n_clip > 1:
+            raise ValueError(
+                "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+                f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                f"global_clipnorm={global_clipnorm}")
+        self.name = name or type(self).__name__.lower()
+        self.weight_decay = None if weight_decay is None else float(weight_decay)
+        self.clipnorm = _positive_or_none("clipnorm", clipnorm)
+        self.clipvalue = _positive_or_none("clipvalue", clipvalue)
+        self.global_clipnorm = _positive_or_none("global_clipnorm", global_clipnorm)
+        self._learning_rate: Any = None
+        self._set_lr(learning_rate)
+        self.iterations = 0
+        self._ops = ops
+        self.built = False
+        self.n_params = 0
+        self.dtype: np.dtype | None = None
+        self.slots: list[tuple[int, int]] = []
+        self._buffers: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------ learning rate
+    def _set_lr(self, value: Any) -> None:
+        if isinstance(value, dict):
+            value = _schedules.deserialize(value)
+        if callable(value):
+            self._learning_rate = value
+            return
+        try:
+            self._learning_rate = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "Argument `learning_rate` should be a float, a LearningRateSchedule or a "
+                f"callable step -> float. Received: learning_rate={value!r}") from None
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate used by the next step (a schedule is evaluated at ``iterations``)."""
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if callable(lr) else lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        if callable(self._learning_rate) and not callable(value):
+            raise TypeError(
+                "This optimizer was created with a LearningRateSchedule as its `learning_rate`, "
+                "hence its learning rate is not settable.")
+        self._set_lr(value)
+
+    @property
+    def ops(self) -> Any:
+        """The Ops backend running the update kernels (default: ``fastff.backend.get_ops()``)."""
+        if self._ops is None:
+            from fastff.backend import get_ops
+
+            self._ops = get_ops()
+        return self._ops
+
+    @ops.setter
+    def ops(self, value: Any) -> None:
+        self._ops = value
+
+    # ------------------------------------------------------------------- build
+    def _buffer_names(self) -> tuple[str, ...]:
+        """Names of the per-parameter state buffers this configuration needs."""
+        return ()
+
+    def _buffer_init(self, name: str) -> float:
+        """Initial value of a state buffer."""
+        return 0.0
+
+    def build(self, n_params: int, dtype: Any = np.float32,
+              slots: Sequence[tuple[int, int]] | None = None) -> None:
+        """Allocate state for ``n_params`` trainable scalars of ``dtype``.
+
+        ``slots`` lists the ``(offset, size)`` of each trainable variable inside the flat
+        buffer (needed only for per-variable ``clipnorm``); default: one variable.
+        """
+        self.n_params = int(n_params)
+        self.dtype = np.dtype(dtype)
+        self.slots = [(int(o), int(s)) for o, s in (slots or [(0, self.n_params)])]
+        self._buffers = {}
+        for name in self._buffer_names():
+            buf = self.ops.alloc(self.n_params, self.dtype)
+            init = self._buffer_init(name)
+            if init:
+                buf[...] = init
+            self._buffers[name] = buf
+        self.built = True
+
+    # ------------------------------------------------------------------- apply
+    def apply(self, params_flat: np.ndarray, grads_flat: np.ndarray) -> None:
+        """One update of ``params_flat[:n_params]`` from ``grads_flat[:n_params]``."""
+        if not self.built:
+            self.build(params_flat.size, params_flat.dtype)
+        n = self.n_params
+        p = params_flat[:n]
+        g = grads_flat[:n]
+        lr = self.learning_rate
+        wd = self.weight_decay or 0.0
+        if self.clipnorm is not None:
+            c = self.clipnorm
+            for off, size in self.slots:
+                sl = slice(off, off + size)
+                norm = math.sqrt(self.ops.sq_norm(g[sl]))
+                self._update(sl, p[sl], g[sl], lr, wd, c / max(norm, c), None)
+        else:
+            scale = 1.0
+            if self.global_clipnorm is not None:
+                c = self.global_clipnorm
+                norm = math.sqrt(self.ops.sq_norm(g))
+                scale = c / max(norm, c) if not math.isnan(norm) else math.nan
+            self._update(slice(0, n), p, g, lr, wd, scale, self.clipvalue)
+        self.iterations += 1
+
+    def _update(self, sl: slice, params: np.ndarray, grads: np.ndarray, lr: float,
+                weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
+        """Update ``params`` (the ``sl`` part of the trainable prefix) in place."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ state/config
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Copies of the iteration count and every state buffer (for saving/resuming)."""
+        state = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for name, buf in self._buffers.items():
+            state[name] = np.array(self.ops.to_numpy(buf), copy=True)
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``get_state`` returned; builds the optimizer when needed."""
+        names = self._buffer_names()
+        if not self.built:
+            sizes = {np.asarray(state[k]).size for k in names if k in state}
+            if sizes:
+                dtype = np.asarray(state[names[0]]).dtype if names[0] in state else np.float32
+                self.build(sizes.pop(), dtype)
+        for name in names:
+            if name not in state:
+                raise ValueError(f"Optimizer state is missing {name!r}")
+            value = np.asarray(state[name])
+            if value.size != self._buffers[name].size:
+                raise ValueError(f"Optimizer state {name!r} has {value.size} values, "
+                                 f"expected {self._buffers[name].size}")
+            self._buffers[name][...] = value.reshape(-1).astype(self.dtype, copy=False)
+        if "iterations" in state:
+            self.iterations = int(np.asarray(state["iterations"]))
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-able constructor arguments (a schedule is serialized as a dict)."""
+        lr = self._learning_rate
+        if callable(lr):
+            if not hasattr(lr, "get_config"):
+                raise ValueError("A plain-callable learning rate cannot be serialized; "
+                                 "use a fastff.optimizers.schedules class")
+            lr = _schedules.serialize(lr)
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
+                "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        """Instance from ``get_config()`` output."""
+        config = dict(config)
+        for key in ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+                    "gradient_accumulation_steps", "is_legacy_optimizer"):
+            config.pop(key, None)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} learning_rate={self.learning_rate}>"

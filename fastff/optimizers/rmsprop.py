@@ -1,0 +1,44 @@
+"""RMSprop (optionally centered, with momentum), Keras formulation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastff.optimizers.base import Optimizer
+
+
+class RMSprop(Optimizer):
+    """``v = rho*v + (1-rho)*g²``; centered: ``a = rho*a + (1-rho)*g``, denominator
+    ``v - a² + eps``; ``inc = lr*g/sqrt(den)``; momentum: ``m = momentum*m + inc``, ``p -= m``."""
+
+    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.rho = float(rho)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.centered = bool(centered)
+
+    def _buffer_names(self) -> tuple[str, ...]:
+        names = ["velocity"]
+        if self.momentum > 0.0:
+            names.append("momentum")
+        if self.centered:
+            names.append("average_gradient")
+        return tuple(names)
+
+    def _update(self, sl: slice, params: np.ndarray, grads: np.ndarray, lr: float,
+                weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
+        b = self._buffers
+        mom = b["momentum"][sl] if self.momentum > 0.0 else None
+        avg = b["average_gradient"][sl] if self.centered else None
+        self.ops.rmsprop_step(params, grads, b["velocity"][sl], mom, avg, lr, self.rho,
+                              self.momentum, self.epsilon, self.centered,
+                              weight_decay=weight_decay, grad_scale=grad_scale,
+                              clipvalue=clipvalue)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}

@@ -1,0 +1,177 @@
+"""Learning-rate schedules: callables ``schedule(step) -> float`` with Keras 3's formulas.
+
+The optimizer evaluates its schedule at ``optimizer.iterations`` (the number of updates
+already applied) before each update.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay",
+    "CosineDecay", "serialize", "deserialize", "get",
+]
+
+
+class LearningRateSchedule:
+    """Base class: subclasses implement ``__call__(step)`` and ``get_config()``."""
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial * decay_rate ** (step / decay_steps)`` (exponent floored when staircase)."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str = "ExponentialDecay") -> None:
+        if decay_steps <= 0:
+            raise ValueError(f"decay_steps must be > 0, got {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        p = float(step) / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate * self.decay_rate**p
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial / (1 + decay_rate * step / decay_steps)`` (ratio floored when staircase)."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str = "InverseTimeDecay") -> None:
+        if decay_steps <= 0:
+            raise ValueError(f"decay_steps must be > 0, got {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        p = float(step) / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``values[0]`` while step <= boundaries[0], ``values[i]`` while
+    boundaries[i-1] < step <= boundaries[i], ``values[-1]`` after the last boundary."""
+
+    def __init__(self, boundaries: Sequence[float], values: Sequence[float],
+                 name: str = "PiecewiseConstant") -> None:
+        if len(boundaries) != len(values) - 1:
+            raise ValueError("The length of boundaries should be 1 less than the length of "
+                             f"values; got {len(boundaries)} boundaries and {len(values)} values")
+        self.boundaries = list(boundaries)
+        self.values = [float(v) for v in values]
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        return self.values[bisect.bisect_left(self.boundaries, step)]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"boundaries": list(self.boundaries), "values": list(self.values),
+                "name": self.name}
+
+
+class CosineDecay(LearningRateSchedule):
+    """Cosine decay with optional linear warmup (Keras 3).
+
+    Without warmup: ``initial * ((1-alpha) * 0.5 (1 + cos(pi s/decay_steps)) + alpha)`` with
+    s = min(step, decay_steps). With ``warmup_target``: a linear ramp from
+    ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps``, then the cosine
+    decay from ``warmup_target`` over ``decay_steps``.
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
+                 name: str = "CosineDecay", warmup_target: float | None = None,
+                 warmup_steps: int = 0) -> None:
+        if decay_steps <= 0:
+            raise ValueError(f"decay_steps must be > 0, got {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.alpha = float(alpha)
+        self.name = name
+        self.warmup_target = None if warmup_target is None else float(warmup_target)
+        self.warmup_steps = warmup_steps
+
+    def _decay(self, step: float, decay_from: float) -> float:
+        cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))
+        return decay_from * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def __call__(self, step: int) -> float:
+        s = float(step)
+        if self.warmup_target is None:
+            return self._decay(min(s, self.decay_steps), self.initial_learning_rate)
+        s = min(s, self.decay_steps + self.warmup_steps)
+        if s < self.warmup_steps:
+            delta = self.warmup_target - self.initial_learning_rate
+            return delta * (s / self.warmup_steps) + self.initial_learning_rate
+        return self._decay(s - self.warmup_steps, self.warmup_target)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
+                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+
+
+_CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
+                                    CosineDecay)}
+
+
+def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
+    """``{"class_name", "config"}`` of a schedule (JSON-able)."""
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def deserialize(config: dict[str, Any],
+                custom_objects: dict[str, Any] | None = None) -> LearningRateSchedule:
+    """Inverse of ``serialize``; ``custom_objects`` maps extra class names to classes."""
+    classes = dict(_CLASSES)
+    if custom_objects:
+        classes.update(custom_objects)
+    name = config["class_name"]
+    if name not in classes:
+        raise ValueError(f"Unknown learning rate schedule {name!r}")
+    return classes[name].from_config(dict(config.get("config", {})))
+
+
+def get(identifier: Any) -> Any:
+    """A schedule from an instance, a serialized dict or a plain callable."""
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret learning rate schedule: {identifier!r}")
