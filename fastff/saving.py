@@ -74,11 +74,11 @@ def _align(n: int) -> int:
 
 
 def _le(array: np.ndarray) -> np.ndarray:
-    """C-contiguous little-endian copy-free view when possible."""
+    """C-contiguous little-endian array, copy-free when it already is one (0-d stays 0-d)."""
     a = np.asarray(array)
     if a.dtype.hasobject or a.dtype.kind not in "fiub":
         raise TypeError(f"cannot save an array of dtype {a.dtype}")
-    return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+    return np.asarray(a, dtype=a.dtype.newbyteorder("<"), order="C")
 
 
 def _build_layout(
