@@ -1,0 +1,210 @@
+"""Activation functions, resolved by name like Keras (``"relu"``) or passed as objects.
+
+Each activation is an :class:`ActivationFunction` object: callable on arrays for users
+(``fastff.activations.relu(x)``), and used by layers through ``forward``/``backward``, which
+dispatch to ``ops.activation`` / ``ops.backprop_activation``. ``fused`` marks those that
+``ops.dense`` applies in the GEMM epilogue *and* whose derivative needs only the output ``y``,
+so a Dense layer can skip keeping its pre-activation.
+
+Custom activations subclass :class:`ActivationFunction` and override ``call`` and ``grad``
+(NumPy code); they are never fused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ActivationFunction", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu",
+    "softplus", "softmax", "get", "serialize", "deserialize",
+]
+
+# Names ops.dense fuses in its epilogue whose derivative is computable from the output alone.
+_FUSED_FROM_Y = frozenset({"linear", "relu", "tanh", "sigmoid", "elu", "leaky_relu"})
+
+
+class ActivationFunction:
+    """An elementwise (or, for softmax, row-wise) activation with a named kernel pair.
+
+    ``param`` is the activation's one scalar parameter (leaky_relu's negative slope, elu's alpha).
+    """
+
+    builtin = True
+
+    def __init__(self, name: str, param: float = 0.0):
+        self.name = name
+        self.param = float(param)
+
+    @property
+    def fused(self) -> bool:
+        """True when ``ops.dense`` can apply it and ``backward`` needs only ``y``."""
+        return self.builtin and self.name in _FUSED_FROM_Y and (
+            self.name != "leaky_relu" or self.param >= 0.0)
+
+    @property
+    def is_linear(self) -> bool:
+        return self.builtin and self.name == "linear"
+
+    # -- used by layers -----------------------------------------------------------------
+    def forward(self, ops: Any, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``y = act(x)`` (written into ``out`` when given)."""
+        if self.is_linear:
+            if out is None:
+                return x
+            np.copyto(out, x)
+            return out
+        return ops.activation(self.name, x, out=out, param=self.param)
+
+    def backward(self, ops: Any, dy: np.ndarray, x: np.ndarray | None, y: np.ndarray,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """``dx`` from ``dy``, input ``x`` (may be None when ``fused``) and output ``y``."""
+        if self.is_linear:
+            return dy
+        return ops.backprop_activation(self.name, dy, x, y, out=out, param=self.param)
+
+    # -- user-facing --------------------------------------------------------------------
+    def __call__(self, x: Any, **kwargs: Any) -> np.ndarray:
+        """Apply to an array (a convenience for users; training goes through ``forward``)."""
+        act = self.with_param(**kwargs) if kwargs else self
+        arr = np.asarray(x)
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64)
+        from fastff.backend import get_ops
+
+        shape = arr.shape
+        arr2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]) if arr.ndim != 2 else arr)
+        return act.forward(get_ops(), arr2, out=np.empty_like(arr2)).reshape(shape)
+
+    def with_param(self, **kwargs: Any) -> ActivationFunction:
+        """A copy with its scalar parameter set (``negative_slope=`` or ``alpha=``)."""
+        if len(kwargs) != 1:
+            raise TypeError(f"{self.name}: expected one keyword parameter, got {sorted(kwargs)}")
+        (value,) = kwargs.values()
+        return ActivationFunction(self.name, float(value))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "param": self.param}
+
+    def __repr__(self) -> str:
+        p = f", {self.param}" if self.param else ""
+        return f"<activation {self.name}{p}>"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ActivationFunction) and type(other) is type(self)
+                and other.name == self.name and other.param == self.param)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.name, self.param))
+
+
+class CustomActivation(ActivationFunction):
+    """Base for user activations: override ``call(x)`` and ``grad(dy, x, y)`` in NumPy."""
+
+    builtin = False
+
+    def __init__(self, name: str | None = None):
+        super().__init__(name or type(self).__name__)
+
+    def call(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def grad(self, dy: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, ops: Any, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        y = self.call(x)
+        if out is None:
+            return np.ascontiguousarray(y, dtype=x.dtype)
+        np.copyto(out, y)
+        return out
+
+    def backward(self, ops: Any, dy: np.ndarray, x: np.ndarray | None, y: np.ndarray,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        dx = self.grad(dy, x, y)
+        if out is None:
+            return np.ascontiguousarray(dx, dtype=dy.dtype)
+        np.copyto(out, dx)
+        return out
+
+    def __call__(self, x: Any, **kwargs: Any) -> np.ndarray:
+        return self.call(np.asarray(x))
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+
+linear = ActivationFunction("linear")
+sigmoid = ActivationFunction("sigmoid")
+tanh = ActivationFunction("tanh")
+relu = ActivationFunction("relu")
+leaky_relu = ActivationFunction("leaky_relu", 0.2)   # Keras's default negative_slope
+elu = ActivationFunction("elu", 1.0)                 # Keras's default alpha
+gelu = ActivationFunction("gelu")
+softplus = ActivationFunction("softplus")
+softmax = ActivationFunction("softmax")
+
+_BUILTINS: dict[str, ActivationFunction] = {
+    a.name: a for a in (linear, sigmoid, tanh, relu, leaky_relu, elu, gelu, softplus, softmax)
+}
+_ALIASES = {"identity": "linear", "none": "linear"}
+
+
+def _unknown(kind: str, name: str, valid: list[str]) -> ValueError:
+    import difflib
+
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"Unknown {kind} {name!r}.{hint} Valid names: {', '.join(sorted(valid))}")
+
+
+def get(identifier: Any) -> ActivationFunction:
+    """Resolve ``None`` (linear), a name, a config dict or an ActivationFunction."""
+    if identifier is None:
+        return linear
+    if isinstance(identifier, ActivationFunction):
+        return identifier
+    if isinstance(identifier, str):
+        key = _ALIASES.get(identifier.lower(), identifier.lower())
+        if key not in _BUILTINS:
+            raise _unknown("activation", identifier, list(_BUILTINS))
+        return _BUILTINS[key]
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if callable(identifier):
+        name = getattr(identifier, "__name__", None)
+        if name in _BUILTINS:
+            return _BUILTINS[name]
+        raise TypeError(
+            f"activation: a plain callable ({identifier!r}) has no gradient; subclass "
+            "fastff.activations.CustomActivation and define call(x) and grad(dy, x, y)")
+    raise TypeError(f"activation: expected a name, None or ActivationFunction, got {identifier!r}")
+
+
+def serialize(activation: ActivationFunction) -> str | dict:
+    """Builtins serialize to their name (with a parameter when not the default)."""
+    act = get(activation)
+    if act.builtin:
+        base = _BUILTINS[act.name]
+        if act.param == base.param:
+            return act.name
+        return {"name": act.name, "param": act.param}
+    return {"class_name": type(act).__name__, "config": act.get_config()}
+
+
+def deserialize(config: str | dict, custom_objects: dict | None = None) -> ActivationFunction:
+    """Inverse of :func:`serialize`; custom activations are looked up in ``custom_objects``."""
+    if isinstance(config, str):
+        if custom_objects and config in custom_objects:
+            obj = custom_objects[config]
+            return obj() if isinstance(obj, type) else get(obj)
+        return get(config)
+    if "class_name" in config:
+        name = config["class_name"]
+        if not custom_objects or name not in custom_objects:
+            raise ValueError(f"Unknown activation class {name!r}: pass it in custom_objects")
+        cls = custom_objects[name]
+        return cls(**{k: v for k, v in config.get("config", {}).items() if k != "name"})
+    base = get(config["name"])
+    return ActivationFunction(base.name, config.get("param", base.param))

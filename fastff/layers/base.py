@@ -1,0 +1,254 @@
+"""The layer contract: ``Param``, ``Workspace`` and ``Layer``.
+
+A layer is configured in ``__init__``, creates its weights in ``build(input_shape)`` (shape without
+the batch axis) and runs ``forward(x, training) -> (y, backprop)``; ``backprop(dy, need_dx=True)``
+overwrites its params' ``.grad`` and returns ``dx`` (or None). Nothing is cached on the layer
+between calls: per-call scratch arrays come from an optional caller-owned ``Workspace``, which the
+model keeps per batch size so training allocates nothing per step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fastff import config, initializers, regularizers
+
+Backprop = Callable[..., "np.ndarray | None"]
+
+_NAME_COUNTS: dict[str, int] = {}
+
+
+def unique_name(prefix: str) -> str:
+    """``dense``, ``dense_1``, ... as Keras names layers."""
+    n = _NAME_COUNTS.get(prefix, 0)
+    _NAME_COUNTS[prefix] = n + 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def reset_names() -> None:
+    """Forget generated names (``fastff.utils.clear_session``)."""
+    _NAME_COUNTS.clear()
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Param:
+    """One weight: ``value`` and ``grad`` are arrays (views into the model's flat buffers once
+    the model is built, so read them at call time and never keep them across calls)."""
+
+    __slots__ = ("name", "shape", "value", "grad", "trainable", "regularizer", "initializer")
+
+    def __init__(self, name: str, value: np.ndarray, trainable: bool = True,
+                 regularizer: regularizers.Regularizer | None = None,
+                 initializer: initializers.Initializer | None = None):
+        self.name = name
+        self.shape = tuple(value.shape)
+        self.value = value
+        self.grad = np.zeros_like(value)
+        self.trainable = bool(trainable)
+        self.regularizer = regularizer
+        self.initializer = initializer
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.value.dtype
+
+    @property
+    def size(self) -> int:
+        return int(self.value.size)
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the value (Keras Variable compatibility)."""
+        return self.value.copy()
+
+    def assign(self, value: Any) -> None:
+        """Copy ``value`` into the parameter in place (shape must match)."""
+        arr = np.asarray(value)
+        if arr.shape != self.shape:
+            raise ValueError(f"{self.name}: expected shape {self.shape}, got {arr.shape}")
+        np.copyto(self.value, arr, casting="unsafe")
+
+    def __repr__(self) -> str:
+        return f"<Param {self.name} shape={self.shape} dtype={self.value.dtype}>"
+
+
+class Workspace:
+    """Scratch arrays a layer reuses across calls of the same batch size (caller-owned)."""
+
+    __slots__ = ("_bufs",)
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def get(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        buf = self._bufs.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype=dtype)
+            self._bufs[key] = buf
+        return buf
+
+
+def buffer(ws: Workspace | None, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray | None:
+    """The workspace array for ``key`` or None (the kernel then allocates)."""
+    return None if ws is None else ws.get(key, shape, dtype)
+
+
+class Layer:
+    """Base class of all layers (see the module docstring for the contract)."""
+
+    #: name of a trailing softmax/sigmoid a loss may fuse with (then ``forward_logits`` exists)
+    output_activation: str | None = None
+
+    def __init__(self, *, name: str | None = None, trainable: bool = True, dtype: Any = None,
+                 input_shape: tuple[int, ...] | None = None, input_dim: int | None = None,
+                 batch_input_shape: tuple[int | None, ...] | None = None, **kwargs: Any):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.dtype = None if dtype is None else config.standardize_dtype(dtype)
+        if batch_input_shape is not None:
+            input_shape = tuple(batch_input_shape)[1:]
+        if input_dim is not None:
+            input_shape = (int(input_dim),)
+        self._declared_input_shape = None if input_shape is None else _as_shape(input_shape)
+        self.params: list[Param] = []
+        self.built = False
+        self.input_shape: tuple[int, ...] | None = None
+        self._ops: Any = None
+
+    # -- construction -------------------------------------------------------------------
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        """Create weights for inputs of ``input_shape`` (no batch axis). Default: none."""
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(input_shape)
+
+    def build_for(self, input_shape: tuple[int, ...], dtype: Any = None) -> tuple[int, ...]:
+        """Build once (the model calls this); returns the output shape."""
+        input_shape = _as_shape(input_shape)
+        if self.built:
+            if self.input_shape != input_shape:
+                raise ValueError(f"layer {self.name!r} was built for input shape "
+                                 f"{self.input_shape}, got {input_shape}")
+        else:
+            if self.dtype is None or dtype is not None:
+                self.dtype = config.standardize_dtype(dtype if dtype is not None else self.dtype)
+            self.build(input_shape)
+            self.input_shape = input_shape
+            self.built = True
+        return self.compute_output_shape(input_shape)
+
+    def add_weight(self, name: str | None = None, shape: tuple[int, ...] = (),
+                   initializer: Any = "glorot_uniform", regularizer: Any = None,
+                   trainable: bool = True, dtype: Any = None) -> Param:
+        """Create a weight; the model later moves it into its flat buffer."""
+        init = initializers.get(initializer)
+        dt = config.standardize_dtype(dtype if dtype is not None else self.dtype)
+        pname = f"{self.name}/{name or f'variable_{len(self.params)}'}"
+        param = Param(pname, init(tuple(shape), dt), trainable=trainable,
+                      regularizer=regularizers.get(regularizer), initializer=init)
+        self.params.append(param)
+        return param
+
+    # -- running ------------------------------------------------------------------------
+    @property
+    def ops(self) -> Any:
+        if self._ops is None:
+            from fastff.backend import get_ops
+
+            self._ops = get_ops()
+        return self._ops
+
+    @ops.setter
+    def ops(self, value: Any) -> None:
+        self._ops = value
+
+    def forward(self, x: np.ndarray, training: bool = False,
+                ws: Workspace | None = None) -> tuple[np.ndarray, Backprop]:
+        """``(y, backprop)``; ``backprop(dy, need_dx=True)`` returns ``dx`` or None."""
+        raise NotImplementedError
+
+    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+        """Forward without backprop, building on first use (for users)."""
+        arr = np.asarray(x)
+        if not self.built:
+            self.build_for(arr.shape[1:], self.dtype)
+        arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        y, _ = self.forward(arr, training)
+        return y
+
+    # -- weights ------------------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+
+    @property
+    def trainable_params(self) -> list[Param]:
+        return [p for p in self.params if p.trainable and self._trainable]
+
+    @property
+    def non_trainable_params(self) -> list[Param]:
+        return [p for p in self.params if not (p.trainable and self._trainable)]
+
+    @property
+    def weights(self) -> list[Param]:
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def trainable_weights(self) -> list[Param]:
+        return self.trainable_params
+
+    @property
+    def non_trainable_weights(self) -> list[Param]:
+        return self.non_trainable_params
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights, in creation order (as Keras)."""
+        return [p.value.copy() for p in self.params]
+
+    def set_weights(self, weights: list[Any]) -> None:
+        if len(weights) != len(self.params):
+            raise ValueError(f"layer {self.name!r} expects {len(self.params)} weight arrays, "
+                             f"got {len(weights)}")
+        for p, w in zip(self.params, weights):
+            p.assign(w)
+
+    def count_params(self) -> int:
+        return sum(p.size for p in self.params)
+
+    # -- config -------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        cfg: dict[str, Any] = {"name": self.name, "trainable": self._trainable}
+        if self.dtype is not None:
+            cfg["dtype"] = self.dtype.name
+        if self._declared_input_shape is not None:
+            cfg["input_shape"] = list(self._declared_input_shape)
+        return cfg
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> Layer:
+        return cls(**cfg)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _as_shape(shape: Any) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    out = tuple(shape)
+    if any(s is None for s in out):
+        raise ValueError(f"input shape must be fully known (no None), got {out}")
+    return tuple(int(s) for s in out)

@@ -1,0 +1,91 @@
+"""Dense: ``y = act(x W + b)``, forward as one fused GEMM+bias+activation call when possible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastff import activations, initializers, regularizers
+from fastff.layers.base import Layer, Workspace, buffer
+
+
+class Dense(Layer):
+    """Fully connected layer on 2-D inputs ``(batch, features)``."""
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = self.bias = None
+
+    @property
+    def output_activation(self) -> str | None:  # type: ignore[override]
+        name = self.activation.name if self.activation.builtin else None
+        return name if name in ("softmax", "sigmoid") else None
+
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        if len(input_shape) != 1:
+            raise ValueError(f"Dense {self.name!r} expects 2-D inputs (batch, features); got "
+                             f"per-sample shape {input_shape}. Add a Flatten layer first.")
+        self.kernel = self.add_weight("kernel", (input_shape[0], self.units),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                        self.bias_regularizer)
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (self.units,)
+
+    def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
+        return self._forward(x, ws, apply_activation=True)
+
+    def forward_logits(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
+        """Forward without the trailing softmax/sigmoid (the loss fuses it)."""
+        return self._forward(x, ws, apply_activation=False)
+
+    def _forward(self, x, ws, apply_activation):
+        ops = self.ops
+        kernel, bias = self.kernel, self.bias
+        w = kernel.value
+        b = bias.value if bias is not None else None
+        act = self.activation if apply_activation else activations.linear
+        shape = (x.shape[0], self.units)
+        dt = w.dtype
+        if act.fused:
+            z = None
+            y = ops.dense(x, w, b, act.name, act.param, out=buffer(ws, "y", shape, dt))
+        else:
+            z = ops.dense(x, w, b, "linear", 0.0, out=buffer(ws, "z", shape, dt))
+            y = act.forward(ops, z, out=buffer(ws, "y", shape, dt))
+
+        def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+            dz = act.backward(ops, dy, z, y, out=buffer(ws, "dz", shape, dt))
+            dx = buffer(ws, "dx", x.shape, dt) if need_dx else False
+            out = ops.backprop_dense(dz, x, kernel.value, kernel.grad,
+                                     bias.grad if bias is not None else None, dx=dx)
+            return out if need_dx else None
+
+        return y, backprop
+
+    def get_config(self) -> dict:
+        cfg = super().get_config()
+        cfg.update(
+            units=self.units,
+            activation=activations.serialize(self.activation),
+            use_bias=self.use_bias,
+            kernel_initializer=initializers.serialize(self.kernel_initializer),
+            bias_initializer=initializers.serialize(self.bias_initializer),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+        )
+        return cfg

@@ -1,0 +1,23 @@
+"""Flatten: ``(batch, d1, d2, ...) -> (batch, d1*d2*...)`` (a view when the input is contiguous)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fastff.layers.base import Layer, Workspace
+
+
+class Flatten(Layer):
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (math.prod(input_shape),)
+
+    def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
+        shape = x.shape
+        y = np.ascontiguousarray(x).reshape(shape[0], -1)
+
+        def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+            return dy.reshape(shape) if need_dx else None
+
+        return y, backprop
