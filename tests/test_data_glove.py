@@ -84,3 +84,16 @@ def test_embedding_matrix_oov_rows():
     assert cov.found == 1 and "1/3" in str(cov)
     with pytest.raises(ValueError, match="oov"):
         embedding_matrix(vocab, words, vectors, oov="uniform")
+
+
+def test_chunked_conversion_keeps_rows_and_line_numbers(tmp_path, monkeypatch):
+    import fastff.data.glove as glove_module
+
+    monkeypatch.setattr(glove_module, "_CHUNK", 4)
+    path = tmp_path / "many.txt"
+    path.write_text("".join(f"w{i} {i} {-i}\n" for i in range(10)))
+    words, vectors = load_glove(path)
+    assert words[-1] == "w9" and vectors[:, 0].tolist() == list(range(10))
+    path.write_text("".join(f"w{i} {i} {-i}\n" for i in range(9)) + "w9 1 oops\n")
+    with pytest.raises(ValueError, match=r"many.txt:10: .*oops"):
+        load_glove(path)

@@ -23,13 +23,17 @@ def load_glove(
     """Read ``(words, vectors)``: a list of n words and an ``(n, d)`` matrix.
 
     ``d`` is taken from the first line. A word containing spaces (as in some
-    GloVe releases) is rebuilt from everything before the last ``d`` fields.
+    GloVe releases) is rebuilt from everything before the last ``d`` fields,
+    unless its second field is a number (then the line has too many values).
     A line with a different number of values, or a non-number, raises
-    ``ValueError`` naming file and line. Later duplicates of a word are kept in
-    the matrix; lookups built from ``words`` should use the first occurrence.
+    ``ValueError`` naming file and line. Values are converted in chunks, so a
+    full 400k x 300 file never holds all its numbers as Python strings at once.
+    Duplicate words are kept; :func:`embedding_matrix` uses the first.
     """
     words: list[str] = []
+    blocks: list[np.ndarray] = []
     rows: list[list[str]] = []
+    first_row_line = 1
     dim = None
     with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -47,18 +51,31 @@ def load_glove(
                                  f"{len(parts) - 1} values")
             words.append(" ".join(parts[:-dim]))
             rows.append(parts[-dim:])
+            if len(rows) == _CHUNK:
+                blocks.append(_to_floats(rows, dtype, path, first_row_line))
+                rows, first_row_line = [], lineno + 1
     if dim is None:
         raise ValueError(f"{path}: empty GloVe file")
+    if rows:
+        blocks.append(_to_floats(rows, dtype, path, first_row_line))
+    vectors = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return words, vectors
+
+
+_CHUNK = 8192
+
+
+def _to_floats(rows: list[list[str]], dtype: DTypeLike, path: PathLike, first_line: int
+               ) -> np.ndarray:
     try:
-        vectors = np.array(rows, dtype=np.float64).astype(dtype, copy=False)
+        return np.array(rows, dtype=np.float64).astype(dtype, copy=False)
     except ValueError:
         for i, row in enumerate(rows):
             try:
                 np.array(row, dtype=np.float64)
             except ValueError as e:
-                raise ValueError(f"{where(path, i + 1)}: {e}") from None
+                raise ValueError(f"{where(path, first_line + i)}: {e}") from None
         raise
-    return words, vectors
 
 
 def _is_number(text: str) -> bool:
