@@ -12,6 +12,8 @@ import pytest
 from fastff.data import (
     coref_stats,
     iter_conllu,
+    load_gum,
+    load_ud_ewt,
     parse_feats,
     read_conllu,
     read_conllu_documents,
@@ -63,7 +65,8 @@ def test_ewt_counts(split, n_sent, n_tok):
 
 
 def test_ewt_skips_multiword_tokens_and_empty_nodes():
-    sentences = read_conllu(need(EWT["dev"]))
+    need(EWT["dev"])
+    sentences = load_ud_ewt("dev", DATA)
     for s in sentences:
         assert s.ids == list(range(1, len(s) + 1))
     # "didn't" is the multiword token 29-30 in dev: its words are kept, the range line is not
@@ -144,6 +147,15 @@ def test_gum_spot_checks(gum):
     # mentions are sorted by sentence, start, then longer first
     keys = [(m.sent, m.start, -m.end) for m in doc.mentions]
     assert keys == sorted(keys)
+
+
+def test_loaders_check_split_and_file(tmp_path):
+    with pytest.raises(ValueError, match="split"):
+        load_ud_ewt("validation", tmp_path)
+    with pytest.raises(ValueError, match="split"):
+        load_gum("valid", tmp_path)
+    with pytest.raises(FileNotFoundError, match="en_gum-ud-test.conllu.gz.*FASTFF_DATA"):
+        load_gum("test", tmp_path)
 
 
 def test_gum_identity_and_links(gum):

@@ -6,7 +6,8 @@ Files
     ``read_labeled``, ``read_blind``, ``attach_labels``, ``load_sst2``, ``tokenize``
                                         ``label<TAB|space>sentence`` sentiment files
     ``read_conllu``, ``iter_conllu``, ``read_conllu_documents``, ``parse_feats``,
-    ``syntactic_head``, ``coref_stats``; ``Sentence``, ``Document``, ``Mention``, ``Link``
+    ``syntactic_head``, ``coref_stats``, ``load_ud_ewt``, ``load_gum``;
+    ``Sentence``, ``Document``, ``Mention``, ``Link``
                                         CoNLL-U with ``Entity=`` coreference brackets
     ``load_glove``, ``embedding_matrix``, ``Coverage``   GloVe text vectors
     ``data_root``, ``data_file``          the data directory (argument, ``FASTFF_DATA``,
@@ -25,6 +26,8 @@ from .conllu import (
     Sentence,
     coref_stats,
     iter_conllu,
+    load_gum,
+    load_ud_ewt,
     parse_feats,
     read_conllu,
     read_conllu_documents,
@@ -57,10 +60,12 @@ __all__ = [
     "embedding_matrix",
     "iter_conllu",
     "load_glove",
+    "load_gum",
     "load_mnist",
     "load_mnist_5k",
     "load_mnist_test",
     "load_sst2",
+    "load_ud_ewt",
     "one_hot",
     "pad_sequences",
     "parse_feats",

@@ -21,9 +21,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ._io import PathLike, open_text, where
+from .paths import data_file
 
 # CorefUD's documented default when a document has no global.Entity comment
 DEFAULT_ENTITY_FIELDS = ("eid", "etype", "head", "other")
+
+# file names in the shared data directory (see SOURCES.md); EWT train alone is gzipped
+UD_EWT_FILES = {"train": "ud_english_ewt/en_ewt-ud-train.conllu.gz",
+                "dev": "ud_english_ewt/en_ewt-ud-dev.conllu",
+                "test": "ud_english_ewt/en_ewt-ud-test.conllu"}
+UD_GUM_FILES = {split: f"ud_english_gum/en_gum-ud-{split}.conllu.gz"
+                for split in ("train", "dev", "test")}
 
 _BRACKET = re.compile(r"\(([^()]+)\)|\(([^()]+)|([^()]+)\)")
 
@@ -281,8 +289,19 @@ def _parse_coref(doc: Document, path: PathLike) -> None:
     doc.mentions = mentions
 
 
-def _parse_entity_value(value, doc_id, s_idx, w, lineno, fields, n_fields, open_mentions,
-                        mentions, path) -> None:
+def _parse_entity_value(
+    value: str,
+    doc_id: str | None,
+    s_idx: int,
+    w: int,
+    lineno: int,
+    fields: tuple[str, ...],
+    n_fields: int,
+    open_mentions: dict[str, list[tuple[int, dict[str, str], int]]],
+    mentions: list[Mention],
+    path: PathLike,
+) -> None:
+    """Parse one ``Entity=`` value at word ``w``: open, close or add mentions."""
     pos = 0
     for match in _BRACKET.finditer(value):
         if match.start() != pos:
@@ -344,3 +363,17 @@ def coref_stats(docs: list[Document]) -> dict[str, int]:
         stats["split_antecedents"] += len(doc.split_antecedents)
         stats["bridges"] += len(doc.bridges)
     return stats
+
+
+def load_ud_ewt(split: str, data_dir: PathLike | None = None) -> list[Sentence]:
+    """Sentences of UD English-EWT ``split`` ("train", "dev" or "test") from the data directory."""
+    if split not in UD_EWT_FILES:
+        raise ValueError(f"split must be one of {sorted(UD_EWT_FILES)}, got {split!r}")
+    return read_conllu(data_file(UD_EWT_FILES[split], data_dir))
+
+
+def load_gum(split: str, data_dir: PathLike | None = None) -> list[Document]:
+    """Documents (with coreference) of UD English-GUM ``split`` from the data directory."""
+    if split not in UD_GUM_FILES:
+        raise ValueError(f"split must be one of {sorted(UD_GUM_FILES)}, got {split!r}")
+    return read_conllu_documents(data_file(UD_GUM_FILES[split], data_dir))
