@@ -104,7 +104,7 @@ class Mention:
     def minspan(self) -> tuple[int, ...]:
         """1-based offsets of the head word(s) within the mention (GUM ``minspan``)."""
         raw = self.attrs.get("minspan", self.attrs.get("head", ""))
-        return tuple(int(x) for x in raw.split(",") if x.isdigit())
+        return tuple(int(x) for x in raw.split(",") if x.isdecimal())
 
     @property
     def heads(self) -> tuple[int, ...]:
@@ -185,13 +185,13 @@ def iter_conllu(path: PathLike) -> Iterator[Sentence]:
             wid = cols[0]
             if "-" in wid or "." in wid:  # multiword token range or empty node
                 continue
-            if not wid.isdigit() or int(wid) != len(sent.forms) + 1:
+            if not wid.isdecimal() or int(wid) != len(sent.forms) + 1:
                 raise ValueError(f"{where(path, lineno)}: word id {wid!r}, expected "
                                  f"{len(sent.forms) + 1}")
             head = cols[6]
             if head == "_":
                 head_id = -1
-            elif head.isdigit():
+            elif head.isdecimal():
                 head_id = int(head)
             else:
                 raise ValueError(f"{where(path, lineno)}: head {head!r} is not an integer")
