@@ -1,0 +1,145 @@
+/* driver_impl.h - fastff_sgemm / fastff_dgemm bodies, once per precision (see tmpl.h). */
+
+static int FF(check_args)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, const T *a,
+                          idx_t lda, const T *b, idx_t ldb, const T *c, idx_t ldc, int32_t act)
+{
+    if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1)) return FASTFF_ERR_TRANS;
+    if (m < 0 || n < 0 || k < 0) return FASTFF_ERR_DIM;
+    if (act < FASTFF_ACT_NONE || act > FASTFF_ACT_GELU) return FASTFF_ERR_ACT;
+    const idx_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+    const idx_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+    if (lda < (a_cols > 1 ? a_cols : 1) || ldb < (b_cols > 1 ? b_cols : 1) ||
+        ldc < (n > 1 ? n : 1))
+        return FASTFF_ERR_LD;
+    if (!ld_fits(a_rows, lda) || !ld_fits(b_rows, ldb) || !ld_fits(m, ldc))
+        return FASTFF_ERR_OVERFLOW;
+    if (m > 0 && n > 0) {
+        if (!c) return FASTFF_ERR_NULL;
+        if (k > 0 && (!a || !b)) return FASTFF_ERR_NULL;
+    }
+    return FASTFF_OK;
+}
+
+/* k == 0 or alpha == 0: C = act(beta*C + bias) without touching A or B. */
+static void FF(scale_only)(const KERN *kn, idx_t m, idx_t n, T beta, T *c, idx_t ldc,
+                           const T *bias, int act, T param)
+{
+    static const T zeros[1024];
+    EPI e = {1, beta, param, 1, 1, act, NULL};
+    for (idx_t i = 0; i < m; i++) {
+        for (idx_t j = 0; j < n; j += 1024) {
+            const int cols = (int)(n - j < 1024 ? n - j : 1024);
+            e.bias = bias ? bias + j : NULL;
+            /* acc of zeros: alpha*0 + beta*c + bias, then act */
+            FF(fastff_store_tile)(zeros, 0, c + i * ldc + j, ldc, 1, cols, &e, kn->act);
+        }
+    }
+}
+
+/* Goto/BLIS loops over the C region [i0, i1) x [j0, j1); K blocked by kcb (same for every
+ * thread, so each element sees the same sequence of operations). */
+static int FF(gemm_region)(const KERN *kn, int ta, int tb, idx_t i0, idx_t i1, idx_t j0,
+                           idx_t j1, idx_t k, idx_t kcb, T alpha, const T *a, idx_t lda,
+                           const T *b, idx_t ldb, T beta, T *c, idx_t ldc, const T *bias,
+                           int act, T param)
+{
+    const fastff_blocking *bk = &kn->blk;
+    const idx_t MR = bk->mr, NR = bk->nr;
+    const idx_t mrows = round_up(i1 - i0, MR), ncols = round_up(j1 - j0, NR);
+    const idx_t mcmax = mrows < bk->mc ? mrows : bk->mc;
+    const idx_t ncmax = ncols < bk->nc ? ncols : bk->nc;
+    const idx_t a_elems = round_up(mcmax * kcb, 64 / (idx_t)sizeof(T));
+    const idx_t b_elems = ncmax * kcb;
+    T *ap = (T *)fastff_thread_buffer((size_t)(a_elems + b_elems) * sizeof(T));
+    if (!ap) return FASTFF_ERR_NOMEM;
+    T *bp = ap + a_elems;
+
+    for (idx_t jc = j0; jc < j1; jc += bk->nc) {
+        const idx_t nc = j1 - jc < bk->nc ? j1 - jc : bk->nc;
+        for (idx_t pc = 0; pc < k; pc += kcb) {
+            const idx_t kc = k - pc < kcb ? k - pc : kcb;
+            EPI e = {alpha, beta, param, pc == 0, pc + kc == k, act, bias ? bias + jc : NULL};
+            FF(fastff_pack_b)(tb, b, ldb, pc, jc, kc, nc, (int)NR, bp);
+            for (idx_t ic = i0; ic < i1; ic += bk->mc) {
+                const idx_t mc = i1 - ic < bk->mc ? i1 - ic : bk->mc;
+                FF(fastff_pack_a)(ta, a, lda, ic, pc, mc, kc, (int)MR, ap);
+                FF(fastff_macro)(kn, mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, &e);
+            }
+        }
+    }
+    return FASTFF_OK;
+}
+
+static int FF(gemm)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha, const T *a,
+                    idx_t lda, const T *b, idx_t ldb, T beta, T *c, idx_t ldc, const T *bias,
+                    int32_t act, T param)
+{
+    int rc = FF(check_args)(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, act);
+    if (rc != FASTFF_OK || m == 0 || n == 0) return rc;
+    const KERN *kn = &fastff_active_kernel()->KSEL;
+    const fastff_blocking *bk = &kn->blk;
+    const double flops = 2.0 * (double)m * (double)n * (double)k;
+    fpenv_t env = fpenv_enter();
+
+    if (k == 0 || alpha == 0) {
+        FF(scale_only)(kn, m, n, beta, c, ldc, bias, act, param);
+        fpenv_leave(env);
+        return FASTFF_OK;
+    }
+
+    if (m <= bk->small_m) {
+        /* small-M path: no packing; columns split across threads in 64-wide chunks */
+        EPI e = {alpha, beta, param, 1, 1, act, bias};
+        const idx_t rsa = ta ? 1 : lda, csa = ta ? lda : 1;
+        const idx_t chunks = (n + 63) / 64;
+        const int nt = fastff_threads_for(flops, chunks);
+        if (nt <= 1) {
+            kn->small(m, 0, n, k, a, rsa, csa, tb, b, ldb, c, ldc, &e);
+        } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+            {
+                fpenv_t tenv = fpenv_enter();
+                const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+                idx_t j0, j1;
+                split_range(n, 64, nth, tid, &j0, &j1);
+                if (j1 > j0) kn->small(m, j0, j1, k, a, rsa, csa, tb, b, ldb, c, ldc, &e);
+                fpenv_leave(tenv);
+            }
+#endif
+        }
+        fpenv_leave(env);
+        return FASTFF_OK;
+    }
+
+    const idx_t kcb = k_block(k, bk->kc);
+    const idx_t mtiles = (m + bk->mr - 1) / bk->mr, ntiles = (n + bk->nr - 1) / bk->nr;
+    const int nt = fastff_threads_for(flops, mtiles * ntiles);
+    if (nt <= 1) {
+        rc = FF(gemm_region)(kn, ta, tb, 0, m, 0, n, k, kcb, alpha, a, lda, b, ldb, beta, c, ldc,
+                             bias, act, param);
+    } else {
+#ifdef _OPENMP
+        int shared_rc = FASTFF_OK;
+#pragma omp parallel num_threads(nt)
+        {
+            fpenv_t tenv = fpenv_enter();
+            const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+            int tm, tn;
+            choose_grid(nth, m, n, k, bk->mr, bk->nr, &tm, &tn);
+            idx_t i0, i1, j0, j1;
+            split_range(m, bk->mr, tm, tid / tn, &i0, &i1);
+            split_range(n, bk->nr, tn, tid % tn, &j0, &j1);
+            if (i1 > i0 && j1 > j0) {
+                int r = FF(gemm_region)(kn, ta, tb, i0, i1, j0, j1, k, kcb, alpha, a, lda, b,
+                                        ldb, beta, c, ldc, bias, act, param);
+                if (r != FASTFF_OK) __atomic_store_n(&shared_rc, r, __ATOMIC_RELAXED);
+            }
+            fpenv_leave(tenv);
+        }
+        rc = shared_rc;
+#endif
+    }
+    fpenv_leave(env);
+    return rc;
+}

@@ -1,0 +1,74 @@
+/* fastff.h - public API of the fastff C GEMM core.
+ *
+ * C = act(alpha * op(A) @ op(B) + beta * C + bias), row-major storage.
+ * op(A) is m x k, op(B) is k x n, C is m x n. With trans_a = 0, A is stored
+ * m x k (lda >= max(1, k)); with trans_a = 1 it is stored k x m (lda >= max(1, m)).
+ * Likewise B: k x n (ldb >= max(1, n)) or n x k when transposed (ldb >= max(1, k)).
+ * ldc >= max(1, n). bias is NULL or n values (one per output column).
+ * When beta == 0, C is not read (NaN/Inf already in C do not propagate).
+ *
+ * Every function returns FASTFF_OK (0) or a negative error code; nothing aborts,
+ * prints, or writes outside the given C matrix. Results are bitwise identical
+ * whatever the thread count (the K loop is never split across threads).
+ *
+ * The block between the cdef markers is parsed by cffi (csrc/build_core.py):
+ * keep it to plain declarations and integer #defines.
+ */
+#ifndef FASTFF_H
+#define FASTFF_H
+
+#include <stdint.h>
+
+#define FASTFF_VERSION_STRING "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cdef-begin */
+#define FASTFF_OK 0
+#define FASTFF_ERR_DIM -1
+#define FASTFF_ERR_LD -2
+#define FASTFF_ERR_NULL -3
+#define FASTFF_ERR_TRANS -4
+#define FASTFF_ERR_ACT -5
+#define FASTFF_ERR_NOMEM -6
+#define FASTFF_ERR_THREADS -7
+#define FASTFF_ERR_KERNEL -8
+#define FASTFF_ERR_OVERFLOW -9
+
+#define FASTFF_ACT_NONE 0
+#define FASTFF_ACT_RELU 1
+#define FASTFF_ACT_LEAKY_RELU 2
+#define FASTFF_ACT_TANH 3
+#define FASTFF_ACT_SIGMOID 4
+#define FASTFF_ACT_ELU 5
+#define FASTFF_ACT_GELU 6
+
+int32_t fastff_sgemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
+                     float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                     float beta, float *c, int64_t ldc, const float *bias,
+                     int32_t act, float act_param);
+int32_t fastff_dgemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
+                     double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
+                     double beta, double *c, int64_t ldc, const double *bias,
+                     int32_t act, double act_param);
+
+int32_t fastff_set_num_threads(int32_t n);
+int32_t fastff_get_num_threads(void);
+int32_t fastff_max_threads(void);
+int32_t fastff_has_openmp(void);
+
+int32_t fastff_set_kernel(const char *name);
+int32_t fastff_kernel_supported(const char *name);
+const char *fastff_kernel_name(void);
+const char *fastff_kernel_names(void);
+const char *fastff_cpu_features(void);
+const char *fastff_version(void);
+const char *fastff_strerror(int32_t code);
+/* cdef-end */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTFF_H */

@@ -1,0 +1,16 @@
+/* macrokernel_impl.h - see macrokernel.c; once per precision (see tmpl.h). */
+void FF(fastff_macro)(const KERN *kn, idx_t mc, idx_t nc, idx_t kc, const T *ap, const T *bp,
+                      T *c, idx_t ldc, const EPI *e)
+{
+    const int MR = kn->blk.mr, NR = kn->blk.nr;
+    EPI te = *e;
+    for (idx_t jr = 0; jr < nc; jr += NR) {
+        const int nr = (int)(nc - jr < NR ? nc - jr : NR);
+        te.bias = e->bias ? e->bias + jr : NULL;
+        const T *bpan = bp + jr * kc;
+        for (idx_t ir = 0; ir < mc; ir += MR) {
+            const int mr = (int)(mc - ir < MR ? mc - ir : MR);
+            kn->ukr(kc, ap + ir * kc, bpan, c + ir * ldc + jr, ldc, mr, nr, &te);
+        }
+    }
+}

@@ -1,0 +1,22 @@
+/* ukr_ref.c - the portable reference kernel set: plain C, compiles on any target. */
+#include "internal.h"
+
+#define REF_MR 4
+#define REF_NR 16
+
+#define FF_PREC 1
+#include "tmpl.h"
+#include "ukr_ref_impl.h"
+#undef FF_PREC
+#define FF_PREC 2
+#include "tmpl.h"
+#include "ukr_ref_impl.h"
+
+static int ref_supported(void) { return 1; }
+
+const fastff_kernel fastff_kernel_ref = {
+    "ref",
+    ref_supported,
+    {{REF_MR, REF_NR, 128, 256, 4096, 2}, ukr_ref_s, fastff_act_row_ref_s, small_ref_s},
+    {{REF_MR, REF_NR, 128, 256, 4096, 2}, ukr_ref_d, fastff_act_row_ref_d, small_ref_d},
+};
