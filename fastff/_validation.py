@@ -1,0 +1,145 @@
+"""Input checks for fit / evaluate / predict.
+
+Each check raises a ValueError or TypeError that names the argument and says what was
+expected. Conversions always produce new arrays (or return the user's array untouched when it
+already has the right dtype and layout): user arrays are never written to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["NotCompiledError", "check_positive_int", "as_features", "check_lengths",
+           "check_feature_shape", "prepare_targets", "prepare_sample_weight", "check_compiled"]
+
+
+class NotCompiledError(RuntimeError, ValueError):
+    """fit/evaluate before compile (a RuntimeError as in Keras, and a ValueError)."""
+
+
+def check_compiled(model: Any, what: str) -> None:
+    if getattr(model, "loss", None) is None or getattr(model, "optimizer", None) is None:
+        raise NotCompiledError(f"{what}: the model must be compiled first: call "
+                               "model.compile(optimizer=..., loss=...) before model." + what + "()")
+
+
+def check_positive_int(value: Any, name: str, allow_none: bool = False) -> int | None:
+    """``value`` as a positive int (``batch_size``, ``epochs``, ...)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected a positive integer, got {value!r} "
+                        f"({type(value).__name__})")
+    if value <= 0:
+        raise ValueError(f"{name}: expected a positive integer, got {value}")
+    return int(value)
+
+
+def _as_array(a: Any, name: str) -> np.ndarray:
+    if a is None:
+        raise ValueError(f"{name}: expected an array, got None")
+    arr = np.asarray(a)
+    kind = arr.dtype.kind
+    if kind in "OUSV" or kind == "M" or kind == "m":
+        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype} "
+                        "(convert strings/objects to numbers first)")
+    if kind == "c":
+        raise TypeError(f"{name}: complex values are not supported (dtype {arr.dtype})")
+    if arr.ndim == 0:
+        raise ValueError(f"{name}: expected an array of samples, got a scalar")
+    if arr.size == 0 or arr.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one sample, got an empty array of shape "
+                         f"{arr.shape}")
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"{name}: contains NaN or inf (first at index {bad})")
+
+
+def as_features(x: Any, dtype: np.dtype, name: str = "x") -> np.ndarray:
+    """``x`` as a C-contiguous array of ``dtype`` with at least 2 dimensions, finite."""
+    arr = _as_array(x, name)
+    if arr.ndim < 2:
+        raise ValueError(f"{name}: expected a 2-D array (samples, features), got shape "
+                         f"{arr.shape}; use x.reshape(-1, 1) for a single feature or "
+                         "x.reshape(1, -1) for a single sample")
+    _check_finite(arr, name)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_lengths(n: int, other: Any, name: str, ref: str = "x") -> None:
+    m = np.shape(other)[0] if np.ndim(other) else None
+    if m != n:
+        raise ValueError(f"{name}: expected {n} samples to match {ref}, got {m} "
+                         f"(x and y must have the same number of rows)")
+
+
+def check_feature_shape(x: np.ndarray, input_shape: tuple[int, ...] | None,
+                        name: str = "x") -> None:
+    """Per-sample shape of ``x`` must equal the built model's input shape."""
+    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+        raise ValueError(f"{name}: the model expects samples of shape {tuple(input_shape)} "
+                         f"(input_shape (None, {', '.join(map(str, input_shape))})), got "
+                         f"{tuple(x.shape[1:])} from an array of shape {x.shape}")
+
+
+def prepare_targets(y: Any, loss: Any, n_outputs: int, dtype: np.dtype,
+                    name: str = "y") -> np.ndarray:
+    """Check ``y`` against the loss and the model's output width; return a converted copy."""
+    arr = _as_array(y, name)
+    _check_finite(arr, name)
+    kind = getattr(loss, "target_kind", "real")
+    lname = getattr(loss, "name", type(loss).__name__)
+    if kind == "sparse":
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(
+                f"{name}: {lname} expects integer class ids of shape (n,), got shape "
+                f"{np.shape(y)}; for one-hot targets use categorical_crossentropy")
+        if arr.dtype.kind == "f":
+            if not np.array_equal(arr, np.round(arr)):
+                raise ValueError(f"{name}: {lname} expects integer class ids, got "
+                                 "non-integer values")
+        elif arr.dtype.kind not in "iub":
+            raise TypeError(f"{name}: {lname} expects integer class ids, got dtype {arr.dtype}")
+        lo, hi = arr.min(), arr.max()
+        if lo < 0 or hi >= n_outputs:
+            raise ValueError(f"{name}: class ids must be in [0, {n_outputs}) for a model with "
+                             f"{n_outputs} outputs; got values from {lo} to {hi}")
+        return loss.prepare_targets(arr, dtype)
+    if arr.ndim == 1:
+        if n_outputs != 1:
+            hint = (" (class ids: use sparse_categorical_crossentropy or "
+                    "fastff.utils.to_categorical)" if kind == "probs" else "")
+            raise ValueError(f"{name}: expected shape (n, {n_outputs}) for {lname} on a model "
+                             f"with {n_outputs} outputs, got shape {arr.shape}{hint}")
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape[1] != n_outputs:
+        raise ValueError(f"{name}: expected shape (n, {n_outputs}) to match the model output, "
+                         f"got {np.shape(y)}")
+    if kind == "probs" and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"{name}: {lname} expects targets in [0, 1], got values from "
+                         f"{arr.min()} to {arr.max()}")
+    return loss.prepare_targets(arr, dtype)
+
+
+def prepare_sample_weight(sw: Any, n: int, dtype: np.dtype,
+                          name: str = "sample_weight") -> np.ndarray | None:
+    if sw is None:
+        return None
+    arr = _as_array(sw, name)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected shape (n,), got {arr.shape}")
+    check_lengths(n, arr, name)
+    _check_finite(arr, name)
+    if (arr < 0).any():
+        raise ValueError(f"{name}: weights must be >= 0")
+    return np.ascontiguousarray(arr, dtype=dtype)

@@ -1,0 +1,475 @@
+"""``Sequential``: a stack of layers with one flat parameter buffer, trained by ``fit``.
+
+After the layers are built, every ``Param`` is moved into one flat ``params`` buffer and one flat
+``grads`` buffer (trainable params first, each slot 64-byte aligned), so an optimizer step is
+one kernel over the trainable prefix. The loops live in ``fastff.training``; this module holds the
+structure: building, weights, compile state, configs. ``Model`` is reserved for a later
+functional API.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from fastff import config
+from fastff.layers import Input, Layer, Workspace
+from fastff.layers import deserialize as deserialize_layer
+from fastff.layers import serialize as serialize_layer
+
+__all__ = ["Sequential", "load_model"]
+
+_ALIGN = 64  # bytes: each parameter slot starts on a cache line
+
+
+class Sequential:
+    """A linear stack of layers with Keras's ``Sequential`` API."""
+
+    def __init__(self, layers: list[Layer] | None = None, name: str | None = None,
+                 dtype: Any = None, trainable: bool = True):
+        from fastff.layers.base import unique_name
+
+        self.name = name or unique_name("sequential")
+        self.dtype = config.standardize_dtype(dtype)
+        self.trainable = trainable
+        self._layers: list[Layer] = []
+        self._input_shape: tuple[int, ...] | None = None
+        self._input_layer: Input | None = None
+        self.built = False
+        self.params: np.ndarray | None = None
+        self.grads: np.ndarray | None = None
+        self._layout: tuple | None = None
+        self._n_trainable = 0
+        self._slots: list[tuple[int, int]] = []
+        self._ops: Any = None
+        # compile state
+        self.optimizer: Any = None
+        self.loss: Any = None
+        self._metric_ids: list[Any] = []
+        self.compiled_metrics: list[str] = []
+        self.stop_training = False
+        self.history: Any = None
+        self._shuffle_seed: int | None = None
+        self._fused_flag = False
+        self._regularized: list = []
+        self._step_layers: list = []
+        # per-batch-size workspaces (training: owned by the model; predict: per thread)
+        self._train_ws: dict[int, list[Workspace]] = {}
+        self._local = threading.local()
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer (an ``Input`` first sets the input shape)."""
+        if isinstance(layer, Input):
+            if self._layers:
+                raise ValueError("Sequential.add: an Input must come before the other layers")
+            self._input_layer = layer
+            self._set_input_shape(layer.input_shape_decl)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a fastff Layer, got {type(layer).__name__}")
+        if not self._layers and self._input_shape is None and layer._declared_input_shape:
+            self._set_input_shape(layer._declared_input_shape)
+        self._layers.append(layer)
+        self._invalidate()
+        if self._input_shape is not None:
+            self._build_layers()
+
+    def pop(self) -> Layer:
+        if not self._layers:
+            raise ValueError("Sequential.pop: the model has no layers")
+        layer = self._layers.pop()
+        self._invalidate()
+        if self._input_shape is not None and self._layers:
+            self._build_layers()
+        return layer
+
+    def _set_input_shape(self, shape: tuple[int, ...]) -> None:
+        self._input_shape = tuple(int(s) for s in shape)
+
+    def _invalidate(self) -> None:
+        self.built = False
+        self._layout = None
+        self._train_ws.clear()
+        self._local = threading.local()
+
+    def build(self, input_shape: Any = None) -> None:
+        """Build for ``input_shape``: Keras style with a batch axis, ``(None, 784)``, or the
+        per-sample shape ``(784,)``."""
+        if input_shape is not None:
+            shape = tuple(input_shape)
+            if len(shape) >= 2 or (shape and shape[0] is None):
+                shape = shape[1:]
+            self._set_input_shape(shape)
+        if self._input_shape is None:
+            raise ValueError("Sequential.build: the input shape is unknown; pass "
+                             "input_shape=(None, features) or start the model with Input(shape)")
+        self._build_layers()
+
+    def _build_layers(self) -> None:
+        shape = self._input_shape
+        for layer in self._layers:
+            if layer.dtype is not None and layer.dtype != self.dtype and not layer.built:
+                layer.dtype = self.dtype
+            shape = layer.build_for(shape, self.dtype)
+        self._output_shape = shape
+        self._pack()
+        self.built = bool(self._layers)
+
+    def _maybe_build(self, sample_shape: tuple[int, ...]) -> None:
+        if not self.built or self._layout != self._layout_key():
+            if self._input_shape is None:
+                self._set_input_shape(sample_shape)
+            self._build_layers()
+
+    # ------------------------------------------------------------------ flat buffers
+    def _all_params(self) -> tuple[list, list]:
+        train, frozen = [], []
+        for layer in self._layers:
+            train += layer.trainable_params if self.trainable else []
+            frozen += layer.non_trainable_params if self.trainable else layer.params
+        return train, frozen
+
+    def _layout_key(self) -> tuple:
+        train, frozen = self._all_params()
+        return tuple(id(p) for p in train), tuple(id(p) for p in frozen)
+
+    def _pack(self) -> None:
+        """Move every Param into the flat buffers (trainable first), keeping values."""
+        key = self._layout_key()
+        if key == self._layout and self.params is not None:
+            return
+        train, frozen = self._all_params()
+        step = max(1, _ALIGN // self.dtype.itemsize)
+        offsets, off = [], 0
+        for p in train + frozen:
+            offsets.append(off)
+            off += -(-p.size // step) * step
+        n_train = offsets[len(train)] if frozen else off
+        params = np.zeros(max(off, 1), dtype=self.dtype)
+        grads = np.zeros(max(off, 1), dtype=self.dtype)
+        self._slots = []
+        for p, o in zip(train + frozen, offsets):
+            view = params[o:o + p.size].reshape(p.shape)
+            view[...] = p.value
+            p.value = view
+            p.grad = grads[o:o + p.size].reshape(p.shape)
+            if len(self._slots) < len(train):
+                self._slots.append((o, p.size))
+        self.params, self.grads = params, grads
+        self._n_trainable = n_train if train else 0
+        self._layout = key
+        self._regularized = [p for p in train + frozen if p.regularizer is not None]
+        self._step_layers = [la for la in self._layers if hasattr(la, "step")]
+        if self.optimizer is not None and getattr(self.optimizer, "built", False):
+            if self.optimizer.n_params != self._n_trainable:
+                self.optimizer.built = False
+
+    @property
+    def n_trainable(self) -> int:
+        """Length of the trainable prefix of ``params`` (padding included)."""
+        return self._n_trainable
+
+    # ------------------------------------------------------------------ ops
+    @property
+    def ops(self) -> Any:
+        if self._ops is None:
+            from fastff.backend import get_ops
+
+            self.ops = get_ops()
+        return self._ops
+
+    @ops.setter
+    def ops(self, value: Any) -> None:
+        self._ops = value
+        for layer in self._layers:
+            layer.ops = value
+        if self.optimizer is not None and hasattr(self.optimizer, "ops"):
+            self.optimizer.ops = value
+
+    def _workspaces(self, batch: int) -> list[Workspace]:
+        """The training workspaces for this batch size (a couple of sizes are kept)."""
+        ws = self._train_ws.get(batch)
+        if ws is None:
+            if len(self._train_ws) >= 4:
+                self._train_ws.clear()
+            ws = [Workspace() for _ in range(len(self._layers) + 1)]
+            self._train_ws[batch] = ws
+        return ws
+
+    def _predict_workspaces(self, batch: int) -> list[Workspace]:
+        """Per-thread inference workspaces, so concurrent ``predict`` calls never share."""
+        cache = getattr(self._local, "ws", None)
+        if cache is None:
+            cache = self._local.ws = {}
+        ws = cache.get(batch)
+        if ws is None:
+            if len(cache) >= 4:
+                cache.clear()
+            ws = cache[batch] = [Workspace() for _ in range(len(self._layers) + 1)]
+        return ws
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None, weighted_metrics: Any = None, run_eagerly: Any = None,
+                steps_per_execution: Any = None, jit_compile: Any = None,
+                auto_scale_loss: Any = None) -> None:
+        """Set optimizer, loss and metrics (Keras's extra arguments are accepted and ignored)."""
+        from fastff import losses, optimizers
+        from fastff import metrics as metrics_mod
+
+        if loss is None:
+            raise ValueError(
+                "compile: loss is required, e.g. loss='sparse_categorical_crossentropy'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
+            metrics = [metrics]
+        self._metric_ids = list(metrics)
+        # resolve now so unknown names fail at compile time, as in Keras
+        self.compiled_metrics = [metrics_mod.get(m, self.loss).name for m in self._metric_ids]
+        if self._ops is not None:
+            self.optimizer.ops = self._ops
+        if self.built:
+            self._pack()
+
+    def _new_metrics(self) -> list:
+        from fastff import metrics as metrics_mod
+
+        out = []
+        for m in self._metric_ids:
+            metric = metrics_mod.get(m, self.loss)
+            if metric is m and hasattr(m, "reset_state"):
+                m.reset_state()
+            out.append(metric)
+        return out
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", *self.compiled_metrics]
+
+    def _fused(self) -> bool:
+        """Does the loss take the last layer's logits (fused softmax/sigmoid + cross-entropy)?"""
+        if self.loss is None or not self._layers:
+            return False
+        return self.loss.fused_with(getattr(self._layers[-1], "output_activation", None))
+
+    def _build_optimizer(self) -> None:
+        """Build the optimizer over the trainable prefix (once; kept across fit calls)."""
+        if not self.built:
+            raise ValueError("the model must be built before its optimizer")
+        self._pack()
+        opt = self.optimizer
+        if opt is not None and not (opt.built and opt.n_params == self._n_trainable
+                                    and opt.dtype == self.dtype):
+            opt.build(self._n_trainable, self.dtype, self._slots)
+
+    def get_compile_config(self) -> dict | None:
+        from fastff import losses, optimizers
+        from fastff import metrics as metrics_mod
+
+        if self.optimizer is None:
+            return None
+        mets = [m if isinstance(m, str) else metrics_mod.serialize(metrics_mod.get(m, self.loss))
+                for m in self._metric_ids]
+        return {"optimizer": optimizers.serialize(self.optimizer),
+                "loss": losses.serialize(self.loss), "metrics": mets}
+
+    def compile_from_config(self, cfg: dict, custom_objects: dict | None = None) -> None:
+        from fastff import losses, optimizers
+        from fastff import metrics as metrics_mod
+
+        self.compile(optimizer=optimizers.deserialize(cfg["optimizer"], custom_objects),
+                     loss=losses.deserialize(cfg["loss"], custom_objects),
+                     metrics=[metrics_mod.deserialize(m, custom_objects)
+                              for m in cfg.get("metrics") or []])
+
+    def get_training_state(self) -> dict:
+        """What a resumed run needs beyond weights and optimizer state (JSON-able)."""
+        return {"shuffle_seed": self._shuffle_seed,
+                "dropout": {la.name: [la._mask_seed, la.step] for la in self._layers
+                            if hasattr(la, "_mask_seed")}}
+
+    def set_training_state(self, state: dict) -> None:
+        seed = state.get("shuffle_seed")
+        self._shuffle_seed = None if seed is None else int(seed)
+        drop = state.get("dropout") or {}
+        for la in self._layers:
+            if la.name in drop and hasattr(la, "_mask_seed"):
+                ms, step = drop[la.name]
+                la._mask_seed = None if ms is None else int(ms)
+                la.step = int(step)
+
+    # ------------------------------------------------------------------ loops
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, class_weight: Any = None,
+            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: Any = None,
+            validation_steps: Any = None, validation_batch_size: int | None = None,
+            validation_freq: Any = 1) -> Any:
+        """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.fit``)."""
+        from fastff import training
+
+        return training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                            callbacks=callbacks, validation_split=validation_split,
+                            validation_data=validation_data, shuffle=shuffle,
+                            class_weight=class_weight, sample_weight=sample_weight,
+                            initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                            validation_batch_size=validation_batch_size,
+                            validation_freq=validation_freq)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
+                 verbose: Any = "auto", sample_weight: Any = None, steps: Any = None,
+                 callbacks: Any = None, return_dict: bool = False) -> Any:
+        """Loss (and metrics) on ``(x, y)``: a float, a list ``[loss, *metrics]`` or a dict."""
+        from fastff import training
+
+        return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
+                                 sample_weight=sample_weight, callbacks=callbacks,
+                                 return_dict=return_dict)
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
+                steps: Any = None, callbacks: Any = None) -> np.ndarray:
+        """Outputs for ``x`` (a new array of the model dtype)."""
+        from fastff import training
+
+        return training.predict(self, x, batch_size=batch_size, verbose=verbose,
+                                callbacks=callbacks)
+
+    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+        from fastff import training as tr
+
+        if training:
+            return tr.forward(self, x, training=True)
+        return tr.predict(self, x, batch_size=None, verbose=0, callbacks=None)
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        from fastff import training
+
+        return training.predict(self, x, batch_size=None, verbose=0, callbacks=None,
+                                single_batch=True)
+
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                       class_weight: Any = None, return_dict: bool = False) -> Any:
+        from fastff import training
+
+        return training.train_on_batch(self, x, y, sample_weight=sample_weight,
+                                       class_weight=class_weight, return_dict=return_dict)
+
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                      return_dict: bool = False) -> Any:
+        return self.evaluate(x, y, batch_size=max(len(np.asarray(x)), 1), verbose=0,
+                             sample_weight=sample_weight, return_dict=return_dict)
+
+    # ------------------------------------------------------------------ weights
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise ValueError(f"{what}: the model is not built yet; call model.build(input_shape), "
+                             "start it with Input(shape), or train/predict once")
+
+    @property
+    def weights(self) -> list:
+        return [p for layer in self._layers for p in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list:
+        return self._all_params()[0] if self._layers else []
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return self._all_params()[1] if self._layers else []
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights, layer by layer (as Keras)."""
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: list[Any]) -> None:
+        self._require_built("set_weights")
+        expected = sum(len(layer.params) for layer in self._layers)
+        if len(weights) != expected:
+            raise ValueError(f"set_weights: the model has {expected} weight arrays, got "
+                             f"{len(weights)}")
+        i = 0
+        for layer in self._layers:
+            k = len(layer.params)
+            layer.set_weights(list(weights[i:i + k]))
+            i += k
+
+    def count_params(self) -> int:
+        self._require_built("count_params")
+        return sum(layer.count_params() for layer in self._layers)
+
+    @property
+    def input_shape(self) -> tuple | None:
+        return None if self._input_shape is None else (None, *self._input_shape)
+
+    @property
+    def output_shape(self) -> tuple | None:
+        if self._input_shape is None or not self._layers:
+            return None
+        shape = self._input_shape
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return (None, *shape)
+
+    @property
+    def inputs(self) -> list | None:
+        return None if self._input_shape is None else [self.input_shape]
+
+    # ------------------------------------------------------------------ delegation
+    def summary(self, print_fn: Any = None, line_length: int | None = None, **_: Any) -> None:
+        from fastff.summary import summary
+
+        summary(self, print_fn=print_fn, line_length=line_length)
+
+    def save(self, path: Any, **_: Any) -> None:
+        from fastff.saving import save_model
+
+        save_model(self, path)
+
+    def save_weights(self, path: Any, **_: Any) -> None:
+        from fastff.saving import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: Any, **_: Any) -> None:
+        from fastff.saving import load_weights
+
+        load_weights(self, path)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype.name, "trainable": self.trainable,
+                "input_shape": None if self._input_shape is None else list(self._input_shape),
+                "layers": [serialize_layer(layer) for layer in self._layers]}
+
+    @classmethod
+    def from_config(cls, cfg: dict, custom_objects: dict | None = None) -> Sequential:
+        model = cls(name=cfg.get("name"), dtype=cfg.get("dtype"),
+                    trainable=cfg.get("trainable", True))
+        shape = cfg.get("input_shape")
+        if shape is not None:
+            model._set_input_shape(tuple(shape))
+        for lc in cfg.get("layers", []):
+            model.add(deserialize_layer(lc, custom_objects))
+        return model
+
+    def __repr__(self) -> str:
+        return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
+
+
+def load_model(path: Any, custom_objects: dict | None = None, compile: bool = True) -> Any:
+    """Load a model written by ``model.save`` (delegates to ``fastff.saving``)."""
+    from fastff.saving import load_model as _load
+
+    return _load(path, custom_objects=custom_objects, compile=compile)

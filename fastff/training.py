@@ -1,0 +1,470 @@
+"""The fit / evaluate / predict loops of ``Sequential`` (the general path).
+
+Per batch there is a little Python per layer: each layer's ``forward`` into model-owned
+workspaces (one set per batch size, so nothing is allocated per step), the loss (fused with a
+softmax/sigmoid output), each layer's ``backprop`` in reverse (``need_dx=False`` for the first
+layer with trainable weights; layers before it are skipped), regularizer terms, then one
+optimizer call over the flat buffers.
+
+Semantics follow Keras: ``validation_split`` takes the *last* fraction of the samples before any
+shuffling; shuffling permutes the training samples every epoch with a generator derived from
+the model's shuffle seed and the epoch number (so a run resumed at ``initial_epoch`` sees the
+same order as an uninterrupted one); the reported loss and metrics are means over the epoch's
+samples (sample-weighted) and include regularization penalties.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from typing import Any
+
+import numpy as np
+
+from fastff import _validation as V
+from fastff import config
+from fastff.callbacks.base import CallbackList
+
+__all__ = ["fit", "evaluate", "predict", "forward_backward", "train_on_batch"]
+
+
+def _verbose(verbose: Any) -> int:
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or not isinstance(verbose, (int, np.integer)) or verbose < 0:
+        raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def _bind_ops(model: Any) -> Any:
+    """Make sure every layer and the optimizer use the model's ops; return them."""
+    ops = model.ops
+    for layer in model._layers:
+        if layer._ops is not ops:
+            layer.ops = ops
+    opt = model.optimizer
+    if opt is not None and getattr(opt, "_ops", ops) is not ops:
+        opt.ops = ops
+    return ops
+
+
+# ---------------------------------------------------------------------------- preparing data
+def _prepare_x(model: Any, x: Any, name: str = "x") -> np.ndarray:
+    if not model._layers:
+        raise ValueError("the model has no layers; add some with model.add(...)")
+    X = V.as_features(x, model.dtype, name)
+    model._maybe_build(X.shape[1:])
+    V.check_feature_shape(X, model._input_shape, name)
+    return X
+
+
+def _prepare_xy(model: Any, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
+                prefix: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    if y is None:
+        raise ValueError(f"{prefix}y: targets are required")
+    X = _prepare_x(model, x, prefix + "x")
+    V.check_lengths(X.shape[0], y, prefix + "y", prefix + "x")
+    n_out = model.output_shape[-1]
+    Y = V.prepare_targets(y, model.loss, n_out, model.dtype, prefix + "y")
+    SW = V.prepare_sample_weight(sample_weight, X.shape[0], model.dtype, prefix + "sample_weight")
+    if class_weight is not None:
+        cw = _class_weights(class_weight, Y, model.loss, n_out, model.dtype)
+        SW = cw if SW is None else SW * cw
+    return X, Y, SW
+
+
+def _class_weights(class_weight: Any, Y: np.ndarray, loss: Any, n_out: int,
+                   dtype: np.dtype) -> np.ndarray:
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight: expected a dict {{class id: weight}}, got "
+                        f"{type(class_weight).__name__}")
+    if Y.ndim == 1:
+        ids = Y.astype(np.int64)
+    elif Y.shape[1] == 1:
+        ids = (Y[:, 0] > 0.5).astype(np.int64)
+    else:
+        ids = np.argmax(Y, axis=1)
+    n_classes = max(n_out, 2)
+    table = np.ones(n_classes, dtype=dtype)
+    for k, w in class_weight.items():
+        if not isinstance(k, (int, np.integer)) or not 0 <= k < n_classes:
+            raise ValueError(f"class_weight: keys must be class ids in [0, {n_classes}), got {k!r}")
+        table[int(k)] = w
+    return table[ids]
+
+
+def _split_validation(X, Y, SW, validation_split: float):
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split: expected a float in [0, 1), got {validation_split}")
+    n = X.shape[0]
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(f"validation_split={validation_split} leaves "
+                         f"{'no training' if split_at == 0 else 'no validation'} samples "
+                         f"out of {n}")
+    val = (X[split_at:], Y[split_at:], None if SW is None else SW[split_at:])
+    return X[:split_at], Y[:split_at], None if SW is None else SW[:split_at], val
+
+
+def _unpack_validation(model: Any, validation_data: Any):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
+                         "(x_val, y_val, sample_weight_val)")
+    xv, yv = validation_data[0], validation_data[1]
+    swv = validation_data[2] if len(validation_data) == 3 else None
+    return _prepare_xy(model, xv, yv, swv, prefix="validation_data: ")
+
+
+# ---------------------------------------------------------------------------- one step
+def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray | None,
+                     ws: list | None = None, need_dx: bool = False, want_pred: bool = False,
+                     fused: bool | None = None):
+    """Forward and backward over one batch: fills ``model.grads`` (with regularizer terms).
+
+    Returns ``(per_row_loss, penalty, y_pred or None, dx or None)`` where ``y_pred`` is the
+    model output (probabilities when the loss fused the output activation).
+    """
+    layers = model._layers
+    ops = model.ops
+    if fused is None:
+        fused = model._fused()
+    last = len(layers) - 1
+    bps = [None] * len(layers)
+    h = xb
+    for i, layer in enumerate(layers):
+        w = None if ws is None else ws[i]
+        if i == last and fused:
+            h, bps[i] = layer.forward_logits(h, True, w)
+        else:
+            h, bps[i] = layer.forward(h, True, w)
+    dbuf = None if ws is None else ws[-1].get("dy", h.shape, h.dtype)
+    if fused:
+        per_row, dy = model.loss.forward_logits(ops, h, yb, swb, dbuf)
+    else:
+        per_row, dy = model.loss.forward(ops, h, yb, swb, dbuf)
+    pred = None
+    if want_pred:
+        if fused:
+            pbuf = None if ws is None else ws[-1].get("pred", h.shape, h.dtype)
+            pred = ops.activation(layers[-1].output_activation, h, out=pbuf)
+        else:
+            pred = h
+    first = 0 if need_dx else _first_grad_layer(model)
+    dx = None
+    if first is not None:
+        for i in range(last, first - 1, -1):
+            dy = bps[i](dy, i > first or need_dx)
+        dx = dy if need_dx else None
+    penalty = 0.0
+    for p in model._regularized:
+        penalty += p.regularizer(p.value)
+        p.regularizer.add_gradient(p.value, p.grad)
+    return per_row, penalty, pred, dx
+
+
+def _first_grad_layer(model: Any) -> int | None:
+    for i, layer in enumerate(model._layers):
+        if model.trainable and layer.trainable_params:
+            return i
+    return None
+
+
+def _train_step(model, xb, yb, swb, want_pred):
+    ws = model._workspaces(xb.shape[0])
+    opt = model.optimizer
+    for layer in model._step_layers:
+        layer.step = opt.iterations
+    per_row, penalty, pred, _ = forward_backward(model, xb, yb, swb, ws, False, want_pred,
+                                                 model._fused_flag)
+    if model._n_trainable:
+        opt.apply(model.params, model.grads)
+    return per_row, penalty, pred
+
+
+class _Tracker:
+    """Running loss and metrics over an epoch (sample-weighted means)."""
+
+    def __init__(self, metrics: list) -> None:
+        self.metrics = metrics
+        self.loss_total = 0.0
+        self.weight = 0.0
+
+    def update(self, per_row, penalty, yb, pred, swb) -> None:
+        if swb is None:
+            w = per_row.shape[0]
+            self.loss_total += float(per_row.sum(dtype=np.float64)) + penalty * w
+        else:
+            w = float(swb.sum(dtype=np.float64))
+            self.loss_total += float(np.dot(per_row.astype(np.float64), swb)) + penalty * w
+        self.weight += w
+        for m in self.metrics:
+            m.update_state(yb, pred, swb)
+
+    def logs(self, prefix: str = "") -> dict:
+        out = {prefix + "loss": self.loss_total / self.weight if self.weight else 0.0}
+        for m in self.metrics:
+            out[prefix + m.name] = float(m.result())
+        return out
+
+
+# ---------------------------------------------------------------------------- Ctrl-C
+class _StepBoundaryInterrupt:
+    """Defer SIGINT to the end of the current step (main thread only), then raise it."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._old: Any = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._old = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:
+                self._old = None
+        return self
+
+    def _handler(self, signum, frame) -> None:
+        if self.pending:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def check(self) -> None:
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+# ---------------------------------------------------------------------------- fit
+def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int = 1,
+        verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
+        validation_data: Any = None, shuffle: bool = True, class_weight: Any = None,
+        sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: Any = None,
+        validation_batch_size: int | None = None, validation_freq: Any = 1) -> Any:
+    """Train ``model``; returns its ``History`` (Keras semantics, see the module docstring)."""
+    V.check_compiled(model, "fit")
+    batch_size = V.check_positive_int(32 if batch_size is None else batch_size, "batch_size")
+    epochs = V.check_positive_int(epochs, "epochs")
+    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
+            or initial_epoch < 0:
+        raise ValueError(f"initial_epoch: expected an integer >= 0, got {initial_epoch!r}")
+    verbose = _verbose(verbose)
+    val_bs = V.check_positive_int(validation_batch_size or batch_size, "validation_batch_size")
+    X, Y, SW = _prepare_xy(model, x, y, sample_weight, class_weight)
+    val = None
+    if validation_data is not None:
+        val = _unpack_validation(model, validation_data)
+    elif validation_split:
+        X, Y, SW, val = _split_validation(X, Y, SW, float(validation_split))
+    n = X.shape[0]
+    steps = -(-n // batch_size)
+    if steps_per_epoch is not None:
+        steps = min(steps, V.check_positive_int(steps_per_epoch, "steps_per_epoch"))
+
+    _bind_ops(model)
+    model._build_optimizer()
+    model._fused_flag = model._fused()
+    if model._shuffle_seed is None:
+        model._shuffle_seed = config.draw_seed()
+    metrics = model._new_metrics()
+    cbl = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
+        callbacks, model=model, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+        epochs=epochs, steps=steps)
+    want_pred = bool(metrics)
+    batch_logs = cbl.needs_batch_logs
+    model.stop_training = False
+    if shuffle:
+        Xs, Ys = np.empty_like(X), np.empty_like(Y)
+        SWs = None if SW is None else np.empty_like(SW)
+    logs: dict = {}
+    with _StepBoundaryInterrupt() as interrupt:
+        cbl.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            if model.stop_training:
+                break
+            for m in metrics:
+                m.reset_state()
+            tracker = _Tracker(metrics)
+            cbl.on_epoch_begin(epoch)
+            if shuffle:
+                perm = np.random.default_rng([model._shuffle_seed, epoch]).permutation(n)
+                np.take(X, perm, axis=0, out=Xs)
+                np.take(Y, perm, axis=0, out=Ys)
+                if SW is not None:
+                    np.take(SW, perm, axis=0, out=SWs)
+            else:
+                Xs, Ys, SWs = X, Y, SW
+            for step in range(steps):
+                s = step * batch_size
+                e = min(s + batch_size, n)
+                if batch_logs:
+                    cbl.on_train_batch_begin(step, {"batch": step, "size": e - s})
+                swb = None if SWs is None else SWs[s:e]
+                yb = Ys[s:e]
+                per_row, penalty, pred = _train_step(model, Xs[s:e], yb, swb, want_pred)
+                tracker.update(per_row, penalty, yb, pred, swb)
+                interrupt.check()
+                if batch_logs:
+                    cbl.on_train_batch_end(step, tracker.logs())
+                if model.stop_training:
+                    break
+            logs = tracker.logs()
+            if val is not None and _should_validate(epoch, validation_freq):
+                vlogs = _evaluate_arrays(model, *val, val_bs, cbl)
+                logs.update({"val_" + k: v for k, v in vlogs.items()})
+            cbl.on_epoch_end(epoch, logs)
+        cbl.on_train_end(logs)
+    return cbl.history if cbl.history is not None else model.history
+
+
+def _should_validate(epoch: int, freq: Any) -> bool:
+    if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool):
+        if freq <= 0:
+            raise ValueError(f"validation_freq: expected a positive integer, got {freq}")
+        return (epoch + 1) % int(freq) == 0
+    if isinstance(freq, (list, tuple, set, range)):
+        return (epoch + 1) in freq
+    raise TypeError(f"validation_freq: expected an int or a list of epochs, got {freq!r}")
+
+
+# ---------------------------------------------------------------------------- evaluate
+def _loss_and_pred(model, xb, yb, swb, ws, fused):
+    """Inference forward plus per-row loss; returns ``(per_row, penalty, y_pred)``."""
+    ops = model.ops
+    layers = model._layers
+    last = len(layers) - 1
+    h = xb
+    for i, layer in enumerate(layers):
+        if i == last and fused:
+            h, _ = layer.forward_logits(h, False, ws[i])
+        else:
+            h, _ = layer.forward(h, False, ws[i])
+    dbuf = ws[-1].get("dy", h.shape, h.dtype)
+    if fused:
+        per_row, _ = model.loss.forward_logits(ops, h, yb, swb, dbuf)
+        pred = ops.activation(layers[-1].output_activation, h,
+                              out=ws[-1].get("pred", h.shape, h.dtype))
+    else:
+        per_row, _ = model.loss.forward(ops, h, yb, swb, dbuf)
+        pred = h
+    penalty = sum(p.regularizer(p.value) for p in model._regularized) if model._regularized \
+        else 0.0
+    return per_row, penalty, pred
+
+
+def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
+    metrics = model._new_metrics()
+    tracker = _Tracker(metrics)
+    fused = model._fused()
+    n = X.shape[0]
+    batch_logs = cbl is not None and cbl.needs_test_batch_logs
+    if cbl is not None:
+        cbl.on_test_begin()
+    for step in range(-(-n // batch_size)):
+        s, e = step * batch_size, min((step + 1) * batch_size, n)
+        if batch_logs:
+            cbl.on_test_batch_begin(step)
+        ws = model._predict_workspaces(e - s)
+        swb = None if SW is None else SW[s:e]
+        per_row, penalty, pred = _loss_and_pred(model, X[s:e], Y[s:e], swb, ws, fused)
+        tracker.update(per_row, penalty, Y[s:e], pred, swb)
+        if batch_logs:
+            cbl.on_test_batch_end(step, tracker.logs())
+    logs = tracker.logs()
+    if cbl is not None:
+        cbl.on_test_end(logs)
+    return logs
+
+
+def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = None, verbose: Any = "auto",
+             sample_weight: Any = None, callbacks: Any = None, return_dict: bool = False) -> Any:
+    """Loss and metrics on ``(x, y)``: float, ``[loss, *metrics]`` or a dict."""
+    V.check_compiled(model, "evaluate")
+    batch_size = V.check_positive_int(32 if batch_size is None else batch_size, "batch_size")
+    verbose = _verbose(verbose)
+    X, Y, SW = _prepare_xy(model, x, y, sample_weight)
+    _bind_ops(model)
+    cbl = None
+    if callbacks or verbose:
+        cbl = CallbackList(callbacks, model=model, add_progbar=verbose != 0, verbose=verbose,
+                           epochs=1, steps=-(-X.shape[0] // batch_size))
+    logs = _evaluate_arrays(model, X, Y, SW, batch_size, cbl)
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+# ---------------------------------------------------------------------------- predict
+def _infer(model: Any, xb: np.ndarray, ws: list) -> np.ndarray:
+    h = xb
+    for i, layer in enumerate(model._layers):
+        h, _ = layer.forward(h, False, ws[i])
+    return h
+
+
+def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "auto",
+            callbacks: Any = None, single_batch: bool = False) -> np.ndarray:
+    """Model outputs for ``x`` in batches (a new array; workspaces are per thread)."""
+    batch_size = V.check_positive_int(32 if batch_size is None else batch_size, "batch_size")
+    verbose = _verbose(verbose)
+    X = _prepare_x(model, x)
+    _bind_ops(model)
+    n = X.shape[0]
+    if single_batch:
+        batch_size = n
+    if n <= batch_size and not callbacks and not verbose:  # fast path: one batch
+        return _infer(model, X, model._predict_workspaces(n)).copy()
+    steps = -(-n // batch_size)
+    cbl = CallbackList(callbacks, model=model, add_progbar=verbose != 0, verbose=verbose,
+                       epochs=1, steps=steps)
+    batch_logs = cbl.needs_predict_batch_logs
+    out = None
+    cbl.on_predict_begin()
+    for step in range(steps):
+        s, e = step * batch_size, min((step + 1) * batch_size, n)
+        if batch_logs:
+            cbl.on_predict_batch_begin(step)
+        h = _infer(model, X[s:e], model._predict_workspaces(e - s))
+        if out is None:
+            out = np.empty((n, *h.shape[1:]), dtype=h.dtype)
+        out[s:e] = h
+        if batch_logs:
+            cbl.on_predict_batch_end(step, {"outputs": out[s:e]})
+    cbl.on_predict_end()
+    return out
+
+
+def forward(model: Any, x: Any, training: bool = False) -> np.ndarray:
+    """``model(x, training=True)``: one forward pass with dropout active (no gradients)."""
+    X = _prepare_x(model, x)
+    _bind_ops(model)
+    h = X
+    for layer in model._layers:
+        h, _ = layer.forward(h, training, None)
+        if training and hasattr(layer, "step"):
+            layer.step += 1
+    return np.array(h, copy=True)
+
+
+def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
+                   class_weight: Any = None, return_dict: bool = False) -> Any:
+    """One optimizer step on ``(x, y)``; returns the batch loss (and metrics)."""
+    V.check_compiled(model, "train_on_batch")
+    X, Y, SW = _prepare_xy(model, x, y, sample_weight, class_weight)
+    _bind_ops(model)
+    model._build_optimizer()
+    model._fused_flag = model._fused()
+    metrics = model._new_metrics()
+    tracker = _Tracker(metrics)
+    per_row, penalty, pred = _train_step(model, X, Y, SW, bool(metrics))
+    tracker.update(per_row, penalty, Y, pred, SW)
+    logs = tracker.logs()
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
