@@ -42,12 +42,14 @@ class Param:
     """One weight: ``value`` and ``grad`` are arrays (views into the model's flat buffers once
     the model is built, so read them at call time and never keep them across calls)."""
 
-    __slots__ = ("name", "shape", "value", "grad", "trainable", "regularizer", "initializer")
+    __slots__ = ("name", "path", "shape", "value", "grad", "trainable", "regularizer",
+                 "initializer")
 
     def __init__(self, name: str, value: np.ndarray, trainable: bool = True,
                  regularizer: regularizers.Regularizer | None = None,
-                 initializer: initializers.Initializer | None = None):
+                 initializer: initializers.Initializer | None = None, path: str | None = None):
         self.name = name
+        self.path = path or name
         self.shape = tuple(value.shape)
         self.value = value
         self.grad = np.zeros_like(value)
@@ -75,7 +77,7 @@ class Param:
         np.copyto(self.value, arr, casting="unsafe")
 
     def __repr__(self) -> str:
-        return f"<Param {self.name} shape={self.shape} dtype={self.value.dtype}>"
+        return f"<Param {self.path} shape={self.shape} dtype={self.value.dtype}>"
 
 
 class Workspace:
@@ -152,9 +154,10 @@ class Layer:
         """Create a weight; the model later moves it into its flat buffer."""
         init = initializers.get(initializer)
         dt = config.standardize_dtype(dtype if dtype is not None else self.dtype)
-        pname = f"{self.name}/{name or f'variable_{len(self.params)}'}"
+        pname = name or f"variable_{len(self.params)}"
         param = Param(pname, init(tuple(shape), dt), trainable=trainable,
-                      regularizer=regularizers.get(regularizer), initializer=init)
+                      regularizer=regularizers.get(regularizer), initializer=init,
+                      path=f"{self.name}/{pname}")
         self.params.append(param)
         return param
 

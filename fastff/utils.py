@@ -1,0 +1,60 @@
+"""Small helpers with Keras's names: seeding, one-hot encoding, plotting training curves."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+
+from fastff import config
+
+__all__ = ["set_random_seed", "to_categorical", "plot_history", "clear_session"]
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed everything fastff draws from (initializers, dropout seeds, shuffling), plus Python's
+    ``random`` and NumPy's legacy global generator, as Keras does.
+
+    With the same seed, building and training the same model on the CPU gives bitwise the same
+    weights whatever the thread count.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"set_random_seed: expected an integer seed, got {seed!r}")
+    seed = int(seed)
+    config.set_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % (2**32))  # noqa: NPY002 - Keras seeds NumPy's global state too
+
+
+def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:
+    """One-hot encode integer class ids: shape ``(n,)`` → ``(n, num_classes)``."""
+    arr = np.asarray(y)
+    if arr.ndim > 1 and arr.shape[-1] == 1:
+        arr = arr.reshape(arr.shape[:-1])
+    if arr.size and (arr.dtype.kind not in "iub" and not np.array_equal(arr, np.round(arr))):
+        raise ValueError("to_categorical: y must hold integer class ids")
+    ids = arr.astype(np.int64)
+    if ids.size and ids.min() < 0:
+        raise ValueError("to_categorical: class ids must be >= 0")
+    if num_classes is None:
+        num_classes = int(ids.max()) + 1 if ids.size else 0
+    elif ids.size and ids.max() >= num_classes:
+        raise ValueError(f"to_categorical: class id {int(ids.max())} >= num_classes={num_classes}")
+    out = np.zeros((ids.size, num_classes), dtype=dtype)
+    out[np.arange(ids.size), ids.ravel()] = 1
+    return out.reshape((*ids.shape, num_classes))
+
+
+def plot_history(history: Any, path: Any = None, **kwargs: Any) -> Any:
+    """Training curves (loss and metrics, train vs validation) as a PNG; needs matplotlib."""
+    from fastff.plotting import plot_history as _plot
+
+    return _plot(history, path, **kwargs)
+
+
+def clear_session() -> None:
+    """Reset generated layer names (``dense``, ``dense_1``, ...) as Keras's clear_session."""
+    from fastff.layers.base import reset_names
+
+    reset_names()
