@@ -1,11 +1,350 @@
-"""CpuOps: Numba kernels over the C GEMM core (overrides land family by family)."""
+"""CpuOps: Numba kernels (``fastff.backend.kernels``) over the C GEMM core.
+
+Same contract and same numbers as ``NumpyOps`` (to rounding; optimizer steps and dropout
+masks bit for bit). Each method is a thin wrapper: it normalises arrays (C-contiguous,
+library-allocated outputs) and casts scalars to the array dtype, then makes one compiled
+call. Kernels switch to their ``prange`` variant only above ``PAR_MIN`` elements and when
+Numba has more than one thread; results are identical either way.
+"""
 
 from __future__ import annotations
 
-from fastff.backend.numpy_ops import NumpyOps
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numba
+import numpy as np
+
+from fastff import linalg
+from fastff.backend.kernels import ACT_CODES, PAR_MIN
+from fastff.backend.kernels import activations as K_act
+from fastff.backend.kernels import dropout as K_drop
+from fastff.backend.kernels import optim as K_opt
+from fastff.backend.kernels import reductions as K_red
+from fastff.backend.kernels import softmax as K_sm
+from fastff.backend.numpy_ops import (
+    NEEDS_INPUT,
+    NumpyOps,
+    canonical_activation,
+    dropout_key,
+    dropout_threshold,
+    flush_threshold,
+)
+
+# Activations the C epilogue applies with the same formula as ours. (The C core's gelu is the
+# tanh approximation; fastff's "gelu" is the exact erf form Keras uses, so it runs after.)
+_C_FUSED = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "elu": 5}
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
+          np.dtype(np.float64): np.empty(0, np.float64)}
+_INF = math.inf
+_get_threads = numba.get_num_threads
+
+
+def _c(x: np.ndarray) -> np.ndarray:
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def _par(n: int) -> bool:
+    return n >= PAR_MIN and _get_threads() > 1
+
+
+def _out_like(out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A C-contiguous destination: ``out`` itself when usable, else a fresh array."""
+    if out is not None and out.flags.c_contiguous and out.dtype == dtype:
+        return out
+    return np.empty(shape, dtype=dtype)
+
+
+def _finish(out: np.ndarray | None, res: np.ndarray) -> np.ndarray:
+    if out is None or out is res:
+        return res
+    out[...] = res
+    return out
+
+
+def _weights(n: int, sample_weight: Any, dtype: np.dtype) -> tuple[np.ndarray, Any]:
+    if sample_weight is None:
+        return _EMPTY[dtype], dtype.type(1.0 / n) if n else dtype.type(0)
+    w = np.ascontiguousarray(np.asarray(sample_weight, dtype=dtype).reshape(n))
+    total = np.sum(w, dtype=np.float64)
+    return w, dtype.type(1.0 / total) if total != 0 else dtype.type(0)
 
 
 class CpuOps(NumpyOps):
-    """The default CPU backend; methods not overridden here fall back to NumpyOps."""
+    """The default CPU backend: Numba kernels, GEMMs through the C core."""
 
     name = "cpu"
+
+    # -------------------------------------------------------------------- GEMM
+    def gemm(
+        self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
+        trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
+        bias: np.ndarray | None = None, activation: str | None = None, act_param: float = 0.0,
+    ) -> np.ndarray:
+        """``out = act(alpha op(a) op(b) + beta out + bias)`` in one C call when fusable."""
+        dtype = a.dtype
+        if dtype not in _EMPTY or b.dtype != dtype:
+            return super().gemm(a, b, out, trans_a=trans_a, trans_b=trans_b, alpha=alpha,
+                                beta=beta, bias=bias, activation=activation, act_param=act_param)
+        a = _c(a)
+        b = _c(b)
+        m = a.shape[1] if trans_a else a.shape[0]
+        n = b.shape[0] if trans_b else b.shape[1]
+        dst = _out_like(out, (m, n), dtype)
+        if beta != 0.0 and out is not None and dst is not out:
+            dst[...] = out
+        elif out is None:
+            beta = 0.0
+        name = canonical_activation(activation)
+        act_id = _C_FUSED.get(name, 0)
+        if bias is not None:
+            bias = _c(bias)
+        linalg.gemm_into(a, b, dst, trans_a, trans_b, alpha, beta, bias, act_id, act_param)
+        if name not in _C_FUSED:
+            self.activation(name, dst, dst, act_param)
+        return _finish(out, dst)
+
+    def dense(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, activation: str | None = None,
+        param: float = 0.0, out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``y = act(x @ w + b)``: one C GEMM with the bias and activation in its epilogue."""
+        name = canonical_activation(activation)
+        act_id = _C_FUSED.get(name)
+        if (act_id is None or x.dtype not in _EMPTY or w.dtype != x.dtype
+                or not x.flags.c_contiguous or not w.flags.c_contiguous
+                or (b is not None and not b.flags.c_contiguous)):
+            return self.gemm(x, w, out, bias=b, activation=name, act_param=param)
+        dst = _out_like(out, (x.shape[0], w.shape[1]), x.dtype)
+        linalg.gemm_into(x, w, dst, False, False, 1.0, 0.0, b, act_id, param)
+        return _finish(out, dst)
+
+    def backprop_dense(
+        self, dz: np.ndarray, x: np.ndarray, w: np.ndarray, dw: np.ndarray,
+        db: np.ndarray | None, dx: np.ndarray | None | bool = None, *,
+        activation: str | None = None, y: np.ndarray | None = None, param: float = 0.0,
+        work: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """Dense backward with the activation derivative and the bias gradient fused into one
+        pass over ``dz`` (see ``NumpyOps.backprop_dense``); GEMMs through the C core."""
+        name = canonical_activation(activation)
+        dtype = dz.dtype
+        if dtype not in _EMPTY:
+            return super().backprop_dense(dz, x, w, dw, db, dx, activation=name, y=y,
+                                          param=param, work=work)
+        dz = _c(dz)
+        g = dz
+        if name != "linear":
+            if name in NEEDS_INPUT:
+                raise ValueError(f"backprop_dense cannot fuse {name!r}: its derivative needs z")
+            if y is None:
+                raise ValueError(f"backprop_dense with activation {name!r} needs the output y")
+            g = _out_like(work, dz.shape, dtype)
+            t = dtype.type
+            if name in ("softmax", "log_softmax"):
+                self.backprop_activation(name, dz, None, y, g, param)
+            elif db is not None and db.flags.c_contiguous and dz.ndim == 2:
+                K_act.act_backward_bias(dz, _c(y), g, db, ACT_CODES[name], t(param))
+                db = None  # done
+            else:
+                yf = _c(y).reshape(-1)
+                K_act.act_backward(dz.reshape(-1), yf, yf, g.reshape(-1), ACT_CODES[name],
+                                   t(param))
+        self.gemm(x, g, dw, trans_a=True)
+        if db is not None:
+            self.bias_grad(g, db)
+        if dx is False:
+            return None
+        return self.gemm(g, w, None if dx is None else dx, trans_b=True)
+
+    # ------------------------------------------------------------- activations
+    def activation(
+        self, name: str | None, x: np.ndarray, out: np.ndarray | None = None, param: float = 0.0
+    ) -> np.ndarray:
+        name = canonical_activation(name)
+        if x.dtype not in _EMPTY:
+            return super().activation(name, x, out, param)
+        x = _c(x)
+        dst = _out_like(out, x.shape, x.dtype)
+        if name in ("softmax", "log_softmax"):
+            x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+            d2 = dst.reshape(x2.shape)
+            (K_sm.softmax_rows if name == "softmax" else K_sm.log_softmax_rows)(x2, d2)
+        else:
+            p = x.dtype.type(param)
+            kern = K_act.act_forward_par if _par(x.size) else K_act.act_forward
+            kern(x.reshape(-1), dst.reshape(-1), ACT_CODES[name], p)
+        return _finish(out, dst)
+
+    def backprop_activation(
+        self, name: str | None, dy: np.ndarray, x: np.ndarray | None, y: np.ndarray | None,
+        out: np.ndarray | None = None, param: float = 0.0,
+    ) -> np.ndarray:
+        name = canonical_activation(name)
+        if dy.dtype not in _EMPTY:
+            return super().backprop_activation(name, dy, x, y, out, param)
+        dy = _c(dy)
+        if name in NEEDS_INPUT:
+            if x is None:
+                raise ValueError(f"backprop of {name!r} needs the input x")
+            x = _c(x)
+            y = x
+        elif y is None:
+            if x is None:
+                raise ValueError(f"backprop of {name!r} needs the output y or the input x")
+            y = self.activation(name, x, None, param)
+        else:
+            y = _c(y)
+        if x is None:
+            x = y
+        dst = _out_like(out, dy.shape, dy.dtype)
+        if name in ("softmax", "log_softmax"):
+            c = dy.shape[-1]
+            K_sm.softmax_backward_rows(dy.reshape(-1, c), y.reshape(-1, c), dst.reshape(-1, c),
+                                       name == "log_softmax")
+        else:
+            kern = K_act.act_backward_par if _par(dy.size) else K_act.act_backward
+            kern(dy.reshape(-1), x.reshape(-1), y.reshape(-1), dst.reshape(-1), ACT_CODES[name],
+                 dy.dtype.type(param))
+        return _finish(out, dst)
+
+    def bias_grad(self, dy: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if dy.dtype not in _EMPTY:
+            return super().bias_grad(dy, out)
+        dy2 = _c(dy).reshape(-1, dy.shape[-1])
+        dst = _out_like(out, (dy2.shape[1],), dy.dtype)
+        (K_red.bias_grad_par if _par(dy2.size) else K_red.bias_grad)(dy2, dst)
+        return _finish(out, dst)
+
+    # ------------------------------------------------------------------ losses
+    def _loss_bufs(self, z: np.ndarray, dlogits: np.ndarray | None):
+        return np.empty(z.shape[0], dtype=z.dtype), _out_like(dlogits, z.shape, z.dtype)
+
+    def softmax_xent_sparse(
+        self, logits: np.ndarray, labels: np.ndarray, sample_weight: Any = None,
+        dlogits: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        z = logits
+        if z.dtype not in _EMPTY or z.ndim != 2:
+            return super().softmax_xent_sparse(z, labels, sample_weight, dlogits)
+        z = _c(z)
+        n = z.shape[0]
+        lab = np.asarray(labels).reshape(n)
+        if lab.dtype != np.int64:
+            lab = lab.astype(np.int64)
+        w, inv = _weights(n, sample_weight, z.dtype)
+        loss, dz = self._loss_bufs(z, dlogits)
+        bad = K_sm.softmax_xent_sparse(z, _c(lab), w, inv, loss, dz)
+        if bad:
+            raise ValueError(f"{bad} label(s) outside [0, {z.shape[1]}) in sparse cross-entropy")
+        return loss, _finish(dlogits, dz)
+
+    def softmax_xent(
+        self, logits: np.ndarray, targets: np.ndarray, sample_weight: Any = None,
+        dlogits: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        z = logits
+        if z.dtype not in _EMPTY or z.ndim != 2:
+            return super().softmax_xent(z, targets, sample_weight, dlogits)
+        z = _c(z)
+        t = _c(np.asarray(targets, dtype=z.dtype).reshape(z.shape))
+        w, inv = _weights(z.shape[0], sample_weight, z.dtype)
+        loss, dz = self._loss_bufs(z, dlogits)
+        K_sm.softmax_xent(z, t, w, inv, loss, dz)
+        return loss, _finish(dlogits, dz)
+
+    def sigmoid_bce(
+        self, logits: np.ndarray, targets: np.ndarray, sample_weight: Any = None,
+        dlogits: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        z = logits
+        if z.dtype not in _EMPTY or z.ndim == 0:
+            return super().sigmoid_bce(z, targets, sample_weight, dlogits)
+        z = _c(z)
+        z2 = z.reshape(z.shape[0], -1)
+        t = _c(np.asarray(targets, dtype=z.dtype).reshape(z2.shape))
+        w, inv = _weights(z.shape[0], sample_weight, z.dtype)
+        loss = np.empty(z.shape[0], dtype=z.dtype)
+        dz = _out_like(dlogits, z.shape, z.dtype)
+        K_sm.sigmoid_bce(z2, t, w, inv, loss, dz.reshape(z2.shape))
+        return loss, _finish(dlogits, dz)
+
+    # ----------------------------------------------------------------- dropout
+    def dropout_mask(
+        self, shape: int | Sequence[int], rate: float, seed: int, counter: int,
+        dtype: Any = np.float32, out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        if dtype not in _EMPTY:
+            return super().dropout_mask(shape, rate, seed, counter, dtype, out)
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        dst = _out_like(out, shape, dtype)
+        scale = dtype.type(1.0 / (1.0 - rate)) if rate < 1.0 else dtype.type(0)
+        kern = K_drop.mask_par if _par(dst.size) else K_drop.mask
+        kern(dst.reshape(-1), np.uint64(dropout_key(seed, counter)),
+             np.uint64(dropout_threshold(rate)), scale)
+        return _finish(out, dst)
+
+    # -------------------------------------------------------------- reductions
+    def sq_norm(self, x: np.ndarray) -> float:
+        """Σ x² in float64 over a fixed partition (same value whatever the thread count)."""
+        if x.dtype not in _EMPTY:
+            return super().sq_norm(x)
+        x = _c(x).reshape(-1)
+        return float((K_red.sq_norm_par if _par(x.size) else K_red.sq_norm)(x))
+
+    # -------------------------------------------------------- optimizer steps
+    @staticmethod
+    def _clip(t: Any, clipvalue: float | None) -> Any:
+        return t(_INF if clipvalue is None else clipvalue)
+
+    def sgd_step(
+        self, params: np.ndarray, grads: np.ndarray, velocity: np.ndarray | None, lr: float,
+        momentum: float = 0.0, nesterov: bool = False, *, weight_decay: float = 0.0,
+        grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        t = params.dtype.type
+        vel = velocity if (momentum != 0.0 and velocity is not None) else _EMPTY[params.dtype]
+        kern = K_opt.sgd_par if _par(params.size) else K_opt.sgd
+        kern(params, _c(grads), vel, t(lr), t(momentum), bool(nesterov), t(lr * weight_decay),
+             t(grad_scale), self._clip(t, clipvalue), t(flush_threshold(params.dtype)))
+
+    def adagrad_step(
+        self, params: np.ndarray, grads: np.ndarray, accum: np.ndarray, lr: float,
+        epsilon: float = 1e-7, *, weight_decay: float = 0.0, grad_scale: float = 1.0,
+        clipvalue: float | None = None,
+    ) -> None:
+        t = params.dtype.type
+        kern = K_opt.adagrad_par if _par(params.size) else K_opt.adagrad
+        kern(params, _c(grads), accum, t(lr), t(epsilon), t(lr * weight_decay), t(grad_scale),
+             self._clip(t, clipvalue))
+
+    def rmsprop_step(
+        self, params: np.ndarray, grads: np.ndarray, velocity: np.ndarray,
+        momentum_buf: np.ndarray | None, average_grad: np.ndarray | None, lr: float,
+        rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
+        *, weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        t = params.dtype.type
+        e = _EMPTY[params.dtype]
+        mb = momentum_buf if momentum > 0.0 else e
+        ag = average_grad if centered else e
+        kern = K_opt.rmsprop_par if _par(params.size) else K_opt.rmsprop
+        kern(params, _c(grads), velocity, mb, ag, t(lr), t(rho), t(1.0 - rho), t(momentum),
+             t(epsilon), t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
+             t(flush_threshold(params.dtype)))
+
+    def adam_step(
+        self, params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
+        vhat: np.ndarray | None, lr: float, beta_1: float = 0.9, beta_2: float = 0.999,
+        epsilon: float = 1e-7, step: int = 1, amsgrad: bool = False, *,
+        weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        t = params.dtype.type
+        alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+        vh = vhat if amsgrad else _EMPTY[params.dtype]
+        kern = K_opt.adam_par if _par(params.size) else K_opt.adam
+        kern(params, _c(grads), m, v, vh, t(alpha), t(1.0 - beta_1), t(1.0 - beta_2),
+             t(epsilon), t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
+             t(flush_threshold(params.dtype)))

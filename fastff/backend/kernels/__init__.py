@@ -1,0 +1,25 @@
+"""Numba kernels of CpuOps, one module per family.
+
+Every kernel is ``@njit(cache=True)`` with lazy (first-call) typing, so only the dtypes a
+program uses are compiled. Elementwise kernels work on flat C-contiguous arrays over an
+index range; the ``*_par`` variants split the range into fixed ``CHUNK``-sized pieces with
+``prange`` (used only above ``PAR_MIN`` elements), so every element is computed by the same
+code whatever the thread count. Reductions use a fixed partition, never a per-thread one.
+"""
+
+from __future__ import annotations
+
+# Elements per parallel chunk, and the size below which kernels run on one thread
+# (a fork/join costs microseconds and two shared cores make barriers fragile).
+CHUNK = 16384
+PAR_MIN = 1 << 17
+
+NJIT = {"cache": True, "nogil": True, "fastmath": False}
+NJIT_PAR = {"cache": True, "nogil": True, "fastmath": False, "parallel": True}
+
+# Elementwise activation codes shared by the forward and backward kernels.
+ACT_CODES = {
+    "linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "selu": 4, "gelu": 5, "tanh": 6,
+    "sigmoid": 7, "hard_sigmoid": 8, "softplus": 9, "softsign": 10, "silu": 11, "swish": 11,
+    "exponential": 12,
+}
