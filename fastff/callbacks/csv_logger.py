@@ -1,0 +1,72 @@
+"""``CSVLogger``: append one CSV row of the epoch's logs per epoch (Keras semantics).
+
+Columns are ``epoch`` (0-based, as Keras) and the logs' keys, sorted, fixed at the first
+epoch; a value missing in a later epoch is written as ``NA``. Each row is flushed, so the
+file is useful while training runs and after a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+
+from fastff.callbacks.base import Callback
+
+__all__ = ["CSVLogger"]
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Iterable):
+        return '"[' + ", ".join(str(v) for v in value) + ']"'
+    return value
+
+
+class CSVLogger(Callback):
+    """Stream epoch results to ``filename``; ``append=True`` continues an existing file
+    (no second header)."""
+
+    def __init__(self, filename: str | os.PathLike[str], separator: str = ",",
+                 append: bool = False) -> None:
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = append
+        self.keys: list[str] | None = None
+        self._file: TextIO | None = None
+        self._writer: Any = None
+        self._header_needed = True
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        exists = os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._header_needed = not (self.append and exists)
+        self._file = open(self.filename, "a" if self.append else "w", newline="",  # noqa: SIM115
+                          encoding="utf-8")
+        self._writer = None
+        self.keys = None
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        logs = dict(logs or {})
+        if self._file is None:
+            self.on_train_begin()
+        if self.keys is None:
+            self.keys = sorted(logs)
+        if self._writer is None:
+            fields = ["epoch", *self.keys]
+            self._writer = csv.DictWriter(self._file, fieldnames=fields, delimiter=self.sep,
+                                          extrasaction="ignore")
+            if self._header_needed:
+                self._writer.writeheader()
+        row = {"epoch": epoch}
+        row.update({k: _cell(logs[k]) if k in logs else "NA" for k in self.keys})
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._file = None
+        self._writer = None
