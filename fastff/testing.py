@@ -22,10 +22,23 @@ def _clone_state(src: Any, dst: Any) -> None:
             setattr(dst, attr, getattr(src, attr))
 
 
+def _custom_objects(layers: list) -> dict:
+    """Classes a config round trip must resolve: the layers' own and custom activations."""
+    out = {}
+    for layer in layers:
+        out[type(layer).__name__] = type(layer)
+        act = getattr(layer, "activation", None)
+        if act is not None and not getattr(act, "builtin", True):
+            out[type(act).__name__] = type(act)
+    return out
+
+
 def _clone_layer(layer: Any, input_shape: tuple[int, ...], ops: Any) -> Any:
-    cfg = dict(layer.get_config())
-    cfg["dtype"] = "float64"
-    clone = type(layer).from_config(cfg)
+    from fastff.layers import deserialize, serialize
+
+    spec = serialize(layer)
+    spec["config"] = dict(spec["config"], dtype="float64")
+    clone = deserialize(spec, _custom_objects([layer]))
     clone.build_for(input_shape, "float64")
     if layer.built:
         clone.set_weights(layer.get_weights())
@@ -41,7 +54,7 @@ def _clone_model(model: Any, input_shape: tuple[int, ...], ops: Any) -> Any:
     cfg["dtype"] = "float64"
     for lc in cfg["layers"]:
         lc["config"] = dict(lc["config"], dtype="float64")
-    clone = Sequential.from_config(cfg)
+    clone = Sequential.from_config(cfg, _custom_objects(model.layers))
     clone.build(input_shape)
     if model.built:
         clone.set_weights(model.get_weights())
