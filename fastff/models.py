@@ -154,8 +154,8 @@ class Sequential:
             offsets.append(off)
             off += -(-p.size // step) * step
         n_train = offsets[len(train)] if frozen else off
-        params = np.zeros(max(off, 1), dtype=self.dtype)
-        grads = np.zeros(max(off, 1), dtype=self.dtype)
+        params = _aligned_zeros(max(off, 1), self.dtype)
+        grads = _aligned_zeros(max(off, 1), self.dtype)
         self._slots = []
         for p, o in zip(train + frozen, offsets):
             view = params[o:o + p.size].reshape(p.shape)
@@ -466,6 +466,13 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
+
+
+def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
+    """Zeros whose first element sits on a 64-byte boundary."""
+    raw = np.zeros(n * dtype.itemsize + _ALIGN, dtype=np.uint8)
+    start = (-raw.ctypes.data) % _ALIGN
+    return raw[start:start + n * dtype.itemsize].view(dtype)
 
 
 def load_model(path: Any, custom_objects: dict | None = None, compile: bool = True) -> Any:
