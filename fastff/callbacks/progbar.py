@@ -13,6 +13,7 @@ times a second.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -74,6 +75,13 @@ def _per_step(seconds: float, steps: int) -> str:
     return f"{t * 1e6:.0f}us/step"
 
 
+def _terminal_size() -> tuple[int, int]:
+    """(columns, lines), with (100, 24) for a pty that reports 0x0 (where tqdm would hide
+    the bar)."""
+    size = shutil.get_terminal_size(fallback=(100, 24))
+    return size.columns or 100, size.lines or 24
+
+
 def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
@@ -126,8 +134,9 @@ class ProgbarLogger(Callback):
         if self.verbose == 1 and self.dynamic:
             from tqdm import tqdm
 
+            columns, lines = _terminal_size()
             self._bar = tqdm(
-                total=self.steps, file=self.file, leave=True, dynamic_ncols=True,
+                total=self.steps, file=self.file, leave=True, ncols=columns, nrows=lines,
                 bar_format=_BAR if self.steps else _BAR_UNKNOWN, mininterval=_REFRESH_S,
                 unit="step",
             )
@@ -151,12 +160,16 @@ class ProgbarLogger(Callback):
         tail = " - ".join(p for p in parts if p)
         bar, self._bar = self._bar, None
         if bar is not None:
-            if self.steps:
-                bar.bar_format = _BAR_DONE
-            bar.set_description_str(tail, refresh=False)
-            bar.update(steps - self._drawn)
-            bar.refresh()
+            # clear the live line, then print the full final line (never cut to the width)
+            bar.leave = False
+            ascii_bar = bar.ascii
             bar.close()
+            if self.steps:
+                line = bar.format_meter(steps, self.steps, elapsed, bar_format=_BAR_DONE,
+                                        prefix=tail, ascii=ascii_bar)
+            else:
+                line = f"{steps} steps - {tail}"
+            self._write(line)
         elif self.verbose:
             total = self.steps or steps
             self._write(f"{steps}/{total} - {tail}")
