@@ -1,0 +1,153 @@
+"""Tiled GEMM with a fused epilogue: ``C = act(alpha op(A) op(B) + beta C + bias)``.
+
+Each block computes a BM x BN tile of C. Per step over K, the block stages a BM x BK slice of
+op(A) and a BK x BN slice of op(B) in shared memory (both stored k-major, so the inner loop
+reads rows of each); each thread then keeps a TM x TN register tile of C and does an outer
+product per k. A thread owns rows ``ty + i*BM/TM`` and columns ``tx + j*BN/TN`` (strided, so
+a warp reads consecutive shared-memory words and writes consecutive columns of C). Loads
+are mapped so consecutive threads read consecutive addresses of A or B for every transpose
+case; out-of-range elements load as zero, so edge tiles need no separate kernel. The
+epilogue (alpha, beta, bias, activation) runs on the register tile before the one store.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, NamedTuple
+
+from fastff.backend.cuda._cuda import cuda
+from fastff.backend.cuda._launch import scalar_type
+from fastff.backend.cuda.activations import device_functions
+
+
+class TileConfig(NamedTuple):
+    """Block tile (bm x bn), K step (bk) and per-thread register tile (tm x tn)."""
+
+    bm: int
+    bn: int
+    bk: int
+    tm: int
+    tn: int
+
+    @property
+    def threads(self) -> tuple[int, int]:
+        """Block shape (x over columns, y over rows)."""
+        return self.bn // self.tn, self.bm // self.tm
+
+
+# small: 64 threads, for skinny/medium problems (many blocks) and the simulator tests;
+# large: 256 threads with an 8x8 register tile each, for big square-ish problems.
+CONFIGS = {
+    "small": TileConfig(32, 32, 16, 4, 4),
+    "large": TileConfig(128, 128, 8, 8, 8),
+}
+
+
+@cache
+def kernel(dtype: Any, cfg: TileConfig) -> Any:
+    """The GEMM kernel for ``dtype`` and tile config ``cfg`` (compiled on first launch)."""
+    t = scalar_type(dtype)
+    bm, bn, bk, tm, tn = cfg
+    tx_n, ty_n = cfg.threads
+    nt = tx_n * ty_n
+    if bm * bk % nt or bk * bn % nt:
+        raise ValueError(f"tile config {cfg} does not split evenly over {nt} threads")
+    loads_a = bm * bk // nt
+    loads_b = bk * bn // nt
+    zero = t(0)
+    _, act_forward, _ = device_functions(dtype)
+
+    @cuda.jit
+    def gemm_kernel(a, b, c, trans_a, trans_b, alpha, beta, bias, has_bias, code, p):
+        a_s = cuda.shared.array((bk, bm), dtype=t)
+        b_s = cuda.shared.array((bk, bn), dtype=t)
+        acc = cuda.local.array((tm, tn), dtype=t)
+        ra = cuda.local.array(tm, dtype=t)
+        rb = cuda.local.array(tn, dtype=t)
+        m = c.shape[0]
+        n = c.shape[1]
+        k = a.shape[0] if trans_a else a.shape[1]
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        tid = ty * tx_n + tx
+        row0 = cuda.blockIdx.y * bm
+        col0 = cuda.blockIdx.x * bn
+        for i in range(tm):
+            for j in range(tn):
+                acc[i, j] = zero
+        for k0 in range(0, k, bk):
+            for s in range(loads_a):
+                idx = tid + s * nt
+                if trans_a:  # A is (K, M): consecutive threads walk M
+                    kk = idx // bm
+                    mm = idx - kk * bm
+                    r = row0 + mm
+                    q = k0 + kk
+                    a_s[kk, mm] = a[q, r] if (r < m and q < k) else zero
+                else:  # A is (M, K): consecutive threads walk K
+                    mm = idx // bk
+                    kk = idx - mm * bk
+                    r = row0 + mm
+                    q = k0 + kk
+                    a_s[kk, mm] = a[r, q] if (r < m and q < k) else zero
+            for s in range(loads_b):
+                idx = tid + s * nt
+                if trans_b:  # B is (N, K): consecutive threads walk K
+                    nn = idx // bk
+                    kk = idx - nn * bk
+                    col = col0 + nn
+                    q = k0 + kk
+                    b_s[kk, nn] = b[col, q] if (col < n and q < k) else zero
+                else:  # B is (K, N): consecutive threads walk N
+                    kk = idx // bn
+                    nn = idx - kk * bn
+                    col = col0 + nn
+                    q = k0 + kk
+                    b_s[kk, nn] = b[q, col] if (col < n and q < k) else zero
+            cuda.syncthreads()
+            for kk in range(bk):
+                for i in range(tm):
+                    ra[i] = a_s[kk, ty + i * ty_n]
+                for j in range(tn):
+                    rb[j] = b_s[kk, tx + j * tx_n]
+                for i in range(tm):
+                    for j in range(tn):
+                        acc[i, j] += ra[i] * rb[j]
+            cuda.syncthreads()
+        for i in range(tm):
+            r = row0 + ty + i * ty_n
+            if r < m:
+                for j in range(tn):
+                    col = col0 + tx + j * tx_n
+                    if col < n:
+                        v = alpha * acc[i, j]
+                        if beta != zero:
+                            v += beta * c[r, col]
+                        if has_bias:
+                            v += bias[col]
+                        c[r, col] = act_forward(code, v, p)
+
+    return gemm_kernel
+
+
+def choose_config(m: int, n: int, sms: int) -> TileConfig:
+    """The large tile only when it still gives every multiprocessor at least one block."""
+    big = CONFIGS["large"]
+    blocks = -(-m // big.bm) * -(-n // big.bn)
+    return big if blocks >= sms else CONFIGS["small"]
+
+
+def launch(a: Any, b: Any, c: Any, trans_a: bool, trans_b: bool, alpha: Any, beta: Any,
+           bias: Any, code: int, p: Any, cfg: TileConfig) -> None:
+    """Run ``c = act(alpha op(a) op(b) + beta c + bias)`` on device arrays (no checks).
+
+    ``bias`` is a 1-D device array of length n, or None; scalars are of the array dtype.
+    """
+    m, n = c.shape
+    kern = kernel(c.dtype, cfg)
+    grid = (-(-n // cfg.bn), -(-m // cfg.bm))
+    has_bias = bias is not None
+    if not has_bias:
+        bias = c.reshape(c.size) if c.size else c
+    kern[grid, cfg.threads](a, b, c, bool(trans_a), bool(trans_b), alpha, beta,
+                            bias, has_bias, int(code), p)

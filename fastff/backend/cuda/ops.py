@@ -1,0 +1,567 @@
+"""CudaOps: the Ops contract (see ``docs/internals.md``) on an NVIDIA GPU.
+
+Methods take and return device arrays, so weights, optimizer state and batches stay on the
+device across steps; ``to_device`` / ``to_numpy`` move data. For convenience (and so that
+code written against host arrays keeps working) a call whose first array argument is a
+NumPy array runs in *host mode*: inputs are uploaded, results come back as NumPy arrays,
+and host ``out=`` / in-place buffers are written back. Scalars are cast to the array dtype
+before launch, so float32 kernels stay float32 throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fastff.backend.cuda import activations as K_act
+from fastff.backend.cuda import dropout as K_drop
+from fastff.backend.cuda import elementwise as K_el
+from fastff.backend.cuda import embedding as K_emb
+from fastff.backend.cuda import gemm as K_gemm
+from fastff.backend.cuda import optimizers as K_opt
+from fastff.backend.cuda import reductions as K_red
+from fastff.backend.cuda import softmax as K_sm
+from fastff.backend.cuda._cuda import cuda, is_device_array, sm_count
+from fastff.backend.cuda._launch import grid_1d, scalar_type
+from fastff.backend.numpy_ops import (
+    NEEDS_INPUT,
+    canonical_activation,
+    dropout_key,
+    dropout_threshold,
+    flush_threshold,
+)
+
+Array = Any  # a numba device array, or a NumPy array in host mode
+
+
+def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+
+
+def _flat(x: Array) -> Array:
+    if not x.is_c_contiguous():
+        raise ValueError("CudaOps elementwise kernels need C-contiguous device arrays")
+    return x.reshape(x.size)
+
+
+class CudaOps:
+    """Ops over ``numba.cuda`` kernels; arrays live on the current CUDA device.
+
+    ``gemm_config`` picks the GEMM tile: ``"auto"`` (by problem size), ``"small"`` or
+    ``"large"`` (see ``fastff.backend.cuda.gemm.CONFIGS``).
+    """
+
+    name = "cuda"
+    device = "cuda"
+
+    def __init__(self, gemm_config: str = "auto") -> None:
+        if gemm_config != "auto" and gemm_config not in K_gemm.CONFIGS:
+            raise ValueError(f"gemm_config must be 'auto' or one of {sorted(K_gemm.CONFIGS)}")
+        self.gemm_config = gemm_config
+        self._sms = sm_count()
+
+    # ------------------------------------------------------------------ arrays
+    @staticmethod
+    def is_device_array(x: Any) -> bool:
+        """True for arrays that live on the GPU."""
+        return is_device_array(x)
+
+    def to_device(self, x: Any, dtype: Any = None) -> Array:
+        """A device copy of ``x`` (``x`` itself when already on the device with that dtype)."""
+        if is_device_array(x):
+            if dtype is None or np.dtype(dtype) == x.dtype:
+                return x
+            x = x.copy_to_host()
+        return cuda.to_device(np.ascontiguousarray(np.asarray(x, dtype=dtype)))
+
+    asarray = to_device
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """A host (NumPy) copy of a device array; host arrays pass through."""
+        return x.copy_to_host() if is_device_array(x) else np.asarray(x)
+
+    def alloc(self, shape: int | Sequence[int], dtype: Any = np.float32) -> Array:
+        """A zero-filled device array."""
+        out = cuda.device_array(_shape(shape), dtype=np.dtype(dtype))
+        self._fill(out, 0.0)
+        return out
+
+    def synchronize(self) -> None:
+        """Wait for every launched kernel (timing, or before reading device memory)."""
+        cuda.synchronize()
+
+    @staticmethod
+    def backprop_needs_input(activation: str | None) -> bool:
+        """True when ``backprop_activation(name, ...)`` needs the input x (not only y)."""
+        return canonical_activation(activation) in NEEDS_INPUT
+
+    # -------------------------------------------------- host/device plumbing
+    def _in(self, x: Any, dtype: Any = None) -> Array:
+        return self.to_device(x, dtype)
+
+    @staticmethod
+    def _dst(out: Any, shape: tuple[int, ...], dtype: np.dtype, init: bool = False) -> Array:
+        """A device array to write into: ``out`` itself when it is a usable device array."""
+        shape = tuple(shape)
+        if out is not None and tuple(out.shape) != shape:
+            raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
+        if (is_device_array(out) and out.dtype == dtype and out.is_c_contiguous()):
+            return out
+        if init and out is not None:
+            src = out.copy_to_host() if is_device_array(out) else out
+            return cuda.to_device(np.ascontiguousarray(src, dtype=dtype))
+        return cuda.device_array(shape, dtype=dtype)
+
+    @staticmethod
+    def _done(dst: Array, out: Any, host: bool) -> Any:
+        """Deliver ``dst``: into ``out`` when given, else as device (or host) array."""
+        if out is None:
+            return dst.copy_to_host() if host else dst
+        if out is dst:
+            return out
+        if is_device_array(out):
+            out.copy_to_device(dst)
+        elif out.flags.c_contiguous and out.dtype == dst.dtype:
+            dst.copy_to_host(out)
+        else:
+            out[...] = dst.copy_to_host()
+        return out
+
+    def _fill(self, x: Array, value: float) -> None:
+        if x.size:
+            flat = _flat(x)
+            K_el.fill[grid_1d(flat.size)](flat, scalar_type(x.dtype)(value))
+
+    # -------------------------------------------------------------------- GEMM
+    def _gemm_dev(self, a: Array, b: Array, c: Array, trans_a: bool, trans_b: bool,
+                  alpha: float, beta: float, bias: Array | None, name: str, param: float) -> None:
+        m, n = c.shape
+        t = scalar_type(c.dtype)
+        code = K_act.ACT_CODES.get(name)
+        if m and n:
+            if self.gemm_config == "auto":
+                cfg = K_gemm.choose_config(m, n, self._sms)
+            else:
+                cfg = K_gemm.CONFIGS[self.gemm_config]
+            K_gemm.launch(a, b, c, trans_a, trans_b, t(alpha), t(beta), bias,
+                          0 if code is None else code, t(param), cfg)
+        if code is None and c.size:
+            self._activation_dev(name, c, c, param)
+
+    def gemm(
+        self, a: Array, b: Array, out: Array | None = None, *,
+        trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
+        bias: Array | None = None, activation: str | None = None, act_param: float = 0.0,
+    ) -> Array:
+        """``out = act(alpha * op(a) @ op(b) + beta * out + bias)`` in one kernel."""
+        host = not is_device_array(a)
+        name = canonical_activation(activation)
+        A = self._in(a)
+        t = scalar_type(A.dtype)
+        B = self._in(b, A.dtype)
+        m, k = (A.shape[1], A.shape[0]) if trans_a else A.shape
+        kb, n = (B.shape[1], B.shape[0]) if trans_b else B.shape
+        if k != kb:
+            raise ValueError(f"gemm: op(a) is {(m, k)} but op(b) is {(kb, n)}")
+        if out is None:
+            beta = 0.0
+        C = self._dst(out, (m, n), np.dtype(t), init=beta != 0.0)
+        bias_d = None if bias is None else self._in(bias, A.dtype).reshape(n)
+        self._gemm_dev(A, B, C, trans_a, trans_b, alpha, beta, bias_d, name, act_param)
+        return self._done(C, out, host)
+
+    def dense(
+        self, x: Array, w: Array, b: Array | None, activation: str | None = None,
+        param: float = 0.0, out: Array | None = None,
+    ) -> Array:
+        """``y = act(x @ w + b)`` as one GEMM with the bias and activation in its epilogue."""
+        return self.gemm(x, w, out, bias=b, activation=activation, act_param=param)
+
+    def backprop_dense(
+        self, dz: Array, x: Array, w: Array, dw: Array, db: Array | None,
+        dx: Array | None | bool = None, *, activation: str | None = None, y: Array | None = None,
+        param: float = 0.0, work: Array | None = None,
+    ) -> Array | None:
+        """``dw = xᵀ g``, ``db = Σ g``, returns ``dx = g wᵀ`` (``g = dz * act'(y)`` when
+        ``activation`` is given, else ``dz``); ``dx=False`` skips dx, ``db=None`` skips db."""
+        host = not is_device_array(dz)
+        name = canonical_activation(activation)
+        DZ = self._in(dz)
+        dt = DZ.dtype
+        X = self._in(x, dt)
+        W = self._in(w, dt)
+        G = DZ
+        if name != "linear":
+            if name in NEEDS_INPUT:
+                raise ValueError(f"backprop_dense cannot fuse {name!r}: its derivative needs z")
+            if y is None:
+                raise ValueError(f"backprop_dense with activation {name!r} needs the output y")
+            G = self._dst(work if is_device_array(work) else None, DZ.shape, dt)
+            self._act_backward_dev(name, DZ, None, self._in(y, dt), G, param)
+        DW = self._dst(dw, (X.shape[1], G.shape[1]), dt)
+        self._gemm_dev(X, G, DW, True, False, 1.0, 0.0, None, "linear", 0.0)
+        self._done(DW, dw, host)
+        if db is not None:
+            DB = self._dst(db, (G.shape[1],), dt)
+            self._bias_grad_dev(G, DB)
+            self._done(DB, db, host)
+        if dx is False:
+            return None
+        dx_out = None if dx is None else dx
+        DX = self._dst(dx_out, (G.shape[0], W.shape[0]), dt)
+        self._gemm_dev(G, W, DX, False, True, 1.0, 0.0, None, "linear", 0.0)
+        return self._done(DX, dx_out, host)
+
+    # ------------------------------------------------------------- activations
+    def _activation_dev(self, name: str, X: Array, D: Array, param: float) -> None:
+        t = scalar_type(X.dtype)
+        if name in ("softmax", "log_softmax"):
+            c = X.shape[X.ndim - 1] if X.ndim else 1
+            rows = X.size // c if c else 0
+            if rows and c:
+                x2 = _flat(X).reshape(rows, c)
+                d2 = _flat(D).reshape(rows, c)
+                blocks, threads = K_sm.grid_rows(rows)
+                K_sm.kernels(X.dtype)["softmax"][blocks, threads](x2, d2, name == "log_softmax")
+        elif X.size:
+            fwd, _ = K_act.kernels(X.dtype)
+            fwd[grid_1d(X.size)](_flat(X), _flat(D), K_act.ACT_CODES[name], t(param))
+
+    def activation(
+        self, name: str | None, x: Array, out: Array | None = None, param: float = 0.0
+    ) -> Array:
+        """Elementwise activation (``softmax``/``log_softmax`` along the last axis)."""
+        host = not is_device_array(x)
+        name = canonical_activation(name)
+        X = self._in(x)
+        D = self._dst(out, X.shape, X.dtype)
+        self._activation_dev(name, X, D, param)
+        return self._done(D, out, host)
+
+    def _act_backward_dev(self, name: str, DY: Array, X: Array | None, Y: Array | None,
+                          D: Array, param: float) -> None:
+        t = scalar_type(DY.dtype)
+        if not DY.size:
+            return
+        if name in ("softmax", "log_softmax"):
+            c = DY.shape[DY.ndim - 1]
+            rows = DY.size // c
+            blocks, threads = K_sm.grid_rows(rows)
+            K_sm.kernels(DY.dtype)["backward"][blocks, threads](
+                _flat(DY).reshape(rows, c), _flat(Y).reshape(rows, c), _flat(D).reshape(rows, c),
+                name == "log_softmax")
+            return
+        xs = X if X is not None else Y
+        ys = Y if Y is not None else X
+        _, bwd = K_act.kernels(DY.dtype)
+        bwd[grid_1d(DY.size)](_flat(DY), _flat(xs), _flat(ys), _flat(D),
+                              K_act.ACT_CODES[name], t(param))
+
+    def backprop_activation(
+        self, name: str | None, dy: Array, x: Array | None, y: Array | None,
+        out: Array | None = None, param: float = 0.0,
+    ) -> Array:
+        """``dx = dy * act'(.)`` from the output y (the input x for gelu/silu)."""
+        host = not is_device_array(dy)
+        name = canonical_activation(name)
+        DY = self._in(dy)
+        dt = DY.dtype
+        X = Y = None
+        if name in NEEDS_INPUT:
+            if x is None:
+                raise ValueError(f"backprop of {name!r} needs the input x")
+            X = self._in(x, dt)
+        elif y is None:
+            if x is None:
+                raise ValueError(f"backprop of {name!r} needs the output y or the input x")
+            X = self._in(x, dt)
+            Y = cuda.device_array(X.shape, dtype=dt)
+            self._activation_dev(name, X, Y, param)
+            X = None
+        else:
+            Y = self._in(y, dt)
+        D = self._dst(out, DY.shape, dt)
+        self._act_backward_dev(name, DY, X, Y, D, param)
+        return self._done(D, out, host)
+
+    # -------------------------------------------------------------- reductions
+    def _bias_grad_dev(self, G: Array, DB: Array) -> None:
+        c = G.shape[G.ndim - 1]
+        rows = G.size // c if c else 0
+        if rows == 0:
+            self._fill(DB, 0.0)
+        elif c:
+            K_red.col_sums_launch(_flat(G).reshape(rows, c), DB)
+
+    def bias_grad(self, dy: Array, out: Array | None = None) -> Array:
+        """Column sums of ``dy`` (deterministic: a fixed split of the rows)."""
+        host = not is_device_array(dy)
+        DY = self._in(dy)
+        D = self._dst(out, (DY.shape[DY.ndim - 1],), DY.dtype)
+        self._bias_grad_dev(DY, D)
+        return self._done(D, out, host)
+
+    def sq_norms(self, arrays: Sequence[Array]) -> Array:
+        """A float64 device vector of Σ x² per array (no host round trip)."""
+        devs = [self._in(a) for a in arrays]
+        out = cuda.device_array(max(1, len(devs)), dtype=np.float64)
+        self._fill(out, 0.0)
+        K_red.sq_norms_into([d for d in devs if d.size], out)  # empty arrays add 0
+        return out
+
+    def sq_norm(self, x: Array) -> float:
+        """Σ x², accumulated in float64."""
+        return float(self.sq_norms([x]).copy_to_host()[0])
+
+    def global_norm(self, arrays: Sequence[Array]) -> float:
+        """sqrt(Σ over arrays of Σ x²), one device-to-host copy."""
+        if not arrays:
+            return 0.0
+        return math.sqrt(float(np.sum(self.sq_norms(arrays).copy_to_host())))
+
+    # ------------------------------------------------------------------ losses
+    def _weights(self, n: int, sample_weight: Any, dt: np.dtype, dummy: Array):
+        t = dt.type
+        if sample_weight is None:
+            return dummy, False, t(1.0 / n) if n else t(0)
+        w = self.to_numpy(sample_weight).astype(dt).reshape(n)
+        total = np.sum(w, dtype=np.float64)
+        inv = t(1.0 / total) if total != 0 else t(0)
+        return cuda.to_device(np.ascontiguousarray(w)), True, inv
+
+    def softmax_xent_sparse(
+        self, logits: Array, labels: Array, sample_weight: Any = None,
+        dlogits: Array | None = None,
+    ) -> tuple[Array, Array]:
+        """Per-row ``-log softmax(z)[label]`` and ``dlogits = (softmax - onehot) w_i / Σw``.
+
+        Host labels are range-checked (ValueError); rows of device labels out of range get
+        loss nan and a zero gradient."""
+        host = not is_device_array(logits)
+        Z = self._in(logits)
+        n, c = Z.shape
+        if is_device_array(labels):
+            LAB = labels.reshape(n)
+        else:
+            lab = np.asarray(labels).reshape(n).astype(np.int64)
+            bad = int(np.count_nonzero((lab < 0) | (lab >= c)))
+            if bad:
+                raise ValueError(f"{bad} label(s) outside [0, {c}) in sparse cross-entropy")
+            LAB = cuda.to_device(lab)
+        loss = cuda.device_array(n, dtype=Z.dtype)
+        DZ = self._dst(dlogits, Z.shape, Z.dtype)
+        W, has_w, inv = self._weights(n, sample_weight, Z.dtype, loss)
+        if n:
+            blocks, threads = K_sm.grid_rows(n)
+            K_sm.kernels(Z.dtype)["xent_sparse"][blocks, threads](Z, LAB, W, has_w, inv, loss, DZ)
+        return self._done(loss, None, host), self._done(DZ, dlogits, host)
+
+    def softmax_xent(
+        self, logits: Array, targets: Array, sample_weight: Any = None,
+        dlogits: Array | None = None,
+    ) -> tuple[Array, Array]:
+        """Per-row ``-Σ t log softmax(z)``; gradient ``(softmax(z) Σt - t) w_i / Σw``."""
+        host = not is_device_array(logits)
+        Z = self._in(logits)
+        n = Z.shape[0]
+        T = self._in(targets, Z.dtype).reshape(Z.shape)
+        loss = cuda.device_array(n, dtype=Z.dtype)
+        DZ = self._dst(dlogits, Z.shape, Z.dtype)
+        W, has_w, inv = self._weights(n, sample_weight, Z.dtype, loss)
+        if n:
+            blocks, threads = K_sm.grid_rows(n)
+            K_sm.kernels(Z.dtype)["xent"][blocks, threads](Z, T, W, has_w, inv, loss, DZ)
+        return self._done(loss, None, host), self._done(DZ, dlogits, host)
+
+    def sigmoid_bce(
+        self, logits: Array, targets: Array, sample_weight: Any = None,
+        dlogits: Array | None = None,
+    ) -> tuple[Array, Array]:
+        """Binary cross-entropy on logits, averaged over the trailing axes of each row."""
+        host = not is_device_array(logits)
+        Z = self._in(logits)
+        n = Z.shape[0]
+        c = Z.size // n if n else 0
+        z2 = _flat(Z).reshape(n, c)
+        T = _flat(self._in(targets, Z.dtype)).reshape(n, c)
+        loss = cuda.device_array(n, dtype=Z.dtype)
+        DZ = self._dst(dlogits, Z.shape, Z.dtype)
+        W, has_w, inv = self._weights(n, sample_weight, Z.dtype, loss)
+        if n:
+            blocks, threads = K_sm.grid_rows(n)
+            K_sm.kernels(Z.dtype)["sigmoid_bce"][blocks, threads](
+                z2, T, W, has_w, inv, loss, _flat(DZ).reshape(n, c))
+        return self._done(loss, None, host), self._done(DZ, dlogits, host)
+
+    # ----------------------------------------------------------------- dropout
+    def dropout_mask(
+        self, shape: int | Sequence[int], rate: float, seed: int, counter: int,
+        dtype: Any = np.float32, out: Array | None = None,
+    ) -> Array:
+        """Inverted-dropout mask, bit for bit ``NumpyOps.dropout_mask`` (a device array,
+        or ``out`` filled: a host ``out`` gets the mask copied back)."""
+        dtype = np.dtype(dtype)
+        t = scalar_type(dtype)
+        shape = _shape(shape)
+        D = self._dst(out, shape, dtype)
+        scale = t(1.0 / (1.0 - rate)) if rate < 1.0 else t(0)
+        if D.size:
+            K_drop.mask[grid_1d(D.size)](_flat(D), np.uint64(dropout_key(seed, counter)),
+                                         np.uint64(dropout_threshold(rate)), scale, t(0))
+        return self._done(D, out, False)
+
+    def multiply(self, a: Array, b: Array, out: Array | None = None) -> Array:
+        """Elementwise ``a * b`` (same shape), e.g. applying a dropout mask."""
+        host = not is_device_array(a)
+        A = self._in(a)
+        B = self._in(b, A.dtype)
+        D = self._dst(out, A.shape, A.dtype)
+        if D.size:
+            K_el.mul[grid_1d(D.size)](_flat(A), _flat(B), _flat(D))
+        return self._done(D, out, host)
+
+    # -------------------------------------------------------- optimizer steps
+    def _state(self, bufs: Sequence[Any], dt: np.dtype) -> tuple[list[Array], bool]:
+        """Device views of in-place buffers (host ones are uploaded; see ``_writeback``)."""
+        host = any(b is not None and not is_device_array(b) for b in bufs)
+        devs = [cuda.device_array(0, dtype=dt) if b is None else self._in(b, dt) for b in bufs]
+        return devs, host
+
+    @staticmethod
+    def _writeback(bufs: Sequence[Any], devs: Sequence[Array]) -> None:
+        for b, d in zip(bufs, devs):
+            if b is not None and not is_device_array(b):
+                b[...] = d.copy_to_host()
+
+    @staticmethod
+    def _clip(t: Any, clipvalue: float | None) -> Any:
+        return t(math.inf if clipvalue is None else clipvalue)
+
+    def sgd_step(
+        self, params: Array, grads: Array, velocity: Array | None, lr: float,
+        momentum: float = 0.0, nesterov: bool = False, *, weight_decay: float = 0.0,
+        grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        """SGD (Keras semantics, see ``NumpyOps.sgd_step``) as one kernel."""
+        dt = np.dtype(params.dtype)
+        t = dt.type
+        vel = velocity if (momentum != 0.0 and velocity is not None) else None
+        bufs = [params, grads, vel]
+        (P, G, V), _ = self._state(bufs, dt)
+        if P.size:
+            K_opt.sgd[grid_1d(P.size)](
+                _flat(P), _flat(G), _flat(V), t(lr), t(momentum), bool(nesterov),
+                t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
+                t(flush_threshold(dt)))
+        self._writeback([params, None, vel], [P, G, V])
+
+    def adagrad_step(
+        self, params: Array, grads: Array, accum: Array, lr: float, epsilon: float = 1e-7, *,
+        weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        """Adagrad (see ``NumpyOps.adagrad_step``) as one kernel."""
+        dt = np.dtype(params.dtype)
+        t = dt.type
+        (P, G, A), _ = self._state([params, grads, accum], dt)
+        if P.size:
+            K_opt.adagrad[grid_1d(P.size)](
+                _flat(P), _flat(G), _flat(A), t(lr), t(epsilon), t(lr * weight_decay),
+                t(grad_scale), self._clip(t, clipvalue))
+        self._writeback([params, None, accum], [P, G, A])
+
+    def rmsprop_step(
+        self, params: Array, grads: Array, velocity: Array, momentum_buf: Array | None,
+        average_grad: Array | None, lr: float, rho: float = 0.9, momentum: float = 0.0,
+        epsilon: float = 1e-7, centered: bool = False, *, weight_decay: float = 0.0,
+        grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        """RMSprop (see ``NumpyOps.rmsprop_step``) as one kernel."""
+        dt = np.dtype(params.dtype)
+        t = dt.type
+        mb = momentum_buf if momentum > 0.0 else None
+        ag = average_grad if centered else None
+        bufs = [params, grads, velocity, mb, ag]
+        (P, G, V, MB, AG), _ = self._state(bufs, dt)
+        if P.size:
+            K_opt.rmsprop[grid_1d(P.size)](
+                _flat(P), _flat(G), _flat(V), _flat(MB), _flat(AG), t(lr), t(rho), t(1.0 - rho),
+                t(momentum), t(epsilon), t(lr * weight_decay), t(grad_scale),
+                self._clip(t, clipvalue), t(flush_threshold(dt)))
+        self._writeback([params, None, velocity, mb, ag], [P, G, V, MB, AG])
+
+    def adam_step(
+        self, params: Array, grads: Array, m: Array, v: Array, vhat: Array | None, lr: float,
+        beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7, step: int = 1,
+        amsgrad: bool = False, *, weight_decay: float = 0.0, grad_scale: float = 1.0,
+        clipvalue: float | None = None,
+    ) -> None:
+        """Adam / AMSGrad (see ``NumpyOps.adam_step``) as one kernel."""
+        dt = np.dtype(params.dtype)
+        t = dt.type
+        alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+        vh = vhat if amsgrad else None
+        (P, G, M, V, VH), _ = self._state([params, grads, m, v, vh], dt)
+        if P.size:
+            K_opt.adam[grid_1d(P.size)](
+                _flat(P), _flat(G), _flat(M), _flat(V), _flat(VH), t(alpha), t(1.0 - beta_1),
+                t(1.0 - beta_2), t(epsilon), t(lr * weight_decay), t(grad_scale),
+                self._clip(t, clipvalue), t(flush_threshold(dt)))
+        self._writeback([params, None, m, v, vh], [P, G, M, V, VH])
+
+    # --------------------------------------------------------------- embedding
+    def _ids(self, ids: Any, ndim: int) -> Array:
+        if is_device_array(ids):
+            return ids
+        arr = np.asarray(ids)
+        if arr.ndim != ndim or arr.dtype.kind not in "iu":
+            raise ValueError(f"ids must be a {ndim}-D integer array, got {arr.dtype} {arr.shape}")
+        return cuda.to_device(np.ascontiguousarray(arr, dtype=np.int64))
+
+    def gather_rows(self, table: Array, ids: Array, out: Array | None = None) -> Array:
+        """``out[i] = table[ids[i]]`` (zeros for negative ids)."""
+        host = not is_device_array(table)
+        T = self._in(table)
+        I = self._ids(ids, 1)
+        D = self._dst(out, (I.shape[0], T.shape[1]), T.dtype)
+        if D.size:
+            K_emb.gather_rows[grid_1d(D.size)](T, I, D, scalar_type(T.dtype)(0))
+        return self._done(D, out, host)
+
+    def scatter_add_rows(self, dst: Array, ids: Array, src: Array, scale: float = 1.0) -> None:
+        """``dst[ids[i]] += scale * src[i]`` in place (atomic; negative ids skipped)."""
+        (D,), _ = self._state([dst], np.dtype(dst.dtype))
+        S = self._in(src, D.dtype)
+        I = self._ids(ids, 1)
+        if S.size:
+            K_emb.scatter_add_rows[grid_1d(S.size)](D, I, S, scalar_type(D.dtype)(scale))
+        self._writeback([dst], [D])
+
+    def backprop_gather_rows(self, dy: Array, ids: Array, dtable: Array) -> None:
+        """``dtable`` overwritten with the gradient of ``gather_rows`` (scatter-add of dy)."""
+        (D,), _ = self._state([dtable], np.dtype(dtable.dtype))
+        self._fill(D, 0.0)
+        self.scatter_add_rows(D, ids, dy)
+        self._writeback([dtable], [D])
+
+    def embedding_bag_mean(self, table: Array, ids: Array, out: Array | None = None) -> Array:
+        """``out[i] = mean(table[ids[i, l]] for non-negative ids)``; ids is (n, L)."""
+        host = not is_device_array(table)
+        T = self._in(table)
+        I = self._ids(ids, 2)
+        D = self._dst(out, (I.shape[0], T.shape[1]), T.dtype)
+        if D.size:
+            K_emb.bag_mean[grid_1d(D.size)](T, I, D, scalar_type(T.dtype)(1))
+        return self._done(D, out, host)
+
+    def backprop_embedding_bag_mean(self, dy: Array, ids: Array, dtable: Array) -> None:
+        """``dtable`` overwritten with the gradient of ``embedding_bag_mean``."""
+        (D,), _ = self._state([dtable], np.dtype(dtable.dtype))
+        self._fill(D, 0.0)
+        DY = self._in(dy, D.dtype)
+        I = self._ids(ids, 2)
+        if DY.size:
+            K_emb.bag_mean_backward[grid_1d(DY.size)](DY, I, D, scalar_type(D.dtype)(1))
+        self._writeback([dtable], [D])
