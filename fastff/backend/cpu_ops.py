@@ -16,7 +16,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from fastff import linalg
+from fastff import _threading, linalg
 from fastff.backend.kernels import ACT_CODES, PAR_MIN
 from fastff.backend.kernels import activations as K_act
 from fastff.backend.kernels import dropout as K_drop
@@ -39,6 +39,7 @@ _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
           np.dtype(np.float64): np.empty(0, np.float64)}
 _INF = math.inf
 _get_threads = numba.get_num_threads
+_threading.apply_to_numba()
 
 
 def _c(x: np.ndarray) -> np.ndarray:

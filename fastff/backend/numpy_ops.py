@@ -314,11 +314,13 @@ class NumpyOps:
         z = logits
         n = z.shape[0]
         labels = np.asarray(labels).reshape(n).astype(np.int64)
-        logp = _log_softmax_rows(z)
+        d = z - np.max(z, axis=-1, keepdims=True)
+        e = np.exp(d)
+        s = np.sum(e, axis=-1, keepdims=True)
         rows = np.arange(n)
-        loss = -logp[rows, labels]
+        loss = np.log(s[:, 0]) - d[rows, labels]
         w, inv = _row_weights(n, sample_weight, z.dtype)
-        p = np.exp(logp)
+        p = e / s
         p[rows, labels] -= z.dtype.type(1)
         g = p * (w * inv)[:, None]
         return loss, _write(dlogits, g)
@@ -330,10 +332,12 @@ class NumpyOps:
         """Per-row ``-Σ t log softmax(z)`` and gradient ``(softmax(z) Σt - t) * w_i / Σw``."""
         z = logits
         t = np.asarray(targets, dtype=z.dtype)
-        logp = _log_softmax_rows(z)
-        loss = -np.sum(t * logp, axis=-1)
+        d = z - np.max(z, axis=-1, keepdims=True)
+        e = np.exp(d)
+        s = np.sum(e, axis=-1, keepdims=True)
+        loss = -np.sum(t * (d - np.log(s)), axis=-1)
         w, inv = _row_weights(z.shape[0], sample_weight, z.dtype)
-        g = (np.exp(logp) * np.sum(t, axis=-1, keepdims=True) - t) * (w * inv)[:, None]
+        g = (e / s * np.sum(t, axis=-1, keepdims=True) - t) * (w * inv)[:, None]
         return loss.astype(z.dtype), _write(dlogits, g)
 
     def sigmoid_bce(

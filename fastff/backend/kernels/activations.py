@@ -175,16 +175,50 @@ def act_backward_par(dy, x, y, out, code, p):
 
 @njit(**NJIT)
 def act_backward_bias(dy, y, out, db, code, p):
-    """Fused dense-backward prologue on 2-D (n, c) arrays: out = dy * act'(y) row by row,
-    db = column sums of out (rows added in order: deterministic)."""
+    """Fused dense-backward prologue on 2-D (n, c) arrays: out = dy * act'(y) and
+    db = column sums of out (rows added in order: deterministic) in one pass.
+
+    Direct loops for the activations a Dense layer fuses (relu, leaky_relu, elu, tanh,
+    sigmoid); any other code takes the elementwise kernel and then the column sums.
+    """
     n, c = dy.shape
-    dyf = dy.reshape(-1)
-    yf = y.reshape(-1)
-    of = out.reshape(-1)
+    zero = dy.dtype.type(0)
+    one = dy.dtype.type(1)
     for j in range(c):
-        db[j] = 0
-    for i in range(n):
-        lo = i * c
-        act_backward_range(dyf, yf, yf, of, code, p, lo, lo + c)
-        for j in range(c):
-            db[j] += of[lo + j]
+        db[j] = zero
+    if code == 1:
+        for i in range(n):
+            for j in range(c):
+                v = dy[i, j] if y[i, j] > zero else zero
+                out[i, j] = v
+                db[j] += v
+    elif code == 2:
+        for i in range(n):
+            for j in range(c):
+                v = dy[i, j] if y[i, j] > zero else dy[i, j] * p
+                out[i, j] = v
+                db[j] += v
+    elif code == 3:
+        for i in range(n):
+            for j in range(c):
+                v = dy[i, j] if y[i, j] > zero else dy[i, j] * (y[i, j] + p)
+                out[i, j] = v
+                db[j] += v
+    elif code == 6:
+        for i in range(n):
+            for j in range(c):
+                v = dy[i, j] * (one - y[i, j] * y[i, j])
+                out[i, j] = v
+                db[j] += v
+    elif code == 7:
+        for i in range(n):
+            for j in range(c):
+                v = dy[i, j] * (y[i, j] * (one - y[i, j]))
+                out[i, j] = v
+                db[j] += v
+    else:
+        yf = y.reshape(-1)
+        act_backward_range(dy.reshape(-1), yf, yf, out.reshape(-1), code, p, 0, n * c)
+        for i in range(n):
+            for j in range(c):
+                db[j] += out[i, j]

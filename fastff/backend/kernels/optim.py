@@ -15,7 +15,7 @@ from numba import njit, prange
 from fastff.backend.kernels import CHUNK, NJIT, NJIT_PAR
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _grad(g, gscale, clip):
     v = g * gscale
     if v > clip:

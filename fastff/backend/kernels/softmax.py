@@ -80,15 +80,31 @@ def _row_scale(w, inv, i):
 
 
 @njit(**NJIT)
+def _row_exp(z, i, e):
+    """Row max m, e[j] = exp(z[i, j] - m) and Σ e (one exp per element)."""
+    c = z.shape[1]
+    m = z[i, 0]
+    for j in range(1, c):
+        if z[i, j] > m:
+            m = z[i, j]
+    s = z[i, 0] - z[i, 0]
+    for j in range(c):
+        v = np.exp(z[i, j] - m)
+        e[i, j] = v
+        s += v
+    return m, s
+
+
+@njit(**NJIT)
 def softmax_xent_sparse(z, labels, w, inv, loss, dz):
-    """Per-row -log softmax(z)[label] into ``loss`` and the scaled gradient into ``dz``.
-    Returns the number of out-of-range labels (rows with one get loss nan, gradient 0)."""
+    """Per-row loss ``log Σexp(z - m) - (z[label] - m)`` and gradient
+    ``(softmax(z) - onehot) * c_i`` (softmax = e / Σe; the exps are kept in dz between the
+    passes). Returns the number of out-of-range labels (their rows: loss nan, gradient 0)."""
     n, c = z.shape
     one = z.dtype.type(1)
     bad = 0
     for i in range(n):
         lab = labels[i]
-        m, logs = _row_max_logs(z, i)
         ci = _row_scale(w, inv, i)
         if lab < 0 or lab >= c:
             bad += 1
@@ -96,9 +112,10 @@ def softmax_xent_sparse(z, labels, w, inv, loss, dz):
             for j in range(c):
                 dz[i, j] = 0
             continue
-        loss[i] = -((z[i, lab] - m) - logs)
+        m, s = _row_exp(z, i, dz)
+        loss[i] = np.log(s) - (z[i, lab] - m)
         for j in range(c):
-            p = np.exp((z[i, j] - m) - logs)
+            p = dz[i, j] / s
             if j == lab:
                 p = p - one
             dz[i, j] = p * ci
@@ -110,7 +127,8 @@ def softmax_xent(z, t, w, inv, loss, dz):
     """Per-row -Σ t log softmax(z); gradient (softmax(z) Σt - t) * c_i."""
     n, c = z.shape
     for i in range(n):
-        m, logs = _row_max_logs(z, i)
+        m, s = _row_exp(z, i, dz)
+        logs = np.log(s)
         ci = _row_scale(w, inv, i)
         acc = z[i, 0] - z[i, 0]
         st = acc
@@ -119,7 +137,7 @@ def softmax_xent(z, t, w, inv, loss, dz):
             st += t[i, j]
         loss[i] = -acc
         for j in range(c):
-            dz[i, j] = (np.exp((z[i, j] - m) - logs) * st - t[i, j]) * ci
+            dz[i, j] = (dz[i, j] / s * st - t[i, j]) * ci
 
 
 @njit(**NJIT)
