@@ -1,7 +1,8 @@
 """``CSVLogger``: append one CSV row of the epoch's logs per epoch (Keras semantics).
 
 Columns are ``epoch`` (0-based, as Keras) and the logs' keys, sorted, fixed at the first
-epoch; a value missing in a later epoch is written as ``NA``. Each row is flushed, so the
+epoch (or read from the existing header with ``append=True``); a value missing in a later
+epoch is written as ``NA``. Each row is flushed, so the
 file is useful while training runs and after a crash.
 """
 
@@ -43,10 +44,18 @@ class CSVLogger(Callback):
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         exists = os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         self._header_needed = not (self.append and exists)
+        self.keys = self._existing_keys() if self.append and exists else None
         self._file = open(self.filename, "a" if self.append else "w", newline="",  # noqa: SIM115
                           encoding="utf-8")
         self._writer = None
-        self.keys = None
+
+    def _existing_keys(self) -> list[str] | None:
+        """The columns of the file being appended to (so rows stay aligned with them)."""
+        with open(self.filename, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f, delimiter=self.sep), None)
+        if not header or header[0] != "epoch":
+            return None
+        return header[1:]
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         logs = dict(logs or {})
