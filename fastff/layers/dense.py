@@ -69,10 +69,16 @@ class Dense(Layer):
             y = act.forward(ops, z, out=buffer(ws, "y", shape, dt))
 
         def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-            dz = act.backward(ops, dy, z, y, out=buffer(ws, "dz", shape, dt))
             dx = buffer(ws, "dx", x.shape, dt) if need_dx else False
-            out = ops.backprop_dense(dz, x, kernel.value, kernel.grad,
-                                     bias.grad if bias is not None else None, dx=dx)
+            db = bias.grad if bias is not None else None
+            if act.fused and not act.is_linear:
+                # derivative from y, bias gradient and both GEMMs in one backend call
+                out = ops.backprop_dense(dy, x, kernel.value, kernel.grad, db, dx=dx,
+                                         activation=act.name, y=y, param=act.param,
+                                         work=buffer(ws, "dz", shape, dt))
+            else:
+                dz = act.backward(ops, dy, z, y, out=buffer(ws, "dz", shape, dt))
+                out = ops.backprop_dense(dz, x, kernel.value, kernel.grad, db, dx=dx)
             return out if need_dx else None
 
         return y, backprop
