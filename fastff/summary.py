@@ -48,7 +48,7 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def _layer_rows(model: Any) -> list[tuple[str, str, int]]:
+def _layer_rows(model: Any) -> list[tuple[str, str, str, str]]:
     rows = []
     shape = getattr(model, "input_shape", None)
     if shape is not None:
@@ -62,8 +62,9 @@ def _layer_rows(model: Any) -> list[tuple[str, str, int]]:
                 out = tuple(layer.compute_output_shape(shape))
             except Exception:  # a layer that cannot tell: show "?"
                 out = None
-        count = layer.count_params() if getattr(layer, "built", True) else 0
-        rows.append((f"{layer.name} ({type(layer).__name__})", _shape_str(out), int(count)))
+        built = getattr(layer, "built", True)
+        count = f"{layer.count_params():,}" if built else "0 (unbuilt)"
+        rows.append((layer.name, type(layer).__name__, _shape_str(out), count))
         shape = out
     return rows
 
@@ -71,10 +72,11 @@ def _layer_rows(model: Any) -> list[tuple[str, str, int]]:
 def _param_totals(model: Any) -> tuple[int, int, int, int]:
     """(trainable count, trainable bytes, non-trainable count, non-trainable bytes)."""
     tc = tb = nc = nb = 0
+    model_trainable = getattr(model, "trainable", True)
     for layer in model.layers:
         for p in getattr(layer, "params", []):
             value = p.value
-            if p.trainable and getattr(layer, "trainable", True):
+            if p.trainable and getattr(layer, "trainable", True) and model_trainable:
                 tc += value.size
                 tb += value.nbytes
             else:
@@ -110,8 +112,10 @@ def summary(
     print_fn("_" * width)
     print_fn(row("Layer (type)", "Output Shape", "Param #"))
     print_fn("=" * width)
-    for name, shape, count in _layer_rows(model):
-        print_fn(row(name, shape, f"{count:,}"))
+    for name, kind, shape, count in _layer_rows(model):
+        kind = f" ({kind})"
+        # a long name is cut, its type always shown
+        print_fn(row(_fit(name, max(w_name - 1 - len(kind), 4)) + kind, shape, count))
     print_fn("=" * width)
     tc, tb, nc, nb = _param_totals(model)
     print_fn(f" Total params: {tc + nc:,} ({format_bytes(tb + nb)})")
