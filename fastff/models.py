@@ -18,6 +18,7 @@ from fastff import config
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
+from fastff.layers.base import TRAINABLE_VERSION
 
 __all__ = ["Sequential", "load_model"]
 
@@ -33,7 +34,7 @@ class Sequential:
 
         self.name = name or unique_name("sequential")
         self.dtype = config.standardize_dtype(dtype)
-        self.trainable = trainable
+        self._trainable = bool(trainable)
         self._layers: list[Layer] = []
         self._input_shape: tuple[int, ...] | None = None
         self._input_layer: Input | None = None
@@ -41,6 +42,7 @@ class Sequential:
         self.params: np.ndarray | None = None
         self.grads: np.ndarray | None = None
         self._layout: tuple | None = None
+        self._layout_version = -1
         self._n_trainable = 0
         self._slots: list[tuple[int, int]] = []
         self._ops: Any = None
@@ -62,6 +64,15 @@ class Sequential:
             self.add(layer)
 
     # ------------------------------------------------------------------ structure
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        TRAINABLE_VERSION[0] += 1
+
     @property
     def layers(self) -> list[Layer]:
         return list(self._layers)
@@ -125,7 +136,7 @@ class Sequential:
         self.built = bool(self._layers)
 
     def _maybe_build(self, sample_shape: tuple[int, ...]) -> None:
-        if not self.built or self._layout != self._layout_key():
+        if not self.built or self._layout_version != TRAINABLE_VERSION[0]:
             if self._input_shape is None:
                 self._set_input_shape(sample_shape)
             self._build_layers()
@@ -144,6 +155,7 @@ class Sequential:
 
     def _pack(self) -> None:
         """Move every Param into the flat buffers (trainable first), keeping values."""
+        self._layout_version = TRAINABLE_VERSION[0]
         key = self._layout_key()
         if key == self._layout and self.params is not None:
             return
@@ -480,3 +492,10 @@ def load_model(path: Any, custom_objects: dict | None = None, compile: bool = Tr
     from fastff.saving import load_model as _load
 
     return _load(path, custom_objects=custom_objects, compile=compile)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Model":  # reserved: the functional API is not implemented yet
+        raise AttributeError("fastff.Model (the functional API) is not implemented yet; "
+                             "use fastff.Sequential")
+    raise AttributeError(f"module 'fastff.models' has no attribute {name!r}")

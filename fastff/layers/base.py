@@ -20,6 +20,9 @@ from fastff import config, initializers, regularizers
 Backprop = Callable[..., "np.ndarray | None"]
 
 _NAME_COUNTS: dict[str, int] = {}
+#: bumped whenever some layer's ``trainable`` flag changes, so models can re-check their
+#: flat-buffer layout (trainable params first) with one integer comparison per call
+TRAINABLE_VERSION = [0]
 
 
 def unique_name(prefix: str) -> str:
@@ -196,6 +199,7 @@ class Layer:
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
+        TRAINABLE_VERSION[0] += 1
 
     @property
     def trainable_params(self) -> list[Param]:
