@@ -40,6 +40,7 @@ _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
 _INF = math.inf
 _get_threads = numba.get_num_threads
 _threading.apply_to_numba()
+gemm_into = linalg.gemm_into
 
 
 def _c(x: np.ndarray) -> np.ndarray:
@@ -152,11 +153,23 @@ class CpuOps(NumpyOps):
                 yf = _c(y).reshape(-1)
                 K_act.act_backward(dz.reshape(-1), yf, yf, g.reshape(-1), ACT_CODES[name],
                                    t(param))
-        self.gemm(x, g, dw, trans_a=True)
+        fast = (x.dtype == dtype and w.dtype == dtype and dw.dtype == dtype
+                and x.flags.c_contiguous and w.flags.c_contiguous and dw.flags.c_contiguous)
+        if fast:  # the common case: straight to the C core, no re-checks
+            gemm_into(x, g, dw, True, False, 1.0, 0.0, None, 0, 0.0)
+        else:
+            self.gemm(x, g, dw, trans_a=True)
         if db is not None:
-            self.bias_grad(g, db)
+            if db.flags.c_contiguous and g.ndim == 2:
+                (K_red.bias_grad_par if _par(g.size) else K_red.bias_grad)(g, db)
+            else:
+                self.bias_grad(g, db)
         if dx is False:
             return None
+        if fast and (dx is None or (dx.flags.c_contiguous and dx.dtype == dtype)):
+            if dx is None:
+                dx = np.empty((g.shape[0], w.shape[0]), dtype)
+            return gemm_into(g, w, dx, False, True, 1.0, 0.0, None, 0, 0.0)
         return self.gemm(g, w, None if dx is None else dx, trans_b=True)
 
     # ------------------------------------------------------------- activations

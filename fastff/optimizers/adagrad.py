@@ -25,9 +25,10 @@ class Adagrad(Optimizer):
     def _buffer_init(self, name: str) -> float:
         return self.initial_accumulator_value
 
-    def _update(self, sl: slice, params: np.ndarray, grads: np.ndarray, lr: float,
-                weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
-        self.ops.adagrad_step(params, grads, self._buffers["accumulator"][sl], lr, self.epsilon,
+    def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
+                lr: float, weight_decay: float, grad_scale: float,
+                clipvalue: float | None) -> None:
+        self.ops.adagrad_step(params, grads, bufs["accumulator"], lr, self.epsilon,
                               weight_decay=weight_decay, grad_scale=grad_scale,
                               clipvalue=clipvalue)
 

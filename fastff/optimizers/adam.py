@@ -25,11 +25,11 @@ class Adam(Optimizer):
         return ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum",
                                                                                 "velocity")
 
-    def _update(self, sl: slice, params: np.ndarray, grads: np.ndarray, lr: float,
-                weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
-        b = self._buffers
-        vhat = b["velocity_hat"][sl] if self.amsgrad else None
-        self.ops.adam_step(params, grads, b["momentum"][sl], b["velocity"][sl], vhat, lr,
+    def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
+                lr: float, weight_decay: float, grad_scale: float,
+                clipvalue: float | None) -> None:
+        vhat = bufs["velocity_hat"] if self.amsgrad else None
+        self.ops.adam_step(params, grads, bufs["momentum"], bufs["velocity"], vhat, lr,
                            self.beta_1, self.beta_2, self.epsilon, self.iterations + 1,
                            self.amsgrad, weight_decay=weight_decay, grad_scale=grad_scale,
                            clipvalue=clipvalue)

@@ -139,28 +139,32 @@ class Optimizer:
         if not self.built:
             self.build(params_flat.size, params_flat.dtype)
         n = self.n_params
-        p = params_flat[:n]
-        g = grads_flat[:n]
-        lr = self.learning_rate
+        p = params_flat if params_flat.size == n else params_flat[:n]
+        g = grads_flat if grads_flat.size == n else grads_flat[:n]
+        lr = self._learning_rate
+        if callable(lr):
+            lr = float(lr(self.iterations))
         wd = self.weight_decay or 0.0
         if self.clipnorm is not None:
             c = self.clipnorm
             for off, size in self.slots:
                 sl = slice(off, off + size)
                 norm = math.sqrt(self.ops.sq_norm(g[sl]))
-                self._update(sl, p[sl], g[sl], lr, wd, c / max(norm, c), None)
+                bufs = {k: v[sl] for k, v in self._buffers.items()}
+                self._update(bufs, p[sl], g[sl], lr, wd, c / max(norm, c), None)
         else:
             scale = 1.0
             if self.global_clipnorm is not None:
                 c = self.global_clipnorm
                 norm = math.sqrt(self.ops.sq_norm(g))
                 scale = c / max(norm, c) if not math.isnan(norm) else math.nan
-            self._update(slice(0, n), p, g, lr, wd, scale, self.clipvalue)
+            self._update(self._buffers, p, g, lr, wd, scale, self.clipvalue)
         self.iterations += 1
 
-    def _update(self, sl: slice, params: np.ndarray, grads: np.ndarray, lr: float,
-                weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
-        """Update ``params`` (the ``sl`` part of the trainable prefix) in place."""
+    def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
+                lr: float, weight_decay: float, grad_scale: float,
+                clipvalue: float | None) -> None:
+        """Update ``params`` in place; ``bufs`` holds the matching part of each state buffer."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ state/config

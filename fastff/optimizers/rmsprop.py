@@ -29,12 +29,12 @@ class RMSprop(Optimizer):
             names.append("average_gradient")
         return tuple(names)
 
-    def _update(self, sl: slice, params: np.ndarray, grads: np.ndarray, lr: float,
-                weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
-        b = self._buffers
-        mom = b["momentum"][sl] if self.momentum > 0.0 else None
-        avg = b["average_gradient"][sl] if self.centered else None
-        self.ops.rmsprop_step(params, grads, b["velocity"][sl], mom, avg, lr, self.rho,
+    def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
+                lr: float, weight_decay: float, grad_scale: float,
+                clipvalue: float | None) -> None:
+        mom = bufs["momentum"] if self.momentum > 0.0 else None
+        avg = bufs["average_gradient"] if self.centered else None
+        self.ops.rmsprop_step(params, grads, bufs["velocity"], mom, avg, lr, self.rho,
                               self.momentum, self.epsilon, self.centered,
                               weight_decay=weight_decay, grad_scale=grad_scale,
                               clipvalue=clipvalue)

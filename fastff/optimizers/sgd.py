@@ -23,9 +23,10 @@ class SGD(Optimizer):
     def _buffer_names(self) -> tuple[str, ...]:
         return ("momentum",) if self.momentum != 0.0 else ()
 
-    def _update(self, sl: slice, params: np.ndarray, grads: np.ndarray, lr: float,
-                weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
-        vel = self._buffers["momentum"][sl] if self.momentum != 0.0 else None
+    def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
+                lr: float, weight_decay: float, grad_scale: float,
+                clipvalue: float | None) -> None:
+        vel = bufs["momentum"] if self.momentum != 0.0 else None
         self.ops.sgd_step(params, grads, vel, lr, self.momentum, self.nesterov,
                           weight_decay=weight_decay, grad_scale=grad_scale, clipvalue=clipvalue)
 
