@@ -5,6 +5,19 @@ After the layers are built, every ``Param`` is moved into one flat ``params`` bu
 one kernel over the trainable prefix. The loops live in ``fastff.training``; this module holds the
 structure: building, weights, compile state, configs. ``Model`` is reserved for a later
 functional API.
+
+Where fastff deliberately differs from Keras:
+- with ``sample_weight``/``class_weight`` the loss is the weighted mean ``Σ wᵢ lᵢ / Σ wᵢ``
+  (Keras divides by the batch size), so weights change the balance, not the scale;
+- ``Input(shape)`` is a marker for the first position of a ``Sequential``, not a symbolic tensor;
+- custom activations subclass ``fastff.activations.CustomActivation`` and give their gradient
+  (there is no autodiff); ``Dropout(noise_shape=...)``, ``label_smoothing`` and
+  ``shuffle="batch"`` are not supported; ``compile``'s ``run_eagerly``, ``jit_compile``,
+  ``steps_per_execution`` and ``loss_weights`` are accepted and ignored;
+- a metric given as a string is logged under that string (``"mse"`` → ``"mse"``);
+- Ctrl-C inside ``fit`` takes effect at the end of the current step, so weights and
+  optimizer state always match; fit/evaluate before ``compile`` raise ``NotCompiledError``
+  (both a RuntimeError, as in Keras, and a ValueError).
 """
 
 from __future__ import annotations
@@ -179,7 +192,8 @@ class Sequential:
         self.params, self.grads = params, grads
         self._n_trainable = n_train if train else 0
         self._layout = key
-        self._regularized = [p for p in train + frozen if p.regularizer is not None]
+        # as Keras 3: penalties of trainable weights only
+        self._regularized = [p for p in train if p.regularizer is not None]
         self._step_layers = [la for la in self._layers if hasattr(la, "step")]
         if self.optimizer is not None and getattr(self.optimizer, "built", False):
             if self.optimizer.n_params != self._n_trainable:
