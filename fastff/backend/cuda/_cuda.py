@@ -25,9 +25,9 @@ def is_device_array(x: Any) -> bool:
 
 
 def sm_count() -> int:
-    """Streaming multiprocessors of the current device (1 on the simulator)."""
+    """Streaming multiprocessors of the current device (0 on the simulator)."""
     if SIMULATOR:
-        return 1
+        return 0
     try:
         return int(cuda.get_current_device().MULTIPROCESSOR_COUNT)
     except Exception:  # noqa: BLE001 - a heuristic input, never fatal

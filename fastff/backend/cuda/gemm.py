@@ -35,11 +35,13 @@ class TileConfig(NamedTuple):
         return self.bn // self.tn, self.bm // self.tm
 
 
-# small: 64 threads, for skinny/medium problems (many blocks) and the simulator tests;
-# large: 256 threads with an 8x8 register tile each, for big square-ish problems.
+# small: 64 threads, for skinny/medium problems (many blocks);
+# large: 256 threads with an 8x8 register tile each, for big square-ish problems;
+# tiny: 16 threads, what "auto" uses under the simulator (which runs each thread in Python).
 CONFIGS = {
     "small": TileConfig(32, 32, 16, 4, 4),
     "large": TileConfig(128, 128, 8, 8, 8),
+    "tiny": TileConfig(16, 16, 8, 4, 4),
 }
 
 
@@ -131,7 +133,10 @@ def kernel(dtype: Any, cfg: TileConfig) -> Any:
 
 
 def choose_config(m: int, n: int, sms: int) -> TileConfig:
-    """The large tile only when it still gives every multiprocessor at least one block."""
+    """The large tile only when it still gives every multiprocessor at least one block
+    (``sms == 0``: the simulator, which gets the tiny tile)."""
+    if sms <= 0:
+        return CONFIGS["tiny"]
     big = CONFIGS["large"]
     blocks = -(-m // big.bm) * -(-n // big.bn)
     return big if blocks >= sms else CONFIGS["small"]
