@@ -64,6 +64,8 @@ SOURCES = [
     "ukr_ref.c",
 ]
 X86_SOURCES = [
+    "cpu_x86.c",
+    "act_x86.c",
     "ukr_avx2_s.c",
     "ukr_avx2_d.c",
     "ukr_avx512_s.c",

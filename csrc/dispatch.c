@@ -6,6 +6,15 @@
 
 #include "internal.h"
 
+#if FASTFF_X86 && !defined(FASTFF_REF_ONLY)
+#include "simd_common.h"
+
+const fastff_kernel fastff_kernel_avx512 = {"avx512", fastff_avx512_supported, &fastff_avx512_s,
+                                            &fastff_avx512_d};
+const fastff_kernel fastff_kernel_avx2 = {"avx2", fastff_avx2_supported, &fastff_avx2_s,
+                                          &fastff_avx2_d};
+#endif
+
 static const fastff_kernel *const g_all[] = {
 #if FASTFF_X86 && !defined(FASTFF_REF_ONLY)
     &fastff_kernel_avx512,

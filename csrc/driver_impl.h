@@ -54,15 +54,16 @@ static int FF(gemm_region)(const KERN *kn, int ta, int tb, idx_t i0, idx_t i1, i
     if (!ap) return FASTFF_ERR_NOMEM;
     T *bp = ap + a_elems;
 
-    for (idx_t jc = j0; jc < j1; jc += bk->nc) {
-        const idx_t nc = j1 - jc < bk->nc ? j1 - jc : bk->nc;
+    /* ic (A block, L3) > pc (K block) > jc (B block, L2) > macrokernel */
+    for (idx_t ic = i0; ic < i1; ic += bk->mc) {
+        const idx_t mc = i1 - ic < bk->mc ? i1 - ic : bk->mc;
         for (idx_t pc = 0; pc < k; pc += kcb) {
             const idx_t kc = k - pc < kcb ? k - pc : kcb;
-            EPI e = {alpha, beta, param, pc == 0, pc + kc == k, act, bias ? bias + jc : NULL};
-            FF(fastff_pack_b)(tb, b, ldb, pc, jc, kc, nc, (int)NR, bp);
-            for (idx_t ic = i0; ic < i1; ic += bk->mc) {
-                const idx_t mc = i1 - ic < bk->mc ? i1 - ic : bk->mc;
-                FF(fastff_pack_a)(ta, a, lda, ic, pc, mc, kc, (int)MR, ap);
+            FF(fastff_pack_a)(ta, a, lda, ic, pc, mc, kc, (int)MR, ap);
+            for (idx_t jc = j0; jc < j1; jc += bk->nc) {
+                const idx_t nc = j1 - jc < bk->nc ? j1 - jc : bk->nc;
+                EPI e = {alpha, beta, param, pc == 0, pc + kc == k, act, bias ? bias + jc : NULL};
+                FF(fastff_pack_b)(tb, b, ldb, pc, jc, kc, nc, (int)NR, bp);
                 FF(fastff_macro)(kn, mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, &e);
             }
         }
@@ -76,7 +77,7 @@ static int FF(gemm)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha, 
 {
     int rc = FF(check_args)(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, act);
     if (rc != FASTFF_OK || m == 0 || n == 0) return rc;
-    const KERN *kn = &fastff_active_kernel()->KSEL;
+    const KERN *kn = fastff_active_kernel()->KSEL;
     const fastff_blocking *bk = &kn->blk;
     const double flops = 2.0 * (double)m * (double)n * (double)k;
     fpenv_t env = fpenv_enter();
@@ -87,12 +88,14 @@ static int FF(gemm)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha, 
         return FASTFF_OK;
     }
 
-    if (m <= bk->small_m) {
-        /* small-M path: no packing; columns split across threads in 64-wide chunks */
+    /* small path (no packing): tiny M (columns split across threads) or tiny N (rows split) */
+    const int small_m = m <= bk->small_m && !(ta && tb);
+    const int small_n = !small_m && n <= bk->small_n && !tb;
+    if (small_m || small_n) {
         EPI e = {alpha, beta, param, 1, 1, act, bias};
         const idx_t rsa = ta ? 1 : lda, csa = ta ? lda : 1;
-        const idx_t chunks = (n + 63) / 64;
-        const int nt = fastff_threads_for(flops, chunks);
+        const idx_t unit = small_m ? 64 : 8, len = small_m ? n : m;
+        const int nt = fastff_threads_for(flops, (len + unit - 1) / unit);
         if (nt <= 1) {
             kn->small(m, 0, n, k, a, rsa, csa, tb, b, ldb, c, ldc, &e);
         } else {
@@ -101,9 +104,13 @@ static int FF(gemm)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha, 
             {
                 fpenv_t tenv = fpenv_enter();
                 const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-                idx_t j0, j1;
-                split_range(n, 64, nth, tid, &j0, &j1);
-                if (j1 > j0) kn->small(m, j0, j1, k, a, rsa, csa, tb, b, ldb, c, ldc, &e);
+                idx_t lo, hi;
+                split_range(len, unit, nth, tid, &lo, &hi);
+                if (hi > lo && small_m)
+                    kn->small(m, lo, hi, k, a, rsa, csa, tb, b, ldb, c, ldc, &e);
+                else if (hi > lo)
+                    kn->small(hi - lo, 0, n, k, a + lo * rsa, rsa, csa, tb, b, ldb,
+                              c + lo * ldc, ldc, &e);
                 fpenv_leave(tenv);
             }
 #endif

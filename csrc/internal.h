@@ -52,9 +52,10 @@ typedef void (*ukr_d_fn)(idx_t kc, const double *a, const double *b, double *c, 
 typedef void (*act_s_fn)(float *x, idx_t n, int act, float param);
 typedef void (*act_d_fn)(double *x, idx_t n, int act, double param);
 
-/* Small-M path: C rows [0, m) x columns [j0, j1) straight from unpacked A and B.
+/* Small path: C rows [0, m) x columns [j0, j1) straight from unpacked A and B.
  * A(i, p) = a[i*rsa + p*csa]; B is row-contiguous (tb = 0: B(p, j) = b[p*ldb + j])
- * or column-contiguous (tb = 1: B(p, j) = b[j*ldb + p]). Full K, e->first = e->last = 1. */
+ * or column-contiguous (tb = 1: B(p, j) = b[j*ldb + p], then csa == 1). Full K,
+ * e->first = e->last = 1. */
 typedef void (*small_s_fn)(idx_t m, idx_t j0, idx_t j1, idx_t k, const float *a, idx_t rsa,
                            idx_t csa, int tb, const float *b, idx_t ldb, float *c, idx_t ldc,
                            const epi_s *e);
@@ -63,11 +64,12 @@ typedef void (*small_d_fn)(idx_t m, idx_t j0, idx_t j1, idx_t k, const double *a
                            const epi_d *e);
 
 /* Blocking of one kernel and precision: the register tile and the cache blocks.
- * mc is a multiple of mr, nc a multiple of nr. small_m: m <= small_m uses the small path. */
+ * mc is a multiple of mr, nc a multiple of nr. m <= small_m or n <= small_n uses the
+ * unpacked small path (see driver_impl.h for the layouts it takes). */
 typedef struct {
     int mr, nr;
     idx_t mc, kc, nc;
-    idx_t small_m;
+    idx_t small_m, small_n;
 } fastff_blocking;
 
 typedef struct {
@@ -87,8 +89,8 @@ typedef struct {
 typedef struct {
     const char *name;
     int (*supported)(void);
-    kern_s s;
-    kern_d d;
+    const kern_s *s;
+    const kern_d *d;
 } fastff_kernel;
 
 extern const fastff_kernel fastff_kernel_ref;
@@ -108,6 +110,14 @@ void fastff_store_tile_d(const double *acc, int ldacc, double *c, idx_t ldc, int
 void fastff_act_row_ref_s(float *x, idx_t n, int act, float param);
 void fastff_act_row_ref_d(double *x, idx_t n, int act, double param);
 int fastff_act_is_elementwise_heavy(int act);
+
+/* ukr_ref.c: the portable small-M path (also the fallback of the SIMD sets) */
+void fastff_small_ref_s(idx_t m, idx_t j0, idx_t j1, idx_t k, const float *a, idx_t rsa,
+                        idx_t csa, int tb, const float *b, idx_t ldb, float *c, idx_t ldc,
+                        const epi_s *e);
+void fastff_small_ref_d(idx_t m, idx_t j0, idx_t j1, idx_t k, const double *a, idx_t rsa,
+                        idx_t csa, int tb, const double *b, idx_t ldb, double *c, idx_t ldc,
+                        const epi_d *e);
 
 /* pack.c */
 void fastff_pack_a_s(int ta, const float *a, idx_t lda, idx_t i0, idx_t p0, idx_t mc, idx_t kc,

@@ -1,6 +1,6 @@
 /* macrokernel.c - runs the microkernel over every MR x NR tile of one packed block pair.
- * jr outer, ir inner: one B micro-panel (kc x NR) stays in L1 while the packed A block
- * (mc x kc, sized for L2) streams past it. */
+ * ir outer, jr inner: one packed A micro-panel (MR x kc, the broadcast side) stays in L1
+ * while the B micro-panels (kc x NR, the vector side) stream from the L2-sized B block. */
 #include "internal.h"
 
 #define FF_PREC 1

@@ -4,13 +4,13 @@ void FF(fastff_macro)(const KERN *kn, idx_t mc, idx_t nc, idx_t kc, const T *ap,
 {
     const int MR = kn->blk.mr, NR = kn->blk.nr;
     EPI te = *e;
-    for (idx_t jr = 0; jr < nc; jr += NR) {
-        const int nr = (int)(nc - jr < NR ? nc - jr : NR);
-        te.bias = e->bias ? e->bias + jr : NULL;
-        const T *bpan = bp + jr * kc;
-        for (idx_t ir = 0; ir < mc; ir += MR) {
-            const int mr = (int)(mc - ir < MR ? mc - ir : MR);
-            kn->ukr(kc, ap + ir * kc, bpan, c + ir * ldc + jr, ldc, mr, nr, &te);
+    for (idx_t ir = 0; ir < mc; ir += MR) {
+        const int mr = (int)(mc - ir < MR ? mc - ir : MR);
+        const T *apan = ap + ir * kc;
+        for (idx_t jr = 0; jr < nc; jr += NR) {
+            const int nr = (int)(nc - jr < NR ? nc - jr : NR);
+            te.bias = e->bias ? e->bias + jr : NULL;
+            kn->ukr(kc, apan, bp + jr * kc, c + ir * ldc + jr, ldc, mr, nr, &te);
         }
     }
 }

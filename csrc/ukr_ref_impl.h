@@ -16,7 +16,7 @@ static void FF(ukr_ref)(idx_t kc, const T *a, const T *b, T *c, idx_t ldc, int m
     FF(fastff_store_tile)(acc, REF_NR, c, ldc, mr, nr, e, FF(fastff_act_row_ref));
 }
 
-static void FF(small_ref)(idx_t m, idx_t j0, idx_t j1, idx_t k, const T *a, idx_t rsa, idx_t csa,
+void FF(fastff_small_ref)(idx_t m, idx_t j0, idx_t j1, idx_t k, const T *a, idx_t rsa, idx_t csa,
                           int tb, const T *b, idx_t ldb, T *c, idx_t ldc, const EPI *e)
 {
     enum { CH = 64 };

@@ -1,0 +1,127 @@
+/* simd_avx2.h - AVX2+FMA vector helpers for ukr_x86_impl.h; define FF_PREC first
+ * (1 = float: 8 lanes, 2 = double: 4 lanes). Partial vectors use maskload/maskstore. */
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx2,fma")))
+#define VINL static inline __attribute__((target("avx2,fma"), always_inline))
+
+/* lane i active when i < n: compare a lane-index vector with n */
+VINL __m256i v_lanes_lt(int n, int lanes)
+{
+    if (lanes == 8) return _mm256_cmpgt_epi32(_mm256_set1_epi32(n),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+#if FF_PREC == 1
+#define T_ELEM float
+#define VL 8
+typedef __m256 V;
+VINL V v_zero(void) { return _mm256_setzero_ps(); }
+VINL V v_load(const float *p) { return _mm256_load_ps(p); }
+VINL V v_set1(float x) { return _mm256_set1_ps(x); }
+VINL V v_loadu(const float *p) { return _mm256_loadu_ps(p); }
+VINL void v_store(float *p, V x) { _mm256_store_ps(p, x); }
+VINL float v_hsum(V x)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+VINL V v_fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+VINL V v_mul(V a, V b) { return _mm256_mul_ps(a, b); }
+VINL V v_add(V a, V b) { return _mm256_add_ps(a, b); }
+VINL V v_max0(V x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
+VINL V v_leaky(V x, V s)
+{
+    return _mm256_blendv_ps(x, _mm256_mul_ps(x, s),
+                            _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+}
+VINL V v_loadn(const float *p, int n)
+{
+    return n >= VL ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, v_lanes_lt(n, VL));
+}
+VINL void v_storen(float *p, int n, V x)
+{
+    if (n >= VL) _mm256_storeu_ps(p, x);
+    else _mm256_maskstore_ps(p, v_lanes_lt(n, VL), x);
+}
+#else
+#define T_ELEM double
+#define VL 4
+typedef __m256d V;
+VINL V v_zero(void) { return _mm256_setzero_pd(); }
+VINL V v_load(const double *p) { return _mm256_load_pd(p); }
+VINL V v_set1(double x) { return _mm256_set1_pd(x); }
+VINL V v_loadu(const double *p) { return _mm256_loadu_pd(p); }
+VINL void v_store(double *p, V x) { _mm256_store_pd(p, x); }
+VINL double v_hsum(V x)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(x), _mm256_extractf128_pd(x, 1));
+    s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+    return _mm_cvtsd_f64(s);
+}
+VINL V v_fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+VINL V v_mul(V a, V b) { return _mm256_mul_pd(a, b); }
+VINL V v_add(V a, V b) { return _mm256_add_pd(a, b); }
+VINL V v_max0(V x) { return _mm256_max_pd(_mm256_setzero_pd(), x); }
+VINL V v_leaky(V x, V s)
+{
+    return _mm256_blendv_pd(x, _mm256_mul_pd(x, s),
+                            _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_LT_OQ));
+}
+VINL V v_loadn(const double *p, int n)
+{
+    return n >= VL ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, v_lanes_lt(n, VL));
+}
+VINL void v_storen(double *p, int n, V x)
+{
+    if (n >= VL) _mm256_storeu_pd(p, x);
+    else _mm256_maskstore_pd(p, v_lanes_lt(n, VL), x);
+}
+#endif
+
+/* ---- K loop in assembly (kloop_x86.h): 6 rows x 2 ymm, accumulators ymm0..ymm11 ---- */
+#define KL_R "ymm"
+#define KL_VB 32
+#define KL_MR 6
+#define KL_B0 12
+#define KL_B1 13
+#if FF_PREC == 1
+#define KL_ES "4"
+#define KL_BC "vbroadcastss"
+#define KL_FMA "vfmadd231ps"
+#define KL_MOV "vmovaps"
+#define KL_XOR "vxorps"
+#else
+#define KL_ES "8"
+#define KL_BC "vbroadcastsd"
+#define KL_FMA "vfmadd231pd"
+#define KL_MOV "vmovapd"
+#define KL_XOR "vxorpd"
+#endif
+#define KL_ROWS(u)                                                                          \
+    KL_F(u, 0, 14, 0, 1) KL_F(u, 1, 15, 2, 3) KL_F(u, 2, 14, 4, 5) KL_F(u, 3, 15, 6, 7)     \
+    KL_F(u, 4, 14, 8, 9) KL_F(u, 5, 15, 10, 11)
+#define KL_Z(r) KL_XOR " %%ymm" #r ", %%ymm" #r ", %%ymm" #r "\n\t"
+#define KL_ZERO                                                                             \
+    KL_Z(0) KL_Z(1) KL_Z(2) KL_Z(3) KL_Z(4) KL_Z(5) KL_Z(6) KL_Z(7) KL_Z(8) KL_Z(9)         \
+    KL_Z(10) KL_Z(11)
+#define KL_ST(r) KL_MOV " %%ymm" #r ", " #r "*32(%[acc])\n\t"
+#define KL_STORE                                                                            \
+    KL_ST(0) KL_ST(1) KL_ST(2) KL_ST(3) KL_ST(4) KL_ST(5) KL_ST(6) KL_ST(7) KL_ST(8)        \
+    KL_ST(9) KL_ST(10) KL_ST(11)
+#include "kloop_x86.h"
+
+#define KL_TILE_MR 6
+TGT static void kloop(idx_t kc, const T_ELEM *a, const T_ELEM *b, T_ELEM *acc)
+{
+    idx_t k4 = kc / 4, kr = kc % 4;
+    __asm__ volatile(KL_BODY
+                     : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
+                     : [acc] "r"(acc)
+                     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
+}

@@ -1,0 +1,192 @@
+/* small_x86_impl.h - the unpacked small path for the x86 kernel sets (no packing at all).
+ *
+ * Used for tiny M (a single predict row) and tiny N (the 10-wide output layer), where
+ * packing would cost as much as the arithmetic. Two forms, full K in registers:
+ *   axpy (B row-contiguous, tb = 0): C[r, cols] += A(r, p) * B[p, cols] for R rows and
+ *       NVC vectors of columns; A read with any strides (so ta is free);
+ *   dot  (tb = 1, A row-contiguous): C[r, j] = sum_p A[r, p] * B[j, p] with vectors along p,
+ *       reduced in a fixed order at the end.
+ * The accumulators go through a small tile buffer into the shared scalar epilogue
+ * (STORE_TILE), so alpha/beta/bias/activation follow exactly the reference rules.
+ * The including file defines T, EPI, V, VL, TGT, VINL, the v_* helpers, ACT_ROW, STORE_TILE,
+ * SMALL_NAME, SM_V (column vectors per chunk for row groups of 4), SM_R (rows per group
+ * when N fits one vector), SM_NVC(R) (vectors per chunk when m = R <= 4), SM_WIDE (the
+ * largest SM_NVC), DOT_R x DOT_J (dot-form tile), DOT_J1 (dot-form columns when m = 1). */
+
+TGT VINL void sm_axpy(const int R, const int NVC, idx_t k, const T *a, idx_t rsa, idx_t csa,
+                      const T *b, idx_t ldb, T *c, idx_t ldc, int ncols, const EPI *e)
+{
+    V acc[SM_R][SM_WIDE];
+    int cnt[SM_WIDE];
+#pragma GCC unroll 8
+    for (int v = 0; v < NVC; v++) {
+        const int left = ncols - v * VL;
+        cnt[v] = left <= 0 ? 0 : left >= VL ? VL : left;
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NVC; v++) acc[r][v] = v_zero();
+    if (ncols == NVC * VL) { /* full chunk: plain loads the compiler folds into the FMAs */
+        for (idx_t p = 0; p < k; p++) {
+            const T *bp = b + p * ldb;
+            const T *ap = a + p * csa;
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                const V ai = v_set1(ap[r * rsa]);
+#pragma GCC unroll 16
+                for (int v = 0; v < NVC; v++)
+                    acc[r][v] = v_fma(ai, v_loadu(bp + v * VL), acc[r][v]);
+            }
+        }
+    } else {
+        for (idx_t p = 0; p < k; p++) {
+            const T *bp = b + p * ldb;
+            const T *ap = a + p * csa;
+            V bv[SM_WIDE];
+#pragma GCC unroll 16
+            for (int v = 0; v < NVC; v++) bv[v] = v_loadn(bp + v * VL, cnt[v]);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                const V ai = v_set1(ap[r * rsa]);
+#pragma GCC unroll 16
+                for (int v = 0; v < NVC; v++) acc[r][v] = v_fma(ai, bv[v], acc[r][v]);
+            }
+        }
+    }
+    _Alignas(64) T tile[SM_R * SM_WIDE * VL];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NVC; v++) v_store(tile + (r * NVC + v) * VL, acc[r][v]);
+    STORE_TILE(tile, NVC * VL, c, ldc, R, ncols, e, ACT_ROW);
+}
+
+/* rows [0, m) x columns [j0, j1) in axpy form, R rows at a time, NVC vectors per chunk */
+#define SM_SWEEP(R, NVC)                                                                   \
+    for (; i + (R) <= m; i += (R))                                                         \
+        sm_axpy((R), (NVC), k, a + i * rsa, rsa, csa, bj, ldb, c + i * ldc + jc, ldc, cols, \
+                &te)
+
+/* m <= 4 rows: one row group, chunks as wide as the registers allow (SM_NVC(m) vectors),
+ * so B is streamed row by row nearly sequentially */
+#define DOT_MAX 8
+
+#define SM_ROWS_CASE(R)                                                                     \
+    case R:                                                                                 \
+        for (idx_t jc = j0; jc < j1; jc += SM_NVC(R) * VL) {                                \
+            const int cols = (int)(j1 - jc < SM_NVC(R) * VL ? j1 - jc : SM_NVC(R) * VL);    \
+            te.bias = e->bias ? e->bias + jc : NULL;                                        \
+            sm_axpy(R, SM_NVC(R), k, a, rsa, csa, b + jc, ldb, c + jc, ldc, cols, &te);     \
+        }                                                                                   \
+        return;
+
+TGT static void sm_axpy_region(idx_t m, idx_t j0, idx_t j1, idx_t k, const T *a, idx_t rsa,
+                               idx_t csa, const T *b, idx_t ldb, T *c, idx_t ldc, const EPI *e)
+{
+    EPI te = *e;
+    const int narrow = j1 - j0 <= VL;
+    if (!narrow) {
+        switch (m) {
+            SM_ROWS_CASE(1)
+            SM_ROWS_CASE(2)
+            SM_ROWS_CASE(3)
+            SM_ROWS_CASE(4)
+        default:
+            break;
+        }
+    }
+    const idx_t step = narrow ? VL : (idx_t)SM_V * VL;
+    for (idx_t jc = j0; jc < j1; jc += step) {
+        const int cols = (int)(j1 - jc < step ? j1 - jc : step);
+        const T *bj = b + jc;
+        te.bias = e->bias ? e->bias + jc : NULL;
+        idx_t i = 0;
+        if (narrow) {
+            SM_SWEEP(SM_R, 1);
+            SM_SWEEP(4, 1);
+            SM_SWEEP(2, 1);
+            SM_SWEEP(1, 1);
+        } else {
+            SM_SWEEP(4, SM_V);
+            SM_SWEEP(3, SM_V);
+            SM_SWEEP(2, SM_V);
+            SM_SWEEP(1, SM_V);
+        }
+    }
+}
+
+TGT VINL void sm_dot_tile(const int DR, const int DJ, idx_t k, const T *a, idx_t lda,
+                          const T *b, idx_t ldb, T *c, idx_t ldc, int nrows, int ncols,
+                          const EPI *e)
+{
+    const T *ar[DOT_MAX], *bc[DOT_MAX]; /* DR, DJ <= DOT_MAX */
+#pragma GCC unroll 8
+    for (int r = 0; r < DR; r++) ar[r] = a + (r < nrows ? r : 0) * lda;
+#pragma GCC unroll 8
+    for (int j = 0; j < DJ; j++) bc[j] = b + (j < ncols ? j : 0) * ldb;
+    V acc[DOT_MAX][DOT_MAX];
+#pragma GCC unroll 8
+    for (int r = 0; r < DR; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < DJ; j++) acc[r][j] = v_zero();
+    idx_t p = 0;
+    for (; p + VL <= k; p += VL) {
+        V av[DOT_MAX], bv[DOT_MAX];
+#pragma GCC unroll 8
+        for (int r = 0; r < DR; r++) av[r] = v_loadu(ar[r] + p);
+#pragma GCC unroll 8
+        for (int j = 0; j < DJ; j++) bv[j] = v_loadu(bc[j] + p);
+#pragma GCC unroll 8
+        for (int r = 0; r < DR; r++)
+#pragma GCC unroll 8
+            for (int j = 0; j < DJ; j++) acc[r][j] = v_fma(av[r], bv[j], acc[r][j]);
+    }
+    if (p < k) {
+        const int left = (int)(k - p);
+        V av[DOT_MAX], bv[DOT_MAX];
+#pragma GCC unroll 8
+        for (int r = 0; r < DR; r++) av[r] = v_loadn(ar[r] + p, left);
+#pragma GCC unroll 8
+        for (int j = 0; j < DJ; j++) bv[j] = v_loadn(bc[j] + p, left);
+#pragma GCC unroll 8
+        for (int r = 0; r < DR; r++)
+#pragma GCC unroll 8
+            for (int j = 0; j < DJ; j++) acc[r][j] = v_fma(av[r], bv[j], acc[r][j]);
+    }
+    T tile[DOT_MAX * DOT_MAX];
+#pragma GCC unroll 8
+    for (int r = 0; r < DR; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < DJ; j++) tile[r * DJ + j] = v_hsum(acc[r][j]);
+    STORE_TILE(tile, DJ, c, ldc, nrows, ncols, e, ACT_ROW);
+}
+
+/* rows [0, m) x columns [j0, j1); tb = 1 requires csa == 1 (checked by the driver). */
+TGT static void SMALL_NAME(idx_t m, idx_t j0, idx_t j1, idx_t k, const T *a, idx_t rsa,
+                           idx_t csa, int tb, const T *b, idx_t ldb, T *c, idx_t ldc,
+                           const EPI *e)
+{
+    if (!tb) {
+        sm_axpy_region(m, j0, j1, k, a, rsa, csa, b, ldb, c, ldc, e);
+        return;
+    }
+    EPI te = *e;
+    if (m == 1) { /* one row: 1 x DOT_J1 tiles, no redundant rows */
+        for (idx_t j = j0; j < j1; j += DOT_J1) {
+            const int ncols = (int)(j1 - j < DOT_J1 ? j1 - j : DOT_J1);
+            te.bias = e->bias ? e->bias + j : NULL;
+            sm_dot_tile(1, DOT_J1, k, a, rsa, b + j * ldb, ldb, c + j, ldc, 1, ncols, &te);
+        }
+        return;
+    }
+    for (idx_t j = j0; j < j1; j += DOT_J) {
+        const int ncols = (int)(j1 - j < DOT_J ? j1 - j : DOT_J);
+        te.bias = e->bias ? e->bias + j : NULL;
+        for (idx_t i = 0; i < m; i += DOT_R) {
+            const int nrows = (int)(m - i < DOT_R ? m - i : DOT_R);
+            sm_dot_tile(DOT_R, DOT_J, k, a + i * rsa, rsa, b + j * ldb, ldb, c + i * ldc + j,
+                        ldc, nrows, ncols, &te);
+        }
+    }
+}
