@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["main"]
@@ -29,7 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         sys.stderr.write(f"fastff: unknown command {command!r}\n\n{_USAGE}")
         return 2
-    return int(run(rest) or 0)
+    try:
+        return int(run(rest) or 0)
+    except BrokenPipeError:  # e.g. `python -m fastff info | head`: not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        sys.stderr.write("\nfastff: interrupted\n")
+        return 130
 
 
 if __name__ == "__main__":

@@ -38,9 +38,10 @@ def _x_for(n: int, epochs: Sequence[int]) -> list[float]:
     return [epochs[0] + 1 + (i + 1) * step - 1 for i in range(n)]
 
 
-def plot_history(history: Any, path: str | os.PathLike[str], *, title: str | None = None) -> str:
+def plot_history(history: Any, path: str | os.PathLike[str] | None = None, *,
+                 title: str | None = None) -> Any:
     """Write a PNG of ``history`` (a ``History`` or ``{"loss": [...], "val_loss": [...]}``)
-    to ``path`` and return the path.
+    to ``path`` and return the path; with ``path=None`` return the matplotlib ``Figure``.
 
     Each quantity ``q`` gets one panel with ``q`` and, when present, ``val_q``.
     """
@@ -80,6 +81,8 @@ def plot_history(history: Any, path: str | os.PathLike[str], *, title: str | Non
         ax.legend()
     if title:
         fig.suptitle(title)
+    if path is None:
+        return fig
     path = os.fspath(path)
     fig.savefig(path, format="png")
     return path
