@@ -61,6 +61,15 @@ def test_activation_forward_backward(name, dtype):
     close(out, REF.activation(name, np.ascontiguousarray(x), param=p), dtype)
 
 
+@pytest.mark.parametrize("shape", [0, 1, (3, 5), (7, 1, 2)])
+def test_alloc_zeroed_aligned(shape):
+    for ops in (CPU, REF):
+        a = ops.alloc(shape, np.float32)
+        assert a.shape == ((shape,) if isinstance(shape, int) else shape)
+        assert a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable
+        assert not a.any() and (a.size == 0 or a.ctypes.data % 64 == 0)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bias_grad(dtype):
     for k, shape in enumerate([(1, 1), (7, 3), (3, 1), (1, 10), (33, 65), (129, 7)]):

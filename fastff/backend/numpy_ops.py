@@ -204,8 +204,13 @@ class NumpyOps:
 
     # ------------------------------------------------------------------ arrays
     def alloc(self, shape: int | Sequence[int], dtype: Any = np.float32) -> np.ndarray:
-        """Zero-filled C-contiguous array."""
-        return np.zeros(shape, dtype=dtype)
+        """Zero-filled C-contiguous array, 64-byte aligned (one cache line / AVX-512 vector)."""
+        dtype = np.dtype(dtype)
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        raw = np.zeros(nbytes + 64, dtype=np.uint8)
+        off = (-raw.ctypes.data) % 64
+        return raw[off:off + nbytes].view(dtype).reshape(shape)
 
     def asarray(self, x: Any, dtype: Any = None) -> np.ndarray:
         """Host array (no copy when already one of the right dtype)."""
@@ -490,3 +495,61 @@ class NumpyOps:
         else:
             vv = v
         params -= (m * t(alpha)) / (np.sqrt(vv) + t(epsilon))
+
+    # -------------------------------------------------------- embeddings
+    # Ids are integer arrays; ``pad_id < 0`` means no padding id. Backwards write a dense
+    # gradient table but touch only rows: the rows of ``prev_rows`` (what the last call
+    # touched; None = the whole table) are zeroed first, then dy is scatter-added, and the
+    # sorted unique rows touched now are returned (for sparse optimizer row updates).
+    def embedding_gather(self, table: np.ndarray, ids: np.ndarray, pad_id: int = -1,
+                         out: np.ndarray | None = None) -> np.ndarray:
+        """``out[i] = table[ids[i]]`` over the flattened ids: shape ``(ids.size, D)``;
+        zeros where ``ids == pad_id``."""
+        flat = np.asarray(ids).reshape(-1).astype(np.int64)
+        res = table[flat]
+        if pad_id >= 0:
+            res[flat == pad_id] = 0
+        return _write(out, res)
+
+    @staticmethod
+    def _clear_rows(dtable: np.ndarray, prev_rows: np.ndarray | None) -> None:
+        if prev_rows is None:
+            dtable[...] = 0
+        else:
+            dtable[np.asarray(prev_rows, dtype=np.int64)] = 0
+
+    def backprop_embedding_gather(self, dy: np.ndarray, ids: np.ndarray, dtable: np.ndarray,
+                                  pad_id: int = -1,
+                                  prev_rows: np.ndarray | None = None) -> np.ndarray:
+        """Gradient of ``embedding_gather`` into ``dtable``; returns the rows touched."""
+        flat = np.asarray(ids).reshape(-1).astype(np.int64)
+        self._clear_rows(dtable, prev_rows)
+        keep = flat != pad_id
+        np.add.at(dtable, flat[keep], dy.reshape(flat.size, -1)[keep])
+        return np.unique(flat[keep])
+
+    def embedding_bag(self, table: np.ndarray, ids: np.ndarray, pad_id: int = 0,
+                      mode: str = "mean", out: np.ndarray | None = None) -> np.ndarray:
+        """Row ``i``: sum (``mode="sum"``) or mean of ``table[ids[i, k]]`` over the
+        non-padding ids (a row of padding only gives zeros). ``ids`` is ``(n, L)``."""
+        ids = np.asarray(ids).astype(np.int64)
+        keep = ids != pad_id
+        res = (table[ids] * keep[..., None].astype(table.dtype)).sum(axis=1)
+        if mode == "mean":
+            cnt = np.maximum(keep.sum(axis=1), 1).astype(table.dtype)
+            res *= (table.dtype.type(1) / cnt)[:, None]
+        return _write(out, res)
+
+    def backprop_embedding_bag(self, dy: np.ndarray, ids: np.ndarray, dtable: np.ndarray,
+                               pad_id: int = 0, mode: str = "mean",
+                               prev_rows: np.ndarray | None = None) -> np.ndarray:
+        """Gradient of ``embedding_bag`` into ``dtable``; returns the rows touched."""
+        ids = np.asarray(ids).astype(np.int64)
+        keep = ids != pad_id
+        scale = np.ones(ids.shape[0], dtype=dtable.dtype)
+        if mode == "mean":
+            scale = dtable.dtype.type(1) / np.maximum(keep.sum(axis=1), 1).astype(dtable.dtype)
+        self._clear_rows(dtable, prev_rows)
+        rows = np.broadcast_to(np.arange(ids.shape[0])[:, None], ids.shape)[keep]
+        np.add.at(dtable, ids[keep], dy[rows] * scale[rows, None])
+        return np.unique(ids[keep])
