@@ -20,6 +20,7 @@ from fastff import _threading, linalg
 from fastff.backend.kernels import ACT_CODES, PAR_MIN
 from fastff.backend.kernels import activations as K_act
 from fastff.backend.kernels import dropout as K_drop
+from fastff.backend.kernels import embedding as K_emb
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import reductions as K_red
 from fastff.backend.kernels import softmax as K_sm
@@ -362,3 +363,48 @@ class CpuOps(NumpyOps):
         kern(params, _c(grads), m, v, vh, t(alpha), t(1.0 - beta_1), t(1.0 - beta_2),
              t(epsilon), t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
              t(flush_threshold(params.dtype)))
+
+    # -------------------------------------------------------------- embeddings
+    @staticmethod
+    def _ids(ids: np.ndarray, ndim: int) -> np.ndarray:
+        a = np.asarray(ids)
+        if a.dtype.kind not in "iu":
+            a = np.rint(a).astype(np.int64)
+        a = a.reshape(-1) if ndim == 1 else a
+        return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+    @staticmethod
+    def _prev(dtable: np.ndarray, prev_rows: np.ndarray | None) -> np.ndarray:
+        if prev_rows is None:
+            dtable[...] = 0
+            return np.empty(0, np.int64)
+        return np.ascontiguousarray(prev_rows, dtype=np.int64)
+
+    def embedding_gather(self, table: np.ndarray, ids: np.ndarray, pad_id: int = -1,
+                         out: np.ndarray | None = None) -> np.ndarray:
+        flat = self._ids(ids, 1)
+        dst = _out_like(out, (flat.size, table.shape[1]), table.dtype)
+        K_emb.gather(_c(table), flat, int(pad_id), dst.reshape(flat.size, table.shape[1]))
+        return _finish(out, dst)
+
+    def backprop_embedding_gather(self, dy: np.ndarray, ids: np.ndarray, dtable: np.ndarray,
+                                  pad_id: int = -1,
+                                  prev_rows: np.ndarray | None = None) -> np.ndarray:
+        flat = self._ids(ids, 1)
+        prev = self._prev(dtable, prev_rows)
+        return K_emb.gather_backward(_c(dy).reshape(flat.size, -1), flat, int(pad_id), dtable,
+                                     prev)
+
+    def embedding_bag(self, table: np.ndarray, ids: np.ndarray, pad_id: int = 0,
+                      mode: str = "mean", out: np.ndarray | None = None) -> np.ndarray:
+        ids2 = self._ids(ids, 2)
+        dst = _out_like(out, (ids2.shape[0], table.shape[1]), table.dtype)
+        K_emb.bag(_c(table), ids2, int(pad_id), mode == "mean", dst)
+        return _finish(out, dst)
+
+    def backprop_embedding_bag(self, dy: np.ndarray, ids: np.ndarray, dtable: np.ndarray,
+                               pad_id: int = 0, mode: str = "mean",
+                               prev_rows: np.ndarray | None = None) -> np.ndarray:
+        ids2 = self._ids(ids, 2)
+        prev = self._prev(dtable, prev_rows)
+        return K_emb.bag_backward(_c(dy), ids2, int(pad_id), mode == "mean", dtable, prev)
