@@ -46,7 +46,7 @@ class Param:
     the model is built, so read them at call time and never keep them across calls)."""
 
     __slots__ = ("name", "path", "shape", "value", "grad", "trainable", "regularizer",
-                 "initializer")
+                 "initializer", "sparse", "rows")
 
     def __init__(self, name: str, value: np.ndarray, trainable: bool = True,
                  regularizer: regularizers.Regularizer | None = None,
@@ -59,6 +59,11 @@ class Param:
         self.trainable = bool(trainable)
         self.regularizer = regularizer
         self.initializer = initializer
+        #: row-sparse gradient (embedding tables): ``grad`` stays the full dense gradient, but
+        #: after a backprop only ``grad[rows]`` can be non-zero, so the model lets the
+        #: optimizer update just those rows (``Optimizer.apply_rows``) instead of the table.
+        self.sparse = False
+        self.rows: np.ndarray | None = None
 
     @property
     def dtype(self) -> np.dtype:
