@@ -506,7 +506,8 @@ def load_model(
                 hook(state)
     except FormatError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, MemoryError,
-            OverflowError, RecursionError) as e:
+    except (Exception, MemoryError, RecursionError) as e:
+        # Whatever a hostile description makes a constructor raise is a format problem of
+        # the file; the cause stays chained for debugging.
         raise FormatError(f"{path}: invalid model description: {type(e).__name__}: {e}") from e
     return model

@@ -414,3 +414,70 @@ def test_crafted_model_contents_fail_cleanly(tmp_path, mutate, match):
     path = _crafted_model_file(tmp_path, mutate)
     with pytest.raises(FormatError, match=match):
         saving.load_model(path)
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=16,
+)
+_fuzz_entry = st.fixed_dictionaries({
+    "name": st.text(max_size=5) | st.integers(),
+    "dtype": st.sampled_from(["<f4", "<f8", "|u1", "|b1", "|O", "<U3", "V8", "bogus", 3]),
+    "shape": st.lists(st.integers(-2, 2**33), max_size=4) | _json,
+    "offset": st.integers(-5, 300) | _json,
+    "nbytes": st.integers(-5, 300),
+})
+_good_model = {"class_name": "Sequential",
+               "config": {"input_shape": [3], "layers": [
+                   {"class_name": "Dense", "config": {"units": 2, "name": "d"}}]}}
+_header = st.fixed_dictionaries({
+    "kind": st.sampled_from(["model", "weights", None, 5]),
+    "model": _json | st.just(_good_model),
+    "compile": _json,
+    "training_state": _json,
+    "arrays": st.fixed_dictionaries({"weights": st.lists(_fuzz_entry, max_size=3)})
+    | st.fixed_dictionaries({"weights": st.lists(_fuzz_entry, max_size=2),
+                             "optimizer": st.lists(_fuzz_entry, max_size=2)}) | _json,
+})
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(header=_header, data=st.binary(max_size=300))
+def test_fuzzed_files_fail_only_with_format_error(tmp_path_factory, header, data):
+    path = _craft(tmp_path_factory.mktemp("fuzz") / "f.fastff", header, data)
+    try:
+        saving.load_model(path)
+    except FormatError:
+        pass
+    try:
+        saving.read_file(path)
+    except FormatError:
+        pass
+
+
+@settings(max_examples=60, deadline=None)
+@given(pos=st.integers(0, 10**6), cut=st.booleans(), extra=st.binary(min_size=1, max_size=8))
+def test_any_damage_is_detected(tmp_path_factory, pos, cut, extra):
+    path = tmp_path_factory.mktemp("dmg") / "d.fastff"
+    saving.write_file(path, {"kind": "test"}, _arrays())
+    good = path.read_bytes()
+    pos %= len(good)
+    if cut:
+        bad = good[:pos] + good[pos + len(extra):]  # bytes dropped
+    else:
+        bad = good[:pos] + bytes(b ^ (x | 1) for b, x in zip(good[pos:], extra)) \
+            + good[pos + len(extra):]
+        bad = bad[:len(good)]
+    assert bad != good
+    path.write_bytes(bad)
+    with pytest.raises(FormatError):
+        saving.read_file(path)
