@@ -297,3 +297,40 @@ def test_keras_script_runs_with_only_the_import_changed():
     hist, score, probs = ns["RESULT"]
     assert set(hist) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert score[1] > 0.85 and probs.shape == (5, 2)
+
+
+def test_check_grads_on_a_model_without_targets():
+    model = fastff.Sequential([L.Input((3,)), L.Dense(4, activation="gelu"), L.Dense(2)])
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    assert fastff.testing.check_grads(model, x) < 1e-6
+
+
+def test_utils_to_categorical_and_seed():
+    np.testing.assert_array_equal(fastff.utils.to_categorical([0, 2, 1]),
+                                  np.eye(3, dtype=np.float32)[[0, 2, 1]])
+    assert fastff.utils.to_categorical(np.array([[1], [0]]), num_classes=4).shape == (2, 4)
+    with pytest.raises(ValueError, match="num_classes"):
+        fastff.utils.to_categorical([5], num_classes=3)
+    with pytest.raises(TypeError, match="integer seed"):
+        fastff.utils.set_random_seed("42")
+
+
+def test_import_is_cheap_and_building_needs_no_numba():
+    import subprocess
+    import sys
+
+    code = ("import sys, fastff; m = fastff.Sequential([fastff.Input((3,)), "
+            "fastff.layers.Dense(2)]); m.compile('adam', 'mse'); "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_train_on_batch_and_layers_added_after_build():
+    x, y = _data(16)
+    model = fastff.Sequential([L.Input((4,)), L.Dense(5, activation="relu")])
+    model.add(L.Dense(3, activation="softmax"))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, acc = model.train_on_batch(x, y)
+    assert loss > 0 and 0 <= acc <= 1 and model.optimizer.iterations == 1
+    assert model.predict_on_batch(x).shape == (16, 3)

@@ -37,13 +37,14 @@ def _train_once(threads: int) -> list[np.ndarray]:
     try:
         fastff.utils.set_random_seed(123)
         rng = np.random.default_rng(0)
-        x = rng.standard_normal((300, 64)).astype(np.float32)
-        y = rng.integers(0, 10, 300)
-        model = fastff.Sequential([L.Input((64,)), L.Dense(128, activation="relu"),
+        # big enough that the GEMMs take their threaded path
+        x = rng.standard_normal((600, 256)).astype(np.float32)
+        y = rng.integers(0, 10, 600)
+        model = fastff.Sequential([L.Input((256,)), L.Dense(512, activation="relu"),
                                    L.Dropout(0.2), L.Dense(64, activation="tanh"),
                                    L.Dense(10, activation="softmax")])
         model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit(x, y, batch_size=64, epochs=3, validation_split=0.1, verbose=0)
+        model.fit(x, y, batch_size=256, epochs=2, validation_split=0.1, verbose=0)
         return model.get_weights()
     finally:
         _threading.set_num_threads(old)
