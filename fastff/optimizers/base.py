@@ -134,11 +134,19 @@ class Optimizer:
         self.built = True
 
     # ------------------------------------------------------------------- apply
-    def apply(self, params_flat: np.ndarray, grads_flat: np.ndarray) -> None:
-        """One update of ``params_flat[:n_params]`` from ``grads_flat[:n_params]``."""
+    def apply(self, params_flat: np.ndarray, grads_flat: np.ndarray,
+              n_dense: int | None = None) -> None:
+        """One update of ``params_flat[:n_params]`` from ``grads_flat[:n_params]``.
+
+        ``n_dense`` stops the dense pass early: a model puts row-sparse tables after the first
+        ``n_dense`` entries and updates them with ``apply_rows`` before calling ``apply``.
+        """
         if not self.built:
             self.build(params_flat.size, params_flat.dtype)
         n = self.n_params
+        if n_dense is not None and n_dense < n:
+            self._apply_dense(params_flat[:n_dense], grads_flat[:n_dense], int(n_dense))
+            return
         p = params_flat if params_flat.size == n else params_flat[:n]
         g = grads_flat if grads_flat.size == n else grads_flat[:n]
         lr = self._learning_rate
@@ -160,6 +168,71 @@ class Optimizer:
                 scale = c / max(norm, c) if not math.isnan(norm) else math.nan
             self._update(self._buffers, p, g, lr, wd, scale, self.clipvalue)
         self.iterations += 1
+
+    def _apply_dense(self, p: np.ndarray, g: np.ndarray, n: int) -> None:
+        """``apply`` over the prefix ``[0, n)`` of the state buffers (sparse tables follow)."""
+        lr = self._learning_rate
+        if callable(lr):
+            lr = float(lr(self.iterations))
+        wd = self.weight_decay or 0.0
+        if n:
+            if self.clipnorm is not None:
+                c = self.clipnorm
+                for off, size in self.slots:
+                    if off + size > n:
+                        continue
+                    sl = slice(off, off + size)
+                    norm = math.sqrt(self.ops.sq_norm(g[sl]))
+                    bufs = {k: v[sl] for k, v in self._buffers.items()}
+                    self._update(bufs, p[sl], g[sl], lr, wd, c / max(norm, c), None)
+            else:
+                scale = 1.0
+                if self.global_clipnorm is not None:
+                    c = self.global_clipnorm
+                    norm = math.sqrt(self.ops.sq_norm(g))
+                    scale = c / max(norm, c) if not math.isnan(norm) else math.nan
+                bufs = {k: v[:n] for k, v in self._buffers.items()}
+                self._update(bufs, p, g, lr, wd, scale, self.clipvalue)
+        self.iterations += 1
+
+    def apply_rows(self, params_flat: np.ndarray, grads_flat: np.ndarray, offset: int,
+                   shape: tuple[int, ...], rows: np.ndarray | None) -> None:
+        """Lazy update of the rows ``rows`` of the table of ``shape`` stored at ``offset``.
+
+        Call it before the step's ``apply`` (it uses the same step number). Semantics are
+        *lazy*, as TF's LazyAdam and PyTorch's SparseAdam: the touched rows get exactly the
+        dense update (with the global step's bias correction); every other row keeps its value
+        *and* its optimizer state (moments are not decayed). For SGD without momentum and for
+        Adagrad this equals the dense step. ``clipvalue`` applies to the rows, ``clipnorm`` to
+        the table's gradient (whose norm is that of its rows), ``weight_decay`` to the touched
+        rows only; ``global_clipnorm`` leaves tables unscaled. ``rows=None``: every row.
+        """
+        if not self.built:
+            raise ValueError("apply_rows: the optimizer is not built")
+        size = int(np.prod(shape))
+        n_rows = int(shape[0]) if shape else 1
+        width = size // max(n_rows, 1)
+        sl = slice(int(offset), int(offset) + size)
+        idx = np.arange(n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+        if idx.size == 0:
+            return
+        table = params_flat[sl].reshape(n_rows, width)
+        pr = table[idx]
+        gr = grads_flat[sl].reshape(n_rows, width)[idx]
+        state = {k: v[sl].reshape(n_rows, width) for k, v in self._buffers.items()}
+        bufs = {k: v[idx].reshape(-1) for k, v in state.items()}
+        lr = self._learning_rate
+        if callable(lr):
+            lr = float(lr(self.iterations))
+        scale = 1.0
+        if self.clipnorm is not None:
+            c = self.clipnorm
+            scale = c / max(math.sqrt(self.ops.sq_norm(gr)), c)
+        self._update(bufs, pr.reshape(-1), gr.reshape(-1), lr, self.weight_decay or 0.0, scale,
+                     self.clipvalue)
+        table[idx] = pr
+        for k, v in state.items():
+            v[idx] = bufs[k].reshape(-1, width)
 
     def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
                 lr: float, weight_decay: float, grad_scale: float,
