@@ -27,6 +27,11 @@ def set_floatx(name: str) -> None:
     _FLOATX = name
 
 
+def epsilon() -> float:
+    """The fuzz factor used to clip probabilities in cross-entropies (Keras's 1e-7)."""
+    return 1e-7
+
+
 def standardize_dtype(dtype: object | None) -> np.dtype:
     """Resolve ``dtype`` (None means ``floatx()``) to a supported float dtype."""
     dt = np.dtype(_FLOATX if dtype is None else dtype)

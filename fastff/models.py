@@ -58,6 +58,8 @@ class Sequential:
         self._layout_version = -1
         self._n_trainable = 0
         self._slots: list[tuple[int, int]] = []
+        self._sparse: list = []  # (row-sparse Param, offset) pairs, see _pack
+        self._n_dense = 0
         self._ops: Any = None
         # compile state
         self.optimizer: Any = None
@@ -173,6 +175,9 @@ class Sequential:
         if key == self._layout and self.params is not None:
             return
         train, frozen = self._all_params()
+        # row-sparse tables last among the trainable params: the dense optimizer pass stops
+        # before them (n_dense) and they get row updates (Optimizer.apply_rows)
+        train = [p for p in train if not p.sparse] + [p for p in train if p.sparse]
         step = max(1, _ALIGN // self.dtype.itemsize)
         offsets, off = [], 0
         for p in train + frozen:
@@ -191,6 +196,8 @@ class Sequential:
                 self._slots.append((o, p.size))
         self.params, self.grads = params, grads
         self._n_trainable = n_train if train else 0
+        self._sparse = [(p, o) for p, o in zip(train, offsets) if p.sparse]
+        self._n_dense = self._sparse[0][1] if self._sparse else self._n_trainable
         self._layout = key
         # as Keras 3: penalties of trainable weights only
         self._regularized = [p for p in train if p.regularizer is not None]
@@ -377,7 +384,8 @@ class Sequential:
 
         if training:
             return tr.forward(self, x, training=True)
-        return tr.predict(self, x, batch_size=None, verbose=0, callbacks=None)
+        return tr.predict(self, x, batch_size=None, verbose=0, callbacks=None,
+                          single_batch=True)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         from fastff import training
