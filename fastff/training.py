@@ -178,7 +178,13 @@ def _train_step(model, xb, yb, swb, want_pred):
     per_row, penalty, pred, _ = forward_backward(model, xb, yb, swb, ws, False, want_pred,
                                                  model._fused_flag)
     if model._n_trainable:
-        opt.apply(model.params, model.grads)
+        sparse = model._sparse if getattr(model.ops, "device", "cpu") == "cpu" else None
+        if sparse:  # row updates of embedding tables, then the dense pass before them
+            for p, off in sparse:
+                opt.apply_rows(model.params, model.grads, off, p.shape, p.rows)
+            opt.apply(model.params, model.grads, model._n_dense)
+        else:
+            opt.apply(model.params, model.grads)
     return per_row, penalty, pred
 
 
