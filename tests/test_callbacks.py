@@ -250,6 +250,19 @@ def test_csv_logger_content_and_append(tmp_path):
     assert path.read_text() == ""
 
 
+def test_csv_logger_keys_appearing_later(tmp_path):
+    x, y = _data()
+    path = tmp_path / "freq.csv"
+    model = _model()
+    model.fit(x, y, epochs=4, validation_split=0.25, validation_freq=2, verbose=0,
+              callbacks=[CSVLogger(path, separator=";")])
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [r[3:] for r in rows[1:]][0::2] == [["NA", "NA"], ["NA", "NA"]]
+    assert all(float(v) >= 0 for r in rows[2::2] for v in r[3:])
+
+
 def test_lambda_callback_hooks_and_errors():
     x, y = _data(n=64)
     calls: dict[str, int] = {}

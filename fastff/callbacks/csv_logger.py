@@ -1,8 +1,9 @@
 """``CSVLogger``: append one CSV row of the epoch's logs per epoch (Keras semantics).
 
-Columns are ``epoch`` (0-based, as Keras) and the logs' keys, sorted, fixed at the first
-epoch (or read from the existing header with ``append=True``); a value missing in a later
-epoch is written as ``NA``. Each row is flushed, so the
+Columns are ``epoch`` (0-based, as Keras) and the logs' keys, sorted (with ``append=True``,
+those of the existing header first); a value missing in an epoch is written as ``NA``. When
+a later epoch brings new keys (e.g. ``val_*`` with ``validation_freq=2``), the file is
+rewritten with the wider header rather than losing them. Each row is flushed, so the
 file is useful while training runs and after a crash.
 """
 
@@ -63,6 +64,8 @@ class CSVLogger(Callback):
             self.on_train_begin()
         if self.keys is None:
             self.keys = sorted(logs)
+        elif not set(logs) <= set(self.keys):
+            self._widen(sorted(set(logs) - set(self.keys)))
         if self._writer is None:
             fields = ["epoch", *self.keys]
             self._writer = csv.DictWriter(self._file, fieldnames=fields, delimiter=self.sep,
@@ -73,6 +76,27 @@ class CSVLogger(Callback):
         row.update({k: _cell(logs[k]) if k in logs else "NA" for k in self.keys})
         self._writer.writerow(row)
         self._file.flush()
+
+    def _widen(self, new_keys: list[str]) -> None:
+        """Rewrite the file with ``new_keys`` added to the header (``NA`` in older rows)."""
+        assert self._file is not None and self.keys is not None
+        self._file.close()
+        rows: list[dict[str, str]] = []
+        if os.path.getsize(self.filename) > 0:
+            with open(self.filename, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f, delimiter=self.sep))
+        self.keys = self.keys + new_keys
+        fields = ["epoch", *self.keys]
+        tmp = self.filename + ".tmp"
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=fields, delimiter=self.sep, restval="NA",
+                                    extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, self.filename)
+        self._file = open(self.filename, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.DictWriter(self._file, fieldnames=fields, delimiter=self.sep,
+                                      extrasaction="ignore")
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self._file is not None:

@@ -24,8 +24,8 @@ from fastff.callbacks.base import Callback
 __all__ = ["ProgbarLogger", "format_logs"]
 
 _REFRESH_S = 0.1
-_BAR = "{n_fmt}/{total_fmt} [{bar:30}] ETA: {remaining} - {desc}"
-_BAR_UNKNOWN = "{n_fmt} steps - {elapsed} - {desc}"
+_BAR = "{n_fmt}/{total_fmt} [{bar:30}] ETA: {remaining}{desc}"  # desc: " - loss: ..."
+_BAR_UNKNOWN = "{n_fmt} steps - {elapsed}{desc}"
 _BAR_DONE = "{n_fmt}/{total_fmt} [{bar:30}] {desc}"
 
 
@@ -149,7 +149,8 @@ class ProgbarLogger(Callback):
         now = time.perf_counter()
         if now - self._last >= _REFRESH_S or self._seen == self.steps:
             self._last = now
-            bar.set_description_str(format_logs(_numeric(logs)), refresh=False)
+            shown = format_logs(_numeric(logs))
+            bar.set_description_str(" - " + shown if shown else "", refresh=False)
             bar.update(self._seen - self._drawn)
             self._drawn = self._seen
 
