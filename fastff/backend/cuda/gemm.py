@@ -6,8 +6,10 @@ reads rows of each); each thread then keeps a TM x TN register tile of C and doe
 product per k. A thread owns rows ``ty + i*BM/TM`` and columns ``tx + j*BN/TN`` (strided, so
 a warp reads consecutive shared-memory words and writes consecutive columns of C). Loads
 are mapped so consecutive threads read consecutive addresses of A or B for every transpose
-case; out-of-range elements load as zero, so edge tiles need no separate kernel. The
-epilogue (alpha, beta, bias, activation) runs on the register tile before the one store.
+case; out-of-range elements load as zero, so edge tiles need no separate kernel. The next
+tile is fetched into registers before the current one is multiplied, so global-memory
+latency overlaps the arithmetic. The epilogue (alpha, beta, bias, activation) runs on the
+register tile before the one store.
 """
 
 from __future__ import annotations
@@ -59,6 +61,48 @@ def kernel(dtype: Any, cfg: TileConfig) -> Any:
     zero = t(0)
     _, act_forward, _ = device_functions(dtype)
 
+    @cuda.jit(device=True)
+    def tile_index(idx, trans, rows):
+        """(k, row-or-col) in the staged tile of the element a thread's idx-th load covers:
+        ``trans`` tells whether the operand is stored k-major (consecutive threads walk the
+        rows of op(X)) or row-major (consecutive threads walk k)."""
+        if trans:
+            kk = idx // rows
+            return kk, idx - kk * rows
+        mm = idx // bk
+        return idx - mm * bk, mm
+
+    @cuda.jit(device=True)
+    def fetch(a, b, pa, pb, k0, tid, row0, col0, m, n, k, trans_a, trans_b):
+        """Global -> registers: this thread's share of op(A)[row0:, k0:] and op(B)[k0:, col0:]
+        (zero outside the matrices)."""
+        for s in range(loads_a):
+            kk, mm = tile_index(tid + s * nt, trans_a, bm)
+            r = row0 + mm
+            q = k0 + kk
+            if r < m and q < k:
+                pa[s] = a[q, r] if trans_a else a[r, q]
+            else:
+                pa[s] = zero
+        for s in range(loads_b):
+            kk, nn = tile_index(tid + s * nt, not trans_b, bn)
+            col = col0 + nn
+            q = k0 + kk
+            if col < n and q < k:
+                pb[s] = b[col, q] if trans_b else b[q, col]
+            else:
+                pb[s] = zero
+
+    @cuda.jit(device=True)
+    def stash(a_s, b_s, pa, pb, tid, trans_a, trans_b):
+        """Registers -> shared memory, both tiles k-major."""
+        for s in range(loads_a):
+            kk, mm = tile_index(tid + s * nt, trans_a, bm)
+            a_s[kk, mm] = pa[s]
+        for s in range(loads_b):
+            kk, nn = tile_index(tid + s * nt, not trans_b, bn)
+            b_s[kk, nn] = pb[s]
+
     @cuda.jit
     def gemm_kernel(a, b, c, trans_a, trans_b, alpha, beta, bias, has_bias, code, p):
         a_s = cuda.shared.array((bk, bm), dtype=t)
@@ -66,47 +110,27 @@ def kernel(dtype: Any, cfg: TileConfig) -> Any:
         acc = cuda.local.array((tm, tn), dtype=t)
         ra = cuda.local.array(tm, dtype=t)
         rb = cuda.local.array(tn, dtype=t)
+        pa = cuda.local.array(loads_a, dtype=t)
+        pb = cuda.local.array(loads_b, dtype=t)
         m = c.shape[0]
         n = c.shape[1]
         k = a.shape[0] if trans_a else a.shape[1]
-        tx = cuda.threadIdx.x
-        ty = cuda.threadIdx.y
+        # The masks are no-ops that tell LLVM the indices are non-negative, which removes
+        # Numba's negative-index wraparound arithmetic from every shared-memory access.
+        tx = cuda.threadIdx.x & 1023
+        ty = cuda.threadIdx.y & 1023
         tid = ty * tx_n + tx
-        row0 = cuda.blockIdx.y * bm
-        col0 = cuda.blockIdx.x * bn
+        row0 = (cuda.blockIdx.y & 0x7FFFFFFF) * bm
+        col0 = (cuda.blockIdx.x & 0x7FFFFFFF) * bn
         for i in range(tm):
             for j in range(tn):
                 acc[i, j] = zero
+        fetch(a, b, pa, pb, 0, tid, row0, col0, m, n, k, trans_a, trans_b)
         for k0 in range(0, k, bk):
-            for s in range(loads_a):
-                idx = tid + s * nt
-                if trans_a:  # A is (K, M): consecutive threads walk M
-                    kk = idx // bm
-                    mm = idx - kk * bm
-                    r = row0 + mm
-                    q = k0 + kk
-                    a_s[kk, mm] = a[q, r] if (r < m and q < k) else zero
-                else:  # A is (M, K): consecutive threads walk K
-                    mm = idx // bk
-                    kk = idx - mm * bk
-                    r = row0 + mm
-                    q = k0 + kk
-                    a_s[kk, mm] = a[r, q] if (r < m and q < k) else zero
-            for s in range(loads_b):
-                idx = tid + s * nt
-                if trans_b:  # B is (N, K): consecutive threads walk K
-                    nn = idx // bk
-                    kk = idx - nn * bk
-                    col = col0 + nn
-                    q = k0 + kk
-                    b_s[kk, nn] = b[col, q] if (col < n and q < k) else zero
-                else:  # B is (K, N): consecutive threads walk N
-                    kk = idx // bn
-                    nn = idx - kk * bn
-                    col = col0 + nn
-                    q = k0 + kk
-                    b_s[kk, nn] = b[q, col] if (col < n and q < k) else zero
+            stash(a_s, b_s, pa, pb, tid, trans_a, trans_b)
             cuda.syncthreads()
+            if k0 + bk < k:  # next tile's loads overlap this tile's arithmetic
+                fetch(a, b, pa, pb, k0 + bk, tid, row0, col0, m, n, k, trans_a, trans_b)
             for kk in range(bk):
                 for i in range(tm):
                     ra[i] = a_s[kk, ty + i * ty_n]
