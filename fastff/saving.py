@@ -383,6 +383,8 @@ def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
 
 def _assign_weights(path: str, model: Any, items: list[tuple[str, np.ndarray]]) -> None:
     current = model.get_weights()
+    if not current and not items:  # e.g. a model saved before it was built
+        return
     if len(current) != len(items):
         raise FormatError(f"{path}: the file holds {len(items)} weight arrays, the model "
                           f"has {len(current)}")

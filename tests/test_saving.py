@@ -325,6 +325,15 @@ def test_uncompiled_and_weights_only(tmp_path):
         fewer.load_weights(tmp_path / "w.fastff")
 
 
+def test_unbuilt_model_round_trip(tmp_path):
+    model = fastff.Sequential([layers.Dense(3, name="a"), layers.Dense(2, name="b")], name="nb")
+    model.save(tmp_path / "nb.fastff")
+    loaded = saving.load_model(tmp_path / "nb.fastff")
+    assert not loaded.built and [la.name for la in loaded.layers] == ["a", "b"]
+    loaded.build((None, 4))
+    assert loaded.count_params() == 4 * 3 + 3 + 3 * 2 + 2
+
+
 def test_resumed_training_equals_uninterrupted(tmp_path):
     x, y = _data()
     full = _model(seed=7)
