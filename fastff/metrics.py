@@ -120,11 +120,23 @@ class Accuracy(MeanMetricWrapper):
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
+    #: depends on y_pred only through its row argmax, so logits serve as well as probabilities
+    argmax_based = True
+
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None):
         super().__init__(sparse_categorical_accuracy, name, dtype)
 
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        if sample_weight is not None:
+            return super().update_state(y_true, y_pred, sample_weight)
+        hits = np.count_nonzero(np.argmax(y_pred, axis=-1) == _labels(y_true))
+        self.total += int(hits)
+        self.count += len(y_pred)
+
 
 class CategoricalAccuracy(MeanMetricWrapper):
+    argmax_based = True
+
     def __init__(self, name: str = "categorical_accuracy", dtype: Any = None):
         super().__init__(categorical_accuracy, name, dtype)
 

@@ -144,7 +144,9 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     else:
         per_row, dy = model.loss.forward(ops, h, yb, swb, dbuf)
     pred = None
-    if want_pred:
+    if want_pred == "logits":  # the metrics only need the argmax: skip the activation
+        pred = h
+    elif want_pred:
         if fused:
             pbuf = None if ws is None else ws[-1].get("pred", h.shape, h.dtype)
             pred = ops.activation(layers[-1].output_activation, h, out=pbuf)
@@ -280,7 +282,7 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
     cbl = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
         callbacks, model=model, add_history=True, add_progbar=verbose != 0, verbose=verbose,
         epochs=epochs, steps=steps)
-    want_pred = bool(metrics)
+    want_pred = _want_pred(metrics, model._fused_flag)
     batch_logs = cbl.needs_batch_logs
     model.stop_training = False
     if shuffle:
@@ -325,6 +327,16 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
             cbl.on_epoch_end(epoch, logs)
         cbl.on_train_end(logs)
     return cbl.history if cbl.history is not None else model.history
+
+
+def _want_pred(metrics: list, fused: bool) -> bool | str:
+    """What the metrics need from a training step: nothing, the output, or (when the loss
+    fused a softmax and every metric only takes an argmax) just the logits."""
+    if not metrics:
+        return False
+    if fused and all(getattr(m, "argmax_based", False) for m in metrics):
+        return "logits"
+    return True
 
 
 def _should_validate(epoch: int, freq: Any) -> bool:
@@ -467,7 +479,8 @@ def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
     model._fused_flag = model._fused()
     metrics = model._new_metrics()
     tracker = _Tracker(metrics)
-    per_row, penalty, pred = _train_step(model, X, Y, SW, bool(metrics))
+    per_row, penalty, pred = _train_step(model, X, Y, SW,
+                                         _want_pred(metrics, model._fused_flag))
     tracker.update(per_row, penalty, Y, pred, SW)
     logs = tracker.logs()
     if return_dict:
