@@ -332,6 +332,28 @@ def test_keyboard_interrupt_mid_epoch_leaves_consistent_state(tmp_path):
         assert np.array_equal(a, b)
 
 
+def test_real_sigint_stops_at_the_step_boundary(tmp_path):
+    import os
+    import signal
+
+    x, y = _data()
+    model = _model()
+
+    def ctrl_c(batch, logs):
+        if model.optimizer.iterations == 4:  # during epoch 1, before its second step
+            os.kill(os.getpid(), signal.SIGINT)
+
+    ckpt = tmp_path / "ck.fastff"
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, epochs=3, batch_size=32, verbose=0,
+                  callbacks=[LambdaCallback(on_train_batch_begin=ctrl_c),
+                             ModelCheckpoint(str(ckpt), monitor="loss")])
+    assert model.optimizer.iterations == 5  # the step in flight finished, no more
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert load_model(ckpt).optimizer.iterations == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
 # --------------------------------------------------------------------------- ProgbarLogger
 
 
