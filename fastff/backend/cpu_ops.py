@@ -3,8 +3,8 @@
 Same contract and same numbers as ``NumpyOps`` (to rounding; optimizer steps and dropout
 masks bit for bit). Each method is a thin wrapper: it normalises arrays (C-contiguous,
 library-allocated outputs) and casts scalars to the array dtype, then makes one compiled
-call. Kernels switch to their ``prange`` variant only above ``PAR_MIN`` elements and when
-Numba has more than one thread; results are identical either way.
+call. Work above ``PAR_MIN`` elements is split over fastff's threads at fixed boundaries
+(``kernels.parallel``); results are identical whatever the thread count.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numba
 import numpy as np
 
 from fastff import _threading, linalg
-from fastff.backend.kernels import ACT_CODES, PAR_MIN
+from fastff.backend.kernels import ACT_CODES, CHUNK, PAR_MIN, parallel
 from fastff.backend.kernels import activations as K_act
 from fastff.backend.kernels import dropout as K_drop
 from fastff.backend.kernels import embedding as K_emb
@@ -39,8 +38,7 @@ _C_FUSED = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "e
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
           np.dtype(np.float64): np.empty(0, np.float64)}
 _INF = math.inf
-_get_threads = numba.get_num_threads
-_threading.apply_to_numba()
+_get_threads = _threading.get_num_threads
 gemm_into = linalg.gemm_into
 
 
@@ -48,8 +46,19 @@ def _c(x: np.ndarray) -> np.ndarray:
     return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
-def _par(n: int) -> bool:
-    return n >= PAR_MIN and _get_threads() > 1
+def _threads(n: int) -> int:
+    """Threads to split ``n`` elements over: 1 below PAR_MIN (a module global, so tests can
+    lower it), else fastff's thread count."""
+    return _get_threads() if n >= PAR_MIN else 1
+
+
+def _run(kernel: Any, args: tuple, n: int) -> None:
+    """``kernel(*args, lo, hi)`` over [0, n), split over threads when n is large."""
+    k = _threads(n)
+    if k > 1:
+        parallel.run(kernel, args, n, k)
+    else:
+        kernel(*args, 0, n)
 
 
 def _out_like(out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -162,7 +171,7 @@ class CpuOps(NumpyOps):
             self.gemm(x, g, dw, trans_a=True)
         if db is not None:
             if db.flags.c_contiguous and g.ndim == 2:
-                (K_red.bias_grad_par if _par(g.size) else K_red.bias_grad)(g, db)
+                self._bias_grad(g, db)
             else:
                 self.bias_grad(g, db)
         if dx is False:
@@ -187,9 +196,8 @@ class CpuOps(NumpyOps):
             d2 = dst.reshape(x2.shape)
             (K_sm.softmax_rows if name == "softmax" else K_sm.log_softmax_rows)(x2, d2)
         else:
-            p = x.dtype.type(param)
-            kern = K_act.act_forward_par if _par(x.size) else K_act.act_forward
-            kern(x.reshape(-1), dst.reshape(-1), ACT_CODES[name], p)
+            _run(K_act.act_forward_range,
+                 (x.reshape(-1), dst.reshape(-1), ACT_CODES[name], x.dtype.type(param)), x.size)
         return _finish(out, dst)
 
     def backprop_activation(
@@ -219,9 +227,9 @@ class CpuOps(NumpyOps):
             K_sm.softmax_backward_rows(dy.reshape(-1, c), y.reshape(-1, c), dst.reshape(-1, c),
                                        name == "log_softmax")
         else:
-            kern = K_act.act_backward_par if _par(dy.size) else K_act.act_backward
-            kern(dy.reshape(-1), x.reshape(-1), y.reshape(-1), dst.reshape(-1), ACT_CODES[name],
-                 dy.dtype.type(param))
+            _run(K_act.act_backward_range, (dy.reshape(-1), x.reshape(-1), y.reshape(-1),
+                                            dst.reshape(-1), ACT_CODES[name],
+                                            dy.dtype.type(param)), dy.size)
         return _finish(out, dst)
 
     def bias_grad(self, dy: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -229,7 +237,7 @@ class CpuOps(NumpyOps):
             return super().bias_grad(dy, out)
         dy2 = _c(dy).reshape(-1, dy.shape[-1])
         dst = _out_like(out, (dy2.shape[1],), dy.dtype)
-        (K_red.bias_grad_par if _par(dy2.size) else K_red.bias_grad)(dy2, dst)
+        self._bias_grad(dy2, dst)
         return _finish(out, dst)
 
     # ------------------------------------------------------------------ losses
@@ -296,18 +304,31 @@ class CpuOps(NumpyOps):
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
         dst = _out_like(out, shape, dtype)
         scale = dtype.type(1.0 / (1.0 - rate)) if rate < 1.0 else dtype.type(0)
-        kern = K_drop.mask_par if _par(dst.size) else K_drop.mask
-        kern(dst.reshape(-1), np.uint64(dropout_key(seed, counter)),
-             np.uint64(dropout_threshold(rate)), scale)
+        _run(K_drop.mask_range, (dst.reshape(-1), np.uint64(dropout_key(seed, counter)),
+                                 np.uint64(dropout_threshold(rate)), scale), dst.size)
         return _finish(out, dst)
 
     # -------------------------------------------------------------- reductions
+    @staticmethod
+    def _bias_grad(dy2: np.ndarray, out: np.ndarray) -> None:
+        k = _threads(dy2.size)
+        if k == 1:
+            K_red.bias_grad(dy2, out)
+        else:
+            parallel.run(K_red.bias_grad_cols, (dy2, out), dy2.shape[1], k,
+                         align=K_red.COL_BLOCK)
+
     def sq_norm(self, x: np.ndarray) -> float:
         """Σ x² in float64 over a fixed partition (same value whatever the thread count)."""
         if x.dtype not in _EMPTY:
             return super().sq_norm(x)
         x = _c(x).reshape(-1)
-        return float((K_red.sq_norm_par if _par(x.size) else K_red.sq_norm)(x))
+        k = _threads(x.size)
+        if k == 1:
+            return float(K_red.sq_norm(x))
+        parts = np.empty((x.size + CHUNK - 1) // CHUNK, np.float64)
+        parallel.run(K_red.sq_parts, (x, parts), x.size, k)
+        return float(K_red.sum_in_order(parts))
 
     # -------------------------------------------------------- optimizer steps
     @staticmethod
@@ -321,9 +342,9 @@ class CpuOps(NumpyOps):
     ) -> None:
         t = params.dtype.type
         vel = velocity if (momentum != 0.0 and velocity is not None) else _EMPTY[params.dtype]
-        kern = K_opt.sgd_par if _par(params.size) else K_opt.sgd
-        kern(params, _c(grads), vel, t(lr), t(momentum), bool(nesterov), t(lr * weight_decay),
-             t(grad_scale), self._clip(t, clipvalue), t(flush_threshold(params.dtype)))
+        _run(K_opt.sgd_range, (params, _c(grads), vel, t(lr), t(momentum), bool(nesterov),
+                               t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
+                               t(flush_threshold(params.dtype))), params.size)
 
     def adagrad_step(
         self, params: np.ndarray, grads: np.ndarray, accum: np.ndarray, lr: float,
@@ -331,9 +352,9 @@ class CpuOps(NumpyOps):
         clipvalue: float | None = None,
     ) -> None:
         t = params.dtype.type
-        kern = K_opt.adagrad_par if _par(params.size) else K_opt.adagrad
-        kern(params, _c(grads), accum, t(lr), t(epsilon), t(lr * weight_decay), t(grad_scale),
-             self._clip(t, clipvalue))
+        _run(K_opt.adagrad_range, (params, _c(grads), accum, t(lr), t(epsilon),
+                                   t(lr * weight_decay), t(grad_scale),
+                                   self._clip(t, clipvalue)), params.size)
 
     def rmsprop_step(
         self, params: np.ndarray, grads: np.ndarray, velocity: np.ndarray,
@@ -345,10 +366,10 @@ class CpuOps(NumpyOps):
         e = _EMPTY[params.dtype]
         mb = momentum_buf if momentum > 0.0 else e
         ag = average_grad if centered else e
-        kern = K_opt.rmsprop_par if _par(params.size) else K_opt.rmsprop
-        kern(params, _c(grads), velocity, mb, ag, t(lr), t(rho), t(1.0 - rho), t(momentum),
-             t(epsilon), t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
-             t(flush_threshold(params.dtype)))
+        _run(K_opt.rmsprop_range, (params, _c(grads), velocity, mb, ag, t(lr), t(rho),
+                                   t(1.0 - rho), t(momentum), t(epsilon), t(lr * weight_decay),
+                                   t(grad_scale), self._clip(t, clipvalue),
+                                   t(flush_threshold(params.dtype))), params.size)
 
     def adam_step(
         self, params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
@@ -359,10 +380,10 @@ class CpuOps(NumpyOps):
         t = params.dtype.type
         alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
         vh = vhat if amsgrad else _EMPTY[params.dtype]
-        kern = K_opt.adam_par if _par(params.size) else K_opt.adam
-        kern(params, _c(grads), m, v, vh, t(alpha), t(1.0 - beta_1), t(1.0 - beta_2),
-             t(epsilon), t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
-             t(flush_threshold(params.dtype)))
+        _run(K_opt.adam_range, (params, _c(grads), m, v, vh, t(alpha), t(1.0 - beta_1),
+                                t(1.0 - beta_2), t(epsilon), t(lr * weight_decay),
+                                t(grad_scale), self._clip(t, clipvalue),
+                                t(flush_threshold(params.dtype))), params.size)
 
     # -------------------------------------------------------------- embeddings
     @staticmethod

@@ -1,10 +1,10 @@
 """Numba kernels of CpuOps, one module per family.
 
-Every kernel is ``@njit(cache=True)`` with lazy (first-call) typing, so only the dtypes a
-program uses are compiled. Elementwise kernels work on flat C-contiguous arrays over an
-index range; the ``*_par`` variants split the range into fixed ``CHUNK``-sized pieces with
-``prange`` (used only above ``PAR_MIN`` elements), so every element is computed by the same
-code whatever the thread count. Reductions use a fixed partition, never a per-thread one.
+Every kernel is ``@njit(cache=True, nogil=True)`` with lazy (first-call) typing, so only the
+dtypes a program uses are compiled. Elementwise kernels work on flat C-contiguous arrays over
+an index range ``[lo, hi)``; above ``PAR_MIN`` elements ``parallel.run`` splits the range over
+fastff's threads at ``CHUNK`` boundaries, so every element is computed by the same code
+whatever the thread count. Reductions use a fixed partition, never a per-thread one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ PAR_MIN = 1 << 20
 # ZeroDivisionError check in every iteration, which would stop LLVM vectorising the loops
 # (measured 8x on the Adam step).
 NJIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
-NJIT_PAR = {**NJIT, "parallel": True}
 
 # Elementwise activation codes shared by the forward and backward kernels.
 ACT_CODES = {

