@@ -11,8 +11,15 @@ from fastff.layers.dropout import Dropout
 from fastff.layers.flatten import Flatten
 from fastff.layers.input import Input, InputLayer
 
+# layers in other files, loaded on first use (so a layer family that needs more imports costs
+# nothing until used): class name -> module
+_LAZY = {
+    "Embedding": "embedding", "WindowEmbedding": "embedding", "EmbeddingBag": "embedding_bag",
+    "Bucketize": "bucketize", "Concatenate": "concatenate",
+}
+
 __all__ = ["Layer", "Param", "Workspace", "Input", "InputLayer", "Dense", "Activation", "Dropout",
-           "Flatten", "get", "serialize", "deserialize"]
+           "Flatten", "get", "serialize", "deserialize", "register_layer", *_LAZY]
 
 _BUILTIN: dict[str, type[Layer]] = {
     "Input": Input, "InputLayer": Input, "Dense": Dense, "Activation": Activation,
@@ -20,12 +27,32 @@ _BUILTIN: dict[str, type[Layer]] = {
 }
 
 
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        cls = getattr(importlib.import_module(f"fastff.layers.{_LAZY[name]}"), name)
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module 'fastff.layers' has no attribute {name!r}")
+
+
+def register_layer(cls: type[Layer], name: str | None = None) -> type[Layer]:
+    """Make a Layer subclass resolvable by class name in configs (usable as a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise TypeError(f"register_layer: expected a Layer subclass, got {cls!r}")
+    _BUILTIN[name or cls.__name__] = cls
+    return cls
+
+
 def _lookup(name: str, custom_objects: dict | None) -> type[Layer]:
     cls = (custom_objects or {}).get(name) or _BUILTIN.get(name)
+    if cls is None and name in _LAZY:
+        cls = __getattr__(name)
     if cls is None:
         from fastff.activations import _unknown
 
-        raise _unknown("layer", name, list(_BUILTIN))
+        raise _unknown("layer", name, [*_BUILTIN, *_LAZY])
     return cls
 
 
