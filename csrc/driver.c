@@ -33,6 +33,11 @@ static inline void fpenv_leave(fpenv_t old)
 #endif
 }
 
+/* up to this many rows of C per thread, row-major B is read in place (see gemm_region) */
+#ifndef B_IN_PLACE_MAX_ROWS
+#define B_IN_PLACE_MAX_ROWS 512
+#endif
+
 static inline idx_t round_up(idx_t x, idx_t unit) { return (x + unit - 1) / unit * unit; }
 
 /* (rows - 1) * ld + ld must fit in int64 */
@@ -44,6 +49,14 @@ static inline idx_t k_block(idx_t k, idx_t kc_max)
 {
     const idx_t nblocks = (k + kc_max - 1) / kc_max;
     return nblocks <= 1 ? k : (k + nblocks - 1) / nblocks;
+}
+
+/* Block size for `len` split into equal blocks no larger than `max`, rounded up to `unit`. */
+static inline idx_t even_block(idx_t len, idx_t max, idx_t unit)
+{
+    const idx_t nblocks = (len + max - 1) / max;
+    const idx_t blk = round_up((len + nblocks - 1) / nblocks, unit);
+    return blk < max ? blk : max;
 }
 
 /* Part `idx` of `parts` of [0, len) with boundaries at multiples of `unit`. */

@@ -45,26 +45,42 @@ static int FF(gemm_region)(const KERN *kn, int ta, int tb, idx_t i0, idx_t i1, i
 {
     const fastff_blocking *bk = &kn->blk;
     const idx_t MR = bk->mr, NR = bk->nr;
-    const idx_t mrows = round_up(i1 - i0, MR), ncols = round_up(j1 - j0, NR);
-    const idx_t mcmax = mrows < bk->mc ? mrows : bk->mc;
-    const idx_t ncmax = ncols < bk->nc ? ncols : bk->nc;
+    /* M and N blocks of equal size (rounded to the register tile) no larger than MC / NC */
+    const idx_t mcmax = even_block(i1 - i0, bk->mc, MR);
+    const idx_t ncmax = even_block(j1 - j0, bk->nc, NR);
     const idx_t a_elems = round_up(mcmax * kcb, 64 / (idx_t)sizeof(T));
     const idx_t b_elems = ncmax * kcb;
     T *ap = (T *)fastff_thread_buffer((size_t)(a_elems + b_elems) * sizeof(T));
     if (!ap) return FASTFF_ERR_NOMEM;
     T *bp = ap + a_elems;
+    /* B read in place (no packing) when it is row-major and reused by few row panels: packing
+     * then costs more than it saves. Strides that are multiples of 4 KiB would alias in the
+     * caches, so those are packed. Same arithmetic either way. */
+    const int b_in_place = !tb && (i1 - i0) <= B_IN_PLACE_MAX_ROWS &&
+                           (ldb * (idx_t)sizeof(T)) % 4096 != 0;
 
     /* ic (A block, L3) > pc (K block) > jc (B block, L2) > macrokernel */
-    for (idx_t ic = i0; ic < i1; ic += bk->mc) {
-        const idx_t mc = i1 - ic < bk->mc ? i1 - ic : bk->mc;
+    for (idx_t ic = i0; ic < i1; ic += mcmax) {
+        const idx_t mc = i1 - ic < mcmax ? i1 - ic : mcmax;
         for (idx_t pc = 0; pc < k; pc += kcb) {
             const idx_t kc = k - pc < kcb ? k - pc : kcb;
-            FF(fastff_pack_a)(ta, a, lda, ic, pc, mc, kc, (int)MR, ap);
-            for (idx_t jc = j0; jc < j1; jc += bk->nc) {
-                const idx_t nc = j1 - jc < bk->nc ? j1 - jc : bk->nc;
+            kn->pack_a(ta, a, lda, ic, pc, mc, kc, (int)MR, ap);
+            for (idx_t jc = j0; jc < j1; jc += ncmax) {
+                const idx_t nc = j1 - jc < ncmax ? j1 - jc : ncmax;
                 EPI e = {alpha, beta, param, pc == 0, pc + kc == k, act, bias ? bias + jc : NULL};
-                FF(fastff_pack_b)(tb, b, ldb, pc, jc, kc, nc, (int)NR, bp);
-                FF(fastff_macro)(kn, mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, &e);
+                if (b_in_place) {
+                    /* full NR panels read straight from B; only the edge panel is packed */
+                    const idx_t nfull = nc / NR;
+                    if (nfull * NR < nc)
+                        kn->pack_b(tb, b, ldb, pc, jc + nfull * NR, kc, nc - nfull * NR,
+                                          (int)NR, bp);
+                    FF(fastff_macro)(kn, mc, nc, kc, ap, b + pc * ldb + jc, 1, ldb, nfull, bp,
+                                     c + ic * ldc + jc, ldc, &e);
+                } else {
+                    kn->pack_b(tb, b, ldb, pc, jc, kc, nc, (int)NR, bp);
+                    FF(fastff_macro)(kn, mc, nc, kc, ap, bp, kc, NR, (nc + NR - 1) / NR, bp,
+                                     c + ic * ldc + jc, ldc, &e);
+                }
             }
         }
     }

@@ -41,12 +41,13 @@ typedef struct {
     const double *bias;
 } epi_d;
 
-/* Microkernel: acc = sum_p a[p*MR + i] * b[p*NR + j] over kc, then epilogue into the
- * mr x nr (<= MR x NR) corner of c. Panels are zero padded to MR / NR. */
-typedef void (*ukr_s_fn)(idx_t kc, const float *a, const float *b, float *c, idx_t ldc,
-                         int mr, int nr, const epi_s *e);
-typedef void (*ukr_d_fn)(idx_t kc, const double *a, const double *b, double *c, idx_t ldc,
-                         int mr, int nr, const epi_d *e);
+/* Microkernel: acc = sum_p a[p*MR + i] * b[p*ldb + j] over kc, then epilogue into the
+ * mr x nr (<= MR x NR) corner of c. A panels are zero padded to MR; B rows hold NR readable
+ * values (ldb = NR for a packed panel, the matrix row stride for a full panel read in place). */
+typedef void (*ukr_s_fn)(idx_t kc, const float *a, const float *b, idx_t ldb, float *c,
+                         idx_t ldc, int mr, int nr, const epi_s *e);
+typedef void (*ukr_d_fn)(idx_t kc, const double *a, const double *b, idx_t ldb, double *c,
+                         idx_t ldc, int mr, int nr, const epi_d *e);
 
 /* Elementwise activation of one contiguous row, in place (tanh, sigmoid, elu, gelu). */
 typedef void (*act_s_fn)(float *x, idx_t n, int act, float param);
@@ -72,11 +73,23 @@ typedef struct {
     idx_t small_m, small_n;
 } fastff_blocking;
 
+/* Packing of an A block (see pack.c); a kernel set may bring a faster one. */
+typedef void (*pack_a_s_fn)(int ta, const float *a, idx_t lda, idx_t i0, idx_t p0, idx_t mc,
+                            idx_t kc, int mr, float *dst);
+typedef void (*pack_a_d_fn)(int ta, const double *a, idx_t lda, idx_t i0, idx_t p0, idx_t mc,
+                            idx_t kc, int mr, double *dst);
+typedef void (*pack_b_s_fn)(int tb, const float *b, idx_t ldb, idx_t p0, idx_t j0, idx_t kc,
+                            idx_t nc, int nr, float *dst);
+typedef void (*pack_b_d_fn)(int tb, const double *b, idx_t ldb, idx_t p0, idx_t j0, idx_t kc,
+                            idx_t nc, int nr, double *dst);
+
 typedef struct {
     fastff_blocking blk;
     ukr_s_fn ukr;
     act_s_fn act;
     small_s_fn small;
+    pack_a_s_fn pack_a;
+    pack_b_s_fn pack_b;
 } kern_s;
 
 typedef struct {
@@ -84,6 +97,8 @@ typedef struct {
     ukr_d_fn ukr;
     act_d_fn act;
     small_d_fn small;
+    pack_a_d_fn pack_a;
+    pack_b_d_fn pack_b;
 } kern_d;
 
 typedef struct {
@@ -130,10 +145,15 @@ void fastff_pack_b_d(int tb, const double *b, idx_t ldb, idx_t p0, idx_t j0, idx
                      int nr, double *dst);
 
 /* macrokernel.c */
+/* B panels: the first nfull panels are read at b + jr*bstep with row stride ldb (packed:
+ * bstep = kc, ldb = NR; in place: bstep = 1, ldb = matrix stride); a remaining edge panel
+ * is read packed from bedge (row stride NR). */
 void fastff_macro_s(const kern_s *kn, idx_t mc, idx_t nc, idx_t kc, const float *ap,
-                    const float *bp, float *c, idx_t ldc, const epi_s *e);
+                    const float *b, idx_t bstep, idx_t ldb, idx_t nfull, const float *bedge,
+                    float *c, idx_t ldc, const epi_s *e);
 void fastff_macro_d(const kern_d *kn, idx_t mc, idx_t nc, idx_t kc, const double *ap,
-                    const double *bp, double *c, idx_t ldc, const epi_d *e);
+                    const double *b, idx_t bstep, idx_t ldb, idx_t nfull, const double *bedge,
+                    double *c, idx_t ldc, const epi_d *e);
 
 /* threads.c */
 int fastff_threads_for(double flops, idx_t tiles);

@@ -7,12 +7,11 @@
  * more; after the loop the tile is stored to a 64-byte aligned buffer for the C epilogue.
  *
  * The including header defines: KL_R ("zmm"/"ymm"), KL_VB (vector bytes), KL_ES (element
- * bytes), KL_MR, KL_BC/KL_FMA/KL_MOV (instruction names), KL_ROWS(u) (the MR rows of step u
+ * bytes), KL_MR, KL_BC/KL_FMA/KL_MOV/KL_MOVU (instruction names), KL_ROWS(u) (the MR rows of step u
  * as KL_F(u, row, bcast_reg, acc0, acc1)), KL_B0/KL_B1 (B registers), KL_ZERO, KL_STORE. */
 
 #define KL_S(x) #x
 #define KL_X(x) KL_S(x)
-#define KL_ROWB KL_X(KL_VB) "*2"
 
 /* one A broadcast times the two B vectors of one k step */
 #define KL_F(u, i, bc, c0, c1)                                                              \
@@ -20,11 +19,16 @@
     KL_FMA " %%" KL_R KL_X(KL_B0) ", %%" KL_R #bc ", %%" KL_R #c0 "\n\t"                    \
     KL_FMA " %%" KL_R KL_X(KL_B1) ", %%" KL_R #bc ", %%" KL_R #c1 "\n\t"
 
-/* load the two B vectors of step u, then the MR rows */
+/* load the two B vectors of the current B row, then the MR rows; then step to the next row */
 #define KL_STEP(u)                                                                          \
-    KL_MOV " " #u "*" KL_ROWB "(%[b]), %%" KL_R KL_X(KL_B0) "\n\t"                          \
-    KL_MOV " " #u "*" KL_ROWB "+" KL_X(KL_VB) "(%[b]), %%" KL_R KL_X(KL_B1) "\n\t"         \
+    KL_MOVU " (%[b]), %%" KL_R KL_X(KL_B0) "\n\t"                                          \
+    KL_MOVU " " KL_X(KL_VB) "(%[b]), %%" KL_R KL_X(KL_B1) "\n\t"                          \
+    "add %[ldb], %[b]\n\t"                                                                 \
     KL_ROWS(u)
+
+/* B rows are ldb bytes apart: NR elements when packed, the matrix's row stride when B is
+ * read in place. pf = 8 rows ahead, prefetched two lines (one B row) per k step. */
+#define KL_PF "prefetcht0 (%[b], %[pf], 1)\n\tprefetcht0 64(%[b], %[pf], 1)\n\t"
 
 #define KL_BODY                                                                             \
     KL_ZERO                                                                                 \
@@ -32,16 +36,11 @@
     "jz 2f\n\t"                                                                             \
     ".p2align 5\n"                                                                          \
     "1:\n\t"                                                                                \
-    "prefetcht0 " KL_ROWB "*8(%[b])\n\t"                                                    \
-    KL_STEP(0)                                                                              \
-    "prefetcht0 " KL_ROWB "*9(%[b])\n\t"                                                    \
-    KL_STEP(1)                                                                              \
-    "prefetcht0 " KL_ROWB "*10(%[b])\n\t"                                                   \
-    KL_STEP(2)                                                                              \
-    "prefetcht0 " KL_ROWB "*11(%[b])\n\t"                                                   \
-    KL_STEP(3)                                                                              \
+    KL_PF KL_STEP(0)                                                                        \
+    KL_PF KL_STEP(1)                                                                        \
+    KL_PF KL_STEP(2)                                                                        \
+    KL_PF KL_STEP(3)                                                                        \
     "add $" KL_ES "*" KL_X(KL_MR) "*4, %[a]\n\t"                                            \
-    "add $" KL_ROWB "*4, %[b]\n\t"                                                          \
     "dec %[k4]\n\t"                                                                         \
     "jnz 1b\n"                                                                              \
     "2:\n\t"                                                                                \
@@ -50,7 +49,6 @@
     "3:\n\t"                                                                                \
     KL_STEP(0)                                                                              \
     "add $" KL_ES "*" KL_X(KL_MR) ", %[a]\n\t"                                              \
-    "add $" KL_ROWB ", %[b]\n\t"                                                            \
     "dec %[kr]\n\t"                                                                         \
     "jnz 3b\n"                                                                              \
     "4:\n\t"                                                                                \

@@ -1,16 +1,20 @@
 /* macrokernel_impl.h - see macrokernel.c; once per precision (see tmpl.h). */
-void FF(fastff_macro)(const KERN *kn, idx_t mc, idx_t nc, idx_t kc, const T *ap, const T *bp,
-                      T *c, idx_t ldc, const EPI *e)
+void FF(fastff_macro)(const KERN *kn, idx_t mc, idx_t nc, idx_t kc, const T *ap, const T *b,
+                      idx_t bstep, idx_t ldb, idx_t nfull, const T *bedge, T *c, idx_t ldc,
+                      const EPI *e)
 {
     const int MR = kn->blk.mr, NR = kn->blk.nr;
     EPI te = *e;
     for (idx_t ir = 0; ir < mc; ir += MR) {
         const int mr = (int)(mc - ir < MR ? mc - ir : MR);
         const T *apan = ap + ir * kc;
-        for (idx_t jr = 0; jr < nc; jr += NR) {
+        for (idx_t jr = 0, panel = 0; jr < nc; jr += NR, panel++) {
             const int nr = (int)(nc - jr < NR ? nc - jr : NR);
             te.bias = e->bias ? e->bias + jr : NULL;
-            kn->ukr(kc, apan, bp + jr * kc, c + ir * ldc + jr, ldc, mr, nr, &te);
+            if (panel < nfull)
+                kn->ukr(kc, apan, b + jr * bstep, ldb, c + ir * ldc + jr, ldc, mr, nr, &te);
+            else
+                kn->ukr(kc, apan, bedge, NR, c + ir * ldc + jr, ldc, mr, nr, &te);
         }
     }
 }

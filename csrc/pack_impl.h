@@ -9,7 +9,14 @@ void FF(fastff_pack_a)(int ta, const T *a, idx_t lda, idx_t i0, idx_t p0, idx_t 
     for (idx_t ir = 0; ir < mc; ir += mr) {
         const int rows = (int)(mc - ir < mr ? mc - ir : mr);
         T *d = dst + ir * kc;
-        if (!ta) {
+        if (!ta && rows == mr) {
+            /* full panel: mr row streams read in step, one contiguous write stream */
+            const T *src = a + (i0 + ir) * lda + p0;
+            for (idx_t p = 0; p < kc; p++) {
+                T *dp = d + p * mr;
+                for (int i = 0; i < mr; i++) dp[i] = src[i * lda + p];
+            }
+        } else if (!ta) {
             for (int i = 0; i < rows; i++) {
                 const T *src = a + (i0 + ir + i) * lda + p0;
                 for (idx_t p = 0; p < kc; p++) d[p * mr + i] = src[p];

@@ -62,12 +62,14 @@ VINL void v_storen(double *p, int n, V x) { _mm512_mask_storeu_pd(p, v_mask(n), 
 #define KL_BC "vbroadcastss"
 #define KL_FMA "vfmadd231ps"
 #define KL_MOV "vmovaps"
+#define KL_MOVU "vmovups"
 #define KL_XOR "vxorps"
 #else
 #define KL_ES "8"
 #define KL_BC "vbroadcastsd"
 #define KL_FMA "vfmadd231pd"
 #define KL_MOV "vmovapd"
+#define KL_MOVU "vmovupd"
 #define KL_XOR "vxorpd"
 #endif
 #define KL_ROWS(u)                                                                          \
@@ -90,12 +92,13 @@ VINL void v_storen(double *p, int n, V x) { _mm512_mask_storeu_pd(p, v_mask(n), 
 #include "kloop_x86.h"
 
 #define KL_TILE_MR 14
-TGT static void kloop(idx_t kc, const T_ELEM *a, const T_ELEM *b, T_ELEM *acc)
+TGT static void kloop(idx_t kc, const T_ELEM *a, const T_ELEM *b, idx_t ldb, T_ELEM *acc)
 {
     idx_t k4 = kc / 4, kr = kc % 4;
+    const idx_t ldb_bytes = ldb * (idx_t)sizeof(T_ELEM), pf = 8 * ldb_bytes;
     __asm__ volatile(KL_BODY
                      : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
-                     : [acc] "r"(acc)
+                     : [acc] "r"(acc), [ldb] "r"(ldb_bytes), [pf] "r"(pf)
                      : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
                        "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
                        "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",

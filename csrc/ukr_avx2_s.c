@@ -37,10 +37,12 @@
 #include "small_x86_impl.h"
 
 const kern_s fastff_avx2_s = {
-    {MR, NV * VL, 1008 / MR * MR, AVX2_S_KC, AVX2_S_NC, 4, SM_V * VL},
+    {MR, NV * VL, 4032 / MR * MR, AVX2_S_KC, AVX2_S_NC, 4, SM_V * VL},
     UKR_NAME,
     ACT_ROW,
     SMALL_NAME,
+    fastff_pack_a_s,
+    fastff_pack_b_s,
 };
 
 #endif

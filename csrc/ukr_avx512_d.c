@@ -37,10 +37,12 @@
 #include "small_x86_impl.h"
 
 const kern_d fastff_avx512_d = {
-    {MR, NV * VL, 1008 / MR * MR, AVX512_D_KC, AVX512_D_NC, 4, SM_V * VL},
+    {MR, NV * VL, 4032 / MR * MR, AVX512_D_KC, AVX512_D_NC, 4, SM_V * VL},
     UKR_NAME,
     ACT_ROW,
     SMALL_NAME,
+    fastff_pack_a_d,
+    fastff_pack_b_d,
 };
 
 #endif

@@ -35,12 +35,15 @@
 #define SM_WIDE 16
 #define DOT_J1 8
 #include "small_x86_impl.h"
+#include "pack_avx512_s.h"
 
 const kern_s fastff_avx512_s = {
-    {MR, NV * VL, 1008 / MR * MR, AVX512_S_KC, AVX512_S_NC, 4, SM_V * VL},
+    {MR, NV * VL, 4032 / MR * MR, AVX512_S_KC, AVX512_S_NC, 4, SM_V * VL},
     UKR_NAME,
     ACT_ROW,
     SMALL_NAME,
+    pack_a_avx512_s,
+    pack_b_avx512_s,
 };
 
 #endif

@@ -1,13 +1,13 @@
 /* ukr_ref_impl.h - portable C microkernel and small-M path, once per precision (see tmpl.h). */
 
-static void FF(ukr_ref)(idx_t kc, const T *a, const T *b, T *c, idx_t ldc, int mr, int nr,
-                        const EPI *e)
+static void FF(ukr_ref)(idx_t kc, const T *a, const T *b, idx_t ldb, T *c, idx_t ldc, int mr,
+                        int nr, const EPI *e)
 {
     T acc[REF_MR * REF_NR];
     for (int i = 0; i < REF_MR * REF_NR; i++) acc[i] = 0;
     for (idx_t p = 0; p < kc; p++) {
         const T *ap = a + p * REF_MR;
-        const T *bp = b + p * REF_NR;
+        const T *bp = b + p * ldb;
         for (int i = 0; i < REF_MR; i++) {
             const T ai = ap[i];
             for (int j = 0; j < REF_NR; j++) acc[i * REF_NR + j] += ai * bp[j];

@@ -11,11 +11,11 @@
 
 #define NR (NV * VL)
 
-TGT static void UKR_NAME(idx_t kc, const T *restrict a, const T *restrict b, T *c, idx_t ldc,
-                         int mr, int nr, const EPI *e)
+TGT static void UKR_NAME(idx_t kc, const T *restrict a, const T *restrict b, idx_t ldb, T *c,
+                         idx_t ldc, int mr, int nr, const EPI *e)
 {
     _Alignas(64) T tile[MR * NR];
-    kloop(kc, a, b, tile);
+    kloop(kc, a, b, ldb, tile);
     V acc[MR][NV];
 #pragma GCC unroll 32
     for (int i = 0; i < MR; i++)
