@@ -63,10 +63,11 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"{name}: contains NaN or inf (first at index {bad})")
 
 
-def as_features(x: Any, dtype: np.dtype, name: str = "x") -> np.ndarray:
-    """``x`` as a C-contiguous array of ``dtype`` with at least 2 dimensions, finite."""
+def as_features(x: Any, dtype: np.dtype, name: str = "x", min_ndim: int = 2) -> np.ndarray:
+    """``x`` as a C-contiguous array of ``dtype`` with at least ``min_ndim`` dimensions
+    (samples first), finite."""
     arr = _as_array(x, name)
-    if arr.ndim < 2:
+    if arr.ndim < min_ndim:
         raise ValueError(f"{name}: expected a 2-D array (samples, features), got shape "
                          f"{arr.shape}; use x.reshape(-1, 1) for a single feature or "
                          "x.reshape(1, -1) for a single sample")

@@ -53,7 +53,10 @@ def _bind_ops(model: Any) -> Any:
 def _prepare_x(model: Any, x: Any, name: str = "x") -> np.ndarray:
     if not model._layers:
         raise ValueError("the model has no layers; add some with model.add(...)")
-    X = V.as_features(x, model.dtype, name)
+    # a first layer may take other inputs than (samples, features) floats (e.g. integer ids)
+    first = model._layers[0]
+    dtype = getattr(first, "input_dtype", None) or model.dtype
+    X = V.as_features(x, dtype, name, getattr(first, "min_input_ndim", 2))
     model._maybe_build(X.shape[1:])
     V.check_feature_shape(X, model._input_shape, name)
     return X

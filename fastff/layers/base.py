@@ -114,6 +114,10 @@ class Layer:
 
     #: name of a trailing softmax/sigmoid a loss may fuse with (then ``forward_logits`` exists)
     output_activation: str | None = None
+    #: as the first layer of a model: the fewest dimensions (samples included) it accepts, and
+    #: the dtype inputs are converted to (None: the model's float dtype)
+    min_input_ndim = 2
+    input_dtype: Any = None
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: tuple[int, ...] | None = None, input_dim: int | None = None,
@@ -188,7 +192,12 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        """Forward without backprop, building on first use (for users)."""
+        """Forward without backprop, building on first use (for users). On a symbolic input
+        (``fastff.Input`` or another layer's symbolic output) it records a functional-API node."""
+        from fastff.functional import call_symbolic, is_symbolic
+
+        if is_symbolic(x):
+            return call_symbolic(self, x)
         arr = np.asarray(x)
         if not self.built:
             self.build_for(arr.shape[1:], self.dtype)
