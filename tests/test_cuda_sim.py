@@ -274,35 +274,41 @@ else:
 
     # --------------------------------------------------------------- embedding
     @pytest.mark.parametrize("dt", DTYPES)
-    def test_embedding_kernels(ops, dt):
+    def test_embedding_gather(ops, dt):
         rng = np.random.default_rng(9)
         table = rand(rng, (10, 6), dt)
-        ids = np.array([3, -1, 3, 9])
-        want = np.where(ids[:, None] >= 0, table[ids], 0).astype(dt)
-        close(ops.gather_rows(ops.to_device(table), ids), want, dt)
+        ids = np.array([[3, 0], [3, 9]])
+        for pad in (-1, 0):
+            close(ops.embedding_gather(ops.to_device(table), ids, pad),
+                  REF.embedding_gather(table, ids, pad), dt)
         dy = rand(rng, (4, 6), dt)
-        dtable = ops.to_device(np.full_like(table, 5.0))  # overwritten, not accumulated
-        ops.backprop_gather_rows(ops.to_device(dy), ids, dtable)
-        want = np.zeros_like(table)
-        np.add.at(want, ids[ids >= 0], dy[ids >= 0])
-        close(dtable, want, dt)
-        acc = want.copy()
-        ops.scatter_add_rows(acc, ids, dy, scale=2.0)  # host mode, in place
-        np.add.at(want, ids[ids >= 0], 2 * dy[ids >= 0])
-        close(acc, want, dt)
+        got = ops.to_device(np.full_like(table, 5.0))
+        want = np.full_like(table, 5.0)
+        rows = ops.backprop_embedding_gather(ops.to_device(dy), ids, got, 0)
+        np.testing.assert_array_equal(rows, REF.backprop_embedding_gather(dy, ids, want, 0))
+        close(got, want, dt)
+        # sparse clearing: only the rows touched last time are zeroed first (host mode)
+        got, want = ops.to_numpy(got), want.copy()
+        ids2 = np.array([1, 1, 2, 9])
+        r1 = ops.backprop_embedding_gather(dy, ids2, got, -1, prev_rows=rows)
+        r2 = REF.backprop_embedding_gather(dy, ids2, want, -1, prev_rows=rows)
+        np.testing.assert_array_equal(r1, r2)
+        close(got, want, dt)
 
-        bags = np.array([[1, 2, -1], [-1, -1, -1], [4, 4, 0]])
-        want = np.stack([table[r[r >= 0]].mean(0) if (r >= 0).any() else np.zeros(6, dt)
-                         for r in bags]).astype(dt)
-        close(ops.embedding_bag_mean(table, bags), want, dt)
-        dyb = rand(rng, (3, 6), dt)
-        dtable = np.ones_like(table)
-        ops.backprop_embedding_bag_mean(dyb, bags, dtable)
-        want = np.zeros_like(table)
-        for i, r in enumerate(bags):
-            for q in r[r >= 0]:
-                want[q] += dyb[i] / (r >= 0).sum()
-        close(dtable, want, dt)
+    @pytest.mark.parametrize("dt", DTYPES)
+    def test_embedding_bag(ops, dt):
+        rng = np.random.default_rng(12)
+        table = rand(rng, (10, 5), dt)
+        bags = np.array([[1, 2, 0], [0, 0, 0], [4, 4, 7]])
+        dy = rand(rng, (3, 5), dt)
+        for mode in ("mean", "sum"):
+            close(ops.embedding_bag(table, bags, 0, mode), REF.embedding_bag(table, bags, 0, mode),
+                  dt)
+            got, want = np.ones_like(table), np.ones_like(table)
+            r1 = ops.backprop_embedding_bag(ops.to_device(dy), bags, got, 0, mode)
+            r2 = REF.backprop_embedding_bag(dy, bags, want, 0, mode)
+            np.testing.assert_array_equal(r1, r2)
+            close(got, want, dt)
 
     # ------------------------------------------------------------ model level
     def _mlp_steps(o, optimizer, device):

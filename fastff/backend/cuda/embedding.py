@@ -1,9 +1,9 @@
-"""Embedding kernels: row gather, scatter-add (atomics), and bag-of-ids mean with backward.
+"""Embedding kernels: row gather, scatter-add (atomics), bags of ids (sum/mean) and backward.
 
-Ids are integer device arrays; a negative id is padding: it gathers zeros, is skipped by
-the scatter, and does not count in a bag's mean. Scatter-adds use atomics, so when ids
-repeat the summation order (and the last bits of float results) may vary between runs.
-Every kernel walks the ``rows x dim`` output grid-stride, one element per thread.
+Ids are integer device arrays; an id equal to ``pad_id`` is padding (``pad_id < 0``: none):
+it gathers zeros, is skipped by the scatter and does not count in a bag's mean. Scatter-adds
+use atomics, so when ids repeat the summation order (and the last bits of float results) may
+vary between runs. Every kernel walks its ``rows x dim`` grid-stride, one element a thread.
 """
 
 from __future__ import annotations
@@ -12,63 +12,74 @@ from fastff.backend.cuda._cuda import cuda
 
 
 @cuda.jit
-def gather_rows(table, ids, out, zero):
-    """out[i, :] = table[ids[i], :] (``zero`` where ids[i] < 0)."""
+def gather_rows(table, ids, out, pad_id, zero):
+    """out[i, :] = table[ids[i], :] (``zero`` where ids[i] == pad_id)."""
     n, d = out.shape
     for e in range(cuda.grid(1), n * d, cuda.gridsize(1)):
         i = e // d
         j = e - i * d
         r = ids[i]
-        out[i, j] = table[r, j] if r >= 0 else zero
+        out[i, j] = zero if r == pad_id else table[r, j]
 
 
 @cuda.jit
-def scatter_add_rows(dst, ids, src, scale):
-    """dst[ids[i], :] += scale * src[i, :] for ids[i] >= 0 (atomic)."""
+def scatter_add_rows(dst, ids, src, pad_id):
+    """dst[ids[i], :] += src[i, :] for ids[i] != pad_id (atomic)."""
     n, d = src.shape
     for e in range(cuda.grid(1), n * d, cuda.gridsize(1)):
         i = e // d
         j = e - i * d
         r = ids[i]
-        if r >= 0:
-            cuda.atomic.add(dst, (r, j), src[i, j] * scale)
+        if r != pad_id:
+            cuda.atomic.add(dst, (r, j), src[i, j])
 
 
 @cuda.jit
-def bag_mean(table, ids, out, one):
-    """out[i, :] = mean of table[ids[i, l], :] over the non-negative ids of row i (0 if none).
+def clear_rows(dst, rows, zero):
+    """dst[rows[q], :] = zero."""
+    n = rows.size
+    d = dst.shape[1]
+    for e in range(cuda.grid(1), n * d, cuda.gridsize(1)):
+        q = e // d
+        dst[rows[q], e - q * d] = zero
 
-    ``one`` is 1 in the table dtype (keeps the count, and the division, in that dtype)."""
+
+@cuda.jit(device=True)
+def _bag_scale(ids, i, pad_id, is_mean, one):
+    """1 / max(count of non-padding ids in row i, 1) for means, else 1."""
+    if not is_mean:
+        return one
+    cnt = one - one
+    for q in range(ids.shape[1]):
+        if ids[i, q] != pad_id:
+            cnt += one
+    return one / (cnt if cnt > one else one)
+
+
+@cuda.jit
+def bag(table, ids, out, pad_id, is_mean, one):
+    """out[i, :] = Σ (or mean) of table[ids[i, q], :] over the non-padding ids of row i."""
     n, d = out.shape
-    length = ids.shape[1]
     for e in range(cuda.grid(1), n * d, cuda.gridsize(1)):
         i = e // d
         j = e - i * d
         acc = one - one
-        cnt = one - one
-        for q in range(length):
+        for q in range(ids.shape[1]):
             r = ids[i, q]
-            if r >= 0:
+            if r != pad_id:
                 acc += table[r, j]
-                cnt += one
-        out[i, j] = acc / cnt if cnt > 0 else acc
+        out[i, j] = acc * _bag_scale(ids, i, pad_id, is_mean, one) if is_mean else acc
 
 
 @cuda.jit
-def bag_mean_backward(dy, ids, dtable, one):
-    """dtable[ids[i, l], :] += dy[i, :] / count_i for every non-negative id (atomic)."""
+def bag_backward(dy, ids, dtable, pad_id, is_mean, one):
+    """dtable[ids[i, q], :] += dy[i, :] * scale_i for every non-padding id (atomic)."""
     n, d = dy.shape
-    length = ids.shape[1]
     for e in range(cuda.grid(1), n * d, cuda.gridsize(1)):
         i = e // d
         j = e - i * d
-        cnt = one - one
-        for q in range(length):
-            if ids[i, q] >= 0:
-                cnt += one
-        if cnt > 0:
-            g = dy[i, j] / cnt
-            for q in range(length):
-                r = ids[i, q]
-                if r >= 0:
-                    cuda.atomic.add(dtable, (r, j), g)
+        g = dy[i, j] * _bag_scale(ids, i, pad_id, is_mean, one)
+        for q in range(ids.shape[1]):
+            r = ids[i, q]
+            if r != pad_id:
+                cuda.atomic.add(dtable, (r, j), g)

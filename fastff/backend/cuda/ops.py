@@ -512,56 +512,85 @@ class CudaOps:
         self._writeback([params, None, m, v, vh], [P, G, M, V, VH])
 
     # --------------------------------------------------------------- embedding
-    def _ids(self, ids: Any, ndim: int) -> Array:
-        if is_device_array(ids):
-            return ids
-        arr = np.asarray(ids)
-        if arr.ndim != ndim or arr.dtype.kind not in "iu":
-            raise ValueError(f"ids must be a {ndim}-D integer array, got {arr.dtype} {arr.shape}")
-        return cuda.to_device(np.ascontiguousarray(arr, dtype=np.int64))
+    # As NumpyOps: ``pad_id < 0`` means no padding id; backwards zero the rows of
+    # ``prev_rows`` (None: the whole table), scatter-add dy, and return the sorted unique
+    # rows touched as a host int64 array (for sparse optimizer updates).
+    def _ids(self, ids: Any, ndim: int | None = None) -> tuple[Array, np.ndarray | None]:
+        """Device int64 ids (flattened unless ``ndim == 2``) and their host copy, if any."""
+        host = None if is_device_array(ids) else np.asarray(ids)
+        if host is None:
+            dev = ids if ndim == 2 else ids.reshape(ids.size)
+            return dev, None
+        if host.dtype.kind not in "iu":
+            raise ValueError(f"ids must be integers, got {host.dtype}")
+        host = np.ascontiguousarray(host, dtype=np.int64)
+        if ndim == 2:
+            if host.ndim != 2:
+                raise ValueError(f"bag ids must be 2-D (n, L), got shape {host.shape}")
+        else:
+            host = host.reshape(-1)
+        return cuda.to_device(host), host
 
-    def gather_rows(self, table: Array, ids: Array, out: Array | None = None) -> Array:
-        """``out[i] = table[ids[i]]`` (zeros for negative ids)."""
+    def _touched(self, ids_dev: Array, ids_host: np.ndarray | None, pad_id: int) -> np.ndarray:
+        flat = (ids_host if ids_host is not None else ids_dev.copy_to_host()).reshape(-1)
+        return np.unique(flat[flat != pad_id]).astype(np.int64)
+
+    def _clear(self, D: Array, prev_rows: Any) -> None:
+        if prev_rows is None:
+            self._fill(D, 0.0)
+            return
+        rows = prev_rows if is_device_array(prev_rows) else cuda.to_device(
+            np.ascontiguousarray(np.asarray(prev_rows, dtype=np.int64).reshape(-1)))
+        if rows.size and D.shape[1]:
+            K_emb.clear_rows[grid_1d(rows.size * D.shape[1])](D, rows, scalar_type(D.dtype)(0))
+
+    def embedding_gather(self, table: Array, ids: Array, pad_id: int = -1,
+                         out: Array | None = None) -> Array:
+        """``out[i] = table[ids.flat[i]]``, shape ``(ids.size, D)``; zeros at ``pad_id``."""
         host = not is_device_array(table)
         T = self._in(table)
-        I = self._ids(ids, 1)
-        D = self._dst(out, (I.shape[0], T.shape[1]), T.dtype)
+        I, _ = self._ids(ids)
+        D = self._dst(out, (I.size, T.shape[1]), T.dtype)
         if D.size:
-            K_emb.gather_rows[grid_1d(D.size)](T, I, D, scalar_type(T.dtype)(0))
+            K_emb.gather_rows[grid_1d(D.size)](T, I, D, int(pad_id), scalar_type(T.dtype)(0))
         return self._done(D, out, host)
 
-    def scatter_add_rows(self, dst: Array, ids: Array, src: Array, scale: float = 1.0) -> None:
-        """``dst[ids[i]] += scale * src[i]`` in place (atomic; negative ids skipped)."""
-        (D,), _ = self._state([dst], np.dtype(dst.dtype))
-        S = self._in(src, D.dtype)
-        I = self._ids(ids, 1)
-        if S.size:
-            K_emb.scatter_add_rows[grid_1d(S.size)](D, I, S, scalar_type(D.dtype)(scale))
-        self._writeback([dst], [D])
-
-    def backprop_gather_rows(self, dy: Array, ids: Array, dtable: Array) -> None:
-        """``dtable`` overwritten with the gradient of ``gather_rows`` (scatter-add of dy)."""
+    def backprop_embedding_gather(self, dy: Array, ids: Array, dtable: Array, pad_id: int = -1,
+                                  prev_rows: Any = None) -> np.ndarray:
+        """Gradient of ``embedding_gather`` into ``dtable``; returns the rows touched."""
         (D,), _ = self._state([dtable], np.dtype(dtable.dtype))
-        self._fill(D, 0.0)
-        self.scatter_add_rows(D, ids, dy)
-        self._writeback([dtable], [D])
-
-    def embedding_bag_mean(self, table: Array, ids: Array, out: Array | None = None) -> Array:
-        """``out[i] = mean(table[ids[i, l]] for non-negative ids)``; ids is (n, L)."""
-        host = not is_device_array(table)
-        T = self._in(table)
-        I = self._ids(ids, 2)
-        D = self._dst(out, (I.shape[0], T.shape[1]), T.dtype)
-        if D.size:
-            K_emb.bag_mean[grid_1d(D.size)](T, I, D, scalar_type(T.dtype)(1))
-        return self._done(D, out, host)
-
-    def backprop_embedding_bag_mean(self, dy: Array, ids: Array, dtable: Array) -> None:
-        """``dtable`` overwritten with the gradient of ``embedding_bag_mean``."""
-        (D,), _ = self._state([dtable], np.dtype(dtable.dtype))
-        self._fill(D, 0.0)
+        I, ih = self._ids(ids)
         DY = self._in(dy, D.dtype)
-        I = self._ids(ids, 2)
-        if DY.size:
-            K_emb.bag_mean_backward[grid_1d(DY.size)](DY, I, D, scalar_type(D.dtype)(1))
+        self._clear(D, prev_rows)
+        if I.size and D.shape[1]:
+            src = _flat(DY).reshape(I.size, D.shape[1])
+            K_emb.scatter_add_rows[grid_1d(src.size)](D, I, src, int(pad_id))
         self._writeback([dtable], [D])
+        return self._touched(I, ih, pad_id)
+
+    def embedding_bag(self, table: Array, ids: Array, pad_id: int = 0, mode: str = "mean",
+                      out: Array | None = None) -> Array:
+        """Row i: sum or mean of ``table[ids[i, k]]`` over non-padding ids (n, L)."""
+        if mode not in ("mean", "sum"):
+            raise ValueError(f"embedding_bag mode must be 'mean' or 'sum', not {mode!r}")
+        host = not is_device_array(table)
+        T = self._in(table)
+        I, _ = self._ids(ids, 2)
+        D = self._dst(out, (I.shape[0], T.shape[1]), T.dtype)
+        if D.size:
+            K_emb.bag[grid_1d(D.size)](T, I, D, int(pad_id), mode == "mean",
+                                       scalar_type(T.dtype)(1))
+        return self._done(D, out, host)
+
+    def backprop_embedding_bag(self, dy: Array, ids: Array, dtable: Array, pad_id: int = 0,
+                               mode: str = "mean", prev_rows: Any = None) -> np.ndarray:
+        """Gradient of ``embedding_bag`` into ``dtable``; returns the rows touched."""
+        (D,), _ = self._state([dtable], np.dtype(dtable.dtype))
+        I, ih = self._ids(ids, 2)
+        DY = self._in(dy, D.dtype)
+        self._clear(D, prev_rows)
+        if DY.size:
+            K_emb.bag_backward[grid_1d(DY.size)](DY, I, D, int(pad_id), mode == "mean",
+                                                 scalar_type(D.dtype)(1))
+        self._writeback([dtable], [D])
+        return self._touched(I, ih, pad_id)
