@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fastff.layers.base import Layer, Workspace, _as_shape
 
 
@@ -19,7 +21,12 @@ class Input(Layer):
             batch_size = batch_size or tuple(batch_shape)[0]
         if shape is None:
             raise ValueError("Input: shape is required, e.g. Input(shape=(784,))")
+        # integer inputs (token ids for Embedding layers in a functional Model) keep their dtype
+        int_dtype = None
+        if dtype is not None and np.dtype(dtype).kind in "iu":
+            int_dtype, dtype = np.dtype(dtype), None
         super().__init__(name=name, dtype=dtype, **kwargs)
+        self.input_dtype = int_dtype
         self.input_shape_decl = _as_shape(shape)
         self.batch_size = batch_size
 
@@ -35,6 +42,8 @@ class Input(Layer):
                "batch_size": self.batch_size}
         if self.dtype is not None:
             cfg["dtype"] = self.dtype.name
+        if self.input_dtype is not None:
+            cfg["dtype"] = self.input_dtype.name
         return cfg
 
 
