@@ -53,6 +53,9 @@ def _bind_ops(model: Any) -> Any:
 def _prepare_x(model: Any, x: Any, name: str = "x") -> np.ndarray:
     if not model._layers:
         raise ValueError("the model has no layers; add some with model.add(...)")
+    prepare = getattr(model, "_prepare_inputs", None)
+    if prepare is not None:  # functional Model: several inputs, cut and shuffled together
+        return prepare(x, name)
     # a first layer may take other inputs than (samples, features) floats (e.g. integer ids)
     first = model._layers[0]
     dtype = getattr(first, "input_dtype", None) or model.dtype
@@ -289,7 +292,7 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
     batch_logs = cbl.needs_batch_logs
     model.stop_training = False
     if shuffle:
-        Xs, Ys = np.empty_like(X), np.empty_like(Y)
+        Xs, Ys = _empty_like(X), np.empty_like(Y)
         SWs = None if SW is None else np.empty_like(SW)
     logs: dict = {}
     with _StepBoundaryInterrupt() as interrupt:
@@ -303,7 +306,7 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
             cbl.on_epoch_begin(epoch)
             if shuffle:
                 perm = np.random.default_rng([model._shuffle_seed, epoch]).permutation(n)
-                np.take(X, perm, axis=0, out=Xs)
+                _take(X, perm, Xs)
                 np.take(Y, perm, axis=0, out=Ys)
                 if SW is not None:
                     np.take(SW, perm, axis=0, out=SWs)
@@ -340,6 +343,18 @@ def _want_pred(metrics: list, fused: bool) -> bool | str:
     if fused and all(getattr(m, "argmax_based", False) for m in metrics):
         return "logits"
     return True
+
+
+def _empty_like(X: Any) -> Any:
+    return X.empty_like() if hasattr(X, "empty_like") else np.empty_like(X)
+
+
+def _take(X: Any, perm: np.ndarray, out: Any) -> None:
+    """``out = X[perm]`` for an array or a functional Model's several inputs."""
+    if hasattr(X, "take_into"):
+        X.take_into(perm, out)
+    else:
+        np.take(X, perm, axis=0, out=out)
 
 
 def _should_validate(epoch: int, freq: Any) -> bool:
