@@ -112,7 +112,8 @@ def summary(
     print_fn("_" * width)
     print_fn(row("Layer (type)", "Output Shape", "Param #"))
     print_fn("=" * width)
-    for name, kind, shape, count in _layer_rows(model):
+    rows = model.summary_rows() if hasattr(model, "summary_rows") else _layer_rows(model)
+    for name, kind, shape, count in rows:
         kind = f" ({kind})"
         # a long name is cut, its type always shown
         print_fn(row(_fit(name, max(w_name - 1 - len(kind), 4)) + kind, shape, count))
