@@ -517,7 +517,8 @@ def load_model(path: Any, custom_objects: dict | None = None, compile: bool = Tr
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Model":  # reserved: the functional API is not implemented yet
-        raise AttributeError("fastff.Model (the functional API) is not implemented yet; "
-                             "use fastff.Sequential")
+    if name == "Model":  # the functional API (imported lazily: it subclasses Sequential)
+        from fastff.functional import Model
+
+        return Model
     raise AttributeError(f"module 'fastff.models' has no attribute {name!r}")
