@@ -72,6 +72,7 @@ class Sequential:
         self._fused_flag = False
         self._regularized: list = []
         self._step_layers: list = []
+        self._first_grad: int | None = None
         # per-batch-size workspaces (training: owned by the model; predict: per thread)
         self._train_ws: dict[int, list[Workspace]] = {}
         self._local = threading.local()
@@ -202,6 +203,9 @@ class Sequential:
         # as Keras 3: penalties of trainable weights only
         self._regularized = [p for p in train if p.regularizer is not None]
         self._step_layers = [la for la in self._layers if hasattr(la, "step")]
+        # backprop stops at the first layer with trainable weights (None: no backprop at all)
+        self._first_grad = next((i for i, la in enumerate(self._layers)
+                                 if self.trainable and la.trainable_params), None)
         if self.optimizer is not None and getattr(self.optimizer, "built", False):
             if self.optimizer.n_params != self._n_trainable:
                 self.optimizer.built = False

@@ -158,7 +158,7 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
             pred = ops.activation(layers[-1].output_activation, h, out=pbuf)
         else:
             pred = h
-    first = 0 if need_dx else _first_grad_layer(model)
+    first = 0 if need_dx else model._first_grad
     dx = None
     if first is not None:
         for i in range(last, first - 1, -1):
@@ -169,13 +169,6 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
         penalty += p.regularizer(p.value)
         p.regularizer.add_gradient(p.value, p.grad)
     return per_row, penalty, pred, dx
-
-
-def _first_grad_layer(model: Any) -> int | None:
-    for i, layer in enumerate(model._layers):
-        if model.trainable and layer.trainable_params:
-            return i
-    return None
 
 
 def _train_step(model, xb, yb, swb, want_pred):
