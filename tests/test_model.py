@@ -334,3 +334,22 @@ def test_train_on_batch_and_layers_added_after_build():
     loss, acc = model.train_on_batch(x, y)
     assert loss > 0 and 0 <= acc <= 1 and model.optimizer.iterations == 1
     assert model.predict_on_batch(x).shape == (16, 3)
+
+
+@pytest.mark.parametrize("loss,last,make_y", [
+    ("sparse_categorical_crossentropy", "softmax", lambda r: r.integers(0, 3, 30)),
+    ("categorical_crossentropy", "softmax", lambda r: np.eye(3)[r.integers(0, 3, 30)]),
+    ("binary_crossentropy", "sigmoid", lambda r: r.integers(0, 2, (30, 3))),
+    ("mse", "linear", lambda r: r.standard_normal((30, 3))),
+])
+def test_evaluate_equals_the_loss_of_predict_plus_penalty(loss, last, make_y):
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((30, 4)), make_y(rng)
+    model = fastff.Sequential([L.Input((4,)), L.Dense(6, activation="tanh",
+                                                       kernel_regularizer="l2"),
+                               L.Dense(3, activation=last)], dtype="float64")
+    model.compile("sgd", loss)
+    penalty = 0.01 * float(np.sum(model.layers[0].kernel.value ** 2))
+    expected = float(np.mean(fastff.losses.get(loss).call(y, model.predict(x, verbose=0))))
+    assert model.evaluate(x, y, batch_size=7, verbose=0) == pytest.approx(expected + penalty,
+                                                                          rel=1e-9)
