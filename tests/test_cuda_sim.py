@@ -23,6 +23,7 @@ SIM = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 REAL = os.environ.get("FASTFF_TEST_CUDA", "0") not in ("", "0") and not SIM
 HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
 INNER_TIMEOUT = 600
+PTX_SKIP = 77  # exit status of the PTX check when NVVM/NVRTC are not installed
 
 if not (SIM or REAL):
 
@@ -47,6 +48,20 @@ if not (SIM or REAL):
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
         assert proc.returncode == 0, f"simulator run failed after {took:.0f} s:\n{tail}"
         print(f"simulator run: {took:.0f} s; {tail.splitlines()[-1] if tail else ''}")
+
+    @pytest.mark.skipif(not HAVE_NUMBA_CUDA,
+                        reason="numba-cuda not installed (pip install 'fastff[cuda]')")
+    def test_cuda_kernels_compile_to_ptx():
+        """Every kernel through the real compiler (NVVM, sm_90 PTX), no GPU needed: catches
+        what the simulator cannot (typing and lowering of device code)."""
+        env = dict(os.environ)
+        env.pop("NUMBA_ENABLE_CUDASIM", None)
+        proc = subprocess.run([sys.executable, __file__, "--ptx"], env=env, capture_output=True,
+                              text=True, timeout=INNER_TIMEOUT)
+        out = (proc.stdout + proc.stderr).strip()
+        if proc.returncode == PTX_SKIP:
+            pytest.skip(out.splitlines()[-1])
+        assert proc.returncode == 0, "\n".join(out.splitlines()[-40:])
 
 else:
     if not HAVE_NUMBA_CUDA:
@@ -372,3 +387,91 @@ else:
         np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
         for g, w in zip(results[1][1], results[0][1]):
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------- PTX compile check (script)
+def _ptx_check(cc: tuple[int, int] = (9, 0)) -> int:
+    """Compile every CudaOps kernel to PTX for ``cc`` without a GPU; returns an exit status.
+
+    Device functions are compiled for the current device's compute capability, which needs a
+    driver; the check stands in a fixed one. float32 everywhere, float64 for a sample.
+    """
+    import types as pytypes
+
+    import numba.cuda.dispatcher as cuda_dispatcher
+    from numba import cuda
+    from numba import types as T
+
+    from fastff.backend.cuda import (
+        activations,
+        dropout,
+        elementwise,
+        embedding,
+        gemm,
+        optimizers,
+        reductions,
+        softmax,
+    )
+
+    cuda_dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=cc)
+
+    def sigs(name):
+        dt = getattr(T, name)
+        npdt = np.dtype(name)
+        a1, a2 = T.Array(dt, 1, "C"), T.Array(dt, 2, "C")
+        i1, i2, f1 = T.Array(T.int64, 1, "C"), T.Array(T.int64, 2, "C"), T.float64[::1]
+        out = [(f"gemm_{c}", gemm.kernel(npdt, cfg), (a2, a2, a2, T.boolean, T.boolean, dt, dt,
+                                                      a1, T.boolean, T.int64, dt))
+               for c, cfg in gemm.CONFIGS.items() if c != "tiny"]
+        fw, bw = activations.kernels(npdt)
+        sm = softmax.kernels(npdt)
+        loss = (a2, i1, a1, T.boolean, dt, a1, a2)
+        out += [
+            ("act_forward", fw, (a1, a1, T.int64, dt)),
+            ("act_backward", bw, (a1, a1, a1, a1, T.int64, dt)),
+            ("softmax", sm["softmax"], (a2, a2, T.boolean)),
+            ("softmax_backward", sm["backward"], (a2, a2, a2, T.boolean)),
+            ("xent_sparse", sm["xent_sparse"], loss),
+            ("xent", sm["xent"], (a2, a2) + loss[2:]),
+            ("sigmoid_bce", sm["sigmoid_bce"], (a2, a2) + loss[2:]),
+            ("col_sums", reductions.col_sums_kernel(npdt), (a2, a1)),
+            ("sq_norm_partials", reductions.sq_norm_partials, (a1, f1)),
+            ("sum_partials", reductions.sum_partials, (f1, f1, T.int64)),
+            ("dropout", dropout.mask, (a1, T.uint64, T.uint64, dt, dt)),
+            ("fill", elementwise.fill, (a1, dt)),
+            ("mul", elementwise.mul, (a1, a1, a1)),
+            ("sgd", optimizers.sgd, (a1, a1, a1, dt, dt, T.boolean, dt, dt, dt, dt)),
+            ("adagrad", optimizers.adagrad, (a1, a1, a1) + (dt,) * 5),
+            ("rmsprop", optimizers.rmsprop, (a1,) * 5 + (dt,) * 9),
+            ("adam", optimizers.adam, (a1,) * 5 + (dt,) * 8),
+            ("gather_rows", embedding.gather_rows, (a2, i1, a2, T.int64, dt)),
+            ("scatter_add_rows", embedding.scatter_add_rows, (a2, i1, a2, T.int64)),
+            ("clear_rows", embedding.clear_rows, (a2, i1, dt)),
+            ("bag", embedding.bag, (a2, i2, a2, T.int64, T.boolean, dt)),
+            ("bag_backward", embedding.bag_backward, (a2, i2, a2, T.int64, T.boolean, dt)),
+        ]
+        return out if name == "float32" else out[:3] + out[7:8]
+
+    try:
+        cuda.compile_ptx(elementwise.fill.py_func, (T.float32[::1], T.float32), cc=cc)
+    except Exception as exc:  # noqa: BLE001 - the toolchain is optional
+        print(f"NVVM/NVRTC not available ({exc.__class__.__name__}); "
+              "pip install 'numba-cuda[cu13]' (or [cu12]) to compile kernels without a GPU")
+        return PTX_SKIP
+    failed = 0
+    for dtname in ("float32", "float64"):
+        for name, kern, sig in sigs(dtname):
+            t0 = time.perf_counter()
+            try:
+                ptx, _ = cuda.compile_ptx(kern.py_func, sig, cc=cc)
+                spills = ptx.count("ld.local") + ptx.count("st.local")
+                print(f"{dtname:8s} {name:18s} ok {time.perf_counter() - t0:5.2f} s"
+                      f"  local-memory ops {spills}")
+            except Exception as exc:  # noqa: BLE001 - report every failure
+                failed += 1
+                print(f"{dtname:8s} {name:18s} FAILED {exc.__class__.__name__}: {exc}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__" and "--ptx" in sys.argv:
+    sys.exit(_ptx_check())
