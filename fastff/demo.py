@@ -102,11 +102,12 @@ def _say(text: str = "") -> None:
 
 def run(data: DemoData, out_dir: str, seed: int = 0, verbose: int = 1) -> int:
     """Train, evaluate, save, plot, reload, compare; return the exit code."""
-    from fastff import config
+    from fastff import __version__, config
     from fastff.saving import load_model
 
     t_start = time.perf_counter()
     config.set_seed(seed)
+    _say(f"fastff {__version__} demo: a Sequential MLP, trained, saved, plotted and reloaded")
     n_classes = int(max(data.y_train.max(), data.y_test.max())) + 1
     _say(f"Data: {data.name}: {len(data.x_train)} training / {len(data.x_test)} test samples, "
          f"{data.x_train.shape[1]} features")
@@ -145,8 +146,12 @@ def run(data: DemoData, out_dir: str, seed: int = 0, verbose: int = 1) -> int:
     _say(f"Reloaded model:  predictions on {len(data.x_test)} test samples are "
          f"{'bitwise identical' if identical else 'DIFFERENT'}")
     elapsed = time.perf_counter() - t_start
-    _say(f"Done in {elapsed:.1f} s.")
-    return 0 if ok and identical else 1
+    if ok and identical:
+        _say(f"Done in {elapsed:.1f} s.")
+        return 0
+    _say(f"FAILED after {elapsed:.1f} s: "
+         + ("the accuracy missed its target" if not ok else "the reloaded model differs"))
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,6 +53,12 @@ def test_demo_mnist(tmp_path):
     assert "MNIST" in proc.stdout and "10000 test samples" in proc.stdout
 
 
+def test_demo_exits_nonzero_when_the_target_is_missed(tmp_path):
+    proc = _run("demo", "--epochs", "1", "--verbose", "0", "--out", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "MISSED" in proc.stdout and "FAILED" in proc.stdout
+
+
 def test_cli_errors(tmp_path):
     proc = _run("demo", "--epochs", "0", cwd=tmp_path)
     assert proc.returncode == 2 and "--epochs" in proc.stderr
