@@ -27,6 +27,8 @@ def check_compiled(model: Any, what: str) -> None:
 
 def check_positive_int(value: Any, name: str, allow_none: bool = False) -> int | None:
     """``value`` as a positive int (``batch_size``, ``epochs``, ...)."""
+    if type(value) is int and value > 0:  # the common case, checked first
+        return value
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -40,7 +42,7 @@ def check_positive_int(value: Any, name: str, allow_none: bool = False) -> int |
 def _as_array(a: Any, name: str) -> np.ndarray:
     if a is None:
         raise ValueError(f"{name}: expected an array, got None")
-    arr = np.asarray(a)
+    arr = a if type(a) is np.ndarray else np.asarray(a)
     kind = arr.dtype.kind
     if kind in "OUSV" or kind == "M" or kind == "m":
         raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype} "
@@ -58,7 +60,8 @@ def _as_array(a: Any, name: str) -> np.ndarray:
 def _check_finite(arr: np.ndarray, name: str) -> None:
     # one cheap reduction first: NaN/inf always reach the sum (a finite overflow only costs
     # the exact check)
-    if arr.dtype.kind == "f" and not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+    if (arr.dtype.kind == "f" and not np.isfinite(np.add.reduce(arr, axis=None))
+            and not np.isfinite(arr).all()):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise ValueError(f"{name}: contains NaN or inf (first at index {bad})")
 
