@@ -490,3 +490,26 @@ def test_any_damage_is_detected(tmp_path_factory, pos, cut, extra):
     path.write_bytes(bad)
     with pytest.raises(FormatError):
         saving.read_file(path)
+
+
+_dtypes = st.sampled_from(["<f2", "<f4", ">f4", "<f8", "|i1", "<i2", ">i4", "<i8", "|u1",
+                           "<u2", "<u4", "<u8", "|b1"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(specs=st.lists(st.tuples(_dtypes, st.lists(st.integers(0, 5), max_size=3)), max_size=5),
+       seed=st.integers(0, 2**32 - 1))
+def test_any_arrays_round_trip_bitwise(tmp_path_factory, specs, seed):
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for i, (dtype, shape) in enumerate(specs):
+        raw = rng.integers(0, 256, size=int(np.prod(shape)) * np.dtype(dtype).itemsize,
+                           dtype=np.uint8)
+        a = raw.view(dtype).reshape(shape) if dtype != "|b1" else (raw % 2).astype(bool)
+        arrays.append((f"a{i}", a.reshape(shape)))
+    path = tmp_path_factory.mktemp("rt") / "r.fastff"
+    saving.write_file(path, {"n": len(arrays)}, {"weights": arrays})
+    _, back = saving.read_file(path)
+    for (n1, a), (n2, b) in zip(arrays, back["weights"]):
+        assert n1 == n2 and a.shape == b.shape and a.dtype.kind == b.dtype.kind
+        assert a.tobytes() == b.astype(a.dtype).tobytes()  # bitwise, NaN payloads included
