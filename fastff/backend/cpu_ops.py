@@ -154,15 +154,12 @@ class CpuOps(NumpyOps):
                 raise ValueError(f"backprop_dense with activation {name!r} needs the output y")
             g = _out_like(work, dz.shape, dtype)
             t = dtype.type
-            if name in ("softmax", "log_softmax"):
-                self.backprop_activation(name, dz, None, y, g, param)
-            elif db is not None and db.flags.c_contiguous and dz.ndim == 2:
-                K_act.act_backward_bias(dz, _c(y), g, db, ACT_CODES[name], t(param))
-                db = None  # done
+            if (name in ACT_CODES and db is not None and db.flags.c_contiguous
+                    and dz.ndim == 2 and dz.size < PAR_MIN
+                    and K_act.act_backward_bias(dz, _c(y), g, db, ACT_CODES[name], t(param))):
+                db = None  # done in the same pass
             else:
-                yf = _c(y).reshape(-1)
-                K_act.act_backward(dz.reshape(-1), yf, yf, g.reshape(-1), ACT_CODES[name],
-                                   t(param))
+                self.backprop_activation(name, dz, None, y, g, param)
         fast = (x.dtype == dtype and w.dtype == dtype and dw.dtype == dtype
                 and x.flags.c_contiguous and w.flags.c_contiguous and dw.flags.c_contiguous)
         if fast:  # the common case: straight to the C core, no re-checks

@@ -173,7 +173,9 @@ def act_backward_bias(dy, y, out, db, code, p):
     db = column sums of out (rows added in order: deterministic) in one pass.
 
     Direct loops for the activations a Dense layer fuses (relu, leaky_relu, elu, tanh,
-    sigmoid); any other code takes the elementwise kernel and then the column sums.
+    sigmoid); returns False (nothing done) for any other code, which the caller then runs as
+    the elementwise kernel plus the column sums. (Not calling the general kernel here keeps
+    this function's first-call compile short.)
     """
     n, c = dy.shape
     zero = dy.dtype.type(0)
@@ -211,8 +213,5 @@ def act_backward_bias(dy, y, out, db, code, p):
                 out[i, j] = v
                 db[j] += v
     else:
-        yf = y.reshape(-1)
-        act_backward_range(dy.reshape(-1), yf, yf, out.reshape(-1), code, p, 0, n * c)
-        for i in range(n):
-            for j in range(c):
-                db[j] += out[i, j]
+        return False
+    return True
