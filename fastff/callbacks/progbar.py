@@ -1,8 +1,8 @@
 """``ProgbarLogger``: the training progress display that ``fit`` adds when ``verbose != 0``.
 
-- ``verbose=1`` on a terminal: ``Epoch 3/20`` then a live tqdm bar per epoch with steps,
-  ETA and the running loss/metrics, which ends as one line with the epoch's time and the
-  validation results. When stdout is not a terminal (a log file, CI) the bar degrades to
+- ``verbose=1`` on a terminal (or in Jupyter): ``Epoch 3/20`` then a live tqdm bar per epoch
+  with steps, ETA and the running loss/metrics, which ends as one line with the epoch's time
+  and the validation results. When stdout is not a terminal (a log file, CI) the bar degrades to
   that final line per epoch, so logs are not flooded with carriage returns.
 - ``verbose=2``: ``Epoch 3/20`` and one line per epoch.
 
@@ -83,6 +83,9 @@ def _terminal_size() -> tuple[int, int]:
 
 
 def _isatty(stream: Any) -> bool:
+    """A terminal, or a Jupyter output stream (which renders ``\\r`` updates too)."""
+    if type(stream).__name__ == "OutStream" and type(stream).__module__.startswith("ipykernel"):
+        return True
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
@@ -105,8 +108,18 @@ class ProgbarLogger(Callback):
         self._dynamic_arg = dynamic
         self._bar: Any = None
         self._in_fit = False
-        self._mode = "train"
         self._reset_counters()
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        """Take ``verbose``/``steps``/``epochs`` and pick the display.
+
+        Only the live bar reads per-batch logs; the plain display is a class without batch
+        hooks, so ``CallbackList`` tells the loop not to build per-batch logs for it.
+        """
+        super().set_params(params)
+        self._configure()
+        live = self.verbose == 1 and self.dynamic
+        self.__class__ = _LiveProgbarLogger if live else ProgbarLogger
 
     # ------------------------------------------------------------------ helpers
     def _reset_counters(self) -> None:
@@ -156,7 +169,7 @@ class ProgbarLogger(Callback):
 
     def _finish(self, logs: Mapping[str, Any] | None) -> None:
         elapsed = time.perf_counter() - self._t0
-        steps = self._seen
+        steps = self._seen or self.steps or 0  # the plain display does not count batches
         parts = [_duration(elapsed), _per_step(elapsed, steps), format_logs(_numeric(logs))]
         tail = " - ".join(p for p in parts if p)
         bar, self._bar = self._bar, None
@@ -186,9 +199,6 @@ class ProgbarLogger(Callback):
                         f"Epoch {epoch + 1}")
         self._open_bar()
 
-    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._step(logs)
-
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._finish(logs)
 
@@ -204,10 +214,6 @@ class ProgbarLogger(Callback):
             self._configure()
             self._open_bar()
 
-    def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        if not self._in_fit:
-            self._step(logs)
-
     def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if not self._in_fit:
             self._finish(logs)
@@ -216,11 +222,22 @@ class ProgbarLogger(Callback):
         self._configure()
         self._open_bar()
 
-    def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._step(None)
-
     def on_predict_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._finish(None)
+
+
+class _LiveProgbarLogger(ProgbarLogger):
+    """``ProgbarLogger`` with the live bar: the only form that needs per-batch hooks."""
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._step(logs)
+
+    def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if not self._in_fit:
+            self._step(logs)
+
+    def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._step(None)
 
 
 def _numeric(logs: Mapping[str, Any] | None) -> dict[str, Any]:
