@@ -5,6 +5,9 @@ The loss of batch ``i`` is computed *before* batch ``i``'s update, and the updat
 follows a NaN loss writes NaN into the weights. So the weights are snapshotted at the
 start of every batch (one copy of the model's flat parameter buffer, into memory
 allocated once) and put back when the loss turns out non-finite.
+
+Only the weights are rolled back: the optimizer's moments took the bad step too, so to train
+on, compile again (fresh optimizer state) or load a checkpoint saved before the failure.
 """
 
 from __future__ import annotations
