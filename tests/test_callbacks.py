@@ -400,6 +400,15 @@ def test_verbose_fit_prints_epoch_lines(capsys):
     assert "loss: " in capsys.readouterr().out
 
 
+def test_only_the_live_bar_asks_for_batch_logs():
+    plain = callbacks.CallbackList([ProgbarLogger(file=io.StringIO())], verbose=2, epochs=1,
+                                   steps=3)
+    assert not plain.needs_batch_logs
+    live = callbacks.CallbackList([ProgbarLogger(file=io.StringIO(), dynamic=True)], verbose=1,
+                                  epochs=1, steps=3)
+    assert live.needs_batch_logs and isinstance(live.callbacks[0], ProgbarLogger)
+
+
 def test_callbacks_namespace():
     assert callbacks.EarlyStopping is EarlyStopping
     assert callbacks.TerminateOnNaN is TerminateOnNaN
