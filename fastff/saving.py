@@ -403,8 +403,18 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
     Arrays are matched by position and their shapes checked.
     """
     path = os.fspath(path)
-    _, arrays = read_file(path)
-    _assign_weights(path, model, arrays.get("weights", []))
+    header, arrays = read_file(path)
+    items = arrays.get("weights", [])
+    if items and not getattr(model, "built", True):
+        # Keras builds an unbuilt model here; the file knows the input shape it was saved with
+        spec = header.get("model")
+        config = spec.get("config") if isinstance(spec, dict) else None
+        shape = config.get("input_shape") if isinstance(config, dict) else None
+        if not (isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)):
+            raise ValueError(f"load_weights: the model is not built and {path} does not say "
+                             "its input shape; call model.build(input_shape) first")
+        model.build((None, *shape))
+    _assign_weights(path, model, items)
 
 
 def _model_class(path: str, spec: Any, custom_objects: Mapping[str, Any] | None) -> Any:

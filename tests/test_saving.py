@@ -320,6 +320,9 @@ def test_uncompiled_and_weights_only(tmp_path):
     with pytest.raises(FormatError, match="shape"):
         wrong.load_weights(tmp_path / "w.fastff")
     assert all(np.array_equal(a, b) for a, b in zip(before, wrong.get_weights()))
+    unbuilt = fastff.Sequential([layers.Dense(5), layers.Dense(2)])
+    unbuilt.load_weights(tmp_path / "w.fastff")  # built from the input shape in the file
+    assert unbuilt.input_shape == (None, 7) and _same_weights(unbuilt, model)
     fewer = fastff.Sequential([layers.Input((7,)), layers.Dense(2)])
     with pytest.raises(FormatError, match="weight arrays"):
         fewer.load_weights(tmp_path / "w.fastff")
