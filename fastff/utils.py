@@ -46,8 +46,9 @@ def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32
     return out.reshape((*ids.shape, num_classes))
 
 
-def plot_history(history: Any, path: Any = None, **kwargs: Any) -> Any:
-    """Training curves (loss and metrics, train vs validation) as a PNG; needs matplotlib."""
+def plot_history(history: Any, path: Any, **kwargs: Any) -> Any:
+    """Write training curves (loss and metrics, train vs validation) to the PNG ``path`` and
+    return the path; needs matplotlib (the ``plot`` extra)."""
     from fastff.plotting import plot_history as _plot
 
     return _plot(history, path, **kwargs)
