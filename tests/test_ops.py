@@ -298,3 +298,43 @@ def test_bitwise_equal_across_thread_counts(force_parallel, dtype):
     serial = _run_all_parallel_kernels(dtype)
     for a, b in zip(one, serial):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compiled_dense_stack_matches_general_path(dtype):
+    from fastff.backend.kernels import mlp
+
+    sizes, acts = [5, 7, 3, 4], ["relu", "tanh", "linear"]
+    params = [0.0, 0.0, 0.0]
+    n = 6
+    rng = np.random.default_rng(3)
+    ws = tuple(rng.standard_normal((a, b)).astype(dtype) for a, b in zip(sizes, sizes[1:]))
+    bs = tuple(rng.standard_normal(b).astype(dtype) for b in sizes[1:])
+    x = rng.standard_normal((n, sizes[0])).astype(dtype)
+    dtop = rng.standard_normal((n, sizes[-1])).astype(dtype)
+    # general path
+    hs_ref, a = [], x
+    for w, b, act in zip(ws, bs, acts):
+        a = CPU.dense(a, w, b, act, 0.0)
+        hs_ref.append(a)
+    dws_ref = [np.empty_like(w) for w in ws]
+    dbs_ref = [np.empty_like(b) for b in bs]
+    g = dtop
+    for k in range(len(ws) - 1, -1, -1):
+        inp = x if k == 0 else hs_ref[k - 1]
+        g = CPU.backprop_dense(g, inp, ws[k], dws_ref[k], dbs_ref[k], dx=(k > 0) and None,
+                               activation=acts[k], y=hs_ref[k])
+    # compiled path
+    c_ids, codes = mlp.stack_codes(acts, params)
+    hs = tuple(np.empty((n, b), dtype) for b in sizes[1:])
+    assert mlp.dense_stack_forward(x, ws, bs, c_ids, np.array(params), hs) == 0
+    dws = tuple(np.empty_like(w) for w in ws)
+    dbs = tuple(np.empty_like(b) for b in bs)
+    dhs = tuple(np.empty((n, b), dtype) for b in sizes[1:])
+    works = tuple(np.empty((n, b), dtype) for b in sizes[1:])
+    assert mlp.dense_stack_backward(x, ws, hs, dws, dbs, dhs, works, codes, np.array(params),
+                                    dtop) == 0
+    for got, exp in zip(hs + dws + dbs, hs_ref + dws_ref + dbs_ref):
+        np.testing.assert_array_equal(got, exp)
+    with pytest.raises(ValueError):
+        mlp.stack_codes(["softmax"], [0.0])
