@@ -23,6 +23,8 @@ __all__ = [
 
 # Names ops.dense fuses in its epilogue whose derivative is computable from the output alone.
 _FUSED_FROM_Y = frozenset({"linear", "relu", "tanh", "sigmoid", "elu", "leaky_relu"})
+# the one scalar parameter each parametrised activation takes (Keras's keyword names)
+_PARAM_NAMES = {"leaky_relu": "negative_slope", "elu": "alpha"}
 
 
 class ActivationFunction:
@@ -40,8 +42,10 @@ class ActivationFunction:
     @property
     def fused(self) -> bool:
         """True when ``ops.dense`` can apply it and ``backward`` needs only ``y``."""
+        # y determines x's sign only for a non-negative slope / positive alpha
         return self.builtin and self.name in _FUSED_FROM_Y and (
-            self.name != "leaky_relu" or self.param >= 0.0)
+            (self.name != "leaky_relu" or self.param >= 0.0)
+            and (self.name != "elu" or self.param > 0.0))
 
     @property
     def is_linear(self) -> bool:
@@ -79,8 +83,10 @@ class ActivationFunction:
 
     def with_param(self, **kwargs: Any) -> ActivationFunction:
         """A copy with its scalar parameter set (``negative_slope=`` or ``alpha=``)."""
-        if len(kwargs) != 1:
-            raise TypeError(f"{self.name}: expected one keyword parameter, got {sorted(kwargs)}")
+        allowed = _PARAM_NAMES.get(self.name)
+        if allowed is None or len(kwargs) != 1 or next(iter(kwargs)) != allowed:
+            expected = f"only {allowed}=" if allowed else "no parameters"
+            raise TypeError(f"{self.name}: takes {expected}, got {sorted(kwargs)}")
         (value,) = kwargs.values()
         return ActivationFunction(self.name, float(value))
 
