@@ -276,6 +276,12 @@ def _run_all_parallel_kernels(dtype):
     out.append(CPU.bias_grad(x))
     out.append(np.array(CPU.sq_norm(x)))
     out.append(CPU.dropout_mask(n, 0.4, 1, 2, dtype))
+    w = rnd((200, 129), dtype, 3)
+    y = CPU.dense(x, w, rnd(129, dtype, 4), "relu")
+    dw, db = np.empty_like(w), np.empty(129, dtype)
+    out += [y, CPU.backprop_dense(rnd((200, 129), dtype, 5), x, w, dw, db, activation="relu",
+                                  y=y), dw, db]
+    out += list(CPU.softmax_xent_sparse(y[:, :10], np.arange(200) % 10))
     for method, mk, kw in _opt_calls(n, dtype):
         p, g, state = rnd(n, dtype, 1), rnd(n, dtype, 2), mk()
         getattr(CPU, method)(p, g, **kw(state))
