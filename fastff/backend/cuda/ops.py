@@ -62,6 +62,7 @@ class CudaOps:
             raise ValueError(f"gemm_config must be 'auto' or one of {sorted(K_gemm.CONFIGS)}")
         self.gemm_config = gemm_config
         self._sms = sm_count()
+        self._empty: dict[np.dtype, Array] = {}  # size-0 stand-ins for unused state buffers
 
     # ------------------------------------------------------------------ arrays
     @staticmethod
@@ -427,7 +428,10 @@ class CudaOps:
     def _state(self, bufs: Sequence[Any], dt: np.dtype) -> tuple[list[Array], bool]:
         """Device views of in-place buffers (host ones are uploaded; see ``_writeback``)."""
         host = any(b is not None and not is_device_array(b) for b in bufs)
-        devs = [cuda.device_array(0, dtype=dt) if b is None else self._in(b, dt) for b in bufs]
+        empty = self._empty.get(dt)
+        if empty is None:
+            empty = self._empty[dt] = cuda.device_array(0, dtype=dt)
+        devs = [empty if b is None else self._in(b, dt) for b in bufs]
         return devs, host
 
     @staticmethod
