@@ -104,6 +104,21 @@ else:
         info = device_info()
         assert info["available"] is True and info["name"]
 
+    def test_device_selection_helpers():
+        from fastff import backend
+        from fastff.backend.cuda import auto_device, device_summary, register, require_device
+
+        assert auto_device() == ("cpu" if SIM else "cuda")  # auto never picks the simulator
+        assert require_device() == "cuda"
+        assert "simulator" in device_summary() or "GiB" in device_summary()
+        register()  # this subprocess only: the registry of the main test run is untouched
+        try:
+            assert backend.set_device("cuda") == "cuda"
+            assert backend.get_ops().name == "cuda"
+            assert backend.set_device("auto") == auto_device()
+        finally:
+            backend.set_device("cpu")
+
     def test_ops_covers_the_reference_contract(ops):
         public = {n for n in dir(REF) if not n.startswith("_")} - {"xp"}
         missing = sorted(n for n in public if not hasattr(ops, n))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["is_available", "make_ops", "device_info"]
+__all__ = ["is_available", "make_ops", "device_info", "device_summary", "auto_device",
+           "require_device", "register"]
 
 _AVAILABLE: dict[bool, bool] = {}
 
@@ -100,3 +101,53 @@ def device_info() -> dict[str, Any]:
         except Exception:  # noqa: BLE001
             pass
     return info
+
+
+def auto_device() -> str:
+    """``"cuda"`` when a real GPU is usable, else ``"cpu"`` (what ``set_device("auto")`` picks;
+    never the simulator)."""
+    return "cuda" if is_available() else "cpu"
+
+
+def require_device() -> str:
+    """``"cuda"``, or RuntimeError saying why the CUDA device cannot be used.
+
+    The simulator counts when it was asked for (``NUMBA_ENABLE_CUDASIM=1``)."""
+    if is_available(allow_simulator=True):
+        return "cuda"
+    reason = device_info().get("reason", "unknown reason")
+    raise RuntimeError(f"CUDA device not usable: {reason}. Install the extra with "
+                       "pip install 'fastff[cuda]' and check `python -m fastff info`.")
+
+
+def register() -> None:
+    """Plug this backend into ``fastff.backend``'s registry: ops ``"cuda"``, device ``"cuda"``
+    (checked when selected) and an ``"auto"`` device that prefers a usable GPU."""
+    from fastff import backend
+
+    backend.register_ops("cuda", make_ops)
+    backend.register_device("cuda", require_device)
+    backend.register_device("auto", auto_device)
+
+
+def device_summary() -> str:
+    """One line for ``fastff info``: the GPU, its memory, driver and runtime, or why not."""
+    try:
+        d = device_info()
+    except Exception as exc:  # noqa: BLE001 - reporting, never failing
+        return f"not usable ({exc.__class__.__name__}: {exc})"
+    if not d.get("available"):
+        return f"not usable ({d.get('reason', 'unknown reason')})"
+    if d.get("simulator"):
+        return f"CUDA simulator (numba-cuda {d.get('numba_cuda', '?')})"
+    parts = [str(d.get("name", "GPU"))]
+    if "compute_capability" in d:
+        parts.append(f"compute {d['compute_capability']}")
+    if "memory_total" in d:
+        gib = 1 << 30
+        parts.append(f"{d['memory_total'] / gib:.1f} GiB ({d.get('memory_free', 0) / gib:.1f} "
+                     "GiB free)")
+    for key in ("driver", "runtime", "numba_cuda"):
+        if key in d:
+            parts.append(f"{key.replace('_', '-')} {d[key]}")
+    return ", ".join(parts)
