@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,3 +49,12 @@ def monitor_value(owner: str, monitor: str, logs: Mapping[str, Any] | None) -> f
                        "skipping", owner, monitor, ", ".join(sorted(logs)) or "none")
         return None
     return float(value)
+
+
+def say(message: str) -> None:
+    """Print a callback's message on stdout without breaking a live progress bar."""
+    tqdm_module = sys.modules.get("tqdm")
+    if tqdm_module is not None:  # a bar may be on screen: tqdm clears and redraws it
+        tqdm_module.tqdm.write(message, file=sys.stdout)
+    else:
+        print(message)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastff.callbacks._monitor import initial_best, is_improvement, monitor_value, resolve_mode
+from fastff.callbacks._monitor import initial_best, is_improvement, monitor_value, resolve_mode, say
 from fastff.callbacks.base import Callback
 
 __all__ = ["EarlyStopping"]
@@ -82,10 +82,10 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            say(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print("Restoring model weights from the end of the best epoch: "
+                say("Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 

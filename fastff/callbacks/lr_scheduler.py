@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
+from fastff.callbacks._monitor import say
 from fastff.callbacks.base import Callback
 
 __all__ = ["LearningRateScheduler"]
@@ -51,7 +52,7 @@ class LearningRateScheduler(Callback):
             raise ValueError(f"the schedule returned an invalid learning rate {new!r}")
         optimizer.learning_rate = new
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {new}.")
+            say(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {new}.")
 
     def on_epoch_end(self, epoch: int, logs: MutableMapping[str, Any] | None = None) -> None:
         if logs is not None:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from fastff.callbacks._monitor import initial_best, is_improvement, resolve_mode
+from fastff.callbacks._monitor import initial_best, is_improvement, resolve_mode, say
 from fastff.callbacks.base import Callback
 
 __all__ = ["ModelCheckpoint"]
@@ -84,7 +84,6 @@ class ModelCheckpoint(Callback):
 
     def _save(self, epoch: int, batch: int | None, logs: Mapping[str, Any] | None) -> None:
         logs = logs or {}
-        path = self.format_path(epoch, batch, logs)
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
@@ -93,17 +92,20 @@ class ModelCheckpoint(Callback):
                                ", ".join(sorted(logs)) or "none")
                 return
             current = float(current)
+            path = self.format_path(epoch, batch, logs)
             if not is_improvement(self.mode, current, self.best, 0.0):
                 if self.verbose > 0:
-                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from "
+                    say(f"Epoch {epoch + 1}: {self.monitor} did not improve from "
                           f"{self.best:.5f}")
                 return
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                say(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
                       f"{current:.5f}, saving model to {path}")
             self.best = current
-        elif self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+        else:
+            path = self.format_path(epoch, batch, logs)
+            if self.verbose > 0:
+                say(f"Epoch {epoch + 1}: saving model to {path}")
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from fastff.callbacks._monitor import initial_best, is_improvement, monitor_value, resolve_mode
+from fastff.callbacks._monitor import initial_best, is_improvement, monitor_value, resolve_mode, say
 from fastff.callbacks.base import Callback
 
 __all__ = ["ReduceLROnPlateau"]
@@ -77,7 +77,7 @@ class ReduceLROnPlateau(Callback):
             new_lr = max(old_lr * self.factor, self.min_lr)
             optimizer.learning_rate = new_lr
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                say(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
                       f"{new_lr:.4g}.")
             self.cooldown_counter = self.cooldown
             self.wait = 0

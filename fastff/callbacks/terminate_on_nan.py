@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff.callbacks._monitor import say
 from fastff.callbacks.base import Callback
 
 __all__ = ["TerminateOnNaN"]
@@ -66,6 +67,6 @@ class TerminateOnNaN(Callback):
             self._restore()
             self.terminated_batch = batch
             if self.verbose:
-                print(f"Batch {batch}: invalid loss {loss}, terminating training "
+                say(f"Batch {batch}: invalid loss {loss}, terminating training "
                       "(weights from before this batch kept)")
             self.model.stop_training = True
