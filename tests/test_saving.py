@@ -328,6 +328,20 @@ def test_uncompiled_and_weights_only(tmp_path):
         fewer.load_weights(tmp_path / "w.fastff")
 
 
+def test_functional_model_round_trip(tmp_path):
+    config.set_seed(5)
+    inp = fastff.Input(shape=(7,))
+    out = layers.Dense(4, activation="softmax")(layers.Dense(6, activation="tanh")(inp))
+    model = fastff.Model(inp, out)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = _data(n=32)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "f.fastff")
+    loaded = saving.load_model(tmp_path / "f.fastff")
+    assert type(loaded) is type(model) and _same_weights(model, loaded)
+    assert np.array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
 def test_unbuilt_model_round_trip(tmp_path):
     model = fastff.Sequential([layers.Dense(3, name="a"), layers.Dense(2, name="b")], name="nb")
     model.save(tmp_path / "nb.fastff")
