@@ -96,7 +96,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--out", default="sentiment_dan.fastff", help="where to save the model")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="kernel threads (default: fastff's setting)")
     args = parser.parse_args(argv)
+    if args.threads:
+        fastff.set_num_threads(args.threads)
     r = run(args.data, args.epochs, args.seed, args.verbose, args.out)
     print(f"GloVe coverage: {r['glove_coverage']}")
     print(f"train: {r['train_seconds']:.2f} s for {r['epochs']} epochs; "
