@@ -306,7 +306,7 @@ def test_bitwise_equal_across_thread_counts(force_parallel, dtype):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", [np.float32])  # same code for float64; saves a compile
 def test_compiled_dense_stack_matches_general_path(dtype):
     from fastff.backend.kernels import mlp
 
