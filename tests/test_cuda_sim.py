@@ -450,6 +450,8 @@ def _ptx_check(cc: tuple[int, int] = (9, 0)) -> int:
             ("xent", sm["xent"], (a2, a2) + loss[2:]),
             ("sigmoid_bce", sm["sigmoid_bce"], (a2, a2) + loss[2:]),
             ("col_sums", reductions.col_sums_kernel(npdt), (a2, a1)),
+            ("act_backward_col_sums", reductions.act_backward_col_sums_kernel(npdt),
+             (a2, a2, a2, a1, T.int64, dt)),
             ("sq_norm_partials", reductions.sq_norm_partials, (a1, f1)),
             ("sum_partials", reductions.sum_partials, (f1, f1, T.int64)),
             ("dropout", dropout.mask, (a1, T.uint64, T.uint64, dt, dt)),
@@ -465,7 +467,7 @@ def _ptx_check(cc: tuple[int, int] = (9, 0)) -> int:
             ("bag", embedding.bag, (a2, i2, a2, T.int64, T.boolean, dt)),
             ("bag_backward", embedding.bag_backward, (a2, i2, a2, T.int64, T.boolean, dt)),
         ]
-        return out if name == "float32" else out[:3] + out[7:8]
+        return out if name == "float32" else out[:3] + out[7:9]
 
     try:
         cuda.compile_ptx(elementwise.fill.py_func, (T.float32[::1], T.float32), cc=cc)

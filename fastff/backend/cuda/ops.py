@@ -195,17 +195,27 @@ class CudaOps:
         X = self._in(x, dt)
         W = self._in(w, dt)
         G = DZ
+        bias_done = False
         if name != "linear":
             if name in NEEDS_INPUT:
                 raise ValueError(f"backprop_dense cannot fuse {name!r}: its derivative needs z")
             if y is None:
                 raise ValueError(f"backprop_dense with activation {name!r} needs the output y")
             G = self._dst(work if is_device_array(work) else None, DZ.shape, dt)
-            self._act_backward_dev(name, DZ, None, self._in(y, dt), G, param)
+            Y = self._in(y, dt)
+            if db is not None and DZ.ndim == 2 and DZ.shape[0] and DZ.shape[1]:
+                # one pass: g = dz * act'(y) and db = Σ g
+                DB = self._dst(db, (G.shape[1],), dt)
+                K_red.act_backward_col_sums_launch(DZ, Y, G, DB, K_act.ACT_CODES[name],
+                                                   scalar_type(dt)(param))
+                self._done(DB, db, host)
+                bias_done = True
+            else:
+                self._act_backward_dev(name, DZ, None, Y, G, param)
         DW = self._dst(dw, (X.shape[1], G.shape[1]), dt)
         self._gemm_dev(X, G, DW, True, False, 1.0, 0.0, None, "linear", 0.0)
         self._done(DW, dw, host)
-        if db is not None:
+        if db is not None and not bias_done:
             DB = self._dst(db, (G.shape[1],), dt)
             self._bias_grad_dev(G, DB)
             self._done(DB, db, host)

@@ -1,10 +1,10 @@
 """Deterministic reductions: bias gradients (column sums) and squared norms.
 
-Column sums split the rows over COL_SPLIT thread rows in a fixed pattern and add the
-partials in order (reads coalesced across a warp's columns). Squared norms
-accumulate in float64: each block reduces a fixed, size-determined slice through a shared
-tree into one partial, and a one-block pass adds the partials in order, so the result does
-not depend on scheduling.
+Column sums (alone, or fused with a dense layer's activation derivative) split the rows
+over COL_SPLIT thread rows in a fixed pattern and add the partials in order (reads are
+coalesced across a warp's columns). Squared norms accumulate in float64: each block reduces
+a fixed, size-determined slice through a shared tree into one partial, and a one-block pass
+adds the partials in order, so the result does not depend on scheduling.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from fastff.backend.cuda._cuda import cuda
 from fastff.backend.cuda._launch import scalar_type
+from fastff.backend.cuda.activations import device_functions
 
 NORM_THREADS = 128
 COL_LANES = 32
@@ -52,6 +53,41 @@ def col_sums_kernel(dtype: Any) -> Any:
             out[j] = acc
 
     return col_sums
+
+
+@cache
+def act_backward_col_sums_kernel(dtype: Any) -> Any:
+    """``kern(dy, y, g, db, code, p)``: g = dy * act'(y) and db[j] = Σ_i g[i, j] in one pass.
+
+    The dense-backward prologue of a y-derivable activation fused with the bias gradient
+    (same row split and order as ``col_sums``, so db is deterministic).
+    """
+    t = scalar_type(dtype)
+    _, _, act_backward = device_functions(dtype)
+
+    @cuda.jit
+    def kern(dy, y, g, db, code, p):
+        sh = cuda.shared.array((COL_SPLIT, COL_LANES), dtype=t)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        j = cuda.blockIdx.x * COL_LANES + tx
+        n, c = dy.shape
+        if j < c and ty < n:
+            v = act_backward(code, dy[ty, j], y[ty, j], y[ty, j], p)
+            g[ty, j] = v
+            acc = v
+            for i in range(ty + COL_SPLIT, n, COL_SPLIT):
+                v = act_backward(code, dy[i, j], y[i, j], y[i, j], p)
+                g[i, j] = v
+                acc += v
+            sh[ty, tx] = acc
+        cuda.syncthreads()
+        if j < c and ty == 0:
+            acc = sh[0, tx]
+            for q in range(1, min(COL_SPLIT, n)):
+                acc += sh[q, tx]
+            db[j] = acc
+
+    return kern
 
 
 @cuda.jit(device=True)
@@ -107,6 +143,13 @@ def sq_norms_into(arrays: list[Any], out: Any) -> None:
         partials = cuda.device_array(blocks, dtype=_F64)
         sq_norm_partials[blocks, NORM_THREADS](flat, partials)
         sum_partials[1, NORM_THREADS](partials, out, slot)
+
+
+def act_backward_col_sums_launch(dy: Any, y: Any, g: Any, db: Any, code: int, p: Any) -> None:
+    """g = dy * act'(y) and db = column sums of g (2-D device arrays, at least one row)."""
+    c = dy.shape[1]
+    act_backward_col_sums_kernel(dy.dtype)[max(1, -(-c // COL_LANES)), (COL_LANES, COL_SPLIT)](
+        dy, y, g, db, code, p)
 
 
 def col_sums_launch(dy: Any, out: Any) -> None:
