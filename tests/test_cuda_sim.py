@@ -158,7 +158,8 @@ else:
         close(got, want, dt)
 
     @pytest.mark.parametrize("cfg,trans", [("small", (False, True)), ("small", (True, False)),
-                                           ("large", (False, False)), ("large", (True, True))])
+                                           ("large", (False, False)), ("large", (True, True)),
+                                           ("narrow", (True, False))])
     def test_gemm_production_tiles(cfg, trans):
         ops = make_ops(gemm_config=cfg)
         rng = np.random.default_rng(7)
@@ -172,7 +173,8 @@ else:
 
     def test_gemm_config_choice():
         assert K_gemm.choose_config(4096, 4096, 132) == K_gemm.CONFIGS["large"]
-        assert K_gemm.choose_config(128, 256, 132) == K_gemm.CONFIGS["small"]
+        assert K_gemm.choose_config(1024, 256, 132) == K_gemm.CONFIGS["small"]
+        assert K_gemm.choose_config(128, 256, 132) == K_gemm.CONFIGS["narrow"]
         assert K_gemm.choose_config(128, 256, 0) == K_gemm.CONFIGS["tiny"]
 
     def test_gemm_unfused_activation_and_shape_check(ops):
@@ -437,7 +439,7 @@ def _ptx_check(cc: tuple[int, int] = (9, 0)) -> int:
         i1, i2, f1 = T.Array(T.int64, 1, "C"), T.Array(T.int64, 2, "C"), T.float64[::1]
         out = [(f"gemm_{c}", gemm.kernel(npdt, cfg), (a2, a2, a2, T.boolean, T.boolean, dt, dt,
                                                       a1, T.boolean, T.int64, dt))
-               for c, cfg in gemm.CONFIGS.items() if c != "tiny"]
+               for c, cfg in gemm.CONFIGS.items() if c != "tiny"]  # tiny: simulator only
         fw, bw = activations.kernels(npdt)
         sm = softmax.kernels(npdt)
         loss = (a2, i1, a1, T.boolean, dt, a1, a2)
@@ -467,7 +469,10 @@ def _ptx_check(cc: tuple[int, int] = (9, 0)) -> int:
             ("bag", embedding.bag, (a2, i2, a2, T.int64, T.boolean, dt)),
             ("bag_backward", embedding.bag_backward, (a2, i2, a2, T.int64, T.boolean, dt)),
         ]
-        return out if name == "float32" else out[:3] + out[7:9]
+        if name == "float32":
+            return out
+        sample = {"act_forward", "xent_sparse", "act_backward_col_sums", "adam"}
+        return [o for o in out if o[0].startswith("gemm") or o[0] in sample]
 
     try:
         cuda.compile_ptx(elementwise.fill.py_func, (T.float32[::1], T.float32), cc=cc)

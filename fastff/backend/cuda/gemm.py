@@ -37,12 +37,14 @@ class TileConfig(NamedTuple):
         return self.bn // self.tn, self.bm // self.tm
 
 
-# small: 64 threads, for skinny/medium problems (many blocks);
 # large: 256 threads with an 8x8 register tile each, for big square-ish problems;
+# small: 64 threads, 4x4 each, for batch-sized problems;
+# narrow: 64 threads, 2x2 each, for skinny problems that would leave multiprocessors idle;
 # tiny: 16 threads, what "auto" uses under the simulator (which runs each thread in Python).
 CONFIGS = {
-    "small": TileConfig(32, 32, 16, 4, 4),
     "large": TileConfig(128, 128, 8, 8, 8),
+    "small": TileConfig(32, 32, 16, 4, 4),
+    "narrow": TileConfig(16, 16, 16, 2, 2),
     "tiny": TileConfig(16, 16, 8, 4, 4),
 }
 
@@ -157,13 +159,16 @@ def kernel(dtype: Any, cfg: TileConfig) -> Any:
 
 
 def choose_config(m: int, n: int, sms: int) -> TileConfig:
-    """The large tile only when it still gives every multiprocessor at least one block
-    (``sms == 0``: the simulator, which gets the tiny tile)."""
+    """The biggest tile that still gives every multiprocessor a block (more work per thread
+    wins once the GPU is full); the narrow tile when none does (``sms == 0``: the simulator,
+    which gets the tiny tile)."""
     if sms <= 0:
         return CONFIGS["tiny"]
-    big = CONFIGS["large"]
-    blocks = -(-m // big.bm) * -(-n // big.bn)
-    return big if blocks >= sms else CONFIGS["small"]
+    for name in ("large", "small"):
+        cfg = CONFIGS[name]
+        if -(-m // cfg.bm) * -(-n // cfg.bn) >= sms:
+            return cfg
+    return CONFIGS["narrow"]
 
 
 def launch(a: Any, b: Any, c: Any, trans_a: bool, trans_b: bool, alpha: Any, beta: Any,
