@@ -127,6 +127,7 @@ const char *fastff_strerror(int32_t code)
     case FASTFF_ERR_THREADS: return "thread count must be between 1 and fastff_max_threads()";
     case FASTFF_ERR_KERNEL: return "unknown kernel name or kernel not supported by this CPU";
     case FASTFF_ERR_OVERFLOW: return "matrix extent overflows a 64-bit index";
+    case FASTFF_ERR_DTYPE: return "dtype code must be 0 (float32) or 1 (float64)";
     default: return "unknown error code";
     }
 }

@@ -118,3 +118,19 @@ int32_t fastff_dgemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int
     return gemm_d(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, act,
                   act_param);
 }
+
+int32_t fastff_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
+                    int64_t k, double alpha, const void *a, int64_t lda, const void *b,
+                    int64_t ldb, double beta, void *c, int64_t ldc, const void *bias,
+                    int32_t act, double act_param)
+{
+    if (dtype == 0)
+        return gemm_s(trans_a, trans_b, m, n, k, (float)alpha, (const float *)a, lda,
+                      (const float *)b, ldb, (float)beta, (float *)c, ldc, (const float *)bias,
+                      act, (float)act_param);
+    if (dtype == 1)
+        return gemm_d(trans_a, trans_b, m, n, k, alpha, (const double *)a, lda,
+                      (const double *)b, ldb, beta, (double *)c, ldc, (const double *)bias, act,
+                      act_param);
+    return FASTFF_ERR_DTYPE;
+}

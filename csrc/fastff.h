@@ -36,6 +36,7 @@ extern "C" {
 #define FASTFF_ERR_THREADS -7
 #define FASTFF_ERR_KERNEL -8
 #define FASTFF_ERR_OVERFLOW -9
+#define FASTFF_ERR_DTYPE -10
 
 #define FASTFF_ACT_NONE 0
 #define FASTFF_ACT_RELU 1
@@ -53,6 +54,13 @@ int32_t fastff_dgemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int
                      double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
                      double beta, double *c, int64_t ldc, const double *bias,
                      int32_t act, double act_param);
+
+/* Both precisions behind one entry with untyped pointers (for bindings that want one call
+ * shape): dtype 0 = float32 (alpha, beta, act_param rounded to float), 1 = float64. */
+int32_t fastff_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
+                    int64_t k, double alpha, const void *a, int64_t lda, const void *b,
+                    int64_t ldb, double beta, void *c, int64_t ldc, const void *bias,
+                    int32_t act, double act_param);
 
 int32_t fastff_set_num_threads(int32_t n);
 int32_t fastff_get_num_threads(void);

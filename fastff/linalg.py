@@ -35,7 +35,6 @@ ACTIVATIONS: dict[str, int] = {
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
-_CTYPE = {_F32: "float *", _F64: "double *"}
 
 
 class GemmError(RuntimeError):
@@ -108,10 +107,13 @@ def _operand(x: np.ndarray) -> tuple[np.ndarray, int, bool]:
     return x, max(1, cols), False
 
 
-def _ptr(x: np.ndarray | None, dtype: np.dtype) -> object:
+def _ptr(x: np.ndarray | None) -> object:
+    """A void pointer to x's first element (from_buffer when contiguous: much cheaper)."""
     if x is None:
         return ffi.NULL
-    return ffi.cast(_CTYPE[dtype], x.ctypes.data)
+    if x.flags.c_contiguous:
+        return ffi.from_buffer(x)
+    return ffi.cast("void *", x.ctypes.data)
 
 
 def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: float = 1.0,
@@ -181,17 +183,15 @@ def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: 
         return out
     av, lda, fa = _operand(a)
     bv, ldb, fb = _operand(b)
-    fn = lib.fastff_sgemm if dtype == _F32 else lib.fastff_dgemm
-    rc = fn(ta ^ fa, tb ^ fb, m, n, k, alpha, _ptr(av, dtype), lda, _ptr(bv, dtype), ldb,
-            beta, _ptr(out, dtype), n, _ptr(bias, dtype), act, param)
+    rc = lib.fastff_gemm(dtype == _F64, ta ^ fa, tb ^ fb, m, n, k, alpha, _ptr(av), lda,
+                         _ptr(bv), ldb, beta, _ptr(out), n, _ptr(bias), act, param)
     if rc != 0:
         raise GemmError(rc)
     return out
 
 
 _from_buffer = ffi.from_buffer
-_sgemm = lib.fastff_sgemm
-_dgemm = lib.fastff_dgemm
+_gemm = lib.fastff_gemm
 _NULL = ffi.NULL
 
 
@@ -202,20 +202,17 @@ def gemm_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, trans_a: bool = Fal
     """Unchecked :func:`gemm` for fastff's hot paths; returns ``out``.
 
     The caller guarantees: ``a``, ``b``, ``out`` (and ``bias``) are C-contiguous arrays of one
-    dtype, float32 or float64, with matching shapes, and ``out`` aliases none of them.
-    ``act_id``/``act_param`` come from :func:`activation_id`. Non-contiguous arrays raise
-    (``ffi.from_buffer`` refuses them) rather than being misread; a shape mismatch is caught
-    by the C core's leading-dimension check only partly - hence "unchecked".
+    dtype, float32 or float64, with matching shapes, ``out`` is writeable and aliases none of
+    them. ``act_id``/``act_param`` come from :func:`activation_id`. Non-contiguous arrays
+    raise (``ffi.from_buffer`` refuses them) rather than being misread; inconsistent shapes
+    are caught by the C core's leading-dimension check only partly - hence "unchecked".
+    Cost: one cffi call plus a buffer lookup per array (measured in docs/gemm.md).
     """
     m, n = out.shape
-    if out.itemsize == 4:
-        fn, ct = _sgemm, "float[]"
-    else:
-        fn, ct = _dgemm, "double[]"
-    rc = fn(trans_a, trans_b, m, n, a.shape[0] if trans_a else a.shape[1], alpha,
-            _from_buffer(ct, a), a.shape[1], _from_buffer(ct, b), b.shape[1], beta,
-            _from_buffer(ct, out), n, _NULL if bias is None else _from_buffer(ct, bias),
-            act_id, act_param)
+    rc = _gemm(out.itemsize == 8, trans_a, trans_b, m, n,
+               a.shape[0] if trans_a else a.shape[1], alpha, _from_buffer(a), a.shape[1],
+               _from_buffer(b), b.shape[1], beta, _from_buffer(out), n,
+               _NULL if bias is None else _from_buffer(bias), act_id, act_param)
     if rc:
         raise GemmError(rc)
     return out
