@@ -140,7 +140,7 @@ class DeviceMLP:
         for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
             shapes += [(fan_in, fan_out), (fan_out,)]
         sizes = [int(np.prod(s)) for s in shapes]
-        offs = np.cumsum([0, *sizes])
+        offs = [int(v) for v in np.cumsum([0, *sizes])]
         host = np.zeros(offs[-1], np.float32)
         for i, s in enumerate(shapes):
             if len(s) == 2:

@@ -352,7 +352,7 @@ else:
         w2, b2 = rand(rng, (8, 3), dt, 0.5), np.zeros(3, dt)
         sizes = [w1.size, b1.size, w2.size, b2.size]
         params = np.concatenate([w1.ravel(), b1, w2.ravel(), b2])
-        offs = np.cumsum([0, *sizes])
+        offs = [int(v) for v in np.cumsum([0, *sizes])]
         slots = [np.zeros_like(params) for _ in range(3)]
         put = o.to_device if device else (lambda a: a)
         params, grads, x = put(params), put(np.zeros_like(params)), put(x)
