@@ -26,3 +26,32 @@ ACT_CODES = {
     "sigmoid": 7, "hard_sigmoid": 8, "softplus": 9, "softsign": 10, "silu": 11, "swish": 11,
     "exponential": 12,
 }
+
+
+def _defer_scipy_blas_probe() -> None:
+    """Skip Numba's eager SciPy import on its first compile (or cache load).
+
+    ``numba.np.arraymath`` calls ``ensure_blas()`` at import only to set a flag, which imports
+    ``scipy.linalg`` (~0.6 s of every process's first ``fit`` when SciPy is installed).
+    fastff's kernels use no Numba BLAS (GEMMs go through the C core), so the module is
+    imported with the probe stubbed; the real ``ensure_blas`` is restored at once and still
+    guards every BLAS-backed function (``np.dot`` in user njit code imports SciPy on first
+    compile, as before).
+    """
+    import sys
+
+    if "numba.np.arraymath" in sys.modules:
+        return
+    try:
+        import numba.np.linalg as nb_linalg
+    except ImportError:  # pragma: no cover - layout of a future Numba
+        return
+    real = nb_linalg.ensure_blas
+    nb_linalg.ensure_blas = lambda: None
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        nb_linalg.ensure_blas = real
+
+
+_defer_scipy_blas_probe()
