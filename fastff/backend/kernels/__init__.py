@@ -9,11 +9,14 @@ whatever the thread count. Reductions use a fixed partition, never a per-thread 
 
 from __future__ import annotations
 
+import os
+
 # Elements per parallel chunk, and the size below which kernels run on one thread: a
 # vectorised elementwise kernel does ~1M elements in ~0.3 ms, and below that a fork/join plus
 # the risk of waiting on a core another process holds (shared/PEERS.md) does not pay.
+# FASTFF_PAR_MIN overrides the threshold (e.g. lower it on a dedicated many-core machine).
 CHUNK = 16384
-PAR_MIN = 1 << 20
+PAR_MIN = int(os.environ.get("FASTFF_PAR_MIN", 1 << 20))
 
 # error_model="numpy": float division by zero gives inf/nan like NumPy instead of a Python
 # ZeroDivisionError check in every iteration, which would stop LLVM vectorising the loops
