@@ -63,7 +63,7 @@ class Featurizer:
                            "tags": self.tags})
 
 
-def build_model(feat: Featurizer, hidden: int = 256) -> fastff.Model:
+def build_model(feat: Featurizer, hidden: int = 256, learning_rate: float = 1e-3) -> fastff.Model:
     width = 2 * WINDOW + 1
     inputs, branches = [], []
     for name, (_, dim, _) in GROUPS.items():
@@ -74,7 +74,7 @@ def build_model(feat: Featurizer, hidden: int = 256) -> fastff.Model:
     h = Dense(hidden, activation="relu")(h)
     out = Dense(len(feat.tags), activation="softmax")(h)
     model = fastff.Model(inputs, out, name="pos_tagger")
-    model.compile(optimizer=fastff.optimizers.Adam(learning_rate=1e-3),
+    model.compile(optimizer=fastff.optimizers.Adam(learning_rate=learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -101,7 +101,7 @@ def tagging_speed(model: fastff.Model, feat: Featurizer, sentences: list) -> dic
 
 
 def run(data: str, epochs: int = 2, seed: int = 0, verbose: int = 1, out: str | None = None,
-        max_train: int | None = None) -> dict:
+        max_train: int | None = None, batch_size: int = 64, learning_rate: float = 1e-3) -> dict:
     train = load_ud_ewt("train", data)[:max_train]
     dev, test = load_ud_ewt("dev", data), load_ud_ewt("test", data)
     feat = Featurizer(train)
@@ -109,11 +109,11 @@ def run(data: str, epochs: int = 2, seed: int = 0, verbose: int = 1, out: str | 
     y = {k: feat.labels(s) for k, s in (("train", train), ("dev", dev), ("test", test))}
 
     fastff.utils.set_random_seed(seed)
-    model = build_model(feat)
+    model = build_model(feat, learning_rate=learning_rate)
     if verbose:
         model.summary()
     t0 = time.perf_counter()
-    model.fit(x["train"], y["train"], batch_size=64, epochs=epochs, verbose=verbose,
+    model.fit(x["train"], y["train"], batch_size=batch_size, epochs=epochs, verbose=verbose,
               validation_data=(x["dev"], y["dev"]))
     train_s = time.perf_counter() - t0
     acc = {k: float(model.evaluate(x[k], y[k], batch_size=1024, verbose=0)[1])
