@@ -5,7 +5,7 @@
 /* Elementwise activation of one row in place; libm based (the reference). */
 void FF(fastff_act_row_ref)(T *x, idx_t n, int act, T param)
 {
-    const T half = (T)0.5, one = (T)1;
+    const T one = (T)1;
     const T c0 = (T)0.7978845608028654; /* sqrt(2/pi) */
     const T c1 = (T)0.044715;
     idx_t j;
@@ -25,10 +25,11 @@ void FF(fastff_act_row_ref)(T *x, idx_t n, int act, T param)
     case FASTFF_ACT_ELU:
         for (j = 0; j < n; j++) x[j] = x[j] > 0 ? x[j] : param * FF_EXPM1(x[j]);
         break;
-    case FASTFF_ACT_GELU:
+    case FASTFF_ACT_GELU: /* 0.5 v (1 + tanh z) == v * sigmoid(2z): no cancellation for v < 0 */
         for (j = 0; j < n; j++) {
-            T v = x[j];
-            x[j] = half * v * (one + FF_TANH(c0 * (v + c1 * v * v * v)));
+            const T v = x[j];
+            const T z = c0 * (v + c1 * v * v * v);
+            x[j] = v / (one + FF_EXP(-(z + z)));
         }
         break;
     default:

@@ -47,6 +47,28 @@ VINL void v_storen(float *p, int n, V x)
     if (n >= VL) _mm256_storeu_ps(p, x);
     else _mm256_maskstore_ps(p, v_lanes_lt(n, VL), x);
 }
+/* for the activations (act_x86_impl.h) */
+VINL V v_sub(V a, V b) { return _mm256_sub_ps(a, b); }
+VINL V v_div(V a, V b) { return _mm256_div_ps(a, b); }
+VINL V v_min(V a, V b) { return _mm256_min_ps(a, b); }
+VINL V v_max(V a, V b) { return _mm256_max_ps(a, b); }
+VINL V v_abs(V x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
+VINL V v_copysign(V mag, V sgn)
+{
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    return _mm256_or_ps(_mm256_andnot_ps(sign, mag), _mm256_and_ps(sign, sgn));
+}
+VINL V v_lt_select(V a, V b, V x, V y) /* a < b ? x : y */
+{
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
+}
+VINL V v_round(V x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+VINL V v_ldexp(V p, V n) /* p * 2^n for integral n in [-126, 128] (callers clamp; 128 -> inf) */
+{
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
+                                                         _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
 #else
 #define T_ELEM double
 #define VL 4

@@ -27,6 +27,24 @@ VINL V v_leaky(V x, V s)
 VINL VMASK v_mask(int n) { return (VMASK)(n >= VL ? 0xFFFFu : ((1u << n) - 1u)); }
 VINL V v_loadn(const float *p, int n) { return _mm512_maskz_loadu_ps(v_mask(n), p); }
 VINL void v_storen(float *p, int n, V x) { _mm512_mask_storeu_ps(p, v_mask(n), x); }
+/* for the activations (act_x86_impl.h) */
+VINL V v_sub(V a, V b) { return _mm512_sub_ps(a, b); }
+VINL V v_div(V a, V b) { return _mm512_div_ps(a, b); }
+VINL V v_min(V a, V b) { return _mm512_min_ps(a, b); }
+VINL V v_max(V a, V b) { return _mm512_max_ps(a, b); }
+VINL V v_abs(V x) { return _mm512_abs_ps(x); }
+VINL V v_copysign(V mag, V sgn)
+{
+    const __m512i m = _mm512_set1_epi32(0x7fffffff);
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(m, _mm512_castps_si512(mag),
+                                                         _mm512_castps_si512(sgn), 0xCA));
+}
+VINL V v_lt_select(V a, V b, V x, V y) /* a < b ? x : y */
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), y, x);
+}
+VINL V v_round(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT); }
+VINL V v_ldexp(V p, V n) { return _mm512_scalef_ps(p, n); } /* p * 2^n, n integral */
 #else
 #define T_ELEM double
 #define VL 8

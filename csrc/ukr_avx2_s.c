@@ -24,6 +24,7 @@
 #define UKR_NAME ukr_avx2_s
 #define ACT_ROW fastff_act_row_avx2_s
 #include "ukr_x86_impl.h"
+#include "act_x86_impl.h"
 
 #define SMALL_NAME small_avx2_s
 #define STORE_TILE fastff_store_tile_s

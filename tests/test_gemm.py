@@ -39,11 +39,14 @@ def act64(z: np.ndarray, activation: str | None, slope: float, elu_alpha: float)
     if activation == "tanh":
         return np.tanh(z)
     if activation == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-z))
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-z))
     if activation == "elu":
         return np.where(z > 0, z, elu_alpha * np.expm1(np.minimum(z, 0)))
-    if activation == "gelu":
-        return 0.5 * z * (1 + np.tanh(0.7978845608028654 * (z + 0.044715 * z**3)))
+    if activation == "gelu":  # 0.5 z (1 + tanh u) written as z * sigmoid(2u): exact in float64
+        u = 0.7978845608028654 * (z + 0.044715 * z**3)
+        with np.errstate(over="ignore"):
+            return z / (1.0 + np.exp(-2.0 * u))
     raise ValueError(activation)
 
 
