@@ -13,7 +13,7 @@ is the highest-scoring earlier candidate truly coreferent? Beside it, the baseli
 earlier mention with the same head lemma, else the most recent mention". Candidates are the
 ``--max-back`` previous mentions plus every earlier one with the same head lemma.
 
-    python examples/coref_mention_pair.py --data ../shared/data [--epochs 2] [--out coref.fastff]
+    python examples/coref_mention_pair.py --data ../shared/data [--epochs 1] [--out coref.fastff]
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def evaluate(model: fastff.Model, featurizer: PairFeaturizer, docs_ms: list,
             "pairs": n_pairs, "seconds": time.perf_counter() - t0}
 
 
-def run(data: str, epochs: int = 2, seed: int = 0, verbose: int = 1, out: str | None = None,
+def run(data: str, epochs: int = 1, seed: int = 0, verbose: int = 1, out: str | None = None,
         max_back: int = 50, negatives: int = 25, max_train_docs: int | None = None) -> dict:
     rng = np.random.default_rng(seed)
     train_docs = load_gum("train", data)[:max_train_docs]
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=default_data_dir(),
                         help="data directory (default: $FASTFF_DATA, else ../shared/data)")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--max-back", type=int, default=50,
