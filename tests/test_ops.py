@@ -167,9 +167,11 @@ def test_softmax_xent_extreme_logits(dtype):
         np.testing.assert_allclose(lb, [np.log(2) / 3, 0, 0], rtol=1e-6, atol=1e-6)
 
 
-def test_sparse_label_out_of_range():
-    with pytest.raises(ValueError, match="outside"):
-        CPU.softmax_xent_sparse(np.zeros((2, 3), np.float32), np.array([0, 3]))
+@pytest.mark.parametrize("ops", [CPU, REF], ids=["cpu", "numpy"])
+def test_sparse_label_out_of_range(ops):
+    for bad in ([0, 3], [-1, 0]):
+        with pytest.raises(ValueError, match="outside"):
+            ops.softmax_xent_sparse(np.zeros((2, 3), np.float32), np.array(bad))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

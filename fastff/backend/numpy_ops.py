@@ -319,6 +319,9 @@ class NumpyOps:
         z = logits
         n = z.shape[0]
         labels = np.asarray(labels).reshape(n).astype(np.int64)
+        bad = int(np.count_nonzero((labels < 0) | (labels >= z.shape[1])))
+        if bad:
+            raise ValueError(f"{bad} label(s) outside [0, {z.shape[1]}) in sparse cross-entropy")
         d = z - np.max(z, axis=-1, keepdims=True)
         e = np.exp(d)
         s = np.sum(e, axis=-1, keepdims=True)
