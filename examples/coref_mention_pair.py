@@ -33,7 +33,8 @@ from fastff.data.coref_features import (
     PairFeaturizer,
     candidates,
     doc_mentions,
-    head_lemma_baseline,
+    head_lemma_baselines,
+    lemma_index,
 )
 from fastff.layers import Bucketize, Concatenate, Dense, EmbeddingBag, WindowEmbedding
 
@@ -54,9 +55,10 @@ def training_pairs(docs_ms: list, max_back: int, negatives: int, rng: np.random.
     for ms in docs_ms:
         pairs, labels = [], []
         seen: set[str] = set()
+        by_lemma = lemma_index(ms)
         for i, m in enumerate(ms):
             if m.eid in seen:
-                cands = candidates(ms, i, max_back)
+                cands = candidates(ms, i, max_back, by_lemma)
                 pos = [j for j in cands if ms[j].eid == m.eid]
                 neg = [j for j in cands if ms[j].eid != m.eid]
                 if len(neg) > negatives:
@@ -110,12 +112,13 @@ def evaluate(model: fastff.Model, featurizer: PairFeaturizer, docs_ms: list,
     for ms in docs_ms:
         seen: set[str] = set()
         queries, pairs = [], []
+        by_lemma, baseline = lemma_index(ms), head_lemma_baselines(ms)
         for i, m in enumerate(ms):
             if m.eid in seen:
-                cands = candidates(ms, i, max_back)
+                cands = candidates(ms, i, max_back, by_lemma)
                 queries.append((i, len(pairs), len(pairs) + len(cands)))
                 pairs += [(i, j) for j in cands]
-                base += ms[head_lemma_baseline(ms, i)].eid == m.eid
+                base += ms[baseline[i]].eid == m.eid
             seen.add(m.eid)
         if not pairs:
             continue

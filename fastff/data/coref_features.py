@@ -26,8 +26,8 @@ from fastff.data.conllu import Document, parse_feats, syntactic_head
 from fastff.data.sequences import pad_sequences
 from fastff.data.vocab import Vocabulary
 
-__all__ = ["MentionInfo", "doc_mentions", "candidates", "PairFeaturizer", "N_FEATS",
-           "head_lemma_baseline"]
+__all__ = ["MentionInfo", "doc_mentions", "candidates", "lemma_index", "PairFeaturizer",
+           "N_FEATS", "head_lemma_baseline", "head_lemma_baselines"]
 
 PRONOUN, PROPER, NOMINAL = 0, 1, 2
 _AGREE = ("Number", "Gender", "Person")
@@ -66,11 +66,14 @@ def doc_mentions(doc: Document, context: int = 3) -> list[MentionInfo]:
     """The document's mentions in order, with heads, types and context words."""
     out = []
     ordered = sorted(doc.mentions, key=lambda m: (m.sent, m.start, -m.end))
+    lowered: dict[int, list[str]] = {}
     for i, m in enumerate(ordered):
         s = doc.sentences[m.sent]
         heads = [h for h in m.heads if m.start <= h <= m.end]
         h = heads[0] if heads else syntactic_head(s, m.start, m.end)
-        low = [w.lower() for w in s.forms]
+        low = lowered.get(m.sent)
+        if low is None:
+            low = lowered[m.sent] = [w.lower() for w in s.forms]
         out.append(MentionInfo(
             index=i, sent=m.sent, start=m.start, end=m.end, eid=m.eid,
             words=low[m.start:m.end + 1], head=low[h], lemma=s.lemmas[h].lower(),
@@ -80,17 +83,38 @@ def doc_mentions(doc: Document, context: int = 3) -> list[MentionInfo]:
     return out
 
 
-def candidates(ms: Sequence[MentionInfo], i: int, max_back: int) -> list[int]:
+def lemma_index(ms: Sequence[MentionInfo]) -> dict[str, list[int]]:
+    """Head lemma -> indices of the mentions with it, in order."""
+    out: dict[str, list[int]] = {}
+    for m in ms:
+        out.setdefault(m.lemma, []).append(m.index)
+    return out
+
+
+def candidates(ms: Sequence[MentionInfo], i: int, max_back: int,
+               by_lemma: dict[str, list[int]] | None = None) -> list[int]:
     """Indices of the candidate antecedents of mention ``i``: the ``max_back`` previous
-    mentions plus every earlier one with the same head lemma (nearest first)."""
+    mentions plus every earlier one with the same head lemma (nearest first). Pass
+    ``lemma_index(ms)`` as ``by_lemma`` when calling for many mentions of one document."""
     near = list(range(i - 1, max(-1, i - 1 - max_back), -1))
-    lemma = ms[i].lemma
-    far = [j for j in range(i - 1 - max_back, -1, -1) if ms[j].lemma == lemma]
+    same = (by_lemma or lemma_index(ms))[ms[i].lemma]
+    far = [j for j in reversed(same) if j < i - max_back]
     return near + far
 
 
+def head_lemma_baselines(ms: Sequence[MentionInfo]) -> np.ndarray:
+    """For every mention: the most recent earlier mention with the same head lemma, else the
+    most recent one (-1 for the first mention)."""
+    last: dict[str, int] = {}
+    out = np.empty(len(ms), dtype=np.int64)
+    for i, m in enumerate(ms):
+        out[i] = last.get(m.lemma, i - 1)
+        last[m.lemma] = i
+    return out
+
+
 def head_lemma_baseline(ms: Sequence[MentionInfo], i: int) -> int:
-    """The most recent earlier mention with the same head lemma, else the most recent one."""
+    """The baseline's antecedent of mention ``i`` (see ``head_lemma_baselines``)."""
     for j in range(i - 1, -1, -1):
         if ms[j].lemma == ms[i].lemma:
             return j
@@ -134,8 +158,7 @@ class PairFeaturizer:
             "head": np.array([code(("head", m.head)) for m in ms], dtype=np.int64),
             "morph": np.array([[code((k, m.morph[k])) if k in m.morph else 0 for k in _AGREE]
                                for m in ms], dtype=np.int64).reshape(-1, len(_AGREE)),
-            "baseline": np.array([head_lemma_baseline(ms, i) for i in range(len(ms))],
-                                 dtype=np.int64),
+            "baseline": head_lemma_baselines(ms),
         }
 
     def pairs(self, arrays: dict[str, np.ndarray], i: np.ndarray, j: np.ndarray) -> dict:
