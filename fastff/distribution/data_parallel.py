@@ -1,0 +1,186 @@
+"""``DataParallel``: every rank holds the whole model and a slice of each global batch.
+
+The training loop (``fastff.training``) calls the hooks below when a distribution is set:
+
+- ``setup_fit(model)``: weights, optimizer state and the training state (shuffle seed, dropout
+  seeds and steps) are broadcast from rank 0, then dropout seeds are salted by rank so the
+  masks differ across ranks (rank 0 keeps the unsalted seeds, which is what a checkpoint holds).
+- ``split_batch(s, e, sw)``: this rank's contiguous part of the global batch rows ``[s, e)`` and
+  its *share*, its weight (rows, or the sum of sample weights) over the batch's weight.
+- ``sync_gradients(model, share)``: the local gradient (a mean over the local rows) times the
+  share, summed over the ranks by one in-place ``Allreduce`` of the flat gradient buffer, is the
+  mean over the global batch: the single-process gradient, whatever the split.
+- ``reduce_logs(tracker)``: the epoch's loss and metric sums combined over the ranks (reduced
+  at rank 0 and broadcast, so every rank gets bitwise the same ``History``).
+- ``any(flag)``: collective ``stop_training``.
+
+Every rank is expected to hold the same full arrays (the script runs unchanged under ``mpirun``).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from fastff.distribution._mpi import install_abort_hook, mpi
+
+__all__ = ["DataParallel"]
+
+_SALT = 0x9E3779B1  # golden-ratio constant: spreads rank salts over the seed space
+
+
+class DataParallel:
+    """Data parallelism over the MPI communicator ``comm`` (default ``COMM_WORLD``).
+
+    ``devices`` is accepted for Keras compatibility and ignored (one rank = one process).
+    Creating one initializes MPI; it raises ``MissingMPIError`` without ``mpi4py``.
+    """
+
+    def __init__(self, devices: Any = None, comm: Any = None) -> None:
+        self._MPI = mpi()
+        self.comm = comm if comm is not None else self._MPI.COMM_WORLD
+        self.rank: int = self.comm.Get_rank()
+        self.num_processes: int = self.comm.Get_size()
+        self.devices = devices
+        self._flag = np.zeros(1, dtype=np.int32)
+        install_abort_hook(self.comm)
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def is_chief(self) -> bool:
+        """True on rank 0, the rank that prints and writes files."""
+        return self.rank == 0
+
+    def __repr__(self) -> str:
+        return f"<DataParallel rank={self.rank} num_processes={self.num_processes}>"
+
+    @contextmanager
+    def scope(self):
+        """``with dist.scope():`` sets this distribution for the block (as Keras 3)."""
+        from fastff import distribution as d
+
+        previous = d.get_distribution()
+        d.set_distribution(self)
+        try:
+            yield self
+        finally:
+            d.set_distribution(previous)
+
+    # ------------------------------------------------------------------ start of fit
+    def setup_fit(self, model: Any) -> None:
+        """Broadcast weights, optimizer state and training state from rank 0; salt dropout."""
+        comm = self.comm
+        if model.params is not None:
+            comm.Bcast(model.params, root=0)
+        opt = model.optimizer
+        if opt is not None and getattr(opt, "built", False):
+            state = comm.bcast(opt.get_state() if self.is_chief else None, root=0)
+            if not self.is_chief:
+                opt.set_state(state)
+        get_state = getattr(model, "get_training_state", None)
+        if get_state is not None:
+            state = comm.bcast(get_state() if self.is_chief else None, root=0)
+            if not self.is_chief:
+                model.set_training_state(state)
+        if self.rank:
+            for layer in model._layers:
+                seed = getattr(layer, "_mask_seed", None)
+                if seed is not None:
+                    layer._mask_seed = (int(seed) + self.rank * _SALT) % (2**31)
+
+    # ------------------------------------------------------------------ per step
+    def local_range(self, s: int, e: int) -> tuple[int, int]:
+        """This rank's contiguous part of rows ``[s, e)`` (the first ``m % N`` ranks get one
+        more row than the others)."""
+        m = e - s
+        base, extra = divmod(m, self.num_processes)
+        r = self.rank
+        start = s + r * base + min(r, extra)
+        return start, start + base + (r < extra)
+
+    def split_batch(self, s: int, e: int, sw: np.ndarray | None) -> tuple[int, int, float]:
+        """``(local_start, local_end, share)`` for the global batch ``[s, e)``."""
+        ls, le = self.local_range(s, e)
+        if sw is None:
+            return ls, le, (le - ls) / (e - s)
+        total = float(sw[s:e].sum(dtype=np.float64))
+        local = float(sw[ls:le].sum(dtype=np.float64))
+        return ls, le, (local / total if total else (le - ls) / (e - s))
+
+    def sync_gradients(self, model: Any, share: float) -> None:
+        """Weight this rank's gradient by ``share`` and sum it over the ranks, in place."""
+        n = model._n_trainable
+        if not n:
+            return
+        g = model.grads[:n]
+        if share == 0.0:
+            g[...] = 0.0
+            for p, _ in model._sparse:
+                p.rows = np.empty(0, dtype=np.int64)
+        elif share != 1.0:
+            g *= share
+        self.comm.Allreduce(self._MPI.IN_PLACE, g, op=self._MPI.SUM)
+        for p, _ in model._sparse:  # lazy row updates: every rank updates the union of rows
+            p.rows = self._union_rows(p.rows)
+
+    def _union_rows(self, rows: np.ndarray | None) -> np.ndarray:
+        local = np.empty(0, np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        counts = np.empty(self.num_processes, dtype=np.int64)
+        self.comm.Allgather(np.array([local.size], dtype=np.int64), counts)
+        gathered = np.empty(int(counts.sum()), dtype=np.int64)
+        self.comm.Allgatherv(local, (gathered, counts))
+        return np.unique(gathered)
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on some rank (collective)."""
+        self._flag[0] = 1 if flag else 0
+        self.comm.Allreduce(self._MPI.IN_PLACE, self._flag, op=self._MPI.MAX)
+        return bool(self._flag[0])
+
+    def needs_step_sync(self, callbacks: Any) -> bool:
+        """Whether a user callback may set ``stop_training`` mid-epoch (then every step ends
+        with a collective decision); the progress bar, on rank 0 only, does not count."""
+        from fastff.callbacks.base import _BATCH_HOOKS, History, _overrides
+
+        try:
+            from fastff.callbacks.progbar import ProgbarLogger
+        except ImportError:  # pragma: no cover - tqdm missing
+            ProgbarLogger = History  # noqa: N806
+        return any(_overrides(cb, _BATCH_HOOKS) for cb in callbacks
+                   if not isinstance(cb, (History, ProgbarLogger)))
+
+    # ------------------------------------------------------------------ evaluation
+    def shard(self, X: Any, Y: Any, SW: Any) -> tuple[Any, Any, Any]:
+        """This rank's contiguous shard of an evaluation set."""
+        s, e = self.local_range(0, X.shape[0])
+        return X[s:e], Y[s:e], None if SW is None else SW[s:e]
+
+    def reduce_logs(self, tracker: Any, prefix: str = "") -> dict:
+        """The logs of ``tracker`` (loss and metric sums) over all ranks, identical on each.
+
+        Metrics keeping ``total``/``count`` are summed exactly; any other metric's result is
+        averaged with the ranks' sample weights.
+        """
+        metrics = tracker.metrics
+        summable = [hasattr(m, "total") and hasattr(m, "count") for m in metrics]
+        vec = [tracker.loss_total, tracker.weight]
+        for m, ok in zip(metrics, summable):
+            vec += [float(m.total), float(m.count)] if ok \
+                else [float(m.result()) * tracker.weight, tracker.weight]
+        buf = np.array(vec, dtype=np.float64)
+        out = np.empty_like(buf)
+        # reduce at one root and broadcast: the same bits on every rank
+        self.comm.Reduce(buf, out, op=self._MPI.SUM, root=0)
+        self.comm.Bcast(out, root=0)
+        tracker.loss_total, tracker.weight = float(out[0]), float(out[1])
+        logs = {prefix + "loss": float(out[0] / out[1]) if out[1] else 0.0}
+        for i, (m, ok) in enumerate(zip(metrics, summable)):
+            total, count = float(out[2 + 2 * i]), float(out[3 + 2 * i])
+            if ok:
+                m.total, m.count = total, count
+                logs[prefix + m.name] = float(m.result())
+            else:
+                logs[prefix + m.name] = total / count if count else 0.0
+        return logs
