@@ -24,6 +24,7 @@ import numpy as np
 
 from fastff import _validation as V
 from fastff import config
+from fastff import distribution as distribution_lib
 from fastff.callbacks.base import CallbackList
 
 __all__ = ["fit", "evaluate", "predict", "forward_backward", "train_on_batch"]
@@ -171,13 +172,18 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     return per_row, penalty, pred, dx
 
 
-def _train_step(model, xb, yb, swb, want_pred):
+def _train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0):
     ws = model._workspaces(xb.shape[0])
     opt = model.optimizer
     for layer in model._step_layers:
         layer.step = opt.iterations
-    per_row, penalty, pred, _ = forward_backward(model, xb, yb, swb, ws, False, want_pred,
-                                                 model._fused_flag)
+    if dist is None or xb.shape[0]:
+        per_row, penalty, pred, _ = forward_backward(model, xb, yb, swb, ws, False, want_pred,
+                                                     model._fused_flag)
+    else:  # data parallel: no rows for this rank in a short final batch
+        per_row, penalty, pred = None, 0.0, None
+    if dist is not None:  # data parallel: one in-place Allreduce of the share-weighted grads
+        dist.sync_gradients(model, share)
     if model._n_trainable:
         sparse = model._sparse if getattr(model.ops, "device", "cpu") == "cpu" else None
         if sparse:  # row updates of embedding tables, then the dense pass before them
@@ -277,12 +283,19 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
     model._fused_flag = model._fused()
     if model._shuffle_seed is None:
         model._shuffle_seed = config.draw_seed()
+    # data parallel (fastff.distribution): None in one process. A compiled fast path must
+    # leave the steps to the general path below when it is set.
+    dist = distribution_lib.get_distribution()
+    if dist is not None:
+        dist.setup_fit(model)  # weights, optimizer and training state from rank 0
     metrics = model._new_metrics()
     cbl = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
-        callbacks, model=model, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+        callbacks, model=model, add_history=True,
+        add_progbar=verbose != 0 and distribution_lib.is_chief(), verbose=verbose,
         epochs=epochs, steps=steps)
     want_pred = _want_pred(metrics, model._fused_flag)
     batch_logs = cbl.needs_batch_logs
+    sync_stop = dist is not None and dist.needs_step_sync(cbl)
     model.stop_training = False
     if shuffle:
         Xs, Ys = _empty_like(X), np.empty_like(Y)
@@ -308,22 +321,31 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
             for step in range(steps):
                 s = step * batch_size
                 e = min(s + batch_size, n)
+                share = 1.0
+                if dist is not None:  # this rank's rows of the global batch
+                    s, e, share = dist.split_batch(s, e, SWs)
                 if batch_logs:
                     cbl.on_train_batch_begin(step, {"batch": step, "size": e - s})
                 swb = None if SWs is None else SWs[s:e]
                 yb = Ys[s:e]
-                per_row, penalty, pred = _train_step(model, Xs[s:e], yb, swb, want_pred)
-                tracker.update(per_row, penalty, yb, pred, swb)
+                per_row, penalty, pred = _train_step(model, Xs[s:e], yb, swb, want_pred,
+                                                     dist, share)
+                if e > s:
+                    tracker.update(per_row, penalty, yb, pred, swb)
                 interrupt.check()
                 if batch_logs:
                     cbl.on_train_batch_end(step, tracker.logs())
+                if sync_stop:
+                    model.stop_training = dist.any(model.stop_training)
                 if model.stop_training:
                     break
-            logs = tracker.logs()
+            logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
             if val is not None and _should_validate(epoch, validation_freq):
                 vlogs = _evaluate_arrays(model, *val, val_bs, cbl)
                 logs.update({"val_" + k: v for k, v in vlogs.items()})
             cbl.on_epoch_end(epoch, logs)
+            if dist is not None:  # stop on every rank or on none
+                model.stop_training = dist.any(model.stop_training)
         cbl.on_train_end(logs)
     return cbl.history if cbl.history is not None else model.history
 
@@ -389,6 +411,9 @@ def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
     metrics = model._new_metrics()
     tracker = _Tracker(metrics)
     fused = model._fused()
+    dist = distribution_lib.get_distribution()
+    if dist is not None:  # data parallel: each rank evaluates its shard, sums combined below
+        X, Y, SW = dist.shard(X, Y, SW)
     n = X.shape[0]
     batch_logs = cbl is not None and cbl.needs_test_batch_logs
     if cbl is not None:
@@ -403,7 +428,7 @@ def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
         tracker.update(per_row, penalty, Y[s:e], pred, swb)
         if batch_logs:
             cbl.on_test_batch_end(step, tracker.logs())
-    logs = tracker.logs()
+    logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
     if cbl is not None:
         cbl.on_test_end(logs)
     return logs
@@ -419,8 +444,9 @@ def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = None, verbose:
     _bind_ops(model)
     cbl = None
     if callbacks or verbose:
-        cbl = CallbackList(callbacks, model=model, add_progbar=verbose != 0, verbose=verbose,
-                           epochs=1, steps=-(-X.shape[0] // batch_size))
+        cbl = CallbackList(callbacks, model=model,
+                           add_progbar=verbose != 0 and distribution_lib.is_chief(),
+                           verbose=verbose, epochs=1, steps=-(-X.shape[0] // batch_size))
     logs = _evaluate_arrays(model, X, Y, SW, batch_size, cbl)
     if return_dict:
         return logs
