@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from fastff import distribution
+
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
@@ -366,7 +368,11 @@ def _model_header(model: Any, kind: str) -> dict[str, Any]:
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
-    """Save architecture, weights, compile config and optimizer state to one file."""
+    """Save architecture, weights, compile config and optimizer state to one file.
+
+    Under a data-parallel distribution only rank 0 writes (the ranks hold the same model)."""
+    if not distribution.is_chief():
+        return
     arrays: dict[str, list[tuple[str, np.ndarray]]] = {"weights": _weight_items(model)}
     header = _model_header(model, "model")
     opt_arrays, opt_scalars = _optimizer_items(model)
@@ -377,7 +383,10 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
 
 
 def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
-    """Save only the weights (with the config, for information) to one file."""
+    """Save only the weights (with the config, for information) to one file (rank 0 only
+    under a distribution)."""
+    if not distribution.is_chief():
+        return
     write_file(path, _model_header(model, "weights"), {"weights": _weight_items(model)})
 
 
