@@ -8,6 +8,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from fastff import distribution
+
 logger = logging.getLogger("fastff.callbacks")
 
 # quantities where larger is better, matched on the name without a ``val_`` prefix
@@ -52,7 +54,10 @@ def monitor_value(owner: str, monitor: str, logs: Mapping[str, Any] | None) -> f
 
 
 def say(message: str) -> None:
-    """Print a callback's message on stdout without breaking a live progress bar."""
+    """Print a callback's message on stdout without breaking a live progress bar (on rank 0
+    only under a data-parallel distribution)."""
+    if not distribution.is_chief():
+        return
     tqdm_module = sys.modules.get("tqdm")
     if tqdm_module is not None:  # a bar may be on screen: tqdm clears and redraws it
         tqdm_module.tqdm.write(message, file=sys.stdout)

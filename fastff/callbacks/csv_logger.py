@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
+from fastff import distribution
 from fastff.callbacks.base import Callback
 
 __all__ = ["CSVLogger"]
@@ -43,6 +44,8 @@ class CSVLogger(Callback):
         self._header_needed = True
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        if not distribution.is_chief():  # data parallel: rank 0 writes the file
+            return
         exists = os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         self._header_needed = not (self.append and exists)
         self.keys = self._existing_keys() if self.append and exists else None
@@ -59,6 +62,8 @@ class CSVLogger(Callback):
         return header[1:]
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if not distribution.is_chief():
+            return
         logs = dict(logs or {})
         if self._file is None:
             self.on_train_begin()
