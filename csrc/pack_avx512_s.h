@@ -110,3 +110,22 @@ TGT static void pack_b_avx512_s(int tb, const float *b, idx_t ldb, idx_t p0, idx
             for (int j = 0; j < 32; j++) d[p * 32 + j] = src[j * ldb + p];
     }
 }
+
+/* rows (<= 16) rows of row-major A, k columns -> dst[p*16 + r] (zero padded): feeds the small
+ * path's column form when A is row-major and N is narrow (the 10-wide output layer). */
+TGT static void pack_rows16_avx512_s(const float *a, idx_t lda, idx_t rows, idx_t k,
+                                     float *dst)
+{
+    idx_t p = 0;
+    for (; p + 16 <= k; p += 16) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            r[i] = i < rows ? _mm512_loadu_ps(a + i * lda + p) : _mm512_setzero_ps();
+        transpose16_ps(r);
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) _mm512_store_ps(dst + (p + j) * 16, r[j]);
+    }
+    for (; p < k; p++)
+        for (int i = 0; i < 16; i++) dst[p * 16 + i] = i < rows ? a[i * lda + p] : 0.0f;
+}

@@ -162,16 +162,86 @@ TGT VINL void sm_dot_tile(const int DR, const int DJ, idx_t k, const T *a, idx_t
     STORE_TILE(tile, DJ, c, ldc, nrows, ncols, e, ACT_ROW);
 }
 
+/* column form, for A stored k x m (rsa == 1) and narrow N (the weight gradient of a 10-wide
+ * layer): VL consecutive rows A(i.., p) are one contiguous vector, each B(p, j) a broadcast;
+ * acc[j] is column j of VL rows of C, so every lane does useful work. J = n exactly. */
+TGT VINL void sm_col_block(const int J, idx_t rows, idx_t k, const T *a, idx_t csa, const T *b,
+                           idx_t ldb, T *c, idx_t ldc, const EPI *e)
+{
+    V acc[SM_COLN];
+#pragma GCC unroll 16
+    for (int j = 0; j < J; j++) acc[j] = v_zero();
+    const int full = rows >= VL;
+    for (idx_t p = 0; p < k; p++) {
+        const V av = full ? v_loadu(a + p * csa) : v_loadn(a + p * csa, (int)rows);
+        const T *bp = b + p * ldb;
+#pragma GCC unroll 16
+        for (int j = 0; j < J; j++) acc[j] = v_fma(av, v_set1(bp[j]), acc[j]);
+    }
+    _Alignas(64) T cols[SM_COLN * VL];
+    T tile[VL * SM_COLN];
+#pragma GCC unroll 16
+    for (int j = 0; j < J; j++) v_store(cols + j * VL, acc[j]);
+    for (int r = 0; r < VL; r++)
+        for (int j = 0; j < J; j++) tile[r * J + j] = cols[j * VL + r];
+    STORE_TILE(tile, J, c, ldc, (int)(rows < VL ? rows : VL), J, e, ACT_ROW);
+}
+
+#define SM_COL_CASE(J)                                                                      \
+    case J:                                                                                 \
+        for (idx_t i = 0; i < m; i += VL)                                                   \
+            sm_col_block(J, m - i, k, a + i, csa, b, ldb, c + i * ldc, ldc, e);             \
+        return;
+
+TGT static void sm_col_region(idx_t m, idx_t n, idx_t k, const T *a, idx_t csa, const T *b,
+                              idx_t ldb, T *c, idx_t ldc, const EPI *e)
+{
+    switch (n) {
+        SM_COL_CASE(1) SM_COL_CASE(2) SM_COL_CASE(3) SM_COL_CASE(4) SM_COL_CASE(5)
+        SM_COL_CASE(6) SM_COL_CASE(7) SM_COL_CASE(8)
+#if SM_COLN > 8
+        SM_COL_CASE(9) SM_COL_CASE(10) SM_COL_CASE(11) SM_COL_CASE(12)
+#endif
+#if SM_COLN > 12
+        SM_COL_CASE(13) SM_COL_CASE(14) SM_COL_CASE(15) SM_COL_CASE(16)
+#endif
+    default:
+        break;
+    }
+}
+
 /* rows [0, m) x columns [j0, j1); tb = 1 requires csa == 1 (checked by the driver). */
 TGT static void SMALL_NAME(idx_t m, idx_t j0, idx_t j1, idx_t k, const T *a, idx_t rsa,
                            idx_t csa, int tb, const T *b, idx_t ldb, T *c, idx_t ldc,
                            const EPI *e)
 {
+    EPI te = *e;
+    if (!tb && rsa == 1 && m > 4 && j1 - j0 <= SM_COLN) {
+        te.bias = e->bias ? e->bias + j0 : NULL;
+        sm_col_region(m, j1 - j0, k, a, csa, b + j0, ldb, c + j0, ldc, &te);
+        return;
+    }
+#ifdef SM_PACK_ROWS
+    /* row-major A, narrow N: transpose VL rows at a time into a k x VL scratch, then the
+     * column form (the per-thread packing buffer is free here: no packed path runs now) */
+    if (!tb && csa == 1 && m > 4 && j1 - j0 <= SM_COLN) {
+        T *scratch = (T *)fastff_thread_buffer((size_t)k * VL * sizeof(T));
+        if (scratch) {
+            te.bias = e->bias ? e->bias + j0 : NULL;
+            for (idx_t i = 0; i < m; i += VL) {
+                const idx_t rows = m - i < VL ? m - i : VL;
+                SM_PACK_ROWS(a + i * rsa, rsa, rows, k, scratch);
+                sm_col_region(rows, j1 - j0, k, scratch, VL, b + j0, ldb, c + i * ldc + j0, ldc,
+                              &te);
+            }
+            return;
+        }
+    }
+#endif
     if (!tb) {
         sm_axpy_region(m, j0, j1, k, a, rsa, csa, b, ldb, c, ldc, e);
         return;
     }
-    EPI te = *e;
     if (m == 1) { /* one row: 1 x DOT_J1 tiles, no redundant rows */
         for (idx_t j = j0; j < j1; j += DOT_J1) {
             const int ncols = (int)(j1 - j < DOT_J1 ? j1 - j : DOT_J1);

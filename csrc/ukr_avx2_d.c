@@ -34,6 +34,7 @@
 #define SM_NVC(R) ((R) == 1 ? 8 : (R) == 2 ? 4 : (R) == 3 ? 3 : 2)
 #define SM_WIDE 8
 #define DOT_J1 4
+#define SM_COLN 12
 #include "small_x86_impl.h"
 
 const kern_d fastff_avx2_d = {

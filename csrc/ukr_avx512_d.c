@@ -34,6 +34,7 @@
 #define SM_NVC(R) ((R) == 1 ? 16 : (R) == 2 ? 8 : (R) == 3 ? 5 : 4)
 #define SM_WIDE 16
 #define DOT_J1 8
+#define SM_COLN 16
 #include "small_x86_impl.h"
 
 const kern_d fastff_avx512_d = {
