@@ -34,18 +34,10 @@ def _numba_facts() -> dict[str, str]:
 
 def _cuda_fact() -> str:
     try:
-        from numba import cuda
-
-        if cuda.is_available():
-            try:
-                name = cuda.get_current_device().name
-                name = name.decode() if isinstance(name, bytes) else str(name)
-            except Exception:  # noqa: BLE001
-                name = "device"
-            return f"usable ({name})"
-        return "not usable (no CUDA driver or device)"
-    except Exception as exc:  # noqa: BLE001
+        from fastff.backend.cuda import device_summary
+    except Exception as exc:  # noqa: BLE001 - reporting, never failing
         return f"not usable ({exc.__class__.__name__})"
+    return device_summary()
 
 
 def gather(numba: bool = True) -> dict[str, str]:

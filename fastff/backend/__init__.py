@@ -36,11 +36,35 @@ def _make_cpu() -> Any:
     return CpuOps()
 
 
+def _make_cuda() -> Any:
+    from fastff.backend.cuda import make_ops
+
+    return make_ops()
+
+
+def _cuda_device() -> str:
+    """``"cuda"``, or RuntimeError saying why no GPU can be used."""
+    from fastff.backend.cuda import require_device
+
+    return require_device()
+
+
+def _auto_device() -> str:
+    """``"cuda"`` only where a real GPU is usable, else ``"cpu"``."""
+    from fastff.backend.cuda import auto_device
+
+    return auto_device()
+
+
 # ops name -> zero-argument factory returning an Ops instance (called once, then cached)
-_OPS_FACTORIES: dict[str, Callable[[], Any]] = {"numpy": _make_numpy, "cpu": _make_cpu}
+_OPS_FACTORIES: dict[str, Callable[[], Any]] = {
+    "numpy": _make_numpy, "cpu": _make_cpu, "cuda": _make_cuda,
+}
 _OPS_INSTANCES: dict[str, Any] = {}
 # device name -> ops name, or a zero-argument callable resolving to one (e.g. "auto")
-_DEVICES: dict[str, str | Callable[[], str]] = {"cpu": "cpu", "auto": lambda: "cpu"}
+_DEVICES: dict[str, str | Callable[[], str]] = {
+    "cpu": "cpu", "cuda": _cuda_device, "auto": _auto_device,
+}
 _state = {"ops": "cpu", "device": "cpu"}
 
 
@@ -100,7 +124,7 @@ def available_devices() -> list[str]:
 def set_device(name: str = "auto") -> str:
     """Select the device that new models use; returns the resolved device name.
 
-    ``"auto"`` picks the best available device (the CPU until a GPU backend registers).
+    ``"auto"`` picks a usable CUDA GPU when there is one, else the CPU.
     """
     key = str(name).lower()
     if key not in _DEVICES:
