@@ -1,0 +1,183 @@
+"""Data-parallel training over MPI (``fastff.distribution``), run for real with ``mpirun -n 2``.
+
+One ``mpirun`` job (tests/_distribution_worker.py) does all the fits, so the MPI start-up is
+paid once; the tests below read its results. Skipped only when ``mpirun`` or ``mpi4py`` is absent.
+Every subprocess has a timeout, so a hang fails the test instead of stalling CI.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+MPIRUN = shutil.which("mpirun")
+HAVE_MPI4PY = importlib.util.find_spec("mpi4py") is not None
+needs_mpi = pytest.mark.skipif(
+    MPIRUN is None or not HAVE_MPI4PY,
+    reason="needs Open MPI's mpirun (apt-get install openmpi-bin libopenmpi-dev) and mpi4py "
+           "(pip install 'fastff[mpi]')")
+
+_ENV = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+        "OMPI_MCA_rmaps_base_oversubscribe": "1", "NUMBA_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent)}
+
+
+def mpirun(n: int, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    cmd = [MPIRUN, "-n", str(n), "--oversubscribe", sys.executable, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_ENV)
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """The results of the worker's 2-rank job: (rank 0 json, rank 1 json, output dir)."""
+    out = tmp_path_factory.mktemp("dp")
+    r = mpirun(2, str(HERE / "_distribution_worker.py"), str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = [json.loads((out / f"result-{k}.json").read_text()) for k in (0, 1)]
+    return res[0], res[1], out
+
+
+@needs_mpi
+@pytest.mark.parametrize("name", ["sgd", "adam", "adam_weighted"])
+def test_two_ranks_match_one_process(job, name):
+    """Global batch 25 over 2 ranks (13 + 12 rows; a final batch of 12 = 6 + 6) gives the
+    weights, History and evaluate() of one process with batch 25."""
+    r0, r1, _ = job
+    ref = r0["reference"][name]
+    np.testing.assert_allclose(r0[name]["weights"], ref["weights"], rtol=0, atol=1e-10)
+    assert r0[name]["weights"] == r1[name]["weights"]  # the ranks hold bitwise one model
+    for key, values in ref["history"].items():
+        np.testing.assert_allclose(r0[name]["history"][key], values, rtol=1e-10, atol=1e-12)
+    for key, value in ref["evaluate"].items():
+        assert r0[name]["evaluate"][key] == pytest.approx(value, rel=1e-10, abs=1e-12)
+
+
+@needs_mpi
+def test_metrics_aggregated_identically_on_every_rank(job):
+    r0, r1, _ = job
+    for name in ("sgd", "adam", "adam_weighted"):
+        assert r0[name]["history"] == r1[name]["history"]
+        assert r0[name]["evaluate"] == r1[name]["evaluate"]
+        assert set(r0[name]["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+@needs_mpi
+def test_dropout_reproducible_and_salted_by_rank(job):
+    r0, r1, _ = job
+    assert r0["dropout_repeat_diff"] == 0.0 and r1["dropout_repeat_diff"] == 0.0
+    assert r0["dropout_seed"] == r0["reference_dropout_seed"]  # rank 0 keeps the saved seed
+    assert r1["dropout_seed"] != r0["dropout_seed"]
+
+
+@needs_mpi
+def test_stop_training_is_collective(job):
+    """stop_training set on one rank only (epoch end, or mid-epoch) stops every rank."""
+    r0, r1, _ = job
+    assert r0["stop_epochs"] == r1["stop_epochs"] == 1
+    assert r0["stop_batch_epochs"] == r1["stop_batch_epochs"] == 1
+
+
+@needs_mpi
+def test_only_rank_zero_writes(job):
+    _, _, out = job
+    assert sorted(p.name for p in (out / "mpi-rank0").iterdir()) == ["ckpt-1.fastff",
+                                                                     "ckpt-2.fastff"]
+    assert not (out / "mpi-rank1").exists() or not any((out / "mpi-rank1").iterdir())
+    assert (out / "mpi-log-0.csv").exists() and not (out / "mpi-log-1.csv").exists()
+
+
+@needs_mpi
+def test_resume_with_another_rank_count(job):
+    """A 2-rank checkpoint after epoch 1, resumed in one process, ends where an uninterrupted
+    one-process run ends (the global batch makes the rank count invisible)."""
+    import fastff
+
+    sys.path.insert(0, str(HERE))
+    try:
+        from _distribution_worker import data
+    finally:
+        sys.path.remove(str(HERE))
+    _, _, out = job
+    x, y, _ = data()
+    model = fastff.models.load_model(out / "mpi-rank0" / "ckpt-1.fastff")
+    model.fit(x, y, batch_size=25, epochs=2, initial_epoch=1, verbose=0, validation_split=0.2)
+    ref = fastff.models.load_model(out / "single-rank0" / "ckpt-2.fastff")
+    np.testing.assert_allclose(model.params, ref.params, rtol=0, atol=1e-10)
+
+
+FAILING = textwrap.dedent("""
+    import numpy as np
+    import fastff
+    from fastff import callbacks, distribution, layers
+
+    distribution.set_distribution(distribution.DataParallel())
+
+    class Boom(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if distribution.rank() == 1:
+                raise RuntimeError("disk full on rank one")
+
+    m = fastff.Sequential([layers.Input((4,)), layers.Dense(2, activation="softmax")])
+    m.compile("sgd", "sparse_categorical_crossentropy")
+    x = np.zeros((64, 4), dtype="float32")
+    y = np.zeros(64, dtype="int64")
+    m.fit(x, y, batch_size=8, epochs=100000, verbose=0, callbacks=[Boom()])
+""")
+
+
+@needs_mpi
+def test_failing_rank_aborts_the_job(tmp_path):
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING)
+    t0 = time.monotonic()
+    r = mpirun(2, str(script), timeout=60)
+    assert r.returncode != 0
+    assert time.monotonic() - t0 < 60
+    text = r.stdout + r.stderr
+    assert "rank 1 of 2 raised RuntimeError: disk full on rank one" in text, text
+    assert "MPI_Abort" in text
+
+
+def test_clear_error_without_mpi4py():
+    """Without mpi4py the rest of fastff works and DataParallel names what is missing."""
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["mpi4py"] = None  # as if mpi4py were not installed
+        import numpy as np
+        import fastff
+        from fastff import distribution, layers
+        assert distribution.get_distribution() is None and distribution.is_chief()
+        m = fastff.Sequential([layers.Input((3,)), layers.Dense(1)])
+        m.compile("sgd", "mse")
+        m.fit(np.ones((8, 3)), np.ones((8, 1)), verbose=0)
+        try:
+            distribution.DataParallel()
+        except distribution.MissingMPIError as e:
+            assert isinstance(e, ImportError)
+            print("ERROR:", e)
+        else:
+            raise SystemExit("no error")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "pip install 'fastff[mpi]'" in r.stdout
+
+
+def test_set_distribution_rejects_other_objects():
+    from fastff import distribution
+
+    with pytest.raises(TypeError, match="DataParallel"):
+        distribution.set_distribution("data_parallel")
+    assert distribution.get_distribution() is None
