@@ -103,7 +103,7 @@ def _operand(x: np.ndarray) -> tuple[np.ndarray, int, bool]:
         if (rows <= 1 or s0 == it) and (cols <= 1 or (s1 > 0 and s1 % it == 0
                                                        and s1 // it >= rows)):
             return x.T, (s1 // it if cols > 1 else max(1, rows)), True
-    x = np.ascontiguousarray(x)
+    x = np.require(x, requirements="CA")  # copies: ascontiguousarray keeps misaligned data
     return x, max(1, cols), False
 
 
@@ -157,7 +157,7 @@ def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: 
             raise ValueError(f"bias must have shape ({n},) (one value per output column), "
                              f"got {bias.shape}")
         if not (bias.flags.c_contiguous and bias.flags.aligned):
-            bias = np.ascontiguousarray(bias)
+            bias = np.require(bias, requirements="CA")
 
     if out is None:
         if beta != 0.0:

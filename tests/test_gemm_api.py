@@ -42,6 +42,10 @@ def test_layouts_fortran_strided_negative_unaligned(dtype):
     assert not un.flags.aligned
     b = big_b[:5, :6].copy()
     _close(linalg.gemm(un, b), un.astype(np.float64) @ b, dtype)
+    _close(linalg.gemm(b.T.copy(), un.T, trans_b=False), (un.astype(np.float64) @ b).T, dtype)
+    raw_bias = np.zeros(6 * np.dtype(dtype).itemsize + 1, np.uint8)
+    ub = np.frombuffer(raw_bias.data, dtype=dtype, count=6, offset=1)
+    _close(linalg.gemm(un, b, bias=ub), un.astype(np.float64) @ b + ub, dtype)
 
 
 def test_lists_and_scalars_accepted():
