@@ -94,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# ``fastff.info`` is the function once fastff's lazy namespace has resolved it, and this module
+# after a plain ``import fastff.info``: both spellings offer ``()``, ``.main`` and ``.gather``.
+info.main = main  # type: ignore[attr-defined]
+info.gather = gather  # type: ignore[attr-defined]
+
+
 class _CallableModule(types.ModuleType):
     """``import fastff.info`` binds the module where ``fastff.info`` is meant to be the
     function; making the module callable keeps ``fastff.info()`` working either way."""
