@@ -426,3 +426,16 @@ class CpuOps(NumpyOps):
         ids2 = self._ids(ids, 2)
         prev = self._prev(dtable, prev_rows)
         return K_emb.bag_backward(_c(dy), ids2, int(pad_id), mode == "mean", dtable, prev)
+
+    def adam_rows(
+        self, table: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
+        rows: np.ndarray, lr: float, beta_1: float = 0.9, beta_2: float = 0.999,
+        epsilon: float = 1e-7, step: int = 1, *, weight_decay: float = 0.0,
+        grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        t = table.dtype.type
+        alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+        K_emb.adam_rows(table, grad, m, v, np.ascontiguousarray(rows, dtype=np.int64),
+                        t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(epsilon),
+                        t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
+                        t(flush_threshold(table.dtype)))

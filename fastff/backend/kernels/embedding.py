@@ -118,3 +118,38 @@ def bag_backward(dy, ids, pad, mean, grad, prev):
                 for j in range(d):
                     grad[r, j] += dy[i, j] * s
     return _unique_rows(ids, pad)
+
+
+@njit(inline="always", error_model="numpy")
+def _clipped(g, gscale, clip):
+    v = g * gscale
+    if v > clip:
+        v = clip
+    elif v < -clip:
+        v = -clip
+    return v
+
+
+@njit(**NJIT)
+def adam_rows(p, g, m, v, rows, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny):
+    """Lazy Adam on the rows ``rows`` of 2-D tables, the same arithmetic as the dense step."""
+    d = p.shape[1]
+    zero = alpha - alpha
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        for j in range(d):
+            gi = _clipped(g[r, j], gscale, clip)
+            pi = p[r, j]
+            if wdlr != zero:
+                pi = pi - pi * wdlr
+            mi = m[r, j]
+            mi = mi + (gi - mi) * omb1
+            vi = v[r, j]
+            vi = vi + (gi * gi - vi) * omb2
+            if abs(mi) < tiny:
+                mi = zero
+            if vi < tiny:
+                vi = zero
+            m[r, j] = mi
+            v[r, j] = vi
+            p[r, j] = pi - (mi * alpha) / (np.sqrt(vi) + eps)
