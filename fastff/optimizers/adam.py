@@ -34,6 +34,17 @@ class Adam(Optimizer):
                            self.amsgrad, weight_decay=weight_decay, grad_scale=grad_scale,
                            clipvalue=clipvalue)
 
+    def _update_rows(self, state: dict[str, np.ndarray], table: np.ndarray, grad: np.ndarray,
+                     rows: np.ndarray, lr: float, weight_decay: float, grad_scale: float,
+                     clipvalue: float | None) -> bool:
+        kernel = getattr(self.ops, "adam_rows", None)
+        if self.amsgrad or kernel is None or getattr(self.ops, "device", "cpu") != "cpu":
+            return False
+        kernel(table, grad, state["momentum"], state["velocity"], rows, lr, self.beta_1,
+               self.beta_2, self.epsilon, self.iterations + 1, weight_decay=weight_decay,
+               grad_scale=grad_scale, clipvalue=clipvalue)
+        return True
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}

@@ -217,22 +217,33 @@ class Optimizer:
         if idx.size == 0:
             return
         table = params_flat[sl].reshape(n_rows, width)
-        pr = table[idx]
-        gr = grads_flat[sl].reshape(n_rows, width)[idx]
+        grad = grads_flat[sl].reshape(n_rows, width)
         state = {k: v[sl].reshape(n_rows, width) for k, v in self._buffers.items()}
-        bufs = {k: v[idx].reshape(-1) for k, v in state.items()}
         lr = self._learning_rate
         if callable(lr):
             lr = float(lr(self.iterations))
         scale = 1.0
         if self.clipnorm is not None:
             c = self.clipnorm
-            scale = c / max(math.sqrt(self.ops.sq_norm(gr)), c)
-        self._update(bufs, pr.reshape(-1), gr.reshape(-1), lr, self.weight_decay or 0.0, scale,
-                     self.clipvalue)
+            scale = c / max(math.sqrt(self.ops.sq_norm(grad[idx])), c)
+        wd = self.weight_decay or 0.0
+        # a fused in-place row kernel when the optimizer has one, else gather-update-scatter
+        if self._update_rows(state, table, grad, idx, lr, wd, scale, self.clipvalue):
+            return
+        pr = table[idx]
+        gr = grad[idx]
+        bufs = {k: v[idx].reshape(-1) for k, v in state.items()}
+        self._update(bufs, pr.reshape(-1), gr.reshape(-1), lr, wd, scale, self.clipvalue)
         table[idx] = pr
         for k, v in state.items():
             v[idx] = bufs[k].reshape(-1, width)
+
+    def _update_rows(self, state: dict[str, np.ndarray], table: np.ndarray, grad: np.ndarray,
+                     rows: np.ndarray, lr: float, weight_decay: float, grad_scale: float,
+                     clipvalue: float | None) -> bool:
+        """Update ``table[rows]`` and its 2-D ``state`` in place with a fused row kernel;
+        return False when there is none (``apply_rows`` then gathers, updates, scatters)."""
+        return False
 
     def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
                 lr: float, weight_decay: float, grad_scale: float,
