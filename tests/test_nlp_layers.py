@@ -205,15 +205,16 @@ def test_rows_equal_dense_where_lazy_is_exact(name, kw):
     assert o1.iterations == o2.iterations == 4
 
 
-def test_lazy_adam_rows_match_textbook():
+@pytest.mark.parametrize("ops", [NP, CPU], ids=["numpy", "cpu"])
+def test_lazy_adam_rows_match_textbook(ops):
     """Lazy Adam: touched rows get Adam with the global step's bias correction; untouched
-    rows keep their value and moments."""
+    rows keep their value and moments (CpuOps: the fused adam_rows kernel)."""
     rng = np.random.default_rng(4)
     V, D = 8, 3
     lr, b1, b2, eps = 0.05, 0.9, 0.999, 1e-7
     P = rng.standard_normal(V * D)
     opt = optimizers.Adam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps)
-    opt.ops = CPU
+    opt.ops = ops
     opt.build(P.size, P.dtype)
     ref = P.reshape(V, D).copy()
     m, v = np.zeros((V, D)), np.zeros((V, D))
@@ -231,6 +232,25 @@ def test_lazy_adam_rows_match_textbook():
     np.testing.assert_allclose(P.reshape(V, D), ref, rtol=1e-10, atol=1e-12)
     state = opt.get_state()
     np.testing.assert_allclose(state["momentum"].reshape(V, D), m, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_rows_kernel_matches_numpy(dtype):
+    rng = np.random.default_rng(8)
+    tables = [rng.standard_normal((7, 5)).astype(dtype) for _ in range(2)]
+    state = [[np.abs(rng.standard_normal((7, 5))).astype(dtype) for _ in range(2)]
+             for _ in range(2)]
+    state[1] = [a.copy() for a in state[0]]
+    tables[1] = tables[0].copy()
+    g = rng.standard_normal((7, 5)).astype(dtype)
+    rows = np.array([0, 3, 6])
+    for ops, t, (m, v) in zip((NP, CPU), tables, state):
+        ops.adam_rows(t, g, m, v, rows, 0.01, step=3, weight_decay=0.1, clipvalue=0.5)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(tables[0], tables[1], rtol=rtol)
+    np.testing.assert_allclose(state[0][1], state[1][1], rtol=rtol)
+    untouched = [1, 2, 4, 5]
+    np.testing.assert_array_equal(tables[1][untouched], tables[0][untouched])
 
 
 def test_model_sparse_path_equals_dense_path_with_sgd():
