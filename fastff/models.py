@@ -76,6 +76,7 @@ class Sequential:
         # per-batch-size workspaces (training: owned by the model; predict: per thread)
         self._train_ws: dict[int, list[Workspace]] = {}
         self._local = threading.local()
+        self._fast_stack = None  # fastff.fastpath's compiled-path description (cached)
         for layer in layers or []:
             self.add(layer)
 
@@ -127,6 +128,7 @@ class Sequential:
         self._layout = None
         self._train_ws.clear()
         self._local = threading.local()
+        self._fast_stack = None
 
     def build(self, input_shape: Any = None) -> None:
         """Build for ``input_shape``: Keras style with a batch axis, ``(None, 784)``, or the

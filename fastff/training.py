@@ -26,6 +26,8 @@ from fastff import _validation as V
 from fastff import config
 from fastff import distribution as distribution_lib
 from fastff.callbacks.base import CallbackList
+from fastff.fastpath import _key as _fast_key
+from fastff.layers.base import TRAINABLE_VERSION
 
 __all__ = ["fit", "evaluate", "predict", "forward_backward", "train_on_batch"]
 
@@ -297,6 +299,21 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
     batch_logs = cbl.needs_batch_logs
     sync_stop = dist is not None and dist.needs_step_sync(cbl)
     model.stop_training = False
+    plan = None
+    if dist is None and SW is None and isinstance(X, np.ndarray):
+        from fastff import fastpath  # the compiled path: same numbers, less Python
+
+        plan = fastpath.train_plan(model, batch_size)
+    if plan is not None:
+        with _StepBoundaryInterrupt() as interrupt:
+            cbl.on_train_begin()
+            logs = fastpath.fit_loop(
+                model, plan, X, Y, batch_size=batch_size, epochs=epochs,
+                initial_epoch=initial_epoch, steps=steps, shuffle=bool(shuffle), cbl=cbl,
+                metrics=metrics, want_pred=want_pred, val=val, val_bs=val_bs,
+                validation_freq=validation_freq, interrupt=interrupt)
+            cbl.on_train_end(logs)
+        return cbl.history if cbl.history is not None else model.history
     if shuffle:
         Xs, Ys = _empty_like(X), np.empty_like(Y)
         SWs = None if SW is None else np.empty_like(SW)
@@ -465,6 +482,14 @@ def _infer(model: Any, xb: np.ndarray, ws: list) -> np.ndarray:
 def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "auto",
             callbacks: Any = None, single_batch: bool = False) -> np.ndarray:
     """Model outputs for ``x`` in batches (a new array; workspaces are per thread)."""
+    st = model._fast_stack
+    if (st is not None and type(x) is np.ndarray and type(verbose) is int and verbose == 0
+            and not callbacks and x.ndim == 2 and x.dtype == st.dtype and x.shape[0]
+            and x.shape[1] == st.n_in and x.flags.c_contiguous
+            and (batch_size is None or type(batch_size) is int and batch_size > 0)
+            and model._layout_version == TRAINABLE_VERSION[0] and st.key == _fast_key(model)):
+        # compiled whole forward of a Dense stack: the cheapest correct checks only
+        return _predict_compiled(model, st, x, x.shape[0] if single_batch else batch_size)
     batch_size = V.check_positive_int(32 if batch_size is None else batch_size, "batch_size")
     verbose = _verbose(verbose)
     X = _prepare_x(model, x)
@@ -472,6 +497,12 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
     n = X.shape[0]
     if single_batch:
         batch_size = n
+    if n and not callbacks and not verbose:
+        from fastff import fastpath
+
+        st = fastpath.predict_plan(model)
+        if st is not None:
+            return _predict_compiled(model, st, X, batch_size)
     if n <= batch_size and not callbacks and not verbose:  # fast path: one batch
         return _infer(model, X, model._predict_workspaces(n)).copy()
     steps = -(-n // batch_size)
@@ -491,6 +522,21 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
         if batch_logs:
             cbl.on_predict_batch_end(step, {"outputs": out[s:e]})
     cbl.on_predict_end()
+    return out
+
+
+def _predict_compiled(model: Any, st: Any, X: np.ndarray, batch_size: int | None) -> np.ndarray:
+    """``predict`` through ``fastpath.predict_into``, batch by batch like the general loop
+    (the same batches give the same GEMM calls, hence the same bits)."""
+    from fastff.fastpath import predict_into
+
+    n = X.shape[0]
+    bs = 32 if batch_size is None else batch_size
+    out = np.empty((n, st.n_out), st.dtype)
+    if n <= bs:
+        return predict_into(model, st, X, out)
+    for s in range(0, n, bs):
+        predict_into(model, st, X[s:s + bs], out[s:s + bs])
     return out
 
 
@@ -516,10 +562,17 @@ def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
     model._fused_flag = model._fused()
     metrics = model._new_metrics()
     tracker = _Tracker(metrics)
+    dist = distribution_lib.get_distribution()
+    share = 1.0
+    if dist is not None:  # data parallel: (x, y) is the global batch, this rank takes its rows
+        dist.setup_once(model)
+        s, e, share = dist.split_batch(0, X.shape[0], SW)
+        X, Y, SW = X[s:e], Y[s:e], None if SW is None else SW[s:e]
     per_row, penalty, pred = _train_step(model, X, Y, SW,
-                                         _want_pred(metrics, model._fused_flag))
-    tracker.update(per_row, penalty, Y, pred, SW)
-    logs = tracker.logs()
+                                         _want_pred(metrics, model._fused_flag), dist, share)
+    if X.shape[0]:
+        tracker.update(per_row, penalty, Y, pred, SW)
+    logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
     if return_dict:
         return logs
     values = list(logs.values())

@@ -1,0 +1,300 @@
+"""Whole training steps (and whole epochs) of a Dense stack as one compiled call.
+
+The compiled path of ``fit`` (see ``fastff.fastpath``): for each step it makes exactly the
+kernel calls the general path makes through the layers and ``CpuOps`` — the same C GEMMs with
+the same epilogues, the same fused activation-derivative + bias-gradient pass, the same
+softmax/sigmoid cross-entropy kernels, dropout masks and optimizer kernels — so parameters,
+optimizer state and losses come out bit for bit the same; only the Python between them is
+gone. It can also shuffle (``kernels.shuffle``, the same permutation as NumPy), gather each
+batch's rows, and sum the epoch loss the way NumPy's pairwise ``sum`` does.
+
+Layout: the model's flat ``params``/``grads`` buffers are cut into per-layer views here from
+``meta`` rows, and per-layer scratch arrays from one flat workspace ``ws`` — so one compiled
+function serves every depth (one compile per dtype, not per model).
+
+``meta[l]``: n_in, n_out, w_off, b_off, C epilogue id, activation code, dropout threshold on
+the layer's input (-1: none), ws offset. ``fparams[l]``: activation parameter, dropout scale.
+``dkeys[l]``: splitmix64 of the dropout layer's seed (the counter is mixed in per step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from fastff._native import gemm_into_nb
+from fastff.backend.kernels import NJIT
+from fastff.backend.kernels import optim as K_opt
+from fastff.backend.kernels import softmax as K_sm
+from fastff.backend.kernels.activations import act_backward_bias
+from fastff.backend.kernels.dropout import mask_range
+from fastff.backend.kernels.reductions import bias_grad
+from fastff.backend.kernels.shuffle import seeded_permutation
+
+# meta columns
+N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
+# loss kinds
+SPARSE_XENT, XENT, SIGMOID_BCE = 0, 1, 2
+# optimizer codes
+SGD, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
+    """Workspace offsets for ``batch`` rows: per layer h, g (b*n_out), dh, mask, xd (b*n_in);
+    writes ``meta[:, WS]`` and returns (meta, total size)."""
+    off = 0
+    for row in meta:
+        row[WS] = off
+        off += 2 * batch * int(row[N_OUT]) + 3 * batch * int(row[N_IN])
+    return meta, off
+
+
+@njit(**NJIT)
+def _splitmix(x):
+    z = x + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(**NJIT)
+def pairwise_sum(a, lo, hi):
+    """``float(np.sum(a[lo:hi], dtype=np.float64))`` bit for bit (NumPy's pairwise blocks of
+    128 with 8 accumulators; valid for up to 8192 values, one cast buffer)."""
+    n = hi - lo
+    if n < 8:
+        r = 0.0
+        for i in range(lo, hi):
+            r += np.float64(a[i])
+        return r
+    if n <= 128:
+        r0 = np.float64(a[lo])
+        r1 = np.float64(a[lo + 1])
+        r2 = np.float64(a[lo + 2])
+        r3 = np.float64(a[lo + 3])
+        r4 = np.float64(a[lo + 4])
+        r5 = np.float64(a[lo + 5])
+        r6 = np.float64(a[lo + 6])
+        r7 = np.float64(a[lo + 7])
+        i = 8
+        end = n - n % 8
+        while i < end:
+            r0 += np.float64(a[lo + i])
+            r1 += np.float64(a[lo + i + 1])
+            r2 += np.float64(a[lo + i + 2])
+            r3 += np.float64(a[lo + i + 3])
+            r4 += np.float64(a[lo + i + 4])
+            r5 += np.float64(a[lo + i + 5])
+            r6 += np.float64(a[lo + i + 6])
+            r7 += np.float64(a[lo + i + 7])
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += np.float64(a[lo + i])
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return pairwise_sum(a, lo, lo + n2) + pairwise_sum(a, lo + n2, hi)
+
+
+@njit(**NJIT)
+def _view(buf, off, rows, cols):
+    return buf[off:off + rows * cols].reshape((rows, cols))
+
+
+@njit(**NJIT)
+def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys):
+    """Forward of every layer for ``b`` rows (dropout masks from step ``counter`` when
+    ``train``); returns (last layer's output view, C error code or 0)."""
+    a = x
+    t = params.dtype.type
+    n_layers = meta.shape[0]
+    rc = 0
+    for k in range(n_layers):
+        ni = meta[k, N_IN]
+        no = meta[k, N_OUT]
+        o = meta[k, WS]
+        if train and meta[k, DROP] >= 0:
+            m = ws[o + 2 * b * no + b * ni:o + 2 * b * no + 2 * b * ni]
+            key = _splitmix(dkeys[k] ^ np.uint64(counter))
+            mask_range(m, key, np.uint64(meta[k, DROP]), t(fparams[k, 1]), 0, b * ni)
+            xd = _view(ws, o + 2 * b * no + 2 * b * ni, b, ni)
+            m2 = m.reshape((b, ni))
+            for i in range(b):
+                for j in range(ni):
+                    xd[i, j] = a[i, j] * m2[i, j]
+            a = xd
+        w = _view(params, meta[k, W_OFF], ni, no)
+        bias = params[meta[k, B_OFF]:meta[k, B_OFF] + no]
+        h = _view(ws, o, b, no)
+        rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, bias, meta[k, C_ID], fparams[k, 0])
+        if rc != 0:
+            return a, rc
+        a = h
+    return a, rc
+
+
+@njit(**NJIT)
+def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
+    """Backward from ``dtop`` (gradient of the last layer's output) into ``grads``; the first
+    layer gets no input gradient. Returns the C error code or 0."""
+    t = params.dtype.type
+    dy = dtop
+    for k in range(meta.shape[0] - 1, -1, -1):
+        ni = meta[k, N_IN]
+        no = meta[k, N_OUT]
+        o = meta[k, WS]
+        db = grads[meta[k, B_OFF]:meta[k, B_OFF] + no]
+        if meta[k, CODE] == 0:
+            bias_grad(dy, db)
+            g = dy
+        else:
+            g = _view(ws, o + b * no, b, no)
+            act_backward_bias(dy, _view(ws, o, b, no), g, db, meta[k, CODE], t(fparams[k, 0]))
+        drop = meta[k, DROP] >= 0
+        if drop:
+            a = _view(ws, o + 2 * b * no + 2 * b * ni, b, ni)
+        elif k == 0:
+            a = x
+        else:
+            a = _view(ws, meta[k - 1, WS], b, ni)
+        rc = gemm_into_nb(a, g, _view(grads, meta[k, W_OFF], ni, no), True, False, 1.0, 0.0,
+                          None, 0, 0.0)
+        if rc != 0:
+            return rc
+        if k > 0:
+            dh = _view(ws, o + 2 * b * no, b, ni)
+            rc = gemm_into_nb(g, _view(params, meta[k, W_OFF], ni, no), dh, False, True, 1.0,
+                              0.0, None, 0, 0.0)
+            if rc != 0:
+                return rc
+            if drop:
+                m2 = _view(ws, o + 2 * b * no + b * ni, b, ni)
+                for i in range(b):
+                    for j in range(ni):
+                        dh[i, j] = dh[i, j] * m2[i, j]
+            dy = dh
+    return 0
+
+
+@njit(**NJIT)
+def _opt_step(params, grads, n, opt, b0, b1, b2, ocon, lr, wdlr):
+    """One optimizer update over the trainable prefix with the same kernel ``CpuOps`` runs."""
+    t = params.dtype.type
+    p = params[:n]
+    g = grads[:n]
+    if opt == ADAM:
+        K_opt.adam_range(p, g, b0, b1, b2, t(lr), t(ocon[0]), t(ocon[1]), t(ocon[2]), t(wdlr),
+                         t(ocon[3]), t(ocon[4]), t(ocon[5]), 0, n)
+    elif opt == SGD:
+        K_opt.sgd_range(p, g, b0, t(lr), t(ocon[0]), ocon[1] != 0.0, t(wdlr), t(ocon[2]),
+                        t(ocon[3]), t(ocon[4]), 0, n)
+    elif opt == RMSPROP:
+        K_opt.rmsprop_range(p, g, b0, b1, b2, t(lr), t(ocon[0]), t(ocon[1]), t(ocon[2]),
+                            t(ocon[3]), t(wdlr), t(ocon[4]), t(ocon[5]), t(ocon[6]), 0, n)
+    else:
+        K_opt.adagrad_range(p, g, b0, t(lr), t(ocon[0]), t(wdlr), t(ocon[1]), t(ocon[2]), 0, n)
+
+
+@njit(**NJIT)
+def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, n_train, meta,
+                fparams, dkeys, ws, opt, b0, b1, b2, ocon, oscal, it0, seed, shuffle, e0, e1,
+                s_lo, s_hi, batch, totals, per_row, dz):
+    """Steps ``[s_lo, s_hi)`` of epochs ``[e0, e1)`` (batches of ``batch`` rows over X; the
+    permutation is drawn when a step range starts at 0 and ``shuffle``). Step q of the call
+    uses ``oscal[q]`` = (lr or Adam's alpha, lr*weight_decay) and dropout counter ``it0 + q``.
+    ``totals[e - e0]`` accumulates the epoch's loss sum like the general path's tracker.
+    Returns the number of steps run, or a negative C error code / -1000 - row for a bad label.
+    """
+    n = X.shape[0]
+    c = dz.shape[1]
+    t = params.dtype.type
+    empty_w = np.empty(0, params.dtype)
+    q = 0
+    for e in range(e0, e1):
+        if shuffle and s_lo == 0:
+            seeded_permutation(seed, e, perm)
+        for s_idx in range(s_lo, s_hi):
+            s = s_idx * batch
+            b = min(batch, n - s)
+            if shuffle:
+                xv = _view(xb.reshape(-1), 0, b, X.shape[1])
+                for i in range(b):
+                    r = perm[s + i]
+                    for j in range(X.shape[1]):
+                        xv[i, j] = X[r, j]
+                tv = _view(tb.reshape(-1), 0, 0, c)
+                lab = lb[:0]
+                if loss_kind == SPARSE_XENT:
+                    for i in range(b):
+                        lb[i] = labels[perm[s + i]]
+                    lab = lb[:b]
+                else:
+                    tv = _view(tb.reshape(-1), 0, b, c)
+                    for i in range(b):
+                        r = perm[s + i]
+                        for j in range(c):
+                            tv[i, j] = targets[r, j]
+            else:
+                xv = X[s:s + b]
+                lab = labels[s:s + b] if loss_kind == SPARSE_XENT else lb[:0]
+                tv = targets[s:s + b] if loss_kind != SPARSE_XENT else _view(
+                    tb.reshape(-1), 0, 0, c)
+            z, rc = forward_stack(xv, params, meta, fparams, ws, b, True, it0 + q, dkeys)
+            if rc != 0:
+                return -abs(rc)
+            loss = per_row[:b]
+            d = _view(dz.reshape(-1), 0, b, c)
+            inv = t(1.0 / b)
+            if loss_kind == SPARSE_XENT:
+                bad = K_sm.softmax_xent_sparse(z, lab, empty_w, inv, loss, d)
+                if bad:
+                    return -1000 - s_idx
+            elif loss_kind == XENT:
+                K_sm.softmax_xent(z, tv, empty_w, inv, loss, d)
+            else:
+                K_sm.sigmoid_bce(z, tv, empty_w, inv, loss, d)
+            totals[e - e0] += pairwise_sum(loss, 0, b)
+            rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d)
+            if rc != 0:
+                return -abs(rc)
+            _opt_step(params, grads, n_train, opt, b0, b1, b2, ocon, oscal[q, 0], oscal[q, 1])
+            q += 1
+    return q
+
+
+@njit(**NJIT)
+def predict_stack(x, params, meta, fparams, ws, softmax_last, out):
+    """Inference forward of ``x`` (rows = x.shape[0]) into ``out``; a last-layer softmax (not
+    a C epilogue) runs as the row kernel CpuOps uses. Returns the C error code, -1 for a
+    non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0."""
+    b = x.shape[0]
+    inf = np.inf
+    bad = 0
+    for i in range(b):
+        for j in range(x.shape[1]):
+            bad |= np.int64(not abs(x[i, j]) < inf)
+    if bad:
+        for i in range(b):
+            for j in range(x.shape[1]):
+                if not np.isfinite(x[i, j]):
+                    return -1
+    n_layers = meta.shape[0]
+    a = x
+    for k in range(n_layers):
+        no = meta[k, N_OUT]
+        w = _view(params, meta[k, W_OFF], meta[k, N_IN], no)
+        bias = params[meta[k, B_OFF]:meta[k, B_OFF] + no]
+        h = out if (k == n_layers - 1 and not softmax_last) else _view(ws, meta[k, WS], b, no)
+        rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, bias, meta[k, C_ID], fparams[k, 0])
+        if rc != 0:
+            return rc
+        a = h
+    if softmax_last:
+        K_sm.softmax_rows(a, out)
+    return 0

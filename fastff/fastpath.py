@@ -1,0 +1,421 @@
+"""The compiled path of ``fit`` and ``predict`` for plain Dense stacks (DESIGN.md "Two paths,
+one meaning").
+
+A ``Sequential`` of ``Dense`` layers (activations the C epilogue applies and whose derivative
+follows from the output: linear, relu, leaky_relu, elu, tanh, sigmoid; with biases), optionally
+with ``Dropout`` in front of any Dense layer, ending in a softmax + (sparse) categorical
+cross-entropy or sigmoid + binary cross-entropy, trained on the CPU backend with SGD, Adagrad,
+RMSprop or Adam(W) (``clipvalue`` and ``weight_decay`` allowed) qualifies. Its steps then run
+in ``kernels.train_step`` — the same kernels in the same order as the general path, so
+weights, optimizer state, dropout masks and History values are bit for bit those of the
+general path (``tests/test_fastpath.py``). Everything else falls back to the general path:
+sample or class weights, regularizers, frozen layers, clipnorm/global_clipnorm, MSE and other
+losses, other layers or backends, data-parallel training, batches over 8192 rows.
+
+How much runs per compiled call: with batch-level hooks (metrics, a callback's batch hooks)
+one step; otherwise a run of steps (``CHUNK_STEPS``, so Ctrl-C still stops at a step boundary
+within a fraction of a second), and, when ``History`` is the only callback and nothing is
+validated, several whole epochs — the tiny-net case where Python per epoch dominated.
+``FASTFF_FASTPATH=0`` in the environment turns the compiled path off.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+__all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "ENABLED"]
+
+ENABLED = os.environ.get("FASTFF_FASTPATH", "1") != "0"
+#: steps per compiled call when the epoch is long (Ctrl-C latency, stop_training checks)
+CHUNK_STEPS = 64
+#: NumPy sums float32 -> float64 through an 8192-value buffer; the compiled sum mirrors one
+MAX_BATCH = 8192
+_C_IDS = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "elu": 5}
+_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "tanh": 6, "sigmoid": 7}
+_F = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _kernels() -> Any:
+    from fastff.backend.kernels import train_step
+
+    return train_step
+
+
+class _Stack:
+    """Meta arrays describing a Dense stack's layout in the flat buffers."""
+
+    def __init__(self, model: Any, dense: list, drops: list) -> None:
+        self.key = _key(model)
+        self.dtype = model.dtype
+        self.n_in = dense[0].kernel.shape[0]
+        self.n_out = dense[-1].units
+        base = model.params.ctypes.data
+        item = model.dtype.itemsize
+        rows = []
+        fparams = []
+        dkeys = []
+        for layer, drop in zip(dense, drops):
+            act = layer.activation
+            ni, no = layer.kernel.shape
+            w_off = (layer.kernel.value.ctypes.data - base) // item
+            b_off = (layer.bias.value.ctypes.data - base) // item
+            thresh, scale, dkey = -1, 1.0, 0
+            if drop is not None:
+                from fastff.backend.numpy_ops import _splitmix64_int, dropout_threshold
+
+                thresh = dropout_threshold(drop.rate)
+                scale = 1.0 / (1.0 - drop.rate)
+                dkey = _splitmix64_int(int(drop._mask_seed) & ((1 << 64) - 1))
+            rows.append([ni, no, w_off, b_off, _C_IDS.get(act.name, 0), _CODES.get(act.name, 0),
+                         thresh, 0])
+            fparams.append([act.param, scale])
+            dkeys.append(dkey)
+        self.meta = np.array(rows, np.int64)
+        self.fparams = np.array(fparams, np.float64)
+        self.dkeys = np.array(dkeys, np.uint64)
+        self.drops = [d for d in drops if d is not None]
+        last = dense[-1].activation.name
+        self.softmax_last = last == "softmax"
+        if self.softmax_last or last == "sigmoid":
+            self.meta[-1, 4] = 0  # logits; the loss (train) or softmax_rows (predict) follow
+            self.meta[-1, 5] = 0
+            if last == "sigmoid":
+                self.meta[-1, 4] = _C_IDS["sigmoid"]
+        self.logits_meta = self.meta.copy()
+        self.logits_meta[-1, 4] = 0
+        self.logits_meta[-1, 5] = 0
+        self._ws: dict[int, tuple] = {}
+
+    def workspace(self, batch: int, train: bool) -> tuple:
+        """(meta with workspace offsets, flat workspace) for ``batch`` rows."""
+        key = batch if train else -batch
+        got = self._ws.get(key)
+        if got is None:
+            if len(self._ws) >= 8:
+                self._ws.clear()
+            meta, size = _kernels().ws_layout((self.logits_meta if train else self.meta).copy(),
+                                              batch)
+            got = self._ws[key] = (meta, np.empty(max(size, 1), self.dtype))
+        return got
+
+
+def _key(model: Any) -> tuple:
+    """What a cached stack description depends on (layout, buffers, backend)."""
+    return (model._layout, model._layout_version, id(model.params), model.dtype,
+            id(model._ops))
+
+
+def _stack(model: Any, allow_dropout: bool) -> _Stack | None:
+    """The Dense-stack description of ``model`` when it qualifies, else None."""
+    from fastff.layers.dense import Dense
+    from fastff.layers.dropout import Dropout
+
+    if not ENABLED or not model.built or model.dtype not in _F or model.params is None:
+        return None
+    if getattr(model, "_prepare_inputs", None) is not None:
+        return None
+    ops = model.ops
+    from fastff.backend.cpu_ops import CpuOps
+
+    if type(ops) is not CpuOps:
+        return None
+    dense, drops, pending = [], [], None
+    for layer in model._layers:
+        if type(layer) is Dropout:
+            if pending is not None or not allow_dropout:
+                return None
+            if layer.rate > 0.0:
+                if layer._mask_seed is None:
+                    return None
+                pending = layer
+            continue
+        if type(layer) is not Dense or not layer.use_bias:
+            return None
+        act = layer.activation
+        name = act.name if act.builtin else None
+        if name not in _C_IDS or not act.fused:
+            if not (layer is model._layers[-1] and name == "softmax"):
+                return None
+        dense.append(layer)
+        drops.append(pending)
+        pending = None
+    if not dense or pending is not None or model._layers[-1] is not dense[-1]:
+        return None
+    if any(p.regularizer is not None or p.sparse or not p.trainable or not layer.trainable
+           for layer in dense for p in layer.params) or not model.trainable:
+        return None
+    cached = getattr(model, "_fast_stack", None)
+    st = cached if cached is not None and cached.key == _key(model) else None
+    if st is None or [d for d in drops if d is not None] != st.drops:
+        st = _Stack(model, dense, drops)
+        model._fast_stack = st
+    return st
+
+
+# ------------------------------------------------------------------------------ training
+class _Train:
+    """What one fit needs beyond the stack: loss kind, optimizer code and buffers."""
+
+    def __init__(self, st: _Stack, loss_kind: int, opt_code: int, bufs: tuple,
+                 ocon: np.ndarray) -> None:
+        self.st, self.loss_kind, self.opt_code, self.bufs, self.ocon = (
+            st, loss_kind, opt_code, bufs, ocon)
+
+
+def train_plan(model: Any, batch_size: int) -> _Train | None:
+    """A compiled-training plan for ``model`` or None (then the general path runs)."""
+    from fastff import losses
+    from fastff.backend.numpy_ops import flush_threshold
+    from fastff.optimizers.adagrad import Adagrad
+    from fastff.optimizers.adam import Adam, AdamW
+    from fastff.optimizers.rmsprop import RMSprop
+    from fastff.optimizers.sgd import SGD
+
+    if batch_size > MAX_BATCH or not model._fused_flag or model._first_grad != 0:
+        return None
+    st = _stack(model, allow_dropout=True)
+    if st is None:
+        return None
+    last = model._layers[-1].activation.name
+    loss = model.loss
+    kinds = {losses.SparseCategoricalCrossentropy: ("softmax", 0),
+             losses.CategoricalCrossentropy: ("softmax", 1),
+             losses.BinaryCrossentropy: ("sigmoid", 2)}
+    want = kinds.get(type(loss))
+    if want is None or want[0] != last:
+        return None
+    opt = model.optimizer
+    if opt is None or opt.clipnorm is not None or opt.global_clipnorm is not None:
+        return None
+    if model._sparse or opt.n_params != model.n_trainable or opt.dtype != model.dtype:
+        return None
+    dt = model.dtype
+    empty = np.empty(0, dt)
+    clip = math.inf if opt.clipvalue is None else opt.clipvalue
+    tiny = flush_threshold(dt)
+    b = opt._buffers
+    kind = type(opt)
+    if kind in (Adam, AdamW):
+        code, bufs = 3, (b["momentum"], b["velocity"],
+                         b["velocity_hat"] if opt.amsgrad else empty)
+        ocon = [1.0 - opt.beta_1, 1.0 - opt.beta_2, opt.epsilon, 1.0, clip, tiny]
+    elif kind is SGD:
+        code = 0
+        vel = b.get("momentum") if opt.momentum != 0.0 else None
+        bufs = (empty if vel is None else vel, empty, empty)
+        ocon = [opt.momentum, float(opt.nesterov), 1.0, clip, tiny]
+    elif kind is RMSprop:
+        code = 2
+        bufs = (b["velocity"], b["momentum"] if opt.momentum > 0.0 else empty,
+                b["average_gradient"] if opt.centered else empty)
+        ocon = [opt.rho, 1.0 - opt.rho, opt.momentum, opt.epsilon, 1.0, clip, tiny]
+    elif kind is Adagrad:
+        code, bufs = 1, (b["accumulator"], empty, empty)
+        ocon = [opt.epsilon, 1.0, clip]
+    else:
+        return None
+    return _Train(st, want[1], code, bufs, np.array(ocon + [0.0] * (8 - len(ocon)), np.float64))
+
+
+def _step_scalars(opt: Any, it0: int, k: int) -> np.ndarray:
+    """Per-step (lr or Adam's alpha, lr*weight_decay), computed exactly as the optimizer does."""
+    from fastff.optimizers.adam import Adam
+
+    out = np.empty((max(k, 1), 2), np.float64)
+    lr = opt._learning_rate
+    sched = callable(lr)
+    wd = opt.weight_decay or 0.0
+    adam = isinstance(opt, Adam)
+    for q in range(k):
+        lr_q = float(lr(it0 + q)) if sched else lr
+        if adam:
+            step = it0 + q + 1
+            out[q, 0] = lr_q * math.sqrt(1.0 - opt.beta_2**step) / (1.0 - opt.beta_1**step)
+        else:
+            out[q, 0] = lr_q
+        out[q, 1] = lr_q * wd
+    return out
+
+
+class _Run:
+    """Buffers of one fit call and the compiled call over a range of steps/epochs."""
+
+    def __init__(self, model: Any, plan: _Train, X: np.ndarray, Y: np.ndarray, batch: int,
+                 shuffle: bool) -> None:
+        st = plan.st
+        self.model, self.plan, self.X, self.Y, self.batch = model, plan, X, Y, batch
+        self.shuffle = shuffle
+        dt = model.dtype
+        self.meta, self.ws = st.workspace(batch, True)
+        n_out = st.n_out
+        self.perm = np.empty(X.shape[0], np.int64)
+        rows = batch if shuffle else 0
+        self.xb = np.empty((rows, X.shape[1]), dt)
+        self.lb = np.empty(batch, np.int64)
+        self.tb = np.empty((rows, n_out), dt)
+        self.per_row = np.empty(batch, dt)
+        self.dz = np.empty((batch, n_out), dt)
+        sparse = plan.loss_kind == 0
+        self.labels = Y if sparse else np.empty(0, np.int64)
+        self.targets = Y if not sparse else np.empty((0, n_out), dt)
+
+    def __call__(self, e0: int, e1: int, s_lo: int, s_hi: int, totals: np.ndarray) -> int:
+        model, plan = self.model, self.plan
+        opt = model.optimizer
+        it0 = opt.iterations
+        k = (e1 - e0) * (s_hi - s_lo)
+        oscal = _step_scalars(opt, it0, k)
+        b0, b1, b2 = plan.bufs
+        st = plan.st
+        q = _kernels().train_steps(
+            self.X, self.labels, self.targets, self.perm, self.xb, self.lb, self.tb,
+            plan.loss_kind, model.params, model.grads, model.n_trainable, self.meta,
+            st.fparams, st.dkeys, self.ws, plan.opt_code, b0, b1, b2, plan.ocon, oscal, it0,
+            model._shuffle_seed, self.shuffle, e0, e1, s_lo, s_hi, self.batch, totals,
+            self.per_row, self.dz)
+        if q > 0:
+            opt.iterations = it0 + q
+            for d in st.drops:
+                d.step = it0 + q - 1
+        if q != k:
+            _raise(q, st)
+        return q
+
+
+def _raise(code: int, st: _Stack) -> None:
+    if code <= -1000:
+        raise ValueError(f"label(s) outside [0, {st.n_out}) in sparse cross-entropy")
+    from fastff.linalg import GemmError
+
+    raise GemmError(-code)
+
+
+def fit_loop(model: Any, plan: _Train, X: np.ndarray, Y: np.ndarray, *, batch_size: int,
+             epochs: int, initial_epoch: int, steps: int, shuffle: bool, cbl: Any,
+             metrics: list, want_pred: Any, val: Any, val_bs: int, validation_freq: Any,
+             interrupt: Any) -> dict:
+    """``fit``'s epoch loop on the compiled path (same hooks, logs and stopping rules as the
+    general loop in ``fastff.training.fit``); returns the last epoch's logs."""
+    from fastff.callbacks.base import History
+    from fastff.training import _evaluate_arrays, _should_validate, _Tracker
+
+    run = _Run(model, plan, X, Y, batch_size, shuffle)
+    n = X.shape[0]
+    per_batch = bool(metrics) or cbl.needs_batch_logs
+    multi = (not per_batch and val is None and steps <= CHUNK_STEPS
+             and all(type(cb) is History for cb in cbl.callbacks))
+    rows = min(n, steps * batch_size)
+    logs: dict = {}
+    epoch = initial_epoch
+    while epoch < epochs:
+        if model.stop_training:
+            break
+        if multi:
+            k = min(epochs - epoch, max(1, CHUNK_STEPS // steps))
+            for e in range(epoch, epoch + k):
+                cbl.on_epoch_begin(e)
+            totals = np.zeros(k)
+            run(epoch, epoch + k, 0, steps, totals)
+            for i in range(k):
+                logs = {"loss": totals[i] / rows}
+                cbl.on_epoch_end(epoch + i, logs)
+            interrupt.check()
+            epoch += k
+            continue
+        cbl.on_epoch_begin(epoch)
+        if per_batch:
+            logs = _epoch_per_batch(model, run, epoch, steps, cbl, metrics, want_pred,
+                                    interrupt, _Tracker)
+        else:
+            totals = np.zeros(1)
+            done = 0
+            s = 0
+            while s < steps:
+                s_hi = s + 1 if model.stop_training else min(steps, s + CHUNK_STEPS)
+                run(epoch, epoch + 1, s, s_hi, totals)
+                done += min(n, s_hi * batch_size) - s * batch_size
+                s = s_hi
+                interrupt.check()
+                if model.stop_training:
+                    break
+            logs = {"loss": totals[0] / done if done else 0.0}
+        if val is not None and _should_validate(epoch, validation_freq):
+            vlogs = _evaluate_arrays(model, *val, val_bs, cbl)
+            logs.update({"val_" + k: v for k, v in vlogs.items()})
+        cbl.on_epoch_end(epoch, logs)
+        epoch += 1
+    return logs
+
+
+def _epoch_per_batch(model, run, epoch, steps, cbl, metrics, want_pred, interrupt,
+                     tracker_cls) -> dict:
+    """One epoch, one compiled step per batch, with metrics and batch hooks in Python."""
+    for m in metrics:
+        m.reset_state()
+    tracker = tracker_cls(metrics)
+    batch_logs = cbl.needs_batch_logs
+    n = run.X.shape[0]
+    bs = run.batch
+    dummy = np.zeros(1)
+    st = run.plan.st
+    last = model._layers[-1]
+    for step in range(steps):
+        s = step * bs
+        e = min(s + bs, n)
+        if batch_logs:
+            cbl.on_train_batch_begin(step, {"batch": step, "size": e - s})
+        run(epoch, epoch + 1, step, step + 1, dummy)
+        b = e - s
+        yb = run.Y[run.perm[s:e]] if run.shuffle else run.Y[s:e]
+        pred = None
+        if want_pred:
+            o = int(run.meta[-1, 7])
+            logits = run.ws[o:o + b * st.n_out].reshape(b, st.n_out)
+            if want_pred == "logits":
+                pred = logits
+            else:
+                ws = model._workspaces(b)
+                pred = model.ops.activation(last.output_activation, logits,
+                                            out=ws[-1].get("pred", logits.shape, logits.dtype))
+        tracker.update(run.per_row[:b], 0.0, yb, pred, None)
+        interrupt.check()
+        if batch_logs:
+            cbl.on_train_batch_end(step, tracker.logs())
+        if model.stop_training:
+            break
+    return tracker.logs()
+
+
+# ------------------------------------------------------------------------------ predict
+def predict_plan(model: Any) -> _Stack | None:
+    """The Dense-stack description for compiled inference, or None."""
+    return _stack(model, allow_dropout=True)
+
+
+def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = model(x)`` with per-thread workspaces (``x`` C-contiguous, model dtype)."""
+    cache = getattr(model._local, "fast", None)
+    if cache is None or cache[0] is not st:
+        cache = model._local.fast = (st, {})
+    b = x.shape[0]
+    got = cache[1].get(b)
+    if got is None:
+        if len(cache[1]) >= 4:
+            cache[1].clear()
+        meta, size = _kernels().ws_layout(st.meta.copy(), b)
+        got = cache[1][b] = (meta, np.empty(max(size, 1), st.dtype))
+    rc = _kernels().predict_stack(x, model.params, got[0], st.fparams, got[1], st.softmax_last,
+                                  out)
+    if rc == -1:
+        from fastff import _validation as V
+
+        V._check_finite(x, "x")
+    if rc:
+        from fastff.linalg import GemmError
+
+        raise GemmError(rc)
+    return out
