@@ -19,6 +19,7 @@ Every rank is expected to hold the same full arrays (the script runs unchanged u
 
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,6 +46,7 @@ class DataParallel:
         self.num_processes: int = self.comm.Get_size()
         self.devices = devices
         self._flag = np.zeros(1, dtype=np.int32)
+        self._ready: weakref.WeakSet = weakref.WeakSet()  # models set up by setup_fit
         install_abort_hook(self.comm)
 
     # ------------------------------------------------------------------ identity
@@ -89,6 +91,12 @@ class DataParallel:
                 seed = getattr(layer, "_mask_seed", None)
                 if seed is not None:
                     layer._mask_seed = (int(seed) + self.rank * _SALT) % (2**31)
+        self._ready.add(model)
+
+    def setup_once(self, model: Any) -> None:
+        """``setup_fit`` unless already done for ``model`` (``train_on_batch`` loops)."""
+        if model not in self._ready:
+            self.setup_fit(model)
 
     # ------------------------------------------------------------------ per step
     def local_range(self, s: int, e: int) -> tuple[int, int]:
