@@ -47,18 +47,22 @@ def _zero_rows(grad, prev):
 
 
 @njit(**NJIT)
-def _unique_rows(ids, pad):
-    """Sorted unique ids except ``pad`` (int64)."""
-    flat = ids.ravel().astype(np.int64)
-    flat.sort()
+def _unique_rows(ids, pad, n_rows):
+    """Sorted unique ids except ``pad`` (int64): a pass with a per-row flag, then a sort of
+    the (few) distinct rows only."""
+    flat = ids.ravel()
+    seen = np.zeros(n_rows, dtype=np.bool_)
     out = np.empty(flat.shape[0], dtype=np.int64)
     m = 0
     for i in range(flat.shape[0]):
         v = flat[i]
-        if v != pad and (m == 0 or out[m - 1] != v):
+        if v != pad and not seen[v]:
+            seen[v] = True
             out[m] = v
             m += 1
-    return out[:m]
+    res = out[:m].copy()
+    res.sort()
+    return res
 
 
 @njit(**NJIT)
@@ -72,7 +76,7 @@ def gather_backward(dy, ids, pad, grad, prev):
         if r != pad:
             for j in range(d):
                 grad[r, j] += dy[i, j]
-    return _unique_rows(ids, pad)
+    return _unique_rows(ids, pad, grad.shape[0])
 
 
 @njit(**NJIT)
@@ -117,7 +121,7 @@ def bag_backward(dy, ids, pad, mean, grad, prev):
             if r != pad:
                 for j in range(d):
                     grad[r, j] += dy[i, j] * s
-    return _unique_rows(ids, pad)
+    return _unique_rows(ids, pad, grad.shape[0])
 
 
 @njit(inline="always", error_model="numpy")
