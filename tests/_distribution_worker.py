@@ -62,6 +62,12 @@ def run_all(out, tag):
                      "adam_weighted": dict(opt="adam", weighted=True)}.items():
         m, hist, ev = train(**kw)
         res[name] = {"weights": m.params.tolist(), "history": hist, "evaluate": ev}
+    # train_on_batch: (x, y) is the global batch
+    x, y, sw = data()
+    m = model("adam")
+    logs = [m.train_on_batch(x[i:i + 25], y[i:i + 25], sample_weight=sw[i:i + 25],
+                             return_dict=True) for i in (0, 25, 50)]
+    res["train_on_batch"] = {"weights": m.params.tolist(), "logs": logs}
     # dropout: reproducible for a given rank count, masks differ by rank
     m1, _, _ = train("adam", dropout=0.3)
     m2, _, _ = train("adam", dropout=0.3)
@@ -88,7 +94,8 @@ def main(out):
     distribution.set_distribution(None)
     if rank == 0:  # the single-process references, same seeds, same global batch
         ref = run_all(out, "single")
-        res["reference"] = {k: ref[k] for k in ("sgd", "adam", "adam_weighted")}
+        res["reference"] = {k: ref[k] for k in ("sgd", "adam", "adam_weighted",
+                                                "train_on_batch")}
         res["reference_dropout_seed"] = ref["dropout_seed"]
     with open(os.path.join(out, f"result-{rank}.json"), "w") as f:
         json.dump(res, f)

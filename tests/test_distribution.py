@@ -64,6 +64,16 @@ def test_two_ranks_match_one_process(job, name):
 
 
 @needs_mpi
+def test_train_on_batch_takes_the_global_batch(job):
+    r0, r1, _ = job
+    ref = r0["reference"]["train_on_batch"]
+    np.testing.assert_allclose(r0["train_on_batch"]["weights"], ref["weights"], atol=1e-10)
+    assert r0["train_on_batch"] == r1["train_on_batch"]
+    for got, want in zip(r0["train_on_batch"]["logs"], ref["logs"]):
+        assert got == pytest.approx(want, rel=1e-10)
+
+
+@needs_mpi
 def test_metrics_aggregated_identically_on_every_rank(job):
     r0, r1, _ = job
     for name in ("sgd", "adam", "adam_weighted"):
