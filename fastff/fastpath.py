@@ -321,7 +321,7 @@ def fit_loop(model: Any, plan: _Train, X: np.ndarray, Y: np.ndarray, *, batch_si
             totals = np.zeros(k)
             run(epoch, epoch + k, 0, steps, totals)
             for i in range(k):
-                logs = {"loss": totals[i] / rows}
+                logs = {"loss": float(totals[i] / rows)}
                 cbl.on_epoch_end(epoch + i, logs)
             interrupt.check()
             epoch += k
@@ -342,7 +342,7 @@ def fit_loop(model: Any, plan: _Train, X: np.ndarray, Y: np.ndarray, *, batch_si
                 interrupt.check()
                 if model.stop_training:
                     break
-            logs = {"loss": totals[0] / done if done else 0.0}
+            logs = {"loss": float(totals[0] / done) if done else 0.0}
         if val is not None and _should_validate(epoch, validation_freq):
             vlogs = _evaluate_arrays(model, *val, val_bs, cbl)
             logs.update({"val_" + k: v for k, v in vlogs.items()})

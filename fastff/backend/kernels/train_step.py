@@ -62,44 +62,88 @@ def _splitmix(x):
 
 
 @njit(**NJIT)
-def pairwise_sum(a, lo, hi):
-    """``float(np.sum(a[lo:hi], dtype=np.float64))`` bit for bit (NumPy's pairwise blocks of
-    128 with 8 accumulators; valid for up to 8192 values, one cast buffer)."""
+def _pw_block(a, lo, hi):
+    """NumPy's pairwise-sum leaf: a plain loop below 8 values, else 8 accumulators."""
     n = hi - lo
     if n < 8:
         r = 0.0
         for i in range(lo, hi):
             r += np.float64(a[i])
         return r
-    if n <= 128:
-        r0 = np.float64(a[lo])
-        r1 = np.float64(a[lo + 1])
-        r2 = np.float64(a[lo + 2])
-        r3 = np.float64(a[lo + 3])
-        r4 = np.float64(a[lo + 4])
-        r5 = np.float64(a[lo + 5])
-        r6 = np.float64(a[lo + 6])
-        r7 = np.float64(a[lo + 7])
-        i = 8
-        end = n - n % 8
-        while i < end:
-            r0 += np.float64(a[lo + i])
-            r1 += np.float64(a[lo + i + 1])
-            r2 += np.float64(a[lo + i + 2])
-            r3 += np.float64(a[lo + i + 3])
-            r4 += np.float64(a[lo + i + 4])
-            r5 += np.float64(a[lo + i + 5])
-            r6 += np.float64(a[lo + i + 6])
-            r7 += np.float64(a[lo + i + 7])
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += np.float64(a[lo + i])
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return pairwise_sum(a, lo, lo + n2) + pairwise_sum(a, lo + n2, hi)
+    r0 = np.float64(a[lo])
+    r1 = np.float64(a[lo + 1])
+    r2 = np.float64(a[lo + 2])
+    r3 = np.float64(a[lo + 3])
+    r4 = np.float64(a[lo + 4])
+    r5 = np.float64(a[lo + 5])
+    r6 = np.float64(a[lo + 6])
+    r7 = np.float64(a[lo + 7])
+    i = 8
+    end = n - n % 8
+    while i < end:
+        r0 += np.float64(a[lo + i])
+        r1 += np.float64(a[lo + i + 1])
+        r2 += np.float64(a[lo + i + 2])
+        r3 += np.float64(a[lo + i + 3])
+        r4 += np.float64(a[lo + i + 4])
+        r5 += np.float64(a[lo + i + 5])
+        r6 += np.float64(a[lo + i + 6])
+        r7 += np.float64(a[lo + i + 7])
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += np.float64(a[lo + i])
+        i += 1
+    return res
+
+
+@njit(**NJIT)
+def pairwise_sum(a, lo, hi):
+    """``float(np.sum(a[lo:hi], dtype=np.float64))`` bit for bit: NumPy's pairwise recursion
+    (halves cut at multiples of 8, leaves of at most 128 values) run on an explicit stack
+    (a recursive njit function breaks Numba's on-disk cache when called from another one).
+    Valid for up to 8192 values (one NumPy cast buffer)."""
+    if hi - lo <= 128:
+        return _pw_block(a, lo, hi)
+    fr = np.empty((32, 3), np.int64)  # lo, hi, stage (0 new, 1 left pending, 2 right pending)
+    left = np.empty(32, np.float64)
+    top = 0
+    fr[0, 0] = lo
+    fr[0, 1] = hi
+    fr[0, 2] = 0
+    ret = 0.0
+    have = False
+    while True:
+        if have:
+            if top < 0:
+                return ret
+            if fr[top, 2] == 1:
+                left[top] = ret
+                fr[top, 2] = 2
+                n2 = (fr[top, 1] - fr[top, 0]) // 2
+                n2 -= n2 % 8
+                top += 1
+                fr[top, 0] = fr[top - 1, 0] + n2
+                fr[top, 1] = fr[top - 1, 1]
+                fr[top, 2] = 0
+                have = False
+            else:
+                ret = left[top] + ret
+                top -= 1
+            continue
+        n = fr[top, 1] - fr[top, 0]
+        if n <= 128:
+            ret = _pw_block(a, fr[top, 0], fr[top, 1])
+            top -= 1
+            have = True
+        else:
+            n2 = n // 2
+            n2 -= n2 % 8
+            fr[top, 2] = 1
+            top += 1
+            fr[top, 0] = fr[top - 1, 0]
+            fr[top, 1] = fr[top - 1, 0] + n2
+            fr[top, 2] = 0
 
 
 @njit(**NJIT)
