@@ -433,6 +433,9 @@ class CpuOps(NumpyOps):
         epsilon: float = 1e-7, step: int = 1, *, weight_decay: float = 0.0,
         grad_scale: float = 1.0, clipvalue: float | None = None,
     ) -> None:
+        """Lazy Adam in place on rows ``rows`` of the 2-D ``table`` and its 2-D state: the
+        dense ``adam_step`` arithmetic on those rows only. A CPU-only extension of the Ops
+        contract (``Adam`` uses it when present, else gathers, steps and scatters)."""
         t = table.dtype.type
         alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
         K_emb.adam_rows(table, grad, m, v, np.ascontiguousarray(rows, dtype=np.int64),

@@ -556,17 +556,3 @@ class NumpyOps:
         rows = np.broadcast_to(np.arange(ids.shape[0])[:, None], ids.shape)[keep]
         np.add.at(dtable, ids[keep], dy[rows] * scale[rows, None])
         return np.unique(ids[keep])
-
-    def adam_rows(
-        self, table: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
-        rows: np.ndarray, lr: float, beta_1: float = 0.9, beta_2: float = 0.999,
-        epsilon: float = 1e-7, step: int = 1, *, weight_decay: float = 0.0,
-        grad_scale: float = 1.0, clipvalue: float | None = None,
-    ) -> None:
-        """Lazy Adam on rows ``rows`` of the 2-D ``table`` and its 2-D state (the dense
-        ``adam_step`` applied to those rows only; every other row is left untouched)."""
-        idx = np.asarray(rows, dtype=np.int64)
-        p, mm, vv = table[idx], m[idx], v[idx]
-        self.adam_step(p, grad[idx], mm, vv, None, lr, beta_1, beta_2, epsilon, step,
-                       weight_decay=weight_decay, grad_scale=grad_scale, clipvalue=clipvalue)
-        table[idx], m[idx], v[idx] = p, mm, vv
