@@ -10,7 +10,7 @@
  * (STORE_TILE), so alpha/beta/bias/activation follow exactly the reference rules.
  * The including file defines T, EPI, V, VL, TGT, VINL, the v_* helpers, ACT_ROW, STORE_TILE,
  * SMALL_NAME, SM_V (column vectors per chunk for row groups of 4), SM_R (rows per group
- * when N fits one vector), SM_NVC(R) (vectors per chunk when m = R <= 4), SM_WIDE (the
+ * when N fits one vector), SM_R2 (rows per group when N fits two), SM_NVC(R) (vectors per chunk when m = R <= 4), SM_WIDE (the
  * largest SM_NVC), DOT_R x DOT_J (dot-form tile), DOT_J1 (dot-form columns when m = 1). */
 
 TGT VINL void sm_axpy(const int R, const int NVC, idx_t k, const T *a, idx_t rsa, idx_t csa,
@@ -85,8 +85,8 @@ TGT static void sm_axpy_region(idx_t m, idx_t j0, idx_t j1, idx_t k, const T *a,
                                idx_t csa, const T *b, idx_t ldb, T *c, idx_t ldc, const EPI *e)
 {
     EPI te = *e;
-    const int narrow = j1 - j0 <= VL;
-    if (!narrow) {
+    const int narrow = j1 - j0 <= VL, two = !narrow && j1 - j0 <= 2 * VL;
+    if (!narrow && !two) {
         switch (m) {
             SM_ROWS_CASE(1)
             SM_ROWS_CASE(2)
@@ -96,13 +96,17 @@ TGT static void sm_axpy_region(idx_t m, idx_t j0, idx_t j1, idx_t k, const T *a,
             break;
         }
     }
-    const idx_t step = narrow ? VL : (idx_t)SM_V * VL;
+    const idx_t step = narrow ? VL : two ? 2 * VL : (idx_t)SM_V * VL;
     for (idx_t jc = j0; jc < j1; jc += step) {
         const int cols = (int)(j1 - jc < step ? j1 - jc : step);
         const T *bj = b + jc;
         te.bias = e->bias ? e->bias + jc : NULL;
         idx_t i = 0;
-        if (narrow) {
+        if (two) { /* N up to two vectors: all rows in groups, no wasted column vectors */
+            SM_SWEEP(SM_R2, 2);
+            SM_SWEEP(2, 2);
+            SM_SWEEP(1, 2);
+        } else if (narrow) {
             SM_SWEEP(SM_R, 1);
             SM_SWEEP(4, 1);
             SM_SWEEP(2, 1);

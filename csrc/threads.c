@@ -16,7 +16,7 @@
 #define FASTFF_MAX_THREADS 1024
 /* Below this many flops one thread does the work: an OpenMP fork/join costs ~1-5 us and
  * on a shared 2-core machine a barrier can stall behind another process. */
-#define FASTFF_PARALLEL_MIN_FLOPS 4.0e6
+#define FASTFF_PARALLEL_MIN_FLOPS 1.0e7
 
 static int g_threads = 0; /* 0 = not yet initialised */
 

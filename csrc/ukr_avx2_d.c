@@ -34,11 +34,12 @@
 #define SM_NVC(R) ((R) == 1 ? 8 : (R) == 2 ? 4 : (R) == 3 ? 3 : 2)
 #define SM_WIDE 8
 #define DOT_J1 4
+#define SM_R2 4
 #define SM_COLN 12
 #include "small_x86_impl.h"
 
 const kern_d fastff_avx2_d = {
-    {MR, NV * VL, 4032 / MR * MR, AVX2_D_KC, AVX2_D_NC, 4, SM_V * VL},
+    {MR, NV * VL, 4032 / MR * MR, AVX2_D_KC, AVX2_D_NC, 4, SM_COLN},
     UKR_NAME,
     ACT_ROW,
     SMALL_NAME,

@@ -35,11 +35,12 @@
 #define SM_NVC(R) ((R) == 1 ? 8 : (R) == 2 ? 4 : (R) == 3 ? 3 : 2)
 #define SM_WIDE 8
 #define DOT_J1 4
+#define SM_R2 4
 #define SM_COLN 12
 #include "small_x86_impl.h"
 
 const kern_s fastff_avx2_s = {
-    {MR, NV * VL, 4032 / MR * MR, AVX2_S_KC, AVX2_S_NC, 4, SM_V * VL},
+    {MR, NV * VL, 4032 / MR * MR, AVX2_S_KC, AVX2_S_NC, 4, SM_COLN},
     UKR_NAME,
     ACT_ROW,
     SMALL_NAME,

@@ -34,15 +34,18 @@
 #define SM_NVC(R) ((R) == 1 ? 16 : (R) == 2 ? 8 : (R) == 3 ? 5 : 4)
 #define SM_WIDE 16
 #define DOT_J1 8
+#define SM_R2 8
 #define SM_COLN 16
+#include "pack_avx512_d.h"
+#define SM_PACK_ROWS pack_rows8_avx512_d
 #include "small_x86_impl.h"
 
 const kern_d fastff_avx512_d = {
-    {MR, NV * VL, 4032 / MR * MR, AVX512_D_KC, AVX512_D_NC, 4, SM_V * VL},
+    {MR, NV * VL, 4032 / MR * MR, AVX512_D_KC, AVX512_D_NC, 4, SM_COLN},
     UKR_NAME,
     ACT_ROW,
     SMALL_NAME,
-    fastff_pack_a_d,
+    pack_a_avx512_d,
     fastff_pack_b_d,
 };
 

@@ -35,13 +35,14 @@
 #define SM_NVC(R) ((R) == 1 ? 16 : (R) == 2 ? 8 : (R) == 3 ? 5 : 4)
 #define SM_WIDE 16
 #define DOT_J1 8
+#define SM_R2 8
 #define SM_COLN 16
 #include "pack_avx512_s.h"
 #define SM_PACK_ROWS pack_rows16_avx512_s
 #include "small_x86_impl.h"
 
 const kern_s fastff_avx512_s = {
-    {MR, NV * VL, 4032 / MR * MR, AVX512_S_KC, AVX512_S_NC, 4, SM_V * VL},
+    {MR, NV * VL, 4032 / MR * MR, AVX512_S_KC, AVX512_S_NC, 4, SM_COLN},
     UKR_NAME,
     ACT_ROW,
     SMALL_NAME,

@@ -183,15 +183,18 @@ def test_thousand_cubed(kernel, dtype):
     _case(rng, 1000, 1000, 1000, dtype, False, False, 1.0, 0.0, True, "relu")
 
 
-DETERMINISM_SHAPES = [(300, 300, 300), (1, 4096, 1000), (3, 2000, 700), (1000, 65, 1000),
-                      (129, 1000, 200), (64, 2048, 300)]
+# (m, n, k, trans_a, trans_b), all above the 10 MFLOP parallel threshold: packed path with
+# every flag combination, small-M (columns split), small-N column form (rows split)
+DETERMINISM_SHAPES = [(300, 300, 300, False, False), (1, 8192, 1000, False, False),
+                      (3, 4000, 700, False, True), (1000, 65, 1000, True, False),
+                      (129, 1000, 200, True, True), (64, 2048, 300, False, True),
+                      (3000, 10, 300, False, False), (3000, 13, 300, True, False)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bitwise_identical_across_thread_counts(kernel, threads, dtype):
     rng = np.random.default_rng(5)
-    for j, (m, n, k) in enumerate(DETERMINISM_SHAPES):
-        ta, tb = bool(j & 1), bool(j & 2)
+    for m, n, k, ta, tb in DETERMINISM_SHAPES:
         a = _rand(rng, (k, m) if ta else (m, k), dtype)
         b = _rand(rng, (n, k) if tb else (k, n), dtype)
         bias = _rand(rng, (n,), dtype)
