@@ -62,6 +62,15 @@ def run_all(out, tag):
                      "adam_weighted": dict(opt="adam", weighted=True)}.items():
         m, hist, ev = train(**kw)
         res[name] = {"weights": m.params.tolist(), "history": hist, "evaluate": ev}
+    # an embedding table with lazy (row-sparse) Adam: every rank updates the union of rows
+    ids = np.random.default_rng(5).integers(0, 30, size=(97, 5))
+    fastff.config.set_seed(0)
+    m = fastff.Sequential([layers.EmbeddingBag(30, 4, input_shape=(5,)),
+                           layers.Dense(3, activation="softmax")], dtype="float64")
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    h = m.fit(ids, ids[:, 0] % 3, batch_size=16, epochs=2, verbose=0)
+    res["embedding"] = {"weights": m.params.tolist(), "history": h.history,
+                        "sparse": bool(m._sparse)}
     # train_on_batch: (x, y) is the global batch
     x, y, sw = data()
     m = model("adam")
@@ -95,7 +104,7 @@ def main(out):
     if rank == 0:  # the single-process references, same seeds, same global batch
         ref = run_all(out, "single")
         res["reference"] = {k: ref[k] for k in ("sgd", "adam", "adam_weighted",
-                                                "train_on_batch")}
+                                                "train_on_batch", "embedding")}
         res["reference_dropout_seed"] = ref["dropout_seed"]
     with open(os.path.join(out, f"result-{rank}.json"), "w") as f:
         json.dump(res, f)

@@ -64,6 +64,18 @@ def test_two_ranks_match_one_process(job, name):
 
 
 @needs_mpi
+def test_row_sparse_embedding_matches_one_process(job):
+    """Lazy Adam row updates: each rank touches other rows; all update their union."""
+    r0, r1, _ = job
+    ref = r0["reference"]["embedding"]
+    assert r0["embedding"]["sparse"]
+    np.testing.assert_allclose(r0["embedding"]["weights"], ref["weights"], rtol=0, atol=1e-10)
+    assert r0["embedding"] == r1["embedding"]
+    np.testing.assert_allclose(r0["embedding"]["history"]["loss"], ref["history"]["loss"],
+                               rtol=1e-10)
+
+
+@needs_mpi
 def test_train_on_batch_takes_the_global_batch(job):
     r0, r1, _ = job
     ref = r0["reference"]["train_on_batch"]
