@@ -175,7 +175,7 @@ def train_plan(model: Any, batch_size: int) -> _Train | None:
     from fastff.optimizers.rmsprop import RMSprop
     from fastff.optimizers.sgd import SGD
 
-    if batch_size > MAX_BATCH or not model._fused_flag or model._first_grad != 0:
+    if batch_size > MAX_BATCH or not model._fused_flag:
         return None
     st = _stack(model, allow_dropout=True)
     if st is None:

@@ -1,0 +1,223 @@
+"""The compiled path (fastff.fastpath) gives the general path's numbers, bit for bit.
+
+Each case trains the same model twice — compiled path on and off — and compares weights,
+optimizer state, History, dropout counters and predictions with ``array_equal``; fallback
+cases check that a model the compiled path does not cover still trains (on the general path).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastff
+from fastff import config, fastpath, layers, optimizers
+from fastff.backend.kernels.shuffle import seeded_permutation
+from fastff.backend.kernels.train_step import pairwise_sum
+
+
+@pytest.fixture
+def general_path(monkeypatch):
+    """Call with True to run the general path only."""
+    def set_(off: bool) -> None:
+        monkeypatch.setattr(fastpath, "ENABLED", not off)
+    return set_
+
+
+def _data(n=203, d=12, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    y = rng.integers(0, classes, n)
+    return x, y
+
+
+def _model(hidden=("relu", "tanh"), dropout=(), out="softmax", n_out=4, dtype="float32",
+           opt="adam", loss="sparse_categorical_crossentropy", metrics=None, d=12, seed=7):
+    config.set_seed(seed)
+    stack = [layers.Input((d,))]
+    for i, act in enumerate(hidden):
+        if i in dropout:
+            stack.append(layers.Dropout(0.25))
+        stack.append(layers.Dense(9 + i, activation=act))
+    if len(hidden) in dropout:
+        stack.append(layers.Dropout(0.2))
+    stack.append(layers.Dense(n_out, activation=out))
+    model = fastff.Sequential(stack, dtype=dtype)
+    model.compile(optimizer=optimizers.get(opt) if isinstance(opt, str) else opt(), loss=loss,
+                  metrics=metrics)
+    return model
+
+
+def _train(make, fit_kw, x, y, off, general_path):
+    general_path(off)
+    model = make()
+    hist = model.fit(x, y, verbose=0, **fit_kw)
+    plan_used = fastpath.train_plan(model, fit_kw.get("batch_size", 32)) is not None
+    pred = model.predict(x, verbose=0)
+    drops = [la.step for la in model.layers if isinstance(la, layers.Dropout)]
+    return model, hist.history, pred, drops, plan_used
+
+
+def _assert_same(make, fit_kw, x, y, general_path, expect_fast=True):
+    fast = _train(make, fit_kw, x, y, False, general_path)
+    slow = _train(make, fit_kw, x, y, True, general_path)
+    assert fast[4] is expect_fast  # the case really ran on the compiled path (or not)
+    assert np.array_equal(fast[0].params, slow[0].params)
+    st_f, st_s = fast[0].optimizer.get_state(), slow[0].optimizer.get_state()
+    assert st_f.keys() == st_s.keys()
+    for k in st_f:
+        assert np.array_equal(st_f[k], st_s[k]), k
+    assert fast[1] == slow[1]  # History: same keys, same floats
+    assert all(type(v) is float for vals in fast[1].values() for v in vals)
+    assert np.array_equal(fast[2], slow[2])
+    assert fast[3] == slow[3]
+
+
+CASES = {
+    "adam-relu-tanh": dict(),
+    "adam-dropout": dict(dropout=(0, 1, 2)),
+    "float64-elu-sigmoid": dict(hidden=("elu", "sigmoid"), dtype="float64"),
+    "leaky-linear-sgd-nesterov": dict(hidden=("leaky_relu", "linear"),
+                                      opt=lambda: optimizers.SGD(0.05, momentum=0.9,
+                                                                 nesterov=True)),
+    "rmsprop-centered": dict(opt=lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True)),
+    "adagrad": dict(opt="adagrad"),
+    "adamw-amsgrad-clipvalue": dict(opt=lambda: optimizers.AdamW(
+        0.01, amsgrad=True, clipvalue=0.1)),
+    "sgd-schedule": dict(opt=lambda: optimizers.SGD(
+        optimizers.schedules.ExponentialDecay(0.1, 3, 0.5))),
+    "metrics-per-batch": dict(metrics=["accuracy"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("batch_size,shuffle", [(32, True), (203, False), (50, True)])
+def test_compiled_fit_equals_general(name, batch_size, shuffle, general_path):
+    x, y = _data()
+    kw = CASES[name]
+    _assert_same(lambda: _model(**kw), dict(batch_size=batch_size, epochs=3, shuffle=shuffle),
+                 x, y, general_path)
+
+
+@pytest.mark.parametrize("loss,out,n_out", [("categorical_crossentropy", "softmax", 4),
+                                            ("binary_crossentropy", "sigmoid", 1),
+                                            ("binary_crossentropy", "sigmoid", 3)])
+def test_other_fused_losses(loss, out, n_out, general_path):
+    x, y = _data()
+    t = (np.eye(4, dtype=np.float32)[y] if n_out == 4 else
+         (np.random.default_rng(3).random((len(y), n_out)) > 0.5).astype(np.float32))
+    _assert_same(lambda: _model(out=out, n_out=n_out, loss=loss, dropout=(1,)),
+                 dict(batch_size=16, epochs=2), x, t, general_path)
+
+
+def test_validation_steps_per_epoch_and_callbacks(general_path):
+    x, y = _data()
+    seen = []
+    cb = fastff.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(e))
+    for kw in (dict(validation_split=0.2, epochs=3, batch_size=32),
+               dict(steps_per_epoch=3, epochs=4, batch_size=16),
+               dict(epochs=2, batch_size=8, initial_epoch=1),
+               dict(epochs=2, batch_size=8, callbacks=[cb])):
+        _assert_same(lambda: _model(dropout=(1,)), kw, x, y, general_path)
+
+
+def test_fit_called_again_continues_identically(general_path):
+    x, y = _data()
+    runs = []
+    for off in (False, True):
+        general_path(off)
+        model = _model(dropout=(0,))
+        for _ in range(3):
+            model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        runs.append((model.params.copy(), model.optimizer.iterations))
+    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+
+
+@pytest.mark.parametrize("case", ["sample_weight", "regularizer", "frozen", "mse", "clipnorm",
+                                  "gelu", "no_bias"])
+def test_fallbacks_still_train(case, general_path):
+    x, y = _data()
+    kw: dict = {}
+    fit_kw: dict = dict(batch_size=32, epochs=2)
+    if case == "sample_weight":
+        fit_kw["sample_weight"] = np.linspace(0.5, 2.0, len(y))
+    elif case == "mse":
+        kw.update(loss="mse", out="linear")
+        y = np.eye(4, dtype=np.float32)[y]
+    elif case == "clipnorm":
+        kw["opt"] = lambda: optimizers.Adam(clipnorm=1.0)
+    elif case == "gelu":
+        kw["hidden"] = ("gelu", "relu")
+
+    def make():
+        model = _model(**kw)
+        if case == "regularizer":
+            model.layers[0].kernel.regularizer = fastff.regularizers.L2(0.01)
+            model._layout = None
+            model._build_layers()
+        elif case == "frozen":
+            model.layers[0].trainable = False
+        elif case == "no_bias":
+            model = fastff.Sequential([layers.Input((12,)), layers.Dense(5, use_bias=False),
+                                       layers.Dense(4, activation="softmax")])
+            model.compile("adam", "sparse_categorical_crossentropy")
+        return model
+
+    fast = _train(make, fit_kw, x, y, False, general_path)
+    slow = _train(make, fit_kw, x, y, True, general_path)
+    if case != "sample_weight":  # sample weights are a per-call argument, not a model property
+        assert fast[4] is False
+    assert np.array_equal(fast[0].params, slow[0].params)
+    assert fast[1] == slow[1]
+
+
+def test_predict_compiled_equals_general(general_path):
+    x, y = _data(n=300)
+    outs = []
+    for off in (False, True):
+        general_path(off)
+        model = _model(dropout=(1,), out="softmax")
+        outs.append([model.predict(x, verbose=0), model.predict(x[:1], verbose=0),
+                     model.predict(x, batch_size=7, verbose=0), model(x[:5]),
+                     model.predict(x.astype(np.float64)[:3], verbose=0)])
+    for a, b in zip(*outs):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    general_path(False)
+    bad = x[:2].copy()
+    bad[1, 3] = np.nan
+    with pytest.raises(ValueError, match=r"x: contains NaN or inf \(first at index \(1, 3\)\)"):
+        model.predict(bad, verbose=0)
+
+
+def test_results_do_not_depend_on_thread_count():
+    from fastff import _threading
+
+    before = fastff.get_num_threads()
+    x, y = _data(n=300, d=200)
+    got = []
+    try:
+        for threads in (1, 2):
+            fastff.set_num_threads(threads)
+            model = _model(hidden=("relu", "relu"), dropout=(1,), d=200)
+            model.fit(x, y, batch_size=128, epochs=2, verbose=0)
+            got.append((model.params.copy(), model.predict(x, batch_size=300, verbose=0)))
+    finally:
+        fastff.set_num_threads(before)
+        _threading._requested = None
+    assert np.array_equal(got[0][0], got[1][0]) and np.array_equal(got[0][1], got[1][1])
+
+
+def test_seeded_permutation_matches_numpy():
+    for seed in (0, 5, 2**32 + 3, 2**63 - 2):
+        for epoch in (0, 1, 99):
+            for n in (1, 2, 5, 1000):
+                out = np.empty(n, np.int64)
+                seeded_permutation(seed, epoch, out)
+                assert np.array_equal(out, np.random.default_rng([seed, epoch]).permutation(n))
+
+
+def test_pairwise_sum_matches_numpy():
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 8, 9, 127, 128, 129, 300, 1000, 8192):
+        a = (rng.random(n) * 97).astype(np.float32)
+        assert pairwise_sum(a, 0, n) == float(np.sum(a, dtype=np.float64))
