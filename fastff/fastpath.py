@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "ENABLED"]
+__all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "predict_batches",
+           "ENABLED"]
 
 ENABLED = os.environ.get("FASTFF_FASTPATH", "1") != "0"
 #: steps per compiled call when the epoch is long (Ctrl-C latency, stop_training checks)
@@ -398,24 +399,49 @@ def predict_plan(model: Any) -> _Stack | None:
 
 def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = model(x)`` with per-thread workspaces (``x`` C-contiguous, model dtype)."""
-    cache = getattr(model._local, "fast", None)
-    if cache is None or cache[0] is not st:
-        cache = model._local.fast = (st, {})
+    local = model._local
+    try:
+        cache = local.fast
+    except AttributeError:
+        cache = local.fast = {}
     b = x.shape[0]
-    got = cache[1].get(b)
+    got = cache.get((id(st), b))
     if got is None:
-        if len(cache[1]) >= 4:
-            cache[1].clear()
+        if len(cache) >= 4:
+            cache.clear()
         meta, size = _kernels().ws_layout(st.meta.copy(), b)
-        got = cache[1][b] = (meta, np.empty(max(size, 1), st.dtype))
-    rc = _kernels().predict_stack(x, model.params, got[0], st.fparams, got[1], st.softmax_last,
-                                  out)
+        got = cache[(id(st), b)] = (meta, np.empty(max(size, 1), st.dtype), st)
+    rc = _predict_kernel(x, model.params, got[0], st.fparams, got[1], st.softmax_last, out)
+    if rc:
+        _predict_error(rc, x)
+    return out
+
+
+def predict_batches(model: Any, st: _Stack, X: np.ndarray, batch_size: int | None) -> np.ndarray:
+    """``predict`` on the compiled path, batch by batch like the general loop (the same
+    batches give the same GEMM calls, hence the same bits)."""
+    n = X.shape[0]
+    bs = 32 if batch_size is None else batch_size
+    out = np.empty((n, st.n_out), st.dtype)
+    if n <= bs:
+        return predict_into(model, st, X, out)
+    for s in range(0, n, bs):
+        predict_into(model, st, X[s:s + bs], out[s:s + bs])
+    return out
+
+
+def _predict_kernel(*args: Any) -> int:
+    """First call: bind the compiled kernel in place of this stub (Numba imports lazily)."""
+    global _predict_kernel
+    _predict_kernel = _kernels().predict_stack
+    return _predict_kernel(*args)
+
+
+def _predict_error(rc: int, x: np.ndarray) -> None:
     if rc == -1:
         from fastff import _validation as V
 
         V._check_finite(x, "x")
-    if rc:
-        from fastff.linalg import GemmError
+    from fastff.linalg import GemmError
 
-        raise GemmError(rc)
-    return out
+    raise GemmError(rc)

@@ -27,6 +27,7 @@ from fastff import config
 from fastff import distribution as distribution_lib
 from fastff.callbacks.base import CallbackList
 from fastff.fastpath import _key as _fast_key
+from fastff.fastpath import predict_batches as _predict_batches
 from fastff.layers.base import TRAINABLE_VERSION
 
 __all__ = ["fit", "evaluate", "predict", "forward_backward", "train_on_batch"]
@@ -489,7 +490,7 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
             and (batch_size is None or type(batch_size) is int and batch_size > 0)
             and model._layout_version == TRAINABLE_VERSION[0] and st.key == _fast_key(model)):
         # compiled whole forward of a Dense stack: the cheapest correct checks only
-        return _predict_compiled(model, st, x, x.shape[0] if single_batch else batch_size)
+        return _predict_batches(model, st, x, x.shape[0] if single_batch else batch_size)
     batch_size = V.check_positive_int(32 if batch_size is None else batch_size, "batch_size")
     verbose = _verbose(verbose)
     X = _prepare_x(model, x)
@@ -502,7 +503,7 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
 
         st = fastpath.predict_plan(model)
         if st is not None:
-            return _predict_compiled(model, st, X, batch_size)
+            return _predict_batches(model, st, X, batch_size)
     if n <= batch_size and not callbacks and not verbose:  # fast path: one batch
         return _infer(model, X, model._predict_workspaces(n)).copy()
     steps = -(-n // batch_size)
@@ -522,21 +523,6 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
         if batch_logs:
             cbl.on_predict_batch_end(step, {"outputs": out[s:e]})
     cbl.on_predict_end()
-    return out
-
-
-def _predict_compiled(model: Any, st: Any, X: np.ndarray, batch_size: int | None) -> np.ndarray:
-    """``predict`` through ``fastpath.predict_into``, batch by batch like the general loop
-    (the same batches give the same GEMM calls, hence the same bits)."""
-    from fastff.fastpath import predict_into
-
-    n = X.shape[0]
-    bs = 32 if batch_size is None else batch_size
-    out = np.empty((n, st.n_out), st.dtype)
-    if n <= bs:
-        return predict_into(model, st, X, out)
-    for s in range(0, n, bs):
-        predict_into(model, st, X[s:s + bs], out[s:s + bs])
     return out
 
 
