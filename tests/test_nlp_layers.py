@@ -398,3 +398,42 @@ def test_functional_single_input_matches_sequential():
     fn.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
     for a, b in zip(seq.get_weights(), fn.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_functional_graph_gradients_with_fan_out():
+    """Central differences over every weight of a float64 graph where one node feeds two
+    branches (gradients add up) and an id branch joins a float branch."""
+    from fastff import training
+
+    ids = fastff.Input((3,), dtype="int32", name="ids")
+    num = fastff.Input((2,), name="num")
+    h = Dense(4, activation="tanh", name="h")(num)
+    a = Dense(3, activation="sigmoid", name="a")(h)
+    b = Dense(2, name="b")(h)
+    e = WindowEmbedding(6, 2, name="e")(ids)
+    out = Dense(3, activation="softmax", name="o")(Concatenate()([a, b, e]))
+    model = fastff.Model([ids, num], out, dtype="float64")
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(9)
+    x = model._prepare_inputs([rng.integers(0, 6, (5, 3)).astype(np.int32),
+                               rng.standard_normal((5, 2))])
+    y = model.loss.prepare_targets(np.array([0, 1, 2, 1, 0]), np.dtype(np.float64))
+
+    def loss() -> float:
+        per_row, _, _, _ = training.forward_backward(model, x, y, None)
+        return float(per_row.mean())
+
+    loss()
+    analytic = [p.grad.copy() for la in model.layers for p in la.params]
+    for p, g in zip([p for la in model.layers for p in la.params], analytic):
+        flat = p.value.reshape(-1)
+        num_g = np.zeros(flat.size)
+        for k in range(flat.size):
+            old = flat[k]
+            flat[k] = old + 1e-6
+            fp = loss()
+            flat[k] = old - 1e-6
+            fm = loss()
+            flat[k] = old
+            num_g[k] = (fp - fm) / 2e-6
+        np.testing.assert_allclose(g.reshape(-1), num_g, rtol=1e-5, atol=1e-8, err_msg=p.path)
