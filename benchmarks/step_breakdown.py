@@ -1,0 +1,137 @@
+"""Where one training step of the 784-256-256-10 MLP (Adam, batch 128) spends its time.
+
+Times each kernel of the compiled step on its own (the same calls with the same shapes:
+row gather, 3 forward GEMMs, loss, 2 activation-derivative + bias passes, 3 weight-gradient
+and 2 input-gradient GEMMs, the Adam pass over the flat buffer) and the whole compiled step,
+alternating repeats and taking medians. "other" = whole step - sum of the parts (call and
+loop overhead). Also times the general path's step for comparison.
+
+    python benchmarks/step_breakdown.py [-t THREADS] [-r REPEATS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def _per_call(fn, min_time=0.05) -> float:
+    fn()
+    n = 1
+    while True:
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t
+        if dt >= min_time:
+            return dt / n
+        n *= 4
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-t", "--threads", type=int, default=1)
+    ap.add_argument("-r", "--repeats", type=int, default=5)
+    args = ap.parse_args(argv)
+    import fastff
+    from fastff import fastpath, layers
+    from fastff.backend.kernels import activations as K_act
+    from fastff.backend.kernels import optim as K_opt
+    from fastff.backend.kernels import reductions as K_red
+    from fastff.backend.kernels import softmax as K_sm
+    from fastff.linalg import gemm_into
+
+    fastff.set_num_threads(args.threads)
+    B = 128
+    rng = np.random.default_rng(0)
+    n = 60_000
+    X = (rng.random((n, 784)) * (rng.random((n, 784)) < 0.2)).astype(np.float32)
+    Y = rng.integers(0, 10, n)
+    model = fastff.Sequential([layers.Input((784,)), layers.Dense(256, activation="relu"),
+                               layers.Dense(256, activation="relu"),
+                               layers.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(X[:1024], Y[:1024], batch_size=B, epochs=1, verbose=0)
+    f32 = np.float32
+    x = X[:B].copy()
+    w = [la.kernel.value for la in model.layers]
+    b = [la.bias.value for la in model.layers]
+    dw = [np.empty_like(a) for a in w]
+    db = [np.empty_like(a) for a in b]
+    h = [np.empty((B, a.shape[1]), f32) for a in w]
+    g = [np.empty_like(a) for a in h]
+    dh = [np.empty((B, a.shape[0]), f32) for a in w]
+    loss = np.empty(B, f32)
+    dz = np.empty((B, 10), f32)
+    lab = Y[:B].copy()
+    perm = rng.permutation(n)
+    opt = model.optimizer
+    m_, v_ = opt._buffers["momentum"], opt._buffers["velocity"]
+    p, gr = model.params[:model.n_trainable], model.grads[:model.n_trainable]
+    empty = np.empty(0, f32)
+    t = f32
+
+    parts = {
+        "gather 128 rows": lambda: np.take(X, perm[:B], axis=0, out=x),
+        "GEMM forward (3)": lambda: [gemm_into(a, w[k], h[k], False, False, 1.0, 0.0, b[k],
+                                               1 if k < 2 else 0, 0.0)
+                                     for k, a in enumerate((x, h[0], h[1]))],
+        "softmax-xent": lambda: K_sm.softmax_xent_sparse(h[2], lab, empty, t(1 / B), loss, dz),
+        "act' + bias grads (3)": lambda: (
+            K_red.bias_grad(dz, db[2]),
+            K_act.act_backward_bias(dh[2], h[1], g[1], db[1], 1, t(0)),
+            K_act.act_backward_bias(dh[1], h[0], g[0], db[0], 1, t(0))),
+        "GEMM weight grads (3)": lambda: [gemm_into(a, gg, dw[k], True, False)
+                                          for k, (a, gg) in enumerate(((x, g[0]), (h[0], g[1]),
+                                                                       (h[1], dz)))],
+        "GEMM input grads (2)": lambda: (gemm_into(dz, w[2], dh[2], False, True),
+                                         gemm_into(g[1], w[1], dh[1], False, True)),
+        "Adam over 269k params": lambda: K_opt.adam_range(
+            p, gr, m_, v_, empty, t(1e-3), t(0.1), t(1e-3), t(1e-7), t(0), t(1), t(np.inf),
+            t(1e-30), 0, p.size),
+    }
+    plan = fastpath.train_plan(model, B)
+    run = fastpath._Run(model, plan, X, Y, B, True)
+    totals = np.zeros(1)
+    counter = [0]
+
+    def whole():
+        counter[0] = (counter[0] + 1) % 400
+        run(0, 1, counter[0], counter[0] + 1, totals)
+
+    def general():
+        from fastff.training import _train_step
+
+        s = counter[0] * B
+        counter[0] = (counter[0] + 1) % 400
+        _train_step(model, X[s:s + B], Y[s:s + B], None, False)
+
+    times: dict[str, list[float]] = {k: [] for k in [*parts, "compiled step", "general step"]}
+    for _ in range(args.repeats):
+        for k, fn in parts.items():
+            times[k].append(_per_call(fn))
+        times["compiled step"].append(_per_call(whole))
+        times["general step"].append(_per_call(general))
+    med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
+    step = med["compiled step"]
+    gemm = sum(v for k, v in med.items() if k.startswith("GEMM"))
+    print(f"# threads {args.threads}, load average {os.getloadavg()[0]:.2f}, "
+          f"medians of {args.repeats}")
+    print(f"{'part':<26}{'µs':>10}{'% of step':>11}")
+    for k in parts:
+        print(f"{k:<26}{med[k]:>10.1f}{100 * med[k] / step:>10.1f}%")
+    other = step - sum(med[k] for k in parts)
+    print(f"{'other (calls, loops)':<26}{other:>10.1f}{100 * other / step:>10.1f}%")
+    print(f"{'compiled step':<26}{step:>10.1f}   (GEMMs {100 * gemm / step:.0f}%, "
+          f"{B / step * 1e6:,.0f} samples/s)")
+    print(f"{'general-path step':<26}{med['general step']:>10.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
