@@ -1,6 +1,7 @@
-/* pack_avx512_d.h - AVX-512 packing of A into 14-row panels (float64): row-major A via
- * 8 x 8 in-register transposes (rows 0-7 and 8-13 + two zero rows), A stored k x m via masked
- * 14-wide row copies. Included by ukr_avx512_d.c after simd_avx512.h. */
+/* pack_avx512_d.h - AVX-512 packers for float64: A into 14-row panels (row-major A via
+ * 8 x 8 in-register transposes, rows 0-7 and 8-13 + two zero rows; A stored k x m via masked
+ * 14-wide row copies), transposed B into 16-column panels, and 8-row transposes for the small
+ * path's column form. Included by ukr_avx512_d.c after simd_avx512.h. */
 
 TGT static inline void transpose8_pd(__m512d r[8])
 {
@@ -93,4 +94,37 @@ TGT static void pack_rows8_avx512_d(const double *a, idx_t lda, idx_t rows, idx_
     }
     for (; p < k; p++)
         for (int i = 0; i < 8; i++) dst[p * 8 + i] = i < rows ? a[i * lda + p] : 0.0;
+}
+
+/* B stored n x k (tb = 1) into 16-column panels: 8 columns x 8 k values per transpose. */
+TGT static void pack_b_avx512_d(int tb, const double *b, idx_t ldb, idx_t p0, idx_t j0,
+                                idx_t kc, idx_t nc, int nr, double *dst)
+{
+    if (!tb || nr != 16) {
+        fastff_pack_b_d(tb, b, ldb, p0, j0, kc, nc, nr, dst);
+        return;
+    }
+    for (idx_t jr = 0; jr < nc; jr += 16) {
+        const int cols = (int)(nc - jr < 16 ? nc - jr : 16);
+        double *d = dst + jr * kc;
+        if (cols < 16) {
+            fastff_pack_b_d(tb, b, ldb, p0, j0 + jr, kc, cols, nr, d);
+            continue;
+        }
+        const double *src = b + (j0 + jr) * ldb + p0;
+        idx_t p = 0;
+        for (; p + 8 <= kc; p += 8) {
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                __m512d r[8];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++) r[j] = _mm512_loadu_pd(src + (8 * h + j) * ldb + p);
+                transpose8_pd(r);
+#pragma GCC unroll 8
+                for (int q = 0; q < 8; q++) _mm512_store_pd(d + (p + q) * 16 + 8 * h, r[q]);
+            }
+        }
+        for (; p < kc; p++)
+            for (int j = 0; j < 16; j++) d[p * 16 + j] = src[j * ldb + p];
+    }
 }

@@ -46,7 +46,7 @@ const kern_d fastff_avx512_d = {
     ACT_ROW,
     SMALL_NAME,
     pack_a_avx512_d,
-    fastff_pack_b_d,
+    pack_b_avx512_d,
 };
 
 #endif
