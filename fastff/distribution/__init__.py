@@ -21,7 +21,7 @@ from fastff.distribution._mpi import MissingMPIError
 from fastff.distribution.data_parallel import DataParallel
 
 __all__ = ["DataParallel", "MissingMPIError", "set_distribution", "get_distribution",
-           "distribution", "initialize", "is_chief", "rank", "num_processes"]
+           "distribution", "initialize", "is_chief", "rank", "num_processes", "local_rows"]
 
 _current: Any = None
 
@@ -66,3 +66,11 @@ def rank() -> int:
 def num_processes() -> int:
     """The number of ranks (1 without a distribution)."""
     return 1 if _current is None else _current.num_processes
+
+
+def local_rows(n: int) -> int:
+    """How many of ``n`` evaluation rows this rank takes (``n`` without a distribution)."""
+    if _current is None:
+        return n
+    s, e = _current.local_range(0, n)
+    return e - s
