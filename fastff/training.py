@@ -464,7 +464,8 @@ def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = None, verbose:
     if callbacks or verbose:
         cbl = CallbackList(callbacks, model=model,
                            add_progbar=verbose != 0 and distribution_lib.is_chief(),
-                           verbose=verbose, epochs=1, steps=-(-X.shape[0] // batch_size))
+                           verbose=verbose, epochs=1,
+                           steps=-(-distribution_lib.local_rows(X.shape[0]) // batch_size))
     logs = _evaluate_arrays(model, X, Y, SW, batch_size, cbl)
     if return_dict:
         return logs
