@@ -55,6 +55,10 @@ class DataParallel:
         """True on rank 0, the rank that prints and writes files."""
         return self.rank == 0
 
+    def barrier(self) -> None:
+        """Wait until every rank gets here (e.g. after rank 0's ``save``, before all load)."""
+        self.comm.Barrier()
+
     def __repr__(self) -> str:
         return f"<DataParallel rank={self.rank} num_processes={self.num_processes}>"
 
