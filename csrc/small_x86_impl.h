@@ -13,11 +13,14 @@
  * when N fits one vector), SM_R2 (rows per group when N fits two), SM_NVC(R) (vectors per chunk when m = R <= 4), SM_WIDE (the
  * largest SM_NVC), DOT_R x DOT_J (dot-form tile), DOT_J1 (dot-form columns when m = 1). */
 
+#define SM_ACC 16 /* most vector accumulators a small-path block holds */
+
 TGT VINL void sm_axpy(const int R, const int NVC, idx_t k, const T *a, idx_t rsa, idx_t csa,
                       const T *b, idx_t ldb, T *c, idx_t ldc, int ncols, const EPI *e)
 {
-    V acc[SM_R][SM_WIDE];
-    int cnt[SM_WIDE];
+    V acc[SM_ACC]; /* R * NVC <= SM_ACC: one flat, register-sized array (a [8][16] one
+                      stayed in memory: too big for GCC's scalar replacement) */
+    int cnt[SM_ACC];
 #pragma GCC unroll 8
     for (int v = 0; v < NVC; v++) {
         const int left = ncols - v * VL;
@@ -26,7 +29,7 @@ TGT VINL void sm_axpy(const int R, const int NVC, idx_t k, const T *a, idx_t rsa
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-        for (int v = 0; v < NVC; v++) acc[r][v] = v_zero();
+        for (int v = 0; v < NVC; v++) acc[r * NVC + v] = v_zero();
     if (ncols == NVC * VL) { /* full chunk: plain loads the compiler folds into the FMAs */
         for (idx_t p = 0; p < k; p++) {
             const T *bp = b + p * ldb;
@@ -36,29 +39,29 @@ TGT VINL void sm_axpy(const int R, const int NVC, idx_t k, const T *a, idx_t rsa
                 const V ai = v_set1(ap[r * rsa]);
 #pragma GCC unroll 16
                 for (int v = 0; v < NVC; v++)
-                    acc[r][v] = v_fma(ai, v_loadu(bp + v * VL), acc[r][v]);
+                    acc[r * NVC + v] = v_fma(ai, v_loadu(bp + v * VL), acc[r * NVC + v]);
             }
         }
     } else {
         for (idx_t p = 0; p < k; p++) {
             const T *bp = b + p * ldb;
             const T *ap = a + p * csa;
-            V bv[SM_WIDE];
+            V bv[SM_ACC];
 #pragma GCC unroll 16
             for (int v = 0; v < NVC; v++) bv[v] = v_loadn(bp + v * VL, cnt[v]);
 #pragma GCC unroll 8
             for (int r = 0; r < R; r++) {
                 const V ai = v_set1(ap[r * rsa]);
 #pragma GCC unroll 16
-                for (int v = 0; v < NVC; v++) acc[r][v] = v_fma(ai, bv[v], acc[r][v]);
+                for (int v = 0; v < NVC; v++) acc[r * NVC + v] = v_fma(ai, bv[v], acc[r * NVC + v]);
             }
         }
     }
-    _Alignas(64) T tile[SM_R * SM_WIDE * VL];
+    _Alignas(64) T tile[SM_ACC * VL];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-        for (int v = 0; v < NVC; v++) v_store(tile + (r * NVC + v) * VL, acc[r][v]);
+        for (int v = 0; v < NVC; v++) v_store(tile + (r * NVC + v) * VL, acc[r * NVC + v]);
     STORE_TILE(tile, NVC * VL, c, ldc, R, ncols, e, ACT_ROW);
 }
 
@@ -72,12 +75,19 @@ TGT VINL void sm_axpy(const int R, const int NVC, idx_t k, const T *a, idx_t rsa
  * so B is streamed row by row nearly sequentially */
 #define DOT_MAX 8
 
+#define SM_MIN(x, y) ((x) < (y) ? (x) : (y))
+#define SM_CALL(R, NV) sm_axpy((R), (NV), k, a, rsa, csa, b + jc, ldb, c + jc, ldc, cols, &te)
+/* the chunk's vector count shrinks with the columns left (N = 64 must not run 16 vectors) */
 #define SM_ROWS_CASE(R)                                                                     \
     case R:                                                                                 \
         for (idx_t jc = j0; jc < j1; jc += SM_NVC(R) * VL) {                                \
             const int cols = (int)(j1 - jc < SM_NVC(R) * VL ? j1 - jc : SM_NVC(R) * VL);    \
             te.bias = e->bias ? e->bias + jc : NULL;                                        \
-            sm_axpy(R, SM_NVC(R), k, a, rsa, csa, b + jc, ldb, c + jc, ldc, cols, &te);     \
+            if (cols > 8 * VL) SM_CALL(R, SM_NVC(R));                                       \
+            else if (cols > 4 * VL) SM_CALL(R, SM_MIN(SM_NVC(R), 8));                       \
+            else if (cols > 2 * VL) SM_CALL(R, SM_MIN(SM_NVC(R), 4));                       \
+            else if (cols > VL) SM_CALL(R, 2);                                              \
+            else SM_CALL(R, 1);                                                             \
         }                                                                                   \
         return;
 
@@ -129,11 +139,11 @@ TGT VINL void sm_dot_tile(const int DR, const int DJ, idx_t k, const T *a, idx_t
     for (int r = 0; r < DR; r++) ar[r] = a + (r < nrows ? r : 0) * lda;
 #pragma GCC unroll 8
     for (int j = 0; j < DJ; j++) bc[j] = b + (j < ncols ? j : 0) * ldb;
-    V acc[DOT_MAX][DOT_MAX];
+    V acc[SM_ACC]; /* DR * DJ <= SM_ACC, flat (see sm_axpy) */
 #pragma GCC unroll 8
     for (int r = 0; r < DR; r++)
 #pragma GCC unroll 8
-        for (int j = 0; j < DJ; j++) acc[r][j] = v_zero();
+        for (int j = 0; j < DJ; j++) acc[r * DJ + j] = v_zero();
     idx_t p = 0;
     for (; p + VL <= k; p += VL) {
         V av[DOT_MAX], bv[DOT_MAX];
@@ -144,7 +154,7 @@ TGT VINL void sm_dot_tile(const int DR, const int DJ, idx_t k, const T *a, idx_t
 #pragma GCC unroll 8
         for (int r = 0; r < DR; r++)
 #pragma GCC unroll 8
-            for (int j = 0; j < DJ; j++) acc[r][j] = v_fma(av[r], bv[j], acc[r][j]);
+            for (int j = 0; j < DJ; j++) acc[r * DJ + j] = v_fma(av[r], bv[j], acc[r * DJ + j]);
     }
     if (p < k) {
         const int left = (int)(k - p);
@@ -156,13 +166,13 @@ TGT VINL void sm_dot_tile(const int DR, const int DJ, idx_t k, const T *a, idx_t
 #pragma GCC unroll 8
         for (int r = 0; r < DR; r++)
 #pragma GCC unroll 8
-            for (int j = 0; j < DJ; j++) acc[r][j] = v_fma(av[r], bv[j], acc[r][j]);
+            for (int j = 0; j < DJ; j++) acc[r * DJ + j] = v_fma(av[r], bv[j], acc[r * DJ + j]);
     }
     T tile[DOT_MAX * DOT_MAX];
 #pragma GCC unroll 8
     for (int r = 0; r < DR; r++)
 #pragma GCC unroll 8
-        for (int j = 0; j < DJ; j++) tile[r * DJ + j] = v_hsum(acc[r][j]);
+        for (int j = 0; j < DJ; j++) tile[r * DJ + j] = v_hsum(acc[r * DJ + j]);
     STORE_TILE(tile, DJ, c, ldc, nrows, ncols, e, ACT_ROW);
 }
 
