@@ -76,6 +76,7 @@ class _Stack:
             fparams.append([act.param, scale])
             dkeys.append(dkey)
         self.meta = np.array(rows, np.int64)
+        self.output_meta = self.meta.copy()  # every activation applied (MSE training)
         self.fparams = np.array(fparams, np.float64)
         self.dkeys = np.array(dkeys, np.uint64)
         self.drops = [d for d in drops if d is not None]
@@ -91,15 +92,16 @@ class _Stack:
         self.logits_meta[-1, 5] = 0
         self._ws: dict[int, tuple] = {}
 
-    def workspace(self, batch: int, train: bool) -> tuple:
-        """(meta with workspace offsets, flat workspace) for ``batch`` rows."""
-        key = batch if train else -batch
+    def workspace(self, batch: int, fused: bool) -> tuple:
+        """(meta with workspace offsets, flat workspace) for training on ``batch`` rows, the
+        last layer giving logits (``fused`` loss) or its activated output."""
+        key = (batch, fused)
         got = self._ws.get(key)
         if got is None:
             if len(self._ws) >= 8:
                 self._ws.clear()
-            meta, size = _kernels().ws_layout((self.logits_meta if train else self.meta).copy(),
-                                              batch)
+            meta, size = _kernels().ws_layout(
+                (self.logits_meta if fused else self.output_meta).copy(), batch)
             got = self._ws[key] = (meta, np.empty(max(size, 1), self.dtype))
         return got
 
@@ -176,7 +178,7 @@ def train_plan(model: Any, batch_size: int) -> _Train | None:
     from fastff.optimizers.rmsprop import RMSprop
     from fastff.optimizers.sgd import SGD
 
-    if batch_size > MAX_BATCH or not model._fused_flag:
+    if batch_size > MAX_BATCH:
         return None
     st = _stack(model, allow_dropout=True)
     if st is None:
@@ -187,7 +189,9 @@ def train_plan(model: Any, batch_size: int) -> _Train | None:
              losses.CategoricalCrossentropy: ("softmax", 1),
              losses.BinaryCrossentropy: ("sigmoid", 2)}
     want = kinds.get(type(loss))
-    if want is None or want[0] != last:
+    if type(loss) is losses.MeanSquaredError and last in _C_IDS and st.n_out <= 128:
+        want = (last, 3)  # the output layer keeps its activation; NumPy's row mean mirrored
+    elif want is None or want[0] != last or not model._fused_flag:
         return None
     opt = model.optimizer
     if opt is None or opt.clipnorm is not None or opt.global_clipnorm is not None:
@@ -251,7 +255,7 @@ class _Run:
         self.model, self.plan, self.X, self.Y, self.batch = model, plan, X, Y, batch
         self.shuffle = shuffle
         dt = model.dtype
-        self.meta, self.ws = st.workspace(batch, True)
+        self.meta, self.ws = st.workspace(batch, plan.loss_kind != 3)
         n_out = st.n_out
         self.perm = np.empty(X.shape[0], np.int64)
         rows = batch if shuffle else 0
@@ -376,8 +380,8 @@ def _epoch_per_batch(model, run, epoch, steps, cbl, metrics, want_pred, interrup
         if want_pred:
             o = int(run.meta[-1, 7])
             logits = run.ws[o:o + b * st.n_out].reshape(b, st.n_out)
-            if want_pred == "logits":
-                pred = logits
+            if want_pred == "logits" or run.plan.loss_kind == 3:
+                pred = logits  # (MSE: the activated output)
             else:
                 ws = model._workspaces(b)
                 pred = model.ops.activation(last.output_activation, logits,

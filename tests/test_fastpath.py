@@ -110,6 +110,17 @@ def test_other_fused_losses(loss, out, n_out, general_path):
                  dict(batch_size=16, epochs=2), x, t, general_path)
 
 
+@pytest.mark.parametrize("out,metrics,dtype", [("linear", None, "float32"),
+                                                ("sigmoid", ["mae"], "float32"),
+                                                ("tanh", None, "float64")])
+def test_mse(out, metrics, dtype, general_path):
+    x, _ = _data()
+    t = np.random.default_rng(4).random((x.shape[0], 11)).astype(np.float32)
+    _assert_same(lambda: _model(out=out, n_out=11, loss="mse", metrics=metrics, dtype=dtype,
+                                dropout=(0,)),
+                 dict(batch_size=24, epochs=2), x, t, general_path)
+
+
 def test_validation_steps_per_epoch_and_callbacks(general_path):
     x, y = _data()
     seen = []
@@ -133,7 +144,7 @@ def test_fit_called_again_continues_identically(general_path):
     assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
 
 
-@pytest.mark.parametrize("case", ["sample_weight", "regularizer", "frozen", "mse", "clipnorm",
+@pytest.mark.parametrize("case", ["sample_weight", "regularizer", "frozen", "mae", "clipnorm",
                                   "gelu", "no_bias"])
 def test_fallbacks_still_train(case, general_path):
     x, y = _data()
@@ -141,8 +152,8 @@ def test_fallbacks_still_train(case, general_path):
     fit_kw: dict = dict(batch_size=32, epochs=2)
     if case == "sample_weight":
         fit_kw["sample_weight"] = np.linspace(0.5, 2.0, len(y))
-    elif case == "mse":
-        kw.update(loss="mse", out="linear")
+    elif case == "mae":
+        kw.update(loss="mae", out="linear")
         y = np.eye(4, dtype=np.float32)[y]
     elif case == "clipnorm":
         kw["opt"] = lambda: optimizers.Adam(clipnorm=1.0)

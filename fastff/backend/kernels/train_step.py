@@ -34,7 +34,7 @@ from fastff.backend.kernels.shuffle import seeded_permutation
 # meta columns
 N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
 # loss kinds
-SPARSE_XENT, XENT, SIGMOID_BCE = 0, 1, 2
+SPARSE_XENT, XENT, SIGMOID_BCE, MSE = 0, 1, 2, 3
 # optimizer codes
 SGD, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3
 
@@ -95,6 +95,54 @@ def _pw_block(a, lo, hi):
         res += np.float64(a[lo + i])
         i += 1
     return res
+
+
+@njit(**NJIT)
+def _row_sum_same_type(a, n):
+    """``np.add.reduce`` of a contiguous row of n <= 128 values in its own dtype (NumPy's
+    pairwise leaf with 8 accumulators of that dtype)."""
+    if n < 8:
+        r = a[0] - a[0]
+        for i in range(n):
+            r += a[i]
+        return r
+    r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+    r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@njit(**NJIT)
+def mse_rows(y, t, loss, d):
+    """``losses.MeanSquaredError.forward`` (unweighted) bit for bit: e = y - t,
+    loss_i = mean_j e² (row sum in the dtype, then / C), d = (2 e) * ((1/n) / C)."""
+    n, c = y.shape
+    tt = y.dtype.type
+    f = tt(1.0 / n) / tt(c)
+    two = tt(2.0)
+    for i in range(n):
+        row = d[i]
+        for j in range(c):
+            e = y[i, j] - t[i, j]
+            row[j] = e * e
+        loss[i] = _row_sum_same_type(row, c) / tt(c)
+        for j in range(c):
+            row[j] = (two * (y[i, j] - t[i, j])) * f
 
 
 @njit(**NJIT)
@@ -301,8 +349,10 @@ def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, 
                     return -1000 - s_idx
             elif loss_kind == XENT:
                 K_sm.softmax_xent(z, tv, empty_w, inv, loss, d)
-            else:
+            elif loss_kind == SIGMOID_BCE:
                 K_sm.sigmoid_bce(z, tv, empty_w, inv, loss, d)
+            else:
+                mse_rows(z, tv, loss, d)
             totals[e - e0] += pairwise_sum(loss, 0, b)
             rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d)
             if rc != 0:
