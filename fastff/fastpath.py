@@ -4,13 +4,14 @@ one meaning").
 A ``Sequential`` of ``Dense`` layers (activations the C epilogue applies and whose derivative
 follows from the output: linear, relu, leaky_relu, elu, tanh, sigmoid; with biases), optionally
 with ``Dropout`` in front of any Dense layer, ending in a softmax + (sparse) categorical
-cross-entropy or sigmoid + binary cross-entropy, trained on the CPU backend with SGD, Adagrad,
+cross-entropy, a sigmoid + binary cross-entropy, or one of those activations + mean squared
+error, trained on the CPU backend with SGD, Adagrad,
 RMSprop or Adam(W) (``clipvalue`` and ``weight_decay`` allowed) qualifies. Its steps then run
 in ``kernels.train_step`` — the same kernels in the same order as the general path, so
 weights, optimizer state, dropout masks and History values are bit for bit those of the
 general path (``tests/test_fastpath.py``). Everything else falls back to the general path:
-sample or class weights, regularizers, frozen layers, clipnorm/global_clipnorm, MSE and other
-losses, other layers or backends, data-parallel training, batches over 8192 rows.
+sample or class weights, regularizers, frozen layers, clipnorm/global_clipnorm, MAE, Huber
+and unfused losses, other layers or backends, data-parallel training, batches over 8192 rows.
 
 How much runs per compiled call: with batch-level hooks (metrics, a callback's batch hooks)
 one step; otherwise a run of steps (``CHUNK_STEPS``, so Ctrl-C still stops at a step boundary
