@@ -52,6 +52,7 @@ class _Stack:
 
     def __init__(self, model: Any, dense: list, drops: list) -> None:
         self.key = _key(model)
+        self.sig = signature(model._layers)
         self.dtype = model.dtype
         self.n_in = dense[0].kernel.shape[0]
         self.n_out = dense[-1].units
@@ -107,6 +108,12 @@ class _Stack:
         return got
 
 
+def signature(layers: list) -> tuple:
+    """What of the layers' settings the stack description bakes in (activations, dropout)."""
+    return tuple((id(la), id(getattr(la, "activation", None)), getattr(la, "rate", None),
+                  getattr(la, "_mask_seed", None)) for la in layers)
+
+
 def _key(model: Any) -> tuple:
     """What a cached stack description depends on (layout, buffers, backend)."""
     return (model._layout, model._layout_version, id(model.params), model.dtype,
@@ -154,7 +161,7 @@ def _stack(model: Any, allow_dropout: bool) -> _Stack | None:
         return None
     cached = getattr(model, "_fast_stack", None)
     st = cached if cached is not None and cached.key == _key(model) else None
-    if st is None or [d for d in drops if d is not None] != st.drops:
+    if st is None or st.sig != signature(model._layers):
         st = _Stack(model, dense, drops)
         model._fast_stack = st
     return st

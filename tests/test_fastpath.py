@@ -232,3 +232,17 @@ def test_pairwise_sum_matches_numpy():
     for n in (0, 1, 7, 8, 9, 127, 128, 129, 300, 1000, 8192):
         a = (rng.random(n) * 97).astype(np.float32)
         assert pairwise_sum(a, 0, n) == float(np.sum(a, dtype=np.float64))
+
+
+def test_changed_activation_after_fit_is_seen(general_path):
+    x, y = _data()
+    outs = []
+    for off in (False, True):
+        general_path(off)
+        model = _model()
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        model.predict(x, verbose=0)
+        model.layers[0].activation = fastff.activations.get("sigmoid")
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        outs.append((model.params.copy(), model.predict(x, verbose=0)))
+    assert np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1])
