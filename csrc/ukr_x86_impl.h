@@ -16,11 +16,6 @@ TGT static void UKR_NAME(idx_t kc, const T *restrict a, const T *restrict b, idx
 {
     _Alignas(64) T tile[MR * NR];
     kloop(kc, a, b, ldb, tile);
-    V acc[MR][NV];
-#pragma GCC unroll 32
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[i][v] = v_load(tile + i * NR + v * VL);
 
     int cnt[NV];
 #pragma GCC unroll 4
@@ -30,7 +25,7 @@ TGT static void UKR_NAME(idx_t kc, const T *restrict a, const T *restrict b, idx
     }
     const V valpha = v_set1(e->alpha), vbeta = v_set1(e->beta), vslope = v_set1(e->param);
     const int use_beta = e->first && e->beta != 0, accumulate = !e->first;
-    const int last = e->last, act = e->act;
+    const int last = e->last, act = e->act, alpha_one = e->alpha == 1;
     const int use_bias = last && e->bias;
     V bias[NV];
 #pragma GCC unroll 4
@@ -41,7 +36,8 @@ TGT static void UKR_NAME(idx_t kc, const T *restrict a, const T *restrict b, idx
             T *ci = c + i * ldc;
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++) {
-                V x = v_mul(valpha, acc[i][v]);
+                const V t = v_load(tile + i * NR + v * VL); /* L1-hot, no register pressure */
+                V x = alpha_one ? t : v_mul(valpha, t); /* 1*x == x exactly */
                 if (use_beta)
                     x = v_add(x, v_mul(vbeta, v_loadn(ci + v * VL, cnt[v])));
                 else if (accumulate)
