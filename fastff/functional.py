@@ -243,7 +243,7 @@ class Model(Sequential):
     ``Sequential``: ``Model(inputs=[a, b], outputs=y)``."""
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None, dtype: Any = None,
-                 trainable: bool = True):
+                 trainable: bool = True, device: str | None = None):
         from fastff.layers.base import unique_name
 
         super().__init__(name=name or unique_name("functional"), dtype=dtype,
@@ -259,6 +259,8 @@ class Model(Sequential):
         self._graph = _Graph(ins, outputs, name=f"{self.name}_graph")
         self._layers = [self._graph]
         self._build_layers()
+        if device is not None:
+            self.device = device
 
     # ---- structure ----------------------------------------------------------------------
     @property

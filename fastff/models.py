@@ -42,7 +42,7 @@ class Sequential:
     """A linear stack of layers with Keras's ``Sequential`` API."""
 
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None,
-                 dtype: Any = None, trainable: bool = True):
+                 dtype: Any = None, trainable: bool = True, device: str | None = None):
         from fastff.layers.base import unique_name
 
         self.name = name or unique_name("sequential")
@@ -61,6 +61,7 @@ class Sequential:
         self._sparse: list = []  # (row-sparse Param, offset) pairs, see _pack
         self._n_dense = 0
         self._ops: Any = None
+        self._device: str | None = None
         # compile state
         self.optimizer: Any = None
         self.loss: Any = None
@@ -77,6 +78,8 @@ class Sequential:
         self._train_ws: dict[int, list[Workspace]] = {}
         self._local = threading.local()
         self._fast_stack = None  # fastff.fastpath's compiled-path description (cached)
+        if device is not None:
+            self.device = device
         for layer in layers or []:
             self.add(layer)
 
@@ -218,6 +221,24 @@ class Sequential:
         return self._n_trainable
 
     # ------------------------------------------------------------------ ops
+    @property
+    def device(self) -> str | None:
+        """This model's device (``"cpu"``, ``"cuda"``), or None: the process default
+        (``fastff.get_device()``) when the model first runs."""
+        return self._device
+
+    @device.setter
+    def device(self, name: str | None) -> None:
+        from fastff.backend import get_ops, resolve_device
+
+        if name is None:
+            self._device = None
+            return
+        key = str(name).lower()
+        ops = get_ops(resolve_device(key))  # "auto" is decided here, once
+        self._device = getattr(ops, "device", key)
+        self.ops = ops
+
     @property
     def ops(self) -> Any:
         if self._ops is None:

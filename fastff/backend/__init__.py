@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = [
     "get_ops", "set_ops", "register_ops", "available_ops",
-    "get_device", "set_device", "register_device", "available_devices",
+    "get_device", "set_device", "register_device", "available_devices", "resolve_device",
 ]
 
 _lock = threading.Lock()
@@ -127,15 +127,23 @@ def set_device(name: str = "auto") -> str:
     ``"auto"`` picks a usable CUDA GPU when there is one, else the CPU.
     """
     key = str(name).lower()
+    ops_name = resolve_device(key)
+    _state["ops"] = ops_name
+    _state["device"] = key if key != "auto" else ops_name
+    return _state["device"]
+
+
+def resolve_device(name: str) -> str:
+    """The ops backend name that device ``name`` runs on (``"auto"`` decided now); ValueError
+    for an unknown device, RuntimeError (from the backend) when it is not usable here."""
+    key = str(name).lower()
     if key not in _DEVICES:
         raise _unknown("device", key, list(_DEVICES))
     target = _DEVICES[key]
     ops_name = target() if callable(target) else target
     if ops_name not in _OPS_FACTORIES:
         raise ValueError(f"Device {key!r} needs the {ops_name!r} backend, which is not available")
-    _state["ops"] = ops_name
-    _state["device"] = key if key != "auto" else ops_name
-    return _state["device"]
+    return ops_name
 
 
 def get_device() -> str:

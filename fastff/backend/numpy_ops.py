@@ -220,6 +220,14 @@ class NumpyOps:
         """Bring an Ops array to the host (identity on the CPU)."""
         return np.asarray(x)
 
+    def multiply(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Elementwise ``a * b`` (into ``out`` when given)."""
+        return np.multiply(a, b, out=out)
+
+    def reshape(self, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """``x`` with a new shape (a view when ``x`` is C-contiguous, else a copy)."""
+        return np.ascontiguousarray(x).reshape(shape)
+
     @staticmethod
     def backprop_needs_input(activation: str | None) -> bool:
         """True when ``backprop_activation(name, ...)`` needs the input x (not only y)."""

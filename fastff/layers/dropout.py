@@ -43,12 +43,12 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return x, _identity_backprop
         mask = self.mask(x.shape, x.dtype)
-        y = np.multiply(x, mask, out=buffer(ws, "y", x.shape, x.dtype))
+        y = self.ops.multiply(x, mask, out=buffer(ws, "y", x.shape, x.dtype))
 
         def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
             if not need_dx:
                 return None
-            return np.multiply(dy, mask, out=buffer(ws, "dx", x.shape, x.dtype))
+            return self.ops.multiply(dy, mask, out=buffer(ws, "dx", x.shape, x.dtype))
 
         return y, backprop
 

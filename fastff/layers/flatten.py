@@ -15,9 +15,9 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         shape = x.shape
-        y = np.ascontiguousarray(x).reshape(shape[0], -1)
+        y = self.ops.reshape(x, (shape[0], math.prod(shape[1:])))
 
         def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-            return dy.reshape(shape) if need_dx else None
+            return self.ops.reshape(dy, shape) if need_dx else None
 
         return y, backprop

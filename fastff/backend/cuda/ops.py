@@ -434,6 +434,14 @@ class CudaOps:
             K_el.mul[grid_1d(D.size)](_flat(A), _flat(B), _flat(D))
         return self._done(D, out, host)
 
+    def reshape(self, x: Array, shape: tuple[int, ...]) -> Array:
+        """``x`` with a new shape: a view of a contiguous device array; host arrays as NumPy."""
+        if not is_device_array(x):
+            return np.ascontiguousarray(x).reshape(shape)
+        if not x.is_c_contiguous():  # layers hand over contiguous activations
+            raise ValueError("CudaOps.reshape needs a C-contiguous device array")
+        return x.reshape(*shape)
+
     # -------------------------------------------------------- optimizer steps
     def _state(self, bufs: Sequence[Any], dt: np.dtype) -> tuple[list[Array], bool]:
         """Device views of in-place buffers (host ones are uploaded; see ``_writeback``)."""
