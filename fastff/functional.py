@@ -194,7 +194,8 @@ class _Graph(Layer):
             return None
         kids = ws._bufs.get("__nodes__")  # per-node workspaces live in the model's one
         if kids is None:
-            kids = ws._bufs["__nodes__"] = [Workspace() for _ in self.nodes]  # type: ignore
+            kids = ws._bufs["__nodes__"] = [Workspace(ws._alloc)  # type: ignore
+                                            for _ in self.nodes]
         return kids  # type: ignore[return-value]
 
     def _run(self, x: Any, training: bool, ws: Workspace | None, logits: bool):

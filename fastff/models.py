@@ -31,7 +31,7 @@ from fastff import config
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
-from fastff.layers.base import TRAINABLE_VERSION
+from fastff.layers.base import TRAINABLE_VERSION, is_device_array, to_host
 
 __all__ = ["Sequential", "load_model"]
 
@@ -55,6 +55,7 @@ class Sequential:
         self.params: np.ndarray | None = None
         self.grads: np.ndarray | None = None
         self._layout: tuple | None = None
+        self._placement: list = []  # (Param, offset into the flat buffers), see _pack
         self._layout_version = -1
         self._n_trainable = 0
         self._slots: list[tuple[int, int]] = []
@@ -195,12 +196,13 @@ class Sequential:
         self._slots = []
         for p, o in zip(train + frozen, offsets):
             view = params[o:o + p.size].reshape(p.shape)
-            view[...] = p.value
+            view[...] = to_host(p.value)
             p.value = view
             p.grad = grads[o:o + p.size].reshape(p.shape)
             if len(self._slots) < len(train):
                 self._slots.append((o, p.size))
         self.params, self.grads = params, grads
+        self._placement = list(zip(train + frozen, offsets))
         self._n_trainable = n_train if train else 0
         self._sparse = [(p, o) for p, o in zip(train, offsets) if p.sparse]
         self._n_dense = self._sparse[0][1] if self._sparse else self._n_trainable
@@ -255,13 +257,51 @@ class Sequential:
         if self.optimizer is not None and hasattr(self.optimizer, "ops"):
             self.optimizer.ops = value
 
+    @property
+    def on_device(self) -> bool:
+        """True when the weights live on an accelerator (the model's ops are not the CPU's)."""
+        return self.params is not None and is_device_array(self.params)
+
+    def _place(self, ops: Any) -> None:
+        """Keep the flat buffers, the optimizer state and the workspaces where ``ops`` computes:
+        on the device for a device backend (moved once, then they stay there across batches and
+        calls), on the host otherwise. Nothing moves when they are already in place."""
+        if self.params is None:
+            return
+        want = getattr(ops, "device", "cpu") != "cpu"
+        if want == is_device_array(self.params):
+            return
+        if want:
+            params = ops.to_device(self.params)
+            grads = ops.to_device(self.grads)
+        else:
+            params = _aligned_zeros(self.params.size, self.dtype)
+            grads = _aligned_zeros(self.grads.size, self.dtype)
+            params[...] = self.params.copy_to_host()
+            grads[...] = self.grads.copy_to_host()
+        for p, o in self._placement:
+            p.value = params[o:o + p.size].reshape(p.shape)
+            p.grad = grads[o:o + p.size].reshape(p.shape)
+        self.params, self.grads = params, grads
+        opt = self.optimizer
+        bufs = getattr(opt, "_buffers", None)
+        if bufs:
+            for k, v in list(bufs.items()):
+                bufs[k] = ops.to_device(v) if want else np.ascontiguousarray(to_host(v))
+        self._train_ws.clear()
+        self._local = threading.local()
+
+    def _new_workspace(self) -> Workspace:
+        ops = self.ops
+        return Workspace(ops.alloc if getattr(ops, "device", "cpu") != "cpu" else None)
+
     def _workspaces(self, batch: int) -> list[Workspace]:
         """The training workspaces for this batch size (a couple of sizes are kept)."""
         ws = self._train_ws.get(batch)
         if ws is None:
             if len(self._train_ws) >= 4:
                 self._train_ws.clear()
-            ws = [Workspace() for _ in range(len(self._layers) + 1)]
+            ws = [self._new_workspace() for _ in range(len(self._layers) + 1)]
             self._train_ws[batch] = ws
         return ws
 
@@ -274,7 +314,7 @@ class Sequential:
         if ws is None:
             if len(cache) >= 4:
                 cache.clear()
-            ws = cache[batch] = [Workspace() for _ in range(len(self._layers) + 1)]
+            ws = cache[batch] = [self._new_workspace() for _ in range(len(self._layers) + 1)]
         return ws
 
     # ------------------------------------------------------------------ compile

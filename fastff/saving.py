@@ -325,10 +325,12 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
 
 
 def _weight_items(model: Any) -> list[tuple[str, np.ndarray]]:
+    from fastff.layers.base import to_host  # device weights are written from a host copy
+
     items: list[tuple[str, np.ndarray]] = []
     for layer in model.layers:
         for p in getattr(layer, "params", []):
-            items.append((f"{layer.name}/{p.name}", p.value))
+            items.append((f"{layer.name}/{p.name}", to_host(p.value)))
     if not items:
         items = [(f"weight_{i}", w) for i, w in enumerate(model.get_weights())]
     return items

@@ -78,10 +78,10 @@ def _param_totals(model: Any) -> tuple[int, int, int, int]:
             value = p.value
             if p.trainable and getattr(layer, "trainable", True) and model_trainable:
                 tc += value.size
-                tb += value.nbytes
+                tb += value.size * value.dtype.itemsize
             else:
                 nc += value.size
-                nb += value.nbytes
+                nb += value.size * value.dtype.itemsize
     return tc, tb, nc, nb
 
 

@@ -29,7 +29,7 @@ from fastff.callbacks.base import CallbackList
 from fastff.fastpath import _key as _fast_key
 from fastff.fastpath import predict_batches as _predict_batches
 from fastff.fastpath import signature as _fast_signature
-from fastff.layers.base import TRAINABLE_VERSION
+from fastff.layers.base import TRAINABLE_VERSION, is_device_array
 
 __all__ = ["fit", "evaluate", "predict", "forward_backward", "train_on_batch"]
 
@@ -51,6 +51,9 @@ def _bind_ops(model: Any) -> Any:
     opt = model.optimizer
     if opt is not None and getattr(opt, "_ops", ops) is not ops:
         opt.ops = ops
+    place = getattr(model, "_place", None)
+    if place is not None:  # weights, optimizer state, workspaces where ops computes
+        place(ops)
     return ops
 
 
@@ -176,12 +179,14 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     return per_row, penalty, pred, dx
 
 
-def _train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0):
+def _train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0, yd=None):
     ws = model._workspaces(xb.shape[0])
     opt = model.optimizer
     for layer in model._step_layers:
         layer.step = opt.iterations
-    if dist is None or xb.shape[0]:
+    if not isinstance(model.params, np.ndarray):  # weights on a device (fastff.backend.cuda)
+        per_row, penalty, pred = _device_forward_backward(model, xb, yb, swb, ws, want_pred, yd)
+    elif dist is None or xb.shape[0]:
         per_row, penalty, pred, _ = forward_backward(model, xb, yb, swb, ws, False, want_pred,
                                                      model._fused_flag)
     else:  # data parallel: no rows for this rank in a short final batch
@@ -197,6 +202,73 @@ def _train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0):
         else:
             opt.apply(model.params, model.grads)
     return per_row, penalty, pred
+
+
+# ---------------------------------------------------------------------------- device steps
+def _check_device_model(model: Any) -> None:
+    if model._regularized:
+        raise NotImplementedError("weight regularizers are not supported on a GPU yet; "
+                                  "train this model with device='cpu'")
+    if distribution_lib.get_distribution() is not None:
+        raise NotImplementedError("data-parallel training runs on the CPU only")
+
+
+def _upload(ops: Any, a: Any) -> Any:
+    """The one host-to-device copy of a batch (device arrays pass through)."""
+    return a if a is None or is_device_array(a) else ops.to_device(np.ascontiguousarray(a))
+
+
+def _device_loss(model, ops, h, yb, yd, swb, ws, fused):
+    """Per-row loss (device or host) and the device gradient w.r.t. ``h``."""
+    dbuf = ws[-1].get("dy", h.shape, h.dtype)
+    if fused:  # fused softmax/sigmoid cross-entropy: a device kernel
+        return model.loss.forward_logits(ops, h, _upload(ops, yb) if yd is None else yd,
+                                         swb, dbuf)
+    # a loss without a device kernel: the (batch-sized) output comes down, its gradient goes up
+    from fastff.backend import get_ops
+
+    per_row, g = model.loss.forward(get_ops("numpy"), ops.to_numpy(h), yb, swb, None)
+    dbuf.copy_to_device(np.ascontiguousarray(g, dtype=h.dtype))
+    return per_row, dbuf
+
+
+def _device_forward_backward(model, xb, yb, swb, ws, want_pred, yd=None):
+    """``forward_backward`` on device buffers: ``xb`` is uploaded unless already on the device;
+    returns host ``(per_row, penalty, pred)`` (one small download each per batch)."""
+    ops = model.ops
+    _check_device_model(model)
+    layers = model._layers
+    fused = model._fused_flag
+    last = len(layers) - 1
+    bps = [None] * len(layers)
+    h = _upload(ops, xb)
+    for i, layer in enumerate(layers):
+        if i == last and fused:
+            h, bps[i] = layer.forward_logits(h, True, ws[i])
+        else:
+            h, bps[i] = layer.forward(h, True, ws[i])
+    per_row, dy = _device_loss(model, ops, h, yb, yd, swb, ws, fused)
+    pred = None
+    if want_pred == "logits":
+        pred = h
+    elif want_pred:
+        pred = ops.activation(layers[-1].output_activation, h,
+                              out=ws[-1].get("pred", h.shape, h.dtype)) if fused else h
+    first = model._first_grad
+    if first is not None:
+        for i in range(last, first - 1, -1):
+            dy = bps[i](dy, i > first)
+    return ops.to_numpy(per_row), 0.0, None if pred is None else ops.to_numpy(pred)
+
+
+def _device_resident(model: Any, X: Any, Y: Any) -> bool:
+    """Does the whole training set fit on the device beside what is there (with a margin)?"""
+    free_memory = getattr(model.ops, "free_memory", None)
+    free = free_memory() if free_memory is not None else None
+    if free is None or not isinstance(X, np.ndarray):
+        return False
+    need = X.nbytes + Y.nbytes
+    return need + max(256 << 20, free // 10) <= free
 
 
 class _Tracker:
@@ -319,6 +391,10 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
     if shuffle:
         Xs, Ys = _empty_like(X), np.empty_like(Y)
         SWs = None if SW is None else np.empty_like(SW)
+    # weights on a device: the training set goes up whole when it fits (once, or once an epoch
+    # when shuffled), else each batch goes up once; rows of device arrays are views
+    resident = model.on_device and _device_resident(model, X, Y)
+    Xd = Yd = None
     logs: dict = {}
     with _StepBoundaryInterrupt() as interrupt:
         cbl.on_train_begin()
@@ -337,6 +413,9 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
                     np.take(SW, perm, axis=0, out=SWs)
             else:
                 Xs, Ys, SWs = X, Y, SW
+            if resident and (shuffle or Xd is None):
+                Xd = Yd = None  # free the last epoch's copy first
+                Xd, Yd = model.ops.to_device(Xs), model.ops.to_device(Ys)
             for step in range(steps):
                 s = step * batch_size
                 e = min(s + batch_size, n)
@@ -347,8 +426,12 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
                     cbl.on_train_batch_begin(step, {"batch": step, "size": e - s})
                 swb = None if SWs is None else SWs[s:e]
                 yb = Ys[s:e]
-                per_row, penalty, pred = _train_step(model, Xs[s:e], yb, swb, want_pred,
-                                                     dist, share)
+                if Xd is None:
+                    per_row, penalty, pred = _train_step(model, Xs[s:e], yb, swb, want_pred,
+                                                         dist, share)
+                else:
+                    per_row, penalty, pred = _train_step(model, Xd[s:e], yb, swb, want_pred,
+                                                         dist, share, Yd[s:e])
                 if e > s:
                     tracker.update(per_row, penalty, yb, pred, swb)
                 interrupt.check()
@@ -407,6 +490,8 @@ def _loss_and_pred(model, xb, yb, swb, ws, fused):
     ops = model.ops
     layers = model._layers
     last = len(layers) - 1
+    if not isinstance(model.params, np.ndarray):
+        return _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused)
     h = xb
     for i, layer in enumerate(layers):
         if i == last and fused:
@@ -424,6 +509,24 @@ def _loss_and_pred(model, xb, yb, swb, ws, fused):
     penalty = sum(p.regularizer(p.value) for p in model._regularized) if model._regularized \
         else 0.0
     return per_row, penalty, pred
+
+
+def _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused):
+    """``_loss_and_pred`` on the device: one upload of the batch, host results."""
+    _check_device_model(model)
+    layers = model._layers
+    last = len(layers) - 1
+    h = _upload(ops, xb)
+    for i, layer in enumerate(layers):
+        if i == last and fused:
+            h, _ = layer.forward_logits(h, False, ws[i])
+        else:
+            h, _ = layer.forward(h, False, ws[i])
+    per_row, _ = _device_loss(model, ops, h, yb, None, swb, ws, fused)
+    if fused:
+        h = ops.activation(layers[-1].output_activation, h,
+                           out=ws[-1].get("pred", h.shape, h.dtype))
+    return ops.to_numpy(per_row), 0.0, ops.to_numpy(h)
 
 
 def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
@@ -476,6 +579,11 @@ def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = None, verbose:
 
 # ---------------------------------------------------------------------------- predict
 def _infer(model: Any, xb: np.ndarray, ws: list) -> np.ndarray:
+    if not isinstance(model.params, np.ndarray):  # on a device: one upload, one download
+        h = _upload(model.ops, xb)
+        for i, layer in enumerate(model._layers):
+            h, _ = layer.forward(h, False, ws[i])
+        return model.ops.to_numpy(h)
     h = xb
     for i, layer in enumerate(model._layers):
         h, _ = layer.forward(h, False, ws[i])
@@ -533,12 +641,12 @@ def forward(model: Any, x: Any, training: bool = False) -> np.ndarray:
     """``model(x, training=True)``: one forward pass with dropout active (no gradients)."""
     X = _prepare_x(model, x)
     _bind_ops(model)
-    h = X
+    h = X if isinstance(model.params, np.ndarray) else _upload(model.ops, X)
     for layer in model._layers:
         h, _ = layer.forward(h, training, None)
         if training and hasattr(layer, "step"):
             layer.step += 1
-    return np.array(h, copy=True)
+    return np.array(model.ops.to_numpy(h) if is_device_array(h) else h, copy=True)
 
 
 def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,

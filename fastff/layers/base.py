@@ -74,32 +74,53 @@ class Param:
         return int(self.value.size)
 
     def numpy(self) -> np.ndarray:
-        """A copy of the value (Keras Variable compatibility)."""
-        return self.value.copy()
+        """A host copy of the value (Keras Variable compatibility)."""
+        v = self.value
+        return v.copy_to_host() if is_device_array(v) else v.copy()
 
     def assign(self, value: Any) -> None:
         """Copy ``value`` into the parameter in place (shape must match)."""
         arr = np.asarray(value)
         if arr.shape != self.shape:
             raise ValueError(f"{self.name}: expected shape {self.shape}, got {arr.shape}")
-        np.copyto(self.value, arr, casting="unsafe")
+        if is_device_array(self.value):  # one host-to-device copy
+            self.value.copy_to_device(np.ascontiguousarray(arr, dtype=self.value.dtype))
+        else:
+            np.copyto(self.value, arr, casting="unsafe")
 
     def __repr__(self) -> str:
         return f"<Param {self.path} shape={self.shape} dtype={self.value.dtype}>"
 
 
+def is_device_array(x: Any) -> bool:
+    """True for an accelerator array (anything that is not a NumPy array but can be copied
+    to the host, e.g. a ``numba.cuda`` device array)."""
+    return not isinstance(x, np.ndarray) and hasattr(x, "copy_to_host")
+
+
+def to_host(x: Any) -> Any:
+    """``x`` as a host array: device arrays are copied down, everything else passes through."""
+    return x.copy_to_host() if is_device_array(x) else x
+
+
 class Workspace:
-    """Scratch arrays a layer reuses across calls of the same batch size (caller-owned)."""
+    """Scratch arrays a layer reuses across calls of the same batch size (caller-owned).
 
-    __slots__ = ("_bufs",)
+    ``alloc(shape, dtype)`` (e.g. a device backend's ``ops.alloc``) places them off the host."""
 
-    def __init__(self) -> None:
-        self._bufs: dict[str, np.ndarray] = {}
+    __slots__ = ("_bufs", "_alloc")
+
+    def __init__(self, alloc: Any = None) -> None:
+        self._bufs: dict[str, Any] = {}
+        self._alloc = alloc
 
     def get(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         buf = self._bufs.get(key)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.empty(shape, dtype=dtype)
+            if self._alloc is None:
+                buf = np.empty(shape, dtype=dtype)
+            else:
+                buf = self._alloc(shape, dtype)
             self._bufs[key] = buf
         return buf
 
@@ -237,7 +258,7 @@ class Layer:
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, in creation order (as Keras)."""
-        return [p.value.copy() for p in self.params]
+        return [p.numpy() for p in self.params]
 
     def set_weights(self, weights: list[Any]) -> None:
         if len(weights) != len(self.params):

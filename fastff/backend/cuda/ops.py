@@ -84,6 +84,15 @@ class CudaOps:
         """A host (NumPy) copy of a device array; host arrays pass through."""
         return x.copy_to_host() if is_device_array(x) else np.asarray(x)
 
+    @staticmethod
+    def free_memory() -> int | None:
+        """Free bytes on the current device (None when the driver cannot say)."""
+        try:
+            free = cuda.current_context().get_memory_info()[0]
+        except Exception:  # noqa: BLE001
+            return None
+        return int(min(free, 2**62))  # the simulator reports infinity
+
     def alloc(self, shape: int | Sequence[int], dtype: Any = np.float32) -> Array:
         """A zero-filled device array."""
         out = cuda.device_array(_shape(shape), dtype=np.dtype(dtype))
