@@ -9,6 +9,10 @@ import numpy as np
 
 _FLOATX = "float32"
 _VALID_FLOATX = ("float32", "float64")
+
+#: Rows per call of ``predict`` when no ``batch_size`` is given. Keras uses 32; inference needs
+#: no small batches, and larger ones keep the GEMMs efficient (outputs agree to float rounding).
+PREDICT_BATCH_SIZE = 1024
 _SEED: int | None = None
 _RNG = np.random.default_rng()
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from fastff import config
+
 __all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "predict_batches",
            "ENABLED"]
 
@@ -433,7 +435,7 @@ def predict_batches(model: Any, st: _Stack, X: np.ndarray, batch_size: int | Non
     """``predict`` on the compiled path, batch by batch like the general loop (the same
     batches give the same GEMM calls, hence the same bits)."""
     n = X.shape[0]
-    bs = 32 if batch_size is None else batch_size
+    bs = config.PREDICT_BATCH_SIZE if batch_size is None else batch_size
     out = np.empty((n, st.n_out), st.dtype)
     if n <= bs:
         return predict_into(model, st, X, out)

@@ -214,8 +214,13 @@ def _check_device_model(model: Any) -> None:
 
 
 def _upload(ops: Any, a: Any) -> Any:
-    """The one host-to-device copy of a batch (device arrays pass through)."""
-    return a if a is None or is_device_array(a) else ops.to_device(np.ascontiguousarray(a))
+    """The one host-to-device copy of a batch (device arrays pass through); a functional
+    Model's several inputs go up as a list."""
+    if a is None or is_device_array(a):
+        return a
+    if hasattr(a, "arrays"):
+        return [_upload(ops, x) for x in a.arrays]
+    return ops.to_device(np.ascontiguousarray(a))
 
 
 def _device_loss(model, ops, h, yb, yd, swb, ws, fused):
@@ -602,7 +607,8 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
             and st.sig == _fast_signature(model._layers)):
         # compiled whole forward of a Dense stack: the cheapest correct checks only
         return _predict_batches(model, st, x, x.shape[0] if single_batch else batch_size)
-    batch_size = V.check_positive_int(32 if batch_size is None else batch_size, "batch_size")
+    batch_size = V.check_positive_int(
+        config.PREDICT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
     verbose = _verbose(verbose)
     X = _prepare_x(model, x)
     _bind_ops(model)
