@@ -241,6 +241,17 @@ def per_call(fn: Callable[[], object], min_time: float = 0.2) -> float:
 
 Row = tuple[str, int, str, float, str]  # workload, threads, lib, value, unit
 
+#: seconds to wait before timing a library: OpenMP runtimes keep their worker threads spinning
+#: for a while after a parallel region (Intel's KMP_BLOCKTIME is 200 ms), which would steal the
+#: cores from whichever library is timed next.
+SETTLE = 0.3
+
+
+def settle(lib: Lib, threads: int) -> None:
+    """Set ``lib``'s thread count and let the previous library's threads go idle."""
+    lib.set_threads(threads)
+    time.sleep(SETTLE)
+
 
 def workload_a(libs, threads, repeats, rows: list[Row], batches=(128, 1024)) -> dict:
     x, y = mnist_like()
@@ -255,7 +266,7 @@ def workload_a(libs, threads, repeats, rows: list[Row], batches=(128, 1024)) -> 
             models[lib.name] = (lib, model)
         for _ in range(repeats):
             for lib in libs:
-                lib.set_threads(threads)
+                settle(lib, threads)
                 epoch, times = runs[lib.name]
                 times.append(epoch(x, y))
         for name, (_, times) in runs.items():
@@ -271,23 +282,14 @@ def workload_b(models, threads, repeats, rows: list[Row]) -> None:
     many: dict[str, list[float]] = {n: [] for n in models}
     for _ in range(repeats):
         for name, (lib, model) in models.items():
-            lib.set_threads(threads)
+            settle(lib, threads)
             run = lib.predictor(model)
             one[name].append(per_call(lambda run=run: run(x1)))
             many[name].append(per_call(lambda run=run: run(xk)))
-    whole: list[float] = []  # fastff with batch_size=1024: one batch, as PyTorch runs it
-    if "fastff" in models:
-        lib, model = models["fastff"]
-        for _ in range(repeats):
-            lib.set_threads(threads)
-            whole.append(per_call(lambda: model.predict(xk, batch_size=1024, verbose=0)))
     for name in models:
         rows.append(("b: predict 1 row", threads, name, statistics.median(one[name]) * 1e6, "µs"))
         rows.append(("b: predict 1024 rows", threads, name,
                      1024 / statistics.median(many[name]), "samples/s"))
-        if name == "fastff" and whole:
-            rows.append(("b: predict 1024 rows", threads, "fastff batch_size=1024",
-                         1024 / statistics.median(whole), "samples/s"))
 
 
 def workload_c(libs, threads, repeats, rows: list[Row]) -> None:
@@ -306,7 +308,7 @@ def workload_c(libs, threads, repeats, rows: list[Row]) -> None:
         xor[lib.name], dig[lib.name] = [], []
     for _ in range(repeats):
         for name, (lib, xor_epoch, dig_epoch) in setups.items():
-            lib.set_threads(threads)
+            settle(lib, threads)
             xor[name].append(xor_epoch(XOR_X, XOR_Y, 500) / 500)
             dig[name].append(dig_epoch(xd, yd, 5) / 5)
     for name in setups:
