@@ -210,3 +210,35 @@ else:
             m.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
         for g, want in zip(loaded.get_weights(), model.get_weights()):
             np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-7)
+
+
+    def test_functional_model_with_concatenate_on_device():
+        from fastff import Model
+        from fastff.layers import Concatenate, Input
+
+        def build(device):
+            a, b = Input((3,)), Input((2,))
+            h = Concatenate()([Dense(4, activation="relu")(a), b])
+            m = Model([a, b], Dense(3, activation="softmax")(h), device=device)
+            m.set_weights([np.linspace(-0.5, 0.5, w.size, dtype=np.float32).reshape(w.shape)
+                           for w in m.get_weights()])
+            m.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+            m._shuffle_seed = 5
+            return m
+
+        rng = np.random.default_rng(0)
+        xs = [rng.standard_normal((8, 3)).astype(np.float32),
+              rng.standard_normal((8, 2)).astype(np.float32)]
+        y = rng.integers(0, 3, 8)
+        dev, ref = build("cuda"), build(None)
+        ref.ops = NUMPY
+        h_dev = dev.fit(xs, y, batch_size=4, epochs=1, verbose=0).history
+        h_ref = ref.fit(xs, y, batch_size=4, epochs=1, verbose=0).history
+        assert is_device_array(dev.params) and dev.device == "cuda"
+        np.testing.assert_allclose(h_dev["loss"], h_ref["loss"], rtol=1e-5)
+        for g, w in zip(dev.get_weights(), ref.get_weights()):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+        p = dev.predict(xs, verbose=0)
+        assert type(p) is np.ndarray
+        np.testing.assert_allclose(p, ref.predict(xs, verbose=0), rtol=1e-5, atol=1e-6)

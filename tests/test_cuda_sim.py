@@ -459,6 +459,8 @@ def _ptx_check(cc: tuple[int, int] = (9, 0)) -> int:
             ("dropout", dropout.mask, (a1, T.uint64, T.uint64, dt, dt)),
             ("fill", elementwise.fill, (a1, dt)),
             ("mul", elementwise.mul, (a1, a1, a1)),
+            ("put_cols", elementwise.put_cols, (a2, a2, T.int64)),
+            ("take_cols", elementwise.take_cols, (a2, a2, T.int64)),
             ("sgd", optimizers.sgd, (a1, a1, a1, dt, dt, T.boolean, dt, dt, dt, dt)),
             ("adagrad", optimizers.adagrad, (a1, a1, a1) + (dt,) * 5),
             ("rmsprop", optimizers.rmsprop, (a1,) * 5 + (dt,) * 9),

@@ -224,6 +224,24 @@ class NumpyOps:
         """Elementwise ``a * b`` (into ``out`` when given)."""
         return np.multiply(a, b, out=out)
 
+    def concat_columns(self, xs: Sequence[np.ndarray], out: np.ndarray | None = None
+                       ) -> np.ndarray:
+        """``[x0 | x1 | ...]`` along the columns of 2-D arrays with the same rows."""
+        widths = [x.shape[1] for x in xs]
+        if out is None:
+            out = np.empty((xs[0].shape[0], sum(widths)),
+                           dtype=np.result_type(*[x.dtype for x in xs]))
+        col = 0
+        for x, w in zip(xs, widths):
+            out[:, col:col + w] = x
+            col += w
+        return out
+
+    def split_columns(self, x: np.ndarray, widths: Sequence[int]) -> list[np.ndarray]:
+        """The column blocks of ``x`` of the given widths, as new C-contiguous arrays."""
+        bounds = np.cumsum([0, *widths])
+        return [np.ascontiguousarray(x[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
     def reshape(self, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """``x`` with a new shape (a view when ``x`` is C-contiguous, else a copy)."""
         return np.ascontiguousarray(x).reshape(shape)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.layers.base import Layer, Workspace, buffer
+from fastff.layers.base import Layer, Workspace, buffer, is_device_array
 
 
 class Concatenate(Layer):
@@ -35,6 +35,8 @@ class Concatenate(Layer):
         return (sum(int(s[-1]) for s in input_shape),)
 
     def forward(self, xs: Any, training: bool = False, ws: Workspace | None = None):
+        if is_device_array(xs[0]):
+            return self._forward_device(xs, ws)
         widths = [x.shape[1] for x in xs]
         n = xs[0].shape[0]
         dt = np.result_type(*[x.dtype for x in xs])
@@ -49,6 +51,17 @@ class Concatenate(Layer):
             if not need_dx:
                 return None
             return [np.ascontiguousarray(dy[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+        return y, backprop
+
+    def _forward_device(self, xs: Any, ws: Workspace | None):
+        ops = self.ops
+        widths = [int(x.shape[1]) for x in xs]
+        dt = np.result_type(*[x.dtype for x in xs])
+        y = ops.concat_columns(xs, out=buffer(ws, "y", (int(xs[0].shape[0]), sum(widths)), dt))
+
+        def backprop(dy: Any, need_dx: bool = True) -> list | None:
+            return ops.split_columns(dy, widths) if need_dx else None
 
         return y, backprop
 

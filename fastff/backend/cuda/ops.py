@@ -443,6 +443,34 @@ class CudaOps:
             K_el.mul[grid_1d(D.size)](_flat(A), _flat(B), _flat(D))
         return self._done(D, out, host)
 
+    def concat_columns(self, xs: Sequence[Array], out: Array | None = None) -> Array:
+        """``[x0 | x1 | ...]`` along the columns of 2-D arrays with the same rows."""
+        host = not is_device_array(xs[0])
+        X = [self._in(x) for x in xs]
+        dt = np.result_type(*[x.dtype for x in X])
+        widths = [int(x.shape[1]) for x in X]
+        D = self._dst(out, (int(X[0].shape[0]), sum(widths)), dt)
+        col = 0
+        for x, w in zip(X, widths):
+            if x.size:
+                K_el.put_cols[grid_1d(x.size)](x if x.dtype == dt else self._in(
+                    x.copy_to_host(), dt), D, col)
+            col += w
+        return self._done(D, out, host)
+
+    def split_columns(self, x: Array, widths: Sequence[int]) -> list[Array]:
+        """The column blocks of ``x`` of the given widths, as new C-contiguous arrays."""
+        host = not is_device_array(x)
+        X = self._in(x)
+        out, col = [], 0
+        for w in widths:
+            D = cuda.device_array((int(X.shape[0]), int(w)), dtype=X.dtype)
+            if D.size:
+                K_el.take_cols[grid_1d(D.size)](X, D, col)
+            out.append(self._done(D, None, host))
+            col += int(w)
+        return out
+
     def reshape(self, x: Array, shape: tuple[int, ...]) -> Array:
         """``x`` with a new shape: a view of a contiguous device array; host arrays as NumPy."""
         if not is_device_array(x):
