@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -39,13 +38,6 @@ from fastff.data.coref_features import (
 from fastff.layers import Bucketize, Concatenate, Dense, EmbeddingBag, WindowEmbedding
 
 EMB = 48
-
-
-def default_data_dir() -> str:
-    env = os.environ.get("FASTFF_DATA")
-    if env:
-        return env
-    return str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 
 
 def training_pairs(docs_ms: list, max_back: int, negatives: int, rng: np.random.Generator):
@@ -133,7 +125,7 @@ def evaluate(model: fastff.Model, featurizer: PairFeaturizer, docs_ms: list,
             "pairs": n_pairs, "seconds": time.perf_counter() - t0}
 
 
-def run(data: str, epochs: int = 1, seed: int = 0, verbose: int = 1, out: str | None = None,
+def run(data: str | None, epochs: int = 1, seed: int = 0, verbose: int = 1, out: str | None = None,
         max_back: int = 50, negatives: int = 25, max_train_docs: int | None = None) -> dict:
     rng = np.random.default_rng(seed)
     train_docs = load_gum("train", data)[:max_train_docs]
@@ -174,8 +166,9 @@ def run(data: str, epochs: int = 1, seed: int = 0, verbose: int = 1, out: str | 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=default_data_dir(),
-                        help="data directory (default: $FASTFF_DATA, else ../shared/data)")
+    parser.add_argument("--data", default=None,
+                        help="data directory (default: $FASTFF_DATA, else ../shared/data; "
+                             "see fastff.data.data_root)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)

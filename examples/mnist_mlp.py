@@ -9,21 +9,12 @@ the shared data directory:
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
 import fastff as keras
 from fastff.data import load_mnist
-
-
-def default_data_dir() -> str:
-    env = os.environ.get("FASTFF_DATA")
-    if env:
-        return env
-    return str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 
 
 def build_model() -> keras.Sequential:
@@ -38,7 +29,7 @@ def build_model() -> keras.Sequential:
     return model
 
 
-def run(data: str, epochs: int = 20, seed: int = 0, verbose: int = 2) -> dict:
+def run(data: str | None, epochs: int = 20, seed: int = 0, verbose: int = 2) -> dict:
     """Train and test; returns test accuracy and timings."""
     (x_train, y_train), (x_test, y_test) = load_mnist(data)
     x_train = x_train.astype(np.float32) / 255.0
@@ -56,8 +47,9 @@ def run(data: str, epochs: int = 20, seed: int = 0, verbose: int = 2) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=default_data_dir(),
-                        help="data directory (default: $FASTFF_DATA, else ../shared/data)")
+    parser.add_argument("--data", default=None,
+                        help="data directory (default: $FASTFF_DATA, else ../shared/data; "
+                             "see fastff.data.data_root)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=2)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -27,13 +26,6 @@ from fastff.layers import Concatenate, Dense, WindowEmbedding
 WINDOW = 2
 GROUPS = {"word": (lambda w: w.lower(), 64, 2), "suffix": (suffix, 32, 1),
           "shape": (word_shape, 16, 1)}  # name -> (feature, embedding width, min count)
-
-
-def default_data_dir() -> str:
-    env = os.environ.get("FASTFF_DATA")
-    if env:
-        return env
-    return str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 
 
 class Featurizer:
@@ -100,7 +92,7 @@ def tagging_speed(model: fastff.Model, feat: Featurizer, sentences: list) -> dic
             "one_sentence_with_features_tokens_per_s": n_one / one_feat_s}
 
 
-def run(data: str, epochs: int = 2, seed: int = 0, verbose: int = 1, out: str | None = None,
+def run(data: str | None, epochs: int = 2, seed: int = 0, verbose: int = 1, out: str | None = None,
         max_train: int | None = None, batch_size: int = 64, learning_rate: float = 1e-3) -> dict:
     train = load_ud_ewt("train", data)[:max_train]
     dev, test = load_ud_ewt("dev", data), load_ud_ewt("test", data)
@@ -134,8 +126,9 @@ def run(data: str, epochs: int = 2, seed: int = 0, verbose: int = 1, out: str | 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=default_data_dir(),
-                        help="data directory (default: $FASTFF_DATA, else ../shared/data)")
+    parser.add_argument("--data", default=None,
+                        help="data directory (default: $FASTFF_DATA, else ../shared/data; "
+                             "see fastff.data.data_root)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)

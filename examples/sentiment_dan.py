@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -23,13 +22,6 @@ from fastff.data import Vocabulary, data_file, embedding_matrix, load_glove, loa
 from fastff.layers import Dense, Dropout, EmbeddingBag
 
 GLOVE = "glove_relativized/glove.6B.50d-relativized.txt.gz"
-
-
-def default_data_dir() -> str:
-    env = os.environ.get("FASTFF_DATA")
-    if env:
-        return env
-    return str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 
 
 def encode(vocab: Vocabulary, sentences: list, maxlen: int) -> np.ndarray:
@@ -50,7 +42,7 @@ def build_model(vectors: np.ndarray, maxlen: int, hidden: int = 100) -> fastff.S
     return model
 
 
-def run(data: str, epochs: int = 5, seed: int = 0, verbose: int = 1,
+def run(data: str | None, epochs: int = 5, seed: int = 0, verbose: int = 1,
         out: str | None = None) -> dict:
     """Train, score dev and test, save + reload; returns scores and timings."""
     splits = load_sst2(data, lowercase=True)
@@ -90,8 +82,9 @@ def run(data: str, epochs: int = 5, seed: int = 0, verbose: int = 1,
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=default_data_dir(),
-                        help="data directory (default: $FASTFF_DATA, else ../shared/data)")
+    parser.add_argument("--data", default=None,
+                        help="data directory (default: $FASTFF_DATA, else ../shared/data; "
+                             "see fastff.data.data_root)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
