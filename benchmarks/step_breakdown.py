@@ -15,22 +15,9 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 import numpy as np
-
-
-def _per_call(fn, min_time=0.05) -> float:
-    fn()
-    n = 1
-    while True:
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t
-        if dt >= min_time:
-            return dt / n
-        n *= 4
+from fit_vs_peers import per_call  # the sibling benchmark script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {k: [] for k in [*parts, "compiled step", "general step"]}
     for _ in range(args.repeats):
         for k, fn in parts.items():
-            times[k].append(_per_call(fn))
-        times["compiled step"].append(_per_call(whole))
-        times["general step"].append(_per_call(general))
+            times[k].append(per_call(fn, 0.05))
+        times["compiled step"].append(per_call(whole, 0.05))
+        times["general step"].append(per_call(general, 0.05))
     med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
     step = med["compiled step"]
     gemm = sum(v for k, v in med.items() if k.startswith("GEMM"))
