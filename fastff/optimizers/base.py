@@ -143,56 +143,30 @@ class Optimizer:
         """
         if not self.built:
             self.build(params_flat.size, params_flat.dtype)
-        n = self.n_params
-        if n_dense is not None and n_dense < n:
-            self._apply_dense(params_flat[:n_dense], grads_flat[:n_dense], int(n_dense))
-            return
+        n = self.n_params if n_dense is None else min(int(n_dense), self.n_params)
         p = params_flat if params_flat.size == n else params_flat[:n]
         g = grads_flat if grads_flat.size == n else grads_flat[:n]
+        bufs = self._buffers if n == self.n_params else {k: v[:n] for k, v in self._buffers.items()}
         lr = self._learning_rate
         if callable(lr):
             lr = float(lr(self.iterations))
         wd = self.weight_decay or 0.0
-        if self.clipnorm is not None:
+        if n and self.clipnorm is not None:
             c = self.clipnorm
             for off, size in self.slots:
+                if off + size > n:  # a row-sparse table, updated by apply_rows
+                    continue
                 sl = slice(off, off + size)
                 norm = math.sqrt(self.ops.sq_norm(g[sl]))
-                bufs = {k: v[sl] for k, v in self._buffers.items()}
-                self._update(bufs, p[sl], g[sl], lr, wd, c / max(norm, c), None)
-        else:
+                slot_bufs = {k: v[sl] for k, v in bufs.items()}
+                self._update(slot_bufs, p[sl], g[sl], lr, wd, c / max(norm, c), None)
+        elif n:
             scale = 1.0
             if self.global_clipnorm is not None:
                 c = self.global_clipnorm
                 norm = math.sqrt(self.ops.sq_norm(g))
                 scale = c / max(norm, c) if not math.isnan(norm) else math.nan
-            self._update(self._buffers, p, g, lr, wd, scale, self.clipvalue)
-        self.iterations += 1
-
-    def _apply_dense(self, p: np.ndarray, g: np.ndarray, n: int) -> None:
-        """``apply`` over the prefix ``[0, n)`` of the state buffers (sparse tables follow)."""
-        lr = self._learning_rate
-        if callable(lr):
-            lr = float(lr(self.iterations))
-        wd = self.weight_decay or 0.0
-        if n:
-            if self.clipnorm is not None:
-                c = self.clipnorm
-                for off, size in self.slots:
-                    if off + size > n:
-                        continue
-                    sl = slice(off, off + size)
-                    norm = math.sqrt(self.ops.sq_norm(g[sl]))
-                    bufs = {k: v[sl] for k, v in self._buffers.items()}
-                    self._update(bufs, p[sl], g[sl], lr, wd, c / max(norm, c), None)
-            else:
-                scale = 1.0
-                if self.global_clipnorm is not None:
-                    c = self.global_clipnorm
-                    norm = math.sqrt(self.ops.sq_norm(g))
-                    scale = c / max(norm, c) if not math.isnan(norm) else math.nan
-                bufs = {k: v[:n] for k, v in self._buffers.items()}
-                self._update(bufs, p, g, lr, wd, scale, self.clipvalue)
+            self._update(bufs, p, g, lr, wd, scale, self.clipvalue)
         self.iterations += 1
 
     def apply_rows(self, params_flat: np.ndarray, grads_flat: np.ndarray, offset: int,
