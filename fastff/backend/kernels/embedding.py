@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from fastff.backend.kernels import NJIT
+from fastff.backend.kernels.optim import _grad  # the clipped, scaled gradient of the dense steps
 
 
 @njit(**NJIT)
@@ -124,16 +125,6 @@ def bag_backward(dy, ids, pad, mean, grad, prev):
     return _unique_rows(ids, pad, grad.shape[0])
 
 
-@njit(inline="always", error_model="numpy")
-def _clipped(g, gscale, clip):
-    v = g * gscale
-    if v > clip:
-        v = clip
-    elif v < -clip:
-        v = -clip
-    return v
-
-
 @njit(**NJIT)
 def adam_rows(p, g, m, v, rows, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny):
     """Lazy Adam on the rows ``rows`` of 2-D tables, the same arithmetic as the dense step."""
@@ -142,7 +133,7 @@ def adam_rows(p, g, m, v, rows, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny
     for k in range(rows.shape[0]):
         r = rows[k]
         for j in range(d):
-            gi = _clipped(g[r, j], gscale, clip)
+            gi = _grad(g[r, j], gscale, clip)
             pi = p[r, j]
             if wdlr != zero:
                 pi = pi - pi * wdlr
