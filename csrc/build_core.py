@@ -57,6 +57,7 @@ def _is_x86() -> bool:
 SOURCES = [
     "dispatch.c",
     "driver.c",
+    "sparse.c",
     "threads.c",
     "macrokernel.c",
     "pack.c",

@@ -62,6 +62,24 @@ int32_t fastff_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, 
                     int64_t ldb, double beta, void *c, int64_t ldc, const void *bias,
                     int32_t act, double act_param);
 
+/* Same contract and bitwise the same C as fastff_sgemm / fastff_dgemm, faster when op(A) is
+ * mostly zeros (raw pixels, one-hot or bag-of-words inputs, dropped-out activations): only
+ * A's nonzeros are multiplied. A's density is sampled first; dense-looking A and
+ * trans_b = 1 take the dense path. */
+int32_t fastff_sgemm_sparse_a(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
+                              int64_t k, float alpha, const float *a, int64_t lda,
+                              const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                              const float *bias, int32_t act, float act_param);
+int32_t fastff_dgemm_sparse_a(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
+                              int64_t k, double alpha, const double *a, int64_t lda,
+                              const double *b, int64_t ldb, double beta, double *c, int64_t ldc,
+                              const double *bias, int32_t act, double act_param);
+/* both precisions behind one entry, like fastff_gemm */
+int32_t fastff_gemm_sparse_a(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m,
+                             int64_t n, int64_t k, double alpha, const void *a, int64_t lda,
+                             const void *b, int64_t ldb, double beta, void *c, int64_t ldc,
+                             const void *bias, int32_t act, double act_param);
+
 int32_t fastff_set_num_threads(int32_t n);
 int32_t fastff_get_num_threads(void);
 int32_t fastff_max_threads(void);

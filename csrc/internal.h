@@ -5,6 +5,7 @@
  *   macrokernel  loops MR x NR tiles over one packed MC x KC block of A and KC x NC block of B
  *   pack         packing of A and B blocks into microkernel panel order
  *   small        unpacked path for tiny M (single-row predict)
+ *   sparse       op(A) mostly zeros: multiply only its nonzeros, bitwise as the dense path
  *   epilogue     alpha/beta/bias/activation rules shared by every kernel
  *   driver       argument checks, threading, FTZ/DAZ, blocking loops
  *   dispatch     which kernel set runs (CPU features, FASTFF_KERNEL, fastff_set_kernel)
@@ -83,6 +84,17 @@ typedef void (*pack_b_s_fn)(int tb, const float *b, idx_t ldb, idx_t p0, idx_t j
 typedef void (*pack_b_d_fn)(int tb, const double *b, idx_t ldb, idx_t p0, idx_t j0, idx_t kc,
                             idx_t nc, int nr, double *dst);
 
+/* Sparse-A path (sparse.c). nz: positions (int32) and values of the nonzeros of x[0, n), in
+ * order; returns their count. spchain: one row c[0, ncols) from the chain sum over t of
+ * val[t] * B[idx[t], 0:ncols] (B row-major, row stride ldb), accumulated in t order from zero
+ * with the multiply-add of the set's microkernel, then the epilogue e (bias = column 0's). */
+typedef idx_t (*nz_s_fn)(const float *x, idx_t n, int32_t *idx, float *val);
+typedef idx_t (*nz_d_fn)(const double *x, idx_t n, int32_t *idx, double *val);
+typedef void (*spchain_s_fn)(idx_t nnz, const int32_t *idx, const float *val, const float *b,
+                             idx_t ldb, idx_t ncols, float *c, const epi_s *e);
+typedef void (*spchain_d_fn)(idx_t nnz, const int32_t *idx, const double *val, const double *b,
+                             idx_t ldb, idx_t ncols, double *c, const epi_d *e);
+
 typedef struct {
     fastff_blocking blk;
     ukr_s_fn ukr;
@@ -90,6 +102,8 @@ typedef struct {
     small_s_fn small;
     pack_a_s_fn pack_a;
     pack_b_s_fn pack_b;
+    nz_s_fn nz;
+    spchain_s_fn spchain;
 } kern_s;
 
 typedef struct {
@@ -99,6 +113,8 @@ typedef struct {
     small_d_fn small;
     pack_a_d_fn pack_a;
     pack_b_d_fn pack_b;
+    nz_d_fn nz;
+    spchain_d_fn spchain;
 } kern_d;
 
 typedef struct {

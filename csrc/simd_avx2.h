@@ -47,6 +47,11 @@ VINL void v_storen(float *p, int n, V x)
     if (n >= VL) _mm256_storeu_ps(p, x);
     else _mm256_maskstore_ps(p, v_lanes_lt(n, VL), x);
 }
+/* bit i set where lane i is not zero (NaN counts as not zero, like x != 0) */
+VINL unsigned v_nzmask(V x)
+{
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+}
 /* for the activations (act_x86_impl.h) */
 VINL V v_sub(V a, V b) { return _mm256_sub_ps(a, b); }
 VINL V v_div(V a, V b) { return _mm256_div_ps(a, b); }
@@ -101,6 +106,10 @@ VINL void v_storen(double *p, int n, V x)
 {
     if (n >= VL) _mm256_storeu_pd(p, x);
     else _mm256_maskstore_pd(p, v_lanes_lt(n, VL), x);
+}
+VINL unsigned v_nzmask(V x)
+{
+    return (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_NEQ_UQ));
 }
 #endif
 

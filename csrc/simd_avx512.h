@@ -27,6 +27,8 @@ VINL V v_leaky(V x, V s)
 VINL VMASK v_mask(int n) { return (VMASK)(n >= VL ? 0xFFFFu : ((1u << n) - 1u)); }
 VINL V v_loadn(const float *p, int n) { return _mm512_maskz_loadu_ps(v_mask(n), p); }
 VINL void v_storen(float *p, int n, V x) { _mm512_mask_storeu_ps(p, v_mask(n), x); }
+/* bit i set where lane i is not zero (NaN counts as not zero, like x != 0) */
+VINL unsigned v_nzmask(V x) { return _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_UQ); }
 /* for the activations (act_x86_impl.h) */
 VINL V v_sub(V a, V b) { return _mm512_sub_ps(a, b); }
 VINL V v_div(V a, V b) { return _mm512_div_ps(a, b); }
@@ -67,6 +69,7 @@ VINL V v_leaky(V x, V s)
 VINL VMASK v_mask(int n) { return (VMASK)(n >= VL ? 0xFFu : ((1u << n) - 1u)); }
 VINL V v_loadn(const double *p, int n) { return _mm512_maskz_loadu_pd(v_mask(n), p); }
 VINL void v_storen(double *p, int n, V x) { _mm512_mask_storeu_pd(p, v_mask(n), x); }
+VINL unsigned v_nzmask(V x) { return _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_NEQ_UQ); }
 #endif
 
 /* ---- K loop in assembly (kloop_x86.h): 14 rows x 2 zmm, accumulators zmm0..zmm27 ---- */

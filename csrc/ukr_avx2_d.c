@@ -38,6 +38,10 @@
 #define SM_COLN 12
 #include "small_x86_impl.h"
 
+#define SP_NZ nz_avx2_d
+#define SP_CHAIN spchain_avx2_d
+#include "sparse_x86_impl.h"
+
 const kern_d fastff_avx2_d = {
     {MR, NV * VL, 4032 / MR * MR, AVX2_D_KC, AVX2_D_NC, 4, SM_COLN},
     UKR_NAME,
@@ -45,6 +49,8 @@ const kern_d fastff_avx2_d = {
     SMALL_NAME,
     fastff_pack_a_d,
     fastff_pack_b_d,
+    SP_NZ,
+    SP_CHAIN,
 };
 
 #endif

@@ -39,6 +39,10 @@
 #define SM_COLN 12
 #include "small_x86_impl.h"
 
+#define SP_NZ nz_avx2_s
+#define SP_CHAIN spchain_avx2_s
+#include "sparse_x86_impl.h"
+
 const kern_s fastff_avx2_s = {
     {MR, NV * VL, 4032 / MR * MR, AVX2_S_KC, AVX2_S_NC, 4, SM_COLN},
     UKR_NAME,
@@ -46,6 +50,8 @@ const kern_s fastff_avx2_s = {
     SMALL_NAME,
     fastff_pack_a_s,
     fastff_pack_b_s,
+    SP_NZ,
+    SP_CHAIN,
 };
 
 #endif

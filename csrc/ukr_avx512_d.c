@@ -40,6 +40,10 @@
 #define SM_PACK_ROWS pack_rows8_avx512_d
 #include "small_x86_impl.h"
 
+#define SP_NZ nz_avx512_d
+#define SP_CHAIN spchain_avx512_d
+#include "sparse_x86_impl.h"
+
 const kern_d fastff_avx512_d = {
     {MR, NV * VL, 4032 / MR * MR, AVX512_D_KC, AVX512_D_NC, 4, SM_COLN},
     UKR_NAME,
@@ -47,6 +51,8 @@ const kern_d fastff_avx512_d = {
     SMALL_NAME,
     pack_a_avx512_d,
     pack_b_avx512_d,
+    SP_NZ,
+    SP_CHAIN,
 };
 
 #endif

@@ -41,6 +41,10 @@
 #define SM_PACK_ROWS pack_rows16_avx512_s
 #include "small_x86_impl.h"
 
+#define SP_NZ nz_avx512_s
+#define SP_CHAIN spchain_avx512_s
+#include "sparse_x86_impl.h"
+
 const kern_s fastff_avx512_s = {
     {MR, NV * VL, 4032 / MR * MR, AVX512_S_KC, AVX512_S_NC, 4, SM_COLN},
     UKR_NAME,
@@ -48,6 +52,8 @@ const kern_s fastff_avx512_s = {
     SMALL_NAME,
     pack_a_avx512_s,
     pack_b_avx512_s,
+    SP_NZ,
+    SP_CHAIN,
 };
 
 #endif

@@ -42,3 +42,36 @@ void FF(fastff_small_ref)(idx_t m, idx_t j0, idx_t j1, idx_t k, const T *a, idx_
         }
     }
 }
+
+static idx_t FF(fastff_nz_ref)(const T *x, idx_t n, int32_t *idx, T *val)
+{
+    idx_t cnt = 0;
+    for (idx_t p = 0; p < n; p++) {
+        if (x[p] != 0) {
+            idx[cnt] = (int32_t)p;
+            val[cnt] = x[p];
+            cnt++;
+        }
+    }
+    return cnt;
+}
+
+/* the chain of ukr_ref / small_ref (acc += a * b, no contraction) over the nonzeros only */
+static void FF(fastff_spchain_ref)(idx_t nnz, const int32_t *idx, const T *val, const T *b,
+                                   idx_t ldb, idx_t ncols, T *c, const EPI *e)
+{
+    enum { CH = 64 };
+    T acc[CH];
+    EPI te = *e;
+    for (idx_t jc = 0; jc < ncols; jc += CH) {
+        const int cols = (int)(ncols - jc < CH ? ncols - jc : CH);
+        for (int j = 0; j < cols; j++) acc[j] = 0;
+        for (idx_t t = 0; t < nnz; t++) {
+            const T av = val[t];
+            const T *bp = b + (idx_t)idx[t] * ldb + jc;
+            for (int j = 0; j < cols; j++) acc[j] += av * bp[j];
+        }
+        te.bias = e->bias ? e->bias + jc : NULL;
+        FF(fastff_store_tile)(acc, CH, c + jc, cols, 1, cols, &te, FF(fastff_act_row_ref));
+    }
+}

@@ -24,7 +24,7 @@ from numba import types
 
 from fastff import _core, _threading
 
-__all__ = ["sgemm", "dgemm", "gemm_into_nb", "ERR_SHAPE"]
+__all__ = ["sgemm", "dgemm", "sgemm_sparse_a", "dgemm_sparse_a", "gemm_into_nb", "ERR_SHAPE"]
 
 _llvm.load_library_permanently(_core.__file__)
 
@@ -38,6 +38,9 @@ def _signature(real: types.Type) -> types.Type:
 
 sgemm = types.ExternalFunction("fastff_sgemm", _signature(types.float32))
 dgemm = types.ExternalFunction("fastff_dgemm", _signature(types.float64))
+#: same arguments and bits; faster when op(a) is mostly zeros (see csrc/sparse.c)
+sgemm_sparse_a = types.ExternalFunction("fastff_sgemm_sparse_a", _signature(types.float32))
+dgemm_sparse_a = types.ExternalFunction("fastff_dgemm_sparse_a", _signature(types.float64))
 
 #: returned by :func:`gemm_into_nb` for mismatched shapes or non-row-major arrays
 ERR_SHAPE = _core.lib.FASTFF_ERR_DIM
@@ -59,12 +62,14 @@ def _row_major_ld(x):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def gemm_into_nb(a, b, out, trans_a, trans_b, alpha, beta, bias, act_id, act_param):
+def gemm_into_nb(a, b, out, trans_a, trans_b, alpha, beta, bias, act_id, act_param,
+                 sparse_a=False):
     """``out = act(alpha*op(a)@op(b) + beta*out + bias)`` from inside njit code.
 
     a, b, out: 2-D float32 or float64 arrays of one dtype (row-major; rows may be strided);
-    bias: None or a contiguous 1-D array of out.shape[1] values. Returns the C error code
-    (0 = ok, ERR_SHAPE for shape/layout mismatch).
+    bias: None or a contiguous 1-D array of out.shape[1] values. ``sparse_a``: op(a) may be
+    mostly zeros (a layer's input), so the C core's sparse-A entry runs (same bits). Returns
+    the C error code (0 = ok, ERR_SHAPE for shape/layout mismatch).
     """
     m = out.shape[0]
     n = out.shape[1]
@@ -93,9 +98,17 @@ def gemm_into_nb(a, b, out, trans_a, trans_b, alpha, beta, bias, act_id, act_par
             return ERR_SHAPE
         bias_ptr = bias.ctypes.data
     if out.itemsize == 4:
-        return sgemm(trans_a, trans_b, m, n, k, np.float32(alpha), a.ctypes.data, lda,
-                     b.ctypes.data, ldb, np.float32(beta), out.ctypes.data, ldc, bias_ptr,
-                     act_id, np.float32(act_param))
-    return dgemm(trans_a, trans_b, m, n, k, np.float64(alpha), a.ctypes.data, lda,
-                 b.ctypes.data, ldb, np.float64(beta), out.ctypes.data, ldc, bias_ptr, act_id,
-                 np.float64(act_param))
+        a32, b32, p32 = np.float32(alpha), np.float32(beta), np.float32(act_param)
+        if sparse_a:
+            return sgemm_sparse_a(trans_a, trans_b, m, n, k, a32, a.ctypes.data, lda,
+                                  b.ctypes.data, ldb, b32, out.ctypes.data, ldc, bias_ptr,
+                                  act_id, p32)
+        return sgemm(trans_a, trans_b, m, n, k, a32, a.ctypes.data, lda, b.ctypes.data, ldb,
+                     b32, out.ctypes.data, ldc, bias_ptr, act_id, p32)
+    a64, b64, p64 = np.float64(alpha), np.float64(beta), np.float64(act_param)
+    if sparse_a:
+        return dgemm_sparse_a(trans_a, trans_b, m, n, k, a64, a.ctypes.data, lda,
+                              b.ctypes.data, ldb, b64, out.ctypes.data, ldc, bias_ptr, act_id,
+                              p64)
+    return dgemm(trans_a, trans_b, m, n, k, a64, a.ctypes.data, lda, b.ctypes.data, ldb, b64,
+                 out.ctypes.data, ldc, bias_ptr, act_id, p64)

@@ -119,7 +119,8 @@ def _ptr(x: np.ndarray | None) -> object:
 def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: float = 1.0,
          beta: float = 0.0, trans_a: bool = False, trans_b: bool = False,
          bias: np.ndarray | None = None, activation: str | None = None,
-         negative_slope: float = 0.01, elu_alpha: float = 1.0) -> np.ndarray:
+         negative_slope: float = 0.01, elu_alpha: float = 1.0,
+         sparse_a: bool = False) -> np.ndarray:
     """``act(alpha * op(a) @ op(b) + beta * out + bias)``, written into ``out`` and returned.
 
     ``op(x)`` is ``x.T`` when the matching ``trans_*`` flag is set. ``a`` and ``b`` are 2-D
@@ -130,6 +131,8 @@ def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: 
     ``beta != 0``) must be a C-contiguous, writeable m x n array of the same dtype that shares
     no memory with ``a``, ``b`` or ``bias``. When ``beta == 0`` the old content of ``out`` is
     ignored (NaN there does not propagate). Results are bitwise identical for any thread count.
+    ``sparse_a=True`` says ``op(a)`` may be mostly zeros (pixels, one-hot features): the core
+    samples its density and, when low, multiplies only the nonzeros - same bits, less time.
     """
     a = _as_matrix(a, "a")
     b = _as_matrix(b, "b")
@@ -183,7 +186,8 @@ def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: 
         return out
     av, lda, fa = _operand(a)
     bv, ldb, fb = _operand(b)
-    rc = lib.fastff_gemm(dtype == _F64, ta ^ fa, tb ^ fb, m, n, k, alpha, _ptr(av), lda,
+    entry = lib.fastff_gemm_sparse_a if _flag(sparse_a, "sparse_a") else lib.fastff_gemm
+    rc = entry(dtype == _F64, ta ^ fa, tb ^ fb, m, n, k, alpha, _ptr(av), lda,
                          _ptr(bv), ldb, beta, _ptr(out), n, _ptr(bias), act, param)
     if rc != 0:
         raise GemmError(rc)
@@ -192,13 +196,14 @@ def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: 
 
 _from_buffer = ffi.from_buffer
 _gemm = lib.fastff_gemm
+_gemm_sparse_a = lib.fastff_gemm_sparse_a
 _NULL = ffi.NULL
 
 
 def gemm_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, trans_a: bool = False,
               trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
               bias: np.ndarray | None = None, act_id: int = 0,
-              act_param: float = 0.0) -> np.ndarray:
+              act_param: float = 0.0, sparse_a: bool = False) -> np.ndarray:
     """Unchecked :func:`gemm` for fastff's hot paths; returns ``out``.
 
     The caller guarantees: ``a``, ``b``, ``out`` (and ``bias``) are C-contiguous arrays of one
@@ -209,7 +214,7 @@ def gemm_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, trans_a: bool = Fal
     Cost: one cffi call plus a buffer lookup per array (measured in docs/gemm.md).
     """
     m, n = out.shape
-    rc = _gemm(out.itemsize == 8, trans_a, trans_b, m, n,
+    rc = (_gemm_sparse_a if sparse_a else _gemm)(out.itemsize == 8, trans_a, trans_b, m, n,
                a.shape[0] if trans_a else a.shape[1], alpha, _from_buffer(a), a.shape[1],
                _from_buffer(b), b.shape[1], beta, _from_buffer(out), n,
                _NULL if bias is None else _from_buffer(bias), act_id, act_param)

@@ -121,7 +121,8 @@ class CpuOps(NumpyOps):
         self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, activation: str | None = None,
         param: float = 0.0, out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """``y = act(x @ w + b)``: one C GEMM with the bias and activation in its epilogue."""
+        """``y = act(x @ w + b)``: one C GEMM with the bias and activation in its epilogue
+        (its sparse-A entry: inputs are often mostly zeros, and the bits are the same)."""
         name = canonical_activation(activation)
         act_id = _C_FUSED.get(name)
         if (act_id is None or x.dtype not in _EMPTY or w.dtype != x.dtype
@@ -129,7 +130,7 @@ class CpuOps(NumpyOps):
                 or (b is not None and not b.flags.c_contiguous)):
             return self.gemm(x, w, out, bias=b, activation=name, act_param=param)
         dst = _out_like(out, (x.shape[0], w.shape[1]), x.dtype)
-        linalg.gemm_into(x, w, dst, False, False, 1.0, 0.0, b, act_id, param)
+        linalg.gemm_into(x, w, dst, False, False, 1.0, 0.0, b, act_id, param, True)
         return _finish(out, dst)
 
     def backprop_dense(
@@ -163,7 +164,7 @@ class CpuOps(NumpyOps):
         fast = (x.dtype == dtype and w.dtype == dtype and dw.dtype == dtype
                 and x.flags.c_contiguous and w.flags.c_contiguous and dw.flags.c_contiguous)
         if fast:  # the common case: straight to the C core, no re-checks
-            gemm_into(x, g, dw, True, False, 1.0, 0.0, None, 0, 0.0)
+            gemm_into(x, g, dw, True, False, 1.0, 0.0, None, 0, 0.0, True)
         else:
             self.gemm(x, g, dw, trans_a=True)
         if db is not None:

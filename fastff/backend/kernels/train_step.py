@@ -224,7 +224,8 @@ def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys):
         w = _view(params, meta[k, W_OFF], ni, no)
         bias = params[meta[k, B_OFF]:meta[k, B_OFF] + no]
         h = _view(ws, o, b, no)
-        rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, bias, meta[k, C_ID], fparams[k, 0])
+        rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, bias, meta[k, C_ID], fparams[k, 0],
+                          True)
         if rc != 0:
             return a, rc
         a = h
@@ -256,7 +257,7 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
         else:
             a = _view(ws, meta[k - 1, WS], b, ni)
         rc = gemm_into_nb(a, g, _view(grads, meta[k, W_OFF], ni, no), True, False, 1.0, 0.0,
-                          None, 0, 0.0)
+                          None, 0, 0.0, True)
         if rc != 0:
             return rc
         if k > 0:
@@ -385,7 +386,8 @@ def predict_stack(x, params, meta, fparams, ws, softmax_last, out):
         w = _view(params, meta[k, W_OFF], meta[k, N_IN], no)
         bias = params[meta[k, B_OFF]:meta[k, B_OFF] + no]
         h = out if (k == n_layers - 1 and not softmax_last) else _view(ws, meta[k, WS], b, no)
-        rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, bias, meta[k, C_ID], fparams[k, 0])
+        rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, bias, meta[k, C_ID], fparams[k, 0],
+                          True)
         if rc != 0:
             return rc
         a = h

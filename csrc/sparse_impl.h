@@ -1,0 +1,149 @@
+/* sparse_impl.h - fastff_{s,d}gemm_sparse_a bodies, once per precision (see tmpl.h, sparse.c). */
+
+#if FF_PREC == 1
+#define DENSE_GEMM fastff_sgemm
+#else
+#define DENSE_GEMM fastff_dgemm
+#endif
+
+/* Nonzero fraction of the first rows of A as stored (rows x cols, row stride lda). */
+static double FF(sampled_density)(idx_t rows, idx_t cols, const T *a, idx_t lda)
+{
+    const idx_t r = rows < SPARSE_SAMPLE_ROWS ? rows : SPARSE_SAMPLE_ROWS;
+    idx_t nz = 0;
+    for (idx_t i = 0; i < r; i++) {
+        const T *x = a + i * lda;
+        for (idx_t p = 0; p < cols; p++) nz += x[p] != 0;
+    }
+    return (double)nz / ((double)r * (double)cols);
+}
+
+/* One output row from its nonzeros (ascending positions idx, values val): per K block of
+ * kcb, the chain over the block's nonzeros with the dense path's epilogue rules. */
+static void FF(sparse_row)(const KERN *kn, idx_t nnz, const int32_t *idx, const T *val, idx_t n,
+                           idx_t k, idx_t kcb, T alpha, const T *b, idx_t ldb, T beta, T *crow,
+                           const T *bias, int act, T param)
+{
+    idx_t t0 = 0;
+    for (idx_t pc = 0; pc < k; pc += kcb) {
+        const idx_t kc = k - pc < kcb ? k - pc : kcb;
+        idx_t t1 = t0;
+        while (t1 < nnz && idx[t1] < pc + kc) t1++;
+        EPI e = {alpha, beta, param, pc == 0, pc + kc == k, act, bias};
+        kn->spchain(t1 - t0, idx + t0, val + t0, b, ldb, n, crow, &e);
+        t0 = t1;
+    }
+}
+
+/* trans_a = 0: output rows [i0, i1) are rows of A (m x k, row stride lda). */
+static int FF(sparse_rows)(const KERN *kn, idx_t i0, idx_t i1, idx_t n, idx_t k, idx_t kcb,
+                           T alpha, const T *a, idx_t lda, const T *b, idx_t ldb, T beta, T *c,
+                           idx_t ldc, const T *bias, int act, T param)
+{
+    const idx_t kpad = round_up(k + SPARSE_PAD, 64);
+    T *val = (T *)fastff_thread_buffer((size_t)kpad * (sizeof(T) + sizeof(int32_t)));
+    if (!val) return FASTFF_ERR_NOMEM;
+    int32_t *idx = (int32_t *)(val + kpad);
+    for (idx_t i = i0; i < i1; i++) {
+        const idx_t nnz = kn->nz(a + i * lda, k, idx, val);
+        FF(sparse_row)(kn, nnz, idx, val, n, k, kcb, alpha, b, ldb, beta, c + i * ldc, bias, act,
+                       param);
+    }
+    return FASTFF_OK;
+}
+
+/* trans_a = 1: output rows [r0, r1) are columns of A (stored k x m, row stride lda). The
+ * columns' nonzeros are counted, then placed column by column in ascending row order. */
+static int FF(sparse_cols)(const KERN *kn, idx_t r0, idx_t r1, idx_t n, idx_t k, idx_t kcb,
+                           T alpha, const T *a, idx_t lda, const T *b, idx_t ldb, T beta, T *c,
+                           idx_t ldc, const T *bias, int act, T param)
+{
+    const idx_t w = r1 - r0, wpad = round_up(w + 1 + SPARSE_PAD, 64);
+    const idx_t cap = round_up(k * w, 64);
+    const size_t bytes = (size_t)(wpad + cap) * sizeof(T) + (size_t)(2 * wpad) * sizeof(idx_t) +
+                         (size_t)(wpad + cap) * sizeof(int32_t);
+    T *rowval = (T *)fastff_thread_buffer(bytes); /* nonzeros of one row of A's column range */
+    if (!rowval) return FASTFF_ERR_NOMEM;
+    T *colval = rowval + wpad;         /* all nonzeros, column by column */
+    idx_t *start = (idx_t *)(colval + cap);
+    idx_t *fill = start + wpad;
+    int32_t *rowidx = (int32_t *)(fill + wpad);
+    int32_t *colidx = rowidx + wpad;   /* their rows (positions along K) */
+
+    for (idx_t r = 0; r <= w; r++) start[r] = 0;
+    for (idx_t p = 0; p < k; p++) {
+        const T *x = a + p * lda + r0;
+        for (idx_t r = 0; r < w; r++) start[r + 1] += x[r] != 0;
+    }
+    for (idx_t r = 0; r < w; r++) start[r + 1] += start[r];
+    for (idx_t r = 0; r < w; r++) fill[r] = start[r];
+    for (idx_t p = 0; p < k; p++) {
+        const idx_t nnz = kn->nz(a + p * lda + r0, w, rowidx, rowval);
+        for (idx_t t = 0; t < nnz; t++) {
+            const idx_t pos = fill[rowidx[t]]++;
+            colidx[pos] = (int32_t)p;
+            colval[pos] = rowval[t];
+        }
+    }
+    for (idx_t r = 0; r < w; r++)
+        FF(sparse_row)(kn, start[r + 1] - start[r], colidx + start[r], colval + start[r], n, k,
+                       kcb, alpha, b, ldb, beta, c + (r0 + r) * ldc, bias, act, param);
+    return FASTFF_OK;
+}
+
+static int FF(gemm_sparse_a)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha,
+                             const T *a, idx_t lda, const T *b, idx_t ldb, T beta, T *c,
+                             idx_t ldc, const T *bias, int32_t act, T param)
+{
+    int rc = FF(check_args)(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, act);
+    if (rc != FASTFF_OK || m == 0 || n == 0) return rc;
+    /* what the sparse path does not cover runs dense: B transposed, nothing to multiply,
+     * sizes beyond int32 positions / int tile widths, or too many entries to list */
+    if (tb || k == 0 || alpha == 0 || k > INT32_MAX || m > INT32_MAX || n > INT32_MAX ||
+        (ta && k * m > SPARSE_MAX_ENTRIES))
+        return DENSE_GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, act, param);
+    const double density = ta ? FF(sampled_density)(k, m, a, lda)
+                              : FF(sampled_density)(m, k, a, lda);
+    if (density > SPARSE_MAX_DENSITY)
+        return DENSE_GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, act, param);
+
+    const KERN *kn = fastff_active_kernel()->KSEL;
+    const fastff_blocking *bk = &kn->blk;
+    /* the dense entry's choice of path fixes the K blocks: the small path runs all of K in
+     * one chain, the packed path in blocks of k_block(k, kc) */
+    const int small = m <= bk->small_m || n <= bk->small_n;
+    const idx_t kcb = small ? k : k_block(k, bk->kc);
+    const double flops = 2.0 * (double)m * (double)n * (double)k * (density + 0.02);
+    const int nt = fastff_threads_for(flops, (m + SPARSE_ROW_UNIT - 1) / SPARSE_ROW_UNIT);
+    fpenv_t env = fpenv_enter();
+    if (nt <= 1) {
+        rc = ta ? FF(sparse_cols)(kn, 0, m, n, k, kcb, alpha, a, lda, b, ldb, beta, c, ldc, bias,
+                                  act, param)
+                : FF(sparse_rows)(kn, 0, m, n, k, kcb, alpha, a, lda, b, ldb, beta, c, ldc, bias,
+                                  act, param);
+    } else {
+#ifdef _OPENMP
+        int shared_rc = FASTFF_OK;
+#pragma omp parallel num_threads(nt)
+        {
+            fpenv_t tenv = fpenv_enter();
+            idx_t lo, hi;
+            split_range(m, SPARSE_ROW_UNIT, omp_get_num_threads(), omp_get_thread_num(), &lo,
+                        &hi);
+            if (hi > lo) {
+                int r = ta ? FF(sparse_cols)(kn, lo, hi, n, k, kcb, alpha, a, lda, b, ldb, beta,
+                                             c, ldc, bias, act, param)
+                           : FF(sparse_rows)(kn, lo, hi, n, k, kcb, alpha, a, lda, b, ldb, beta,
+                                             c, ldc, bias, act, param);
+                if (r != FASTFF_OK) __atomic_store_n(&shared_rc, r, __ATOMIC_RELAXED);
+            }
+            fpenv_leave(tenv);
+        }
+        rc = shared_rc;
+#endif
+    }
+    fpenv_leave(env);
+    return rc;
+}
+
+#undef DENSE_GEMM

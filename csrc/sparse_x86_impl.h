@@ -1,0 +1,91 @@
+/* sparse_x86_impl.h - the two kernel pieces of the sparse-A path (sparse.c) for the x86 sets.
+ *
+ *   SP_NZ:    positions and values of the nonzeros of x[0, n), in order (SIMD compare, then
+ *             one step per set bit: cost ~ n / VL + nnz);
+ *   SP_CHAIN: the sum over t of val[t] * B[idx[t], 0:ncols], one FMA chain per element in
+ *             t order starting from zero - exactly the chain the dense kernels run over the
+ *             same K range with the zero terms left out (fma(0, b, s) == s) - then the
+ *             microkernel's epilogue into c[0, ncols).
+ * Accumulators: SP_NV vectors per column chunk, held in registers across the whole chain.
+ * The including file defines T, EPI, V, VL, TGT, VINL, the v_* helpers, ACT_ROW, SP_NZ and
+ * SP_CHAIN. */
+
+#define SP_NV 8
+
+TGT static idx_t SP_NZ(const T *x, idx_t n, int32_t *idx, T *val)
+{
+    idx_t cnt = 0, p = 0;
+    for (; p + VL <= n; p += VL) {
+        unsigned mask = v_nzmask(v_loadu(x + p));
+        while (mask) {
+            const int j = __builtin_ctz(mask);
+            idx[cnt] = (int32_t)(p + j);
+            val[cnt] = x[p + j];
+            cnt++;
+            mask &= mask - 1;
+        }
+    }
+    for (; p < n; p++) {
+        if (x[p] != 0) {
+            idx[cnt] = (int32_t)p;
+            val[cnt] = x[p];
+            cnt++;
+        }
+    }
+    return cnt;
+}
+
+TGT static void SP_CHAIN(idx_t nnz, const int32_t *idx, const T *val, const T *b, idx_t ldb,
+                         idx_t ncols, T *c, const EPI *e)
+{
+    const V valpha = v_set1(e->alpha), vbeta = v_set1(e->beta), vslope = v_set1(e->param);
+    const int use_beta = e->first && e->beta != 0, accumulate = !e->first;
+    const int last = e->last, act = e->act, alpha_one = e->alpha == 1;
+    const int use_bias = last && e->bias;
+    for (idx_t j = 0; j < ncols; j += SP_NV * VL) {
+        const int rem = (int)(ncols - j < SP_NV * VL ? ncols - j : SP_NV * VL);
+        int cnt[SP_NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < SP_NV; v++) {
+            const int left = rem - v * VL;
+            cnt[v] = left <= 0 ? 0 : left >= VL ? VL : left;
+        }
+        V acc[SP_NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < SP_NV; v++) acc[v] = v_zero();
+        if (rem == SP_NV * VL) { /* full chunk: plain loads folded into the FMAs */
+            for (idx_t t = 0; t < nnz; t++) {
+                const V av = v_set1(val[t]);
+                const T *bp = b + (idx_t)idx[t] * ldb + j;
+#pragma GCC unroll 8
+                for (int v = 0; v < SP_NV; v++) acc[v] = v_fma(av, v_loadu(bp + v * VL), acc[v]);
+            }
+        } else {
+            for (idx_t t = 0; t < nnz; t++) {
+                const V av = v_set1(val[t]);
+                const T *bp = b + (idx_t)idx[t] * ldb + j;
+#pragma GCC unroll 8
+                for (int v = 0; v < SP_NV; v++)
+                    if (cnt[v]) acc[v] = v_fma(av, v_loadn(bp + v * VL, cnt[v]), acc[v]);
+            }
+        }
+        /* the microkernel's epilogue (ukr_x86_impl.h), lane by lane */
+#pragma GCC unroll 8
+        for (int v = 0; v < SP_NV; v++) {
+            if (!cnt[v]) continue;
+            T *cp = c + j + v * VL;
+            V x = alpha_one ? acc[v] : v_mul(valpha, acc[v]);
+            if (use_beta) x = v_add(x, v_mul(vbeta, v_loadn(cp, cnt[v])));
+            else if (accumulate) x = v_add(x, v_loadn(cp, cnt[v]));
+            if (last) {
+                if (use_bias) x = v_add(x, v_loadn(e->bias + j + v * VL, cnt[v]));
+                if (act == FASTFF_ACT_RELU) x = v_max0(x);
+                else if (act == FASTFF_ACT_LEAKY_RELU) x = v_leaky(x, vslope);
+            }
+            v_storen(cp, cnt[v], x);
+        }
+    }
+    if (last && fastff_act_is_elementwise_heavy(act)) ACT_ROW(c, ncols, act, e->param);
+}
+
+#undef SP_NV
