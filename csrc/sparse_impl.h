@@ -102,13 +102,13 @@ static int FF(gemm_sparse_a)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, 
     if (tb || k == 0 || alpha == 0 || k > INT32_MAX || m > INT32_MAX || n > INT32_MAX ||
         (ta && k * m > SPARSE_MAX_ENTRIES))
         return DENSE_GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, act, param);
-    const double density = ta ? FF(sampled_density)(k, m, a, lda)
-                              : FF(sampled_density)(m, k, a, lda);
-    if (density > SPARSE_MAX_DENSITY)
-        return DENSE_GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, act, param);
-
     const KERN *kn = fastff_active_kernel()->KSEL;
     const fastff_blocking *bk = &kn->blk;
+    const double density = ta ? FF(sampled_density)(k, m, a, lda)
+                              : FF(sampled_density)(m, k, a, lda);
+    if (density > (m == 1 ? SPARSE_MAX_DENSITY_ONE_ROW : SPARSE_MAX_DENSITY))
+        return DENSE_GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, act, param);
+
     /* the dense entry's choice of path fixes the K blocks: the small path runs all of K in
      * one chain, the packed path in blocks of k_block(k, kc) */
     const int small = m <= bk->small_m || n <= bk->small_n;

@@ -111,9 +111,23 @@ class _Stack:
 
 
 def signature(layers: list) -> tuple:
-    """What of the layers' settings the stack description bakes in (activations, dropout)."""
-    return tuple((id(la), id(getattr(la, "activation", None)), getattr(la, "rate", None),
-                  getattr(la, "_mask_seed", None)) for la in layers)
+    """What of the layers' settings the stack description bakes in (activations, dropout;
+    instance attributes, read the same way as :func:`same_signature`)."""
+    return tuple((id(la), id(d.get("activation")), d.get("rate"), d.get("_mask_seed"))
+                 for la in layers for d in (la.__dict__,))
+
+
+def same_signature(sig: tuple, layers: list) -> bool:
+    """``sig == signature(layers)`` without building the tuple (checked on every compiled
+    ``predict`` call, where building it cost ~0.7 us of a ~9 us single-row predict)."""
+    if len(sig) != len(layers):
+        return False
+    for (lid, aid, rate, seed), la in zip(sig, layers):
+        d = la.__dict__
+        if (lid != id(la) or aid != id(d.get("activation")) or rate != d.get("rate")
+                or seed != d.get("_mask_seed")):
+            return False
+    return True
 
 
 def _key(model: Any) -> tuple:
@@ -163,7 +177,7 @@ def _stack(model: Any, allow_dropout: bool) -> _Stack | None:
         return None
     cached = getattr(model, "_fast_stack", None)
     st = cached if cached is not None and cached.key == _key(model) else None
-    if st is None or st.sig != signature(model._layers):
+    if st is None or not same_signature(st.sig, model._layers):
         st = _Stack(model, dense, drops)
         model._fast_stack = st
     return st

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
@@ -420,54 +421,42 @@ class Sequential:
             validation_steps: Any = None, validation_batch_size: int | None = None,
             validation_freq: Any = 1) -> Any:
         """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.fit``)."""
-        from fastff import training
-
-        return training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                            callbacks=callbacks, validation_split=validation_split,
-                            validation_data=validation_data, shuffle=shuffle,
-                            class_weight=class_weight, sample_weight=sample_weight,
-                            initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                            validation_batch_size=validation_batch_size,
-                            validation_freq=validation_freq)
+        return _training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                             callbacks=callbacks, validation_split=validation_split,
+                             validation_data=validation_data, shuffle=shuffle,
+                             class_weight=class_weight, sample_weight=sample_weight,
+                             initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                             validation_batch_size=validation_batch_size,
+                             validation_freq=validation_freq)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: Any = "auto", sample_weight: Any = None, steps: Any = None,
                  callbacks: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) on ``(x, y)``: a float, a list ``[loss, *metrics]`` or a dict."""
-        from fastff import training
-
-        return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
-                                 sample_weight=sample_weight, callbacks=callbacks,
-                                 return_dict=return_dict)
+        return _training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
+                                  sample_weight=sample_weight, callbacks=callbacks,
+                                  return_dict=return_dict)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: Any = None, callbacks: Any = None) -> np.ndarray:
         """Outputs for ``x`` (a new array of the model dtype)."""
-        from fastff import training
-
-        return training.predict(self, x, batch_size=batch_size, verbose=verbose,
-                                callbacks=callbacks)
+        return _training.predict(self, x, batch_size=batch_size, verbose=verbose,
+                                 callbacks=callbacks)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        from fastff import training as tr
-
         if training:
-            return tr.forward(self, x, training=True)
-        return tr.predict(self, x, batch_size=None, verbose=0, callbacks=None,
-                          single_batch=True)
+            return _training.forward(self, x, training=True)
+        return _training.predict(self, x, batch_size=None, verbose=0, callbacks=None,
+                                 single_batch=True)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
-        from fastff import training
-
-        return training.predict(self, x, batch_size=None, verbose=0, callbacks=None,
-                                single_batch=True)
+        return _training.predict(self, x, batch_size=None, verbose=0, callbacks=None,
+                                 single_batch=True)
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
                        class_weight: Any = None, return_dict: bool = False) -> Any:
-        from fastff import training
-
-        return training.train_on_batch(self, x, y, sample_weight=sample_weight,
-                                       class_weight=class_weight, return_dict=return_dict)
+        return _training.train_on_batch(self, x, y, sample_weight=sample_weight,
+                                        class_weight=class_weight, return_dict=return_dict)
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
                       return_dict: bool = False) -> Any:
