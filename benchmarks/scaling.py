@@ -7,9 +7,10 @@ configuration computes the same training run):
   wide  784-2048-2048-10, batch 256 (5.8 M params, 23.3 MB of gradient per step)
 
 Each configuration runs in fresh processes (``mpirun`` for the 2-rank one): one warm-up epoch,
-then timed epochs. ``sync`` is the wall time inside the gradient hook (the Allreduce plus the
-wait for the slower rank); ``allreduce`` times the bare Allreduce of the flat gradient buffer
-after a barrier, the network/memory cost alone.
+then timed epochs. ``sync`` is the wall time inside the gradient exchange (fit's sharded
+update: ring reduce-scatter, the optimizer on this rank's slice, all-gather of the weights;
+plus the wait for the slower rank); ``allreduce`` times the bare Allreduce of the flat
+gradient buffer after a barrier, the network/memory cost alone.
 
 A distributed ``fit`` runs the general training path (the compiled whole-epoch fast path does not
 split the step at the gradient), so by default every configuration runs it
@@ -41,7 +42,8 @@ CONFIGS = [("1 rank x 1 thread", 1, 1), ("1 rank x 2 threads", 1, 2),
            ("2 ranks x 1 thread", 2, 1)]
 
 
-def worker(model_name: str, epochs: int, threads: int, distributed: bool) -> None:
+def worker(model_name: str, epochs: int, threads: int, distributed: bool,
+           batch: int | None = None, shard: bool = True) -> None:
     """One configuration (run inside each rank): prints one JSON line from rank 0."""
     import numpy as np
 
@@ -51,9 +53,10 @@ def worker(model_name: str, epochs: int, threads: int, distributed: bool) -> Non
     fastff.set_num_threads(threads)
     dist = None
     if distributed:
-        dist = distribution.DataParallel()
+        dist = distribution.DataParallel(shard_optimizer=shard)
         distribution.set_distribution(dist)
-    sizes, batch, n = MODELS[model_name]
+    sizes, default_batch, n = MODELS[model_name]
+    batch = batch or default_batch
     rng = np.random.default_rng(0)
     x = rng.random((n, sizes[0]), dtype=np.float32)
     y = rng.integers(0, sizes[-1], size=n)
@@ -63,15 +66,16 @@ def worker(model_name: str, epochs: int, threads: int, distributed: bool) -> Non
                               + [layers.Dense(sizes[-1], activation="softmax")])
     model.compile(optimizer=fastff.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     sync_time = [0.0]
-    if dist is not None:  # time the gradient hook: Allreduce + waiting for the slower rank
-        inner = dist.sync_gradients
+    if dist is not None:  # time the gradient exchange hooks (+ waiting for the slower rank)
+        def timed(inner):
+            def hook(m, share):
+                t = time.perf_counter()
+                inner(m, share)
+                sync_time[0] += time.perf_counter() - t
+            return hook
 
-        def timed(m, share):
-            t = time.perf_counter()
-            inner(m, share)
-            sync_time[0] += time.perf_counter() - t
-
-        dist.sync_gradients = timed
+        dist.sync_gradients = timed(dist.sync_gradients)
+        dist.sharded_update = timed(dist.sharded_update)
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # warm-up: compile, first touch
     sync_time[0] = 0.0
     if dist is not None:
@@ -95,13 +99,17 @@ def worker(model_name: str, epochs: int, threads: int, distributed: bool) -> Non
 
 
 def run_config(model_name: str, epochs: int, ranks: int, threads: int,
-               fastpath: bool = False) -> dict:
+               fastpath: bool = False, batch: int | None = None, shard: bool = True) -> dict:
     env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
            "FASTFF_FASTPATH": "1" if fastpath and ranks == 1 else "0",
            "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
            "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
     args = [sys.executable, __file__, "--worker", "-m", model_name, "-e", str(epochs),
             "-t", str(threads)]
+    if batch:
+        args += ["-b", str(batch)]
+    if not shard:
+        args.append("--no-shard")
     if ranks > 1:
         mpirun = shutil.which("mpirun")
         if mpirun is None:
@@ -122,22 +130,26 @@ def main() -> None:
                     help="runs per configuration; the fastest is reported")
     ap.add_argument("--fastpath", action="store_true",
                     help="let the 1-rank configurations use the compiled fast path")
+    ap.add_argument("-b", "--batch", type=int, default=None,
+                    help="global batch size (default: the model's, see above)")
+    ap.add_argument("--no-shard", action="store_true",
+                    help="2 ranks: one Allreduce and a full optimizer update on every rank")
     ap.add_argument("-t", "--threads", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--distributed", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        worker(a.model, a.epochs, a.threads, a.distributed)
+        worker(a.model, a.epochs, a.threads, a.distributed, a.batch, not a.no_shard)
         return
     names = list(MODELS) if a.model == "all" else [a.model]
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     print(f"{'model':6} {'configuration':20} {'samples/s':>10} {'step ms':>8} {'speed-up':>8} "
-          f"{'sync %':>7} {'allreduce ms':>12}")
+          f"{'sync %':>7} {'allreduce ms':>12}  (batch {a.batch or 'default'})")
     for name in names:
         base = None
         for label, ranks, threads in CONFIGS:
-            runs = [run_config(name, a.epochs, ranks, threads, a.fastpath)
-                    for _ in range(max(1, a.repeats))]
+            runs = [run_config(name, a.epochs, ranks, threads, a.fastpath, a.batch,
+                               not a.no_shard) for _ in range(max(1, a.repeats))]
             r = max(runs, key=lambda run: run["samples_per_s"])
             base = base or r["samples_per_s"]
             ar = f"{r['allreduce_ms']:.2f}" if "allreduce_ms" in r else "-"

@@ -179,7 +179,9 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     return per_row, penalty, pred, dx
 
 
-def _train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0, yd=None):
+def _train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0, yd=None, shard=False):
+    """One step; with a distribution, ``shard`` lets each rank update one slice of the
+    weights (``fit`` gathers the optimizer state back at every epoch's end)."""
     ws = model._workspaces(xb.shape[0])
     opt = model.optimizer
     for layer in model._step_layers:
@@ -191,7 +193,10 @@ def _train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0, yd=None):
                                                      model._fused_flag)
     else:  # data parallel: no rows for this rank in a short final batch
         per_row, penalty, pred = None, 0.0, None
-    if dist is not None:  # data parallel: one in-place Allreduce of the share-weighted grads
+    if dist is not None:  # data parallel: sum the share-weighted grads over the ranks
+        if shard and dist.can_shard(model):
+            dist.sharded_update(model, share)  # the optimizer step included
+            return per_row, penalty, pred
         dist.sync_gradients(model, share)
     if model._n_trainable:
         sparse = model._sparse if getattr(model.ops, "device", "cpu") == "cpu" else None
@@ -433,7 +438,7 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
                 yb = Ys[s:e]
                 if Xd is None:
                     per_row, penalty, pred = _train_step(model, Xs[s:e], yb, swb, want_pred,
-                                                         dist, share)
+                                                         dist, share, shard=True)
                 else:
                     per_row, penalty, pred = _train_step(model, Xd[s:e], yb, swb, want_pred,
                                                          dist, share, Yd[s:e])
@@ -446,6 +451,8 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
                     model.stop_training = dist.any(model.stop_training)
                 if model.stop_training:
                     break
+            if dist is not None:
+                dist.gather_optimizer_state(model)
             logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
             if val is not None and _should_validate(epoch, validation_freq):
                 vlogs = _evaluate_arrays(model, *val, val_bs, cbl)

@@ -58,10 +58,20 @@ class StopOn(callbacks.Callback):
 
 def run_all(out, tag):
     res = {}
+    clipped = fastff.optimizers.Adam(clipnorm=0.5)  # not elementwise: no sharded update
     for name, kw in {"sgd": dict(opt="sgd"), "adam": dict(opt="adam"),
-                     "adam_weighted": dict(opt="adam", weighted=True)}.items():
+                     "adam_weighted": dict(opt="adam", weighted=True),
+                     "rmsprop": dict(opt="rmsprop"), "adam_clipnorm": dict(opt=clipped)}.items():
         m, hist, ev = train(**kw)
-        res[name] = {"weights": m.params.tolist(), "history": hist, "evaluate": ev}
+        state = {k: np.asarray(v).tolist() for k, v in m.optimizer.get_state().items()}
+        res[name] = {"weights": m.params.tolist(), "history": hist, "evaluate": ev,
+                     "optimizer": state}
+    dist = distribution.get_distribution()
+    if dist is not None:  # the same fit with one Allreduce and full updates on every rank
+        dist.shard_optimizer = False
+        m, _, _ = train("adam")
+        dist.shard_optimizer = True
+        res["adam_unsharded"] = {"weights": m.params.tolist()}
     # an embedding table with lazy (row-sparse) Adam: every rank updates the union of rows
     ids = np.random.default_rng(5).integers(0, 30, size=(97, 5))
     fastff.config.set_seed(0)
@@ -103,8 +113,9 @@ def main(out):
     distribution.set_distribution(None)
     if rank == 0:  # the single-process references, same seeds, same global batch
         ref = run_all(out, "single")
-        res["reference"] = {k: ref[k] for k in ("sgd", "adam", "adam_weighted",
-                                                "train_on_batch", "embedding")}
+        res["reference"] = {k: ref[k] for k in ("sgd", "adam", "adam_weighted", "rmsprop",
+                                                "adam_clipnorm", "train_on_batch",
+                                                "embedding")}
         res["reference_dropout_seed"] = ref["dropout_seed"]
     with open(os.path.join(out, f"result-{rank}.json"), "w") as f:
         json.dump(res, f)

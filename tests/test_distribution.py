@@ -49,18 +49,33 @@ def job(tmp_path_factory):
 
 
 @needs_mpi
-@pytest.mark.parametrize("name", ["sgd", "adam", "adam_weighted"])
+@pytest.mark.parametrize("name", ["sgd", "adam", "adam_weighted", "rmsprop", "adam_clipnorm"])
 def test_two_ranks_match_one_process(job, name):
     """Global batch 25 over 2 ranks (13 + 12 rows; a final batch of 12 = 6 + 6) gives the
-    weights, History and evaluate() of one process with batch 25."""
+    weights, optimizer state, History and evaluate() of one process with batch 25 - with the
+    optimizer sharded across the ranks (sgd, adam, rmsprop) or not (clipnorm)."""
     r0, r1, _ = job
     ref = r0["reference"][name]
     np.testing.assert_allclose(r0[name]["weights"], ref["weights"], rtol=0, atol=1e-10)
     assert r0[name]["weights"] == r1[name]["weights"]  # the ranks hold bitwise one model
+    assert r0[name]["optimizer"] == r1[name]["optimizer"]  # the state gathered whole
+    assert r0[name]["optimizer"].keys() == ref["optimizer"].keys()
+    for key, values in ref["optimizer"].items():
+        np.testing.assert_allclose(r0[name]["optimizer"][key], values, rtol=1e-9, atol=1e-12)
     for key, values in ref["history"].items():
         np.testing.assert_allclose(r0[name]["history"][key], values, rtol=1e-10, atol=1e-12)
     for key, value in ref["evaluate"].items():
         assert r0[name]["evaluate"][key] == pytest.approx(value, rel=1e-10, abs=1e-12)
+
+
+@needs_mpi
+def test_sharded_optimizer_matches_full_updates(job):
+    """Each rank updating its slice (Reduce_scatter + Allgatherv) = one Allreduce and a full
+    update on every rank."""
+    r0, r1, _ = job
+    np.testing.assert_allclose(r0["adam"]["weights"], r0["adam_unsharded"]["weights"],
+                               rtol=0, atol=1e-12)
+    assert r1["adam_unsharded"]["weights"] == r0["adam_unsharded"]["weights"]
 
 
 @needs_mpi

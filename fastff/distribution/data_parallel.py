@@ -10,6 +10,13 @@ The training loop (``fastff.training``) calls the hooks below when a distributio
 - ``sync_gradients(model, share)``: the local gradient (a mean over the local rows) times the
   share, summed over the ranks by one in-place ``Allreduce`` of the flat gradient buffer, is the
   mean over the global batch: the single-process gradient, whatever the split.
+- ``sharded_update(model, share)`` (``fit``'s steps, elementwise optimizers): the same sum by a
+  ring reduce-scatter instead, each rank updates only its slice of the weights and optimizer
+  state, and an in-place ``Allgatherv`` hands every rank the new weights (ZeRO stage 1). The
+  same bytes move as for the Allreduce, but the optimizer pass - a full sweep over weights,
+  gradient and moments, which does not shrink with the local batch - is split across ranks.
+  ``gather_optimizer_state(model)`` brings every rank's state up to date (each epoch's end,
+  before callbacks may save it).
 - ``reduce_logs(tracker)``: the epoch's loss and metric sums combined over the ranks (reduced
   at rank 0 and broadcast, so every rank gets bitwise the same ``History``).
 - ``any(flag)``: collective ``stop_training``.
@@ -37,9 +44,12 @@ class DataParallel:
 
     ``devices`` is accepted for Keras compatibility and ignored (one rank = one process).
     Creating one initializes MPI; it raises ``MissingMPIError`` without ``mpi4py``.
+    ``shard_optimizer``: in ``fit``, each rank runs the optimizer on its slice of the weights
+    only (see ``sharded_update``); ``False`` keeps one Allreduce and a full update per rank.
     """
 
-    def __init__(self, devices: Any = None, comm: Any = None) -> None:
+    def __init__(self, devices: Any = None, comm: Any = None,
+                 shard_optimizer: bool = True) -> None:
         self._MPI = mpi()
         self.comm = comm if comm is not None else self._MPI.COMM_WORLD
         self.rank: int = self.comm.Get_rank()
@@ -47,6 +57,10 @@ class DataParallel:
         self.devices = devices
         self._flag = np.zeros(1, dtype=np.int32)
         self._ready: weakref.WeakSet = weakref.WeakSet()  # models set up by setup_fit
+        self.shard_optimizer = bool(shard_optimizer)
+        self._uniform = True  # the last split gave every rank the same share
+        self._stale: weakref.WeakSet = weakref.WeakSet()  # models with sliced optimizer state
+        self._slice_buf: np.ndarray | None = None
         install_abort_hook(self.comm)
 
     # ------------------------------------------------------------------ identity
@@ -80,11 +94,7 @@ class DataParallel:
         comm = self.comm
         if model.params is not None:
             comm.Bcast(model.params, root=0)
-        opt = model.optimizer
-        if opt is not None and getattr(opt, "built", False):
-            state = comm.bcast(opt.get_state() if self.is_chief else None, root=0)
-            if not self.is_chief:
-                opt.set_state(state)
+        self._broadcast_optimizer(model.optimizer)
         get_state = getattr(model, "get_training_state", None)
         if get_state is not None:
             state = comm.bcast(get_state() if self.is_chief else None, root=0)
@@ -96,6 +106,28 @@ class DataParallel:
                 if seed is not None:
                     layer._mask_seed = (int(seed) + self.rank * _SALT) % (2**31)
         self._ready.add(model)
+
+    def _broadcast_optimizer(self, opt: Any) -> None:
+        """Rank 0's optimizer state on every rank: buffer by buffer when every rank holds
+        buffers of the same sizes (no pickling of megabytes), else through ``set_state``."""
+        if opt is None or not getattr(opt, "built", False):
+            return
+        comm = self.comm
+        layout = [(k, v.size, v.dtype.str) for k, v in sorted(opt._buffers.items())]
+        chief_layout, iterations = comm.bcast((layout, opt.iterations) if self.is_chief
+                                              else None, root=0)
+        same = np.array([layout == chief_layout and all(isinstance(v, np.ndarray)
+                                                         for v in opt._buffers.values())],
+                        dtype=np.int32)
+        comm.Allreduce(self._MPI.IN_PLACE, same, op=self._MPI.MIN)
+        if same[0]:
+            for name, _, _ in chief_layout:
+                comm.Bcast(opt._buffers[name], root=0)
+            opt.iterations = int(iterations)
+        else:
+            state = comm.bcast(opt.get_state() if self.is_chief else None, root=0)
+            if not self.is_chief:
+                opt.set_state(state)
 
     def setup_once(self, model: Any) -> None:
         """``setup_fit`` unless already done for ``model`` (``train_on_batch`` loops)."""
@@ -115,6 +147,7 @@ class DataParallel:
     def split_batch(self, s: int, e: int, sw: np.ndarray | None) -> tuple[int, int, float]:
         """``(local_start, local_end, share)`` for the global batch ``[s, e)``."""
         ls, le = self.local_range(s, e)
+        self._uniform = sw is None and (e - s) % self.num_processes == 0
         if sw is None:
             return ls, le, (le - ls) / (e - s)
         total = float(sw[s:e].sum(dtype=np.float64))
@@ -136,6 +169,83 @@ class DataParallel:
         self.comm.Allreduce(self._MPI.IN_PLACE, g, op=self._MPI.SUM)
         for p, _ in model._sparse:  # lazy row updates: every rank updates the union of rows
             p.rows = self._union_rows(p.rows)
+
+    def slice_bounds(self, n: int) -> list[tuple[int, int]]:
+        """The ranks' contiguous slices of ``n`` parameters (cut at multiples of 16 values,
+        whole cache lines)."""
+        blocks, size = -(-n // 16), self.num_processes
+        return [(min(n, 16 * (blocks * r // size)), min(n, 16 * (blocks * (r + 1) // size)))
+                for r in range(size)]
+
+    def can_shard(self, model: Any) -> bool:
+        """Whether ``sharded_update`` applies: dense weights on the CPU, an elementwise
+        optimizer, more than one rank."""
+        opt = model.optimizer
+        return (self.shard_optimizer and self.num_processes > 1 and not model._sparse
+                and opt is not None and getattr(opt, "built", False) and opt.elementwise
+                and isinstance(model.params, np.ndarray)
+                and opt.n_params == model._n_trainable and model._n_trainable > 0)
+
+    def sharded_update(self, model: Any, share: float) -> None:
+        """The step's gradient exchange and optimizer update, each rank updating one slice.
+
+        The local gradient is pre-scaled by ``share`` unless every rank has the same share
+        (then the sum is scaled by 1/N inside the optimizer: no extra pass over the buffer).
+        A ring reduce-scatter leaves this rank the summed gradient of its slice, the optimizer
+        updates that slice, and ``Allgatherv`` (in place) assembles the full weights."""
+        n = model._n_trainable
+        g = model.grads[:n]
+        bounds = self.slice_bounds(n)
+        lo, hi = bounds[self.rank]
+        if self._uniform:
+            scale = 1.0 / self.num_processes
+        else:
+            scale = 1.0
+            if share == 0.0:
+                g[...] = 0.0
+            elif share != 1.0:
+                g *= share
+        self._reduce_scatter(g, bounds)
+        model.optimizer.apply_slice(model.params, g[lo:hi], lo, hi, scale)
+        counts, displs = [b - a for a, b in bounds], [a for a, _ in bounds]
+        self.comm.Allgatherv(self._MPI.IN_PLACE,
+                             (model.params[:n], counts, displs, self._mpi_type(g.dtype)))
+        self._stale.add(model)
+
+    def _reduce_scatter(self, g: np.ndarray, bounds: list[tuple[int, int]]) -> None:
+        """Ring reduce-scatter in place: afterwards ``g[lo:hi]`` of this rank's slice holds
+        the sum over the ranks (the rest of ``g`` holds partial sums). N - 1 ``Sendrecv``
+        steps, each moving one slice per rank: the bandwidth-optimal schedule, and measured
+        3x faster than Open MPI's ``Reduce_scatter`` for 23 MB between two ranks on one
+        machine (3.2 ms against 8.9 ms)."""
+        size, r = self.num_processes, self.rank
+        right, left = (r + 1) % size, (r - 1) % size
+        width = max(b - a for a, b in bounds)
+        buf = self._slice_buf
+        if buf is None or buf.dtype != g.dtype or buf.size < width:
+            buf = self._slice_buf = np.empty(width, g.dtype)
+        for step in range(size - 1):
+            s_lo, s_hi = bounds[(r - step - 1) % size]
+            r_lo, r_hi = bounds[(r - step - 2) % size]
+            tmp = buf[:r_hi - r_lo]
+            self.comm.Sendrecv(g[s_lo:s_hi], dest=right, recvbuf=tmp, source=left)
+            np.add(g[r_lo:r_hi], tmp, out=g[r_lo:r_hi])
+
+    def gather_optimizer_state(self, model: Any) -> None:
+        """After sharded updates, every rank's optimizer state whole again (collective)."""
+        if model not in self._stale:
+            return
+        opt = model.optimizer
+        bounds = self.slice_bounds(opt.n_params)
+        counts, displs = [hi - lo for lo, hi in bounds], [lo for lo, _ in bounds]
+        for name in sorted(opt._buffers):
+            buf = opt._buffers[name]
+            self.comm.Allgatherv(self._MPI.IN_PLACE,
+                                 (buf, counts, displs, self._mpi_type(buf.dtype)))
+        self._stale.discard(model)
+
+    def _mpi_type(self, dtype: np.dtype) -> Any:
+        return self._MPI.DOUBLE if np.dtype(dtype) == np.float64 else self._MPI.FLOAT
 
     def _union_rows(self, rows: np.ndarray | None) -> np.ndarray:
         local = np.empty(0, np.int64) if rows is None else np.asarray(rows, dtype=np.int64)

@@ -169,6 +169,35 @@ class Optimizer:
             self._update(bufs, p, g, lr, wd, scale, self.clipvalue)
         self.iterations += 1
 
+    @property
+    def elementwise(self) -> bool:
+        """Whether one update touches each scalar independently (no norm over a variable or
+        over all of them): then any slice of the flat buffer can be updated on its own."""
+        return self.clipnorm is None and self.global_clipnorm is None
+
+    def apply_slice(self, params_flat: np.ndarray, grad_slice: np.ndarray, lo: int, hi: int,
+                    grad_scale: float = 1.0) -> None:
+        """One update of ``params_flat[lo:hi]`` (and the matching state) from ``grad_slice``
+        times ``grad_scale``; counts as one step. Data-parallel ranks each update their own
+        slice of an ``elementwise`` optimizer (ZeRO stage 1): the other slices' state on this
+        rank is left as it was."""
+        if not self.elementwise:
+            raise ValueError("apply_slice needs an elementwise update (no clipnorm / "
+                             "global_clipnorm)")
+        if not self.built:
+            raise ValueError("apply_slice: the optimizer is not built")
+        if not 0 <= lo <= hi <= self.n_params or grad_slice.size != hi - lo:
+            raise ValueError(f"apply_slice: slice [{lo}, {hi}) of {self.n_params} parameters "
+                             f"with {grad_slice.size} gradient values")
+        if hi > lo:
+            lr = self._learning_rate
+            if callable(lr):
+                lr = float(lr(self.iterations))
+            bufs = {k: v[lo:hi] for k, v in self._buffers.items()}
+            self._update(bufs, params_flat[lo:hi], grad_slice, lr, self.weight_decay or 0.0,
+                         grad_scale, self.clipvalue)
+        self.iterations += 1
+
     def apply_rows(self, params_flat: np.ndarray, grads_flat: np.ndarray, offset: int,
                    shape: tuple[int, ...], rows: np.ndarray | None) -> None:
         """Lazy update of the rows ``rows`` of the table of ``shape`` stored at ``offset``.
