@@ -10,7 +10,10 @@
  * The including file defines T, EPI, V, VL, TGT, VINL, the v_* helpers, ACT_ROW, SP_NZ and
  * SP_CHAIN. */
 
+/* accumulator vectors per column chunk: the including file may set it (register budget) */
+#ifndef SP_NV
 #define SP_NV 8
+#endif
 
 TGT static idx_t SP_NZ(const T *x, idx_t n, int32_t *idx, T *val)
 {
@@ -45,32 +48,32 @@ TGT static void SP_CHAIN(idx_t nnz, const int32_t *idx, const T *val, const T *b
     for (idx_t j = 0; j < ncols; j += SP_NV * VL) {
         const int rem = (int)(ncols - j < SP_NV * VL ? ncols - j : SP_NV * VL);
         int cnt[SP_NV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int v = 0; v < SP_NV; v++) {
             const int left = rem - v * VL;
             cnt[v] = left <= 0 ? 0 : left >= VL ? VL : left;
         }
         V acc[SP_NV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int v = 0; v < SP_NV; v++) acc[v] = v_zero();
         if (rem == SP_NV * VL) { /* full chunk: plain loads folded into the FMAs */
             for (idx_t t = 0; t < nnz; t++) {
                 const V av = v_set1(val[t]);
                 const T *bp = b + (idx_t)idx[t] * ldb + j;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
                 for (int v = 0; v < SP_NV; v++) acc[v] = v_fma(av, v_loadu(bp + v * VL), acc[v]);
             }
         } else {
             for (idx_t t = 0; t < nnz; t++) {
                 const V av = v_set1(val[t]);
                 const T *bp = b + (idx_t)idx[t] * ldb + j;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
                 for (int v = 0; v < SP_NV; v++)
                     if (cnt[v]) acc[v] = v_fma(av, v_loadn(bp + v * VL, cnt[v]), acc[v]);
             }
         }
         /* the microkernel's epilogue (ukr_x86_impl.h), lane by lane */
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int v = 0; v < SP_NV; v++) {
             if (!cnt[v]) continue;
             T *cp = c + j + v * VL;

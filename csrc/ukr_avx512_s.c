@@ -42,6 +42,7 @@
 #include "small_x86_impl.h"
 
 #define SP_NZ nz_avx512_s
+#define SP_NV 16 /* 16 of the 32 zmm registers hold a chunk's sums */
 #define SP_CHAIN spchain_avx512_s
 #include "sparse_x86_impl.h"
 

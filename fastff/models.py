@@ -440,8 +440,7 @@ class Sequential:
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: Any = None, callbacks: Any = None) -> np.ndarray:
         """Outputs for ``x`` (a new array of the model dtype)."""
-        return _training.predict(self, x, batch_size=batch_size, verbose=verbose,
-                                 callbacks=callbacks)
+        return _training.predict(self, x, batch_size, verbose, callbacks)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
         if training:

@@ -246,3 +246,21 @@ def test_changed_activation_after_fit_is_seen(general_path):
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)
         outs.append((model.params.copy(), model.predict(x, verbose=0)))
     assert np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1])
+
+
+def test_predict_sees_layer_settings_changed_between_calls():
+    """The compiled predict's one-integer validity check: an activation assigned after a
+    predict is seen by the next predict."""
+    x, y = _data()
+    model = _model()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    before = model.predict(x[:3], verbose=0)
+    model.predict(x[:3], verbose=0)  # validated once: the fast check is armed
+    model.layers[0].activation = fastff.activations.get("tanh")
+    after = model.predict(x[:3], verbose=0)
+    (w0, b0), (w1, b1), (w2, b2) = (la.get_weights() for la in model.layers)
+    h = np.tanh(np.tanh(x[:3].astype(np.float64) @ w0 + b0) @ w1 + b1) @ w2 + b2
+    expected = np.exp(h - h.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-7)

@@ -99,3 +99,29 @@ class SingleRow:
 
     def time_row(self, dtype):
         linalg.gemm_into(self.a, self.b, self.c)
+
+
+class SparseAGemm:
+    """The sparse-A entry (``gemm_into(..., sparse_a=True)``) on the first layer's forward and
+    weight-gradient shapes and one predict row, beside the dense entry, at input densities
+    around MNIST's (0.19) and past the switch to the dense path (0.3)."""
+
+    shapes = {"fwd 128x784x256": (128, 256, 784, False), "dW 784x128x256": (784, 256, 128, True),
+              "row 1x784x256": (1, 256, 784, False)}
+    params = (list(shapes), [0.05, 0.19, 0.3], ["dense", "sparse_a"])
+    param_names = ["shape", "density", "entry"]
+
+    def setup(self, shape, density, entry):
+        _set_threads(1)
+        m, n, k, self.ta = self.shapes[shape]
+        rng = np.random.default_rng(0)
+        stored = (k, m) if self.ta else (m, k)
+        self.a = (rng.random(stored) * (rng.random(stored) < density)).astype(np.float32)
+        self.b = rng.standard_normal((k, n)).astype(np.float32)
+        self.c = np.empty((m, n), np.float32)
+        self.sparse = entry == "sparse_a"
+        self.time_gemm(shape, density, entry)
+
+    def time_gemm(self, shape, density, entry):
+        linalg.gemm_into(self.a, self.b, self.c, self.ta, False, 1.0, 0.0, None, 0, 0.0,
+                         self.sparse)

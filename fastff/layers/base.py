@@ -23,6 +23,11 @@ _NAME_COUNTS: dict[str, int] = {}
 #: bumped whenever some layer's ``trainable`` flag changes, so models can re-check their
 #: flat-buffer layout (trainable params first) with one integer comparison per call
 TRAINABLE_VERSION = [0]
+#: bumped whenever some layer's ``activation``, ``rate`` or ``_mask_seed`` is assigned: a
+#: compiled-path description built at this version still matches its layers (one integer
+#: comparison per ``predict`` instead of a walk over the layers)
+SETTINGS_VERSION = [0]
+_WATCHED = frozenset(("activation", "rate", "_mask_seed"))
 
 
 def unique_name(prefix: str) -> str:
@@ -139,6 +144,11 @@ class Layer:
     #: the dtype inputs are converted to (None: the model's float dtype)
     min_input_ndim = 2
     input_dtype: Any = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _WATCHED:
+            SETTINGS_VERSION[0] += 1
+        object.__setattr__(self, name, value)
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: tuple[int, ...] | None = None, input_dim: int | None = None,
