@@ -65,15 +65,17 @@ def main(argv: list[str] | None = None) -> int:
 
     parts = {
         "gather 128 rows": lambda: np.take(X, perm[:B], axis=0, out=x),
+        # the step's forward and weight-gradient GEMMs use the sparse-A entry (layer inputs)
         "GEMM forward (3)": lambda: [gemm_into(a, w[k], h[k], False, False, 1.0, 0.0, b[k],
-                                               1 if k < 2 else 0, 0.0)
+                                               1 if k < 2 else 0, 0.0, True)
                                      for k, a in enumerate((x, h[0], h[1]))],
         "softmax-xent": lambda: K_sm.softmax_xent_sparse(h[2], lab, empty, t(1 / B), loss, dz),
         "act' + bias grads (3)": lambda: (
             K_red.bias_grad(dz, db[2]),
             K_act.act_backward_bias(dh[2], h[1], g[1], db[1], 1, t(0)),
             K_act.act_backward_bias(dh[1], h[0], g[0], db[0], 1, t(0))),
-        "GEMM weight grads (3)": lambda: [gemm_into(a, gg, dw[k], True, False)
+        "GEMM weight grads (3)": lambda: [gemm_into(a, gg, dw[k], True, False, 1.0, 0.0, None,
+                                                    0, 0.0, True)
                                           for k, (a, gg) in enumerate(((x, g[0]), (h[0], g[1]),
                                                                        (h[1], dz)))],
         "GEMM input grads (2)": lambda: (gemm_into(dz, w[2], dh[2], False, True),
