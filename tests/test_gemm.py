@@ -88,26 +88,6 @@ def assert_close(got: np.ndarray, expected: np.ndarray, bound: np.ndarray, what:
             f"{got[i]!r}, expected {expected[i]!r}, bound {bound[i]:.3g}")
 
 
-@pytest.fixture(params=KERNELS)
-def kernel(request):
-    before = ffi.string(lib.fastff_kernel_name())
-    assert lib.fastff_set_kernel(request.param.encode()) == 0
-    yield request.param
-    lib.fastff_set_kernel(before)
-
-
-@pytest.fixture
-def threads():
-    """Set the C core's thread count for one test, restoring it afterwards."""
-    before = lib.fastff_get_num_threads()
-
-    def set_(n: int) -> None:
-        assert lib.fastff_set_num_threads(n) == 0
-
-    yield set_
-    lib.fastff_set_num_threads(before)
-
-
 def _rand(rng, shape, dtype):
     return (rng.standard_normal(shape)).astype(dtype)
 

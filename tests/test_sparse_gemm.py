@@ -3,7 +3,7 @@ must give the dense entry's exact bits - every kernel set x dtype x trans_a x ac
 alpha/beta x bias, odd shapes on both sides of the small/packed split and of the K blocking,
 densities on both sides of the sparse/dense switch, 1 and 2 threads - and stay close to a
 float64 reference (the dense path's own tests bound that; here one reference check guards
-against both paths being wrong the same way).
+against both paths being wrong the same way). Fixtures ``kernel`` and ``threads``: conftest.py.
 """
 
 from __future__ import annotations
@@ -17,29 +17,8 @@ from fastff import _core, linalg
 
 ffi, lib = _core.ffi, _core.lib
 
-KERNELS = [n for n in ffi.string(lib.fastff_kernel_names()).decode().split()
-           if lib.fastff_kernel_supported(n.encode())]
 DTYPES = [np.float32, np.float64]
 ACTS = [None, "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu"]
-
-
-@pytest.fixture(params=KERNELS)
-def kernel(request):
-    before = ffi.string(lib.fastff_kernel_name())
-    assert lib.fastff_set_kernel(request.param.encode()) == 0
-    yield request.param
-    lib.fastff_set_kernel(before)
-
-
-@pytest.fixture
-def threads():
-    before = lib.fastff_get_num_threads()
-
-    def set_(n: int) -> None:
-        assert lib.fastff_set_num_threads(n) == 0
-
-    yield set_
-    lib.fastff_set_num_threads(before)
 
 
 def sparse_matrix(rng, shape, density, dtype):

@@ -1,0 +1,34 @@
+"""Fixtures shared by the C-core tests: every supported kernel set, and the thread count."""
+
+from __future__ import annotations
+
+import pytest
+
+from fastff import _core
+
+ffi, lib = _core.ffi, _core.lib
+
+#: the kernel sets this CPU supports (ref always; avx2 / avx512 where present)
+KERNELS = [n for n in ffi.string(lib.fastff_kernel_names()).decode().split()
+           if lib.fastff_kernel_supported(n.encode())]
+
+
+@pytest.fixture(params=KERNELS)
+def kernel(request):
+    """Run the test once per supported kernel set, restoring the active one afterwards."""
+    before = ffi.string(lib.fastff_kernel_name())
+    assert lib.fastff_set_kernel(request.param.encode()) == 0
+    yield request.param
+    lib.fastff_set_kernel(before)
+
+
+@pytest.fixture
+def threads():
+    """Set the C core's thread count for one test, restoring it afterwards."""
+    before = lib.fastff_get_num_threads()
+
+    def set_(n: int) -> None:
+        assert lib.fastff_set_num_threads(n) == 0
+
+    yield set_
+    lib.fastff_set_num_threads(before)
