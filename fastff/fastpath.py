@@ -58,6 +58,7 @@ class _Stack:
         self.sig = signature(model._layers)
         self.settings_version = SETTINGS_VERSION[0]
         self.layers = list(model._layers)  # the model owns them anyway: no extra lifetime
+        self.predict_entry: Any = None  # predict_stack's compiled overload (predict_into)
         self.dtype = model.dtype
         self.n_in = dense[0].kernel.shape[0]
         self.n_out = dense[-1].units
@@ -448,10 +449,33 @@ def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.n
             cache.clear()
         meta, size = _kernels().ws_layout(st.meta.copy(), b)
         got = cache[(id(st), b)] = (meta, np.empty(max(size, 1), st.dtype), st)
-    rc = _predict_kernel(x, model.params, got[0], st.fparams, got[1], st.softmax_last, out)
+    args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out)
+    flags = x.flags
+    if st.predict_entry is not None and flags.writeable and flags.aligned:
+        rc = st.predict_entry(*args)  # the types are those of the first call: see below
+    else:
+        rc = _predict_kernel(*args)
+        if st.predict_entry is None and flags.writeable and flags.aligned:
+            st.predict_entry = _entry_point(_predict_kernel, args)
     if rc:
         _predict_error(rc, x)
     return out
+
+
+def _entry_point(dispatcher: Any, args: tuple) -> Any:
+    """The compiled overload for exactly the Numba types of ``args``, callable without the
+    dispatcher's per-call type resolution (~0.3 us of a ~8 us single-row predict). Valid for
+    later calls whose arguments have the same types: ``predict_into`` guarantees it for a
+    given stack (the same parameter, workspace and output arrays' kinds; ``x`` 2-D,
+    C-contiguous, of the model dtype, writeable and aligned). None when Numba does not
+    expose it."""
+    try:
+        from numba import typeof
+
+        cres = dispatcher.overloads.get(tuple(typeof(a) for a in args))
+        return None if cres is None else cres.entry_point
+    except Exception:  # noqa: BLE001 - an internal of Numba's; the dispatcher still works
+        return None
 
 
 def predict_batches(model: Any, st: _Stack, X: np.ndarray, batch_size: int | None) -> np.ndarray:

@@ -264,3 +264,20 @@ def test_predict_sees_layer_settings_changed_between_calls():
     expected /= expected.sum(axis=1, keepdims=True)
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_compiled_predict_takes_read_only_and_float64_inputs():
+    """The cached compiled entry serves writeable, aligned rows; read-only rows (another
+    Numba type) go through the dispatcher; both give the same bits, in both dtypes."""
+    x, y = _data()
+    for dtype in ("float32", "float64"):
+        model = _model(dtype=dtype)
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        xs = x[:5].astype(dtype)
+        first = model.predict(xs, verbose=0)
+        again = model.predict(xs, verbose=0)  # through the cached entry
+        frozen = xs.copy()
+        frozen.setflags(write=False)
+        assert np.array_equal(first, again)
+        assert np.array_equal(model.predict(frozen, verbose=0), first)
+        assert np.array_equal(model.predict(xs, verbose=0), first)
