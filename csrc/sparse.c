@@ -37,6 +37,10 @@
 #define SPARSE_MAX_ENTRIES ((idx_t)1 << 23)
 /* slack after the nonzero lists: SIMD packing may write a vector past the last entry */
 #define SPARSE_PAD 16
+/* fixed costs, in dense flops, of one output element (epilogue, store) and of one element
+ * of A scanned for nonzeros: they decide, with the chains' flops, whether threads pay */
+#define SPARSE_FLOPS_PER_OUTPUT 40.0
+#define SPARSE_FLOPS_PER_SCANNED 10.0
 /* output rows are handed to threads in units of this many */
 #define SPARSE_ROW_UNIT 8
 
