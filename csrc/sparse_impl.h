@@ -52,34 +52,39 @@ static int FF(sparse_rows)(const KERN *kn, idx_t i0, idx_t i1, idx_t n, idx_t k,
     return FASTFF_OK;
 }
 
-/* trans_a = 1: output rows [r0, r1) are columns of A (stored k x m, row stride lda). The
- * columns' nonzeros are counted, then placed column by column in ascending row order. */
+/* trans_a = 1: output rows [r0, r1) are columns of A (stored k x m, row stride lda). Each row
+ * of A's column range is listed once (its nonzeros, counted per column as they come), then
+ * the entries are placed column by column, in ascending row order. */
 static int FF(sparse_cols)(const KERN *kn, idx_t r0, idx_t r1, idx_t n, idx_t k, idx_t kcb,
                            T alpha, const T *a, idx_t lda, const T *b, idx_t ldb, T beta, T *c,
                            idx_t ldc, const T *bias, int act, T param)
 {
-    const idx_t w = r1 - r0, wpad = round_up(w + 1 + SPARSE_PAD, 64);
-    const idx_t cap = round_up(k * w, 64);
-    const size_t bytes = (size_t)(wpad + cap) * sizeof(T) + (size_t)(2 * wpad) * sizeof(idx_t) +
-                         (size_t)(wpad + cap) * sizeof(int32_t);
-    T *rowval = (T *)fastff_thread_buffer(bytes); /* nonzeros of one row of A's column range */
+    const idx_t w = r1 - r0, wpad = round_up(w + 1, 64), kpad = round_up(k + 1, 64);
+    const idx_t cap = round_up(k * w + SPARSE_PAD, 64);
+    const size_t bytes = (size_t)(2 * cap) * (sizeof(T) + sizeof(int32_t)) +
+                         (size_t)(2 * wpad + kpad) * sizeof(idx_t);
+    T *rowval = (T *)fastff_thread_buffer(bytes); /* the nonzeros, row by row */
     if (!rowval) return FASTFF_ERR_NOMEM;
-    T *colval = rowval + wpad;         /* all nonzeros, column by column */
-    idx_t *start = (idx_t *)(colval + cap);
+    T *colval = rowval + cap;                     /* the same, column by column */
+    idx_t *start = (idx_t *)(colval + cap);       /* column r: [start[r], start[r + 1]) */
     idx_t *fill = start + wpad;
-    int32_t *rowidx = (int32_t *)(fill + wpad);
-    int32_t *colidx = rowidx + wpad;   /* their rows (positions along K) */
+    idx_t *rowstart = fill + wpad;                /* row p: [rowstart[p], rowstart[p + 1]) */
+    int32_t *rowidx = (int32_t *)(rowstart + kpad); /* their columns (r - r0) */
+    int32_t *colidx = rowidx + cap;               /* their rows (positions along K) */
 
     for (idx_t r = 0; r <= w; r++) start[r] = 0;
+    idx_t total = 0;
     for (idx_t p = 0; p < k; p++) {
-        const T *x = a + p * lda + r0;
-        for (idx_t r = 0; r < w; r++) start[r + 1] += x[r] != 0;
+        rowstart[p] = total;
+        const idx_t nnz = kn->nz(a + p * lda + r0, w, rowidx + total, rowval + total);
+        for (idx_t t = total; t < total + nnz; t++) start[rowidx[t] + 1]++;
+        total += nnz;
     }
+    rowstart[k] = total;
     for (idx_t r = 0; r < w; r++) start[r + 1] += start[r];
     for (idx_t r = 0; r < w; r++) fill[r] = start[r];
     for (idx_t p = 0; p < k; p++) {
-        const idx_t nnz = kn->nz(a + p * lda + r0, w, rowidx, rowval);
-        for (idx_t t = 0; t < nnz; t++) {
+        for (idx_t t = rowstart[p]; t < rowstart[p + 1]; t++) {
             const idx_t pos = fill[rowidx[t]]++;
             colidx[pos] = (int32_t)p;
             colval[pos] = rowval[t];

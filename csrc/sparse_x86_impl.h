@@ -38,15 +38,47 @@ TGT static idx_t SP_NZ(const T *x, idx_t n, int32_t *idx, T *val)
     return cnt;
 }
 
+/* The microkernel's epilogue (ukr_x86_impl.h) for one vector of n lanes at cp. */
+VINL V SP_EPI(V acc, T *cp, const T *bias, int n, const EPI *e, V valpha, V vbeta, V vslope)
+{
+    V x = e->alpha == 1 ? acc : v_mul(valpha, acc);
+    if (e->first) {
+        if (e->beta != 0) x = v_add(x, v_mul(vbeta, v_loadn(cp, n)));
+    } else {
+        x = v_add(x, v_loadn(cp, n));
+    }
+    if (e->last) {
+        if (bias) x = v_add(x, v_loadn(bias, n));
+        if (e->act == FASTFF_ACT_RELU) x = v_max0(x);
+        else if (e->act == FASTFF_ACT_LEAKY_RELU) x = v_leaky(x, vslope);
+    }
+    return x;
+}
+
 TGT static void SP_CHAIN(idx_t nnz, const int32_t *idx, const T *val, const T *b, idx_t ldb,
                          idx_t ncols, T *c, const EPI *e)
 {
     const V valpha = v_set1(e->alpha), vbeta = v_set1(e->beta), vslope = v_set1(e->param);
-    const int use_beta = e->first && e->beta != 0, accumulate = !e->first;
-    const int last = e->last, act = e->act, alpha_one = e->alpha == 1;
-    const int use_bias = last && e->bias;
-    for (idx_t j = 0; j < ncols; j += SP_NV * VL) {
-        const int rem = (int)(ncols - j < SP_NV * VL ? ncols - j : SP_NV * VL);
+    const T *bias = e->last ? e->bias : NULL;
+    idx_t j = 0;
+    for (; j + SP_NV * VL <= ncols; j += SP_NV * VL) { /* full chunks: constant lane counts */
+        V acc[SP_NV];
+#pragma GCC unroll 16
+        for (int v = 0; v < SP_NV; v++) acc[v] = v_zero();
+        for (idx_t t = 0; t < nnz; t++) {
+            const V av = v_set1(val[t]);
+            const T *bp = b + (idx_t)idx[t] * ldb + j;
+#pragma GCC unroll 16
+            for (int v = 0; v < SP_NV; v++) acc[v] = v_fma(av, v_loadu(bp + v * VL), acc[v]);
+        }
+#pragma GCC unroll 16
+        for (int v = 0; v < SP_NV; v++)
+            v_storen(c + j + v * VL, VL,
+                     SP_EPI(acc[v], c + j + v * VL, bias ? bias + j + v * VL : NULL, VL, e,
+                            valpha, vbeta, vslope));
+    }
+    if (j < ncols) { /* the last chunk: fewer vectors, the final one partial */
+        const int rem = (int)(ncols - j);
         int cnt[SP_NV];
 #pragma GCC unroll 16
         for (int v = 0; v < SP_NV; v++) {
@@ -56,39 +88,22 @@ TGT static void SP_CHAIN(idx_t nnz, const int32_t *idx, const T *val, const T *b
         V acc[SP_NV];
 #pragma GCC unroll 16
         for (int v = 0; v < SP_NV; v++) acc[v] = v_zero();
-        if (rem == SP_NV * VL) { /* full chunk: plain loads folded into the FMAs */
-            for (idx_t t = 0; t < nnz; t++) {
-                const V av = v_set1(val[t]);
-                const T *bp = b + (idx_t)idx[t] * ldb + j;
+        for (idx_t t = 0; t < nnz; t++) {
+            const V av = v_set1(val[t]);
+            const T *bp = b + (idx_t)idx[t] * ldb + j;
 #pragma GCC unroll 16
-                for (int v = 0; v < SP_NV; v++) acc[v] = v_fma(av, v_loadu(bp + v * VL), acc[v]);
-            }
-        } else {
-            for (idx_t t = 0; t < nnz; t++) {
-                const V av = v_set1(val[t]);
-                const T *bp = b + (idx_t)idx[t] * ldb + j;
-#pragma GCC unroll 16
-                for (int v = 0; v < SP_NV; v++)
-                    if (cnt[v]) acc[v] = v_fma(av, v_loadn(bp + v * VL, cnt[v]), acc[v]);
-            }
+            for (int v = 0; v < SP_NV; v++)
+                if (cnt[v]) acc[v] = v_fma(av, v_loadn(bp + v * VL, cnt[v]), acc[v]);
         }
-        /* the microkernel's epilogue (ukr_x86_impl.h), lane by lane */
 #pragma GCC unroll 16
-        for (int v = 0; v < SP_NV; v++) {
-            if (!cnt[v]) continue;
-            T *cp = c + j + v * VL;
-            V x = alpha_one ? acc[v] : v_mul(valpha, acc[v]);
-            if (use_beta) x = v_add(x, v_mul(vbeta, v_loadn(cp, cnt[v])));
-            else if (accumulate) x = v_add(x, v_loadn(cp, cnt[v]));
-            if (last) {
-                if (use_bias) x = v_add(x, v_loadn(e->bias + j + v * VL, cnt[v]));
-                if (act == FASTFF_ACT_RELU) x = v_max0(x);
-                else if (act == FASTFF_ACT_LEAKY_RELU) x = v_leaky(x, vslope);
-            }
-            v_storen(cp, cnt[v], x);
-        }
+        for (int v = 0; v < SP_NV; v++)
+            if (cnt[v])
+                v_storen(c + j + v * VL, cnt[v],
+                         SP_EPI(acc[v], c + j + v * VL, bias ? bias + j + v * VL : NULL, cnt[v],
+                                e, valpha, vbeta, vslope));
     }
-    if (last && fastff_act_is_elementwise_heavy(act)) ACT_ROW(c, ncols, act, e->param);
+    if (e->last && fastff_act_is_elementwise_heavy(e->act)) ACT_ROW(c, ncols, e->act, e->param);
 }
 
 #undef SP_NV
+#undef SP_EPI
