@@ -32,9 +32,11 @@
 #endif
 /* rows of stored A sampled for the density estimate */
 #define SPARSE_SAMPLE_ROWS 16
-/* trans_a = 1 keeps a thread's column lists in its scratch buffer: at most this many
- * potential entries (k x columns) in all, else the dense path runs */
-#define SPARSE_MAX_ENTRIES ((idx_t)1 << 23)
+/* trans_a = 1 keeps a thread's row and column lists in its scratch buffer, sized for every
+ * entry of its columns (pages are touched only for the nonzeros): at most this many
+ * potential entries (k x m) in all - 4M, i.e. <= 100 MB of float64 lists - else the dense
+ * path runs */
+#define SPARSE_MAX_ENTRIES ((idx_t)1 << 22)
 /* slack after the nonzero lists: SIMD packing may write a vector past the last entry */
 #define SPARSE_PAD 16
 /* fixed costs, in dense flops, of one output element (epilogue, store) and of one element
