@@ -62,10 +62,11 @@ int32_t fastff_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, 
                     int64_t ldb, double beta, void *c, int64_t ldc, const void *bias,
                     int32_t act, double act_param);
 
-/* Same contract and bitwise the same C as fastff_sgemm / fastff_dgemm, faster when op(A) is
- * mostly zeros (raw pixels, one-hot or bag-of-words inputs, dropped-out activations): only
- * A's nonzeros are multiplied. A's density is sampled first; dense-looking A and
- * trans_b = 1 take the dense path. */
+/* Same contract and bitwise the same C as fastff_sgemm / fastff_dgemm (for finite B: a zero
+ * of A times an infinite B is NaN in the dense product and is skipped here), faster when
+ * op(A) is mostly zeros (raw pixels, one-hot or bag-of-words inputs, dropped-out
+ * activations): only A's nonzeros are multiplied. A's density is sampled first;
+ * dense-looking A and trans_b = 1 take the dense path. */
 int32_t fastff_sgemm_sparse_a(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
                               int64_t k, float alpha, const float *a, int64_t lda,
                               const float *b, int64_t ldb, float beta, float *c, int64_t ldc,

@@ -132,7 +132,8 @@ def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: 
     no memory with ``a``, ``b`` or ``bias``. When ``beta == 0`` the old content of ``out`` is
     ignored (NaN there does not propagate). Results are bitwise identical for any thread count.
     ``sparse_a=True`` says ``op(a)`` may be mostly zeros (pixels, one-hot features): the core
-    samples its density and, when low, multiplies only the nonzeros - same bits, less time.
+    samples its density and, when low, multiplies only the nonzeros - the same bits (for
+    finite ``b``), less time.
     """
     a = _as_matrix(a, "a")
     b = _as_matrix(b, "b")
