@@ -186,6 +186,43 @@ def test_failing_rank_aborts_the_job(tmp_path):
     assert "MPI_Abort" in text
 
 
+THREE_RANKS = """
+import sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+import fastff
+from fastff import distribution
+import _distribution_worker as w
+
+d = distribution.DataParallel()
+distribution.set_distribution(d)
+m, _, _ = w.train("adam")
+state = m.optimizer.get_state()
+distribution.set_distribution(None)
+every = d.comm.gather(m.params.copy(), root=0)
+if d.rank == 0:
+    ref, _, _ = w.train("adam")
+    ref_state = ref.optimizer.get_state()
+    print("weights", float(np.abs(m.params - ref.params).max()))
+    print("state", max(float(np.abs(state[k] - ref_state[k]).max()) for k in ref_state))
+    print("identical", all(np.array_equal(every[0], p) for p in every))
+"""
+
+
+@needs_mpi
+def test_three_ranks_match_one_process(tmp_path):
+    """The ring reduce-scatter and the slice bounds for N > 2 (batch 25 = 9 + 8 + 8 rows, a
+    final batch of 12 = 4 + 4 + 4): 3 ranks end where 1 process does, holding one model."""
+    script = tmp_path / "three.py"
+    script.write_text(THREE_RANKS.format(tests=str(HERE)))
+    r = mpirun(3, str(script), timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = dict(line.split(maxsplit=1) for line in r.stdout.splitlines()
+               if line.split(maxsplit=1)[:1] in (["weights"], ["state"], ["identical"]))
+    assert float(got["weights"]) < 1e-10 and float(got["state"]) < 1e-10
+    assert got["identical"] == "True"
+
+
 def test_clear_error_without_mpi4py():
     """Without mpi4py the rest of fastff works and DataParallel names what is missing."""
     code = textwrap.dedent("""
