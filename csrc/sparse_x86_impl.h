@@ -55,55 +55,54 @@ VINL V SP_EPI(V acc, T *cp, const T *bias, int n, const EPI *e, V valpha, V vbet
     return x;
 }
 
+/* One chunk of SP_NV vectors from column j: vector v has cnt[v] lanes (0: none). Inlined
+ * with constant counts for full chunks, so the masks fold away and the loads fold into
+ * the FMAs. */
+VINL void SP_CHUNK(idx_t nnz, const int32_t *idx, const T *val, const T *b, idx_t ldb, idx_t j,
+                   const int *cnt, T *c, const T *bias, const EPI *e, V valpha, V vbeta,
+                   V vslope)
+{
+    V acc[SP_NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < SP_NV; v++) acc[v] = v_zero();
+    for (idx_t t = 0; t < nnz; t++) {
+        const V av = v_set1(val[t]);
+        const T *bp = b + (idx_t)idx[t] * ldb + j;
+#pragma GCC unroll 16
+        for (int v = 0; v < SP_NV; v++)
+            if (cnt[v]) acc[v] = v_fma(av, v_loadn(bp + v * VL, cnt[v]), acc[v]);
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < SP_NV; v++)
+        if (cnt[v])
+            v_storen(c + j + v * VL, cnt[v],
+                     SP_EPI(acc[v], c + j + v * VL, bias ? bias + j + v * VL : NULL, cnt[v], e,
+                            valpha, vbeta, vslope));
+}
+
 TGT static void SP_CHAIN(idx_t nnz, const int32_t *idx, const T *val, const T *b, idx_t ldb,
                          idx_t ncols, T *c, const EPI *e)
 {
     const V valpha = v_set1(e->alpha), vbeta = v_set1(e->beta), vslope = v_set1(e->param);
     const T *bias = e->last ? e->bias : NULL;
+    int full[SP_NV], cnt[SP_NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < SP_NV; v++) full[v] = VL;
     idx_t j = 0;
-    for (; j + SP_NV * VL <= ncols; j += SP_NV * VL) { /* full chunks: constant lane counts */
-        V acc[SP_NV];
-#pragma GCC unroll 16
-        for (int v = 0; v < SP_NV; v++) acc[v] = v_zero();
-        for (idx_t t = 0; t < nnz; t++) {
-            const V av = v_set1(val[t]);
-            const T *bp = b + (idx_t)idx[t] * ldb + j;
-#pragma GCC unroll 16
-            for (int v = 0; v < SP_NV; v++) acc[v] = v_fma(av, v_loadu(bp + v * VL), acc[v]);
-        }
-#pragma GCC unroll 16
-        for (int v = 0; v < SP_NV; v++)
-            v_storen(c + j + v * VL, VL,
-                     SP_EPI(acc[v], c + j + v * VL, bias ? bias + j + v * VL : NULL, VL, e,
-                            valpha, vbeta, vslope));
-    }
+    for (; j + SP_NV * VL <= ncols; j += SP_NV * VL)
+        SP_CHUNK(nnz, idx, val, b, ldb, j, full, c, bias, e, valpha, vbeta, vslope);
     if (j < ncols) { /* the last chunk: fewer vectors, the final one partial */
         const int rem = (int)(ncols - j);
-        int cnt[SP_NV];
 #pragma GCC unroll 16
         for (int v = 0; v < SP_NV; v++) {
             const int left = rem - v * VL;
             cnt[v] = left <= 0 ? 0 : left >= VL ? VL : left;
         }
-        V acc[SP_NV];
-#pragma GCC unroll 16
-        for (int v = 0; v < SP_NV; v++) acc[v] = v_zero();
-        for (idx_t t = 0; t < nnz; t++) {
-            const V av = v_set1(val[t]);
-            const T *bp = b + (idx_t)idx[t] * ldb + j;
-#pragma GCC unroll 16
-            for (int v = 0; v < SP_NV; v++)
-                if (cnt[v]) acc[v] = v_fma(av, v_loadn(bp + v * VL, cnt[v]), acc[v]);
-        }
-#pragma GCC unroll 16
-        for (int v = 0; v < SP_NV; v++)
-            if (cnt[v])
-                v_storen(c + j + v * VL, cnt[v],
-                         SP_EPI(acc[v], c + j + v * VL, bias ? bias + j + v * VL : NULL, cnt[v],
-                                e, valpha, vbeta, vslope));
+        SP_CHUNK(nnz, idx, val, b, ldb, j, cnt, c, bias, e, valpha, vbeta, vslope);
     }
     if (e->last && fastff_act_is_elementwise_heavy(e->act)) ACT_ROW(c, ncols, e->act, e->param);
 }
 
 #undef SP_NV
 #undef SP_EPI
+#undef SP_CHUNK

@@ -41,6 +41,7 @@
 #define SP_NZ nz_avx2_d
 #define SP_CHAIN spchain_avx2_d
 #define SP_EPI sp_epi_avx2_d
+#define SP_CHUNK sp_chunk_avx2_d
 #include "sparse_x86_impl.h"
 
 const kern_d fastff_avx2_d = {

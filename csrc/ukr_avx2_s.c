@@ -42,6 +42,7 @@
 #define SP_NZ nz_avx2_s
 #define SP_CHAIN spchain_avx2_s
 #define SP_EPI sp_epi_avx2_s
+#define SP_CHUNK sp_chunk_avx2_s
 #include "sparse_x86_impl.h"
 
 const kern_s fastff_avx2_s = {

@@ -44,6 +44,7 @@
 #define SP_NV 16 /* 16 of the 32 zmm registers hold a chunk's sums */
 #define SP_CHAIN spchain_avx512_d
 #define SP_EPI sp_epi_avx512_d
+#define SP_CHUNK sp_chunk_avx512_d
 #include "sparse_x86_impl.h"
 
 const kern_d fastff_avx512_d = {
