@@ -55,9 +55,9 @@ class _Stack:
 
     def __init__(self, model: Any, dense: list, drops: list) -> None:
         self.key = _key(model)
-        self.sig = signature(model._layers)
-        self.settings_version = SETTINGS_VERSION[0]
         self.layers = list(model._layers)  # the model owns them anyway: no extra lifetime
+        self.settings = settings(self.layers)
+        self.settings_version = SETTINGS_VERSION[0]
         self.predict_entry: Any = None  # predict_stack's compiled overload (predict_into)
         self.dtype = model.dtype
         self.n_in = dense[0].kernel.shape[0]
@@ -114,29 +114,24 @@ class _Stack:
         return got
 
 
-def signature(layers: list) -> tuple:
-    """What of the layers' settings the stack description bakes in (activations, dropout;
-    instance attributes, read the same way as :func:`same_signature`)."""
-    return tuple((id(la), id(d.get("activation")), d.get("rate"), d.get("_mask_seed"))
+def settings(layers: list) -> tuple:
+    """What of the layers' settings the stack description bakes in: each layer's activation,
+    dropout rate and mask seed (instance attributes)."""
+    return tuple((id(d.get("activation")), d.get("rate"), d.get("_mask_seed"))
                  for la in layers for d in (la.__dict__,))
 
 
 def same_signature(st: _Stack, layers: list) -> bool:
-    """Whether ``st`` still describes ``layers`` (``st.sig == signature(layers)``). Checked on
-    every compiled ``predict``: when no layer setting was assigned since the last check (one
-    integer comparison) the walk over the layers is skipped - it cost ~0.8 us of a ~9 us
-    single-row predict."""
-    if st.settings_version == SETTINGS_VERSION[0]:
-        return st.layers == layers  # identity of each element, compared in C
-    sig = st.sig
-    if len(sig) != len(layers):
+    """Whether ``st`` still describes ``layers``: the same layer objects and settings. Checked
+    on every compiled ``predict``; the settings are re-read only when some layer setting was
+    assigned since the last check (``SETTINGS_VERSION``: one integer comparison instead of a
+    walk over the layers, which cost ~0.8 us of a ~9 us single-row predict)."""
+    if st.layers != layers:  # identity of each element, compared in C
         return False
-    for (lid, aid, rate, seed), la in zip(sig, layers):
-        d = la.__dict__
-        if (lid != id(la) or aid != id(d.get("activation")) or rate != d.get("rate")
-                or seed != d.get("_mask_seed")):
+    if st.settings_version != SETTINGS_VERSION[0]:
+        if st.settings != settings(layers):
             return False
-    st.settings_version = SETTINGS_VERSION[0]
+        st.settings_version = SETTINGS_VERSION[0]
     return True
 
 
@@ -451,11 +446,12 @@ def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.n
         got = cache[(id(st), b)] = (meta, np.empty(max(size, 1), st.dtype), st)
     args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out)
     flags = x.flags
-    if st.predict_entry is not None and flags.writeable and flags.aligned:
-        rc = st.predict_entry(*args)  # the types are those of the first call: see below
+    usual = flags.writeable and flags.aligned  # the argument types the entry is cached for
+    if usual and st.predict_entry is not None:
+        rc = st.predict_entry(*args)
     else:
         rc = _predict_kernel(*args)
-        if st.predict_entry is None and flags.writeable and flags.aligned:
+        if usual:
             st.predict_entry = _entry_point(_predict_kernel, args)
     if rc:
         _predict_error(rc, x)

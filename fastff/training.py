@@ -28,7 +28,6 @@ from fastff import distribution as distribution_lib
 from fastff.callbacks.base import CallbackList
 from fastff.fastpath import _key as _fast_key
 from fastff.fastpath import predict_batches as _predict_batches
-from fastff.fastpath import predict_into as _predict_into
 from fastff.fastpath import same_signature as _same_signature
 from fastff.layers.base import TRAINABLE_VERSION, is_device_array
 
@@ -614,10 +613,7 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
             and model._layout_version == TRAINABLE_VERSION[0] and st.key == _fast_key(model)
             and _same_signature(st, model._layers)):
         # compiled whole forward of a Dense stack: the cheapest correct checks only
-        n = x.shape[0]
-        if single_batch or n <= (batch_size or config.PREDICT_BATCH_SIZE):  # one batch
-            return _predict_into(model, st, x, np.empty((n, st.n_out), st.dtype))
-        return _predict_batches(model, st, x, batch_size)
+        return _predict_batches(model, st, x, x.shape[0] if single_batch else batch_size)
     batch_size = V.check_positive_int(
         config.PREDICT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
     verbose = _verbose(verbose)

@@ -207,9 +207,7 @@ class DataParallel:
                 g *= share
         self._reduce_scatter(g, bounds)
         model.optimizer.apply_slice(model.params, g[lo:hi], lo, hi, scale)
-        counts, displs = [b - a for a, b in bounds], [a for a, _ in bounds]
-        self.comm.Allgatherv(self._MPI.IN_PLACE,
-                             (model.params[:n], counts, displs, self._mpi_type(g.dtype)))
+        self._allgather_slices(model.params[:n], bounds)
         self._stale.add(model)
 
     def _reduce_scatter(self, g: np.ndarray, bounds: list[tuple[int, int]]) -> None:
@@ -237,15 +235,15 @@ class DataParallel:
             return
         opt = model.optimizer
         bounds = self.slice_bounds(opt.n_params)
-        counts, displs = [hi - lo for lo, hi in bounds], [lo for lo, _ in bounds]
         for name in sorted(opt._buffers):
-            buf = opt._buffers[name]
-            self.comm.Allgatherv(self._MPI.IN_PLACE,
-                                 (buf, counts, displs, self._mpi_type(buf.dtype)))
+            self._allgather_slices(opt._buffers[name], bounds)
         self._stale.discard(model)
 
-    def _mpi_type(self, dtype: np.dtype) -> Any:
-        return self._MPI.DOUBLE if np.dtype(dtype) == np.float64 else self._MPI.FLOAT
+    def _allgather_slices(self, buf: np.ndarray, bounds: list[tuple[int, int]]) -> None:
+        """Every rank's slice ``buf[lo:hi]`` to every rank, in place."""
+        counts, displs = [hi - lo for lo, hi in bounds], [lo for lo, _ in bounds]
+        mpi_type = self._MPI.DOUBLE if buf.dtype == np.float64 else self._MPI.FLOAT
+        self.comm.Allgatherv(self._MPI.IN_PLACE, (buf, counts, displs, mpi_type))
 
     def _union_rows(self, rows: np.ndarray | None) -> np.ndarray:
         local = np.empty(0, np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
