@@ -443,3 +443,97 @@ class CpuOps(NumpyOps):
                         t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(epsilon),
                         t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
                         t(flush_threshold(table.dtype)))
+
+    # ---- normalization (BatchNormalization, LayerNormalization) ---------------------------
+    # Same contract as the NumpyOps block of the same name; kernels in kernels/normalization.
+
+    def batch_norm_stats(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from fastff.backend.kernels import normalization as K_norm
+
+        mean = np.empty(x.shape[1], dtype=x.dtype)
+        var = np.empty(x.shape[1], dtype=x.dtype)
+        K_norm.column_stats(_c(x), mean, var)
+        return mean, var
+
+    def batch_norm(self, x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
+                   mean: np.ndarray, var: np.ndarray, epsilon: float,
+                   out: np.ndarray | None = None) -> np.ndarray:
+        from fastff.backend.kernels import normalization as K_norm
+
+        g, b = _affine(gamma, beta, x)
+        dst = _out_like(out, x.shape, x.dtype)
+        K_norm.batch_norm(_c(x), g, b, _vec(mean, x), _vec(var, x), x.dtype.type(epsilon), dst)
+        return _finish(out, dst)
+
+    def backprop_batch_norm(self, dy: np.ndarray, x: np.ndarray, gamma: np.ndarray | None,
+                            mean: np.ndarray, var: np.ndarray, epsilon: float,
+                            dgamma: np.ndarray | None, dbeta: np.ndarray | None,
+                            dx: Any = None, batch_stats: bool = True) -> np.ndarray | None:
+        from fastff.backend.kernels import normalization as K_norm
+
+        g, _ = _affine(gamma, None, x)
+        dg, db = _grad_vec(dgamma, x), _grad_vec(dbeta, x)
+        want = dx is not False
+        dst = _out_like(dx if want else None, x.shape, x.dtype) if want else _EMPTY2[x.dtype]
+        K_norm.batch_norm_backward(_c(dy), _c(x), g, _vec(mean, x), _vec(var, x),
+                                   x.dtype.type(epsilon), bool(batch_stats), dg, db, dst, want)
+        _copy_back(dgamma, dg)
+        _copy_back(dbeta, db)
+        return _finish(dx, dst) if want else None
+
+    def layer_norm(self, x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
+                   epsilon: float, rms_scaling: bool = False, out: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from fastff.backend.kernels import normalization as K_norm
+
+        g, b = _affine(gamma, beta, x)
+        dst = _out_like(out, x.shape, x.dtype)
+        mean = np.empty(x.shape[0], dtype=x.dtype)
+        inv = np.empty(x.shape[0], dtype=x.dtype)
+        K_norm.layer_norm(_c(x), g, b, x.dtype.type(epsilon), bool(rms_scaling), dst, mean, inv)
+        return _finish(out, dst), mean, inv
+
+    def backprop_layer_norm(self, dy: np.ndarray, x: np.ndarray, gamma: np.ndarray | None,
+                            mean: np.ndarray, inv: np.ndarray, dgamma: np.ndarray | None,
+                            dbeta: np.ndarray | None, dx: Any = None, rms_scaling: bool = False
+                            ) -> np.ndarray | None:
+        from fastff.backend.kernels import normalization as K_norm
+
+        g, _ = _affine(gamma, None, x)
+        dg, db = _grad_vec(dgamma, x), _grad_vec(dbeta, x)
+        want = dx is not False
+        dst = _out_like(dx if want else None, x.shape, x.dtype) if want else _EMPTY2[x.dtype]
+        K_norm.layer_norm_backward(_c(dy), _c(x), g, _vec(mean, x), _vec(inv, x),
+                                   bool(rms_scaling), dg, db, dst, want)
+        _copy_back(dgamma, dg)
+        _copy_back(dbeta, db)
+        return _finish(dx, dst) if want else None
+
+
+# ---- helpers of the normalization block ---------------------------------------------------
+_EMPTY2 = {np.dtype(np.float32): np.empty((0, 0), np.float32),
+           np.dtype(np.float64): np.empty((0, 0), np.float64)}
+
+
+def _vec(v: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(v, dtype=x.dtype)
+
+
+def _affine(gamma: np.ndarray | None, beta: np.ndarray | None, x: np.ndarray):
+    """gamma/beta as contiguous vectors of x's dtype (ones / zeros when absent)."""
+    c = x.shape[1]
+    g = np.ones(c, x.dtype) if gamma is None else _vec(gamma, x)
+    b = np.zeros(c, x.dtype) if beta is None else _vec(beta, x)
+    return g, b
+
+
+def _grad_vec(grad: np.ndarray | None, x: np.ndarray) -> np.ndarray:
+    """A writable contiguous gradient vector: ``grad`` itself when usable, else scratch."""
+    if grad is not None and grad.flags.c_contiguous and grad.dtype == x.dtype:
+        return grad
+    return np.empty(x.shape[1], x.dtype)
+
+
+def _copy_back(grad: np.ndarray | None, buf: np.ndarray) -> None:
+    if grad is not None and grad is not buf:
+        grad[...] = buf

@@ -582,3 +582,90 @@ class NumpyOps:
         rows = np.broadcast_to(np.arange(ids.shape[0])[:, None], ids.shape)[keep]
         np.add.at(dtable, ids[keep], dy[rows] * scale[rows, None])
         return np.unique(ids[keep])
+
+    # ---- normalization (BatchNormalization, LayerNormalization) ---------------------------
+    # 2-D C-contiguous inputs; gamma/beta None mean scale 1 / offset 0 (scale=False,
+    # center=False); dgamma/dbeta None skip that gradient. Gradients are overwritten.
+
+    def batch_norm_stats(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-column mean and biased variance of ``x`` (two passes)."""
+        mean = x.sum(axis=0) / x.dtype.type(x.shape[0])
+        d = x - mean
+        return mean, (d * d).sum(axis=0) / x.dtype.type(x.shape[0])
+
+    def batch_norm(self, x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
+                   mean: np.ndarray, var: np.ndarray, epsilon: float,
+                   out: np.ndarray | None = None) -> np.ndarray:
+        """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` per column."""
+        t = x.dtype.type
+        inv = t(1) / np.sqrt(var + t(epsilon))
+        y = (x - mean) * inv
+        if gamma is not None:
+            y = y * gamma
+        if beta is not None:
+            y = y + beta
+        return _write(out, y)
+
+    def backprop_batch_norm(self, dy: np.ndarray, x: np.ndarray, gamma: np.ndarray | None,
+                            mean: np.ndarray, var: np.ndarray, epsilon: float,
+                            dgamma: np.ndarray | None, dbeta: np.ndarray | None,
+                            dx: Any = None, batch_stats: bool = True) -> np.ndarray | None:
+        """Gradients of ``batch_norm``; ``dx`` through the batch statistics when
+        ``batch_stats`` (training mode), else through fixed statistics. ``dx=False``: none."""
+        t = x.dtype.type
+        n = t(x.shape[0])
+        inv = t(1) / np.sqrt(var + t(epsilon))
+        xh = (x - mean) * inv
+        sb, sg = dy.sum(axis=0), (dy * xh).sum(axis=0)
+        if dgamma is not None:
+            dgamma[...] = sg
+        if dbeta is not None:
+            dbeta[...] = sb
+        if dx is False:
+            return None
+        g = inv if gamma is None else gamma * inv
+        res = g / n * (n * dy - sb - xh * sg) if batch_stats else dy * g
+        return _write(dx, res)
+
+    def layer_norm(self, x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
+                   epsilon: float, rms_scaling: bool = False, out: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row ``(x - mean) * inv * gamma + beta`` with ``inv = 1/sqrt(var + epsilon)``;
+        ``rms_scaling``: ``x * inv * gamma`` (Keras). Returns ``(y, mean, inv)``."""
+        t = x.dtype.type
+        c = t(x.shape[1])
+        mean = x.sum(axis=1) / c
+        d = x - mean[:, None]
+        inv = t(1) / np.sqrt((d * d).sum(axis=1) / c + t(epsilon))
+        y = (x if rms_scaling else d) * inv[:, None]
+        if gamma is not None:
+            y = y * gamma
+        if beta is not None and not rms_scaling:
+            y = y + beta
+        return _write(out, y), mean, inv
+
+    def backprop_layer_norm(self, dy: np.ndarray, x: np.ndarray, gamma: np.ndarray | None,
+                            mean: np.ndarray, inv: np.ndarray, dgamma: np.ndarray | None,
+                            dbeta: np.ndarray | None, dx: Any = None, rms_scaling: bool = False
+                            ) -> np.ndarray | None:
+        """Gradients of ``layer_norm`` from its saved ``mean`` and ``inv``."""
+        t = x.dtype.type
+        c = t(x.shape[1])
+        d = x - mean[:, None]
+        s = inv[:, None]
+        xh = d * s
+        if dgamma is not None:
+            dgamma[...] = (dy * (x * s if rms_scaling else xh)).sum(axis=0)
+        if dbeta is not None:
+            dbeta[...] = dy.sum(axis=0)
+        if dx is False:
+            return None
+        g = dy if gamma is None else dy * gamma
+        if rms_scaling:
+            a = (g * x).sum(axis=1, keepdims=True) / c
+            res = s * g - s * s * s * d * a
+        else:
+            a = (g * xh).sum(axis=1, keepdims=True) / c
+            b = g.sum(axis=1, keepdims=True) / c
+            res = s * (g - b - d * s * a)
+        return _write(dx, res)

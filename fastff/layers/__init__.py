@@ -16,6 +16,21 @@ from fastff.layers.input import Input, InputLayer
 _LAZY = {
     "Embedding": "embedding", "WindowEmbedding": "embedding", "EmbeddingBag": "embedding_bag",
     "Bucketize": "bucketize", "Concatenate": "concatenate",
+    # normalization
+    "BatchNormalization": "batch_normalization", "LayerNormalization": "layer_normalization",
+    "Normalization": "normalization", "UnitNormalization": "unit_normalization",
+    "Rescaling": "rescaling",
+    # merging and shaping
+    "Add": "merging", "Subtract": "merging", "Multiply": "merging", "Average": "merging",
+    "Maximum": "merging", "Minimum": "merging", "Dot": "merging",
+    "Reshape": "reshaping", "RepeatVector": "reshaping", "Permute": "reshaping",
+    "Identity": "reshaping",
+    # sequences and masks
+    "Masking": "masking", "GlobalAveragePooling1D": "pooling",
+    "GlobalMaxPooling1D": "pooling",
+    # noise
+    "GaussianNoise": "noise", "GaussianDropout": "noise", "AlphaDropout": "noise",
+    "SpatialDropout1D": "noise",
 }
 
 __all__ = ["Layer", "Param", "Workspace", "Input", "InputLayer", "Dense", "Activation", "Dropout",

@@ -17,13 +17,14 @@ from fastff.layers.base import Layer, Workspace, buffer
 
 
 class Dropout(Layer):
+    supports_masking = True
+
     def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None,
                  **kwargs: Any):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
             raise ValueError(f"Dropout: rate must be a float in [0, 1), got {rate!r}")
-        if noise_shape is not None:
-            raise NotImplementedError("Dropout: noise_shape is not supported")
+        self.noise_shape = _noise_shape(noise_shape, "Dropout")
         self.rate = float(rate)
         self.seed = seed
         self._mask_seed = None if seed is None else int(seed)
@@ -42,6 +43,8 @@ class Dropout(Layer):
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         if not training or self.rate == 0.0:
             return x, _identity_backprop
+        if self.noise_shape is not None:
+            return self._forward_broadcast(x)
         mask = self.mask(x.shape, x.dtype)
         y = self.ops.multiply(x, mask, out=buffer(ws, "y", x.shape, x.dtype))
 
@@ -49,6 +52,17 @@ class Dropout(Layer):
             if not need_dx:
                 return None
             return self.ops.multiply(dy, mask, out=buffer(ws, "dx", x.shape, x.dtype))
+
+        return y, backprop
+
+    def _forward_broadcast(self, x: np.ndarray):
+        """``noise_shape``: one mask of that shape (None entries = x's), broadcast over x."""
+        shape = resolve_noise_shape(self.noise_shape, x.shape, self.name)
+        mask = self.mask(shape, x.dtype)
+        y = x * mask
+
+        def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+            return dy * mask if need_dx else None
 
         return y, backprop
 
@@ -60,8 +74,34 @@ class Dropout(Layer):
 
     def get_config(self) -> dict:
         cfg = super().get_config()
-        cfg.update(rate=self.rate, seed=self.seed)
+        cfg.update(rate=self.rate, seed=self.seed,
+                   noise_shape=None if self.noise_shape is None else list(self.noise_shape))
         return cfg
+
+
+def _noise_shape(noise_shape: Any, owner: str) -> tuple | None:
+    """``noise_shape`` checked: None, or a sequence of positive ints / None (batch included)."""
+    if noise_shape is None:
+        return None
+    items = list(noise_shape) if isinstance(noise_shape, (list, tuple)) else None
+    if not items or any(d is not None and (isinstance(d, bool) or not isinstance(
+            d, (int, np.integer)) or d <= 0) for d in items):
+        raise ValueError(f"{owner}: noise_shape must be a tuple of positive ints or None "
+                         f"(batch axis included), got {noise_shape!r}")
+    return tuple(None if d is None else int(d) for d in items)
+
+
+def resolve_noise_shape(noise_shape: tuple, shape: tuple[int, ...], name: str) -> tuple:
+    """``noise_shape`` with None entries taken from ``shape``; each entry must be 1 or the
+    size of its axis (so the mask broadcasts)."""
+    if len(noise_shape) != len(shape):
+        raise ValueError(f"{name}: noise_shape {noise_shape} must have one entry per axis of "
+                         f"the input shape {shape}")
+    out = tuple(s if d is None else d for d, s in zip(noise_shape, shape))
+    if any(d not in (1, s) for d, s in zip(out, shape)):
+        raise ValueError(f"{name}: noise_shape {noise_shape} does not broadcast to the input "
+                         f"shape {shape}")
+    return out
 
 
 def _identity_backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:

@@ -47,7 +47,8 @@ class Embedding(Layer):
 
     ``weights``: a pretrained ``(input_dim, output_dim)`` array (e.g.
     ``fastff.data.embedding_matrix``); ``trainable=False`` freezes it. ``mask_zero``: id 0 is
-    padding: it embeds to zeros and gets no gradient (fastff has no mask propagation).
+    padding: it embeds to zeros and gets no gradient, and ``compute_mask`` gives Keras's
+    mask ``ids != 0`` for mask-consuming layers downstream (``fastff.layers.masking``).
     """
 
     # as a model's first layer: ids stay integers; 1-D ids (n,) are accepted
@@ -126,6 +127,12 @@ class Embedding(Layer):
         y, _ = self.forward(a, training)
         return y
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray | None:
+        """Keras: with ``mask_zero`` the mask ``ids != 0`` (True = real step), else None."""
+        if not self.mask_zero:
+            return None
+        return np.asarray(inputs) != 0
+
     def get_config(self) -> dict:
         cfg = super().get_config()
         cfg.update(input_dim=self.input_dim, output_dim=self.output_dim,
@@ -151,6 +158,9 @@ class WindowEmbedding(Embedding):
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (int(np.prod(input_shape)) * self.output_dim,)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None  # the window is concatenated into one feature row: no steps to mask
 
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         a = np.asarray(x)
