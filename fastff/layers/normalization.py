@@ -115,7 +115,7 @@ class Normalization(Layer):
             return
         self.adapt_mean.assign(np.reshape(mean, self.adapt_mean.shape))
         self.adapt_variance.assign(np.reshape(var, self.adapt_variance.shape))
-        self.count.assign(np.asarray(count, dtype=np.float64))
+        self.count.assign(np.full(self.count.shape, count, dtype=np.float64))
 
     # ---- running ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
