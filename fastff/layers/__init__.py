@@ -31,6 +31,9 @@ _LAZY = {
     # noise
     "GaussianNoise": "noise", "GaussianDropout": "noise", "AlphaDropout": "noise",
     "SpatialDropout1D": "noise",
+    # preprocessing
+    "CategoryEncoding": "category_encoding", "Discretization": "discretization",
+    "IntegerLookup": "lookup", "StringLookup": "lookup",
 }
 
 __all__ = ["Layer", "Param", "Workspace", "Input", "InputLayer", "Dense", "Activation", "Dropout",
