@@ -93,3 +93,29 @@ def test_noise_layers_in_sequential_fit():
     h = model.fit(x, y, epochs=3, batch_size=16, verbose=0)
     assert np.isfinite(h.history["loss"]).all()
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_dropout_noise_shape_in_fit_takes_the_general_path(monkeypatch):
+    """The compiled Dense+Dropout step draws a full mask: a noise_shape Dropout must not
+    take it (same weights whether the compiled path is enabled or not)."""
+    from fastff import fastpath
+
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+
+    def fit():
+        model = keras.Sequential([
+            keras.Input((6,)), L.Dense(8, activation="relu", kernel_initializer="ones"),
+            L.Dropout(0.5, noise_shape=(1, 8), seed=3),
+            L.Dense(3, activation="softmax", kernel_initializer="ones")])
+        model.compile("sgd", "sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+        return model.get_weights()
+
+    compiled = fit()
+    monkeypatch.setattr(fastpath, "ENABLED", False, raising=False)
+    for a, b in zip(compiled, fit()):
+        np.testing.assert_array_equal(a, b)
+    layer = L.Dropout(0.5, noise_shape=(1, 8))
+    assert isinstance(layer, L.Dropout) and type(layer).__name__ == "Dropout"
+    assert type(L.Dropout(0.5)) is L.Dropout

@@ -19,6 +19,15 @@ from fastff.layers.base import Layer, Workspace, buffer
 class Dropout(Layer):
     supports_masking = True
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Dropout:
+        # with a noise_shape the instance is of a private subclass (serialized and shown as
+        # "Dropout"), so paths that take exact Dropout instances (the compiled Dense+Dropout
+        # step, whose mask covers the whole activation) leave it to the general loop
+        noise_shape = kwargs.get("noise_shape", args[1] if len(args) > 1 else None)
+        if cls is Dropout and noise_shape is not None:
+            cls = _BroadcastDropout
+        return super().__new__(cls)
+
     def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None,
                  **kwargs: Any):
         super().__init__(**kwargs)
@@ -102,6 +111,13 @@ def resolve_noise_shape(noise_shape: tuple, shape: tuple[int, ...], name: str) -
         raise ValueError(f"{name}: noise_shape {noise_shape} does not broadcast to the input "
                          f"shape {shape}")
     return out
+
+
+class _BroadcastDropout(Dropout):
+    """``Dropout(noise_shape=...)`` (see ``Dropout.__new__``)."""
+
+
+_BroadcastDropout.__name__ = _BroadcastDropout.__qualname__ = "Dropout"
 
 
 def _identity_backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
