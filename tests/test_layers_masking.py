@@ -55,6 +55,12 @@ def test_global_average_pooling_masked(data_format, keepdims):
     assert deserialize(serialize(layer)).get_config() == layer.get_config()
 
 
+def test_pooling_called_with_mask():
+    x = np.arange(12, dtype=np.float32).reshape(1, 4, 3)
+    mask = np.array([[True, False, False, True]])
+    np.testing.assert_allclose(L.GlobalAveragePooling1D()(x, mask=mask), [[4.5, 5.5, 6.5]])
+
+
 def test_masked_average_of_all_padding_is_nan_as_keras():
     y, _ = L.GlobalAveragePooling1D().forward(np.ones((1, 2, 3)), mask=np.zeros((1, 2), bool))
     assert np.isnan(y).all()
