@@ -55,7 +55,7 @@ def _clone_model(model: Any, input_shape: tuple[int, ...], ops: Any) -> Any:
     for lc in cfg["layers"]:
         lc["config"] = dict(lc["config"], dtype="float64")
     clone = Sequential.from_config(cfg, _custom_objects(model.layers))
-    clone.build(input_shape)
+    clone.build((None, *input_shape))  # batch axis explicit: (4, 3) is not (None, 3)
     if model.built:
         clone.set_weights(model.get_weights())
     for a, b in zip(model.layers, clone.layers):

@@ -137,3 +137,11 @@ def test_residual_functional_model_trains_and_saves(tmp_path):
     loaded = keras.models.load_model(tmp_path / "res.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
+
+
+def test_shape_layers_in_sequential_loss_grads():
+    model = keras.Sequential([keras.Input((4, 3)), L.Masking(), L.Reshape((12,)), L.Dense(4),
+                              L.RepeatVector(2), L.Permute((2, 1)), L.GlobalAveragePooling1D(),
+                              L.UnitNormalization(), L.Dense(2)])
+    model.compile("sgd", "mse")
+    check_grads(model, rng.standard_normal((3, 4, 3)), rng.standard_normal((3, 2)))

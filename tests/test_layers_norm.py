@@ -200,3 +200,12 @@ def test_unit_normalization_and_rescaling():
     np.testing.assert_allclose(resc(ints), [[-1.0, 0.0]])
     check_grads(keras.layers.Rescaling(2.5, 0.5), x)
     roundtrip(resc)
+
+
+def test_normalization_layers_in_model_loss_grads():
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(6, activation="tanh"),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.LayerNormalization(),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    check_grads(model, rng.standard_normal((8, 5)), rng.integers(0, 3, 8), eps=1e-5, tol=1e-5)

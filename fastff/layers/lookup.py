@@ -205,7 +205,6 @@ class IndexLookup(Layer):
 
     def get_config(self) -> dict:
         cfg = super().get_config()
-        cfg.pop("dtype", None)
         cfg.update(max_tokens=self.max_tokens, num_oov_indices=self.num_oov_indices,
                    mask_token=self.mask_token, oov_token=self.oov_token,
                    vocabulary=list(self._vocab), invert=self.invert,
