@@ -209,3 +209,16 @@ def test_normalization_layers_in_model_loss_grads():
                               keras.layers.Dense(3, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
     check_grads(model, rng.standard_normal((8, 5)), rng.integers(0, 3, 8), eps=1e-5, tol=1e-5)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="batch axis"):
+        keras.layers.BatchNormalization(axis=0).build_for((3,), "float32")
+    with pytest.raises(ValueError, match="out of range"):
+        keras.layers.LayerNormalization(axis=3).build_for((3,), "float32")
+    with pytest.raises(ValueError, match="epsilon"):
+        keras.layers.BatchNormalization(epsilon=0)
+    with pytest.raises(NotImplementedError, match="gamma_constraint"):
+        keras.layers.BatchNormalization(gamma_constraint="non_neg")
+    with pytest.raises(ValueError, match="mean of shape"):
+        keras.layers.Normalization(mean=[1.0, 2.0], variance=[1.0, 1.0]).build_for((3,), "float32")

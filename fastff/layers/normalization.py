@@ -48,6 +48,14 @@ class Normalization(Layer):
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         shape, self._bshape = self._stat_shape(input_shape)
+        if self.input_mean is not None:
+            for arg, v in (("mean", self.input_mean), ("variance", self.input_variance)):
+                try:
+                    np.broadcast_to(v, self._bshape)
+                except ValueError:
+                    raise ValueError(f"Normalization {self.name!r}: {arg} of shape {v.shape} "
+                                     f"does not broadcast to the statistics shape {shape}") \
+                        from None
         if self.input_mean is None:
             self.adapt_mean = self.add_weight("mean", shape, "zeros", trainable=False)
             self.adapt_variance = self.add_weight("variance", shape, "ones", trainable=False)
