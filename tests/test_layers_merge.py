@@ -145,3 +145,14 @@ def test_shape_layers_in_sequential_loss_grads():
                               L.UnitNormalization(), L.Dense(2)])
     model.compile("sgd", "mse")
     check_grads(model, rng.standard_normal((3, 4, 3)), rng.standard_normal((3, 2)))
+
+
+def test_device_arrays_are_refused_clearly():
+    class DeviceArray:  # what is_device_array recognises (e.g. a numba.cuda array)
+        shape = (2, 3)
+
+        def copy_to_host(self):
+            return np.zeros(self.shape)
+
+    with pytest.raises(NotImplementedError, match="CPU only"):
+        L.Add().forward([DeviceArray(), DeviceArray()])

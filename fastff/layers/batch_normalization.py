@@ -15,6 +15,7 @@ import numpy as np
 
 from fastff import initializers, regularizers
 from fastff.layers._axes import Rows, normalize_axes
+from fastff.layers._host import require_host
 from fastff.layers.base import Layer, Workspace, buffer
 
 
@@ -79,6 +80,7 @@ class BatchNormalization(Layer):
                                                trainable=False)
 
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
+        require_host(x, self)
         ops = self.ops
         rows = Rows(x.shape, self._feature)
         x2 = rows.to_rows(x)

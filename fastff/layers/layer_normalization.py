@@ -13,6 +13,7 @@ import numpy as np
 
 from fastff import initializers, regularizers
 from fastff.layers._axes import Rows, normalize_axes
+from fastff.layers._host import require_host
 from fastff.layers.base import Layer, Workspace, buffer
 from fastff.layers.batch_normalization import check_no_constraint
 
@@ -52,6 +53,7 @@ class LayerNormalization(Layer):
                                         self.beta_regularizer)
 
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
+        require_host(x, self)
         ops = self.ops
         rows = Rows(x.shape, self._axes)
         x2 = rows.to_rows(x)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff.layers._host import require_host
 from fastff.layers.base import Layer, Workspace
 from fastff.layers.unit_normalization import l2_normalize
 
@@ -56,6 +57,7 @@ class Merge(Layer):
         return shapes[0]
 
     def forward(self, xs: Any, training: bool = False, ws: Workspace | None = None):
+        require_host(xs, self)
         xs = [np.asarray(x) for x in xs]
         self._check_shapes([x.shape[1:] for x in xs])
         if any(x.shape[0] != xs[0].shape[0] for x in xs):

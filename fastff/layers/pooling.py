@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff.layers._host import require_host
 from fastff.layers.base import Layer, Workspace
 from fastff.layers.masking import as_mask
 
@@ -65,6 +66,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None,
                 mask: Any = None):
+        require_host(x, self)
         ax = self._steps_axis
         shape = x.shape
         if mask is None:
@@ -105,6 +107,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
+        require_host(x, self)
         ax = self._steps_axis
         shape = x.shape
         arg = np.expand_dims(np.argmax(x, axis=ax), ax)  # the first maximum (or NaN) wins
