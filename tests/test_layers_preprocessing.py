@@ -105,6 +105,12 @@ def test_lookup_adapt_and_integer_lookup():
     oh = L.IntegerLookup(vocabulary=[12, 36], output_mode="one_hot")
     np.testing.assert_array_equal(oh(np.array([36, 5])), [[0, 0, 1], [1, 0, 0]])
     assert roundtrip(i).get_vocabulary() == i.get_vocabulary()
+    multi = L.IntegerLookup(vocabulary=[5, 3], num_oov_indices=2, mask_token=0)
+    np.testing.assert_array_equal(multi(np.array([[3, 0, 7, 8, 5]])), [[4, 0, 2, 1, 3]])
+    mh = L.IntegerLookup(vocabulary=[5, 3], mask_token=0, output_mode="multi_hot")
+    np.testing.assert_array_equal(mh(np.array([[3, 0], [9, 9]])), [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match="num_oov_indices=0"):
+        L.IntegerLookup(vocabulary=[1], num_oov_indices=0)(np.array([2]))
 
 
 def test_integer_lookup_feeds_embedding_in_sequential(tmp_path):

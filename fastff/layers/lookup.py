@@ -272,6 +272,31 @@ class IntegerLookup(IndexLookup):
     def _oov_slot(self, token: int) -> int:
         return token % self.num_oov_indices
 
+    def _lookup(self, a: np.ndarray) -> np.ndarray:
+        """Vectorised: a sorted copy of the vocabulary and one ``searchsorted``."""
+        if a.dtype.kind not in "iu":
+            return super()._lookup(a)
+        x = a.astype(np.int64)
+        vocab = np.asarray(self._vocab, dtype=np.int64)
+        order = np.argsort(vocab, kind="stable")
+        svocab = vocab[order]
+        pos = np.minimum(np.searchsorted(svocab, x), max(len(svocab) - 1, 0))
+        hit = svocab[pos] == x if len(svocab) else np.zeros(x.shape, bool)
+        out = np.where(hit, order[pos] + self._offset, 0) if len(svocab) else \
+            np.zeros(x.shape, np.int64)
+        miss = ~hit
+        if self.mask_token is not None:
+            is_mask = miss & (x == self.mask_token)
+            out[is_mask] = 0 if self._use_mask else -1
+            miss &= ~is_mask
+        if miss.any():
+            if self.num_oov_indices == 0:
+                bad = int(x[miss].flat[0])
+                raise ValueError(f"{self.name}: {bad!r} is not in the vocabulary and "
+                                 "num_oov_indices=0")
+            out[miss] = int(self._use_mask) + x[miss] % self.num_oov_indices
+        return out.astype(np.int64)
+
     def _as_output_tokens(self, out: np.ndarray) -> np.ndarray:
         return out.astype(np.int64)
 
