@@ -41,7 +41,7 @@ def test_precision_recall_match_sklearn(threshold):
         assert got == pytest.approx(sk(Y_BIN, pred), abs=1e-12)
         got_w = _result(cls(thresholds=threshold), Y_BIN, P_BIN, sample_weight=W)
         assert got_w == pytest.approx(sk(Y_BIN, pred, sample_weight=W), abs=1e-12)
-        assert _streamed(lambda: cls(thresholds=threshold), Y_BIN, P_BIN, W) == \
+        assert _streamed(lambda c=cls: c(thresholds=threshold), Y_BIN, P_BIN, W) == \
             pytest.approx(got_w, abs=1e-12)
 
 
