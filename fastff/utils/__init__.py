@@ -1,4 +1,5 @@
-"""Small helpers with Keras's names: seeding, one-hot encoding, plotting training curves."""
+"""Small helpers with Keras's names: seeding, one-hot encoding, padding sequences, normalizing,
+splitting datasets, plotting training curves."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff.utils.dataset_utils import split_dataset
+from fastff.utils.numerical import normalize
+from fastff.utils.sequence_utils import pad_sequences
 
-__all__ = ["set_random_seed", "to_categorical", "plot_history", "clear_session"]
+__all__ = ["set_random_seed", "to_categorical", "plot_history", "clear_session", "pad_sequences",
+           "normalize", "split_dataset"]
 
 
 def set_random_seed(seed: int) -> None:
