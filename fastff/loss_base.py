@@ -117,3 +117,19 @@ def _finish(per_row, g, dy, dtype):
         return per_row, np.ascontiguousarray(g, dtype=dtype)
     np.copyto(dy, g, casting="unsafe")
     return per_row, dy
+
+
+def on_host(ops: Any, kernel: Any, logits: Any, y_true: Any, sample_weight: Any,
+            dlogits: Any) -> tuple[np.ndarray, Any]:
+    """Run a NumPy loss kernel ``kernel(logits, y_true, sample_weight, dlogits)``; device
+    arrays (a GPU model fusing a loss that has no device kernel) go through host copies and
+    the gradient goes back into the device buffer ``dlogits``."""
+    if isinstance(logits, np.ndarray):
+        t = y_true if isinstance(y_true, np.ndarray) else ops.to_numpy(y_true)
+        return kernel(logits, t, sample_weight, dlogits)
+    z = ops.to_numpy(logits)
+    per_row, g = kernel(z, ops.to_numpy(y_true), sample_weight, None)
+    if dlogits is None:
+        return per_row, ops.to_device(g)
+    dlogits.copy_to_device(np.ascontiguousarray(g, dtype=z.dtype))
+    return per_row, dlogits

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.loss_base import EPSILON, Loss, _finish, _weights
+from fastff.loss_base import EPSILON, Loss, _finish, _weights, on_host
 
 __all__ = [
     "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "KLDivergence", "Poisson",
@@ -252,7 +252,9 @@ class KLDivergence(Loss):
         return _finish(per_row, g * _weights(p.shape[0], sample_weight, p.dtype), dy, p.dtype)
 
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
-        z = logits
+        return on_host(ops, self._from_logits, logits, y_true, sample_weight, dlogits)
+
+    def _from_logits(self, z, y_true, sample_weight, dlogits):
         tc = np.clip(np.asarray(y_true, dtype=z.dtype).reshape(z.shape), EPSILON, 1.0)
         lp = _log_softmax(z)
         inside = lp > np.log(EPSILON)
@@ -329,7 +331,9 @@ class BinaryFocalCrossentropy(Loss):
                             p.dtype)
 
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
-        z = logits
+        return on_host(ops, self._from_logits, logits, y_true, sample_weight, dlogits)
+
+    def _from_logits(self, z, y_true, sample_weight, dlogits):
         t = _smooth(np.asarray(y_true, dtype=z.dtype).reshape(z.shape), self.label_smoothing,
                     0.5)
         p = _sigmoid(z)
@@ -405,7 +409,9 @@ class CategoricalFocalCrossentropy(Loss):
         return _finish(np.sum(elem, axis=1), g, dy, p.dtype)
 
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
-        z = logits
+        return on_host(ops, self._from_logits, logits, y_true, sample_weight, dlogits)
+
+    def _from_logits(self, z, y_true, sample_weight, dlogits):
         t = self._targets(y_true, z.shape, z.dtype)
         lq = _log_softmax(z)
         q = np.exp(lq)
