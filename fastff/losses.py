@@ -154,8 +154,12 @@ class SparseCategoricalCrossentropy(_Crossentropy):
     _activation = "softmax"
     target_kind = "sparse"
 
-    def __init__(self, from_logits: bool = False, reduction: str = "sum_over_batch_size",
-                 name: str | None = None, dtype: Any = None):
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
+                 reduction: str = "sum_over_batch_size", name: str | None = None,
+                 dtype: Any = None):
+        if ignore_class is not None:
+            raise NotImplementedError("SparseCategoricalCrossentropy: ignore_class is not "
+                                      "supported; give the rows to ignore sample_weight 0")
         super().__init__(from_logits, 0.0, -1, reduction, name, dtype)
 
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
