@@ -63,6 +63,7 @@ __all__ = [
     "mean_absolute_percentage_error", "kld", "KLD", "msle", "MSLE", "mape", "MAPE", "logcosh",
 ]
 
+
 class _Crossentropy(Loss):
     """Shared by the three cross-entropies: ``from_logits``, and label smoothing of dense
     targets (applied per batch inside the loss, so metrics still see the user's labels)."""
@@ -83,8 +84,13 @@ class _Crossentropy(Loss):
                              f"[0, 1], got {label_smoothing!r}")
         super().__init__(name, reduction)
         self.from_logits = bool(from_logits)
-        self.label_smoothing = float(ls)
+        self._label_smoothing = float(ls)
         self.axis = axis
+
+    @property
+    def label_smoothing(self) -> float:
+        """Fixed at construction (the instance's class depends on it, see ``__new__``)."""
+        return self._label_smoothing
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # With smoothing, an instance of a private subclass: the compiled fast path knows the
