@@ -254,3 +254,20 @@ def test_compile_fit_evaluate_history_keys_and_values():
     assert logs["recall"] == pytest.approx(skm.recall_score(y, p > 0.5))
     assert logs["auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=5e-3)
     assert logs["auc"] == pytest.approx(_result(M.AUC(), y, p), abs=1e-12)
+
+
+def test_accuracy_string_follows_keras_for_other_losses():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((30, 4))
+    y = (x[:, 0] > 0).astype(float)
+    model = _binary_model()
+    model.compile("adam", "binary_focal_crossentropy", metrics=["accuracy"])
+    assert type(model._new_metrics()[0]) is M.BinaryAccuracy
+    model.compile("adam", "mse", metrics=["acc"])
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)[:, 0]
+    assert logs["acc"] == pytest.approx(np.mean((p > 0.5) == y))  # binary: one output column
+    shape_acc = M.get("accuracy", fastff.losses.get("mse"))
+    labels = np.array([2, 0, 1])
+    scores = np.eye(3)[[2, 1, 1]]
+    assert _result(shape_acc, labels, scores) == pytest.approx(2 / 3)  # sparse: lower rank

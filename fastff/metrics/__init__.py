@@ -18,6 +18,7 @@ from fastff.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
     CategoricalAccuracy,
+    ShapeAccuracy,
     SparseCategoricalAccuracy,
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
@@ -95,16 +96,20 @@ _NAMED.update({"mse": MeanSquaredError, "mae": MeanAbsoluteError,
 
 
 def _accuracy_for(loss: Any, name: str) -> Metric:
-    """Keras's choice of accuracy from the loss."""
+    """Keras's choice of accuracy: from the loss where it implies the targets (which lets the
+    compiled path hand argmax-based metrics the logits), else from the first batch's shapes."""
     from fastff import losses
 
     if isinstance(loss, losses.SparseCategoricalCrossentropy):
         return SparseCategoricalAccuracy(name=name)
-    if isinstance(loss, losses.BinaryCrossentropy):
+    if isinstance(loss, (losses.BinaryCrossentropy, losses.BinaryFocalCrossentropy)):
         return BinaryAccuracy(name=name)
-    if isinstance(loss, losses.CategoricalCrossentropy):
+    if isinstance(loss, (losses.CategoricalCrossentropy, losses.CategoricalFocalCrossentropy,
+                         losses.KLDivergence)):
         return CategoricalAccuracy(name=name)
-    return Accuracy(name=name)
+    if loss is None:
+        return Accuracy(name=name)
+    return ShapeAccuracy(name=name)
 
 
 def _from_string(identifier: str, loss: Any) -> Metric:

@@ -152,3 +152,25 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
         return cfg
 
 
+
+
+class ShapeAccuracy(MeanMetricWrapper):
+    """``"accuracy"`` for a loss that does not imply the kind of targets: binary, sparse or
+    categorical accuracy chosen from the first batch's shapes, by Keras's rule (one output
+    column: binary; targets of lower rank or one column: sparse; else categorical)."""
+
+    def __init__(self, name: str = "accuracy", dtype: Any = None):
+        super().__init__(accuracy, name, dtype)
+        self._chosen = False
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        if not self._chosen:
+            t, p = np.shape(y_true), np.shape(y_pred)
+            if p and p[-1] == 1:
+                self._fn, self._fn_kwargs = binary_accuracy, {"threshold": 0.5}
+            elif p and (len(t) < len(p) or (t and t[-1] == 1 and p[-1] > 1)):
+                self._fn = sparse_categorical_accuracy
+            else:
+                self._fn = categorical_accuracy
+            self._chosen = True
+        super().update_state(y_true, y_pred, sample_weight)
