@@ -68,14 +68,32 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
-    def __init__(self, value: float = 0.0):
-        self.value = float(value)
+    """A scalar or an array (e.g. pretrained vectors) broadcast to the weight's shape, as
+    Keras's ``Constant``; an array that does not broadcast is refused naming both shapes.
+
+    The config stores the array as nested lists (JSON), so a saved model's architecture holds
+    it once more besides the weights: prefer ``layer.set_weights`` for very large arrays.
+    """
+
+    def __init__(self, value: Any = 0.0):
+        try:
+            arr = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"Constant: value must be a number or an array of numbers, got "
+                            f"{type(value).__name__}") from None
+        self.value: float | np.ndarray = float(arr) if arr.ndim == 0 else arr
 
     def _generate(self, shape):
-        return np.full(shape, self.value)
+        value = np.asarray(self.value)
+        try:
+            return np.broadcast_to(value, shape).copy()
+        except ValueError:
+            raise ValueError(f"Constant: the value's shape {value.shape} does not match the "
+                             f"weight's shape {shape}") from None
 
     def get_config(self):
-        return {"value": self.value}
+        value = self.value
+        return {"value": value.tolist() if isinstance(value, np.ndarray) else value}
 
 
 class RandomUniform(_Seeded):

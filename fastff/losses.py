@@ -17,127 +17,103 @@ from typing import Any
 
 import numpy as np
 
+from fastff import losses_extra
+from fastff.loss_base import (
+    EPSILON,
+    Loss,
+    _finish,
+    _numpy_ops,  # noqa: F401 - kept under its old name
+    _weights,
+)
+from fastff.losses_extra import (
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    KLDivergence,
+    LogCosh,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SquaredHinge,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    cosine_similarity,
+    hinge,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_percentage_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    squared_hinge,
+)
+
 __all__ = [
     "Loss", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "BinaryCrossentropy",
     "MeanSquaredError", "MeanAbsoluteError", "Huber", "categorical_crossentropy",
     "sparse_categorical_crossentropy", "binary_crossentropy", "mean_squared_error",
     "mean_absolute_error", "huber", "mse", "mae", "get", "serialize", "deserialize",
+    "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "KLDivergence", "Poisson",
+    "LogCosh", "Hinge", "SquaredHinge", "CategoricalHinge", "CosineSimilarity",
+    "MeanSquaredLogarithmicError", "MeanAbsolutePercentageError", "binary_focal_crossentropy",
+    "categorical_focal_crossentropy", "kl_divergence", "poisson", "log_cosh", "hinge",
+    "squared_hinge", "categorical_hinge", "cosine_similarity", "mean_squared_logarithmic_error",
+    "mean_absolute_percentage_error", "kld", "KLD", "msle", "MSLE", "mape", "MAPE", "logcosh",
 ]
-
-EPSILON = 1e-7
-
-
-def _weights(n: int, sample_weight: Any, dtype: np.dtype) -> np.ndarray:
-    """Per-row factor ``wᵢ / Σw`` (``1/n`` without weights) as a column."""
-    if sample_weight is None:
-        return np.full((n, 1), 1.0 / max(n, 1), dtype=dtype)
-    w = np.asarray(sample_weight, dtype=np.float64).reshape(n)
-    total = w.sum()
-    return (w / total if total != 0 else np.zeros_like(w)).astype(dtype).reshape(n, 1)
-
-
-def _numpy_ops() -> Any:
-    from fastff.backend import get_ops
-
-    return get_ops("numpy")
-
-
-class Loss:
-    """Base class. ``fuses_with`` names the output activation this loss can fuse with."""
-
-    fuses_with: str | None = None
-    #: what the targets are: "sparse" (integer class ids), "probs" (one row per sample, in
-    #: [0, 1]) or "real" (any finite values)
-    target_kind = "real"
-
-    def __init__(self, name: str | None = None, reduction: str = "sum_over_batch_size"):
-        if reduction not in ("sum_over_batch_size", "mean", "sum", "none", None):
-            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}")
-        self.name = name or _snake_name(type(self).__name__)
-        self.reduction = reduction
-
-    # -- engine interface ----------------------------------------------------------------
-    def forward(self, ops: Any, y_pred: np.ndarray, y_true: np.ndarray,
-                sample_weight: Any = None, dy: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """``(per_row_loss, d(weighted mean)/d y_pred)`` for the model output ``y_pred``."""
-        raise NotImplementedError
-
-    def forward_logits(self, ops: Any, logits: np.ndarray, y_true: np.ndarray,
-                       sample_weight: Any = None, dlogits: np.ndarray | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
-        """Same, given the logits before a fused ``fuses_with`` activation."""
-        raise NotImplementedError(f"{self.name} does not fuse with an activation")
-
-    def fused_with(self, output_activation: str | None) -> bool:
-        """True when the model should hand this loss the logits of ``output_activation``."""
-        return self.fuses_with is not None and output_activation == self.fuses_with
-
-    def prepare_targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        """Targets in the form ``forward`` takes (a converted copy, never the user's array)."""
-        return np.ascontiguousarray(y, dtype=dtype)
-
-    # -- user interface ------------------------------------------------------------------
-    def call(self, y_true: Any, y_pred: Any) -> np.ndarray:
-        """Per-sample losses (Keras's function form)."""
-        y_pred = np.asarray(y_pred)
-        if y_pred.dtype not in (np.float32, np.float64):
-            y_pred = y_pred.astype(np.float64)
-        y_pred2 = np.ascontiguousarray(y_pred.reshape(y_pred.shape[0], -1) if y_pred.ndim != 2
-                                       else y_pred)
-        yt = self.prepare_targets(np.asarray(y_true), y_pred2.dtype)
-        per_row, _ = self.forward(_numpy_ops(), y_pred2, yt)
-        return per_row
-
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-        per_row = self.call(y_true, y_pred)
-        if self.reduction in ("none", None):
-            return per_row
-        w = np.ones(per_row.shape[0]) if sample_weight is None else np.asarray(
-            sample_weight, dtype=np.float64).reshape(per_row.shape[0])
-        total = float(np.sum(per_row * w, dtype=np.float64))
-        if self.reduction == "sum":
-            return total
-        return total / max(per_row.shape[0], 1)
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "reduction": self.reduction}
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> Loss:
-        return cls(**cfg)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.get_config()})"
-
-
-def _snake_name(cls_name: str) -> str:
-    return {
-        "CategoricalCrossentropy": "categorical_crossentropy",
-        "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-        "BinaryCrossentropy": "binary_crossentropy",
-        "MeanSquaredError": "mean_squared_error",
-        "MeanAbsoluteError": "mean_absolute_error",
-        "Huber": "huber_loss",
-    }.get(cls_name, cls_name.lower())
 
 
 class _Crossentropy(Loss):
-    def __init__(self, from_logits: bool = False, name: str | None = None,
-                 reduction: str = "sum_over_batch_size", **kwargs: Any):
-        smoothing = kwargs.pop("label_smoothing", 0.0)
-        kwargs.pop("axis", None)
-        if kwargs:
-            raise TypeError(f"{type(self).__name__}: unexpected argument(s) {sorted(kwargs)}")
-        if smoothing:
-            raise NotImplementedError("label_smoothing is not supported")
+    """Shared by the three cross-entropies: ``from_logits``, and label smoothing of dense
+    targets (applied per batch inside the loss, so metrics still see the user's labels)."""
+
+    #: the target a smoothed label moves towards: 1/K (categorical) or 0.5 (binary)
+    _smooth_towards = ""
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str = "sum_over_batch_size", name: str | None = None,
+                 dtype: Any = None):
+        if axis not in (-1, 1):
+            raise ValueError(f"{type(self).__name__}: only axis=-1 (the features axis) is "
+                             f"supported, got axis={axis!r}")
+        ls = label_smoothing
+        if isinstance(ls, bool) or not isinstance(ls, (int, float, np.floating)) \
+                or not 0.0 <= float(ls) <= 1.0:
+            raise ValueError(f"{type(self).__name__}: label_smoothing must be a float in "
+                             f"[0, 1], got {label_smoothing!r}")
         super().__init__(name, reduction)
         self.from_logits = bool(from_logits)
+        self._label_smoothing = float(ls)
+        self.axis = axis
+
+    @property
+    def label_smoothing(self) -> float:
+        """Fixed at construction (the instance's class depends on it, see ``__new__``)."""
+        return self._label_smoothing
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # With smoothing, an instance of a private subclass: the compiled fast path knows the
+        # unsmoothed losses by exact class and leaves a smoothed one to the general path.
+        smoothing = kwargs.get("label_smoothing", args[1] if len(args) > 1 else 0.0)
+        if cls in _SMOOTHED and smoothing not in (0, 0.0, None, False):
+            cls = _SMOOTHED[cls]
+        return super().__new__(cls)
+
+    def _smooth(self, ops: Any, t: Any) -> Any:
+        """Smoothed dense targets (a new array; device arrays go through the host)."""
+        ls = self.label_smoothing
+        if not ls:
+            return t
+        host = t if isinstance(t, np.ndarray) else ops.to_numpy(t)
+        towards = 0.5 if self._smooth_towards == "half" else 1.0 / host.shape[-1]
+        out = host * host.dtype.type(1.0 - ls) + host.dtype.type(ls * towards)
+        return out if isinstance(t, np.ndarray) else ops.to_device(np.ascontiguousarray(out))
 
     def forward(self, ops, y_pred, y_true, sample_weight=None, dy=None):
         if self.from_logits:
             return self.forward_logits(ops, y_pred, y_true, sample_weight, dy)
-        return self._forward_probs(y_pred, y_true, sample_weight, dy)
+        return self._forward_probs(y_pred, self._smooth(ops, y_true), sample_weight, dy)
 
     def get_config(self) -> dict:
         cfg = super().get_config()
@@ -153,10 +129,16 @@ class CategoricalCrossentropy(_Crossentropy):
     """``-Σ t log p`` with one-hot (or probability) targets ``t``."""
 
     _activation = "softmax"
+    _smooth_towards = "uniform"
     target_kind = "probs"
 
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
-        return ops.softmax_xent(logits, y_true, sample_weight, dlogits)
+        # the dense-target kernel: its gradient softmax(z)·Σt − t holds for smoothed targets
+        return ops.softmax_xent(logits, self._smooth(ops, y_true), sample_weight, dlogits)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "label_smoothing": self.label_smoothing,
+                "axis": self.axis}
 
     def _forward_probs(self, p, t, sample_weight, dy):
         # Keras: scale rows to sum 1, clip, then -Σ t log p. d/dp of -Σ t log(p/s) is
@@ -178,6 +160,14 @@ class SparseCategoricalCrossentropy(_Crossentropy):
     _activation = "softmax"
     target_kind = "sparse"
 
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
+                 reduction: str = "sum_over_batch_size", name: str | None = None,
+                 dtype: Any = None):
+        if ignore_class is not None:
+            raise NotImplementedError("SparseCategoricalCrossentropy: ignore_class is not "
+                                      "supported; give the rows to ignore sample_weight 0")
+        super().__init__(from_logits, 0.0, -1, reduction, name, dtype)
+
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
         return ops.softmax_xent_sparse(logits, y_true, sample_weight, dlogits)
 
@@ -198,10 +188,15 @@ class BinaryCrossentropy(_Crossentropy):
     """``-(t log p + (1-t) log(1-p))`` averaged over the last axis."""
 
     _activation = "sigmoid"
+    _smooth_towards = "half"
     target_kind = "probs"
 
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
-        return ops.sigmoid_bce(logits, y_true, sample_weight, dlogits)
+        return ops.sigmoid_bce(logits, self._smooth(ops, y_true), sample_weight, dlogits)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "label_smoothing": self.label_smoothing,
+                "axis": self.axis}
 
     def prepare_targets(self, y, dtype):
         y = np.asarray(y)
@@ -217,6 +212,21 @@ class BinaryCrossentropy(_Crossentropy):
         g = np.where(inside, (pc - t) / (pc * (1 - pc)), 0.0) / k
         g = g * _weights(p.shape[0], sample_weight, p.dtype)
         return _finish(per_row, g, dy, p.dtype)
+
+
+class _SmoothedCategoricalCrossentropy(CategoricalCrossentropy):
+    """``CategoricalCrossentropy`` with ``label_smoothing > 0`` (see ``_Crossentropy.__new__``);
+    named, configured and saved as its parent."""
+
+
+class _SmoothedBinaryCrossentropy(BinaryCrossentropy):
+    """``BinaryCrossentropy`` with ``label_smoothing > 0`` (see ``_Crossentropy.__new__``)."""
+
+
+_SMOOTHED: dict[type, type] = {CategoricalCrossentropy: _SmoothedCategoricalCrossentropy,
+                               BinaryCrossentropy: _SmoothedBinaryCrossentropy}
+for _parent, _child in _SMOOTHED.items():
+    _child.__name__ = _child.__qualname__ = _parent.__name__
 
 
 class _Regression(Loss):
@@ -272,17 +282,10 @@ class Huber(_Regression):
         return cfg
 
 
-def _finish(per_row, g, dy, dtype):
-    per_row = np.ascontiguousarray(per_row, dtype=dtype)
-    if dy is None:
-        return per_row, np.ascontiguousarray(g, dtype=dtype)
-    np.copyto(dy, g, casting="unsafe")
-    return per_row, dy
-
-
 # -- Keras's function forms (per-sample losses) ---------------------------------------------
-def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> np.ndarray:
-    return CategoricalCrossentropy(from_logits=from_logits).call(y_true, y_pred)
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                             label_smoothing: float = 0.0, axis: int = -1) -> np.ndarray:
+    return CategoricalCrossentropy(from_logits, label_smoothing, axis).call(y_true, y_pred)
 
 
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Any,
@@ -290,8 +293,9 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any,
     return SparseCategoricalCrossentropy(from_logits=from_logits).call(y_true, y_pred)
 
 
-def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> np.ndarray:
-    return BinaryCrossentropy(from_logits=from_logits).call(y_true, y_pred)
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                        label_smoothing: float = 0.0, axis: int = -1) -> np.ndarray:
+    return BinaryCrossentropy(from_logits, label_smoothing, axis).call(y_true, y_pred)
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -308,6 +312,10 @@ def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> np.ndarray:
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+kld = KLD = kl_divergence
+msle = MSLE = mean_squared_logarithmic_error
+mape = MAPE = mean_absolute_percentage_error
+logcosh = log_cosh
 
 _CLASSES: dict[str, type[Loss]] = {c.__name__: c for c in (
     CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy,
@@ -326,6 +334,9 @@ _FUNCTIONS = {
     binary_crossentropy: BinaryCrossentropy, mean_squared_error: MeanSquaredError,
     mean_absolute_error: MeanAbsoluteError, huber: Huber,
 }
+_CLASSES.update({c.__name__: c for c in losses_extra.CLASSES})
+_NAMES.update(losses_extra.NAMES)
+_FUNCTIONS.update(losses_extra.FUNCTIONS)
 
 
 def get(identifier: Any) -> Loss:

@@ -1,4 +1,5 @@
-"""Small helpers with Keras's names: seeding, one-hot encoding, plotting training curves."""
+"""Small helpers with Keras's names: seeding, one-hot encoding, padding sequences, normalizing,
+splitting datasets, plotting training curves."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff.utils.dataset_utils import split_dataset
+from fastff.utils.numerical import normalize
+from fastff.utils.sequence_utils import pad_sequences
 
-__all__ = ["set_random_seed", "to_categorical", "plot_history", "clear_session"]
+__all__ = ["set_random_seed", "to_categorical", "plot_history", "clear_session", "pad_sequences",
+           "normalize", "split_dataset"]
 
 
 def set_random_seed(seed: int) -> None:
@@ -55,7 +60,10 @@ def plot_history(history: Any, path: Any, **kwargs: Any) -> Any:
 
 
 def clear_session() -> None:
-    """Reset generated layer names (``dense``, ``dense_1``, ...) as Keras's clear_session."""
+    """Reset generated layer and metric names (``dense``, ``dense_1``, ``auc``, ``auc_1``, ...)
+    as Keras's clear_session."""
     from fastff.layers.base import reset_names
+    from fastff.metrics.base import reset_names as reset_metric_names
 
     reset_names()
+    reset_metric_names()
