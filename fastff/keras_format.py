@@ -569,7 +569,7 @@ class _H5:
                 raise FormatError(f"{self.path}: {group_path}/vars must hold datasets named "
                                   f"0..n-1, got {keys[:8]}")
             out = []
-            for k in keys if not keys else [str(i) for i in range(len(keys))]:
+            for k in (str(i) for i in range(len(keys))):
                 ds = vars_.get(k)
                 if not isinstance(ds, h5py.Dataset):
                     raise FormatError(f"{self.path}: {group_path}/vars/{k} is not a dataset")
@@ -580,7 +580,8 @@ class _H5:
         except Exception as e:  # noqa: BLE001
             raise FormatError(f"{self.path}: damaged HDF5 group {group_path}: {e}") from None
 
-    def read(self, ds: Any, shape: tuple[int, ...], what: str, kinds: str = "f") -> np.ndarray:
+    def check(self, ds: Any, shape: tuple[int, ...], what: str, kinds: str = "f") -> int:
+        """Bytes the dataset holds, after checking its dtype and shape (nothing is read)."""
         try:
             dtype, got = ds.dtype, tuple(ds.shape)
         except Exception as e:  # noqa: BLE001
@@ -591,6 +592,10 @@ class _H5:
         if got != tuple(shape):
             raise FormatError(f"{self.path}: {what} has shape {got}, the config says "
                               f"{tuple(shape)}")
+        return int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+
+    def read(self, ds: Any, shape: tuple[int, ...], what: str, kinds: str = "f") -> np.ndarray:
+        self.check(ds, shape, what, kinds)
         try:
             a = np.asarray(ds[()])
         except Exception as e:  # noqa: BLE001
@@ -771,15 +776,17 @@ def _expected_shapes(layer: Any, in_shape: Any) -> list[tuple[int, ...]]:
 
 
 def _read_layer_weights(h5: _H5, group: str, layer: Any, in_shape: Any,
-                        elements: list[int]) -> list[np.ndarray]:
+                        used: list[int]) -> list[np.ndarray]:
+    """The layer's arrays from ``group``, checked against the shapes its config implies;
+    ``used[0]`` sums the bytes read so far (bounded by the file's size)."""
     shapes = _expected_shapes(layer, in_shape)
     dss = h5.datasets(group)
     if len(dss) != len(shapes):
         raise FormatError(f"{h5.path}: {group} holds {len(dss)} variables, layer "
                           f"{layer.name!r} has {len(shapes)}")
-    for s in shapes:
-        elements[0] += int(np.prod(s, dtype=np.int64)) * 4
-        if elements[0] > h5.size:  # the arrays cannot be larger than the file holding them
+    for i, (ds, s) in enumerate(zip(dss, shapes)):
+        used[0] += h5.check(ds, s, f"{group}/vars/{i}")
+        if used[0] > h5.size:  # the arrays cannot be larger than the file holding them
             raise FormatError(f"{h5.path}: the config declares more weight data than the "
                               f"{h5.size}-byte weights file holds")
     return [h5.read(ds, s, f"{group}/vars/{i}") for i, (ds, s) in enumerate(zip(dss, shapes))]
@@ -938,10 +945,10 @@ def _functional(doc: dict, h5: _H5, path: str) -> tuple[Any, list]:
     return model, weights
 
 
-def _assign(model: Any, pairs: list, path: str, warn_mask: bool = True) -> None:
+def _assign(pairs: list, path: str) -> None:
     for layer, arrays in pairs:
         if type(layer).__name__ == "Embedding" and layer.mask_zero and arrays and \
-                np.any(arrays[0][0] != 0) and warn_mask:
+                np.any(arrays[0][0] != 0):
             # Keras looks the padding row up (the mask only matters to mask-aware layers,
             # which fastff lacks); fastff embeds padding as zeros
             layer.mask_zero = False
@@ -1044,7 +1051,7 @@ def load_keras(path: str | os.PathLike[str], custom_objects: Mapping[str, Any] |
     h5 = _H5(path, weights)
     try:
         model, pairs = _model_from(doc, h5, path)
-        _assign(model, pairs, path)
+        _assign(pairs, path)
         if compile:
             trainable = [p for la, _ in pairs if model.trainable and la.trainable
                          for p in la.params if p.trainable]
@@ -1074,16 +1081,14 @@ def load_keras_weights(model: Any, path: str | os.PathLike[str]) -> None:
             data = f.read(_MAX_WEIGHTS + 1)
     h5 = _H5(path, data)
     try:
-        doc, stores, _ = _model_spec(model)
-        ordered = _ordered_layers(model)
-        pairs, used = [], [0]
-        for (group, arrays), layer in zip(stores, ordered):
+        _, stores, _ = _model_spec(model)
+        pairs = []
+        for (group, arrays), layer in zip(stores, _ordered_layers(model)):
             shapes = [a.shape for a in arrays]
             dss = h5.datasets(group)
             if len(dss) != len(shapes):
                 raise FormatError(f"{path}: {group} holds {len(dss)} variables, layer "
                                   f"{layer.name!r} has {len(shapes)}")
-            used[0] += sum(int(np.prod(s)) for s in shapes)
             pairs.append((layer, [h5.read(ds, s, f"{group}/vars/{i}")
                                   for i, (ds, s) in enumerate(zip(dss, shapes))]))
         for layer, arrays in pairs:
