@@ -326,6 +326,15 @@ def test_keras_loads_what_fastff_saves(tmp_path):
     fun.save(tmp_path / "fun.keras")
     got, _ = _keras_predict(tmp_path / "fun.keras", xs, tmp_path)
     np.testing.assert_allclose(got, fun.predict(xs, verbose=0), rtol=1e-6, atol=1e-6)
+    # .weights.h5 from fastff into Keras: other weights, same architecture
+    other, _ = _functional_model()
+    for p in other.weights:
+        p.assign(np.random.default_rng(5).standard_normal(p.shape).astype(p.value.dtype))
+    other.save_weights(tmp_path / "other.weights.h5")
+    _keras("predict_weights", tmp_path / "fun.keras", tmp_path / "other.weights.h5",
+           tmp_path / "in.npz", tmp_path / "w.npy", tmp_path=tmp_path)
+    np.testing.assert_allclose(np.load(tmp_path / "w.npy"), other.predict(xs, verbose=0),
+                               rtol=1e-6, atol=1e-6)
 
 
 @needs_keras

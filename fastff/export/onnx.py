@@ -319,10 +319,11 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
                                          initializer=g.initializers)
     from fastff import __version__
 
+    opsets = [onnx.helper.make_opsetid("", opset)]
     proto = onnx.helper.make_model(graph_proto, producer_name="fastff",
-                                   producer_version=__version__,
-                                   opset_imports=[onnx.helper.make_opsetid("", opset)])
-    proto.ir_version = min(proto.ir_version, 8 if opset <= 18 else proto.ir_version)
+                                   producer_version=__version__, opset_imports=opsets)
+    # the oldest IR version that carries this opset: readable by the most runtimes
+    proto.ir_version = onnx.helper.find_min_ir_version_for(opsets)
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
