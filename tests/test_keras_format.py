@@ -37,13 +37,13 @@ from fastff.models import load_model  # noqa: E402
 from fastff.saving import MAGIC, FormatError  # noqa: E402
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "keras"
-NAMES = ["sequential_dense", "sequential_embedding", "functional_two_inputs"]
+NAMES = ["adam_resume", "sequential_dense", "sequential_embedding", "functional_two_inputs"]
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu",
                "softplus"]
 
 
 def _inputs(npz):
-    return [npz[k] for k in sorted((k for k in npz.files if k != "y"),
+    return [npz[k] for k in sorted((k for k in npz.files if k.endswith("_x")),
                                    key=lambda k: int(k.split("_")[0]))]
 
 
@@ -70,6 +70,19 @@ def test_fixture_optimizer_state_matches_keras_layout():
     xs = _inputs(np.load(FIXTURES / "sequential_dense.npz"))
     model.fit(xs[0], np.zeros(len(xs[0]), int), epochs=1, verbose=0)  # training resumes
     assert model.optimizer.iterations == 5
+
+
+def test_training_resumes_from_keras_optimizer_state():
+    """One more Adam step from the state Keras saved equals Keras's own next step."""
+    data = np.load(FIXTURES / "adam_resume.npz")
+    x, labels = _inputs(data)[0], data["labels"]
+    model = load_model(FIXTURES / "adam_resume.keras")
+    model.fit(x, labels, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), data["after"], rtol=0, atol=2e-6)
+    fresh = load_model(FIXTURES / "adam_resume.keras", compile=False)
+    fresh.compile(optimizer=fastff.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    fresh.fit(x, labels, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
+    assert np.abs(fresh.predict(x, verbose=0) - data["after"]).max() > 1e-4  # state matters
 
 
 def test_load_by_magic_whatever_the_name(tmp_path):
