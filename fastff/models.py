@@ -524,16 +524,31 @@ class Sequential:
         summary(self, print_fn=print_fn, line_length=line_length)
 
     def save(self, path: Any, **_: Any) -> None:
+        """fastff's format; a ``.keras`` name gets Keras 3's (``fastff.keras_format``)."""
+        from fastff import keras_format
+
+        if keras_format.kind_of_path(path) == "keras":
+            return keras_format.save_keras(self, path)
         from fastff.saving import save_model
 
         save_model(self, path)
 
     def save_weights(self, path: Any, **_: Any) -> None:
+        """fastff's format; a ``.weights.h5`` name gets Keras 3's."""
+        from fastff import keras_format
+
+        if keras_format.kind_of_path(path) == "keras_weights":
+            return keras_format.save_keras_weights(self, path)
         from fastff.saving import save_weights
 
         save_weights(self, path)
 
     def load_weights(self, path: Any, **_: Any) -> None:
+        """fastff's format, or Keras 3's (by its magic bytes or a ``.weights.h5`` name)."""
+        from fastff import keras_format
+
+        if keras_format.kind_of_file(path) is not None:
+            return keras_format.load_keras_weights(self, path)
         from fastff.saving import load_weights
 
         load_weights(self, path)
@@ -567,7 +582,12 @@ def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
 
 
 def load_model(path: Any, custom_objects: dict | None = None, compile: bool = True) -> Any:
-    """Load a model written by ``model.save`` (delegates to ``fastff.saving``)."""
+    """Load a model written by ``model.save``: fastff's format (``fastff.saving``), or a
+    Keras 3 ``.keras`` zip (``fastff.keras_format``), told apart by their magic bytes."""
+    from fastff import keras_format
+
+    if keras_format.kind_of_file(path) == "keras":
+        return keras_format.load_keras(path, custom_objects=custom_objects, compile=compile)
     from fastff.saving import load_model as _load
 
     return _load(path, custom_objects=custom_objects, compile=compile)

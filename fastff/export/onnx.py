@@ -1,0 +1,343 @@
+"""Export a built Sequential or functional ``Model`` to an ONNX file (inference only).
+
+Every built-in layer is written as the ONNX operators that compute what its ``forward``
+computes at inference (Dropout is the identity): Dense as ``Gemm`` plus its activation,
+Embedding / WindowEmbedding / EmbeddingBag as ``Gather`` over a table whose padding row is
+zeroed (the layers embed padding to zeros and leave it out of a bag's mean), Bucketize as
+comparisons against the boundaries (``side="right"``, NaN in the last bucket, as NumPy's
+``searchsorted``), optionally ``OneHot``. The batch axis is dynamic; inputs keep their
+names (a functional model's ``Input`` names). Needs the optional ``onnx`` package
+(``pip install fastff[onnx]``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["export_onnx", "MIN_OPSET"]
+
+MIN_OPSET = 17  # LayerNormalization era; every operator used here exists at 17
+_BATCH = "batch"
+
+
+def _require_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("export_onnx needs the 'onnx' package: pip install fastff[onnx]") from e
+    return onnx
+
+
+class _Graph:
+    """Nodes, initializers and the element dtype of every tensor of the graph being built."""
+
+    def __init__(self, onnx: Any):
+        self.onnx = onnx
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.dtypes: dict[str, np.dtype] = {}
+        self._count = 0
+
+    def fresh(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, hint: str, value: Any, dtype: Any = None) -> str:
+        a = np.asarray(value, dtype=dtype)
+        name = self.fresh(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(a), name))
+        self.dtypes[name] = a.dtype
+        return name
+
+    def op(self, op_type: str, inputs: Sequence[str], dtype: Any, hint: str, **attrs: Any) -> str:
+        out = self.fresh(hint)
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [out],
+                                                     name=out, **attrs))
+        self.dtypes[out] = np.dtype(dtype)
+        return out
+
+    def cast(self, x: str, dtype: Any, hint: str) -> str:
+        dt = np.dtype(dtype)
+        if self.dtypes[x] == dt:
+            return x
+        to = self.onnx.helper.np_dtype_to_tensor_dtype(dt)
+        return self.op("Cast", [x], dt, hint, to=to)
+
+    def as_ids(self, x: str, hint: str) -> str:
+        """Integer ids as the embedding layers take them (float ids are rounded, as
+        ``fastff.layers.embedding.as_ids`` does)."""
+        dt = self.dtypes[x]
+        if dt.kind in "iu":
+            return x
+        return self.cast(self.op("Round", [x], dt, hint + "_round"), np.int64, hint + "_ids")
+
+
+# ---------------------------------------------------------------------------- activations
+def _activation(g: _Graph, act: Any, x: str, hint: str) -> str:
+    """``act(x)`` as ONNX nodes (same formulas as the NumPy reference backend)."""
+    if not getattr(act, "builtin", False):
+        raise ValueError(f"export_onnx: layer {hint!r} uses the custom activation "
+                         f"{act.name!r} ({type(act).__name__}), which has no ONNX form")
+    name, dt = act.name, g.dtypes[x]
+
+    def c(v: float) -> str:
+        return g.const(f"{hint}_c", v, dt)
+
+    if name == "linear":
+        return x
+    simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softsign": "Softsign",
+              "exponential": "Exp"}
+    if name in simple:
+        return g.op(simple[name], [x], dt, f"{hint}_{name}")
+    if name in ("softmax", "log_softmax"):
+        op = "Softmax" if name == "softmax" else "LogSoftmax"
+        return g.op(op, [x], dt, f"{hint}_{name}", axis=-1)
+    if name == "leaky_relu":
+        return g.op("LeakyRelu", [x], dt, f"{hint}_{name}", alpha=act.param)
+    if name == "elu":  # where(x > 0, x, alpha (exp(x) - 1)): ONNX Runtime's Elu is float32 only
+        neg = g.op("Mul", [g.op("Sub", [g.op("Exp", [x], dt, f"{hint}_exp"), c(1.0)], dt,
+                                f"{hint}_expm1"), c(act.param)], dt, f"{hint}_neg")
+        pos = g.op("Greater", [x, c(0.0)], np.bool_, f"{hint}_pos")
+        return g.op("Where", [pos, x, neg], dt, f"{hint}_elu")
+    if name == "selu":
+        from fastff.backend.numpy_ops import SELU_ALPHA, SELU_SCALE
+
+        return g.op("Selu", [x], dt, f"{hint}_{name}", alpha=SELU_ALPHA, gamma=SELU_SCALE)
+    if name == "hard_sigmoid":
+        return g.op("HardSigmoid", [x], dt, f"{hint}_{name}", alpha=1.0 / 6.0, beta=0.5)
+    if name == "gelu":  # exact: 0.5 x (1 + erf(x / sqrt 2)) (ONNX's Gelu needs opset 20)
+        e = g.op("Erf", [g.op("Mul", [x, c(math.sqrt(0.5))], dt, f"{hint}_scaled")], dt,
+                 f"{hint}_erf")
+        half_x = g.op("Mul", [x, c(0.5)], dt, f"{hint}_half")
+        return g.op("Mul", [half_x, g.op("Add", [e, c(1.0)], dt, f"{hint}_1p")], dt,
+                    f"{hint}_gelu")
+    if name == "softplus":  # max(x, 0) + log(1 + exp(-|x|)): no overflow for large x
+        neg_abs = g.op("Neg", [g.op("Abs", [x], dt, f"{hint}_abs")], dt, f"{hint}_nabs")
+        log1p = g.op("Log", [g.op("Add", [g.op("Exp", [neg_abs], dt, f"{hint}_exp"), c(1.0)],
+                                  dt, f"{hint}_1p")], dt, f"{hint}_log")
+        return g.op("Add", [g.op("Relu", [x], dt, f"{hint}_pos"), log1p], dt, f"{hint}_softplus")
+    if name in ("silu", "swish"):
+        return g.op("Mul", [x, g.op("Sigmoid", [x], dt, f"{hint}_sig")], dt, f"{hint}_{name}")
+    raise ValueError(f"export_onnx: layer {hint!r}: activation {name!r} has no ONNX form")
+
+
+# ---------------------------------------------------------------------------- layers
+def _dense(g: _Graph, layer: Any, x: str) -> str:
+    w = np.asarray(_host(layer.kernel.value))
+    x = g.cast(x, w.dtype, f"{layer.name}_in")
+    kernel = g.const(f"{layer.name}_kernel", w)
+    if layer.bias is not None:
+        bias = g.const(f"{layer.name}_bias", np.asarray(_host(layer.bias.value)))
+        z = g.op("Gemm", [x, kernel, bias], w.dtype, f"{layer.name}_gemm")
+    else:
+        z = g.op("MatMul", [x, kernel], w.dtype, f"{layer.name}_matmul")
+    return _activation(g, layer.activation, z, layer.name)
+
+
+def _activation_layer(g: _Graph, layer: Any, x: str) -> str:
+    return _activation(g, layer.activation, x, layer.name)
+
+
+def _identity(g: _Graph, layer: Any, x: str) -> str:
+    return x
+
+
+def _flatten(g: _Graph, layer: Any, x: str) -> str:
+    return g.op("Flatten", [x], g.dtypes[x], f"{layer.name}_flatten", axis=1)
+
+
+def _table(g: _Graph, layer: Any, pad: int) -> tuple[str, np.dtype]:
+    """The embedding table with the padding row zeroed (padding embeds to zeros)."""
+    table = np.array(_host(layer.embeddings.value), copy=True)
+    if 0 <= pad < table.shape[0]:
+        table[pad] = 0
+    return g.const(f"{layer.name}_embeddings", table), table.dtype
+
+
+def _embedding(g: _Graph, layer: Any, x: str) -> str:
+    ids = g.as_ids(x, layer.name)
+    table, dt = _table(g, layer, layer.pad_id)
+    return g.op("Gather", [table, ids], dt, f"{layer.name}_gather", axis=0)
+
+
+def _window_embedding(g: _Graph, layer: Any, x: str) -> str:
+    rows = _embedding(g, layer, x)  # (n, W, D) -> the concatenation (n, W*D)
+    return g.op("Flatten", [rows], g.dtypes[rows], f"{layer.name}_concat", axis=1)
+
+
+def _embedding_bag(g: _Graph, layer: Any, x: str) -> str:
+    ids = g.as_ids(x, layer.name)
+    pad = layer.pad_id
+    table, dt = _table(g, layer, pad)
+    rows = g.op("Gather", [table, ids], dt, f"{layer.name}_gather", axis=0)  # (n, L, D)
+    axis1 = g.const(f"{layer.name}_axis", [1], np.int64)
+    total = g.op("ReduceSum", [rows, axis1], dt, f"{layer.name}_sum", keepdims=0)
+    if layer.mode == "sum":
+        return total
+    # mean over the non-padding ids; a row of padding only stays zero (count clipped to 1)
+    pad_c = g.const(f"{layer.name}_pad", np.asarray(pad, dtype=g.dtypes[ids]))
+    keep = g.op("Not", [g.op("Equal", [ids, pad_c], np.bool_, f"{layer.name}_is_pad")],
+                np.bool_, f"{layer.name}_keep")
+    count = g.op("ReduceSum", [g.cast(keep, dt, f"{layer.name}_keepf"), axis1], dt,
+                 f"{layer.name}_count", keepdims=1)
+    count = g.op("Max", [count, g.const(f"{layer.name}_one", 1.0, dt)], dt,
+                 f"{layer.name}_count1")
+    inv = g.op("Reciprocal", [count], dt, f"{layer.name}_inv")
+    return g.op("Mul", [total, inv], dt, f"{layer.name}_mean")
+
+
+def _bucketize(g: _Graph, layer: Any, x: str) -> str:
+    name = layer.name
+    dt = g.dtypes[x]
+    if dt.kind != "f":
+        x, dt = g.cast(x, np.float64, f"{name}_in"), np.dtype(np.float64)
+    edges = np.asarray(layer.boundaries, dtype=np.float64)
+    if dt != np.float64:
+        # x >= b (float64) holds exactly when x >= the smallest value of x's dtype >= b
+        low = edges.astype(dt)
+        edges = np.where(low < edges, np.nextafter(low, dt.type(np.inf)), low).astype(dt)
+    flat = g.op("Flatten", [x], dt, f"{name}_flat", axis=1)                    # (n, k)
+    col = g.op("Unsqueeze", [flat, g.const(f"{name}_axis", [-1], np.int64)], dt,
+               f"{name}_col")                                                 # (n, k, 1)
+    # not (x < b): x >= b, and true for NaN, so NaN lands in the last bucket like searchsorted
+    above = g.op("Not", [g.op("Less", [col, g.const(f"{name}_edges", edges)], np.bool_,
+                              f"{name}_less")], np.bool_, f"{name}_ge")
+    ids = g.op("ReduceSum", [g.cast(above, np.int64, f"{name}_gei"),
+                             g.const(f"{name}_last", [-1], np.int64)], np.int64,
+               f"{name}_ids", keepdims=0)                                     # (n, k)
+    if layer.output_mode == "int":
+        return ids
+    out_dt = np.dtype(layer.dtype or np.float32)
+    hot = g.op("OneHot", [ids, g.const(f"{name}_depth", [layer.n_buckets], np.int64),
+                          g.const(f"{name}_values", [0, 1], out_dt)], out_dt,
+               f"{name}_onehot", axis=-1)                                     # (n, k, b)
+    return g.op("Flatten", [hot], out_dt, f"{name}_one_hot", axis=1)
+
+
+def _concatenate(g: _Graph, layer: Any, xs: list[str]) -> str:
+    dt = np.result_type(*[g.dtypes[x] for x in xs])
+    parts = [g.cast(x, dt, f"{layer.name}_in") for x in xs]
+    return g.op("Concat", parts, dt, f"{layer.name}_concat", axis=-1)
+
+
+def _converters() -> dict[type, Callable[..., str]]:
+    from fastff import layers
+
+    return {
+        layers.Dense: _dense, layers.Activation: _activation_layer, layers.Dropout: _identity,
+        layers.Flatten: _flatten, layers.Embedding: _embedding,
+        layers.WindowEmbedding: _window_embedding, layers.EmbeddingBag: _embedding_bag,
+        layers.Bucketize: _bucketize, layers.Concatenate: _concatenate,
+    }
+
+
+def _host(a: Any) -> np.ndarray:
+    from fastff.layers.base import to_host
+
+    return to_host(a)
+
+
+# ---------------------------------------------------------------------------- model walk
+def _convert(g: _Graph, table: dict[type, Callable[..., str]], layer: Any, x: Any) -> str:
+    # exact classes only: a subclass may compute something else in its forward
+    fn = table.get(type(layer))
+    if fn is None:
+        supported = ", ".join(sorted(c.__name__ for c in table))
+        raise ValueError(f"export_onnx: layer {layer.name!r} ({type(layer).__name__}) cannot "
+                         f"be exported to ONNX; supported layers: {supported}")
+    return fn(g, layer, x)
+
+
+def _model_inputs(model: Any) -> list[tuple[str, tuple[int, ...], np.dtype]]:
+    """(name, per-sample shape, dtype) of each model input, as ``predict`` takes them."""
+    graph = getattr(model, "_graph", None)
+    if graph is not None:
+        return [(t.name, tuple(t.input_shape_decl), np.dtype(t.input_dtype or model.dtype))
+                for t in graph.sources]
+    first = model._layers[0]
+    dtype = np.dtype(getattr(first, "input_dtype", None) or model.dtype)
+    inp = getattr(model, "_input_layer", None)
+    return [(inp.name if inp is not None else "input", tuple(model._input_shape), dtype)]
+
+
+def _value_info(onnx: Any, name: str, dtype: np.dtype, shape: tuple[int, ...]) -> Any:
+    elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    return onnx.helper.make_tensor_value_info(name, elem, [_BATCH, *map(int, shape)])
+
+
+def build_onnx(model: Any, input_names: Sequence[str] | None = None,
+               output_name: str = "output", opset: int = MIN_OPSET) -> Any:
+    """The ``onnx.ModelProto`` of ``model`` (checked with ``onnx.checker.check_model``)."""
+    onnx = _require_onnx()
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ValueError(f"export_onnx: opset must be an integer >= {MIN_OPSET}, got {opset!r}")
+    if not hasattr(model, "_layers") or not hasattr(model, "get_config"):
+        raise TypeError(f"export_onnx: expected a fastff Sequential or Model, got "
+                        f"{type(model).__name__}")
+    if not model._layers or not model.built:
+        raise ValueError("export_onnx: the model is not built; call model.build(input_shape) "
+                         "or fit/predict once first")
+    sources = _model_inputs(model)
+    if input_names is not None:
+        names = [input_names] if isinstance(input_names, str) else list(input_names)
+        if len(names) != len(sources) or not all(isinstance(n, str) and n for n in names):
+            raise ValueError(f"export_onnx: input_names must be {len(sources)} non-empty "
+                             f"string(s), got {input_names!r}")
+        sources = [(n, s, d) for n, (_, s, d) in zip(names, sources)]
+    if len({n for n, _, _ in sources}) != len(sources):
+        raise ValueError(f"export_onnx: input names must differ, got {[n for n, _, _ in sources]}")
+    g = _Graph(onnx)
+    table = _converters()
+    vals: list[str] = []
+    for name, _, dtype in sources:
+        g.dtypes[name] = dtype
+        vals.append(name)
+    graph = getattr(model, "_graph", None)
+    if graph is not None:
+        for layer, refs in graph.nodes:
+            arg = [vals[r] for r in refs] if getattr(layer, "multi_input", False) \
+                else vals[refs[0]]
+            vals.append(_convert(g, table, layer, arg))
+        out_shape = tuple(graph.out_shape)
+    else:
+        x = vals[0]
+        for layer in model._layers:
+            x = _convert(g, table, layer, x)
+        vals.append(x)
+        out_shape = tuple(model.output_shape[1:])
+    last = vals[-1]
+    out_dt = g.dtypes[last]
+    g.nodes.append(onnx.helper.make_node("Identity", [last], [output_name], name=output_name))
+    inputs = [_value_info(onnx, n, d, s) for n, s, d in sources]
+    outputs = [_value_info(onnx, output_name, out_dt, out_shape)]
+    graph_proto = onnx.helper.make_graph(g.nodes, model.name, inputs, outputs,
+                                         initializer=g.initializers)
+    from fastff import __version__
+
+    opsets = [onnx.helper.make_opsetid("", opset)]
+    proto = onnx.helper.make_model(graph_proto, producer_name="fastff",
+                                   producer_version=__version__, opset_imports=opsets)
+    # the oldest IR version that carries this opset: readable by the most runtimes
+    proto.ir_version = onnx.helper.find_min_ir_version_for(opsets)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_onnx(model: Any, path: str | os.PathLike[str], input_names: Sequence[str] | None = None,
+                output_name: str = "output", opset: int = MIN_OPSET) -> Any:
+    """Write ``model`` as an ONNX file at ``path`` (atomically) and return the ModelProto.
+
+    ``input_names``: one name per model input (default: the ``Input`` names; ``"input"``
+    for a Sequential without one). The batch axis is dynamic (``"batch"``).
+    """
+    from fastff._atomic import atomic_write
+
+    proto = build_onnx(model, input_names=input_names, output_name=output_name, opset=opset)
+    data = proto.SerializeToString()
+    atomic_write(path, lambda f: f.write(data))
+    return proto

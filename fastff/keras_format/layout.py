@@ -1,0 +1,137 @@
+"""The Keras 3 file layout: constants, H5 group paths, optimizer-variable order, the order
+of a functional model's layers (what both the writer and the reader of the format need)."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+#: the Keras version written in ``metadata.json`` (the format this package follows)
+KERAS_VERSION = "3.15.1"
+ZIP_MAGIC = b"PK\x03\x04"
+H5_MAGIC = b"\x89HDF\r\n\x1a\n"
+CONFIG_NAME = "config.json"
+METADATA_NAME = "metadata.json"
+WEIGHTS_NAME = "model.weights.h5"
+MAX_WEIGHTS = 8 << 30         # bytes of model.weights.h5 / a .weights.h5 file
+MAX_PARAMS = 1 << 31          # elements of one weight array
+FLOATS = {"float16", "float32", "float64"}
+LAYER_CLASSES = ("InputLayer", "Dense", "Dropout", "Activation", "Flatten", "Embedding",
+                 "Concatenate")
+ACTIVATIONS = {"linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu",
+               "softplus"}
+
+
+def optimizer_groups(opt: Any) -> list[list[str]] | None:
+    """Keras's optimizer variables after iterations (and learning_rate): groups of slot
+    names, each made by one ``add_optimizer_variables`` call, interleaved per variable
+    (None: no Keras layout corresponds)."""
+    name = type(opt).__name__
+    if name in ("Adam", "AdamW"):
+        return [["momentum", "velocity"]] + ([["velocity_hat"]] if opt.amsgrad else [])
+    if name == "SGD":
+        return [["momentum"]] if opt.momentum != 0.0 else []
+    if name == "RMSprop":
+        return ([["velocity"]] + ([["momentum"]] if opt.momentum > 0.0 else [])
+                + ([["average_gradient"]] if opt.centered else []))
+    if name == "Adagrad":
+        return [["accumulator"]]
+    return None
+
+
+def snake_case(name: str) -> str:
+    """Keras's ``naming.to_snake_case`` (the H5 group of a layer comes from its class)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def layer_paths(class_names: list[str]) -> list[str]:
+    """``layers/<snake class>[_k]`` for each layer, in order (Keras's unique-name counter)."""
+    used: dict[str, int] = {}
+    out = []
+    for cls in class_names:
+        base = snake_case(cls)
+        if base in used:
+            used[base] += 1
+            out.append(f"layers/{base}_{used[base]}")
+        else:
+            used[base] = 0
+            out.append(f"layers/{base}")
+    return out
+
+
+def functional_order(graph: Any) -> list[int]:
+    """Keras's ``map_graph`` order of the graph's operations (inputs are ``-1-i``): depth
+    from the output descending, ties by first visit of a DFS from the output."""
+    k = len(graph.sources)
+    parents = {i: [r - k if r >= k else -1 - r for r in refs]
+               for i, (_, refs) in enumerate(graph.nodes)}
+    index: dict[int, int] = {}
+    post: list[int] = []
+    done: set[int] = set()
+
+    def visit(op: int) -> None:
+        if op in done:
+            return
+        index.setdefault(op, len(index))
+        for p in parents.get(op, []):
+            visit(p)
+        done.add(op)
+        post.append(op)
+
+    visit(len(graph.nodes) - 1)
+    depth: dict[int, int] = {}
+    for op in reversed(post):
+        d = depth.setdefault(op, 0)
+        for p in parents.get(op, []):
+            depth[p] = max(d + 1, depth.get(p, 0))
+    for i in range(k):  # an input nothing reads
+        if -1 - i not in depth:
+            depth[-1 - i], index[-1 - i] = 0, -1
+    return sorted(depth, key=lambda op: (-depth[op], index[op]))
+
+
+def ordered_layers(model: Any) -> list:
+    graph = getattr(model, "_graph", None)
+    if graph is None:
+        return list(model._layers)
+    return [graph.sources[-1 - op] if op < 0 else graph.nodes[op][0]
+            for op in functional_order(graph)]
+
+
+def kind_of_path(path: Any) -> str | None:
+    """``"keras"`` for a ``.keras`` name, ``"keras_weights"`` for ``.weights.h5``, else None
+    (what a save writes)."""
+    name = os.fspath(path).lower() if isinstance(path, (str, os.PathLike)) else ""
+    if name.endswith(".keras"):
+        return "keras"
+    if name.endswith(".weights.h5"):
+        return "keras_weights"
+    return None
+
+
+def kind_of_file(path: Any) -> str | None:
+    """What a load reads: ``"keras"`` for a zip, ``"keras_weights"`` for an HDF5 file (by
+    their magic bytes, whatever the name), None for anything else (fastff's own format,
+    which recognises itself by its magic bytes)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except (OSError, TypeError):
+        return None
+    if head.startswith(ZIP_MAGIC):
+        return "keras"
+    if head == H5_MAGIC:
+        return "keras_weights"
+    return None
+
+
+def is_keras_zip(path: str | os.PathLike[str]) -> bool:
+    """Does the file start with the zip magic (a ``.keras`` archive, whatever its name)?"""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == ZIP_MAGIC
+    except OSError:
+        return False

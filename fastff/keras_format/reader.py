@@ -1,0 +1,518 @@
+"""Keras 3 config + H5 weights -> fastff model: explicit layer mapping, weights checked
+against the config before any model is built, compile config and optimizer state."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from fastff.keras_format.archive import H5Weights, read_zip
+from fastff.keras_format.layout import (
+    ACTIVATIONS,
+    FLOATS,
+    LAYER_CLASSES,
+    MAX_PARAMS,
+    MAX_WEIGHTS,
+    is_keras_zip,
+    layer_paths,
+    optimizer_groups,
+    ordered_layers,
+)
+from fastff.keras_format.writer import model_spec
+from fastff.saving import FormatError
+
+
+def _get(cfg: Any, key: str, types: Any, path: str, what: str, default: Any = ...) -> Any:
+    if not isinstance(cfg, dict):
+        raise FormatError(f"{path}: {what} must be an object")
+    if key not in cfg:
+        if default is ...:
+            raise FormatError(f"{path}: {what} has no {key!r}")
+        return default
+    v = cfg[key]
+    if not isinstance(v, types) or (isinstance(v, bool) and bool not in
+                                    (types if isinstance(types, tuple) else (types,))):
+        raise FormatError(f"{path}: {what}.{key} has the wrong type ({type(v).__name__})")
+    return v
+
+
+def _dim(v: Any, path: str, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_PARAMS:
+        raise FormatError(f"{path}: {what} must be a positive integer, got {v!r}")
+    return v
+
+
+def _policy_dtype(cfg: Any, path: str, what: str) -> str | None:
+    pol = cfg.get("dtype") if isinstance(cfg, dict) else None
+    if pol is None:
+        return None
+    name = pol if isinstance(pol, str) else (pol.get("config") or {}).get("name") \
+        if isinstance(pol, dict) else None
+    if name not in FLOATS - {"float16"}:
+        raise FormatError(f"{path}: {what} has dtype policy {name!r}; fastff computes in "
+                          "float32 or float64")
+    return name
+
+
+def _object(spec: Any, module: Any, kind: str, path: str, what: str) -> Any:
+    """A fastff initializer/regularizer from a Keras ``{"class_name", "config"}`` (keys
+    fastff's class lacks are dropped: they only matter for re-initialization)."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        try:
+            return module.get(spec)
+        except (TypeError, ValueError) as e:
+            raise FormatError(f"{path}: {what}: unsupported {kind} {spec!r}: {e}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise FormatError(f"{path}: {what} must be a Keras {kind} object")
+    cls_name, cfg = spec["class_name"], spec.get("config") or {}
+    try:
+        return module.deserialize({"class_name": cls_name, "config": cfg})
+    except (TypeError, ValueError, KeyError):
+        pass
+    try:
+        default = module.deserialize({"class_name": cls_name, "config": {}})
+        known = default.get_config() if hasattr(default, "get_config") else {}
+        return module.deserialize({"class_name": cls_name,
+                                   "config": {k: v for k, v in cfg.items() if k in known}})
+    except (TypeError, ValueError, KeyError) as e:
+        raise FormatError(f"{path}: {what}: unsupported {kind} {cls_name!r}: {e}") from None
+
+
+def _activation(cfg: dict, path: str, what: str) -> str:
+    act = cfg.get("activation", "linear")
+    if act is None:
+        return "linear"
+    if not isinstance(act, str) or act not in ACTIVATIONS:
+        raise FormatError(f"{path}: {what}: activation {act!r} is not supported (fastff reads "
+                          f"{', '.join(sorted(ACTIVATIONS))})")
+    return act
+
+
+def _refuse_set(cfg: dict, keys: tuple, path: str, what: str) -> None:
+    for key in keys:
+        if cfg.get(key) not in (None, False, 0, {}):
+            raise FormatError(f"{path}: {what}: {key}={cfg[key]!r} is not supported by fastff")
+
+
+def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
+    """(Keras class, fastff layer or Input kwargs, Keras config) of one layer spec."""
+    from fastff import initializers, layers, regularizers
+
+    cls = _get(spec, "class_name", str, path, "a layer")
+    cfg = _get(spec, "config", dict, path, f"layer {cls}")
+    name = _get(cfg, "name", str, path, f"layer {cls}", None)
+    what = f"layer {name or '?'!r} ({cls})"
+    if cls not in LAYER_CLASSES:
+        raise FormatError(f"{path}: {what} is not supported by fastff; supported: "
+                          f"{', '.join(LAYER_CLASSES)}")
+    if spec.get("registered_name") not in (None, cls):
+        raise FormatError(f"{path}: {what} is registered as {spec['registered_name']!r} "
+                          "(a custom class); fastff reads Keras's own layers only")
+    if cls == "InputLayer":
+        shape = cfg.get("batch_shape")
+        if shape is None and isinstance(cfg.get("batch_input_shape"), list):
+            shape = cfg["batch_input_shape"]
+        if not isinstance(shape, list) or not shape or shape[0] not in (None,) and \
+                not isinstance(shape[0], int):
+            raise FormatError(f"{path}: {what} needs a batch_shape list")
+        dims = tuple(_dim(d, path, f"{what}.batch_shape") for d in shape[1:])
+        dtype = cfg.get("dtype") or "float32"
+        if not isinstance(dtype, str) or dtype not in FLOATS | {"int32", "int64", "uint8",
+                                                                 "int16", "int8"}:
+            raise FormatError(f"{path}: {what} has unsupported dtype {dtype!r}")
+        if cfg.get("sparse") or cfg.get("ragged") or cfg.get("optional"):
+            raise FormatError(f"{path}: {what}: sparse, ragged or optional inputs are not "
+                              "supported")
+        return cls, {"shape": dims, "dtype": dtype, "name": name}, cfg
+    common: dict[str, Any] = {"name": name, "trainable": bool(cfg.get("trainable", True))}
+    _policy_dtype(cfg, path, what)
+    if cls == "Dense":
+        _refuse_set(cfg, ("kernel_constraint", "bias_constraint", "activity_regularizer",
+                          "quantization_config", "lora_rank"), path, what)
+        layer = layers.Dense(
+            _dim(cfg.get("units"), path, f"{what}.units"),
+            activation=_activation(cfg, path, what),
+            use_bias=bool(_get(cfg, "use_bias", bool, path, what, True)),
+            kernel_initializer=_object(cfg.get("kernel_initializer", "glorot_uniform"),
+                                       initializers, "initializer", path, what)
+            or "glorot_uniform",
+            bias_initializer=_object(cfg.get("bias_initializer", "zeros"), initializers,
+                                     "initializer", path, what) or "zeros",
+            kernel_regularizer=_object(cfg.get("kernel_regularizer"), regularizers,
+                                       "regularizer", path, what),
+            bias_regularizer=_object(cfg.get("bias_regularizer"), regularizers,
+                                     "regularizer", path, what), **common)
+    elif cls == "Dropout":
+        rate = cfg.get("rate")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise FormatError(f"{path}: {what}.rate must be a number in [0, 1), got {rate!r}")
+        if cfg.get("noise_shape") is not None:
+            raise FormatError(f"{path}: {what}: noise_shape is not supported by fastff")
+        seed = cfg.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise FormatError(f"{path}: {what}.seed must be an integer or null")
+        layer = layers.Dropout(float(rate), seed=seed, **common)
+    elif cls == "Activation":
+        layer = layers.Activation(_activation(cfg, path, what), **common)
+    elif cls == "Flatten":
+        if cfg.get("data_format") not in (None, "channels_last"):
+            raise FormatError(f"{path}: {what}: only data_format='channels_last' is supported")
+        layer = layers.Flatten(**common)
+    elif cls == "Embedding":
+        _refuse_set(cfg, ("embeddings_constraint", "activity_regularizer",
+                          "quantization_config", "lora_rank", "sparse"), path, what)
+        layer = layers.Embedding(
+            _dim(cfg.get("input_dim"), path, f"{what}.input_dim"),
+            _dim(cfg.get("output_dim"), path, f"{what}.output_dim"),
+            embeddings_initializer=_object(cfg.get("embeddings_initializer", "uniform"),
+                                           initializers, "initializer", path, what)
+            or "uniform",
+            embeddings_regularizer=_object(cfg.get("embeddings_regularizer"), regularizers,
+                                           "regularizer", path, what),
+            mask_zero=bool(cfg.get("mask_zero", False)), **common)
+    else:  # Concatenate
+        if cfg.get("axis", -1) not in (-1,):
+            raise FormatError(f"{path}: {what}: only axis=-1 is supported, got {cfg['axis']!r}")
+        layer = layers.Concatenate(**common)
+    return cls, layer, cfg
+
+
+def _expected_shapes(layer: Any, in_shape: Any) -> list[tuple[int, ...]]:
+    """The variable shapes a layer will have, computed from its config (before building)."""
+    cls = type(layer).__name__
+    if cls == "Dense":
+        if not isinstance(in_shape, tuple) or len(in_shape) != 1:
+            raise ValueError(f"Dense {layer.name!r} needs 2-D inputs, got {in_shape}")
+        return [(in_shape[0], layer.units)] + ([(layer.units,)] if layer.use_bias else [])
+    if cls == "Embedding":
+        return [(layer.input_dim, layer.output_dim)]
+    return []
+
+
+def _read_layer_weights(h5: H5Weights, group: str, layer: Any, in_shape: Any,
+                        used: list[int]) -> list[np.ndarray]:
+    """The layer's arrays from ``group``, checked against the shapes its config implies;
+    ``used[0]`` sums the bytes read so far (bounded by the file's size)."""
+    shapes = _expected_shapes(layer, in_shape)
+    dss = h5.datasets(group)
+    if len(dss) != len(shapes):
+        raise FormatError(f"{h5.path}: {group} holds {len(dss)} variables, layer "
+                          f"{layer.name!r} has {len(shapes)}")
+    for i, (ds, s) in enumerate(zip(dss, shapes)):
+        used[0] += h5.check(ds, s, f"{group}/vars/{i}")
+        if used[0] > h5.size:  # the arrays cannot be larger than the file holding them
+            raise FormatError(f"{h5.path}: the config declares more weight data than the "
+                              f"{h5.size}-byte weights file holds")
+    return [h5.read(ds, s, f"{group}/vars/{i}") for i, (ds, s) in enumerate(zip(dss, shapes))]
+
+
+def _sequential(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
+    import fastff
+    from fastff.layers import Input
+
+    cfg = _get(doc, "config", dict, path, "the model")
+    specs = _get(cfg, "layers", list, path, "Sequential config")
+    built = [_build_layer(s, path) for s in specs]
+    inp = None
+    if built and built[0][0] == "InputLayer":
+        inp = built.pop(0)[1]
+    elif isinstance(cfg.get("build_input_shape"), list):
+        shape = cfg["build_input_shape"]
+        inp = {"shape": tuple(_dim(d, path, "build_input_shape") for d in shape[1:]),
+               "dtype": "float32", "name": None}
+    if inp is None:
+        raise FormatError(f"{path}: the Sequential config does not say its input shape")
+    if any(c == "InputLayer" for c, _, _ in built):
+        raise FormatError(f"{path}: an InputLayer may only come first in a Sequential")
+    layers = [la for _, la, _ in built]
+    dtype = next((_policy_dtype(c, path, "a layer") for _, _, c in built
+                  if _policy_dtype(c, path, "a layer")), None) or "float32"
+    # every weight checked against the file before any model (and its arrays) exists
+    weights: list[list[np.ndarray]] = []
+    shape: Any = tuple(inp["shape"])
+    used = [0]
+    for group, layer in zip(layer_paths([c for c, _, _ in built]), layers):
+        try:
+            weights.append(_read_layer_weights(h5, group, layer, shape, used))
+            shape = tuple(layer.compute_output_shape(shape))
+        except ValueError as e:
+            raise FormatError(f"{path}: {e}") from None
+    int_ids = np.dtype(inp["dtype"]).kind in "iu"
+    first = [Input(shape=inp["shape"], name=inp["name"],
+                   dtype=inp["dtype"] if int_ids else None)]
+    model = fastff.Sequential(first + layers, name=cfg.get("name") if isinstance(
+        cfg.get("name"), str) else None, dtype=dtype)
+    return model, list(zip(layers, weights))
+
+
+def _history(arg: Any, path: str) -> str:
+    if not (isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__"):
+        raise FormatError(f"{path}: a layer's inbound argument is not a Keras tensor")
+    hist = (arg.get("config") or {}).get("keras_history")
+    if not (isinstance(hist, list) and len(hist) == 3 and isinstance(hist[0], str)
+            and hist[1] == 0 and hist[2] == 0):
+        raise FormatError(f"{path}: unsupported keras_history {hist!r} (shared layers and "
+                          "multi-output layers are not supported)")
+    return hist[0]
+
+
+def _layer_ref(v: Any, path: str, what: str) -> str:
+    if isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and v[1:] == [0, 0]:
+        return v[0]
+    raise FormatError(f"{path}: {what} entry {v!r} is not [name, 0, 0]")
+
+
+def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
+    import fastff
+    from fastff.layers import Input
+
+    cfg = _get(doc, "config", dict, path, "the model")
+    specs = _get(cfg, "layers", list, path, "Functional config")
+    tensors: dict[str, Any] = {}
+    shapes: dict[str, Any] = {}
+    built = []
+    order = []
+    pending = []
+    for spec in specs:
+        cls, obj, lcfg = _build_layer(spec, path)
+        name = spec.get("name") or lcfg.get("name")
+        if not isinstance(name, str) or name in shapes or name in [p[0] for p in pending]:
+            raise FormatError(f"{path}: layer names must be unique strings, got {name!r}")
+        nodes = spec.get("inbound_nodes", [])
+        if not isinstance(nodes, list):
+            raise FormatError(f"{path}: layer {name!r}: inbound_nodes must be a list")
+        order.append(cls)
+        if cls == "InputLayer":
+            t = Input(shape=obj["shape"], name=name,
+                      dtype=obj["dtype"] if np.dtype(obj["dtype"]).kind in "iu" else None)
+            tensors[name], shapes[name] = t, tuple(obj["shape"])
+            built.append((cls, None, None))
+            continue
+        if len(nodes) != 1 or not isinstance(nodes[0], dict):
+            raise FormatError(f"{path}: layer {name!r} is called {len(nodes)} times; fastff "
+                              "supports layers called once")
+        args, kwargs = nodes[0].get("args"), nodes[0].get("kwargs") or {}
+        if not isinstance(args, list) or len(args) != 1 or not isinstance(kwargs, dict) or \
+                any(k not in ("mask", "training") or v not in (None, False)
+                    for k, v in kwargs.items()):
+            raise FormatError(f"{path}: layer {name!r}: unsupported call arguments "
+                              f"{kwargs!r}")
+        arg = args[0]
+        srcs = [_history(a, path) for a in arg] if isinstance(arg, list) \
+            else [_history(arg, path)]
+        for s in srcs:
+            if s not in shapes:
+                raise FormatError(f"{path}: layer {name!r} reads {s!r}, which comes later "
+                                  "or does not exist")
+        multi = cls == "Concatenate"
+        if multi != isinstance(arg, list):
+            raise FormatError(f"{path}: layer {name!r} takes {'a list of' if multi else 'one'} "
+                              "input(s)")
+        in_shape = [shapes[s] for s in srcs] if multi else shapes[srcs[0]]
+        try:
+            out_shape = tuple(obj.compute_output_shape(in_shape))
+            if multi and any(len(s) != 1 for s in in_shape):
+                raise ValueError(f"Concatenate {name!r} joins (batch, features) inputs")
+        except (ValueError, TypeError) as e:
+            raise FormatError(f"{path}: {e}") from None
+        shapes[name] = out_shape
+        built.append((cls, obj, in_shape))
+        pending.append((name, obj, srcs, multi))
+    # weights checked against the file before any model exists
+    weights, used = [], [0]
+    for group, (_cls, obj, in_shape) in zip(layer_paths(order), built):
+        if obj is None:
+            if h5.datasets(group):
+                raise FormatError(f"{path}: {group} holds variables, an InputLayer has none")
+            continue
+        try:
+            weights.append((obj, _read_layer_weights(h5, group, obj, in_shape, used)))
+        except ValueError as e:
+            raise FormatError(f"{path}: {e}") from None
+    for name, obj, srcs, multi in pending:
+        ins = [tensors[s] for s in srcs]
+        tensors[name] = obj(ins if multi else ins[0])
+    raw_in = cfg.get("input_layers")
+    raw_in = [raw_in] if isinstance(raw_in, list) and raw_in and isinstance(raw_in[0], str) \
+        else raw_in
+    raw_out = cfg.get("output_layers")
+    raw_out = [raw_out] if isinstance(raw_out, list) and raw_out and \
+        isinstance(raw_out[0], str) else raw_out
+    if not isinstance(raw_in, list) or not isinstance(raw_out, list) or len(raw_out) != 1:
+        raise FormatError(f"{path}: input_layers / output_layers malformed (one output only)")
+    in_names = [_layer_ref(v, path, "input_layers") for v in raw_in]
+    out_name = _layer_ref(raw_out[0], path, "output_layers")
+    for n in [*in_names, out_name]:
+        if n not in tensors:
+            raise FormatError(f"{path}: {n!r} is not a layer of the model")
+    if not all(isinstance(tensors[n], Input) for n in in_names):
+        raise FormatError(f"{path}: input_layers must name InputLayers")
+    dtype = next((_policy_dtype(s.get("config"), path, "a layer") for s in specs
+                  if isinstance(s, dict) and s.get("class_name") != "InputLayer"
+                  and _policy_dtype(s.get("config"), path, "a layer")), None) or "float32"
+    try:
+        model = fastff.Model([tensors[n] for n in in_names], tensors[out_name],
+                             name=cfg.get("name") if isinstance(cfg.get("name"), str) else None,
+                             dtype=dtype)
+    except (ValueError, TypeError) as e:
+        raise FormatError(f"{path}: {e}") from None
+    return model, weights
+
+
+def _assign(pairs: list, path: str) -> None:
+    for layer, arrays in pairs:
+        if type(layer).__name__ == "Embedding" and layer.mask_zero and arrays and \
+                np.any(arrays[0][0] != 0):
+            # Keras looks the padding row up (the mask only matters to mask-aware layers,
+            # which fastff lacks); fastff embeds padding as zeros
+            layer.mask_zero = False
+            warnings.warn(f"{path}: Embedding {layer.name!r} has mask_zero=True and a nonzero "
+                          "row 0; read with mask_zero=False so predictions match Keras",
+                          stacklevel=4)
+        for p, a in zip(layer.params, arrays):
+            p.assign(a.astype(p.value.dtype, copy=False))
+
+
+def _model_from(doc: Any, h5: H5Weights, path: str) -> tuple[Any, list]:
+    if not isinstance(doc, dict):
+        raise FormatError(f"{path}: the model config must be an object")
+    cls = doc.get("class_name")
+    if cls == "Sequential":
+        return _sequential(doc, h5, path)
+    if cls in ("Functional", "Model"):
+        return _functional(doc, h5, path)
+    raise FormatError(f"{path}: model class {cls!r} is not supported (Sequential and "
+                      "Functional only; subclassed models hold code)")
+
+
+def _compile(model: Any, cfg: Any, h5: H5Weights, path: str, trainable: list) -> None:
+    from fastff import losses, metrics, optimizers
+
+    if not isinstance(cfg, dict) or not cfg:
+        return
+    opt_spec = cfg.get("optimizer")
+    try:
+        if isinstance(opt_spec, str):
+            opt = optimizers.get(opt_spec)
+        elif isinstance(opt_spec, dict):
+            ocfg = dict(opt_spec.get("config") or {})
+            lr = ocfg.get("learning_rate")
+            if isinstance(lr, dict):
+                ocfg["learning_rate"] = {"class_name": lr.get("class_name"),
+                                         "config": lr.get("config") or {}}
+            opt = optimizers.deserialize({"class_name": opt_spec.get("class_name"),
+                                          "config": ocfg})
+        else:
+            raise ValueError("no optimizer")
+        loss = cfg.get("loss")
+        if isinstance(loss, dict):
+            loss = losses.deserialize({"class_name": loss.get("class_name"),
+                                       "config": loss.get("config") or {}})
+        mets = cfg.get("metrics") or []
+        if not isinstance(mets, list):
+            raise ValueError("metrics must be a list")
+        mets = [m if isinstance(m, str) else metrics.deserialize(
+            {"class_name": m.get("class_name"), "config": m.get("config") or {}})
+            for m in mets]
+        model.compile(optimizer=opt, loss=loss, metrics=mets)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        warnings.warn(f"{path}: the compile config cannot be mapped to fastff ({e}); the "
+                      "model is loaded uncompiled", stacklevel=3)
+        return
+    _restore_optimizer(model, h5, path, trainable)
+
+
+def _restore_optimizer(model: Any, h5: H5Weights, path: str, trainable: list) -> None:
+    dss = h5.datasets("optimizer")
+    if not dss:
+        return
+    opt = model.optimizer
+    groups = optimizer_groups(opt)
+    per_var = sum(len(g) for g in groups or [])
+    n_scalar = len(dss) - per_var * len(trainable)
+    if groups is None or n_scalar not in (1, 2):
+        warnings.warn(f"{path}: the {len(dss)} optimizer variables do not match fastff's "
+                      f"{type(opt).__name__} state; weights loaded, optimizer state restarts",
+                      stacklevel=4)
+        return
+    iterations = h5.read(dss[0], (), "optimizer/vars/0", kinds="iuf")
+    model._build_optimizer()
+    state = opt.get_state()
+    offsets = {id(p): o for p, o in model._placement}
+    i = n_scalar
+    for group in groups:
+        for p in trainable:
+            o = offsets[id(p)]
+            for name in group:
+                a = h5.read(dss[i], p.shape, f"optimizer/vars/{i}")
+                state[name][o:o + p.size] = a.reshape(-1)
+                i += 1
+    state["iterations"] = np.asarray(int(iterations), dtype=np.int64)
+    opt.set_state(state)
+
+
+def load_keras(path: str | os.PathLike[str], custom_objects: Mapping[str, Any] | None = None,
+               compile: bool = True) -> Any:
+    """A fastff model from a Keras 3 ``.keras`` file (Sequential or Functional of the
+    mapped layers), compiled (with its optimizer state where the layouts match) when
+    ``compile``. ``custom_objects`` is accepted for Keras's signature; custom classes are
+    never loaded from a file, so naming one is refused."""
+    path = os.fspath(path)
+    if custom_objects:
+        raise ValueError("load_keras: custom_objects are not supported (fastff reads only "
+                         "Keras's own layers from .keras files)")
+    doc, weights = read_zip(path)
+    h5 = H5Weights(path, weights)
+    try:
+        model, pairs = _model_from(doc, h5, path)
+        _assign(pairs, path)
+        if compile:
+            trainable = [p for la, _ in pairs if model.trainable and la.trainable
+                         for p in la.params if p.trainable]
+            _compile(model, doc.get("compile_config"), h5, path, trainable)
+    except FormatError:
+        raise
+    except (Exception, MemoryError, RecursionError) as e:
+        raise FormatError(f"{path}: invalid Keras model: {type(e).__name__}: {e}") from e
+    finally:
+        h5.close()
+    return model
+
+
+def load_keras_weights(model: Any, path: str | os.PathLike[str]) -> None:
+    """Load a Keras 3 ``.weights.h5`` file (or a ``.keras`` file's weights) into a built
+    fastff model whose layers correspond to the Keras model's."""
+    path = os.fspath(path)
+    if not model.built:
+        raise ValueError("load_weights: build the model before loading Keras weights")
+    if is_keras_zip(path):
+        _, data = read_zip(path)
+    else:
+        size = os.path.getsize(path)
+        if size > MAX_WEIGHTS:
+            raise FormatError(f"{path}: {size} bytes (at most {MAX_WEIGHTS})")
+        with open(path, "rb") as f:
+            data = f.read(MAX_WEIGHTS + 1)
+    h5 = H5Weights(path, data)
+    try:
+        _, stores, _ = model_spec(model)
+        pairs = []
+        for (group, arrays), layer in zip(stores, ordered_layers(model)):
+            shapes = [a.shape for a in arrays]
+            dss = h5.datasets(group)
+            if len(dss) != len(shapes):
+                raise FormatError(f"{path}: {group} holds {len(dss)} variables, layer "
+                                  f"{layer.name!r} has {len(shapes)}")
+            pairs.append((layer, [h5.read(ds, s, f"{group}/vars/{i}")
+                                  for i, (ds, s) in enumerate(zip(dss, shapes))]))
+        for layer, arrays in pairs:
+            for p, a in zip(layer.params, arrays):
+                p.assign(a.astype(p.value.dtype, copy=False))
+    finally:
+        h5.close()

@@ -1,0 +1,306 @@
+"""fastff model -> Keras 3 config, H5 weights and ``.keras`` zip (atomic writes)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import warnings
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from fastff.keras_format.layout import (
+    ACTIVATIONS,
+    CONFIG_NAME,
+    KERAS_VERSION,
+    LAYER_CLASSES,
+    METADATA_NAME,
+    WEIGHTS_NAME,
+    functional_order,
+    layer_paths,
+    optimizer_groups,
+)
+
+
+def _keras_obj(module: str, class_name: str, config: Any) -> dict:
+    return {"module": module, "class_name": class_name, "config": config,
+            "registered_name": None}
+
+
+def _policy(dtype: np.dtype) -> dict:
+    return _keras_obj("keras", "DTypePolicy", {"name": np.dtype(dtype).name})
+
+
+def _keras_activation(layer: Any) -> str:
+    act = layer.activation
+    if not act.builtin or act.name not in ACTIVATIONS:
+        raise ValueError(f"save_keras: layer {layer.name!r} uses the activation {act.name!r}, "
+                         "which has no Keras 3 name")
+    from fastff import activations
+
+    if activations.serialize(act) != act.name:  # a non-default parameter
+        raise ValueError(f"save_keras: layer {layer.name!r}: {act!r} has a non-default "
+                         "parameter, which a Keras activation name cannot hold")
+    return act.name
+
+
+def _keras_init(init: Any) -> dict:
+    from fastff import initializers
+
+    spec = initializers.serialize(init)
+    return _keras_obj("keras.initializers", spec["class_name"], spec["config"])
+
+
+def _keras_reg(reg: Any) -> dict | None:
+    from fastff import regularizers
+
+    spec = regularizers.serialize(reg)
+    return None if spec is None else _keras_obj("keras.regularizers", spec["class_name"],
+                                                spec["config"])
+
+
+def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
+    """(Keras class name, Keras config) of a fastff layer; refuses what Keras lacks."""
+    cls = type(layer).__name__
+    base = {"name": layer.name, "trainable": bool(layer.trainable), "dtype": _policy(dtype)}
+    if cls == "Dense":
+        return "Dense", {**base, "units": layer.units, "activation": _keras_activation(layer),
+                         "use_bias": layer.use_bias,
+                         "kernel_initializer": _keras_init(layer.kernel_initializer),
+                         "bias_initializer": _keras_init(layer.bias_initializer),
+                         "kernel_regularizer": _keras_reg(layer.kernel_regularizer),
+                         "bias_regularizer": _keras_reg(layer.bias_regularizer),
+                         "kernel_constraint": None, "bias_constraint": None,
+                         "quantization_config": None}
+    if cls == "Dropout":
+        return "Dropout", {**base, "rate": layer.rate, "seed": layer.seed, "noise_shape": None}
+    if cls == "Activation":
+        return "Activation", {**base, "activation": _keras_activation(layer)}
+    if cls == "Flatten":
+        return "Flatten", {**base, "data_format": "channels_last"}
+    if cls == "Embedding":
+        return "Embedding", {
+            **base, "input_dim": layer.input_dim, "output_dim": layer.output_dim,
+            "embeddings_initializer": _keras_init(layer.embeddings_initializer),
+            "embeddings_regularizer": _keras_reg(layer.embeddings_regularizer),
+            "activity_regularizer": None, "embeddings_constraint": None,
+            "mask_zero": layer.mask_zero, "quantization_config": None}
+    if cls == "Concatenate":
+        return "Concatenate", {**base, "axis": -1}
+    raise ValueError(f"save_keras: layer {layer.name!r} ({cls}) has no Keras 3 equivalent; "
+                     f"supported: {', '.join(LAYER_CLASSES[1:])}")
+
+
+def _layer_weights(layer: Any) -> list[np.ndarray]:
+    """The layer's variables in Keras's order (an Embedding with ``mask_zero`` writes its
+    padding row as zeros: fastff embeds padding to zeros, Keras looks the row up)."""
+    from fastff.layers.base import to_host
+
+    arrays = [np.array(to_host(p.value)) for p in layer.params]
+    if type(layer).__name__ == "Embedding" and layer.mask_zero and arrays:
+        arrays[0][0] = 0
+    return arrays
+
+
+def _input_config(name: str, shape: tuple, dtype: np.dtype) -> dict:
+    return {"batch_shape": [None, *map(int, shape)], "dtype": np.dtype(dtype).name,
+            "sparse": False, "ragged": False, "name": name, "optional": False}
+
+
+def _tensor(name: str, shape: tuple, dtype: np.dtype) -> dict:
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": [None, *map(int, shape)], "dtype": np.dtype(dtype).name,
+                       "keras_history": [name, 0, 0]}}
+
+
+def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], list]:
+    """(config.json's document, [(H5 path, arrays)], trainable params in Keras's order)."""
+    dtype = np.dtype(model.dtype)
+    graph = getattr(model, "_graph", None)
+    if graph is None:
+        first = model._layers[0]
+        in_dtype = np.dtype(getattr(first, "input_dtype", None) or dtype)
+        inp = getattr(model, "_input_layer", None)
+        layer_cfgs = [_keras_obj("keras.layers", "InputLayer", _input_config(
+            inp.name if inp is not None else "input_layer", model._input_shape, in_dtype))]
+        shape: Any = tuple(model._input_shape)
+        ordered = list(model._layers)
+        for layer in ordered:
+            cls, cfg = _layer_config(layer, dtype)
+            spec = _keras_obj("keras.layers", cls, cfg)
+            if cls != "Dropout" and cls != "Activation" and cls != "Flatten":
+                spec["build_config"] = {"input_shape": [None, *shape]}
+            layer_cfgs.append(spec)
+            shape = layer.compute_output_shape(shape)
+        config = {"name": model.name, "trainable": bool(model.trainable),
+                  "dtype": _policy(dtype), "layers": layer_cfgs,
+                  "build_input_shape": [None, *model._input_shape]}
+        doc = _keras_obj("keras", "Sequential", config)
+        doc["build_config"] = {"input_shape": [None, *model._input_shape]}
+    else:
+        k = len(graph.sources)
+        shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
+        dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
+        for layer, refs in graph.nodes:
+            dts.append(np.dtype(np.result_type(*[dts[r] for r in refs]))
+                       if type(layer).__name__ == "Concatenate" else dtype)
+        names = [s.name for s in graph.sources] + [la.name for la, _ in graph.nodes]
+        layer_cfgs = []
+        ordered = []
+        for op in functional_order(graph):
+            if op < 0:
+                i = -1 - op
+                spec = _keras_obj("keras.layers", "InputLayer",
+                                  _input_config(names[i], shapes[i], dts[i]))
+                spec.update(name=names[i], inbound_nodes=[])
+                ordered.append(graph.sources[i])
+            else:
+                layer, refs = graph.nodes[op]
+                cls, cfg = _layer_config(layer, dtype)
+                spec = _keras_obj("keras.layers", cls, cfg)
+                args = [_tensor(names[r], shapes[r], dts[r]) for r in refs]
+                in_shapes = [[None, *shapes[r]] for r in refs]
+                multi = cls == "Concatenate"
+                spec["build_config"] = {"input_shape": in_shapes if multi else in_shapes[0]}
+                spec.update(name=layer.name,
+                            inbound_nodes=[{"args": [args] if multi else args, "kwargs": {}}])
+                ordered.append(layer)
+            layer_cfgs.append(spec)
+        config = {"name": model.name, "trainable": bool(model.trainable),
+                  "layers": layer_cfgs,
+                  "input_layers": [[s.name, 0, 0] for s in graph.sources]
+                  if k > 1 else [graph.sources[0].name, 0, 0],
+                  "output_layers": [names[-1], 0, 0]}
+        doc = _keras_obj("keras.src.models.functional", "Functional", config)
+        doc["registered_name"] = "Functional"
+        doc["build_config"] = {"input_shape": None}
+    with_vars = [la for la in ordered if type(la).__name__ not in ("Input",)]
+    keras_classes = ["InputLayer" if type(la).__name__ == "Input" else
+                     _layer_config(la, dtype)[0] for la in ordered]
+    stores = [(path, [] if type(la).__name__ == "Input" else _layer_weights(la))
+              for path, la in zip(layer_paths(keras_classes), ordered)]
+    trainable = [p for la in with_vars if model.trainable and la.trainable
+                 for p in la.params if p.trainable]
+    return doc, stores, trainable
+
+
+def _compile_config(model: Any) -> dict | None:
+    opt = getattr(model, "optimizer", None)
+    if opt is None:
+        return None
+    from fastff import optimizers
+
+    spec = optimizers.serialize(opt)
+    cfg = dict(spec["config"])
+    if isinstance(cfg.get("learning_rate"), dict):
+        lr = cfg["learning_rate"]
+        cfg["learning_rate"] = _keras_obj("keras.optimizers.schedules", lr["class_name"],
+                                          lr["config"])
+    cfg.update(use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+               loss_scale_factor=None, gradient_accumulation_steps=None)
+    loss = model.loss
+    loss_cfg = None
+    if loss is not None:
+        from fastff import losses
+
+        ls = losses.serialize(loss)
+        loss_cfg = _keras_obj("keras.losses", ls["class_name"], ls["config"])
+    metrics = [m for m in getattr(model, "_metric_ids", []) if isinstance(m, str)]
+    return {"optimizer": _keras_obj("keras.optimizers", spec["class_name"], cfg),
+            "loss": loss_cfg, "loss_weights": None, "metrics": metrics or None,
+            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+            "jit_compile": False}
+
+
+def _optimizer_vars(model: Any, trainable: list) -> list[np.ndarray]:
+    """Keras's optimizer variables from fastff's flat state: iterations, learning_rate,
+    then each group's per-variable slices (empty when not built or not mappable)."""
+    opt = getattr(model, "optimizer", None)
+    if opt is None or not getattr(opt, "built", False):
+        return []
+    groups = optimizer_groups(opt)
+    if groups is None:
+        warnings.warn(f"save_keras: the state of {type(opt).__name__} has no Keras layout; "
+                      "the file holds its config only", stacklevel=3)
+        return []
+    state = opt.get_state()
+    offsets = {id(p): o for p, o in model._placement}
+    dt = np.dtype(model.dtype)
+    out = [np.asarray(opt.iterations, dtype=np.int64)]
+    if not callable(opt._learning_rate):
+        out.append(np.asarray(opt.learning_rate, dtype=dt))
+    for group in groups:
+        for p in trainable:
+            o = offsets[id(p)]
+            for name in group:
+                out.append(np.array(state[name][o:o + p.size].reshape(p.shape)))
+    return out
+
+
+def _write_h5(f: Any, stores: list[tuple[str, list[np.ndarray]]], root_name: str,
+              optimizer: list[np.ndarray] | None, opt_name: str = "") -> None:
+    import h5py
+
+    h5 = h5py.File(f, "w")
+    try:
+        for path, arrays in stores:
+            group = h5.create_group(path).create_group("vars")
+            group.attrs["name"] = path.rsplit("/", 1)[-1]
+            for i, a in enumerate(arrays):
+                group.create_dataset(str(i), data=a)
+        if optimizer:
+            group = h5.create_group("optimizer").create_group("vars")
+            group.attrs["name"] = opt_name
+            for i, a in enumerate(optimizer):
+                group.create_dataset(str(i), data=a)
+        h5.create_group("vars").attrs["name"] = root_name
+    finally:
+        h5.close()
+
+
+def _h5_bytes(model: Any, with_optimizer: bool) -> tuple[dict, bytes]:
+    if not model.built:
+        raise ValueError("save_keras: the model is not built; build it (or fit) first")
+    doc, stores, trainable = model_spec(model)
+    opt_vars = _optimizer_vars(model, trainable) if with_optimizer else []
+    buf = io.BytesIO()
+    opt = getattr(model, "optimizer", None)
+    _write_h5(buf, stores, model.name, opt_vars, getattr(opt, "name", ""))
+    return doc, buf.getvalue()
+
+
+def save_keras(model: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` as a Keras 3 ``.keras`` file (atomically): architecture, weights,
+    compile config and optimizer state."""
+    from fastff import distribution
+    from fastff._atomic import atomic_write
+
+    if not distribution.is_chief():
+        return
+    doc, weights = _h5_bytes(model, with_optimizer=True)
+    compile_cfg = _compile_config(model)
+    doc["compile_config"] = compile_cfg
+    meta = {"keras_version": KERAS_VERSION,
+            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+
+    def write(f: Any) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+            z.writestr(METADATA_NAME, json.dumps(meta))
+            z.writestr(CONFIG_NAME, json.dumps(doc, allow_nan=False))
+            z.writestr(WEIGHTS_NAME, weights)
+
+    atomic_write(path, write)
+
+
+def save_keras_weights(model: Any, path: str | os.PathLike[str]) -> None:
+    """Write the weights as a Keras 3 ``.weights.h5`` file (atomically)."""
+    from fastff import distribution
+    from fastff._atomic import atomic_write
+
+    if not distribution.is_chief():
+        return
+    _, weights = _h5_bytes(model, with_optimizer=False)
+    atomic_write(path, lambda f: f.write(weights))

@@ -1,0 +1,206 @@
+"""ONNX export: the exported file, run in ONNX Runtime, reproduces ``predict``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="ONNX export needs the 'onnx' package (fastff[onnx])")
+ort = pytest.importorskip("onnxruntime", reason="these tests run the files in onnxruntime")
+
+import fastff  # noqa: E402
+from fastff.activations import ActivationFunction, CustomActivation  # noqa: E402
+from fastff.export.onnx import export_onnx  # noqa: E402
+from fastff.layers import (  # noqa: E402
+    Activation,
+    Bucketize,
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    EmbeddingBag,
+    Flatten,
+    Input,
+    Layer,
+    WindowEmbedding,
+)
+
+ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu",
+               "softplus"]
+
+
+def _session(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _run(path, feeds):
+    sess = _session(path)
+    return sess.run(None, feeds)[0], sess
+
+
+def _close(model, path, x, tol=1e-5):
+    """The file's output for the one input ``x`` against ``model.predict(x)``."""
+    sess = _session(path)
+    (inp,) = sess.get_inputs()
+    got = sess.run(None, {inp.name: x})[0]
+    want = model.predict(x, verbose=0)
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_dense_every_activation(tmp_path, act, dtype):
+    if act == "gelu" and dtype == "float64":
+        pytest.skip("ONNX Runtime has no float64 Erf kernel (the file itself is valid ONNX)")
+    rng = np.random.default_rng(0)
+    model = fastff.Sequential([Input(shape=(5,)), Dense(7, activation=act), Dropout(0.5),
+                               Dense(3, activation=act, use_bias=False)], dtype=dtype)
+    path = tmp_path / "m.onnx"
+    export_onnx(model, path)
+    onnx.checker.check_model(str(path))
+    for n in (1, 13):  # the batch axis is dynamic
+        x = (rng.standard_normal((n, 5)) * 3).astype(dtype)
+        _close(model, path, x)
+
+
+def test_parametrised_activations_and_activation_layer(tmp_path):
+    rng = np.random.default_rng(1)
+    model = fastff.Sequential([
+        Input(shape=(4,)), Dense(6, activation=ActivationFunction("leaky_relu", 0.05)),
+        Activation(ActivationFunction("elu", 0.3)), Dense(5), Activation("softmax")])
+    path = tmp_path / "m.onnx"
+    export_onnx(model, path)
+    x = rng.standard_normal((9, 4)).astype(np.float32) * 4
+    _close(model, path, x)
+
+
+def test_flatten_and_input_name(tmp_path):
+    rng = np.random.default_rng(2)
+    model = fastff.Sequential([Input(shape=(3, 4), name="pixels"), Flatten(),
+                               Dense(2, activation="sigmoid")])
+    path = tmp_path / "m.onnx"
+    proto = export_onnx(model, path, input_names=["pixels"])
+    assert [i.name for i in proto.graph.input] == ["pixels"]
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and [d.dim_value for d in dims[1:]] == [3, 4]
+    _close(model, path, rng.standard_normal((6, 3, 4)).astype(np.float32))
+
+
+def test_embedding_sequential(tmp_path):
+    rng = np.random.default_rng(3)
+    for layer in (Embedding(9, 4, input_shape=(5,)),
+                  Embedding(9, 4, mask_zero=True, input_shape=(5,))):
+        model = fastff.Sequential([layer, Flatten(), Dense(3, activation="tanh")])
+        path = tmp_path / f"{layer.name}.onnx"
+        export_onnx(model, path)
+        ids = rng.integers(0, 9, (11, 5))
+        ids[0, :2] = 0
+        _close(model, path, ids)
+
+
+@pytest.mark.parametrize("kind", ["window", "bag_mean", "bag_sum", "bag_nopad"])
+def test_window_and_bag_embeddings(tmp_path, kind):
+    rng = np.random.default_rng(4)
+    layer = {"window": lambda: WindowEmbedding(7, 3, input_shape=(5,)),
+             "bag_mean": lambda: EmbeddingBag(7, 3, mode="mean", input_shape=(5,)),
+             "bag_sum": lambda: EmbeddingBag(7, 3, mode="sum", input_shape=(5,)),
+             "bag_nopad": lambda: EmbeddingBag(7, 3, padding_id=None, input_shape=(5,))}[kind]()
+    model = fastff.Sequential([layer, Dense(2)])
+    path = tmp_path / "m.onnx"
+    export_onnx(model, path)
+    ids = rng.integers(0, 7, (8, 5))
+    ids[1] = 0  # a row of padding only
+    ids[2, 3:] = 0
+    for n in (1, 8):
+        _close(model, path, ids[:n])
+
+
+def test_functional_model_with_named_inputs(tmp_path):
+    rng = np.random.default_rng(5)
+    words = Input(shape=(3,), dtype="int32", name="words")
+    bag = Input(shape=(4,), dtype="int64", name="bag")
+    dist = Input(shape=(2,), name="dist")
+    h = Concatenate()([WindowEmbedding(10, 2)(words), EmbeddingBag(6, 3)(bag),
+                       Bucketize(output_mode="one_hot")(dist)])
+    out = Dense(4, activation="softmax")(Dense(5, activation="relu")(h))
+    model = fastff.Model([words, bag, dist], out)
+    path = tmp_path / "m.onnx"
+    proto = export_onnx(model, path)
+    assert [i.name for i in proto.graph.input] == ["words", "bag", "dist"]
+    feeds = {"words": rng.integers(0, 10, (6, 3)).astype(np.int32),
+             "bag": rng.integers(0, 6, (6, 4)),
+             "dist": np.array([[0, 1], [2, 3], [4, 5], [7, 8], [15, 16], [63, 64]],
+                              dtype=np.float32)}
+    got, _ = _run(path, feeds)
+    np.testing.assert_allclose(got, model.predict(feeds, verbose=0), rtol=1e-5, atol=1e-5)
+    one = {k: v[:1] for k, v in feeds.items()}
+    got1, _ = _run(path, one)
+    np.testing.assert_allclose(got1, model.predict(one, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_bucketize_int_then_embedding_and_edge_values(tmp_path):
+    edges = [0.1, 0.5, 2.0]
+    inp = Input(shape=(3,), name="x")
+    bucketize = Bucketize(boundaries=edges, output_mode="int")
+    ids = bucketize(inp)
+    model = fastff.Model(inp, Dense(2)(Flatten()(Embedding(4, 2)(ids))))
+    export_onnx(model, tmp_path / "m.onnx")
+    export_onnx(fastff.Model(inp, ids), tmp_path / "ids.onnx")
+    # on, just below and just above the boundaries (0.1 is not a float32), beyond them, NaN
+    f = np.float32
+    x = np.array([[f(0.1), np.nextafter(f(0.1), f(0)), np.nextafter(f(0.1), f(1))],
+                  [0.5, 2.0, -1.0], [np.nan, 1e30, 0.0]], dtype=np.float32)
+    got_ids, _ = _run(tmp_path / "ids.onnx", {"x": x})
+    np.testing.assert_array_equal(got_ids, bucketize(x))
+    got, _ = _run(tmp_path / "m.onnx", {"x": x[:2]})  # predict refuses NaN
+    np.testing.assert_allclose(got, model.predict(x[:2], verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_unsupported_layer_is_named(tmp_path):
+    class Scale(Layer):
+        def forward(self, x, training=False, ws=None):
+            return x * 2, lambda dy, need_dx=True: dy * 2
+
+    model = fastff.Sequential([Input(shape=(3,)), Dense(2), Scale(name="my_scale")])
+    with pytest.raises(ValueError, match="my_scale.*Scale"):
+        export_onnx(model, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_custom_activation_and_bad_arguments(tmp_path):
+    class Cube(CustomActivation):
+        def call(self, x):
+            return x ** 3
+
+        def grad(self, dy, x, y):
+            return 3 * dy * x ** 2
+
+    model = fastff.Sequential([Input(shape=(3,)), Dense(2, activation=Cube(), name="cubed")])
+    with pytest.raises(ValueError, match="cubed.*Cube"):
+        export_onnx(model, tmp_path / "m.onnx")
+    ok = fastff.Sequential([Input(shape=(3,)), Dense(2)])
+    with pytest.raises(ValueError, match="opset"):
+        export_onnx(ok, tmp_path / "m.onnx", opset=13)
+    with pytest.raises(ValueError, match="input_names"):
+        export_onnx(ok, tmp_path / "m.onnx", input_names=["a", "b"])
+    with pytest.raises(ValueError, match="not built"):
+        export_onnx(fastff.Sequential([Dense(2)]), tmp_path / "m.onnx")
+
+
+def test_later_opset(tmp_path):
+    model = fastff.Sequential([Input(shape=(3,)), Dense(2, activation="gelu")])
+    path = tmp_path / "m.onnx"
+    proto = export_onnx(model, path, opset=18)
+    assert proto.opset_import[0].version == 18
+    _close(model, path, np.ones((2, 3), np.float32))
+
+
+def test_docs_examples_run(tmp_path):
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "onnx.md").read_text()
+    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
+    exec(compile(code.replace("/tmp/", f"{tmp_path}/"), "docs/onnx.md", "exec"), {})
