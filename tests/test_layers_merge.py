@@ -133,8 +133,8 @@ def test_residual_functional_model_trains_and_saves(tmp_path):
     lines = []
     model.summary(print_fn=lines.append)
     assert any("(Add)" in s for s in lines) and any("(Dot)" in s for s in lines)
-    model.save(tmp_path / "res.keras")
-    loaded = keras.models.load_model(tmp_path / "res.keras")
+    model.save(tmp_path / "res.fastff")
+    loaded = keras.models.load_model(tmp_path / "res.fastff")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
 

@@ -110,7 +110,7 @@ def test_batchnorm_in_sequential_fit_save_load(tmp_path):
     text = "\n".join(lines)
     assert "(BatchNormalization)" in text and "(LayerNormalization)" in text
     assert "Non-trainable params: 16" in text
-    path = tmp_path / "bn.keras"
+    path = tmp_path / "bn.fastff"
     model.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(loaded.layers[1].moving_variance.numpy(),
@@ -180,8 +180,8 @@ def test_normalization_saved_in_model(tmp_path):
     model = keras.Sequential([keras.Input((3,)), norm, keras.layers.Dense(1)])
     model.compile("sgd", "mse")
     model.fit(data, data[:, :1], epochs=1, verbose=0)
-    model.save(tmp_path / "n.keras")
-    loaded = keras.models.load_model(tmp_path / "n.keras")
+    model.save(tmp_path / "n.fastff")
+    loaded = keras.models.load_model(tmp_path / "n.fastff")
     np.testing.assert_allclose(loaded.layers[0].adapt_mean.numpy(), data.mean(0), rtol=1e-6)
     np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
 

@@ -123,8 +123,8 @@ def test_integer_lookup_feeds_embedding_in_sequential(tmp_path):
                               L.Dense(2, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(codes, y, epochs=2, verbose=0)
-    model.save(tmp_path / "lookup.keras")
-    loaded = keras.models.load_model(tmp_path / "lookup.keras")
+    model.save(tmp_path / "lookup.fastff")
+    loaded = keras.models.load_model(tmp_path / "lookup.fastff")
     assert loaded.layers[0].get_vocabulary() == [-1, 100, 205, 999]
     np.testing.assert_allclose(loaded.predict(codes, verbose=0),
                                model.predict(codes, verbose=0))
