@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastff import initializers, regularizers
+from fastff._validation import check_bool
 from fastff.layers.base import Layer, Workspace, buffer
 
 
@@ -66,7 +67,7 @@ class Embedding(Layer):
         self.output_dim = int(output_dim)
         self.embeddings_initializer = _initializer(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = check_bool(mask_zero, "mask_zero")
         self._initial = None
         if weights is not None:
             w = np.asarray(weights[0] if isinstance(weights, (list, tuple)) else weights)
