@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NotCompiledError", "check_real", "check_int", "check_bool",
+__all__ = ["NotCompiledError", "check_real", "check_int", "check_bool", "check_index_range",
            "check_positive_int", "as_features", "check_lengths",
            "check_feature_shape", "prepare_targets", "prepare_sample_weight", "check_compiled"]
 
@@ -83,6 +83,21 @@ def check_bool(value: Any, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise ValueError(f"Argument `{name}` must be True or False; got {value!r}")
+
+
+def check_index_range(values: np.ndarray, n: int, name: str, what: str = "ids") -> None:
+    """Every value of the integer array ``values`` lies in ``[0, n)`` (one min/max pass).
+
+    The one bounds check in front of every kernel that indexes with ids, rows or labels
+    (the kernels themselves do not check: an id past the table would read or write outside
+    it).
+    """
+    if values.size == 0:
+        return
+    lo, hi = int(values.min()), int(values.max())
+    if lo < 0 or hi >= n:
+        raise ValueError(f"{name}: {what} must lie in [0, {n}); got values outside it (from "
+                         f"{lo} to {hi})")
 
 
 def check_positive_int(value: Any, name: str, allow_none: bool = False) -> int | None:
