@@ -225,7 +225,7 @@ def _check_entry(path: str, section: str, i: int, e: Any, data_len: int) -> dict
     offset, nbytes = e.get("offset"), e.get("nbytes")
     if not isinstance(name, str):
         raise FormatError(f"{where}: 'name' must be a string")
-    if dtype not in _DTYPES:
+    if not isinstance(dtype, str) or dtype not in _DTYPES:
         raise FormatError(f"{where}: dtype {dtype!r} is not allowed")
     if (not isinstance(shape, list) or len(shape) > _MAX_NDIM
             or not all(type(d) is int and 0 <= d for d in shape)):
@@ -408,6 +408,83 @@ def _assign_weights(path: str, model: Any, items: list[tuple[str, np.ndarray]]) 
     model.set_weights(values)
 
 
+def _predicted_weight_shapes(layers: list[Any], input_shape: tuple[int, ...]
+                             ) -> list[tuple[int, ...]] | None:
+    """The weight shapes a Sequential of ``layers`` (unbuilt) gets for ``input_shape``,
+    found without building or allocating anything; None when a layer's weights are not
+    known here (a user class), so the caller cannot predict them."""
+    from fastff.layers.activation import Activation
+    from fastff.layers.bucketize import Bucketize
+    from fastff.layers.dense import Dense
+    from fastff.layers.dropout import Dropout
+    from fastff.layers.embedding import Embedding, WindowEmbedding
+    from fastff.layers.embedding_bag import EmbeddingBag
+    from fastff.layers.flatten import Flatten
+
+    shapes: list[tuple[int, ...]] = []
+    shape = tuple(input_shape)
+    for layer in layers:
+        kind = type(layer)
+        if kind is Dense:
+            if len(shape) != 1:
+                return None  # the build refuses it with its own message
+            shapes.append((shape[0], layer.units))
+            if layer.use_bias:
+                shapes.append((layer.units,))
+        elif kind in (Embedding, WindowEmbedding, EmbeddingBag):
+            shapes.append((layer.input_dim, layer.output_dim))
+        elif kind not in (Activation, Bucketize, Dropout, Flatten):
+            return None
+        shape = tuple(int(d) for d in layer.compute_output_shape(shape))
+    return shapes
+
+
+def _check_planned_weights(path: str, layers: list[Any], input_shape: Any,
+                           items: list[tuple[str, np.ndarray]]) -> None:
+    """Refuse, before anything is built or allocated, a model description whose weights do
+    not have the shapes of the arrays the file holds (e.g. a small file claiming a huge
+    Dense): loading costs what the file weighs."""
+    if input_shape is None:
+        return
+    if (not isinstance(input_shape, (list, tuple)) or len(input_shape) > _MAX_NDIM
+            or not all(type(d) is int and d > 0 for d in input_shape)):
+        raise FormatError(f"{path}: invalid model description: input_shape must be a list "
+                          f"of positive integers, got {input_shape!r}")
+    planned = _predicted_weight_shapes(layers, tuple(input_shape))
+    if planned is None:
+        return
+    held = [tuple(a.shape) for _, a in items]
+    if planned != held:
+        more = "..." if max(len(planned), len(held)) > 8 else ""
+        raise FormatError(f"{path}: invalid model description: its layers need "
+                          f"{len(planned)} weight arrays of shapes {planned[:8]}{more}, the "
+                          f"file holds {len(held)} weight arrays of shapes {held[:8]}{more}")
+
+
+def _sequential_from_config(path: str, config: dict[str, Any],
+                            items: list[tuple[str, np.ndarray]],
+                            custom_objects: Mapping[str, Any] | None) -> Any:
+    """A Sequential from its config: the layers are made (cheap: nothing allocated), their
+    weights checked against the file, then the model is built once (not once per layer)."""
+    from fastff import layers as layers_mod
+    from fastff import models
+
+    specs = config.get("layers", [])
+    if not isinstance(specs, list):
+        raise FormatError(f"{path}: invalid model description: model.config.layers must be a "
+                          "list")
+    layers = [layers_mod.deserialize(lc, custom_objects) for lc in specs]
+    shape = config.get("input_shape")
+    _check_planned_weights(path, layers, shape, items)
+    model = models.Sequential(name=config.get("name"), dtype=config.get("dtype"),
+                              trainable=config.get("trainable", True))
+    for layer in layers:
+        model.add(layer)
+    if shape is not None and not model.built:
+        model.build((None, *shape))
+    return model
+
+
 def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
     """Load weights saved by ``save_weights`` or ``save_model`` into a built ``model``.
 
@@ -424,7 +501,12 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
         if not (isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)):
             raise ValueError(f"load_weights: the model is not built and {path} does not say "
                              "its input shape; call model.build(input_shape) first")
-        model.build((None, *shape))
+        _check_planned_weights(path, list(getattr(model, "layers", [])), shape, items)
+        try:
+            model.build((None, *shape))
+        except (MemoryError, OverflowError) as e:
+            raise FormatError(f"{path}: building the model for input shape {shape} failed: "
+                              f"{type(e).__name__}: {e}") from e
     _assign_weights(path, model, items)
 
 
@@ -515,10 +597,16 @@ def load_model(
     if not isinstance(config, dict):
         raise FormatError(f"{path}: model.config must be an object")
     try:
-        try:
-            model = cls.from_config(config, custom_objects=custom_objects)
-        except TypeError:
-            model = cls.from_config(config)
+        from fastff import models
+
+        if cls is getattr(models, "Sequential", None):
+            model = _sequential_from_config(path, config, arrays.get("weights", []),
+                                            custom_objects)
+        else:
+            try:
+                model = cls.from_config(config, custom_objects=custom_objects)
+            except TypeError:
+                model = cls.from_config(config)
         _assign_weights(path, model, arrays.get("weights", []))
         if compile and header.get("compile") is not None:
             _compile(path, model, header["compile"], custom_objects)
