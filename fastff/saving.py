@@ -20,7 +20,10 @@ nothing in a file is ever imported or executed. Every problem raises ``FormatErr
 
 Writes go to a temporary file in the target's directory, are flushed and fsynced and
 then renamed over the target (and the directory fsynced), so an interrupted save
-leaves the previous file intact.
+leaves the previous file intact. On Linux the temporary file is an unnamed ``O_TMPFILE``,
+linked in only once complete, so a writer killed mid-save leaves nothing; elsewhere it is
+named ``.{name}.{pid}.{random}.tmp`` and the next save next to it removes those of writers
+no longer running.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -116,6 +118,89 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def _temp_name(directory: str, base: str) -> str:
+    """A temporary name next to the target, carrying the writer's pid (see
+    ``_remove_stale_temps``)."""
+    return os.path.join(directory, f".{base}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+
+
+_LINKABLE_TMPFILE: dict[int, bool] = {}  # st_dev -> can an O_TMPFILE be linked in there
+
+
+def _tmpfile_linkable(directory: str) -> bool:
+    """Whether ``directory``'s filesystem supports O_TMPFILE and linking it in through
+    /proc/self/fd (overlay filesystems refuse with EXDEV); probed once per device."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return False
+    try:
+        dev = os.stat(directory).st_dev
+    except OSError:
+        return False
+    if dev not in _LINKABLE_TMPFILE:
+        ok = False
+        try:
+            fd = os.open(directory, flag | os.O_WRONLY, 0o600)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            probe = _temp_name(directory, "probe")
+            try:
+                os.link(f"/proc/self/fd/{fd}", probe, follow_symlinks=True)
+                os.unlink(probe)
+                ok = True
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        _LINKABLE_TMPFILE[dev] = ok
+    return _LINKABLE_TMPFILE[dev]
+
+
+def _open_temp(directory: str, base: str, mode: int) -> tuple[int, str | None]:
+    """An fd to write the new file to, and its temporary name (None: an unnamed O_TMPFILE,
+    Linux, which a killed writer cannot leave behind; it is linked in once complete)."""
+    if _tmpfile_linkable(directory):
+        try:
+            return os.open(directory, os.O_TMPFILE | os.O_WRONLY, mode), None
+        except OSError:
+            pass
+    name = _temp_name(directory, base)
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's) or unknown: keep its file
+    return True
+
+
+def _remove_stale_temps(directory: str, base: str) -> None:
+    """Delete the temporary files of earlier writers of ``base`` that died mid-save (named
+    ``.{base}.{pid}.{random}.tmp``, their pid no longer running)."""
+    prefix = f".{base}."
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        parts = name[len(prefix):-len(".tmp")].split(".")
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        pid = int(parts[0])
+        if pid != os.getpid() and not _pid_alive(pid):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
 def write_file(
     path: str | os.PathLike[str],
     header: Mapping[str, Any],
@@ -135,13 +220,13 @@ def write_file(
     pad = _align(_PREAMBLE.size + len(head)) - _PREAMBLE.size - len(head)
 
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
     try:
-        try:
-            mode = os.stat(path).st_mode & 0o777
-        except OSError:
-            mode = 0o644
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        mode = 0o644
+    _remove_stale_temps(directory, os.path.basename(path))
+    fd, tmp = _open_temp(directory, os.path.basename(path), mode)
+    try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
@@ -165,12 +250,16 @@ def write_file(
             f.write(digest.digest())
             f.flush()
             os.fsync(f.fileno())
+            if tmp is None:  # an unnamed O_TMPFILE: give it a name only now, complete
+                tmp = _temp_name(directory, os.path.basename(path))
+                os.link(f"/proc/self/fd/{f.fileno()}", tmp, follow_symlinks=True)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         raise
     _fsync_dir(directory)
 
