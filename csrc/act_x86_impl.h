@@ -10,8 +10,10 @@
 
 TGT VINL V act_exp(V x)
 {
-    /* n in [-126, 128]: 2^128 overflows to inf as e^x should past 88.72 */
-    x = v_min(v_max(x, v_set1(-87.0f)), v_set1(89.0f));
+    /* n in [-126, 128]: 2^128 overflows to inf as e^x should past 88.72. The clamp bounds
+     * come first: x86 min/max return their second operand when either is NaN, so a NaN x
+     * passes through (and gives NaN below) instead of becoming a bound. */
+    x = v_min(v_set1(89.0f), v_max(v_set1(-87.0f), x));
     const V n = v_round(v_mul(x, v_set1(1.44269504088896341f)));
     V r = v_sub(x, v_mul(n, v_set1(0.693145751953125f)));
     r = v_sub(r, v_mul(n, v_set1(1.42860682030941723e-06f)));
@@ -77,7 +79,7 @@ TGT VINL V act_apply(V x, int act, V param)
     case FASTFF_ACT_TANH: return act_tanh(x);
     case FASTFF_ACT_SIGMOID: return act_sigmoid(x);
     case FASTFF_ACT_ELU:
-        return v_lt_select(v_zero(), x, x, v_mul(param, act_expm1_neg(v_min(x, v_zero()))));
+        return v_lt_select(v_zero(), x, x, v_mul(param, act_expm1_neg(v_min(v_zero(), x)))); /* NaN x kept */
     case FASTFF_ACT_GELU: return act_gelu(x);
     default: return x;
     }

@@ -52,7 +52,7 @@ VINL unsigned v_nzmask(V x)
 {
     return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NEQ_UQ));
 }
-/* for the activations (act_x86_impl.h) */
+/* for the activations (act_x86_impl.h); v_min/v_max return b when either is NaN */
 VINL V v_sub(V a, V b) { return _mm256_sub_ps(a, b); }
 VINL V v_div(V a, V b) { return _mm256_div_ps(a, b); }
 VINL V v_min(V a, V b) { return _mm256_min_ps(a, b); }

@@ -29,7 +29,7 @@ VINL V v_loadn(const float *p, int n) { return _mm512_maskz_loadu_ps(v_mask(n), 
 VINL void v_storen(float *p, int n, V x) { _mm512_mask_storeu_ps(p, v_mask(n), x); }
 /* bit i set where lane i is not zero (NaN counts as not zero, like x != 0) */
 VINL unsigned v_nzmask(V x) { return _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_UQ); }
-/* for the activations (act_x86_impl.h) */
+/* for the activations (act_x86_impl.h); v_min/v_max return b when either is NaN */
 VINL V v_sub(V a, V b) { return _mm512_sub_ps(a, b); }
 VINL V v_div(V a, V b) { return _mm512_div_ps(a, b); }
 VINL V v_min(V a, V b) { return _mm512_min_ps(a, b); }

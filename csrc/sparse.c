@@ -5,7 +5,8 @@
  * runs the same multiply-add chain as in fastff_{s,d}gemm over the same K blocks, with the
  * zero terms of A left out; fma(0, b, s) == s for finite b, so the result is bitwise the
  * dense one (tests/test_sparse_gemm.py checks it) and only the time changes: ~density x the
- * dense arithmetic plus one pass over A to find the nonzeros.
+ * dense arithmetic plus one pass over A to find the nonzeros and one over B to check it is
+ * finite (a B with inf or NaN runs dense, where 0 * inf = NaN is formed as IEEE says).
  *
  * Per output row the nonzeros of op(A)'s row are listed in order (trans_a = 0: a row of A;
  * trans_a = 1: a column of A, gathered for all of a thread's columns with a counting sort),
@@ -13,6 +14,8 @@
  * take whole output rows, so results do not depend on the thread count. Dense-looking A
  * (sampled density above SPARSE_MAX_DENSITY), transposed B and tiny calls go to the dense
  * entry point unchanged. */
+#include <string.h>
+
 #include "blocking.h"
 
 #ifdef _OPENMP

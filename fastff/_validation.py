@@ -1,4 +1,5 @@
-"""Input checks for fit / evaluate / predict.
+"""Input checks for fit / evaluate / predict, and the hyperparameter checks of optimizers,
+schedules, layers and callbacks (``check_real``, ``check_int``, ``check_bool``).
 
 Each check raises a ValueError or TypeError that names the argument and says what was
 expected. Conversions always produce new arrays (or return the user's array untouched when it
@@ -7,11 +8,13 @@ already has the right dtype and layout): user arrays are never written to.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["NotCompiledError", "check_positive_int", "as_features", "check_lengths",
+__all__ = ["NotCompiledError", "check_real", "check_int", "check_bool", "check_index_range",
+           "check_positive_int", "as_features", "check_lengths",
            "check_feature_shape", "prepare_targets", "prepare_sample_weight", "check_compiled"]
 
 
@@ -23,6 +26,78 @@ def check_compiled(model: Any, what: str) -> None:
     if getattr(model, "loss", None) is None or getattr(model, "optimizer", None) is None:
         raise NotCompiledError(f"{what}: the model must be compiled first: call "
                                "model.compile(optimizer=..., loss=...) before model." + what + "()")
+
+
+def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    lo = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
+    hi = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
+    return f"{lo}, {hi}"
+
+
+def check_real(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False, allow_none: bool = False,
+               allow_inf: bool = False) -> float | None:
+    """``value`` as a float in the interval given by ``low``/``high`` (closed unless
+    ``*_open``); NaN, and inf unless ``allow_inf``, are refused. ValueError names ``name``.
+
+    The one definition of a hyperparameter check (optimizers, schedules, layers, callbacks).
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"Argument `{name}` must be a real number"
+                         f"{' or None' if allow_none else ''}; got {value!r} "
+                         f"({type(value).__name__})")
+    v = float(value)
+    bad = (math.isnan(v) or (math.isinf(v) and not allow_inf)
+           or (low is not None and (v < low or (low_open and v == low)))
+           or (high is not None and (v > high or (high_open and v == high))))
+    if bad:
+        finite = "" if allow_inf else "a finite number "
+        raise ValueError(f"Argument `{name}` must be {finite}in "
+                         f"{_interval(low, high, low_open, high_open)}; got {value!r}")
+    return v
+
+
+def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None,
+              allow_none: bool = False) -> int | None:
+    """``value`` as an int in [low, high] (bools and non-integral floats refused)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"Argument `{name}` must be an integer"
+                         f"{' or None' if allow_none else ''}; got {value!r} "
+                         f"({type(value).__name__})")
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        raise ValueError(f"Argument `{name}` must be an integer in [{lo}, {hi}]; got {v}")
+    return v
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a bool (True/False or NumPy bools only: ``"False"`` is not false)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(f"Argument `{name}` must be True or False; got {value!r}")
+
+
+def check_index_range(values: np.ndarray, n: int, name: str, what: str = "ids") -> None:
+    """Every value of the integer array ``values`` lies in ``[0, n)`` (one min/max pass).
+
+    The one bounds check in front of every kernel that indexes with ids, rows or labels
+    (the kernels themselves do not check: an id past the table would read or write outside
+    it).
+    """
+    if values.size == 0:
+        return
+    lo, hi = int(values.min()), int(values.max())
+    if lo < 0 or hi >= n:
+        raise ValueError(f"{name}: {what} must lie in [0, {n}); got values outside it (from "
+                         f"{lo} to {hi})")
 
 
 def check_positive_int(value: Any, name: str, allow_none: bool = False) -> int | None:

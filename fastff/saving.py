@@ -20,7 +20,10 @@ nothing in a file is ever imported or executed. Every problem raises ``FormatErr
 
 Writes go to a temporary file in the target's directory, are flushed and fsynced and
 then renamed over the target (and the directory fsynced), so an interrupted save
-leaves the previous file intact.
+leaves the previous file intact. On Linux the temporary file is an unnamed ``O_TMPFILE``,
+linked in only once complete, so a writer killed mid-save leaves nothing; elsewhere it is
+named ``.{name}.{pid}.{random}.tmp`` and the next save next to it removes those of writers
+no longer running.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -116,6 +118,89 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def _temp_name(directory: str, base: str) -> str:
+    """A temporary name next to the target, carrying the writer's pid (see
+    ``_remove_stale_temps``)."""
+    return os.path.join(directory, f".{base}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+
+
+_LINKABLE_TMPFILE: dict[int, bool] = {}  # st_dev -> can an O_TMPFILE be linked in there
+
+
+def _tmpfile_linkable(directory: str) -> bool:
+    """Whether ``directory``'s filesystem supports O_TMPFILE and linking it in through
+    /proc/self/fd (overlay filesystems refuse with EXDEV); probed once per device."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return False
+    try:
+        dev = os.stat(directory).st_dev
+    except OSError:
+        return False
+    if dev not in _LINKABLE_TMPFILE:
+        ok = False
+        try:
+            fd = os.open(directory, flag | os.O_WRONLY, 0o600)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            probe = _temp_name(directory, "probe")
+            try:
+                os.link(f"/proc/self/fd/{fd}", probe, follow_symlinks=True)
+                os.unlink(probe)
+                ok = True
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        _LINKABLE_TMPFILE[dev] = ok
+    return _LINKABLE_TMPFILE[dev]
+
+
+def _open_temp(directory: str, base: str, mode: int) -> tuple[int, str | None]:
+    """An fd to write the new file to, and its temporary name (None: an unnamed O_TMPFILE,
+    Linux, which a killed writer cannot leave behind; it is linked in once complete)."""
+    if _tmpfile_linkable(directory):
+        try:
+            return os.open(directory, os.O_TMPFILE | os.O_WRONLY, mode), None
+        except OSError:
+            pass
+    name = _temp_name(directory, base)
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's) or unknown: keep its file
+    return True
+
+
+def _remove_stale_temps(directory: str, base: str) -> None:
+    """Delete the temporary files of earlier writers of ``base`` that died mid-save (named
+    ``.{base}.{pid}.{random}.tmp``, their pid no longer running)."""
+    prefix = f".{base}."
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        parts = name[len(prefix):-len(".tmp")].split(".")
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        pid = int(parts[0])
+        if pid != os.getpid() and not _pid_alive(pid):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
 def write_file(
     path: str | os.PathLike[str],
     header: Mapping[str, Any],
@@ -135,13 +220,13 @@ def write_file(
     pad = _align(_PREAMBLE.size + len(head)) - _PREAMBLE.size - len(head)
 
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
     try:
-        try:
-            mode = os.stat(path).st_mode & 0o777
-        except OSError:
-            mode = 0o644
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        mode = 0o644
+    _remove_stale_temps(directory, os.path.basename(path))
+    fd, tmp = _open_temp(directory, os.path.basename(path), mode)
+    try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
@@ -165,12 +250,16 @@ def write_file(
             f.write(digest.digest())
             f.flush()
             os.fsync(f.fileno())
+            if tmp is None:  # an unnamed O_TMPFILE: give it a name only now, complete
+                tmp = _temp_name(directory, os.path.basename(path))
+                os.link(f"/proc/self/fd/{f.fileno()}", tmp, follow_symlinks=True)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         raise
     _fsync_dir(directory)
 
@@ -225,7 +314,7 @@ def _check_entry(path: str, section: str, i: int, e: Any, data_len: int) -> dict
     offset, nbytes = e.get("offset"), e.get("nbytes")
     if not isinstance(name, str):
         raise FormatError(f"{where}: 'name' must be a string")
-    if dtype not in _DTYPES:
+    if not isinstance(dtype, str) or dtype not in _DTYPES:
         raise FormatError(f"{where}: dtype {dtype!r} is not allowed")
     if (not isinstance(shape, list) or len(shape) > _MAX_NDIM
             or not all(type(d) is int and 0 <= d for d in shape)):
@@ -408,6 +497,83 @@ def _assign_weights(path: str, model: Any, items: list[tuple[str, np.ndarray]]) 
     model.set_weights(values)
 
 
+def _predicted_weight_shapes(layers: list[Any], input_shape: tuple[int, ...]
+                             ) -> list[tuple[int, ...]] | None:
+    """The weight shapes a Sequential of ``layers`` (unbuilt) gets for ``input_shape``,
+    found without building or allocating anything; None when a layer's weights are not
+    known here (a user class), so the caller cannot predict them."""
+    from fastff.layers.activation import Activation
+    from fastff.layers.bucketize import Bucketize
+    from fastff.layers.dense import Dense
+    from fastff.layers.dropout import Dropout
+    from fastff.layers.embedding import Embedding, WindowEmbedding
+    from fastff.layers.embedding_bag import EmbeddingBag
+    from fastff.layers.flatten import Flatten
+
+    shapes: list[tuple[int, ...]] = []
+    shape = tuple(input_shape)
+    for layer in layers:
+        kind = type(layer)
+        if kind is Dense:
+            if len(shape) != 1:
+                return None  # the build refuses it with its own message
+            shapes.append((shape[0], layer.units))
+            if layer.use_bias:
+                shapes.append((layer.units,))
+        elif kind in (Embedding, WindowEmbedding, EmbeddingBag):
+            shapes.append((layer.input_dim, layer.output_dim))
+        elif kind not in (Activation, Bucketize, Dropout, Flatten):
+            return None
+        shape = tuple(int(d) for d in layer.compute_output_shape(shape))
+    return shapes
+
+
+def _check_planned_weights(path: str, layers: list[Any], input_shape: Any,
+                           items: list[tuple[str, np.ndarray]]) -> None:
+    """Refuse, before anything is built or allocated, a model description whose weights do
+    not have the shapes of the arrays the file holds (e.g. a small file claiming a huge
+    Dense): loading costs what the file weighs."""
+    if input_shape is None:
+        return
+    if (not isinstance(input_shape, (list, tuple)) or len(input_shape) > _MAX_NDIM
+            or not all(type(d) is int and d > 0 for d in input_shape)):
+        raise FormatError(f"{path}: invalid model description: input_shape must be a list "
+                          f"of positive integers, got {input_shape!r}")
+    planned = _predicted_weight_shapes(layers, tuple(input_shape))
+    if planned is None:
+        return
+    held = [tuple(a.shape) for _, a in items]
+    if planned != held:
+        more = "..." if max(len(planned), len(held)) > 8 else ""
+        raise FormatError(f"{path}: invalid model description: its layers need "
+                          f"{len(planned)} weight arrays of shapes {planned[:8]}{more}, the "
+                          f"file holds {len(held)} weight arrays of shapes {held[:8]}{more}")
+
+
+def _sequential_from_config(path: str, config: dict[str, Any],
+                            items: list[tuple[str, np.ndarray]],
+                            custom_objects: Mapping[str, Any] | None) -> Any:
+    """A Sequential from its config: the layers are made (cheap: nothing allocated), their
+    weights checked against the file, then the model is built once (not once per layer)."""
+    from fastff import layers as layers_mod
+    from fastff import models
+
+    specs = config.get("layers", [])
+    if not isinstance(specs, list):
+        raise FormatError(f"{path}: invalid model description: model.config.layers must be a "
+                          "list")
+    layers = [layers_mod.deserialize(lc, custom_objects) for lc in specs]
+    shape = config.get("input_shape")
+    _check_planned_weights(path, layers, shape, items)
+    model = models.Sequential(name=config.get("name"), dtype=config.get("dtype"),
+                              trainable=config.get("trainable", True))
+    for layer in layers:
+        model.add(layer)
+    if shape is not None and not model.built:
+        model.build((None, *shape))
+    return model
+
+
 def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
     """Load weights saved by ``save_weights`` or ``save_model`` into a built ``model``.
 
@@ -424,7 +590,12 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
         if not (isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)):
             raise ValueError(f"load_weights: the model is not built and {path} does not say "
                              "its input shape; call model.build(input_shape) first")
-        model.build((None, *shape))
+        _check_planned_weights(path, list(getattr(model, "layers", [])), shape, items)
+        try:
+            model.build((None, *shape))
+        except (MemoryError, OverflowError) as e:
+            raise FormatError(f"{path}: building the model for input shape {shape} failed: "
+                              f"{type(e).__name__}: {e}") from e
     _assign_weights(path, model, items)
 
 
@@ -515,10 +686,16 @@ def load_model(
     if not isinstance(config, dict):
         raise FormatError(f"{path}: model.config must be an object")
     try:
-        try:
-            model = cls.from_config(config, custom_objects=custom_objects)
-        except TypeError:
-            model = cls.from_config(config)
+        from fastff import models
+
+        if cls is getattr(models, "Sequential", None):
+            model = _sequential_from_config(path, config, arrays.get("weights", []),
+                                            custom_objects)
+        else:
+            try:
+                model = cls.from_config(config, custom_objects=custom_objects)
+            except TypeError:
+                model = cls.from_config(config)
         _assign_weights(path, model, arrays.get("weights", []))
         if compile and header.get("compile") is not None:
             _compile(path, model, header["compile"], custom_objects)

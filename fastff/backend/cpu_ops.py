@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastff import _threading, linalg
+from fastff._validation import check_index_range
 from fastff.backend.kernels import ACT_CODES, CHUNK, PAR_MIN, parallel
 from fastff.backend.kernels import activations as K_act
 from fastff.backend.kernels import dropout as K_drop
@@ -27,6 +28,8 @@ from fastff.backend.numpy_ops import (
     NEEDS_INPUT,
     NumpyOps,
     canonical_activation,
+    check_embedding_args,
+    check_labels,
     dropout_key,
     dropout_threshold,
     flush_threshold,
@@ -256,9 +259,8 @@ class CpuOps(NumpyOps):
             lab = lab.astype(np.int64)
         w, inv = _weights(n, sample_weight, z.dtype)
         loss, dz = self._loss_bufs(z, dlogits)
-        bad = K_sm.softmax_xent_sparse(z, _c(lab), w, inv, loss, dz)
-        if bad:
-            raise ValueError(f"{bad} label(s) outside [0, {z.shape[1]}) in sparse cross-entropy")
+        check_labels(lab, z.shape[1])
+        K_sm.softmax_xent_sparse(z, _c(lab), w, inv, loss, dz)
         return loss, _finish(dlogits, dz)
 
     def softmax_xent(
@@ -402,6 +404,7 @@ class CpuOps(NumpyOps):
     def embedding_gather(self, table: np.ndarray, ids: np.ndarray, pad_id: int = -1,
                          out: np.ndarray | None = None) -> np.ndarray:
         flat = self._ids(ids, 1)
+        check_embedding_args(table.shape, flat, "embedding_gather")
         dst = _out_like(out, (flat.size, table.shape[1]), table.dtype)
         K_emb.gather(_c(table), flat, int(pad_id), dst.reshape(flat.size, table.shape[1]))
         return _finish(out, dst)
@@ -410,6 +413,8 @@ class CpuOps(NumpyOps):
                                   pad_id: int = -1,
                                   prev_rows: np.ndarray | None = None) -> np.ndarray:
         flat = self._ids(ids, 1)
+        check_embedding_args(dtable.shape, flat, "backprop_embedding_gather", prev_rows, dy,
+                             flat.size)
         prev = self._prev(dtable, prev_rows)
         return K_emb.gather_backward(_c(dy).reshape(flat.size, -1), flat, int(pad_id), dtable,
                                      prev)
@@ -417,6 +422,7 @@ class CpuOps(NumpyOps):
     def embedding_bag(self, table: np.ndarray, ids: np.ndarray, pad_id: int = 0,
                       mode: str = "mean", out: np.ndarray | None = None) -> np.ndarray:
         ids2 = self._ids(ids, 2)
+        check_embedding_args(table.shape, ids2, "embedding_bag")
         dst = _out_like(out, (ids2.shape[0], table.shape[1]), table.dtype)
         K_emb.bag(_c(table), ids2, int(pad_id), mode == "mean", dst)
         return _finish(out, dst)
@@ -425,6 +431,8 @@ class CpuOps(NumpyOps):
                                pad_id: int = 0, mode: str = "mean",
                                prev_rows: np.ndarray | None = None) -> np.ndarray:
         ids2 = self._ids(ids, 2)
+        check_embedding_args(dtable.shape, ids2, "backprop_embedding_bag", prev_rows, dy,
+                             ids2.shape[0])
         prev = self._prev(dtable, prev_rows)
         return K_emb.bag_backward(_c(dy), ids2, int(pad_id), mode == "mean", dtable, prev)
 
@@ -438,8 +446,14 @@ class CpuOps(NumpyOps):
         dense ``adam_step`` arithmetic on those rows only. A CPU-only extension of the Ops
         contract (``Adam`` uses it when present, else gathers, steps and scatters)."""
         t = table.dtype.type
+        for arg, a in (("grad", grad), ("m", m), ("v", v)):
+            if a.shape != table.shape or a.dtype != table.dtype:
+                raise ValueError(f"adam_rows: {arg} must match the table (shape {table.shape}, "
+                                 f"dtype {table.dtype}), got {a.shape} {a.dtype}")
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        check_index_range(rows, table.shape[0], "adam_rows", "rows")
         alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
-        K_emb.adam_rows(table, grad, m, v, np.ascontiguousarray(rows, dtype=np.int64),
+        K_emb.adam_rows(table, grad, m, v, rows,
                         t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(epsilon),
                         t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
                         t(flush_threshold(table.dtype)))

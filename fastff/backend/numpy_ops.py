@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from fastff._validation import check_index_range
+
 # Activations that the C GEMM epilogue applies in place (the rest run after the GEMM).
 FUSED_ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu")
 # Activations whose derivative needs the input x; all others are computed from the output y.
@@ -175,6 +177,25 @@ def _activation_grad(name: str, dy: np.ndarray, x: Any, y: Any, param: float) ->
     if name == "log_softmax":
         return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
     raise ValueError(f"Unknown activation {name!r}")
+
+
+def check_labels(labels: np.ndarray, n_classes: int) -> None:
+    """Sparse cross-entropy labels in ``[0, n_classes)`` (ValueError otherwise)."""
+    check_index_range(labels, n_classes, "sparse cross-entropy", "labels")
+
+
+def check_embedding_args(table_shape: tuple[int, ...], ids: np.ndarray, name: str,
+                         rows: Any = None, dy: Any = None, n_out: int | None = None) -> None:
+    """The checks in front of the embedding kernels (which do not bounds-check): ids and
+    ``rows`` (``prev_rows``) inside the table, ``dy`` of shape ``(n_out, table width)``."""
+    n = int(table_shape[0])
+    check_index_range(ids, n, name)
+    if rows is not None:
+        check_index_range(np.asarray(rows), n, name, "prev_rows")
+    if dy is not None:
+        want = (n_out, int(table_shape[1]))
+        if tuple(np.shape(dy)) != want and int(np.size(dy)) != want[0] * want[1]:
+            raise ValueError(f"{name}: dy must have shape {want}, got {tuple(np.shape(dy))}")
 
 
 def _write(out: np.ndarray | None, value: np.ndarray) -> np.ndarray:
@@ -345,9 +366,7 @@ class NumpyOps:
         z = logits
         n = z.shape[0]
         labels = np.asarray(labels).reshape(n).astype(np.int64)
-        bad = int(np.count_nonzero((labels < 0) | (labels >= z.shape[1])))
-        if bad:
-            raise ValueError(f"{bad} label(s) outside [0, {z.shape[1]}) in sparse cross-entropy")
+        check_labels(labels, z.shape[1])
         d = z - np.max(z, axis=-1, keepdims=True)
         e = np.exp(d)
         s = np.sum(e, axis=-1, keepdims=True)
@@ -535,6 +554,7 @@ class NumpyOps:
         """``out[i] = table[ids[i]]`` over the flattened ids: shape ``(ids.size, D)``;
         zeros where ``ids == pad_id``."""
         flat = np.asarray(ids).reshape(-1).astype(np.int64)
+        check_embedding_args(table.shape, flat, "embedding_gather")
         res = table[flat]
         if pad_id >= 0:
             res[flat == pad_id] = 0
@@ -552,6 +572,8 @@ class NumpyOps:
                                   prev_rows: np.ndarray | None = None) -> np.ndarray:
         """Gradient of ``embedding_gather`` into ``dtable``; returns the rows touched."""
         flat = np.asarray(ids).reshape(-1).astype(np.int64)
+        check_embedding_args(dtable.shape, flat, "backprop_embedding_gather", prev_rows, dy,
+                             flat.size)
         self._clear_rows(dtable, prev_rows)
         keep = flat != pad_id
         np.add.at(dtable, flat[keep], dy.reshape(flat.size, -1)[keep])
@@ -562,6 +584,7 @@ class NumpyOps:
         """Row ``i``: sum (``mode="sum"``) or mean of ``table[ids[i, k]]`` over the
         non-padding ids (a row of padding only gives zeros). ``ids`` is ``(n, L)``."""
         ids = np.asarray(ids).astype(np.int64)
+        check_embedding_args(table.shape, ids, "embedding_bag")
         keep = ids != pad_id
         res = (table[ids] * keep[..., None].astype(table.dtype)).sum(axis=1)
         if mode == "mean":
@@ -574,6 +597,8 @@ class NumpyOps:
                                prev_rows: np.ndarray | None = None) -> np.ndarray:
         """Gradient of ``embedding_bag`` into ``dtable``; returns the rows touched."""
         ids = np.asarray(ids).astype(np.int64)
+        check_embedding_args(dtable.shape, ids, "backprop_embedding_bag", prev_rows, dy,
+                             ids.shape[0])
         keep = ids != pad_id
         scale = np.ones(ids.shape[0], dtype=dtable.dtype)
         if mode == "mean":

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 from fastff import distribution
+from fastff._validation import check_bool
 from fastff.callbacks.base import Callback
 
 __all__ = ["CSVLogger"]
@@ -36,8 +37,11 @@ class CSVLogger(Callback):
                  append: bool = False) -> None:
         super().__init__()
         self.filename = os.fspath(filename)
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"Argument `separator` must be a one-character string; got "
+                             f"{separator!r}")
         self.sep = separator
-        self.append = append
+        self.append = check_bool(append, "append")
         self.keys: list[str] | None = None
         self._file: TextIO | None = None
         self._writer: Any = None

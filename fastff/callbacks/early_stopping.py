@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fastff._validation import check_bool, check_int, check_real
 from fastff.callbacks._monitor import initial_best, is_improvement, monitor_value, resolve_mode, say
 from fastff.callbacks.base import Callback
 
@@ -35,16 +36,14 @@ class EarlyStopping(Callback):
         start_from_epoch: int = 0,
     ) -> None:
         super().__init__()
-        if patience < 0:
-            raise ValueError(f"patience must be >= 0, got {patience}")
         self.monitor = monitor
-        self.min_delta = abs(float(min_delta))
-        self.patience = int(patience)
-        self.verbose = verbose
+        self.min_delta = abs(check_real(min_delta, "min_delta"))
+        self.patience = check_int(patience, "patience", low=0)
+        self.verbose = check_int(verbose, "verbose", low=0)
         self.mode = resolve_mode(monitor, mode)
-        self.baseline = baseline
-        self.restore_best_weights = restore_best_weights
-        self.start_from_epoch = int(start_from_epoch)
+        self.baseline = check_real(baseline, "baseline", allow_none=True)
+        self.restore_best_weights = check_bool(restore_best_weights, "restore_best_weights")
+        self.start_from_epoch = check_int(start_from_epoch, "start_from_epoch", low=0)
         self._reset()
 
     def _reset(self) -> None:

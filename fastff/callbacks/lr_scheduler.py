@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
+from fastff._validation import check_int
 from fastff.callbacks._monitor import say
 from fastff.callbacks.base import Callback
 
@@ -36,7 +37,7 @@ class LearningRateScheduler(Callback):
         if not callable(schedule):
             raise TypeError(f"schedule must be callable, got {type(schedule).__name__}")
         self.schedule = schedule
-        self.verbose = verbose
+        self.verbose = check_int(verbose, "verbose", low=0)
         self._two_args = _arity(schedule) == 2
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from fastff._validation import check_bool, check_int, check_real
 from fastff.callbacks._monitor import initial_best, is_improvement, resolve_mode, say
 from fastff.callbacks.base import Callback
 
@@ -45,13 +46,13 @@ class ModelCheckpoint(Callback):
             raise ValueError(f"save_freq must be 'epoch' or a positive integer, got {save_freq!r}")
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
-        self.verbose = verbose
-        self.save_best_only = save_best_only
-        self.save_weights_only = save_weights_only
+        self.verbose = check_int(verbose, "verbose", low=0)
+        self.save_best_only = check_bool(save_best_only, "save_best_only")
+        self.save_weights_only = check_bool(save_weights_only, "save_weights_only")
         self.mode = resolve_mode(monitor, mode)
         self.save_freq = save_freq
         self.best = (initial_best(self.mode) if initial_value_threshold is None
-                     else float(initial_value_threshold))
+                     else check_real(initial_value_threshold, "initial_value_threshold"))
         self._epoch = 0
         self._batches_seen = 0
         self.last_saved: str | None = None

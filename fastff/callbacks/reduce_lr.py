@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+from fastff._validation import check_int, check_real
 from fastff.callbacks._monitor import initial_best, is_improvement, monitor_value, resolve_mode, say
 from fastff.callbacks.base import Callback
 
@@ -29,17 +30,15 @@ class ReduceLROnPlateau(Callback):
         min_lr: float = 0.0,
     ) -> None:
         super().__init__()
-        if not 0.0 < factor < 1.0:
-            raise ValueError(f"ReduceLROnPlateau does not support factor={factor}; it must be "
-                             "in (0, 1)")
         self.monitor = monitor
-        self.factor = float(factor)
-        self.patience = int(patience)
-        self.verbose = verbose
+        self.factor = check_real(factor, "factor", low=0.0, high=1.0, low_open=True,
+                                 high_open=True)
+        self.patience = check_int(patience, "patience", low=0)
+        self.verbose = check_int(verbose, "verbose", low=0)
         self.mode = resolve_mode(monitor, mode)
-        self.min_delta = abs(float(min_delta))
-        self.cooldown = int(cooldown)
-        self.min_lr = float(min_lr)
+        self.min_delta = abs(check_real(min_delta, "min_delta"))
+        self.cooldown = check_int(cooldown, "cooldown", low=0)
+        self.min_lr = check_real(min_lr, "min_lr", low=0.0)
         self._reset()
 
     def _reset(self) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from fastff import activations, initializers, regularizers
+from fastff._validation import check_bool
 from fastff.layers.base import Layer, Workspace, buffer
 
 
@@ -21,7 +22,7 @@ class Dense(Layer):
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff._validation import check_int, check_real
 from fastff.layers.base import Layer, Workspace, buffer
 
 
@@ -31,12 +32,11 @@ class Dropout(Layer):
     def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None,
                  **kwargs: Any):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
-            raise ValueError(f"Dropout: rate must be a float in [0, 1), got {rate!r}")
+        rate = check_real(rate, "rate", low=0.0, high=1.0, high_open=True)
         self.noise_shape = _noise_shape(noise_shape, "Dropout")
         self.rate = float(rate)
-        self.seed = seed
-        self._mask_seed = None if seed is None else int(seed)
+        self.seed = check_int(seed, "seed", low=0, allow_none=True)
+        self._mask_seed = self.seed
         self.step = 0
 
     def build(self, input_shape: tuple[int, ...]) -> None:

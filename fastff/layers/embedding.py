@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastff import initializers, regularizers
+from fastff._validation import check_bool, check_index_range
 from fastff.layers.base import Layer, Workspace, buffer
 
 
@@ -36,9 +37,7 @@ def as_ids(x: Any, input_dim: int, name: str) -> np.ndarray:
             raise TypeError(f"{name}: expected integer ids, got dtype {a.dtype}")
         a = np.rint(a).astype(np.int64)
     a = np.ascontiguousarray(a)
-    if a.size and (int(a.min()) < 0 or int(a.max()) >= input_dim):
-        raise ValueError(f"{name}: ids must lie in [0, {input_dim}), got values from "
-                         f"{int(a.min())} to {int(a.max())}")
+    check_index_range(a, input_dim, name)
     return a
 
 
@@ -67,7 +66,7 @@ class Embedding(Layer):
         self.output_dim = int(output_dim)
         self.embeddings_initializer = _initializer(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = check_bool(mask_zero, "mask_zero")
         self._initial = None
         if weights is not None:
             w = np.asarray(weights[0] if isinstance(weights, (list, tuple)) else weights)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff._validation import check_int
 from fastff.layers.base import Workspace, buffer
 from fastff.layers.embedding import Embedding, as_ids
 
@@ -31,7 +32,8 @@ class EmbeddingBag(Embedding):
         if mode not in ("mean", "sum"):
             raise ValueError(f"EmbeddingBag: mode must be 'mean' or 'sum', got {mode!r}")
         self.mode = mode
-        self.padding_id = None if padding_id is None else int(padding_id)
+        self.padding_id = check_int(padding_id, "padding_id", low=0, high=self.input_dim - 1,
+                                    allow_none=True)
 
     @property
     def pad_id(self) -> int:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff._validation import check_real
 from fastff.optimizers.base import Optimizer
 
 
@@ -16,8 +17,9 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1,
                  epsilon: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = float(epsilon)
+        self.initial_accumulator_value = check_real(
+            initial_accumulator_value, "initial_accumulator_value", low=0.0)
+        self.epsilon = check_real(epsilon, "epsilon", low=0.0)
 
     def _buffer_names(self) -> tuple[str, ...]:
         return ("accumulator",)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff._validation import check_bool, check_real
 from fastff.optimizers.base import Optimizer
 
 
@@ -16,10 +17,10 @@ class Adam(Optimizer):
     def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
-        self.amsgrad = bool(amsgrad)
+        self.beta_1 = check_real(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
+        self.beta_2 = check_real(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
+        self.epsilon = check_real(epsilon, "epsilon", low=0.0)
+        self.amsgrad = check_bool(amsgrad, "amsgrad")
 
     def _buffer_names(self) -> tuple[str, ...]:
         return ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum",

@@ -15,18 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from fastff._validation import check_real
 from fastff.optimizers import schedules as _schedules
 
 __all__ = ["Optimizer"]
 
 
 def _positive_or_none(name: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    if not value > 0:
-        raise ValueError(f"`{name}` must be > 0 or None, got {value}")
-    return value
+    return check_real(value, name, low=0.0, low_open=True, allow_none=True)
 
 
 class Optimizer:
@@ -50,7 +46,7 @@ class Optimizer:
                 f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
                 f"global_clipnorm={global_clipnorm}")
         self.name = name or type(self).__name__.lower()
-        self.weight_decay = None if weight_decay is None else float(weight_decay)
+        self.weight_decay = check_real(weight_decay, "weight_decay", low=0.0, allow_none=True)
         self.clipnorm = _positive_or_none("clipnorm", clipnorm)
         self.clipvalue = _positive_or_none("clipvalue", clipvalue)
         self.global_clipnorm = _positive_or_none("global_clipnorm", global_clipnorm)
@@ -71,12 +67,12 @@ class Optimizer:
         if callable(value):
             self._learning_rate = value
             return
-        try:
-            self._learning_rate = float(value)
-        except (TypeError, ValueError):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                             np.floating)):
             raise ValueError(
                 "Argument `learning_rate` should be a float, a LearningRateSchedule or a "
-                f"callable step -> float. Received: learning_rate={value!r}") from None
+                f"callable step -> float. Received: learning_rate={value!r}")
+        self._learning_rate = check_real(value, "learning_rate", low=0.0)
 
     @property
     def learning_rate(self) -> float:

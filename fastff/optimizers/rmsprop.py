@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff._validation import check_bool, check_real
 from fastff.optimizers.base import Optimizer
 
 
@@ -16,10 +17,10 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.rho = float(rho)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.centered = bool(centered)
+        self.rho = check_real(rho, "rho", low=0.0, high=1.0, high_open=True)
+        self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0)
+        self.epsilon = check_real(epsilon, "epsilon", low=0.0)
+        self.centered = check_bool(centered, "centered")
 
     def _buffer_names(self) -> tuple[str, ...]:
         names = ["velocity"]

@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from fastff._validation import check_bool, check_int, check_real
+
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay",
     "CosineDecay", "serialize", "deserialize", "get",
@@ -40,12 +42,11 @@ class _RateDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str | None = None) -> None:
-        if decay_steps <= 0:
-            raise ValueError(f"decay_steps must be > 0, got {decay_steps}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.decay_rate = float(decay_rate)
-        self.staircase = bool(staircase)
+        self.initial_learning_rate = check_real(initial_learning_rate, "initial_learning_rate",
+                                                low=0.0)
+        self.decay_steps = check_int(decay_steps, "decay_steps", low=1)
+        self.decay_rate = check_real(decay_rate, "decay_rate", low=0.0)
+        self.staircase = check_bool(staircase, "staircase")
         self.name = name or type(self).__name__
 
     def _progress(self, step: int) -> float:
@@ -82,8 +83,11 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         if len(boundaries) != len(values) - 1:
             raise ValueError("The length of boundaries should be 1 less than the length of "
                              f"values; got {len(boundaries)} boundaries and {len(values)} values")
-        self.boundaries = list(boundaries)
-        self.values = [float(v) for v in values]
+        self.boundaries = [check_real(b, f"boundaries[{i}]") for i, b in enumerate(boundaries)]
+        if any(b1 <= b0 for b0, b1 in zip(self.boundaries, self.boundaries[1:])):
+            raise ValueError(f"Argument `boundaries` must be strictly increasing; got "
+                             f"{list(boundaries)}")
+        self.values = [check_real(v, f"values[{i}]", low=0.0) for i, v in enumerate(values)]
         self.name = name
 
     def __call__(self, step: int) -> float:
@@ -106,14 +110,14 @@ class CosineDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
                  name: str = "CosineDecay", warmup_target: float | None = None,
                  warmup_steps: int = 0) -> None:
-        if decay_steps <= 0:
-            raise ValueError(f"decay_steps must be > 0, got {decay_steps}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.alpha = float(alpha)
+        self.initial_learning_rate = check_real(initial_learning_rate, "initial_learning_rate",
+                                                low=0.0)
+        self.decay_steps = check_int(decay_steps, "decay_steps", low=1)
+        self.alpha = check_real(alpha, "alpha", low=0.0, high=1.0)
         self.name = name
-        self.warmup_target = None if warmup_target is None else float(warmup_target)
-        self.warmup_steps = warmup_steps
+        self.warmup_target = check_real(warmup_target, "warmup_target", low=0.0,
+                                        allow_none=True)
+        self.warmup_steps = check_int(warmup_steps, "warmup_steps", low=0)
 
     def _decay(self, step: float, decay_from: float) -> float:
         cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff._validation import check_bool, check_real
 from fastff.optimizers.base import Optimizer
 
 
@@ -15,10 +16,8 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(learning_rate, **kwargs)
-        if not 0.0 <= float(momentum) <= 1.0:
-            raise ValueError(f"`momentum` must be in [0, 1], got {momentum}")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
+        self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0)
+        self.nesterov = check_bool(nesterov, "nesterov")
 
     def _buffer_names(self) -> tuple[str, ...]:
         return ("momentum",) if self.momentum != 0.0 else ()

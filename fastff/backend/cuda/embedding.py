@@ -4,9 +4,14 @@ Ids are integer device arrays; an id equal to ``pad_id`` is padding (``pad_id < 
 it gathers zeros, is skipped by the scatter and does not count in a bag's mean. Scatter-adds
 use atomics, so when ids repeat the summation order (and the last bits of float results) may
 vary between runs. Every kernel walks its ``rows x dim`` grid-stride, one element a thread.
+
+Ids outside ``[0, rows)`` never index a table (device ids cannot be range-checked on the host
+without a copy): gathers and bags give NaN for them, scatters and row clears skip them.
 """
 
 from __future__ import annotations
+
+import math
 
 from fastff.backend.cuda._cuda import cuda
 
@@ -19,7 +24,12 @@ def gather_rows(table, ids, out, pad_id, zero):
         i = e // d
         j = e - i * d
         r = ids[i]
-        out[i, j] = zero if r == pad_id else table[r, j]
+        if r == pad_id:
+            out[i, j] = zero
+        elif 0 <= r < table.shape[0]:
+            out[i, j] = table[r, j]
+        else:
+            out[i, j] = math.nan
 
 
 @cuda.jit
@@ -30,7 +40,7 @@ def scatter_add_rows(dst, ids, src, pad_id):
         i = e // d
         j = e - i * d
         r = ids[i]
-        if r != pad_id:
+        if r != pad_id and 0 <= r < dst.shape[0]:
             cuda.atomic.add(dst, (r, j), src[i, j])
 
 
@@ -41,7 +51,9 @@ def clear_rows(dst, rows, zero):
     d = dst.shape[1]
     for e in range(cuda.grid(1), n * d, cuda.gridsize(1)):
         q = e // d
-        dst[rows[q], e - q * d] = zero
+        r = rows[q]
+        if 0 <= r < dst.shape[0]:
+            dst[r, e - q * d] = zero
 
 
 @cuda.jit(device=True)
@@ -67,7 +79,7 @@ def bag(table, ids, out, pad_id, is_mean, one):
         for q in range(ids.shape[1]):
             r = ids[i, q]
             if r != pad_id:
-                acc += table[r, j]
+                acc += table[r, j] if 0 <= r < table.shape[0] else math.nan
         out[i, j] = acc * _bag_scale(ids, i, pad_id, is_mean, one) if is_mean else acc
 
 
@@ -81,5 +93,5 @@ def bag_backward(dy, ids, dtable, pad_id, is_mean, one):
         g = dy[i, j] * _bag_scale(ids, i, pad_id, is_mean, one)
         for q in range(ids.shape[1]):
             r = ids[i, q]
-            if r != pad_id:
+            if r != pad_id and 0 <= r < dtable.shape[0]:
                 cuda.atomic.add(dtable, (r, j), g)

@@ -11,6 +11,10 @@ Backwards write a *dense* gradient table but touch only rows: they first zero th
 previous call touched (``prev``), then scatter-add, and return the sorted unique rows touched
 now, so the optimizer can update those rows only (``Optimizer.apply_rows``). All kernels are
 single-threaded loops over contiguous rows: memory-bound, no Python per row.
+
+None of them bounds-checks ids, rows or shapes: they are called only through the Ops methods
+(``CpuOps.embedding_*``, ``adam_rows``), which range-check first
+(``numpy_ops.check_embedding_args``, one min/max pass).
 """
 
 from __future__ import annotations
