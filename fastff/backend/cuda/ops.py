@@ -21,6 +21,7 @@ from fastff.backend.cuda import dropout as K_drop
 from fastff.backend.cuda import elementwise as K_el
 from fastff.backend.cuda import embedding as K_emb
 from fastff.backend.cuda import gemm as K_gemm
+from fastff.backend.cuda import normalization as K_norm
 from fastff.backend.cuda import optimizers as K_opt
 from fastff.backend.cuda import reductions as K_red
 from fastff.backend.cuda import softmax as K_sm
@@ -653,3 +654,118 @@ class CudaOps:
                                                  scalar_type(D.dtype)(1))
         self._writeback([dtable], [D])
         return self._touched(I, ih, pad_id)
+
+    # ---------------------------------------------------------- normalization
+    def _vec(self, v: Any, dt: np.dtype) -> tuple[Array, bool]:
+        """A device vector for an optional per-feature parameter (a 1-element stand-in)."""
+        if v is None:
+            return cuda.device_array(1, dtype=dt), False
+        return self._in(v, dt).reshape(-1), True
+
+    def batch_norm_stats(self, x: Array) -> tuple[Array, Array]:
+        """Per-column mean and biased variance of ``x`` (two passes, float64 sums)."""
+        host = not is_device_array(x)
+        X = self._in(x)
+        n, c = X.shape
+        M = cuda.device_array(c, dtype=X.dtype)
+        V = cuda.device_array(c, dtype=X.dtype)
+        if c:
+            K_norm.kernels(X.dtype)["col_stats"][c, K_norm.BLOCK](X, M, V)
+        return (M.copy_to_host(), V.copy_to_host()) if host else (M, V)
+
+    def batch_norm(self, x: Array, gamma: Array | None, beta: Array | None, mean: Array,
+                   var: Array, epsilon: float, out: Array | None = None) -> Array:
+        """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` per column."""
+        host = not is_device_array(x)
+        X = self._in(x)
+        dt = X.dtype
+        G, hg = self._vec(gamma, dt)
+        B, hb = self._vec(beta, dt)
+        Y = self._dst(out, X.shape, dt)
+        if X.size:
+            K_norm.kernels(dt)["bn_forward"][grid_1d(X.size)](
+                X, G, B, self._in(mean, dt), self._in(var, dt), dt.type(epsilon), hg, hb, Y)
+        return self._done(Y, out, host)
+
+    def backprop_batch_norm(self, dy: Array, x: Array, gamma: Array | None, mean: Array,
+                            var: Array, epsilon: float, dgamma: Array | None,
+                            dbeta: Array | None, dx: Any = None,
+                            batch_stats: bool = True) -> Array | None:
+        """Gradients of ``batch_norm`` (see ``NumpyOps.backprop_batch_norm``)."""
+        host = not is_device_array(dy)
+        DY = self._in(dy)
+        dt = DY.dtype
+        X = self._in(x, dt)
+        M, V = self._in(mean, dt), self._in(var, dt)
+        eps = dt.type(epsilon)
+        n, c = X.shape
+        SB = self._dst(dbeta, (c,), dt) if dbeta is not None else cuda.device_array(c, dt)
+        SG = self._dst(dgamma, (c,), dt) if dgamma is not None else cuda.device_array(c, dt)
+        if c:
+            K_norm.kernels(dt)["bn_col_sums"][c, K_norm.BLOCK](DY, X, M, V, eps, SB, SG)
+        if dgamma is not None:
+            self._done(SG, dgamma, host)
+        if dbeta is not None:
+            self._done(SB, dbeta, host)
+        if dx is False:
+            return None
+        G, hg = self._vec(gamma, dt)
+        DX = self._dst(dx, X.shape, dt)
+        if X.size:
+            K_norm.kernels(dt)["bn_dx"][grid_1d(X.size)](DY, X, G, hg, M, V, eps, SB, SG,
+                                                         bool(batch_stats), DX)
+        return self._done(DX, dx, host)
+
+    def layer_norm(self, x: Array, gamma: Array | None, beta: Array | None, epsilon: float,
+                   rms_scaling: bool = False, out: Array | None = None
+                   ) -> tuple[Array, Array, Array]:
+        """Per-row normalization; returns ``(y, mean, inv)`` (see ``NumpyOps.layer_norm``)."""
+        host = not is_device_array(x)
+        X = self._in(x)
+        dt = X.dtype
+        n, c = X.shape
+        M = cuda.device_array(n, dtype=dt)
+        S = cuda.device_array(n, dtype=dt)
+        if n:
+            K_norm.kernels(dt)["row_stats"][n, K_norm.BLOCK](X, M, S, dt.type(epsilon))
+        G, hg = self._vec(gamma, dt)
+        B, hb = self._vec(beta, dt)
+        Y = self._dst(out, X.shape, dt)
+        if X.size:
+            K_norm.kernels(dt)["ln_forward"][grid_1d(X.size)](X, G, B, M, S, hg, hb,
+                                                              bool(rms_scaling), Y)
+        y = self._done(Y, out, host)
+        return (y, M.copy_to_host(), S.copy_to_host()) if host else (y, M, S)
+
+    def backprop_layer_norm(self, dy: Array, x: Array, gamma: Array | None, mean: Array,
+                            inv: Array, dgamma: Array | None, dbeta: Array | None,
+                            dx: Any = None, rms_scaling: bool = False) -> Array | None:
+        """Gradients of ``layer_norm`` from its saved ``mean`` and ``inv``."""
+        host = not is_device_array(dy)
+        DY = self._in(dy)
+        dt = DY.dtype
+        X = self._in(x, dt)
+        M, S = self._in(mean, dt), self._in(inv, dt)
+        n, c = X.shape
+        rms = bool(rms_scaling)
+        k = K_norm.kernels(dt)
+        if dgamma is not None or dbeta is not None:
+            SG = self._dst(dgamma, (c,), dt) if dgamma is not None else cuda.device_array(c, dt)
+            SB = self._dst(dbeta, (c,), dt) if dbeta is not None else cuda.device_array(c, dt)
+            if c:
+                k["ln_col_sums"][c, K_norm.BLOCK](DY, X, M, S, rms, SG, SB)
+            if dgamma is not None:
+                self._done(SG, dgamma, host)
+            if dbeta is not None:
+                self._done(SB, dbeta, host)
+        if dx is False:
+            return None
+        G, hg = self._vec(gamma, dt)
+        RA = cuda.device_array(n, dtype=dt)
+        RB = cuda.device_array(n, dtype=dt)
+        if n:
+            k["ln_row_sums"][n, K_norm.BLOCK](DY, X, G, hg, M, S, rms, RA, RB)
+        DX = self._dst(dx, X.shape, dt)
+        if X.size:
+            k["ln_dx"][grid_1d(X.size)](DY, X, G, hg, M, S, RA, RB, rms, DX)
+        return self._done(DX, dx, host)
