@@ -141,6 +141,10 @@ def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], li
         doc = _keras_obj("keras", "Sequential", config)
         doc["build_config"] = {"input_shape": [None, *model._input_shape]}
     else:
+        if not graph.simple:
+            raise NotImplementedError("saving a functional Model with several outputs or "
+                                      "shared layers as .keras is not supported yet; use "
+                                      "fastff's format (any other file name)")
         k = len(graph.sources)
         shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
         dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
