@@ -123,6 +123,7 @@ class _Graph(Layer):
         for layer, _ in self.nodes:
             uses[id(layer)] = uses.get(id(layer), 0) + 1
         self._uses = uses
+        self._shared = {lid for lid, n in uses.items() if n > 1}
         for layer, _ in self.nodes:
             if uses[id(layer)] > 1 and any(p.sparse for p in layer.params):
                 raise NotImplementedError(f"layer {layer.name!r} has row-sparse weights and is "
@@ -271,7 +272,7 @@ class _Graph(Layer):
             bps.append(bp)
             active.append(bool(layer.trainable_params) or any(active[r] for r in refs))
         out_refs = self.out_refs
-        shared = {lid for lid, n in self._uses.items() if n > 1}
+        shared = self._shared
 
         def backprop(dy: Any, need_dx: bool = True) -> None:
             grads: list[Any] = [None] * len(vals)

@@ -293,3 +293,35 @@ def test_client_two_output_digits_with_loss_weights():
     assert h["loss"][-1] == pytest.approx(h["digit_loss"][-1] + 0.5 * h["parity_loss"][-1],
                                           rel=1e-6)
     assert result["parity_accuracy"] > 0.6
+
+
+def test_dict_inputs_validation_split_train_on_batch_and_predict_callbacks():
+    rng = np.random.default_rng(2)
+    fastff.utils.set_random_seed(0)
+    a, b = fastff.Input((2,), name="a"), fastff.Input((3,), name="b")
+    h = layers.Concatenate()([a, b])
+    o1 = layers.Dense(2, activation="softmax", name="o1")(h)
+    o2 = layers.Dense(1, name="o2")(h)
+    m = fastff.Model([a, b], [o1, o2])
+    m.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"],
+              metrics=[["accuracy"], ["mae"]])
+    x = {"a": rng.normal(size=(40, 2)), "b": rng.normal(size=(40, 3))}
+    ys = [rng.integers(0, 2, 40), rng.normal(size=(40, 1))]
+    h = m.fit(x, ys, epochs=1, batch_size=8, validation_split=0.25, verbose=0).history
+    assert {"val_loss", "val_o1_loss", "val_o2_loss", "val_o1_accuracy",
+            "val_o2_mae"} <= set(h)
+    r = m.evaluate({"a": x["a"][30:], "b": x["b"][30:]}, [ys[0][30:], ys[1][30:]],
+                   verbose=0, return_dict=True)
+    for k, v in r.items():  # the validation split is the last quarter, as Keras
+        assert h["val_" + k][0] == pytest.approx(v, rel=1e-6)
+    logs = m.train_on_batch(x, ys, return_dict=True)
+    assert set(logs) == {"loss", "o1_loss", "o2_loss", "o1_accuracy", "o2_mae"}
+    seen = []
+
+    class Spy(fastff.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            seen.append(len(logs["outputs"]))
+
+    p = m.predict(x, batch_size=16, verbose=0, callbacks=[Spy()])
+    assert seen == [2, 2, 2] and p[0].shape == (40, 2) and p[1].shape == (40, 1)
+    np.testing.assert_allclose(p[1], m.predict_on_batch(x)[1], rtol=1e-6)
