@@ -492,7 +492,12 @@ class Sequential:
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
                       return_dict: bool = False) -> Any:
-        return self.evaluate(x, y, batch_size=max(len(np.asarray(x)), 1), verbose=0,
+        first = x
+        if isinstance(x, dict) and x:  # a functional Model's inputs by name
+            first = next(iter(x.values()))
+        elif isinstance(x, (list, tuple)) and len(getattr(self, "_model_inputs", ())) > 1:
+            first = x[0]
+        return self.evaluate(x, y, batch_size=max(len(np.asarray(first)), 1), verbose=0,
                              sample_weight=sample_weight, return_dict=return_dict)
 
     # ------------------------------------------------------------------ weights

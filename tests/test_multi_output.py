@@ -325,3 +325,18 @@ def test_dict_inputs_validation_split_train_on_batch_and_predict_callbacks():
     p = m.predict(x, batch_size=16, verbose=0, callbacks=[Spy()])
     assert seen == [2, 2, 2] and p[0].shape == (40, 2) and p[1].shape == (40, 1)
     np.testing.assert_allclose(p[1], m.predict_on_batch(x)[1], rtol=1e-6)
+
+
+def test_call_training_mode_and_test_on_batch_with_two_inputs():
+    rng = np.random.default_rng(4)
+    fastff.utils.set_random_seed(0)
+    a, b = fastff.Input((2,), name="a"), fastff.Input((2,), name="b")
+    h = layers.Dropout(0.5, seed=1)(layers.Concatenate()([a, b]))
+    m = fastff.Model([a, b], [layers.Dense(1, name="u")(h), layers.Dense(1, name="v")(h)])
+    m.compile(optimizer="sgd", loss="mse")
+    x = [rng.normal(size=(6, 2)), rng.normal(size=(6, 2))]
+    ys = [rng.normal(size=(6, 1)), rng.normal(size=(6, 1))]
+    inf, train = m(x), m(x, training=True)
+    assert isinstance(train, list) and not np.array_equal(inf[0], train[0])
+    np.testing.assert_allclose(inf[0], m.predict(x, verbose=0)[0], rtol=1e-6)
+    assert m.test_on_batch(x, ys) == m.evaluate(x, ys, verbose=0)
