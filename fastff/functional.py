@@ -391,8 +391,11 @@ class Model(Sequential):
                 loss_weights: Any = None, **kwargs: Any) -> None:
         """As ``Sequential.compile``; with several outputs ``loss``, ``loss_weights`` and
         ``metrics`` may be lists or dicts per output (``fastff.multi_output``)."""
-        if self._output_kind is None:
+        if self._output_kind is None:  # one output: a list of one or a dict by its name too
             self._multi = None
+            names = self.output_names
+            loss = multi_output.unwrap_single(loss, names, "loss")
+            metrics = multi_output.unwrap_single(metrics, names, "metrics")
             return super().compile(optimizer, loss, metrics, loss_weights, **kwargs)
         if loss is None:
             raise ValueError("compile: loss is required, e.g. loss='mse', a list with one "

@@ -365,8 +365,9 @@ class Sequential:
         # resolve now so unknown names fail at compile time, as in Keras
         self.compiled_metrics = [metrics_mod.get(m, self.loss).name for m in self._metric_ids]
         if loss_weights is not None:
-            out = self._layers[-1].name if self._layers else "output"
-            w = multi_output.single_loss_weight(loss_weights, [out])
+            names = getattr(self, "output_names", None) or [
+                self._layers[-1].name if self._layers else "output"]
+            w = multi_output.single_loss_weight(loss_weights, names)
             if w != 1.0:
                 self.loss = multi_output.ScaledLoss(self.loss, w)
         if self._ops is not None:

@@ -26,7 +26,8 @@ import numpy as np
 from fastff import _validation as V
 from fastff.loss_base import Loss
 
-__all__ = ["output_structure", "output_names", "MultiSpec", "ScaledLoss", "single_loss_weight"]
+__all__ = ["output_structure", "output_names", "MultiSpec", "ScaledLoss", "single_loss_weight",
+           "unwrap_single"]
 
 
 class Arrays:
@@ -453,6 +454,26 @@ class ScaledLoss(Loss):
 
     def get_config(self) -> dict:
         return self.base.get_config()
+
+
+def unwrap_single(arg: Any, names: list[str], what: str) -> Any:
+    """A single-output model's ``loss``/``metrics`` given per output (a list of one, or a
+    dict keyed by the output's name), as the plain value."""
+    if isinstance(arg, dict) and "class_name" not in arg:  # not a serialized object
+        unknown = [k for k in arg if k not in names]
+        if unknown:
+            raise ValueError(f"compile: {what} has key(s) {unknown} but the model's one output "
+                             f"is {names}")
+        return next(iter(arg.values()), None)
+    if isinstance(arg, (list, tuple)):
+        if what == "loss":
+            if len(arg) != 1:
+                raise ValueError(f"compile: loss is a list of {len(arg)} but the model has "
+                                 f"one output {names}")
+            return arg[0]
+        if any(isinstance(m, (list, tuple)) for m in arg):  # Keras flattens them
+            return [one for m in arg for one in (m if isinstance(m, (list, tuple)) else [m])]
+    return arg
 
 
 def single_loss_weight(loss_weights: Any, names: list[str]) -> float:

@@ -340,3 +340,19 @@ def test_call_training_mode_and_test_on_batch_with_two_inputs():
     assert isinstance(train, list) and not np.array_equal(inf[0], train[0])
     np.testing.assert_allclose(inf[0], m.predict(x, verbose=0)[0], rtol=1e-6)
     assert m.test_on_batch(x, ys) == m.evaluate(x, ys, verbose=0)
+
+
+def test_single_output_functional_takes_per_output_compile_arguments():
+    x, y1, _ = _data()
+    fastff.utils.set_random_seed(0)
+    inp = fastff.Input((4,))
+    m = fastff.Model(inp, layers.Dense(3, activation="softmax", name="probs")(inp))
+    m.compile(optimizer="sgd", loss={"probs": "sparse_categorical_crossentropy"},
+              metrics={"probs": ["accuracy"]}, loss_weights={"probs": 2.0})
+    d = m.evaluate(x, y1, verbose=0, return_dict=True)
+    assert set(d) == {"loss", "accuracy"}
+    m.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy"], metrics=[["accuracy"]])
+    assert m.evaluate(x, y1, verbose=0, return_dict=True)["loss"] == pytest.approx(
+        d["loss"] / 2, rel=1e-6)
+    with pytest.raises(ValueError, match=r"'other'.*\['probs'\]"):
+        m.compile(loss={"other": "mse"})
