@@ -381,10 +381,9 @@ class Model(Sequential):
 
     @property
     def output_names(self) -> list[str]:
-        """Keras's output names: the output layers' names (a dict output's keys)."""
-        if self._output_kind is None:
-            return [la.name for la in self._graph.output_layers()]
-        return list(self._output_names)
+        """Keras's output names: the output layers' names (for dict outputs in sorted-key
+        order; the logs and per-output arguments use the keys)."""
+        return [la.name for la in self._graph.output_layers()]
 
     # ---- several outputs (fastff.multi_output) ------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
