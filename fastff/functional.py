@@ -260,14 +260,26 @@ class _Graph(Layer):
         bps = []
         # a node needs backprop when it or anything upstream has trainable weights
         active = [False] * k
+        calls: dict[int, int] = {}
         for i, (layer, refs) in enumerate(self.nodes):
             inp = [vals[r] for r in refs] if getattr(layer, "multi_input", False) \
                 else vals[refs[0]]
             w = None if kids is None else kids[i]
-            if i in logit_nodes:
-                y, bp = layer.forward_logits(inp, training, w)
-            else:
-                y, bp = layer.forward(inp, training, w)
+            seed = None
+            if training and id(layer) in self._shared:
+                j = calls.get(id(layer), 0)
+                calls[id(layer)] = j + 1
+                seed = getattr(layer, "_mask_seed", None) if j else None
+                if seed is not None:  # a shared Dropout: a new mask for each call, as Keras
+                    object.__setattr__(layer, "_mask_seed", (seed + j * 1_000_003) % (2**31))
+            try:
+                if i in logit_nodes:
+                    y, bp = layer.forward_logits(inp, training, w)
+                else:
+                    y, bp = layer.forward(inp, training, w)
+            finally:
+                if seed is not None:
+                    object.__setattr__(layer, "_mask_seed", seed)
             vals.append(y)
             bps.append(bp)
             active.append(bool(layer.trainable_params) or any(active[r] for r in refs))

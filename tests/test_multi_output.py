@@ -356,3 +356,16 @@ def test_single_output_functional_takes_per_output_compile_arguments():
         d["loss"] / 2, rel=1e-6)
     with pytest.raises(ValueError, match=r"'other'.*\['probs'\]"):
         m.compile(loss={"other": "mse"})
+
+
+def test_shared_dropout_draws_a_new_mask_per_call():
+    fastff.utils.set_random_seed(0)
+    inp = fastff.Input((64,))
+    drop = layers.Dropout(0.5, seed=3)
+    m = fastff.Model(inp, [drop(inp), drop(inp)])
+    x = np.ones((4, 64), np.float32)
+    a, b = m(x, training=True)
+    assert not np.array_equal(a == 0, b == 0)
+    assert drop._mask_seed == 3  # the layer's own seed is left as it was
+    a2, b2 = m(x)
+    np.testing.assert_array_equal(a2, x)
