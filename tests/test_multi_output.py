@@ -369,3 +369,15 @@ def test_shared_dropout_draws_a_new_mask_per_call():
     assert drop._mask_seed == 3  # the layer's own seed is left as it was
     a2, b2 = m(x)
     np.testing.assert_array_equal(a2, x)
+
+
+@pytest.mark.parametrize("name", ["m.fastff", "m.keras"])
+def test_single_output_loss_weights_survive_save_and_load(tmp_path, name):
+    x, _, y2 = _data()
+    fastff.utils.set_random_seed(0)
+    m = fastff.Sequential([fastff.Input((4,)), layers.Dense(1)])
+    m.compile(optimizer="sgd", loss="mse", loss_weights=2.5)
+    m.save(tmp_path / name)
+    m2 = fastff.models.load_model(tmp_path / name)
+    assert m2.loss.weight == 2.5
+    assert m2.evaluate(x, y2, verbose=0) == pytest.approx(m.evaluate(x, y2, verbose=0))

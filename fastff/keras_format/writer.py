@@ -207,6 +207,9 @@ def _compile_config(model: Any) -> dict | None:
                loss_scale_factor=None, gradient_accumulation_steps=None)
     loss = model.loss
     loss_cfg = None
+    weight = None
+    if getattr(loss, "base", None) is not None:  # multi_output.ScaledLoss: loss_weights
+        loss, weight = loss.base, loss.weight
     if loss is not None:
         from fastff import losses
 
@@ -214,7 +217,7 @@ def _compile_config(model: Any) -> dict | None:
         loss_cfg = _keras_obj("keras.losses", ls["class_name"], ls["config"])
     metrics = [m for m in getattr(model, "_metric_ids", []) if isinstance(m, str)]
     return {"optimizer": _keras_obj("keras.optimizers", spec["class_name"], cfg),
-            "loss": loss_cfg, "loss_weights": None, "metrics": metrics or None,
+            "loss": loss_cfg, "loss_weights": weight, "metrics": metrics or None,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
             "jit_compile": False}
 
