@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config, initializers, regularizers
+from fastff.layers.symbolic import call_symbolic, is_symbolic
 
 Backprop = Callable[..., "np.ndarray | None"]
 
@@ -225,8 +226,6 @@ class Layer:
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
         """Forward without backprop, building on first use (for users). On a symbolic input
         (``fastff.Input`` or another layer's symbolic output) it records a functional-API node."""
-        from fastff.functional import call_symbolic, is_symbolic
-
         if is_symbolic(x):
             return call_symbolic(self, x)
         arr = np.asarray(x)

@@ -92,7 +92,7 @@ class CategoryEncoding(Layer):
         return y, _zero_backprop(a.shape, dt)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        from fastff.functional import call_symbolic, is_symbolic
+        from fastff.layers.symbolic import call_symbolic, is_symbolic
 
         if is_symbolic(x):
             return call_symbolic(self, x)

@@ -116,7 +116,7 @@ class Embedding(Layer):
         return self._lookup(a, (*a.shape, self.output_dim), ws)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        from fastff.functional import call_symbolic, is_symbolic
+        from fastff.layers.symbolic import call_symbolic, is_symbolic
 
         if is_symbolic(x):
             return call_symbolic(self, x)

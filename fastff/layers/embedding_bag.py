@@ -73,7 +73,7 @@ class EmbeddingBag(Embedding):
         return y, backprop
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        from fastff.functional import call_symbolic, is_symbolic
+        from fastff.layers.symbolic import call_symbolic, is_symbolic
 
         if is_symbolic(x):
             return call_symbolic(self, x)

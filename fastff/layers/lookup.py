@@ -192,7 +192,7 @@ class IndexLookup(Layer):
             _zero_backprop(a.shape, dt)
 
     def __call__(self, x: Any, training: bool = False) -> Any:
-        from fastff.functional import call_symbolic, is_symbolic
+        from fastff.layers.symbolic import call_symbolic, is_symbolic
 
         if is_symbolic(x):
             return call_symbolic(self, x)

@@ -75,7 +75,7 @@ class Merge(Layer):
         raise NotImplementedError
 
     def __call__(self, xs: Any, training: bool = False) -> Any:
-        from fastff.functional import call_symbolic, is_symbolic
+        from fastff.layers.symbolic import call_symbolic, is_symbolic
 
         if is_symbolic(xs):
             return call_symbolic(self, xs)

@@ -94,7 +94,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
     def __call__(self, x: Any, training: bool = False, mask: Any = None) -> Any:
         """``layer(x, mask=mask)`` as in Keras (a symbolic input records a graph node)."""
-        from fastff.functional import call_symbolic, is_symbolic
+        from fastff.layers.symbolic import call_symbolic, is_symbolic
 
         if is_symbolic(x):
             return call_symbolic(self, x)
