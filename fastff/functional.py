@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fastff import _validation as V
+from fastff import saving
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
@@ -356,6 +357,9 @@ class Model(Sequential):
 
     def __repr__(self) -> str:
         return f"<Model name={self.name!r} layers={len(self.layers)} built={self.built}>"
+
+
+saving.register_model_class(Model)
 
 
 def _shape(shape: tuple[int, ...]) -> str:

@@ -177,3 +177,32 @@ def test_import_fastff_models_loads_no_numba() -> None:
     mods = _loaded_after("import fastff.models\nfastff.models.Sequential")
     assert "fastff.models" in mods
     assert not any(m == "numba" or m.startswith("numba.") for m in mods)
+
+
+def test_saving_resolves_model_classes_in_a_fresh_process(tmp_path: Path) -> None:
+    """``fastff.saving`` never imports the model modules, yet ``saving.load_model`` works in a
+    process that has not imported them (the registry loads the registering module)."""
+    code = f"""
+import numpy as np
+import fastff
+from fastff import layers
+seq = fastff.Sequential([fastff.Input((3,)), layers.Dense(2)])
+seq.save({str(tmp_path / 's.fastff')!r})
+inp = fastff.Input((3,))
+fun = fastff.Model(inp, layers.Dense(2)(inp))
+fun.save({str(tmp_path / 'f.fastff')!r})
+np.save({str(tmp_path / 'x.npy')!r}, np.stack([seq.get_weights()[0], fun.get_weights()[0]]))
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(ROOT))
+    code = f"""
+import sys
+import numpy as np
+from fastff import saving
+assert "fastff.models" not in sys.modules and "fastff.functional" not in sys.modules
+s = saving.load_model({str(tmp_path / 's.fastff')!r})
+f = saving.load_model({str(tmp_path / 'f.fastff')!r})
+w = np.load({str(tmp_path / 'x.npy')!r})
+assert type(s).__name__ == "Sequential" and type(f).__name__ == "Model", (s, f)
+assert np.array_equal(s.get_weights()[0], w[0]) and np.array_equal(f.get_weights()[0], w[1])
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(ROOT))
