@@ -367,7 +367,7 @@ def predict(model: Any, x: Any, batch_size: int | None, verbose: Any, callbacks:
     """Every output for ``x`` in batches, as a list or dict like the model's outputs."""
     from fastff import config
     from fastff import training as tr
-    from fastff.callbacks.base import CallbackList
+    from fastff.callbacks.callback_list import CallbackList
 
     batch_size = V.check_positive_int(
         config.PREDICT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
