@@ -71,6 +71,10 @@ attempt("units", lambda: model(units=2 + rank).fit(x, y, epochs=1, verbose=0))
 attempt("lr", lambda: model(lr=0.01 * (1 + rank)).fit(x, y, epochs=1, verbose=0))
 attempt("settings", lambda: dist.setup_fit(model(), rows=480 + 32 * rank, batch_size=32))
 attempt("evaluate", lambda: model().evaluate(x[: 60 + rank], y[: 60 + rank], verbose=0))
+n = 64 - 4 * rank  # 8 steps of 8 rows on both ranks, but a last batch of 8 against 4
+attempt("rows", lambda: model().fit(x[:n], y[:n], batch_size=8, verbose=0))
+w = np.full(64, 1.0 + rank)
+attempt("weights", lambda: model().fit(x, y, sample_weight=w, batch_size=8, verbose=0))
 m = model()
 m.fit(x, y, epochs=1, verbose=0)  # the ranks still work together afterwards
 print(f"rank {rank} done", flush=True)
@@ -79,7 +83,8 @@ print(f"rank {rank} done", flush=True)
 
 @needs_mpi
 def test_disagreeing_ranks_get_the_same_clear_error(tmp_path):
-    """Different layer sizes, learning rates, fit settings or evaluation rows: every rank
+    """Different layer sizes, learning rates, fit settings, evaluation rows, training rows (same
+    step count) or sample weights: every rank
     raises a ValueError naming what differs and each rank's value; nothing hangs, and the
     ranks can go on together once they agree."""
     script = tmp_path / "agree.py"
@@ -96,6 +101,10 @@ def test_disagreeing_ranks_get_the_same_clear_error(tmp_path):
                 "rank 1: 512)") in out, out
         assert (f"rank {rank} evaluate: evaluate: the ranks disagree on x shape "
                 "(rank 0: (60, 4); rank 1: (61, 4))") in out, out
+        assert (f"rank {rank} rows: fit: the ranks disagree on the training data since the "
+                "last epoch (rows from 60 to 64 across the ranks)") in out, out
+        assert (f"rank {rank} weights: fit: the ranks disagree on the training data since the "
+                "last epoch (sample-weight sum from 64 to 128 across the ranks)") in out, out
         assert f"rank {rank} done" in out
 
 

@@ -90,6 +90,9 @@ class DataParallel:
         self._uniform = True  # the last split gave every rank the same share
         self._stale: weakref.WeakSet = weakref.WeakSet()  # models with sliced optimizer state
         self._slice_buf: np.ndarray | None = None
+        # what this rank's global batches held since the last reduce_logs: rows, steps and
+        # sample-weight sum (compared across the ranks there, once an epoch)
+        self._seen = np.zeros(3, dtype=np.float64)
         self.timeout = _default_timeout() if timeout == "default" else (
             check_real(timeout, "timeout", low=0.0, allow_none=True) or None)
         self._waiting: tuple[str, float] | None = None  # (collective, since) while in one
@@ -209,6 +212,7 @@ class DataParallel:
         rank before anything is exchanged (a mismatch would otherwise hang or corrupt)."""
         comm = self.comm
         self.check_same("fit", {**self._model_fingerprint(model), **settings})
+        self._seen[:] = 0.0
         with self._collective("fit's start-up broadcast"):
             if model.params is not None:
                 comm.Bcast(model.params, root=0)
@@ -266,9 +270,13 @@ class DataParallel:
         """``(local_start, local_end, share)`` for the global batch ``[s, e)``."""
         ls, le = self.local_range(s, e)
         self._uniform = sw is None and (e - s) % self.num_processes == 0
+        seen = self._seen
+        seen[0] += e - s
+        seen[1] += 1
         if sw is None:
             return ls, le, (le - ls) / (e - s)
         total = float(sw[s:e].sum(dtype=np.float64))
+        seen[2] += total
         local = float(sw[ls:le].sum(dtype=np.float64))
         return ls, le, (local / total if total else (le - ls) / (e - s))
 
@@ -409,12 +417,32 @@ class DataParallel:
         s, e = self.local_range(0, X.shape[0])
         return X[s:e], Y[s:e], None if SW is None else SW[s:e]
 
+    def _check_seen(self) -> None:
+        """Every rank saw the same global batches since the last check (one tiny Allreduce)."""
+        seen = self._seen
+        both = np.concatenate([seen, -seen])
+        with self._collective("the batch-count check"):
+            self.comm.Allreduce(self._MPI.IN_PLACE, both, op=self._MPI.MAX)
+        seen[:] = 0.0
+        high, low = both[:3], -both[3:]
+        if not np.array_equal(high, low):
+            names = ("rows", "steps", "sample-weight sum")
+            diff = "; ".join(f"{n} from {lo:g} to {hi:g}" for n, lo, hi in zip(names, low, high)
+                             if lo != hi)
+            raise ValueError(
+                f"fit: the ranks disagree on the training data since the last epoch ({diff} "
+                "across the ranks); under a DataParallel distribution every rank must pass "
+                "the same x, y and sample_weight to fit")
+
     def reduce_logs(self, tracker: Any, prefix: str = "") -> dict:
         """The logs of ``tracker`` (loss and metric sums) over all ranks, identical on each.
 
         Metrics keeping ``total``/``count`` are summed exactly; any other metric's result is
-        averaged with the ranks' sample weights.
+        averaged with the ranks' sample weights. First the ranks compare the global batches
+        they trained on since the last call (rows, steps, sample-weight sum): ranks that hold
+        different data sizes raise the same ``ValueError`` on every rank.
         """
+        self._check_seen()
         metrics = tracker.metrics
         summable = [hasattr(m, "total") and hasattr(m, "count") for m in metrics]
         vec = [tracker.loss_total, tracker.weight]
