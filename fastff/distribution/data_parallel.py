@@ -168,7 +168,10 @@ class DataParallel:
         loss = getattr(model, "loss", None)
         loss_config: Any = None
         if loss is not None and hasattr(loss, "get_config"):
-            loss_config = {k: v for k, v in loss.get_config().items() if k != "name"}
+            try:
+                loss_config = {k: v for k, v in loss.get_config().items() if k != "name"}
+            except (ValueError, TypeError, AttributeError, NotImplementedError):
+                loss_config = "<not serializable>"  # a custom loss without a config
         return {"model": type(model).__name__, "dtype": str(getattr(model, "dtype", None)),
                 "layers (type, parameters)": layers,
                 "parameter count": None if params is None else int(params.size),
