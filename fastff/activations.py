@@ -16,15 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from fastff.backend import spec
+
 __all__ = [
     "ActivationFunction", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu",
     "softplus", "softmax", "get", "serialize", "deserialize",
 ]
 
 # Names ops.dense fuses in its epilogue whose derivative is computable from the output alone.
-_FUSED_FROM_Y = frozenset({"linear", "relu", "tanh", "sigmoid", "elu", "leaky_relu"})
+_FUSED_FROM_Y = spec.EPILOGUE
 # the one scalar parameter each parametrised activation takes (Keras's keyword names)
-_PARAM_NAMES = {"leaky_relu": "negative_slope", "elu": "alpha"}
+_PARAM_NAMES = {n: r.param for n, r in spec.ACTIVATIONS.items() if r.param is not None}
 
 
 class ActivationFunction:
@@ -145,8 +147,8 @@ linear = ActivationFunction("linear")
 sigmoid = ActivationFunction("sigmoid")
 tanh = ActivationFunction("tanh")
 relu = ActivationFunction("relu")
-leaky_relu = ActivationFunction("leaky_relu", 0.2)   # Keras's default negative_slope
-elu = ActivationFunction("elu", 1.0)                 # Keras's default alpha
+leaky_relu = ActivationFunction("leaky_relu", spec.param_default("leaky_relu"))  # Keras's
+elu = ActivationFunction("elu", spec.param_default("elu"))                       # defaults
 gelu = ActivationFunction("gelu")
 softplus = ActivationFunction("softplus")
 softmax = ActivationFunction("softmax")
