@@ -19,8 +19,9 @@ import numpy as np
 from fastff.backend import spec
 
 __all__ = [
-    "ActivationFunction", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu",
-    "softplus", "softmax", "get", "serialize", "deserialize",
+    "ActivationFunction", "CustomActivation", "linear", "sigmoid", "tanh", "relu", "leaky_relu",
+    "elu", "selu", "gelu", "softplus", "softsign", "silu", "swish", "hard_sigmoid", "exponential",
+    "softmax", "log_softmax", "get", "serialize", "deserialize",
 ]
 
 # Names ops.dense fuses in its epilogue whose derivative is computable from the output alone.
@@ -143,19 +144,27 @@ class CustomActivation(ActivationFunction):
         return {"name": self.name}
 
 
-linear = ActivationFunction("linear")
-sigmoid = ActivationFunction("sigmoid")
-tanh = ActivationFunction("tanh")
-relu = ActivationFunction("relu")
-leaky_relu = ActivationFunction("leaky_relu", spec.param_default("leaky_relu"))  # Keras's
-elu = ActivationFunction("elu", spec.param_default("elu"))                       # defaults
-gelu = ActivationFunction("gelu")
-softplus = ActivationFunction("softplus")
-softmax = ActivationFunction("softmax")
-
+# one object per row of backend/spec.py, with Keras's parameter defaults (a new row is
+# reachable by name at once; the module attributes below are the documented names)
 _BUILTINS: dict[str, ActivationFunction] = {
-    a.name: a for a in (linear, sigmoid, tanh, relu, leaky_relu, elu, gelu, softplus, softmax)
+    n: ActivationFunction(n, spec.param_default(n)) for n in spec.NAMES
 }
+linear = _BUILTINS["linear"]
+sigmoid = _BUILTINS["sigmoid"]
+tanh = _BUILTINS["tanh"]
+relu = _BUILTINS["relu"]
+leaky_relu = _BUILTINS["leaky_relu"]  # negative_slope 0.2
+elu = _BUILTINS["elu"]                # alpha 1.0
+selu = _BUILTINS["selu"]
+gelu = _BUILTINS["gelu"]              # exact (Keras's approximate=False)
+softplus = _BUILTINS["softplus"]
+softsign = _BUILTINS["softsign"]
+silu = _BUILTINS["silu"]
+swish = _BUILTINS["swish"]
+hard_sigmoid = _BUILTINS["hard_sigmoid"]
+exponential = _BUILTINS["exponential"]
+softmax = _BUILTINS["softmax"]
+log_softmax = _BUILTINS["log_softmax"]
 _ALIASES = {"identity": "linear", "none": "linear"}
 
 

@@ -135,3 +135,24 @@ def test_linalg_parameter_defaults_are_kerass() -> None:
     np.testing.assert_array_equal(linalg.gemm(x, eye, activation="leaky_relu"), [[-0.4, 3.0]])
     np.testing.assert_allclose(linalg.gemm(x, eye, activation="elu"),
                                [[math.expm1(-2.0), 3.0]], rtol=1e-15)
+
+
+NEWLY_PUBLIC = ["selu", "softsign", "silu", "swish", "hard_sigmoid", "exponential",
+                "log_softmax"]
+
+
+def test_every_spec_row_is_a_public_activation() -> None:
+    assert set(activations._BUILTINS) == set(spec.NAMES)
+    for name in NEWLY_PUBLIC:
+        assert getattr(activations, name) is activations.get(name)
+        assert activations.serialize(activations.get(name)) == name
+
+
+@pytest.mark.parametrize("name", NEWLY_PUBLIC)
+def test_newly_public_activations_have_correct_gradients(name) -> None:
+    from fastff import layers as L
+    from fastff.testing import check_grads
+
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    assert check_grads(L.Dense(3, activation=name), x) < 1e-6
+    assert check_grads(L.Activation(name), x) < 1e-6
