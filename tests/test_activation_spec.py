@@ -148,8 +148,9 @@ def test_every_spec_row_is_a_public_activation() -> None:
         assert activations.serialize(activations.get(name)) == name
 
 
-@pytest.mark.parametrize("name", NEWLY_PUBLIC)
-def test_newly_public_activations_have_correct_gradients(name) -> None:
+@pytest.mark.parametrize("name", spec.NAMES)
+def test_every_activation_has_correct_gradients(name) -> None:
+    """Dense and Activation with every spec row pass float64 central differences."""
     from fastff import layers as L
     from fastff.testing import check_grads
 
