@@ -103,7 +103,12 @@ def c_id(name: str) -> int | None:
         return None
     from fastff._core import lib
 
-    return int(getattr(lib, const))
+    try:
+        return int(getattr(lib, const))
+    except AttributeError:
+        raise ImportError(f"fastff._core has no {const}: the built C core is older than "
+                          "csrc/fastff.h; rebuild it (python setup.py build_ext --inplace)"
+                          ) from None
 
 
 def c_ids(names: frozenset[str] | None = None) -> dict[str, int]:
