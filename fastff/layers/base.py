@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config, initializers, regularizers
+from fastff.layers.symbolic import call_symbolic, is_symbolic
 
 Backprop = Callable[..., "np.ndarray | None"]
 
@@ -150,24 +151,6 @@ for _name, _uf in (("neg", np.negative), ("abs", np.absolute), ("pos", np.positi
     setattr(Param, f"__{_name}__", _op_method(_uf))
 
 
-def _recording_call(own: Callable) -> Callable:
-    import functools
-
-    @functools.wraps(own)
-    def __call__(self: Layer, x: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
-        from fastff.ops import tape
-
-        if tape.is_recording():
-            training = kwargs.get("training", args[0] if args else None)
-            if training is None:
-                training = tape.call_training()
-            return tape.record_layer(self, x, bool(training))
-        return own(self, x, *args, **kwargs)
-
-    __call__._records = True  # type: ignore[attr-defined]
-    return __call__
-
-
 def is_device_array(x: Any) -> bool:
     """True for an accelerator array (anything that is not a NumPy array but can be copied
     to the host, e.g. a ``numba.cuda`` device array)."""
@@ -218,14 +201,6 @@ class Layer:
     #: a custom layer's sublayers (attributes, lists, dicts) and own weights, set at build
     _sublayers: list = []
     _own_params: list = []
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A subclass's own ``__call__`` (symbolic handling, step counters) still records as
-        one tape node inside recorded code."""
-        super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("__call__")
-        if own is not None and not getattr(own, "_records", False):
-            cls.__call__ = _recording_call(own)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _WATCHED:
@@ -420,32 +395,37 @@ class Layer:
                             "in a model must return one array")
         return y, bp
 
-    def __call__(self, x: Any, training: Any = None) -> np.ndarray:
+    def __call__(self, x: Any, training: Any = None, **kwargs: Any) -> Any:
         """Forward without backprop, building on first use (for users). On a symbolic input
         (``fastff.Input`` or another layer's symbolic output) it records a functional-API node.
         Inside recorded code (a custom layer's ``call``, a ``GradientTape``) it is one tape
-        node whose VJP is this layer's ``backprop``; ``training`` defaults to the caller's."""
+        node whose VJP is this layer's ``backprop``; ``training`` defaults to the caller's.
+        The one entry point: layers change how a concrete input is taken in ``_eager_call``."""
         from fastff.ops import tape
 
         if tape.is_recording():
             if training is None:
                 training = tape.call_training()
             return tape.record_layer(self, x, bool(training))
-        from fastff.functional import call_symbolic, is_symbolic
-
         if is_symbolic(x):
             return call_symbolic(self, x)
         if training is None:
             training = tape.call_training() or False
+        return self._eager_call(x, training, **kwargs)
+
+    def _eager_call(self, x: Any, training: bool = False) -> Any:
+        """``layer(x)`` on a concrete input: convert, build on first use, forward."""
+        from fastff.ops.tape import value_of
+
         if isinstance(x, (list, tuple)) and (getattr(self, "multi_input", False)
                                              or self._is_custom()):
-            arrs = [np.asarray(tape.value_of(a)) for a in x]
+            arrs = [np.asarray(value_of(a)) for a in x]
             if not self.built:
                 self.build_for([a.shape[1:] for a in arrs], self.dtype)
             y, _ = self.forward([np.ascontiguousarray(a, dtype=self.dtype)
                                  if a.dtype.kind == "f" else a for a in arrs], training)
             return y
-        arr = np.asarray(tape.value_of(x))
+        arr = np.asarray(value_of(x))
         if not self.built:
             self.build_for(arr.shape[1:], self.dtype)
         if self.input_dtype is None or arr.dtype.kind == "f":

@@ -93,21 +93,8 @@ class Tensor(np.ndarray):
     _tt: tuple[int, int] | None = None
     _arr: np.ndarray | None = None
 
-    # operators and NumPy functions are routed into fastff.ops
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from fastff.ops._dispatch import array_ufunc
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        from fastff.ops._dispatch import array_function
-
-        return array_function(func, args, kwargs)
-
-    def __getitem__(self, key):
-        from fastff.ops.shape import getitem
-
-        return getitem(self, key)
+    # operators, NumPy functions and the array methods that must record are attached by
+    # fastff.ops._methods (above the op modules, so this module imports none of them)
 
     def __iadd__(self, other):  # tensors are immutable: x += y rebinds x to x + y
         return self.__add__(other)
@@ -130,88 +117,6 @@ class Tensor(np.ndarray):
     def __setitem__(self, key, value):
         raise OpsError("fastff.ops: a recorded tensor cannot be assigned to in place "
                        "(x[...] = v); build a new one, e.g. with fastff.ops.where")
-
-    def reshape(self, *shape, order="C"):
-        from fastff.ops.shape import reshape
-
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-            shape = shape[0]
-        return reshape(self, shape)
-
-    def transpose(self, *axes):
-        from fastff.ops.shape import transpose
-
-        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
-            axes = axes[0]
-        return transpose(self, axes or None)
-
-    @property
-    def T(self):  # noqa: N802 (NumPy's name)
-        from fastff.ops.shape import transpose
-
-        return transpose(self)
-
-    def flatten(self, order="C"):
-        from fastff.ops.shape import reshape
-
-        return reshape(self, (-1,))
-
-    ravel = flatten
-
-    def sum(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
-        from fastff.ops.math import sum as _sum
-
-        return _sum(self, axis, keepdims)
-
-    def mean(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
-        from fastff.ops.math import mean
-
-        return mean(self, axis, keepdims)
-
-    def max(self, axis=None, out=None, keepdims=False, **kw):
-        from fastff.ops.math import max as _max
-
-        return _max(self, axis, keepdims)
-
-    def min(self, axis=None, out=None, keepdims=False, **kw):
-        from fastff.ops.math import min as _min
-
-        return _min(self, axis, keepdims)
-
-    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-        from fastff.ops.math import var
-
-        return var(self, axis, keepdims, ddof=ddof)
-
-    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-        from fastff.ops.math import std
-
-        return std(self, axis, keepdims, ddof=ddof)
-
-    def dot(self, other, out=None):
-        from fastff.ops.math import dot
-
-        return dot(self, other)
-
-    def clip(self, min=None, max=None, out=None, **kw):  # noqa: A002 (NumPy's names)
-        from fastff.ops.math import clip
-
-        return clip(self, min, max)
-
-    def squeeze(self, axis=None):
-        from fastff.ops.shape import squeeze
-
-        return squeeze(self, axis)
-
-    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
-        from fastff.ops.core import cast
-
-        return cast(self, dtype)
-
-    def copy(self, order="C"):
-        from fastff.ops.core import identity
-
-        return identity(self)
 
     def numpy(self) -> np.ndarray:
         """The plain array (Keras tensor compatibility)."""
