@@ -383,6 +383,10 @@ class Layer:
         under ``fastff.ops.tape.forward_call`` and ``backprop`` replays its ops' VJPs."""
         if not self._is_custom():
             raise NotImplementedError(f"{type(self).__name__} defines neither forward nor call")
+        if is_device_array(x) or (self.params and is_device_array(self.params[0].value)):
+            raise NotImplementedError(f"layer {self.name!r}: custom layers (a call written "
+                                      "with fastff.ops) run on the CPU only; train this model "
+                                      "with device='cpu'")
         from fastff.ops.tape import forward_call
 
         kwargs = self._call_kwargs(bool(training))

@@ -44,46 +44,50 @@ class NoGradientError(TypeError):
     """A gradient is needed through an op that has none (names the op)."""
 
 
-_state = threading.local()
+class _State(threading.local):
+    """Per thread: the stack of recording tapes and of ``forward_call`` training flags
+    (set up on a thread's first access, so reading them is a plain attribute lookup)."""
+
+    def __init__(self) -> None:
+        self.stack: list = []
+        self.training: list = []
+
+
+_state = _State()
 _serials = itertools.count(1)
 
 
 def _stack() -> list:
-    s = getattr(_state, "stack", None)
-    if s is None:
-        s = _state.stack = []
-    return s
+    return _state.stack
 
 
 def current_tape() -> _Tape | None:
     """The innermost recording tape of this thread, or None."""
-    s = getattr(_state, "stack", None)
+    s = _state.stack
     return s[-1] if s else None
 
 
 def is_recording() -> bool:
-    return bool(getattr(_state, "stack", None))
+    return bool(_state.stack)
 
 
 @contextlib.contextmanager
 def paused() -> Iterator[None]:
     """Nothing records inside (a layer's dry run while building, for instance)."""
-    s, tr = _stack(), getattr(_state, "training", None)
-    saved, saved_tr = s[:], None if tr is None else tr[:]
+    s, tr = _state.stack, _state.training
+    saved, saved_tr = s[:], tr[:]
     s.clear()
-    if tr is not None:
-        tr.clear()
+    tr.clear()
     try:
         yield
     finally:
         s[:] = saved
-        if tr is not None:
-            tr[:] = saved_tr
+        tr[:] = saved_tr
 
 
 def call_training() -> bool | None:
     """The ``training`` flag of the enclosing ``forward_call`` (None outside one)."""
-    s = getattr(_state, "training", None)
+    s = _state.training
     return s[-1] if s else None
 
 
@@ -125,7 +129,10 @@ class Tensor(np.ndarray):
 
 def value_of(x: Any) -> Any:
     """The plain value behind a Tensor or a weight (``Param``); anything else unchanged."""
-    if type(x) is Tensor:
+    tx = type(x)
+    if tx is np.ndarray or tx is float or tx is int:
+        return x
+    if tx is Tensor:
         a = x._arr
         return x.view(np.ndarray) if a is None else a
     if getattr(x, "_fastff_variable", False):
@@ -174,9 +181,12 @@ class _Tape:
 
     def ref(self, x: Any) -> int:
         """The node index of ``x`` on this tape, or -1 (a constant)."""
-        if type(x) is Tensor:
+        tx = type(x)
+        if tx is Tensor:
             tt = x._tt
             return tt[1] if tt is not None and tt[0] == self.serial else -1
+        if tx is float or tx is int:
+            return -1
         if getattr(x, "_fastff_variable", False):
             if x.value.dtype.kind != "f":
                 return -1
@@ -280,15 +290,16 @@ def record(name: str, y: Any, args: Sequence[Any], vjp: Callable | None) -> Any:
     ``vjp(g, need)`` gives one gradient per arg (broadcast shapes are reduced here); None
     marks an op with no gradient: using it where a gradient is needed raises, naming it."""
     y = np.asarray(y)
-    s = getattr(_state, "stack", None)
+    s = _state.stack
     if not s or y.dtype.kind not in "fc":
         return y
     tape = s[-1]
     refs = [tape.ref(a) for a in args]
-    if max(refs, default=-1) < 0:
+    shapes = [a.shape if r >= 0 else None for a, r in zip(args, refs)]  # tracked: have .shape
+    if shapes.count(None) == len(shapes):
         return y
     i = len(tape.nodes)
-    tape.nodes.append(_Node(name, refs, [np.shape(value_of(a)) for a in args], vjp))
+    tape.nodes.append(_Node(name, refs, shapes, vjp))
     return tape.wrap(y, i)
 
 
@@ -515,10 +526,8 @@ def forward_call(fn: Callable[[Any], Any], inputs: Any, params: Sequence[Any] = 
     """
     leaves, rebuild = _flatten(inputs)
     tape = _Tape()
-    stack = _stack()
-    tr = getattr(_state, "training", None)
-    if tr is None:
-        tr = _state.training = []
+    stack = _state.stack
+    tr = _state.training
     wrapped, refs = [], []
     for a in leaves:
         v = value_of(a)
