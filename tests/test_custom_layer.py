@@ -268,3 +268,38 @@ def test_client_script_custom_layer_on_digits():
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert acc > 0.85
     assert model.predict(x[:3], verbose=0).shape == (3, 10)
+
+
+def test_multi_input_builtin_layers_inside_call():
+    class Mix(Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.a = Dense(3)
+            self.b = Dense(3, activation="sigmoid")
+            self.cat = fastff.layers.Concatenate()
+            self.add = fastff.layers.Add()
+
+        def call(self, x):
+            ha, hb = self.a(x), self.b(x)
+            return self.cat([self.add([ha, hb]), ha * hb])
+
+    layer = Mix()
+    assert check_grads(layer, rnd(4, 5)) < 1e-6
+    layer.build_for((5,), "float64")
+    assert layer.compute_output_shape((5,)) == (6,)
+
+
+def test_float64_constants_do_not_change_a_float32_model():
+    class Scale(Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.w * np.float64(2.0)  # NumPy would promote to float64
+
+    m = fastff.Sequential([Input((3,)), Scale(), Dense(2)])
+    m.compile("sgd", "mse")
+    m.fit(rnd(8, 3).astype("float32"), rnd(8, 2).astype("float32"), epochs=1, verbose=0)
+    assert m.predict(rnd(2, 3), verbose=0).dtype == np.float32
+    y, bp = m.layers[0].forward(rnd(2, 3).astype("float32"), True)
+    assert y.dtype == np.float32 and bp(np.ones((2, 3), np.float32)).dtype == np.float32

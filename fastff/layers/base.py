@@ -397,6 +397,17 @@ class Layer:
         if not isinstance(y, np.ndarray):
             raise TypeError(f"layer {self.name!r}: call returned {type(y).__name__}; a layer "
                             "in a model must return one array")
+        dt = self.dtype
+        if y.dtype.kind == "f" and dt is not None and y.dtype != dt:
+            # a float64 constant promoted a float32 computation: back to the layer's dtype
+            # (as Keras autocasts), and the incoming gradient to what the tape recorded
+            src = y.dtype
+            y = y.astype(dt)
+
+            def backprop(dy: Any, need_dx: bool = True) -> Any:
+                return bp(np.asarray(dy, dtype=src), need_dx)
+
+            return y, backprop
         return y, bp
 
     def __call__(self, x: Any, training: Any = None, **kwargs: Any) -> Any:

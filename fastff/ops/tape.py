@@ -589,7 +589,12 @@ def forward_call(fn: Callable[[Any], Any], inputs: Any, params: Sequence[Any] = 
         tape.clear()
         if not need_dx:
             return None
-        return rebuild([d if d is not None or r < 0 else np.zeros_like(value_of(a))
-                        for d, r, a in zip(dx, refs, leaves)])
+        out = []
+        for d, r, a in zip(dx, refs, leaves):
+            if r >= 0:  # in the input's dtype (a float64 constant may have promoted it)
+                v = value_of(a)
+                d = np.zeros_like(v) if d is None else np.asarray(d, dtype=v.dtype)
+            out.append(d)
+        return rebuild(out)
 
     return outputs, backprop
