@@ -303,3 +303,18 @@ def test_float64_constants_do_not_change_a_float32_model():
     assert m.predict(rnd(2, 3), verbose=0).dtype == np.float32
     y, bp = m.layers[0].forward(rnd(2, 3).astype("float32"), True)
     assert y.dtype == np.float32 and bp(np.ones((2, 3), np.float32)).dtype == np.float32
+
+
+def test_no_recorded_value_outlives_a_fit():
+    import gc
+
+    from fastff.ops import Tensor
+    from fastff.ops import tape as tape_mod
+
+    m = fastff.Sequential([Input((6,)), Block(), MyDense(2)])
+    m.compile("adam", "mse")
+    m.fit(rnd(64, 6), rnd(64, 2), epochs=2, batch_size=8, verbose=0)
+    m.predict(rnd(4, 6), verbose=0)
+    gc.collect()
+    assert not any(isinstance(o, Tensor) for o in gc.get_objects())
+    assert not tape_mod._state.stack and not tape_mod._state.training
