@@ -187,7 +187,7 @@ _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False,
-          sparse_a: bool = False) -> np.ndarray | None:
+          sparse_a: bool = False, out: np.ndarray | None = None) -> np.ndarray | None:
     """``op(a) @ op(b)`` through fastff's C GEMM (the kernel Dense uses) for 2-D C-contiguous
     float32/float64 operands of one dtype; None when NumPy must do it."""
     if (a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype not in _GEMM_DTYPES
@@ -199,8 +199,9 @@ def _gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = F
         return None
     from fastff.linalg import gemm_into
 
-    return gemm_into(a, b, np.empty((m, n), a.dtype), trans_a, trans_b, 1.0, 0.0, None, 0,
-                     0.0, sparse_a)
+    if out is None or out.shape != (m, n) or out.dtype != a.dtype:
+        out = np.empty((m, n), a.dtype)
+    return gemm_into(a, b, out, trans_a, trans_b, 1.0, 0.0, None, 0, 0.0, sparse_a)
 
 
 def matmul(x1: Any, x2: Any) -> Any:
@@ -219,11 +220,11 @@ def matmul(x1: Any, x2: Any) -> Any:
                            f"incompatible (inner dimensions {a.shape[-1]} and "
                            f"{b.shape[-2] if b.ndim > 1 else b.shape[0]})") from None
 
-    def vjp(g, n):
+    def vjp(g, n, outs=(None, None)):
         if a.ndim == 2 and b.ndim == 2:
             g = np.ascontiguousarray(g)
-            da = _gemm(g, b, trans_b=True) if n[0] else None
-            db = _gemm(a, g, trans_a=True, sparse_a=True) if n[1] else None
+            da = _gemm(g, b, trans_b=True, out=outs[0]) if n[0] else None
+            db = _gemm(a, g, trans_a=True, sparse_a=True, out=outs[1]) if n[1] else None
             if (da is not None or not n[0]) and (db is not None or not n[1]):
                 return da, db
         a2, b2 = _promote(a, b)
@@ -238,7 +239,7 @@ def matmul(x1: Any, x2: Any) -> Any:
             db = _reduce_to(db, b2.shape).reshape(b.shape)
         return da, db
 
-    return record("matmul", o, (x1, x2), vjp)
+    return record("matmul", o, (x1, x2), vjp, takes_out=True)
 
 
 def _reduce_to(d: np.ndarray, shape: tuple) -> np.ndarray:

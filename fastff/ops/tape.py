@@ -143,14 +143,17 @@ def value_of(x: Any) -> Any:
 
 
 class _Node:
-    __slots__ = ("name", "refs", "shapes", "vjp", "layer")
+    __slots__ = ("name", "refs", "shapes", "vjp", "layer", "sink", "takes_out")
 
-    def __init__(self, name: str, refs: list, shapes: list, vjp: Any, layer: Any = None):
+    def __init__(self, name: str, refs: list, shapes: list, vjp: Any, layer: Any = None,
+                 takes_out: bool = False):
         self.name = name
         self.refs = refs        # node index per input, -1 for a constant
         self.shapes = shapes    # the inputs' shapes (for unbroadcasting)
         self.vjp = vjp          # vjp(g, need) -> grads per input; None: leaf or no gradient
         self.layer = layer      # a Layer node: the params its backprop overwrites
+        self.sink = None        # a param leaf: its .grad buffer (forward_call)
+        self.takes_out = takes_out  # vjp(g, need, outs) may write into the given buffers
 
 
 _LEAF = "leaf"
@@ -215,14 +218,15 @@ class _Tape:
         nodes = self.nodes
         n = len(nodes)
         needed = [False] * n
+        uses = [0] * n
         for i in wanted:
             needed[i] = True
         for i, node in enumerate(nodes):
-            if not needed[i]:
-                for r in node.refs:
-                    if r >= 0 and needed[r]:
+            for r in node.refs:
+                if r >= 0:
+                    uses[r] += 1
+                    if needed[r]:
                         needed[i] = True
-                        break
         grads: list = [None] * n
         for i, g in seeds:
             grads[i] = g if grads[i] is None else grads[i] + g
@@ -245,6 +249,9 @@ class _Tape:
             need = [r >= 0 and needed[r] for r in node.refs]
             if node.layer is not None:
                 outs = _run_layer_vjp(node, g, need, touched)
+            elif node.takes_out:  # a param used only here: its gradient goes straight to .grad
+                outs = node.vjp(g, need, [nodes[r].sink if r >= 0 and uses[r] == 1 else None
+                                          for r in node.refs])
             else:
                 outs = node.vjp(g, need)
             for r, shape, d, nd in zip(node.refs, node.shapes, outs, need):
@@ -284,11 +291,14 @@ def _unbroadcast(d: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray
 
 
 # ---------------------------------------------------------------------------- recording
-def record(name: str, y: Any, args: Sequence[Any], vjp: Callable | None) -> Any:
+def record(name: str, y: Any, args: Sequence[Any], vjp: Callable | None,
+           takes_out: bool = False) -> Any:
     """Record ``y = op(*args)`` on the current tape; returns ``y`` (a Tensor when tracked).
 
     ``vjp(g, need)`` gives one gradient per arg (broadcast shapes are reduced here); None
-    marks an op with no gradient: using it where a gradient is needed raises, naming it."""
+    marks an op with no gradient: using it where a gradient is needed raises, naming it.
+    ``takes_out``: the vjp is ``vjp(g, need, outs)`` and may write an arg's gradient into
+    ``outs[i]`` (a weight's ``.grad`` when nothing else uses it) and return that buffer."""
     y = np.asarray(y)
     s = _state.stack
     if not s or y.dtype.kind not in "fc":
@@ -299,7 +309,7 @@ def record(name: str, y: Any, args: Sequence[Any], vjp: Callable | None) -> Any:
     if shapes.count(None) == len(shapes):
         return y
     i = len(tape.nodes)
-    tape.nodes.append(_Node(name, refs, shapes, vjp))
+    tape.nodes.append(_Node(name, refs, shapes, vjp, takes_out=takes_out))
     return tape.wrap(y, i)
 
 
@@ -560,7 +570,11 @@ def forward_call(fn: Callable[[Any], Any], inputs: Any, params: Sequence[Any] = 
         plain.append(np.asarray(o))
     params = list(params)
     for p in params:  # every param is a potential source
-        tape.leaf(p, p.shape)
+        grad = p.grad
+        if isinstance(grad, np.ndarray) and grad.flags.c_contiguous and grad.flags.writeable:
+            tape.nodes[tape.leaf(p, p.shape)].sink = grad
+        else:
+            tape.leaf(p, p.shape)
     outputs = out_rebuild(plain)
 
     def backprop(d_outputs: Any, need_dx: bool = True) -> Any:
@@ -583,7 +597,7 @@ def forward_call(fn: Callable[[Any], Any], inputs: Any, params: Sequence[Any] = 
                     p.grad[...] = 0
             elif id(p) in touched:
                 p.grad += g
-            else:
+            elif g is not p.grad:  # (a vjp may have written it in place already)
                 p.grad[...] = g
         dx = [grads[r] if r >= 0 else None for r in refs] if need_dx else None
         tape.clear()
