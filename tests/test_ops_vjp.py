@@ -212,6 +212,15 @@ def test_op_without_gradient_names_it():
         t.gradient(y, xw)
 
 
+def test_unintercepted_ndarray_methods_do_not_drop_gradients_silently():
+    x = np.arange(6.0).reshape(2, 3)
+    with ops.GradientTape() as t:
+        xw = t.watch(x)
+        y = ops.sum(xw.swapaxes(0, 1) * 2.0)
+    with pytest.raises(ops.NoGradientError, match="ndarray method"):
+        t.gradient(y, xw)
+
+
 def test_shape_mismatch_names_op_and_both_shapes():
     with pytest.raises(ops.OpsError, match=r"add: shapes \(3,\) and \(4,\)"):
         ops.add(np.ones(3), np.ones(4))

@@ -118,6 +118,20 @@ class Tensor(np.ndarray):
     def __imatmul__(self, other):
         return self.__matmul__(other)
 
+    def __array_finalize__(self, obj):
+        # a view made by an ndarray method fastff.ops does not intercept (swapaxes,
+        # diagonal, ...): mark it as having no gradient, so needing one raises instead of
+        # silently giving zero
+        if type(obj) is Tensor and obj._tt is not None:
+            s = _state.stack
+            if s and obj._tt[0] == s[-1].serial and self.dtype.kind in "fc":
+                tape = s[-1]
+                i = len(tape.nodes)
+                tape.nodes.append(_Node("an ndarray method on a recorded tensor (use the "
+                                        "fastff.ops function)", [obj._tt[1]], [obj.shape],
+                                        None))
+                self._tt = (tape.serial, i)
+
     def __setitem__(self, key, value):
         raise OpsError("fastff.ops: a recorded tensor cannot be assigned to in place "
                        "(x[...] = v); build a new one, e.g. with fastff.ops.where")
