@@ -43,6 +43,7 @@ from fastff.ops.core import (
                              zeros,
                              zeros_like,
 )
+from fastff.ops.gradient_tape import GradientTape, value_and_grad
 from fastff.ops.math import (
                              abs,
                              absolute,
@@ -110,14 +111,7 @@ from fastff.ops.shape import (
                              tile,
                              transpose,
 )
-from fastff.ops.tape import (
-                             GradientTape,
-                             NoGradientError,
-                             OpsError,
-                             Tensor,
-                             forward_call,
-                             value_and_grad,
-)
+from fastff.ops.tape import NoGradientError, OpsError, Tensor, forward_call
 
 __all__ = [
     # math
