@@ -51,6 +51,7 @@ from fastff.ops.math import (
                              clip,
                              divide,
                              dot,
+                             einsum,
                              erf,
                              exp,
                              expm1,
@@ -118,7 +119,7 @@ __all__ = [
     "add", "subtract", "multiply", "divide", "true_divide", "negative", "power", "matmul", "dot",
     "sum", "mean", "max", "min", "var", "std", "square", "sqrt", "exp", "expm1", "log",
     "log1p", "abs", "absolute", "sign", "clip", "maximum", "minimum", "where", "erf", "norm",
-    "reciprocal",
+    "reciprocal", "einsum",
     # nn
     "relu", "relu6", "sigmoid", "log_sigmoid", "tanh", "softplus", "elu", "selu", "gelu",
     "leaky_relu", "silu", "swish", "softmax", "log_softmax", "logsumexp", "one_hot",

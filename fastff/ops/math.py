@@ -12,7 +12,7 @@ from fastff.ops.tape import OpsError, record
 __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "negative", "power",
            "matmul", "dot", "sum", "mean", "max", "min", "var", "std", "square", "sqrt",
            "exp", "log", "log1p", "expm1", "abs", "absolute", "sign", "clip", "maximum",
-           "minimum", "where", "erf", "norm", "reciprocal"]
+           "minimum", "where", "erf", "norm", "reciprocal", "einsum"]
 
 
 def _binary(name: str, f: Any, x: Any, y: Any, vjp: Any) -> Any:
@@ -362,3 +362,42 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         return max(abs(x), axis=axis, keepdims=keepdims)
     raise OpsError(f"fastff.ops.norm: ord={ord!r} is not supported (None, 2, 'fro', 1, inf)")
 
+
+
+def einsum(subscripts: str, *operands: Any) -> Any:
+    """``np.einsum``; the gradient covers explicit or implicit subscripts without ``...``
+    and without an index repeated inside one operand (those still compute, but have no
+    gradient)."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"fastff.ops.einsum: subscripts must be a string, got "
+                        f"{type(subscripts).__name__}")
+    vals = [np.asarray(val(x, "einsum")) for x in operands]
+    try:
+        o = np.einsum(subscripts, *vals)
+    except ValueError as e:
+        raise OpsError(f"fastff.ops.einsum: {subscripts!r} with shapes "
+                       f"{' and '.join(str(v.shape) for v in vals)}: {e}") from None
+    spec = subscripts.replace(" ", "")
+    lhs, _, out = spec.partition("->")
+    ins = lhs.split(",")
+    if "->" not in spec:  # NumPy's implicit output: the indices used once, sorted
+        out = "".join(sorted(c for c in set(lhs) if c != "," and lhs.count(c) == 1))
+    if "." in spec or any(len(set(s)) != len(s) for s in ins) or len(ins) != len(vals):
+        return record(f"einsum({subscripts!r})", o, tuple(operands), None)
+
+    def vjp(g, n):
+        grads = []
+        for i, sub in enumerate(ins):
+            if not n[i]:
+                grads.append(None)
+                continue
+            others = [s for j, s in enumerate(ins) if j != i]
+            avail = set(out).union(*others)
+            keep = "".join(c for c in sub if c in avail)
+            d = np.einsum(",".join([out, *others]) + "->" + keep, g,
+                          *[v for j, v in enumerate(vals) if j != i])
+            shape = [vals[i].shape[k] if c in avail else 1 for k, c in enumerate(sub)]
+            grads.append(np.broadcast_to(np.reshape(d, shape), vals[i].shape))
+        return grads
+
+    return record("einsum", o, tuple(operands), vjp)
