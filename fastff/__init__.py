@@ -23,7 +23,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "get_device": ("fastff.backend", "get_device"),
 }
 _SUBMODULES = (
-    "activations", "backend", "callbacks", "config", "data", "distribution", "functional",
+    "activations", "backend", "callbacks", "config", "data", "distribution", "errors",
+    "functional",
     "initializers",
     "layers", "linalg", "losses", "metrics", "models", "ops", "optimizers", "regularizers",
     "saving",
