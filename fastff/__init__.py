@@ -26,7 +26,8 @@ _SUBMODULES = (
     "activations", "backend", "callbacks", "config", "data", "distribution", "errors",
     "functional",
     "initializers",
-    "layers", "linalg", "losses", "metrics", "models", "optimizers", "regularizers", "saving",
+    "layers", "linalg", "losses", "metrics", "models", "ops", "optimizers", "regularizers",
+    "saving",
     "testing", "utils",
 )
 

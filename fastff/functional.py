@@ -188,7 +188,7 @@ class _Graph(Layer):
         shapes: list[Any] = [tuple(s.input_shape_decl) for s in self.sources]
         for layer, refs in self.nodes:
             multi = getattr(layer, "multi_input", False)
-            shapes.append(tuple(layer.compute_output_shape(
+            shapes.append(tuple(layer.infer_output_shape(
                 [shapes[r] for r in refs] if multi else shapes[refs[0]])))
         return shapes[len(self.sources):]
 
