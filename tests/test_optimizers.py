@@ -224,3 +224,15 @@ def test_tiny_moments_flushed(backend):
     st = opt.get_state()
     assert st["momentum"][0] == 0.0 and st["velocity"][0] == 0.0
     assert st["momentum"][2] != 0.0
+
+
+def test_set_state_saved_before_first_step():
+    """compile, save, load before any fit: the state holds only iterations=0 (Keras idiom)."""
+    import fastff as keras
+    opt = keras.optimizers.Adam()
+    opt.build(4)
+    opt._buffers["momentum"][...] = 1.0
+    opt.set_state({"iterations": np.array(0)})
+    assert opt.iterations == 0 and not opt._buffers["momentum"].any()
+    with pytest.raises(ValueError, match="missing 'momentum'"):
+        opt.set_state({"iterations": np.array(3)})

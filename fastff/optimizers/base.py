@@ -259,8 +259,19 @@ class Optimizer:
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore what ``get_state`` returned; builds the optimizer when needed."""
+        """Restore what ``get_state`` returned; builds the optimizer when needed.
+
+        A state with no buffers at iteration 0 is what an optimizer saved before its first
+        step returns (compile, save, load): the buffers start at their initial values.
+        """
         names = self._buffer_names()
+        iterations = int(np.asarray(state.get("iterations", 0)))
+        if names and iterations == 0 and not any(k in state for k in names):
+            if self.built:
+                for name in names:
+                    self._buffers[name][...] = self._buffer_init(name)
+            self.iterations = 0
+            return
         if not self.built:
             sizes = {np.asarray(state[k]).size for k in names if k in state}
             if sizes:
@@ -275,7 +286,7 @@ class Optimizer:
                                  f"expected {self._buffers[name].size}")
             self._buffers[name][...] = value.reshape(-1).astype(self.dtype, copy=False)
         if "iterations" in state:
-            self.iterations = int(np.asarray(state["iterations"]))
+            self.iterations = iterations
 
     def get_config(self) -> dict[str, Any]:
         """JSON-able constructor arguments (a schedule is serialized as a dict)."""
