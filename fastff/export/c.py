@@ -1,0 +1,522 @@
+"""Export a built Sequential or functional ``Model`` as self-contained C99 source (inference).
+
+``export_c(model, "net.c")`` writes ``net.c`` and ``net.h``: the weights as ``static const
+float`` arrays and ``int net_predict(const float *x, int n_rows, float *y)``, a loop over the
+rows (row-major ``x`` of ``NET_N_INPUTS`` floats per row, ``y`` of ``NET_N_OUTPUTS``) that runs
+each layer's inference computation on stack buffers: no allocation, no globals written, so
+it is reentrant. It needs only ``<math.h>`` (link with ``-lm``). The return value is 0 on
+success, 1 for bad arguments (``n_rows < 0``, a NULL pointer with rows to do) and 2 for an
+id out of an embedding table's range (or not finite) — ``predict`` raises there. A
+functional model's inputs are laid out one after the other in each row, in the model's input
+order. Arithmetic is float32 whatever the model's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["export_c", "generate_c"]
+
+_STACK_LIMIT = 1 << 20  # floats of per-row buffers (4 MiB of stack): beyond, refuse
+
+
+def _host(a: Any) -> np.ndarray:
+    from fastff.layers.base import to_host
+
+    return np.asarray(to_host(a))
+
+
+def _float_literal(v: float) -> str:
+    if math.isnan(v):
+        return "NAN"
+    if math.isinf(v):
+        return "INFINITY" if v > 0 else "-INFINITY"
+    s = np.format_float_scientific(np.float32(v), unique=True, trim="-")
+    return s + "f"
+
+
+class _Value:
+    """A node's per-row buffer: C expression of its first element, shape, mask flag."""
+
+    def __init__(self, ref: str, shape: tuple[int, ...], masked: bool = False):
+        self.ref = ref
+        self.shape = tuple(int(d) for d in shape)
+        self.masked = masked
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+class _Emitter:
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.arrays: list[str] = []
+        self.body: list[str] = []
+        self.buffers: list[tuple[str, int]] = []
+        self.uses_ids = False
+        self._count = 0
+
+    def array(self, hint: str, values: Any) -> str:
+        a = np.asarray(values, dtype=np.float64).reshape(-1)
+        self._count += 1
+        name = f"{self.prefix}_{_c_ident(hint)}_{self._count}"
+        items = [_float_literal(float(v)) for v in a]
+        lines = [", ".join(items[i:i + 8]) for i in range(0, len(items), 8)] or ["0.0f"]
+        self.arrays.append(f"static const float {name}[{max(a.size, 1)}] = {{\n    "
+                           + ",\n    ".join(lines) + "\n};")
+        return name
+
+    def buffer(self, hint: str, size: int) -> str:
+        self._count += 1
+        name = f"b{self._count}_{_c_ident(hint)}"[:60]
+        self.buffers.append((name, max(int(size), 1)))
+        return name
+
+    def emit(self, code: str) -> None:
+        self.body.append(code)
+
+
+def _c_ident(s: str) -> str:
+    s = re.sub(r"[^0-9A-Za-z_]", "_", str(s))
+    return s if s and not s[0].isdigit() else "_" + s
+
+
+# ---------------------------------------------------------------------------- activations
+_ELEMENTWISE = {
+    "linear": None,
+    "relu": "v < 0.0f ? 0.0f : v",
+    "leaky_relu": "v > 0.0f ? v : v * {p}",
+    "elu": "v > 0.0f ? v : {p} * expm1f(v)",
+    "selu": "{scale} * (v > 0.0f ? v : {alpha} * expm1f(v))",
+    "gelu": "0.5f * v * (1.0f + erff(v * 0.70710678118654752f))",
+    "tanh": "tanhf(v)",
+    "sigmoid": "sig_(v)",
+    "hard_sigmoid": "clip01_(v / 6.0f + 0.5f)",
+    "softplus": "(v > 0.0f ? v : 0.0f) + log1pf(expf(-fabsf(v)))",
+    "softsign": "v / (1.0f + fabsf(v))",
+    "silu": "v * sig_(v)",
+    "swish": "v * sig_(v)",
+    "exponential": "expf(v)",
+}
+_HELPERS = {
+    "sig_": """static float sig_(float v)
+{
+    float e = expf(-fabsf(v));
+    return v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+""",
+    "clip01_": """static float clip01_(float v)
+{
+    return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+}
+""",
+    "softmax_": """static void softmax_(float *v, int n, int log_form)
+{
+    float m = v[0], s = 0.0f;
+    int i;
+    for (i = 1; i < n; ++i)
+        if (v[i] > m || v[i] != v[i]) m = v[i];
+    for (i = 0; i < n; ++i) s += expf(v[i] - m);
+    if (log_form) {
+        float ls = logf(s);
+        for (i = 0; i < n; ++i) v[i] = (v[i] - m) - ls;
+    } else {
+        for (i = 0; i < n; ++i) v[i] = expf(v[i] - m) / s;
+    }
+}
+""",
+    # NaN propagates as in NumPy's maximum/minimum
+    "max_": "static float max_(float a, float b) { return (a > b || a != a) ? a : b; }\n",
+    "min_": "static float min_(float a, float b) { return (a < b || a != a) ? a : b; }\n",
+}
+
+
+def _activation(e: _Emitter, act: Any, v: _Value, where: str) -> None:
+    """Apply ``act`` in place on the buffer of ``v`` (a writable buffer)."""
+    if not getattr(act, "builtin", False):
+        raise ValueError(f"export_c: layer {where!r} uses the custom activation {act.name!r} "
+                         f"({type(act).__name__}), which has no C form")
+    name = act.name
+    if name in ("softmax", "log_softmax"):
+        d = v.shape[-1] if v.shape else 1
+        e.emit(f"    for (g = 0; g < {v.size // max(d, 1)}; ++g) "
+               f"softmax_({v.ref} + g * {d}, {d}, {int(name == 'log_softmax')});")
+        return
+    if name not in _ELEMENTWISE:
+        raise ValueError(f"export_c: layer {where!r}: activation {name!r} has no C form")
+    expr = _ELEMENTWISE[name]
+    if expr is None:
+        return
+    from fastff.backend.numpy_ops import SELU_ALPHA, SELU_SCALE
+
+    expr = expr.format(p=_float_literal(act.param), scale=_float_literal(SELU_SCALE),
+                       alpha=_float_literal(SELU_ALPHA))
+    e.emit(f"    for (i = 0; i < {v.size}; ++i) {{ float v = {v.ref}[i]; "
+           f"{v.ref}[i] = {expr}; }}")
+
+
+# ---------------------------------------------------------------------------- layers
+def _copy_into_new(e: _Emitter, layer: Any, x: _Value, shape: tuple[int, ...]) -> _Value:
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (i = 0; i < {x.size}; ++i) {out}[i] = {x.ref}[i];")
+    return _Value(out, shape)
+
+
+def _dense(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    w = _host(layer.kernel.value)
+    din, dout = (int(d) for d in w.shape)
+    groups = x.size // din
+    kw = e.array(f"{layer.name}_kernel", w)
+    out = e.buffer(layer.name, groups * dout)
+    init = (f"{e.array(layer.name + '_bias', _host(layer.bias.value))}[j]"
+            if layer.bias is not None else "0.0f")
+    e.emit(f"    for (g = 0; g < {groups}; ++g) {{\n"
+           f"        const float *xi = {x.ref} + g * {din};\n"
+           f"        float *yo = {out} + g * {dout};\n"
+           f"        for (j = 0; j < {dout}; ++j) yo[j] = {init};\n"
+           f"        for (i = 0; i < {din}; ++i) {{\n"
+           f"            const float xv = xi[i];\n"
+           f"            const float *wr = {kw} + i * {dout};\n"
+           f"            for (j = 0; j < {dout}; ++j) yo[j] += xv * wr[j];\n"
+           f"        }}\n"
+           f"    }}")
+    y = _Value(out, (*x.shape[:-1], dout))
+    _activation(e, layer.activation, y, layer.name)
+    return y
+
+
+def _activation_layer(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    if getattr(layer.activation, "builtin", False) and layer.activation.name == "linear":
+        return x
+    y = _copy_into_new(e, layer, x, x.shape)
+    _activation(e, layer.activation, y, layer.name)
+    return y
+
+
+def _identity(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    return x
+
+
+def _reshape(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    return _Value(x.ref, tuple(layer.compute_output_shape(x.shape)), x.masked)
+
+
+def _affine(e: _Emitter, layer: Any, x: _Value, scale: np.ndarray, shift: np.ndarray) -> _Value:
+    """``y = x * scale + shift`` elementwise over the sample (both broadcast to its shape)."""
+    scale = np.broadcast_to(scale, x.shape)
+    shift = np.broadcast_to(shift, x.shape)
+    sc = e.array(f"{layer.name}_scale", scale)
+    sh = e.array(f"{layer.name}_shift", shift)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (i = 0; i < {x.size}; ++i) {out}[i] = {x.ref}[i] * {sc}[i] + {sh}[i];")
+    return _Value(out, x.shape, x.masked)
+
+
+def _batch_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    (ax,) = layer._feature          # an axis of (batch, *sample)
+    bshape = [1] * len(x.shape)
+    bshape[ax - 1] = x.shape[ax - 1]
+    mean = _host(layer.moving_mean.value).astype(np.float64).reshape(bshape)
+    var = _host(layer.moving_variance.value).astype(np.float64).reshape(bshape)
+    inv = 1.0 / np.sqrt(var + layer.epsilon)
+    gamma = 1.0 if layer.gamma is None else _host(layer.gamma.value).reshape(bshape)
+    beta = 0.0 if layer.beta is None else _host(layer.beta.value).reshape(bshape)
+    scale = inv * gamma
+    return _affine(e, layer, x, scale, beta - mean * scale)
+
+
+def _normalization(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    from fastff.layers.normalization import _EPSILON
+
+    mean, var = (np.asarray(a, dtype=np.float64) for a in layer._moments())
+    mean = np.broadcast_to(mean, (1, *x.shape))[0]
+    std = np.maximum(np.sqrt(np.broadcast_to(var, (1, *x.shape))[0]), _EPSILON)
+    if layer.invert:
+        return _affine(e, layer, x, std, mean)
+    return _affine(e, layer, x, 1.0 / std, -mean / std)
+
+
+def _rescaling(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    return _affine(e, layer, x, np.asarray(layer.scale, np.float64),
+                   np.asarray(layer.offset, np.float64))
+
+
+def _trailing(layer: Any, x: _Value) -> int:
+    """The size of the normalized group when ``layer._axes`` are the trailing sample axes."""
+    axes = sorted(int(a) for a in layer._axes)
+    nd = len(x.shape)
+    if axes != list(range(nd + 1 - len(axes), nd + 1)):
+        raise ValueError(f"export_c: layer {layer.name!r} ({type(layer).__name__}) normalizes "
+                         f"axes {tuple(axes)} of per-sample shape {x.shape}; only trailing "
+                         "axes have a C form")
+    return math.prod(x.shape[nd - len(axes):])
+
+
+def _layer_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    d = _trailing(layer, x)
+    rms = bool(layer.rms_scaling)
+    g = (f"{e.array(layer.name + '_gamma', _host(layer.gamma.value))}[k]"
+         if layer.gamma is not None else "1.0f")
+    b = (f" + {e.array(layer.name + '_beta', _host(layer.beta.value))}[k]"
+         if layer.beta is not None and not rms else "")
+    out = e.buffer(layer.name, x.size)
+    centre = "xi[k]" if rms else "(xi[k] - mean)"
+    e.emit(f"    for (g = 0; g < {x.size // d}; ++g) {{\n"
+           f"        const float *xi = {x.ref} + g * {d};\n"
+           f"        float *yo = {out} + g * {d};\n"
+           f"        float mean = 0.0f, var = 0.0f, inv;\n"
+           f"        int k;\n"
+           f"        for (k = 0; k < {d}; ++k) mean += xi[k];\n"
+           f"        mean /= {float(d)!r}f;\n"
+           f"        for (k = 0; k < {d}; ++k) var += (xi[k] - mean) * (xi[k] - mean);\n"
+           f"        inv = 1.0f / sqrtf(var / {float(d)!r}f + {_float_literal(layer.epsilon)});\n"
+           f"        for (k = 0; k < {d}; ++k) yo[k] = {centre} * inv * {g}{b};\n"
+           f"    }}")
+    return _Value(out, x.shape, x.masked)
+
+
+def _unit_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    d = _trailing(layer, x)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (g = 0; g < {x.size // d}; ++g) {{\n"
+           f"        const float *xi = {x.ref} + g * {d};\n"
+           f"        float *yo = {out} + g * {d};\n"
+           f"        float ss = 0.0f, inv;\n"
+           f"        int k;\n"
+           f"        for (k = 0; k < {d}; ++k) ss += xi[k] * xi[k];\n"
+           f"        inv = 1.0f / sqrtf(ss > 1e-24f ? ss : 1e-24f);\n"
+           f"        for (k = 0; k < {d}; ++k) yo[k] = xi[k] * inv;\n"
+           f"    }}")
+    return _Value(out, x.shape, x.masked)
+
+
+def _ids(e: _Emitter, layer: Any, x: _Value) -> str:
+    """Code reading id ``k`` of ``x`` into ``id`` (rounded; out of range → return 2)."""
+    e.uses_ids = True
+    return (f"{{ float f = nearbyintf({x.ref}[k]); if (!(f >= 0.0f && f < "
+            f"{float(layer.input_dim)!r}f)) return 2; id = (int)f; }}")
+
+
+def _table(e: _Emitter, layer: Any) -> str:
+    table = np.array(_host(layer.embeddings.value), dtype=np.float64, copy=True)
+    if 0 <= layer.pad_id < table.shape[0]:
+        table[layer.pad_id] = 0.0  # padding embeds to zeros
+    return e.array(f"{layer.name}_embeddings", table)
+
+
+def _embedding(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    d = int(layer.output_dim)
+    tab = _table(e, layer)
+    out = e.buffer(layer.name, x.size * d)
+    e.emit(f"    for (k = 0; k < {x.size}; ++k) {{\n"
+           f"        {_ids(e, layer, x)}\n"
+           f"        for (j = 0; j < {d}; ++j) {out}[k * {d} + j] = {tab}[id * {d} + j];\n"
+           f"    }}")
+    shape = tuple(layer.compute_output_shape(x.shape))
+    return _Value(out, shape, masked=bool(getattr(layer, "mask_zero", False))
+                  and type(layer).__name__ == "Embedding")
+
+
+def _embedding_bag(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    d, length = int(layer.output_dim), x.shape[-1]
+    tab = _table(e, layer)
+    out = e.buffer(layer.name, d)
+    mean = layer.mode == "mean"
+    e.emit(f"    {{\n        float count = 0.0f;\n"
+           f"        for (j = 0; j < {d}; ++j) {out}[j] = 0.0f;\n"
+           f"        for (k = 0; k < {length}; ++k) {{\n"
+           f"            {_ids(e, layer, x)}\n"
+           f"            if (id != {int(layer.pad_id)}) count += 1.0f;\n"
+           f"            for (j = 0; j < {d}; ++j) {out}[j] += {tab}[id * {d} + j];\n"
+           f"        }}\n"
+           + (f"        if (count < 1.0f) count = 1.0f;\n"
+              f"        for (j = 0; j < {d}; ++j) {out}[j] /= count;\n" if mean
+              else "        (void)count;\n")
+           + "    }")
+    return _Value(out, (d,))
+
+
+def _concatenate(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
+    widths = [v.shape[-1] for v in xs]
+    groups = xs[0].size // max(widths[0], 1)
+    total = sum(widths)
+    out = e.buffer(layer.name, groups * total)
+    code = [f"    for (g = 0; g < {groups}; ++g) {{"]
+    offset = 0
+    for v, w in zip(xs, widths):
+        code.append(f"        for (k = 0; k < {w}; ++k) "
+                    f"{out}[g * {total} + {offset} + k] = {v.ref}[g * {w} + k];")
+        offset += w
+    code.append("    }")
+    e.emit("\n".join(code))
+    return _Value(out, (*xs[0].shape[:-1], total))
+
+
+_MERGE = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}",
+          "Average": "{a} + {b}", "Maximum": "max_({a}, {b})", "Minimum": "min_({a}, {b})"}
+
+
+def _merge(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
+    kind = type(layer).__name__
+    if kind == "Subtract" and len(xs) != 2:
+        raise ValueError(f"export_c: Subtract {layer.name!r} takes exactly 2 inputs")
+    out = e.buffer(layer.name, xs[0].size)
+    acc = f"{xs[0].ref}[i]"
+    for v in xs[1:]:
+        acc = _MERGE[kind].format(a=acc, b=f"{v.ref}[i]")
+    if kind == "Average":
+        acc = f"({acc}) / {float(len(xs))!r}f"
+    e.emit(f"    for (i = 0; i < {xs[0].size}; ++i) {out}[i] = {acc};")
+    return _Value(out, xs[0].shape)
+
+
+def _converters() -> dict[type, Callable[..., _Value]]:
+    from fastff import layers
+
+    table: dict[type, Callable[..., _Value]] = {
+        layers.Dense: _dense, layers.Activation: _activation_layer, layers.Dropout: _identity,
+        layers.Flatten: _reshape, layers.Embedding: _embedding,
+        layers.WindowEmbedding: _embedding, layers.EmbeddingBag: _embedding_bag,
+        layers.Concatenate: _concatenate,
+    }
+    optional = {
+        "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
+        "Normalization": _normalization, "UnitNormalization": _unit_norm,
+        "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,
+        "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
+        "SpatialDropout1D": _identity,
+        **{k: _merge for k in _MERGE},
+    }
+    for cls_name, fn in optional.items():
+        cls = getattr(layers, cls_name, None)
+        if isinstance(cls, type):
+            table[cls] = fn
+    return table
+
+
+# ---------------------------------------------------------------------------- model walk
+def _convert(e: _Emitter, table: dict[type, Callable[..., _Value]], layer: Any,
+             x: Any) -> _Value:
+    fn = table.get(type(layer))  # exact classes: a subclass may compute something else
+    if fn is None:
+        supported = ", ".join(sorted(c.__name__ for c in table))
+        raise ValueError(f"export_c: layer {layer.name!r} ({type(layer).__name__}) has no C "
+                         f"form; supported layers: {supported}")
+    return fn(e, layer, x)
+
+
+def _sources(model: Any) -> list[tuple[int, ...]]:
+    graph = getattr(model, "_graph", None)
+    if graph is not None:
+        return [tuple(int(d) for d in t.input_shape_decl) for t in graph.sources]
+    return [tuple(int(d) for d in model._input_shape)]
+
+
+def generate_c(model: Any, name: str) -> tuple[str, str]:
+    """``(source, header)`` of ``model`` with the C prefix ``name`` (an identifier)."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"export_c: name must be a C identifier, got {name!r}")
+    if not hasattr(model, "_layers") or not hasattr(model, "get_config"):
+        raise TypeError(f"export_c: expected a fastff Sequential or Model, got "
+                        f"{type(model).__name__}")
+    if not model._layers or not model.built:
+        raise ValueError("export_c: the model is not built; call model.build(input_shape) "
+                         "or fit/predict once first")
+    e = _Emitter(name)
+    table = _converters()
+    shapes = _sources(model)
+    n_in = sum(math.prod(s) for s in shapes)
+    vals: list[_Value] = []
+    offset = 0
+    for s in shapes:
+        vals.append(_Value(f"(in + {offset})", s))
+        offset += math.prod(s)
+    graph = getattr(model, "_graph", None)
+    if graph is not None:
+        for layer, refs in graph.nodes:
+            multi = getattr(layer, "multi_input", False)
+            arg = [vals[r] for r in refs] if multi else vals[refs[0]]
+            vals.append(_convert(e, table, layer, arg))
+    else:
+        for layer in model._layers:
+            vals.append(_convert(e, table, layer, vals[-1]))
+    last = vals[-1]
+    n_out = last.size
+    used = sum(size for _, size in e.buffers)
+    if used > _STACK_LIMIT:
+        raise ValueError(f"export_c: the per-row buffers need {used} floats of stack "
+                         f"(limit {_STACK_LIMIT}); the model is too wide for this exporter")
+    upper = name.upper()
+    guard = f"{upper}_H"
+    header = (f"/* {name}.h: generated by fastff {_version()} from model {model.name!r}. */\n"
+              f"#ifndef {guard}\n#define {guard}\n\n"
+              f"#define {upper}_N_INPUTS {n_in}\n#define {upper}_N_OUTPUTS {n_out}\n\n"
+              "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+              f"/* Row-major x: n_rows x {upper}_N_INPUTS, y: n_rows x {upper}_N_OUTPUTS.\n"
+              "   Returns 0 on success, 1 for bad arguments, 2 for an embedding id out of\n"
+              "   range. Reentrant: no allocation, no global state. */\n"
+              f"int {name}_predict(const float *x, int n_rows, float *y);\n\n"
+              "#ifdef __cplusplus\n}\n#endif\n\n"
+              f"#endif /* {guard} */\n")
+    decls = "".join(f"        float {b}[{size}];\n" for b, size in e.buffers)
+    body = "\n".join("    " + line.replace("\n", "\n    ") for line in e.body)
+    helpers = "\n".join(code for fn, code in _HELPERS.items()
+                        if re.search(rf"\b{fn}\(", body))
+    out_ref = last.ref
+    source = (f"/* {name}.c: generated by fastff {_version()} from model {model.name!r}.\n"
+              f"   C99, needs only <math.h>: cc -std=c99 -O2 -c {name}.c; link with -lm. */\n"
+              f"#include <math.h>\n#include <stddef.h>\n#include \"{name}.h\"\n\n"
+              + "\n\n".join(e.arrays) + "\n\n"
+              + helpers + "\n"
+              f"int {name}_predict(const float *x, int n_rows, float *y)\n{{\n"
+              "    int r;\n"
+              "    if (n_rows < 0 || (n_rows > 0 && (x == NULL || y == NULL))) return 1;\n"
+              "    for (r = 0; r < n_rows; ++r) {\n"
+              f"        const float *in = x + (size_t)r * {n_in};\n"
+              f"        float *out = y + (size_t)r * {n_out};\n"
+              "        int i, j, k, g, id;\n"
+              + decls
+              + "        (void)i; (void)j; (void)k; (void)g; (void)id; (void)in;\n"
+              + body + "\n"
+              f"        for (i = 0; i < {n_out}; ++i) out[i] = {out_ref}[i];\n"
+              "    }\n    return 0;\n}\n")
+    return source, header
+
+
+def _version() -> str:
+    from fastff import __version__
+
+    return __version__
+
+
+def export_c(model: Any, path: str | os.PathLike[str], name: str | None = None) -> tuple[str, str]:
+    """Write ``path`` (the ``.c`` source) and the matching ``.h`` beside it, atomically.
+
+    ``name``: the C prefix (default: the file's stem, made an identifier). Returns the two
+    paths written.
+    """
+    from fastff._atomic import atomic_write
+
+    path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"export_c: path must be a file path, got {path!r}")
+    stem, ext = os.path.splitext(path)
+    if ext != ".c":
+        raise ValueError(f"export_c: path must end in '.c', got {path!r}")
+    prefix = name if name is not None else _c_ident(os.path.basename(stem))
+    source, header = generate_c(model, prefix)
+    header_path = stem + ".h"
+    if os.path.basename(header_path) != prefix + ".h":
+        source = source.replace(f'#include "{prefix}.h"',
+                                f'#include "{os.path.basename(header_path)}"')
+    atomic_write(header_path, lambda f: f.write(header.encode()))
+    atomic_write(path, lambda f: f.write(source.encode()))
+    return path, header_path
+
