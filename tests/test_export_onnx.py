@@ -204,3 +204,52 @@ def test_docs_examples_run(tmp_path):
     text = (pathlib.Path(__file__).parents[1] / "docs" / "onnx.md").read_text()
     code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
     exec(compile(code.replace("/tmp/", f"{tmp_path}/"), "docs/onnx.md", "exec"), {})
+
+
+def test_normalization_noise_and_reshaping_layers(tmp_path):
+    from fastff.layers import (BatchNormalization, GaussianNoise, LayerNormalization,
+                               Normalization, Permute, RepeatVector, Rescaling, Reshape,
+                               UnitNormalization)
+
+    rng = np.random.default_rng(7)
+    bn = BatchNormalization()
+    model = fastff.Sequential([
+        Input(shape=(5,)), Normalization(mean=rng.standard_normal(5), variance=rng.random(5) + .5),
+        Rescaling(0.5, offset=0.25), Dense(6), bn, GaussianNoise(0.4), LayerNormalization(),
+        RepeatVector(2), Permute((2, 1)), Reshape((3, 4)), LayerNormalization(rms_scaling=True),
+        UnitNormalization(), Flatten(), Dense(3)])
+    model.build()
+    bn.moving_mean.value[...] = rng.standard_normal(6)
+    bn.moving_variance.value[...] = rng.random(6) + 0.1
+    bn.gamma.value[...] = rng.standard_normal(6)
+    path = tmp_path / "norm.onnx"
+    model.export(path, format="onnx", verbose=False)
+    _close(model, path, rng.standard_normal((7, 5)).astype(np.float32))
+
+
+def test_merge_layers_functional(tmp_path):
+    from fastff.layers import Add, Average, Maximum, Minimum, Multiply, Subtract
+
+    a, b = Input(shape=(4,), name="a"), Input(shape=(4,), name="b")
+    ha, hb = Dense(3)(a), Dense(3, activation="tanh")(b)
+    m = Concatenate()([Add()([ha, hb]), Subtract()([ha, hb]), Multiply()([ha, hb]),
+                       Average()([ha, hb]), Maximum()([ha, hb]), Minimum()([ha, hb])])
+    model = fastff.Model([a, b], Dense(2)(m))
+    path = tmp_path / "merge.onnx"
+    export_onnx(model, path)
+    rng = np.random.default_rng(8)
+    feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
+             "b": rng.standard_normal((5, 4)).astype(np.float32)}
+    got, _ = _run(path, feeds)
+    np.testing.assert_allclose(got, model.predict(feeds, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_model_export_method(tmp_path, capsys):
+    model = fastff.Sequential([Input(shape=(3,), name="x"), Dense(2, activation="sigmoid")])
+    path = tmp_path / "m.onnx"
+    proto = model.export(path, opset_version=18)  # Keras's name for the opset; onnx by default
+    assert proto.opset_import[0].version == 18
+    assert capsys.readouterr().out == f"Saved artifact at '{path}'.\n"
+    _close(model, path, np.ones((4, 3), np.float32))
+    with pytest.raises(ValueError, match="unknown format 'openvino'"):
+        model.export(path, format="openvino")

@@ -225,15 +225,158 @@ def _concatenate(g: _Graph, layer: Any, xs: list[str]) -> str:
     return g.op("Concat", parts, dt, f"{layer.name}_concat", axis=-1)
 
 
+def _float_in(g: _Graph, layer: Any, x: str) -> tuple[str, np.dtype]:
+    """``x`` in a float dtype (integer inputs take the layer's dtype, as its forward does)."""
+    dt = g.dtypes[x]
+    if dt.kind == "f":
+        return x, dt
+    dt = np.dtype(layer.dtype or np.float32)
+    return g.cast(x, dt, f"{layer.name}_in"), dt
+
+
+def _affine(g: _Graph, layer: Any, x: str, scale: Any, shift: Any) -> str:
+    """``x * scale + shift`` with constants broadcast over the batch (shape (1, *sample))."""
+    x, dt = _float_in(g, layer, x)
+    y = g.op("Mul", [x, g.const(f"{layer.name}_scale", scale, dt)], dt, f"{layer.name}_mul")
+    return g.op("Add", [y, g.const(f"{layer.name}_shift", shift, dt)], dt, f"{layer.name}_add")
+
+
+def _sample_shape(layer: Any) -> tuple[int, ...]:
+    shape = layer.input_shape
+    return tuple(int(d) for d in shape)
+
+
+def _batch_norm(g: _Graph, layer: Any, x: str) -> str:
+    (ax,) = layer._feature  # an axis of (batch, *sample)
+    bshape = [1] * (len(_sample_shape(layer)) + 1)
+    bshape[ax] = int(layer.moving_mean.value.shape[0])
+    mean = np.asarray(_host(layer.moving_mean.value), np.float64).reshape(bshape)
+    var = np.asarray(_host(layer.moving_variance.value), np.float64).reshape(bshape)
+    scale = 1.0 / np.sqrt(var + layer.epsilon)
+    if layer.gamma is not None:
+        scale = scale * np.asarray(_host(layer.gamma.value), np.float64).reshape(bshape)
+    shift = -mean * scale
+    if layer.beta is not None:
+        shift = shift + np.asarray(_host(layer.beta.value), np.float64).reshape(bshape)
+    return _affine(g, layer, x, scale, shift)
+
+
+def _normalization(g: _Graph, layer: Any, x: str) -> str:
+    from fastff.layers.normalization import _EPSILON
+
+    mean, var = (np.asarray(a, dtype=np.float64) for a in layer._moments())
+    std = np.maximum(np.sqrt(var), _EPSILON)
+    if layer.invert:
+        return _affine(g, layer, x, std, mean)
+    return _affine(g, layer, x, 1.0 / std, -mean / std)
+
+
+def _rescaling(g: _Graph, layer: Any, x: str) -> str:
+    return _affine(g, layer, x, np.asarray(layer.scale, np.float64),
+                   np.asarray(layer.offset, np.float64))
+
+
+def _layer_norm(g: _Graph, layer: Any, x: str) -> str:
+    name, dt = layer.name, g.dtypes[x]
+    axes = sorted(int(a) for a in layer._axes)
+    sample = _sample_shape(layer)
+    count = float(math.prod(sample[a - 1] for a in axes))
+    ax = g.const(f"{name}_axes", axes, np.int64)
+
+    def mean(v: str, hint: str) -> str:
+        total = g.op("ReduceSum", [v, ax], dt, f"{name}_{hint}_sum", keepdims=1)
+        return g.op("Div", [total, g.const(f"{name}_n", count, dt)], dt, f"{name}_{hint}")
+
+    d = g.op("Sub", [x, mean(x, "mean")], dt, f"{name}_centred")
+    var = mean(g.op("Mul", [d, d], dt, f"{name}_sq"), "var")
+    inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [var, g.const(
+        f"{name}_eps", layer.epsilon, dt)], dt, f"{name}_vareps")], dt, f"{name}_std")],
+        dt, f"{name}_inv")
+    y = g.op("Mul", [x if layer.rms_scaling else d, inv], dt, f"{name}_norm")
+    bshape = [1] * (len(sample) + 1)
+    for a in axes:
+        bshape[a] = sample[a - 1]
+    if layer.gamma is not None:
+        gamma = np.asarray(_host(layer.gamma.value)).reshape(bshape)
+        y = g.op("Mul", [y, g.const(f"{name}_gamma", gamma, dt)], dt, f"{name}_scaled")
+    if layer.beta is not None and not layer.rms_scaling:
+        beta = np.asarray(_host(layer.beta.value)).reshape(bshape)
+        y = g.op("Add", [y, g.const(f"{name}_beta", beta, dt)], dt, f"{name}_shifted")
+    return y
+
+
+def _unit_norm(g: _Graph, layer: Any, x: str) -> str:
+    name, dt = layer.name, g.dtypes[x]
+    ax = g.const(f"{name}_axes", sorted(int(a) for a in layer._axes), np.int64)
+    ss = g.op("ReduceSum", [g.op("Mul", [x, x], dt, f"{name}_sq"), ax], dt, f"{name}_ss",
+              keepdims=1)
+    ss = g.op("Max", [ss, g.const(f"{name}_floor", 1e-24, dt)], dt, f"{name}_floor")
+    return g.op("Div", [x, g.op("Sqrt", [ss], dt, f"{name}_norm")], dt, f"{name}_unit")
+
+
+def _reshape(g: _Graph, layer: Any, x: str) -> str:
+    target = [-1, *(int(d) for d in layer.compute_output_shape(_sample_shape(layer)))]
+    return g.op("Reshape", [x, g.const(f"{layer.name}_shape", target, np.int64)],
+                g.dtypes[x], f"{layer.name}_reshape")
+
+
+def _permute(g: _Graph, layer: Any, x: str) -> str:
+    return g.op("Transpose", [x], g.dtypes[x], f"{layer.name}_transpose",
+                perm=[0, *(int(d) for d in layer.dims)])
+
+
+def _repeat_vector(g: _Graph, layer: Any, x: str) -> str:
+    dt = g.dtypes[x]
+    col = g.op("Unsqueeze", [x, g.const(f"{layer.name}_axis", [1], np.int64)], dt,
+               f"{layer.name}_col")
+    return g.op("Expand", [col, g.const(f"{layer.name}_shape", [1, layer.n, 1], np.int64)],
+                dt, f"{layer.name}_repeat")
+
+
+_MERGE_OPS = {"Add": "Sum", "Multiply": "Mul", "Average": "Mean", "Maximum": "Max",
+              "Minimum": "Min", "Subtract": "Sub"}
+
+
+def _merge(g: _Graph, layer: Any, xs: list[str]) -> str:
+    kind = type(layer).__name__
+    dt = np.result_type(*[g.dtypes[x] for x in xs])
+    parts = [g.cast(x, dt, f"{layer.name}_in") for x in xs]
+    if kind == "Average":  # the layer sums in order, then divides
+        total = g.op("Sum", parts, dt, f"{layer.name}_sum")
+        return g.op("Div", [total, g.const(f"{layer.name}_k", float(len(xs)), dt)], dt,
+                    f"{layer.name}_mean")
+    if kind in ("Multiply", "Subtract"):  # binary ops: fold left as the layer does
+        y = parts[0]
+        for p in parts[1:]:
+            y = g.op(_MERGE_OPS[kind], [y, p], dt, f"{layer.name}_{kind.lower()}")
+        return y
+    return g.op(_MERGE_OPS[kind], parts, dt, f"{layer.name}_{kind.lower()}")
+
+
 def _converters() -> dict[type, Callable[..., str]]:
     from fastff import layers
 
-    return {
+    table: dict[type, Callable[..., str]] = {
         layers.Dense: _dense, layers.Activation: _activation_layer, layers.Dropout: _identity,
         layers.Flatten: _flatten, layers.Embedding: _embedding,
         layers.WindowEmbedding: _window_embedding, layers.EmbeddingBag: _embedding_bag,
         layers.Bucketize: _bucketize, layers.Concatenate: _concatenate,
     }
+    # identity at inference: the noise layers (training-only), Identity
+    optional = {
+        "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
+        "Normalization": _normalization, "UnitNormalization": _unit_norm,
+        "Rescaling": _rescaling, "Reshape": _reshape, "Permute": _permute,
+        "RepeatVector": _repeat_vector, "Identity": _identity,
+        "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
+        "SpatialDropout1D": _identity,
+        **{k: _merge for k in _MERGE_OPS},
+    }
+    for cls_name, fn in optional.items():
+        cls = getattr(layers, cls_name, None)
+        if isinstance(cls, type):
+            table[cls] = fn
+    return table
 
 
 def _host(a: Any) -> np.ndarray:
