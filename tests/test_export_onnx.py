@@ -207,9 +207,17 @@ def test_docs_examples_run(tmp_path):
 
 
 def test_normalization_noise_and_reshaping_layers(tmp_path):
-    from fastff.layers import (BatchNormalization, GaussianNoise, LayerNormalization,
-                               Normalization, Permute, RepeatVector, Rescaling, Reshape,
-                               UnitNormalization)
+    from fastff.layers import (
+        BatchNormalization,
+        GaussianNoise,
+        LayerNormalization,
+        Normalization,
+        Permute,
+        RepeatVector,
+        Rescaling,
+        Reshape,
+        UnitNormalization,
+    )
 
     rng = np.random.default_rng(7)
     bn = BatchNormalization()
