@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -209,3 +210,12 @@ def test_model_export_dispatch_and_errors(tmp_path, capsys):
         export_c(cube, tmp_path / "cube.c")
     with pytest.raises(ValueError, match="not built"):
         export_c(fastff.Sequential([Dense(2)]), tmp_path / "unbuilt.c")
+
+
+def test_lazy_submodules():
+    code = ("import sys, fastff\n"
+            "assert fastff.export.FORMATS == ('onnx', 'c')\n"
+            "assert 'wrappers' not in fastff.__all__ and 'export' in fastff.__all__\n"
+            "from fastff import *\n"
+            "assert 'sklearn' not in sys.modules and 'onnx' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -197,14 +197,6 @@ def test_later_opset(tmp_path):
     _close(model, path, np.ones((2, 3), np.float32))
 
 
-def test_docs_examples_run(tmp_path):
-    import pathlib
-    import re
-
-    text = (pathlib.Path(__file__).parents[1] / "docs" / "onnx.md").read_text()
-    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
-    exec(compile(code.replace("/tmp/", f"{tmp_path}/"), "docs/onnx.md", "exec"), {})
-
 
 def test_normalization_noise_and_reshaping_layers(tmp_path):
     from fastff.layers import (
