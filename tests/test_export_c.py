@@ -219,3 +219,16 @@ def test_lazy_submodules():
             "from fastff import *\n"
             "assert 'sklearn' not in sys.modules and 'onnx' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bucketize_permute_repeat(tmp_path):
+    from fastff.layers import Bucketize, Permute, RepeatVector
+
+    edges = [-1.0, 0.1, 0.5, 2.0]  # 0.1 is not a float32: edges compare as float64 would
+    x = np.array([[-3.0, 0.1, 0.5], [1e30, 2.0, -1.0], [0.3, 9.0, 0.09999999]], np.float32)
+    feats = Input(shape=(3,), name="f")
+    hot = Bucketize(edges)(feats)
+    ids = Flatten()(Embedding(5, 2)(Bucketize(edges, output_mode="int")(feats)))
+    rep = Flatten()(Permute((2, 1))(RepeatVector(2)(Dense(3)(hot))))
+    model = fastff.Model(feats, Concatenate()([hot, ids, rep]))
+    _check(model, tmp_path, x)

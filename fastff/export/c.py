@@ -3,8 +3,8 @@
 ``export_c(model, "net.c")`` writes ``net.c`` and ``net.h``: the weights as ``static const
 float`` arrays and ``int net_predict(const float *x, int n_rows, float *y)``, a loop over the
 rows (row-major ``x`` of ``NET_N_INPUTS`` floats per row, ``y`` of ``NET_N_OUTPUTS``) that runs
-each layer's inference computation on stack buffers: no allocation, no globals written, so
-it is reentrant. It needs only ``<math.h>`` (link with ``-lm``). The return value is 0 on
+each layer's inference computation on stack buffers for a tile of up to 8 rows (at most
+256 KiB): no allocation, no globals written, so it is reentrant. It needs only ``<math.h>`` (link with ``-lm``). The return value is 0 on
 success, 1 for bad arguments (``n_rows < 0``, a NULL pointer with rows to do) and 2 for an
 id out of an embedding table's range (or not finite) — ``predict`` raises there. A
 functional model's inputs are laid out one after the other in each row, in the model's input
@@ -24,6 +24,8 @@ import numpy as np
 __all__ = ["export_c", "generate_c"]
 
 _STACK_LIMIT = 1 << 20  # floats of per-row buffers (4 MiB of stack): beyond, refuse
+_TILE_ROWS = 8          # rows per pass through the layers
+_TILE_STACK = 1 << 16   # floats (256 KiB) of stack for a tile's buffers, at most
 
 
 def _host(a: Any) -> np.ndarray:
@@ -119,6 +121,7 @@ def _dense_block(n: int) -> str:
 
 
 def _dense_helper() -> str:
+    # (4 rows x 8 outputs per pass measured 3-8x slower at -O2: gcc's SLP spills them)
     return ("static void dense_(const float *x, int groups, int din, int dout, const float *w,\n"
             "                   const float *b, float *y)\n{\n    int g, i, j;\n"
             "    for (g = 0; g < groups; ++g, x += din, y += dout) {\n        j = 0;\n"
@@ -132,7 +135,7 @@ def _dense_helper() -> str:
 _HELPERS = {
     # y = x w + b for `groups` rows: outputs in blocks of 16 (then 4, then 1) accumulated in
     # scalars that the compiler keeps in vector registers; each sum runs over the inputs in
-    # order from the bias, as the reference GEMM adds them
+    # order from the bias
     "dense_": _dense_helper(),
     "sig_": """static float sig_(float v)
 {
@@ -174,7 +177,7 @@ def _activation(e: _Emitter, act: Any, v: _Value, where: str) -> None:
     name = act.name
     if name in ("softmax", "log_softmax"):
         d = v.shape[-1] if v.shape else 1
-        e.emit(f"    for (g = 0; g < {v.size // max(d, 1)}; ++g) "
+        e.emit(f"    for (g = 0; g < nr * {v.size // max(d, 1)}; ++g) "
                f"softmax_({v.ref} + g * {d}, {d}, {int(name == 'log_softmax')});")
         return
     if name not in _ELEMENTWISE:
@@ -186,14 +189,14 @@ def _activation(e: _Emitter, act: Any, v: _Value, where: str) -> None:
 
     expr = expr.format(p=_float_literal(act.param), scale=_float_literal(SELU_SCALE),
                        alpha=_float_literal(SELU_ALPHA))
-    e.emit(f"    for (i = 0; i < {v.size}; ++i) {{ float v = {v.ref}[i]; "
+    e.emit(f"    for (i = 0; i < nr * {v.size}; ++i) {{ float v = {v.ref}[i]; "
            f"{v.ref}[i] = {expr}; }}")
 
 
 # ---------------------------------------------------------------------------- layers
 def _copy_into_new(e: _Emitter, layer: Any, x: _Value, shape: tuple[int, ...]) -> _Value:
     out = e.buffer(layer.name, x.size)
-    e.emit(f"    for (i = 0; i < {x.size}; ++i) {out}[i] = {x.ref}[i];")
+    e.emit(f"    for (i = 0; i < nr * {x.size}; ++i) {out}[i] = {x.ref}[i];")
     return _Value(out, shape)
 
 
@@ -205,7 +208,7 @@ def _dense(e: _Emitter, layer: Any, x: _Value) -> _Value:
     out = e.buffer(layer.name, groups * dout)
     bias = (e.array(layer.name + "_bias", _host(layer.bias.value))
             if layer.bias is not None else "NULL")
-    e.emit(f"    dense_({x.ref}, {groups}, {din}, {dout}, {kw}, {bias}, {out});")
+    e.emit(f"    dense_({x.ref}, nr * {groups}, {din}, {dout}, {kw}, {bias}, {out});")
     y = _Value(out, (*x.shape[:-1], dout))
     _activation(e, layer.activation, y, layer.name)
     return y
@@ -234,7 +237,8 @@ def _affine(e: _Emitter, layer: Any, x: _Value, scale: np.ndarray, shift: np.nda
     sc = e.array(f"{layer.name}_scale", scale)
     sh = e.array(f"{layer.name}_shift", shift)
     out = e.buffer(layer.name, x.size)
-    e.emit(f"    for (i = 0; i < {x.size}; ++i) {out}[i] = {x.ref}[i] * {sc}[i] + {sh}[i];")
+    e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {x.size}; ++i) "
+           f"{out}[r * {x.size} + i] = {x.ref}[r * {x.size} + i] * {sc}[i] + {sh}[i];")
     return _Value(out, x.shape, x.masked)
 
 
@@ -287,7 +291,7 @@ def _layer_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
          if layer.beta is not None and not rms else "")
     out = e.buffer(layer.name, x.size)
     centre = "xi[k]" if rms else "(xi[k] - mean)"
-    e.emit(f"    for (g = 0; g < {x.size // d}; ++g) {{\n"
+    e.emit(f"    for (g = 0; g < nr * {x.size // d}; ++g) {{\n"
            f"        const float *xi = {x.ref} + g * {d};\n"
            f"        float *yo = {out} + g * {d};\n"
            f"        float mean = 0.0f, var = 0.0f, inv;\n"
@@ -304,7 +308,7 @@ def _layer_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
 def _unit_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
     d = _trailing(layer, x)
     out = e.buffer(layer.name, x.size)
-    e.emit(f"    for (g = 0; g < {x.size // d}; ++g) {{\n"
+    e.emit(f"    for (g = 0; g < nr * {x.size // d}; ++g) {{\n"
            f"        const float *xi = {x.ref} + g * {d};\n"
            f"        float *yo = {out} + g * {d};\n"
            f"        float ss = 0.0f, inv;\n"
@@ -316,10 +320,10 @@ def _unit_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
     return _Value(out, x.shape, x.masked)
 
 
-def _ids(e: _Emitter, layer: Any, x: _Value) -> str:
-    """Code reading id ``k`` of ``x`` into ``id`` (rounded; out of range → return 2)."""
+def _ids(e: _Emitter, layer: Any, x: _Value, index: str = "k") -> str:
+    """Code reading id ``index`` of ``x`` into ``id`` (rounded; out of range → return 2)."""
     e.uses_ids = True
-    return (f"{{ float f = nearbyintf({x.ref}[k]); if (!(f >= 0.0f && f < "
+    return (f"{{ float f = nearbyintf({x.ref}[{index}]); if (!(f >= 0.0f && f < "
             f"{float(layer.input_dim)!r}f)) return 2; id = (int)f; }}")
 
 
@@ -334,7 +338,7 @@ def _embedding(e: _Emitter, layer: Any, x: _Value) -> _Value:
     d = int(layer.output_dim)
     tab = _table(e, layer)
     out = e.buffer(layer.name, x.size * d)
-    e.emit(f"    for (k = 0; k < {x.size}; ++k) {{\n"
+    e.emit(f"    for (k = 0; k < nr * {x.size}; ++k) {{\n"
            f"        {_ids(e, layer, x)}\n"
            f"        for (j = 0; j < {d}; ++j) {out}[k * {d} + j] = {tab}[id * {d} + j];\n"
            f"    }}")
@@ -348,15 +352,16 @@ def _embedding_bag(e: _Emitter, layer: Any, x: _Value) -> _Value:
     tab = _table(e, layer)
     out = e.buffer(layer.name, d)
     mean = layer.mode == "mean"
-    e.emit(f"    {{\n        float count = 0.0f;\n"
-           f"        for (j = 0; j < {d}; ++j) {out}[j] = 0.0f;\n"
+    o = f"{out}[r * {d} + j]"
+    e.emit(f"    for (r = 0; r < nr; ++r) {{\n        float count = 0.0f;\n"
+           f"        for (j = 0; j < {d}; ++j) {o} = 0.0f;\n"
            f"        for (k = 0; k < {length}; ++k) {{\n"
-           f"            {_ids(e, layer, x)}\n"
+           f"            {_ids(e, layer, x, f'r * {length} + k')}\n"
            f"            if (id != {int(layer.pad_id)}) count += 1.0f;\n"
-           f"            for (j = 0; j < {d}; ++j) {out}[j] += {tab}[id * {d} + j];\n"
+           f"            for (j = 0; j < {d}; ++j) {o} += {tab}[id * {d} + j];\n"
            f"        }}\n"
            + (f"        if (count < 1.0f) count = 1.0f;\n"
-              f"        for (j = 0; j < {d}; ++j) {out}[j] /= count;\n" if mean
+              f"        for (j = 0; j < {d}; ++j) {o} /= count;\n" if mean
               else "        (void)count;\n")
            + "    }")
     return _Value(out, (d,))
@@ -367,7 +372,7 @@ def _concatenate(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
     groups = xs[0].size // max(widths[0], 1)
     total = sum(widths)
     out = e.buffer(layer.name, groups * total)
-    code = [f"    for (g = 0; g < {groups}; ++g) {{"]
+    code = [f"    for (g = 0; g < nr * {groups}; ++g) {{"]
     offset = 0
     for v, w in zip(xs, widths):
         code.append(f"        for (k = 0; k < {w}; ++k) "
@@ -376,6 +381,61 @@ def _concatenate(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
     code.append("    }")
     e.emit("\n".join(code))
     return _Value(out, (*xs[0].shape[:-1], total))
+
+
+def _int_array(e: _Emitter, hint: str, values: Any) -> str:
+    a = np.asarray(values, dtype=np.int64).reshape(-1)
+    e._count += 1
+    name = f"{e.prefix}_{_c_ident(hint)}_{e._count}"
+    items = [str(int(v)) for v in a]
+    lines = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)] or ["0"]
+    e.arrays.append(f"static const int {name}[{max(a.size, 1)}] = {{\n    "
+                    + ",\n    ".join(lines) + "\n};")
+    return name
+
+
+def _permute(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """A gather by an index table computed at export: out[i] = in[src[i]]."""
+    perm = [int(d) - 1 for d in layer.dims]
+    src = np.transpose(np.arange(x.size).reshape(x.shape), perm)
+    table = _int_array(e, f"{layer.name}_src", src)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {x.size}; ++i) "
+           f"{out}[r * {x.size} + i] = {x.ref}[r * {x.size} + {table}[i]];")
+    return _Value(out, src.shape)
+
+
+def _repeat_vector(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    out = e.buffer(layer.name, layer.n * x.size)
+    e.emit(f"    for (r = 0; r < nr; ++r) for (k = 0; k < {layer.n}; ++k) "
+           f"for (i = 0; i < {x.size}; ++i) "
+           f"{out}[(r * {layer.n} + k) * {x.size} + i] = {x.ref}[r * {x.size} + i];")
+    return _Value(out, (layer.n, *x.shape))
+
+
+def _bucketize(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """``searchsorted(boundaries, x, side="right")``: the count of edges ``<= x`` (NaN: all,
+    the last bucket), as bucket ids or one-hot rows."""
+    edges = np.asarray(layer.boundaries, dtype=np.float64)
+    # x is float32: x >= b (float64) exactly when x >= the smallest float32 >= b
+    low = edges.astype(np.float32)
+    edges32 = np.where(low < edges, np.nextafter(low, np.float32(np.inf)), low)
+    k, nb = x.size, int(layer.n_buckets)
+    table = e.array(f"{layer.name}_edges", edges32)
+    n_edges = edges.size
+    one_hot = layer.output_mode != "int"
+    out = e.buffer(layer.name, k * nb if one_hot else k)
+    code = [f"    for (k = 0; k < nr * {k}; ++k) {{",
+            "        int c = 0;",
+            f"        for (j = 0; j < {n_edges}; ++j) if (!({x.ref}[k] < {table}[j])) ++c;"]
+    if one_hot:
+        code += [f"        for (j = 0; j < {nb}; ++j) {out}[k * {nb} + j] = 0.0f;",
+                 f"        {out}[k * {nb} + c] = 1.0f;"]
+    else:
+        code.append(f"        {out}[k] = (float)c;")
+    code.append("    }")
+    e.emit("\n".join(code))
+    return _Value(out, (k * nb,) if one_hot else (k,))
 
 
 _MERGE = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}",
@@ -392,7 +452,7 @@ def _merge(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
         acc = _MERGE[kind].format(a=acc, b=f"{v.ref}[i]")
     if kind == "Average":
         acc = f"({acc}) / {float(len(xs))!r}f"
-    e.emit(f"    for (i = 0; i < {xs[0].size}; ++i) {out}[i] = {acc};")
+    e.emit(f"    for (i = 0; i < nr * {xs[0].size}; ++i) {out}[i] = {acc};")
     return _Value(out, xs[0].shape)
 
 
@@ -403,9 +463,10 @@ def _converters() -> dict[type, Callable[..., _Value]]:
         layers.Dense: _dense, layers.Activation: _activation_layer, layers.Dropout: _identity,
         layers.Flatten: _reshape, layers.Embedding: _embedding,
         layers.WindowEmbedding: _embedding, layers.EmbeddingBag: _embedding_bag,
-        layers.Concatenate: _concatenate,
+        layers.Concatenate: _concatenate, layers.Bucketize: _bucketize,
     }
     optional = {
+        "Permute": _permute, "RepeatVector": _repeat_vector,
         "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
         "Normalization": _normalization, "UnitNormalization": _unit_norm,
         "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,
@@ -453,10 +514,17 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
     shapes = _sources(model)
     n_in = sum(math.prod(s) for s in shapes)
     vals: list[_Value] = []
-    offset = 0
-    for s in shapes:
-        vals.append(_Value(f"(in + {offset})", s))
-        offset += math.prod(s)
+    if len(shapes) == 1:
+        vals.append(_Value("in", shapes[0]))
+    else:  # the inputs lie side by side in each row: one tile buffer each
+        offset = 0
+        for k, shape in enumerate(shapes):
+            size = math.prod(shape)
+            buf = e.buffer(f"input{k}", size)
+            e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {size}; ++i) "
+                   f"{buf}[r * {size} + i] = in[r * {n_in} + {offset} + i];")
+            vals.append(_Value(buf, shape))
+            offset += size
     graph = getattr(model, "_graph", None)
     if graph is not None:
         for layer, refs in graph.nodes:
@@ -472,6 +540,9 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
     if used > _STACK_LIMIT:
         raise ValueError(f"export_c: the per-row buffers need {used} floats of stack "
                          f"(limit {_STACK_LIMIT}); the model is too wide for this exporter")
+    # rows run in tiles through the layers (fewer, longer loops); the tile's buffers stay
+    # within _TILE_STACK floats of stack
+    tile = max(1, min(_TILE_ROWS, _TILE_STACK // max(used, 1)))
     upper = name.upper()
     guard = f"{upper}_H"
     header = (f"/* {name}.h: generated by fastff {_version()} from model {model.name!r}. */\n"
@@ -484,7 +555,7 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
               f"int {name}_predict(const float *x, int n_rows, float *y);\n\n"
               "#ifdef __cplusplus\n}\n#endif\n\n"
               f"#endif /* {guard} */\n")
-    decls = "".join(f"        float {b}[{size}];\n" for b, size in e.buffers)
+    decls = "".join(f"        float {b}[{tile * size}];\n" for b, size in e.buffers)
     body = "\n".join("    " + line.replace("\n", "\n    ") for line in e.body)
     helpers = "\n".join(code for fn, code in _HELPERS.items()
                         if re.search(rf"\b{fn}\(", body))
@@ -495,16 +566,17 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
               + "\n\n".join(e.arrays) + "\n\n"
               + helpers + "\n"
               f"int {name}_predict(const float *x, int n_rows, float *y)\n{{\n"
-              "    int r;\n"
+              "    int r0;\n"
               "    if (n_rows < 0 || (n_rows > 0 && (x == NULL || y == NULL))) return 1;\n"
-              "    for (r = 0; r < n_rows; ++r) {\n"
-              f"        const float *in = x + (size_t)r * {n_in};\n"
-              f"        float *out = y + (size_t)r * {n_out};\n"
-              "        int i, j, k, g, id;\n"
+              f"    for (r0 = 0; r0 < n_rows; r0 += {tile}) {{\n"
+              f"        const int nr = n_rows - r0 < {tile} ? n_rows - r0 : {tile};\n"
+              f"        const float *in = x + (size_t)r0 * {n_in};\n"
+              f"        float *out = y + (size_t)r0 * {n_out};\n"
+              "        int i, j, k, g, r, id;\n"
               + decls
-              + "        (void)i; (void)j; (void)k; (void)g; (void)id; (void)in;\n"
+              + "        (void)i; (void)j; (void)k; (void)g; (void)r; (void)id; (void)in;\n"
               + body + "\n"
-              f"        for (i = 0; i < {n_out}; ++i) out[i] = {out_ref}[i];\n"
+              f"        for (i = 0; i < nr * {n_out}; ++i) out[i] = {out_ref}[i];\n"
               "    }\n    return 0;\n}\n")
     return source, header
 
