@@ -5,10 +5,11 @@ float`` arrays and ``int net_predict(const float *x, int n_rows, float *y)``, a 
 rows (row-major ``x`` of ``NET_N_INPUTS`` floats per row, ``y`` of ``NET_N_OUTPUTS``) that runs
 each layer's inference computation on stack buffers for a tile of up to 8 rows (at most
 256 KiB): no allocation, no globals written, so it is reentrant. It needs only
-``<math.h>`` (link with ``-lm``). The return value is 0 on success, 1 for bad arguments (``n_rows < 0``, a NULL pointer with rows to do) and 2 for an
-id out of an embedding table's range (or not finite) — ``predict`` raises there. A
-functional model's inputs are laid out one after the other in each row, in the model's input
-order. Arithmetic is float32 whatever the model's dtype.
+``<math.h>`` (link with ``-lm``). The return value is 0 on success, 1 for bad arguments
+(``n_rows < 0``, a NULL pointer with rows to do) and 2 for an id out of an embedding table's
+range (or not finite) — ``predict`` raises there. A functional model's inputs are laid out
+one after the other in each row, in the model's input order. Arithmetic is float32 whatever
+the model's dtype.
 """
 
 from __future__ import annotations
