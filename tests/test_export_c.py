@@ -232,3 +232,22 @@ def test_bucketize_permute_repeat(tmp_path):
     rep = Flatten()(Permute((2, 1))(RepeatVector(2)(Dense(3)(hot))))
     model = fastff.Model(feats, Concatenate()([hot, ids, rep]))
     _check(model, tmp_path, x)
+
+
+def test_global_pooling(tmp_path):
+    from fastff.layers import GlobalAveragePooling1D, GlobalMaxPooling1D
+
+    fastff.utils.set_random_seed(5)
+    ids = Input(shape=(5,), dtype="int64", name="ids")
+    emb = Embedding(9, 3)(ids)                                        # (5 steps, 3 channels)
+    avg = GlobalAveragePooling1D()(emb)
+    mx = Flatten()(GlobalMaxPooling1D(keepdims=True)(emb))
+    first = GlobalAveragePooling1D(data_format="channels_first")(emb)  # over the 3 channels
+    model = fastff.Model(ids, Dense(2)(Concatenate()([avg, mx, first])))
+    x = np.random.default_rng(5).integers(0, 9, (6, 5))
+    _check(model, tmp_path, x)
+
+    masked = fastff.Sequential([Input(shape=(4,), dtype="int64"), Embedding(9, 3, mask_zero=True),
+                                GlobalAveragePooling1D(name="gap")])
+    with pytest.raises(ValueError, match="'gap' .* with masks"):
+        export_c(masked, tmp_path / "masked.c")

@@ -253,3 +253,24 @@ def test_model_export_method(tmp_path, capsys):
     _close(model, path, np.ones((4, 3), np.float32))
     with pytest.raises(ValueError, match="unknown format 'openvino'"):
         model.export(path, format="openvino")
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_global_pooling(tmp_path, opset):
+    from fastff.layers import GlobalAveragePooling1D, GlobalMaxPooling1D
+
+    fastff.utils.set_random_seed(5)
+    ids = Input(shape=(5,), dtype="int64", name="ids")
+    emb = Embedding(9, 3)(ids)
+    avg = GlobalAveragePooling1D()(emb)
+    mx = Flatten()(GlobalMaxPooling1D(keepdims=True)(emb))
+    first = GlobalAveragePooling1D(data_format="channels_first")(emb)
+    model = fastff.Model(ids, Dense(2)(Concatenate()([avg, mx, first])))
+    path = tmp_path / "pool.onnx"
+    export_onnx(model, path, opset=opset)
+    _close(model, path, np.random.default_rng(5).integers(0, 9, (6, 5)))
+
+    masked = fastff.Sequential([Input(shape=(4,), dtype="int64"), Embedding(9, 3, mask_zero=True),
+                                GlobalAveragePooling1D(name="gap")])
+    with pytest.raises(ValueError, match="'gap' .* with masks"):
+        export_onnx(masked, tmp_path / "masked.onnx")

@@ -64,6 +64,7 @@ class _Emitter:
         self.body: list[str] = []
         self.buffers: list[tuple[str, int]] = []
         self.uses_ids = False
+        self.masks = False  # the model has a mask producer (Masking, Embedding(mask_zero))
         self._count = 0
 
     def array(self, hint: str, values: Any) -> str:
@@ -439,6 +440,32 @@ def _bucketize(e: _Emitter, layer: Any, x: _Value) -> _Value:
     return _Value(out, (k * nb,) if one_hot else (k,))
 
 
+def _pooling(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """Global average / max over the steps axis of (steps, channels) or (channels, steps)."""
+    average = type(layer).__name__ == "GlobalAveragePooling1D"
+    if average and e.masks:
+        raise ValueError(f"export_c: layer {layer.name!r} (GlobalAveragePooling1D) in a model "
+                         "with masks (Masking, Embedding(mask_zero=True)) has no C form: "
+                         "the masked mean is not exported")
+    steps_first = layer.data_format == "channels_last"
+    steps, ch = x.shape if steps_first else x.shape[::-1]
+    out = e.buffer(layer.name, ch)
+
+    def src(t: str) -> str:
+        at = f"{t} * {ch} + c" if steps_first else f"c * {steps} + {t}"
+        return f"{x.ref}[r * {x.size} + {at}]"
+
+    if average:  # the sum in step order, times 1/steps (as the layer computes it)
+        inner = (f"float acc = 0.0f; for (t = 0; t < {steps}; ++t) acc += {src('t')}; "
+                 f"{out}[r * {ch} + c] = acc * (1.0f / {float(steps)!r}f);")
+    else:
+        inner = (f"float acc = {src('0')}; "
+                 f"for (t = 1; t < {steps}; ++t) acc = max_(acc, {src('t')}); "
+                 f"{out}[r * {ch} + c] = acc;")
+    e.emit(f"    for (r = 0; r < nr; ++r) for (c = 0; c < {ch}; ++c) {{ int t; {inner} }}")
+    return _Value(out, tuple(layer.compute_output_shape(x.shape)))
+
+
 _MERGE = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}",
           "Average": "{a} + {b}", "Maximum": "max_({a}, {b})", "Minimum": "min_({a}, {b})"}
 
@@ -468,6 +495,7 @@ def _converters() -> dict[type, Callable[..., _Value]]:
     }
     optional = {
         "Permute": _permute, "RepeatVector": _repeat_vector,
+        "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
         "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
         "Normalization": _normalization, "UnitNormalization": _unit_norm,
         "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,
@@ -511,6 +539,9 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
         raise ValueError("export_c: the model is not built; call model.build(input_shape) "
                          "or fit/predict once first")
     e = _Emitter(name)
+    e.masks = any(type(layer).__name__ == "Masking" or (type(layer).__name__ == "Embedding"
+                                                        and getattr(layer, "mask_zero", False))
+                  for layer in model.layers)
     table = _converters()
     shapes = _sources(model)
     n_in = sum(math.prod(s) for s in shapes)
@@ -573,9 +604,10 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
               f"        const int nr = n_rows - r0 < {tile} ? n_rows - r0 : {tile};\n"
               f"        const float *in = x + (size_t)r0 * {n_in};\n"
               f"        float *out = y + (size_t)r0 * {n_out};\n"
-              "        int i, j, k, g, r, id;\n"
+              "        int i, j, k, g, r, c, id;\n"
               + decls
-              + "        (void)i; (void)j; (void)k; (void)g; (void)r; (void)id; (void)in;\n"
+              + "        (void)i; (void)j; (void)k; (void)g; (void)r; (void)c; (void)id;\n"
+              "        (void)in;\n"
               + body + "\n"
               f"        for (i = 0; i < nr * {n_out}; ++i) out[i] = {out_ref}[i];\n"
               "    }\n    return 0;\n}\n")

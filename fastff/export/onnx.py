@@ -42,6 +42,8 @@ class _Graph:
         self.initializers: list[Any] = []
         self.dtypes: dict[str, np.dtype] = {}
         self._count = 0
+        self.opset = MIN_OPSET
+        self.masks = False  # the model has a mask producer (Masking, Embedding(mask_zero))
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -333,6 +335,28 @@ def _repeat_vector(g: _Graph, layer: Any, x: str) -> str:
                 dt, f"{layer.name}_repeat")
 
 
+def _pooling(g: _Graph, layer: Any, x: str) -> str:
+    """Global average (the sum times 1/steps, as the layer) or max over the steps axis."""
+    name, dt = layer.name, g.dtypes[x]
+    average = type(layer).__name__ == "GlobalAveragePooling1D"
+    if average and g.masks:
+        raise ValueError(f"export_onnx: layer {name!r} (GlobalAveragePooling1D) in a model "
+                         "with masks (Masking, Embedding(mask_zero=True)) cannot be exported: "
+                         "the masked mean is not exported")
+    ax = 1 if layer.data_format == "channels_last" else 2
+    keep = int(layer.keepdims)
+    if average:
+        steps = _sample_shape(layer)[ax - 1]
+        total = g.op("ReduceSum", [x, g.const(f"{name}_axis", [ax], np.int64)], dt,
+                     f"{name}_sum", keepdims=keep)
+        return g.op("Mul", [total, g.const(f"{name}_scale", 1.0 / steps, dt)], dt,
+                    f"{name}_mean")
+    if g.opset >= 18:  # ReduceMax takes its axes as an input from opset 18
+        return g.op("ReduceMax", [x, g.const(f"{name}_axis", [ax], np.int64)], dt,
+                    f"{name}_max", keepdims=keep)
+    return g.op("ReduceMax", [x], dt, f"{name}_max", axes=[ax], keepdims=keep)
+
+
 _MERGE_OPS = {"Add": "Sum", "Multiply": "Mul", "Average": "Mean", "Maximum": "Max",
               "Minimum": "Min", "Subtract": "Sub"}
 
@@ -368,6 +392,7 @@ def _converters() -> dict[type, Callable[..., str]]:
         "Normalization": _normalization, "UnitNormalization": _unit_norm,
         "Rescaling": _rescaling, "Reshape": _reshape, "Permute": _permute,
         "RepeatVector": _repeat_vector, "Identity": _identity,
+        "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity,
         **{k: _merge for k in _MERGE_OPS},
@@ -435,6 +460,10 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
     if len({n for n, _, _ in sources}) != len(sources):
         raise ValueError(f"export_onnx: input names must differ, got {[n for n, _, _ in sources]}")
     g = _Graph(onnx)
+    g.opset = opset
+    g.masks = any(type(layer).__name__ == "Masking" or (type(layer).__name__ == "Embedding"
+                                                        and getattr(layer, "mask_zero", False))
+                  for layer in model.layers)
     table = _converters()
     vals: list[str] = []
     for name, _, dtype in sources:
