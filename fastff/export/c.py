@@ -45,12 +45,11 @@ def _float_literal(v: float) -> str:
 
 
 class _Value:
-    """A node's per-row buffer: C expression of its first element, shape, mask flag."""
+    """A node's tile buffer: the C expression of its first element, and its per-row shape."""
 
-    def __init__(self, ref: str, shape: tuple[int, ...], masked: bool = False):
+    def __init__(self, ref: str, shape: tuple[int, ...]):
         self.ref = ref
         self.shape = tuple(int(d) for d in shape)
-        self.masked = masked
 
     @property
     def size(self) -> int:
@@ -63,7 +62,6 @@ class _Emitter:
         self.arrays: list[str] = []
         self.body: list[str] = []
         self.buffers: list[tuple[str, int]] = []
-        self.uses_ids = False
         self.masks = False  # the model has a mask producer (Masking, Embedding(mask_zero))
         self._count = 0
 
@@ -229,7 +227,7 @@ def _identity(e: _Emitter, layer: Any, x: _Value) -> _Value:
 
 
 def _reshape(e: _Emitter, layer: Any, x: _Value) -> _Value:
-    return _Value(x.ref, tuple(layer.compute_output_shape(x.shape)), x.masked)
+    return _Value(x.ref, tuple(layer.compute_output_shape(x.shape)))
 
 
 def _affine(e: _Emitter, layer: Any, x: _Value, scale: np.ndarray, shift: np.ndarray) -> _Value:
@@ -241,7 +239,7 @@ def _affine(e: _Emitter, layer: Any, x: _Value, scale: np.ndarray, shift: np.nda
     out = e.buffer(layer.name, x.size)
     e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {x.size}; ++i) "
            f"{out}[r * {x.size} + i] = {x.ref}[r * {x.size} + i] * {sc}[i] + {sh}[i];")
-    return _Value(out, x.shape, x.masked)
+    return _Value(out, x.shape)
 
 
 def _batch_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
@@ -304,7 +302,7 @@ def _layer_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
            f"        inv = 1.0f / sqrtf(var / {float(d)!r}f + {_float_literal(layer.epsilon)});\n"
            f"        for (k = 0; k < {d}; ++k) yo[k] = {centre} * inv * {g}{b};\n"
            f"    }}")
-    return _Value(out, x.shape, x.masked)
+    return _Value(out, x.shape)
 
 
 def _unit_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
@@ -319,12 +317,11 @@ def _unit_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
            f"        inv = 1.0f / sqrtf(ss > 1e-24f ? ss : 1e-24f);\n"
            f"        for (k = 0; k < {d}; ++k) yo[k] = xi[k] * inv;\n"
            f"    }}")
-    return _Value(out, x.shape, x.masked)
+    return _Value(out, x.shape)
 
 
 def _ids(e: _Emitter, layer: Any, x: _Value, index: str = "k") -> str:
     """Code reading id ``index`` of ``x`` into ``id`` (rounded; out of range → return 2)."""
-    e.uses_ids = True
     return (f"{{ float f = nearbyintf({x.ref}[{index}]); if (!(f >= 0.0f && f < "
             f"{float(layer.input_dim)!r}f)) return 2; id = (int)f; }}")
 
@@ -345,8 +342,7 @@ def _embedding(e: _Emitter, layer: Any, x: _Value) -> _Value:
            f"        for (j = 0; j < {d}; ++j) {out}[k * {d} + j] = {tab}[id * {d} + j];\n"
            f"    }}")
     shape = tuple(layer.compute_output_shape(x.shape))
-    return _Value(out, shape, masked=bool(getattr(layer, "mask_zero", False))
-                  and type(layer).__name__ == "Embedding")
+    return _Value(out, shape)
 
 
 def _embedding_bag(e: _Emitter, layer: Any, x: _Value) -> _Value:
