@@ -251,3 +251,21 @@ def test_global_pooling(tmp_path):
                                 GlobalAveragePooling1D(name="gap")])
     with pytest.raises(ValueError, match="'gap' .* with masks"):
         export_c(masked, tmp_path / "masked.c")
+
+
+@pytest.mark.parametrize("mode", ["one_hot", "multi_hot", "count"])
+def test_category_encoding_and_discretization(tmp_path, mode):
+    from fastff.layers import CategoryEncoding, Discretization
+
+    feats = Input(shape=(3,), name="f")
+    bins = Discretization(bin_boundaries=[-0.5, 0.1, 0.1, 1.0], output_mode=mode)(feats)
+    ids = Discretization(bin_boundaries=[0.0, 0.5], output_mode="int")(feats)
+    cats = CategoryEncoding(num_tokens=4, output_mode=mode)(ids)
+    model = fastff.Model(feats, Concatenate()([Flatten()(bins), Flatten()(cats)]))
+    x = np.array([[-1.0, 0.1, 0.7], [2.0, 0.09999999, 0.5], [0.0, -0.5, 1.0]], np.float32)
+    _check(model, tmp_path, x)
+    bad = fastff.Sequential([Input(shape=(2,), dtype="int64"), CategoryEncoding(3)])
+    predict = _compile(bad, tmp_path, stem="bad")
+    assert predict(np.array([[0, 2]], np.float32))[0] == 0
+    assert predict(np.array([[0, 3]], np.float32))[0] == 2
+    assert predict(np.array([[-1, 0]], np.float32))[0] == 2

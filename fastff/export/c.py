@@ -414,13 +414,9 @@ def _repeat_vector(e: _Emitter, layer: Any, x: _Value) -> _Value:
 def _bucketize(e: _Emitter, layer: Any, x: _Value) -> _Value:
     """``searchsorted(boundaries, x, side="right")``: the count of edges ``<= x`` (NaN: all,
     the last bucket), as bucket ids or one-hot rows."""
-    edges = np.asarray(layer.boundaries, dtype=np.float64)
-    # x is float32: x >= b (float64) exactly when x >= the smallest float32 >= b
-    low = edges.astype(np.float32)
-    edges32 = np.where(low < edges, np.nextafter(low, np.float32(np.inf)), low)
     k, nb = x.size, int(layer.n_buckets)
-    table = e.array(f"{layer.name}_edges", edges32)
-    n_edges = edges.size
+    table = e.array(f"{layer.name}_edges", _edges32(layer.boundaries))
+    n_edges = len(layer.boundaries)
     one_hot = layer.output_mode != "int"
     out = e.buffer(layer.name, k * nb if one_hot else k)
     code = [f"    for (k = 0; k < nr * {k}; ++k) {{",
@@ -462,6 +458,67 @@ def _pooling(e: _Emitter, layer: Any, x: _Value) -> _Value:
     return _Value(out, tuple(layer.compute_output_shape(x.shape)))
 
 
+def _edges32(boundaries: Any) -> np.ndarray:
+    """Float32 edges that float32 inputs compare with as they would with the float64 ones:
+    x >= b (float64) exactly when x >= the smallest float32 >= b."""
+    edges = np.asarray(boundaries, dtype=np.float64)
+    low = edges.astype(np.float32)
+    return np.where(low < edges, np.nextafter(low, np.float32(np.inf)), low)
+
+
+def _encode(e: _Emitter, layer: Any, x: _Value, mode: str, depth: int, id_code: str,
+            out_shape: tuple[int, ...]) -> _Value:
+    """Keras's categorical encodings of the ``x.size`` ids of a row: ``id_code`` sets ``id``
+    for entry ``k`` of row ``r`` (and returns 2 when it is out of range)."""
+    per_row = math.prod(out_shape)
+    out = e.buffer(layer.name, per_row)
+    put = {"one_hot": f"{out}[r * {per_row} + k * {depth} + id] = 1.0f;",
+           "multi_hot": f"{out}[r * {per_row} + id] = 1.0f;",
+           "count": f"{out}[r * {per_row} + id] += 1.0f;"}[mode]
+    e.emit(f"    for (r = 0; r < nr; ++r) {{\n"
+           f"        for (i = 0; i < {per_row}; ++i) {out}[r * {per_row} + i] = 0.0f;\n"
+           f"        for (k = 0; k < {x.size}; ++k) {{\n"
+           f"            {id_code}\n"
+           f"            {put}\n"
+           f"        }}\n"
+           f"    }}")
+    return _Value(out, out_shape)
+
+
+def _category_encoding(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    if len(x.shape) != 1:
+        raise ValueError(f"export_c: layer {layer.name!r} (CategoryEncoding) takes (batch, k) "
+                         f"ids, got per-sample shape {x.shape}")
+    depth = int(layer.num_tokens)
+    code = (f"{{ float f = nearbyintf({x.ref}[r * {x.size} + k]); "
+            f"if (!(f >= 0.0f && f < {float(depth)!r}f)) return 2; id = (int)f; }}")
+    return _encode(e, layer, x, layer.output_mode, depth, code,
+                   tuple(layer.compute_output_shape(x.shape)))
+
+
+def _discretization(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """``np.digitize`` on increasing bins: the count of boundaries ``<= x`` (NaN: all)."""
+    if layer.bin_boundaries is None:
+        raise ValueError(f"export_c: layer {layer.name!r} (Discretization) has no bin "
+                         "boundaries; pass bin_boundaries or call adapt() first")
+    table = e.array(f"{layer.name}_edges", _edges32(layer.bin_boundaries))
+    n_edges = len(layer.bin_boundaries)
+    count = (f"{{ int q; float v = {x.ref}[r * {x.size} + k]; id = 0; "
+             f"for (q = 0; q < {n_edges}; ++q) if (!(v < {table}[q])) ++id; }}")
+    shape = tuple(layer.compute_output_shape(x.shape))
+    if layer.output_mode == "int":
+        out = e.buffer(layer.name, x.size)
+        e.emit(f"    for (r = 0; r < nr; ++r) for (k = 0; k < {x.size}; ++k) {{\n"
+               f"        {count}\n"
+               f"        {out}[r * {x.size} + k] = (float)id;\n"
+               f"    }}")
+        return _Value(out, shape)
+    if len(x.shape) != 1:
+        raise ValueError(f"export_c: layer {layer.name!r} (Discretization) encodes (batch, k) "
+                         f"inputs, got per-sample shape {x.shape}")
+    return _encode(e, layer, x, layer.output_mode, int(layer._depth), count, shape)
+
+
 _MERGE = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}",
           "Average": "{a} + {b}", "Maximum": "max_({a}, {b})", "Minimum": "min_({a}, {b})"}
 
@@ -492,6 +549,7 @@ def _converters() -> dict[type, Callable[..., _Value]]:
     optional = {
         "Permute": _permute, "RepeatVector": _repeat_vector,
         "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
+        "CategoryEncoding": _category_encoding, "Discretization": _discretization,
         "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
         "Normalization": _normalization, "UnitNormalization": _unit_norm,
         "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,
