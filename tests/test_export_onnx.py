@@ -274,3 +274,19 @@ def test_global_pooling(tmp_path, opset):
                                 GlobalAveragePooling1D(name="gap")])
     with pytest.raises(ValueError, match="'gap' .* with masks"):
         export_onnx(masked, tmp_path / "masked.onnx")
+
+
+@pytest.mark.parametrize("mode,opset", [("one_hot", 17), ("multi_hot", 17), ("multi_hot", 18),
+                                        ("count", 17)])
+def test_category_encoding_and_discretization(tmp_path, mode, opset):
+    from fastff.layers import CategoryEncoding, Discretization
+
+    feats = Input(shape=(3,), name="f")
+    bins = Discretization(bin_boundaries=[-0.5, 0.1, 0.1, 1.0], output_mode=mode)(feats)
+    ids = Discretization(bin_boundaries=[0.0, 0.5], output_mode="int")(feats)
+    cats = CategoryEncoding(num_tokens=4, output_mode=mode)(ids)
+    model = fastff.Model(feats, Concatenate()([Flatten()(bins), Flatten()(cats)]))
+    path = tmp_path / "enc.onnx"
+    export_onnx(model, path, opset=opset)
+    x = np.array([[-1.0, 0.1, 0.7], [2.0, 0.09999999, 0.5], [0.0, -0.5, 1.0]], np.float32)
+    _close(model, path, x)

@@ -193,12 +193,13 @@ def _embedding_bag(g: _Graph, layer: Any, x: str) -> str:
     return g.op("Mul", [total, inv], dt, f"{layer.name}_mean")
 
 
-def _bucketize(g: _Graph, layer: Any, x: str) -> str:
-    name = layer.name
+def _bucket_ids(g: _Graph, name: str, x: str, boundaries: Any) -> str:
+    """(n, k) int64 ids: the count of boundaries ``<= x`` (``searchsorted(side="right")``,
+    ``np.digitize`` on increasing bins; NaN counts all)."""
     dt = g.dtypes[x]
     if dt.kind != "f":
         x, dt = g.cast(x, np.float64, f"{name}_in"), np.dtype(np.float64)
-    edges = np.asarray(layer.boundaries, dtype=np.float64)
+    edges = np.asarray(boundaries, dtype=np.float64)
     if dt != np.float64:
         # x >= b (float64) holds exactly when x >= the smallest value of x's dtype >= b
         low = edges.astype(dt)
@@ -209,9 +210,14 @@ def _bucketize(g: _Graph, layer: Any, x: str) -> str:
     # not (x < b): x >= b, and true for NaN, so NaN lands in the last bucket like searchsorted
     above = g.op("Not", [g.op("Less", [col, g.const(f"{name}_edges", edges)], np.bool_,
                               f"{name}_less")], np.bool_, f"{name}_ge")
-    ids = g.op("ReduceSum", [g.cast(above, np.int64, f"{name}_gei"),
-                             g.const(f"{name}_last", [-1], np.int64)], np.int64,
-               f"{name}_ids", keepdims=0)                                     # (n, k)
+    return g.op("ReduceSum", [g.cast(above, np.int64, f"{name}_gei"),
+                              g.const(f"{name}_last", [-1], np.int64)], np.int64,
+                f"{name}_ids", keepdims=0)                                    # (n, k)
+
+
+def _bucketize(g: _Graph, layer: Any, x: str) -> str:
+    name = layer.name
+    ids = _bucket_ids(g, name, x, layer.boundaries)
     if layer.output_mode == "int":
         return ids
     out_dt = np.dtype(layer.dtype or np.float32)
@@ -219,6 +225,48 @@ def _bucketize(g: _Graph, layer: Any, x: str) -> str:
                           g.const(f"{name}_values", [0, 1], out_dt)], out_dt,
                f"{name}_onehot", axis=-1)                                     # (n, k, b)
     return g.op("Flatten", [hot], out_dt, f"{name}_one_hot", axis=1)
+
+
+def _encode(g: _Graph, layer: Any, ids: str, mode: str, depth: int) -> str:
+    """Keras's one_hot / multi_hot / count encodings of (n, k) int64 ids (ONNX's OneHot does
+    not check the range as ``predict`` does)."""
+    name = layer.name
+    out_dt = np.dtype(layer.dtype or np.float32)
+    hot = g.op("OneHot", [ids, g.const(f"{name}_depth", [depth], np.int64),
+                          g.const(f"{name}_values", [0, 1], out_dt)], out_dt,
+               f"{name}_onehot", axis=-1)                                     # (n, k, depth)
+    if mode == "one_hot":
+        shape = [-1, *layer.compute_output_shape(_sample_shape(layer))]
+        return g.op("Reshape", [hot, g.const(f"{name}_shape", shape, np.int64)], out_dt,
+                    f"{name}_one_hot")
+    op = "ReduceMax" if mode == "multi_hot" else "ReduceSum"
+    if op == "ReduceSum" or g.opset >= 18:
+        return g.op(op, [hot, g.const(f"{name}_axis", [1], np.int64)], out_dt,
+                    f"{name}_{mode}", keepdims=0)
+    return g.op(op, [hot], out_dt, f"{name}_{mode}", axes=[1], keepdims=0)
+
+
+def _two_d(layer: Any) -> None:
+    if len(_sample_shape(layer)) != 1:
+        raise ValueError(f"export_onnx: layer {layer.name!r} ({type(layer).__name__}) takes "
+                         f"(batch, k) inputs, got per-sample shape {_sample_shape(layer)}")
+
+
+def _category_encoding(g: _Graph, layer: Any, x: str) -> str:
+    _two_d(layer)
+    ids = g.cast(g.as_ids(x, layer.name), np.int64, f"{layer.name}_i64")
+    return _encode(g, layer, ids, layer.output_mode, int(layer.num_tokens))
+
+
+def _discretization(g: _Graph, layer: Any, x: str) -> str:
+    if layer.bin_boundaries is None:
+        raise ValueError(f"export_onnx: layer {layer.name!r} (Discretization) has no bin "
+                         "boundaries; pass bin_boundaries or call adapt() first")
+    _two_d(layer)
+    ids = _bucket_ids(g, layer.name, x, layer.bin_boundaries)
+    if layer.output_mode == "int":
+        return ids
+    return _encode(g, layer, ids, layer.output_mode, int(layer._depth))
 
 
 def _concatenate(g: _Graph, layer: Any, xs: list[str]) -> str:
@@ -393,6 +441,7 @@ def _converters() -> dict[type, Callable[..., str]]:
         "Rescaling": _rescaling, "Reshape": _reshape, "Permute": _permute,
         "RepeatVector": _repeat_vector, "Identity": _identity,
         "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
+        "CategoryEncoding": _category_encoding, "Discretization": _discretization,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity,
         **{k: _merge for k in _MERGE_OPS},
