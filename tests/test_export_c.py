@@ -269,3 +269,15 @@ def test_category_encoding_and_discretization(tmp_path, mode):
     assert predict(np.array([[0, 2]], np.float32))[0] == 0
     assert predict(np.array([[0, 3]], np.float32))[0] == 2
     assert predict(np.array([[-1, 0]], np.float32))[0] == 2
+
+
+def test_masking_zeroes_masked_steps(tmp_path):
+    from fastff.layers import Masking
+
+    model = fastff.Sequential([Input(shape=(4, 3)), Masking(mask_value=0.5), Flatten(),
+                               Dense(2)])
+    x = np.random.default_rng(6).standard_normal((5, 4, 3)).astype(np.float32)
+    x[0, 1] = 0.5
+    x[2, 3] = 0.5
+    x[3, 0, 0] = 0.5  # one feature only: kept
+    _check(model, tmp_path, x)

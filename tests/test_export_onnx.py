@@ -290,3 +290,17 @@ def test_category_encoding_and_discretization(tmp_path, mode, opset):
     export_onnx(model, path, opset=opset)
     x = np.array([[-1.0, 0.1, 0.7], [2.0, 0.09999999, 0.5], [0.0, -0.5, 1.0]], np.float32)
     _close(model, path, x)
+
+
+def test_masking_zeroes_masked_steps(tmp_path):
+    from fastff.layers import Masking
+
+    model = fastff.Sequential([Input(shape=(4, 3)), Masking(mask_value=0.5), Flatten(),
+                               Dense(2)])
+    x = np.random.default_rng(6).standard_normal((5, 4, 3)).astype(np.float32)
+    x[0, 1] = 0.5
+    x[2, 3] = 0.5
+    x[3, 0, 0] = 0.5
+    path = tmp_path / "mask.onnx"
+    export_onnx(model, path)
+    _close(model, path, x)

@@ -519,6 +519,22 @@ def _discretization(e: _Emitter, layer: Any, x: _Value) -> _Value:
     return _encode(e, layer, x, layer.output_mode, int(layer._depth), count, shape)
 
 
+def _masking(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """Zeroes the steps whose features all equal ``mask_value`` (``x * keep``, so an inf in a
+    masked step gives NaN as in NumPy). The mask itself is for mask consumers, which a model
+    with a Masking layer cannot export (see ``_pooling``)."""
+    f = x.shape[-1]
+    mv = _float_literal(layer.mask_value)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (g = 0; g < nr * {x.size // f}; ++g) {{\n"
+           f"        const float *xi = {x.ref} + g * {f};\n"
+           f"        float keep = 0.0f;\n"
+           f"        for (k = 0; k < {f}; ++k) if (xi[k] != {mv}) keep = 1.0f;\n"
+           f"        for (k = 0; k < {f}; ++k) {out}[g * {f} + k] = xi[k] * keep;\n"
+           f"    }}")
+    return _Value(out, x.shape)
+
+
 _MERGE = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}",
           "Average": "{a} + {b}", "Maximum": "max_({a}, {b})", "Minimum": "min_({a}, {b})"}
 
@@ -550,6 +566,7 @@ def _converters() -> dict[type, Callable[..., _Value]]:
         "Permute": _permute, "RepeatVector": _repeat_vector,
         "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
         "CategoryEncoding": _category_encoding, "Discretization": _discretization,
+        "Masking": _masking,
         "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
         "Normalization": _normalization, "UnitNormalization": _unit_norm,
         "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,

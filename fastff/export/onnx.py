@@ -405,6 +405,20 @@ def _pooling(g: _Graph, layer: Any, x: str) -> str:
     return g.op("ReduceMax", [x], dt, f"{name}_max", axes=[ax], keepdims=keep)
 
 
+def _masking(g: _Graph, layer: Any, x: str) -> str:
+    """``x * any(x != mask_value, axis=-1)``: the masked steps zeroed, as the layer's
+    forward (the mask itself only feeds mask consumers, refused in masked models)."""
+    name, dt = layer.name, g.dtypes[x]
+    differs = g.op("Not", [g.op("Equal", [x, g.const(f"{name}_value", layer.mask_value, dt)],
+                                np.bool_, f"{name}_eq")], np.bool_, f"{name}_ne")
+    count = g.op("ReduceSum", [g.cast(differs, dt, f"{name}_nef"),
+                               g.const(f"{name}_axis", [-1], np.int64)], dt, f"{name}_count",
+                 keepdims=1)
+    keep = g.cast(g.op("Greater", [count, g.const(f"{name}_zero", 0.0, dt)], np.bool_,
+                       f"{name}_any"), dt, f"{name}_keep")
+    return g.op("Mul", [x, keep], dt, f"{name}_masked")
+
+
 _MERGE_OPS = {"Add": "Sum", "Multiply": "Mul", "Average": "Mean", "Maximum": "Max",
               "Minimum": "Min", "Subtract": "Sub"}
 
@@ -442,6 +456,7 @@ def _converters() -> dict[type, Callable[..., str]]:
         "RepeatVector": _repeat_vector, "Identity": _identity,
         "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
         "CategoryEncoding": _category_encoding, "Discretization": _discretization,
+        "Masking": _masking,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity,
         **{k: _merge for k in _MERGE_OPS},
