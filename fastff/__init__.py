@@ -23,8 +23,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "get_device": ("fastff.backend", "get_device"),
 }
 _SUBMODULES = (
-    "activations", "backend", "callbacks", "config", "data", "distribution", "export",
-    "functional", "initializers",
+    "activations", "backend", "callbacks", "config", "data", "distribution", "errors",
+    "export", "functional", "initializers",
     "layers", "linalg", "losses", "metrics", "models", "optimizers", "regularizers", "saving",
     "testing", "utils",
     "wrappers",  # imports scikit-learn, so only on first use
