@@ -553,6 +553,40 @@ def _merge(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
     return _Value(out, xs[0].shape)
 
 
+def _dot(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
+    """``keras.layers.Dot``: y[p, s] = Σ_k a[p, k] b[k, s] over the two inputs' ``axes``, by
+    index tables computed at export; ``normalize`` scales by each fiber's inverse L2 norm."""
+    x1, x2 = xs
+    a_ax, b_ax = layer._resolved([x1.shape, x2.shape])
+    idx_a = np.moveaxis(np.arange(x1.size).reshape(x1.shape), a_ax - 1, -1)
+    idx_b = np.moveaxis(np.arange(x2.size).reshape(x2.shape), b_ax - 1, 0)
+    kk = idx_a.shape[-1]
+    idx_a, idx_b = idx_a.reshape(-1, kk), idx_b.reshape(kk, -1)
+    pp, ss = idx_a.shape[0], idx_b.shape[1]
+    ta, tb = _int_array(e, f"{layer.name}_a", idx_a), _int_array(e, f"{layer.name}_b", idx_b)
+    shape = tuple(layer.compute_output_shape([x1.shape, x2.shape]))
+    out = e.buffer(layer.name, pp * ss)
+    a = f"{x1.ref}[r * {x1.size} + {ta}[p * {kk} + k]]"
+    b = f"{x2.ref}[r * {x2.size} + {tb}[k * {ss} + s]]"
+    if layer.normalize:  # l2_normalize's floor: 1e-7 on the squared norm
+        scale = (f"float na = 0.0f, nb = 0.0f;\n"
+                 f"            for (k = 0; k < {kk}; ++k) {{ na += {a} * {a}; nb += {b} * {b}; }}\n"
+                 f"            acc *= (1.0f / sqrtf(na > 1e-7f ? na : 1e-7f)) * "
+                 f"(1.0f / sqrtf(nb > 1e-7f ? nb : 1e-7f));\n")
+    else:
+        scale = ""
+    e.emit(f"    for (r = 0; r < nr; ++r) {{\n"
+           f"        int p, s;\n"
+           f"        for (p = 0; p < {pp}; ++p) for (s = 0; s < {ss}; ++s) {{\n"
+           f"            float acc = 0.0f;\n"
+           f"            for (k = 0; k < {kk}; ++k) acc += {a} * {b};\n"
+           f"            {scale}"
+           f"            {out}[r * {pp * ss} + p * {ss} + s] = acc;\n"
+           f"        }}\n"
+           f"    }}")
+    return _Value(out, shape)
+
+
 def _converters() -> dict[type, Callable[..., _Value]]:
     from fastff import layers
 
@@ -566,7 +600,7 @@ def _converters() -> dict[type, Callable[..., _Value]]:
         "Permute": _permute, "RepeatVector": _repeat_vector,
         "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
         "CategoryEncoding": _category_encoding, "Discretization": _discretization,
-        "Masking": _masking,
+        "Masking": _masking, "Dot": _dot,
         "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
         "Normalization": _normalization, "UnitNormalization": _unit_norm,
         "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,
