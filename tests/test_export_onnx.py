@@ -304,3 +304,22 @@ def test_masking_zeroes_masked_steps(tmp_path):
     path = tmp_path / "mask.onnx"
     export_onnx(model, path)
     _close(model, path, x)
+
+
+def test_dot_products(tmp_path):
+    from fastff.layers import Dot
+
+    fastff.utils.set_random_seed(8)
+    a, b = Input(shape=(4,), name="a"), Input(shape=(3, 4), name="b")
+    u, v = Dense(4)(a), Dense(4)(a)
+    parts = [Dot(axes=1)([u, v]), Dot(axes=1, normalize=True)([u, v]),
+             Dot(axes=(1, 2))([u, b]), Flatten()(Dot(axes=(2, 2), normalize=True)([b, b])),
+             Flatten()(Dot(axes=(1, 1))([b, b]))]
+    model = fastff.Model([a, b], Concatenate()(parts))
+    path = tmp_path / "dot.onnx"
+    export_onnx(model, path)
+    rng = np.random.default_rng(8)
+    feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
+             "b": rng.standard_normal((5, 3, 4)).astype(np.float32)}
+    got, _ = _run(path, feeds)
+    np.testing.assert_allclose(got, model.predict(feeds, verbose=0), rtol=1e-5, atol=1e-5)

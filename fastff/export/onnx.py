@@ -419,6 +419,35 @@ def _masking(g: _Graph, layer: Any, x: str) -> str:
     return g.op("Mul", [x, keep], dt, f"{name}_masked")
 
 
+def _dot(g: _Graph, layer: Any, xs: list[str]) -> str:
+    """``keras.layers.Dot`` as the layer computes it: (optionally L2-normalized) inputs with
+    the contracted axis moved last / first, then one batched ``MatMul``."""
+    name = layer.name
+    shapes = [tuple(int(d) for d in s) for s in layer.input_shape]
+    dt = np.result_type(*[g.dtypes[x] for x in xs])
+    x1, x2 = (g.cast(x, dt, f"{name}_in") for x in xs)
+    a_ax, b_ax = layer._resolved(shapes)
+    if layer.normalize:
+        def unit(x: str, ax: int, hint: str) -> str:
+            ss = g.op("ReduceSum", [g.op("Mul", [x, x], dt, f"{hint}_sq"),
+                                    g.const(f"{hint}_axis", [ax], np.int64)], dt,
+                      f"{hint}_ss", keepdims=1)
+            ss = g.op("Max", [ss, g.const(f"{hint}_floor", 1e-7, dt)], dt, f"{hint}_floor")
+            return g.op("Div", [x, g.op("Sqrt", [ss], dt, f"{hint}_norm")], dt, f"{hint}_unit")
+
+        x1, x2 = unit(x1, a_ax, f"{name}_a"), unit(x2, b_ax, f"{name}_b")
+    k = shapes[0][a_ax - 1]
+    perm_a = [0, *[i for i in range(1, len(shapes[0]) + 1) if i != a_ax], a_ax]
+    perm_b = [0, b_ax, *[i for i in range(1, len(shapes[1]) + 1) if i != b_ax]]
+    a = g.op("Reshape", [g.op("Transpose", [x1], dt, f"{name}_at", perm=perm_a),
+                         g.const(f"{name}_ashape", [0, -1, k], np.int64)], dt, f"{name}_a")
+    b = g.op("Reshape", [g.op("Transpose", [x2], dt, f"{name}_bt", perm=perm_b),
+                         g.const(f"{name}_bshape", [0, k, -1], np.int64)], dt, f"{name}_b")
+    y = g.op("MatMul", [a, b], dt, f"{name}_matmul")                      # (n, P, S)
+    shape = [-1, *layer.compute_output_shape(shapes)]
+    return g.op("Reshape", [y, g.const(f"{name}_shape", shape, np.int64)], dt, f"{name}_dot")
+
+
 _MERGE_OPS = {"Add": "Sum", "Multiply": "Mul", "Average": "Mean", "Maximum": "Max",
               "Minimum": "Min", "Subtract": "Sub"}
 
@@ -456,7 +485,7 @@ def _converters() -> dict[type, Callable[..., str]]:
         "RepeatVector": _repeat_vector, "Identity": _identity,
         "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
         "CategoryEncoding": _category_encoding, "Discretization": _discretization,
-        "Masking": _masking,
+        "Masking": _masking, "Dot": _dot,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity,
         **{k: _merge for k in _MERGE_OPS},
