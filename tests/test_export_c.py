@@ -298,3 +298,11 @@ def test_dot_products(tmp_path):
              "b": rng.standard_normal((5, 3, 4)).astype(np.float32)}
     x = np.concatenate([feeds["a"], feeds["b"].reshape(5, -1)], axis=1)
     _check(model, tmp_path, x, feeds=feeds)
+
+
+def test_multi_output_model_refused(tmp_path):
+    a = Input(shape=(3,), name="a")
+    h = Dense(4)(a)
+    model = fastff.Model(a, [Dense(2)(h), Dense(1)(h)])
+    with pytest.raises(NotImplementedError, match="several outputs"):
+        export_c(model, tmp_path / "two.c")

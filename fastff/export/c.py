@@ -663,6 +663,9 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
             vals.append(_Value(buf, shape))
             offset += size
     graph = getattr(model, "_graph", None)
+    if graph is not None and not getattr(graph, "simple", True):
+        raise NotImplementedError("export_c: functional Models with several outputs or shared "
+                                  "layers are not supported yet")
     if graph is not None:
         for layer, refs in graph.nodes:
             multi = getattr(layer, "multi_input", False)

@@ -563,6 +563,9 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
         g.dtypes[name] = dtype
         vals.append(name)
     graph = getattr(model, "_graph", None)
+    if graph is not None and not graph.simple:
+        raise NotImplementedError("export_onnx: functional Models with several outputs or "
+                                  "shared layers are not supported yet")
     if graph is not None:
         for layer, refs in graph.nodes:
             arg = [vals[r] for r in refs] if getattr(layer, "multi_input", False) \
