@@ -593,6 +593,14 @@ class Sequential:
 
         load_weights(self, path)
 
+    def export(self, filepath: Any, format: str = "onnx", verbose: bool | None = None,
+               input_signature: Any = None, **kwargs: Any) -> Any:
+        """Keras 3's ``export``: ``"onnx"`` (default) or ``"c"`` source (``fastff.export``)."""
+        from fastff.export import export_model
+
+        return export_model(self, filepath, format=format, verbose=verbose,
+                            input_signature=input_signature, **kwargs)
+
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype.name, "trainable": self.trainable,
