@@ -25,6 +25,32 @@ def _positive_or_none(name: str, value: Any) -> float | None:
     return check_real(value, name, low=0.0, low_open=True, allow_none=True)
 
 
+class LearningRateValue(float):
+    """``optimizer.learning_rate``: a float with Keras 3's variable methods (``assign``,
+    ``numpy``, ``value``), since Keras scripts call ``model.optimizer.learning_rate.assign(x)``."""
+
+    __slots__ = ("_optimizer",)
+
+    def __new__(cls, value: float, optimizer: Any) -> LearningRateValue:
+        obj = super().__new__(cls, value)
+        obj._optimizer = optimizer
+        return obj
+
+    def assign(self, value: Any) -> None:
+        """Set the optimizer's learning rate (this float keeps the value it was read with)."""
+        self._optimizer.learning_rate = float(np.asarray(value))
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(float(self), dtype=np.float32)
+
+    @property
+    def value(self) -> float:
+        return float(self)
+
+    def __reduce__(self) -> Any:  # pickles / deep-copies as a plain float
+        return (float, (float(self),))
+
+
 class Optimizer:
     """Base class. Subclasses define ``_buffer_names()``, ``_update`` and ``get_config``."""
 
@@ -72,13 +98,17 @@ class Optimizer:
             raise ValueError(
                 "Argument `learning_rate` should be a float, a LearningRateSchedule or a "
                 f"callable step -> float. Received: learning_rate={value!r}")
-        self._learning_rate = check_real(value, "learning_rate", low=0.0)
+        self._learning_rate = float(check_real(value, "learning_rate", low=0.0))
 
     @property
     def learning_rate(self) -> float:
-        """The learning rate used by the next step (a schedule is evaluated at ``iterations``)."""
+        """The learning rate used by the next step (a schedule is evaluated at ``iterations``).
+
+        A float that also has Keras's variable methods, so ``opt.learning_rate.assign(1e-4)``
+        and ``.numpy()`` work as in Keras 3 (assigning sets the optimizer's rate).
+        """
         lr = self._learning_rate
-        return float(lr(self.iterations)) if callable(lr) else lr
+        return LearningRateValue(float(lr(self.iterations)) if callable(lr) else lr, self)
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
