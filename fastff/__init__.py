@@ -25,7 +25,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 _SUBMODULES = (
     "activations", "backend", "callbacks", "config", "data", "distribution", "errors",
     "export", "functional", "initializers",
-    "layers", "linalg", "losses", "metrics", "models", "ops", "optimizers", "regularizers",
+    "layers", "linalg", "losses", "metrics", "models", "ops", "optimizers", "random",
+    "regularizers",
     "saving",
     "testing", "utils",
     "wrappers",  # imports scikit-learn, so only on first use
