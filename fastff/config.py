@@ -5,6 +5,8 @@ Kept tiny and dependency-free so every floor can import it without pulling in Nu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 _FLOATX = "float32"
@@ -59,3 +61,18 @@ def global_rng() -> np.random.Generator:
 def draw_seed() -> int:
     """A fresh 63-bit seed drawn from the global generator (reproducible after ``set_seed``)."""
     return int(_RNG.integers(0, 2**63 - 1))
+
+
+_SESSION_RESETS: list[Callable[[], None]] = []
+
+
+def on_clear_session(fn: Callable[[], None]) -> None:
+    """Register ``fn`` to run on ``clear_session`` (modules that keep name counters)."""
+    _SESSION_RESETS.append(fn)
+
+
+def clear_session() -> None:
+    """Keras's ``clear_session``: reset generated layer and metric names (``dense``,
+    ``dense_1``, ``auc``, ...); fastff keeps no other global graph state."""
+    for fn in _SESSION_RESETS:
+        fn()

@@ -17,10 +17,30 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from fastff import config
+
 __all__ = [
+    "floatx", "set_floatx", "epsilon", "image_data_format", "backend", "clear_session",
     "get_ops", "set_ops", "register_ops", "available_ops",
     "get_device", "set_device", "register_device", "available_devices", "resolve_device",
 ]
+
+# Keras 3's ``keras.backend`` helpers, for scripts that use ``import fastff as keras``
+floatx = config.floatx
+set_floatx = config.set_floatx
+epsilon = config.epsilon
+clear_session = config.clear_session
+
+
+def image_data_format() -> str:
+    """Keras's image data format; fastff's arrays are channels-last."""
+    return "channels_last"
+
+
+def backend() -> str:
+    """Keras's backend name: ``"numpy"`` (fastff takes and returns NumPy arrays)."""
+    return "numpy"
+
 
 _lock = threading.Lock()
 

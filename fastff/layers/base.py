@@ -43,6 +43,9 @@ def reset_names() -> None:
     _NAME_COUNTS.clear()
 
 
+config.on_clear_session(reset_names)
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 

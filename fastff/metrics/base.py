@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from fastff import config
+
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "auto_name", "reset_names",
            "snake_case", "same_rank", "per_sample"]
 
@@ -38,6 +40,9 @@ def auto_name(prefix: str) -> str:
 def reset_names() -> None:
     """Forget generated metric names (``fastff.utils.clear_session``)."""
     _NAME_COUNTS.clear()
+
+
+config.on_clear_session(reset_names)
 
 
 def same_rank(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

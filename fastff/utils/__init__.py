@@ -62,8 +62,4 @@ def plot_history(history: Any, path: Any, **kwargs: Any) -> Any:
 def clear_session() -> None:
     """Reset generated layer and metric names (``dense``, ``dense_1``, ``auc``, ``auc_1``, ...)
     as Keras's clear_session."""
-    from fastff.layers.base import reset_names
-    from fastff.metrics.base import reset_names as reset_metric_names
-
-    reset_names()
-    reset_metric_names()
+    config.clear_session()
