@@ -61,6 +61,7 @@ class Sequential:
         self.grads: np.ndarray | None = None
         self._layout: tuple | None = None
         self._placement: list = []  # (Param, offset into the flat buffers), see _pack
+        self._views: list = []  # the arrays _pack gave each placed Param (still ours?)
         self._layout_version = -1
         self._n_trainable = 0
         self._slots: list[tuple[int, int]] = []
@@ -205,7 +206,8 @@ class Sequential:
         """Move every Param into the flat buffers (trainable first), keeping values."""
         self._layout_version = TRAINABLE_VERSION[0]
         key = self._layout_key()
-        if key == self._layout and self.params is not None:
+        if key == self._layout and self.params is not None and all(
+                p.value is v for (p, _), v in zip(self._placement, self._views)):
             return
         train, frozen = self._all_params()
         # row-sparse tables last among the trainable params: the dense optimizer pass stops
@@ -220,10 +222,12 @@ class Sequential:
         params = _aligned_zeros(max(off, 1), self.dtype)
         grads = _aligned_zeros(max(off, 1), self.dtype)
         self._slots = []
+        self._views = []
         for p, o in zip(train + frozen, offsets):
             view = params[o:o + p.size].reshape(p.shape)
             view[...] = to_host(p.value)
             p.value = view
+            self._views.append(view)
             p.grad = grads[o:o + p.size].reshape(p.shape)
             if len(self._slots) < len(train):
                 self._slots.append((o, p.size))
@@ -242,6 +246,10 @@ class Sequential:
         if self.optimizer is not None and getattr(self.optimizer, "built", False):
             if self.optimizer.n_params != self._n_trainable:
                 self.optimizer.built = False
+        # the weights now live in this model's buffers: another model sharing these layers
+        # (an encoder or feature extractor built from them) re-packs before its next use
+        TRAINABLE_VERSION[0] += 1
+        self._layout_version = TRAINABLE_VERSION[0]
 
     @property
     def n_trainable(self) -> int:
@@ -305,9 +313,11 @@ class Sequential:
             grads = _aligned_zeros(self.grads.size, self.dtype)
             params[...] = self.params.copy_to_host()
             grads[...] = self.grads.copy_to_host()
+        self._views = []
         for p, o in self._placement:
             p.value = params[o:o + p.size].reshape(p.shape)
             p.grad = grads[o:o + p.size].reshape(p.shape)
+            self._views.append(p.value)
         self.params, self.grads = params, grads
         opt = self.optimizer
         bufs = getattr(opt, "_buffers", None)

@@ -125,3 +125,30 @@ def test_client_get_layer_freeze_and_fine_tune():
     r = _load_example("freeze_finetune").main(["--rows", "600"])
     assert r["frozen_unchanged"] and r["head_changed"] and r["trunk_changed_after_unfreeze"]
     assert r["accuracy_after"] >= r["accuracy_before"] - 0.05
+
+
+def test_encoder_built_from_shared_layers_keeps_the_full_model_training():
+    """Keras idiom: ``encoder = Model(inp, h)`` beside ``full = Model(inp, out)``; the two
+    share the layers' weights, and training ``full`` after building ``encoder`` trains them."""
+    import fastff as keras
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 4)).astype("float32")
+    y = x.sum(1, keepdims=True)
+    inp = keras.Input((4,))
+    h = keras.layers.Dense(3, name="h")(inp)
+    full = keras.Model(inp, keras.layers.Dense(1)(h))
+    full.compile(keras.optimizers.Adam(0.05), "mse")
+    encoder = keras.Model(inp, h)
+    w0 = full.get_layer("h").get_weights()[0].copy()
+    full.fit(x, y, epochs=3, verbose=0)
+    w, b = full.get_layer("h").get_weights()
+    assert not np.allclose(w, w0)
+    np.testing.assert_allclose(encoder.predict(x[:5], verbose=0), x[:5] @ w + b, rtol=1e-5,
+                               atol=1e-6)
+    before = full.evaluate(x, y, verbose=0)
+    full.fit(x, y, epochs=2, verbose=0)  # after encoder.predict took the weights back
+    assert full.evaluate(x, y, verbose=0) < before
+    w2, b2 = full.get_layer("h").get_weights()
+    assert not np.allclose(w2, w)
+    np.testing.assert_allclose(encoder.predict(x[:5], verbose=0), x[:5] @ w2 + b2, rtol=1e-5,
+                               atol=1e-6)
