@@ -302,6 +302,7 @@ class Model(Sequential):
         if not ins or not all(isinstance(t, Input) for t in ins):
             raise TypeError("Model: inputs must be fastff.Input objects (or a list of them)")
         outputs, self._output_names, self._output_kind = multi_output.output_structure(outputs)
+        self._model_outputs = outputs if isinstance(outputs, list) else [outputs]
         self._multi: Any = None  # the compiled per-output losses (fastff.multi_output)
         self._model_inputs = ins
         self._graph = _Graph(ins, outputs, name=f"{self.name}_graph")
@@ -349,9 +350,9 @@ class Model(Sequential):
         return shapes if self._output_kind == "list" else shapes[0]
 
     @property
-    def outputs(self) -> Any:
-        """The output tensors' shapes (a list or dict for several outputs)."""
-        return self.output_shape
+    def outputs(self) -> list:
+        """The output tensors, as a flat list (dict outputs in sorted-key order), as Keras."""
+        return list(self._model_outputs)
 
     @property
     def output_names(self) -> list[str]:

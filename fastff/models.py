@@ -56,6 +56,7 @@ class Sequential:
         self._layers: list[Layer] = []
         self._input_shape: tuple[int, ...] | None = None
         self._input_layer: Input | None = None
+        self._graph_view: tuple | None = None  # (key, Input, layer outputs), see _symbolic
         self.built = False
         self.params: np.ndarray | None = None
         self.grads: np.ndarray | None = None
@@ -183,6 +184,8 @@ class Sequential:
         self._output_shape = shape
         self._pack()
         self.built = bool(self._layers)
+        if type(self) is Sequential and self._layers:
+            self._symbolic()
 
     def _maybe_build(self, sample_shape: tuple[int, ...]) -> None:
         if not self.built or self._layout_version != TRAINABLE_VERSION[0]:
@@ -563,9 +566,70 @@ class Sequential:
             shape = layer.compute_output_shape(shape)
         return (None, *shape)
 
+    def _symbolic(self) -> tuple[Any, Any] | None:
+        """``(Input, output tensor)`` of this stack seen as a graph, as Keras's Sequential is
+        one: each layer's ``input``/``output`` is defined, and ``Model(model.inputs,
+        model.layers[i].output)`` builds a feature extractor sharing the weights. Built
+        again only when the layers or the input shape change. None: no input shape yet."""
+        if self._input_shape is None or not self._layers:
+            return None
+        ids = tuple(id(la) for la in self._layers)
+        old = self._graph_view
+        if old is not None and old[0] == (ids, self._input_shape):
+            return old[1], old[2][-1]
+        from fastff.layers.symbolic import call_symbolic
+
+        inp = self._input_layer
+        tensors: list = []
+        if old is not None and tuple(old[1].input_shape_decl) == self._input_shape and (
+                inp is None or inp is old[1]):
+            # layers added later: the earlier ones keep their tensors (one node each, as Keras)
+            inp = old[1]
+            for i, lid in enumerate(old[0][0][:len(ids)]):
+                if lid != ids[i]:
+                    break
+                tensors.append(old[2][i])
+        elif inp is None or tuple(inp.input_shape_decl) != self._input_shape:
+            first = self._layers[0]
+            int_in = first.input_dtype is not None and np.dtype(first.input_dtype).kind in "iu"
+            inp = Input(shape=self._input_shape, name=f"{first.name}_input",
+                        dtype=first.input_dtype if int_in else None)
+        t = tensors[-1] if tensors else inp
+        for layer in self._layers[len(tensors):]:
+            t = call_symbolic(layer, t)
+            tensors.append(t)
+        self._graph_view = ((ids, self._input_shape), inp, tensors)
+        return inp, t
+
     @property
     def inputs(self) -> list | None:
-        return None if self._input_shape is None else [self.input_shape]
+        """The symbolic inputs (one ``Input``), None while the input shape is unknown."""
+        g = self._symbolic()
+        return None if g is None else [g[0]]
+
+    @property
+    def outputs(self) -> list | None:
+        """The symbolic outputs (one tensor), None while the input shape is unknown."""
+        g = self._symbolic()
+        return None if g is None else [g[1]]
+
+    @property
+    def input(self) -> Any:
+        """The one symbolic input (Keras's ``model.input``)."""
+        ins = self.inputs
+        if ins is None:
+            raise AttributeError(f"{self.name} has no defined input: its input shape is not "
+                                 "known yet (start it with keras.Input(shape))")
+        return ins[0] if len(ins) == 1 else ins
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output (a list for several outputs), as Keras's ``model.output``."""
+        outs = self.outputs
+        if outs is None:
+            raise AttributeError(f"{self.name} has no defined output: its input shape is not "
+                                 "known yet (start it with keras.Input(shape))")
+        return outs[0] if len(outs) == 1 else outs
 
     # ------------------------------------------------------------------ delegation
     def summary(self, print_fn: Any = None, line_length: int | None = None, **_: Any) -> None:

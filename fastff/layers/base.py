@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config, initializers, regularizers
-from fastff.layers.symbolic import call_symbolic, is_symbolic
+from fastff.layers.symbolic import call_symbolic, first_call, is_symbolic
 
 Backprop = Callable[..., "np.ndarray | None"]
 
@@ -454,6 +454,18 @@ class Layer:
             arr = np.ascontiguousarray(arr, dtype=self.dtype)
         y, _ = self.forward(arr, training)
         return y
+
+    # -- the functional graph -----------------------------------------------------------
+    @property
+    def input(self) -> Any:
+        """The symbolic input of this layer's first call (a functional model, or a
+        ``Sequential`` with a known input shape), e.g. for ``Model(inputs, layer.output)``."""
+        return first_call(self, "input")[0]
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of this layer's first call (see ``input``)."""
+        return first_call(self, "output")[1]
 
     # -- weights ------------------------------------------------------------------------
     @property

@@ -35,6 +35,15 @@ class Input(Layer, SymbolicInput):
     def shape(self) -> tuple[int | None, ...]:
         return (self.batch_size, *self.input_shape_decl)
 
+    @property
+    def input(self) -> Input:
+        """An ``Input`` is its own symbolic tensor (Keras's ``InputLayer.output``)."""
+        return self
+
+    @property
+    def output(self) -> Input:
+        return self
+
     def forward(self, x, training: bool = False, ws: Workspace | None = None):
         return x, lambda dy, need_dx=True: dy if need_dx else None
 

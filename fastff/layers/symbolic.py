@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SymbolicInput", "SymbolicTensor", "is_symbolic", "call_symbolic"]
+__all__ = ["SymbolicInput", "SymbolicTensor", "is_symbolic", "call_symbolic", "record_call",
+           "first_call"]
 
 
 class SymbolicInput:
@@ -56,4 +57,20 @@ def call_symbolic(layer: Any, x: Any) -> SymbolicTensor:
     if multi != (isinstance(x, (list, tuple))):
         raise ValueError(f"layer {layer.name!r} takes {'a list of' if multi else 'one'} input(s)")
     out = layer.infer_output_shape(shapes if multi else shapes[0])
-    return SymbolicTensor(layer, inputs, tuple(out))
+    return record_call(layer, x, SymbolicTensor(layer, inputs, tuple(out)))
+
+
+def record_call(layer: Any, x: Any, out: SymbolicTensor) -> SymbolicTensor:
+    """Remember ``layer``'s symbolic call ``x -> out``: ``layer.input`` and ``layer.output``
+    are those of its first call, as in Keras."""
+    layer.__dict__.setdefault("_symbolic_calls", []).append((x, out))
+    return out
+
+
+def first_call(layer: Any, what: str) -> tuple[Any, SymbolicTensor]:
+    """``(input, output)`` of ``layer``'s first symbolic call (Keras's error when none)."""
+    calls = layer.__dict__.get("_symbolic_calls")
+    if not calls:
+        raise AttributeError(f"The layer {layer.name} has never been called and thus has no "
+                             f"defined {what}.")
+    return calls[0]
