@@ -11,7 +11,7 @@ in ``kernels.train_step`` — the same kernels in the same order as the general 
 weights, optimizer state, dropout masks and History values are bit for bit those of the
 general path (``tests/test_fastpath.py``). Everything else falls back to the general path:
 sample or class weights, regularizers, frozen layers, clipnorm/global_clipnorm, MAE, Huber
-and unfused losses, other layers or backends, data-parallel training, batches over 8192 rows.
+and unfused losses, other layers or backends, data-parallel training. Any batch size.
 
 How much runs per compiled call: with batch-level hooks (metrics, a callback's batch hooks)
 one step; otherwise a run of steps (``CHUNK_STEPS``, so Ctrl-C still stops at a step boundary
@@ -37,8 +37,6 @@ __all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "predict_ba
 ENABLED = os.environ.get("FASTFF_FASTPATH", "1") != "0"
 #: steps per compiled call when the epoch is long (Ctrl-C latency, stop_training checks)
 CHUNK_STEPS = 64
-#: NumPy sums float32 -> float64 through an 8192-value buffer; the compiled sum mirrors one
-MAX_BATCH = 8192
 _C_IDS = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "elu": 5}
 _CODES = {"linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "tanh": 6, "sigmoid": 7}
 _F = (np.dtype(np.float32), np.dtype(np.float64))
@@ -207,8 +205,6 @@ def train_plan(model: Any, batch_size: int) -> _Train | None:
     from fastff.optimizers.rmsprop import RMSprop
     from fastff.optimizers.sgd import SGD
 
-    if batch_size > MAX_BATCH:
-        return None
     st = _stack(model, allow_dropout=True)
     if st is None:
         return None
@@ -218,8 +214,8 @@ def train_plan(model: Any, batch_size: int) -> _Train | None:
              losses.CategoricalCrossentropy: ("softmax", 1),
              losses.BinaryCrossentropy: ("sigmoid", 2)}
     want = kinds.get(type(loss))
-    if type(loss) is losses.MeanSquaredError and last in _C_IDS and st.n_out <= 128:
-        want = (last, 3)  # the output layer keeps its activation; NumPy's row mean mirrored
+    if type(loss) is losses.MeanSquaredError and last in _C_IDS:
+        want = (last, 3)  # the output layer keeps its activation, then CpuOps.mse's kernel
     elif want is None or want[0] != last or not model._fused_flag:
         return None
     opt = model.optimizer
@@ -390,7 +386,7 @@ def _epoch_per_batch(model, run, epoch, steps, cbl, metrics, want_pred, interrup
     """One epoch, one compiled step per batch, with metrics and batch hooks in Python."""
     for m in metrics:
         m.reset_state()
-    tracker = tracker_cls(metrics)
+    tracker = tracker_cls(metrics, model.ops)
     batch_logs = cbl.needs_batch_logs
     n = run.X.shape[0]
     bs = run.batch

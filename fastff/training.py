@@ -282,17 +282,19 @@ def _device_resident(model: Any, X: Any, Y: Any) -> bool:
 
 
 class _Tracker:
-    """Running loss and metrics over an epoch (sample-weighted means)."""
+    """Running loss and metrics over an epoch (sample-weighted means); the unweighted loss
+    sum is ``ops.sum_f64``, the one the compiled path adds into History too."""
 
-    def __init__(self, metrics: list) -> None:
+    def __init__(self, metrics: list, ops: Any) -> None:
         self.metrics = metrics
+        self._sum = ops.sum_f64
         self.loss_total = 0.0
         self.weight = 0.0
 
     def update(self, per_row, penalty, yb, pred, swb) -> None:
         if swb is None:
             w = per_row.shape[0]
-            self.loss_total += float(per_row.sum(dtype=np.float64)) + penalty * w
+            self.loss_total += self._sum(per_row) + penalty * w
         else:
             w = float(swb.sum(dtype=np.float64))
             self.loss_total += float(np.dot(per_row.astype(np.float64), swb)) + penalty * w
@@ -413,10 +415,10 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
                 break
             for m in metrics:
                 m.reset_state()
-            tracker = _Tracker(metrics)
+            tracker = _Tracker(metrics, model.ops)
             cbl.on_epoch_begin(epoch)
             if shuffle:
-                perm = np.random.default_rng([model._shuffle_seed, epoch]).permutation(n)
+                perm = model.ops.permutation(model._shuffle_seed, epoch, n)
                 _take(X, perm, Xs)
                 np.take(Y, perm, axis=0, out=Ys)
                 if SW is not None:
@@ -543,7 +545,7 @@ def _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused):
 
 def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
     metrics = model._new_metrics()
-    tracker = _Tracker(metrics)
+    tracker = _Tracker(metrics, model.ops)
     fused = model._fused()
     dist = distribution_lib.get_distribution()
     if dist is not None:  # data parallel: each rank evaluates its shard, sums combined below
@@ -671,7 +673,7 @@ def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
     model._build_optimizer()
     model._fused_flag = model._fused()
     metrics = model._new_metrics()
-    tracker = _Tracker(metrics)
+    tracker = _Tracker(metrics, model.ops)
     dist = distribution_lib.get_distribution()
     share = 1.0
     if dist is not None:  # data parallel: (x, y) is the global batch, this rank takes its rows

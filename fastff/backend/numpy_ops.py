@@ -412,6 +412,18 @@ class NumpyOps:
         g = (_sigmoid(z2) - t) * ((w * inv) / z.dtype.type(c))[:, None]
         return loss.astype(z.dtype), _write(dlogits, g.reshape(z.shape))
 
+    def mse(
+        self, y_pred: np.ndarray, y_true: np.ndarray, sample_weight: Any = None,
+        dy: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row ``mean_j (y - t)²`` and the gradient of the weighted batch mean,
+        ``2 (y - t) w_i / (Σw C)`` for C columns."""
+        e = y_pred - np.asarray(y_true, dtype=y_pred.dtype)
+        c = e.shape[1]
+        w, inv = _row_weights(e.shape[0], sample_weight, e.dtype)
+        g = (e.dtype.type(2) * e) * ((w * inv) / e.dtype.type(c))[:, None]
+        return np.mean(e * e, axis=1), _write(dy, g)
+
     # ----------------------------------------------------------------- dropout
     def dropout_mask(
         self, shape: int | Sequence[int], rate: float, seed: int, counter: int,
@@ -440,6 +452,15 @@ class NumpyOps:
         """Σ x², accumulated in float64."""
         v = np.asarray(x, dtype=np.float64).ravel()
         return float(np.dot(v, v))
+
+    def sum_f64(self, x: np.ndarray) -> float:
+        """Σ x accumulated in float64 (the loss sums of ``fit``/``evaluate`` logs)."""
+        return float(np.sum(x, dtype=np.float64))
+
+    def permutation(self, seed: int, epoch: int, n: int) -> np.ndarray:
+        """The order ``fit`` visits ``n`` samples in during ``epoch``: a function of (seed,
+        epoch) only, so a resumed run sees the same order; int64 indices."""
+        return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
 
     def global_norm(self, arrays: Sequence[np.ndarray]) -> float:
         """sqrt(Σ over arrays of Σ x²)."""

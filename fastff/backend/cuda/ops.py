@@ -343,6 +343,14 @@ class CudaOps:
             return 0.0
         return math.sqrt(float(np.sum(self.sq_norms(arrays).copy_to_host())))
 
+    def sum_f64(self, x: Any) -> float:
+        """Σ x in float64 of a host or device vector (the per-batch losses the loop sums)."""
+        return float(np.sum(self.to_numpy(x), dtype=np.float64))
+
+    def permutation(self, seed: int, epoch: int, n: int) -> np.ndarray:
+        """``NumpyOps.permutation``: the host order ``fit`` visits the samples in."""
+        return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
+
     # ------------------------------------------------------------------ losses
     def _weights(self, n: int, sample_weight: Any, dt: np.dtype, dummy: Array):
         t = dt.type

@@ -3,10 +3,10 @@
 The compiled path of ``fit`` (see ``fastff.fastpath``): for each step it makes exactly the
 kernel calls the general path makes through the layers and ``CpuOps`` — the same C GEMMs with
 the same epilogues, the same fused activation-derivative + bias-gradient pass, the same
-softmax/sigmoid cross-entropy kernels, dropout masks and optimizer kernels — so parameters,
+softmax/sigmoid cross-entropy and MSE kernels, dropout masks and optimizer kernels — so parameters,
 optimizer state and losses come out bit for bit the same; only the Python between them is
-gone. It can also shuffle (``kernels.shuffle``, the same permutation as NumPy), gather each
-batch's rows, and sum the epoch loss the way NumPy's pairwise ``sum`` does.
+gone. It also shuffles, gathers each batch's rows and sums the epoch loss with the kernels
+``CpuOps.permutation`` and ``CpuOps.sum_f64`` run (equal by construction, not by imitation).
 
 Layout: the model's flat ``params``/``grads`` buffers are cut into per-layer views here from
 ``meta`` rows, and per-layer scratch arrays from one flat workspace ``ws`` — so one compiled
@@ -28,7 +28,8 @@ from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
 from fastff.backend.kernels.activations import act_backward_bias
 from fastff.backend.kernels.dropout import mask_range
-from fastff.backend.kernels.reductions import bias_grad
+from fastff.backend.kernels.reductions import bias_grad, sum_f64
+from fastff.backend.kernels.regression import mse
 from fastff.backend.kernels.shuffle import seeded_permutation
 
 # meta columns
@@ -59,139 +60,6 @@ def _splitmix(x):
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
     return z ^ (z >> np.uint64(31))
-
-
-@njit(**NJIT)
-def _pw_block(a, lo, hi):
-    """NumPy's pairwise-sum leaf: a plain loop below 8 values, else 8 accumulators."""
-    n = hi - lo
-    if n < 8:
-        r = 0.0
-        for i in range(lo, hi):
-            r += np.float64(a[i])
-        return r
-    r0 = np.float64(a[lo])
-    r1 = np.float64(a[lo + 1])
-    r2 = np.float64(a[lo + 2])
-    r3 = np.float64(a[lo + 3])
-    r4 = np.float64(a[lo + 4])
-    r5 = np.float64(a[lo + 5])
-    r6 = np.float64(a[lo + 6])
-    r7 = np.float64(a[lo + 7])
-    i = 8
-    end = n - n % 8
-    while i < end:
-        r0 += np.float64(a[lo + i])
-        r1 += np.float64(a[lo + i + 1])
-        r2 += np.float64(a[lo + i + 2])
-        r3 += np.float64(a[lo + i + 3])
-        r4 += np.float64(a[lo + i + 4])
-        r5 += np.float64(a[lo + i + 5])
-        r6 += np.float64(a[lo + i + 6])
-        r7 += np.float64(a[lo + i + 7])
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += np.float64(a[lo + i])
-        i += 1
-    return res
-
-
-@njit(**NJIT)
-def _row_sum_same_type(a, n):
-    """``np.add.reduce`` of a contiguous row of n <= 128 values in its own dtype (NumPy's
-    pairwise leaf with 8 accumulators of that dtype)."""
-    if n < 8:
-        r = a[0] - a[0]
-        for i in range(n):
-            r += a[i]
-        return r
-    r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
-    r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
-    i = 8
-    end = n - n % 8
-    while i < end:
-        r0 += a[i]
-        r1 += a[i + 1]
-        r2 += a[i + 2]
-        r3 += a[i + 3]
-        r4 += a[i + 4]
-        r5 += a[i + 5]
-        r6 += a[i + 6]
-        r7 += a[i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[i]
-        i += 1
-    return res
-
-
-@njit(**NJIT)
-def mse_rows(y, t, loss, d):
-    """``losses.MeanSquaredError.forward`` (unweighted) bit for bit: e = y - t,
-    loss_i = mean_j e² (row sum in the dtype, then / C), d = (2 e) * ((1/n) / C)."""
-    n, c = y.shape
-    tt = y.dtype.type
-    f = tt(1.0 / n) / tt(c)
-    two = tt(2.0)
-    for i in range(n):
-        row = d[i]
-        for j in range(c):
-            e = y[i, j] - t[i, j]
-            row[j] = e * e
-        loss[i] = _row_sum_same_type(row, c) / tt(c)
-        for j in range(c):
-            row[j] = (two * (y[i, j] - t[i, j])) * f
-
-
-@njit(**NJIT)
-def pairwise_sum(a, lo, hi):
-    """``float(np.sum(a[lo:hi], dtype=np.float64))`` bit for bit: NumPy's pairwise recursion
-    (halves cut at multiples of 8, leaves of at most 128 values) run on an explicit stack
-    (a recursive njit function breaks Numba's on-disk cache when called from another one).
-    Valid for up to 8192 values (one NumPy cast buffer)."""
-    if hi - lo <= 128:
-        return _pw_block(a, lo, hi)
-    fr = np.empty((32, 3), np.int64)  # lo, hi, stage (0 new, 1 left pending, 2 right pending)
-    left = np.empty(32, np.float64)
-    top = 0
-    fr[0, 0] = lo
-    fr[0, 1] = hi
-    fr[0, 2] = 0
-    ret = 0.0
-    have = False
-    while True:
-        if have:
-            if top < 0:
-                return ret
-            if fr[top, 2] == 1:
-                left[top] = ret
-                fr[top, 2] = 2
-                n2 = (fr[top, 1] - fr[top, 0]) // 2
-                n2 -= n2 % 8
-                top += 1
-                fr[top, 0] = fr[top - 1, 0] + n2
-                fr[top, 1] = fr[top - 1, 1]
-                fr[top, 2] = 0
-                have = False
-            else:
-                ret = left[top] + ret
-                top -= 1
-            continue
-        n = fr[top, 1] - fr[top, 0]
-        if n <= 128:
-            ret = _pw_block(a, fr[top, 0], fr[top, 1])
-            top -= 1
-            have = True
-        else:
-            n2 = n // 2
-            n2 -= n2 % 8
-            fr[top, 2] = 1
-            top += 1
-            fr[top, 0] = fr[top - 1, 0]
-            fr[top, 1] = fr[top - 1, 0] + n2
-            fr[top, 2] = 0
 
 
 @njit(**NJIT)
@@ -353,8 +221,8 @@ def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, 
             elif loss_kind == SIGMOID_BCE:
                 K_sm.sigmoid_bce(z, tv, empty_w, inv, loss, d)
             else:
-                mse_rows(z, tv, loss, d)
-            totals[e - e0] += pairwise_sum(loss, 0, b)
+                mse(z, tv, empty_w, inv, loss, d)
+            totals[e - e0] += sum_f64(loss)
             rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d)
             if rc != 0:
                 return -abs(rc)
