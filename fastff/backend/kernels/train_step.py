@@ -36,8 +36,6 @@ from fastff.backend.kernels.shuffle import seeded_permutation
 N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
 # loss kinds
 SPARSE_XENT, XENT, SIGMOID_BCE, MSE = 0, 1, 2, 3
-# optimizer codes
-SGD, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -144,25 +142,6 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
 
 
 @njit(**NJIT)
-def _opt_step(params, grads, n, opt, b0, b1, b2, ocon, lr, wdlr):
-    """One optimizer update over the trainable prefix with the same kernel ``CpuOps`` runs."""
-    t = params.dtype.type
-    p = params[:n]
-    g = grads[:n]
-    if opt == ADAM:
-        K_opt.adam_range(p, g, b0, b1, b2, t(lr), t(ocon[0]), t(ocon[1]), t(ocon[2]), t(wdlr),
-                         t(ocon[3]), t(ocon[4]), t(ocon[5]), 0, n)
-    elif opt == SGD:
-        K_opt.sgd_range(p, g, b0, t(lr), t(ocon[0]), ocon[1] != 0.0, t(wdlr), t(ocon[2]),
-                        t(ocon[3]), t(ocon[4]), 0, n)
-    elif opt == RMSPROP:
-        K_opt.rmsprop_range(p, g, b0, b1, b2, t(lr), t(ocon[0]), t(ocon[1]), t(ocon[2]),
-                            t(ocon[3]), t(wdlr), t(ocon[4]), t(ocon[5]), t(ocon[6]), 0, n)
-    else:
-        K_opt.adagrad_range(p, g, b0, t(lr), t(ocon[0]), t(wdlr), t(ocon[1]), t(ocon[2]), 0, n)
-
-
-@njit(**NJIT)
 def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, n_train, meta,
                 fparams, dkeys, ws, opt, b0, b1, b2, ocon, oscal, it0, seed, shuffle, e0, e1,
                 s_lo, s_hi, batch, totals, per_row, dz):
@@ -170,6 +149,8 @@ def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, 
     permutation is drawn when a step range starts at 0 and ``shuffle``). Step q of the call
     uses ``oscal[q]`` = (lr or Adam's alpha, lr*weight_decay) and dropout counter ``it0 + q``.
     ``totals[e - e0]`` accumulates the epoch's loss sum like the general path's tracker.
+    ``opt``, ``b0..b2``, ``ocon`` are the optimizer's packed form (``Optimizer.packed``), run
+    by ``kernels.optim.opt_range`` as ``CpuOps.optimizer_step`` runs it.
     Returns the number of steps run, or a negative C error code / -1000 - row for a bad label.
     """
     n = X.shape[0]
@@ -226,7 +207,8 @@ def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, 
             rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d)
             if rc != 0:
                 return -abs(rc)
-            _opt_step(params, grads, n_train, opt, b0, b1, b2, ocon, oscal[q, 0], oscal[q, 1])
+            K_opt.opt_range(opt, params, grads, b0, b1, b2, ocon, t(oscal[q, 0]),
+                            t(oscal[q, 1]), t(1.0), 0, n_train)
             q += 1
     return q
 
