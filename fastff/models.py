@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import config
+from fastff import config, saving
 from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
@@ -574,6 +574,9 @@ class Sequential:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
 
 
+saving.register_model_class(Sequential)
+
+
 def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
     """Zeros whose first element sits on a 64-byte boundary."""
     raw = np.zeros(n * dtype.itemsize + _ALIGN, dtype=np.uint8)
@@ -592,10 +595,3 @@ def load_model(path: Any, custom_objects: dict | None = None, compile: bool = Tr
 
     return _load(path, custom_objects=custom_objects, compile=compile)
 
-
-def __getattr__(name: str) -> Any:
-    if name == "Model":  # the functional API (imported lazily: it subclasses Sequential)
-        from fastff.functional import Model
-
-        return Model
-    raise AttributeError(f"module 'fastff.models' has no attribute {name!r}")
