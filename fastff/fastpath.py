@@ -227,10 +227,10 @@ def train_plan(model: Any, batch_size: int) -> _Train | None:
 
 def _step_scalars(opt: Any, it0: int, k: int) -> np.ndarray:
     """Per-step (rate, lr*weight_decay) from the optimizer (``Optimizer.step_scalars``)."""
-    out = np.empty((max(k, 1), 2), np.float64)
-    for q in range(k):
-        out[q] = opt.step_scalars(it0 + q)
-    return out
+    if k <= 0:
+        return np.zeros((1, 2), np.float64)
+    f = opt.step_scalars
+    return np.array([f(it) for it in range(it0, it0 + k)], np.float64)
 
 
 class _Run:

@@ -34,8 +34,10 @@ class Adam(Optimizer):
     def step_scalars(self, iteration: int, lr: float | None = None) -> tuple[float, float]:
         """``(alpha, lr * weight_decay)``: alpha is the bias-corrected step size of step
         ``iteration + 1`` (the one place fastff computes it for training)."""
-        lr, wdlr = super().step_scalars(iteration, lr)
-        return _scalar.adam_alpha(lr, self.beta_1, self.beta_2, iteration + 1), wdlr
+        if lr is None:
+            lr = self._lr_at(iteration)
+        return (_scalar.adam_alpha(lr, self.beta_1, self.beta_2, iteration + 1),
+                lr * (self.weight_decay or 0.0))
 
     def _update_rows(self, state: dict[str, np.ndarray], table: np.ndarray, grad: np.ndarray,
                      rows: np.ndarray, lr: float, weight_decay: float, grad_scale: float,
