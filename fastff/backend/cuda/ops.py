@@ -425,6 +425,23 @@ class CudaOps(OptimizerSteps):
                 z2, T, W, has_w, inv, loss, _flat(DZ).reshape(n, c))
         return self._done(loss, None, host), self._done(DZ, dlogits, host)
 
+    def mse(
+        self, y_pred: Array, y_true: Array, sample_weight: Any = None, dy: Array | None = None,
+    ) -> tuple[Array, Array]:
+        """Per-row ``mean_j (y - t)²`` and the gradient ``2 (y - t) w_i / (Σw C)``."""
+        host = not is_device_array(y_pred)
+        Y = self._in(y_pred)
+        n, c = Y.shape
+        T = _flat(self._in(y_true, Y.dtype)).reshape(n, c)
+        loss = cuda.device_array(n, dtype=Y.dtype)
+        D = self._dst(dy, Y.shape, Y.dtype)
+        W, has_w, inv = self._weights(n, sample_weight, Y.dtype, loss)
+        if n:
+            blocks, threads = K_sm.grid_rows(n)
+            K_sm.kernels(Y.dtype)["mse"][blocks, threads](_flat(Y).reshape(n, c), T, W, has_w,
+                                                         inv, loss, _flat(D).reshape(n, c))
+        return self._done(loss, None, host), self._done(D, dy, host)
+
     # ----------------------------------------------------------------- dropout
     def dropout_mask(
         self, shape: int | Sequence[int], rate: float, seed: int, counter: int,
