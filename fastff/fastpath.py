@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff.backend.spec import EPILOGUE_C_IDS as _C_IDS
+from fastff.backend.spec import EPILOGUE_CODES as _CODES
 from fastff.layers.base import SETTINGS_VERSION
 
 __all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "predict_batches",
@@ -36,8 +38,6 @@ __all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "predict_ba
 ENABLED = os.environ.get("FASTFF_FASTPATH", "1") != "0"
 #: steps per compiled call when the epoch is long (Ctrl-C latency, stop_training checks)
 CHUNK_STEPS = 64
-_C_IDS = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "elu": 5}
-_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "tanh": 6, "sigmoid": 7}
 _F = (np.dtype(np.float32), np.dtype(np.float64))
 
 

@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 import fastff
-from fastff import activations, config, fastpath, layers, optimizers
+from fastff import activations as activations_mod
+from fastff import config, fastpath, layers, optimizers
+from fastff.backend import spec
 from tests._engine_check import RecordingOps, where_they_differ
 
 #: option variants that switch on an optimizer's branches (a newly registered optimizer is
@@ -52,9 +54,9 @@ def _optimizer_cases() -> list[tuple[str, dict]]:
 
 def _activation_cases() -> list[tuple[str, dict]]:
     out = []
-    for name in sorted(fastpath._C_IDS):
+    for name in sorted(spec.EPILOGUE_C_IDS):
         out.append((name, {}))
-        param = activations._PARAM_NAMES.get(name)
+        param = spec.param_name(name)
         if param is not None:
             out.append((name, {param: 0.3}))
     return out
@@ -83,7 +85,7 @@ def test_the_cases_cover_every_axis():
         for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle)):
             seen[k].add(v)
     assert seen[0] == set(optimizers._BY_NAME)
-    assert seen[1] == set(fastpath._C_IDS)
+    assert seen[1] == set(spec.EPILOGUE_C_IDS)
     assert seen[2] == {lo[0] for lo in LOSSES}
     assert seen[3] == {False, True} and seen[5] == {False, True}
     assert seen[4] == set(BATCHES)
@@ -102,7 +104,7 @@ def _data(rows: int, d: int, kind: str, n_out: int):
 
 
 def _factory(opt, okw, act, akw, loss, dropout, big):
-    hidden = activations.get(act).with_param(**akw) if akw else act
+    hidden = activations_mod.get(act).with_param(**akw) if akw else act
     out = loss[1] or hidden
     d, n_out = (3, 2) if big else (6, 3)
 
