@@ -294,21 +294,23 @@ def _device_resident(model: Any, X: Any, Y: Any) -> bool:
 def _tracker(model: Any, metrics: list) -> Any:
     """The epoch's running logs (per output for a multi-output model)."""
     multi = getattr(model, "_multi", None)
-    return _Tracker(metrics) if multi is None else multi.tracker(metrics)
+    return _Tracker(metrics, model.ops) if multi is None else multi.tracker(metrics)
 
 
 class _Tracker:
-    """Running loss and metrics over an epoch (sample-weighted means)."""
+    """Running loss and metrics over an epoch (sample-weighted means); the unweighted loss
+    sum is ``ops.sum_f64``, the one the compiled path adds into History too."""
 
-    def __init__(self, metrics: list) -> None:
+    def __init__(self, metrics: list, ops: Any) -> None:
         self.metrics = metrics
+        self._sum = ops.sum_f64
         self.loss_total = 0.0
         self.weight = 0.0
 
     def update(self, per_row, penalty, yb, pred, swb) -> None:
         if swb is None:
             w = per_row.shape[0]
-            self.loss_total += float(per_row.sum(dtype=np.float64)) + penalty * w
+            self.loss_total += self._sum(per_row) + penalty * w
         else:
             w = float(swb.sum(dtype=np.float64))
             self.loss_total += float(np.dot(per_row.astype(np.float64), swb)) + penalty * w
@@ -432,7 +434,7 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
             tracker = _tracker(model, metrics)
             cbl.on_epoch_begin(epoch)
             if shuffle:
-                perm = np.random.default_rng([model._shuffle_seed, epoch]).permutation(n)
+                perm = model.ops.permutation(model._shuffle_seed, epoch, n)
                 _take(X, perm, Xs)
                 _take(Y, perm, Ys)
                 if SW is not None:
