@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff import data_adapters as _adapters
 from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
@@ -420,7 +421,13 @@ class Sequential:
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: Any = None,
             validation_steps: Any = None, validation_batch_size: int | None = None,
             validation_freq: Any = 1) -> Any:
-        """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.fit``)."""
+        """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.fit``;
+        a PyDataset or generator goes through ``fastff.data_adapters.fit``)."""
+        if _adapters.uses_batch_sources(x, validation_data):
+            return _adapters.fit(self, x, y, batch_size, epochs, verbose, callbacks,
+                                 validation_split, validation_data, shuffle, class_weight,
+                                 sample_weight, initial_epoch, steps_per_epoch,
+                                 validation_steps, validation_batch_size, validation_freq)
         return _training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                              callbacks=callbacks, validation_split=validation_split,
                              validation_data=validation_data, shuffle=shuffle,
@@ -433,6 +440,9 @@ class Sequential:
                  verbose: Any = "auto", sample_weight: Any = None, steps: Any = None,
                  callbacks: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) on ``(x, y)``: a float, a list ``[loss, *metrics]`` or a dict."""
+        if _adapters.is_batch_source(x):
+            return _adapters.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
+                                      callbacks, return_dict)
         return _training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
                                   sample_weight=sample_weight, callbacks=callbacks,
                                   return_dict=return_dict)
@@ -440,6 +450,8 @@ class Sequential:
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: Any = None, callbacks: Any = None) -> np.ndarray:
         """Outputs for ``x`` (a new array of the model dtype)."""
+        if _adapters.is_batch_source(x):
+            return _adapters.predict(self, x, batch_size, verbose, steps, callbacks)
         return _training.predict(self, x, batch_size, verbose, callbacks)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
