@@ -18,6 +18,7 @@ from fastff import _validation as V
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
+from fastff.layers.masking import forward_masked, makes_masks, output_mask
 from fastff.models import Sequential
 
 __all__ = ["Model", "SymbolicTensor", "is_symbolic", "call_symbolic"]
@@ -112,6 +113,7 @@ class _Graph(Layer):
             raise TypeError("Model: outputs must be the result of calling layers on Inputs")
         visit(output)
         self.out_shape = output.sample_shape
+        self._mask_flow = any(makes_masks(layer) for layer, _ in self.nodes)
 
     # ---- the inner layers' weights, flags and ops --------------------------------------
     @property
@@ -206,12 +208,17 @@ class _Graph(Layer):
         bps = []
         # a node needs backprop when it or anything upstream has trainable weights
         active = [False] * k
+        masks = [None] * k if self._mask_flow else None  # Keras's masks, node by node
         for i, (layer, refs) in enumerate(self.nodes):
-            inp = [vals[r] for r in refs] if getattr(layer, "multi_input", False) \
-                else vals[refs[0]]
+            multi = getattr(layer, "multi_input", False)
+            inp = [vals[r] for r in refs] if multi else vals[refs[0]]
             w = None if kids is None else kids[i]
             if logits and i == last:
                 y, bp = layer.forward_logits(inp, training, w)
+            elif masks is not None:
+                m = [masks[r] for r in refs] if multi else masks[refs[0]]
+                y, bp = forward_masked(layer, inp, training, w, m)
+                masks.append(output_mask(layer, inp, m))
             else:
                 y, bp = layer.forward(inp, training, w)
             vals.append(y)

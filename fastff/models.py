@@ -36,6 +36,8 @@ from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
 from fastff.layers.base import TRAINABLE_VERSION, is_device_array, to_host
+from fastff.layers.masking import makes_masks
+from fastff.metrics import compiled as compiled_metrics
 
 __all__ = ["Sequential", "load_model"]
 
@@ -78,6 +80,7 @@ class Sequential:
         self._fused_flag = False
         self._regularized: list = []
         self._step_layers: list = []
+        self._mask_flow = False  # some layer makes masks: the loops thread them
         self._first_grad: int | None = None
         # per-batch-size workspaces (training: owned by the model; predict: per thread)
         self._train_ws: dict[int, list[Workspace]] = {}
@@ -214,6 +217,7 @@ class Sequential:
         # as Keras 3: penalties of trainable weights only
         self._regularized = [p for p in train if p.regularizer is not None]
         self._step_layers = [la for la in self._layers if hasattr(la, "step")]
+        self._mask_flow = any(makes_masks(la) for la in self._layers)
         # backprop stops at the first layer with trainable weights (None: no backprop at all)
         self._first_grad = next((i for i, la in enumerate(self._layers)
                                  if self.trainable and la.trainable_params), None)
@@ -340,23 +344,20 @@ class Sequential:
         elif isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
             metrics = [metrics]
         self._metric_ids = list(metrics)
+        self._weighted_metric_ids = _metric_list(weighted_metrics, "weighted_metrics")
         # resolve now so unknown names fail at compile time, as in Keras
-        self.compiled_metrics = [metrics_mod.get(m, self.loss).name for m in self._metric_ids]
+        self.compiled_metrics = compiled_metrics.log_names(
+            [metrics_mod.get(m, self.loss).name for m in self._metric_ids],
+            [metrics_mod.get(m, self.loss).name for m in self._weighted_metric_ids])
         if self._ops is not None:
             self.optimizer.ops = self._ops
         if self.built:
             self._pack()
 
     def _new_metrics(self) -> list:
-        from fastff import metrics as metrics_mod
-
-        out = []
-        for m in self._metric_ids:
-            metric = metrics_mod.get(m, self.loss)
-            if metric is m and hasattr(m, "reset_state"):
-                m.reset_state()
-            out.append(metric)
-        return out
+        """Fresh metric objects with their log names (``fastff.metrics.compiled``)."""
+        return compiled_metrics.build(self._metric_ids,
+                                      getattr(self, "_weighted_metric_ids", []), self.loss)
 
     @property
     def metrics_names(self) -> list[str]:
@@ -384,10 +385,15 @@ class Sequential:
 
         if self.optimizer is None:
             return None
-        mets = [m if isinstance(m, str) else metrics_mod.serialize(metrics_mod.get(m, self.loss))
-                for m in self._metric_ids]
-        return {"optimizer": optimizers.serialize(self.optimizer),
-                "loss": losses.serialize(self.loss), "metrics": mets}
+        def ser(ids: list) -> list:
+            return [m if isinstance(m, str) else
+                    metrics_mod.serialize(metrics_mod.get(m, self.loss)) for m in ids]
+
+        cfg = {"optimizer": optimizers.serialize(self.optimizer),
+               "loss": losses.serialize(self.loss), "metrics": ser(self._metric_ids)}
+        if getattr(self, "_weighted_metric_ids", None):
+            cfg["weighted_metrics"] = ser(self._weighted_metric_ids)
+        return cfg
 
     def compile_from_config(self, cfg: dict, custom_objects: dict | None = None) -> None:
         from fastff import losses, optimizers
@@ -396,7 +402,9 @@ class Sequential:
         self.compile(optimizer=optimizers.deserialize(cfg["optimizer"], custom_objects),
                      loss=losses.deserialize(cfg["loss"], custom_objects),
                      metrics=[metrics_mod.deserialize(m, custom_objects)
-                              for m in cfg.get("metrics") or []])
+                              for m in cfg.get("metrics") or []],
+                     weighted_metrics=[metrics_mod.deserialize(m, custom_objects)
+                                       for m in cfg.get("weighted_metrics") or []] or None)
 
     def get_training_state(self) -> dict:
         """What a resumed run needs beyond weights and optimizer state (JSON-able)."""
@@ -584,6 +592,15 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
+
+
+def _metric_list(metrics: Any, name: str) -> list:
+    """``compile``'s metrics argument as a list (one metric, a list or None)."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
+        return [metrics]
+    return list(metrics)
 
 
 def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
