@@ -27,11 +27,13 @@ from .conllu import (
     coref_stats,
     iter_conllu,
     load_gum,
+    load_treebank,
     load_ud_ewt,
     parse_feats,
     read_conllu,
     read_conllu_documents,
     syntactic_head,
+    treebank_files,
 )
 from .glove import Coverage, embedding_matrix, load_glove
 from .idx import read_idx, write_idx
@@ -59,6 +61,8 @@ __all__ = [
     "data_root",
     "embedding_matrix",
     "iter_conllu",
+    "load_treebank",
+    "treebank_files",
     "load_glove",
     "load_gum",
     "load_mnist",
