@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # public name -> (module, attribute or None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
     "Sequential": ("fastff.models", "Sequential"),
-    "Model": ("fastff.models", "Model"),
+    "Model": ("fastff.functional", "Model"),
     "Input": ("fastff.layers", "Input"),
     "set_num_threads": ("fastff._threading", "set_num_threads"),
     "get_num_threads": ("fastff._threading", "get_num_threads"),

@@ -35,7 +35,7 @@ from fastff import _validation as V
 from fastff import config
 from fastff import distribution as distribution_lib
 from fastff import training as T
-from fastff.callbacks.base import CallbackList
+from fastff.callbacks.callback_list import CallbackList
 from fastff.utils.py_dataset import PyDataset, iterate_batches
 
 __all__ = ["is_batch_source", "uses_batch_sources", "fit", "evaluate", "predict"]

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import config
+from fastff import config, saving
 from fastff import data_adapters as _adapters
 from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
@@ -594,6 +594,9 @@ class Sequential:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
 
 
+saving.register_model_class(Sequential)
+
+
 def _metric_list(metrics: Any, name: str) -> list:
     """``compile``'s metrics argument as a list (one metric, a list or None)."""
     if metrics is None:
@@ -621,10 +624,3 @@ def load_model(path: Any, custom_objects: dict | None = None, compile: bool = Tr
 
     return _load(path, custom_objects=custom_objects, compile=compile)
 
-
-def __getattr__(name: str) -> Any:
-    if name == "Model":  # the functional API (imported lazily: it subclasses Sequential)
-        from fastff.functional import Model
-
-        return Model
-    raise AttributeError(f"module 'fastff.models' has no attribute {name!r}")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config, initializers, regularizers
+from fastff.layers.symbolic import call_symbolic, is_symbolic
 
 Backprop = Callable[..., "np.ndarray | None"]
 
@@ -222,13 +223,16 @@ class Layer:
         """``(y, backprop)``; ``backprop(dy, need_dx=True)`` returns ``dx`` or None."""
         raise NotImplementedError
 
-    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+    def __call__(self, x: Any, training: bool = False, **kwargs: Any) -> Any:
         """Forward without backprop, building on first use (for users). On a symbolic input
-        (``fastff.Input`` or another layer's symbolic output) it records a functional-API node."""
-        from fastff.functional import call_symbolic, is_symbolic
-
+        (``fastff.Input`` or another layer's symbolic output) it records a functional-API node.
+        The one entry point: layers change how a concrete input is taken in ``_eager_call``."""
         if is_symbolic(x):
             return call_symbolic(self, x)
+        return self._eager_call(x, training, **kwargs)
+
+    def _eager_call(self, x: Any, training: bool = False) -> Any:
+        """``layer(x)`` on a concrete input: convert, build on first use, forward."""
         arr = np.asarray(x)
         if not self.built:
             self.build_for(arr.shape[1:], self.dtype)
