@@ -118,3 +118,16 @@ def test_pos_tagger_any_treebank_and_early_stopping(tmp_path, one_thread):
     assert r["reload_identical"]
     with pytest.raises(FileNotFoundError, match="train"):
         mod.run(None, treebank=str(tmp_path))
+
+
+def test_sentiment_dan_keras_style_agrees_and_real_coverage(tmp_path, one_thread):
+    """The Keras-idiom DAN (Embedding(mask_zero) -> GlobalAveragePooling1D) trains as the
+    EmbeddingBag one; GloVe coverage is of the training text (not 100% by construction)."""
+    data = _data_dir()
+    r = _example("sentiment_dan").run(str(data), epochs=1, verbose=0, style="keras",
+                                      compare=True, max_train=800,
+                                      out=str(tmp_path / "dan.fastff"))
+    assert r["compare_max_diff_before"] < 1e-6 and r["compare_max_diff_after"] < 1e-5, r
+    assert r["compare_dev_accuracy"] == pytest.approx(r["dev_accuracy"], abs=2e-3)
+    assert 0.9 < r["glove_type_coverage"] < r["glove_token_coverage"] < 1.0, r
+    assert r["dev_accuracy"] > 0.6 and r["reload_identical"]

@@ -35,7 +35,7 @@ from .conllu import (
     syntactic_head,
     treebank_files,
 )
-from .glove import Coverage, embedding_matrix, load_glove
+from .glove import Coverage, TextCoverage, embedding_matrix, load_glove, text_coverage
 from .idx import read_idx, write_idx
 from .mnist import load_mnist, load_mnist_5k, load_mnist_test, read_mnist_csv
 from .paths import data_file, data_root
@@ -49,6 +49,8 @@ __all__ = [
     "PAD_ID",
     "UNK_ID",
     "Coverage",
+    "TextCoverage",
+    "text_coverage",
     "Document",
     "Link",
     "Mention",
