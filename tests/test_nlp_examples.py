@@ -131,3 +131,25 @@ def test_sentiment_dan_keras_style_agrees_and_real_coverage(tmp_path, one_thread
     assert r["compare_dev_accuracy"] == pytest.approx(r["dev_accuracy"], abs=2e-3)
     assert 0.9 < r["glove_type_coverage"] < r["glove_token_coverage"] < 1.0, r
     assert r["dev_accuracy"] > 0.6 and r["reload_identical"]
+
+
+def test_coref_epoch_chosen_on_dev_small(tmp_path, one_thread):
+    """Small settings: the dev antecedent accuracy picks the epoch and its weights are kept."""
+    import gzip
+
+    data = _data_dir()
+    small = tmp_path / "data" / "ud_english_gum"
+    small.mkdir(parents=True)
+    for split, docs in (("train", 6), ("dev", 3), ("test", 3)):  # the first GUM documents
+        name = f"en_gum-ud-{split}.conllu.gz"
+        with gzip.open(data / "ud_english_gum" / name, "rt", encoding="utf-8") as f:
+            parts = f.read().split("\n# newdoc")
+        with gzip.open(small / name, "wt", encoding="utf-8") as f:
+            f.write("\n# newdoc".join(parts[:docs]) + "\n")
+    mod = _example("coref_mention_pair")
+    r = mod.run(str(tmp_path / "data"), epochs=3, patience=1, verbose=0, negatives=4,
+                out=str(tmp_path / "coref.fastff"))
+    assert 1 <= r["epochs"] <= 3 and len(r["dev_curve"]) == r["epochs"]
+    assert r["best_epoch"] == 1 + r["dev_curve"].index(max(r["dev_curve"]))
+    assert r["dev_accuracy"] == pytest.approx(max(r["dev_curve"]), abs=1e-12)  # restored
+    assert 0.3 < r["test_accuracy"] <= 1.0 and r["reload_identical"]
