@@ -249,3 +249,20 @@ def test_endless_pydataset_needs_steps():
     h = _model().fit(Endless(workers=2), steps_per_epoch=7, epochs=2, verbose=0)
     assert len(h.history["loss"]) == 2
     assert not _workers_alive()
+
+
+def test_real_sigint_stops_at_a_step_boundary_and_joins_workers():
+    import signal
+
+    class Interrupting(Batches):
+        def __getitem__(self, i):
+            if i == 2:
+                signal.raise_signal(signal.SIGINT)  # handled in the main thread
+            return super().__getitem__(i)
+
+    ds = Interrupting(X, Yc, 4, workers=2, max_queue_size=2)
+    m = _model()
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(ds, epochs=3, shuffle=False, verbose=0)
+    assert not _workers_alive()
+    assert m.optimizer.iterations <= 10  # stopped within the first epoch
