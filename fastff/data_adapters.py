@@ -15,6 +15,8 @@ Semantics follow Keras 3:
   usual tuple; ``y``, ``sample_weight`` and ``validation_split`` must not be given with a batch
   source (the batches carry them); ``class_weight`` applies per batch.
 * the progress bar shows an unknown total when the number of batches is not known.
+* arrays beside a batch source as ``validation_data`` are cut and shuffled as
+  ``training.fit`` does (same permutation per epoch) but step through the general path.
 
 Each batch goes through the same checks as arrays do (``fastff.training._prepare_xy``); their
 errors name the batch (``batch 3: y: ...``). The steps themselves are the general path's
