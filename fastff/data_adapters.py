@@ -288,7 +288,7 @@ def fit(model: Any, x: Any, y: Any = None, batch_size: int | None = None, epochs
                     it = source.epoch(epoch)
                 for m in metrics:
                     m.reset_state()
-                tracker = T._Tracker(metrics)
+                tracker = T._tracker(model, metrics)
                 cbl.on_epoch_begin(epoch)
                 seen = 0
                 try:
@@ -348,7 +348,7 @@ def _evaluate_source(model: Any, source: _Source, cbl: Any, what: str,
                      epoch: int = 0) -> dict | None:
     """Loss and metrics over one pass of ``source`` (None when it gave no batches)."""
     metrics = model._new_metrics()
-    tracker = T._Tracker(metrics)
+    tracker = T._tracker(model, metrics)
     fused = model._fused()
     batch_logs = cbl is not None and cbl.needs_test_batch_logs
     if cbl is not None:

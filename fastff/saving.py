@@ -32,7 +32,7 @@ import hashlib
 import json
 import os
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -389,34 +389,11 @@ def read_file(
 # --------------------------------------------------------------------------- model glue
 
 
-def _serialize_obj(obj: Any) -> Any:
-    """A loss/metric/optimizer as JSON: a string stays, an object becomes class_name+config."""
-    if obj is None or isinstance(obj, str):
-        return obj
-    get_config = getattr(obj, "get_config", None)
-    if get_config is None:
-        name = getattr(obj, "__name__", None)
-        if name is None:
-            raise TypeError(f"cannot serialize {obj!r}: it has no get_config()")
-        return name
-    return {"class_name": type(obj).__name__, "config": get_config()}
-
-
 def _compile_config(model: Any) -> dict[str, Any] | None:
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
+    """The model's compile config (None before ``compile``)."""
+    if getattr(model, "optimizer", None) is None:
         return None
-    hook = getattr(model, "get_compile_config", None)
-    if hook is not None:
-        config = hook()
-        if config is not None:
-            return config
-    metrics = getattr(model, "compiled_metrics", None) or []
-    return {
-        "optimizer": _serialize_obj(optimizer),
-        "loss": _serialize_obj(getattr(model, "loss", None)),
-        "metrics": [_serialize_obj(m) for m in metrics],
-    }
+    return model.get_compile_config()
 
 
 def _weight_items(model: Any) -> list[tuple[str, np.ndarray]]:
@@ -459,9 +436,69 @@ def _model_header(model: Any, kind: str) -> dict[str, Any]:
     }
     if kind == "model":
         header["compile"] = _compile_config(model)
-        hook = getattr(model, "get_training_state", None)
-        header["training_state"] = hook() if hook is not None else None
+        header["training_state"] = model.get_training_state()
     return header
+
+
+def _check_json(value: Any, where: str) -> None:
+    """Refuse a config holding something JSON cannot store (a Lambda's function, a user
+    object), naming where it is, instead of json's bare TypeError."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_json(v, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_json(v, f"{where}.{k}")
+        return
+    what = f"the Python function {getattr(value, '__qualname__', value)!r}" if callable(value) \
+        else f"a {type(value).__name__} object"
+    raise ValueError(f"cannot save: {where} is {what}, which the file format cannot store. "
+                     "Lambda layers and other Python callables cannot be saved: write a Layer "
+                     "subclass with get_config() (registered with "
+                     "fastff.saving.register_keras_serializable), or use save_weights")
+
+
+def register_keras_serializable(package: str = "Custom", name: str | None = None) -> Callable:
+    """Decorator (Keras's name): make a custom class (layer, loss, metric, activation...)
+    resolvable by ``load_model`` without ``custom_objects``, by class name and by
+    ``"package>name"``."""
+    if not isinstance(package, str) or ">" in package:
+        raise ValueError(f"register_keras_serializable: package must be a string without "
+                         f"'>', got {package!r}")
+
+    def decorator(obj: Any) -> Any:
+        key = name or getattr(obj, "__name__", None)
+        if not key:
+            raise TypeError(f"register_keras_serializable: cannot name {obj!r}; pass name=")
+        _REGISTERED[key] = obj
+        _REGISTERED[f"{package}>{key}"] = obj
+        from fastff.layers import Layer, register_layer
+
+        if isinstance(obj, type) and issubclass(obj, Layer):
+            register_layer(obj, key)
+            if key != obj.__name__:
+                register_layer(obj, obj.__name__)
+        return obj
+
+    return decorator
+
+
+register_serializable = register_keras_serializable
+_REGISTERED: dict[str, Any] = {}
+
+
+def get_registered_objects() -> dict[str, Any]:
+    """The classes registered with ``register_keras_serializable`` (a copy)."""
+    return dict(_REGISTERED)
+
+
+def _with_registered(custom_objects: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    if not _REGISTERED:
+        return custom_objects
+    return {**_REGISTERED, **(custom_objects or {})}
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
@@ -472,6 +509,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         return
     arrays: dict[str, list[tuple[str, np.ndarray]]] = {"weights": _weight_items(model)}
     header = _model_header(model, "model")
+    _check_json(header["model"]["config"], "the model config")
     opt_arrays, opt_scalars = _optimizer_items(model)
     if header.get("compile") is not None:
         arrays["optimizer"] = opt_arrays
@@ -484,7 +522,20 @@ def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
     under a distribution)."""
     if not distribution.is_chief():
         return
-    write_file(path, _model_header(model, "weights"), {"weights": _weight_items(model)})
+    header = _model_header(model, "weights")
+    header["model"]["config"] = _jsonable(header["model"]["config"])  # for information only
+    write_file(path, header, {"weights": _weight_items(model)})
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with what JSON cannot store (a Lambda's function) replaced by its name."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return f"<{type(value).__name__} {getattr(value, '__qualname__', '')}>".replace(" >", ">")
 
 
 def _assign_weights(path: str, model: Any, items: list[tuple[str, np.ndarray]]) -> None:
@@ -638,35 +689,10 @@ def _model_class(path: str, spec: Any, custom_objects: Mapping[str, Any] | None)
     return cls
 
 
-def _deserialize_with(module: str, spec: Any, custom_objects: Mapping[str, Any] | None) -> Any:
-    import importlib
-
-    mod = importlib.import_module(f"fastff.{module}")
-    if isinstance(spec, str):
-        if custom_objects and spec in custom_objects:
-            return custom_objects[spec]
-        return spec
-    deserialize = getattr(mod, "deserialize", None)
-    if deserialize is not None:
-        return deserialize(spec, custom_objects=custom_objects)
-    return mod.get(spec)
-
-
 def _compile(path: str, model: Any, config: Any, custom_objects: Mapping[str, Any] | None) -> None:
     if not isinstance(config, dict):
         raise FormatError(f"{path}: 'compile' must be an object or null")
-    hook = getattr(model, "compile_from_config", None)
-    if hook is not None:
-        hook(config, custom_objects=custom_objects)
-        return
-    metrics = config.get("metrics") or []
-    if not isinstance(metrics, list):
-        raise FormatError(f"{path}: compile.metrics must be a list")
-    model.compile(
-        optimizer=_deserialize_with("optimizers", config.get("optimizer"), custom_objects),
-        loss=_deserialize_with("losses", config.get("loss"), custom_objects),
-        metrics=[_deserialize_with("metrics", m, custom_objects) for m in metrics],
-    )
+    model.compile_from_config(config, custom_objects=custom_objects)
 
 
 def _restore_optimizer(path: str, model: Any, header: dict[str, Any],
@@ -699,6 +725,7 @@ def load_model(
     Raises ``FormatError`` (a ``ValueError``) for a file that is not a valid model file.
     """
     path = os.fspath(path)
+    custom_objects = _with_registered(custom_objects)
     header, arrays = read_file(path)
     if header.get("kind") != "model":
         raise FormatError(f"{path}: this file holds {header.get('kind')!r}, not a model "
@@ -722,9 +749,8 @@ def load_model(
             _compile(path, model, header["compile"], custom_objects)
             _restore_optimizer(path, model, header, arrays.get("optimizer", []))
             state = header.get("training_state")
-            hook = getattr(model, "set_training_state", None)
-            if state is not None and hook is not None:
-                hook(state)
+            if state is not None:
+                model.set_training_state(state)
     except FormatError:
         raise
     except (Exception, MemoryError, RecursionError) as e:
