@@ -426,7 +426,10 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
                 T._bind_ops(model)
             if batch_logs:
                 cbl.on_predict_batch_begin(len(outs))
-            h = T._infer(model, X, model._predict_workspaces(X.shape[0])).copy()
+            if getattr(model, "_output_kind", None) is not None:  # several outputs
+                h = model.predict_on_batch(X)
+            else:
+                h = T._infer(model, X, model._predict_workspaces(X.shape[0])).copy()
             outs.append(h)
             if batch_logs:
                 cbl.on_predict_batch_end(len(outs) - 1, {"outputs": h})
@@ -436,4 +439,8 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
     cbl.on_predict_end()
     if not outs:
         raise ValueError("predict: the dataset or generator gave no batches")
+    if isinstance(outs[0], dict):
+        return {k: np.concatenate([o[k] for o in outs], axis=0) for k in outs[0]}
+    if isinstance(outs[0], (list, tuple)):
+        return [np.concatenate([o[i] for o in outs], axis=0) for i in range(len(outs[0]))]
     return np.concatenate(outs, axis=0)

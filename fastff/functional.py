@@ -18,6 +18,7 @@ import numpy as np
 
 from fastff import _validation as V
 from fastff import multi_output, saving
+from fastff.data_adapters import is_batch_source
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
@@ -443,7 +444,7 @@ class Model(Sequential):
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: Any = None, callbacks: Any = None) -> Any:
         """Outputs for ``x``: an array, or a list/dict of arrays for several outputs."""
-        if self._output_kind is None:
+        if self._output_kind is None or is_batch_source(x):  # a generator: data_adapters
             return super().predict(x, batch_size, verbose, steps, callbacks)
         return multi_output.predict(self, x, batch_size, verbose, callbacks)
 

@@ -266,3 +266,34 @@ def test_real_sigint_stops_at_a_step_boundary_and_joins_workers():
         m.fit(ds, epochs=3, shuffle=False, verbose=0)
     assert not _workers_alive()
     assert m.optimizer.iterations <= 10  # stopped within the first epoch
+
+
+def test_multi_output_model_on_a_generator_matches_arrays():
+    L = keras.layers
+    y1 = rng.standard_normal((40, 1))
+
+    def make():
+        keras.utils.set_random_seed(2)
+        inp = keras.Input((3,))
+        h = L.Dense(4, activation="relu")(inp)
+        m = keras.Model(inp, [L.Dense(1, name="reg")(h),
+                              L.Dense(2, activation="softmax", name="cls")(h)])
+        m.compile("sgd", ["mse", "sparse_categorical_crossentropy"])
+        return m
+
+    def gen():
+        for s in range(0, 40, BS):
+            yield X[s:s + BS], [y1[s:s + BS], Yc[s:s + BS]]
+
+    ref, m = make(), make()
+    h_ref = ref.fit(X, [y1, Yc], batch_size=BS, shuffle=False, verbose=0)
+    h = m.fit(gen(), verbose=0)
+    assert list(h.history) == list(h_ref.history)
+    for k in h.history:
+        np.testing.assert_allclose(h.history[k], h_ref.history[k], rtol=1e-6)
+    np.testing.assert_allclose(m.evaluate(gen(), verbose=0), ref.evaluate(X, [y1, Yc], verbose=0),
+                               rtol=1e-6)
+    got, want = m.predict(gen(), verbose=0), ref.predict(X, verbose=0)
+    assert len(got) == 2
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
