@@ -607,3 +607,38 @@ def test_feature_extractor_from_layer_outputs():
     out = keras.layers.Dense(2)(inp)
     fm = keras.Model(inp, out)
     assert fm.outputs == [out] and fm.output is out and fm.input is inp
+
+
+def test_activation_layers_leaky_relu_mlp(tmp_path):
+    from fastff.testing import check_grads
+
+    x, y = _blobs()
+    model = keras.Sequential([
+        keras.Input((8,)),
+        keras.layers.Dense(16), keras.layers.LeakyReLU(negative_slope=0.1),
+        keras.layers.Dense(16), keras.layers.ReLU(),
+        keras.layers.Dense(16), keras.layers.ELU(alpha=0.5),
+        keras.layers.Dense(3), keras.layers.Softmax(),
+    ])
+    assert [la.name for la in model.layers[1::2]] == ["leaky_re_lu", "re_lu", "elu", "softmax"]
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    hist = model.fit(x, y, epochs=5, verbose=0)
+    assert hist.history["accuracy"][-1] > 0.8
+    v = np.array([[-2.0, -0.5, 0.0, 1.5]], dtype="float32")
+    np.testing.assert_allclose(keras.layers.LeakyReLU()(v), [[-0.6, -0.15, 0.0, 1.5]], rtol=1e-6)
+    np.testing.assert_allclose(keras.layers.ReLU(negative_slope=0.1)(v),
+                               [[-0.2, -0.05, 0.0, 1.5]], rtol=1e-6)
+    np.testing.assert_allclose(keras.layers.ELU(alpha=0.5)(v),
+                               0.5 * np.expm1(np.minimum(v, 0)) + np.maximum(v, 0), rtol=1e-6)
+    assert keras.layers.LeakyReLU().get_config()["negative_slope"] == 0.3
+    for layer in (keras.layers.LeakyReLU(0.2), keras.layers.ReLU(), keras.layers.ELU(0.7),
+                  keras.layers.Softmax()):
+        check_grads(layer, np.random.default_rng(0).normal(size=(3, 5)) + 0.05)
+    with pytest.raises(NotImplementedError, match="max_value"):
+        keras.layers.ReLU(max_value=6.0)
+    with pytest.raises(NotImplementedError, match="axis"):
+        keras.layers.Softmax(axis=0)
+    model.save(tmp_path / "m.fastff")
+    m2 = keras.models.load_model(tmp_path / "m.fastff")
+    assert type(m2.layers[1]) is keras.layers.LeakyReLU and m2.layers[1].negative_slope == 0.1
+    np.testing.assert_allclose(m2.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)

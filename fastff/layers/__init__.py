@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastff.layers.activation import Activation
+from fastff.layers.activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from fastff.layers.base import Layer, Param, Workspace
 from fastff.layers.dense import Dense
 from fastff.layers.dropout import Dropout
@@ -37,11 +37,13 @@ _LAZY = {
 }
 
 __all__ = ["Layer", "Param", "Workspace", "Input", "InputLayer", "Dense", "Activation", "Dropout",
+           "ReLU", "LeakyReLU", "ELU", "Softmax",
            "Flatten", "get", "serialize", "deserialize", "register_layer", *_LAZY]
 
 _BUILTIN: dict[str, type[Layer]] = {
     "Input": Input, "InputLayer": Input, "Dense": Dense, "Activation": Activation,
     "Dropout": Dropout, "Flatten": Flatten,
+    "ReLU": ReLU, "LeakyReLU": LeakyReLU, "ELU": ELU, "Softmax": Softmax,
 }
 
 

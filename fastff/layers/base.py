@@ -47,7 +47,10 @@ config.on_clear_session(reset_names)
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras's ``to_snake_case``: ``Dense`` → ``dense``, ``LeakyReLU`` → ``leaky_re_lu``,
+    ``GlobalAveragePooling1D`` → ``global_average_pooling1d``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Param:
