@@ -382,12 +382,24 @@ def test_class_and_sample_weight():
     model.fit(x, y, class_weight={0: 1.0, 1: 2.0, 2: 0.5}, epochs=1, verbose=0)
     sw = np.where(y == 0, 2.0, 1.0)
     model.fit(x, y, sample_weight=sw, epochs=1, verbose=0)
-    # evaluate with sample weights: weighted mean of per-sample losses
     p = model.predict(x, verbose=0)
     per = -np.log(p[np.arange(len(y)), y])
     got = model.evaluate(x, y, sample_weight=sw, verbose=0, batch_size=len(y))
-    assert got == pytest.approx(np.sum(per * sw) / len(y), rel=1e-4) or \
-        got == pytest.approx(np.sum(per * sw) / np.sum(sw), rel=1e-4)
+    assert got == pytest.approx(np.sum(per * sw) / np.sum(sw), rel=1e-4)  # fastff today
+
+
+@pytest.mark.xfail(strict=True, reason="fastff's losses divide a sample-weighted sum by the sum "
+                   "of the weights; Keras 3's sum_over_batch_size divides by the batch size")
+def test_sample_weighted_loss_is_keras_sum_over_batch_size():
+    x, y = _blobs()
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    sw = np.where(y == 0, 2.0, 1.0)
+    # evaluate with sample weights: Keras 3 gives sum(w * loss) / n
+    p = model.predict(x, verbose=0)
+    per = -np.log(p[np.arange(len(y)), y])
+    got = model.evaluate(x, y, sample_weight=sw, verbose=0, batch_size=len(y))
+    assert got == pytest.approx(np.sum(per * sw) / len(y), rel=1e-4)  # Keras 3: sum / n
 
 
 def test_validation_data_vs_split_history_keys():
@@ -613,6 +625,8 @@ def test_activation_layers_leaky_relu_mlp(tmp_path):
     from fastff.testing import check_grads
 
     x, y = _blobs()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((8,)),
         keras.layers.Dense(16), keras.layers.LeakyReLU(negative_slope=0.1),
@@ -622,7 +636,7 @@ def test_activation_layers_leaky_relu_mlp(tmp_path):
     ])
     assert [la.name for la in model.layers[1::2]] == ["leaky_re_lu", "re_lu", "elu", "softmax"]
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    hist = model.fit(x, y, epochs=5, verbose=0)
+    hist = model.fit(x, y, epochs=10, verbose=0)
     assert hist.history["accuracy"][-1] > 0.8
     v = np.array([[-2.0, -0.5, 0.0, 1.5]], dtype="float32")
     np.testing.assert_allclose(keras.layers.LeakyReLU()(v), [[-0.6, -0.15, 0.0, 1.5]], rtol=1e-6)
@@ -641,4 +655,18 @@ def test_activation_layers_leaky_relu_mlp(tmp_path):
     model.save(tmp_path / "m.fastff")
     m2 = keras.models.load_model(tmp_path / "m.fastff")
     assert type(m2.layers[1]) is keras.layers.LeakyReLU and m2.layers[1].negative_slope == 0.1
+    np.testing.assert_allclose(m2.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_activation_layers_keras_file_round_trip(tmp_path):
+    x, _ = _blobs(16)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(6), keras.layers.LeakyReLU(0.1),
+                              keras.layers.Dense(6), keras.layers.ReLU(), keras.layers.Dense(6),
+                              keras.layers.ELU(0.5), keras.layers.Dense(3),
+                              keras.layers.Softmax()])
+    model.save(tmp_path / "m.keras")
+    m2 = keras.models.load_model(tmp_path / "m.keras")
+    assert [type(la).__name__ for la in m2.layers[1::2]] == ["LeakyReLU", "ReLU", "ELU",
+                                                              "Softmax"]
+    assert m2.layers[1].negative_slope == 0.1 and m2.layers[5].alpha == 0.5
     np.testing.assert_allclose(m2.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)

@@ -3,6 +3,7 @@ against the config before any model is built, compile config and optimizer state
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -100,6 +101,36 @@ def _refuse_set(cfg: dict, keys: tuple, path: str, what: str) -> None:
             raise FormatError(f"{path}: {what}: {key}={cfg[key]!r} is not supported by fastff")
 
 
+def _activation_layer(cls: str, cfg: dict, path: str, what: str, common: dict) -> Any:
+    """Keras's ReLU / LeakyReLU / ELU / Softmax layers (the arguments fastff supports)."""
+    from fastff import layers
+
+    def number(key: str, default: float) -> float:
+        v = cfg.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise FormatError(f"{path}: {what}.{key} must be a finite number, got {v!r}")
+        return float(v)
+
+    try:
+        if cls == "ReLU":
+            if cfg.get("max_value") is not None or number("threshold", 0.0) != 0.0:
+                raise FormatError(f"{path}: {what}: ReLU max_value/threshold are not supported "
+                                  "by fastff")
+            return layers.ReLU(negative_slope=number("negative_slope", 0.0), **common)
+        if cls == "LeakyReLU":
+            return layers.LeakyReLU(negative_slope=number("negative_slope", 0.3), **common)
+        if cls == "ELU":
+            return layers.ELU(alpha=number("alpha", 1.0), **common)
+        if cfg.get("axis", -1) not in (-1, [-1]):
+            raise FormatError(f"{path}: {what}: Softmax over axis {cfg.get('axis')!r} is not "
+                              "supported by fastff (only -1)")
+        return layers.Softmax(**common)
+    except (ValueError, NotImplementedError) as e:
+        if isinstance(e, FormatError):
+            raise
+        raise FormatError(f"{path}: {what}: {e}") from e
+
+
 def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
     """(Keras class, fastff layer or Input kwargs, Keras config) of one layer spec."""
     from fastff import initializers, layers, regularizers
@@ -160,6 +191,8 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
         layer = layers.Dropout(float(rate), seed=seed, **common)
     elif cls == "Activation":
         layer = layers.Activation(_activation(cfg, path, what), **common)
+    elif cls in ("ReLU", "LeakyReLU", "ELU", "Softmax"):
+        layer = _activation_layer(cls, cfg, path, what, common)
     elif cls == "Flatten":
         if cfg.get("data_format") not in (None, "channels_last"):
             raise FormatError(f"{path}: {what}: only data_format='channels_last' is supported")

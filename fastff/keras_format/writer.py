@@ -18,6 +18,7 @@ from fastff.keras_format.layout import (
     KERAS_VERSION,
     LAYER_CLASSES,
     METADATA_NAME,
+    WEIGHTLESS,
     WEIGHTS_NAME,
     functional_order,
     layer_paths,
@@ -81,6 +82,15 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
         return "Activation", {**base, "activation": _keras_activation(layer)}
     if cls == "Flatten":
         return "Flatten", {**base, "data_format": "channels_last"}
+    if cls == "ReLU":
+        return "ReLU", {**base, "max_value": None, "negative_slope": layer.negative_slope,
+                        "threshold": 0.0}
+    if cls == "LeakyReLU":
+        return "LeakyReLU", {**base, "negative_slope": layer.negative_slope}
+    if cls == "ELU":
+        return "ELU", {**base, "alpha": layer.alpha}
+    if cls == "Softmax":
+        return "Softmax", {**base, "axis": -1}
     if cls == "Embedding":
         return "Embedding", {
             **base, "input_dim": layer.input_dim, "output_dim": layer.output_dim,
@@ -91,7 +101,9 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
     if cls == "Concatenate":
         return "Concatenate", {**base, "axis": -1}
     raise ValueError(f"save_keras: layer {layer.name!r} ({cls}) has no Keras 3 equivalent; "
-                     f"supported: {', '.join(LAYER_CLASSES[1:])}")
+                     f"supported: {', '.join(LAYER_CLASSES[1:])}. fastff's own format keeps "
+                     "every layer (custom ones too): use a name without .keras/.weights.h5, "
+                     "e.g. model.save('model.fastff') or save_weights('model.weights.fastff')")
 
 
 def _layer_weights(layer: Any) -> list[np.ndarray]:
@@ -131,7 +143,7 @@ def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], li
         for layer in ordered:
             cls, cfg = _layer_config(layer, dtype)
             spec = _keras_obj("keras.layers", cls, cfg)
-            if cls != "Dropout" and cls != "Activation" and cls != "Flatten":
+            if cls not in WEIGHTLESS:
                 spec["build_config"] = {"input_shape": [None, *shape]}
             layer_cfgs.append(spec)
             shape = layer.compute_output_shape(shape)
