@@ -19,8 +19,10 @@ from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
 from fastff.models import Sequential
+from fastff.subclassed import Model as BaseModel
+from fastff.subclassed import register_functional
 
-__all__ = ["Model", "SymbolicTensor", "is_symbolic", "call_symbolic"]
+__all__ = ["Model", "BaseModel", "SymbolicTensor", "is_symbolic", "call_symbolic"]
 
 
 class SymbolicTensor:
@@ -239,9 +241,12 @@ class _Graph(Layer):
         return vals[-1], backprop
 
 
-class Model(Sequential):
+class Model(BaseModel):
     """A network of layers with several inputs (Keras functional API), trained like
-    ``Sequential``: ``Model(inputs=[a, b], outputs=y)``."""
+    ``Sequential``: ``Model(inputs=[a, b], outputs=y)``. A subclass of Keras's base
+    ``fastff.Model`` (``fastff.subclassed``), which constructs it for ``Model(inputs, outputs)``."""
+
+    _auto_track = False  # the graph, not attribute scanning, says what the layers are
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None, dtype: Any = None,
                  trainable: bool = True, device: str | None = None):
@@ -398,3 +403,6 @@ class Model(Sequential):
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(["None", *map(str, shape)]) + ")"
+
+
+register_functional(Model)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import config
+from fastff import _call_context, config
 from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
@@ -443,10 +443,23 @@ class Sequential:
         return _training.predict(self, x, batch_size, verbose, callbacks)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+        if _call_context.inside_call():  # inside a subclassed model's call: part of it
+            return self._call_layers(x, training)
         if training:
             return _training.forward(self, x, training=True)
         return _training.predict(self, x, batch_size=None, verbose=0, callbacks=None,
                                  single_batch=True)
+
+    def _call_layers(self, x: Any, training: Any) -> Any:
+        """Run the layers one by one through ``Layer.__call__`` (so an enclosing model's tape
+        records them and the weights stay in the enclosing model's buffers)."""
+        if getattr(self, "_graph", None) is not None:
+            raise NotImplementedError("a functional Model inside a subclassed model's call is "
+                                      "not supported yet; use its layers or a Sequential")
+        h = x
+        for layer in self._layers:
+            h = layer(h, training=training)
+        return h
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         return _training.predict(self, x, batch_size=None, verbose=0, callbacks=None,
@@ -594,8 +607,8 @@ def load_model(path: Any, custom_objects: dict | None = None, compile: bool = Tr
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Model":  # the functional API (imported lazily: it subclasses Sequential)
-        from fastff.functional import Model
+    if name == "Model":  # Keras's base Model (imported lazily: it subclasses Sequential)
+        from fastff.functional import BaseModel  # registers Model(inputs, outputs) with it
 
-        return Model
+        return BaseModel
     raise AttributeError(f"module 'fastff.models' has no attribute {name!r}")
