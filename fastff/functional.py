@@ -18,7 +18,6 @@ from fastff import _validation as V
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
-from fastff.models import Sequential
 from fastff.subclassed import Model as BaseModel
 from fastff.subclassed import register_functional
 

@@ -384,7 +384,7 @@ class Sequential:
         if self.optimizer is None:
             return None
         mets = [m if isinstance(m, str) else metrics_mod.serialize(metrics_mod.get(m, self.loss))
-                for m in self._metric_ids]
+                for m in self._metric_ids]  # a function: its (registered) name
         return {"optimizer": optimizers.serialize(self.optimizer),
                 "loss": losses.serialize(self.loss), "metrics": mets}
 

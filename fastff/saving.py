@@ -38,11 +38,18 @@ from typing import Any
 import numpy as np
 
 from fastff import distribution
+from fastff._registry import get_registered_object, register_serializable
+
+#: Keras's name for ``register_serializable``
+register_keras_serializable = register_serializable
 
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "FormatError",
+    "register_serializable",
+    "register_keras_serializable",
+    "get_registered_object",
     "load_model",
     "load_weights",
     "read_file",
@@ -416,6 +423,9 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
 def _weight_items(model: Any) -> list[tuple[str, np.ndarray]]:
     from fastff.layers.base import to_host  # device weights are written from a host copy
 
+    own = getattr(model, "_weight_items", None)
+    if own is not None and getattr(model, "_auto_track", False):  # a subclassed model
+        return own()
     items: list[tuple[str, np.ndarray]] = []
     for layer in model.layers:
         for p in getattr(layer, "params", []):
@@ -451,6 +461,10 @@ def _model_header(model: Any, kind: str) -> dict[str, Any]:
         "kind": kind,
         "model": {"class_name": type(model).__name__, "config": model.get_config()},
     }
+    build = getattr(model, "get_build_config", None)
+    build_config = build() if build is not None else None
+    if build_config is not None:  # a subclassed model: the input shape its weights need
+        header["model"]["build_config"] = build_config
     if kind == "model":
         header["compile"] = _compile_config(model)
         hook = getattr(model, "get_training_state", None)
@@ -587,10 +601,16 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
         spec = header.get("model")
         config = spec.get("config") if isinstance(spec, dict) else None
         shape = config.get("input_shape") if isinstance(config, dict) else None
+        subclassed = getattr(model, "_auto_track", False)
+        if subclassed:  # a subclassed model's config is the user's: the shape is kept apart
+            bc = spec.get("build_config") if isinstance(spec, dict) else None
+            shape = bc.get("input_shape") if isinstance(bc, dict) else None
+            shape = shape[1:] if isinstance(shape, list) and shape[:1] == [None] else shape
         if not (isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)):
             raise ValueError(f"load_weights: the model is not built and {path} does not say "
                              "its input shape; call model.build(input_shape) first")
-        _check_planned_weights(path, list(getattr(model, "layers", [])), shape, items)
+        if not subclassed:  # the weight shapes of a layer stack are known before building
+            _check_planned_weights(path, list(getattr(model, "layers", [])), shape, items)
         try:
             model.build((None, *shape))
         except (MemoryError, OverflowError) as e:
@@ -603,15 +623,18 @@ def _model_class(path: str, spec: Any, custom_objects: Mapping[str, Any] | None)
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise FormatError(f"{path}: 'model' must be an object with a string 'class_name'")
     name = spec["class_name"]
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    from fastff import models
+    user = get_registered_object(name, custom_objects)
+    if user is not None:
+        return user
+    from fastff import functional, models
 
-    registry = {"Sequential": getattr(models, "Sequential", None),
-                "Model": getattr(models, "Model", None)}
+    registry = {"Sequential": models.Sequential, "Model": functional.Model,
+                "Functional": functional.Model}
     cls = registry.get(name)
     if cls is None:
-        raise FormatError(f"{path}: unknown model class {name!r}; pass it in custom_objects")
+        raise FormatError(f"{path}: unknown model class {name!r}; pass custom_objects="
+                          f"{{{name!r}: {name}}} to load_model, or decorate the class with "
+                          "@fastff.saving.register_serializable()")
     return cls
 
 
@@ -696,6 +719,9 @@ def load_model(
                 model = cls.from_config(config, custom_objects=custom_objects)
             except TypeError:
                 model = cls.from_config(config)
+        build_config = spec.get("build_config")
+        if build_config is not None and hasattr(model, "build_from_config"):
+            model.build_from_config(build_config)
         _assign_weights(path, model, arrays.get("weights", []))
         if compile and header.get("compile") is not None:
             _compile(path, model, header["compile"], custom_objects)

@@ -176,6 +176,9 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     for p in model._regularized:
         penalty += p.regularizer(p.value)
         p.regularizer.add_gradient(p.value, p.grad)
+    added = getattr(model, "_call_penalty", None)
+    if added is not None:  # a subclassed model's add_loss values (their gradient is in)
+        penalty += added()
     return per_row, penalty, pred, dx
 
 
@@ -520,6 +523,9 @@ def _loss_and_pred(model, xb, yb, swb, ws, fused):
         pred = h
     penalty = sum(p.regularizer(p.value) for p in model._regularized) if model._regularized \
         else 0.0
+    added = getattr(model, "_call_penalty", None)
+    if added is not None:  # add_loss values count in evaluate too, as in Keras
+        penalty += added()
     return per_row, penalty, pred
 
 
