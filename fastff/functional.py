@@ -59,7 +59,7 @@ def call_symbolic(layer: Layer, x: Any) -> SymbolicTensor:
     multi = getattr(layer, "multi_input", False)
     if multi != (isinstance(x, (list, tuple))):
         raise ValueError(f"layer {layer.name!r} takes {'a list of' if multi else 'one'} input(s)")
-    out = layer.compute_output_shape(shapes if multi else shapes[0])
+    out = layer.infer_output_shape(shapes if multi else shapes[0])
     return SymbolicTensor(layer, inputs, tuple(out))
 
 
@@ -179,7 +179,7 @@ class _Graph(Layer):
         shapes: list[Any] = [tuple(s.input_shape_decl) for s in self.sources]
         for layer, refs in self.nodes:
             multi = getattr(layer, "multi_input", False)
-            shapes.append(tuple(layer.compute_output_shape(
+            shapes.append(tuple(layer.infer_output_shape(
                 [shapes[r] for r in refs] if multi else shapes[refs[0]])))
         return shapes[len(self.sources):]
 

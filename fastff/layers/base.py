@@ -96,6 +96,59 @@ class Param:
     def __repr__(self) -> str:
         return f"<Param {self.path} shape={self.shape} dtype={self.value.dtype}>"
 
+    # -- as an array in user code (custom layers' ``call``): NumPy sees the value, and
+    # operators / NumPy functions go through fastff.ops, so they record for gradients
+    _fastff_variable = True  # how fastff.ops recognises a weight without importing layers
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        v = to_host(self.value)
+        return v if dtype is None else v.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from fastff.ops._dispatch import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from fastff.ops._dispatch import array_function
+
+        return array_function(func, args, kwargs)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def T(self) -> Any:  # noqa: N802 (NumPy's name)
+        from fastff.ops.shape import transpose
+
+        return transpose(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        from fastff.ops.shape import getitem
+
+        return getitem(self, key)
+
+
+def _op_method(ufunc: Any, reflected: bool = False) -> Callable:
+    def method(self: Param, other: Any = None) -> Any:
+        from fastff.ops._dispatch import array_ufunc
+
+        args = (self,) if other is None and ufunc in _UNARY_UFUNCS else (
+            (other, self) if reflected else (self, other))
+        return array_ufunc(ufunc, "__call__", args, {})
+
+    return method
+
+
+_UNARY_UFUNCS = (np.negative, np.absolute, np.positive)
+for _name, _uf in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                   ("truediv", np.true_divide), ("pow", np.power), ("matmul", np.matmul)):
+    setattr(Param, f"__{_name}__", _op_method(_uf))
+    setattr(Param, f"__r{_name}__", _op_method(_uf, reflected=True))
+for _name, _uf in (("neg", np.negative), ("abs", np.absolute), ("pos", np.positive)):
+    setattr(Param, f"__{_name}__", _op_method(_uf))
+
 
 def is_device_array(x: Any) -> bool:
     """True for an accelerator array (anything that is not a NumPy array but can be copied
@@ -144,6 +197,9 @@ class Layer:
     #: the dtype inputs are converted to (None: the model's float dtype)
     min_input_ndim = 2
     input_dtype: Any = None
+    #: a custom layer's sublayers (attributes, lists, dicts) and own weights, set at build
+    _sublayers: list = []
+    _own_params: list = []
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _WATCHED:
@@ -174,6 +230,9 @@ class Layer:
         """Create weights for inputs of ``input_shape`` (no batch axis). Default: none."""
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample output shape (a custom layer's comes from its build-time dry run)."""
+        if self.built and self._is_custom():
+            return self._custom_output_shape
         return tuple(input_shape)
 
     def build_for(self, input_shape: tuple[int, ...], dtype: Any = None) -> tuple[int, ...]:
@@ -186,19 +245,117 @@ class Layer:
         else:
             if self.dtype is None or dtype is not None:
                 self.dtype = config.standardize_dtype(dtype if dtype is not None else self.dtype)
+            if self._is_custom():
+                return self._build_custom(input_shape)
             self.build(input_shape)
             self.input_shape = input_shape
             self.built = True
+        if self._is_custom():
+            return self._custom_output_shape
         return self.compute_output_shape(input_shape)
 
-    def add_weight(self, name: str | None = None, shape: tuple[int, ...] = (),
-                   initializer: Any = "glorot_uniform", regularizer: Any = None,
-                   trainable: bool = True, dtype: Any = None) -> Param:
-        """Create a weight; the model later moves it into its flat buffer."""
-        init = initializers.get(initializer)
+    # -- custom layers (a ``call`` written with fastff.ops, gradients from the tape) ------
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        """The forward computation of a custom layer (Keras's ``call``); see ``forward``."""
+        raise NotImplementedError(f"{type(self).__name__} defines neither forward nor call")
+
+    @classmethod
+    def _is_custom(cls) -> bool:
+        """Does this class compute with ``call`` (gradients from the tape) rather than a
+        hand-written ``forward``?"""
+        c = cls.__dict__.get("_custom_flag")
+        if c is None:
+            c = cls.call is not Layer.call and cls.forward is Layer.forward
+            cls._custom_flag = c
+        return c
+
+    def infer_output_shape(self, input_shape: Any) -> tuple[int, ...]:
+        """Per-sample output shape, as the functional API needs it before the model builds:
+        a custom layer builds here (as Keras builds on a symbolic call)."""
+        if self._is_custom():
+            return self.build_for(input_shape, self.dtype)
+        return self.compute_output_shape(input_shape)
+
+    def _build_custom(self, input_shape: Any) -> tuple[int, ...]:
+        """Keras semantics: ``build`` gets shapes with the batch axis; weights of sublayers
+        are created by a dry run of ``call`` on a zeros batch (which also gives the output
+        shape, as Keras's symbolic call does)."""
+        multi = isinstance(input_shape, list)
+        batched = [(None, *s) for s in input_shape] if multi else (None, *input_shape)
+        self.build(batched)
+        self.input_shape = input_shape
+        self.built = True
+        for layer in tracked_layers(self):  # sublayers compute in this layer's dtype
+            if not layer.built:
+                layer.dtype = self.dtype
+        dtype = self.input_dtype or self.dtype
+        if multi:
+            dry: Any = [np.zeros((2, *s), dtype=dtype) for s in input_shape]
+        else:
+            dry = np.zeros((2, *input_shape), dtype=dtype)
+        from fastff.ops.tape import paused, value_of
+
+        with np.errstate(all="ignore"), paused():
+            y = self.call(dry, **self._call_kwargs(False))
+
+        y = value_of(y)
+        if not isinstance(y, np.ndarray):
+            raise TypeError(f"layer {self.name!r}: call returned {type(y).__name__}, not an "
+                            "array")
+        self._own_params = list(self.params)
+        subs = tracked_layers(self)
+        self._sublayers = subs
+        seen = {id(p) for p in self.params}
+        for layer in subs:
+            for p in layer.params:
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    self.params.append(p)
+        self._custom_output_shape = tuple(y.shape[1:])
+        return self._custom_output_shape
+
+    def _call_kwargs(self, training: bool) -> dict:
+        cls = type(self)
+        takes = cls.__dict__.get("_call_takes_training")
+        if takes is None:
+            import inspect
+
+            try:
+                sig = inspect.signature(cls.call)
+                takes = "training" in sig.parameters or any(
+                    p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+            except (TypeError, ValueError):
+                takes = True
+            cls._call_takes_training = takes
+        return {"training": training} if takes else {}
+
+    def add_weight(self, shape: Any = None, initializer: Any = None, dtype: Any = None,
+                   trainable: Any = True, autocast: bool = True, regularizer: Any = None,
+                   constraint: Any = None, aggregation: Any = None,
+                   name: str | None = None) -> Param:
+        """Create a weight (Keras 3's signature); the model later moves it into its flat
+        buffer, so optimizers update it and ``save_weights`` stores it. fastff's older
+        positional form ``add_weight(name, shape, initializer, regularizer)`` still works."""
+        if isinstance(shape, str):  # the older (name, shape, initializer, regularizer) form
+            name, shape, initializer = shape, initializer, dtype
+            dtype = None
+            if not isinstance(trainable, bool):
+                regularizer, trainable = trainable, True
+        if constraint is not None:
+            raise NotImplementedError(f"layer {self.name!r}: add_weight(constraint=...) is not "
+                                      "supported by fastff yet")
+        if shape is None:
+            shape = ()
+        if isinstance(shape, (int, np.integer)):
+            shape = (int(shape),)
+        shape = tuple(shape)
+        if any(s is None or int(s) < 0 for s in shape):
+            raise ValueError(f"layer {self.name!r}: add_weight shape must be fully known "
+                             f"non-negative ints, got {shape}")
+        init = initializers.get("glorot_uniform" if initializer is None else initializer)
         dt = config.standardize_dtype(dtype if dtype is not None else self.dtype)
         pname = name or f"variable_{len(self.params)}"
-        param = Param(pname, init(tuple(shape), dt), trainable=trainable,
+        param = Param(pname, init(tuple(int(s) for s in shape), dt), trainable=bool(trainable),
                       regularizer=regularizers.get(regularizer), initializer=init,
                       path=f"{self.name}/{pname}")
         self.params.append(param)
@@ -219,20 +376,54 @@ class Layer:
 
     def forward(self, x: np.ndarray, training: bool = False,
                 ws: Workspace | None = None) -> tuple[np.ndarray, Backprop]:
-        """``(y, backprop)``; ``backprop(dy, need_dx=True)`` returns ``dx`` or None."""
-        raise NotImplementedError
+        """``(y, backprop)``; ``backprop(dy, need_dx=True)`` returns ``dx`` or None.
 
-    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+        A custom layer (one that defines ``call``) gets this from the tape: ``call`` runs
+        under ``fastff.ops.tape.forward_call`` and ``backprop`` replays its ops' VJPs."""
+        if not self._is_custom():
+            raise NotImplementedError(f"{type(self).__name__} defines neither forward nor call")
+        from fastff.ops.tape import forward_call
+
+        kwargs = self._call_kwargs(bool(training))
+        call = self.call
+        y, bp = forward_call(lambda inputs: call(inputs, **kwargs), x, self.params,
+                             bool(training), name=f"layer {self.name!r} ({type(self).__name__})"
+                             ".call")
+        if not isinstance(y, np.ndarray):
+            raise TypeError(f"layer {self.name!r}: call returned {type(y).__name__}; a layer "
+                            "in a model must return one array")
+        return y, bp
+
+    def __call__(self, x: Any, training: Any = None) -> np.ndarray:
         """Forward without backprop, building on first use (for users). On a symbolic input
-        (``fastff.Input`` or another layer's symbolic output) it records a functional-API node."""
+        (``fastff.Input`` or another layer's symbolic output) it records a functional-API node.
+        Inside recorded code (a custom layer's ``call``, a ``GradientTape``) it is one tape
+        node whose VJP is this layer's ``backprop``; ``training`` defaults to the caller's."""
+        from fastff.ops import tape
+
+        if tape.is_recording():
+            if training is None:
+                training = tape.call_training()
+            return tape.record_layer(self, x, bool(training))
         from fastff.functional import call_symbolic, is_symbolic
 
         if is_symbolic(x):
             return call_symbolic(self, x)
-        arr = np.asarray(x)
+        if training is None:
+            training = tape.call_training() or False
+        if isinstance(x, (list, tuple)) and (getattr(self, "multi_input", False)
+                                             or self._is_custom()):
+            arrs = [np.asarray(tape.value_of(a)) for a in x]
+            if not self.built:
+                self.build_for([a.shape[1:] for a in arrs], self.dtype)
+            y, _ = self.forward([np.ascontiguousarray(a, dtype=self.dtype)
+                                 if a.dtype.kind == "f" else a for a in arrs], training)
+            return y
+        arr = np.asarray(tape.value_of(x))
         if not self.built:
             self.build_for(arr.shape[1:], self.dtype)
-        arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        if self.input_dtype is None or arr.dtype.kind == "f":
+            arr = np.ascontiguousarray(arr, dtype=self.dtype)
         y, _ = self.forward(arr, training)
         return y
 
@@ -261,11 +452,24 @@ class Layer:
 
     @property
     def trainable_params(self) -> list[Param]:
-        return [p for p in self.params if p.trainable and self._trainable]
+        subs = self._sublayers
+        if not subs:
+            return [p for p in self.params if p.trainable and self._trainable]
+        if not self._trainable:
+            return []
+        out = [p for p in self._own_params if p.trainable]
+        seen = {id(p) for p in out}
+        for layer in subs:
+            out += [p for p in layer.trainable_params if id(p) not in seen]
+            seen.update(id(p) for p in out)
+        return out
 
     @property
     def non_trainable_params(self) -> list[Param]:
-        return [p for p in self.params if not (p.trainable and self._trainable)]
+        if not self._sublayers:
+            return [p for p in self.params if not (p.trainable and self._trainable)]
+        train = {id(p) for p in self.trainable_params}
+        return [p for p in self.params if id(p) not in train]
 
     @property
     def weights(self) -> list[Param]:
@@ -317,3 +521,27 @@ def _as_shape(shape: Any) -> tuple[int, ...]:
     if any(s is None for s in out):
         raise ValueError(f"input shape must be fully known (no None), got {out}")
     return tuple(int(s) for s in out)
+
+
+def tracked_layers(obj: Any) -> list[Layer]:
+    """The layers ``obj`` holds in its attributes, in assignment order, including inside
+    lists, tuples and dicts (Keras's automatic tracking); each once, ``obj`` excluded."""
+    out: list[Layer] = []
+    seen = {id(obj)}
+
+    def visit(v: Any, depth: int) -> None:
+        if isinstance(v, Layer):
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        elif depth < 4 and isinstance(v, (list, tuple)):
+            for item in v:
+                visit(item, depth + 1)
+        elif depth < 4 and isinstance(v, dict):
+            for item in v.values():
+                visit(item, depth + 1)
+
+    for k, v in vars(obj).items():
+        if k not in ("_ops", "_sublayers", "_own_params", "params"):
+            visit(v, 0)
+    return out

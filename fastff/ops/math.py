@@ -1,0 +1,334 @@
+"""Math ops (``keras.ops`` names): elementwise arithmetic, matmul/dot, reductions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastff.ops._base import broadcast_error, expand_reduced, norm_axes, val
+from fastff.ops.tape import OpsError, record
+
+__all__ = ["add", "subtract", "multiply", "divide", "true_divide", "negative", "power",
+           "matmul", "dot", "sum", "mean", "max", "min", "var", "std", "square", "sqrt",
+           "exp", "log", "log1p", "expm1", "abs", "absolute", "sign", "clip", "maximum",
+           "minimum", "where", "erf", "norm", "reciprocal"]
+
+
+def _binary(name: str, f: Any, x: Any, y: Any, vjp: Any) -> Any:
+    a, b = val(x, name), val(y, name)
+    try:
+        out = f(a, b)
+    except ValueError:
+        raise broadcast_error(name, [np.shape(a), np.shape(b)]) from None
+    return record(name, out, (x, y), vjp(a, b, out))
+
+
+# ---------------------------------------------------------------------------- arithmetic
+def add(x1: Any, x2: Any) -> Any:
+    return _binary("add", np.add, x1, x2, lambda a, b, o: lambda g, n: (g, g))
+
+
+def subtract(x1: Any, x2: Any) -> Any:
+    return _binary("subtract", np.subtract, x1, x2,
+                   lambda a, b, o: lambda g, n: (g, -g if n[1] else None))
+
+
+def multiply(x1: Any, x2: Any) -> Any:
+    return _binary("multiply", np.multiply, x1, x2, lambda a, b, o: lambda g, n: (
+        g * b if n[0] else None, g * a if n[1] else None))
+
+
+def divide(x1: Any, x2: Any) -> Any:
+    return _binary("divide", np.true_divide, x1, x2, lambda a, b, o: lambda g, n: (
+        g / b if n[0] else None, -g * o / b if n[1] else None))
+
+
+true_divide = divide
+
+
+def negative(x: Any) -> Any:
+    a = val(x, "negative")
+    return record("negative", np.negative(a), (x,), lambda g, n: (-g,))
+
+
+def power(x1: Any, x2: Any) -> Any:
+    def vjp(a, b, o):
+        def f(g, n):
+            da = g * b * np.power(a, b - 1) if n[0] else None
+            db = None
+            if n[1]:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    db = g * o * np.where(np.asarray(a) > 0, np.log(np.where(
+                        np.asarray(a) > 0, a, 1)), 0)
+            return da, db
+        return f
+
+    return _binary("power", np.power, x1, x2, vjp)
+
+
+def square(x: Any) -> Any:
+    a = val(x, "square")
+    return record("square", np.square(a), (x,), lambda g, n: (2 * g * a,))
+
+
+def sqrt(x: Any) -> Any:
+    a = val(x, "sqrt")
+    o = np.sqrt(a)
+    return record("sqrt", o, (x,), lambda g, n: (g / (2 * o),))
+
+
+def reciprocal(x: Any) -> Any:
+    a = val(x, "reciprocal")
+    o = np.reciprocal(np.asarray(a, dtype=np.result_type(a, np.float16)))
+    return record("reciprocal", o, (x,), lambda g, n: (-g * o * o,))
+
+
+def exp(x: Any) -> Any:
+    a = val(x, "exp")
+    o = np.exp(a)
+    return record("exp", o, (x,), lambda g, n: (g * o,))
+
+
+def expm1(x: Any) -> Any:
+    a = val(x, "expm1")
+    o = np.expm1(a)
+    return record("expm1", o, (x,), lambda g, n: (g * (o + 1),))
+
+
+def log(x: Any) -> Any:
+    a = val(x, "log")
+    return record("log", np.log(a), (x,), lambda g, n: (g / a,))
+
+
+def log1p(x: Any) -> Any:
+    a = val(x, "log1p")
+    return record("log1p", np.log1p(a), (x,), lambda g, n: (g / (1 + a),))
+
+
+def abs(x: Any) -> Any:  # noqa: A001 (Keras's name)
+    a = val(x, "abs")
+    return record("abs", np.abs(a), (x,), lambda g, n: (g * np.sign(a),))
+
+
+absolute = abs
+
+
+def sign(x: Any) -> Any:
+    a = val(x, "sign")
+    return record("sign", np.sign(a), (x,), lambda g, n: (np.zeros_like(g),))
+
+
+def erf(x: Any) -> Any:
+    from scipy.special import erf as _erf
+
+    a = val(x, "erf")
+    o = _erf(a)
+    return record("erf", o, (x,),
+                  lambda g, n: (g * (2.0 / np.sqrt(np.pi)) * np.exp(-np.square(a)),))
+
+
+def clip(x: Any, x_min: Any, x_max: Any) -> Any:
+    a = val(x, "clip")
+    lo = val(x_min, "clip") if x_min is not None else None
+    hi = val(x_max, "clip") if x_max is not None else None
+    try:
+        o = np.clip(a, lo, hi)
+    except ValueError:
+        raise broadcast_error("clip", [np.shape(a), np.shape(lo), np.shape(hi)]) from None
+
+    def vjp(g, n):
+        inside = np.ones(np.shape(o), dtype=bool)
+        if lo is not None:
+            inside &= a >= lo
+        if hi is not None:
+            inside &= a <= hi
+        dlo = g * (a < lo) if n[1] else None
+        dhi = g * (a > hi) if n[2] else None
+        return g * inside, dlo, dhi
+
+    return record("clip", o, (x, x_min, x_max), vjp)
+
+
+def maximum(x1: Any, x2: Any) -> Any:
+    return _binary("maximum", np.maximum, x1, x2, lambda a, b, o: lambda g, n: (
+        g * (a >= b) if n[0] else None, g * (a < b) if n[1] else None))
+
+
+def minimum(x1: Any, x2: Any) -> Any:
+    return _binary("minimum", np.minimum, x1, x2, lambda a, b, o: lambda g, n: (
+        g * (a <= b) if n[0] else None, g * (a > b) if n[1] else None))
+
+
+def where(condition: Any, x1: Any = None, x2: Any = None) -> Any:
+    """``x1`` where ``condition`` else ``x2`` (the condition gets no gradient)."""
+    c = np.asarray(val(condition, "where"))
+    if x1 is None and x2 is None:
+        return np.nonzero(c)
+    if x1 is None or x2 is None:
+        raise OpsError("fastff.ops.where: give both x1 and x2, or neither")
+    a, b = val(x1, "where"), val(x2, "where")
+    try:
+        o = np.where(c, a, b)
+    except ValueError:
+        raise broadcast_error("where", [c.shape, np.shape(a), np.shape(b)]) from None
+    return record("where", o, (condition, x1, x2), lambda g, n: (
+        None, np.where(c, g, 0) if n[1] else None, np.where(c, 0, g) if n[2] else None))
+
+
+# ---------------------------------------------------------------------------- products
+def _promote(a: np.ndarray, b: np.ndarray) -> tuple:
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    return a2, b2
+
+
+def matmul(x1: Any, x2: Any) -> Any:
+    """Matrix product with NumPy's ``matmul`` rules (1-D promoted, batch axes broadcast)."""
+    a, b = np.asarray(val(x1, "matmul")), np.asarray(val(x2, "matmul"))
+    if a.ndim == 0 or b.ndim == 0:
+        raise OpsError(f"fastff.ops.matmul: inputs must have at least one dimension, got "
+                       f"shapes {a.shape} and {b.shape} (use multiply for scalars)")
+    try:
+        o = np.matmul(a, b)
+    except ValueError:
+        raise OpsError(f"fastff.ops.matmul: shapes {a.shape} and {b.shape} are incompatible "
+                       f"(inner dimensions {a.shape[-1]} and "
+                       f"{b.shape[-2] if b.ndim > 1 else b.shape[0]})") from None
+
+    def vjp(g, n):
+        a2, b2 = _promote(a, b)
+        g2 = np.reshape(g, np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+                        + (a2.shape[-2], b2.shape[-1]))
+        da = db = None
+        if n[0]:
+            da = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            da = _reduce_to(da, a2.shape).reshape(a.shape)
+        if n[1]:
+            db = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            db = _reduce_to(db, b2.shape).reshape(b.shape)
+        return da, db
+
+    return record("matmul", o, (x1, x2), vjp)
+
+
+def _reduce_to(d: np.ndarray, shape: tuple) -> np.ndarray:
+    from fastff.ops.tape import _unbroadcast
+
+    return _unbroadcast(d, tuple(shape), "matmul")
+
+
+def dot(x1: Any, x2: Any) -> Any:
+    """``np.dot``: a product by a scalar, or a matrix product when ``x2`` has rank ≤ 2."""
+    a, b = np.asarray(val(x1, "dot")), np.asarray(val(x2, "dot"))
+    if a.ndim == 0 or b.ndim == 0:
+        return multiply(x1, x2)
+    if b.ndim > 2:
+        raise OpsError(f"fastff.ops.dot: x2 of rank {b.ndim} (shape {b.shape}) is not "
+                       "supported; use matmul or einsum")
+    if a.ndim == 1 and b.ndim == 1:
+        if a.shape != b.shape:
+            raise OpsError(f"fastff.ops.dot: shapes {a.shape} and {b.shape} are incompatible")
+        return sum(multiply(x1, x2))
+    return matmul(x1, x2)
+
+
+# ---------------------------------------------------------------------------- reductions
+def _count(shape: tuple, axes: tuple | None) -> int:
+    if axes is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    a = np.asarray(val(x, "sum"))
+    axes = norm_axes(axis, a.ndim, "sum")
+    o = np.sum(a, axis=axes, keepdims=keepdims)
+    return record("sum", o, (x,), lambda g, n: (
+        np.broadcast_to(expand_reduced(g, axes, a.ndim, keepdims), a.shape),))
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    a = np.asarray(val(x, "mean"))
+    axes = norm_axes(axis, a.ndim, "mean")
+    o = np.mean(a, axis=axes, keepdims=keepdims)
+    cnt = _count(a.shape, axes)
+    return record("mean", o, (x,), lambda g, n: (
+        np.broadcast_to(expand_reduced(g, axes, a.ndim, keepdims) / cnt, a.shape),))
+
+
+def _extremum(name: str, f: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    a = np.asarray(val(x, name))
+    axes = norm_axes(axis, a.ndim, name)
+    if a.size == 0:
+        raise OpsError(f"fastff.ops.{name}: empty array of shape {a.shape} has no {name}")
+    o = f(a, axis=axes, keepdims=keepdims)
+
+    def vjp(g, n):  # ties share the gradient equally (as TensorFlow)
+        ok = expand_reduced(np.asarray(o), axes, a.ndim, keepdims)
+        mask = a == ok
+        cnt = np.sum(mask, axis=axes, keepdims=True)
+        return (mask * (expand_reduced(g, axes, a.ndim, keepdims) / cnt),)
+
+    return record(name, o, (x,), vjp)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False, initial: Any = None) -> Any:  # noqa: A001
+    if initial is not None:
+        return maximum(_extremum("max", np.max, x, axis, keepdims), initial)
+    return _extremum("max", np.max, x, axis, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False, initial: Any = None) -> Any:  # noqa: A001
+    if initial is not None:
+        return minimum(_extremum("min", np.min, x, axis, keepdims), initial)
+    return _extremum("min", np.min, x, axis, keepdims)
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
+    a = np.asarray(val(x, "var"))
+    axes = norm_axes(axis, a.ndim, "var")
+    o = np.var(a, axis=axes, keepdims=keepdims, ddof=ddof)
+    cnt = _count(a.shape, axes) - ddof
+
+    def vjp(g, n):
+        c = a - np.mean(a, axis=axes, keepdims=True)
+        return (expand_reduced(g, axes, a.ndim, keepdims) * (2.0 / cnt) * c,)
+
+    return record("var", o, (x,), vjp)
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
+    a = np.asarray(val(x, "std"))
+    axes = norm_axes(axis, a.ndim, "std")
+    o = np.std(a, axis=axes, keepdims=keepdims, ddof=ddof)
+    cnt = _count(a.shape, axes) - ddof
+
+    def vjp(g, n):
+        c = a - np.mean(a, axis=axes, keepdims=True)
+        ok = expand_reduced(np.asarray(o), axes, a.ndim, keepdims)
+        return (expand_reduced(g, axes, a.ndim, keepdims) * c / (cnt * ok),)
+
+    return record("std", o, (x,), vjp)
+
+
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
+    """Vector norms (``ord`` None/2/"fro": Euclidean, 1, inf) over ``axis`` (None: all)."""
+    a = np.asarray(val(x, "norm"))
+    if ord in (None, 2, "fro", "euclidean"):
+        axes = norm_axes(axis, a.ndim, "norm")
+        o = np.sqrt(np.sum(np.square(a), axis=axes, keepdims=keepdims))
+
+        def vjp(g, n):
+            ok = expand_reduced(o, axes, a.ndim, keepdims)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = np.where(ok > 0, a / np.where(ok > 0, ok, 1), 0)
+            return (expand_reduced(g, axes, a.ndim, keepdims) * r,)
+
+        return record("norm", o, (x,), vjp)
+    if ord == 1:
+        return sum(abs(x), axis=axis, keepdims=keepdims)
+    if ord in (np.inf, "inf"):
+        return max(abs(x), axis=axis, keepdims=keepdims)
+    raise OpsError(f"fastff.ops.norm: ord={ord!r} is not supported (None, 2, 'fro', 1, inf)")
+

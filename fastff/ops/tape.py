@@ -1,0 +1,678 @@
+"""The per-thread tape: reverse-mode recording for ``fastff.ops`` and layer calls.
+
+How recorded values are tracked (the design choice): while a tape records, an op whose inputs
+include a tracked value returns a ``Tensor``, a thin ``np.ndarray`` subclass (a view of the
+plain result, so it *is* an ndarray and mixes with NumPy) carrying ``_tt = (tape serial, node
+index)``. Tracking lives on the value itself, not in an ``id()`` map, so a freed array's reused
+id can never alias a recorded one, and a Tensor of a finished tape is just a constant to a new
+tape (its serial no longer matches). Operators (``x @ w + b``, ``-x``, ``x[1:]``, ``x.sum()``)
+and NumPy functions on Tensors are routed back into ``fastff.ops`` (see ``_dispatch``), so
+Keras-style code records without calling ``fastff.ops`` explicitly. Weights (``Param``) are
+leaves the tape recognises by duck typing (``_fastff_variable``); plain arrays become leaves
+only through ``GradientTape.watch``, which keeps them referenced while recording.
+
+Each node holds ``(name, input refs, input shapes, vjp)``; ``vjp(g, need)`` returns one
+gradient per input (None where ``need`` is False). ``backward`` replays the nodes in reverse,
+sums gradients, and reduces broadcast gradients back to each input's shape. Integer and bool
+results are never tracked (non-differentiable). After a backward pass (non-persistent tape) or
+when a ``forward_call`` backprop has run, the tape drops every node, so nothing stays referenced
+between training steps. Tapes are per thread (``threading.local``) and nest: ops record onto the
+innermost one; a layer called inside recorded code is one node of the enclosing tape whose VJP
+is the layer's own ``backprop`` closure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Tensor", "GradientTape", "value_and_grad", "forward_call", "record",
+           "record_layer", "current_tape", "is_recording", "value_of", "call_training",
+           "OpsError", "NoGradientError"]
+
+
+class OpsError(ValueError):
+    """Bad input to a ``fastff.ops`` function (names the op)."""
+
+
+class NoGradientError(TypeError):
+    """A gradient is needed through an op that has none (names the op)."""
+
+
+_state = threading.local()
+_serials = itertools.count(1)
+
+
+def _stack() -> list:
+    s = getattr(_state, "stack", None)
+    if s is None:
+        s = _state.stack = []
+    return s
+
+
+def current_tape() -> _Tape | None:
+    """The innermost recording tape of this thread, or None."""
+    s = getattr(_state, "stack", None)
+    return s[-1] if s else None
+
+
+def is_recording() -> bool:
+    return bool(getattr(_state, "stack", None))
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """Nothing records inside (a layer's dry run while building, for instance)."""
+    s, tr = _stack(), getattr(_state, "training", None)
+    saved, saved_tr = s[:], None if tr is None else tr[:]
+    s.clear()
+    if tr is not None:
+        tr.clear()
+    try:
+        yield
+    finally:
+        s[:] = saved
+        if tr is not None:
+            tr[:] = saved_tr
+
+
+def call_training() -> bool | None:
+    """The ``training`` flag of the enclosing ``forward_call`` (None outside one)."""
+    s = getattr(_state, "training", None)
+    return s[-1] if s else None
+
+
+class Tensor(np.ndarray):
+    """An ndarray recorded on a tape (see the module docstring); behaves as its array."""
+
+    _tt: tuple[int, int] | None = None
+    _arr: np.ndarray | None = None
+
+    # operators and NumPy functions are routed into fastff.ops
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from fastff.ops._dispatch import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from fastff.ops._dispatch import array_function
+
+        return array_function(func, args, kwargs)
+
+    def __getitem__(self, key):
+        from fastff.ops.shape import getitem
+
+        return getitem(self, key)
+
+    def __iadd__(self, other):  # tensors are immutable: x += y rebinds x to x + y
+        return self.__add__(other)
+
+    def __isub__(self, other):
+        return self.__sub__(other)
+
+    def __imul__(self, other):
+        return self.__mul__(other)
+
+    def __itruediv__(self, other):
+        return self.__truediv__(other)
+
+    def __ipow__(self, other):
+        return self.__pow__(other)
+
+    def __imatmul__(self, other):
+        return self.__matmul__(other)
+
+    def __setitem__(self, key, value):
+        raise OpsError("fastff.ops: a recorded tensor cannot be assigned to in place "
+                       "(x[...] = v); build a new one, e.g. with fastff.ops.where")
+
+    def reshape(self, *shape, order="C"):
+        from fastff.ops.shape import reshape
+
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = shape[0]
+        return reshape(self, shape)
+
+    def transpose(self, *axes):
+        from fastff.ops.shape import transpose
+
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]
+        return transpose(self, axes or None)
+
+    @property
+    def T(self):  # noqa: N802 (NumPy's name)
+        from fastff.ops.shape import transpose
+
+        return transpose(self)
+
+    def flatten(self, order="C"):
+        from fastff.ops.shape import reshape
+
+        return reshape(self, (-1,))
+
+    ravel = flatten
+
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
+        from fastff.ops.math import sum as _sum
+
+        return _sum(self, axis, keepdims)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
+        from fastff.ops.math import mean
+
+        return mean(self, axis, keepdims)
+
+    def max(self, axis=None, out=None, keepdims=False, **kw):
+        from fastff.ops.math import max as _max
+
+        return _max(self, axis, keepdims)
+
+    def min(self, axis=None, out=None, keepdims=False, **kw):
+        from fastff.ops.math import min as _min
+
+        return _min(self, axis, keepdims)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+        from fastff.ops.math import var
+
+        return var(self, axis, keepdims, ddof=ddof)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+        from fastff.ops.math import std
+
+        return std(self, axis, keepdims, ddof=ddof)
+
+    def dot(self, other, out=None):
+        from fastff.ops.math import dot
+
+        return dot(self, other)
+
+    def clip(self, min=None, max=None, out=None, **kw):  # noqa: A002 (NumPy's names)
+        from fastff.ops.math import clip
+
+        return clip(self, min, max)
+
+    def squeeze(self, axis=None):
+        from fastff.ops.shape import squeeze
+
+        return squeeze(self, axis)
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        from fastff.ops.core import cast
+
+        return cast(self, dtype)
+
+    def copy(self, order="C"):
+        from fastff.ops.core import identity
+
+        return identity(self)
+
+    def numpy(self) -> np.ndarray:
+        """The plain array (Keras tensor compatibility)."""
+        return value_of(self).copy()
+
+
+def value_of(x: Any) -> Any:
+    """The plain value behind a Tensor or a weight (``Param``); anything else unchanged."""
+    if type(x) is Tensor:
+        a = x._arr
+        return x.view(np.ndarray) if a is None else a
+    if getattr(x, "_fastff_variable", False):
+        return x.value
+    if isinstance(x, Tensor):  # a subclass of a Tensor: unusual, but plain it
+        return x.view(np.ndarray)
+    return x
+
+
+class _Node:
+    __slots__ = ("name", "refs", "shapes", "vjp", "layer")
+
+    def __init__(self, name: str, refs: list, shapes: list, vjp: Any, layer: Any = None):
+        self.name = name
+        self.refs = refs        # node index per input, -1 for a constant
+        self.shapes = shapes    # the inputs' shapes (for unbroadcasting)
+        self.vjp = vjp          # vjp(g, need) -> grads per input; None: leaf or no gradient
+        self.layer = layer      # a Layer node: the params its backprop overwrites
+
+
+_LEAF = "leaf"
+
+
+class _Tape:
+    """The recorded nodes of one ``GradientTape`` or ``forward_call`` (internal)."""
+
+    __slots__ = ("serial", "nodes", "leaves", "keep", "active")
+
+    def __init__(self) -> None:
+        self.serial = next(_serials)
+        self.nodes: list[_Node] = []
+        self.leaves: dict[int, int] = {}  # id(param or watched array) -> node index
+        self.keep: list = []              # keeps watched arrays and params alive (ids unique)
+        self.active = True
+
+    # ---- leaves -----------------------------------------------------------------------
+    def leaf(self, obj: Any, shape: tuple[int, ...]) -> int:
+        k = id(obj)
+        i = self.leaves.get(k)
+        if i is None:
+            i = len(self.nodes)
+            self.nodes.append(_Node(_LEAF, [], [], None))
+            self.leaves[k] = i
+            self.keep.append(obj)
+        return i
+
+    def ref(self, x: Any) -> int:
+        """The node index of ``x`` on this tape, or -1 (a constant)."""
+        if type(x) is Tensor:
+            tt = x._tt
+            return tt[1] if tt is not None and tt[0] == self.serial else -1
+        if getattr(x, "_fastff_variable", False):
+            if x.value.dtype.kind != "f":
+                return -1
+            return self.leaf(x, x.shape)
+        if self.leaves and isinstance(x, np.ndarray):
+            return self.leaves.get(id(x), -1)
+        return -1
+
+    def wrap(self, y: np.ndarray, i: int) -> Tensor:
+        t = y.view(Tensor)
+        t._arr = y
+        t._tt = (self.serial, i)
+        return t
+
+    def clear(self) -> None:
+        self.nodes = []
+        self.leaves = {}
+        self.keep = []
+
+    # ---- backward ---------------------------------------------------------------------
+    def backward(self, seeds: list[tuple[int, np.ndarray]],
+                 wanted: set[int]) -> tuple[list, set[int]]:
+        """Gradients per node index (None where none reached) from ``seeds``, and the ids of
+        the params whose ``.grad`` a layer node's backprop wrote; only nodes on a path to a
+        ``wanted`` index are replayed."""
+        nodes = self.nodes
+        n = len(nodes)
+        needed = [False] * n
+        for i in wanted:
+            needed[i] = True
+        for i, node in enumerate(nodes):
+            if not needed[i]:
+                for r in node.refs:
+                    if r >= 0 and needed[r]:
+                        needed[i] = True
+                        break
+        grads: list = [None] * n
+        for i, g in seeds:
+            grads[i] = g if grads[i] is None else grads[i] + g
+        top = max((i for i, _ in seeds), default=-1)
+        touched: set[int] = set()  # params a layer node's backprop has already written
+        for i in range(top, -1, -1):
+            g = grads[i]
+            if g is None or not needed[i]:
+                continue
+            node = nodes[i]
+            if node.name is _LEAF:
+                continue
+            if i not in wanted:
+                grads[i] = None  # free intermediate gradients as we go
+            if node.vjp is None:
+                raise NoGradientError(
+                    f"fastff.ops: {node.name} has no gradient, but a gradient is needed "
+                    "through it (use a differentiable op, or fastff.ops.stop_gradient to "
+                    "mark the value as a constant)")
+            need = [r >= 0 and needed[r] for r in node.refs]
+            if node.layer is not None:
+                outs = _run_layer_vjp(node, g, need, touched)
+            else:
+                outs = node.vjp(g, need)
+            for r, shape, d, nd in zip(node.refs, node.shapes, outs, need):
+                if not nd or d is None:
+                    continue
+                d = _unbroadcast(np.asarray(d), shape, node.name)
+                grads[r] = d if grads[r] is None else grads[r] + d
+        return grads, touched
+
+
+def _run_layer_vjp(node: _Node, g: np.ndarray, need: list, touched: set) -> Any:
+    """A layer's backprop overwrites its params' grads: when a layer is called more than
+    once in one recording, keep what earlier (later-recorded) calls wrote and add it back."""
+    params = node.layer
+    saved = [(p, p.grad.copy()) for p in params if id(p) in touched]
+    outs = node.vjp(g, need)
+    for p, old in saved:
+        p.grad += old
+    touched.update(id(p) for p in params)
+    return outs
+
+
+def _unbroadcast(d: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """Sum a broadcast gradient back to the input's ``shape``."""
+    if d.shape == shape:
+        return d
+    extra = d.ndim - len(shape)
+    if extra < 0:
+        raise OpsError(f"fastff.ops: internal gradient of {name} has shape {d.shape}, "
+                       f"smaller than its input {shape}")
+    if extra:
+        d = d.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and d.shape[i] != 1)
+    if axes:
+        d = d.sum(axis=axes, keepdims=True)
+    return d.reshape(shape)
+
+
+# ---------------------------------------------------------------------------- recording
+def record(name: str, y: Any, args: Sequence[Any], vjp: Callable | None) -> Any:
+    """Record ``y = op(*args)`` on the current tape; returns ``y`` (a Tensor when tracked).
+
+    ``vjp(g, need)`` gives one gradient per arg (broadcast shapes are reduced here); None
+    marks an op with no gradient: using it where a gradient is needed raises, naming it."""
+    y = np.asarray(y)
+    s = getattr(_state, "stack", None)
+    if not s or y.dtype.kind not in "fc":
+        return y
+    tape = s[-1]
+    refs = [tape.ref(a) for a in args]
+    if max(refs, default=-1) < 0:
+        return y
+    i = len(tape.nodes)
+    tape.nodes.append(_Node(name, refs, [np.shape(value_of(a)) for a in args], vjp))
+    return tape.wrap(y, i)
+
+
+def record_layer(layer: Any, x: Any, training: bool) -> Any:
+    """Call a layer inside recorded code as ONE node whose VJP is its ``backprop``."""
+    multi = isinstance(x, (list, tuple))
+    xs = list(x) if multi else [x]
+    plain = [np.ascontiguousarray(value_of(a)) for a in xs]
+    if not layer.built:
+        shape = [a.shape[1:] for a in plain] if multi else plain[0].shape[1:]
+        layer.build_for(shape, layer.dtype or plain[0].dtype)
+    y, bp = layer.forward(plain if multi else plain[0], training)
+    tape = current_tape()
+    if tape is None:
+        return y
+    params = list(layer.params)
+    refs = [tape.ref(a) for a in xs]
+    param_refs = [tape.leaf(p, p.shape) for p in params if p.trainable and layer.trainable]
+    if max(refs, default=-1) < 0 and not param_refs:
+        return y
+    # the params are inputs too (so the node is replayed when a param's gradient is wanted);
+    # their gradient goes to p.grad through backprop, so the vjp returns None for them
+    n_x = len(xs)
+
+    def vjp(g: np.ndarray, need: list) -> list:
+        need_dx = any(need[:n_x])
+        dx = bp(np.ascontiguousarray(g), need_dx)
+        if not need_dx:
+            return [None] * len(need)
+        dxs = list(dx) if multi else [dx]
+        return dxs + [None] * (len(need) - n_x)
+
+    i = len(tape.nodes)
+    tape.nodes.append(_Node(f"layer {layer.name!r}", refs + param_refs,
+                            [np.shape(a) for a in plain] + [p.shape for p in params
+                                                            if p.trainable and layer.trainable],
+                            vjp, layer=params))
+    return _wrap_out(tape, y, i, layer.name)
+
+
+def _wrap_out(tape: _Tape, y: Any, i: int, name: str) -> Any:
+    if isinstance(y, np.ndarray) and y.dtype.kind in "fc":
+        return tape.wrap(y, i)
+    return y
+
+
+# ---------------------------------------------------------------------------- GradientTape
+class GradientTape:
+    """Record ops in a ``with`` block, then ``tape.gradient(target, sources)`` (as TF/Keras).
+
+    Sources are weights (``Param``), Tensors recorded on this tape, or arrays passed to
+    ``watch`` first. ``gradient`` returns one array per source (None where the target does not
+    depend on it). A non-persistent tape forgets everything after its first ``gradient``."""
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
+        self.persistent = bool(persistent)
+        self._tape: _Tape | None = None
+        self._used = False
+
+    def __enter__(self) -> GradientTape:
+        self._tape = _Tape()
+        _stack().append(self._tape)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        s = _stack()
+        if s and s[-1] is self._tape:
+            s.pop()
+        elif self._tape in s:
+            s.remove(self._tape)
+        self._tape.active = False  # type: ignore[union-attr]
+
+    def watch(self, x: Any) -> Any:
+        """Make ``x`` (an array, or a list of them) a source. Returns it as recorded
+        Tensor(s): use those with operators (``x @ w``); ``fastff.ops`` functions and
+        ``gradient`` also accept the original arrays."""
+        if self._tape is None:
+            raise RuntimeError("GradientTape.watch: use it inside `with GradientTape() as t:`")
+        many = isinstance(x, (list, tuple))
+        out = []
+        for a in (x if many else [x]):
+            if getattr(a, "_fastff_variable", False):
+                self._tape.leaf(a, a.shape)
+                out.append(a)
+                continue
+            a = value_of(a) if isinstance(a, Tensor) else a
+            if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+                raise TypeError(f"GradientTape.watch: expected a float ndarray, got "
+                                f"{getattr(a, 'dtype', type(a).__name__)}")
+            out.append(self._tape.wrap(a, self._tape.leaf(a, a.shape)))
+        return out if many else out[0]
+
+    def gradient(self, target: Any, sources: Any, output_gradients: Any = None) -> Any:
+        """d(sum of target · output_gradients)/d(source) for each source."""
+        tape = self._tape
+        if tape is None:
+            raise RuntimeError("GradientTape.gradient: the tape has not recorded anything")
+        if self._used and not self.persistent:
+            raise RuntimeError("GradientTape.gradient can only be called once on a "
+                               "non-persistent tape (use GradientTape(persistent=True))")
+        single = not isinstance(sources, (list, tuple))
+        srcs = [sources] if single else list(sources)
+        targets = target if isinstance(target, (list, tuple)) else [target]
+        ogs = output_gradients if isinstance(output_gradients, (list, tuple)) \
+            else [output_gradients] * len(targets)
+        seeds = []
+        for t, og in zip(targets, ogs):
+            r = tape.ref(t)
+            if r < 0:
+                continue
+            v = value_of(t)
+            g = np.ones_like(v) if og is None else np.broadcast_to(
+                np.asarray(og, dtype=v.dtype), v.shape).copy()
+            seeds.append((r, g))
+        want = [tape.ref(s) if not isinstance(s, np.ndarray) or isinstance(s, Tensor)
+                else tape.leaves.get(id(s), -1) for s in srcs]
+        grads, touched = tape.backward(seeds, {w for w in want if w >= 0}) if seeds \
+            else ([], set())
+        out = []
+        for s, w in zip(srcs, want):
+            g = None if w < 0 or not seeds else grads[w]
+            if id(s) in touched:  # a layer's backprop wrote this weight's gradient
+                g = s.grad.copy() if g is None else g + s.grad
+            out.append(g)
+        self._used = True
+        if not self.persistent:
+            tape.clear()
+        return out[0] if single else out
+
+
+def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable:
+    """``fn`` → ``g(*args) = (fn(*args), d fn / d args[argnums])`` (as ``jax.value_and_grad``).
+
+    ``fn`` must return a scalar (with ``has_aux``: ``(scalar, aux)``); args may be arrays or
+    weights (``Param``); gradients come back as arrays in the same structure."""
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        args = list(args)
+        with GradientTape() as t:
+            for k in nums:
+                if not getattr(args[k], "_fastff_variable", False):
+                    args[k] = t.watch(_as_float_array(args[k], "value_and_grad"))
+            out = fn(*args, **kwargs)
+        value, aux = out if has_aux else (out, None)
+        if np.ndim(value_of(value)) != 0:
+            raise OpsError(f"value_and_grad: fn must return a scalar, got shape "
+                           f"{np.shape(value_of(value))}")
+        gs = t.gradient(value, [args[k] for k in nums])
+        gs = [np.zeros(np.shape(value_of(args[k])), dtype=np.asarray(value_of(args[k])).dtype)
+              if g is None else g for g, k in zip(gs, nums)]
+        v = np.asarray(value_of(value))
+        g = gs[0] if isinstance(argnums, int) else tuple(gs)
+        return ((v, aux), g) if has_aux else (v, g)
+
+    return wrapped
+
+
+def _as_float_array(x: Any, where: str) -> np.ndarray:
+    a = np.array(value_of(x), copy=True)
+    if a.dtype.kind not in "f":
+        if a.dtype.kind in "iub":
+            a = a.astype(np.float64)
+        else:
+            raise TypeError(f"{where}: cannot differentiate with respect to dtype {a.dtype}")
+    return a
+
+
+# ---------------------------------------------------------------------------- forward_call
+def _flatten(x: Any) -> tuple[list, Callable]:
+    """Leaves of a (nested list/tuple/dict) structure and a function rebuilding it."""
+    if isinstance(x, (list, tuple)):
+        parts = [_flatten(v) for v in x]
+        sizes = [len(p[0]) for p in parts]
+        kind = type(x)
+
+        def rebuild(leaves: list) -> Any:
+            out, k = [], 0
+            for (_, rb), n in zip(parts, sizes):
+                out.append(rb(leaves[k:k + n]))
+                k += n
+            return kind(out) if kind in (list, tuple) else out
+
+        return [v for p in parts for v in p[0]], rebuild
+    if isinstance(x, dict):
+        keys = list(x)
+        parts = [_flatten(x[k]) for k in keys]
+        sizes = [len(p[0]) for p in parts]
+
+        def rebuild_d(leaves: list) -> Any:
+            out, k = {}, 0
+            for key, (_, rb), n in zip(keys, parts, sizes):
+                out[key] = rb(leaves[k:k + n])
+                k += n
+            return out
+
+        return [v for p in parts for v in p[0]], rebuild_d
+    return [x], lambda leaves: leaves[0]
+
+
+def forward_call(fn: Callable[[Any], Any], inputs: Any, params: Sequence[Any] = (),
+                 training: bool = False, name: str = "call") -> tuple[Any, Callable]:
+    """Run arbitrary user code ``fn(inputs)`` under recording; the closure-contract pair.
+
+    Contract (what built-in layers' ``forward`` returns, so it drops into the loops):
+
+    - ``inputs``: an array or a (nested) list/tuple/dict of arrays. Each float array reaches
+      ``fn`` as a recorded ``Tensor`` (a view: the caller's array is never written).
+    - ``params``: the weights (``Param``) ``fn`` may use, e.g. ``layer.params`` (own and
+      sublayers'). ``fn`` reads them through ``fastff.ops``/operators; built-in layers it
+      calls are single tape nodes whose VJP is their fused ``backprop``.
+    - ``training``: passed down to layers ``fn`` calls without a ``training`` argument.
+    - returns ``(outputs, backprop)``: ``outputs`` in ``fn``'s structure, as plain arrays
+      (arrays, or lists/tuples/dicts of them; anything else raises a TypeError naming
+      ``name``). ``backprop(d_outputs, need_dx=True)`` takes gradients in the same structure
+      (None for an output that gets none), **overwrites** ``p.grad`` for every param in
+      ``params`` (zero where no gradient reached it), and returns the input gradients in the
+      inputs' structure (None for non-float inputs) or None when ``need_dx`` is False.
+      After it ran the tape is dropped: call it at most once.
+    """
+    leaves, rebuild = _flatten(inputs)
+    tape = _Tape()
+    stack = _stack()
+    tr = getattr(_state, "training", None)
+    if tr is None:
+        tr = _state.training = []
+    wrapped, refs = [], []
+    for a in leaves:
+        v = value_of(a)
+        if isinstance(v, np.ndarray) and v.dtype.kind in "fc":
+            i = len(tape.nodes)
+            tape.nodes.append(_Node(_LEAF, [], [], None))
+            wrapped.append(tape.wrap(v, i))
+            refs.append(i)
+        else:
+            wrapped.append(v)
+            refs.append(-1)
+    stack.append(tape)
+    tr.append(bool(training))
+    try:
+        out = fn(rebuild(wrapped))
+    finally:
+        stack.pop()
+        tr.pop()
+        tape.active = False
+    out_leaves, out_rebuild = _flatten(out)
+    out_refs, plain = [], []
+    for o in out_leaves:
+        if not isinstance(o, np.ndarray):
+            if np.isscalar(o) and isinstance(o, (float, int, np.number)):
+                o = np.asarray(o)
+            else:
+                raise TypeError(f"{name} returned {type(o).__name__}, not an array (or a "
+                                "list/tuple/dict of arrays)")
+        out_refs.append(tape.ref(o))
+        plain.append(np.asarray(o))
+    params = list(params)
+    for p in params:  # every param is a potential source
+        tape.leaf(p, p.shape)
+    outputs = out_rebuild(plain)
+
+    def backprop(d_outputs: Any, need_dx: bool = True) -> Any:
+        douts = _flatten(d_outputs)[0] if len(out_refs) > 1 else [d_outputs]
+        if len(douts) != len(out_refs):
+            raise ValueError(f"{name}: backprop expected {len(out_refs)} output gradients, "
+                             f"got {len(douts)}")
+        seeds = [(r, np.asarray(value_of(d))) for r, d in zip(out_refs, douts)
+                 if r >= 0 and d is not None]
+        pidx = [tape.leaves[id(p)] for p in params]
+        wanted = set(pidx)
+        if need_dx:
+            wanted.update(r for r in refs if r >= 0)
+        grads, touched = tape.backward(seeds, wanted) if seeds \
+            else ([None] * len(tape.nodes), set())
+        for p, k in zip(params, pidx):
+            g = grads[k]
+            if g is None:
+                if id(p) not in touched:
+                    p.grad[...] = 0
+            elif id(p) in touched:
+                p.grad += g
+            else:
+                p.grad[...] = g
+        dx = [grads[r] if r >= 0 else None for r in refs] if need_dx else None
+        tape.clear()
+        if not need_dx:
+            return None
+        return rebuild([d if d is not None or r < 0 else np.zeros_like(value_of(a))
+                        for d, r, a in zip(dx, refs, leaves)])
+
+    return outputs, backprop
