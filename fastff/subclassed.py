@@ -340,9 +340,11 @@ class Model(Sequential):
         """Build every tracked layer by one eager call on ``sample`` (one row)."""
         self._set_input_shape(sample.shape[1:])
         for layer, _ in self._call_layer._flags():
-            if not layer.built and layer.dtype != self.dtype:
+            if not layer.built:  # (np.dtype("float64") == None is True: no comparison)
                 layer.dtype = self.dtype
-        with _call_context.running(), _call_context.collecting():
+        from fastff.ops.tape import paused
+
+        with paused(), _call_context.running(), _call_context.collecting():
             y = _check_output(self, self.call(sample, training=False))
         self._call_layer.out_shape = tuple(int(s) for s in y.shape[1:])
         self._call_layer.built = True
