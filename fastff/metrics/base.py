@@ -201,8 +201,11 @@ class Metric:
         return list(self.__dict__.get("_variables", []))
 
     def reset_state(self) -> None:
-        self.total = 0.0
-        self.count = 0.0
+        """Zero the state variables (and fastff's own running ``total``/``count``; a user
+        subclass may use those names for its own variables)."""
+        if self._reset_in_init:
+            self.total = 0.0
+            self.count = 0.0
         for v in self.__dict__.get("_variables", []):
             v.value = np.zeros(v.value.shape, dtype=v.value.dtype)
 
@@ -234,6 +237,11 @@ class Mean(Metric):
     def __init__(self, name: str = "mean", dtype: Any = None):
         super().__init__(name, dtype)
 
+    def reset_state(self) -> None:
+        Metric.reset_state(self)
+        self.total = 0.0
+        self.count = 0.0
+
     def update_state(self, values: Any, sample_weight: Any = None, *_: Any) -> None:  # type: ignore[override]
         v, w = per_sample(as_float(values, "values"), sample_weight, np.mean)
         self.total += float(np.sum(v))
@@ -248,6 +256,11 @@ class Sum(Metric):
 
     def __init__(self, name: str = "sum", dtype: Any = None):
         super().__init__(name, dtype)
+
+    def reset_state(self) -> None:
+        Metric.reset_state(self)
+        self.total = 0.0
+        self.count = 0.0
 
     def update_state(self, values: Any, sample_weight: Any = None, *_: Any) -> None:  # type: ignore[override]
         v, _w = per_sample(as_float(values, "values"), sample_weight, np.sum)
