@@ -15,52 +15,15 @@ from typing import Any
 import numpy as np
 
 from fastff import _validation as V
+from fastff import saving
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
+from fastff.layers.symbolic import SymbolicTensor, call_symbolic, is_symbolic
 from fastff.subclassed import Model as BaseModel
 from fastff.subclassed import register_functional
 
 __all__ = ["Model", "BaseModel", "SymbolicTensor", "is_symbolic", "call_symbolic"]
-
-
-class SymbolicTensor:
-    """The (not yet computed) output of ``layer`` applied to ``inputs``."""
-
-    def __init__(self, layer: Layer, inputs: list, shape: tuple[int, ...]):
-        self.layer = layer
-        self.inputs = inputs
-        self.shape = (None, *shape)
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.shape[1:])
-
-    def __repr__(self) -> str:
-        return f"<SymbolicTensor {self.layer.name} shape={self.shape}>"
-
-
-def _sample_shape(t: Any) -> tuple[int, ...]:
-    return tuple(t.input_shape_decl) if isinstance(t, Input) else t.sample_shape
-
-
-def is_symbolic(x: Any) -> bool:
-    """Is ``x`` an ``Input``, a ``SymbolicTensor`` or a list/tuple of them?"""
-    if isinstance(x, (Input, SymbolicTensor)):
-        return True
-    return isinstance(x, (list, tuple)) and bool(x) and all(
-        isinstance(t, (Input, SymbolicTensor)) for t in x)
-
-
-def call_symbolic(layer: Layer, x: Any) -> SymbolicTensor:
-    """Record ``layer(x)`` in the graph; the layer is built later, by the ``Model``."""
-    inputs = list(x) if isinstance(x, (list, tuple)) else [x]
-    shapes = [_sample_shape(t) for t in inputs]
-    multi = getattr(layer, "multi_input", False)
-    if multi != (isinstance(x, (list, tuple))):
-        raise ValueError(f"layer {layer.name!r} takes {'a list of' if multi else 'one'} input(s)")
-    out = layer.infer_output_shape(shapes if multi else shapes[0])
-    return SymbolicTensor(layer, inputs, tuple(out))
 
 
 class _Inputs:
@@ -400,8 +363,9 @@ class Model(BaseModel):
         return f"<Model name={self.name!r} layers={len(self.layers)} built={self.built}>"
 
 
+saving.register_model_class(Model)
+register_functional(Model)  # what the base class's Model(inputs, outputs) constructs
+
+
 def _shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(["None", *map(str, shape)]) + ")"
-
-
-register_functional(Model)

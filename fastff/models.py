@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import _call_context, config
+from fastff import _call_context, config, saving
 from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
@@ -587,6 +587,9 @@ class Sequential:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
 
 
+saving.register_model_class(Sequential)
+
+
 def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
     """Zeros whose first element sits on a 64-byte boundary."""
     raw = np.zeros(n * dtype.itemsize + _ALIGN, dtype=np.uint8)
@@ -605,10 +608,3 @@ def load_model(path: Any, custom_objects: dict | None = None, compile: bool = Tr
 
     return _load(path, custom_objects=custom_objects, compile=compile)
 
-
-def __getattr__(name: str) -> Any:
-    if name == "Model":  # Keras's base Model (imported lazily: it subclasses Sequential)
-        from fastff.functional import BaseModel  # registers Model(inputs, outputs) with it
-
-        return BaseModel
-    raise AttributeError(f"module 'fastff.models' has no attribute {name!r}")

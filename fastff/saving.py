@@ -52,7 +52,9 @@ __all__ = [
     "get_registered_object",
     "load_model",
     "load_weights",
+    "model_class",
     "read_file",
+    "register_model_class",
     "save_model",
     "save_weights",
     "write_file",
@@ -65,6 +67,10 @@ _DIGEST_SIZE = 32
 _ALIGN = 64
 _MAX_HEADER = 64 << 20  # a model config is kilobytes; 64 MiB is absurd already
 _MAX_NDIM = 32
+#: model class name -> class, filled by ``register_model_class``
+_MODEL_CLASSES: dict[str, type] = {}
+#: the module that registers each built-in model class
+_BUILTIN_MODEL_MODULES = {"Sequential": "fastff.models", "Model": "fastff.functional"}
 _MAX_ENTRIES = 1 << 20
 # dtypes a file may declare; anything else (objects, strings, structured) is refused
 _DTYPES = {
@@ -570,7 +576,6 @@ def _sequential_from_config(path: str, config: dict[str, Any],
     """A Sequential from its config: the layers are made (cheap: nothing allocated), their
     weights checked against the file, then the model is built once (not once per layer)."""
     from fastff import layers as layers_mod
-    from fastff import models
 
     specs = config.get("layers", [])
     if not isinstance(specs, list):
@@ -579,8 +584,8 @@ def _sequential_from_config(path: str, config: dict[str, Any],
     layers = [layers_mod.deserialize(lc, custom_objects) for lc in specs]
     shape = config.get("input_shape")
     _check_planned_weights(path, layers, shape, items)
-    model = models.Sequential(name=config.get("name"), dtype=config.get("dtype"),
-                              trainable=config.get("trainable", True))
+    model = model_class("Sequential")(name=config.get("name"), dtype=config.get("dtype"),
+                                      trainable=config.get("trainable", True))
     for layer in layers:
         model.add(layer)
     if shape is not None and not model.built:
@@ -619,6 +624,28 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
     _assign_weights(path, model, items)
 
 
+def register_model_class(cls: type, name: str | None = None) -> type:
+    """Make a model class loadable by its class name (``fastff.models`` and
+    ``fastff.functional`` register theirs when imported; usable as a decorator)."""
+    if not isinstance(cls, type):
+        raise TypeError(f"register_model_class: expected a class, got {cls!r}")
+    _MODEL_CLASSES[name or cls.__name__] = cls
+    return cls
+
+
+def model_class(name: str) -> type | None:
+    """The model class registered under ``name``, or None. A built-in class not registered
+    yet (its module not imported in this process) is loaded by its module's name, as Keras
+    resolves a class from the module a file names: saving never imports the model modules."""
+    cls = _MODEL_CLASSES.get(name)
+    if cls is None and name in _BUILTIN_MODEL_MODULES:
+        import importlib
+
+        importlib.import_module(_BUILTIN_MODEL_MODULES[name])  # registers the class
+        cls = _MODEL_CLASSES.get(name)
+    return cls
+
+
 def _model_class(path: str, spec: Any, custom_objects: Mapping[str, Any] | None) -> Any:
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise FormatError(f"{path}: 'model' must be an object with a string 'class_name'")
@@ -626,11 +653,7 @@ def _model_class(path: str, spec: Any, custom_objects: Mapping[str, Any] | None)
     user = get_registered_object(name, custom_objects)
     if user is not None:
         return user
-    from fastff import functional, models
-
-    registry = {"Sequential": models.Sequential, "Model": functional.Model,
-                "Functional": functional.Model}
-    cls = registry.get(name)
+    cls = model_class(name)
     if cls is None:
         raise FormatError(f"{path}: unknown model class {name!r}; pass custom_objects="
                           f"{{{name!r}: {name}}} to load_model, or decorate the class with "
@@ -709,9 +732,7 @@ def load_model(
     if not isinstance(config, dict):
         raise FormatError(f"{path}: model.config must be an object")
     try:
-        from fastff import models
-
-        if cls is getattr(models, "Sequential", None):
+        if cls is model_class("Sequential"):
             model = _sequential_from_config(path, config, arrays.get("weights", []),
                                             custom_objects)
         else:

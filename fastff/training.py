@@ -25,7 +25,7 @@ import numpy as np
 from fastff import _validation as V
 from fastff import config
 from fastff import distribution as distribution_lib
-from fastff.callbacks.base import CallbackList
+from fastff.callbacks.callback_list import CallbackList
 from fastff.fastpath import _key as _fast_key
 from fastff.fastpath import predict_batches as _predict_batches
 from fastff.fastpath import same_signature as _same_signature

@@ -106,12 +106,11 @@ else:
 
     def test_device_selection_helpers():
         from fastff import backend
-        from fastff.backend.cuda import auto_device, device_summary, register, require_device
+        from fastff.backend.cuda import auto_device, device_summary, require_device
 
         assert auto_device() == ("cpu" if SIM else "cuda")  # auto never picks the simulator
         assert require_device() == "cuda"
         assert "simulator" in device_summary() or "GiB" in device_summary()
-        register()  # this subprocess only: the registry of the main test run is untouched
         try:
             assert backend.set_device("cuda") == "cuda"
             assert backend.get_ops().name == "cuda"

@@ -4,9 +4,10 @@
 ``get_ops("numpy")`` the plain-NumPy reference. Backends are built lazily on first use, so
 ``import fastff.backend`` does not import Numba.
 
-Devices map a user-facing name (``set_device("cpu")``) to the Ops backend that serves it. A
-later GPU backend plugs in with ``register_ops("cuda", factory)`` and
-``register_device("cuda", "cuda")`` without touching this module's callers.
+Devices map a user-facing name (``set_device("cpu")``, ``"cuda"``, ``"auto"``) to the Ops
+backend that serves it; ``"cuda"`` builds ``fastff.backend.cuda``'s ``CudaOps`` on first use.
+Another backend plugs in with ``register_ops(name, factory)`` and
+``register_device(name, ops_name)`` without touching this module's callers.
 """
 
 from __future__ import annotations

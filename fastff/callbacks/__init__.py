@@ -1,12 +1,13 @@
-"""Callbacks with Keras's names. ``Callback``, ``CallbackList`` and ``History`` live in ``base``;
-the others are one module each and load on first use (PEP 562)."""
+"""Callbacks with Keras's names. ``Callback`` and ``History`` live in ``base``, ``CallbackList``
+in ``callback_list``; the others are one module each and load on first use (PEP 562)."""
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from fastff.callbacks.base import Callback, CallbackList, History
+from fastff.callbacks.base import Callback, History
+from fastff.callbacks.callback_list import CallbackList
 
 _LAZY = {
     "ProgbarLogger": "progbar",

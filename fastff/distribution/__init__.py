@@ -17,14 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastff.distribution import _state
 from fastff.distribution._mpi import MissingMPIError
 from fastff.distribution.data_parallel import DataParallel
 
 __all__ = ["DataParallel", "MissingMPIError", "set_distribution", "get_distribution",
            "distribution", "initialize", "is_chief", "rank", "num_processes", "local_rows"]
-
-_current: Any = None
-
 
 def initialize() -> None:
     """Start MPI and make an uncaught exception on any rank abort the job.
@@ -41,13 +39,12 @@ def set_distribution(value: Any) -> None:
     if value is not None and not isinstance(value, DataParallel):
         raise TypeError(f"set_distribution: expected a fastff.distribution.DataParallel or "
                         f"None, got {type(value).__name__}")
-    global _current
-    _current = value
+    _state.put(value)
 
 
 def get_distribution() -> Any:
     """The distribution set by ``set_distribution``, or ``None``."""
-    return _current
+    return _state.get()
 
 
 distribution = get_distribution  # Keras 3's name
@@ -55,22 +52,26 @@ distribution = get_distribution  # Keras 3's name
 
 def is_chief() -> bool:
     """True unless a distribution is set and this process is not rank 0 (who writes files)."""
-    return _current is None or _current.rank == 0
+    current = _state.get()
+    return current is None or current.rank == 0
 
 
 def rank() -> int:
     """This process's rank (0 without a distribution)."""
-    return 0 if _current is None else _current.rank
+    current = _state.get()
+    return 0 if current is None else current.rank
 
 
 def num_processes() -> int:
     """The number of ranks (1 without a distribution)."""
-    return 1 if _current is None else _current.num_processes
+    current = _state.get()
+    return 1 if current is None else current.num_processes
 
 
 def local_rows(n: int) -> int:
     """How many of ``n`` evaluation rows this rank takes (``n`` without a distribution)."""
-    if _current is None:
+    current = _state.get()
+    if current is None:
         return n
-    s, e = _current.local_range(0, n)
+    s, e = current.local_range(0, n)
     return e - s

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff.distribution import _state
 from fastff.distribution._mpi import install_abort_hook, mpi
 
 __all__ = ["DataParallel"]
@@ -79,14 +80,12 @@ class DataParallel:
     @contextmanager
     def scope(self):
         """``with dist.scope():`` sets this distribution for the block (as Keras 3)."""
-        from fastff import distribution as d
-
-        previous = d.get_distribution()
-        d.set_distribution(self)
+        previous = _state.get()
+        _state.put(self)
         try:
             yield self
         finally:
-            d.set_distribution(previous)
+            _state.put(previous)
 
     # ------------------------------------------------------------------ start of fit
     def setup_fit(self, model: Any) -> None:
@@ -261,15 +260,9 @@ class DataParallel:
 
     def needs_step_sync(self, callbacks: Any) -> bool:
         """Whether a user callback may set ``stop_training`` mid-epoch (then every step ends
-        with a collective decision); the progress bar, on rank 0 only, does not count."""
-        from fastff.callbacks.base import _BATCH_HOOKS, History, _overrides
-
-        try:
-            from fastff.callbacks.progbar import ProgbarLogger
-        except ImportError:  # pragma: no cover - tqdm missing
-            ProgbarLogger = History  # noqa: N806
-        return any(_overrides(cb, _BATCH_HOOKS) for cb in callbacks
-                   if not isinstance(cb, (History, ProgbarLogger)))
+        with a collective decision); the progress bar, on rank 0 only, does not count.
+        ``callbacks`` is the loop's ``CallbackList``."""
+        return bool(callbacks.has_user_batch_hooks)
 
     # ------------------------------------------------------------------ evaluation
     def shard(self, X: Any, Y: Any, SW: Any) -> tuple[Any, Any, Any]:

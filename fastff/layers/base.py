@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config, initializers, regularizers
+from fastff.layers.symbolic import call_symbolic, is_symbolic
 
 Backprop = Callable[..., "np.ndarray | None"]
 
@@ -394,23 +395,28 @@ class Layer:
                             "in a model must return one array")
         return y, bp
 
-    def __call__(self, x: Any, training: Any = None) -> np.ndarray:
+    def __call__(self, x: Any, training: Any = None, **kwargs: Any) -> Any:
         """Forward without backprop, building on first use (for users). On a symbolic input
         (``fastff.Input`` or another layer's symbolic output) it records a functional-API node.
         Inside recorded code (a custom layer's ``call``, a ``GradientTape``) it is one tape
-        node whose VJP is this layer's ``backprop``; ``training`` defaults to the caller's."""
+        node whose VJP is this layer's ``backprop``; ``training`` defaults to the caller's.
+        The one entry point: layers change how a concrete input is taken in ``_eager_call``."""
+        if is_symbolic(x):
+            return call_symbolic(self, x)
         from fastff.ops import tape
 
         if tape.is_recording():
             if training is None:
                 training = tape.call_training()
             return tape.record_layer(self, x, bool(training))
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(x):
-            return call_symbolic(self, x)
         if training is None:
             training = tape.call_training() or False
+        return self._eager_call(x, training, **kwargs)
+
+    def _eager_call(self, x: Any, training: bool = False) -> Any:
+        """``layer(x)`` on a concrete input: convert, build on first use, forward."""
+        from fastff.ops import tape
+
         if isinstance(x, (list, tuple)) and (getattr(self, "multi_input", False)
                                              or self._is_custom()):
             arrs = [np.asarray(tape.value_of(a)) for a in x]

@@ -56,11 +56,7 @@ class Bucketize(Layer):
 
         return y, backprop
 
-    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(x):
-            return call_symbolic(self, x)
+    def _eager_call(self, x: Any, training: bool = False) -> np.ndarray:
         if not self.built:
             self.build_for(np.shape(x)[1:], self.dtype)
         return self.forward(x, training)[0]

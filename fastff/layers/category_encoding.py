@@ -91,11 +91,7 @@ class CategoryEncoding(Layer):
         y = encode_categorical(a, self.output_mode, self.num_tokens, dt, self.name)
         return y, _zero_backprop(a.shape, dt)
 
-    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(x):
-            return call_symbolic(self, x)
+    def _eager_call(self, x: Any, training: bool = False) -> np.ndarray:
         a = np.asarray(x)
         if not self.built:
             self.build_for(a.shape[1:], self.dtype)

@@ -65,11 +65,7 @@ class Concatenate(Layer):
 
         return y, backprop
 
-    def __call__(self, xs: Any, training: bool = False) -> Any:
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(xs):
-            return call_symbolic(self, xs)
+    def _eager_call(self, xs: Any, training: bool = False) -> Any:
         return np.concatenate([np.asarray(x) for x in xs], axis=-1)
 
     def get_config(self) -> dict:

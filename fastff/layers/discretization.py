@@ -85,11 +85,7 @@ class Discretization(Layer):
             encode_categorical(ids, self.output_mode, self._depth, dt, self.name)
         return y, _zero_backprop(a.shape, dt)
 
-    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(x):
-            return call_symbolic(self, x)
+    def _eager_call(self, x: Any, training: bool = False) -> np.ndarray:
         a = np.asarray(x)
         if not self.built:
             self.build_for(a.shape[1:], self.dtype)

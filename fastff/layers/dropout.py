@@ -75,8 +75,8 @@ class Dropout(Layer):
 
         return y, backprop
 
-    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        y = super().__call__(x, training)
+    def _eager_call(self, x: Any, training: bool = False) -> np.ndarray:
+        y = super()._eager_call(x, training)
         if training:
             self.step += 1
         return y

@@ -115,11 +115,7 @@ class Embedding(Layer):
         a = np.asarray(x)
         return self._lookup(a, (*a.shape, self.output_dim), ws)
 
-    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(x):
-            return call_symbolic(self, x)
+    def _eager_call(self, x: Any, training: bool = False) -> np.ndarray:
         a = np.asarray(x)
         if not self.built:
             self.build_for(a.shape[1:], self.dtype)

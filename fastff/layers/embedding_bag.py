@@ -72,11 +72,7 @@ class EmbeddingBag(Embedding):
 
         return y, backprop
 
-    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(x):
-            return call_symbolic(self, x)
+    def _eager_call(self, x: Any, training: bool = False) -> np.ndarray:
         ids = self._ids(x)
         if not self.built:
             self.build_for(ids.shape[1:], self.dtype)

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from fastff.layers.base import Layer, Workspace, _as_shape
+from fastff.layers.symbolic import SymbolicInput
 
 
-class Input(Layer):
+class Input(Layer, SymbolicInput):
     def __init__(self, shape: Any = None, batch_size: int | None = None, dtype: Any = None,
                  batch_shape: Any = None, name: str | None = None, **kwargs: Any):
         if batch_shape is not None:

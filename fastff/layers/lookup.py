@@ -191,11 +191,7 @@ class IndexLookup(Layer):
         return encode_categorical(ids, self.output_mode, depth, dt, self.name), \
             _zero_backprop(a.shape, dt)
 
-    def __call__(self, x: Any, training: bool = False) -> Any:
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(x):
-            return call_symbolic(self, x)
+    def _eager_call(self, x: Any, training: bool = False) -> Any:
         a = np.asarray(x) if isinstance(x, np.ndarray) else np.asarray(x, dtype=object)
         if a.ndim == 0:
             a = a.reshape(1)

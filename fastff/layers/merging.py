@@ -74,11 +74,7 @@ class Merge(Layer):
         """``(y, [dx_i(dy) for each input])``."""
         raise NotImplementedError
 
-    def __call__(self, xs: Any, training: bool = False) -> Any:
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(xs):
-            return call_symbolic(self, xs)
+    def _eager_call(self, xs: Any, training: bool = False) -> Any:
         arrs = [np.asarray(x) for x in xs]
         dt = self.dtype or np.result_type(*[a.dtype for a in arrs])
         arrs = [np.ascontiguousarray(a, dtype=dt) for a in arrs]

@@ -92,12 +92,8 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
         return out, backprop
 
-    def __call__(self, x: Any, training: bool = False, mask: Any = None) -> Any:
-        """``layer(x, mask=mask)`` as in Keras (a symbolic input records a graph node)."""
-        from fastff.functional import call_symbolic, is_symbolic
-
-        if is_symbolic(x):
-            return call_symbolic(self, x)
+    def _eager_call(self, x: Any, training: bool = False, mask: Any = None) -> Any:
+        """``layer(x, mask=mask)`` as in Keras."""
         arr = np.asarray(x)
         if not self.built:
             self.build_for(arr.shape[1:], self.dtype)

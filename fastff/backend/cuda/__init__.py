@@ -120,16 +120,6 @@ def require_device() -> str:
                        "pip install 'fastff[cuda]' and check `python -m fastff info`.")
 
 
-def register() -> None:
-    """Plug this backend into ``fastff.backend``'s registry: ops ``"cuda"``, device ``"cuda"``
-    (checked when selected) and an ``"auto"`` device that prefers a usable GPU."""
-    from fastff import backend
-
-    backend.register_ops("cuda", make_ops)
-    backend.register_device("cuda", require_device)
-    backend.register_device("auto", auto_device)
-
-
 def device_summary() -> str:
     """One line for ``fastff info``: the GPU, its memory, driver and runtime, or why not."""
     try:

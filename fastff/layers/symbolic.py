@@ -1,0 +1,59 @@
+"""Symbolic tensors: what calling a layer on a ``fastff.Input`` returns (the functional API).
+
+``Dense(8)(inp)`` on an ``Input`` (or on another call's output) records a node instead of
+computing; ``fastff.functional.Model`` later turns the recorded nodes into a graph. This sits
+below the layers, as Keras keeps ``KerasTensor`` and ``Node`` below ``Layer``, so
+``Layer.__call__`` needs no import from above. It imports no layer module: ``Input`` marks
+itself a graph source by subclassing ``SymbolicInput``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["SymbolicInput", "SymbolicTensor", "is_symbolic", "call_symbolic"]
+
+
+class SymbolicInput:
+    """Marker base of ``fastff.Input``: a graph source, symbolic like a ``SymbolicTensor``."""
+
+    __slots__ = ()
+
+
+class SymbolicTensor:
+    """The (not yet computed) output of ``layer`` applied to ``inputs``."""
+
+    def __init__(self, layer: Any, inputs: list, shape: tuple[int, ...]):
+        self.layer = layer
+        self.inputs = inputs
+        self.shape = (None, *shape)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.shape[1:])
+
+    def __repr__(self) -> str:
+        return f"<SymbolicTensor {self.layer.name} shape={self.shape}>"
+
+
+def _sample_shape(t: Any) -> tuple[int, ...]:
+    return tuple(t.input_shape_decl) if isinstance(t, SymbolicInput) else t.sample_shape
+
+
+def is_symbolic(x: Any) -> bool:
+    """Is ``x`` an ``Input``, a ``SymbolicTensor`` or a list/tuple of them?"""
+    if isinstance(x, (SymbolicInput, SymbolicTensor)):
+        return True
+    return isinstance(x, (list, tuple)) and bool(x) and all(
+        isinstance(t, (SymbolicInput, SymbolicTensor)) for t in x)
+
+
+def call_symbolic(layer: Any, x: Any) -> SymbolicTensor:
+    """Record ``layer(x)`` in the graph; the layer is built later, by the ``Model``."""
+    inputs = list(x) if isinstance(x, (list, tuple)) else [x]
+    shapes = [_sample_shape(t) for t in inputs]
+    multi = getattr(layer, "multi_input", False)
+    if multi != (isinstance(x, (list, tuple))):
+        raise ValueError(f"layer {layer.name!r} takes {'a list of' if multi else 'one'} input(s)")
+    out = layer.compute_output_shape(shapes if multi else shapes[0])
+    return SymbolicTensor(layer, inputs, tuple(out))
