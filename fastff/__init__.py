@@ -25,8 +25,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 _SUBMODULES = (
     "activations", "backend", "callbacks", "config", "data", "distribution", "functional",
     "initializers",
-    "layers", "linalg", "losses", "metrics", "models", "optimizers", "regularizers", "saving",
-    "subclassed",
+    "layers", "linalg", "losses", "metrics", "models", "ops", "optimizers", "regularizers",
+    "saving", "subclassed",
     "testing", "utils",
 )
 

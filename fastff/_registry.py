@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["register_serializable", "get_registered_object", "get_registered_name",
-           "registered_name_of"]
+           "registered_name_of", "registered_objects"]
 
 _BY_NAME: dict[str, Any] = {}
 _NAME_OF: dict[int, str] = {}
@@ -62,3 +62,8 @@ def get_registered_object(name: str, custom_objects: Mapping[str, Any] | None = 
         if custom_objects and bare in custom_objects:
             return custom_objects[bare]
     return None
+
+
+def registered_objects() -> dict[str, Any]:
+    """Everything registered, by bare and by ``"package>name"`` keys (a copy)."""
+    return dict(_BY_NAME)

@@ -32,16 +32,13 @@ import hashlib
 import json
 import os
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from fastff import distribution
-from fastff._registry import get_registered_object, register_serializable
-
-#: Keras's name for ``register_serializable``
-register_keras_serializable = register_serializable
+from fastff import _registry, distribution
+from fastff._registry import get_registered_object
 
 __all__ = [
     "FORMAT_VERSION",
@@ -50,6 +47,7 @@ __all__ = [
     "register_serializable",
     "register_keras_serializable",
     "get_registered_object",
+    "get_registered_objects",
     "load_model",
     "load_weights",
     "model_class",
@@ -478,6 +476,49 @@ def _model_header(model: Any, kind: str) -> dict[str, Any]:
     return header
 
 
+def _check_json(value: Any, where: str) -> None:
+    """Refuse a config holding something JSON cannot store (a Lambda's function, a user
+    object), naming where it is, instead of json's bare TypeError."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_json(v, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_json(v, f"{where}.{k}")
+        return
+    what = f"the Python function {getattr(value, '__qualname__', value)!r}" if callable(value) \
+        else f"a {type(value).__name__} object"
+    raise ValueError(f"cannot save: {where} is {what}, which the file format cannot store. "
+                     "Lambda layers and other Python callables cannot be saved: write a Layer "
+                     "subclass with get_config() (registered with "
+                     "fastff.saving.register_keras_serializable), or use save_weights")
+
+
+def register_keras_serializable(package: str = "Custom", name: str | None = None) -> Callable:
+    """Decorator (Keras's name): make a custom class or function (model, layer, loss, metric,
+    activation...) resolvable by ``load_model`` and the deserializers without
+    ``custom_objects``, by name and by ``"package>name"`` (one registry: ``fastff._registry``)."""
+    return _registry.register_serializable(package, name)
+
+
+register_serializable = register_keras_serializable
+
+
+def get_registered_objects() -> dict[str, Any]:
+    """The classes and functions registered with ``register_keras_serializable`` (a copy)."""
+    return _registry.registered_objects()
+
+
+def _with_registered(custom_objects: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    registered = _registry.registered_objects()
+    if not registered:
+        return custom_objects
+    return {**registered, **(custom_objects or {})}
+
+
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     """Save architecture, weights, compile config and optimizer state to one file.
 
@@ -486,6 +527,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         return
     arrays: dict[str, list[tuple[str, np.ndarray]]] = {"weights": _weight_items(model)}
     header = _model_header(model, "model")
+    _check_json(header["model"]["config"], "the model config")
     opt_arrays, opt_scalars = _optimizer_items(model)
     if header.get("compile") is not None:
         arrays["optimizer"] = opt_arrays
@@ -498,7 +540,20 @@ def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
     under a distribution)."""
     if not distribution.is_chief():
         return
-    write_file(path, _model_header(model, "weights"), {"weights": _weight_items(model)})
+    header = _model_header(model, "weights")
+    header["model"]["config"] = _jsonable(header["model"]["config"])  # for information only
+    write_file(path, header, {"weights": _weight_items(model)})
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with what JSON cannot store (a Lambda's function) replaced by its name."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return f"<{type(value).__name__} {getattr(value, '__qualname__', '')}>".replace(" >", ">")
 
 
 def _assign_weights(path: str, model: Any, items: list[tuple[str, np.ndarray]]) -> None:
@@ -722,6 +777,7 @@ def load_model(
     Raises ``FormatError`` (a ``ValueError``) for a file that is not a valid model file.
     """
     path = os.fspath(path)
+    custom_objects = _with_registered(custom_objects)
     header, arrays = read_file(path)
     if header.get("kind") != "model":
         raise FormatError(f"{path}: this file holds {header.get('kind')!r}, not a model "

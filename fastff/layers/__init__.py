@@ -24,7 +24,7 @@ _LAZY = {
     "Add": "merging", "Subtract": "merging", "Multiply": "merging", "Average": "merging",
     "Maximum": "merging", "Minimum": "merging", "Dot": "merging",
     "Reshape": "reshaping", "RepeatVector": "reshaping", "Permute": "reshaping",
-    "Identity": "reshaping",
+    "Identity": "reshaping", "Lambda": "lambda_layer",
     # sequences and masks
     "Masking": "masking", "GlobalAveragePooling1D": "pooling",
     "GlobalMaxPooling1D": "pooling",
@@ -104,6 +104,6 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
         from fastff import activations
 
         act = cfg.get("activation")
-        if act is not None:
+        if isinstance(act, dict) or (isinstance(act, str) and act in custom_objects):
             cfg["activation"] = activations.deserialize(act, custom_objects)
     return cls.from_config(cfg)

@@ -151,6 +151,24 @@ for _name, _uf in (("neg", np.negative), ("abs", np.absolute), ("pos", np.positi
     setattr(Param, f"__{_name}__", _op_method(_uf))
 
 
+def _recording_call(own: Callable) -> Callable:
+    import functools
+
+    @functools.wraps(own)
+    def __call__(self: Layer, x: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
+        from fastff.ops import tape
+
+        if tape.is_recording():
+            training = kwargs.get("training", args[0] if args else None)
+            if training is None:
+                training = tape.call_training()
+            return tape.record_layer(self, x, bool(training))
+        return own(self, x, *args, **kwargs)
+
+    __call__._records = True  # type: ignore[attr-defined]
+    return __call__
+
+
 def is_device_array(x: Any) -> bool:
     """True for an accelerator array (anything that is not a NumPy array but can be copied
     to the host, e.g. a ``numba.cuda`` device array)."""
@@ -201,6 +219,14 @@ class Layer:
     #: a custom layer's sublayers (attributes, lists, dicts) and own weights, set at build
     _sublayers: list = []
     _own_params: list = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass's own ``__call__`` (symbolic handling, step counters) still records as
+        one tape node inside recorded code."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__call__")
+        if own is not None and not getattr(own, "_records", False):
+            cls.__call__ = _recording_call(own)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _WATCHED:
@@ -514,7 +540,15 @@ class Layer:
 
     @classmethod
     def from_config(cls, cfg: dict) -> Layer:
-        return cls(**cfg)
+        try:
+            return cls(**cfg)
+        except TypeError as e:
+            if cls._is_custom() or cls.__module__.split(".")[0] != "fastff":
+                raise TypeError(
+                    f"layer class {cls.__name__} cannot be rebuilt from its config ({e}); "
+                    "give it a get_config() that returns its __init__ arguments (and a "
+                    "from_config() if they are not plain values)") from e
+            raise
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

@@ -1,0 +1,268 @@
+"""Custom layers (``call`` with fastff.ops, ``add_weight``), Lambda, built-in layers inside
+recorded code, saving with registration, and their errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastff
+from fastff import ops
+from fastff.layers import Dense, Input, Lambda, Layer
+from fastff.testing import check_grads
+
+
+class MyDense(Layer):
+    """A Dense written as a Keras 3 user writes it."""
+
+    def __init__(self, units, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = activation
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                 initializer="glorot_uniform", name="kernel")
+        self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        y = ops.matmul(inputs, self.w) + self.b
+        return ops.relu(y) if self.activation == "relu" else y
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation}
+
+
+class Block(Layer):
+    """Sublayers (a built-in Dense, a list holding a custom layer), own weight, training."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = Dense(5, activation="tanh")
+        self.heads = [MyDense(3)]
+        self.drop = fastff.layers.Dropout(0.5)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(1,), initializer="ones", name="scale")
+
+    def call(self, x, training=None):
+        h = self.inner(x)
+        h = self.drop(h)  # the caller's training flag reaches it
+        return self.heads[0](h) * self.scale + ops.mean(x, axis=-1, keepdims=True)
+
+
+def rnd(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def test_custom_layer_gradients():
+    assert check_grads(MyDense(3, "relu"), rnd(4, 6)) < 1e-6
+    assert check_grads(Block(), rnd(4, 6), training=False) < 1e-6
+
+
+def test_block_tracks_sublayers_and_weights():
+    b = Block()
+    b.build_for((6,), "float64")
+    assert [p.path.split("/")[-1] for p in b.params] == ["scale", "kernel", "bias", "kernel",
+                                                         "bias"]
+    assert b.compute_output_shape((6,)) == (3,)
+    b.inner.trainable = False
+    assert len(b.trainable_params) == 3 and len(b.non_trainable_params) == 2
+    y = b(rnd(2, 6))
+    assert type(y) is np.ndarray and y.shape == (2, 3)
+
+
+def test_dropout_inside_follows_training():
+    b = Block()
+    b.build_for((6,), "float64")
+    x = rnd(8, 6)
+    np.testing.assert_array_equal(b(x), b(x, training=False))
+    y1, _ = b.forward(x, True)
+    assert not np.allclose(y1, b(x))
+
+
+def _pair(seed=3):
+    fastff.config.set_seed(seed)
+    custom = fastff.Sequential([Input((6,)), MyDense(8, "relu"), MyDense(3)], dtype="float64")
+    ref = fastff.Sequential([Input((6,)), Dense(8, activation="relu"), Dense(3)],
+                            dtype="float64")
+    ref.set_weights(custom.get_weights())
+    return custom, ref
+
+
+def test_trains_to_the_same_weights_as_dense_on_the_general_path():
+    """Same seed and data; the general path for both (sample weights). The tape runs
+    np.matmul where Dense runs fastff's GEMM, so agreement is to float rounding."""
+    custom, ref = _pair()
+    X, Y = rnd(64, 6, seed=1), rnd(64, 3, seed=2)
+    sw = np.ones(64)
+    for m in (custom, ref):
+        m.compile(fastff.optimizers.Adam(0.01), "mse")
+        m.fit(X, Y, batch_size=16, epochs=3, verbose=0, shuffle=False, sample_weight=sw)
+    for a, b in zip(custom.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(custom.get_weights()[0], _pair()[0].get_weights()[0])  # it trained
+    np.testing.assert_allclose(custom.predict(X, verbose=0), ref.predict(X, verbose=0),
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(custom.evaluate(X, Y, verbose=0), ref.evaluate(X, Y, verbose=0),
+                               rtol=1e-9)
+
+
+def test_custom_layers_never_take_the_compiled_path():
+    from fastff import fastpath
+
+    custom, _ = _pair()
+    custom.compile("sgd", "mse")
+    custom._build_optimizer()
+    assert fastpath.train_plan(custom, 16) is None
+
+
+def test_functional_model_with_custom_layer():
+    inp = Input((6,))
+    out = Dense(2)(MyDense(4, "relu")(inp))
+    m = fastff.Model(inp, out)
+    assert m.output_shape == (None, 2)
+    m.compile("sgd", "mse")
+    h = m.fit(rnd(32, 6), rnd(32, 2), epochs=2, verbose=0)
+    assert h.history["loss"][1] < h.history["loss"][0]
+
+
+def test_lambda_layer():
+    lam = Lambda(lambda x, k: ops.square(x) * k, arguments={"k": 0.5})
+    assert check_grads(lam, rnd(3, 4)) < 1e-6
+    m = fastff.Sequential([Input((4,)), Lambda(lambda x: ops.tanh(x)), Dense(2)])
+    m.compile("sgd", "mse")
+    m.fit(rnd(16, 4), rnd(16, 2), epochs=1, verbose=0)
+    np.testing.assert_allclose(m.layers[0](np.array([[0.5, 0, 0, 0]]))[0, 0], np.tanh(0.5))
+
+
+def test_save_load_registered_custom_layer(tmp_path):
+    @fastff.saving.register_keras_serializable(package="tests")
+    class ScaledDense(MyDense):
+        pass
+
+    m = fastff.Sequential([Input((6,)), ScaledDense(4, "relu"), Dense(2)])
+    m.compile("adam", "mse")
+    m.fit(rnd(16, 6), rnd(16, 2), epochs=1, verbose=0)
+    m.save(tmp_path / "m.fastff")
+    m2 = fastff.models.load_model(tmp_path / "m.fastff")
+    assert type(m2.layers[0]) is ScaledDense
+    x = rnd(5, 6)
+    np.testing.assert_array_equal(m2.predict(x, verbose=0), m.predict(x, verbose=0))
+    m3 = fastff.models.load_model(tmp_path / "m.fastff",
+                                  custom_objects={"ScaledDense": ScaledDense})
+    np.testing.assert_array_equal(m3.predict(x, verbose=0), m.predict(x, verbose=0))
+
+
+def test_unsaveable_layers_say_why(tmp_path):
+    class NoConfig(Layer):
+        def __init__(self, units, **kw):
+            super().__init__(**kw)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units))
+
+        def call(self, x):
+            return x @ self.w
+
+    m = fastff.Sequential([Input((3,)), NoConfig(2)])
+    m.compile("sgd", "mse")
+    m.save(tmp_path / "n.fastff")
+    with pytest.raises(ValueError, match="cannot be rebuilt from its config.*get_config"):
+        fastff.models.load_model(tmp_path / "n.fastff", custom_objects={"NoConfig": NoConfig})
+    lam = fastff.Sequential([Input((3,)), Lambda(ops.relu)])
+    lam.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="Python function 'relu'.*Lambda"):
+        lam.save(tmp_path / "l.fastff")
+    lam.save_weights(tmp_path / "l.weights")  # weights alone are fine
+
+
+def test_call_returning_a_non_array_says_so():
+    class Bad(Layer):
+        def call(self, x):
+            return "oops"
+
+    with pytest.raises(TypeError, match="call returned str, not an array"):
+        Bad().build_for((3,), "float64")
+
+    class Listy(Layer):
+        def call(self, x):
+            return [x, x]
+
+    layer = Listy()
+    with pytest.raises(TypeError, match="call returned list"):
+        layer.build_for((3,), "float64")
+
+
+def test_numpy_in_call_without_gradient_names_the_function():
+    class Sinh(Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return np.sinh(x * self.w)
+
+    layer = Sinh()
+    layer.build_for((3,), "float64")
+    y, bp = layer.forward(rnd(2, 3), True)
+    with pytest.raises(ops.NoGradientError, match="numpy.sinh has no gradient"):
+        bp(np.ones_like(y))
+
+
+def test_add_weight_keras_signature():
+    layer = Layer(name="host")
+    p = layer.add_weight((2, 3), "zeros", trainable=False, name="table")
+    assert p.path == "host/table" and not p.trainable and not p.value.any()
+    q = layer.add_weight(shape=(4,), regularizer="l2")
+    assert q.name == "variable_1" and q.regularizer is not None and q.value.shape == (4,)
+    with pytest.raises(NotImplementedError, match="constraint"):
+        layer.add_weight(shape=(1,), constraint="non_neg")
+
+
+def test_shared_builtin_layer_inside_call_sums_gradients():
+    class Twice(Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.d = Dense(4, activation="tanh")
+
+        def call(self, x):
+            return self.d(self.d(x))
+
+    assert check_grads(Twice(), rnd(3, 4)) < 1e-6
+
+
+def test_client_script_custom_layer_on_digits():
+    """What a Keras 3 user writes (only the import changed): a custom layer in a
+    Sequential, trained on a small digits-like problem (synthetic class templates)."""
+    keras = fastff
+    rng = np.random.default_rng(0)
+    templates = rng.random((10, 64))
+    labels = rng.integers(0, 10, 600)
+    x = (templates[labels] + 0.3 * rng.standard_normal((600, 64))).astype("float32")
+
+    class Linear(keras.layers.Layer):
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                     initializer="random_normal", trainable=True)
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros",
+                                     trainable=True)
+
+        def call(self, inputs):
+            return keras.ops.relu(keras.ops.matmul(inputs, self.w) + self.b)
+
+    keras.config.set_seed(0)
+    model = keras.Sequential([keras.Input(shape=(64,)), Linear(32),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x[:500], labels[:500], batch_size=32, epochs=10, verbose=0,
+                        validation_split=0.1)
+    loss, acc = model.evaluate(x[500:], labels[500:], verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert acc > 0.85
+    assert model.predict(x[:3], verbose=0).shape == (3, 10)

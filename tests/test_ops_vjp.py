@@ -1,0 +1,308 @@
+"""fastff.ops: every op's VJP against central differences in float64 (broadcast shapes, axis
+arguments, keepdims, 0-d), operator/NumPy dispatch, errors, and that the tape keeps nothing."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+from fastff import ops
+from fastff.ops import tape as tape_mod
+from tests._gradcheck import numeric_input_grads
+
+RNG = np.random.default_rng(0)
+
+
+def rnd(*shape, lo=None):
+    a = RNG.standard_normal(shape)
+    if lo is not None:  # keep away from kinks / out of domain
+        a = np.abs(a) + lo
+    return a
+
+
+def check(f, *xs, tol=1e-6):
+    """Tape gradients of ``sum(f(*xs) * r)`` against central differences, for every x."""
+    xs = [np.array(x, dtype=np.float64) for x in xs]
+    out = np.asarray(f(*xs))
+    r = np.random.default_rng(1).standard_normal(out.shape)
+    with ops.GradientTape() as t:
+        ws = t.watch(xs)
+        y = ops.sum(ops.multiply(f(*ws), r))
+    grads = t.gradient(y, ws)
+    numeric = numeric_input_grads(lambda arrs: float(np.sum(np.asarray(f(*arrs)) * r)), xs)
+    for g, n, x in zip(grads, numeric, xs):
+        assert g is not None
+        assert g.shape == x.shape
+        scale = max(np.abs(n).max(initial=0), np.abs(g).max(initial=0), 1e-3)
+        assert np.abs(g - n).max(initial=0) / scale < tol, (g, n)
+
+
+# (name, function, inputs)
+CASES = [
+    ("add_broadcast", ops.add, [rnd(3, 4), rnd(4)]),
+    ("add_0d", ops.add, [rnd(), rnd(2, 3)]),
+    ("subtract_col", ops.subtract, [rnd(3, 1), rnd(1, 4)]),
+    ("multiply", ops.multiply, [rnd(2, 3, 4), rnd(3, 1)]),
+    ("divide", ops.divide, [rnd(3, 4), rnd(4, lo=0.5)]),
+    ("negative", ops.negative, [rnd(5)]),
+    ("power_both", ops.power, [rnd(3, 2, lo=0.5), rnd(2)]),
+    ("power_scalar", lambda x: ops.power(x, 3), [rnd(4)]),
+    ("matmul_2d", ops.matmul, [rnd(3, 4), rnd(4, 2)]),
+    ("matmul_batch_bcast", ops.matmul, [rnd(2, 3, 4), rnd(4, 5)]),
+    ("matmul_vec_mat", ops.matmul, [rnd(4), rnd(4, 3)]),
+    ("matmul_mat_vec", ops.matmul, [rnd(3, 4), rnd(4)]),
+    ("matmul_batch_both", ops.matmul, [rnd(2, 1, 3, 4), rnd(3, 4, 2)]),
+    ("dot_vec", ops.dot, [rnd(4), rnd(4)]),
+    ("dot_mat", ops.dot, [rnd(3, 4), rnd(4, 2)]),
+    ("dot_scalar", ops.dot, [rnd(), rnd(3)]),
+    ("sum_all", ops.sum, [rnd(3, 4)]),
+    ("sum_axis", lambda x: ops.sum(x, axis=1), [rnd(3, 4, 2)]),
+    ("sum_axes_keep", lambda x: ops.sum(x, axis=(0, 2), keepdims=True), [rnd(3, 4, 2)]),
+    ("sum_0d", ops.sum, [rnd()]),
+    ("mean_neg_axis", lambda x: ops.mean(x, axis=-1), [rnd(3, 4)]),
+    ("mean_keep", lambda x: ops.mean(x, axis=0, keepdims=True), [rnd(3, 4)]),
+    ("max_axis", lambda x: ops.max(x, axis=1), [rnd(3, 5)]),
+    ("max_all_keep", lambda x: ops.max(x, keepdims=True), [rnd(3, 5)]),
+    ("min_axis", lambda x: ops.min(x, axis=0), [rnd(3, 5)]),
+    ("var_axis", lambda x: ops.var(x, axis=1), [rnd(3, 5)]),
+    ("var_all", ops.var, [rnd(3, 5)]),
+    ("std_keep", lambda x: ops.std(x, axis=0, keepdims=True), [rnd(4, 3)]),
+    ("square", ops.square, [rnd(3)]),
+    ("sqrt", ops.sqrt, [rnd(3, 2, lo=0.3)]),
+    ("exp", ops.exp, [rnd(3, 2)]),
+    ("expm1", ops.expm1, [rnd(3)]),
+    ("log", ops.log, [rnd(3, 2, lo=0.3)]),
+    ("log1p", ops.log1p, [rnd(4, lo=0.1)]),
+    ("abs", ops.abs, [rnd(3, 3, lo=0.1) * np.sign(rnd(3, 3))]),
+    ("sign", lambda x: ops.multiply(ops.sign(x), x), [rnd(5, lo=0.1)]),
+    ("clip", lambda x: ops.clip(x, -0.5, 0.5), [np.array([-1.0, -0.2, 0.1, 0.9, 0.3])]),
+    ("maximum", ops.maximum, [rnd(3, 4), rnd(4)]),
+    ("minimum", ops.minimum, [rnd(3, 1), rnd(3, 4)]),
+    ("where", lambda a, b: ops.where(a > 0, a, b), [rnd(3, 4), rnd(4)]),
+    ("erf", ops.erf, [rnd(4)]),
+    ("norm", lambda x: ops.norm(x, axis=-1), [rnd(3, 4)]),
+    ("norm_all", ops.norm, [rnd(3, 4)]),
+    ("reciprocal", ops.reciprocal, [rnd(3, lo=0.5)]),
+    ("relu", ops.relu, [rnd(3, 4, lo=0.05) * np.sign(rnd(3, 4))]),
+    ("sigmoid", ops.sigmoid, [rnd(3, 4)]),
+    ("tanh", ops.tanh, [rnd(3, 4)]),
+    ("softplus", ops.softplus, [rnd(3, 4) * 3]),
+    ("elu", ops.elu, [rnd(3, 4, lo=0.05) * np.sign(rnd(3, 4))]),
+    ("selu", ops.selu, [rnd(3, 4, lo=0.05) * np.sign(rnd(3, 4))]),
+    ("gelu_tanh", ops.gelu, [rnd(3, 4)]),
+    ("gelu_exact", lambda x: ops.gelu(x, approximate=False), [rnd(3, 4)]),
+    ("leaky_relu", ops.leaky_relu, [rnd(3, 4, lo=0.05) * np.sign(rnd(3, 4))]),
+    ("silu", ops.silu, [rnd(3, 4)]),
+    ("log_sigmoid", ops.log_sigmoid, [rnd(3, 4)]),
+    ("softmax", ops.softmax, [rnd(3, 4)]),
+    ("softmax_axis0", lambda x: ops.softmax(x, axis=0), [rnd(3, 4)]),
+    ("log_softmax", ops.log_softmax, [rnd(3, 4)]),
+    ("logsumexp", lambda x: ops.logsumexp(x, axis=1), [rnd(3, 4)]),
+    ("logsumexp_all_keep", lambda x: ops.logsumexp(x, keepdims=True), [rnd(3, 4)]),
+    ("concatenate", lambda a, b: ops.concatenate([a, b], axis=1), [rnd(2, 3), rnd(2, 1)]),
+    ("stack", lambda a, b: ops.stack([a, b], axis=-1), [rnd(2, 3), rnd(2, 3)]),
+    ("split", lambda x: ops.split(x, 2, axis=1)[1] * 2 + ops.split(x, [1], axis=1)[0].sum(),
+     [rnd(3, 4)]),
+    ("reshape", lambda x: ops.reshape(x, (4, -1)), [rnd(2, 6)]),
+    ("transpose", lambda x: ops.transpose(x, (2, 0, 1)), [rnd(2, 3, 4)]),
+    ("transpose_default", ops.transpose, [rnd(2, 3)]),
+    ("expand_dims", lambda x: ops.expand_dims(x, 1), [rnd(3, 2)]),
+    ("squeeze", lambda x: ops.squeeze(x, 1), [rnd(3, 1, 2)]),
+    ("take_dup", lambda x: ops.take(x, np.array([0, 2, 2, 1]), axis=1), [rnd(2, 3)]),
+    ("take_flat", lambda x: ops.take(x, np.array([[0, 5], [5, 3]])), [rnd(2, 3)]),
+    ("take_along_axis", lambda x: ops.take_along_axis(x, np.array([[1], [0], [1]]), axis=1),
+     [rnd(3, 2)]),
+    ("getitem_slice", lambda x: x[1:, ::2], [rnd(3, 4)]),
+    ("getitem_fancy_dup", lambda x: x[np.array([0, 0, 2])], [rnd(3, 2)]),
+    ("getitem_bool", lambda x: x[np.array([True, False, True])], [rnd(3, 2)]),
+    ("tile", lambda x: ops.tile(x, (2, 3)), [rnd(2, 2)]),
+    ("repeat", lambda x: ops.repeat(x, 2, axis=0), [rnd(2, 3)]),
+    ("operators", lambda x, w, b: (-(x @ w) + b) ** 2 / 3.0 - 1 * x.sum(), [rnd(3, 4),
+                                                                            rnd(4, 2), rnd(2)]),
+    ("numpy_functions", lambda x: np.exp(np.concatenate([x, np.tanh(x)], axis=0)).mean(axis=0),
+     [rnd(2, 3)]),
+    ("methods", lambda x: x.T.reshape(-1).max() + x.var(axis=0).std() + x.clip(-0.3, 0.3).sum(),
+     [rnd(3, 2)]),
+]
+
+
+@pytest.mark.parametrize("name,f,xs", CASES, ids=[c[0] for c in CASES])
+def test_vjp_against_central_differences(name, f, xs):
+    check(f, *xs)
+
+
+def test_results_are_plain_arrays_outside_recording():
+    x = rnd(3, 4)
+    y = ops.relu(ops.add(x, 1.0))
+    assert type(y) is np.ndarray
+    assert type(ops.sum(x)) is np.ndarray and ops.sum(x).shape == ()
+    np.testing.assert_array_equal(ops.softmax(np.zeros((1, 4))), np.full((1, 4), 0.25))
+    assert ops.add(np.ones(2, np.float32), 2.0).dtype == np.float32  # weak Python scalars
+    assert ops.zeros((2,)).dtype == np.float32 and ops.ones_like(x).dtype == np.float64
+    np.testing.assert_array_equal(ops.one_hot(np.array([2, 0]), 3),
+                                  [[0, 0, 1], [1, 0, 0]])
+    assert ops.argmax(np.array([[1, 3, 2]]), axis=-1).tolist() == [1]
+
+
+def test_keras_values():
+    x = np.array([-2.0, -0.5, 0.0, 1.5])
+    np.testing.assert_allclose(ops.leaky_relu(x), [-0.4, -0.1, 0.0, 1.5])  # Keras: slope 0.2
+    np.testing.assert_allclose(ops.elu(x), [np.expm1(-2), np.expm1(-0.5), 0, 1.5])
+    np.testing.assert_allclose(ops.sigmoid(np.array([0.0, 800.0, -800.0])), [0.5, 1.0, 0.0])
+    np.testing.assert_allclose(ops.softplus(np.array([0.0, 1000.0])), [np.log(2), 1000.0])
+    np.testing.assert_allclose(ops.logsumexp(np.array([1000.0, 1000.0])), 1000 + np.log(2))
+    np.testing.assert_allclose(ops.log_softmax(np.array([[0.0, 0.0]])), [[-np.log(2)] * 2])
+    np.testing.assert_allclose(ops.gelu(np.array([1.0]), approximate=False), [0.8413447460685429])
+    np.testing.assert_allclose(ops.var(np.array([1.0, 2.0, 3.0, 4.0])), 1.25)
+
+
+def test_cast_passes_the_gradient_back_in_the_input_dtype():
+    x = np.array([1.0, 2.0], dtype=np.float32)
+    c = np.array([3.0, -1.0])
+    with ops.GradientTape() as t:
+        xw = t.watch(x)
+        y = ops.sum(ops.cast(xw, "float64") * c)
+        k = ops.cast(xw, "int32")
+    g = t.gradient(y, xw)
+    assert g.dtype == np.float32 and g.tolist() == [3.0, -1.0]
+    assert type(k) is np.ndarray and k.dtype == np.int32
+
+
+def test_max_ties_share_the_gradient():
+    x = np.array([1.0, 3.0, 3.0])
+    _, g = ops.value_and_grad(lambda a: ops.max(a))(x)
+    np.testing.assert_array_equal(g, [0.0, 0.5, 0.5])
+
+
+def test_value_and_grad_and_params_as_sources():
+    from fastff.layers import Param
+
+    w = Param("w", np.array([1.0, -2.0]))
+    with ops.GradientTape() as t:
+        y = ops.sum(w * w) + ops.sum(np.array([3.0, 4.0]) @ w)
+    (gw,) = t.gradient(y, [w])
+    np.testing.assert_allclose(gw, [2 * 1 + 3, 2 * -2 + 4])
+    v, g = ops.value_and_grad(lambda a, b: ops.sum(a * b), argnums=(0, 1))(
+        np.array([1.0, 2.0]), np.array([3.0, 5.0]))
+    assert float(v) == 13.0 and [x.tolist() for x in g] == [[3, 5], [1, 2]]
+
+
+def test_unconnected_and_integer_results_have_no_gradient():
+    x = np.array([1.0, 2.0])
+    with ops.GradientTape(persistent=True) as t:
+        xw = t.watch(x)
+        c = ops.stop_gradient(xw * 2)
+        y = ops.sum(c * xw)
+        k = ops.argmax(xw)
+    assert type(k) is np.ndarray and k.dtype.kind == "i"
+    np.testing.assert_allclose(t.gradient(y, x), [2.0, 4.0])
+    assert t.gradient(ops.sum(c), x) is None
+
+
+def test_op_without_gradient_names_it():
+    x = np.array([0.3, 0.7])
+    with ops.GradientTape() as t:
+        xw = t.watch(x)
+        y = np.sum(np.sinh(xw))  # NumPy ufunc that fastff.ops has no VJP for
+    with pytest.raises(ops.NoGradientError, match="numpy.sinh"):
+        t.gradient(y, xw)
+
+
+def test_shape_mismatch_names_op_and_both_shapes():
+    with pytest.raises(ops.OpsError, match=r"add: shapes \(3,\) and \(4,\)"):
+        ops.add(np.ones(3), np.ones(4))
+    with pytest.raises(ops.OpsError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
+        ops.matmul(np.ones((2, 3)), np.ones((4, 5)))
+    with pytest.raises(ops.OpsError, match=r"concatenate: shapes \(2, 3\) and \(3, 3\)"):
+        ops.concatenate([np.ones((2, 3)), np.ones((3, 3))], axis=1)
+    with pytest.raises(ops.OpsError, match="reshape: cannot reshape"):
+        ops.reshape(np.ones(6), (4, 2))
+    with pytest.raises(ops.OpsError, match="axis 2 is out of range"):
+        ops.sum(np.ones((2, 3)), axis=2)
+
+
+def test_object_and_string_arrays_refused():
+    with pytest.raises(TypeError, match="exp: arrays of dtype object"):
+        ops.exp(np.array([1, "a"], dtype=object))
+    with pytest.raises(TypeError, match="add: arrays of dtype <U1"):
+        ops.add(np.array(["a"]), 1)
+    with pytest.raises(TypeError, match="expected an array or a number"):
+        ops.relu("x")
+
+
+def test_in_place_writes_on_recorded_tensors_refused():
+    with ops.GradientTape():
+        t = ops.tape.forward_call  # noqa: F841 (module is importable as an attribute)
+    x = np.ones(3)
+    with ops.GradientTape() as tp:
+        xw = tp.watch(x)
+        y = xw
+        y += 1  # rebinds, as for an immutable tensor
+        with pytest.raises(ops.OpsError, match="in place"):
+            xw[0] = 5.0
+        with pytest.raises(ops.OpsError, match="out="):
+            np.add(xw, 1, out=np.empty(3))
+    assert np.array_equal(x, np.ones(3)) and np.array_equal(y, np.full(3, 2.0))
+
+
+def test_forward_call_contract():
+    from fastff.layers import Param
+
+    w = Param("w", np.array([[1.0, 2.0], [3.0, 4.0]]))
+    unused = Param("u", np.ones(2))
+    unused.grad[...] = 7.0  # stale: must be overwritten with zeros
+    xs = {"a": np.array([[1.0, 1.0]]), "ids": np.array([0])}
+    outs, bp = tape_mod.forward_call(lambda d: [d["a"] @ w, ops.sum(d["a"])], xs,
+                                     [w, unused], training=True)
+    assert isinstance(outs, list) and type(outs[0]) is np.ndarray
+    np.testing.assert_allclose(outs[0], [[4.0, 6.0]])
+    dx = bp([np.array([[1.0, 0.0]]), None])
+    np.testing.assert_allclose(w.grad, [[1.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(unused.grad, 0.0)
+    assert set(dx) == {"a", "ids"} and dx["ids"] is None
+    np.testing.assert_allclose(dx["a"], [[1.0, 3.0]])
+    with pytest.raises(TypeError, match="returned str, not an array"):
+        tape_mod.forward_call(lambda x: "nope", np.ones(2))
+
+
+def test_tape_keeps_nothing_after_backward_over_10000_steps():
+    from fastff.layers import Param
+
+    w = Param("w", np.ones((3, 2)))
+    x = np.ones((4, 3))
+    refs = []
+    for i in range(10_000):
+        y, bp = tape_mod.forward_call(lambda a: ops.tanh(a @ w) * 2.0, x, [w], True)
+        if i % 2500 == 0:
+            refs.append(weakref.ref(bp))
+        bp(np.ones_like(y), True)
+        del y, bp
+    assert not tape_mod._stack() and not tape_mod._state.training
+    gc.disable()  # freed by reference counting alone: nothing cyclic keeps a tape alive
+    try:
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
+    with ops.GradientTape() as t:
+        xw = t.watch(x)
+        loss = ops.sum(xw @ w)
+    t.gradient(loss, [w])
+    assert not t._tape.nodes and not t._tape.keep
+
+
+def test_tapes_are_per_thread():
+    seen = []
+
+    def worker():
+        seen.append(tape_mod.is_recording())
+
+    with ops.GradientTape():
+        th = threading.Thread(target=worker)
+        th.start()
+        th.join()
+        assert tape_mod.is_recording()
+    assert seen == [False] and not tape_mod.is_recording()
