@@ -3,12 +3,13 @@
 After the layers are built, every ``Param`` is moved into one flat ``params`` buffer and one flat
 ``grads`` buffer (trainable params first, each slot 64-byte aligned), so an optimizer step is
 one kernel over the trainable prefix. The loops live in ``fastff.training``; this module holds the
-structure: building, weights, compile state, configs. ``Model`` is reserved for a later
-functional API.
+structure: building, weights, compile state, configs. Keras's ``Model`` (subclassed and
+functional) lives in ``fastff.subclassed`` and ``fastff.functional``, on this machinery.
 
 Where fastff deliberately differs from Keras:
 - with ``sample_weight``/``class_weight`` the loss is the weighted mean ``Σ wᵢ lᵢ / Σ wᵢ``
-  (Keras divides by the batch size), so weights change the balance, not the scale;
+  (Keras divides by the batch size), so weights change the balance, not the scale (custom
+  loss functions and ``Loss`` subclasses too, see docs/subclassing.md);
 - ``Input(shape)`` is a marker for the first position of a ``Sequential``, not a symbolic tensor;
 - custom activations subclass ``fastff.activations.CustomActivation`` and give their gradient
   (there is no autodiff); ``Dropout(noise_shape=...)``, ``label_smoothing`` and

@@ -226,6 +226,10 @@ class Model(Sequential):
             raise TypeError(f"{type(self).__name__}: Model.__init__ takes keyword arguments "
                             f"(name=, dtype=, trainable=), got {len(args)} positional")
         kwargs.pop("autocast", None)  # Keras's; fastff computes in the model dtype
+        if self._auto_track and ("inputs" in kwargs or "outputs" in kwargs):
+            raise TypeError(f"{type(self).__name__}: a subclass of fastff.Model that calls "
+                            "super().__init__(inputs=..., outputs=...) is not supported; "
+                            "define call(), or build fastff.Model(inputs, outputs) directly")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")

@@ -320,6 +320,13 @@ def test_clear_errors():
 
     with pytest.raises(TypeError, match="returned dict, expected an array"):
         NotArray().predict(np.ones((2, 2)))
+    class FunctionalStyle(fastff.Model):
+        def __init__(self):
+            inp = fastff.Input((2,))
+            super().__init__(inputs=inp, outputs=layers.Dense(1)(inp))
+
+    with pytest.raises(TypeError, match="define call\\(\\), or build fastff.Model"):
+        FunctionalStyle()
     m = MLP()
     with pytest.raises(TypeError, match="add\\(\\)"):
         m.add(layers.Dense(2))
