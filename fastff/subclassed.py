@@ -25,7 +25,7 @@ import numpy as np
 from fastff import _call_context
 from fastff import _validation as V
 from fastff.layers import Layer, Workspace
-from fastff.layers.base import to_host, unique_name
+from fastff.layers.base import is_device_array, to_host, unique_name
 from fastff.metrics.base import snake_case
 from fastff.models import Sequential
 
@@ -160,6 +160,9 @@ class _CallLayer(Layer):
     def forward(self, x: Any, training: bool = False, ws: Workspace | None = None):
         """``(y, backprop)``: ``call`` on the tape when training, eagerly otherwise."""
         model = self.model
+        if is_device_array(x):
+            raise NotImplementedError(f"{type(model).__name__}: subclassed models run on the "
+                                      "CPU only; create or move the model with device='cpu'")
         if not training:
             with _call_context.running(), _call_context.collecting() as added:
                 y = _check_output(model, model.call(x, training=False))
@@ -485,6 +488,25 @@ class Model(Sequential):
         shape = config.get("input_shape") if isinstance(config, dict) else None
         if shape is not None and not self.built:
             self.build(tuple(shape))
+
+    def get_training_state(self) -> dict:
+        """Shuffle seed and each Dropout's mask seed and step, by position among the leaf
+        layers (a rebuilt model's layers get new generated names)."""
+        if not self._auto_track:
+            return Sequential.get_training_state(self)
+        return {"shuffle_seed": self._shuffle_seed,
+                "dropout_by_position": [[la._mask_seed, la.step] for la in
+                                        self._call_layer.layers if hasattr(la, "_mask_seed")]}
+
+    def set_training_state(self, state: dict) -> None:
+        if not self._auto_track:
+            return Sequential.set_training_state(self, state)
+        seed = state.get("shuffle_seed")
+        self._shuffle_seed = None if seed is None else int(seed)
+        drops = [la for la in self._call_layer.layers if hasattr(la, "_mask_seed")]
+        for la, (ms, step) in zip(drops, state.get("dropout_by_position") or []):
+            la._mask_seed = None if ms is None else int(ms)
+            la.step = int(step)
 
     def _weight_items(self) -> list[tuple[str, np.ndarray]]:
         """``(path, value)`` per weight, in ``get_weights`` order (for the savers)."""

@@ -273,6 +273,28 @@ def test_save_load_model_registered_and_custom_objects(tmp_path):
     np.testing.assert_array_equal(again.predict(x, verbose=0), u.predict(x, verbose=0))
 
 
+def test_save_load_resumes_dropout_and_shuffle_exactly(tmp_path):
+    class DropMLP(MLP):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.drop = layers.Dropout(0.3)
+
+        def call(self, x, training=None):
+            return self.head(self.drop(self.blocks[0](x), training=training))
+
+    x, y = _data(24, 4)
+    m = DropMLP(hidden=(6,))
+    m.compile("adam", "mse")
+    m.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    m.save(tmp_path / "d.fastff")
+    loaded = fastff.models.load_model(tmp_path / "d.fastff",
+                                      custom_objects={"DropMLP": DropMLP})
+    m.fit(x, y, epochs=2, batch_size=8, verbose=0, initial_epoch=1)
+    loaded.fit(x, y, epochs=2, batch_size=8, verbose=0, initial_epoch=1)
+    for a, b in zip(m.get_weights(), loaded.get_weights()):
+        assert np.array_equal(a, b)
+
+
 def test_save_without_get_config_says_what_to_add(tmp_path):
     m = Residual()
     m.build((None, 4))
