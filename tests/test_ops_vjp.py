@@ -306,3 +306,27 @@ def test_tapes_are_per_thread():
         th.join()
         assert tape_mod.is_recording()
     assert seen == [False] and not tape_mod.is_recording()
+
+
+def test_builtin_layer_in_a_gradient_tape_is_one_node():
+    from fastff.layers import Dense
+
+    d = Dense(3, activation="tanh", dtype="float64")
+    x = rnd(4, 5)
+    d.build_for((5,), "float64")
+    with ops.GradientTape() as t:
+        xw = t.watch(x)
+        loss = ops.sum(d(xw) ** 2)
+        names = [n.name for n in t._tape.nodes]
+    assert names == ["leaf", "leaf", "leaf", "layer 'dense'" if d.name == "dense"
+                     else f"layer {d.name!r}", "square", "sum"]
+    gx, gk = t.gradient(loss, [xw, d.kernel])
+
+    def f(arrs):
+        d.kernel.value[...] = arrs[1]
+        return float(np.sum(np.tanh(arrs[0] @ arrs[1] + d.bias.value) ** 2))
+
+    k0 = d.kernel.value.copy()
+    nx, nk = numeric_input_grads(f, [x.copy(), k0.copy()])
+    np.testing.assert_allclose(gx, nx, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gk, nk, rtol=1e-6, atol=1e-8)

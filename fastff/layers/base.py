@@ -151,24 +151,6 @@ for _name, _uf in (("neg", np.negative), ("abs", np.absolute), ("pos", np.positi
     setattr(Param, f"__{_name}__", _op_method(_uf))
 
 
-def _recording_call(own: Callable) -> Callable:
-    import functools
-
-    @functools.wraps(own)
-    def __call__(self: Layer, x: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
-        from fastff.ops import tape
-
-        if tape.is_recording():
-            training = kwargs.get("training", args[0] if args else None)
-            if training is None:
-                training = tape.call_training()
-            return tape.record_layer(self, x, bool(training))
-        return own(self, x, *args, **kwargs)
-
-    __call__._records = True  # type: ignore[attr-defined]
-    return __call__
-
-
 def is_device_array(x: Any) -> bool:
     """True for an accelerator array (anything that is not a NumPy array but can be copied
     to the host, e.g. a ``numba.cuda`` device array)."""
@@ -219,14 +201,6 @@ class Layer:
     #: a custom layer's sublayers (attributes, lists, dicts) and own weights, set at build
     _sublayers: list = []
     _own_params: list = []
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A subclass's own ``__call__`` (symbolic handling, step counters) still records as
-        one tape node inside recorded code."""
-        super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("__call__")
-        if own is not None and not getattr(own, "_records", False):
-            cls.__call__ = _recording_call(own)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _WATCHED:
@@ -409,6 +383,10 @@ class Layer:
         under ``fastff.ops.tape.forward_call`` and ``backprop`` replays its ops' VJPs."""
         if not self._is_custom():
             raise NotImplementedError(f"{type(self).__name__} defines neither forward nor call")
+        if is_device_array(x) or (self.params and is_device_array(self.params[0].value)):
+            raise NotImplementedError(f"layer {self.name!r}: custom layers (a call written "
+                                      "with fastff.ops) run on the CPU only; train this model "
+                                      "with device='cpu'")
         from fastff.ops.tape import forward_call
 
         kwargs = self._call_kwargs(bool(training))
@@ -419,6 +397,17 @@ class Layer:
         if not isinstance(y, np.ndarray):
             raise TypeError(f"layer {self.name!r}: call returned {type(y).__name__}; a layer "
                             "in a model must return one array")
+        dt = self.dtype
+        if y.dtype.kind == "f" and dt is not None and y.dtype != dt:
+            # a float64 constant promoted a float32 computation: back to the layer's dtype
+            # (as Keras autocasts), and the incoming gradient to what the tape recorded
+            src = y.dtype
+            y = y.astype(dt)
+
+            def backprop(dy: Any, need_dx: bool = True) -> Any:
+                return bp(np.asarray(dy, dtype=src), need_dx)
+
+            return y, backprop
         return y, bp
 
     def __call__(self, x: Any, training: Any = None, **kwargs: Any) -> Any:
@@ -427,31 +416,31 @@ class Layer:
         Inside recorded code (a custom layer's ``call``, a ``GradientTape``) it is one tape
         node whose VJP is this layer's ``backprop``; ``training`` defaults to the caller's.
         The one entry point: layers change how a concrete input is taken in ``_eager_call``."""
-        if is_symbolic(x):
-            return call_symbolic(self, x)
         from fastff.ops import tape
 
         if tape.is_recording():
             if training is None:
                 training = tape.call_training()
             return tape.record_layer(self, x, bool(training))
+        if is_symbolic(x):
+            return call_symbolic(self, x)
         if training is None:
             training = tape.call_training() or False
         return self._eager_call(x, training, **kwargs)
 
     def _eager_call(self, x: Any, training: bool = False) -> Any:
         """``layer(x)`` on a concrete input: convert, build on first use, forward."""
-        from fastff.ops import tape
+        from fastff.ops.tape import value_of
 
         if isinstance(x, (list, tuple)) and (getattr(self, "multi_input", False)
                                              or self._is_custom()):
-            arrs = [np.asarray(tape.value_of(a)) for a in x]
+            arrs = [np.asarray(value_of(a)) for a in x]
             if not self.built:
                 self.build_for([a.shape[1:] for a in arrs], self.dtype)
             y, _ = self.forward([np.ascontiguousarray(a, dtype=self.dtype)
                                  if a.dtype.kind == "f" else a for a in arrs], training)
             return y
-        arr = np.asarray(tape.value_of(x))
+        arr = np.asarray(value_of(x))
         if not self.built:
             self.build_for(arr.shape[1:], self.dtype)
         if self.input_dtype is None or arr.dtype.kind == "f":

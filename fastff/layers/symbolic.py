@@ -55,5 +55,5 @@ def call_symbolic(layer: Any, x: Any) -> SymbolicTensor:
     multi = getattr(layer, "multi_input", False)
     if multi != (isinstance(x, (list, tuple))):
         raise ValueError(f"layer {layer.name!r} takes {'a list of' if multi else 'one'} input(s)")
-    out = layer.compute_output_shape(shapes if multi else shapes[0])
+    out = layer.infer_output_shape(shapes if multi else shapes[0])
     return SymbolicTensor(layer, inputs, tuple(out))

@@ -11,6 +11,7 @@ as in Keras, but ops keep NumPy's promotion rules for arrays.
 
 from __future__ import annotations
 
+from fastff.ops import _dispatch  # noqa: F401 (attaches the Tensor methods)
 from fastff.ops.core import (
                              arange,
                              argmax,

@@ -14,7 +14,7 @@ _SCALARS = (bool, int, float)
 def val(x: Any, op: str) -> Any:
     """The plain value of an op argument: an ndarray, or a Python scalar kept as is (so
     ``x * 2.0`` stays float32, as NumPy's weak scalars do). Object/string arrays refused."""
-    v = value_of(x)
+    v = x if type(x) is np.ndarray else value_of(x)
     if type(v) is np.ndarray:
         k = v.dtype.kind
         if k in "OSUVMm":

@@ -148,3 +148,73 @@ def array_function(func: Any, args: tuple, kwargs: dict) -> Any:
     if func in _CONSTANT or not _tracked(args):
         return result
     return _no_grad(f"numpy.{func.__name__}", result, list(args) + list(kwargs.values()))
+
+
+# ---------------------------------------------------------------------------- Tensor methods
+# attached here, above the op modules, so fastff.ops.tape (which defines Tensor) imports none
+def _t_array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    return array_ufunc(ufunc, method, inputs, kwargs)
+
+
+def _t_array_function(self, func, types, args, kwargs):
+    return array_function(func, args, kwargs)
+
+
+def _t_reshape(self, *newshape, order="C"):
+    if len(newshape) == 1 and not isinstance(newshape[0], (int, np.integer)):
+        newshape = newshape[0]
+    return shape.reshape(self, newshape)
+
+
+def _t_transpose(self, *axes):
+    if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        axes = axes[0]
+    return shape.transpose(self, axes or None)
+
+
+def _t_flatten(self, order="C"):
+    return shape.reshape(self, (-1,))
+
+
+def _t_sum(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    return math.sum(self, axis, keepdims)
+
+
+def _t_mean(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    return math.mean(self, axis, keepdims)
+
+
+def _t_max(self, axis=None, out=None, keepdims=False, **kw):
+    return math.max(self, axis, keepdims)
+
+
+def _t_min(self, axis=None, out=None, keepdims=False, **kw):
+    return math.min(self, axis, keepdims)
+
+
+def _t_var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return math.var(self, axis, keepdims, ddof=ddof)
+
+
+def _t_std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return math.std(self, axis, keepdims, ddof=ddof)
+
+
+def _t_clip(self, min=None, max=None, out=None, **kw):  # noqa: A002 (NumPy's names)
+    return math.clip(self, min, max)
+
+
+Tensor.__array_ufunc__ = _t_array_ufunc
+Tensor.__array_function__ = _t_array_function
+Tensor.__getitem__ = lambda self, key: shape.getitem(self, key)
+Tensor.reshape = _t_reshape
+Tensor.transpose = _t_transpose
+Tensor.T = property(lambda self: shape.transpose(self))
+Tensor.flatten = Tensor.ravel = _t_flatten
+Tensor.sum, Tensor.mean, Tensor.max, Tensor.min = _t_sum, _t_mean, _t_max, _t_min
+Tensor.var, Tensor.std, Tensor.clip = _t_var, _t_std, _t_clip
+Tensor.dot = lambda self, other, out=None: math.dot(self, other)
+Tensor.squeeze = lambda self, axis=None: shape.squeeze(self, axis)
+Tensor.astype = lambda self, dtype, order="K", casting="unsafe", subok=True, copy=True: \
+    core.cast(self, dtype)
+Tensor.copy = lambda self, order="C": core.identity(self)

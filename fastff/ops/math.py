@@ -183,20 +183,49 @@ def _promote(a: np.ndarray, b: np.ndarray) -> tuple:
     return a2, b2
 
 
+_GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False,
+          sparse_a: bool = False) -> np.ndarray | None:
+    """``op(a) @ op(b)`` through fastff's C GEMM (the kernel Dense uses) for 2-D C-contiguous
+    float32/float64 operands of one dtype; None when NumPy must do it."""
+    if (a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype not in _GEMM_DTYPES
+            or not a.flags.c_contiguous or not b.flags.c_contiguous):
+        return None
+    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    kb, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+    if k != kb or not (m and n and k):
+        return None
+    from fastff.linalg import gemm_into
+
+    return gemm_into(a, b, np.empty((m, n), a.dtype), trans_a, trans_b, 1.0, 0.0, None, 0,
+                     0.0, sparse_a)
+
+
 def matmul(x1: Any, x2: Any) -> Any:
-    """Matrix product with NumPy's ``matmul`` rules (1-D promoted, batch axes broadcast)."""
+    """Matrix product with NumPy's ``matmul`` rules (1-D promoted, batch axes broadcast);
+    2-D float products run fastff's C GEMM (mostly-zero inputs skipped, as in Dense)."""
     a, b = np.asarray(val(x1, "matmul")), np.asarray(val(x2, "matmul"))
     if a.ndim == 0 or b.ndim == 0:
         raise OpsError(f"fastff.ops.matmul: inputs must have at least one dimension, got "
                        f"shapes {a.shape} and {b.shape} (use multiply for scalars)")
-    try:
-        o = np.matmul(a, b)
-    except ValueError:
-        raise OpsError(f"fastff.ops.matmul: shapes {a.shape} and {b.shape} are incompatible "
-                       f"(inner dimensions {a.shape[-1]} and "
-                       f"{b.shape[-2] if b.ndim > 1 else b.shape[0]})") from None
+    o = _gemm(a, b, sparse_a=True)
+    if o is None:
+        try:
+            o = np.matmul(a, b)
+        except ValueError:
+            raise OpsError(f"fastff.ops.matmul: shapes {a.shape} and {b.shape} are "
+                           f"incompatible (inner dimensions {a.shape[-1]} and "
+                           f"{b.shape[-2] if b.ndim > 1 else b.shape[0]})") from None
 
     def vjp(g, n):
+        if a.ndim == 2 and b.ndim == 2:
+            g = np.ascontiguousarray(g)
+            da = _gemm(g, b, trans_b=True) if n[0] else None
+            db = _gemm(a, g, trans_a=True, sparse_a=True) if n[1] else None
+            if (da is not None or not n[0]) and (db is not None or not n[1]):
+                return da, db
         a2, b2 = _promote(a, b)
         g2 = np.reshape(g, np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
                         + (a2.shape[-2], b2.shape[-1]))

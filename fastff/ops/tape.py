@@ -44,46 +44,50 @@ class NoGradientError(TypeError):
     """A gradient is needed through an op that has none (names the op)."""
 
 
-_state = threading.local()
+class _State(threading.local):
+    """Per thread: the stack of recording tapes and of ``forward_call`` training flags
+    (set up on a thread's first access, so reading them is a plain attribute lookup)."""
+
+    def __init__(self) -> None:
+        self.stack: list = []
+        self.training: list = []
+
+
+_state = _State()
 _serials = itertools.count(1)
 
 
 def _stack() -> list:
-    s = getattr(_state, "stack", None)
-    if s is None:
-        s = _state.stack = []
-    return s
+    return _state.stack
 
 
 def current_tape() -> _Tape | None:
     """The innermost recording tape of this thread, or None."""
-    s = getattr(_state, "stack", None)
+    s = _state.stack
     return s[-1] if s else None
 
 
 def is_recording() -> bool:
-    return bool(getattr(_state, "stack", None))
+    return bool(_state.stack)
 
 
 @contextlib.contextmanager
 def paused() -> Iterator[None]:
     """Nothing records inside (a layer's dry run while building, for instance)."""
-    s, tr = _stack(), getattr(_state, "training", None)
-    saved, saved_tr = s[:], None if tr is None else tr[:]
+    s, tr = _state.stack, _state.training
+    saved, saved_tr = s[:], tr[:]
     s.clear()
-    if tr is not None:
-        tr.clear()
+    tr.clear()
     try:
         yield
     finally:
         s[:] = saved
-        if tr is not None:
-            tr[:] = saved_tr
+        tr[:] = saved_tr
 
 
 def call_training() -> bool | None:
     """The ``training`` flag of the enclosing ``forward_call`` (None outside one)."""
-    s = getattr(_state, "training", None)
+    s = _state.training
     return s[-1] if s else None
 
 
@@ -93,21 +97,8 @@ class Tensor(np.ndarray):
     _tt: tuple[int, int] | None = None
     _arr: np.ndarray | None = None
 
-    # operators and NumPy functions are routed into fastff.ops
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from fastff.ops._dispatch import array_ufunc
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        from fastff.ops._dispatch import array_function
-
-        return array_function(func, args, kwargs)
-
-    def __getitem__(self, key):
-        from fastff.ops.shape import getitem
-
-        return getitem(self, key)
+    # operators, NumPy functions and the array methods that must record are attached by
+    # fastff.ops._methods (above the op modules, so this module imports none of them)
 
     def __iadd__(self, other):  # tensors are immutable: x += y rebinds x to x + y
         return self.__add__(other)
@@ -131,88 +122,6 @@ class Tensor(np.ndarray):
         raise OpsError("fastff.ops: a recorded tensor cannot be assigned to in place "
                        "(x[...] = v); build a new one, e.g. with fastff.ops.where")
 
-    def reshape(self, *shape, order="C"):
-        from fastff.ops.shape import reshape
-
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-            shape = shape[0]
-        return reshape(self, shape)
-
-    def transpose(self, *axes):
-        from fastff.ops.shape import transpose
-
-        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
-            axes = axes[0]
-        return transpose(self, axes or None)
-
-    @property
-    def T(self):  # noqa: N802 (NumPy's name)
-        from fastff.ops.shape import transpose
-
-        return transpose(self)
-
-    def flatten(self, order="C"):
-        from fastff.ops.shape import reshape
-
-        return reshape(self, (-1,))
-
-    ravel = flatten
-
-    def sum(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
-        from fastff.ops.math import sum as _sum
-
-        return _sum(self, axis, keepdims)
-
-    def mean(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
-        from fastff.ops.math import mean
-
-        return mean(self, axis, keepdims)
-
-    def max(self, axis=None, out=None, keepdims=False, **kw):
-        from fastff.ops.math import max as _max
-
-        return _max(self, axis, keepdims)
-
-    def min(self, axis=None, out=None, keepdims=False, **kw):
-        from fastff.ops.math import min as _min
-
-        return _min(self, axis, keepdims)
-
-    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-        from fastff.ops.math import var
-
-        return var(self, axis, keepdims, ddof=ddof)
-
-    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-        from fastff.ops.math import std
-
-        return std(self, axis, keepdims, ddof=ddof)
-
-    def dot(self, other, out=None):
-        from fastff.ops.math import dot
-
-        return dot(self, other)
-
-    def clip(self, min=None, max=None, out=None, **kw):  # noqa: A002 (NumPy's names)
-        from fastff.ops.math import clip
-
-        return clip(self, min, max)
-
-    def squeeze(self, axis=None):
-        from fastff.ops.shape import squeeze
-
-        return squeeze(self, axis)
-
-    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
-        from fastff.ops.core import cast
-
-        return cast(self, dtype)
-
-    def copy(self, order="C"):
-        from fastff.ops.core import identity
-
-        return identity(self)
-
     def numpy(self) -> np.ndarray:
         """The plain array (Keras tensor compatibility)."""
         return value_of(self).copy()
@@ -220,7 +129,10 @@ class Tensor(np.ndarray):
 
 def value_of(x: Any) -> Any:
     """The plain value behind a Tensor or a weight (``Param``); anything else unchanged."""
-    if type(x) is Tensor:
+    tx = type(x)
+    if tx is np.ndarray or tx is float or tx is int:
+        return x
+    if tx is Tensor:
         a = x._arr
         return x.view(np.ndarray) if a is None else a
     if getattr(x, "_fastff_variable", False):
@@ -269,9 +181,12 @@ class _Tape:
 
     def ref(self, x: Any) -> int:
         """The node index of ``x`` on this tape, or -1 (a constant)."""
-        if type(x) is Tensor:
+        tx = type(x)
+        if tx is Tensor:
             tt = x._tt
             return tt[1] if tt is not None and tt[0] == self.serial else -1
+        if tx is float or tx is int:
+            return -1
         if getattr(x, "_fastff_variable", False):
             if x.value.dtype.kind != "f":
                 return -1
@@ -375,15 +290,16 @@ def record(name: str, y: Any, args: Sequence[Any], vjp: Callable | None) -> Any:
     ``vjp(g, need)`` gives one gradient per arg (broadcast shapes are reduced here); None
     marks an op with no gradient: using it where a gradient is needed raises, naming it."""
     y = np.asarray(y)
-    s = getattr(_state, "stack", None)
+    s = _state.stack
     if not s or y.dtype.kind not in "fc":
         return y
     tape = s[-1]
     refs = [tape.ref(a) for a in args]
-    if max(refs, default=-1) < 0:
+    shapes = [a.shape if r >= 0 else None for a, r in zip(args, refs)]  # tracked: have .shape
+    if shapes.count(None) == len(shapes):
         return y
     i = len(tape.nodes)
-    tape.nodes.append(_Node(name, refs, [np.shape(value_of(a)) for a in args], vjp))
+    tape.nodes.append(_Node(name, refs, shapes, vjp))
     return tape.wrap(y, i)
 
 
@@ -610,10 +526,8 @@ def forward_call(fn: Callable[[Any], Any], inputs: Any, params: Sequence[Any] = 
     """
     leaves, rebuild = _flatten(inputs)
     tape = _Tape()
-    stack = _stack()
-    tr = getattr(_state, "training", None)
-    if tr is None:
-        tr = _state.training = []
+    stack = _state.stack
+    tr = _state.training
     wrapped, refs = [], []
     for a in leaves:
         v = value_of(a)
@@ -675,7 +589,12 @@ def forward_call(fn: Callable[[Any], Any], inputs: Any, params: Sequence[Any] = 
         tape.clear()
         if not need_dx:
             return None
-        return rebuild([d if d is not None or r < 0 else np.zeros_like(value_of(a))
-                        for d, r, a in zip(dx, refs, leaves)])
+        out = []
+        for d, r, a in zip(dx, refs, leaves):
+            if r >= 0:  # in the input's dtype (a float64 constant may have promoted it)
+                v = value_of(a)
+                d = np.zeros_like(v) if d is None else np.asarray(d, dtype=v.dtype)
+            out.append(d)
+        return rebuild(out)
 
     return outputs, backprop
