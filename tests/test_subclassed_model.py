@@ -399,3 +399,34 @@ def test_client_script_subclassed_mnist_mlp():
     loss, acc = model.evaluate(x[1600:], y[1600:], verbose=0)
     assert acc > target
     assert model.predict(x[1600:1605], verbose=0).shape == (5, 10)
+
+
+def test_nested_sequential_trains_with_outer_weights_and_freezes():
+    class WithBlock(fastff.Model):
+        def __init__(self):
+            super().__init__(dtype="float64")
+            self.block = fastff.Sequential([layers.Dense(4, activation="relu"), layers.Dense(4)])
+            self.head = layers.Dense(1)
+
+        def call(self, x, training=None):
+            return self.head(ops.add(x, self.block(x)))  # a residual around the Sequential
+
+    x, y = _data(16, 4, 1)
+    m = WithBlock()
+    m.compile(fastff.optimizers.SGD(0.05), "mse")
+    assert check_grads(m, x[:4], y[:4]) < 1e-6
+    before = m.block.get_weights()
+    m.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    after = m.block.get_weights()
+    assert not np.array_equal(before[0], after[0])
+    assert [a.shape for a in m.get_weights()[:4]] == [a.shape for a in after]
+    lines = []
+    m.summary(print_fn=lines.append)
+    assert " Total params: 45 " in "\n".join(lines) + " "
+    m.block.trainable = False
+    m.compile(fastff.optimizers.SGD(0.05), "mse")
+    frozen = m.block.get_weights()
+    m.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    for a, b in zip(frozen, m.block.get_weights()):
+        assert np.array_equal(a, b)
+    assert len(m.trainable_weights) == 2
