@@ -662,20 +662,25 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
         config = spec.get("config") if isinstance(spec, dict) else None
         shape = config.get("input_shape") if isinstance(config, dict) else None
         subclassed = getattr(model, "_auto_track", False)
-        if subclassed:  # a subclassed model's config is the user's: the shape is kept apart
-            bc = spec.get("build_config") if isinstance(spec, dict) else None
-            shape = bc.get("input_shape") if isinstance(bc, dict) else None
-            shape = shape[1:] if isinstance(shape, list) and shape[:1] == [None] else shape
-        if not (isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)):
+        bc = spec.get("build_config") if isinstance(spec, dict) else None
+        if subclassed and isinstance(bc, dict) and bc.get("input_shape") is not None:
+            # a subclassed model's config is the user's: its input shape(s) are kept apart
+            try:
+                model.build_from_config(bc)
+            except (MemoryError, OverflowError) as e:
+                raise FormatError(f"{path}: building the model for {bc} failed: "
+                                  f"{type(e).__name__}: {e}") from e
+        elif not (isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)):
             raise ValueError(f"load_weights: the model is not built and {path} does not say "
                              "its input shape; call model.build(input_shape) first")
-        if not subclassed:  # the weight shapes of a layer stack are known before building
-            _check_planned_weights(path, list(getattr(model, "layers", [])), shape, items)
-        try:
-            model.build((None, *shape))
-        except (MemoryError, OverflowError) as e:
-            raise FormatError(f"{path}: building the model for input shape {shape} failed: "
-                              f"{type(e).__name__}: {e}") from e
+        else:
+            if not subclassed:  # the weight shapes of a layer stack are known before building
+                _check_planned_weights(path, list(getattr(model, "layers", [])), shape, items)
+            try:
+                model.build((None, *shape))
+            except (MemoryError, OverflowError) as e:
+                raise FormatError(f"{path}: building the model for input shape {shape} "
+                                  f"failed: {type(e).__name__}: {e}") from e
     _assign_weights(path, model, items)
 
 

@@ -160,9 +160,11 @@ class _CallLayer(Layer):
     def forward(self, x: Any, training: bool = False, ws: Workspace | None = None):
         """``(y, backprop)``: ``call`` on the tape when training, eagerly otherwise."""
         model = self.model
-        if is_device_array(x):
+        if is_device_array(x) or isinstance(x, _Nested) and any(map(is_device_array,
+                                                                     x.arrays)):
             raise NotImplementedError(f"{type(model).__name__}: subclassed models run on the "
                                       "CPU only; create or move the model with device='cpu'")
+        x = _structure_of(x)
         if not training:
             with _call_context.running(), _call_context.collecting() as added:
                 y = _check_output(model, model.call(x, training=False))
@@ -187,6 +189,68 @@ class _CallLayer(Layer):
             return y, backprop
         self.added_penalty = 0.0
         return _check_output(model, out), bp
+
+
+class _Nested:
+    """Several input arrays in the structure ``call`` takes (a list, tuple or dict), cut and
+    shuffled together (what the loops see as ``X``)."""
+
+    def __init__(self, arrays: list[np.ndarray], kind: type, keys: list | None):
+        self.arrays = arrays
+        self.kind = kind
+        self.keys = keys
+        self.shape = (arrays[0].shape[0],)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, s: slice) -> _Nested:
+        return _Nested([a[s] for a in self.arrays], self.kind, self.keys)
+
+    def empty_like(self) -> _Nested:
+        return _Nested([np.empty_like(a) for a in self.arrays], self.kind, self.keys)
+
+    def take_into(self, perm: np.ndarray, out: _Nested) -> None:
+        for a, o in zip(self.arrays, out.arrays):
+            np.take(a, perm, axis=0, out=o)
+
+    def structure(self, arrays: list | None = None) -> Any:
+        """The arrays (or ``arrays``) in the user's structure."""
+        arrs = self.arrays if arrays is None else arrays
+        if self.kind is dict:
+            return dict(zip(self.keys, arrs))
+        return self.kind(arrs)
+
+    @property
+    def sample_shapes(self) -> Any:
+        return self.structure([tuple(a.shape[1:]) for a in self.arrays])
+
+
+def _structure_of(x: Any) -> Any:
+    """What ``call`` receives for the loops' ``x``: an array, or the user's structure."""
+    return x.structure() if isinstance(x, _Nested) else x
+
+
+def _is_shape(s: Any) -> bool:
+    return isinstance(s, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer))
+                                                for d in s)
+
+
+def _batched(shapes: Any) -> Any:
+    """Per-sample shape(s) with the batch axis: ``(4,)`` → ``(None, 4)``; structures too."""
+    if isinstance(shapes, dict):
+        return {k: _batched(v) for k, v in shapes.items()}
+    if _is_shape(shapes):
+        return (None, *shapes)
+    return type(shapes)(_batched(s) for s in shapes)
+
+
+def _jsonable_shape(shapes: Any) -> Any:
+    if isinstance(shapes, dict):
+        return {k: _jsonable_shape(v) for k, v in shapes.items()}
+    if _is_shape(shapes):
+        return [None if d is None else int(d) for d in shapes]
+    return [_jsonable_shape(s) for s in shapes]
 
 
 def _no_backprop(dy: Any, need_dx: bool = True) -> None:
@@ -338,24 +402,38 @@ class Model(Sequential):
             return Sequential.build(self, input_shape)
         if input_shape is None:
             raise ValueError(f"{type(self).__name__}.build: pass input_shape, e.g. (None, 784)")
-        shape = tuple(input_shape)
-        if shape and shape[0] is None:
-            shape = shape[1:]
-        self._build_on(np.zeros((1, *(int(s) for s in shape)), dtype=self.dtype))
+        self._build_on(self._zeros_for(input_shape))
 
-    def _build_on(self, sample: np.ndarray) -> None:
+    def _zeros_for(self, input_shape: Any) -> Any:
+        """One zero sample for ``input_shape``: a shape, or a list/tuple/dict of shapes."""
+        def one(shape: Any) -> np.ndarray:
+            shape = tuple(shape)
+            if shape and shape[0] is None:
+                shape = shape[1:]
+            return np.zeros((1, *(int(s) for s in shape)), dtype=self.dtype)
+
+        if isinstance(input_shape, dict):
+            return _Nested([one(s) for s in input_shape.values()], dict, list(input_shape))
+        if isinstance(input_shape, (list, tuple)) and input_shape and \
+                all(isinstance(s, (list, tuple)) for s in input_shape):
+            return _Nested([one(s) for s in input_shape], type(input_shape), None)
+        return one(input_shape)
+
+    def _build_on(self, sample: Any) -> None:
         """Build every tracked layer by one eager call on ``sample`` (one row)."""
-        self._set_input_shape(sample.shape[1:])
+        if isinstance(sample, _Nested):
+            self._input_shape = sample.sample_shapes
+        else:
+            self._set_input_shape(sample.shape[1:])
         for layer, _ in self._call_layer._flags():
             if not layer.built:  # (np.dtype("float64") == None is True: no comparison)
                 layer.dtype = self.dtype
         from fastff.ops.tape import paused
 
         with paused(), _call_context.running(), _call_context.collecting():
-            y = _check_output(self, self.call(sample, training=False))
+            y = _check_output(self, self.call(_structure_of(sample), training=False))
         self._call_layer.out_shape = tuple(int(s) for s in y.shape[1:])
         self._call_layer.built = True
-        self._call_layer.input_shape = tuple(sample.shape[1:])
         self._output_shape = self._call_layer.out_shape
         for m in self._nested_models():
             m.built = True
@@ -378,29 +456,62 @@ class Model(Sequential):
         if self._input_shape is None:
             return
         if not self.built:
-            self._build_on(np.zeros((1, *self._input_shape), dtype=self.dtype))
+            self._build_on(self._zeros_for(self._input_shape))
         else:
             self._pack()
 
-    def _maybe_build(self, sample_shape: tuple[int, ...]) -> None:
+    def _maybe_build(self, sample_shape: Any, sample: Any = None) -> None:
+        """Build on first data: the user's ``build`` (if any), then one eager call on the
+        first sample (``sample``, so integer ids stay ids) or on zeros."""
         if not self._auto_track:
             return Sequential._maybe_build(self, sample_shape)
         from fastff.layers.base import TRAINABLE_VERSION
 
         if not self.built:
             if type(self).build is not Model.build:  # the user's build(input_shape) first
-                self.build((None, *sample_shape))
+                shapes = sample.sample_shapes if isinstance(sample, _Nested) else sample_shape
+                self.build(_batched(shapes))
             if not self.built:
-                self._build_on(np.zeros((1, *sample_shape), dtype=self.dtype))
+                self._build_on(sample if sample is not None else self._zeros_for(sample_shape))
         elif self._layout_version != TRAINABLE_VERSION[0]:
             self._pack()
 
-    def _prepare_inputs(self, x: Any, name: str = "x") -> np.ndarray:
-        """``x`` as one array (integer ids kept, floats in the model dtype); builds on first
-        data."""
+    def _prepare_inputs(self, x: Any, name: str = "x") -> Any:
+        """``x`` as one array, or a list/tuple/dict of arrays passed to ``call`` in that
+        structure (integer ids kept, floats in the model dtype); builds on first data."""
+        if isinstance(x, _Nested):
+            return x
         if isinstance(x, (list, tuple, dict)):
-            raise TypeError(f"{name}: a fastff subclassed Model takes one input array, got a "
-                            f"{type(x).__name__}")
+            keys = list(x) if isinstance(x, dict) else None
+            parts = list(x.values()) if isinstance(x, dict) else list(x)
+            if not parts:
+                raise ValueError(f"{name}: an empty {type(x).__name__} of inputs")
+            labels = [f"{name}[{k!r}]" for k in (keys or range(len(parts)))]
+            arrays = [self._one_input(a, lb) for a, lb in zip(parts, labels)]
+            for a, lb in zip(arrays, labels):
+                V.check_lengths(arrays[0].shape[0], a, lb, labels[0])
+            X: Any = _Nested(arrays, dict if keys is not None else type(x), keys)
+            self._maybe_build(None, X[:1])
+            want = self._input_shape
+            if not isinstance(want, (list, tuple, dict)) or len(want) != len(arrays) or (
+                    isinstance(want, dict) != isinstance(x, dict)):
+                raise ValueError(f"{name}: the model was built for inputs {want}, got "
+                                 f"{X.sample_shapes}")
+            for a, lb, s in zip(arrays, labels, list(want.values()) if isinstance(want, dict)
+                                else list(want)):
+                V.check_feature_shape(a, s, lb)
+            return X
+        X = self._one_input(x, name)
+        self._maybe_build(X.shape[1:], X[:1])
+        if isinstance(self._input_shape, (list, dict)) or (
+                isinstance(self._input_shape, tuple) and self._input_shape
+                and isinstance(self._input_shape[0], tuple)):
+            raise ValueError(f"{name}: the model was built for inputs {self._input_shape}, "
+                             "got one array")
+        V.check_feature_shape(X, self._input_shape, name)
+        return X
+
+    def _one_input(self, x: Any, name: str) -> np.ndarray:
         arr = np.asarray(x)
         if arr.dtype.kind in "iu":
             if arr.ndim == 0 or arr.shape[0] == 0:
@@ -408,14 +519,12 @@ class Model(Sequential):
             X = np.ascontiguousarray(arr)
         else:
             X = V.as_features(x, self.dtype, name, 1)
-        if X.ndim == 1:
-            X = X.reshape(-1, 1)
-        self._maybe_build(X.shape[1:])
-        V.check_feature_shape(X, self._input_shape, name)
-        return X
+        return X.reshape(-1, 1) if X.ndim == 1 else X
 
     @property
     def input_shape(self) -> Any:
+        if self._auto_track and self._input_shape is not None:
+            return _batched(self._input_shape)
         return Sequential.input_shape.fget(self)
 
     @property
@@ -482,12 +591,12 @@ class Model(Sequential):
         """What ``build_from_config`` needs to rebuild the weights (the input shape)."""
         if not self._auto_track or self._input_shape is None:
             return None
-        return {"input_shape": [None, *self._input_shape]}
+        return {"input_shape": _jsonable_shape(_batched(self._input_shape))}
 
     def build_from_config(self, config: dict) -> None:
         shape = config.get("input_shape") if isinstance(config, dict) else None
         if shape is not None and not self.built:
-            self.build(tuple(shape))
+            self.build(shape)
 
     def get_training_state(self) -> dict:
         """Shuffle seed and each Dropout's mask seed and step, by position among the leaf

@@ -430,3 +430,70 @@ def test_nested_sequential_trains_with_outer_weights_and_freezes():
     for a, b in zip(frozen, m.block.get_weights()):
         assert np.array_equal(a, b)
     assert len(m.trainable_weights) == 2
+
+
+class TwoInputs(fastff.Model):
+    """Keras-style dict inputs: integer ids through an Embedding and float features."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.embed = layers.Embedding(7, 3)
+        self.dense = layers.Dense(3)
+        self.head = layers.Dense(1)
+
+    def call(self, inputs, training=None):
+        e = ops.mean(self.embed(inputs["ids"]), axis=1)
+        return self.head(ops.concatenate([e, self.dense(inputs["feats"])], axis=-1))
+
+    def get_config(self):
+        return super().get_config()
+
+
+def test_dict_inputs_fit_predict_shuffle_and_save(tmp_path):
+    rng = np.random.default_rng(0)
+    x = {"ids": rng.integers(0, 7, (30, 4)), "feats": rng.standard_normal((30, 2))}
+    y = rng.standard_normal((30, 1))
+    m = TwoInputs()
+    m.compile("adam", "mse")
+    h = m.fit(x, y, epochs=3, batch_size=8, verbose=0, validation_split=0.2)
+    assert set(h.history) == {"loss", "val_loss"} and h.history["loss"][-1] < h.history["loss"][0]
+    assert m.input_shape == {"ids": (None, 4), "feats": (None, 2)}
+    p = m.predict(x, batch_size=7, verbose=0)
+    assert p.shape == (30, 1)
+    e = m.embed.embeddings.numpy()[x["ids"]].mean(axis=1)
+    d = x["feats"] @ m.dense.kernel.numpy() + m.dense.bias.numpy()
+    expect = np.concatenate([e, d], -1) @ m.head.kernel.numpy() + m.head.bias.numpy()
+    np.testing.assert_allclose(p, expect, rtol=1e-4, atol=1e-5)
+    m.save_weights(tmp_path / "two.weights")
+    fresh = TwoInputs()
+    fresh.load_weights(tmp_path / "two.weights")
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), p)
+    m.save(tmp_path / "two.fastff")
+    again = fastff.models.load_model(tmp_path / "two.fastff",
+                                     custom_objects={"TwoInputs": TwoInputs})
+    np.testing.assert_array_equal(again.predict(x, verbose=0), p)
+    with pytest.raises(ValueError, match="built for inputs"):
+        m.predict(x["feats"])
+
+
+def test_list_inputs_build_and_train():
+    class Pair(fastff.Model):
+        def __init__(self):
+            super().__init__()
+            self.a = layers.Dense(2)
+            self.b = layers.Dense(2)
+
+        def call(self, inputs, training=None):
+            left, right = inputs
+            return ops.add(self.a(left), self.b(right))
+
+    m = Pair()
+    m.build([(None, 2), (None, 3)])
+    assert m.input_shape == [(None, 2), (None, 3)] and m.count_params() == 6 + 8
+    rng = np.random.default_rng(1)
+    x = [rng.standard_normal((16, 2)), rng.standard_normal((16, 3))]
+    m.compile("sgd", "mse")
+    h = m.fit(x, rng.standard_normal((16, 2)), epochs=2, batch_size=4, verbose=0)
+    assert len(h.history["loss"]) == 2
+    with pytest.raises(ValueError, match=r"x\[1\]: the model expects samples of shape \(3,\)"):
+        m.predict([x[0], x[1][:, :2]])
