@@ -175,20 +175,20 @@ class _CallLayer(Layer):
         def fn(inp: Any) -> Any:
             with _call_context.running(), _call_context.collecting() as added:
                 y = model.call(inp, training=True)
-            return [y, *added] if added else y
+            return (y, list(added))  # the output, and the add_loss values (seeded with 1)
 
-        out, bp = forward_call(fn, x, self.trainable_params, True, name=f"{model.name}.call")
-        if isinstance(out, list):  # the output and the add_loss values
-            y, added = _check_output(model, out[0]), out[1:]
-            self.added_penalty = _penalty(added)
-            ones = [np.ones_like(a) for a in added]
+        (y, added), bp = forward_call(fn, x, self.trainable_params, True,
+                                      name=f"{model.name}.call")
+        y = _check_output(model, y)
+        self.added_penalty = _penalty(added)
+        if not added:
+            return y, bp
+        ones = [np.ones_like(a) for a in added]
 
-            def backprop(dy: Any, need_dx: bool = True) -> Any:
-                return bp([dy, *ones], need_dx)
+        def backprop(dy: Any, need_dx: bool = True) -> Any:
+            return bp((dy, ones), need_dx)
 
-            return y, backprop
-        self.added_penalty = 0.0
-        return _check_output(model, out), bp
+        return y, backprop
 
 
 class _Nested:

@@ -342,6 +342,16 @@ def test_clear_errors():
 
     with pytest.raises(TypeError, match="returned dict, expected an array"):
         NotArray().predict(np.ones((2, 2)))
+    class DictWhenTraining(NotArray):
+        def call(self, x, training=None):
+            y = self.d(x)
+            return {"y": y} if training else y
+
+    bad = DictWhenTraining()
+    bad.build((None, 2))
+    bad.compile("sgd", "mse")
+    with pytest.raises(TypeError, match="returned dict, expected an array"):
+        bad.train_on_batch(np.ones((2, 2)), np.ones((2, 2)))
     class FunctionalStyle(fastff.Model):
         def __init__(self):
             inp = fastff.Input((2,))
