@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from fastff import _call_context, config
 from fastff import _validation as V
-from fastff import config
 from fastff import distribution as distribution_lib
 from fastff.callbacks.callback_list import CallbackList
 from fastff.fastpath import _key as _fast_key
@@ -146,12 +146,18 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     last = len(layers) - 1
     bps = [None] * len(layers)
     h = xb
-    for i, layer in enumerate(layers):
-        w = None if ws is None else ws[i]
-        if i == last and fused:
-            h, bps[i] = layer.forward_logits(h, True, w)
-        else:
-            h, bps[i] = layer.forward(h, True, w)
+    with _call_context.collecting() as added:  # a subclassed model collects its own inside
+        for i, layer in enumerate(layers):
+            w = None if ws is None else ws[i]
+            if i == last and fused:
+                h, bps[i] = layer.forward_logits(h, True, w)
+            else:
+                h, bps[i] = layer.forward(h, True, w)
+    if added:
+        raise NotImplementedError(
+            f"a layer called add_loss() while {type(model).__name__} {model.name!r} trained: "
+            "add_loss is trained inside a subclassed fastff.Model's call; here use a "
+            "kernel_regularizer, or wrap the layers in a subclassed Model")
     dbuf = None if ws is None else ws[-1].get("dy", h.shape, h.dtype)
     if fused:
         per_row, dy = model.loss.forward_logits(ops, h, yb, swb, dbuf)

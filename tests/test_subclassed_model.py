@@ -507,3 +507,16 @@ def test_list_inputs_build_and_train():
     assert len(h.history["loss"]) == 2
     with pytest.raises(ValueError, match=r"x\[1\]: the model expects samples of shape \(3,\)"):
         m.predict([x[0], x[1][:, :2]])
+
+
+def test_add_loss_in_a_sequential_layer_is_refused_not_ignored():
+    class Penalty(layers.Layer):
+        def call(self, x):
+            self.add_loss(ops.sum(ops.square(x)))
+            return x
+
+    s = fastff.Sequential([layers.Dense(2), Penalty()])
+    s.compile("sgd", "mse")
+    with pytest.raises(NotImplementedError, match="add_loss.*subclassed"):
+        s.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=1, verbose=0)
+    Penalty()(np.ones((2, 2)))  # eager: kept in layer.losses, as Keras
