@@ -1,5 +1,5 @@
 /* act_x86_impl.h - vectorized float32 activations for the x86 kernel sets (tanh, sigmoid,
- * elu, gelu), included by ukr_avx512_s.c / ukr_avx2_s.c after their simd header.
+ * elu, gelu_tanh; exact gelu uses libm's erff), included by ukr_avx512_s.c / ukr_avx2_s.c after their simd header.
  *
  * exp: x = n*ln2 + r (|r| <= ln2/2, ln2 split hi/lo), e^r by its Taylor polynomial to r^7
  * (truncation < 5e-9, below float's 6e-8 ulp), then scaled by 2^n. Accurate to ~2 ulp.
@@ -80,14 +80,14 @@ TGT VINL V act_apply(V x, int act, V param)
     case FASTFF_ACT_SIGMOID: return act_sigmoid(x);
     case FASTFF_ACT_ELU:
         return v_lt_select(v_zero(), x, x, v_mul(param, act_expm1_neg(v_min(v_zero(), x)))); /* NaN x kept */
-    case FASTFF_ACT_GELU: return act_gelu(x);
+    case FASTFF_ACT_GELU_TANH: return act_gelu(x);
     default: return x;
     }
 }
 
 TGT void ACT_ROW(float *x, idx_t n, int act, float param)
 {
-    if (!fastff_act_is_elementwise_heavy(act)) {
+    if (!fastff_act_is_elementwise_heavy(act) || act == FASTFF_ACT_GELU) { /* erf: libm */
         fastff_act_row_ref_s(x, n, act, param);
         return;
     }

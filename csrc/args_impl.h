@@ -5,7 +5,7 @@ static int FF(check_args)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, con
 {
     if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1)) return FASTFF_ERR_TRANS;
     if (m < 0 || n < 0 || k < 0) return FASTFF_ERR_DIM;
-    if (act < FASTFF_ACT_NONE || act > FASTFF_ACT_GELU) return FASTFF_ERR_ACT;
+    if (act < FASTFF_ACT_NONE || act > FASTFF_ACT_MAX) return FASTFF_ERR_ACT;
     const idx_t a_rows = ta ? k : m, a_cols = ta ? m : k;
     const idx_t b_rows = tb ? n : k, b_cols = tb ? k : n;
     if (lda < (a_cols > 1 ? a_cols : 1) || ldb < (b_cols > 1 ? b_cols : 1) ||

@@ -6,7 +6,7 @@
 int fastff_act_is_elementwise_heavy(int act)
 {
     return act == FASTFF_ACT_TANH || act == FASTFF_ACT_SIGMOID || act == FASTFF_ACT_ELU ||
-           act == FASTFF_ACT_GELU;
+           act == FASTFF_ACT_GELU_TANH || act == FASTFF_ACT_GELU;
 }
 
 #define FF_PREC 1

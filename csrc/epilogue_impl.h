@@ -25,11 +25,17 @@ void FF(fastff_act_row_ref)(T *x, idx_t n, int act, T param)
     case FASTFF_ACT_ELU:
         for (j = 0; j < n; j++) x[j] = x[j] > 0 ? x[j] : param * FF_EXPM1(x[j]);
         break;
-    case FASTFF_ACT_GELU: /* 0.5 v (1 + tanh z) == v * sigmoid(2z): no cancellation for v < 0 */
+    case FASTFF_ACT_GELU_TANH: /* 0.5 v (1 + tanh z) == v * sigmoid(2z): no cancellation for v < 0 */
         for (j = 0; j < n; j++) {
             const T v = x[j];
             const T z = c0 * (v + c1 * v * v * v);
             x[j] = v / (one + FF_EXP(-(z + z)));
+        }
+        break;
+    case FASTFF_ACT_GELU: /* exact, the formula of fastff's other backends */
+        for (j = 0; j < n; j++) {
+            const T v = x[j];
+            x[j] = (T)0.5 * v * (one + FF_ERF(v * (T)0.7071067811865476));
         }
         break;
     default:

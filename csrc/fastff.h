@@ -44,7 +44,9 @@ extern "C" {
 #define FASTFF_ACT_TANH 3
 #define FASTFF_ACT_SIGMOID 4
 #define FASTFF_ACT_ELU 5
-#define FASTFF_ACT_GELU 6
+#define FASTFF_ACT_GELU_TANH 6 /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+#define FASTFF_ACT_GELU 7      /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+#define FASTFF_ACT_MAX 7       /* the largest id above (the argument check's bound) */
 
 int32_t fastff_sgemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
                      float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,

@@ -8,6 +8,7 @@
 #undef FF_TANH
 #undef FF_EXP
 #undef FF_EXPM1
+#undef FF_ERF
 #undef FF_EPS
 #undef KSEL
 #if FF_PREC == 1
@@ -20,6 +21,7 @@
 #define FF_TANH tanhf
 #define FF_EXP expf
 #define FF_EXPM1 expm1f
+#define FF_ERF erff
 #elif FF_PREC == 2
 #define T double
 #define EPI epi_d
@@ -30,6 +32,7 @@
 #define FF_TANH tanh
 #define FF_EXP exp
 #define FF_EXPM1 expm1
+#define FF_ERF erf
 #else
 #error "define FF_PREC to 1 (float) or 2 (double) before including tmpl.h"
 #endif

@@ -141,6 +141,30 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"{name}: contains NaN or inf (first at index {bad})")
 
 
+def _cast_finite(arr: np.ndarray, dtype: Any, name: str, cast: Any = None) -> np.ndarray:
+    """``arr`` (already checked finite) converted by ``cast`` (default: a C-contiguous array of
+    ``dtype``). Where the conversion narrows (float64 data, a float32 model) a value that
+    overflows to inf (``1e39``) raises ``ValueError`` naming it instead of entering training
+    as inf; conversions that cannot overflow cost nothing extra."""
+    src = arr.dtype
+    if src == dtype:  # the common case: nothing to narrow
+        return np.ascontiguousarray(arr) if cast is None else cast(arr, dtype)
+    dt = np.dtype(dtype)
+    if dt.kind != "f" or not ((src.kind == "f" and src.itemsize > dt.itemsize)
+                              or (src.kind in "iu" and dt.itemsize <= 2)):
+        return np.ascontiguousarray(arr, dtype=dt) if cast is None else cast(arr, dt)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dt) if cast is None else cast(arr, dt)
+    if (isinstance(out, np.ndarray) and out.dtype.kind == "f" and out.size == arr.size
+            and not np.isfinite(np.add.reduce(out, axis=None)) and not np.isfinite(out).all()):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        value = float(arr.reshape(out.shape)[bad])
+        raise ValueError(f"{name}: value {value:g} at index {bad} overflows the model's dtype "
+                         f"{out.dtype} (largest {float(np.finfo(out.dtype).max):.4g}); rescale "
+                         "the data or use a float64 model")
+    return out
+
+
 def as_features(x: Any, dtype: np.dtype, name: str = "x", min_ndim: int = 2) -> np.ndarray:
     """``x`` as a C-contiguous array of ``dtype`` with at least ``min_ndim`` dimensions
     (samples first), finite."""
@@ -150,7 +174,7 @@ def as_features(x: Any, dtype: np.dtype, name: str = "x", min_ndim: int = 2) -> 
                          f"{arr.shape}; use x.reshape(-1, 1) for a single feature or "
                          "x.reshape(1, -1) for a single sample")
     _check_finite(arr, name)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _cast_finite(arr, dtype, name)
 
 
 def check_lengths(n: int, other: Any, name: str, ref: str = "x") -> None:
@@ -212,7 +236,7 @@ def prepare_targets(y: Any, loss: Any, n_outputs: int, dtype: np.dtype,
     if kind == "probs" and (arr.min() < 0 or arr.max() > 1):
         raise ValueError(f"{name}: {lname} expects targets in [0, 1], got values from "
                          f"{arr.min()} to {arr.max()}")
-    return loss.prepare_targets(arr, dtype)
+    return _cast_finite(arr, dtype, name, loss.prepare_targets)
 
 
 def prepare_sample_weight(sw: Any, n: int, dtype: np.dtype,
@@ -228,4 +252,4 @@ def prepare_sample_weight(sw: Any, n: int, dtype: np.dtype,
     _check_finite(arr, name)
     if (arr < 0).any():
         raise ValueError(f"{name}: weights must be >= 0")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _cast_finite(arr, dtype, name)

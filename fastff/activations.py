@@ -16,15 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from fastff.backend import spec
+
 __all__ = [
-    "ActivationFunction", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu",
-    "softplus", "softmax", "get", "serialize", "deserialize",
+    "ActivationFunction", "CustomActivation", "linear", "sigmoid", "tanh", "relu", "leaky_relu",
+    "elu", "selu", "gelu", "softplus", "softsign", "silu", "swish", "hard_sigmoid", "exponential",
+    "softmax", "log_softmax", "get", "serialize", "deserialize",
 ]
 
 # Names ops.dense fuses in its epilogue whose derivative is computable from the output alone.
-_FUSED_FROM_Y = frozenset({"linear", "relu", "tanh", "sigmoid", "elu", "leaky_relu"})
+_FUSED_FROM_Y = spec.EPILOGUE
 # the one scalar parameter each parametrised activation takes (Keras's keyword names)
-_PARAM_NAMES = {"leaky_relu": "negative_slope", "elu": "alpha"}
+_PARAM_NAMES = {n: r.param for n, r in spec.ACTIVATIONS.items() if r.param is not None}
 
 
 class ActivationFunction:
@@ -141,19 +144,27 @@ class CustomActivation(ActivationFunction):
         return {"name": self.name}
 
 
-linear = ActivationFunction("linear")
-sigmoid = ActivationFunction("sigmoid")
-tanh = ActivationFunction("tanh")
-relu = ActivationFunction("relu")
-leaky_relu = ActivationFunction("leaky_relu", 0.2)   # Keras's default negative_slope
-elu = ActivationFunction("elu", 1.0)                 # Keras's default alpha
-gelu = ActivationFunction("gelu")
-softplus = ActivationFunction("softplus")
-softmax = ActivationFunction("softmax")
-
+# one object per row of backend/spec.py, with Keras's parameter defaults (a new row is
+# reachable by name at once; the module attributes below are the documented names)
 _BUILTINS: dict[str, ActivationFunction] = {
-    a.name: a for a in (linear, sigmoid, tanh, relu, leaky_relu, elu, gelu, softplus, softmax)
+    n: ActivationFunction(n, spec.param_default(n)) for n in spec.NAMES
 }
+linear = _BUILTINS["linear"]
+sigmoid = _BUILTINS["sigmoid"]
+tanh = _BUILTINS["tanh"]
+relu = _BUILTINS["relu"]
+leaky_relu = _BUILTINS["leaky_relu"]  # negative_slope 0.2
+elu = _BUILTINS["elu"]                # alpha 1.0
+selu = _BUILTINS["selu"]
+gelu = _BUILTINS["gelu"]              # exact (Keras's approximate=False)
+softplus = _BUILTINS["softplus"]
+softsign = _BUILTINS["softsign"]
+silu = _BUILTINS["silu"]
+swish = _BUILTINS["swish"]
+hard_sigmoid = _BUILTINS["hard_sigmoid"]
+exponential = _BUILTINS["exponential"]
+softmax = _BUILTINS["softmax"]
+log_softmax = _BUILTINS["log_softmax"]
 _ALIASES = {"identity": "linear", "none": "linear"}
 
 

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff.backend.spec import EPILOGUE_C_IDS as _C_IDS
+from fastff.backend.spec import EPILOGUE_CODES as _CODES
 from fastff.layers.base import SETTINGS_VERSION
 
 __all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "predict_batches",
@@ -39,8 +41,6 @@ ENABLED = os.environ.get("FASTFF_FASTPATH", "1") != "0"
 CHUNK_STEPS = 64
 #: NumPy sums float32 -> float64 through an 8192-value buffer; the compiled sum mirrors one
 MAX_BATCH = 8192
-_C_IDS = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "elu": 5}
-_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "tanh": 6, "sigmoid": 7}
 _F = (np.dtype(np.float32), np.dtype(np.float64))
 
 

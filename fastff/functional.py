@@ -5,7 +5,9 @@ instead of computing. ``Model`` then runs the graph as *one* layer (``_Graph``) 
 ``Sequential`` machinery, so fit / evaluate / predict / summary / save share the same loops,
 flat parameter buffers and optimizer path. Several inputs arrive as a list (in ``inputs``
 order) or a dict keyed by the ``Input`` names; ids inputs (``Input(dtype="int32")``) keep
-their integer dtype. One output; each layer may be called once (no shared layers).
+their integer dtype. Several outputs (a list or dict) are compiled and trained per output by
+``fastff.multi_output``. A layer may be called on several tensors (shared layers: one set of
+weights, the gradients of its calls summed).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fastff import _validation as V
-from fastff import saving
+from fastff import multi_output, saving
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
@@ -48,14 +50,18 @@ class _Inputs:
 
 
 class _Graph(Layer):
-    """The whole graph as one layer: forward runs the nodes in order, backprop in reverse."""
+    """The whole graph as one layer: forward runs the nodes in order, backprop in reverse.
 
-    def __init__(self, inputs: list[Input], output: SymbolicTensor, name: str):
+    ``outputs`` is one tensor or a list (then ``forward`` returns a list and ``backprop``
+    takes one gradient, or None, per output). A layer called on several tensors (a shared
+    layer) is one node per call over one set of weights; its gradient is the sum over calls.
+    """
+
+    def __init__(self, inputs: list[Input], output: Any, name: str):
         super().__init__(name=name)
         self.sources = inputs
         self.nodes: list[tuple[Layer, list[int]]] = []
         index: dict[int, int] = {id(t): i for i, t in enumerate(inputs)}
-        seen: set[int] = set()
 
         def visit(t: Any) -> int:
             if id(t) in index:
@@ -64,23 +70,56 @@ class _Graph(Layer):
                 raise ValueError(f"the output depends on Input {t.name!r}, which is not among "
                                  "the model's inputs")
             refs = [visit(s) for s in t.inputs]
-            if id(t.layer) in seen:
-                raise ValueError(f"layer {t.layer.name!r} is called more than once; shared "
-                                 "layers are not supported")
-            seen.add(id(t.layer))
             self.nodes.append((t.layer, refs))
             index[id(t)] = len(inputs) + len(self.nodes) - 1
             return index[id(t)]
 
-        if not isinstance(output, SymbolicTensor):
-            raise TypeError("Model: outputs must be the result of calling layers on Inputs")
-        visit(output)
-        self.out_shape = output.sample_shape
+        outs = output if isinstance(output, list) else [output]
+        for o in outs:
+            if not isinstance(o, SymbolicTensor):
+                raise TypeError("Model: outputs must be the result of calling layers on Inputs")
+        self.multi = isinstance(output, list)
+        self.out_refs = [visit(o) for o in outs]
+        self.out_shapes = [o.sample_shape for o in outs]
+        self.out_shape = self.out_shapes[0]
+        uses: dict[int, int] = {}
+        for layer, _ in self.nodes:
+            uses[id(layer)] = uses.get(id(layer), 0) + 1
+        self._uses = uses
+        self._shared = {lid for lid, n in uses.items() if n > 1}
+        for layer, _ in self.nodes:
+            if uses[id(layer)] > 1 and any(p.sparse for p in layer.params):
+                raise NotImplementedError(f"layer {layer.name!r} has row-sparse weights and is "
+                                          "called more than once; shared embedding layers "
+                                          "are not supported")
+        consumed = {r for _, refs in self.nodes for r in refs}
+        k = len(inputs)
+        #: output positions whose node may hand a loss its logits: read by nothing else,
+        #: one output only, and its layer called once
+        self.fusable = [r >= k and r not in consumed and self.out_refs.count(r) == 1
+                        and uses[id(self.nodes[r - k][0])] == 1 for r in self.out_refs]
+
+    def output_layers(self) -> list[Layer]:
+        """The layer that makes each output."""
+        k = len(self.sources)
+        return [self.nodes[r - k][0] if r >= k else self.sources[r] for r in self.out_refs]
+
+    @property
+    def simple(self) -> bool:
+        """One output and no shared layers (what the Keras/ONNX writers handle)."""
+        return not self.multi and len(self.layers) == len(self.nodes)
 
     # ---- the inner layers' weights, flags and ops --------------------------------------
     @property
     def layers(self) -> list[Layer]:
-        return [layer for layer, _ in self.nodes]
+        """Each layer once, in first-call order."""
+        seen: set[int] = set()
+        out = []
+        for layer, _ in self.nodes:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                out.append(layer)
+        return out
 
     @property
     def params(self) -> list:  # type: ignore[override]
@@ -123,7 +162,15 @@ class _Graph(Layer):
 
     @property
     def output_activation(self) -> str | None:  # type: ignore[override]
+        if self.multi or not self.fusable[0]:
+            return None
         return getattr(self.nodes[-1][0], "output_activation", None)
+
+    def output_activations(self) -> list[str | None]:
+        """Per output: the activation a loss may fuse with (None where it may not)."""
+        k = len(self.sources)
+        return [getattr(self.nodes[r - k][0], "output_activation", None) if f else None
+                for r, f in zip(self.out_refs, self.fusable)]
 
     def build_all(self, dtype: Any) -> None:
         shapes: list[Any] = [tuple(s.input_shape_decl) for s in self.sources]
@@ -148,10 +195,17 @@ class _Graph(Layer):
 
     # ---- running ------------------------------------------------------------------------
     def forward(self, x: Any, training: bool = False, ws: Workspace | None = None):
-        return self._run(x, training, ws, logits=False)
+        return self._run(x, training, ws, ())
 
     def forward_logits(self, x: Any, training: bool = False, ws: Workspace | None = None):
-        return self._run(x, training, ws, logits=True)
+        return self._run(x, training, ws, (len(self.nodes) - 1,))
+
+    def forward_outputs(self, x: Any, training: bool, ws: Workspace | None,
+                        logits: list[bool]) -> tuple[list, Any]:
+        """Every output (logits where ``logits[i]``) and the backprop taking a list."""
+        k = len(self.sources)
+        nodes = tuple(r - k for r, f in zip(self.out_refs, logits) if f)
+        return self._run(x, training, ws, nodes)
 
     def _workspaces(self, ws: Workspace | None) -> list | None:
         if ws is None:
@@ -162,45 +216,77 @@ class _Graph(Layer):
                                             for _ in self.nodes]
         return kids  # type: ignore[return-value]
 
-    def _run(self, x: Any, training: bool, ws: Workspace | None, logits: bool):
+    def _run(self, x: Any, training: bool, ws: Workspace | None, logit_nodes: tuple):
         k = len(self.sources)
         vals = list(x.arrays) if isinstance(x, _Inputs) else list(x)
         kids = self._workspaces(ws)
-        last = len(self.nodes) - 1
         bps = []
         # a node needs backprop when it or anything upstream has trainable weights
         active = [False] * k
+        calls: dict[int, int] = {}
         for i, (layer, refs) in enumerate(self.nodes):
             inp = [vals[r] for r in refs] if getattr(layer, "multi_input", False) \
                 else vals[refs[0]]
             w = None if kids is None else kids[i]
-            if logits and i == last:
-                y, bp = layer.forward_logits(inp, training, w)
-            else:
-                y, bp = layer.forward(inp, training, w)
+            seed = None
+            if training and id(layer) in self._shared:
+                j = calls.get(id(layer), 0)
+                calls[id(layer)] = j + 1
+                seed = getattr(layer, "_mask_seed", None) if j else None
+                if seed is not None:  # a shared Dropout: a new mask for each call, as Keras
+                    object.__setattr__(layer, "_mask_seed", (seed + j * 1_000_003) % (2**31))
+            try:
+                if i in logit_nodes:
+                    y, bp = layer.forward_logits(inp, training, w)
+                else:
+                    y, bp = layer.forward(inp, training, w)
+            finally:
+                if seed is not None:
+                    object.__setattr__(layer, "_mask_seed", seed)
             vals.append(y)
             bps.append(bp)
             active.append(bool(layer.trainable_params) or any(active[r] for r in refs))
+        out_refs = self.out_refs
+        shared = self._shared
 
-        def backprop(dy: np.ndarray, need_dx: bool = True) -> None:
+        def backprop(dy: Any, need_dx: bool = True) -> None:
             grads: list[Any] = [None] * len(vals)
-            grads[-1] = dy
-            for i in range(last, -1, -1):
+            for r, d in zip(out_refs, dy if self.multi else [dy]):
+                if d is not None:
+                    grads[r] = d if grads[r] is None else grads[r] + d
+            done: dict[int, list] = {}  # layer id -> its summed weight gradients so far
+            for i in range(len(self.nodes) - 1, -1, -1):
                 g = grads[k + i]
                 if g is None or not active[k + i]:
                     continue
                 layer, refs = self.nodes[i]
                 need = any(active[r] for r in refs)
                 dx = bps[i](g, need)
+                if id(layer) in shared:
+                    tp = layer.trainable_params
+                    prev = done.get(id(layer))
+                    if prev is not None:  # a shared layer: gradients of its calls add up
+                        for p, s in zip(tp, prev):
+                            p.grad += s
+                    done[id(layer)] = [p.grad.copy() for p in tp]
+                else:
+                    done[id(layer)] = []
                 if not need:
                     continue
                 parts = dx if getattr(layer, "multi_input", False) else [dx]
                 for r, d in zip(refs, parts):
                     if active[r]:
                         grads[r] = d if grads[r] is None else grads[r] + d
+            if self.multi and len(done) != len(self._uses):  # no loss reached: zero grad
+                for layer in self.layers:
+                    if id(layer) not in done:
+                        for p in layer.trainable_params:
+                            p.grad[...] = 0
             return None
 
-        return vals[-1], backprop
+        if self.multi:
+            return [vals[r] for r in out_refs], backprop
+        return vals[out_refs[0]], backprop
 
 
 class Model(BaseModel):
@@ -219,12 +305,13 @@ class Model(BaseModel):
         ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if not ins or not all(isinstance(t, Input) for t in ins):
             raise TypeError("Model: inputs must be fastff.Input objects (or a list of them)")
-        if isinstance(outputs, (list, tuple)):
-            if len(outputs) != 1:
-                raise ValueError("Model: only one output is supported")
-            outputs = outputs[0]
+        outputs, self._output_names, self._output_kind = multi_output.output_structure(outputs)
+        self._multi: Any = None  # the compiled per-output losses (fastff.multi_output)
         self._model_inputs = ins
         self._graph = _Graph(ins, outputs, name=f"{self.name}_graph")
+        if self._output_kind is not None:
+            self._output_names = multi_output.output_names(
+                self._output_names, [la.name for la in self._graph.output_layers()])
         self._layers = [self._graph]
         self._build_layers()
         if device is not None:
@@ -259,8 +346,113 @@ class Model(BaseModel):
         return shapes[0] if len(shapes) == 1 else shapes
 
     @property
-    def output_shape(self) -> tuple:
-        return (None, *self._graph.out_shape)
+    def output_shape(self) -> Any:
+        shapes = [(None, *s) for s in self._graph.out_shapes]
+        if self._output_kind == "dict":
+            return dict(zip(self._output_names, shapes))
+        return shapes if self._output_kind == "list" else shapes[0]
+
+    @property
+    def outputs(self) -> Any:
+        """The output tensors' shapes (a list or dict for several outputs)."""
+        return self.output_shape
+
+    @property
+    def output_names(self) -> list[str]:
+        """Keras's output names: the output layers' names (for dict outputs in sorted-key
+        order; the logs and per-output arguments use the keys)."""
+        return [la.name for la in self._graph.output_layers()]
+
+    # ---- several outputs (fastff.multi_output) ------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None, **kwargs: Any) -> None:
+        """As ``Sequential.compile``; with several outputs ``loss``, ``loss_weights`` and
+        ``metrics`` may be lists or dicts per output (``fastff.multi_output``)."""
+        if self._output_kind is None:  # one output: a list of one or a dict by its name too
+            self._multi = None
+            names = self.output_names
+            loss = multi_output.unwrap_single(loss, names, "loss")
+            metrics = multi_output.unwrap_single(metrics, names, "metrics")
+            return super().compile(optimizer, loss, metrics, loss_weights, **kwargs)
+        if loss is None:
+            raise ValueError("compile: loss is required, e.g. loss='mse', a list with one "
+                             f"loss per output or a dict keyed by {self._output_names}")
+        spec = multi_output.MultiSpec(self, loss, loss_weights, metrics)
+        super().compile(optimizer, spec.losses[next(
+            i for i, lo in enumerate(spec.losses) if lo is not None)], **kwargs)
+        self._multi = spec
+        self._metric_ids = []
+        self.compiled_metrics = list(spec.metric_names)
+
+    def _fused(self) -> bool:
+        return False if self._multi is not None else super()._fused()
+
+    def _new_metrics(self) -> list:
+        return self._multi.new_metrics() if self._multi is not None else super()._new_metrics()
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return self._multi.metrics_names if self._multi is not None else super().metrics_names
+
+    def get_compile_config(self) -> dict | None:
+        if self._multi is None or self.optimizer is None:
+            return super().get_compile_config()
+        from fastff import losses, optimizers
+        from fastff import metrics as metrics_mod
+
+        def ser(kind: str, v: Any) -> Any:
+            if isinstance(v, dict):
+                return {k: ser(kind, x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [ser(kind, x) for x in v]
+            if v is None or isinstance(v, (str, int, float)):
+                return v
+            if kind == "loss":
+                return losses.serialize(losses.get(v))
+            return metrics_mod.serialize(metrics_mod.get(v))
+
+        loss, weights, mets = self._multi.args
+        return {"optimizer": optimizers.serialize(self.optimizer), "loss": ser("loss", loss),
+                "loss_weights": weights, "metrics": ser("metric", mets)}
+
+    def compile_from_config(self, cfg: dict, custom_objects: dict | None = None) -> None:
+        if self._output_kind is None:
+            return super().compile_from_config(cfg, custom_objects)
+        from fastff import losses, optimizers
+        from fastff import metrics as metrics_mod
+
+        def de(kind: str, v: Any) -> Any:
+            if isinstance(v, dict) and "class_name" not in v:
+                return {k: de(kind, x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [de(kind, x) for x in v]
+            if v is None or isinstance(v, (int, float)):
+                return v
+            if kind == "loss":
+                return losses.deserialize(v, custom_objects)
+            return metrics_mod.deserialize(v, custom_objects)
+
+        self.compile(optimizer=optimizers.deserialize(cfg["optimizer"], custom_objects),
+                     loss=de("loss", cfg["loss"]), loss_weights=cfg.get("loss_weights"),
+                     metrics=de("metric", cfg.get("metrics")))
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
+                steps: Any = None, callbacks: Any = None) -> Any:
+        """Outputs for ``x``: an array, or a list/dict of arrays for several outputs."""
+        if self._output_kind is None:
+            return super().predict(x, batch_size, verbose, steps, callbacks)
+        return multi_output.predict(self, x, batch_size, verbose, callbacks)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        if self._output_kind is None:
+            return super().predict_on_batch(x)
+        return multi_output.predict(self, x, None, 0, None, single_batch=True)
+
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        if self._output_kind is None:
+            return super().__call__(x, training)
+        return multi_output.predict(self, x, None, 0, None, single_batch=True,
+                                    training=bool(training))
 
     @property
     def inputs(self) -> list[Input]:
@@ -329,18 +521,42 @@ class Model(BaseModel):
         """``(name, type, output shape, params)`` per Input and layer, for ``summary``."""
         rows = [(t.name, "InputLayer", _shape(t.input_shape_decl), "0")
                 for t in self._model_inputs]
+        seen: set[int] = set()
         for (layer, _), shape in zip(self._graph.nodes, self._graph.node_shapes()):
+            if id(layer) in seen:  # a shared layer: one row, as Keras
+                continue
+            seen.add(id(layer))
             rows.append((layer.name, type(layer).__name__, _shape(shape),
                          f"{layer.count_params():,}"))
         return rows
 
+    def _tensor_names(self) -> list[str]:
+        """A name per graph value: the inputs', then per node its layer's name (``name:k``
+        for the k-th further call of a shared layer)."""
+        names = [t.name for t in self._model_inputs]
+        calls: dict[int, int] = {}
+        for la, _ in self._graph.nodes:
+            k = calls.get(id(la), 0)
+            calls[id(la)] = k + 1
+            names.append(la.name if k == 0 else f"{la.name}:{k}")
+        return names
+
     def get_config(self) -> dict:
-        names = [t.name for t in self._model_inputs] + [la.name for la in self.layers]
-        return {"name": self.name, "dtype": self.dtype.name, "trainable": self.trainable,
-                "inputs": [serialize_layer(t) for t in self._model_inputs],
-                "layers": [dict(serialize_layer(la), inbound=[names[r] for r in refs])
-                           for la, refs in self._graph.nodes],
-                "output": names[-1]}
+        names = self._tensor_names()
+        graph = self._graph
+        first: dict[int, list[int]] = {}
+        for la, refs in graph.nodes:
+            first.setdefault(id(la), refs)
+        cfg = {"name": self.name, "dtype": self.dtype.name, "trainable": self.trainable,
+               "inputs": [serialize_layer(t) for t in self._model_inputs],
+               "layers": [dict(serialize_layer(la), inbound=[names[r] for r in first[id(la)]])
+                          for la in graph.layers],
+               "output": names[graph.out_refs[0]]}
+        if not graph.simple or self._output_kind is not None:
+            cfg["nodes"] = [[la.name, [names[r] for r in refs]] for la, refs in graph.nodes]
+            cfg["outputs"] = [names[r] for r in graph.out_refs]
+            cfg["output_keys"] = self._output_names if self._output_kind == "dict" else None
+        return cfg
 
     @classmethod
     def from_config(cls, cfg: dict, custom_objects: dict | None = None) -> Model:
@@ -350,13 +566,29 @@ class Model(BaseModel):
             t = deserialize_layer(ic, custom_objects)
             tensors[t.name] = t
             ins.append(t)
+        by_name: dict[str, Layer] = {}
         for lc in cfg["layers"]:
             layer = deserialize_layer({"class_name": lc["class_name"], "config": lc["config"]},
                                       custom_objects)
-            srcs = [tensors[n] for n in lc["inbound"]]
-            multi = getattr(layer, "multi_input", False)
-            tensors[layer.name] = layer(srcs if multi else srcs[0])
-        return cls(ins, tensors[cfg["output"]], name=cfg.get("name"), dtype=cfg.get("dtype"),
+            by_name[layer.name] = layer
+            if "nodes" not in cfg:
+                srcs = [tensors[n] for n in lc["inbound"]]
+                multi = getattr(layer, "multi_input", False)
+                tensors[layer.name] = layer(srcs if multi else srcs[0])
+        outputs: Any = tensors.get(cfg["output"])
+        if "nodes" in cfg:  # several outputs or shared layers: every call, in order
+            calls: dict[str, int] = {}
+            for lname, inbound in cfg["nodes"]:
+                layer = by_name[lname]
+                srcs = [tensors[n] for n in inbound]
+                j = calls.get(lname, 0)
+                calls[lname] = j + 1
+                multi = getattr(layer, "multi_input", False)
+                tensors[lname if j == 0 else f"{lname}:{j}"] = layer(srcs if multi else srcs[0])
+            outs = [tensors[n] for n in cfg["outputs"]]
+            keys = cfg.get("output_keys")
+            outputs = dict(zip(keys, outs)) if keys else (outs if len(outs) > 1 else outs[0])
+        return cls(ins, outputs, name=cfg.get("name"), dtype=cfg.get("dtype"),
                    trainable=cfg.get("trainable", True))
 
     def __repr__(self) -> str:

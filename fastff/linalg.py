@@ -18,20 +18,15 @@ import numbers
 import numpy as np
 
 from fastff._core import ffi, lib
+from fastff.backend import spec
 
 __all__ = ["ACTIVATIONS", "GemmError", "gemm", "gemm_into", "activation_id", "kernel_name"]
 
-#: Activation names accepted by :func:`gemm`, mapped to the C core's ids.
-ACTIVATIONS: dict[str, int] = {
-    "none": lib.FASTFF_ACT_NONE,
-    "linear": lib.FASTFF_ACT_NONE,
-    "relu": lib.FASTFF_ACT_RELU,
-    "leaky_relu": lib.FASTFF_ACT_LEAKY_RELU,
-    "tanh": lib.FASTFF_ACT_TANH,
-    "sigmoid": lib.FASTFF_ACT_SIGMOID,
-    "elu": lib.FASTFF_ACT_ELU,
-    "gelu": lib.FASTFF_ACT_GELU,
-}
+#: Activation names accepted by :func:`gemm`, mapped to the C core's ids (backend/spec.py:
+#: "gelu" is exact, "gelu_tanh" the tanh approximation).
+ACTIVATIONS: dict[str, int] = {"none": lib.FASTFF_ACT_NONE, **spec.c_ids()}
+_SLOPE = spec.param_default("leaky_relu")  # Keras's defaults, as fastff.activations
+_ELU_ALPHA = spec.param_default("elu")
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
@@ -51,8 +46,8 @@ def kernel_name() -> str:
     return ffi.string(lib.fastff_kernel_name()).decode()
 
 
-def activation_id(activation: str | None, negative_slope: float = 0.01,
-                  elu_alpha: float = 1.0) -> tuple[int, float]:
+def activation_id(activation: str | None, negative_slope: float = _SLOPE,
+                  elu_alpha: float = _ELU_ALPHA) -> tuple[int, float]:
     """``(act_id, act_param)`` for :func:`gemm_into` from an activation name."""
     if activation is None:
         return lib.FASTFF_ACT_NONE, 0.0
@@ -119,7 +114,7 @@ def _ptr(x: np.ndarray | None) -> object:
 def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: float = 1.0,
          beta: float = 0.0, trans_a: bool = False, trans_b: bool = False,
          bias: np.ndarray | None = None, activation: str | None = None,
-         negative_slope: float = 0.01, elu_alpha: float = 1.0,
+         negative_slope: float = _SLOPE, elu_alpha: float = _ELU_ALPHA,
          sparse_a: bool = False) -> np.ndarray:
     """``act(alpha * op(a) @ op(b) + beta * out + bias)``, written into ``out`` and returned.
 
@@ -127,9 +122,11 @@ def gemm(a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, alpha: 
     float32 or float64 arrays of one dtype; ``op(a)`` is m x k and ``op(b)`` k x n. ``bias``
     is ``None`` or n values (one per output column). ``activation``: ``None``/``"linear"``,
     ``"relu"``, ``"leaky_relu"`` (``negative_slope``), ``"tanh"``, ``"sigmoid"``, ``"elu"``
-    (``elu_alpha``) or ``"gelu"`` (tanh approximation). ``out`` (optional unless
-    ``beta != 0``) must be a C-contiguous, writeable m x n array of the same dtype that shares
-    no memory with ``a``, ``b`` or ``bias``. When ``beta == 0`` the old content of ``out`` is
+    (``elu_alpha``), ``"gelu"`` (exact, ``0.5 x (1 + erf(x/√2))``, as
+    ``fastff.activations.gelu``) or ``"gelu_tanh"`` (the tanh approximation); the parameter
+    defaults are Keras's (slope 0.2, alpha 1). ``out`` (optional unless ``beta != 0``) must be
+    a C-contiguous, writeable m x n array of the same dtype that shares no memory with ``a``,
+    ``b`` or ``bias``. When ``beta == 0`` the old content of ``out`` is
     ignored (NaN there does not propagate). Results are bitwise identical for any thread count.
     ``sparse_a=True`` says ``op(a)`` may be mostly zeros (pixels, one-hot features): the core
     samples its density and, when low, multiplies only the nonzeros - the same bits (for

@@ -3,18 +3,21 @@
 After the layers are built, every ``Param`` is moved into one flat ``params`` buffer and one flat
 ``grads`` buffer (trainable params first, each slot 64-byte aligned), so an optimizer step is
 one kernel over the trainable prefix. The loops live in ``fastff.training``; this module holds the
-structure: building, weights, compile state, configs. Keras's ``Model`` (subclassed and
-functional) lives in ``fastff.subclassed`` and ``fastff.functional``, on this machinery.
+structure: building, weights, compile state, configs. Keras's ``Model`` (subclassed, in
+``fastff.subclassed``, and functional, a graph of layers in ``fastff.functional``) is trained
+by the same machinery.
 
 Where fastff deliberately differs from Keras:
 - with ``sample_weight``/``class_weight`` the loss is the weighted mean ``Σ wᵢ lᵢ / Σ wᵢ``
   (Keras divides by the batch size), so weights change the balance, not the scale (custom
   loss functions and ``Loss`` subclasses too, see docs/subclassing.md);
-- ``Input(shape)`` is a marker for the first position of a ``Sequential``, not a symbolic tensor;
+- ``Input(shape)`` is both the first position of a ``Sequential`` (a layer, not counted among
+  ``model.layers``) and, called on by layers, the source of a functional graph;
 - custom activations subclass ``fastff.activations.CustomActivation`` and give their gradient
   (there is no autodiff); ``Dropout(noise_shape=...)``, ``label_smoothing`` and
   ``shuffle="batch"`` are not supported; ``compile``'s ``run_eagerly``, ``jit_compile``,
-  ``steps_per_execution`` and ``loss_weights`` are accepted and ignored;
+  ``steps_per_execution`` are accepted and ignored (``loss_weights`` scales the loss and its
+  gradient, as Keras; such a model trains on the general path);
 - ``predict`` without ``batch_size`` runs up to ``fastff.config.PREDICT_BATCH_SIZE`` (1024) rows
   per call, not 32: the outputs agree to float rounding and large inputs go ~2-3x faster;
 - a metric given as a string is logged under that string (``"mse"`` → ``"mse"``);
@@ -101,6 +104,27 @@ class Sequential:
     @property
     def layers(self) -> list[Layer]:
         return list(self._layers)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
+        """A layer by name or by index into ``layers`` (Keras's errors when there is none)."""
+        if name is not None and index is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: "
+                             f"index={index}, name={name}.")
+        layers = self.layers
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"get_layer: index must be an integer, got {index!r}")
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model "
+                                 f"only has {len(layers)} layers.")
+            return layers[index]
+        if name is not None:
+            for layer in [*(getattr(self, "_model_inputs", None) or []), *layers]:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: "
+                             f"{[la.name for la in layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
     def add(self, layer: Layer) -> None:
         """Append a layer (an ``Input`` first sets the input shape)."""
@@ -326,8 +350,9 @@ class Sequential:
                 loss_weights: Any = None, weighted_metrics: Any = None, run_eagerly: Any = None,
                 steps_per_execution: Any = None, jit_compile: Any = None,
                 auto_scale_loss: Any = None) -> None:
-        """Set optimizer, loss and metrics (Keras's extra arguments are accepted and ignored)."""
-        from fastff import losses, optimizers
+        """Set optimizer, loss and metrics (Keras's extra arguments are accepted and ignored;
+        ``loss_weights``, a number, scales the loss)."""
+        from fastff import losses, multi_output, optimizers
         from fastff import metrics as metrics_mod
 
         if loss is None:
@@ -342,6 +367,12 @@ class Sequential:
         self._metric_ids = list(metrics)
         # resolve now so unknown names fail at compile time, as in Keras
         self.compiled_metrics = [metrics_mod.get(m, self.loss).name for m in self._metric_ids]
+        if loss_weights is not None:
+            names = getattr(self, "output_names", None) or [
+                self._layers[-1].name if self._layers else "output"]
+            w = multi_output.single_loss_weight(loss_weights, names)
+            if w != 1.0:
+                self.loss = multi_output.ScaledLoss(self.loss, w)
         if self._ops is not None:
             self.optimizer.ops = self._ops
         if self.built:
@@ -386,8 +417,12 @@ class Sequential:
             return None
         mets = [m if isinstance(m, str) else metrics_mod.serialize(metrics_mod.get(m, self.loss))
                 for m in self._metric_ids]  # a function: its (registered) name
-        return {"optimizer": optimizers.serialize(self.optimizer),
-                "loss": losses.serialize(self.loss), "metrics": mets}
+        base = getattr(self.loss, "base", None)  # multi_output.ScaledLoss: loss_weights
+        cfg = {"optimizer": optimizers.serialize(self.optimizer),
+               "loss": losses.serialize(self.loss if base is None else base), "metrics": mets}
+        if base is not None:
+            cfg["loss_weights"] = self.loss.weight
+        return cfg
 
     def compile_from_config(self, cfg: dict, custom_objects: dict | None = None) -> None:
         from fastff import losses, optimizers
@@ -396,7 +431,8 @@ class Sequential:
         self.compile(optimizer=optimizers.deserialize(cfg["optimizer"], custom_objects),
                      loss=losses.deserialize(cfg["loss"], custom_objects),
                      metrics=[metrics_mod.deserialize(m, custom_objects)
-                              for m in cfg.get("metrics") or []])
+                              for m in cfg.get("metrics") or []],
+                     loss_weights=cfg.get("loss_weights"))
 
     def get_training_state(self) -> dict:
         """What a resumed run needs beyond weights and optimizer state (JSON-able)."""
@@ -473,7 +509,12 @@ class Sequential:
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
                       return_dict: bool = False) -> Any:
-        return self.evaluate(x, y, batch_size=max(len(np.asarray(x)), 1), verbose=0,
+        first = x
+        if isinstance(x, dict) and x:  # a functional Model's inputs by name
+            first = next(iter(x.values()))
+        elif isinstance(x, (list, tuple)) and len(getattr(self, "_model_inputs", ())) > 1:
+            first = x[0]
+        return self.evaluate(x, y, batch_size=max(len(np.asarray(first)), 1), verbose=0,
                              sample_weight=sample_weight, return_dict=return_dict)
 
     # ------------------------------------------------------------------ weights
@@ -566,6 +607,14 @@ class Sequential:
         from fastff.saving import load_weights
 
         load_weights(self, path)
+
+    def export(self, filepath: Any, format: str = "onnx", verbose: bool | None = None,
+               input_signature: Any = None, **kwargs: Any) -> Any:
+        """Keras 3's ``export``: ``"onnx"`` (default) or ``"c"`` source (``fastff.export``)."""
+        from fastff.export import export_model
+
+        return export_model(self, filepath, format=format, verbose=verbose,
+                            input_signature=input_signature, **kwargs)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

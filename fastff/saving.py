@@ -394,34 +394,11 @@ def read_file(
 # --------------------------------------------------------------------------- model glue
 
 
-def _serialize_obj(obj: Any) -> Any:
-    """A loss/metric/optimizer as JSON: a string stays, an object becomes class_name+config."""
-    if obj is None or isinstance(obj, str):
-        return obj
-    get_config = getattr(obj, "get_config", None)
-    if get_config is None:
-        name = getattr(obj, "__name__", None)
-        if name is None:
-            raise TypeError(f"cannot serialize {obj!r}: it has no get_config()")
-        return name
-    return {"class_name": type(obj).__name__, "config": get_config()}
-
-
 def _compile_config(model: Any) -> dict[str, Any] | None:
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
+    """The model's compile config (None before ``compile``)."""
+    if getattr(model, "optimizer", None) is None:
         return None
-    hook = getattr(model, "get_compile_config", None)
-    if hook is not None:
-        config = hook()
-        if config is not None:
-            return config
-    metrics = getattr(model, "compiled_metrics", None) or []
-    return {
-        "optimizer": _serialize_obj(optimizer),
-        "loss": _serialize_obj(getattr(model, "loss", None)),
-        "metrics": [_serialize_obj(m) for m in metrics],
-    }
+    return model.get_compile_config()
 
 
 def _weight_items(model: Any) -> list[tuple[str, np.ndarray]]:
@@ -471,8 +448,7 @@ def _model_header(model: Any, kind: str) -> dict[str, Any]:
         header["model"]["build_config"] = build_config
     if kind == "model":
         header["compile"] = _compile_config(model)
-        hook = getattr(model, "get_training_state", None)
-        header["training_state"] = hook() if hook is not None else None
+        header["training_state"] = model.get_training_state()
     return header
 
 
@@ -721,35 +697,10 @@ def _model_class(path: str, spec: Any, custom_objects: Mapping[str, Any] | None)
     return cls
 
 
-def _deserialize_with(module: str, spec: Any, custom_objects: Mapping[str, Any] | None) -> Any:
-    import importlib
-
-    mod = importlib.import_module(f"fastff.{module}")
-    if isinstance(spec, str):
-        if custom_objects and spec in custom_objects:
-            return custom_objects[spec]
-        return spec
-    deserialize = getattr(mod, "deserialize", None)
-    if deserialize is not None:
-        return deserialize(spec, custom_objects=custom_objects)
-    return mod.get(spec)
-
-
 def _compile(path: str, model: Any, config: Any, custom_objects: Mapping[str, Any] | None) -> None:
     if not isinstance(config, dict):
         raise FormatError(f"{path}: 'compile' must be an object or null")
-    hook = getattr(model, "compile_from_config", None)
-    if hook is not None:
-        hook(config, custom_objects=custom_objects)
-        return
-    metrics = config.get("metrics") or []
-    if not isinstance(metrics, list):
-        raise FormatError(f"{path}: compile.metrics must be a list")
-    model.compile(
-        optimizer=_deserialize_with("optimizers", config.get("optimizer"), custom_objects),
-        loss=_deserialize_with("losses", config.get("loss"), custom_objects),
-        metrics=[_deserialize_with("metrics", m, custom_objects) for m in metrics],
-    )
+    model.compile_from_config(config, custom_objects=custom_objects)
 
 
 def _restore_optimizer(path: str, model: Any, header: dict[str, Any],
@@ -809,9 +760,8 @@ def load_model(
             _compile(path, model, header["compile"], custom_objects)
             _restore_optimizer(path, model, header, arrays.get("optimizer", []))
             state = header.get("training_state")
-            hook = getattr(model, "set_training_state", None)
-            if state is not None and hook is not None:
-                hook(state)
+            if state is not None:
+                model.set_training_state(state)
     except FormatError:
         raise
     except (Exception, MemoryError, RecursionError) as e:

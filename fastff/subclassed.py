@@ -370,24 +370,6 @@ class Model(Sequential):
             return Sequential.layers.fget(self)
         return self._tracked_layers()
 
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
-        """A tracked layer by ``name`` or by ``index`` into ``layers`` (as Keras)."""
-        layers = self.layers
-        if index is not None:
-            if name is not None:
-                raise ValueError("get_layer: pass name or index, not both")
-            if not isinstance(index, (int, np.integer)) or not -len(layers) <= index < len(layers):
-                raise ValueError(f"get_layer: index {index!r} out of range for a model with "
-                                 f"{len(layers)} layers")
-            return layers[int(index)]
-        if name is None:
-            raise ValueError("get_layer: pass a layer name or an index")
-        for layer in layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"get_layer: no layer named {name!r}; the layers are "
-                         f"{[la.name for la in layers]}")
-
     def add(self, layer: Layer) -> None:
         raise TypeError(f"{type(self).__name__} is a subclassed Model: assign layers as "
                         "attributes in __init__ instead of add()")

@@ -75,6 +75,9 @@ def _prepare_x(model: Any, x: Any, name: str = "x") -> np.ndarray:
 
 def _prepare_xy(model: Any, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
                 prefix: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    multi = getattr(model, "_multi", None)
+    if multi is not None:  # several outputs: y and sample_weight per output
+        return multi.prepare_xy(model, x, y, sample_weight, class_weight, prefix)
     if y is None:
         raise ValueError(f"{prefix}y: targets are required")
     X = _prepare_x(model, x, prefix + "x")
@@ -137,8 +140,12 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     """Forward and backward over one batch: fills ``model.grads`` (with regularizer terms).
 
     Returns ``(per_row_loss, penalty, y_pred or None, dx or None)`` where ``y_pred`` is the
-    model output (probabilities when the loss fused the output activation).
+    model output (probabilities when the loss fused the output activation); with several
+    outputs (``fastff.multi_output``) the first three are lists.
     """
+    multi = getattr(model, "_multi", None)
+    if multi is not None:
+        return multi.forward_backward(model, xb, yb, swb, ws, need_dx, want_pred)
     layers = model._layers
     ops = model.ops
     if fused is None:
@@ -220,6 +227,9 @@ def _train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0, yd=None, sh
 
 # ---------------------------------------------------------------------------- device steps
 def _check_device_model(model: Any) -> None:
+    if getattr(model, "_multi", None) is not None:
+        raise NotImplementedError("models with several outputs train on the CPU only; "
+                                  "use device='cpu'")
     if model._regularized:
         raise NotImplementedError("weight regularizers are not supported on a GPU yet; "
                                   "train this model with device='cpu'")
@@ -288,6 +298,12 @@ def _device_resident(model: Any, X: Any, Y: Any) -> bool:
         return False
     need = X.nbytes + Y.nbytes
     return need + max(256 << 20, free // 10) <= free
+
+
+def _tracker(model: Any, metrics: list) -> Any:
+    """The epoch's running logs (per output for a multi-output model)."""
+    multi = getattr(model, "_multi", None)
+    return _Tracker(metrics) if multi is None else multi.tracker(metrics)
 
 
 class _Tracker:
@@ -408,8 +424,8 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
             cbl.on_train_end(logs)
         return cbl.history if cbl.history is not None else model.history
     if shuffle:
-        Xs, Ys = _empty_like(X), np.empty_like(Y)
-        SWs = None if SW is None else np.empty_like(SW)
+        Xs, Ys = _empty_like(X), _empty_like(Y)
+        SWs = None if SW is None else _empty_like(SW)
     # weights on a device: the training set goes up whole when it fits (once, or once an epoch
     # when shuffled), else each batch goes up once; rows of device arrays are views
     resident = model.on_device and _device_resident(model, X, Y)
@@ -422,14 +438,14 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
                 break
             for m in metrics:
                 m.reset_state()
-            tracker = _Tracker(metrics)
+            tracker = _tracker(model, metrics)
             cbl.on_epoch_begin(epoch)
             if shuffle:
                 perm = np.random.default_rng([model._shuffle_seed, epoch]).permutation(n)
                 _take(X, perm, Xs)
-                np.take(Y, perm, axis=0, out=Ys)
+                _take(Y, perm, Ys)
                 if SW is not None:
-                    np.take(SW, perm, axis=0, out=SWs)
+                    _take(SW, perm, SWs)
             else:
                 Xs, Ys, SWs = X, Y, SW
             if resident and (shuffle or Xd is None):
@@ -508,6 +524,9 @@ def _should_validate(epoch: int, freq: Any) -> bool:
 # ---------------------------------------------------------------------------- evaluate
 def _loss_and_pred(model, xb, yb, swb, ws, fused):
     """Inference forward plus per-row loss; returns ``(per_row, penalty, y_pred)``."""
+    multi = getattr(model, "_multi", None)
+    if multi is not None:
+        return multi.loss_and_pred(model, xb, yb, swb, ws)
     ops = model.ops
     layers = model._layers
     last = len(layers) - 1
@@ -555,7 +574,7 @@ def _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused):
 
 def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
     metrics = model._new_metrics()
-    tracker = _Tracker(metrics)
+    tracker = _tracker(model, metrics)
     fused = model._fused()
     dist = distribution_lib.get_distribution()
     if dist is not None:  # data parallel: each rank evaluates its shard, sums combined below
@@ -683,7 +702,7 @@ def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
     model._build_optimizer()
     model._fused_flag = model._fused()
     metrics = model._new_metrics()
-    tracker = _Tracker(metrics)
+    tracker = _tracker(model, metrics)
     dist = distribution_lib.get_distribution()
     share = 1.0
     if dist is not None:  # data parallel: (x, y) is the global batch, this rank takes its rows

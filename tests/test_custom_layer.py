@@ -318,3 +318,16 @@ def test_no_recorded_value_outlives_a_fit():
     gc.collect()
     assert not any(isinstance(o, Tensor) for o in gc.get_objects())
     assert not tape_mod._state.stack and not tape_mod._state.training
+
+
+def test_custom_layer_in_a_gradient_tape():
+    layer = MyDense(3, "relu", dtype="float64")
+    x = rnd(4, 5)
+    layer.build_for((5,), "float64")
+    with ops.GradientTape() as t:
+        loss = ops.sum(ops.square(layer(x)))
+    gw, gb = t.gradient(loss, layer.trainable_weights)
+    h = x @ layer.w.value + layer.b.value
+    dz = 2 * np.maximum(h, 0) * (h > 0)
+    np.testing.assert_allclose(gw, x.T @ dz, rtol=1e-12)
+    np.testing.assert_allclose(gb, dz.sum(axis=0), rtol=1e-12)

@@ -60,3 +60,25 @@ def test_config_round_trip_through_json():
     assert again.counts == vocab.counts and again.unk_token == "[UNK]"
     assert again.encode(["dog", "zzz"]).tolist() == vocab.encode(["dog", "zzz"]).tolist()
     assert Vocabulary(SENTENCES) != vocab
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"tokens": "dog"}, "tokens must be a list of strings"),
+    ({"tokens": ["dog", 3]}, "tokens must be a list of strings"),
+    ({"tokens": ["dog", "dog"]}, "not unique"),
+    ({"counts": [1]}, "counts must be a list of 2 integers >= 0"),
+    ({"counts": [1, -2]}, "counts must be a list of 2"),
+    ({"pad_token": ["<pad>"]}, "pad_token must be a string"),
+    ({"min_count": 0}, "min_count must be an integer >= 1"),
+    ({"max_size": 3}, "2 tokens exceed max_size 3"),
+    ({"max_size": True}, "max_size must be None or an integer >= 2"),
+    ({"extra": 1}, r"unknown fields \['extra'\]"),
+])
+def test_from_config_checks_every_field(change, message):
+    config = {"tokens": ["dog", "cat"], "counts": [2, 1], "pad_token": "<pad>",
+              "unk_token": "<unk>", "min_count": 1, "max_size": None}
+    assert Vocabulary.from_config(config).tokens[2:] == ["dog", "cat"]
+    with pytest.raises(ValueError, match=message):
+        Vocabulary.from_config({**config, **change})
+    with pytest.raises(ValueError, match="expected a dict"):
+        Vocabulary.from_config(["dog"])

@@ -42,7 +42,7 @@ def mpirun(n: int, *args: str, timeout: float = 90) -> subprocess.CompletedProce
 def job(tmp_path_factory):
     """The results of the worker's 2-rank job: (rank 0 json, rank 1 json, output dir)."""
     out = tmp_path_factory.mktemp("dp")
-    r = mpirun(2, str(HERE / "_distribution_worker.py"), str(out))
+    r = mpirun(2, str(HERE / "_distribution_worker.py"), str(out), timeout=240)
     assert r.returncode == 0, r.stdout + r.stderr
     res = [json.loads((out / f"result-{k}.json").read_text()) for k in (0, 1)]
     return res[0], res[1], out
@@ -243,7 +243,7 @@ def test_clear_error_without_mpi4py():
         else:
             raise SystemExit("no error")
     """)
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        env={**os.environ, "PYTHONPATH": str(HERE.parent)})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "pip install 'fastff[mpi]'" in r.stdout

@@ -13,6 +13,7 @@ max(1, alpha) elu) and its own evaluation adds <= 8 ulp relative. Subnormals are
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -23,10 +24,12 @@ ffi, lib = _core.ffi, _core.lib
 
 KERNELS = [n for n in ffi.string(lib.fastff_kernel_names()).decode().split()
            if lib.fastff_kernel_supported(n.encode())]
-ACTS = [None, "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu"]
+ACTS = [None, "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu", "gelu_tanh"]
 DTYPES = [np.float32, np.float64]
 
-LIPSCHITZ = {None: 1.0, "relu": 1.0, "tanh": 1.0, "sigmoid": 0.25, "gelu": 1.13}
+LIPSCHITZ = {None: 1.0, "relu": 1.0, "tanh": 1.0, "sigmoid": 0.25, "gelu": 1.13,
+             "gelu_tanh": 1.13}
+_ERF = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def act64(z: np.ndarray, activation: str | None, slope: float, elu_alpha: float) -> np.ndarray:
@@ -43,7 +46,9 @@ def act64(z: np.ndarray, activation: str | None, slope: float, elu_alpha: float)
             return 1.0 / (1.0 + np.exp(-z))
     if activation == "elu":
         return np.where(z > 0, z, elu_alpha * np.expm1(np.minimum(z, 0)))
-    if activation == "gelu":  # 0.5 z (1 + tanh u) written as z * sigmoid(2u): exact in float64
+    if activation == "gelu":  # exact: 0.5 z (1 + erf(z / sqrt 2))
+        return 0.5 * z * (1.0 + _ERF(z * 0.7071067811865476))
+    if activation == "gelu_tanh":  # 0.5 z (1 + tanh u) written as z * sigmoid(2u)
         u = 0.7978845608028654 * (z + 0.044715 * z**3)
         with np.errstate(over="ignore"):
             return z / (1.0 + np.exp(-2.0 * u))

@@ -177,6 +177,29 @@ def _loaded_after(stmt: str) -> set[str]:
     return set(out.stdout.split())
 
 
+#: modules that import by computed name (invisible to the graph above), and why:
+#: package faces loading their own submodules on first use (PEP 562), and saving's model
+#: registry loading the module that registers a built-in model class (as Keras resolves a
+#: class from the module a file names).
+DYNAMIC_IMPORTERS = {
+    "fastff", "fastff.layers", "fastff.callbacks", "fastff.errors", "fastff.saving",
+}
+
+
+def test_dynamic_imports_only_where_declared() -> None:
+    """``importlib.import_module`` hides an edge from the cycle check: allow it only in the
+    modules above (a new one must be added there, with its reason)."""
+    found = set()
+    for mod, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+                if name in ("import_module", "__import__"):
+                    found.add(mod)
+    assert found == DYNAMIC_IMPORTERS, found ^ DYNAMIC_IMPORTERS
+
+
 def test_allowed_edges_still_exist() -> None:
     """An allowance whose import is gone must be deleted, not kept as a loophole."""
     g = import_graph()

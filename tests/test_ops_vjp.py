@@ -121,6 +121,13 @@ CASES = [
     ("getitem_bool", lambda x: x[np.array([True, False, True])], [rnd(3, 2)]),
     ("tile", lambda x: ops.tile(x, (2, 3)), [rnd(2, 2)]),
     ("repeat", lambda x: ops.repeat(x, 2, axis=0), [rnd(2, 3)]),
+    ("einsum_matmul", lambda a, b: ops.einsum("ij,jk->ik", a, b), [rnd(2, 3), rnd(3, 4)]),
+    ("einsum_batch", lambda a, b: ops.einsum("bij,bjk->bik", a, b), [rnd(2, 2, 3),
+                                                                      rnd(2, 3, 2)]),
+    ("einsum_implicit", lambda a, b: ops.einsum("ij,jk", a, b), [rnd(2, 3), rnd(3, 2)]),
+    ("einsum_reduce", lambda a: ops.einsum("ij->j", a), [rnd(3, 4)]),
+    ("einsum_dot", lambda a, b: ops.einsum("i,i->", a, b), [rnd(4), rnd(4)]),
+    ("einsum_summed_only", lambda a, k: ops.einsum("ij,k->i", a, k), [rnd(2, 3), rnd(4)]),
     ("operators", lambda x, w, b: (-(x @ w) + b) ** 2 / 3.0 - 1 * x.sum(), [rnd(3, 4),
                                                                             rnd(4, 2), rnd(2)]),
     ("numpy_functions", lambda x: np.exp(np.concatenate([x, np.tanh(x)], axis=0)).mean(axis=0),
@@ -209,6 +216,21 @@ def test_op_without_gradient_names_it():
         xw = t.watch(x)
         y = np.sum(np.sinh(xw))  # NumPy ufunc that fastff.ops has no VJP for
     with pytest.raises(ops.NoGradientError, match="numpy.sinh"):
+        t.gradient(y, xw)
+    with ops.GradientTape() as t:
+        xw = t.watch(np.eye(2))
+        y = ops.einsum("ii->", xw)  # a trace: computed, no gradient
+    assert float(y) == 2.0
+    with pytest.raises(ops.NoGradientError, match="einsum"):
+        t.gradient(y, xw)
+
+
+def test_unintercepted_ndarray_methods_do_not_drop_gradients_silently():
+    x = np.arange(6.0).reshape(2, 3)
+    with ops.GradientTape() as t:
+        xw = t.watch(x)
+        y = ops.sum(xw.swapaxes(0, 1) * 2.0)
+    with pytest.raises(ops.NoGradientError, match="ndarray method"):
         t.gradient(y, xw)
 
 

@@ -18,7 +18,7 @@ from fastff import _core, linalg
 ffi, lib = _core.ffi, _core.lib
 
 DTYPES = [np.float32, np.float64]
-ACTS = [None, "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu"]
+ACTS = [None, "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu", "gelu_tanh"]
 
 
 def sparse_matrix(rng, shape, density, dtype):

@@ -58,7 +58,7 @@ def test_tracking_order_lists_dicts_nested_and_get_layer():
     assert m.layers[0] is m.parts["inner"] and m.layers[1] is m.sub
     assert m.get_layer(index=2) is m.head
     assert m.get_layer(m.head.name) is m.head
-    with pytest.raises(ValueError, match="no layer named"):
+    with pytest.raises(ValueError, match="No such layer: nope"):
         m.get_layer("nope")
     assert not m.built
     m.build((None, 4))

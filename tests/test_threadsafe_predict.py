@@ -60,3 +60,47 @@ def test_eight_threads_predict_like_serial():
     b = model.predict(inputs[2], verbose=0)
     a[:] = 0
     assert np.array_equal(b, serial[2])
+
+
+def test_threads_evaluate_like_serial():
+    """``evaluate`` from several threads at once (metrics named by string: each call gets its
+    own metric state) returns exactly the serial logs, batch sizes and sample weights varied."""
+    config.set_seed(0)
+    model = fastff.Sequential([layers.Input((12,)), layers.Dense(16, activation="relu"),
+                               layers.Dense(4, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy",
+                  metrics=["accuracy", "sparse_top_k_categorical_accuracy"])
+    rng = np.random.default_rng(2)
+    cases = []
+    for n, bs in ((1, 32), (33, 8), (100, 32), (257, 64)):
+        x = rng.standard_normal((n, 12)).astype(np.float32)
+        y = rng.integers(0, 4, size=n)
+        sw = rng.uniform(0.5, 2.0, size=n) if n % 2 else None
+        cases.append((x, y, sw, bs))
+    serial = [model.evaluate(x, y, sample_weight=sw, batch_size=bs, verbose=0,
+                             return_dict=True) for x, y, sw, bs in cases]
+    n_threads, rounds = 6, 6
+    barrier = threading.Barrier(n_threads)
+    failures: list[str] = []
+
+    def worker(k: int) -> None:
+        try:
+            barrier.wait()
+            order = np.random.default_rng(k).permutation(len(cases) * rounds) % len(cases)
+            for i in order:
+                x, y, sw, bs = cases[i]
+                got = model.evaluate(x, y, sample_weight=sw, batch_size=bs, verbose=0,
+                                     return_dict=True)
+                if got != serial[i]:
+                    failures.append(f"thread {k}, case {i}: {got} != {serial[i]}")
+                    return
+        except Exception as e:  # noqa: BLE001 - report any error from a worker
+            failures.append(f"thread {k}: {type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert failures == []

@@ -106,3 +106,30 @@ def test_inputs_are_left_untouched_on_error():
     with pytest.raises(ValueError):
         _model().fit(x, Y, verbose=0)
     np.testing.assert_array_equal(np.isnan(x), np.isnan(before))
+
+
+def test_values_overflowing_the_model_dtype_are_refused_after_the_cast():
+    """float64 data holding 1e39 is finite, but becomes inf in a float32 model: x, y and
+    sample_weight are checked after the conversion (the error names the value and index);
+    a float64 model takes the same data."""
+    import warnings
+
+    x = np.ones((4, 2))
+    x[1, 1] = 1e39
+    m = fastff.Sequential([L.Input((2,)), L.Dense(1)])
+    m.compile("sgd", "mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow RuntimeWarning on the way
+        with pytest.raises(ValueError, match=r"x: value 1e\+39 at index \(1, 1\) overflows the "
+                                             r"model's dtype float32"):
+            m.fit(x, np.ones(4), verbose=0)
+        with pytest.raises(ValueError, match=r"x: value 1e\+39 .* overflows"):
+            m.predict(x, verbose=0)
+        with pytest.raises(ValueError, match=r"y: value -1e\+39 at index \(2, 0\) overflows"):
+            m.fit(np.ones((4, 2)), np.array([0, 0, -1e39, 0]), verbose=0)
+        with pytest.raises(ValueError, match=r"sample_weight: value 1e\+39 at index \(3,\)"):
+            m.fit(np.ones((4, 2)), np.ones(4), sample_weight=[1, 1, 1, 1e39], verbose=0)
+    m64 = fastff.Sequential([L.Input((2,)), L.Dense(1)], dtype="float64")
+    m64.compile("sgd", "mse")
+    assert np.isfinite(m64.predict(np.ones((4, 2)), verbose=0)).all()
+    assert m64.predict(x, verbose=0).shape == (4, 1)

@@ -17,6 +17,7 @@ import numpy as np
 
 from fastff import _threading, linalg
 from fastff._validation import check_index_range
+from fastff.backend import spec
 from fastff.backend.kernels import ACT_CODES, CHUNK, PAR_MIN, parallel
 from fastff.backend.kernels import activations as K_act
 from fastff.backend.kernels import dropout as K_drop
@@ -25,9 +26,7 @@ from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import reductions as K_red
 from fastff.backend.kernels import softmax as K_sm
 from fastff.backend.numpy_ops import (
-    NEEDS_INPUT,
     NumpyOps,
-    canonical_activation,
     check_embedding_args,
     check_labels,
     dropout_key,
@@ -35,9 +34,11 @@ from fastff.backend.numpy_ops import (
     flush_threshold,
 )
 
-# Activations the C epilogue applies with the same formula as ours. (The C core's gelu is the
-# tanh approximation; fastff's "gelu" is the exact erf form Keras uses, so it runs after.)
-_C_FUSED = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "elu": 5}
+NEEDS_INPUT = spec.NEEDS_INPUT
+canonical_activation = spec.canonical
+# name -> C id of what ops.dense / ops.gemm apply in the C epilogue (spec.EPILOGUE); the
+# others (gelu, whose derivative needs z, and the kernel-only ones) run after the GEMM
+_C_FUSED = spec.c_ids(spec.EPILOGUE)
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
           np.dtype(np.float64): np.empty(0, np.float64)}
 _INF = math.inf

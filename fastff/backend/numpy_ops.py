@@ -1,6 +1,6 @@
 """NumpyOps: the plain-NumPy reference of every kernel in the Ops contract.
 
-Clear before fast: every other backend (CpuOps, later CudaOps) is tested against these
+Clear before fast: every other backend (CpuOps, CudaOps) is tested against these
 methods. Arithmetic is done in the dtype of the inputs (float32 or float64) with the same
 operation order as the compiled kernels, so the two agree to rounding.
 See ``docs/internals.md`` for the contract.
@@ -15,15 +15,12 @@ from typing import Any
 import numpy as np
 
 from fastff._validation import check_index_range
+from fastff.backend import spec
 
-# Activations that the C GEMM epilogue applies in place (the rest run after the GEMM).
-FUSED_ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu")
-# Activations whose derivative needs the input x; all others are computed from the output y.
-NEEDS_INPUT = frozenset({"gelu", "silu", "swish"})
-ACTIVATIONS = (
-    "linear", "relu", "leaky_relu", "elu", "selu", "gelu", "tanh", "sigmoid", "hard_sigmoid",
-    "softplus", "softsign", "silu", "swish", "exponential", "softmax", "log_softmax",
-)
+# the activation facts live in backend/spec.py; these names stay for the reference's callers
+NEEDS_INPUT = spec.NEEDS_INPUT
+ACTIVATIONS = spec.NAMES
+canonical_activation = spec.canonical
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
 _SQRT_HALF = 0.7071067811865476
@@ -38,16 +35,6 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _MASK64 = (1 << 64) - 1
-
-
-def canonical_activation(name: str | None) -> str:
-    """Lower-case activation name, ``None`` -> ``"linear"``; raises ValueError if unknown."""
-    if name is None:
-        return "linear"
-    key = str(name).lower()
-    if key not in ACTIVATIONS:
-        raise ValueError(f"Unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
-    return key
 
 
 def flush_threshold(dtype: Any) -> float:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ._io import PathLike, open_text, where
+from ._io import PathLike, read_lines, where
 from .paths import data_file
 
 # CorefUD's documented default when a document has no global.Entity comment
@@ -104,7 +104,7 @@ class Mention:
     def minspan(self) -> tuple[int, ...]:
         """1-based offsets of the head word(s) within the mention (GUM ``minspan``)."""
         raw = self.attrs.get("minspan", self.attrs.get("head", ""))
-        return tuple(int(x) for x in raw.split(",") if x.isdecimal())
+        return tuple(int(x) for x in raw.split(",") if _is_small_int(x))
 
     @property
     def heads(self) -> tuple[int, ...]:
@@ -145,6 +145,12 @@ class Document:
         return self.sentences[mention.sent].forms[mention.start : mention.end + 1]
 
 
+def _is_small_int(text: str) -> bool:
+    """ASCII decimal digits only, at most 9 (``int`` of thousands of digits is slow and
+    raises without a line number)."""
+    return 0 < len(text) <= 9 and text.isascii() and text.isdecimal()
+
+
 def _parse_comment(line: str) -> tuple[str, str]:
     body = line[1:].strip()
     key, sep, value = body.partition(" = ")
@@ -161,51 +167,50 @@ def iter_conllu(path: PathLike) -> Iterator[Sentence]:
     the words of a sentence.
     """
     sent = Sentence()
-    with open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                if sent.forms:
-                    yield sent
-                elif sent.metadata:
-                    raise ValueError(f"{where(path, lineno)}: sentence has comments but no words")
-                sent = Sentence()
-                continue
-            if line.startswith("#"):
-                if sent.forms:
-                    raise ValueError(f"{where(path, lineno)}: comment after the words of a sentence"
-                                     " (missing blank line?)")
-                key, value = _parse_comment(line)
-                sent.metadata[key] = value
-                continue
-            cols = line.split("\t")
-            if len(cols) != 10:
-                raise ValueError(f"{where(path, lineno)}: expected 10 tab-separated columns, "
-                                 f"got {len(cols)}")
-            wid = cols[0]
-            if "-" in wid or "." in wid:  # multiword token range or empty node
-                continue
-            if not wid.isdecimal() or int(wid) != len(sent.forms) + 1:
-                raise ValueError(f"{where(path, lineno)}: word id {wid!r}, expected "
-                                 f"{len(sent.forms) + 1}")
-            head = cols[6]
-            if head == "_":
-                head_id = -1
-            elif head.isdecimal():
-                head_id = int(head)
-            else:
-                raise ValueError(f"{where(path, lineno)}: head {head!r} is not an integer")
-            sent.ids.append(int(wid))
-            sent.forms.append(cols[1])
-            sent.lemmas.append(cols[2])
-            sent.upos.append(cols[3])
-            sent.xpos.append(cols[4])
-            sent.feats.append(cols[5])
-            sent.heads.append(head_id)
-            sent.deprels.append(cols[7])
-            sent.deps.append(cols[8])
-            sent.misc.append(cols[9])
-            sent.word_lines.append(lineno)
+    for lineno, line in read_lines(path, "CoNLL-U"):
+        if not line.strip():
+            if sent.forms:
+                yield sent
+            elif sent.metadata:
+                raise ValueError(f"{where(path, lineno)}: sentence has comments but no words")
+            sent = Sentence()
+            continue
+        if line.startswith("#"):
+            if sent.forms:
+                raise ValueError(f"{where(path, lineno)}: comment after the words of a sentence"
+                                 " (missing blank line?)")
+            key, value = _parse_comment(line)
+            sent.metadata[key] = value
+            continue
+        cols = line.split("\t")
+        if len(cols) != 10:
+            raise ValueError(f"{where(path, lineno)}: expected 10 tab-separated columns, "
+                             f"got {len(cols)}")
+        wid = cols[0]
+        if "-" in wid or "." in wid:  # multiword token range or empty node
+            continue
+        if not _is_small_int(wid) or int(wid) != len(sent.forms) + 1:
+            raise ValueError(f"{where(path, lineno)}: word id {wid[:20]!r}, expected "
+                             f"{len(sent.forms) + 1}")
+        head = cols[6]
+        if head == "_":
+            head_id = -1
+        elif _is_small_int(head):
+            head_id = int(head)
+        else:
+            raise ValueError(f"{where(path, lineno)}: head {head[:20]!r} is not an integer "
+                             "(expected a word id, 0 for the root, or '_')")
+        sent.ids.append(int(wid))
+        sent.forms.append(cols[1])
+        sent.lemmas.append(cols[2])
+        sent.upos.append(cols[3])
+        sent.xpos.append(cols[4])
+        sent.feats.append(cols[5])
+        sent.heads.append(head_id)
+        sent.deprels.append(cols[7])
+        sent.deps.append(cols[8])
+        sent.misc.append(cols[9])
+        sent.word_lines.append(lineno)
     if sent.forms:
         yield sent
     elif sent.metadata:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._io import PathLike, open_text, where
+from ._io import PathLike, read_lines, where
 from .vocab import PAD_ID, Vocabulary
 
 GLOVE_SST_50D = "glove_relativized/glove.6B.50d-relativized.txt.gz"
@@ -25,35 +25,43 @@ def load_glove(
     ``d`` is taken from the first line. A word containing spaces (as in some
     GloVe releases) is rebuilt from everything before the last ``d`` fields,
     unless its second field is a number (then the line has too many values).
-    A line with a different number of values, or a non-number, raises
-    ``ValueError`` naming file and line. Values are converted in chunks, so a
-    full 400k x 300 file never holds all its numbers as Python strings at once.
+    A line with a different number of values, a non-number, a ``nan``/``inf``
+    value, a value that overflows ``dtype`` (``1e39`` in float32) or bytes that
+    are not UTF-8 raise ``ValueError`` naming file and line. Values are converted
+    in chunks, so a full 400k x 300 file never holds all its numbers as Python
+    strings at once: time and memory are linear in the file's size.
     Duplicate words are kept; :func:`embedding_matrix` uses the first.
     """
+    if max_words is not None and (isinstance(max_words, bool) or not isinstance(
+            max_words, (int, np.integer)) or max_words < 0):
+        raise ValueError(f"max_words: expected None or an integer >= 0, got {max_words!r}")
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype: expected a floating-point dtype, got {dtype}")
     words: list[str] = []
     blocks: list[np.ndarray] = []
     rows: list[list[str]] = []
     first_row_line = 1
     dim = None
-    with open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if max_words is not None and len(words) >= max_words:
-                break
-            parts = line.rstrip("\r\n").split(" ")
-            if parts and parts[-1] == "":  # trailing space
-                parts.pop()
-            if dim is None:
-                dim = len(parts) - 1
-                if dim < 1:
-                    raise ValueError(f"{where(path, lineno)}: no vector values on the first line")
-            if len(parts) < dim + 1 or (len(parts) > dim + 1 and _is_number(parts[1])):
-                raise ValueError(f"{where(path, lineno)}: expected a word and {dim} values, got "
-                                 f"{len(parts) - 1} values")
-            words.append(" ".join(parts[:-dim]))
-            rows.append(parts[-dim:])
-            if len(rows) == _CHUNK:
-                blocks.append(_to_floats(rows, dtype, path, first_row_line))
-                rows, first_row_line = [], lineno + 1
+    for lineno, line in read_lines(path, "GloVe"):
+        if max_words is not None and len(words) >= max_words:
+            break
+        parts = line.split(" ")
+        if parts and parts[-1] == "":  # trailing space
+            parts.pop()
+        if dim is None:
+            dim = len(parts) - 1
+            if dim < 1:
+                raise ValueError(f"{where(path, lineno)}: no vector values on the first line "
+                                 "(expected 'word v1 v2 ... vd')")
+        if len(parts) < dim + 1 or (len(parts) > dim + 1 and _is_number(parts[1])):
+            raise ValueError(f"{where(path, lineno)}: expected a word and {dim} values (the "
+                             f"first line's count), got {len(parts) - 1} values")
+        words.append(" ".join(parts[:-dim]))
+        rows.append(parts[-dim:])
+        if len(rows) == _CHUNK:
+            blocks.append(_to_floats(rows, dtype, path, first_row_line))
+            rows, first_row_line = [], lineno + 1
     if dim is None:
         raise ValueError(f"{path}: empty GloVe file")
     if rows:
@@ -65,17 +73,29 @@ def load_glove(
 _CHUNK = 8192
 
 
-def _to_floats(rows: list[list[str]], dtype: DTypeLike, path: PathLike, first_line: int
+def _to_floats(rows: list[list[str]], dtype: np.dtype, path: PathLike, first_line: int
                ) -> np.ndarray:
+    """One block of rows as ``dtype``; every value a finite number that fits ``dtype``."""
     try:
-        return np.array(rows, dtype=np.float64).astype(dtype, copy=False)
+        block = np.array(rows, dtype=np.float64)
     except ValueError:
         for i, row in enumerate(rows):
             try:
                 np.array(row, dtype=np.float64)
             except ValueError as e:
-                raise ValueError(f"{where(path, first_line + i)}: {e}") from None
+                raise ValueError(f"{where(path, first_line + i)}: {e} (expected numbers)"
+                                 ) from None
         raise
+    limit = float(np.finfo(dtype).max)
+    bad = ~(np.abs(block) <= limit)  # catches nan, inf and overflow in one pass
+    if bad.any():
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        text = rows[i][j]
+        reason = ("is not a finite number" if not np.isfinite(block[i, j])
+                  else f"overflows {dtype.name} (largest {limit:.4g})")
+        raise ValueError(f"{where(path, first_line + i)}: value {j + 1} ({text[:30]!r}) "
+                         f"{reason}; expected finite {dtype.name} vector values")
+    return block.astype(dtype, copy=False)
 
 
 def _is_number(text: str) -> bool:

@@ -8,9 +8,11 @@ Images come back flattened as uint8 ``(N, 784)``; labels as int64 ``(N,)``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from ._io import PathLike, open_text
+from ._io import PathLike, read_lines
 from .idx import read_idx
 from .paths import data_file
 
@@ -22,11 +24,14 @@ MNIST_TRAIN_LABELS = "mnist_idx/train-labels-idx1-ubyte.gz"
 
 def read_mnist_csv(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read a headerless CSV of 784 pixel values then the label per row (gzip or plain)."""
-    with open_text(path) as f:
-        try:
-            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
-        except ValueError as e:
-            raise ValueError(f"{path}: malformed MNIST CSV: {e}") from e
+    lines = (line for _, line in read_lines(path, "MNIST CSV"))
+    try:
+        table = np.loadtxt(lines, delimiter=",", dtype=np.int64, ndmin=2)
+    except ValueError as e:
+        if str(e).startswith(str(Path(path))):  # read_lines' message names the file and line
+            raise
+        raise ValueError(f"{path}: malformed MNIST CSV (expected 785 integers per row): {e}"
+                         ) from e
     if table.shape[1] != 785:
         raise ValueError(f"{path}: expected 785 columns (784 pixels + label), got {table.shape[1]}")
     pixels, labels = table[:, :784], table[:, 784]

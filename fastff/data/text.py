@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from ._io import PathLike, open_text, where
+from ._io import PathLike, read_lines, where
 from .paths import data_file
 
 Sentences = list[list[str]]
@@ -31,10 +31,9 @@ def tokenize(sentence: str, lowercase: bool = False) -> list[str]:
 
 
 def _detect_format(path: PathLike) -> str:
-    with open_text(path) as f:
-        for line in f:
-            if line.strip():
-                return "tab" if "\t" in line else "space"
+    for _, line in read_lines(path, "labelled sentences"):
+        if line.strip():
+            return "tab" if "\t" in line else "space"
     return "tab"
 
 
@@ -54,25 +53,22 @@ def read_labeled(
     sep = "\t" if fmt == "tab" else " "
     sentences: Sentences = []
     labels: list[int] = []
-    with open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            label, found, text = line.partition(sep)
-            if not found:
-                raise ValueError(f"{where(path, lineno)}: expected 'label{sep!r}sentence', "
-                                 f"no {sep!r} separator in {line[:60]!r}")
-            try:
-                value = int(label)
-            except ValueError:
-                raise ValueError(
-                    f"{where(path, lineno)}: label {label[:20]!r} is not an integer") from None
-            tokens = tokenize(text, lowercase)
-            if not tokens:
-                raise ValueError(f"{where(path, lineno)}: empty sentence")
-            sentences.append(tokens)
-            labels.append(value)
+    for lineno, line in read_lines(path, "labelled sentences"):
+        if not line.strip():
+            continue
+        label, found, text = line.partition(sep)
+        if not found:
+            raise ValueError(f"{where(path, lineno)}: expected 'label{sep!r}sentence', "
+                             f"no {sep!r} separator in {line[:60]!r}")
+        value = _label(label)
+        if value is None:
+            raise ValueError(f"{where(path, lineno)}: label {label[:20]!r} is not an integer "
+                             "(expected an int64 class id)")
+        tokens = tokenize(text, lowercase)
+        if not tokens:
+            raise ValueError(f"{where(path, lineno)}: empty sentence")
+        sentences.append(tokens)
+        labels.append(value)
     return sentences, np.asarray(labels, dtype=np.int64)
 
 
@@ -83,13 +79,22 @@ def read_blind(path: PathLike, lowercase: bool = False) -> Sentences:
     file always belongs to line i of the input.
     """
     sentences: Sentences = []
-    with open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            tokens = tokenize(line, lowercase)
-            if not tokens:
-                raise ValueError(f"{where(path, lineno)}: empty sentence")
-            sentences.append(tokens)
+    for lineno, line in read_lines(path, "sentences"):
+        tokens = tokenize(line, lowercase)
+        if not tokens:
+            raise ValueError(f"{where(path, lineno)}: empty sentence")
+        sentences.append(tokens)
     return sentences
+
+
+def _label(text: str) -> int | None:
+    """``text`` as an int64 label, or None (not an integer, or out of int64's range)."""
+    text = text.strip()
+    body = text[1:] if text[:1] in "+-" else text
+    if not (0 < len(body) <= 19 and body.isascii() and body.isdecimal()):
+        return None
+    value = int(text)
+    return value if -2**63 <= value < 2**63 else None
 
 
 def attach_labels(

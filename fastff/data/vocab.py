@@ -121,12 +121,44 @@ class Vocabulary:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Vocabulary:
-        """Rebuild from :meth:`get_config` output, keeping the stored id order exactly."""
-        vocab = cls(min_count=config.get("min_count", 1), max_size=config.get("max_size"),
-                    pad_token=config.get("pad_token", "<pad>"),
-                    unk_token=config.get("unk_token", "<unk>"))
-        tokens = list(config["tokens"])
+        """Rebuild from :meth:`get_config` output, keeping the stored id order exactly.
+
+        Every field is type- and range-checked (a config may come from a file):
+        ``ValueError`` names the field and what was expected.
+        """
+        if not isinstance(config, dict):
+            raise ValueError(f"Vocabulary config: expected a dict, got {type(config).__name__}")
+        unknown = set(config) - {"tokens", "counts", "pad_token", "unk_token", "min_count",
+                                 "max_size"}
+        if unknown:
+            raise ValueError(f"Vocabulary config: unknown fields {sorted(unknown)}")
+        pad = config.get("pad_token", "<pad>")
+        unk = config.get("unk_token", "<unk>")
+        for name, value in (("pad_token", pad), ("unk_token", unk)):
+            if not isinstance(value, str):
+                raise ValueError(f"Vocabulary config: {name} must be a string, got "
+                                 f"{type(value).__name__}")
+        min_count = config.get("min_count", 1)
+        max_size = config.get("max_size")
+        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+            raise ValueError(f"Vocabulary config: min_count must be an integer >= 1, got "
+                             f"{min_count!r}")
+        if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int)
+                                     or max_size < 2):
+            raise ValueError(f"Vocabulary config: max_size must be None or an integer >= 2, got "
+                             f"{max_size!r}")
+        tokens = config.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ValueError("Vocabulary config: tokens must be a list of strings")
         counts = config.get("counts") or [0] * len(tokens)
+        if (not isinstance(counts, list) or len(counts) != len(tokens)
+                or not all(type(c) is int and c >= 0 for c in counts)):
+            raise ValueError(f"Vocabulary config: counts must be a list of {len(tokens)} "
+                             "integers >= 0 (one per token)")
+        if max_size is not None and len(tokens) + 2 > max_size:
+            raise ValueError(f"Vocabulary config: {len(tokens)} tokens exceed max_size "
+                             f"{max_size} (PAD and UNK included)")
+        vocab = cls(min_count=min_count, max_size=max_size, pad_token=pad, unk_token=unk)
         vocab.counts = dict(zip(tokens, counts))
         vocab._set_tokens([vocab.pad_token, vocab.unk_token, *tokens])
         return vocab

@@ -22,22 +22,48 @@ The training loop (``fastff.training``) calls the hooks below when a distributio
 - ``any(flag)``: collective ``stop_training``.
 
 Every rank is expected to hold the same full arrays (the script runs unchanged under ``mpirun``).
+
+Fault model (docs/distributed.md): ``setup_fit`` and ``shard`` first agree collectively on the
+model's structure, compile settings and (when the loop passes them) the data shapes and step
+counts, and raise the same ``ValueError`` on every rank when they differ; an uncaught
+exception aborts the job (``install_abort_hook``); and every collective runs under a watchdog,
+so a rank that waits longer than ``timeout`` seconds for the others (one left early: exited,
+was killed, returned from ``fit``) aborts the job with a message instead of hanging.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import time
 import weakref
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from fastff._validation import check_real
 from fastff.distribution import _state
 from fastff.distribution._mpi import install_abort_hook, mpi
 
 __all__ = ["DataParallel"]
 
 _SALT = 0x9E3779B1  # golden-ratio constant: spreads rank salts over the seed space
+DEFAULT_TIMEOUT = 600.0  # seconds one collective may wait for the other ranks (as NCCL's)
+TIMEOUT_ENV = "FASTFF_DISTRIBUTED_TIMEOUT"
+
+
+def _default_timeout() -> float | None:
+    text = os.environ.get(TIMEOUT_ENV)
+    if text is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{TIMEOUT_ENV}: expected a number of seconds (0 for no timeout), "
+                         f"got {text!r}") from None
+    return check_real(value, TIMEOUT_ENV, low=0.0) or None
 
 
 class DataParallel:
@@ -47,10 +73,12 @@ class DataParallel:
     Creating one initializes MPI; it raises ``MissingMPIError`` without ``mpi4py``.
     ``shard_optimizer``: in ``fit``, each rank runs the optimizer on its slice of the weights
     only (see ``sharded_update``); ``False`` keeps one Allreduce and a full update per rank.
+    ``timeout``: seconds a rank may wait in one collective for the others before it aborts the
+    job (default ``FASTFF_DISTRIBUTED_TIMEOUT`` or 600; ``None`` or 0: wait forever).
     """
 
     def __init__(self, devices: Any = None, comm: Any = None,
-                 shard_optimizer: bool = True) -> None:
+                 shard_optimizer: bool = True, timeout: float | None | str = "default") -> None:
         self._MPI = mpi()
         self.comm = comm if comm is not None else self._MPI.COMM_WORLD
         self.rank: int = self.comm.Get_rank()
@@ -62,7 +90,95 @@ class DataParallel:
         self._uniform = True  # the last split gave every rank the same share
         self._stale: weakref.WeakSet = weakref.WeakSet()  # models with sliced optimizer state
         self._slice_buf: np.ndarray | None = None
+        # what this rank's global batches held since the last reduce_logs: rows, steps and
+        # sample-weight sum (compared across the ranks there, once an epoch)
+        self._seen = np.zeros(3, dtype=np.float64)
+        self.timeout = _default_timeout() if timeout == "default" else (
+            check_real(timeout, "timeout", low=0.0, allow_none=True) or None)
+        self._waiting: tuple[str, float] | None = None  # (collective, since) while in one
+        self._watchdog: threading.Thread | None = None
         install_abort_hook(self.comm)
+        if self.num_processes > 1 and self.timeout is not None:
+            self._watchdog = threading.Thread(target=self._watch, name="fastff-mpi-watchdog",
+                                              daemon=True)
+            self._watchdog.start()
+
+    # ------------------------------------------------------------------ watchdog
+    def _watch(self) -> None:
+        """Abort the job when the main thread has waited in one collective past the timeout.
+
+        MPI calls release the GIL, so this thread runs while the main thread is blocked."""
+        timeout = float(self.timeout)
+        period = min(1.0, timeout / 4)
+        while True:
+            time.sleep(period)
+            waiting = self._waiting
+            if waiting is not None and time.monotonic() - waiting[1] > timeout:
+                name, since = waiting
+                sys.stderr.write(
+                    f"fastff.distribution: rank {self.rank} of {self.num_processes} waited "
+                    f"{time.monotonic() - since:.1f} s in {name} for the other ranks (timeout "
+                    f"{timeout:g} s): a rank has left (exited, crashed, was killed or returned "
+                    "from fit early) or the ranks disagree on the number of steps; aborting all "
+                    f"ranks (MPI_Abort). Set DataParallel(timeout=...) or {TIMEOUT_ENV}.\n")
+                sys.stderr.flush()
+                self.comm.Abort(1)
+                return
+
+    @contextmanager
+    def _collective(self, name: str):
+        """Mark the block as waiting for the other ranks (what the watchdog times)."""
+        self._waiting = (name, time.monotonic())
+        try:
+            yield
+        finally:
+            self._waiting = None
+
+    # ------------------------------------------------------------------ agreement
+    def check_same(self, what: str, values: dict[str, Any]) -> None:
+        """Raise the same ``ValueError`` on every rank unless every rank passed equal ``values``
+        (compared by ``repr``; collective). Names the first differing key and each rank's value."""
+        mine = {k: repr(v) for k, v in values.items()}
+        with self._collective(f"{what} (agreement check)"):
+            every = self.comm.allgather(mine)
+        for key in sorted({k for d in every for k in d}):
+            seen = [d.get(key, "<missing>") for d in every]
+            if any(v != seen[0] for v in seen):
+                per_rank = "; ".join(f"rank {r}: {v[:200]}" for r, v in enumerate(seen))
+                raise ValueError(
+                    f"{what}: the ranks disagree on {key} ({per_rank}); under a "
+                    "DataParallel distribution every rank must build the same model, compile "
+                    "it the same way and pass the same data and settings")
+
+    def _model_fingerprint(self, model: Any) -> dict[str, Any]:
+        """What every rank must agree on before weights are broadcast: the layer types and
+        their parameter counts, the dtype, loss, metrics and optimizer settings."""
+        layers = []
+        for layer in getattr(model, "_layers", []):
+            count = layer.count_params() if getattr(layer, "built", False) else None
+            layers.append((type(layer).__name__, count))
+        params = getattr(model, "params", None)
+        opt = getattr(model, "optimizer", None)
+        opt_config: Any = None
+        if opt is not None:
+            try:
+                opt_config = {k: v for k, v in opt.get_config().items() if k != "name"}
+            except (ValueError, TypeError, AttributeError):  # a plain-callable learning rate
+                opt_config = "<not serializable>"
+        loss = getattr(model, "loss", None)
+        loss_config: Any = None
+        if loss is not None and hasattr(loss, "get_config"):
+            try:
+                loss_config = {k: v for k, v in loss.get_config().items() if k != "name"}
+            except (ValueError, TypeError, AttributeError, NotImplementedError):
+                loss_config = "<not serializable>"  # a custom loss without a config
+        return {"model": type(model).__name__, "dtype": str(getattr(model, "dtype", None)),
+                "layers (type, parameters)": layers,
+                "parameter count": None if params is None else int(params.size),
+                "trainable parameter count": int(getattr(model, "_n_trainable", 0)),
+                "optimizer": (type(opt).__name__, opt_config),
+                "loss": (type(loss).__name__, loss_config),
+                "metrics": list(getattr(model, "compiled_metrics", None) or [])}
 
     # ------------------------------------------------------------------ identity
     @property
@@ -72,7 +188,8 @@ class DataParallel:
 
     def barrier(self) -> None:
         """Wait until every rank gets here (e.g. after rank 0's ``save``, before all load)."""
-        self.comm.Barrier()
+        with self._collective("barrier"):
+            self.comm.Barrier()
 
     def __repr__(self) -> str:
         return f"<DataParallel rank={self.rank} num_processes={self.num_processes}>"
@@ -88,17 +205,26 @@ class DataParallel:
             _state.put(previous)
 
     # ------------------------------------------------------------------ start of fit
-    def setup_fit(self, model: Any) -> None:
-        """Broadcast weights, optimizer state and training state from rank 0; salt dropout."""
+    def setup_fit(self, model: Any, **settings: Any) -> None:
+        """Agree on the model and ``settings``, then broadcast weights, optimizer state and
+        training state from rank 0; salt dropout.
+
+        ``settings`` (e.g. ``rows=``, ``batch_size=``, ``steps=``, ``epochs=``,
+        ``feature_shape=``) are compared across the ranks with the model's structure, loss,
+        metrics and optimizer settings: any difference raises the same ``ValueError`` on every
+        rank before anything is exchanged (a mismatch would otherwise hang or corrupt)."""
         comm = self.comm
-        if model.params is not None:
-            comm.Bcast(model.params, root=0)
-        self._broadcast_optimizer(model.optimizer)
-        get_state = getattr(model, "get_training_state", None)
-        if get_state is not None:
-            state = comm.bcast(get_state() if self.is_chief else None, root=0)
-            if not self.is_chief:
-                model.set_training_state(state)
+        self.check_same("fit", {**self._model_fingerprint(model), **settings})
+        self._seen[:] = 0.0
+        with self._collective("fit's start-up broadcast"):
+            if model.params is not None:
+                comm.Bcast(model.params, root=0)
+            self._broadcast_optimizer(model.optimizer)
+            get_state = getattr(model, "get_training_state", None)
+            if get_state is not None:
+                state = comm.bcast(get_state() if self.is_chief else None, root=0)
+                if not self.is_chief:
+                    model.set_training_state(state)
         if self.rank:
             for layer in model._layers:
                 seed = getattr(layer, "_mask_seed", None)
@@ -147,9 +273,13 @@ class DataParallel:
         """``(local_start, local_end, share)`` for the global batch ``[s, e)``."""
         ls, le = self.local_range(s, e)
         self._uniform = sw is None and (e - s) % self.num_processes == 0
+        seen = self._seen
+        seen[0] += e - s
+        seen[1] += 1
         if sw is None:
             return ls, le, (le - ls) / (e - s)
         total = float(sw[s:e].sum(dtype=np.float64))
+        seen[2] += total
         local = float(sw[ls:le].sum(dtype=np.float64))
         return ls, le, (local / total if total else (le - ls) / (e - s))
 
@@ -165,7 +295,11 @@ class DataParallel:
                 p.rows = np.empty(0, dtype=np.int64)
         elif share != 1.0:
             g *= share
-        self.comm.Allreduce(self._MPI.IN_PLACE, g, op=self._MPI.SUM)
+        self._waiting = ("the gradient Allreduce", time.monotonic())
+        try:
+            self.comm.Allreduce(self._MPI.IN_PLACE, g, op=self._MPI.SUM)
+        finally:
+            self._waiting = None
         for p, _ in model._sparse:  # lazy row updates: every rank updates the union of rows
             p.rows = self._union_rows(p.rows)
 
@@ -204,7 +338,11 @@ class DataParallel:
                 g[...] = 0.0
             elif share != 1.0:
                 g *= share
-        self._reduce_scatter(g, bounds)
+        self._waiting = ("the gradient reduce-scatter", time.monotonic())
+        try:
+            self._reduce_scatter(g, bounds)
+        finally:
+            self._waiting = None
         model.optimizer.apply_slice(model.params, g[lo:hi], lo, hi, scale)
         self._allgather_slices(model.params[:n], bounds)
         self._stale.add(model)
@@ -242,20 +380,29 @@ class DataParallel:
         """Every rank's slice ``buf[lo:hi]`` to every rank, in place."""
         counts, displs = [hi - lo for lo, hi in bounds], [lo for lo, _ in bounds]
         mpi_type = self._MPI.DOUBLE if buf.dtype == np.float64 else self._MPI.FLOAT
-        self.comm.Allgatherv(self._MPI.IN_PLACE, (buf, counts, displs, mpi_type))
+        self._waiting = ("the weights' Allgatherv", time.monotonic())
+        try:
+            self.comm.Allgatherv(self._MPI.IN_PLACE, (buf, counts, displs, mpi_type))
+        finally:
+            self._waiting = None
 
     def _union_rows(self, rows: np.ndarray | None) -> np.ndarray:
         local = np.empty(0, np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
         counts = np.empty(self.num_processes, dtype=np.int64)
-        self.comm.Allgather(np.array([local.size], dtype=np.int64), counts)
-        gathered = np.empty(int(counts.sum()), dtype=np.int64)
-        self.comm.Allgatherv(local, (gathered, counts))
+        with self._collective("the embedding rows' Allgatherv"):
+            self.comm.Allgather(np.array([local.size], dtype=np.int64), counts)
+            gathered = np.empty(int(counts.sum()), dtype=np.int64)
+            self.comm.Allgatherv(local, (gathered, counts))
         return np.unique(gathered)
 
     def any(self, flag: bool) -> bool:
         """True on every rank when ``flag`` is true on some rank (collective)."""
         self._flag[0] = 1 if flag else 0
-        self.comm.Allreduce(self._MPI.IN_PLACE, self._flag, op=self._MPI.MAX)
+        self._waiting = ("the stop_training Allreduce", time.monotonic())
+        try:
+            self.comm.Allreduce(self._MPI.IN_PLACE, self._flag, op=self._MPI.MAX)
+        finally:
+            self._waiting = None
         return bool(self._flag[0])
 
     def needs_step_sync(self, callbacks: Any) -> bool:
@@ -266,16 +413,39 @@ class DataParallel:
 
     # ------------------------------------------------------------------ evaluation
     def shard(self, X: Any, Y: Any, SW: Any) -> tuple[Any, Any, Any]:
-        """This rank's contiguous shard of an evaluation set."""
+        """This rank's contiguous shard of an evaluation set, once every rank is found to hold
+        the same shapes (collective: raises the same ``ValueError`` on every rank if not)."""
+        self.check_same("evaluate", {"x shape": tuple(X.shape), "y shape": tuple(Y.shape),
+                                     "sample_weight": None if SW is None else tuple(SW.shape)})
         s, e = self.local_range(0, X.shape[0])
         return X[s:e], Y[s:e], None if SW is None else SW[s:e]
+
+    def _check_seen(self) -> None:
+        """Every rank saw the same global batches since the last check (one tiny Allreduce)."""
+        seen = self._seen
+        both = np.concatenate([seen, -seen])
+        with self._collective("the batch-count check"):
+            self.comm.Allreduce(self._MPI.IN_PLACE, both, op=self._MPI.MAX)
+        seen[:] = 0.0
+        high, low = both[:3], -both[3:]
+        if not np.array_equal(high, low):
+            names = ("rows", "steps", "sample-weight sum")
+            diff = "; ".join(f"{n} from {lo:g} to {hi:g}" for n, lo, hi in zip(names, low, high)
+                             if lo != hi)
+            raise ValueError(
+                f"fit: the ranks disagree on the training data since the last epoch ({diff} "
+                "across the ranks); under a DataParallel distribution every rank must pass "
+                "the same x, y and sample_weight to fit")
 
     def reduce_logs(self, tracker: Any, prefix: str = "") -> dict:
         """The logs of ``tracker`` (loss and metric sums) over all ranks, identical on each.
 
         Metrics keeping ``total``/``count`` are summed exactly; any other metric's result is
-        averaged with the ranks' sample weights.
+        averaged with the ranks' sample weights. First the ranks compare the global batches
+        they trained on since the last call (rows, steps, sample-weight sum): ranks that hold
+        different data sizes raise the same ``ValueError`` on every rank.
         """
+        self._check_seen()
         metrics = tracker.metrics
         summable = [hasattr(m, "total") and hasattr(m, "count") for m in metrics]
         vec = [tracker.loss_total, tracker.weight]
@@ -285,8 +455,9 @@ class DataParallel:
         buf = np.array(vec, dtype=np.float64)
         out = np.empty_like(buf)
         # reduce at one root and broadcast: the same bits on every rank
-        self.comm.Reduce(buf, out, op=self._MPI.SUM, root=0)
-        self.comm.Bcast(out, root=0)
+        with self._collective("the logs' reduction"):
+            self.comm.Reduce(buf, out, op=self._MPI.SUM, root=0)
+            self.comm.Bcast(out, root=0)
         tracker.loss_total, tracker.weight = float(out[0]), float(out[1])
         logs = {prefix + "loss": float(out[0] / out[1]) if out[1] else 0.0}
         for i, (m, ok) in enumerate(zip(metrics, summable)):

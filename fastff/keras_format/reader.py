@@ -420,7 +420,9 @@ def _compile(model: Any, cfg: Any, h5: H5Weights, path: str, trainable: list) ->
         mets = [m if isinstance(m, str) else metrics.deserialize(
             {"class_name": m.get("class_name"), "config": m.get("config") or {}})
             for m in mets]
-        model.compile(optimizer=opt, loss=loss, metrics=mets)
+        weights = cfg.get("loss_weights")
+        model.compile(optimizer=opt, loss=loss, metrics=mets,
+                      loss_weights=weights if isinstance(weights, (int, float)) else None)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         warnings.warn(f"{path}: the compile config cannot be mapped to fastff ({e}); the "
                       "model is loaded uncompiled", stacklevel=3)

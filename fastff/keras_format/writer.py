@@ -141,6 +141,10 @@ def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], li
         doc = _keras_obj("keras", "Sequential", config)
         doc["build_config"] = {"input_shape": [None, *model._input_shape]}
     else:
+        if not graph.simple:
+            raise NotImplementedError("saving a functional Model with several outputs or "
+                                      "shared layers as .keras is not supported yet; use "
+                                      "fastff's format (any other file name)")
         k = len(graph.sources)
         shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
         dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
@@ -203,6 +207,9 @@ def _compile_config(model: Any) -> dict | None:
                loss_scale_factor=None, gradient_accumulation_steps=None)
     loss = model.loss
     loss_cfg = None
+    weight = None
+    if getattr(loss, "base", None) is not None:  # multi_output.ScaledLoss: loss_weights
+        loss, weight = loss.base, loss.weight
     if loss is not None:
         from fastff import losses
 
@@ -210,7 +217,7 @@ def _compile_config(model: Any) -> dict | None:
         loss_cfg = _keras_obj("keras.losses", ls["class_name"], ls["config"])
     metrics = [m for m in getattr(model, "_metric_ids", []) if isinstance(m, str)]
     return {"optimizer": _keras_obj("keras.optimizers", spec["class_name"], cfg),
-            "loss": loss_cfg, "loss_weights": None, "metrics": metrics or None,
+            "loss": loss_cfg, "loss_weights": weight, "metrics": metrics or None,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
             "jit_compile": False}
 

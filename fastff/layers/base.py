@@ -419,6 +419,10 @@ class Layer:
         from fastff.ops import tape
 
         if tape.is_recording():
+            if kwargs:
+                raise NotImplementedError(
+                    f"layer {self.name!r}: {', '.join(sorted(kwargs))}= is not supported "
+                    "inside recorded code (a custom layer's call, a GradientTape)")
             if training is None:
                 training = tape.call_training()
             return tape.record_layer(self, x, bool(training))

@@ -134,6 +134,7 @@ def _accuracy_for(loss: Any, name: str) -> Metric:
     compiled path hand argmax-based metrics the logits), else from the first batch's shapes."""
     from fastff import losses
 
+    loss = getattr(loss, "base", loss)  # a loss scaled by compile's loss_weights
     if isinstance(loss, losses.SparseCategoricalCrossentropy):
         return SparseCategoricalAccuracy(name=name)
     if isinstance(loss, (losses.BinaryCrossentropy, losses.BinaryFocalCrossentropy)):

@@ -43,6 +43,7 @@ from fastff.ops.core import (
                              zeros,
                              zeros_like,
 )
+from fastff.ops.gradient_tape import GradientTape, value_and_grad
 from fastff.ops.math import (
                              abs,
                              absolute,
@@ -50,6 +51,7 @@ from fastff.ops.math import (
                              clip,
                              divide,
                              dot,
+                             einsum,
                              erf,
                              exp,
                              expm1,
@@ -110,21 +112,14 @@ from fastff.ops.shape import (
                              tile,
                              transpose,
 )
-from fastff.ops.tape import (
-                             GradientTape,
-                             NoGradientError,
-                             OpsError,
-                             Tensor,
-                             forward_call,
-                             value_and_grad,
-)
+from fastff.ops.tape import NoGradientError, OpsError, Tensor, forward_call
 
 __all__ = [
     # math
     "add", "subtract", "multiply", "divide", "true_divide", "negative", "power", "matmul", "dot",
     "sum", "mean", "max", "min", "var", "std", "square", "sqrt", "exp", "expm1", "log",
     "log1p", "abs", "absolute", "sign", "clip", "maximum", "minimum", "where", "erf", "norm",
-    "reciprocal",
+    "reciprocal", "einsum",
     # nn
     "relu", "relu6", "sigmoid", "log_sigmoid", "tanh", "softplus", "elu", "selu", "gelu",
     "leaky_relu", "silu", "swish", "softmax", "log_softmax", "logsumexp", "one_hot",

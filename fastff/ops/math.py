@@ -12,7 +12,7 @@ from fastff.ops.tape import OpsError, record
 __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "negative", "power",
            "matmul", "dot", "sum", "mean", "max", "min", "var", "std", "square", "sqrt",
            "exp", "log", "log1p", "expm1", "abs", "absolute", "sign", "clip", "maximum",
-           "minimum", "where", "erf", "norm", "reciprocal"]
+           "minimum", "where", "erf", "norm", "reciprocal", "einsum"]
 
 
 def _binary(name: str, f: Any, x: Any, y: Any, vjp: Any) -> Any:
@@ -187,7 +187,7 @@ _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False,
-          sparse_a: bool = False) -> np.ndarray | None:
+          sparse_a: bool = False, out: np.ndarray | None = None) -> np.ndarray | None:
     """``op(a) @ op(b)`` through fastff's C GEMM (the kernel Dense uses) for 2-D C-contiguous
     float32/float64 operands of one dtype; None when NumPy must do it."""
     if (a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype not in _GEMM_DTYPES
@@ -199,8 +199,9 @@ def _gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = F
         return None
     from fastff.linalg import gemm_into
 
-    return gemm_into(a, b, np.empty((m, n), a.dtype), trans_a, trans_b, 1.0, 0.0, None, 0,
-                     0.0, sparse_a)
+    if out is None or out.shape != (m, n) or out.dtype != a.dtype:
+        out = np.empty((m, n), a.dtype)
+    return gemm_into(a, b, out, trans_a, trans_b, 1.0, 0.0, None, 0, 0.0, sparse_a)
 
 
 def matmul(x1: Any, x2: Any) -> Any:
@@ -219,11 +220,11 @@ def matmul(x1: Any, x2: Any) -> Any:
                            f"incompatible (inner dimensions {a.shape[-1]} and "
                            f"{b.shape[-2] if b.ndim > 1 else b.shape[0]})") from None
 
-    def vjp(g, n):
+    def vjp(g, n, outs=(None, None)):
         if a.ndim == 2 and b.ndim == 2:
             g = np.ascontiguousarray(g)
-            da = _gemm(g, b, trans_b=True) if n[0] else None
-            db = _gemm(a, g, trans_a=True, sparse_a=True) if n[1] else None
+            da = _gemm(g, b, trans_b=True, out=outs[0]) if n[0] else None
+            db = _gemm(a, g, trans_a=True, sparse_a=True, out=outs[1]) if n[1] else None
             if (da is not None or not n[0]) and (db is not None or not n[1]):
                 return da, db
         a2, b2 = _promote(a, b)
@@ -238,7 +239,7 @@ def matmul(x1: Any, x2: Any) -> Any:
             db = _reduce_to(db, b2.shape).reshape(b.shape)
         return da, db
 
-    return record("matmul", o, (x1, x2), vjp)
+    return record("matmul", o, (x1, x2), vjp, takes_out=True)
 
 
 def _reduce_to(d: np.ndarray, shape: tuple) -> np.ndarray:
@@ -361,3 +362,42 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         return max(abs(x), axis=axis, keepdims=keepdims)
     raise OpsError(f"fastff.ops.norm: ord={ord!r} is not supported (None, 2, 'fro', 1, inf)")
 
+
+
+def einsum(subscripts: str, *operands: Any) -> Any:
+    """``np.einsum``; the gradient covers explicit or implicit subscripts without ``...``
+    and without an index repeated inside one operand (those still compute, but have no
+    gradient)."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"fastff.ops.einsum: subscripts must be a string, got "
+                        f"{type(subscripts).__name__}")
+    vals = [np.asarray(val(x, "einsum")) for x in operands]
+    try:
+        o = np.einsum(subscripts, *vals)
+    except ValueError as e:
+        raise OpsError(f"fastff.ops.einsum: {subscripts!r} with shapes "
+                       f"{' and '.join(str(v.shape) for v in vals)}: {e}") from None
+    spec = subscripts.replace(" ", "")
+    lhs, _, out = spec.partition("->")
+    ins = lhs.split(",")
+    if "->" not in spec:  # NumPy's implicit output: the indices used once, sorted
+        out = "".join(sorted(c for c in set(lhs) if c != "," and lhs.count(c) == 1))
+    if "." in spec or any(len(set(s)) != len(s) for s in ins) or len(ins) != len(vals):
+        return record(f"einsum({subscripts!r})", o, tuple(operands), None)
+
+    def vjp(g, n):
+        grads = []
+        for i, sub in enumerate(ins):
+            if not n[i]:
+                grads.append(None)
+                continue
+            others = [s for j, s in enumerate(ins) if j != i]
+            avail = set(out).union(*others)
+            keep = "".join(c for c in sub if c in avail)
+            d = np.einsum(",".join([out, *others]) + "->" + keep, g,
+                          *[v for j, v in enumerate(vals) if j != i])
+            shape = [vals[i].shape[k] if c in avail else 1 for k, c in enumerate(sub)]
+            grads.append(np.broadcast_to(np.reshape(d, shape), vals[i].shape))
+        return grads
+
+    return record("einsum", o, tuple(operands), vjp)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Tensor", "GradientTape", "value_and_grad", "forward_call", "record",
+__all__ = ["Tensor", "forward_call", "record",
            "record_layer", "current_tape", "is_recording", "value_of", "call_training",
            "OpsError", "NoGradientError"]
 
@@ -118,6 +118,20 @@ class Tensor(np.ndarray):
     def __imatmul__(self, other):
         return self.__matmul__(other)
 
+    def __array_finalize__(self, obj):
+        # a view made by an ndarray method fastff.ops does not intercept (swapaxes,
+        # diagonal, ...): mark it as having no gradient, so needing one raises instead of
+        # silently giving zero
+        if type(obj) is Tensor and obj._tt is not None:
+            s = _state.stack
+            if s and obj._tt[0] == s[-1].serial and self.dtype.kind in "fc":
+                tape = s[-1]
+                i = len(tape.nodes)
+                tape.nodes.append(_Node("an ndarray method on a recorded tensor (use the "
+                                        "fastff.ops function)", [obj._tt[1]], [obj.shape],
+                                        None))
+                self._tt = (tape.serial, i)
+
     def __setitem__(self, key, value):
         raise OpsError("fastff.ops: a recorded tensor cannot be assigned to in place "
                        "(x[...] = v); build a new one, e.g. with fastff.ops.where")
@@ -143,14 +157,17 @@ def value_of(x: Any) -> Any:
 
 
 class _Node:
-    __slots__ = ("name", "refs", "shapes", "vjp", "layer")
+    __slots__ = ("name", "refs", "shapes", "vjp", "layer", "sink", "takes_out")
 
-    def __init__(self, name: str, refs: list, shapes: list, vjp: Any, layer: Any = None):
+    def __init__(self, name: str, refs: list, shapes: list, vjp: Any, layer: Any = None,
+                 takes_out: bool = False):
         self.name = name
         self.refs = refs        # node index per input, -1 for a constant
         self.shapes = shapes    # the inputs' shapes (for unbroadcasting)
         self.vjp = vjp          # vjp(g, need) -> grads per input; None: leaf or no gradient
         self.layer = layer      # a Layer node: the params its backprop overwrites
+        self.sink = None        # a param leaf: its .grad buffer (forward_call)
+        self.takes_out = takes_out  # vjp(g, need, outs) may write into the given buffers
 
 
 _LEAF = "leaf"
@@ -215,14 +232,15 @@ class _Tape:
         nodes = self.nodes
         n = len(nodes)
         needed = [False] * n
+        uses = [0] * n
         for i in wanted:
             needed[i] = True
         for i, node in enumerate(nodes):
-            if not needed[i]:
-                for r in node.refs:
-                    if r >= 0 and needed[r]:
+            for r in node.refs:
+                if r >= 0:
+                    uses[r] += 1
+                    if needed[r]:
                         needed[i] = True
-                        break
         grads: list = [None] * n
         for i, g in seeds:
             grads[i] = g if grads[i] is None else grads[i] + g
@@ -245,6 +263,9 @@ class _Tape:
             need = [r >= 0 and needed[r] for r in node.refs]
             if node.layer is not None:
                 outs = _run_layer_vjp(node, g, need, touched)
+            elif node.takes_out:  # a param used only here: its gradient goes straight to .grad
+                outs = node.vjp(g, need, [nodes[r].sink if r >= 0 and uses[r] == 1 else None
+                                          for r in node.refs])
             else:
                 outs = node.vjp(g, need)
             for r, shape, d, nd in zip(node.refs, node.shapes, outs, need):
@@ -284,11 +305,14 @@ def _unbroadcast(d: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray
 
 
 # ---------------------------------------------------------------------------- recording
-def record(name: str, y: Any, args: Sequence[Any], vjp: Callable | None) -> Any:
+def record(name: str, y: Any, args: Sequence[Any], vjp: Callable | None,
+           takes_out: bool = False) -> Any:
     """Record ``y = op(*args)`` on the current tape; returns ``y`` (a Tensor when tracked).
 
     ``vjp(g, need)`` gives one gradient per arg (broadcast shapes are reduced here); None
-    marks an op with no gradient: using it where a gradient is needed raises, naming it."""
+    marks an op with no gradient: using it where a gradient is needed raises, naming it.
+    ``takes_out``: the vjp is ``vjp(g, need, outs)`` and may write an arg's gradient into
+    ``outs[i]`` (a weight's ``.grad`` when nothing else uses it) and return that buffer."""
     y = np.asarray(y)
     s = _state.stack
     if not s or y.dtype.kind not in "fc":
@@ -299,7 +323,7 @@ def record(name: str, y: Any, args: Sequence[Any], vjp: Callable | None) -> Any:
     if shapes.count(None) == len(shapes):
         return y
     i = len(tape.nodes)
-    tape.nodes.append(_Node(name, refs, shapes, vjp))
+    tape.nodes.append(_Node(name, refs, shapes, vjp, takes_out=takes_out))
     return tape.wrap(y, i)
 
 
@@ -347,129 +371,6 @@ def _wrap_out(tape: _Tape, y: Any, i: int, name: str) -> Any:
     if isinstance(y, np.ndarray) and y.dtype.kind in "fc":
         return tape.wrap(y, i)
     return y
-
-
-# ---------------------------------------------------------------------------- GradientTape
-class GradientTape:
-    """Record ops in a ``with`` block, then ``tape.gradient(target, sources)`` (as TF/Keras).
-
-    Sources are weights (``Param``), Tensors recorded on this tape, or arrays passed to
-    ``watch`` first. ``gradient`` returns one array per source (None where the target does not
-    depend on it). A non-persistent tape forgets everything after its first ``gradient``."""
-
-    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
-        self.persistent = bool(persistent)
-        self._tape: _Tape | None = None
-        self._used = False
-
-    def __enter__(self) -> GradientTape:
-        self._tape = _Tape()
-        _stack().append(self._tape)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        s = _stack()
-        if s and s[-1] is self._tape:
-            s.pop()
-        elif self._tape in s:
-            s.remove(self._tape)
-        self._tape.active = False  # type: ignore[union-attr]
-
-    def watch(self, x: Any) -> Any:
-        """Make ``x`` (an array, or a list of them) a source. Returns it as recorded
-        Tensor(s): use those with operators (``x @ w``); ``fastff.ops`` functions and
-        ``gradient`` also accept the original arrays."""
-        if self._tape is None:
-            raise RuntimeError("GradientTape.watch: use it inside `with GradientTape() as t:`")
-        many = isinstance(x, (list, tuple))
-        out = []
-        for a in (x if many else [x]):
-            if getattr(a, "_fastff_variable", False):
-                self._tape.leaf(a, a.shape)
-                out.append(a)
-                continue
-            a = value_of(a) if isinstance(a, Tensor) else a
-            if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
-                raise TypeError(f"GradientTape.watch: expected a float ndarray, got "
-                                f"{getattr(a, 'dtype', type(a).__name__)}")
-            out.append(self._tape.wrap(a, self._tape.leaf(a, a.shape)))
-        return out if many else out[0]
-
-    def gradient(self, target: Any, sources: Any, output_gradients: Any = None) -> Any:
-        """d(sum of target · output_gradients)/d(source) for each source."""
-        tape = self._tape
-        if tape is None:
-            raise RuntimeError("GradientTape.gradient: the tape has not recorded anything")
-        if self._used and not self.persistent:
-            raise RuntimeError("GradientTape.gradient can only be called once on a "
-                               "non-persistent tape (use GradientTape(persistent=True))")
-        single = not isinstance(sources, (list, tuple))
-        srcs = [sources] if single else list(sources)
-        targets = target if isinstance(target, (list, tuple)) else [target]
-        ogs = output_gradients if isinstance(output_gradients, (list, tuple)) \
-            else [output_gradients] * len(targets)
-        seeds = []
-        for t, og in zip(targets, ogs):
-            r = tape.ref(t)
-            if r < 0:
-                continue
-            v = value_of(t)
-            g = np.ones_like(v) if og is None else np.broadcast_to(
-                np.asarray(og, dtype=v.dtype), v.shape).copy()
-            seeds.append((r, g))
-        want = [tape.ref(s) if not isinstance(s, np.ndarray) or isinstance(s, Tensor)
-                else tape.leaves.get(id(s), -1) for s in srcs]
-        grads, touched = tape.backward(seeds, {w for w in want if w >= 0}) if seeds \
-            else ([], set())
-        out = []
-        for s, w in zip(srcs, want):
-            g = None if w < 0 or not seeds else grads[w]
-            if id(s) in touched:  # a layer's backprop wrote this weight's gradient
-                g = s.grad.copy() if g is None else g + s.grad
-            out.append(g)
-        self._used = True
-        if not self.persistent:
-            tape.clear()
-        return out[0] if single else out
-
-
-def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable:
-    """``fn`` → ``g(*args) = (fn(*args), d fn / d args[argnums])`` (as ``jax.value_and_grad``).
-
-    ``fn`` must return a scalar (with ``has_aux``: ``(scalar, aux)``); args may be arrays or
-    weights (``Param``); gradients come back as arrays in the same structure."""
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        args = list(args)
-        with GradientTape() as t:
-            for k in nums:
-                if not getattr(args[k], "_fastff_variable", False):
-                    args[k] = t.watch(_as_float_array(args[k], "value_and_grad"))
-            out = fn(*args, **kwargs)
-        value, aux = out if has_aux else (out, None)
-        if np.ndim(value_of(value)) != 0:
-            raise OpsError(f"value_and_grad: fn must return a scalar, got shape "
-                           f"{np.shape(value_of(value))}")
-        gs = t.gradient(value, [args[k] for k in nums])
-        gs = [np.zeros(np.shape(value_of(args[k])), dtype=np.asarray(value_of(args[k])).dtype)
-              if g is None else g for g, k in zip(gs, nums)]
-        v = np.asarray(value_of(value))
-        g = gs[0] if isinstance(argnums, int) else tuple(gs)
-        return ((v, aux), g) if has_aux else (v, g)
-
-    return wrapped
-
-
-def _as_float_array(x: Any, where: str) -> np.ndarray:
-    a = np.array(value_of(x), copy=True)
-    if a.dtype.kind not in "f":
-        if a.dtype.kind in "iub":
-            a = a.astype(np.float64)
-        else:
-            raise TypeError(f"{where}: cannot differentiate with respect to dtype {a.dtype}")
-    return a
 
 
 # ---------------------------------------------------------------------------- forward_call
@@ -560,7 +461,11 @@ def forward_call(fn: Callable[[Any], Any], inputs: Any, params: Sequence[Any] = 
         plain.append(np.asarray(o))
     params = list(params)
     for p in params:  # every param is a potential source
-        tape.leaf(p, p.shape)
+        grad = p.grad
+        if isinstance(grad, np.ndarray) and grad.flags.c_contiguous and grad.flags.writeable:
+            tape.nodes[tape.leaf(p, p.shape)].sink = grad
+        else:
+            tape.leaf(p, p.shape)
     outputs = out_rebuild(plain)
 
     def backprop(d_outputs: Any, need_dx: bool = True) -> Any:
@@ -583,7 +488,7 @@ def forward_call(fn: Callable[[Any], Any], inputs: Any, params: Sequence[Any] = 
                     p.grad[...] = 0
             elif id(p) in touched:
                 p.grad += g
-            else:
+            elif g is not p.grad:  # (a vjp may have written it in place already)
                 p.grad[...] = g
         dx = [grads[r] if r >= 0 else None for r in refs] if need_dx else None
         tape.clear()

@@ -12,14 +12,11 @@ import math
 from functools import cache
 from typing import Any
 
+from fastff.backend import spec
 from fastff.backend.cuda._cuda import cuda
 from fastff.backend.cuda._launch import scalar_type
 
-ACT_CODES = {
-    "linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "selu": 4, "gelu": 5, "tanh": 6,
-    "sigmoid": 7, "hard_sigmoid": 8, "softplus": 9, "softsign": 10, "silu": 11, "swish": 11,
-    "exponential": 12,
-}
+ACT_CODES = spec.codes()  # the elementwise codes of backend/spec.py
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
 SQRT_HALF = 0.7071067811865476

@@ -27,13 +27,9 @@ from fastff.backend.cuda import reductions as K_red
 from fastff.backend.cuda import softmax as K_sm
 from fastff.backend.cuda._cuda import cuda, is_device_array, sm_count
 from fastff.backend.cuda._launch import grid_1d, scalar_type
-from fastff.backend.numpy_ops import (
-    NEEDS_INPUT,
-    canonical_activation,
-    dropout_key,
-    dropout_threshold,
-    flush_threshold,
-)
+from fastff.backend.numpy_ops import dropout_key, dropout_threshold, flush_threshold
+from fastff.backend.spec import NEEDS_INPUT
+from fastff.backend.spec import canonical as canonical_activation
 
 Array = Any  # a numba device array, or a NumPy array in host mode
 

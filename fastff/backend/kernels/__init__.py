@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from fastff.backend import spec
+
 # Elements per parallel chunk, and the size below which kernels run on one thread: a
 # vectorised elementwise kernel does ~1M elements in ~0.3 ms, and below that a fork/join plus
 # the risk of waiting on a core another process holds (shared/PEERS.md) does not pay.
@@ -23,12 +25,8 @@ PAR_MIN = int(os.environ.get("FASTFF_PAR_MIN", 1 << 20))
 # (measured 8x on the Adam step).
 NJIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
-# Elementwise activation codes shared by the forward and backward kernels.
-ACT_CODES = {
-    "linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "selu": 4, "gelu": 5, "tanh": 6,
-    "sigmoid": 7, "hard_sigmoid": 8, "softplus": 9, "softsign": 10, "silu": 11, "swish": 11,
-    "exponential": 12,
-}
+# Elementwise activation codes shared by the forward and backward kernels (backend/spec.py).
+ACT_CODES = spec.codes()
 
 
 def _defer_scipy_blas_probe() -> None:

@@ -30,8 +30,3 @@ def mask_range(out, key, thresh, scale, lo, hi):
         z = (z ^ (z >> S27)) * MIX2
         z = z ^ (z >> S31)
         out[k] = scale if (z >> S40) >= thresh else zero
-
-
-@njit(**NJIT)
-def mask(out, key, thresh, scale):
-    mask_range(out, key, thresh, scale, 0, out.size)
