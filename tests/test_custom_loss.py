@@ -59,8 +59,8 @@ def test_function_loss_history_and_metric_names_against_hand_computation():
     # fastff's weighted mean (Σ w l / Σ w, the built-in losses' reduction) over the epoch
     np.testing.assert_allclose(hist.history["loss"][0], np.sum(sw * per) / np.sum(sw),
                                rtol=1e-12)
-    np.testing.assert_allclose(hist.history["huber_like"][0], np.sum(sw * per) / np.sum(sw),
-                               rtol=1e-12)
+    # metrics= ignore sample weights (Keras 3; weighted_metrics= take them)
+    np.testing.assert_allclose(hist.history["huber_like"][0], per.mean(), rtol=1e-12)
     ev = m.evaluate(x, y, verbose=0, return_dict=True)
     np.testing.assert_allclose(ev["loss"], per.mean(), rtol=1e-12)
 
@@ -204,7 +204,7 @@ class PositiveRate(metrics.Metric):
 def test_metric_subclass_with_variables_against_hand_computation():
     x, y = _data()
     m = _linear()
-    m.compile(fastff.optimizers.SGD(0.0), "mse", metrics=[PositiveRate()])
+    m.compile(fastff.optimizers.SGD(0.0), "mse", weighted_metrics=[PositiveRate()])
     sw = np.linspace(1, 2, 12)
     h = m.fit(x, y, epochs=2, batch_size=5, verbose=0, sample_weight=sw)
     pred = m.predict(x, verbose=0)
@@ -225,7 +225,7 @@ def test_scalar_metric_function_with_and_without_sample_weight():
 
     x, y = _data()
     m = _linear()
-    m.compile(fastff.optimizers.SGD(0.0), "mse", metrics=[batch_max_error])
+    m.compile(fastff.optimizers.SGD(0.0), "mse", weighted_metrics=[batch_max_error])
     sw = np.array([1.0] * 6 + [3.0] * 6)
     h = m.fit(x, y, epochs=1, batch_size=6, verbose=0, shuffle=False, sample_weight=sw)
     err = np.abs(y - m.predict(x, verbose=0))
