@@ -728,11 +728,91 @@ class Sequential:
             model.add(deserialize_layer(lc, custom_objects))
         return model
 
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON (Keras's ``to_json``; ``model_from_json`` reads it back):
+        no weights, no compile state. ``kwargs`` go to ``json.dumps``."""
+        import json
+
+        return json.dumps({"class_name": _model_class_name(self), "config": self.get_config()},
+                          **kwargs)
+
+    @property
+    def losses(self) -> list[float]:
+        """Keras's ``model.losses``: the regularization penalty of each regularized trainable
+        weight (what training adds to the loss), then the layers' ``add_loss`` values."""
+        out: list[Any] = []
+        if self.trainable:
+            for layer in self.layers:
+                out += [float(p.regularizer(to_host(p.value))) for p in layer.trainable_params
+                        if p.regularizer is not None]
+        for layer in self.layers:
+            out += list(getattr(layer, "losses", []))
+        return out
+
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
 
 
 saving.register_model_class(Sequential)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Model":  # keras.models.Model (fastff.functional imports this module)
+        return saving.model_class("Model")
+    raise AttributeError(f"module 'fastff.models' has no attribute {name!r}")
+
+
+def _model_class_name(model: Any) -> str:
+    for name in ("Sequential", "Model"):
+        if type(model) is saving.model_class(name):
+            return name
+    return type(model).__name__
+
+
+def _from_spec(name: str, config: Any, custom_objects: dict | None, what: str) -> Any:
+    from fastff.saving import _with_registered
+
+    custom_objects = dict(_with_registered(custom_objects) or {})
+    if name == "Functional":
+        name = "Model"
+    cls = saving.model_class(name) or custom_objects.get(name)
+    if cls is None or not hasattr(cls, "from_config"):
+        raise ValueError(f"{what}: unknown model class {name!r} (pass it in custom_objects)")
+    if not isinstance(config, dict):
+        raise ValueError(f"{what}: the model config must be an object, got {config!r}")
+    return cls.from_config(config, custom_objects=custom_objects)
+
+
+def model_from_json(json_string: str, custom_objects: dict | None = None) -> Any:
+    """A new, uncompiled model from ``model.to_json()`` (fresh weights), as Keras."""
+    import json
+
+    try:
+        spec = json.loads(json_string)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"model_from_json: not a JSON model description: {e}") from e
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise ValueError("model_from_json: expected an object with 'class_name' and 'config'")
+    return _from_spec(spec["class_name"], spec.get("config"), custom_objects, "model_from_json")
+
+
+def clone_model(model: Any, input_tensors: Any = None, clone_function: Any = None,
+                **kwargs: Any) -> Any:
+    """Keras's ``clone_model``: a new model with the same architecture and *newly
+    initialized* weights (copy them with ``clone.set_weights(model.get_weights())``);
+    uncompiled. ``input_tensors``, ``clone_function`` and the other options are refused."""
+    if input_tensors is not None or clone_function is not None or kwargs:
+        given = [k for k, v in (("input_tensors", input_tensors),
+                                ("clone_function", clone_function)) if v is not None]
+        raise NotImplementedError(f"clone_model: {', '.join(given + sorted(kwargs))} not "
+                                  "supported; fastff clones the whole model from its config")
+    if not hasattr(model, "get_config"):
+        raise TypeError(f"clone_model: expected a fastff model, got {type(model).__name__}")
+    clone = _from_spec(_model_class_name(model), model.get_config(), None, "clone_model")
+    if not clone.built and getattr(model, "_input_shape", None) is not None \
+            and isinstance(model._input_shape, tuple):
+        clone.build((None, *model._input_shape))
+    return clone
 
 
 def _metric_list(metrics: Any, name: str) -> list:

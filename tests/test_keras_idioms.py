@@ -670,3 +670,34 @@ def test_activation_layers_keras_file_round_trip(tmp_path):
                                                               "Softmax"]
     assert m2.layers[1].negative_slope == 0.1 and m2.layers[5].alpha == 0.5
     np.testing.assert_allclose(m2.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_clone_model_json_and_models_namespace():
+    x, y = _blobs()
+    model = keras.Sequential([keras.Input((8,)),
+                              keras.layers.Dense(8, activation="relu",
+                                                 kernel_regularizer=keras.regularizers.l2(0.01)),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    w = model.layers[0].get_weights()[0].astype(np.float64)
+    assert len(model.losses) == 1
+    assert model.losses[0] == pytest.approx(0.01 * np.sum(w ** 2), rel=1e-5)
+    clone = keras.models.clone_model(model)
+    assert clone is not model and clone.count_params() == model.count_params()
+    assert not np.allclose(clone.layers[0].get_weights()[0], model.layers[0].get_weights()[0])
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0))
+    clone.compile("adam", "sparse_categorical_crossentropy")
+    clone.fit(x, y, epochs=1, verbose=0)
+    m2 = keras.models.model_from_json(model.to_json())
+    assert [type(la) for la in m2.layers] == [type(la) for la in model.layers]
+    assert m2.layers[0].kernel_regularizer is not None
+    inp = keras.Input((8,))
+    fm = keras.models.Model(inp, keras.layers.Dense(2)(inp))
+    assert isinstance(fm, keras.Model)
+    fc = keras.models.clone_model(fm)
+    assert fc.predict(x[:2], verbose=0).shape == (2, 2)
+    assert keras.models.model_from_json(fm.to_json()).count_params() == 18
+    with pytest.raises(NotImplementedError, match="clone_function"):
+        keras.models.clone_model(model, clone_function=lambda la: la)
