@@ -16,6 +16,11 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Sequential": ("fastff.models", "Sequential"),
     "Model": ("fastff.functional", "BaseModel"),
     "Input": ("fastff.layers", "Input"),
+    # Keras 3's top-level base classes (``class MyLayer(keras.Layer)``)
+    "Layer": ("fastff.layers", "Layer"),
+    "Loss": ("fastff.losses", "Loss"),
+    "Metric": ("fastff.metrics", "Metric"),
+    "Optimizer": ("fastff.optimizers", "Optimizer"),
     "set_num_threads": ("fastff._threading", "set_num_threads"),
     "get_num_threads": ("fastff._threading", "get_num_threads"),
     "info": ("fastff.info", "info"),
@@ -30,6 +35,11 @@ _SUBMODULES = (
     "testing", "utils",
     "wrappers",  # imports scikit-learn, so only on first use
 )
+
+
+def version() -> str:
+    """fastff's version (Keras's ``keras.version()``)."""
+    return __version__
 
 
 def __getattr__(name: str) -> Any:

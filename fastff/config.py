@@ -33,6 +33,16 @@ def set_floatx(name: str) -> None:
     _FLOATX = name
 
 
+def backend() -> str:
+    """Keras's backend name: ``"numpy"`` (fastff takes and returns NumPy arrays)."""
+    return "numpy"
+
+
+def image_data_format() -> str:
+    """Keras's image data format; fastff's arrays are channels-last."""
+    return "channels_last"
+
+
 def epsilon() -> float:
     """The fuzz factor used to clip probabilities in cross-entropies (Keras's 1e-7)."""
     return 1e-7

@@ -701,3 +701,22 @@ def test_clone_model_json_and_models_namespace():
     assert keras.models.model_from_json(fm.to_json()).count_params() == 18
     with pytest.raises(NotImplementedError, match="clone_function"):
         keras.models.clone_model(model, clone_function=lambda la: la)
+
+
+def test_keras3_top_level_names():
+    @keras.utils.register_keras_serializable(package="idioms")
+    class Double(keras.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    assert issubclass(Double, keras.layers.Layer)
+    assert keras.Loss is keras.losses.Loss and keras.Metric is keras.metrics.Metric
+    assert keras.Optimizer is keras.optimizers.Optimizer
+    assert keras.version() == keras.__version__
+    assert keras.utils.get_registered_object("idioms>Double") is Double
+    assert "idioms>Double" in keras.utils.get_custom_objects()
+    assert keras.config.backend() == "numpy" and keras.config.floatx() == "float32"
+    assert keras.config.image_data_format() == "channels_last"
+    x = np.ones((2, 3), dtype="float32")
+    model = keras.Sequential([keras.Input((3,)), Double(), keras.layers.Dense(1)])
+    assert model.predict(x, verbose=0).shape == (2, 1)

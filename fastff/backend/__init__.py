@@ -30,16 +30,8 @@ floatx = config.floatx
 set_floatx = config.set_floatx
 epsilon = config.epsilon
 clear_session = config.clear_session
-
-
-def image_data_format() -> str:
-    """Keras's image data format; fastff's arrays are channels-last."""
-    return "channels_last"
-
-
-def backend() -> str:
-    """Keras's backend name: ``"numpy"`` (fastff takes and returns NumPy arrays)."""
-    return "numpy"
+image_data_format = config.image_data_format
+backend = config.backend
 
 
 _lock = threading.Lock()

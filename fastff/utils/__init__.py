@@ -9,12 +9,16 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff._registry import get_registered_name, get_registered_object, registered_objects
+from fastff._registry import register_serializable as register_keras_serializable
 from fastff.utils.dataset_utils import split_dataset
 from fastff.utils.numerical import normalize
 from fastff.utils.py_dataset import PyDataset
 from fastff.utils.sequence_utils import pad_sequences
 
-__all__ = ["set_random_seed", "to_categorical", "plot_history", "clear_session", "pad_sequences",
+__all__ = ["register_keras_serializable", "get_registered_object", "get_registered_name",
+           "get_custom_objects", "set_random_seed", "to_categorical", "plot_history",
+           "clear_session", "pad_sequences",
            "normalize", "split_dataset", "PyDataset", "Sequence"]
 
 #: Keras's older name of ``PyDataset``
@@ -67,3 +71,9 @@ def clear_session() -> None:
     """Reset generated layer and metric names (``dense``, ``dense_1``, ``auc``, ``auc_1``, ...)
     as Keras's clear_session."""
     config.clear_session()
+
+
+def get_custom_objects() -> dict[str, Any]:
+    """The classes and functions registered with ``register_keras_serializable`` (a copy;
+    fastff's registry is changed only through the decorator)."""
+    return registered_objects()
