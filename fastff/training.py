@@ -325,7 +325,11 @@ class _Tracker:
 
 # ---------------------------------------------------------------------------- Ctrl-C
 class _StepBoundaryInterrupt:
-    """Defer SIGINT to the end of the current step (main thread only), then raise it."""
+    """Defer SIGINT to the end of the current step (main thread only), then raise it.
+
+    A Ctrl-C that arrives after the last step's check (during the last epoch's validation or
+    callbacks, or ``on_train_end``) is raised on leaving the block, once the previous handler
+    is back: it is never swallowed."""
 
     def __init__(self) -> None:
         self.pending = False
@@ -349,9 +353,13 @@ class _StepBoundaryInterrupt:
             self.pending = False
             raise KeyboardInterrupt
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+            self._old = None
+        if self.pending and exc_type is None:
+            self.pending = False
+            raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------------------- fit
