@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from fastff import _metric_copies, config
 from fastff import _validation as V
-from fastff import config
 from fastff import distribution as distribution_lib
 from fastff.callbacks.callback_list import CallbackList
 from fastff.fastpath import _key as _fast_key
@@ -569,7 +569,8 @@ def _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused):
 
 
 def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
-    metrics = model._new_metrics()
+    shared = model._new_metrics()
+    metrics = _metric_copies.private(shared)  # concurrent evaluate calls: state per call
     tracker = _tracker(model, metrics)
     fused = model._fused()
     dist = distribution_lib.get_distribution()
@@ -590,6 +591,7 @@ def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
         if batch_logs:
             cbl.on_test_batch_end(step, tracker.logs())
     logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
+    _metric_copies.write_back(shared, metrics)  # as Keras: the metrics hold this evaluation
     if cbl is not None:
         cbl.on_test_end(logs)
     return logs
