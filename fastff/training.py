@@ -26,6 +26,7 @@ from fastff import _metric_copies, config
 from fastff import _validation as V
 from fastff import distribution as distribution_lib
 from fastff.callbacks.callback_list import CallbackList
+from fastff.distribution.collective import collective
 from fastff.fastpath import _key as _fast_key
 from fastff.fastpath import predict_batches as _predict_batches
 from fastff.fastpath import same_signature as _same_signature
@@ -363,6 +364,7 @@ class _StepBoundaryInterrupt:
 
 
 # ---------------------------------------------------------------------------- fit
+@collective("fit")
 def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int = 1,
         verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
         validation_data: Any = None, shuffle: bool = True, class_weight: Any = None,
@@ -397,7 +399,12 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
     # leave the steps to the general path below when it is set.
     dist = distribution_lib.get_distribution()
     if dist is not None:
-        dist.setup_fit(model)  # weights, optimizer and training state from rank 0
+        # every rank must agree on these (an immediate ValueError on every rank, not a
+        # watchdog timeout); then weights, optimizer and training state from rank 0
+        dist.setup_fit(model, rows=n, batch_size=batch_size, steps=steps, epochs=epochs,
+                       initial_epoch=int(initial_epoch), shuffle=bool(shuffle),
+                       feature_shape=_feature_shape(X), sample_weight=SW is not None,
+                       validation_rows=None if val is None else len(val[0]))
     metrics = model._new_metrics()
     cbl = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
         callbacks, model=model, add_history=True,
@@ -486,6 +493,14 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
                 model.stop_training = dist.any(model.stop_training)
         cbl.on_train_end(logs)
     return cbl.history if cbl.history is not None else model.history
+
+
+def _feature_shape(X: Any) -> tuple:
+    """The shape of one sample (of each input, for a functional Model's several inputs)."""
+    arrays = getattr(X, "arrays", None)
+    if arrays is not None:
+        return tuple(tuple(a.shape[1:]) for a in arrays)
+    return tuple(X.shape[1:])
 
 
 def _want_pred(metrics: list, fused: bool) -> bool | str:
@@ -597,6 +612,7 @@ def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
     return logs
 
 
+@collective("evaluate")
 def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = None, verbose: Any = "auto",
              sample_weight: Any = None, callbacks: Any = None, return_dict: bool = False) -> Any:
     """Loss and metrics on ``(x, y)``: float, ``[loss, *metrics]`` or a dict."""
@@ -691,6 +707,7 @@ def forward(model: Any, x: Any, training: bool = False) -> np.ndarray:
     return np.array(model.ops.to_numpy(h) if is_device_array(h) else h, copy=True)
 
 
+@collective("train_on_batch")
 def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
                    class_weight: Any = None, return_dict: bool = False) -> Any:
     """One optimizer step on ``(x, y)``; returns the batch loss (and metrics)."""
