@@ -13,7 +13,11 @@ is the highest-scoring earlier candidate truly coreferent? Beside it, the baseli
 earlier mention with the same head lemma, else the most recent mention". Candidates are the
 ``--max-back`` previous mentions plus every earlier one with the same head lemma.
 
-    python examples/coref_mention_pair.py --data ../shared/data [--epochs 1] [--out coref.fastff]
+The epoch is chosen on GUM dev: after each epoch the dev antecedent accuracy is scored
+(``val_antecedent_accuracy``) and ``EarlyStopping(restore_best_weights=True)`` keeps the best
+epoch, stopping after ``--patience`` epochs without improvement (``--epochs`` at most).
+
+    python examples/coref_mention_pair.py --data ../shared/data [--epochs 5] [--patience 1]
 """
 
 from __future__ import annotations
@@ -125,12 +129,33 @@ def evaluate(model: fastff.Model, featurizer: PairFeaturizer, docs_ms: list,
             "pairs": n_pairs, "seconds": time.perf_counter() - t0}
 
 
-def run(data: str | None, epochs: int = 1, seed: int = 0, verbose: int = 1, out: str | None = None,
-        max_back: int = 50, negatives: int = 25, max_train_docs: int | None = None) -> dict:
+class DevAntecedentAccuracy(fastff.callbacks.Callback):
+    """Scores dev antecedent accuracy after every epoch into ``logs`` (for EarlyStopping)."""
+
+    def __init__(self, featurizer: PairFeaturizer, dev_ms: list, max_back: int) -> None:
+        super().__init__()
+        self.featurizer, self.dev_ms, self.max_back = featurizer, dev_ms, max_back
+        self.curve: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        acc = evaluate(self.model, self.featurizer, self.dev_ms, self.max_back)["accuracy"]
+        self.curve.append(float(acc))
+        if logs is not None:
+            logs["val_antecedent_accuracy"] = float(acc)
+
+
+def run(data: str | None, epochs: int = 5, seed: int = 0, verbose: int = 1, out: str | None = None,
+        max_back: int = 50, negatives: int = 25, max_train_docs: int | None = None,
+        patience: int = 1, max_dev_docs: int | None = None,
+        max_test_docs: int | None = None) -> dict:
+    """Train (best dev epoch of at most ``epochs``), score test against the baseline, save and
+    reload."""
     rng = np.random.default_rng(seed)
     train_docs = load_gum("train", data)[:max_train_docs]
-    test_docs = load_gum("test", data)
+    dev_docs = load_gum("dev", data)[:max_dev_docs]
+    test_docs = load_gum("test", data)[:max_test_docs]
     train_ms = [doc_mentions(d) for d in train_docs]
+    dev_ms = [doc_mentions(d) for d in dev_docs]
     test_ms = [doc_mentions(d) for d in test_docs]
     vocab = Vocabulary((w for ms in train_ms for m in ms for w in m.words + m.left + m.right),
                        min_count=2)
@@ -143,10 +168,14 @@ def run(data: str | None, epochs: int = 1, seed: int = 0, verbose: int = 1, out:
     model = build_model(len(vocab), featurizer)
     if verbose:
         model.summary()
+    dev_score = DevAntecedentAccuracy(featurizer, dev_ms, max_back)
+    stop = fastff.callbacks.EarlyStopping(monitor="val_antecedent_accuracy", mode="max",
+                                          patience=patience, restore_best_weights=True)
     t0 = time.perf_counter()
-    model.fit(x, y, batch_size=128, epochs=epochs, verbose=verbose)
+    model.fit(x, y, batch_size=128, epochs=epochs, verbose=verbose, callbacks=[dev_score, stop])
     train_s = time.perf_counter() - t0
     scores = evaluate(model, featurizer, test_ms, max_back)
+    dev_acc = evaluate(model, featurizer, dev_ms, max_back)["accuracy"]  # the kept epoch's
 
     out = out or "coref_mention_pair.fastff"
     model.save(out)
@@ -159,7 +188,10 @@ def run(data: str | None, epochs: int = 1, seed: int = 0, verbose: int = 1, out:
     return {"test_accuracy": scores["accuracy"], "baseline_accuracy": scores["baseline"],
             "anaphors": scores["anaphors"], "test_pairs": scores["pairs"],
             "predict_seconds": scores["seconds"], "train_pairs": int(len(y)),
-            "featurize_seconds": feat_s, "train_seconds": train_s, "epochs": epochs,
+            "featurize_seconds": feat_s, "train_seconds": train_s,
+            "epochs": len(dev_score.curve), "dev_curve": dev_score.curve,
+            "dev_accuracy": dev_acc,
+            "best_epoch": int(np.argmax(dev_score.curve)) + 1, "seed": seed,
             "reload_identical": same, "model_path": out}
 
 
@@ -169,7 +201,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", default=None,
                         help="data directory (default: $FASTFF_DATA, else ../shared/data; "
                              "see fastff.data.data_root)")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=5, help="the most epochs to run")
+    parser.add_argument("--patience", type=int, default=1,
+                        help="stop after this many epochs without a better dev accuracy")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--max-back", type=int, default=50,
@@ -183,9 +217,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         fastff.set_num_threads(args.threads)
     r = run(args.data, args.epochs, args.seed, args.verbose, args.out, args.max_back,
-            max_train_docs=args.max_train_docs)
+            max_train_docs=args.max_train_docs, patience=args.patience)
     print(f"train: {r['train_seconds']:.2f} s for {r['epochs']} epochs over "
-          f"{r['train_pairs']} pairs (featurizing {r['featurize_seconds']:.2f} s)")
+          f"{r['train_pairs']} pairs (featurizing {r['featurize_seconds']:.2f} s); best dev "
+          f"epoch {r['best_epoch']} (seed {r['seed']})")
     print(f"test antecedent accuracy over {r['anaphors']} anaphoric mentions: model "
           f"{r['test_accuracy']:.4f}  vs  head-lemma baseline {r['baseline_accuracy']:.4f} "
           f"({r['test_pairs']} pairs scored in {r['predict_seconds']:.2f} s)")

@@ -24,11 +24,11 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 _SUBMODULES = (
     "activations", "backend", "callbacks", "config", "data", "distribution", "errors",
-    "functional",
-    "initializers",
+    "export", "functional", "initializers",
     "layers", "linalg", "losses", "metrics", "models", "ops", "optimizers", "regularizers",
     "saving",
     "testing", "utils",
+    "wrappers",  # imports scikit-learn, so only on first use
 )
 
 
@@ -49,4 +49,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
-__all__ = ["__version__", *_LAZY, *_SUBMODULES]
+# ``from fastff import *`` must not need scikit-learn: wrappers stays out of the star-import
+__all__ = ["__version__", *_LAZY, *(m for m in _SUBMODULES if m != "wrappers")]

@@ -177,6 +177,27 @@ def as_features(x: Any, dtype: np.dtype, name: str = "x", min_ndim: int = 2) -> 
     return _cast_finite(arr, dtype, name)
 
 
+def as_tokens(x: Any, name: str = "x") -> np.ndarray:
+    """``x`` (strings, e.g. for a first ``StringLookup`` layer) as an object array with
+    samples first; other values (None, numbers) are refused."""
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if arr.ndim == 0:
+        raise ValueError(f"{name}: expected an array of samples, got a scalar")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one sample, got an empty array of shape "
+                         f"{arr.shape}")
+    if arr.dtype.kind in "US":  # NumPy strings: strings throughout
+        return arr.astype(object)
+    if arr.dtype != object:
+        raise TypeError(f"{name}: expected strings, got dtype {arr.dtype}")
+    for i, v in enumerate(arr.reshape(-1)):
+        if not isinstance(v, (str, bytes)):
+            bad = tuple(int(j) for j in np.unravel_index(i, arr.shape))
+            raise TypeError(f"{name}: expected strings, got {type(v).__name__} {v!r} at index "
+                            f"{bad}")
+    return np.ascontiguousarray(arr)
+
+
 def check_lengths(n: int, other: Any, name: str, ref: str = "x") -> None:
     m = np.shape(other)[0] if np.ndim(other) else None
     if m != n:

@@ -3,7 +3,7 @@
 Each class lives with the code that raises it; this module only re-exports them, loading
 the defining module on first access (PEP 562), so ``import fastff.errors`` stays cheap.
 Every one also derives from a built-in type (``ValueError``, ``RuntimeError``,
-``ImportError``), so ``except ValueError`` code keeps working.
+``TypeError``, ``ImportError``), so ``except ValueError`` code keeps working.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ _WHERE = {
     "NotCompiledError": "fastff._validation",
     "GemmError": "fastff.linalg",
     "MissingMPIError": "fastff.distribution._mpi",
+    "OpsError": "fastff.ops.tape",
+    "NoGradientError": "fastff.ops.tape",
 }
 
 __all__ = sorted(_WHERE)

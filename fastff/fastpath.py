@@ -5,13 +5,13 @@ A ``Sequential`` of ``Dense`` layers (activations the C epilogue applies and who
 follows from the output: linear, relu, leaky_relu, elu, tanh, sigmoid; with biases), optionally
 with ``Dropout`` in front of any Dense layer, ending in a softmax + (sparse) categorical
 cross-entropy, a sigmoid + binary cross-entropy, or one of those activations + mean squared
-error, trained on the CPU backend with SGD, Adagrad,
-RMSprop or Adam(W) (``clipvalue`` and ``weight_decay`` allowed) qualifies. Its steps then run
+error, trained on the CPU backend with an optimizer that has a packed form (``Optimizer.packed``:
+every built-in; ``clipvalue``, ``weight_decay`` and schedules allowed) qualifies. Its steps then run
 in ``kernels.train_step`` — the same kernels in the same order as the general path, so
 weights, optimizer state, dropout masks and History values are bit for bit those of the
 general path (``tests/test_fastpath.py``). Everything else falls back to the general path:
 sample or class weights, regularizers, frozen layers, clipnorm/global_clipnorm, MAE, Huber
-and unfused losses, other layers or backends, data-parallel training, batches over 8192 rows.
+and unfused losses, other layers or backends, data-parallel training. Any batch size.
 
 How much runs per compiled call: with batch-level hooks (metrics, a callback's batch hooks)
 one step; otherwise a run of steps (``CHUNK_STEPS``, so Ctrl-C still stops at a step boundary
@@ -22,7 +22,6 @@ validated, several whole epochs — the tiny-net case where Python per epoch dom
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
@@ -39,8 +38,6 @@ __all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "predict_ba
 ENABLED = os.environ.get("FASTFF_FASTPATH", "1") != "0"
 #: steps per compiled call when the epoch is long (Ctrl-C latency, stop_training checks)
 CHUNK_STEPS = 64
-#: NumPy sums float32 -> float64 through an 8192-value buffer; the compiled sum mirrors one
-MAX_BATCH = 8192
 _F = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -201,14 +198,7 @@ class _Train:
 def train_plan(model: Any, batch_size: int) -> _Train | None:
     """A compiled-training plan for ``model`` or None (then the general path runs)."""
     from fastff import losses
-    from fastff.backend.numpy_ops import flush_threshold
-    from fastff.optimizers.adagrad import Adagrad
-    from fastff.optimizers.adam import Adam, AdamW
-    from fastff.optimizers.rmsprop import RMSprop
-    from fastff.optimizers.sgd import SGD
 
-    if batch_size > MAX_BATCH:
-        return None
     st = _stack(model, allow_dropout=True)
     if st is None:
         return None
@@ -218,61 +208,29 @@ def train_plan(model: Any, batch_size: int) -> _Train | None:
              losses.CategoricalCrossentropy: ("softmax", 1),
              losses.BinaryCrossentropy: ("sigmoid", 2)}
     want = kinds.get(type(loss))
-    if type(loss) is losses.MeanSquaredError and last in _C_IDS and st.n_out <= 128:
-        want = (last, 3)  # the output layer keeps its activation; NumPy's row mean mirrored
+    if type(loss) is losses.MeanSquaredError and last in _C_IDS:
+        want = (last, 3)  # the output layer keeps its activation, then CpuOps.mse's kernel
     elif want is None or want[0] != last or not model._fused_flag:
         return None
     opt = model.optimizer
-    if opt is None or opt.clipnorm is not None or opt.global_clipnorm is not None:
+    if opt is None or not opt.elementwise or model._sparse:
         return None
-    if model._sparse or opt.n_params != model.n_trainable or opt.dtype != model.dtype:
+    if opt.n_params != model.n_trainable or opt.dtype != model.dtype:
         return None
-    dt = model.dtype
-    empty = np.empty(0, dt)
-    clip = math.inf if opt.clipvalue is None else opt.clipvalue
-    tiny = flush_threshold(dt)
-    b = opt._buffers
-    kind = type(opt)
-    if kind in (Adam, AdamW):
-        code, bufs = 3, (b["momentum"], b["velocity"],
-                         b["velocity_hat"] if opt.amsgrad else empty)
-        ocon = [1.0 - opt.beta_1, 1.0 - opt.beta_2, opt.epsilon, 1.0, clip, tiny]
-    elif kind is SGD:
-        code = 0
-        vel = b.get("momentum") if opt.momentum != 0.0 else None
-        bufs = (empty if vel is None else vel, empty, empty)
-        ocon = [opt.momentum, float(opt.nesterov), 1.0, clip, tiny]
-    elif kind is RMSprop:
-        code = 2
-        bufs = (b["velocity"], b["momentum"] if opt.momentum > 0.0 else empty,
-                b["average_gradient"] if opt.centered else empty)
-        ocon = [opt.rho, 1.0 - opt.rho, opt.momentum, opt.epsilon, 1.0, clip, tiny]
-    elif kind is Adagrad:
-        code, bufs = 1, (b["accumulator"], empty, empty)
-        ocon = [opt.epsilon, 1.0, clip]
-    else:
+    packed = opt.packed()  # the optimizer's own compiled form, or None
+    if packed is None:
         return None
-    return _Train(st, want[1], code, bufs, np.array(ocon + [0.0] * (8 - len(ocon)), np.float64))
+    code, bufs, consts = packed
+    empty = np.empty(0, model.dtype)
+    return _Train(st, want[1], code, tuple(empty if b is None else b for b in bufs), consts)
 
 
 def _step_scalars(opt: Any, it0: int, k: int) -> np.ndarray:
-    """Per-step (lr or Adam's alpha, lr*weight_decay), computed exactly as the optimizer does."""
-    from fastff.optimizers.adam import Adam
-
-    out = np.empty((max(k, 1), 2), np.float64)
-    lr = opt._learning_rate
-    sched = callable(lr)
-    wd = opt.weight_decay or 0.0
-    adam = isinstance(opt, Adam)
-    for q in range(k):
-        lr_q = float(lr(it0 + q)) if sched else lr
-        if adam:
-            step = it0 + q + 1
-            out[q, 0] = lr_q * math.sqrt(1.0 - opt.beta_2**step) / (1.0 - opt.beta_1**step)
-        else:
-            out[q, 0] = lr_q
-        out[q, 1] = lr_q * wd
-    return out
+    """Per-step (rate, lr*weight_decay) from the optimizer (``Optimizer.step_scalars``)."""
+    if k <= 0:
+        return np.zeros((1, 2), np.float64)
+    f = opt.step_scalars
+    return np.array([f(it) for it in range(it0, it0 + k)], np.float64)
 
 
 class _Run:
@@ -390,7 +348,7 @@ def _epoch_per_batch(model, run, epoch, steps, cbl, metrics, want_pred, interrup
     """One epoch, one compiled step per batch, with metrics and batch hooks in Python."""
     for m in metrics:
         m.reset_state()
-    tracker = tracker_cls(metrics)
+    tracker = tracker_cls(metrics, model.ops)
     batch_logs = cbl.needs_batch_logs
     n = run.X.shape[0]
     bs = run.batch

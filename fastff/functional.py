@@ -18,9 +18,11 @@ import numpy as np
 
 from fastff import _validation as V
 from fastff import multi_output, saving
+from fastff.data_adapters import is_batch_source
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
+from fastff.layers.masking import forward_masked, makes_masks, output_mask
 from fastff.layers.symbolic import SymbolicTensor, call_symbolic, is_symbolic
 from fastff.models import Sequential
 
@@ -81,6 +83,7 @@ class _Graph(Layer):
         self.out_refs = [visit(o) for o in outs]
         self.out_shapes = [o.sample_shape for o in outs]
         self.out_shape = self.out_shapes[0]
+        self._mask_flow = any(makes_masks(layer) for layer, _ in self.nodes)
         uses: dict[int, int] = {}
         for layer, _ in self.nodes:
             uses[id(layer)] = uses.get(id(layer), 0) + 1
@@ -222,10 +225,11 @@ class _Graph(Layer):
         bps = []
         # a node needs backprop when it or anything upstream has trainable weights
         active = [False] * k
+        masks = [None] * k if self._mask_flow else None  # Keras's masks, node by node
         calls: dict[int, int] = {}
         for i, (layer, refs) in enumerate(self.nodes):
-            inp = [vals[r] for r in refs] if getattr(layer, "multi_input", False) \
-                else vals[refs[0]]
+            multi = getattr(layer, "multi_input", False)
+            inp = [vals[r] for r in refs] if multi else vals[refs[0]]
             w = None if kids is None else kids[i]
             seed = None
             if training and id(layer) in self._shared:
@@ -234,9 +238,14 @@ class _Graph(Layer):
                 seed = getattr(layer, "_mask_seed", None) if j else None
                 if seed is not None:  # a shared Dropout: a new mask for each call, as Keras
                     object.__setattr__(layer, "_mask_seed", (seed + j * 1_000_003) % (2**31))
+            if masks is not None:
+                m = [masks[r] for r in refs] if multi else masks[refs[0]]
+                masks.append(None if i in logit_nodes else output_mask(layer, inp, m))
             try:
                 if i in logit_nodes:
                     y, bp = layer.forward_logits(inp, training, w)
+                elif masks is not None:
+                    y, bp = forward_masked(layer, inp, training, w, m)
                 else:
                     y, bp = layer.forward(inp, training, w)
             finally:
@@ -435,7 +444,7 @@ class Model(Sequential):
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: Any = None, callbacks: Any = None) -> Any:
         """Outputs for ``x``: an array, or a list/dict of arrays for several outputs."""
-        if self._output_kind is None:
+        if self._output_kind is None or is_batch_source(x):  # a generator: data_adapters
             return super().predict(x, batch_size, verbose, steps, callbacks)
         return multi_output.predict(self, x, batch_size, verbose, callbacks)
 

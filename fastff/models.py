@@ -34,11 +34,14 @@ from typing import Any
 import numpy as np
 
 from fastff import config, saving
+from fastff import data_adapters as _adapters
 from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
 from fastff.layers.base import TRAINABLE_VERSION, is_device_array, to_host
+from fastff.layers.masking import makes_masks
+from fastff.metrics import compiled as compiled_metrics
 
 __all__ = ["Sequential", "load_model"]
 
@@ -81,6 +84,7 @@ class Sequential:
         self._fused_flag = False
         self._regularized: list = []
         self._step_layers: list = []
+        self._mask_flow = False  # some layer makes masks: the loops thread them
         self._first_grad: int | None = None
         # per-batch-size workspaces (training: owned by the model; predict: per thread)
         self._train_ws: dict[int, list[Workspace]] = {}
@@ -238,6 +242,7 @@ class Sequential:
         # as Keras 3: penalties of trainable weights only
         self._regularized = [p for p in train if p.regularizer is not None]
         self._step_layers = [la for la in self._layers if hasattr(la, "step")]
+        self._mask_flow = any(makes_masks(la) for la in self._layers)
         # backprop stops at the first layer with trainable weights (None: no backprop at all)
         self._first_grad = next((i for i, la in enumerate(self._layers)
                                  if self.trainable and la.trainable_params), None)
@@ -365,8 +370,11 @@ class Sequential:
         elif isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
             metrics = [metrics]
         self._metric_ids = list(metrics)
+        self._weighted_metric_ids = _metric_list(weighted_metrics, "weighted_metrics")
         # resolve now so unknown names fail at compile time, as in Keras
-        self.compiled_metrics = [metrics_mod.get(m, self.loss).name for m in self._metric_ids]
+        self.compiled_metrics = compiled_metrics.log_names(
+            [metrics_mod.get(m, self.loss).name for m in self._metric_ids],
+            [metrics_mod.get(m, self.loss).name for m in self._weighted_metric_ids])
         if loss_weights is not None:
             names = getattr(self, "output_names", None) or [
                 self._layers[-1].name if self._layers else "output"]
@@ -379,15 +387,9 @@ class Sequential:
             self._pack()
 
     def _new_metrics(self) -> list:
-        from fastff import metrics as metrics_mod
-
-        out = []
-        for m in self._metric_ids:
-            metric = metrics_mod.get(m, self.loss)
-            if metric is m and hasattr(m, "reset_state"):
-                m.reset_state()
-            out.append(metric)
-        return out
+        """Fresh metric objects with their log names (``fastff.metrics.compiled``)."""
+        return compiled_metrics.build(self._metric_ids,
+                                      getattr(self, "_weighted_metric_ids", []), self.loss)
 
     @property
     def metrics_names(self) -> list[str]:
@@ -415,13 +417,18 @@ class Sequential:
 
         if self.optimizer is None:
             return None
-        mets = [m if isinstance(m, str) else metrics_mod.serialize(metrics_mod.get(m, self.loss))
-                for m in self._metric_ids]
+        def ser(ids: list) -> list:
+            return [m if isinstance(m, str) else
+                    metrics_mod.serialize(metrics_mod.get(m, self.loss)) for m in ids]
+
         base = getattr(self.loss, "base", None)  # multi_output.ScaledLoss: loss_weights
         cfg = {"optimizer": optimizers.serialize(self.optimizer),
-               "loss": losses.serialize(self.loss if base is None else base), "metrics": mets}
+               "loss": losses.serialize(self.loss if base is None else base),
+               "metrics": ser(self._metric_ids)}
         if base is not None:
             cfg["loss_weights"] = self.loss.weight
+        if getattr(self, "_weighted_metric_ids", None):
+            cfg["weighted_metrics"] = ser(self._weighted_metric_ids)
         return cfg
 
     def compile_from_config(self, cfg: dict, custom_objects: dict | None = None) -> None:
@@ -432,6 +439,8 @@ class Sequential:
                      loss=losses.deserialize(cfg["loss"], custom_objects),
                      metrics=[metrics_mod.deserialize(m, custom_objects)
                               for m in cfg.get("metrics") or []],
+                     weighted_metrics=[metrics_mod.deserialize(m, custom_objects)
+                                       for m in cfg.get("weighted_metrics") or []] or None,
                      loss_weights=cfg.get("loss_weights"))
 
     def get_training_state(self) -> dict:
@@ -457,7 +466,13 @@ class Sequential:
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: Any = None,
             validation_steps: Any = None, validation_batch_size: int | None = None,
             validation_freq: Any = 1) -> Any:
-        """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.fit``)."""
+        """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.fit``;
+        a PyDataset or generator goes through ``fastff.data_adapters.fit``)."""
+        if _adapters.uses_batch_sources(x, validation_data):
+            return _adapters.fit(self, x, y, batch_size, epochs, verbose, callbacks,
+                                 validation_split, validation_data, shuffle, class_weight,
+                                 sample_weight, initial_epoch, steps_per_epoch,
+                                 validation_steps, validation_batch_size, validation_freq)
         return _training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                              callbacks=callbacks, validation_split=validation_split,
                              validation_data=validation_data, shuffle=shuffle,
@@ -470,6 +485,9 @@ class Sequential:
                  verbose: Any = "auto", sample_weight: Any = None, steps: Any = None,
                  callbacks: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) on ``(x, y)``: a float, a list ``[loss, *metrics]`` or a dict."""
+        if _adapters.is_batch_source(x):
+            return _adapters.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
+                                      callbacks, return_dict)
         return _training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
                                   sample_weight=sample_weight, callbacks=callbacks,
                                   return_dict=return_dict)
@@ -477,6 +495,8 @@ class Sequential:
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: Any = None, callbacks: Any = None) -> np.ndarray:
         """Outputs for ``x`` (a new array of the model dtype)."""
+        if _adapters.is_batch_source(x):
+            return _adapters.predict(self, x, batch_size, verbose, steps, callbacks)
         return _training.predict(self, x, batch_size, verbose, callbacks)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
@@ -595,6 +615,14 @@ class Sequential:
 
         load_weights(self, path)
 
+    def export(self, filepath: Any, format: str = "onnx", verbose: bool | None = None,
+               input_signature: Any = None, **kwargs: Any) -> Any:
+        """Keras 3's ``export``: ``"onnx"`` (default) or ``"c"`` source (``fastff.export``)."""
+        from fastff.export import export_model
+
+        return export_model(self, filepath, format=format, verbose=verbose,
+                            input_signature=input_signature, **kwargs)
+
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype.name, "trainable": self.trainable,
@@ -617,6 +645,15 @@ class Sequential:
 
 
 saving.register_model_class(Sequential)
+
+
+def _metric_list(metrics: Any, name: str) -> list:
+    """``compile``'s metrics argument as a list (one metric, a list or None)."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
+        return [metrics]
+    return list(metrics)
 
 
 def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:

@@ -31,6 +31,8 @@ from fastff.fastpath import _key as _fast_key
 from fastff.fastpath import predict_batches as _predict_batches
 from fastff.fastpath import same_signature as _same_signature
 from fastff.layers.base import TRAINABLE_VERSION, is_device_array
+from fastff.layers.masking import forward_chain
+from fastff.metrics.compiled import log_value
 
 __all__ = ["fit", "evaluate", "predict", "forward_backward", "train_on_batch"]
 
@@ -68,7 +70,10 @@ def _prepare_x(model: Any, x: Any, name: str = "x") -> np.ndarray:
     # a first layer may take other inputs than (samples, features) floats (e.g. integer ids)
     first = model._layers[0]
     dtype = getattr(first, "input_dtype", None) or model.dtype
-    X = V.as_features(x, dtype, name, getattr(first, "min_input_ndim", 2))
+    if np.dtype(dtype).kind == "O":  # strings for a first StringLookup-style layer
+        X = V.as_tokens(x, name)
+    else:
+        X = V.as_features(x, dtype, name, getattr(first, "min_input_ndim", 2))
     model._maybe_build(X.shape[1:])
     V.check_feature_shape(X, model._input_shape, name)
     return X
@@ -154,7 +159,9 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     last = len(layers) - 1
     bps = [None] * len(layers)
     h = xb
-    for i, layer in enumerate(layers):
+    if model._mask_flow:  # masks from Embedding(mask_zero)/Masking threaded to consumers
+        h, bps = forward_chain(layers, xb, True, ws, fused)
+    for i, layer in enumerate(layers if not model._mask_flow else ()):
         w = None if ws is None else ws[i]
         if i == last and fused:
             h, bps[i] = layer.forward_logits(h, True, w)
@@ -227,6 +234,9 @@ def _check_device_model(model: Any) -> None:
                                   "train this model with device='cpu'")
     if distribution_lib.get_distribution() is not None:
         raise NotImplementedError("data-parallel training runs on the CPU only")
+    if model._mask_flow:
+        raise NotImplementedError("masks (Embedding(mask_zero=True), Masking) are not threaded "
+                                  "on a GPU yet; use device='cpu'")
 
 
 def _upload(ops: Any, a: Any) -> Any:
@@ -295,32 +305,37 @@ def _device_resident(model: Any, X: Any, Y: Any) -> bool:
 def _tracker(model: Any, metrics: list) -> Any:
     """The epoch's running logs (per output for a multi-output model)."""
     multi = getattr(model, "_multi", None)
-    return _Tracker(metrics) if multi is None else multi.tracker(metrics)
+    return _Tracker(metrics, model.ops) if multi is None else multi.tracker(metrics)
 
 
 class _Tracker:
-    """Running loss and metrics over an epoch (sample-weighted means)."""
+    """Running loss and metrics over an epoch (sample-weighted means; the metrics as
+    ``fastff.metrics.compiled``: only weighted metrics take the sample weights); the
+    unweighted loss sum is ``ops.sum_f64``, the one the compiled path adds into History too."""
 
-    def __init__(self, metrics: list) -> None:
+    def __init__(self, metrics: list, ops: Any) -> None:
         self.metrics = metrics
+        self._sum = ops.sum_f64
+        self.names = getattr(metrics, "names", None) or [m.name for m in metrics]
+        self.weighted = getattr(metrics, "weighted", None) or [True] * len(metrics)
         self.loss_total = 0.0
         self.weight = 0.0
 
     def update(self, per_row, penalty, yb, pred, swb) -> None:
         if swb is None:
             w = per_row.shape[0]
-            self.loss_total += float(per_row.sum(dtype=np.float64)) + penalty * w
+            self.loss_total += self._sum(per_row) + penalty * w
         else:
             w = float(swb.sum(dtype=np.float64))
             self.loss_total += float(np.dot(per_row.astype(np.float64), swb)) + penalty * w
         self.weight += w
-        for m in self.metrics:
-            m.update_state(yb, pred, swb)
+        for m, weighted in zip(self.metrics, self.weighted):
+            m.update_state(yb, pred, swb if weighted else None)
 
     def logs(self, prefix: str = "") -> dict:
         out = {prefix + "loss": self.loss_total / self.weight if self.weight else 0.0}
-        for m in self.metrics:
-            out[prefix + m.name] = float(m.result())
+        for m, name in zip(self.metrics, self.names):
+            out[prefix + name] = log_value(m.result())
         return out
 
 
@@ -447,7 +462,7 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
             tracker = _tracker(model, metrics)
             cbl.on_epoch_begin(epoch)
             if shuffle:
-                perm = np.random.default_rng([model._shuffle_seed, epoch]).permutation(n)
+                perm = model.ops.permutation(model._shuffle_seed, epoch, n)
                 _take(X, perm, Xs)
                 _take(Y, perm, Ys)
                 if SW is not None:
@@ -547,7 +562,9 @@ def _loss_and_pred(model, xb, yb, swb, ws, fused):
     if not isinstance(model.params, np.ndarray):
         return _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused)
     h = xb
-    for i, layer in enumerate(layers):
+    if model._mask_flow:
+        h, _ = forward_chain(layers, xb, False, ws, fused)
+    for i, layer in enumerate(layers if not model._mask_flow else ()):
         if i == last and fused:
             h, _ = layer.forward_logits(h, False, ws[i])
         else:
@@ -636,6 +653,10 @@ def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = None, verbose:
 
 # ---------------------------------------------------------------------------- predict
 def _infer(model: Any, xb: np.ndarray, ws: list) -> np.ndarray:
+    if model._mask_flow:
+        if not isinstance(model.params, np.ndarray):
+            _check_device_model(model)
+        return forward_chain(model._layers, xb, False, ws, False)[0]
     if not isinstance(model.params, np.ndarray):  # on a device: one upload, one download
         h = _upload(model.ops, xb)
         for i, layer in enumerate(model._layers):
@@ -700,9 +721,16 @@ def forward(model: Any, x: Any, training: bool = False) -> np.ndarray:
     X = _prepare_x(model, x)
     _bind_ops(model)
     h = X if isinstance(model.params, np.ndarray) else _upload(model.ops, X)
-    for layer in model._layers:
+    if model._mask_flow:
+        if not isinstance(model.params, np.ndarray):
+            _check_device_model(model)
+        h, _ = forward_chain(model._layers, h, training, None, False)
+    for layer in model._layers if not model._mask_flow else ():
         h, _ = layer.forward(h, training, None)
         if training and hasattr(layer, "step"):
+            layer.step += 1
+    if model._mask_flow and training:
+        for layer in model._step_layers:
             layer.step += 1
     return np.array(model.ops.to_numpy(h) if is_device_array(h) else h, copy=True)
 

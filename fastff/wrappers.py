@@ -190,6 +190,13 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
         """The model's outputs for ``X``: one column per class of ``classes_``."""
         return self._predict_raw(X)
 
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Scores in scikit-learn's layout: the model's outputs, one column per class; with
+        two classes the 1-D ``out[:, 1] - out[:, 0]`` (positive means ``classes_[1]``, the
+        class ``predict`` picks)."""
+        out = self._predict_raw(X)
+        return out[:, 1] - out[:, 0] if len(self.classes_) == 2 else out
+
 
 class SKLearnRegressor(RegressorMixin, SKLBase):
     """A scikit-learn regressor around a fastff model (Keras's ``SKLearnRegressor``).

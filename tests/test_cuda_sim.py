@@ -247,6 +247,9 @@ else:
         tb = (rng.random((6, 37)) > 0.5).astype(dt)
         for got, want in zip(ops.sigmoid_bce(z, tb, w), REF.sigmoid_bce(z, tb, w)):
             close(got, want, dt, 10)
+        for sw in (None, w):
+            for got, want in zip(ops.mse(ops.to_device(z), t, sw), REF.mse(z, t, sw)):
+                close(got, want, dt, 10)
 
     def test_sparse_labels_out_of_range(ops):
         with pytest.raises(ValueError, match="outside"):
@@ -452,6 +455,7 @@ def _ptx_check(cc: tuple[int, int] = (9, 0)) -> int:
             ("xent_sparse", sm["xent_sparse"], loss),
             ("xent", sm["xent"], (a2, a2) + loss[2:]),
             ("sigmoid_bce", sm["sigmoid_bce"], (a2, a2) + loss[2:]),
+            ("mse", sm["mse"], (a2, a2) + loss[2:]),
             ("col_sums", reductions.col_sums_kernel(npdt), (a2, a1)),
             ("act_backward_col_sums", reductions.act_backward_col_sums_kernel(npdt),
              (a2, a2, a2, a1, T.int64, dt)),

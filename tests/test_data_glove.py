@@ -97,3 +97,17 @@ def test_chunked_conversion_keeps_rows_and_line_numbers(tmp_path, monkeypatch):
     path.write_text("".join(f"w{i} {i} {-i}\n" for i in range(9)) + "w9 1 oops\n")
     with pytest.raises(ValueError, match=r"many.txt:10: .*oops"):
         load_glove(path)
+
+
+def test_text_coverage_counts_tokens_and_types():
+    from fastff.data import text_coverage
+
+    sents = [["The", "cat", "sat"], ["the", "zyzzyva", "cat"], ["zyzzyva"]]
+    cov = text_coverage(sents, ["the", "cat", "sat"])
+    assert (cov.tokens_found, cov.tokens, cov.types_found, cov.types) == (5, 7, 4, 5)
+    assert cov.token_fraction == 5 / 7 and cov.type_fraction == 4 / 5
+    assert "5/7 tokens (71.4%) and 4/5 types (80.0%)" in str(cov)
+    strict = text_coverage(sents, ["the", "cat", "sat"], lowercase_fallback=False)
+    assert (strict.tokens_found, strict.types_found) == (4, 3)
+    empty = text_coverage([], ["a"])
+    assert empty.token_fraction == 1.0 and empty.types == 0

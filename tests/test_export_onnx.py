@@ -197,10 +197,129 @@ def test_later_opset(tmp_path):
     _close(model, path, np.ones((2, 3), np.float32))
 
 
-def test_docs_examples_run(tmp_path):
-    import pathlib
-    import re
 
-    text = (pathlib.Path(__file__).parents[1] / "docs" / "onnx.md").read_text()
-    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
-    exec(compile(code.replace("/tmp/", f"{tmp_path}/"), "docs/onnx.md", "exec"), {})
+def test_normalization_noise_and_reshaping_layers(tmp_path):
+    from fastff.layers import (
+        BatchNormalization,
+        GaussianNoise,
+        LayerNormalization,
+        Normalization,
+        Permute,
+        RepeatVector,
+        Rescaling,
+        Reshape,
+        UnitNormalization,
+    )
+
+    rng = np.random.default_rng(7)
+    bn = BatchNormalization()
+    model = fastff.Sequential([
+        Input(shape=(5,)), Normalization(mean=rng.standard_normal(5), variance=rng.random(5) + .5),
+        Rescaling(0.5, offset=0.25), Dense(6), bn, GaussianNoise(0.4), LayerNormalization(),
+        RepeatVector(2), Permute((2, 1)), Reshape((3, 4)), LayerNormalization(rms_scaling=True),
+        UnitNormalization(), Flatten(), Dense(3)])
+    model.build()
+    bn.moving_mean.value[...] = rng.standard_normal(6)
+    bn.moving_variance.value[...] = rng.random(6) + 0.1
+    bn.gamma.value[...] = rng.standard_normal(6)
+    path = tmp_path / "norm.onnx"
+    model.export(path, format="onnx", verbose=False)
+    _close(model, path, rng.standard_normal((7, 5)).astype(np.float32))
+
+
+def test_merge_layers_functional(tmp_path):
+    from fastff.layers import Add, Average, Maximum, Minimum, Multiply, Subtract
+
+    a, b = Input(shape=(4,), name="a"), Input(shape=(4,), name="b")
+    ha, hb = Dense(3)(a), Dense(3, activation="tanh")(b)
+    m = Concatenate()([Add()([ha, hb]), Subtract()([ha, hb]), Multiply()([ha, hb]),
+                       Average()([ha, hb]), Maximum()([ha, hb]), Minimum()([ha, hb])])
+    model = fastff.Model([a, b], Dense(2)(m))
+    path = tmp_path / "merge.onnx"
+    export_onnx(model, path)
+    rng = np.random.default_rng(8)
+    feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
+             "b": rng.standard_normal((5, 4)).astype(np.float32)}
+    got, _ = _run(path, feeds)
+    np.testing.assert_allclose(got, model.predict(feeds, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_model_export_method(tmp_path, capsys):
+    model = fastff.Sequential([Input(shape=(3,), name="x"), Dense(2, activation="sigmoid")])
+    path = tmp_path / "m.onnx"
+    proto = model.export(path, opset_version=18)  # Keras's name for the opset; onnx by default
+    assert proto.opset_import[0].version == 18
+    assert capsys.readouterr().out == f"Saved artifact at '{path}'.\n"
+    _close(model, path, np.ones((4, 3), np.float32))
+    with pytest.raises(ValueError, match="unknown format 'openvino'"):
+        model.export(path, format="openvino")
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_global_pooling(tmp_path, opset):
+    from fastff.layers import GlobalAveragePooling1D, GlobalMaxPooling1D
+
+    fastff.utils.set_random_seed(5)
+    ids = Input(shape=(5,), dtype="int64", name="ids")
+    emb = Embedding(9, 3)(ids)
+    avg = GlobalAveragePooling1D()(emb)
+    mx = Flatten()(GlobalMaxPooling1D(keepdims=True)(emb))
+    first = GlobalAveragePooling1D(data_format="channels_first")(emb)
+    model = fastff.Model(ids, Dense(2)(Concatenate()([avg, mx, first])))
+    path = tmp_path / "pool.onnx"
+    export_onnx(model, path, opset=opset)
+    _close(model, path, np.random.default_rng(5).integers(0, 9, (6, 5)))
+
+    masked = fastff.Sequential([Input(shape=(4,), dtype="int64"), Embedding(9, 3, mask_zero=True),
+                                GlobalAveragePooling1D(name="gap")])
+    with pytest.raises(ValueError, match="'gap' .* with masks"):
+        export_onnx(masked, tmp_path / "masked.onnx")
+
+
+@pytest.mark.parametrize("mode,opset", [("one_hot", 17), ("multi_hot", 17), ("multi_hot", 18),
+                                        ("count", 17)])
+def test_category_encoding_and_discretization(tmp_path, mode, opset):
+    from fastff.layers import CategoryEncoding, Discretization
+
+    feats = Input(shape=(3,), name="f")
+    bins = Discretization(bin_boundaries=[-0.5, 0.1, 0.1, 1.0], output_mode=mode)(feats)
+    ids = Discretization(bin_boundaries=[0.0, 0.5], output_mode="int")(feats)
+    cats = CategoryEncoding(num_tokens=4, output_mode=mode)(ids)
+    model = fastff.Model(feats, Concatenate()([Flatten()(bins), Flatten()(cats)]))
+    path = tmp_path / "enc.onnx"
+    export_onnx(model, path, opset=opset)
+    x = np.array([[-1.0, 0.1, 0.7], [2.0, 0.09999999, 0.5], [0.0, -0.5, 1.0]], np.float32)
+    _close(model, path, x)
+
+
+def test_masking_zeroes_masked_steps(tmp_path):
+    from fastff.layers import Masking
+
+    model = fastff.Sequential([Input(shape=(4, 3)), Masking(mask_value=0.5), Flatten(),
+                               Dense(2)])
+    x = np.random.default_rng(6).standard_normal((5, 4, 3)).astype(np.float32)
+    x[0, 1] = 0.5
+    x[2, 3] = 0.5
+    x[3, 0, 0] = 0.5
+    path = tmp_path / "mask.onnx"
+    export_onnx(model, path)
+    _close(model, path, x)
+
+
+def test_dot_products(tmp_path):
+    from fastff.layers import Dot
+
+    fastff.utils.set_random_seed(8)
+    a, b = Input(shape=(4,), name="a"), Input(shape=(3, 4), name="b")
+    u, v = Dense(4)(a), Dense(4)(a)
+    parts = [Dot(axes=1)([u, v]), Dot(axes=1, normalize=True)([u, v]),
+             Dot(axes=(1, 2))([u, b]), Flatten()(Dot(axes=(2, 2), normalize=True)([b, b])),
+             Flatten()(Dot(axes=(1, 1))([b, b]))]
+    model = fastff.Model([a, b], Concatenate()(parts))
+    path = tmp_path / "dot.onnx"
+    export_onnx(model, path)
+    rng = np.random.default_rng(8)
+    feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
+             "b": rng.standard_normal((5, 3, 4)).astype(np.float32)}
+    got, _ = _run(path, feeds)
+    np.testing.assert_allclose(got, model.predict(feeds, verbose=0), rtol=1e-5, atol=1e-5)

@@ -13,7 +13,6 @@ import pytest
 import fastff
 from fastff import config, fastpath, layers, optimizers
 from fastff.backend.kernels.shuffle import seeded_permutation
-from fastff.backend.kernels.train_step import pairwise_sum
 
 
 @pytest.fixture
@@ -227,11 +226,32 @@ def test_seeded_permutation_matches_numpy():
                 assert np.array_equal(out, np.random.default_rng([seed, epoch]).permutation(n))
 
 
-def test_pairwise_sum_matches_numpy():
+def test_cpu_sum_permutation_mse_match_the_numpy_reference():
+    """The kernels both CPU paths share, against NumpyOps: the permutation bit for bit, the
+    float64 sum and MSE to rounding (with and without sample weights)."""
+    from fastff.backend import get_ops
+
+    cpu, ref = get_ops("cpu"), get_ops("numpy")
     rng = np.random.default_rng(0)
-    for n in (0, 1, 7, 8, 9, 127, 128, 129, 300, 1000, 8192):
+    for n in (0, 1, 7, 8, 9, 129, 8193, 20000):
         a = (rng.random(n) * 97).astype(np.float32)
-        assert pairwise_sum(a, 0, n) == float(np.sum(a, dtype=np.float64))
+        assert cpu.sum_f64(a) == pytest.approx(ref.sum_f64(a), rel=1e-15, abs=1e-12)
+        assert np.array_equal(cpu.permutation(3, 7, n), ref.permutation(3, 7, n))
+    for dtype in (np.float32, np.float64):
+        y = rng.standard_normal((37, 5)).astype(dtype)
+        t = rng.standard_normal((37, 5)).astype(dtype)
+        for sw in (None, rng.random(37)):
+            (l1, g1), (l2, g2) = cpu.mse(y, t, sw), ref.mse(y, t, sw)
+            assert l1.dtype == l2.dtype == g1.dtype == dtype
+            tol = 1e-6 if dtype == np.float32 else 1e-14
+            np.testing.assert_allclose(l1, l2, rtol=tol)
+            np.testing.assert_allclose(g1, g2, rtol=tol, atol=tol * 1e-3)
+
+
+def test_batches_over_8192_rows_take_the_compiled_path(general_path):
+    x, y = _data(n=9000, d=3)
+    _assert_same(lambda: _model(hidden=("relu",), d=3, dropout=(0,)),
+                 dict(batch_size=8500, epochs=2), x, y, general_path)
 
 
 def test_changed_activation_after_fit_is_seen(general_path):

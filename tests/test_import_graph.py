@@ -181,7 +181,9 @@ def _loaded_after(stmt: str) -> set[str]:
 #: package faces loading their own submodules on first use (PEP 562), and saving's model
 #: registry loading the module that registers a built-in model class (as Keras resolves a
 #: class from the module a file names).
-DYNAMIC_IMPORTERS = {"fastff", "fastff.layers", "fastff.callbacks", "fastff.saving"}
+DYNAMIC_IMPORTERS = {
+    "fastff", "fastff.layers", "fastff.callbacks", "fastff.errors", "fastff.saving",
+}
 
 
 def test_dynamic_imports_only_where_declared() -> None:

@@ -366,11 +366,3 @@ def test_fastff_loads_what_keras_saves(tmp_path):
         fresh.load_weights(tmp_path / f"{name}.weights.h5")
         np.testing.assert_allclose(fresh.predict(_x(_inputs(data)), verbose=0), data["y"],
                                    rtol=1e-6, atol=1e-6)
-
-
-def test_docs_examples_run(tmp_path):
-    import re
-
-    text = (pathlib.Path(__file__).parents[1] / "docs" / "keras_format.md").read_text()
-    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
-    exec(compile(code.replace("/tmp/", f"{tmp_path}/"), "docs/keras_format.md", "exec"), {})

@@ -107,3 +107,100 @@ def test_mask_rule_passes_through_supporting_layers():
     assert output_mask(L.LayerNormalization(), None, mask) is mask
     assert output_mask(L.Flatten(), None, mask) is None
     assert output_mask(L.Add(), None, [mask, None]).tolist() == [[True, False]]
+
+
+# ---------------------------------------------------------------- masks through model loops
+IDS = np.array([[4, 2, 0, 0], [1, 0, 3, 0], [5, 5, 5, 1], [2, 0, 0, 0], [3, 1, 4, 2],
+                [0, 0, 5, 3]])
+YC = np.array([0, 1, 1, 0, 1, 0])
+
+
+def _dan(kind, dtype="float32", dropout=False):
+    keras.utils.set_random_seed(3)
+    if kind == "bag":
+        body = [L.EmbeddingBag(6, 3, mode="mean")]
+    else:
+        body = [L.Embedding(6, 3, mask_zero=True)]
+        if dropout:  # a supports_masking layer between producer and consumer
+            body.append(L.Dropout(0.0))
+        body.append(L.GlobalAveragePooling1D())
+    if kind == "functional":
+        inp = keras.Input((4,), dtype="int32")
+        h = inp
+        for layer in body:
+            h = layer(h)
+        m = keras.Model(inp, L.Dense(2, activation="softmax")(h), dtype=dtype)
+    else:
+        m = keras.Sequential([keras.Input((4,), dtype="int32"), *body,
+                              L.Dense(2, activation="softmax")], dtype=dtype)
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_masked_dan_model_trains_as_embedding_bag(kind):
+    bag = _dan("bag")
+    dan = _dan(kind, dropout=True)
+    dan.set_weights(bag.get_weights())
+    np.testing.assert_allclose(dan.predict(IDS, verbose=0), bag.predict(IDS, verbose=0),
+                               rtol=1e-6)
+    hb = bag.fit(IDS, YC, batch_size=4, epochs=3, shuffle=False, verbose=0)
+    hd = dan.fit(IDS, YC, batch_size=4, epochs=3, shuffle=False, verbose=0)
+    np.testing.assert_allclose(hd.history["loss"], hb.history["loss"], rtol=1e-5)
+    for a, b in zip(dan.get_weights(), bag.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dan.evaluate(IDS, YC, verbose=0),
+                               bag.evaluate(IDS, YC, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(dan(IDS), bag(IDS), rtol=1e-5)
+    # without the mask the padding rows would be averaged in: the outputs differ
+    plain = keras.Sequential([keras.Input((4,), dtype="int32"), L.Embedding(6, 3),
+                              L.GlobalAveragePooling1D(), L.Dense(2, activation="softmax")])
+    assert not plain._mask_flow and dan._mask_flow or kind == "functional"
+    plain.set_weights(dan.get_weights())
+    assert not np.allclose(plain.predict(IDS, verbose=0), dan.predict(IDS, verbose=0))
+
+
+def test_masked_model_gradients_match_central_differences():
+    from fastff import training
+
+    m = _dan("sequential", dtype="float64")
+    m.build((4,))
+    y = m.loss.prepare_targets(YC, np.dtype(np.float64))
+    m._pack()
+    params = [p for layer in m.layers for p in layer.params]
+    for p in params:
+        p.grad[...] = 0
+    training.forward_backward(m, IDS, y, None, None)
+    analytic = [p.grad.copy() for p in params]
+
+    def f(_):
+        per_row = training.forward_backward(m, IDS, y, None, None)[0]
+        return float(per_row.mean())  # the loss is the batch mean
+
+    numeric = numeric_input_grads(f, [p.value for p in params])
+    for a, n in zip(analytic, numeric):
+        np.testing.assert_allclose(a, n, atol=1e-7)
+
+
+def test_masking_layer_in_sequential_and_functional():
+    x = rng.standard_normal((3, 4, 2))
+    x[0, 1:] = 0.0
+    x[2, 0] = 0.0
+    keep = np.any(x != 0, axis=-1)
+    want = (x * keep[..., None]).sum(1) / keep.sum(1, keepdims=True)
+    seq = keras.Sequential([keras.Input((4, 2)), L.Masking(), L.GlobalAveragePooling1D()],
+                           dtype="float64")
+    np.testing.assert_allclose(seq.predict(x, verbose=0), want, rtol=1e-12)
+    inp = keras.Input((4, 2))
+    fun = keras.Model(inp, L.GlobalAveragePooling1D()(L.Masking()(inp)), dtype="float64")
+    np.testing.assert_allclose(fun.predict(x, verbose=0), want, rtol=1e-12)
+    # GlobalMaxPooling1D ignores masks, as Keras
+    mx = keras.Sequential([keras.Input((4, 2)), L.Masking(), L.GlobalMaxPooling1D()],
+                          dtype="float64")
+    np.testing.assert_allclose(mx.predict(x, verbose=0), x.max(axis=1), rtol=1e-12)
+
+
+def test_dense_and_activation_pass_masks():
+    mask = np.array([[True, False]])
+    assert output_mask(L.Dense(2), None, mask) is mask
+    assert output_mask(L.Activation("relu"), None, mask) is mask

@@ -128,3 +128,42 @@ def test_integer_lookup_feeds_embedding_in_sequential(tmp_path):
     assert loaded.layers[0].get_vocabulary() == [-1, 100, 205, 999]
     np.testing.assert_allclose(loaded.predict(codes, verbose=0),
                                model.predict(codes, verbose=0))
+
+
+def test_string_arrays_through_fit_predict_and_generators():
+    """A first StringLookup takes string arrays in fit/evaluate/predict (and from a
+    generator); it trains as the same model fed the looked-up ids."""
+    L = keras.layers
+    words = np.array([["the", "cat", ""], ["a", "dog", "sat"], ["the", "", ""],
+                      ["zebra", "cat", "sat"]])
+    y = np.array([0, 1, 0, 1])
+    vocab = ["the", "a", "cat", "dog", "sat"]
+
+    def head():
+        return [L.Embedding(7, 3, mask_zero=True), L.GlobalAveragePooling1D(),
+                L.Dense(2, activation="softmax")]
+
+    keras.utils.set_random_seed(0)
+    lookup = L.StringLookup(vocabulary=vocab, mask_token="")
+    m = keras.Sequential([lookup, *head()])
+    m.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    ids = lookup(words)
+    assert ids[0].tolist() == [2, 4, 0] and ids[3, 0] == 1  # mask 0, OOV 1, then the vocab
+    keras.utils.set_random_seed(0)
+    ref = keras.Sequential([keras.Input((3,), dtype="int64"), *head()])
+    ref.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    m.build((3,))
+    ref.set_weights(m.get_weights())
+    m.fit(words, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    ref.fit(ids, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(m.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_allclose(m.predict(words, verbose=0), ref.predict(ids, verbose=0),
+                               rtol=1e-6)
+    np.testing.assert_allclose(m.evaluate(list(map(list, words)), y, verbose=0),
+                               ref.evaluate(ids, y, verbose=0), rtol=1e-6)
+    m.fit(((words[i:i + 2], y[i:i + 2]) for i in (0, 2)), verbose=0)
+    bad = words.astype(object)
+    bad[1, 2] = 3
+    with pytest.raises(TypeError, match=r"x: expected strings, got int 3 at index \(1, 2\)"):
+        m.predict(bad, verbose=0)

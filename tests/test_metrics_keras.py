@@ -271,3 +271,71 @@ def test_accuracy_string_follows_keras_for_other_losses():
     labels = np.array([2, 0, 1])
     scores = np.eye(3)[[2, 1, 1]]
     assert _result(shape_acc, labels, scores) == pytest.approx(2 / 3)  # sparse: lower rank
+
+
+def _softmax_model(seed=0):
+    fastff.utils.set_random_seed(seed)
+    return fastff.Sequential([L.Input((4,)), L.Dense(3, activation="softmax")])
+
+
+def test_duplicate_names_and_array_results_in_history_as_keras(tmp_path):
+    """Keras 3 names a repeated metric ``accuracy_1``; an array result (F1Score with
+    average=None) stays an array in the logs and History."""
+    fastff.utils.clear_session()
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((60, 4))
+    y = rng.integers(0, 3, 60)
+    onehot = np.eye(3)[y]
+    model = _softmax_model()
+    model.compile("adam", "categorical_crossentropy",
+                  metrics=["accuracy", M.F1Score(average=None), "accuracy", "accuracy"])
+    assert model.metrics_names == ["loss", "accuracy", "f1_score", "accuracy_1", "accuracy_2"]
+    csv = tmp_path / "log.csv"
+    hist = model.fit(x, onehot, epochs=2, verbose=0, validation_data=(x, onehot),
+                     callbacks=[fastff.callbacks.CSVLogger(str(csv))])
+    assert list(hist.history) == ["loss", "accuracy", "f1_score", "accuracy_1", "accuracy_2",
+                                  "val_loss", "val_accuracy", "val_f1_score",
+                                  "val_accuracy_1", "val_accuracy_2"]
+    f1 = hist.history["val_f1_score"][-1]
+    assert isinstance(f1, np.ndarray) and f1.shape == (3,)
+    pred = model.predict(x, verbose=0).argmax(1)
+    np.testing.assert_allclose(f1, skm.f1_score(y, pred, average=None, labels=[0, 1, 2]),
+                               atol=1e-6)
+    logs = model.evaluate(x, onehot, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["f1_score"], f1, atol=1e-12)
+    assert logs["accuracy"] == logs["accuracy_1"] == pytest.approx(np.mean(pred == y))
+    assert "f1_score" in csv.read_text().splitlines()[0]
+
+
+def test_weighted_metrics_take_sample_weights_and_metrics_do_not():
+    fastff.utils.clear_session()
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((50, 4))
+    y = rng.integers(0, 3, 50)
+    sw = rng.uniform(0.0, 2.0, 50)
+    model = _softmax_model()
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"],
+                  weighted_metrics=["accuracy", M.SparseCategoricalAccuracy(name="acc")])
+    assert model.metrics_names == ["loss", "accuracy", "weighted_accuracy", "acc"]
+    logs = model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    hit = model.predict(x, verbose=0).argmax(1) == y
+    assert logs["accuracy"] == pytest.approx(hit.mean())
+    assert logs["weighted_accuracy"] == pytest.approx(np.sum(hit * sw) / sw.sum())
+    assert logs["acc"] == logs["weighted_accuracy"]
+    # without sample weights the weighted metric is the plain one
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["weighted_accuracy"] == logs["accuracy"]
+    h = model.fit(x, y, sample_weight=sw, epochs=1, verbose=0)
+    assert set(h.history) == {"loss", "accuracy", "weighted_accuracy", "acc"}
+    cfg = model.get_compile_config()
+    assert cfg["weighted_metrics"][0] == "accuracy"
+    clone = _softmax_model()
+    clone.compile_from_config(cfg)
+    assert clone.metrics_names == model.metrics_names
+
+
+def test_weighted_name_collisions_follow_keras():
+    from fastff.metrics.compiled import log_names
+
+    assert log_names(["a", "a", "b"], ["a", "a", "c", "b"]) == \
+        ["a", "a_1", "b", "weighted_a", "weighted_a_1", "c", "weighted_b"]

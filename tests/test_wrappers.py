@@ -94,6 +94,23 @@ def test_classifier_one_hot_classes_and_proba():
     np.testing.assert_array_equal(pred, clf.classes_[np.argmax(proba, axis=1)])
     assert clf.score(StandardScaler().fit_transform(X), labels) > 0.7
     assert set(clf.history_) == {"loss"} and len(clf.history_["loss"]) == 30
+    np.testing.assert_array_equal(clf.decision_function(StandardScaler().fit_transform(X)),
+                                  proba)
+
+
+def test_binary_decision_function_matches_predict_and_roc_auc():
+    from sklearn.metrics import roc_auc_score
+
+    X, y = load_iris(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X[y > 0]), np.where(y[y > 0] == 2, "b", "a")
+    clf = SKLearnClassifier(mlp, fit_kwargs={"epochs": 20, "batch_size": 8, "verbose": 0})
+    clf.fit(X, y)
+    score = clf.decision_function(X)
+    proba = clf.predict_proba(X)
+    assert score.shape == (len(X),)
+    np.testing.assert_allclose(score, proba[:, 1] - proba[:, 0])
+    np.testing.assert_array_equal(clf.predict(X), np.where(score > 0, "b", "a"))
+    assert roc_auc_score(y, score) == roc_auc_score(y, proba[:, 1]) > 0.8
 
 
 def test_model_instance_is_cloned_not_trained():

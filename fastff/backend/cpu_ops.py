@@ -17,6 +17,7 @@ import numpy as np
 
 from fastff import _threading, linalg
 from fastff._validation import check_index_range
+from fastff.backend import scalar as S
 from fastff.backend import spec
 from fastff.backend.kernels import ACT_CODES, CHUNK, PAR_MIN, parallel
 from fastff.backend.kernels import activations as K_act
@@ -24,6 +25,8 @@ from fastff.backend.kernels import dropout as K_drop
 from fastff.backend.kernels import embedding as K_emb
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import reductions as K_red
+from fastff.backend.kernels import regression as K_reg
+from fastff.backend.kernels import shuffle as K_shuf
 from fastff.backend.kernels import softmax as K_sm
 from fastff.backend.numpy_ops import (
     NumpyOps,
@@ -294,6 +297,22 @@ class CpuOps(NumpyOps):
         K_sm.sigmoid_bce(z2, t, w, inv, loss, dz.reshape(z2.shape))
         return loss, _finish(dlogits, dz)
 
+    def mse(
+        self, y_pred: np.ndarray, y_true: np.ndarray, sample_weight: Any = None,
+        dy: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """MSE per row and its gradient in one pass (``kernels.regression.mse``, the kernel
+        the compiled training step runs)."""
+        y = y_pred
+        if y.dtype not in _EMPTY or y.ndim != 2:
+            return super().mse(y, y_true, sample_weight, dy)
+        y = _c(y)
+        t = _c(np.asarray(y_true, dtype=y.dtype).reshape(y.shape))
+        w, inv = _weights(y.shape[0], sample_weight, y.dtype)
+        loss, d = self._loss_bufs(y, dy)
+        K_reg.mse(y, t, w, inv, loss, d)
+        return loss, _finish(dy, d)
+
     # ----------------------------------------------------------------- dropout
     def dropout_mask(
         self, shape: int | Sequence[int], rate: float, seed: int, counter: int,
@@ -331,60 +350,47 @@ class CpuOps(NumpyOps):
         parallel.run(K_red.sq_parts, (x, parts), x.size, k)
         return float(K_red.sum_in_order(parts))
 
+    def sum_f64(self, x: np.ndarray) -> float:
+        """Σ x in float64, one fixed order (``kernels.reductions.sum_f64``, the sum the
+        compiled training step gives History)."""
+        if x.dtype not in _EMPTY:
+            return super().sum_f64(x)
+        return float(K_red.sum_f64(_c(x).reshape(-1)))
+
+    def permutation(self, seed: int, epoch: int, n: int) -> np.ndarray:
+        """``NumpyOps.permutation``'s order, bit for bit, without building a Generator
+        (``kernels.shuffle``, which the compiled training step runs; ~1 us instead of ~28)."""
+        seed, epoch, n = int(seed), int(epoch), int(n)
+        if not (0 <= seed < 1 << 64 and 0 <= epoch < 1 << 64):
+            return super().permutation(seed, epoch, n)
+        out = np.empty(n, np.int64)
+        K_shuf.seeded_permutation(seed, epoch, out)
+        return out
+
     # -------------------------------------------------------- optimizer steps
     @staticmethod
     def _clip(t: Any, clipvalue: float | None) -> Any:
         return t(_INF if clipvalue is None else clipvalue)
 
-    def sgd_step(
-        self, params: np.ndarray, grads: np.ndarray, velocity: np.ndarray | None, lr: float,
-        momentum: float = 0.0, nesterov: bool = False, *, weight_decay: float = 0.0,
-        grad_scale: float = 1.0, clipvalue: float | None = None,
+    def optimizer_step(
+        self, code: int, params: np.ndarray, grads: np.ndarray,
+        bufs: Sequence[np.ndarray | None], consts: Any, lr: float, wdlr: float,
+        grad_scale: float = 1.0,
     ) -> None:
-        t = params.dtype.type
-        vel = velocity if (momentum != 0.0 and velocity is not None) else _EMPTY[params.dtype]
-        _run(K_opt.sgd_range, (params, _c(grads), vel, t(lr), t(momentum), bool(nesterov),
-                               t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
-                               t(flush_threshold(params.dtype))), params.size)
-
-    def adagrad_step(
-        self, params: np.ndarray, grads: np.ndarray, accum: np.ndarray, lr: float,
-        epsilon: float = 1e-7, *, weight_decay: float = 0.0, grad_scale: float = 1.0,
-        clipvalue: float | None = None,
-    ) -> None:
-        t = params.dtype.type
-        _run(K_opt.adagrad_range, (params, _c(grads), accum, t(lr), t(epsilon),
-                                   t(lr * weight_decay), t(grad_scale),
-                                   self._clip(t, clipvalue)), params.size)
-
-    def rmsprop_step(
-        self, params: np.ndarray, grads: np.ndarray, velocity: np.ndarray,
-        momentum_buf: np.ndarray | None, average_grad: np.ndarray | None, lr: float,
-        rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
-        *, weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
-    ) -> None:
-        t = params.dtype.type
-        e = _EMPTY[params.dtype]
-        mb = momentum_buf if momentum > 0.0 else e
-        ag = average_grad if centered else e
-        _run(K_opt.rmsprop_range, (params, _c(grads), velocity, mb, ag, t(lr), t(rho),
-                                   t(1.0 - rho), t(momentum), t(epsilon), t(lr * weight_decay),
-                                   t(grad_scale), self._clip(t, clipvalue),
-                                   t(flush_threshold(params.dtype))), params.size)
-
-    def adam_step(
-        self, params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
-        vhat: np.ndarray | None, lr: float, beta_1: float = 0.9, beta_2: float = 0.999,
-        epsilon: float = 1e-7, step: int = 1, amsgrad: bool = False, *,
-        weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
-    ) -> None:
-        t = params.dtype.type
-        alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
-        vh = vhat if amsgrad else _EMPTY[params.dtype]
-        _run(K_opt.adam_range, (params, _c(grads), m, v, vh, t(alpha), t(1.0 - beta_1),
-                                t(1.0 - beta_2), t(epsilon), t(lr * weight_decay),
-                                t(grad_scale), self._clip(t, clipvalue),
-                                t(flush_threshold(params.dtype))), params.size)
+        """One packed optimizer step (``NumpyOps.optimizer_step``) as ``kernels.optim.
+        opt_range``, the kernel the compiled training step runs; split over threads above
+        PAR_MIN elements (elementwise, so the same bits)."""
+        dt = params.dtype
+        if dt not in _EMPTY:
+            return super().optimizer_step(code, params, grads, bufs, consts, lr, wdlr,
+                                          grad_scale)
+        t = dt.type
+        e = _EMPTY[dt]
+        b0, b1, b2 = (e if b is None else b for b in bufs)
+        _run(K_opt.opt_range, (code, params, _c(grads), b0, b1, b2,
+                               np.asarray(consts, dtype=np.float64), t(lr), t(wdlr),
+                               t(grad_scale)), params.size)
+        return None
 
     # -------------------------------------------------------------- embeddings
     @staticmethod
@@ -453,7 +459,7 @@ class CpuOps(NumpyOps):
                                  f"dtype {table.dtype}), got {a.shape} {a.dtype}")
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         check_index_range(rows, table.shape[0], "adam_rows", "rows")
-        alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+        alpha = S.adam_alpha(lr, beta_1, beta_2, step)
         K_emb.adam_rows(table, grad, m, v, rows,
                         t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(epsilon),
                         t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),

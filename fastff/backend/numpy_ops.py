@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fastff._validation import check_index_range
+from fastff.backend import scalar as S
 from fastff.backend import spec
 
 # the activation facts live in backend/spec.py; these names stay for the reference's callers
@@ -203,7 +204,70 @@ def _row_weights(n: int, sample_weight: Any, dtype: np.dtype) -> tuple[np.ndarra
     return w, inv
 
 
-class NumpyOps:
+class OptimizerSteps:
+    """The Ops contract's per-optimizer steps, each one call of the backend's
+    ``optimizer_step`` with the packed form ``backend/scalar.py`` defines (shared by every
+    backend, so the packing exists once)."""
+
+    def optimizer_step(self, code: int, params: Any, grads: Any, bufs: Sequence[Any],
+                       consts: Sequence[float], lr: float, wdlr: float,
+                       grad_scale: float = 1.0) -> None:
+        raise NotImplementedError
+
+    def _step(self, code: int, params: Any, grads: Any, bufs: tuple, own: tuple, lr: float,
+              weight_decay: float, grad_scale: float, clipvalue: float | None) -> None:
+        consts = S.pack_consts(clipvalue, flush_threshold(params.dtype), own)
+        self.optimizer_step(code, params, grads, bufs, consts, lr, lr * weight_decay,
+                            grad_scale)
+
+    def sgd_step(
+        self, params: Any, grads: Any, velocity: Any, lr: float, momentum: float = 0.0,
+        nesterov: bool = False, *, weight_decay: float = 0.0, grad_scale: float = 1.0,
+        clipvalue: float | None = None,
+    ) -> None:
+        """SGD (Keras): ``v = μv - lr g``; ``p += v`` or ``p += μv - lr g`` (Nesterov)."""
+        vel = velocity if momentum != 0.0 else None
+        self._step(S.SGD, params, grads, (vel, None, None), S.sgd_consts(momentum, nesterov),
+                   lr, weight_decay, grad_scale, clipvalue)
+
+    def adagrad_step(
+        self, params: Any, grads: Any, accum: Any, lr: float, epsilon: float = 1e-7, *,
+        weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
+    ) -> None:
+        """Adagrad (Keras): ``a += g²``; ``p -= lr g / sqrt(a + eps)``."""
+        self._step(S.ADAGRAD, params, grads, (accum, None, None), S.adagrad_consts(epsilon),
+                   lr, weight_decay, grad_scale, clipvalue)
+
+    def rmsprop_step(
+        self, params: Any, grads: Any, velocity: Any, momentum_buf: Any, average_grad: Any,
+        lr: float, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
+        centered: bool = False, *, weight_decay: float = 0.0, grad_scale: float = 1.0,
+        clipvalue: float | None = None,
+    ) -> None:
+        """RMSprop (Keras): ``v = ρv + (1-ρ)g²``; centered subtracts the mean gradient²;
+        ``inc = lr g / sqrt(den + eps)``; with momentum ``m = μm + inc``, ``p -= m``."""
+        bufs = (velocity, momentum_buf if momentum > 0.0 else None,
+                average_grad if centered else None)
+        self._step(S.RMSPROP, params, grads, bufs, S.rmsprop_consts(rho, momentum, epsilon),
+                   lr, weight_decay, grad_scale, clipvalue)
+
+    def adam_step(
+        self, params: Any, grads: Any, m: Any, v: Any, vhat: Any, lr: float,
+        beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7, step: int = 1,
+        amsgrad: bool = False, *, weight_decay: float = 0.0, grad_scale: float = 1.0,
+        clipvalue: float | None = None,
+    ) -> None:
+        """Adam with Kingma & Ba's bias correction in its efficient form (as Keras):
+        ``α = lr sqrt(1-β₂ᵗ)/(1-β₁ᵗ)``, ``m += (g-m)(1-β₁)``, ``v += (g²-v)(1-β₂)``,
+        AMSGrad ``v̂ = max(v̂, v)``, ``p -= α m / (sqrt(v) + ε)``; ``step`` is 1-based."""
+        consts = S.pack_consts(clipvalue, flush_threshold(params.dtype),
+                               S.adam_consts(beta_1, beta_2, epsilon))
+        self.optimizer_step(S.ADAM, params, grads, (m, v, vhat if amsgrad else None), consts,
+                            S.adam_alpha(lr, beta_1, beta_2, step), lr * weight_decay,
+                            grad_scale)
+
+
+class NumpyOps(OptimizerSteps):
     """Reference implementation of the Ops contract in plain NumPy."""
 
     name = "numpy"
@@ -399,6 +463,18 @@ class NumpyOps:
         g = (_sigmoid(z2) - t) * ((w * inv) / z.dtype.type(c))[:, None]
         return loss.astype(z.dtype), _write(dlogits, g.reshape(z.shape))
 
+    def mse(
+        self, y_pred: np.ndarray, y_true: np.ndarray, sample_weight: Any = None,
+        dy: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row ``mean_j (y - t)²`` and the gradient of the weighted batch mean,
+        ``2 (y - t) w_i / (Σw C)`` for C columns."""
+        e = y_pred - np.asarray(y_true, dtype=y_pred.dtype)
+        c = e.shape[1]
+        w, inv = _row_weights(e.shape[0], sample_weight, e.dtype)
+        g = (e.dtype.type(2) * e) * ((w * inv) / e.dtype.type(c))[:, None]
+        return np.mean(e * e, axis=1), _write(dy, g)
+
     # ----------------------------------------------------------------- dropout
     def dropout_mask(
         self, shape: int | Sequence[int], rate: float, seed: int, counter: int,
@@ -428,108 +504,83 @@ class NumpyOps:
         v = np.asarray(x, dtype=np.float64).ravel()
         return float(np.dot(v, v))
 
+    def sum_f64(self, x: np.ndarray) -> float:
+        """Σ x accumulated in float64 (the loss sums of ``fit``/``evaluate`` logs)."""
+        return float(np.sum(x, dtype=np.float64))
+
+    def permutation(self, seed: int, epoch: int, n: int) -> np.ndarray:
+        """The order ``fit`` visits ``n`` samples in during ``epoch``: a function of (seed,
+        epoch) only, so a resumed run sees the same order; int64 indices."""
+        return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
+
     def global_norm(self, arrays: Sequence[np.ndarray]) -> float:
         """sqrt(Σ over arrays of Σ x²)."""
         return math.sqrt(sum(self.sq_norm(a) for a in arrays))
 
     # -------------------------------------------------------- optimizer steps
-    # All steps update ``params`` and the state buffers in place. Before the update every
-    # gradient is transformed as g = clip(g * grad_scale, -clipvalue, clipvalue) and, when
-    # weight_decay != 0, params are decayed as p -= p * (lr * weight_decay) (Keras order).
-    @staticmethod
-    def _prep(params: np.ndarray, grads: np.ndarray, lr: float, weight_decay: float,
-              grad_scale: float, clipvalue: float | None) -> np.ndarray:
+    # ``optimizer_step`` takes the packed form (``backend/scalar.py``); the public per-optimizer
+    # steps come from ``OptimizerSteps``. Every step updates ``params`` and the state buffers
+    # in place: the gradient becomes g = clip(g * grad_scale, -clip, clip), params decay as
+    # p -= p * wdlr when wdlr != 0 (Keras order), then the rule runs, flushing moments below
+    # ``tiny`` to zero. These are the readable references of ``scalar``'s element bodies.
+    def optimizer_step(
+        self, code: int, params: np.ndarray, grads: np.ndarray,
+        bufs: Sequence[np.ndarray | None], consts: Sequence[float], lr: float, wdlr: float,
+        grad_scale: float = 1.0,
+    ) -> None:
+        """One packed optimizer step: ``code``, state ``bufs`` (None where unused), ``consts``
+        ``[clip, tiny, *own]``, ``lr`` (Adam: its alpha) and ``wdlr = lr * weight_decay``."""
         t = params.dtype.type
+        c = [float(v) for v in consts]
         g = grads
         if grad_scale != 1.0:
             g = g * t(grad_scale)
-        if clipvalue is not None and math.isfinite(clipvalue):
-            g = np.clip(g, t(-clipvalue), t(clipvalue))
-        if weight_decay:
-            params -= params * t(lr * weight_decay)
-        return g
+        if math.isfinite(c[0]):
+            g = np.clip(g, t(-c[0]), t(c[0]))
+        if wdlr:
+            params -= params * t(wdlr)
+        b0, b1, b2 = bufs
 
-    @staticmethod
-    def _flush(a: np.ndarray) -> None:
-        a[np.abs(a) < flush_threshold(a.dtype)] = 0
+        def flush(a: np.ndarray) -> None:
+            a[np.abs(a) < c[1]] = 0
 
-    def sgd_step(
-        self, params: np.ndarray, grads: np.ndarray, velocity: np.ndarray | None, lr: float,
-        momentum: float = 0.0, nesterov: bool = False, *, weight_decay: float = 0.0,
-        grad_scale: float = 1.0, clipvalue: float | None = None,
-    ) -> None:
-        """SGD (Keras): ``v = μv - lr g``; ``p += v`` or ``p += μv - lr g`` (Nesterov)."""
-        t = params.dtype.type
-        g = self._prep(params, grads, lr, weight_decay, grad_scale, clipvalue)
-        if momentum == 0.0 or velocity is None:
-            params -= t(lr) * g
-            return
-        velocity[...] = t(momentum) * velocity - t(lr) * g
-        self._flush(velocity)
-        if nesterov:
-            params += t(momentum) * velocity - t(lr) * g
+        if code == S.SGD:
+            if b0 is None:
+                params -= t(lr) * g
+                return
+            b0[...] = t(c[2]) * b0 - t(lr) * g
+            flush(b0)
+            params += t(c[2]) * b0 - t(lr) * g if c[3] else b0
+        elif code == S.ADAGRAD:
+            b0 += g * g
+            params -= (t(lr) * g) / np.sqrt(b0 + t(c[2]))
+        elif code == S.RMSPROP:
+            rho, omr = t(c[2]), t(c[3])
+            b0[...] = rho * b0 + omr * (g * g)
+            flush(b0)
+            if b2 is not None:
+                b2[...] = rho * b2 + omr * g
+                flush(b2)
+                den = b0 - b2 * b2 + t(c[5])
+            else:
+                den = b0 + t(c[5])
+            inc = (t(lr) * g) / np.sqrt(den)
+            if b1 is not None:
+                b1[...] = t(c[4]) * b1 + inc
+                flush(b1)
+                params -= b1
+            else:
+                params -= inc
+        elif code == S.ADAM:
+            b0 += (g - b0) * t(c[2])
+            b1 += (g * g - b1) * t(c[3])
+            flush(b0)
+            flush(b1)
+            if b2 is not None:
+                np.maximum(b2, b1, out=b2)
+            params -= (b0 * t(lr)) / (np.sqrt(b1 if b2 is None else b2) + t(c[4]))
         else:
-            params += velocity
-
-    def adagrad_step(
-        self, params: np.ndarray, grads: np.ndarray, accum: np.ndarray, lr: float,
-        epsilon: float = 1e-7, *, weight_decay: float = 0.0, grad_scale: float = 1.0,
-        clipvalue: float | None = None,
-    ) -> None:
-        """Adagrad (Keras): ``a += g²``; ``p -= lr g / sqrt(a + eps)``."""
-        t = params.dtype.type
-        g = self._prep(params, grads, lr, weight_decay, grad_scale, clipvalue)
-        accum += g * g
-        params -= (t(lr) * g) / np.sqrt(accum + t(epsilon))
-
-    def rmsprop_step(
-        self, params: np.ndarray, grads: np.ndarray, velocity: np.ndarray,
-        momentum_buf: np.ndarray | None, average_grad: np.ndarray | None, lr: float,
-        rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
-        *, weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
-    ) -> None:
-        """RMSprop (Keras): ``v = ρv + (1-ρ)g²``; centered subtracts the mean gradient²;
-        ``inc = lr g / sqrt(den + eps)``; with momentum ``m = μm + inc``, ``p -= m``."""
-        t = params.dtype.type
-        g = self._prep(params, grads, lr, weight_decay, grad_scale, clipvalue)
-        velocity[...] = t(rho) * velocity + t(1.0 - rho) * (g * g)
-        self._flush(velocity)
-        if centered:
-            average_grad[...] = t(rho) * average_grad + t(1.0 - rho) * g
-            self._flush(average_grad)
-            den = velocity - average_grad * average_grad + t(epsilon)
-        else:
-            den = velocity + t(epsilon)
-        inc = (t(lr) * g) / np.sqrt(den)
-        if momentum > 0.0:
-            momentum_buf[...] = t(momentum) * momentum_buf + inc
-            self._flush(momentum_buf)
-            params -= momentum_buf
-        else:
-            params -= inc
-
-    def adam_step(
-        self, params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
-        vhat: np.ndarray | None, lr: float, beta_1: float = 0.9, beta_2: float = 0.999,
-        epsilon: float = 1e-7, step: int = 1, amsgrad: bool = False, *,
-        weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
-    ) -> None:
-        """Adam with Kingma & Ba's bias correction in its efficient form (as Keras):
-        ``α = lr sqrt(1-β₂ᵗ)/(1-β₁ᵗ)``, ``m += (g-m)(1-β₁)``, ``v += (g²-v)(1-β₂)``,
-        AMSGrad ``v̂ = max(v̂, v)``, ``p -= α m / (sqrt(v) + ε)``; ``step`` is 1-based."""
-        t = params.dtype.type
-        g = self._prep(params, grads, lr, weight_decay, grad_scale, clipvalue)
-        alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
-        m += (g - m) * t(1.0 - beta_1)
-        v += (g * g - v) * t(1.0 - beta_2)
-        self._flush(m)
-        self._flush(v)
-        if amsgrad:
-            np.maximum(vhat, v, out=vhat)
-            vv = vhat
-        else:
-            vv = v
-        params -= (m * t(alpha)) / (np.sqrt(vv) + t(epsilon))
+            raise ValueError(f"optimizer_step: unknown optimizer code {code!r}")
 
     # -------------------------------------------------------- embeddings
     # Ids are integer arrays; ``pad_id < 0`` means no padding id. Backwards write a dense

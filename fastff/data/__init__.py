@@ -27,13 +27,15 @@ from .conllu import (
     coref_stats,
     iter_conllu,
     load_gum,
+    load_treebank,
     load_ud_ewt,
     parse_feats,
     read_conllu,
     read_conllu_documents,
     syntactic_head,
+    treebank_files,
 )
-from .glove import Coverage, embedding_matrix, load_glove
+from .glove import Coverage, TextCoverage, embedding_matrix, load_glove, text_coverage
 from .idx import read_idx, write_idx
 from .mnist import load_mnist, load_mnist_5k, load_mnist_test, read_mnist_csv
 from .paths import data_file, data_root
@@ -47,6 +49,8 @@ __all__ = [
     "PAD_ID",
     "UNK_ID",
     "Coverage",
+    "TextCoverage",
+    "text_coverage",
     "Document",
     "Link",
     "Mention",
@@ -59,6 +63,8 @@ __all__ = [
     "data_root",
     "embedding_matrix",
     "iter_conllu",
+    "load_treebank",
+    "treebank_files",
     "load_glove",
     "load_gum",
     "load_mnist",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ._io import PathLike, read_lines, where
 from .paths import data_file
@@ -382,3 +383,38 @@ def load_gum(split: str, data_dir: PathLike | None = None) -> list[Document]:
     if split not in UD_GUM_FILES:
         raise ValueError(f"split must be one of {sorted(UD_GUM_FILES)}, got {split!r}")
     return read_conllu_documents(data_file(UD_GUM_FILES[split], data_dir))
+
+
+_UD_SPLIT = re.compile(r"^[A-Za-z0-9_]+-ud-(train|dev|test)\.conllu(\.gz)?$")
+
+
+def treebank_files(directory: PathLike) -> dict[str, Path]:
+    """``{"train": path, "dev": path, "test": path}`` of a Universal Dependencies treebank
+    folder, found by UD's file naming (``<lang>_<name>-ud-<split>.conllu``, plain or
+    ``.gz``); a split the folder lacks is left out. Two files for one split are an error."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise FileNotFoundError(f"treebank: {root} is not a directory")
+    found: dict[str, Path] = {}
+    for p in sorted(root.iterdir()):
+        m = _UD_SPLIT.match(p.name)
+        if m is None or not p.is_file():
+            continue
+        split = m.group(1)
+        if split in found:
+            raise ValueError(f"treebank: two {split} files in {root}: {found[split].name} and "
+                             f"{p.name}")
+        found[split] = p
+    if "train" not in found:
+        raise FileNotFoundError(f"treebank: no *-ud-train.conllu[.gz] file in {root}")
+    return found
+
+
+def load_treebank(directory: PathLike, split: str) -> list[Sentence]:
+    """Sentences of ``split`` ("train", "dev" or "test") of the UD treebank in ``directory``."""
+    if split not in ("train", "dev", "test"):
+        raise ValueError(f"split must be 'train', 'dev' or 'test', got {split!r}")
+    files = treebank_files(directory)
+    if split not in files:
+        raise FileNotFoundError(f"treebank: no *-ud-{split}.conllu[.gz] file in {directory}")
+    return read_conllu(files[split])

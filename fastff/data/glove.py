@@ -6,6 +6,7 @@ space-separated, no header (gzip or plain).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -167,3 +168,44 @@ def embedding_matrix(
             out[i] = vectors[row]
             found += 1
     return out, Coverage(found, len(vocab) - 2, missing)
+
+
+@dataclass
+class TextCoverage:
+    """How much of a corpus has pretrained vectors: running tokens and distinct types."""
+
+    tokens_found: int
+    tokens: int
+    types_found: int
+    types: int
+
+    @property
+    def token_fraction(self) -> float:
+        return self.tokens_found / self.tokens if self.tokens else 1.0
+
+    @property
+    def type_fraction(self) -> float:
+        return self.types_found / self.types if self.types else 1.0
+
+    def __str__(self) -> str:
+        return (f"{self.tokens_found}/{self.tokens} tokens ({100 * self.token_fraction:.1f}%) "
+                f"and {self.types_found}/{self.types} types ({100 * self.type_fraction:.1f}%) "
+                "have vectors")
+
+
+def text_coverage(sentences: Iterable[Sequence[str]], words: Iterable[str],
+                  lowercase_fallback: bool = True) -> TextCoverage:
+    """Coverage of the tokens of ``sentences`` by the pretrained ``words`` (a token missing
+    as written is looked up lower-cased with ``lowercase_fallback``, as ``embedding_matrix``)."""
+    known = set(words)
+    counts: dict[str, int] = {}
+    for sent in sentences:
+        for tok in sent:
+            counts[tok] = counts.get(tok, 0) + 1
+
+    def has(tok: str) -> bool:
+        return tok in known or (lowercase_fallback and tok.lower() in known)
+
+    found = [t for t in counts if has(t)]
+    return TextCoverage(sum(counts[t] for t in found), sum(counts.values()), len(found),
+                        len(counts))

@@ -477,11 +477,12 @@ class DataParallel:
             self.comm.Bcast(out, root=0)
         tracker.loss_total, tracker.weight = float(out[0]), float(out[1])
         logs = {prefix + "loss": float(out[0] / out[1]) if out[1] else 0.0}
+        names = getattr(tracker, "names", None) or [m.name for m in metrics]
         for i, (m, ok) in enumerate(zip(metrics, summable)):
             total, count = float(out[2 + 2 * i]), float(out[3 + 2 * i])
             if ok:
                 m.total, m.count = total, count
-                logs[prefix + m.name] = float(m.result())
+                logs[prefix + names[i]] = float(m.result())
             else:
-                logs[prefix + m.name] = total / count if count else 0.0
+                logs[prefix + names[i]] = total / count if count else 0.0
         return logs

@@ -42,6 +42,8 @@ class _Graph:
         self.initializers: list[Any] = []
         self.dtypes: dict[str, np.dtype] = {}
         self._count = 0
+        self.opset = MIN_OPSET
+        self.masks = False  # the model has a mask producer (Masking, Embedding(mask_zero))
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -191,12 +193,13 @@ def _embedding_bag(g: _Graph, layer: Any, x: str) -> str:
     return g.op("Mul", [total, inv], dt, f"{layer.name}_mean")
 
 
-def _bucketize(g: _Graph, layer: Any, x: str) -> str:
-    name = layer.name
+def _bucket_ids(g: _Graph, name: str, x: str, boundaries: Any) -> str:
+    """(n, k) int64 ids: the count of boundaries ``<= x`` (``searchsorted(side="right")``,
+    ``np.digitize`` on increasing bins; NaN counts all)."""
     dt = g.dtypes[x]
     if dt.kind != "f":
         x, dt = g.cast(x, np.float64, f"{name}_in"), np.dtype(np.float64)
-    edges = np.asarray(layer.boundaries, dtype=np.float64)
+    edges = np.asarray(boundaries, dtype=np.float64)
     if dt != np.float64:
         # x >= b (float64) holds exactly when x >= the smallest value of x's dtype >= b
         low = edges.astype(dt)
@@ -207,9 +210,14 @@ def _bucketize(g: _Graph, layer: Any, x: str) -> str:
     # not (x < b): x >= b, and true for NaN, so NaN lands in the last bucket like searchsorted
     above = g.op("Not", [g.op("Less", [col, g.const(f"{name}_edges", edges)], np.bool_,
                               f"{name}_less")], np.bool_, f"{name}_ge")
-    ids = g.op("ReduceSum", [g.cast(above, np.int64, f"{name}_gei"),
-                             g.const(f"{name}_last", [-1], np.int64)], np.int64,
-               f"{name}_ids", keepdims=0)                                     # (n, k)
+    return g.op("ReduceSum", [g.cast(above, np.int64, f"{name}_gei"),
+                              g.const(f"{name}_last", [-1], np.int64)], np.int64,
+                f"{name}_ids", keepdims=0)                                    # (n, k)
+
+
+def _bucketize(g: _Graph, layer: Any, x: str) -> str:
+    name = layer.name
+    ids = _bucket_ids(g, name, x, layer.boundaries)
     if layer.output_mode == "int":
         return ids
     out_dt = np.dtype(layer.dtype or np.float32)
@@ -219,21 +227,274 @@ def _bucketize(g: _Graph, layer: Any, x: str) -> str:
     return g.op("Flatten", [hot], out_dt, f"{name}_one_hot", axis=1)
 
 
+def _encode(g: _Graph, layer: Any, ids: str, mode: str, depth: int) -> str:
+    """Keras's one_hot / multi_hot / count encodings of (n, k) int64 ids (ONNX's OneHot does
+    not check the range as ``predict`` does)."""
+    name = layer.name
+    out_dt = np.dtype(layer.dtype or np.float32)
+    hot = g.op("OneHot", [ids, g.const(f"{name}_depth", [depth], np.int64),
+                          g.const(f"{name}_values", [0, 1], out_dt)], out_dt,
+               f"{name}_onehot", axis=-1)                                     # (n, k, depth)
+    if mode == "one_hot":
+        shape = [-1, *layer.compute_output_shape(_sample_shape(layer))]
+        return g.op("Reshape", [hot, g.const(f"{name}_shape", shape, np.int64)], out_dt,
+                    f"{name}_one_hot")
+    op = "ReduceMax" if mode == "multi_hot" else "ReduceSum"
+    if op == "ReduceSum" or g.opset >= 18:
+        return g.op(op, [hot, g.const(f"{name}_axis", [1], np.int64)], out_dt,
+                    f"{name}_{mode}", keepdims=0)
+    return g.op(op, [hot], out_dt, f"{name}_{mode}", axes=[1], keepdims=0)
+
+
+def _two_d(layer: Any) -> None:
+    if len(_sample_shape(layer)) != 1:
+        raise ValueError(f"export_onnx: layer {layer.name!r} ({type(layer).__name__}) takes "
+                         f"(batch, k) inputs, got per-sample shape {_sample_shape(layer)}")
+
+
+def _category_encoding(g: _Graph, layer: Any, x: str) -> str:
+    _two_d(layer)
+    ids = g.cast(g.as_ids(x, layer.name), np.int64, f"{layer.name}_i64")
+    return _encode(g, layer, ids, layer.output_mode, int(layer.num_tokens))
+
+
+def _discretization(g: _Graph, layer: Any, x: str) -> str:
+    if layer.bin_boundaries is None:
+        raise ValueError(f"export_onnx: layer {layer.name!r} (Discretization) has no bin "
+                         "boundaries; pass bin_boundaries or call adapt() first")
+    _two_d(layer)
+    ids = _bucket_ids(g, layer.name, x, layer.bin_boundaries)
+    if layer.output_mode == "int":
+        return ids
+    return _encode(g, layer, ids, layer.output_mode, int(layer._depth))
+
+
 def _concatenate(g: _Graph, layer: Any, xs: list[str]) -> str:
     dt = np.result_type(*[g.dtypes[x] for x in xs])
     parts = [g.cast(x, dt, f"{layer.name}_in") for x in xs]
     return g.op("Concat", parts, dt, f"{layer.name}_concat", axis=-1)
 
 
+def _float_in(g: _Graph, layer: Any, x: str) -> tuple[str, np.dtype]:
+    """``x`` in a float dtype (integer inputs take the layer's dtype, as its forward does)."""
+    dt = g.dtypes[x]
+    if dt.kind == "f":
+        return x, dt
+    dt = np.dtype(layer.dtype or np.float32)
+    return g.cast(x, dt, f"{layer.name}_in"), dt
+
+
+def _affine(g: _Graph, layer: Any, x: str, scale: Any, shift: Any) -> str:
+    """``x * scale + shift`` with constants broadcast over the batch (shape (1, *sample))."""
+    x, dt = _float_in(g, layer, x)
+    y = g.op("Mul", [x, g.const(f"{layer.name}_scale", scale, dt)], dt, f"{layer.name}_mul")
+    return g.op("Add", [y, g.const(f"{layer.name}_shift", shift, dt)], dt, f"{layer.name}_add")
+
+
+def _sample_shape(layer: Any) -> tuple[int, ...]:
+    shape = layer.input_shape
+    return tuple(int(d) for d in shape)
+
+
+def _batch_norm(g: _Graph, layer: Any, x: str) -> str:
+    (ax,) = layer._feature  # an axis of (batch, *sample)
+    bshape = [1] * (len(_sample_shape(layer)) + 1)
+    bshape[ax] = int(layer.moving_mean.value.shape[0])
+    mean = np.asarray(_host(layer.moving_mean.value), np.float64).reshape(bshape)
+    var = np.asarray(_host(layer.moving_variance.value), np.float64).reshape(bshape)
+    scale = 1.0 / np.sqrt(var + layer.epsilon)
+    if layer.gamma is not None:
+        scale = scale * np.asarray(_host(layer.gamma.value), np.float64).reshape(bshape)
+    shift = -mean * scale
+    if layer.beta is not None:
+        shift = shift + np.asarray(_host(layer.beta.value), np.float64).reshape(bshape)
+    return _affine(g, layer, x, scale, shift)
+
+
+def _normalization(g: _Graph, layer: Any, x: str) -> str:
+    from fastff.layers.normalization import _EPSILON
+
+    mean, var = (np.asarray(a, dtype=np.float64) for a in layer._moments())
+    std = np.maximum(np.sqrt(var), _EPSILON)
+    if layer.invert:
+        return _affine(g, layer, x, std, mean)
+    return _affine(g, layer, x, 1.0 / std, -mean / std)
+
+
+def _rescaling(g: _Graph, layer: Any, x: str) -> str:
+    return _affine(g, layer, x, np.asarray(layer.scale, np.float64),
+                   np.asarray(layer.offset, np.float64))
+
+
+def _layer_norm(g: _Graph, layer: Any, x: str) -> str:
+    name, dt = layer.name, g.dtypes[x]
+    axes = sorted(int(a) for a in layer._axes)
+    sample = _sample_shape(layer)
+    count = float(math.prod(sample[a - 1] for a in axes))
+    ax = g.const(f"{name}_axes", axes, np.int64)
+
+    def mean(v: str, hint: str) -> str:
+        total = g.op("ReduceSum", [v, ax], dt, f"{name}_{hint}_sum", keepdims=1)
+        return g.op("Div", [total, g.const(f"{name}_n", count, dt)], dt, f"{name}_{hint}")
+
+    d = g.op("Sub", [x, mean(x, "mean")], dt, f"{name}_centred")
+    var = mean(g.op("Mul", [d, d], dt, f"{name}_sq"), "var")
+    inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [var, g.const(
+        f"{name}_eps", layer.epsilon, dt)], dt, f"{name}_vareps")], dt, f"{name}_std")],
+        dt, f"{name}_inv")
+    y = g.op("Mul", [x if layer.rms_scaling else d, inv], dt, f"{name}_norm")
+    bshape = [1] * (len(sample) + 1)
+    for a in axes:
+        bshape[a] = sample[a - 1]
+    if layer.gamma is not None:
+        gamma = np.asarray(_host(layer.gamma.value)).reshape(bshape)
+        y = g.op("Mul", [y, g.const(f"{name}_gamma", gamma, dt)], dt, f"{name}_scaled")
+    if layer.beta is not None and not layer.rms_scaling:
+        beta = np.asarray(_host(layer.beta.value)).reshape(bshape)
+        y = g.op("Add", [y, g.const(f"{name}_beta", beta, dt)], dt, f"{name}_shifted")
+    return y
+
+
+def _unit_norm(g: _Graph, layer: Any, x: str) -> str:
+    name, dt = layer.name, g.dtypes[x]
+    ax = g.const(f"{name}_axes", sorted(int(a) for a in layer._axes), np.int64)
+    ss = g.op("ReduceSum", [g.op("Mul", [x, x], dt, f"{name}_sq"), ax], dt, f"{name}_ss",
+              keepdims=1)
+    ss = g.op("Max", [ss, g.const(f"{name}_floor", 1e-24, dt)], dt, f"{name}_floor")
+    return g.op("Div", [x, g.op("Sqrt", [ss], dt, f"{name}_norm")], dt, f"{name}_unit")
+
+
+def _reshape(g: _Graph, layer: Any, x: str) -> str:
+    target = [-1, *(int(d) for d in layer.compute_output_shape(_sample_shape(layer)))]
+    return g.op("Reshape", [x, g.const(f"{layer.name}_shape", target, np.int64)],
+                g.dtypes[x], f"{layer.name}_reshape")
+
+
+def _permute(g: _Graph, layer: Any, x: str) -> str:
+    return g.op("Transpose", [x], g.dtypes[x], f"{layer.name}_transpose",
+                perm=[0, *(int(d) for d in layer.dims)])
+
+
+def _repeat_vector(g: _Graph, layer: Any, x: str) -> str:
+    dt = g.dtypes[x]
+    col = g.op("Unsqueeze", [x, g.const(f"{layer.name}_axis", [1], np.int64)], dt,
+               f"{layer.name}_col")
+    return g.op("Expand", [col, g.const(f"{layer.name}_shape", [1, layer.n, 1], np.int64)],
+                dt, f"{layer.name}_repeat")
+
+
+def _pooling(g: _Graph, layer: Any, x: str) -> str:
+    """Global average (the sum times 1/steps, as the layer) or max over the steps axis."""
+    name, dt = layer.name, g.dtypes[x]
+    average = type(layer).__name__ == "GlobalAveragePooling1D"
+    if average and g.masks:
+        raise ValueError(f"export_onnx: layer {name!r} (GlobalAveragePooling1D) in a model "
+                         "with masks (Masking, Embedding(mask_zero=True)) cannot be exported: "
+                         "the masked mean is not exported")
+    ax = 1 if layer.data_format == "channels_last" else 2
+    keep = int(layer.keepdims)
+    if average:
+        steps = _sample_shape(layer)[ax - 1]
+        total = g.op("ReduceSum", [x, g.const(f"{name}_axis", [ax], np.int64)], dt,
+                     f"{name}_sum", keepdims=keep)
+        return g.op("Mul", [total, g.const(f"{name}_scale", 1.0 / steps, dt)], dt,
+                    f"{name}_mean")
+    if g.opset >= 18:  # ReduceMax takes its axes as an input from opset 18
+        return g.op("ReduceMax", [x, g.const(f"{name}_axis", [ax], np.int64)], dt,
+                    f"{name}_max", keepdims=keep)
+    return g.op("ReduceMax", [x], dt, f"{name}_max", axes=[ax], keepdims=keep)
+
+
+def _masking(g: _Graph, layer: Any, x: str) -> str:
+    """``x * any(x != mask_value, axis=-1)``: the masked steps zeroed, as the layer's
+    forward (the mask itself only feeds mask consumers, refused in masked models)."""
+    name, dt = layer.name, g.dtypes[x]
+    differs = g.op("Not", [g.op("Equal", [x, g.const(f"{name}_value", layer.mask_value, dt)],
+                                np.bool_, f"{name}_eq")], np.bool_, f"{name}_ne")
+    count = g.op("ReduceSum", [g.cast(differs, dt, f"{name}_nef"),
+                               g.const(f"{name}_axis", [-1], np.int64)], dt, f"{name}_count",
+                 keepdims=1)
+    keep = g.cast(g.op("Greater", [count, g.const(f"{name}_zero", 0.0, dt)], np.bool_,
+                       f"{name}_any"), dt, f"{name}_keep")
+    return g.op("Mul", [x, keep], dt, f"{name}_masked")
+
+
+def _dot(g: _Graph, layer: Any, xs: list[str]) -> str:
+    """``keras.layers.Dot`` as the layer computes it: (optionally L2-normalized) inputs with
+    the contracted axis moved last / first, then one batched ``MatMul``."""
+    name = layer.name
+    shapes = [tuple(int(d) for d in s) for s in layer.input_shape]
+    dt = np.result_type(*[g.dtypes[x] for x in xs])
+    x1, x2 = (g.cast(x, dt, f"{name}_in") for x in xs)
+    a_ax, b_ax = layer._resolved(shapes)
+    if layer.normalize:
+        def unit(x: str, ax: int, hint: str) -> str:
+            ss = g.op("ReduceSum", [g.op("Mul", [x, x], dt, f"{hint}_sq"),
+                                    g.const(f"{hint}_axis", [ax], np.int64)], dt,
+                      f"{hint}_ss", keepdims=1)
+            ss = g.op("Max", [ss, g.const(f"{hint}_floor", 1e-7, dt)], dt, f"{hint}_floor")
+            return g.op("Div", [x, g.op("Sqrt", [ss], dt, f"{hint}_norm")], dt, f"{hint}_unit")
+
+        x1, x2 = unit(x1, a_ax, f"{name}_a"), unit(x2, b_ax, f"{name}_b")
+    k = shapes[0][a_ax - 1]
+    perm_a = [0, *[i for i in range(1, len(shapes[0]) + 1) if i != a_ax], a_ax]
+    perm_b = [0, b_ax, *[i for i in range(1, len(shapes[1]) + 1) if i != b_ax]]
+    a = g.op("Reshape", [g.op("Transpose", [x1], dt, f"{name}_at", perm=perm_a),
+                         g.const(f"{name}_ashape", [0, -1, k], np.int64)], dt, f"{name}_a")
+    b = g.op("Reshape", [g.op("Transpose", [x2], dt, f"{name}_bt", perm=perm_b),
+                         g.const(f"{name}_bshape", [0, k, -1], np.int64)], dt, f"{name}_b")
+    y = g.op("MatMul", [a, b], dt, f"{name}_matmul")                      # (n, P, S)
+    shape = [-1, *layer.compute_output_shape(shapes)]
+    return g.op("Reshape", [y, g.const(f"{name}_shape", shape, np.int64)], dt, f"{name}_dot")
+
+
+_MERGE_OPS = {"Add": "Sum", "Multiply": "Mul", "Average": "Mean", "Maximum": "Max",
+              "Minimum": "Min", "Subtract": "Sub"}
+
+
+def _merge(g: _Graph, layer: Any, xs: list[str]) -> str:
+    kind = type(layer).__name__
+    dt = np.result_type(*[g.dtypes[x] for x in xs])
+    parts = [g.cast(x, dt, f"{layer.name}_in") for x in xs]
+    if kind == "Average":  # the layer sums in order, then divides
+        total = g.op("Sum", parts, dt, f"{layer.name}_sum")
+        return g.op("Div", [total, g.const(f"{layer.name}_k", float(len(xs)), dt)], dt,
+                    f"{layer.name}_mean")
+    if kind in ("Multiply", "Subtract"):  # binary ops: fold left as the layer does
+        y = parts[0]
+        for p in parts[1:]:
+            y = g.op(_MERGE_OPS[kind], [y, p], dt, f"{layer.name}_{kind.lower()}")
+        return y
+    return g.op(_MERGE_OPS[kind], parts, dt, f"{layer.name}_{kind.lower()}")
+
+
 def _converters() -> dict[type, Callable[..., str]]:
     from fastff import layers
 
-    return {
+    table: dict[type, Callable[..., str]] = {
         layers.Dense: _dense, layers.Activation: _activation_layer, layers.Dropout: _identity,
         layers.Flatten: _flatten, layers.Embedding: _embedding,
         layers.WindowEmbedding: _window_embedding, layers.EmbeddingBag: _embedding_bag,
         layers.Bucketize: _bucketize, layers.Concatenate: _concatenate,
     }
+    # identity at inference: the noise layers (training-only), Identity
+    optional = {
+        "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
+        "Normalization": _normalization, "UnitNormalization": _unit_norm,
+        "Rescaling": _rescaling, "Reshape": _reshape, "Permute": _permute,
+        "RepeatVector": _repeat_vector, "Identity": _identity,
+        "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
+        "CategoryEncoding": _category_encoding, "Discretization": _discretization,
+        "Masking": _masking, "Dot": _dot,
+        "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
+        "SpatialDropout1D": _identity,
+        **{k: _merge for k in _MERGE_OPS},
+    }
+    for cls_name, fn in optional.items():
+        cls = getattr(layers, cls_name, None)
+        if isinstance(cls, type):
+            table[cls] = fn
+    return table
 
 
 def _host(a: Any) -> np.ndarray:
@@ -292,6 +553,10 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
     if len({n for n, _, _ in sources}) != len(sources):
         raise ValueError(f"export_onnx: input names must differ, got {[n for n, _, _ in sources]}")
     g = _Graph(onnx)
+    g.opset = opset
+    g.masks = any(type(layer).__name__ == "Masking" or (type(layer).__name__ == "Embedding"
+                                                        and getattr(layer, "mask_zero", False))
+                  for layer in model.layers)
     table = _converters()
     vals: list[str] = []
     for name, _, dtype in sources:

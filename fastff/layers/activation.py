@@ -11,6 +11,10 @@ from fastff.layers.base import Layer, Workspace, buffer
 
 
 class Activation(Layer):
+    """An activation function as a layer (passes masks through, as Keras)."""
+
+    supports_masking = True
+
     def __init__(self, activation: Any, **kwargs: Any):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)

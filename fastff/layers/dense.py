@@ -14,6 +14,8 @@ from fastff.layers.base import Layer, Workspace, buffer
 class Dense(Layer):
     """Fully connected layer on 2-D inputs ``(batch, features)``."""
 
+    supports_masking = True  # as Keras: an input mask passes through
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any):

@@ -32,6 +32,32 @@ def output_mask(layer: Any, inputs: Any, mask: Any) -> np.ndarray | None:
     return None
 
 
+def makes_masks(layer: Any) -> bool:
+    """Can ``layer`` start a mask (``Embedding(mask_zero=True)``, ``Masking``, or a layer
+    that says so with ``produces_mask = True``)?"""
+    return bool(getattr(layer, "produces_mask", False) or getattr(layer, "mask_zero", False)
+                or isinstance(layer, Masking))
+
+
+def forward_chain(layers: list, x: Any, training: bool, ws: list | None, logits_last: bool):
+    """A layer stack's forward with masks threaded through (Keras's rule, ``output_mask``);
+    the last layer gives logits when ``logits_last``. Returns ``(output, backprops)``."""
+    bps = []
+    mask = None
+    h = x
+    last = len(layers) - 1
+    for i, layer in enumerate(layers):
+        w = None if ws is None else ws[i]
+        if i == last and logits_last:
+            y, bp = layer.forward_logits(h, training, w)
+        else:
+            y, bp = forward_masked(layer, h, training, w, mask)
+        mask = output_mask(layer, h, mask) if i < last else None
+        h = y
+        bps.append(bp)
+    return h, bps
+
+
 def forward_masked(layer: Any, x: Any, training: bool, ws: Workspace | None, mask: Any):
     """``layer.forward`` with ``mask=`` when the layer consumes masks and there is one."""
     if mask is not None and getattr(layer, "mask_consumer", False):
@@ -81,4 +107,5 @@ class Masking(Layer):
         return cfg
 
 
-__all__ = ["Masking", "output_mask", "forward_masked", "as_mask"]
+__all__ = ["Masking", "output_mask", "forward_masked", "as_mask", "makes_masks",
+           "forward_chain"]

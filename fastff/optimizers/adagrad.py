@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from fastff._validation import check_real
+from fastff.backend import scalar as _scalar
 from fastff.optimizers.base import Optimizer
 
 
@@ -21,18 +20,16 @@ class Adagrad(Optimizer):
             initial_accumulator_value, "initial_accumulator_value", low=0.0)
         self.epsilon = check_real(epsilon, "epsilon", low=0.0)
 
-    def _buffer_names(self) -> tuple[str, ...]:
+    _code = _scalar.ADAGRAD
+
+    def _slots(self) -> tuple[str | None, ...]:
         return ("accumulator",)
 
     def _buffer_init(self, name: str) -> float:
         return self.initial_accumulator_value
 
-    def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
-                lr: float, weight_decay: float, grad_scale: float,
-                clipvalue: float | None) -> None:
-        self.ops.adagrad_step(params, grads, bufs["accumulator"], lr, self.epsilon,
-                              weight_decay=weight_decay, grad_scale=grad_scale,
-                              clipvalue=clipvalue)
+    def _packed_constants(self) -> tuple[float, ...]:
+        return _scalar.adagrad_consts(self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(),

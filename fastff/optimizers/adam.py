@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from fastff._validation import check_bool, check_real
+from fastff.backend import scalar as _scalar
 from fastff.optimizers.base import Optimizer
 
 
@@ -22,18 +23,21 @@ class Adam(Optimizer):
         self.epsilon = check_real(epsilon, "epsilon", low=0.0)
         self.amsgrad = check_bool(amsgrad, "amsgrad")
 
-    def _buffer_names(self) -> tuple[str, ...]:
-        return ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum",
-                                                                                "velocity")
+    _code = _scalar.ADAM
 
-    def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
-                lr: float, weight_decay: float, grad_scale: float,
-                clipvalue: float | None) -> None:
-        vhat = bufs["velocity_hat"] if self.amsgrad else None
-        self.ops.adam_step(params, grads, bufs["momentum"], bufs["velocity"], vhat, lr,
-                           self.beta_1, self.beta_2, self.epsilon, self.iterations + 1,
-                           self.amsgrad, weight_decay=weight_decay, grad_scale=grad_scale,
-                           clipvalue=clipvalue)
+    def _slots(self) -> tuple[str | None, ...]:
+        return ("momentum", "velocity", "velocity_hat" if self.amsgrad else None)
+
+    def _packed_constants(self) -> tuple[float, ...]:
+        return _scalar.adam_consts(self.beta_1, self.beta_2, self.epsilon)
+
+    def step_scalars(self, iteration: int, lr: float | None = None) -> tuple[float, float]:
+        """``(alpha, lr * weight_decay)``: alpha is the bias-corrected step size of step
+        ``iteration + 1`` (the one place fastff computes it for training)."""
+        if lr is None:
+            lr = self._lr_at(iteration)
+        return (_scalar.adam_alpha(lr, self.beta_1, self.beta_2, iteration + 1),
+                lr * (self.weight_decay or 0.0))
 
     def _update_rows(self, state: dict[str, np.ndarray], table: np.ndarray, grad: np.ndarray,
                      rows: np.ndarray, lr: float, weight_decay: float, grad_scale: float,

@@ -4,6 +4,11 @@ An optimizer updates the trainable prefix of a model's flat parameter buffer fro
 gradient buffer in one Ops kernel call per step (one call per variable only when
 ``clipnorm`` asks for per-variable norms). Keras 3 semantics: gradients are clipped, then
 weights decayed by ``lr * weight_decay``, then the update runs, then ``iterations += 1``.
+
+A built-in optimizer declares its update in packed form (``packed``: a ``backend.scalar``
+code, its state buffers, its constants; ``step_scalars``: the per-step learning rate, Adam's
+bias-corrected alpha, and ``lr * weight_decay``). The general update hands exactly that to
+``ops.optimizer_step``, and the compiled training path hands the same to the same kernel.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from fastff._validation import check_real
+from fastff.backend import scalar as _scalar
+from fastff.backend.numpy_ops import flush_threshold
 from fastff.optimizers import schedules as _schedules
 
 __all__ = ["Optimizer"]
@@ -26,7 +33,13 @@ def _positive_or_none(name: str, value: Any) -> float | None:
 
 
 class Optimizer:
-    """Base class. Subclasses define ``_buffer_names()``, ``_update`` and ``get_config``."""
+    """Base class. A built-in subclass sets ``_code`` (its ``backend.scalar`` element body)
+    and defines ``_slots()``, ``_packed_constants()`` and ``get_config``; a custom one may
+    instead define ``_buffer_names()`` and ``_update`` (it then has no packed form and
+    trains on the general path only)."""
+
+    #: the ``backend.scalar`` optimizer code of the packed update (None: no packed form)
+    _code: int | None = None
 
     def __init__(
         self, learning_rate: Any = 0.001, *, weight_decay: float | None = None,
@@ -101,10 +114,48 @@ class Optimizer:
     def ops(self, value: Any) -> None:
         self._ops = value
 
+    def _lr_at(self, iteration: int) -> float:
+        lr = self._learning_rate
+        return float(lr(iteration)) if callable(lr) else lr
+
+    # ------------------------------------------------------------ packed form
+    def _slots(self) -> tuple[str | None, ...]:
+        """The state buffers ``(b0, b1, b2)`` of the packed update, by name (None: unused in
+        this configuration)."""
+        return ()
+
+    def _packed_constants(self) -> tuple[float, ...]:
+        """The optimizer's own constants of the packed update (``backend.scalar``)."""
+        raise NotImplementedError
+
+    def packed(self, bufs: dict[str, Any] | None = None) -> tuple[int, tuple, np.ndarray] | None:
+        """``(code, (b0, b1, b2), consts)``: this optimizer's update as the backend kernels
+        and the compiled training step take it (``bufs``: the state buffers or views of
+        them; default all). None when there is no packed form (no ``_code``, or a subclass
+        overrides ``_update``) or the optimizer is not built."""
+        if self._code is None or type(self)._update is not Optimizer._update or not self.built:
+            return None
+        return self._pack(self._buffers if bufs is None else bufs, self.dtype)
+
+    def _pack(self, bufs: dict[str, Any], dtype: np.dtype) -> tuple[int, tuple, np.ndarray]:
+        names = self._slots()
+        state = tuple(None if n is None else bufs[n] for n in names) + (None,) * (3 - len(names))
+        consts = _scalar.pack_consts(self.clipvalue, flush_threshold(dtype),
+                                     self._packed_constants())
+        return self._code, state, np.array(consts, np.float64)
+
+    def step_scalars(self, iteration: int, lr: float | None = None) -> tuple[float, float]:
+        """``(rate, lr * weight_decay)`` of the step numbered ``iteration`` (0-based): rate is
+        the learning rate (Adam: its bias-corrected alpha). ``lr``: the schedule's value at
+        ``iteration`` when the caller has it."""
+        if lr is None:
+            lr = self._lr_at(iteration)
+        return lr, lr * (self.weight_decay or 0.0)
+
     # ------------------------------------------------------------------- build
     def _buffer_names(self) -> tuple[str, ...]:
         """Names of the per-parameter state buffers this configuration needs."""
-        return ()
+        return tuple(n for n in self._slots() if n is not None)
 
     def _buffer_init(self, name: str) -> float:
         """Initial value of a state buffer."""
@@ -143,9 +194,7 @@ class Optimizer:
         p = params_flat if params_flat.size == n else params_flat[:n]
         g = grads_flat if grads_flat.size == n else grads_flat[:n]
         bufs = self._buffers if n == self.n_params else {k: v[:n] for k, v in self._buffers.items()}
-        lr = self._learning_rate
-        if callable(lr):
-            lr = float(lr(self.iterations))
+        lr = self._lr_at(self.iterations)
         wd = self.weight_decay or 0.0
         if n and self.clipnorm is not None:
             c = self.clipnorm
@@ -186,9 +235,7 @@ class Optimizer:
             raise ValueError(f"apply_slice: slice [{lo}, {hi}) of {self.n_params} parameters "
                              f"with {grad_slice.size} gradient values")
         if hi > lo:
-            lr = self._learning_rate
-            if callable(lr):
-                lr = float(lr(self.iterations))
+            lr = self._lr_at(self.iterations)
             bufs = {k: v[lo:hi] for k, v in self._buffers.items()}
             self._update(bufs, params_flat[lo:hi], grad_slice, lr, self.weight_decay or 0.0,
                          grad_scale, self.clipvalue)
@@ -218,9 +265,7 @@ class Optimizer:
         table = params_flat[sl].reshape(n_rows, width)
         grad = grads_flat[sl].reshape(n_rows, width)
         state = {k: v[sl].reshape(n_rows, width) for k, v in self._buffers.items()}
-        lr = self._learning_rate
-        if callable(lr):
-            lr = float(lr(self.iterations))
+        lr = self._lr_at(self.iterations)
         scale = 1.0
         if self.clipnorm is not None:
             c = self.clipnorm
@@ -247,8 +292,16 @@ class Optimizer:
     def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
                 lr: float, weight_decay: float, grad_scale: float,
                 clipvalue: float | None) -> None:
-        """Update ``params`` in place; ``bufs`` holds the matching part of each state buffer."""
-        raise NotImplementedError
+        """Update ``params`` in place; ``bufs`` holds the matching part of each state buffer.
+        Built-ins: the packed update, one ``ops.optimizer_step``."""
+        if self._code is None:
+            raise NotImplementedError(f"{type(self).__name__} defines no update")
+        code, state, consts = self._pack(bufs, params.dtype)
+        if clipvalue != self.clipvalue:
+            consts[0] = math.inf if clipvalue is None else clipvalue
+        rate = self.step_scalars(self.iterations, lr)[0]
+        self.ops.optimizer_step(code, params, grads, state, consts, rate, lr * weight_decay,
+                                grad_scale)
 
     # ------------------------------------------------------------ state/config
     def get_state(self) -> dict[str, np.ndarray]:

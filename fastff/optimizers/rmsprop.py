@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from fastff._validation import check_bool, check_real
+from fastff.backend import scalar as _scalar
 from fastff.optimizers.base import Optimizer
 
 
@@ -22,23 +21,14 @@ class RMSprop(Optimizer):
         self.epsilon = check_real(epsilon, "epsilon", low=0.0)
         self.centered = check_bool(centered, "centered")
 
-    def _buffer_names(self) -> tuple[str, ...]:
-        names = ["velocity"]
-        if self.momentum > 0.0:
-            names.append("momentum")
-        if self.centered:
-            names.append("average_gradient")
-        return tuple(names)
+    _code = _scalar.RMSPROP
 
-    def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
-                lr: float, weight_decay: float, grad_scale: float,
-                clipvalue: float | None) -> None:
-        mom = bufs["momentum"] if self.momentum > 0.0 else None
-        avg = bufs["average_gradient"] if self.centered else None
-        self.ops.rmsprop_step(params, grads, bufs["velocity"], mom, avg, lr, self.rho,
-                              self.momentum, self.epsilon, self.centered,
-                              weight_decay=weight_decay, grad_scale=grad_scale,
-                              clipvalue=clipvalue)
+    def _slots(self) -> tuple[str | None, ...]:
+        return ("velocity", "momentum" if self.momentum > 0.0 else None,
+                "average_gradient" if self.centered else None)
+
+    def _packed_constants(self) -> tuple[float, ...]:
+        return _scalar.rmsprop_consts(self.rho, self.momentum, self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,

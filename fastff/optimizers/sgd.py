@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from fastff._validation import check_bool, check_real
+from fastff.backend import scalar as _scalar
 from fastff.optimizers.base import Optimizer
 
 
@@ -19,15 +18,13 @@ class SGD(Optimizer):
         self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0)
         self.nesterov = check_bool(nesterov, "nesterov")
 
-    def _buffer_names(self) -> tuple[str, ...]:
-        return ("momentum",) if self.momentum != 0.0 else ()
+    _code = _scalar.SGD
 
-    def _update(self, bufs: dict[str, np.ndarray], params: np.ndarray, grads: np.ndarray,
-                lr: float, weight_decay: float, grad_scale: float,
-                clipvalue: float | None) -> None:
-        vel = bufs["momentum"] if self.momentum != 0.0 else None
-        self.ops.sgd_step(params, grads, vel, lr, self.momentum, self.nesterov,
-                          weight_decay=weight_decay, grad_scale=grad_scale, clipvalue=clipvalue)
+    def _slots(self) -> tuple[str | None, ...]:
+        return ("momentum" if self.momentum != 0.0 else None,)
+
+    def _packed_constants(self) -> tuple[float, ...]:
+        return _scalar.sgd_consts(self.momentum, self.nesterov)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -11,10 +11,14 @@ import numpy as np
 from fastff import config
 from fastff.utils.dataset_utils import split_dataset
 from fastff.utils.numerical import normalize
+from fastff.utils.py_dataset import PyDataset
 from fastff.utils.sequence_utils import pad_sequences
 
 __all__ = ["set_random_seed", "to_categorical", "plot_history", "clear_session", "pad_sequences",
-           "normalize", "split_dataset"]
+           "normalize", "split_dataset", "PyDataset", "Sequence"]
+
+#: Keras's older name of ``PyDataset``
+Sequence = PyDataset
 
 
 def set_random_seed(seed: int) -> None:

@@ -27,7 +27,7 @@ from fastff.backend.cuda import reductions as K_red
 from fastff.backend.cuda import softmax as K_sm
 from fastff.backend.cuda._cuda import cuda, is_device_array, sm_count
 from fastff.backend.cuda._launch import grid_1d, scalar_type
-from fastff.backend.numpy_ops import dropout_key, dropout_threshold, flush_threshold
+from fastff.backend.numpy_ops import OptimizerSteps, dropout_key, dropout_threshold
 from fastff.backend.spec import NEEDS_INPUT
 from fastff.backend.spec import canonical as canonical_activation
 
@@ -44,7 +44,7 @@ def _flat(x: Array) -> Array:
     return x.reshape(x.size)
 
 
-class CudaOps:
+class CudaOps(OptimizerSteps):
     """Ops over ``numba.cuda`` kernels; arrays live on the current CUDA device.
 
     ``gemm_config`` picks the GEMM tile: ``"auto"`` (by problem size), ``"small"`` or
@@ -339,6 +339,14 @@ class CudaOps:
             return 0.0
         return math.sqrt(float(np.sum(self.sq_norms(arrays).copy_to_host())))
 
+    def sum_f64(self, x: Any) -> float:
+        """Σ x in float64 of a host or device vector (the per-batch losses the loop sums)."""
+        return float(np.sum(self.to_numpy(x), dtype=np.float64))
+
+    def permutation(self, seed: int, epoch: int, n: int) -> np.ndarray:
+        """``NumpyOps.permutation``: the host order ``fit`` visits the samples in."""
+        return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
+
     # ------------------------------------------------------------------ losses
     def _weights(self, n: int, sample_weight: Any, dt: np.dtype, dummy: Array):
         t = dt.type
@@ -412,6 +420,23 @@ class CudaOps:
             K_sm.kernels(Z.dtype)["sigmoid_bce"][blocks, threads](
                 z2, T, W, has_w, inv, loss, _flat(DZ).reshape(n, c))
         return self._done(loss, None, host), self._done(DZ, dlogits, host)
+
+    def mse(
+        self, y_pred: Array, y_true: Array, sample_weight: Any = None, dy: Array | None = None,
+    ) -> tuple[Array, Array]:
+        """Per-row ``mean_j (y - t)²`` and the gradient ``2 (y - t) w_i / (Σw C)``."""
+        host = not is_device_array(y_pred)
+        Y = self._in(y_pred)
+        n, c = Y.shape
+        T = _flat(self._in(y_true, Y.dtype)).reshape(n, c)
+        loss = cuda.device_array(n, dtype=Y.dtype)
+        D = self._dst(dy, Y.shape, Y.dtype)
+        W, has_w, inv = self._weights(n, sample_weight, Y.dtype, loss)
+        if n:
+            blocks, threads = K_sm.grid_rows(n)
+            K_sm.kernels(Y.dtype)["mse"][blocks, threads](_flat(Y).reshape(n, c), T, W, has_w,
+                                                         inv, loss, _flat(D).reshape(n, c))
+        return self._done(loss, None, host), self._done(D, dy, host)
 
     # ----------------------------------------------------------------- dropout
     def dropout_mask(
@@ -492,80 +517,19 @@ class CudaOps:
             if b is not None and not is_device_array(b):
                 b[...] = d.copy_to_host()
 
-    @staticmethod
-    def _clip(t: Any, clipvalue: float | None) -> Any:
-        return t(math.inf if clipvalue is None else clipvalue)
-
-    def sgd_step(
-        self, params: Array, grads: Array, velocity: Array | None, lr: float,
-        momentum: float = 0.0, nesterov: bool = False, *, weight_decay: float = 0.0,
-        grad_scale: float = 1.0, clipvalue: float | None = None,
+    def optimizer_step(
+        self, code: int, params: Array, grads: Array, bufs: Sequence[Array | None],
+        consts: Sequence[float], lr: float, wdlr: float, grad_scale: float = 1.0,
     ) -> None:
-        """SGD (Keras semantics, see ``NumpyOps.sgd_step``) as one kernel."""
+        """One packed optimizer step (see ``NumpyOps.optimizer_step``) as one kernel; the
+        per-optimizer steps (``adam_step`` ...) come from ``OptimizerSteps``."""
         dt = np.dtype(params.dtype)
-        t = dt.type
-        vel = velocity if (momentum != 0.0 and velocity is not None) else None
-        bufs = [params, grads, vel]
-        (P, G, V), _ = self._state(bufs, dt)
-        if P.size:
-            K_opt.sgd[grid_1d(P.size)](
-                _flat(P), _flat(G), _flat(V), t(lr), t(momentum), bool(nesterov),
-                t(lr * weight_decay), t(grad_scale), self._clip(t, clipvalue),
-                t(flush_threshold(dt)))
-        self._writeback([params, None, vel], [P, G, V])
-
-    def adagrad_step(
-        self, params: Array, grads: Array, accum: Array, lr: float, epsilon: float = 1e-7, *,
-        weight_decay: float = 0.0, grad_scale: float = 1.0, clipvalue: float | None = None,
-    ) -> None:
-        """Adagrad (see ``NumpyOps.adagrad_step``) as one kernel."""
-        dt = np.dtype(params.dtype)
-        t = dt.type
-        (P, G, A), _ = self._state([params, grads, accum], dt)
-        if P.size:
-            K_opt.adagrad[grid_1d(P.size)](
-                _flat(P), _flat(G), _flat(A), t(lr), t(epsilon), t(lr * weight_decay),
-                t(grad_scale), self._clip(t, clipvalue))
-        self._writeback([params, None, accum], [P, G, A])
-
-    def rmsprop_step(
-        self, params: Array, grads: Array, velocity: Array, momentum_buf: Array | None,
-        average_grad: Array | None, lr: float, rho: float = 0.9, momentum: float = 0.0,
-        epsilon: float = 1e-7, centered: bool = False, *, weight_decay: float = 0.0,
-        grad_scale: float = 1.0, clipvalue: float | None = None,
-    ) -> None:
-        """RMSprop (see ``NumpyOps.rmsprop_step``) as one kernel."""
-        dt = np.dtype(params.dtype)
-        t = dt.type
-        mb = momentum_buf if momentum > 0.0 else None
-        ag = average_grad if centered else None
-        bufs = [params, grads, velocity, mb, ag]
-        (P, G, V, MB, AG), _ = self._state(bufs, dt)
-        if P.size:
-            K_opt.rmsprop[grid_1d(P.size)](
-                _flat(P), _flat(G), _flat(V), _flat(MB), _flat(AG), t(lr), t(rho), t(1.0 - rho),
-                t(momentum), t(epsilon), t(lr * weight_decay), t(grad_scale),
-                self._clip(t, clipvalue), t(flush_threshold(dt)))
-        self._writeback([params, None, velocity, mb, ag], [P, G, V, MB, AG])
-
-    def adam_step(
-        self, params: Array, grads: Array, m: Array, v: Array, vhat: Array | None, lr: float,
-        beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7, step: int = 1,
-        amsgrad: bool = False, *, weight_decay: float = 0.0, grad_scale: float = 1.0,
-        clipvalue: float | None = None,
-    ) -> None:
-        """Adam / AMSGrad (see ``NumpyOps.adam_step``) as one kernel."""
-        dt = np.dtype(params.dtype)
-        t = dt.type
-        alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
-        vh = vhat if amsgrad else None
-        (P, G, M, V, VH), _ = self._state([params, grads, m, v, vh], dt)
-        if P.size:
-            K_opt.adam[grid_1d(P.size)](
-                _flat(P), _flat(G), _flat(M), _flat(V), _flat(VH), t(alpha), t(1.0 - beta_1),
-                t(1.0 - beta_2), t(epsilon), t(lr * weight_decay), t(grad_scale),
-                self._clip(t, clipvalue), t(flush_threshold(dt)))
-        self._writeback([params, None, m, v, vh], [P, G, M, V, VH])
+        state = [params, grads, *bufs]
+        devs, _ = self._state(state, dt)
+        if devs[0].size:
+            K_opt.launch(code, *(_flat(d) for d in devs), consts, scalar_type(dt), lr, wdlr,
+                         grad_scale)
+        self._writeback([params, None, *bufs], devs)
 
     # --------------------------------------------------------------- embedding
     # As NumpyOps: ``pad_id < 0`` means no padding id; backwards zero the rows of

@@ -1,62 +1,46 @@
 """Optimizer updates over flat device buffers, one kernel per step.
 
-Each thread walks its grid-stride share of the buffer and does the whole update for an
-element: gradient transform ``g = clip(g * gscale, -clip, clip)`` (clip = inf when unused),
-decoupled weight decay ``p -= p * wdlr`` (when non-zero), then the rule, flushing moments
-below ``tiny`` to zero. The order of operations is ``NumpyOps``'s. Scalars arrive cast to
-the buffer dtype; empty state buffers (size 0) switch features off.
+Each thread walks its grid-stride share of the buffer and runs, per element, the same body
+the CPU kernels run: ``backend/scalar.py``'s function for the optimizer, compiled here as a
+``cuda.jit(device=True)`` function. ``launch`` takes the packed form (code, three buffers,
+``consts``; see ``scalar``). NVVM may contract multiply-adds into FMAs, so CPU and GPU agree
+to rounding (docs/gpu.md). Scalars arrive cast to the buffer dtype; empty state buffers (size
+0) switch features off.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
+from fastff.backend import scalar as S
 from fastff.backend.cuda._cuda import cuda
+from fastff.backend.cuda._launch import grid_1d
 
-
-@cuda.jit(device=True)
-def _grad(g, gscale, clip):
-    v = g * gscale
-    if v > clip:
-        v = clip
-    elif v < -clip:
-        v = -clip
-    return v
+_grad_in = cuda.jit(device=True)(S.grad_in)
+_sgd = cuda.jit(device=True)(S.sgd_elem)
+_adagrad = cuda.jit(device=True)(S.adagrad_elem)
+_rmsprop = cuda.jit(device=True)(S.rmsprop_elem)
+_adam = cuda.jit(device=True)(S.adam_elem)
 
 
 @cuda.jit
 def sgd(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny):
     zero = lr - lr
+    use_vel = vel.size > 0
     for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
-        gi = _grad(g[i], gscale, clip)
-        pi = p[i]
-        if wdlr != zero:
-            pi = pi - pi * wdlr
-        if vel.size == 0:
-            pi = pi - lr * gi
-        else:
-            vi = mom * vel[i] - lr * gi
-            if abs(vi) < tiny:
-                vi = zero
-            vel[i] = vi
-            if nesterov:
-                pi = pi + (mom * vi - lr * gi)
-            else:
-                pi = pi + vi
+        pi, v = _sgd(p[i], _grad_in(g[i], gscale, clip), vel[i] if use_vel else zero, use_vel,
+                     nesterov, lr, mom, wdlr, tiny)
         p[i] = pi
+        if use_vel:
+            vel[i] = v
 
 
 @cuda.jit
 def adagrad(p, g, acc, lr, eps, wdlr, gscale, clip):
-    zero = lr - lr
     for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
-        gi = _grad(g[i], gscale, clip)
-        pi = p[i]
-        if wdlr != zero:
-            pi = pi - pi * wdlr
-        a = acc[i] + gi * gi
+        pi, a = _adagrad(p[i], _grad_in(g[i], gscale, clip), acc[i], lr, eps, wdlr)
+        p[i] = pi
         acc[i] = a
-        p[i] = pi - (lr * gi) / math.sqrt(a + eps)
 
 
 @cuda.jit
@@ -65,31 +49,15 @@ def rmsprop(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip, tiny)
     centered = ag.size > 0
     use_mom = mb.size > 0
     for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
-        gi = _grad(g[i], gscale, clip)
-        pi = p[i]
-        if wdlr != zero:
-            pi = pi - pi * wdlr
-        v = rho * vel[i] + omr * (gi * gi)
-        if abs(v) < tiny:
-            v = zero
-        vel[i] = v
-        den = v + eps
-        if centered:
-            a = rho * ag[i] + omr * gi
-            if abs(a) < tiny:
-                a = zero
-            ag[i] = a
-            den = v - a * a + eps
-        inc = (lr * gi) / math.sqrt(den)
-        if use_mom:
-            mi = mom * mb[i] + inc
-            if abs(mi) < tiny:
-                mi = zero
-            mb[i] = mi
-            pi = pi - mi
-        else:
-            pi = pi - inc
+        pi, v, m, a = _rmsprop(p[i], _grad_in(g[i], gscale, clip), vel[i],
+                               mb[i] if use_mom else zero, ag[i] if centered else zero,
+                               use_mom, centered, lr, rho, omr, mom, eps, wdlr, tiny)
         p[i] = pi
+        vel[i] = v
+        if use_mom:
+            mb[i] = m
+        if centered:
+            ag[i] = a
 
 
 @cuda.jit
@@ -97,20 +65,30 @@ def adam(p, g, m, v, vhat, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny):
     zero = alpha - alpha
     ams = vhat.size > 0
     for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
-        gi = _grad(g[i], gscale, clip)
-        pi = p[i]
-        if wdlr != zero:
-            pi = pi - pi * wdlr
-        mi = m[i] + (gi - m[i]) * omb1
-        vi = v[i] + (gi * gi - v[i]) * omb2
-        if abs(mi) < tiny:
-            mi = zero
-        if abs(vi) < tiny:
-            vi = zero
+        pi, mi, vi, h = _adam(p[i], _grad_in(g[i], gscale, clip), m[i], v[i],
+                              vhat[i] if ams else zero, ams, alpha, omb1, omb2, eps, wdlr, tiny)
+        p[i] = pi
         m[i] = mi
         v[i] = vi
         if ams:
-            if vi > vhat[i]:
-                vhat[i] = vi
-            vi = vhat[i]
-        p[i] = pi - (mi * alpha) / (math.sqrt(vi) + eps)
+            vhat[i] = h
+
+
+def launch(code: int, p: Any, g: Any, b0: Any, b1: Any, b2: Any, consts: Any, t: type,
+           lr: float, wdlr: float, gscale: float) -> None:
+    """One packed optimizer step (``scalar``) over the flat device buffers, scalars cast with
+    the dtype's scalar type ``t``."""
+    c = [t(v) for v in consts]
+    clip, tiny = c[0], c[1]
+    grid = grid_1d(p.size)
+    lr, wdlr, gscale = t(lr), t(wdlr), t(gscale)
+    if code == S.ADAM:
+        adam[grid](p, g, b0, b1, b2, lr, c[2], c[3], c[4], wdlr, gscale, clip, tiny)
+    elif code == S.SGD:
+        sgd[grid](p, g, b0, lr, c[2], bool(consts[3]), wdlr, gscale, clip, tiny)
+    elif code == S.RMSPROP:
+        rmsprop[grid](p, g, b0, b1, b2, lr, c[2], c[3], c[4], c[5], wdlr, gscale, clip, tiny)
+    elif code == S.ADAGRAD:
+        adagrad[grid](p, g, b0, lr, c[2], wdlr, gscale, clip)
+    else:
+        raise ValueError(f"optimizer_step: unknown optimizer code {code!r}")

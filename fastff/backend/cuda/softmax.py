@@ -27,7 +27,8 @@ def grid_rows(n: int) -> tuple[int, tuple[int, int]]:
 
 @cache
 def kernels(dtype: Any) -> dict[str, Any]:
-    """The row kernels for ``dtype``: softmax, backward, xent_sparse, xent, sigmoid_bce."""
+    """The row kernels for ``dtype``: softmax, backward, xent_sparse, xent, sigmoid_bce,
+    mse."""
     t = scalar_type(dtype)
     zero, one = t(0), t(1)
     neg_inf = t(-math.inf)
@@ -183,5 +184,27 @@ def kernels(dtype: Any) -> dict[str, Any]:
         if ok and tx == 0:
             loss[i] = acc / cc
 
+    @cuda.jit
+    def mse(y, tg, w, has_w, inv, loss, d):
+        """Per-row mean of (y - t)² and the gradient 2 (y - t) c_i / C (not a softmax loss,
+        but the same row layout)."""
+        sh = cuda.shared.array((ROWS, LANES), dtype=t)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        i = cuda.blockIdx.x * ROWS + ty
+        n, c = y.shape
+        ok = i < n
+        cc = t(c)
+        two = one + one
+        acc = zero
+        if ok:
+            ci = (w[i] * inv if has_w else inv) / cc
+            for j in range(tx, c, LANES):
+                e = y[i, j] - tg[i, j]
+                acc += e * e
+                d[i, j] = (two * e) * ci
+        acc = row_sum(sh, tx, ty, acc)
+        if ok and tx == 0:
+            loss[i] = acc / cc
+
     return {"softmax": softmax, "backward": backward, "xent_sparse": xent_sparse,
-            "xent": xent, "sigmoid_bce": sigmoid_bce}
+            "xent": xent, "sigmoid_bce": sigmoid_bce, "mse": mse}

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from fastff.backend.kernels import NJIT
-from fastff.backend.kernels.optim import _grad  # the clipped, scaled gradient of the dense steps
+from fastff.backend.kernels.optim import _adam, grad_in  # the dense steps' element bodies
 
 
 @njit(**NJIT)
@@ -131,24 +131,13 @@ def bag_backward(dy, ids, pad, mean, grad, prev):
 
 @njit(**NJIT)
 def adam_rows(p, g, m, v, rows, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny):
-    """Lazy Adam on the rows ``rows`` of 2-D tables, the same arithmetic as the dense step."""
+    """Lazy Adam on the rows ``rows`` of 2-D tables: the dense step's element body
+    (``scalar.adam_elem``) on those rows only."""
     d = p.shape[1]
     zero = alpha - alpha
     for k in range(rows.shape[0]):
         r = rows[k]
         for j in range(d):
-            gi = _grad(g[r, j], gscale, clip)
-            pi = p[r, j]
-            if wdlr != zero:
-                pi = pi - pi * wdlr
-            mi = m[r, j]
-            mi = mi + (gi - mi) * omb1
-            vi = v[r, j]
-            vi = vi + (gi * gi - vi) * omb2
-            if abs(mi) < tiny:
-                mi = zero
-            if vi < tiny:
-                vi = zero
-            m[r, j] = mi
-            v[r, j] = vi
-            p[r, j] = pi - (mi * alpha) / (np.sqrt(vi) + eps)
+            p[r, j], m[r, j], v[r, j], _ = _adam(p[r, j], grad_in(g[r, j], gscale, clip),
+                                                 m[r, j], v[r, j], zero, False, alpha, omb1,
+                                                 omb2, eps, wdlr, tiny)

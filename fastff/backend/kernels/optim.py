@@ -1,30 +1,27 @@
 """Optimizer updates over flat buffers, one fused pass per step.
 
-Range kernels slice their arrays to ``[lo, hi)`` and loop from 0: indices then are provably
-non-negative, so Numba drops its negative-index wraparound and LLVM vectorises (8x here).
-Each kernel first transforms the gradient (``g = clip(g * gscale, -clip, clip)``; clip = inf
-when unused), decays the weight (``p -= p * wdlr`` when ``wdlr != 0``), then applies its
-update, flushing moments below ``tiny`` to zero so they never turn subnormal. Operation
-order matches ``NumpyOps`` so both agree bit for bit on the same input. All scalars arrive
-already cast to the buffer dtype.
+The arithmetic of each element is ``backend/scalar.py``'s body for that optimizer, compiled
+inline here; this module only adds the loops. Range kernels slice their arrays to
+``[lo, hi)`` and loop from 0: indices then are provably non-negative, so Numba drops its
+negative-index wraparound and LLVM vectorises (8x here). ``opt_range`` takes the packed form
+(code, three buffers, ``consts``; see ``scalar``) and is what ``CpuOps.optimizer_step`` and
+the compiled training step both run. All scalars arrive already cast to the buffer dtype.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
+from fastff.backend import scalar as S
 from fastff.backend.kernels import NJIT
 
-
-@njit(inline="always", error_model="numpy")
-def _grad(g, gscale, clip):
-    v = g * gscale
-    if v > clip:
-        v = clip
-    elif v < -clip:
-        v = -clip
-    return v
+_INLINE = {"inline": "always", "error_model": "numpy"}
+grad_in = njit(**_INLINE)(S.grad_in)
+_sgd = njit(**_INLINE)(S.sgd_elem)
+_adagrad = njit(**_INLINE)(S.adagrad_elem)
+_rmsprop = njit(**_INLINE)(S.rmsprop_elem)
+_adam = njit(**_INLINE)(S.adam_elem)
+SGD, ADAGRAD, RMSPROP, ADAM = S.SGD, S.ADAGRAD, S.RMSPROP, S.ADAM
 
 
 @njit(**NJIT)
@@ -35,22 +32,10 @@ def sgd_range(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny, lo, hi):
     vel = vel[lo:hi]
     zero = lr - lr
     for i in range(hi - lo):
-        gi = _grad(g[i], gscale, clip)
-        pi = p[i]
-        if wdlr != zero:
-            pi = pi - pi * wdlr
-        if not use_vel:
-            pi = pi - lr * gi
-        else:
-            vi = mom * vel[i] - lr * gi
-            if abs(vi) < tiny:
-                vi = zero
-            vel[i] = vi
-            if nesterov:
-                pi = pi + (mom * vi - lr * gi)
-            else:
-                pi = pi + vi
-        p[i] = pi
+        p[i], v = _sgd(p[i], grad_in(g[i], gscale, clip), vel[i] if use_vel else zero,
+                       use_vel, nesterov, lr, mom, wdlr, tiny)
+        if use_vel:
+            vel[i] = v
 
 
 @njit(**NJIT)
@@ -58,15 +43,8 @@ def adagrad_range(p, g, acc, lr, eps, wdlr, gscale, clip, lo, hi):
     p = p[lo:hi]
     g = g[lo:hi]
     acc = acc[lo:hi]
-    zero = lr - lr
     for i in range(hi - lo):
-        gi = _grad(g[i], gscale, clip)
-        pi = p[i]
-        if wdlr != zero:
-            pi = pi - pi * wdlr
-        a = acc[i] + gi * gi
-        acc[i] = a
-        p[i] = pi - (lr * gi) / np.sqrt(a + eps)
+        p[i], acc[i] = _adagrad(p[i], grad_in(g[i], gscale, clip), acc[i], lr, eps, wdlr)
 
 
 @njit(**NJIT)
@@ -80,31 +58,13 @@ def rmsprop_range(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip,
     mb = mb[lo:hi]
     ag = ag[lo:hi]
     for i in range(hi - lo):
-        gi = _grad(g[i], gscale, clip)
-        pi = p[i]
-        if wdlr != zero:
-            pi = pi - pi * wdlr
-        v = rho * vel[i] + omr * (gi * gi)
-        if abs(v) < tiny:
-            v = zero
-        vel[i] = v
-        if centered:
-            a = rho * ag[i] + omr * gi
-            if abs(a) < tiny:
-                a = zero
-            ag[i] = a
-            den = v - a * a + eps
-        else:
-            den = v + eps
-        inc = (lr * gi) / np.sqrt(den)
+        p[i], vel[i], m, a = _rmsprop(
+            p[i], grad_in(g[i], gscale, clip), vel[i], mb[i] if use_mom else zero,
+            ag[i] if centered else zero, use_mom, centered, lr, rho, omr, mom, eps, wdlr, tiny)
         if use_mom:
-            m = mom * mb[i] + inc
-            if abs(m) < tiny:
-                m = zero
             mb[i] = m
-            p[i] = pi - m
-        else:
-            p[i] = pi - inc
+        if centered:
+            ag[i] = a
 
 
 @njit(**NJIT)
@@ -117,45 +77,27 @@ def adam_range(p, g, m, v, vh, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny,
     ams = vh.size > 0
     vh = vh[lo:hi]
     for i in range(hi - lo):
-        gi = _grad(g[i], gscale, clip)
-        pi = p[i]
-        if wdlr != zero:
-            pi = pi - pi * wdlr
-        mi = m[i]
-        mi = mi + (gi - mi) * omb1
-        vi = v[i]
-        vi = vi + (gi * gi - vi) * omb2
-        if abs(mi) < tiny:
-            mi = zero
-        if vi < tiny:
-            vi = zero
-        m[i] = mi
-        v[i] = vi
+        p[i], m[i], v[i], h = _adam(p[i], grad_in(g[i], gscale, clip), m[i], v[i],
+                                    vh[i] if ams else zero, ams, alpha, omb1, omb2, eps, wdlr,
+                                    tiny)
         if ams:
-            if vi > vh[i]:
-                vh[i] = vi
-            vi = vh[i]
-        p[i] = pi - (mi * alpha) / (np.sqrt(vi) + eps)
+            vh[i] = h
 
 
 @njit(**NJIT)
-def sgd(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny):
-    sgd_range(p, g, vel, lr, mom, nesterov, wdlr, gscale, clip, tiny, 0, p.size)
-
-
-
-@njit(**NJIT)
-def adagrad(p, g, acc, lr, eps, wdlr, gscale, clip):
-    adagrad_range(p, g, acc, lr, eps, wdlr, gscale, clip, 0, p.size)
-
-
-
-@njit(**NJIT)
-def rmsprop(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip, tiny):
-    rmsprop_range(p, g, vel, mb, ag, lr, rho, omr, mom, eps, wdlr, gscale, clip, tiny, 0, p.size)
-
-
-
-@njit(**NJIT)
-def adam(p, g, m, v, vh, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny):
-    adam_range(p, g, m, v, vh, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny, 0, p.size)
+def opt_range(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
+    """One step of the packed optimizer ``code`` over ``[lo, hi)`` (see ``scalar``)."""
+    t = p.dtype.type
+    clip = t(consts[0])
+    tiny = t(consts[1])
+    if code == ADAM:
+        adam_range(p, g, b0, b1, b2, lr, t(consts[2]), t(consts[3]), t(consts[4]), wdlr,
+                   gscale, clip, tiny, lo, hi)
+    elif code == SGD:
+        sgd_range(p, g, b0, lr, t(consts[2]), consts[3] != 0.0, wdlr, gscale, clip, tiny, lo,
+                  hi)
+    elif code == RMSPROP:
+        rmsprop_range(p, g, b0, b1, b2, lr, t(consts[2]), t(consts[3]), t(consts[4]),
+                      t(consts[5]), wdlr, gscale, clip, tiny, lo, hi)
+    elif code == ADAGRAD:
+        adagrad_range(p, g, b0, lr, t(consts[2]), wdlr, gscale, clip, lo, hi)

@@ -1,4 +1,4 @@
-"""Deterministic reductions: bias gradients (column sums) and squared norms.
+"""Deterministic reductions: bias gradients (column sums), squared norms and float64 sums.
 
 Partitions are fixed (columns for the bias gradient, CHUNK-sized pieces for norms) and
 partial results are combined in index order, so results never depend on the thread count.
@@ -76,3 +76,18 @@ def sum_in_order(parts):
     for c in range(parts.size):
         total += parts[c]
     return total
+
+
+@njit(**NJIT)
+def sum_f64(x):
+    """Σ x in float64 with 8 interleaved accumulators (a fixed order: deterministic, and 8
+    independent add chains). The loss sum of ``fit``'s History on both CPU paths."""
+    n = x.size
+    acc = np.zeros(8, dtype=np.float64)
+    n8 = n - n % 8
+    for i in range(0, n8, 8):
+        for k in range(8):
+            acc[k] += np.float64(x[i + k])
+    for i in range(n8, n):
+        acc[i - n8] += np.float64(x[i])
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))

@@ -3,10 +3,10 @@
 The compiled path of ``fit`` (see ``fastff.fastpath``): for each step it makes exactly the
 kernel calls the general path makes through the layers and ``CpuOps`` — the same C GEMMs with
 the same epilogues, the same fused activation-derivative + bias-gradient pass, the same
-softmax/sigmoid cross-entropy kernels, dropout masks and optimizer kernels — so parameters,
+softmax/sigmoid cross-entropy and MSE kernels, dropout masks and optimizer kernels — so parameters,
 optimizer state and losses come out bit for bit the same; only the Python between them is
-gone. It can also shuffle (``kernels.shuffle``, the same permutation as NumPy), gather each
-batch's rows, and sum the epoch loss the way NumPy's pairwise ``sum`` does.
+gone. It also shuffles, gathers each batch's rows and sums the epoch loss with the kernels
+``CpuOps.permutation`` and ``CpuOps.sum_f64`` run (equal by construction, not by imitation).
 
 Layout: the model's flat ``params``/``grads`` buffers are cut into per-layer views here from
 ``meta`` rows, and per-layer scratch arrays from one flat workspace ``ws`` — so one compiled
@@ -28,15 +28,14 @@ from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
 from fastff.backend.kernels.activations import act_backward_bias
 from fastff.backend.kernels.dropout import mask_range
-from fastff.backend.kernels.reductions import bias_grad
+from fastff.backend.kernels.reductions import bias_grad, sum_f64
+from fastff.backend.kernels.regression import mse
 from fastff.backend.kernels.shuffle import seeded_permutation
 
 # meta columns
 N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
 # loss kinds
 SPARSE_XENT, XENT, SIGMOID_BCE, MSE = 0, 1, 2, 3
-# optimizer codes
-SGD, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -59,139 +58,6 @@ def _splitmix(x):
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
     return z ^ (z >> np.uint64(31))
-
-
-@njit(**NJIT)
-def _pw_block(a, lo, hi):
-    """NumPy's pairwise-sum leaf: a plain loop below 8 values, else 8 accumulators."""
-    n = hi - lo
-    if n < 8:
-        r = 0.0
-        for i in range(lo, hi):
-            r += np.float64(a[i])
-        return r
-    r0 = np.float64(a[lo])
-    r1 = np.float64(a[lo + 1])
-    r2 = np.float64(a[lo + 2])
-    r3 = np.float64(a[lo + 3])
-    r4 = np.float64(a[lo + 4])
-    r5 = np.float64(a[lo + 5])
-    r6 = np.float64(a[lo + 6])
-    r7 = np.float64(a[lo + 7])
-    i = 8
-    end = n - n % 8
-    while i < end:
-        r0 += np.float64(a[lo + i])
-        r1 += np.float64(a[lo + i + 1])
-        r2 += np.float64(a[lo + i + 2])
-        r3 += np.float64(a[lo + i + 3])
-        r4 += np.float64(a[lo + i + 4])
-        r5 += np.float64(a[lo + i + 5])
-        r6 += np.float64(a[lo + i + 6])
-        r7 += np.float64(a[lo + i + 7])
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += np.float64(a[lo + i])
-        i += 1
-    return res
-
-
-@njit(**NJIT)
-def _row_sum_same_type(a, n):
-    """``np.add.reduce`` of a contiguous row of n <= 128 values in its own dtype (NumPy's
-    pairwise leaf with 8 accumulators of that dtype)."""
-    if n < 8:
-        r = a[0] - a[0]
-        for i in range(n):
-            r += a[i]
-        return r
-    r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
-    r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
-    i = 8
-    end = n - n % 8
-    while i < end:
-        r0 += a[i]
-        r1 += a[i + 1]
-        r2 += a[i + 2]
-        r3 += a[i + 3]
-        r4 += a[i + 4]
-        r5 += a[i + 5]
-        r6 += a[i + 6]
-        r7 += a[i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[i]
-        i += 1
-    return res
-
-
-@njit(**NJIT)
-def mse_rows(y, t, loss, d):
-    """``losses.MeanSquaredError.forward`` (unweighted) bit for bit: e = y - t,
-    loss_i = mean_j e² (row sum in the dtype, then / C), d = (2 e) * ((1/n) / C)."""
-    n, c = y.shape
-    tt = y.dtype.type
-    f = tt(1.0 / n) / tt(c)
-    two = tt(2.0)
-    for i in range(n):
-        row = d[i]
-        for j in range(c):
-            e = y[i, j] - t[i, j]
-            row[j] = e * e
-        loss[i] = _row_sum_same_type(row, c) / tt(c)
-        for j in range(c):
-            row[j] = (two * (y[i, j] - t[i, j])) * f
-
-
-@njit(**NJIT)
-def pairwise_sum(a, lo, hi):
-    """``float(np.sum(a[lo:hi], dtype=np.float64))`` bit for bit: NumPy's pairwise recursion
-    (halves cut at multiples of 8, leaves of at most 128 values) run on an explicit stack
-    (a recursive njit function breaks Numba's on-disk cache when called from another one).
-    Valid for up to 8192 values (one NumPy cast buffer)."""
-    if hi - lo <= 128:
-        return _pw_block(a, lo, hi)
-    fr = np.empty((32, 3), np.int64)  # lo, hi, stage (0 new, 1 left pending, 2 right pending)
-    left = np.empty(32, np.float64)
-    top = 0
-    fr[0, 0] = lo
-    fr[0, 1] = hi
-    fr[0, 2] = 0
-    ret = 0.0
-    have = False
-    while True:
-        if have:
-            if top < 0:
-                return ret
-            if fr[top, 2] == 1:
-                left[top] = ret
-                fr[top, 2] = 2
-                n2 = (fr[top, 1] - fr[top, 0]) // 2
-                n2 -= n2 % 8
-                top += 1
-                fr[top, 0] = fr[top - 1, 0] + n2
-                fr[top, 1] = fr[top - 1, 1]
-                fr[top, 2] = 0
-                have = False
-            else:
-                ret = left[top] + ret
-                top -= 1
-            continue
-        n = fr[top, 1] - fr[top, 0]
-        if n <= 128:
-            ret = _pw_block(a, fr[top, 0], fr[top, 1])
-            top -= 1
-            have = True
-        else:
-            n2 = n // 2
-            n2 -= n2 % 8
-            fr[top, 2] = 1
-            top += 1
-            fr[top, 0] = fr[top - 1, 0]
-            fr[top, 1] = fr[top - 1, 0] + n2
-            fr[top, 2] = 0
 
 
 @njit(**NJIT)
@@ -276,25 +142,6 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
 
 
 @njit(**NJIT)
-def _opt_step(params, grads, n, opt, b0, b1, b2, ocon, lr, wdlr):
-    """One optimizer update over the trainable prefix with the same kernel ``CpuOps`` runs."""
-    t = params.dtype.type
-    p = params[:n]
-    g = grads[:n]
-    if opt == ADAM:
-        K_opt.adam_range(p, g, b0, b1, b2, t(lr), t(ocon[0]), t(ocon[1]), t(ocon[2]), t(wdlr),
-                         t(ocon[3]), t(ocon[4]), t(ocon[5]), 0, n)
-    elif opt == SGD:
-        K_opt.sgd_range(p, g, b0, t(lr), t(ocon[0]), ocon[1] != 0.0, t(wdlr), t(ocon[2]),
-                        t(ocon[3]), t(ocon[4]), 0, n)
-    elif opt == RMSPROP:
-        K_opt.rmsprop_range(p, g, b0, b1, b2, t(lr), t(ocon[0]), t(ocon[1]), t(ocon[2]),
-                            t(ocon[3]), t(wdlr), t(ocon[4]), t(ocon[5]), t(ocon[6]), 0, n)
-    else:
-        K_opt.adagrad_range(p, g, b0, t(lr), t(ocon[0]), t(wdlr), t(ocon[1]), t(ocon[2]), 0, n)
-
-
-@njit(**NJIT)
 def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, n_train, meta,
                 fparams, dkeys, ws, opt, b0, b1, b2, ocon, oscal, it0, seed, shuffle, e0, e1,
                 s_lo, s_hi, batch, totals, per_row, dz):
@@ -302,6 +149,8 @@ def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, 
     permutation is drawn when a step range starts at 0 and ``shuffle``). Step q of the call
     uses ``oscal[q]`` = (lr or Adam's alpha, lr*weight_decay) and dropout counter ``it0 + q``.
     ``totals[e - e0]`` accumulates the epoch's loss sum like the general path's tracker.
+    ``opt``, ``b0..b2``, ``ocon`` are the optimizer's packed form (``Optimizer.packed``), run
+    by ``kernels.optim.opt_range`` as ``CpuOps.optimizer_step`` runs it.
     Returns the number of steps run, or a negative C error code / -1000 - row for a bad label.
     """
     n = X.shape[0]
@@ -353,12 +202,13 @@ def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, 
             elif loss_kind == SIGMOID_BCE:
                 K_sm.sigmoid_bce(z, tv, empty_w, inv, loss, d)
             else:
-                mse_rows(z, tv, loss, d)
-            totals[e - e0] += pairwise_sum(loss, 0, b)
+                mse(z, tv, empty_w, inv, loss, d)
+            totals[e - e0] += sum_f64(loss)
             rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d)
             if rc != 0:
                 return -abs(rc)
-            _opt_step(params, grads, n_train, opt, b0, b1, b2, ocon, oscal[q, 0], oscal[q, 1])
+            K_opt.opt_range(opt, params, grads, b0, b1, b2, ocon, t(oscal[q, 0]),
+                            t(oscal[q, 1]), t(1.0), 0, n_train)
             q += 1
     return q
 

@@ -1,0 +1,142 @@
+"""One per-element body per optimizer, in plain Python, and the packed form they take.
+
+Every optimizer update in fastff is written here once, as a function of scalars:
+``kernels/optim.py`` compiles the bodies with ``numba.njit(inline="always")`` inside its CPU
+range loops (which ``CpuOps.optimizer_step`` and the compiled training step both run), and
+``cuda/optimizers.py`` with ``numba.cuda.jit(device=True)`` inside its grid-stride kernels.
+This module imports no Numba (the optimizer classes read its codes and packers), and the
+bodies use only ``math`` and arithmetic, which both Numba targets compile. Scalars arrive cast
+to the buffer dtype, so the arithmetic runs in float32 or float64 as the buffers do; ``zero =
+lr - lr`` is a zero of that dtype.
+
+The packed form of an optimizer step (``Optimizer.packed`` / ``Ops.optimizer_step``):
+
+- ``code``: ``SGD``, ``ADAGRAD``, ``RMSPROP`` or ``ADAM``;
+- three state buffers ``(b0, b1, b2)``, ``None`` where the configuration needs none;
+- ``consts``: 8 float64 values, ``[clip, tiny, *own]`` (``clip = inf`` when unused, ``tiny``
+  the flush threshold); ``own`` is what ``*_consts`` below lays out;
+- per step: ``lr`` (Adam: ``alpha``, see ``adam_alpha``), ``wdlr = lr * weight_decay`` and
+  the gradient scale of ``clipnorm`` / ``global_clipnorm`` (1.0 otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["SGD", "ADAGRAD", "RMSPROP", "ADAM", "N_CONSTS", "adam_alpha", "pack_consts",
+           "sgd_consts", "adagrad_consts", "rmsprop_consts", "adam_consts", "grad_in",
+           "sgd_elem", "adagrad_elem", "rmsprop_elem", "adam_elem"]
+
+SGD, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3
+N_CONSTS = 8
+
+
+# ------------------------------------------------------------------ packing (host side)
+def adam_alpha(lr: float, beta_1: float, beta_2: float, step: int) -> float:
+    """Adam's bias-corrected step size for 1-based ``step`` (Kingma & Ba's efficient form,
+    as Keras): ``lr * sqrt(1 - beta_2^step) / (1 - beta_1^step)``."""
+    return lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+
+
+def pack_consts(clip: float | None, tiny: float, own: tuple[float, ...]) -> list[float]:
+    """``[clip, tiny, *own]`` padded with zeros to ``N_CONSTS`` values."""
+    out = [math.inf if clip is None else float(clip), float(tiny), *map(float, own)]
+    return out + [0.0] * (N_CONSTS - len(out))
+
+
+def sgd_consts(momentum: float, nesterov: bool) -> tuple[float, ...]:
+    return (momentum, 1.0 if nesterov else 0.0)
+
+
+def adagrad_consts(epsilon: float) -> tuple[float, ...]:
+    return (epsilon,)
+
+
+def rmsprop_consts(rho: float, momentum: float, epsilon: float) -> tuple[float, ...]:
+    return (rho, 1.0 - rho, momentum, epsilon)
+
+
+def adam_consts(beta_1: float, beta_2: float, epsilon: float) -> tuple[float, ...]:
+    return (1.0 - beta_1, 1.0 - beta_2, epsilon)
+
+
+# ------------------------------------------------------------------ element bodies
+def grad_in(g, gscale, clip):
+    """The gradient an update sees: ``clip(g * gscale, -clip, clip)``."""
+    v = g * gscale
+    if v > clip:
+        v = clip
+    elif v < -clip:
+        v = -clip
+    return v
+
+
+def sgd_elem(p, g, vel, use_vel, nesterov, lr, mom, wdlr, tiny):
+    """SGD (Keras): ``v = mom v - lr g``; ``p += v`` or, Nesterov, ``p += mom v - lr g``.
+    Returns (p, v)."""
+    zero = lr - lr
+    if wdlr != zero:
+        p = p - p * wdlr
+    if not use_vel:
+        return p - lr * g, vel
+    v = mom * vel - lr * g
+    if abs(v) < tiny:
+        v = zero
+    if nesterov:
+        return p + (mom * v - lr * g), v
+    return p + v, v
+
+
+def adagrad_elem(p, g, acc, lr, eps, wdlr):
+    """Adagrad (Keras): ``a += g²``; ``p -= lr g / sqrt(a + eps)``. Returns (p, a)."""
+    zero = lr - lr
+    if wdlr != zero:
+        p = p - p * wdlr
+    a = acc + g * g
+    return p - (lr * g) / math.sqrt(a + eps), a
+
+
+def rmsprop_elem(p, g, vel, mb, ag, use_mom, centered, lr, rho, omr, mom, eps, wdlr, tiny):
+    """RMSprop (Keras): ``v = rho v + (1-rho) g²``; centered ``a = rho a + (1-rho) g`` and the
+    denominator ``v - a² + eps``; ``inc = lr g / sqrt(den)``; with momentum ``m = mom m + inc``,
+    ``p -= m``. Returns (p, v, m, a)."""
+    zero = lr - lr
+    if wdlr != zero:
+        p = p - p * wdlr
+    v = rho * vel + omr * (g * g)
+    if abs(v) < tiny:
+        v = zero
+    if centered:
+        a = rho * ag + omr * g
+        if abs(a) < tiny:
+            a = zero
+        den = v - a * a + eps
+    else:
+        a = ag
+        den = v + eps
+    inc = (lr * g) / math.sqrt(den)
+    if use_mom:
+        m = mom * mb + inc
+        if abs(m) < tiny:
+            m = zero
+        return p - m, v, m, a
+    return p - inc, v, mb, a
+
+
+def adam_elem(p, g, m, v, vh, ams, alpha, omb1, omb2, eps, wdlr, tiny):
+    """Adam / AMSGrad: ``m += (g - m)(1-b1)``, ``v += (g² - v)(1-b2)``, AMSGrad
+    ``vh = max(vh, v)``, ``p -= alpha m / (sqrt(v or vh) + eps)``. Returns (p, m, v, vh)."""
+    zero = alpha - alpha
+    if wdlr != zero:
+        p = p - p * wdlr
+    m = m + (g - m) * omb1
+    v = v + (g * g - v) * omb2
+    if abs(m) < tiny:
+        m = zero
+    if abs(v) < tiny:
+        v = zero
+    if ams:
+        if v > vh:
+            vh = v
+        return p - (m * alpha) / (math.sqrt(vh) + eps), m, v, vh
+    return p - (m * alpha) / (math.sqrt(v) + eps), m, v, vh

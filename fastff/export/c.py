@@ -1,0 +1,754 @@
+"""Export a built Sequential or functional ``Model`` as self-contained C99 source (inference).
+
+``export_c(model, "net.c")`` writes ``net.c`` and ``net.h``: the weights as ``static const
+float`` arrays and ``int net_predict(const float *x, int n_rows, float *y)``, a loop over the
+rows (row-major ``x`` of ``NET_N_INPUTS`` floats per row, ``y`` of ``NET_N_OUTPUTS``) that runs
+each layer's inference computation on stack buffers for a tile of up to 8 rows (at most
+256 KiB): no allocation, no globals written, so it is reentrant. It needs only
+``<math.h>`` (link with ``-lm``). The return value is 0 on success, 1 for bad arguments
+(``n_rows < 0``, a NULL pointer with rows to do) and 2 for an id out of an embedding table's
+range (or not finite) — ``predict`` raises there. A functional model's inputs are laid out
+one after the other in each row, in the model's input order. Arithmetic is float32 whatever
+the model's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["export_c", "generate_c"]
+
+_STACK_LIMIT = 1 << 20  # floats of per-row buffers (4 MiB of stack): beyond, refuse
+_TILE_ROWS = 8          # rows per pass through the layers
+_TILE_STACK = 1 << 16   # floats (256 KiB) of stack for a tile's buffers, at most
+
+
+def _host(a: Any) -> np.ndarray:
+    from fastff.layers.base import to_host
+
+    return np.asarray(to_host(a))
+
+
+def _float_literal(v: float) -> str:
+    if math.isnan(v):
+        return "NAN"
+    if math.isinf(v):
+        return "INFINITY" if v > 0 else "-INFINITY"
+    s = np.format_float_scientific(np.float32(v), unique=True, trim="-")
+    return s + "f"
+
+
+class _Value:
+    """A node's tile buffer: the C expression of its first element, and its per-row shape."""
+
+    def __init__(self, ref: str, shape: tuple[int, ...]):
+        self.ref = ref
+        self.shape = tuple(int(d) for d in shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+class _Emitter:
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.arrays: list[str] = []
+        self.body: list[str] = []
+        self.buffers: list[tuple[str, int]] = []
+        self.masks = False  # the model has a mask producer (Masking, Embedding(mask_zero))
+        self._count = 0
+
+    def array(self, hint: str, values: Any) -> str:
+        a = np.asarray(values, dtype=np.float64).reshape(-1)
+        self._count += 1
+        name = f"{self.prefix}_{_c_ident(hint)}_{self._count}"
+        items = [_float_literal(float(v)) for v in a]
+        lines = [", ".join(items[i:i + 8]) for i in range(0, len(items), 8)] or ["0.0f"]
+        self.arrays.append(f"static const float {name}[{max(a.size, 1)}] = {{\n    "
+                           + ",\n    ".join(lines) + "\n};")
+        return name
+
+    def buffer(self, hint: str, size: int) -> str:
+        self._count += 1
+        name = f"b{self._count}_{_c_ident(hint)}"[:60]
+        self.buffers.append((name, max(int(size), 1)))
+        return name
+
+    def emit(self, code: str) -> None:
+        self.body.append(code)
+
+
+def _c_ident(s: str) -> str:
+    s = re.sub(r"[^0-9A-Za-z_]", "_", str(s))
+    return s if s and not s[0].isdigit() else "_" + s
+
+
+# ---------------------------------------------------------------------------- activations
+_ELEMENTWISE = {
+    "linear": None,
+    "relu": "v < 0.0f ? 0.0f : v",
+    "leaky_relu": "v > 0.0f ? v : v * {p}",
+    "elu": "v > 0.0f ? v : {p} * expm1f(v)",
+    "selu": "{scale} * (v > 0.0f ? v : {alpha} * expm1f(v))",
+    "gelu": "0.5f * v * (1.0f + erff(v * 0.70710678118654752f))",
+    "tanh": "tanhf(v)",
+    "sigmoid": "sig_(v)",
+    "hard_sigmoid": "clip01_(v / 6.0f + 0.5f)",
+    "softplus": "(v > 0.0f ? v : 0.0f) + log1pf(expf(-fabsf(v)))",
+    "softsign": "v / (1.0f + fabsf(v))",
+    "silu": "v * sig_(v)",
+    "swish": "v * sig_(v)",
+    "exponential": "expf(v)",
+}
+def _dense_block(n: int) -> str:
+    acc = [f"a{k}" for k in range(n)]
+    init = "\n".join(f"            {a} = b ? b[j + {k}] : 0.0f;" for k, a in enumerate(acc))
+    upd = "\n".join(f"                {a} += xv * wr[{k}];" for k, a in enumerate(acc))
+    store = "\n".join(f"            y[j + {k}] = {a};" for k, a in enumerate(acc))
+    return (f"        for (; j + {n} <= dout; j += {n}) {{\n"
+            f"            float {', '.join(acc)};\n{init}\n"
+            "            for (i = 0; i < din; ++i) {\n"
+            "                const float xv = x[i];\n"
+            "                const float *wr = w + (size_t)i * dout + j;\n"
+            f"{upd}\n            }}\n{store}\n        }}\n")
+
+
+def _dense_helper() -> str:
+    # (4 rows x 8 outputs per pass measured 3-8x slower at -O2: gcc's SLP spills them)
+    return ("static void dense_(const float *x, int groups, int din, int dout, const float *w,\n"
+            "                   const float *b, float *y)\n{\n    int g, i, j;\n"
+            "    for (g = 0; g < groups; ++g, x += din, y += dout) {\n        j = 0;\n"
+            + _dense_block(16) + _dense_block(4)
+            + "        for (; j < dout; ++j) {\n"
+              "            float acc = b ? b[j] : 0.0f;\n"
+              "            for (i = 0; i < din; ++i) acc += x[i] * w[(size_t)i * dout + j];\n"
+              "            y[j] = acc;\n        }\n    }\n}\n")
+
+
+_HELPERS = {
+    # y = x w + b for `groups` rows: outputs in blocks of 16 (then 4, then 1) accumulated in
+    # scalars that the compiler keeps in vector registers; each sum runs over the inputs in
+    # order from the bias
+    "dense_": _dense_helper(),
+    "sig_": """static float sig_(float v)
+{
+    float e = expf(-fabsf(v));
+    return v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+""",
+    "clip01_": """static float clip01_(float v)
+{
+    return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+}
+""",
+    "softmax_": """static void softmax_(float *v, int n, int log_form)
+{
+    float m = v[0], s = 0.0f;
+    int i;
+    for (i = 1; i < n; ++i)
+        if (v[i] > m || v[i] != v[i]) m = v[i];
+    for (i = 0; i < n; ++i) s += expf(v[i] - m);
+    if (log_form) {
+        float ls = logf(s);
+        for (i = 0; i < n; ++i) v[i] = (v[i] - m) - ls;
+    } else {
+        for (i = 0; i < n; ++i) v[i] = expf(v[i] - m) / s;
+    }
+}
+""",
+    # NaN propagates as in NumPy's maximum/minimum
+    "max_": "static float max_(float a, float b) { return (a > b || a != a) ? a : b; }\n",
+    "min_": "static float min_(float a, float b) { return (a < b || a != a) ? a : b; }\n",
+}
+
+
+def _activation(e: _Emitter, act: Any, v: _Value, where: str) -> None:
+    """Apply ``act`` in place on the buffer of ``v`` (a writable buffer)."""
+    if not getattr(act, "builtin", False):
+        raise ValueError(f"export_c: layer {where!r} uses the custom activation {act.name!r} "
+                         f"({type(act).__name__}), which has no C form")
+    name = act.name
+    if name in ("softmax", "log_softmax"):
+        d = v.shape[-1] if v.shape else 1
+        e.emit(f"    for (g = 0; g < nr * {v.size // max(d, 1)}; ++g) "
+               f"softmax_({v.ref} + g * {d}, {d}, {int(name == 'log_softmax')});")
+        return
+    if name not in _ELEMENTWISE:
+        raise ValueError(f"export_c: layer {where!r}: activation {name!r} has no C form")
+    expr = _ELEMENTWISE[name]
+    if expr is None:
+        return
+    from fastff.backend.numpy_ops import SELU_ALPHA, SELU_SCALE
+
+    expr = expr.format(p=_float_literal(act.param), scale=_float_literal(SELU_SCALE),
+                       alpha=_float_literal(SELU_ALPHA))
+    e.emit(f"    for (i = 0; i < nr * {v.size}; ++i) {{ float v = {v.ref}[i]; "
+           f"{v.ref}[i] = {expr}; }}")
+
+
+# ---------------------------------------------------------------------------- layers
+def _copy_into_new(e: _Emitter, layer: Any, x: _Value, shape: tuple[int, ...]) -> _Value:
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (i = 0; i < nr * {x.size}; ++i) {out}[i] = {x.ref}[i];")
+    return _Value(out, shape)
+
+
+def _dense(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    w = _host(layer.kernel.value)
+    din, dout = (int(d) for d in w.shape)
+    groups = x.size // din
+    kw = e.array(f"{layer.name}_kernel", w)
+    out = e.buffer(layer.name, groups * dout)
+    bias = (e.array(layer.name + "_bias", _host(layer.bias.value))
+            if layer.bias is not None else "NULL")
+    e.emit(f"    dense_({x.ref}, nr * {groups}, {din}, {dout}, {kw}, {bias}, {out});")
+    y = _Value(out, (*x.shape[:-1], dout))
+    _activation(e, layer.activation, y, layer.name)
+    return y
+
+
+def _activation_layer(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    if getattr(layer.activation, "builtin", False) and layer.activation.name == "linear":
+        return x
+    y = _copy_into_new(e, layer, x, x.shape)
+    _activation(e, layer.activation, y, layer.name)
+    return y
+
+
+def _identity(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    return x
+
+
+def _reshape(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    return _Value(x.ref, tuple(layer.compute_output_shape(x.shape)))
+
+
+def _affine(e: _Emitter, layer: Any, x: _Value, scale: np.ndarray, shift: np.ndarray) -> _Value:
+    """``y = x * scale + shift`` elementwise over the sample (both broadcast to its shape)."""
+    scale = np.broadcast_to(scale, x.shape)
+    shift = np.broadcast_to(shift, x.shape)
+    sc = e.array(f"{layer.name}_scale", scale)
+    sh = e.array(f"{layer.name}_shift", shift)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {x.size}; ++i) "
+           f"{out}[r * {x.size} + i] = {x.ref}[r * {x.size} + i] * {sc}[i] + {sh}[i];")
+    return _Value(out, x.shape)
+
+
+def _batch_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    (ax,) = layer._feature          # an axis of (batch, *sample)
+    bshape = [1] * len(x.shape)
+    bshape[ax - 1] = x.shape[ax - 1]
+    mean = _host(layer.moving_mean.value).astype(np.float64).reshape(bshape)
+    var = _host(layer.moving_variance.value).astype(np.float64).reshape(bshape)
+    inv = 1.0 / np.sqrt(var + layer.epsilon)
+    gamma = 1.0 if layer.gamma is None else _host(layer.gamma.value).reshape(bshape)
+    beta = 0.0 if layer.beta is None else _host(layer.beta.value).reshape(bshape)
+    scale = inv * gamma
+    return _affine(e, layer, x, scale, beta - mean * scale)
+
+
+def _normalization(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    from fastff.layers.normalization import _EPSILON
+
+    mean, var = (np.asarray(a, dtype=np.float64) for a in layer._moments())
+    mean = np.broadcast_to(mean, (1, *x.shape))[0]
+    std = np.maximum(np.sqrt(np.broadcast_to(var, (1, *x.shape))[0]), _EPSILON)
+    if layer.invert:
+        return _affine(e, layer, x, std, mean)
+    return _affine(e, layer, x, 1.0 / std, -mean / std)
+
+
+def _rescaling(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    return _affine(e, layer, x, np.asarray(layer.scale, np.float64),
+                   np.asarray(layer.offset, np.float64))
+
+
+def _trailing(layer: Any, x: _Value) -> int:
+    """The size of the normalized group when ``layer._axes`` are the trailing sample axes."""
+    axes = sorted(int(a) for a in layer._axes)
+    nd = len(x.shape)
+    if axes != list(range(nd + 1 - len(axes), nd + 1)):
+        raise ValueError(f"export_c: layer {layer.name!r} ({type(layer).__name__}) normalizes "
+                         f"axes {tuple(axes)} of per-sample shape {x.shape}; only trailing "
+                         "axes have a C form")
+    return math.prod(x.shape[nd - len(axes):])
+
+
+def _layer_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    d = _trailing(layer, x)
+    rms = bool(layer.rms_scaling)
+    g = (f"{e.array(layer.name + '_gamma', _host(layer.gamma.value))}[k]"
+         if layer.gamma is not None else "1.0f")
+    b = (f" + {e.array(layer.name + '_beta', _host(layer.beta.value))}[k]"
+         if layer.beta is not None and not rms else "")
+    out = e.buffer(layer.name, x.size)
+    centre = "xi[k]" if rms else "(xi[k] - mean)"
+    e.emit(f"    for (g = 0; g < nr * {x.size // d}; ++g) {{\n"
+           f"        const float *xi = {x.ref} + g * {d};\n"
+           f"        float *yo = {out} + g * {d};\n"
+           f"        float mean = 0.0f, var = 0.0f, inv;\n"
+           f"        int k;\n"
+           f"        for (k = 0; k < {d}; ++k) mean += xi[k];\n"
+           f"        mean /= {float(d)!r}f;\n"
+           f"        for (k = 0; k < {d}; ++k) var += (xi[k] - mean) * (xi[k] - mean);\n"
+           f"        inv = 1.0f / sqrtf(var / {float(d)!r}f + {_float_literal(layer.epsilon)});\n"
+           f"        for (k = 0; k < {d}; ++k) yo[k] = {centre} * inv * {g}{b};\n"
+           f"    }}")
+    return _Value(out, x.shape)
+
+
+def _unit_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    d = _trailing(layer, x)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (g = 0; g < nr * {x.size // d}; ++g) {{\n"
+           f"        const float *xi = {x.ref} + g * {d};\n"
+           f"        float *yo = {out} + g * {d};\n"
+           f"        float ss = 0.0f, inv;\n"
+           f"        int k;\n"
+           f"        for (k = 0; k < {d}; ++k) ss += xi[k] * xi[k];\n"
+           f"        inv = 1.0f / sqrtf(ss > 1e-24f ? ss : 1e-24f);\n"
+           f"        for (k = 0; k < {d}; ++k) yo[k] = xi[k] * inv;\n"
+           f"    }}")
+    return _Value(out, x.shape)
+
+
+def _ids(e: _Emitter, layer: Any, x: _Value, index: str = "k") -> str:
+    """Code reading id ``index`` of ``x`` into ``id`` (rounded; out of range → return 2)."""
+    return (f"{{ float f = nearbyintf({x.ref}[{index}]); if (!(f >= 0.0f && f < "
+            f"{float(layer.input_dim)!r}f)) return 2; id = (int)f; }}")
+
+
+def _table(e: _Emitter, layer: Any) -> str:
+    table = np.array(_host(layer.embeddings.value), dtype=np.float64, copy=True)
+    if 0 <= layer.pad_id < table.shape[0]:
+        table[layer.pad_id] = 0.0  # padding embeds to zeros
+    return e.array(f"{layer.name}_embeddings", table)
+
+
+def _embedding(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    d = int(layer.output_dim)
+    tab = _table(e, layer)
+    out = e.buffer(layer.name, x.size * d)
+    e.emit(f"    for (k = 0; k < nr * {x.size}; ++k) {{\n"
+           f"        {_ids(e, layer, x)}\n"
+           f"        for (j = 0; j < {d}; ++j) {out}[k * {d} + j] = {tab}[id * {d} + j];\n"
+           f"    }}")
+    shape = tuple(layer.compute_output_shape(x.shape))
+    return _Value(out, shape)
+
+
+def _embedding_bag(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    d, length = int(layer.output_dim), x.shape[-1]
+    tab = _table(e, layer)
+    out = e.buffer(layer.name, d)
+    mean = layer.mode == "mean"
+    o = f"{out}[r * {d} + j]"
+    e.emit(f"    for (r = 0; r < nr; ++r) {{\n        float count = 0.0f;\n"
+           f"        for (j = 0; j < {d}; ++j) {o} = 0.0f;\n"
+           f"        for (k = 0; k < {length}; ++k) {{\n"
+           f"            {_ids(e, layer, x, f'r * {length} + k')}\n"
+           f"            if (id != {int(layer.pad_id)}) count += 1.0f;\n"
+           f"            for (j = 0; j < {d}; ++j) {o} += {tab}[id * {d} + j];\n"
+           f"        }}\n"
+           + (f"        if (count < 1.0f) count = 1.0f;\n"
+              f"        for (j = 0; j < {d}; ++j) {o} /= count;\n" if mean
+              else "        (void)count;\n")
+           + "    }")
+    return _Value(out, (d,))
+
+
+def _concatenate(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
+    widths = [v.shape[-1] for v in xs]
+    groups = xs[0].size // max(widths[0], 1)
+    total = sum(widths)
+    out = e.buffer(layer.name, groups * total)
+    code = [f"    for (g = 0; g < nr * {groups}; ++g) {{"]
+    offset = 0
+    for v, w in zip(xs, widths):
+        code.append(f"        for (k = 0; k < {w}; ++k) "
+                    f"{out}[g * {total} + {offset} + k] = {v.ref}[g * {w} + k];")
+        offset += w
+    code.append("    }")
+    e.emit("\n".join(code))
+    return _Value(out, (*xs[0].shape[:-1], total))
+
+
+def _int_array(e: _Emitter, hint: str, values: Any) -> str:
+    a = np.asarray(values, dtype=np.int64).reshape(-1)
+    e._count += 1
+    name = f"{e.prefix}_{_c_ident(hint)}_{e._count}"
+    items = [str(int(v)) for v in a]
+    lines = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)] or ["0"]
+    e.arrays.append(f"static const int {name}[{max(a.size, 1)}] = {{\n    "
+                    + ",\n    ".join(lines) + "\n};")
+    return name
+
+
+def _permute(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """A gather by an index table computed at export: out[i] = in[src[i]]."""
+    perm = [int(d) - 1 for d in layer.dims]
+    src = np.transpose(np.arange(x.size).reshape(x.shape), perm)
+    table = _int_array(e, f"{layer.name}_src", src)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {x.size}; ++i) "
+           f"{out}[r * {x.size} + i] = {x.ref}[r * {x.size} + {table}[i]];")
+    return _Value(out, src.shape)
+
+
+def _repeat_vector(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    out = e.buffer(layer.name, layer.n * x.size)
+    e.emit(f"    for (r = 0; r < nr; ++r) for (k = 0; k < {layer.n}; ++k) "
+           f"for (i = 0; i < {x.size}; ++i) "
+           f"{out}[(r * {layer.n} + k) * {x.size} + i] = {x.ref}[r * {x.size} + i];")
+    return _Value(out, (layer.n, *x.shape))
+
+
+def _bucketize(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """``searchsorted(boundaries, x, side="right")``: the count of edges ``<= x`` (NaN: all,
+    the last bucket), as bucket ids or one-hot rows."""
+    k, nb = x.size, int(layer.n_buckets)
+    table = e.array(f"{layer.name}_edges", _edges32(layer.boundaries))
+    n_edges = len(layer.boundaries)
+    one_hot = layer.output_mode != "int"
+    out = e.buffer(layer.name, k * nb if one_hot else k)
+    code = [f"    for (k = 0; k < nr * {k}; ++k) {{",
+            "        int c = 0;",
+            f"        for (j = 0; j < {n_edges}; ++j) if (!({x.ref}[k] < {table}[j])) ++c;"]
+    if one_hot:
+        code += [f"        for (j = 0; j < {nb}; ++j) {out}[k * {nb} + j] = 0.0f;",
+                 f"        {out}[k * {nb} + c] = 1.0f;"]
+    else:
+        code.append(f"        {out}[k] = (float)c;")
+    code.append("    }")
+    e.emit("\n".join(code))
+    return _Value(out, (k * nb,) if one_hot else (k,))
+
+
+def _pooling(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """Global average / max over the steps axis of (steps, channels) or (channels, steps)."""
+    average = type(layer).__name__ == "GlobalAveragePooling1D"
+    if average and e.masks:
+        raise ValueError(f"export_c: layer {layer.name!r} (GlobalAveragePooling1D) in a model "
+                         "with masks (Masking, Embedding(mask_zero=True)) has no C form: "
+                         "the masked mean is not exported")
+    steps_first = layer.data_format == "channels_last"
+    steps, ch = x.shape if steps_first else x.shape[::-1]
+    out = e.buffer(layer.name, ch)
+
+    def src(t: str) -> str:
+        at = f"{t} * {ch} + c" if steps_first else f"c * {steps} + {t}"
+        return f"{x.ref}[r * {x.size} + {at}]"
+
+    if average:  # the sum in step order, times 1/steps (as the layer computes it)
+        inner = (f"float acc = 0.0f; for (t = 0; t < {steps}; ++t) acc += {src('t')}; "
+                 f"{out}[r * {ch} + c] = acc * (1.0f / {float(steps)!r}f);")
+    else:
+        inner = (f"float acc = {src('0')}; "
+                 f"for (t = 1; t < {steps}; ++t) acc = max_(acc, {src('t')}); "
+                 f"{out}[r * {ch} + c] = acc;")
+    e.emit(f"    for (r = 0; r < nr; ++r) for (c = 0; c < {ch}; ++c) {{ int t; {inner} }}")
+    return _Value(out, tuple(layer.compute_output_shape(x.shape)))
+
+
+def _edges32(boundaries: Any) -> np.ndarray:
+    """Float32 edges that float32 inputs compare with as they would with the float64 ones:
+    x >= b (float64) exactly when x >= the smallest float32 >= b."""
+    edges = np.asarray(boundaries, dtype=np.float64)
+    low = edges.astype(np.float32)
+    return np.where(low < edges, np.nextafter(low, np.float32(np.inf)), low)
+
+
+def _encode(e: _Emitter, layer: Any, x: _Value, mode: str, depth: int, id_code: str,
+            out_shape: tuple[int, ...]) -> _Value:
+    """Keras's categorical encodings of the ``x.size`` ids of a row: ``id_code`` sets ``id``
+    for entry ``k`` of row ``r`` (and returns 2 when it is out of range)."""
+    per_row = math.prod(out_shape)
+    out = e.buffer(layer.name, per_row)
+    put = {"one_hot": f"{out}[r * {per_row} + k * {depth} + id] = 1.0f;",
+           "multi_hot": f"{out}[r * {per_row} + id] = 1.0f;",
+           "count": f"{out}[r * {per_row} + id] += 1.0f;"}[mode]
+    e.emit(f"    for (r = 0; r < nr; ++r) {{\n"
+           f"        for (i = 0; i < {per_row}; ++i) {out}[r * {per_row} + i] = 0.0f;\n"
+           f"        for (k = 0; k < {x.size}; ++k) {{\n"
+           f"            {id_code}\n"
+           f"            {put}\n"
+           f"        }}\n"
+           f"    }}")
+    return _Value(out, out_shape)
+
+
+def _category_encoding(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    if len(x.shape) != 1:
+        raise ValueError(f"export_c: layer {layer.name!r} (CategoryEncoding) takes (batch, k) "
+                         f"ids, got per-sample shape {x.shape}")
+    depth = int(layer.num_tokens)
+    code = (f"{{ float f = nearbyintf({x.ref}[r * {x.size} + k]); "
+            f"if (!(f >= 0.0f && f < {float(depth)!r}f)) return 2; id = (int)f; }}")
+    return _encode(e, layer, x, layer.output_mode, depth, code,
+                   tuple(layer.compute_output_shape(x.shape)))
+
+
+def _discretization(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """``np.digitize`` on increasing bins: the count of boundaries ``<= x`` (NaN: all)."""
+    if layer.bin_boundaries is None:
+        raise ValueError(f"export_c: layer {layer.name!r} (Discretization) has no bin "
+                         "boundaries; pass bin_boundaries or call adapt() first")
+    table = e.array(f"{layer.name}_edges", _edges32(layer.bin_boundaries))
+    n_edges = len(layer.bin_boundaries)
+    count = (f"{{ int q; float v = {x.ref}[r * {x.size} + k]; id = 0; "
+             f"for (q = 0; q < {n_edges}; ++q) if (!(v < {table}[q])) ++id; }}")
+    shape = tuple(layer.compute_output_shape(x.shape))
+    if layer.output_mode == "int":
+        out = e.buffer(layer.name, x.size)
+        e.emit(f"    for (r = 0; r < nr; ++r) for (k = 0; k < {x.size}; ++k) {{\n"
+               f"        {count}\n"
+               f"        {out}[r * {x.size} + k] = (float)id;\n"
+               f"    }}")
+        return _Value(out, shape)
+    if len(x.shape) != 1:
+        raise ValueError(f"export_c: layer {layer.name!r} (Discretization) encodes (batch, k) "
+                         f"inputs, got per-sample shape {x.shape}")
+    return _encode(e, layer, x, layer.output_mode, int(layer._depth), count, shape)
+
+
+def _masking(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """Zeroes the steps whose features all equal ``mask_value`` (``x * keep``, so an inf in a
+    masked step gives NaN as in NumPy). The mask itself is for mask consumers, which a model
+    with a Masking layer cannot export (see ``_pooling``)."""
+    f = x.shape[-1]
+    mv = _float_literal(layer.mask_value)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (g = 0; g < nr * {x.size // f}; ++g) {{\n"
+           f"        const float *xi = {x.ref} + g * {f};\n"
+           f"        float keep = 0.0f;\n"
+           f"        for (k = 0; k < {f}; ++k) if (xi[k] != {mv}) keep = 1.0f;\n"
+           f"        for (k = 0; k < {f}; ++k) {out}[g * {f} + k] = xi[k] * keep;\n"
+           f"    }}")
+    return _Value(out, x.shape)
+
+
+_MERGE = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}",
+          "Average": "{a} + {b}", "Maximum": "max_({a}, {b})", "Minimum": "min_({a}, {b})"}
+
+
+def _merge(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
+    kind = type(layer).__name__
+    if kind == "Subtract" and len(xs) != 2:
+        raise ValueError(f"export_c: Subtract {layer.name!r} takes exactly 2 inputs")
+    out = e.buffer(layer.name, xs[0].size)
+    acc = f"{xs[0].ref}[i]"
+    for v in xs[1:]:
+        acc = _MERGE[kind].format(a=acc, b=f"{v.ref}[i]")
+    if kind == "Average":
+        acc = f"({acc}) / {float(len(xs))!r}f"
+    e.emit(f"    for (i = 0; i < nr * {xs[0].size}; ++i) {out}[i] = {acc};")
+    return _Value(out, xs[0].shape)
+
+
+def _dot(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
+    """``keras.layers.Dot``: y[p, s] = Σ_k a[p, k] b[k, s] over the two inputs' ``axes``, by
+    index tables computed at export; ``normalize`` scales by each fiber's inverse L2 norm."""
+    x1, x2 = xs
+    a_ax, b_ax = layer._resolved([x1.shape, x2.shape])
+    idx_a = np.moveaxis(np.arange(x1.size).reshape(x1.shape), a_ax - 1, -1)
+    idx_b = np.moveaxis(np.arange(x2.size).reshape(x2.shape), b_ax - 1, 0)
+    kk = idx_a.shape[-1]
+    idx_a, idx_b = idx_a.reshape(-1, kk), idx_b.reshape(kk, -1)
+    pp, ss = idx_a.shape[0], idx_b.shape[1]
+    ta, tb = _int_array(e, f"{layer.name}_a", idx_a), _int_array(e, f"{layer.name}_b", idx_b)
+    shape = tuple(layer.compute_output_shape([x1.shape, x2.shape]))
+    out = e.buffer(layer.name, pp * ss)
+    a = f"{x1.ref}[r * {x1.size} + {ta}[p * {kk} + k]]"
+    b = f"{x2.ref}[r * {x2.size} + {tb}[k * {ss} + s]]"
+    if layer.normalize:  # l2_normalize's floor: 1e-7 on the squared norm
+        scale = (f"float na = 0.0f, nb = 0.0f;\n"
+                 f"            for (k = 0; k < {kk}; ++k) {{ na += {a} * {a}; nb += {b} * {b}; }}\n"
+                 f"            acc *= (1.0f / sqrtf(na > 1e-7f ? na : 1e-7f)) * "
+                 f"(1.0f / sqrtf(nb > 1e-7f ? nb : 1e-7f));\n")
+    else:
+        scale = ""
+    e.emit(f"    for (r = 0; r < nr; ++r) {{\n"
+           f"        int p, s;\n"
+           f"        for (p = 0; p < {pp}; ++p) for (s = 0; s < {ss}; ++s) {{\n"
+           f"            float acc = 0.0f;\n"
+           f"            for (k = 0; k < {kk}; ++k) acc += {a} * {b};\n"
+           f"            {scale}"
+           f"            {out}[r * {pp * ss} + p * {ss} + s] = acc;\n"
+           f"        }}\n"
+           f"    }}")
+    return _Value(out, shape)
+
+
+def _converters() -> dict[type, Callable[..., _Value]]:
+    from fastff import layers
+
+    table: dict[type, Callable[..., _Value]] = {
+        layers.Dense: _dense, layers.Activation: _activation_layer, layers.Dropout: _identity,
+        layers.Flatten: _reshape, layers.Embedding: _embedding,
+        layers.WindowEmbedding: _embedding, layers.EmbeddingBag: _embedding_bag,
+        layers.Concatenate: _concatenate, layers.Bucketize: _bucketize,
+    }
+    optional = {
+        "Permute": _permute, "RepeatVector": _repeat_vector,
+        "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
+        "CategoryEncoding": _category_encoding, "Discretization": _discretization,
+        "Masking": _masking, "Dot": _dot,
+        "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
+        "Normalization": _normalization, "UnitNormalization": _unit_norm,
+        "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,
+        "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
+        "SpatialDropout1D": _identity,
+        **{k: _merge for k in _MERGE},
+    }
+    for cls_name, fn in optional.items():
+        cls = getattr(layers, cls_name, None)
+        if isinstance(cls, type):
+            table[cls] = fn
+    return table
+
+
+# ---------------------------------------------------------------------------- model walk
+def _convert(e: _Emitter, table: dict[type, Callable[..., _Value]], layer: Any,
+             x: Any) -> _Value:
+    fn = table.get(type(layer))  # exact classes: a subclass may compute something else
+    if fn is None:
+        supported = ", ".join(sorted(c.__name__ for c in table))
+        raise ValueError(f"export_c: layer {layer.name!r} ({type(layer).__name__}) has no C "
+                         f"form; supported layers: {supported}")
+    return fn(e, layer, x)
+
+
+def _sources(model: Any) -> list[tuple[int, ...]]:
+    graph = getattr(model, "_graph", None)
+    if graph is not None:
+        return [tuple(int(d) for d in t.input_shape_decl) for t in graph.sources]
+    return [tuple(int(d) for d in model._input_shape)]
+
+
+def generate_c(model: Any, name: str) -> tuple[str, str]:
+    """``(source, header)`` of ``model`` with the C prefix ``name`` (an identifier)."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"export_c: name must be a C identifier, got {name!r}")
+    if not hasattr(model, "_layers") or not hasattr(model, "get_config"):
+        raise TypeError(f"export_c: expected a fastff Sequential or Model, got "
+                        f"{type(model).__name__}")
+    if not model._layers or not model.built:
+        raise ValueError("export_c: the model is not built; call model.build(input_shape) "
+                         "or fit/predict once first")
+    e = _Emitter(name)
+    e.masks = any(type(layer).__name__ == "Masking" or (type(layer).__name__ == "Embedding"
+                                                        and getattr(layer, "mask_zero", False))
+                  for layer in model.layers)
+    table = _converters()
+    shapes = _sources(model)
+    n_in = sum(math.prod(s) for s in shapes)
+    vals: list[_Value] = []
+    if len(shapes) == 1:
+        vals.append(_Value("in", shapes[0]))
+    else:  # the inputs lie side by side in each row: one tile buffer each
+        offset = 0
+        for k, shape in enumerate(shapes):
+            size = math.prod(shape)
+            buf = e.buffer(f"input{k}", size)
+            e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {size}; ++i) "
+                   f"{buf}[r * {size} + i] = in[r * {n_in} + {offset} + i];")
+            vals.append(_Value(buf, shape))
+            offset += size
+    graph = getattr(model, "_graph", None)
+    if graph is not None and not getattr(graph, "simple", True):
+        raise NotImplementedError("export_c: functional Models with several outputs or shared "
+                                  "layers are not supported yet")
+    if graph is not None:
+        for layer, refs in graph.nodes:
+            multi = getattr(layer, "multi_input", False)
+            arg = [vals[r] for r in refs] if multi else vals[refs[0]]
+            vals.append(_convert(e, table, layer, arg))
+    else:
+        for layer in model._layers:
+            vals.append(_convert(e, table, layer, vals[-1]))
+    last = vals[-1]
+    n_out = last.size
+    used = sum(size for _, size in e.buffers)
+    if used > _STACK_LIMIT:
+        raise ValueError(f"export_c: the per-row buffers need {used} floats of stack "
+                         f"(limit {_STACK_LIMIT}); the model is too wide for this exporter")
+    # rows run in tiles through the layers (fewer, longer loops); the tile's buffers stay
+    # within _TILE_STACK floats of stack
+    tile = max(1, min(_TILE_ROWS, _TILE_STACK // max(used, 1)))
+    upper = name.upper()
+    guard = f"{upper}_H"
+    header = (f"/* {name}.h: generated by fastff {_version()} from model {model.name!r}. */\n"
+              f"#ifndef {guard}\n#define {guard}\n\n"
+              f"#define {upper}_N_INPUTS {n_in}\n#define {upper}_N_OUTPUTS {n_out}\n\n"
+              "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+              f"/* Row-major x: n_rows x {upper}_N_INPUTS, y: n_rows x {upper}_N_OUTPUTS.\n"
+              "   Returns 0 on success, 1 for bad arguments, 2 for an embedding id out of\n"
+              "   range. Reentrant: no allocation, no global state. */\n"
+              f"int {name}_predict(const float *x, int n_rows, float *y);\n\n"
+              "#ifdef __cplusplus\n}\n#endif\n\n"
+              f"#endif /* {guard} */\n")
+    decls = "".join(f"        float {b}[{tile * size}];\n" for b, size in e.buffers)
+    body = "\n".join("    " + line.replace("\n", "\n    ") for line in e.body)
+    helpers = "\n".join(code for fn, code in _HELPERS.items()
+                        if re.search(rf"\b{fn}\(", body))
+    out_ref = last.ref
+    source = (f"/* {name}.c: generated by fastff {_version()} from model {model.name!r}.\n"
+              f"   C99, needs only <math.h>: cc -std=c99 -O2 -c {name}.c; link with -lm. */\n"
+              f"#include <math.h>\n#include <stddef.h>\n#include \"{name}.h\"\n\n"
+              + "\n\n".join(e.arrays) + "\n\n"
+              + helpers + "\n"
+              f"int {name}_predict(const float *x, int n_rows, float *y)\n{{\n"
+              "    int r0;\n"
+              "    if (n_rows < 0 || (n_rows > 0 && (x == NULL || y == NULL))) return 1;\n"
+              f"    for (r0 = 0; r0 < n_rows; r0 += {tile}) {{\n"
+              f"        const int nr = n_rows - r0 < {tile} ? n_rows - r0 : {tile};\n"
+              f"        const float *in = x + (size_t)r0 * {n_in};\n"
+              f"        float *out = y + (size_t)r0 * {n_out};\n"
+              "        int i, j, k, g, r, c, id;\n"
+              + decls
+              + "        (void)i; (void)j; (void)k; (void)g; (void)r; (void)c; (void)id;\n"
+              "        (void)in;\n"
+              + body + "\n"
+              f"        for (i = 0; i < nr * {n_out}; ++i) out[i] = {out_ref}[i];\n"
+              "    }\n    return 0;\n}\n")
+    return source, header
+
+
+def _version() -> str:
+    from fastff import __version__
+
+    return __version__
+
+
+def export_c(model: Any, path: str | os.PathLike[str], name: str | None = None) -> tuple[str, str]:
+    """Write ``path`` (the ``.c`` source) and the matching ``.h`` beside it, atomically.
+
+    ``name``: the C prefix (default: the file's stem, made an identifier). Returns the two
+    paths written.
+    """
+    from fastff._atomic import atomic_write
+
+    path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"export_c: path must be a file path, got {path!r}")
+    stem, ext = os.path.splitext(path)
+    if ext != ".c":
+        raise ValueError(f"export_c: path must end in '.c', got {path!r}")
+    prefix = name if name is not None else _c_ident(os.path.basename(stem))
+    source, header = generate_c(model, prefix)
+    header_path = stem + ".h"
+    if os.path.basename(header_path) != prefix + ".h":
+        source = source.replace(f'#include "{prefix}.h"',
+                                f'#include "{os.path.basename(header_path)}"')
+    atomic_write(header_path, lambda f: f.write(header.encode()))
+    atomic_write(path, lambda f: f.write(source.encode()))
+    return path, header_path
+

@@ -1,0 +1,189 @@
+"""General path == compiled path, bit for bit, over everything that has a compiled form.
+
+The cases are generated, not listed: every registered optimizer (default settings and one
+variant that switches its options on) × every activation with a C epilogue id (with a
+non-default parameter where it has one) × every loss the compiled path takes × dropout ×
+batch size (odd last batch, one batch, one batch over 8192 rows) × shuffle. The full cross
+product is large, so each (optimizer, activation) pair gets one combination of the other
+axes, cycled so every value of every axis is covered. Each case trains twice and compares
+History, weights, optimizer state and dropout counters with ``array_equal``; on a mismatch,
+``_engine_check.where_they_differ`` names the first kernel call of one step that differs.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import fastff
+from fastff import activations as activations_mod
+from fastff import config, fastpath, layers, optimizers
+from fastff.backend import spec
+from tests._engine_check import RecordingOps, where_they_differ
+
+#: option variants that switch on an optimizer's branches (a newly registered optimizer is
+#: covered with its defaults without an entry here)
+VARIANTS = {
+    "sgd": dict(learning_rate=optimizers.schedules.ExponentialDecay(0.05, 3, 0.5),
+                momentum=0.9, nesterov=True, clipvalue=0.5),
+    "rmsprop": dict(momentum=0.5, centered=True, weight_decay=0.01),
+    "adam": dict(amsgrad=True, clipvalue=0.1),
+    "adamw": dict(learning_rate=0.01, amsgrad=True),
+    "adagrad": dict(weight_decay=0.02, initial_accumulator_value=0.3),
+}
+#: the losses the compiled path takes: (loss, output activation or None = the hidden one,
+#: target kind)
+LOSSES = [("sparse_categorical_crossentropy", "softmax", "sparse"),
+          ("categorical_crossentropy", "softmax", "onehot"),
+          ("binary_crossentropy", "sigmoid", "binary"),
+          ("mse", None, "real")]
+#: (batch size, rows): odd last batch, a single batch, and one batch over 8192 rows
+BATCHES = [(16, 203), (203, 203), (8500, 8700)]
+
+
+def _optimizer_cases() -> list[tuple[str, dict]]:
+    out = []
+    for name in sorted(optimizers._BY_NAME):
+        out.append((name, {}))
+        if name in VARIANTS:
+            out.append((name, VARIANTS[name]))
+    return out
+
+
+def _activation_cases() -> list[tuple[str, dict]]:
+    out = []
+    for name in sorted(spec.EPILOGUE_C_IDS):
+        out.append((name, {}))
+        param = spec.param_name(name)
+        if param is not None:
+            out.append((name, {param: 0.3}))
+    return out
+
+
+def _cases() -> list[tuple]:
+    cases = []
+    pairs = list(itertools.product(_optimizer_cases(), _activation_cases()))
+    for i, ((opt, okw), (act, akw)) in enumerate(pairs):
+        loss = LOSSES[i % len(LOSSES)]
+        dropout = (i // len(LOSSES)) % 2 == 1
+        batch = BATCHES[i % len(BATCHES)] if i % 7 else BATCHES[2]
+        shuffle = (i // 2) % 2 == 0
+        cases.append(pytest.param(opt, okw, act, akw, loss, dropout, batch, shuffle,
+                                  id=f"{i}-{opt}{'+' if okw else ''}-{act}"
+                                     f"{'+' if akw else ''}-{loss[0][:6]}-"
+                                     f"{'drop' if dropout else 'nodrop'}-b{batch[0]}-"
+                                     f"{'shuf' if shuffle else 'noshuf'}"))
+    return cases
+
+
+def test_the_cases_cover_every_axis():
+    seen = [set() for _ in range(6)]
+    for c in _cases():
+        opt, okw, act, akw, loss, dropout, batch, shuffle = c.values
+        for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle)):
+            seen[k].add(v)
+    assert seen[0] == set(optimizers._BY_NAME)
+    assert seen[1] == set(spec.EPILOGUE_C_IDS)
+    assert seen[2] == {lo[0] for lo in LOSSES}
+    assert seen[3] == {False, True} and seen[5] == {False, True}
+    assert seen[4] == set(BATCHES)
+
+
+def _data(rows: int, d: int, kind: str, n_out: int):
+    rng = np.random.default_rng(rows)
+    x = rng.standard_normal((rows, d)).astype(np.float32)
+    if kind == "sparse":
+        return x, rng.integers(0, n_out, rows)
+    if kind == "onehot":
+        return x, np.eye(n_out, dtype=np.float32)[rng.integers(0, n_out, rows)]
+    if kind == "binary":
+        return x, (rng.random((rows, n_out)) > 0.5).astype(np.float32)
+    return x, rng.standard_normal((rows, n_out)).astype(np.float32)
+
+
+def _factory(opt, okw, act, akw, loss, dropout, big):
+    hidden = activations_mod.get(act).with_param(**akw) if akw else act
+    out = loss[1] or hidden
+    d, n_out = (3, 2) if big else (6, 3)
+
+    def make():
+        config.set_seed(11)
+        stack = [layers.Input((d,))]
+        if dropout:
+            stack.append(layers.Dropout(0.3))
+        stack.append(layers.Dense(5, activation=hidden))
+        if dropout:
+            stack.append(layers.Dropout(0.2))
+        stack.append(layers.Dense(n_out, activation=out))
+        model = fastff.Sequential(stack)
+        model.compile(optimizer=optimizers._BY_NAME[opt](**okw), loss=loss[0])
+        return model
+    return make, d, n_out
+
+
+@pytest.mark.parametrize("opt,okw,act,akw,loss,dropout,batch,shuffle", _cases())
+def test_general_equals_compiled(opt, okw, act, akw, loss, dropout, batch, shuffle,
+                                 monkeypatch):
+    bs, rows = batch
+    make, d, n_out = _factory(opt, okw, act, akw, loss, dropout, bs > 8192)
+    x, y = _data(rows, d, loss[2], n_out)
+    runs = []
+    for enabled in (True, False):
+        monkeypatch.setattr(fastpath, "ENABLED", enabled)
+        model = make()
+        hist = model.fit(x, y, batch_size=bs, epochs=2, shuffle=shuffle, verbose=0)
+        used = fastpath.train_plan(model, bs) is not None
+        runs.append((model, hist.history, used))
+    (fast, h_fast, used_fast), (slow, h_slow, used_slow) = runs
+    assert used_fast and not used_slow
+    monkeypatch.setattr(fastpath, "ENABLED", True)
+    same = (h_fast == h_slow and np.array_equal(fast.params, slow.params)
+            and [la.step for la in fast.layers if isinstance(la, layers.Dropout)]
+            == [la.step for la in slow.layers if isinstance(la, layers.Dropout)])
+    st_f, st_s = fast.optimizer.get_state(), slow.optimizer.get_state()
+    same = same and st_f.keys() == st_s.keys() and all(
+        np.array_equal(st_f[k], st_s[k]) for k in st_f)
+    assert same, (f"general != compiled (History {h_slow} vs {h_fast}); "
+                  + where_they_differ(make, x, y, min(bs, rows)))
+
+
+def test_recording_ops_logs_one_general_step():
+    make, d, n_out = _factory("adam", {}, "relu", {}, LOSSES[0], True, False)
+    x, y = _data(32, d, "sparse", n_out)
+    model = make()
+    rec = RecordingOps()
+    model.ops = rec
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=True, verbose=0)
+    names = [c.name for c in rec.calls]
+    assert names[0] == "permutation"
+    assert names.count("dense") == 2 and names.count("dropout_mask") == 2
+    assert names.count("softmax_xent_sparse") == 1 and names.count("backprop_dense") == 2
+    assert names.count("optimizer_step") == 1 and names[-1] == "sum_f64"
+    opt = rec.calls[names.index("optimizer_step")]
+    assert opt.summary.startswith("3, float32[")  # Adam's code, the flat trainable prefix
+    assert "one step agrees" in where_they_differ(make, x, y, 32)
+
+
+@pytest.mark.parametrize("broken,expect", [("dense", "kernel call dense #1"),
+                                           ("optimizer_step", "kernel call optimizer_step")])
+def test_a_divergence_names_the_kernel_call(broken, expect, monkeypatch):
+    """A general-path kernel made to differ in the last bit is found and named (the
+    compiled step does not go through ``CpuOps`` methods, so patching one breaks only the
+    general side)."""
+    from fastff.backend.cpu_ops import CpuOps
+
+    make, d, n_out = _factory("sgd", {}, "tanh", {}, LOSSES[3], False, False)
+    x, y = _data(24, d, "real", n_out)
+    real = getattr(CpuOps, broken)
+
+    def off_by_a_bit(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        target = out if broken == "dense" else args[1]
+        if broken == "optimizer_step" or target.shape[1] == n_out:
+            target.reshape(-1)[0] = np.nextafter(target.reshape(-1)[0], np.inf)
+        return out
+
+    monkeypatch.setattr(CpuOps, broken, off_by_a_bit)
+    assert where_they_differ(make, x, y, 24).startswith(expect)

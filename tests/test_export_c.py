@@ -1,0 +1,308 @@
+"""C source export: the generated file compiles warning-free as C99 and reproduces ``predict``."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastff
+from fastff.activations import ActivationFunction, CustomActivation
+from fastff.export.c import export_c
+from fastff.layers import (
+    Activation,
+    Add,
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    EmbeddingBag,
+    Flatten,
+    GaussianNoise,
+    Input,
+    Layer,
+    LayerNormalization,
+    Maximum,
+    Normalization,
+    Rescaling,
+    Reshape,
+    UnitNormalization,
+    WindowEmbedding,
+)
+
+GCC = shutil.which("gcc")
+pytestmark = pytest.mark.skipif(GCC is None, reason="these tests compile the source with gcc")
+CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+# every activation the NumPy reference backend computes (param: Keras's default)
+ACTIVATIONS = [("linear", 0.0), ("relu", 0.0), ("leaky_relu", 0.2), ("elu", 1.0), ("selu", 0.0),
+               ("gelu", 0.0), ("tanh", 0.0), ("sigmoid", 0.0), ("hard_sigmoid", 0.0),
+               ("softplus", 0.0), ("softsign", 0.0), ("silu", 0.0), ("swish", 0.0),
+               ("exponential", 0.0), ("softmax", 0.0), ("log_softmax", 0.0)]
+
+
+def _compile(model, tmp_path, stem="net"):
+    """Export, build a shared library with the strict flags, and wrap ``<stem>_predict``."""
+    c_path, h_path = export_c(model, tmp_path / f"{stem}.c")
+    lib_path = tmp_path / f"lib{stem}.so"
+    subprocess.run([GCC, *CFLAGS, "-fPIC", "-shared", c_path, "-o", str(lib_path), "-lm"],
+                   check=True, capture_output=True, text=True)
+    fn = getattr(ctypes.CDLL(str(lib_path)), f"{stem}_predict")
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    header = open(h_path).read()
+    n_in = int(header.split(f"{stem.upper()}_N_INPUTS ")[1].split()[0])
+    n_out = int(header.split(f"{stem.upper()}_N_OUTPUTS ")[1].split()[0])
+
+    def predict(x: np.ndarray) -> tuple[int, np.ndarray]:
+        x = np.ascontiguousarray(x, dtype=np.float32).reshape(len(x), -1)
+        assert x.shape[1] == n_in
+        y = np.full((len(x), n_out), np.nan, np.float32)
+        rc = fn(x.ctypes.data, len(x), y.ctypes.data)
+        return rc, y
+
+    return predict
+
+
+def _check(model, tmp_path, x, feeds=None, tol=1e-5):
+    predict = _compile(model, tmp_path)
+    for rows in (x[:1], x):
+        rc, got = predict(rows)
+        assert rc == 0
+        want = model.predict(rows if feeds is None else {k: v[:len(rows)] for k, v in
+                                                           feeds.items()}, verbose=0)
+        np.testing.assert_allclose(got, want.reshape(len(rows), -1), rtol=tol, atol=tol)
+    return predict
+
+
+@pytest.mark.parametrize("act,param", ACTIVATIONS)
+def test_dense_every_activation(tmp_path, act, param):
+    fn = ActivationFunction(act, param)
+    model = fastff.Sequential([Input(shape=(5,)), Dense(7, activation=fn), Dropout(0.5),
+                               Dense(3, activation=fn, use_bias=False)])
+    x = np.random.default_rng(1).standard_normal((9, 5)).astype(np.float32)
+    _check(model, tmp_path, x)
+
+
+def test_float64_model_nd_input_and_no_op_layers(tmp_path):
+    fastff.utils.set_random_seed(2)
+    model = fastff.Sequential([Input(shape=(3, 4)), Flatten(), Dense(18, activation="tanh"),
+                               GaussianNoise(0.3), Reshape((2, 9)), Activation("softmax"),
+                               Flatten(), Dense(2)], dtype="float64")
+    x = np.random.default_rng(2).standard_normal((5, 3, 4))
+    _check(model, tmp_path, x)
+
+
+def test_normalization_layers_fold_to_predict(tmp_path):
+    rng = np.random.default_rng(3)
+    bn = BatchNormalization()
+    model = fastff.Sequential([
+        Input(shape=(5,)), Normalization(mean=rng.standard_normal(5), variance=rng.random(5) + .5),
+        Rescaling(0.5, offset=0.25), Dense(6), bn, LayerNormalization(), Dense(4),
+        LayerNormalization(rms_scaling=True), UnitNormalization()])
+    model.build()
+    bn.moving_mean.value[...] = rng.standard_normal(6)
+    bn.moving_variance.value[...] = rng.random(6) + 0.1
+    bn.gamma.value[...] = rng.standard_normal(6)
+    bn.beta.value[...] = rng.standard_normal(6)
+    _check(model, tmp_path, rng.standard_normal((7, 5)).astype(np.float32))
+
+
+def test_embeddings_and_functional_merges(tmp_path):
+    fastff.utils.set_random_seed(4)
+    words = Input(shape=(3,), dtype="int64", name="words")
+    bag = Input(shape=(6,), dtype="int64", name="bag")
+    tokens = Input(shape=(2,), dtype="int64", name="tokens")
+    a = Dense(5)(Concatenate()([WindowEmbedding(11, 4)(words), EmbeddingBag(13, 3)(bag),
+                                Flatten()(Embedding(7, 2, mask_zero=True)(tokens))]))
+    b = Dense(5, activation="relu")(Flatten()(Embedding(7, 3)(tokens)))
+    out = Dense(3, activation="softmax")(Maximum()([Add()([a, b]), b]))
+    model = fastff.Model([words, bag, tokens], out)
+    rng = np.random.default_rng(4)
+    feeds = {"words": rng.integers(0, 11, (6, 3)), "bag": rng.integers(0, 13, (6, 6)),
+             "tokens": rng.integers(0, 7, (6, 2))}
+    feeds["bag"][0] = 0  # a bag of padding only
+    feeds["bag"][1, 3:] = 0
+    x = np.concatenate([feeds["words"], feeds["bag"], feeds["tokens"]], axis=1)
+    predict = _check(model, tmp_path, x, feeds=feeds)
+    bad = x[:2].astype(np.float32).copy()
+    bad[1, 0] = 11.0  # past the table
+    assert predict(bad)[0] == 2
+    bad[1, 0] = np.nan
+    assert predict(bad)[0] == 2
+
+
+def test_embedding_bag_sum_and_float_ids_round(tmp_path):
+    model = fastff.Sequential([Input(shape=(4,), dtype="int64"),
+                               EmbeddingBag(9, 3, mode="sum", padding_id=0), Dense(2)])
+    x = np.array([[1.2, 2.0, 0.0, 8.4], [0, 0, 0, 0], [3, 3, 3, 2.6]], np.float32)
+    predict = _compile(model, tmp_path)
+    rc, got = predict(x)
+    assert rc == 0
+    np.testing.assert_allclose(got, model.predict(np.rint(x).astype(np.int64), verbose=0),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_driver_program_header_and_bad_arguments(tmp_path):
+    model = fastff.Sequential([Input(shape=(3,)), Dense(4, activation="elu"), Dense(2)])
+    export_c(model, tmp_path / "tiny.c")
+    (tmp_path / "main.c").write_text(r"""
+#include <stdio.h>
+#include "tiny.h"
+int main(void)
+{
+    float x[2 * TINY_N_INPUTS] = {0.5f, -1.0f, 2.0f, 0.0f, 0.25f, -3.0f};
+    float y[2 * TINY_N_OUTPUTS];
+    int i;
+    if (tiny_predict(x, -1, y) != 1 || tiny_predict(NULL, 1, y) != 1) return 3;
+    if (tiny_predict(NULL, 0, NULL) != 0) return 4;
+    if (tiny_predict(x, 2, y) != 0) return 5;
+    for (i = 0; i < 2 * TINY_N_OUTPUTS; ++i) printf("%.9g\n", y[i]);
+    return 0;
+}
+""")
+    exe = tmp_path / "tiny"
+    subprocess.run([GCC, *CFLAGS, str(tmp_path / "main.c"), str(tmp_path / "tiny.c"), "-o",
+                    str(exe), "-lm"], check=True, capture_output=True, text=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    got = np.array(out.split(), dtype=np.float32).reshape(2, 2)
+    want = model.predict(np.array([[0.5, -1, 2], [0, 0.25, -3]], np.float32), verbose=0)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_model_export_dispatch_and_errors(tmp_path, capsys):
+    model = fastff.Sequential([Input(shape=(2,)), Dense(1)])
+    paths = model.export(tmp_path / "m.c", format="c")
+    assert "Saved artifact at" in capsys.readouterr().out
+    assert paths == (str(tmp_path / "m.c"), str(tmp_path / "m.h"))
+    model.export(tmp_path / "quiet.c", format="c", verbose=False, name="q")
+    assert capsys.readouterr().out == ""
+    assert "int q_predict(" in (tmp_path / "quiet.h").read_text()
+    with pytest.raises(ValueError, match="unknown format 'tf_saved_model'.*'onnx', 'c'"):
+        model.export(tmp_path / "m", format="tf_saved_model")
+    with pytest.raises(ValueError, match="must end in '.c'"):
+        model.export(tmp_path / "m.txt", format="c")
+    with pytest.raises(ValueError, match="input_signature"):
+        model.export(tmp_path / "m.c", format="c", input_signature=[(None, 2)])
+
+    class Twice(Layer):
+        def forward(self, x, training=False, ws=None):
+            return 2 * x, lambda dy, need_dx=True: 2 * dy
+
+    odd = fastff.Sequential([Input(shape=(2,)), Dense(2), Twice(name="twice")])
+    odd.build()
+    with pytest.raises(ValueError, match=r"layer 'twice' \(Twice\) has no C form"):
+        export_c(odd, tmp_path / "odd.c")
+
+    class Cube(CustomActivation):
+        def call(self, x):
+            return x ** 3
+
+        def grad(self, dy, x, y):
+            return 3 * dy * x * x
+
+    cube = fastff.Sequential([Input(shape=(2,)), Dense(2, activation=Cube(), name="d")])
+    with pytest.raises(ValueError, match="custom activation 'Cube'"):
+        export_c(cube, tmp_path / "cube.c")
+    with pytest.raises(ValueError, match="not built"):
+        export_c(fastff.Sequential([Dense(2)]), tmp_path / "unbuilt.c")
+
+
+def test_lazy_submodules():
+    code = ("import sys, fastff\n"
+            "assert fastff.export.FORMATS == ('onnx', 'c')\n"
+            "assert 'wrappers' not in fastff.__all__ and 'export' in fastff.__all__\n"
+            "from fastff import *\n"
+            "assert 'sklearn' not in sys.modules and 'onnx' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bucketize_permute_repeat(tmp_path):
+    from fastff.layers import Bucketize, Permute, RepeatVector
+
+    edges = [-1.0, 0.1, 0.5, 2.0]  # 0.1 is not a float32: edges compare as float64 would
+    x = np.array([[-3.0, 0.1, 0.5], [1e30, 2.0, -1.0], [0.3, 9.0, 0.09999999]], np.float32)
+    feats = Input(shape=(3,), name="f")
+    hot = Bucketize(edges)(feats)
+    ids = Flatten()(Embedding(5, 2)(Bucketize(edges, output_mode="int")(feats)))
+    rep = Flatten()(Permute((2, 1))(RepeatVector(2)(Dense(3)(hot))))
+    model = fastff.Model(feats, Concatenate()([hot, ids, rep]))
+    _check(model, tmp_path, x)
+
+
+def test_global_pooling(tmp_path):
+    from fastff.layers import GlobalAveragePooling1D, GlobalMaxPooling1D
+
+    fastff.utils.set_random_seed(5)
+    ids = Input(shape=(5,), dtype="int64", name="ids")
+    emb = Embedding(9, 3)(ids)                                        # (5 steps, 3 channels)
+    avg = GlobalAveragePooling1D()(emb)
+    mx = Flatten()(GlobalMaxPooling1D(keepdims=True)(emb))
+    first = GlobalAveragePooling1D(data_format="channels_first")(emb)  # over the 3 channels
+    model = fastff.Model(ids, Dense(2)(Concatenate()([avg, mx, first])))
+    x = np.random.default_rng(5).integers(0, 9, (6, 5))
+    _check(model, tmp_path, x)
+
+    masked = fastff.Sequential([Input(shape=(4,), dtype="int64"), Embedding(9, 3, mask_zero=True),
+                                GlobalAveragePooling1D(name="gap")])
+    with pytest.raises(ValueError, match="'gap' .* with masks"):
+        export_c(masked, tmp_path / "masked.c")
+
+
+@pytest.mark.parametrize("mode", ["one_hot", "multi_hot", "count"])
+def test_category_encoding_and_discretization(tmp_path, mode):
+    from fastff.layers import CategoryEncoding, Discretization
+
+    feats = Input(shape=(3,), name="f")
+    bins = Discretization(bin_boundaries=[-0.5, 0.1, 0.1, 1.0], output_mode=mode)(feats)
+    ids = Discretization(bin_boundaries=[0.0, 0.5], output_mode="int")(feats)
+    cats = CategoryEncoding(num_tokens=4, output_mode=mode)(ids)
+    model = fastff.Model(feats, Concatenate()([Flatten()(bins), Flatten()(cats)]))
+    x = np.array([[-1.0, 0.1, 0.7], [2.0, 0.09999999, 0.5], [0.0, -0.5, 1.0]], np.float32)
+    _check(model, tmp_path, x)
+    bad = fastff.Sequential([Input(shape=(2,), dtype="int64"), CategoryEncoding(3)])
+    predict = _compile(bad, tmp_path, stem="bad")
+    assert predict(np.array([[0, 2]], np.float32))[0] == 0
+    assert predict(np.array([[0, 3]], np.float32))[0] == 2
+    assert predict(np.array([[-1, 0]], np.float32))[0] == 2
+
+
+def test_masking_zeroes_masked_steps(tmp_path):
+    from fastff.layers import Masking
+
+    model = fastff.Sequential([Input(shape=(4, 3)), Masking(mask_value=0.5), Flatten(),
+                               Dense(2)])
+    x = np.random.default_rng(6).standard_normal((5, 4, 3)).astype(np.float32)
+    x[0, 1] = 0.5
+    x[2, 3] = 0.5
+    x[3, 0, 0] = 0.5  # one feature only: kept
+    _check(model, tmp_path, x)
+
+
+def test_dot_products(tmp_path):
+    from fastff.layers import Dot
+
+    fastff.utils.set_random_seed(8)
+    a, b = Input(shape=(4,), name="a"), Input(shape=(3, 4), name="b")
+    u, v = Dense(4)(a), Dense(4)(a)
+    parts = [Dot(axes=1)([u, v]), Dot(axes=1, normalize=True)([u, v]),
+             Dot(axes=(1, 2))([u, b]), Flatten()(Dot(axes=(2, 2), normalize=True)([b, b])),
+             Flatten()(Dot(axes=(1, 1))([b, b]))]
+    model = fastff.Model([a, b], Concatenate()(parts))
+    rng = np.random.default_rng(8)
+    feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
+             "b": rng.standard_normal((5, 3, 4)).astype(np.float32)}
+    x = np.concatenate([feeds["a"], feeds["b"].reshape(5, -1)], axis=1)
+    _check(model, tmp_path, x, feeds=feeds)
+
+
+def test_multi_output_model_refused(tmp_path):
+    a = Input(shape=(3,), name="a")
+    h = Dense(4)(a)
+    model = fastff.Model(a, [Dense(2)(h), Dense(1)(h)])
+    with pytest.raises(NotImplementedError, match="several outputs"):
+        export_c(model, tmp_path / "two.c")
