@@ -39,9 +39,15 @@ def _clone(metric: Any) -> Any:
 
 
 def private(metrics: list) -> list:
-    """A reset copy of each metric in ``metrics`` (the objects themselves are not touched)."""
+    """A reset copy of each metric in ``metrics`` (the objects themselves are not touched), in
+    a container like ``metrics`` (a list subclass keeps its attributes, e.g. log names)."""
     with _LOCK:
-        return [_clone(m) for m in metrics]
+        twins = [_clone(m) for m in metrics]
+    if type(metrics) is list:
+        return twins
+    out = copy.copy(metrics)
+    out[:] = twins
+    return out
 
 
 def write_back(originals: list, copies: list) -> None:
