@@ -3,7 +3,8 @@
 One subprocess (so a lost or mishandled signal cannot hit pytest itself, and a hang fails on the
 subprocess timeout) sends SIGINT to itself from callbacks: mid-epoch on the general and the
 compiled path, during the last epoch's validation, its ``on_epoch_end`` callbacks (before a
-``ModelCheckpoint`` write), ``on_train_end`` and a standalone ``evaluate``. Each phase must
+``ModelCheckpoint`` write; also when training on a generator), ``on_train_end`` and a
+standalone ``evaluate``. Each phase must
 raise ``KeyboardInterrupt`` out of the call, leave the weights bitwise those after a completed
 step (recorded by the callbacks after each step and epoch), restore the SIGINT handler, and
 leave any checkpoint loadable.
@@ -119,6 +120,9 @@ cases = [
         callbacks=[cb, ModelCheckpoint(ck)])),
     run("epoch_end_compiled", "epoch_end", lambda m, cb: m.fit(
         x, y, batch_size=16, epochs=2, verbose=0, callbacks=[cb])),
+    run("epoch_end_generator", "epoch_end", lambda m, cb: m.fit(
+        ((x[i:i + 16], y[i:i + 16]) for _ in range(2) for i in range(0, 64, 16)),
+        steps_per_epoch=4, epochs=2, verbose=0, callbacks=[cb])),
     run("train_end", "train_end", lambda m, cb: m.fit(
         x, y, batch_size=16, epochs=2, verbose=0, callbacks=[cb])),
     run("evaluate", "evaluate", lambda m, cb: m.evaluate(
@@ -139,7 +143,7 @@ def test_sigint_at_every_phase_is_raised_after_a_completed_step(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     for name in ("step_general", "step_compiled", "validation", "epoch_end_general",
-                 "epoch_end_compiled", "train_end", "evaluate"):
+                 "epoch_end_compiled", "epoch_end_generator", "train_end", "evaluate"):
         res = out[name]
         assert res["raised"], (name, res)
         assert res["finite"] and res["completed_step"], (name, res)
