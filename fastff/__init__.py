@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # public name -> (module, attribute or None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
     "Sequential": ("fastff.models", "Sequential"),
-    "Model": ("fastff.functional", "Model"),
+    "Model": ("fastff.functional", "BaseModel"),
     "Input": ("fastff.layers", "Input"),
     "set_num_threads": ("fastff._threading", "set_num_threads"),
     "get_num_threads": ("fastff._threading", "get_num_threads"),
@@ -26,7 +26,7 @@ _SUBMODULES = (
     "activations", "backend", "callbacks", "config", "data", "distribution", "errors",
     "export", "functional", "initializers",
     "layers", "linalg", "losses", "metrics", "models", "ops", "optimizers", "regularizers",
-    "saving",
+    "saving", "subclassed",
     "testing", "utils",
     "wrappers",  # imports scikit-learn, so only on first use
 )

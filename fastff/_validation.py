@@ -221,6 +221,11 @@ def prepare_targets(y: Any, loss: Any, n_outputs: int, dtype: np.dtype,
     _check_finite(arr, name)
     kind = getattr(loss, "target_kind", "real")
     lname = getattr(loss, "name", type(loss).__name__)
+    if kind == "any":  # a user loss: the targets as given (as Keras), in the model dtype
+        if arr.ndim == 0 or arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: expected numeric targets, one row per sample, got "
+                            f"{arr.dtype} of shape {arr.shape}")
+        return loss.prepare_targets(arr, dtype)
     if kind == "sparse":
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]

@@ -24,9 +24,10 @@ from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
 from fastff.layers.masking import forward_masked, makes_masks, output_mask
 from fastff.layers.symbolic import SymbolicTensor, call_symbolic, is_symbolic
-from fastff.models import Sequential
+from fastff.subclassed import Model as BaseModel
+from fastff.subclassed import register_functional
 
-__all__ = ["Model", "SymbolicTensor", "is_symbolic", "call_symbolic"]
+__all__ = ["Model", "BaseModel", "SymbolicTensor", "is_symbolic", "call_symbolic"]
 
 
 class _Inputs:
@@ -297,9 +298,12 @@ class _Graph(Layer):
         return vals[out_refs[0]], backprop
 
 
-class Model(Sequential):
+class Model(BaseModel):
     """A network of layers with several inputs (Keras functional API), trained like
-    ``Sequential``: ``Model(inputs=[a, b], outputs=y)``."""
+    ``Sequential``: ``Model(inputs=[a, b], outputs=y)``. A subclass of Keras's base
+    ``fastff.Model`` (``fastff.subclassed``), which constructs it for ``Model(inputs, outputs)``."""
+
+    _auto_track = False  # the graph, not attribute scanning, says what the layers are
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None, dtype: Any = None,
                  trainable: bool = True, device: str | None = None):
@@ -601,6 +605,7 @@ class Model(Sequential):
 
 
 saving.register_model_class(Model)
+register_functional(Model)  # what the base class's Model(inputs, outputs) constructs
 
 
 def _shape(shape: tuple[int, ...]) -> str:

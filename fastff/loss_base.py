@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Loss", "EPSILON"]
+__all__ = ["Loss", "LossFunctionWrapper", "EPSILON"]
 
 EPSILON = 1e-7
 
@@ -39,7 +39,15 @@ class Loss:
     #: [0, 1]) or "real" (any finite values)
     target_kind = "real"
 
-    def __init__(self, name: str | None = None, reduction: str = "sum_over_batch_size"):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # a user loss written as call(y_true, y_pred) takes the targets as given (as Keras)
+        if "call" in cls.__dict__ and "forward" not in cls.__dict__ \
+                and "target_kind" not in cls.__dict__:
+            cls.target_kind = "any"
+
+    def __init__(self, name: str | None = None, reduction: str = "sum_over_batch_size",
+                 dtype: Any = None):
         if reduction not in ("sum_over_batch_size", "mean", "sum", "none", None):
             raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}")
         self.name = name or _snake_name(type(self).__name__)
@@ -49,8 +57,14 @@ class Loss:
     def forward(self, ops: Any, y_pred: np.ndarray, y_true: np.ndarray,
                 sample_weight: Any = None, dy: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
-        """``(per_row_loss, d(weighted mean)/d y_pred)`` for the model output ``y_pred``."""
-        raise NotImplementedError
+        """``(per_row_loss, d(weighted mean)/d y_pred)`` for the model output ``y_pred``.
+
+        fastff's losses give their own kernels; a subclass that defines only
+        ``call(y_true, y_pred)`` (with ``fastff.ops``) gets its gradient from the tape."""
+        if type(self).call is Loss.call:
+            raise NotImplementedError(f"{type(self).__name__} must define "
+                                      "call(y_true, y_pred)")
+        return _tape_forward(self, y_pred, y_true, sample_weight, dy)
 
     def forward_logits(self, ops: Any, logits: np.ndarray, y_true: np.ndarray,
                        sample_weight: Any = None, dlogits: np.ndarray | None = None
@@ -78,16 +92,22 @@ class Loss:
         per_row, _ = self.forward(_numpy_ops(), y_pred2, yt)
         return per_row
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-        per_row = self.call(y_true, y_pred)
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        """The reduced loss, as Keras: ``sum_over_batch_size`` divides the weighted sum by the
+        number of values, ``sum`` does not, ``none`` returns the values."""
+        values = np.asarray(_plain(self.call(y_true, y_pred)))
         if self.reduction in ("none", None):
-            return per_row
-        w = np.ones(per_row.shape[0]) if sample_weight is None else np.asarray(
-            sample_weight, dtype=np.float64).reshape(per_row.shape[0])
-        total = float(np.sum(per_row * w, dtype=np.float64))
+            return values
+        if values.ndim == 0:
+            return float(values)
+        n = values.shape[0]
+        w = np.ones(n) if sample_weight is None else np.asarray(
+            sample_weight, dtype=np.float64).reshape(n)
+        total = float(np.sum(values * w.reshape((n,) + (1,) * (values.ndim - 1)),
+                             dtype=np.float64))
         if self.reduction == "sum":
             return total
-        return total / max(per_row.shape[0], 1)
+        return total / max(values.size, 1)
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}
@@ -98,6 +118,64 @@ class Loss:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get_config()})"
+
+
+class LossFunctionWrapper(Loss):
+    """A loss from a function ``fn(y_true, y_pred) -> per-sample values (or a scalar)``,
+    written with ``fastff.ops``; named by the function (as Keras)."""
+
+    target_kind = "any"
+
+    def __init__(self, fn: Any, reduction: str = "sum_over_batch_size", name: str | None = None,
+                 **kwargs: Any):
+        if not callable(fn):
+            raise TypeError(f"loss: expected a function fn(y_true, y_pred), got {fn!r}")
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction)
+        self.fn = fn
+        self.fn_kwargs = kwargs
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self) -> dict:
+        from fastff._registry import get_registered_name
+
+        return {"name": self.name, "reduction": self.reduction,
+                "fn": get_registered_name(self.fn), **self.fn_kwargs}
+
+
+def _plain(x: Any) -> Any:
+    """The array behind a recorded value (``fastff.ops`` Tensors are ndarray views)."""
+    return x.view(np.ndarray) if isinstance(x, np.ndarray) and type(x) is not np.ndarray else x
+
+
+def _tape_forward(loss: Loss, y_pred: np.ndarray, y_true: Any, sample_weight: Any,
+                  dy: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``loss.call`` on the tape: per-row values and the gradient of fastff's batch loss
+    (the weighted mean ``Σ wᵢ lᵢ / Σ wᵢ`` of the per-sample means, as the built-in losses)."""
+    from fastff.ops import forward_call
+
+    n = y_pred.shape[0]
+    values, bp = forward_call(lambda yp: loss.call(y_true, yp), y_pred, (), True,
+                              name=f"loss {loss.name!r}")
+    v = np.asarray(values)
+    if v.dtype.kind not in "fc":
+        raise TypeError(f"loss {loss.name!r} returned dtype {v.dtype}; expected float values")
+    if v.ndim == 0:  # a scalar batch loss
+        per_row = np.full(n, v, dtype=y_pred.dtype)
+        seed = np.ones((), dtype=v.dtype)
+    elif v.shape[0] == n:
+        k = v.size // max(n, 1)
+        per_row = v.reshape(n, -1).mean(axis=1) if v.ndim > 1 else v
+        w = _weights(n, sample_weight, v.dtype).reshape((n,) + (1,) * (v.ndim - 1))
+        seed = np.ascontiguousarray(np.broadcast_to(w / max(k, 1), v.shape))
+    else:
+        raise ValueError(f"loss {loss.name!r} returned values of shape {v.shape}; expected one "
+                         f"per sample (first axis {n}, the batch) or a scalar")
+    g = bp(seed, True)
+    if g is None:
+        g = np.zeros_like(y_pred)
+    return _finish(per_row, g, dy, y_pred.dtype)
 
 
 def _snake_name(cls_name: str) -> str:

@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 from fastff import losses_extra
+from fastff._registry import get_registered_object, registered_name_of
 from fastff.loss_base import (
     EPSILON,
     Loss,
+    LossFunctionWrapper,
     _finish,
     _numpy_ops,  # noqa: F401 - kept under its old name
     _weights,
@@ -51,7 +53,8 @@ from fastff.losses_extra import (
 )
 
 __all__ = [
-    "Loss", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "BinaryCrossentropy",
+    "Loss", "LossFunctionWrapper", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+    "BinaryCrossentropy",
     "MeanSquaredError", "MeanAbsoluteError", "Huber", "categorical_crossentropy",
     "sparse_categorical_crossentropy", "binary_crossentropy", "mean_squared_error",
     "mean_absolute_error", "huber", "mse", "mae", "get", "serialize", "deserialize",
@@ -358,20 +361,41 @@ def get(identifier: Any) -> Loss:
         return identifier()
     if identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
-    raise TypeError(f"loss: expected a name or a fastff.losses.Loss, got {identifier!r}")
+    if callable(identifier) and not isinstance(identifier, type):
+        return LossFunctionWrapper(identifier)
+    raise TypeError(f"loss: expected a name, a function fn(y_true, y_pred) or a "
+                    f"fastff.losses.Loss, got {identifier!r}")
 
 
-def serialize(loss: Loss) -> dict:
+def serialize(loss: Loss) -> dict | str:
+    """A config dict; a function loss is saved by its (registered) name, as Keras."""
+    if type(loss) is LossFunctionWrapper and not loss.fn_kwargs and \
+            loss.reduction == "sum_over_batch_size":
+        return registered_name_of(loss.fn) or loss.fn.__name__
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def _unresolved(what: str, name: str) -> ValueError:
+    return ValueError(f"Unknown {what} {name!r}: pass it in custom_objects={{{name!r}: ...}} "
+                      "or register it with @fastff.saving.register_serializable()")
 
 
 def deserialize(cfg: dict | str, custom_objects: dict | None = None) -> Loss:
     if isinstance(cfg, str):
-        if custom_objects and cfg in custom_objects:
-            return get(custom_objects[cfg])
+        obj = get_registered_object(cfg, custom_objects)
+        if obj is not None:
+            return get(obj)
+        if cfg.lower() not in _NAMES and cfg not in _CLASSES:
+            raise _unresolved("loss", cfg)
         return get(cfg)
     name = cfg["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
+    config = dict(cfg.get("config", {}))
+    if name == "LossFunctionWrapper":
+        fn = get_registered_object(str(config.pop("fn", "")), custom_objects)
+        if fn is None:
+            raise _unresolved("loss function", str(cfg.get("config", {}).get("fn")))
+        return LossFunctionWrapper(fn, **config)
+    cls = get_registered_object(name, custom_objects) or _CLASSES.get(name)
     if cls is None:
-        raise ValueError(f"Unknown loss class {name!r}: pass it in custom_objects")
-    return cls.from_config(dict(cfg.get("config", {})))
+        raise _unresolved("loss class", name)
+    return cls.from_config(config)

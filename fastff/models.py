@@ -3,12 +3,14 @@
 After the layers are built, every ``Param`` is moved into one flat ``params`` buffer and one flat
 ``grads`` buffer (trainable params first, each slot 64-byte aligned), so an optimizer step is
 one kernel over the trainable prefix. The loops live in ``fastff.training``; this module holds the
-structure: building, weights, compile state, configs. The functional ``Model`` (a graph of
-layers, trained by the same machinery) lives in ``fastff.functional``.
+structure: building, weights, compile state, configs. Keras's ``Model`` (subclassed, in
+``fastff.subclassed``, and functional, a graph of layers in ``fastff.functional``) is trained
+by the same machinery.
 
 Where fastff deliberately differs from Keras:
 - with ``sample_weight``/``class_weight`` the loss is the weighted mean ``Σ wᵢ lᵢ / Σ wᵢ``
-  (Keras divides by the batch size), so weights change the balance, not the scale;
+  (Keras divides by the batch size), so weights change the balance, not the scale (custom
+  loss functions and ``Loss`` subclasses too, see docs/subclassing.md);
 - ``Input(shape)`` is both the first position of a ``Sequential`` (a layer, not counted among
   ``model.layers``) and, called on by layers, the source of a functional graph;
 - gradients come from each built-in layer's fused ``backprop``; a custom layer's ``call``
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import config, saving
+from fastff import _call_context, config, saving
 from fastff import data_adapters as _adapters
 from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
@@ -417,7 +419,7 @@ class Sequential:
 
         if self.optimizer is None:
             return None
-        def ser(ids: list) -> list:
+        def ser(ids: list) -> list:  # a metric function: its (registered) name
             return [m if isinstance(m, str) else
                     metrics_mod.serialize(metrics_mod.get(m, self.loss)) for m in ids]
 
@@ -500,10 +502,23 @@ class Sequential:
         return _training.predict(self, x, batch_size, verbose, callbacks)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+        if _call_context.inside_call():  # inside a subclassed model's call: part of it
+            return self._call_layers(x, training)
         if training:
             return _training.forward(self, x, training=True)
         return _training.predict(self, x, batch_size=None, verbose=0, callbacks=None,
                                  single_batch=True)
+
+    def _call_layers(self, x: Any, training: Any) -> Any:
+        """Run the layers one by one through ``Layer.__call__`` (so an enclosing model's tape
+        records them and the weights stay in the enclosing model's buffers)."""
+        if getattr(self, "_graph", None) is not None:
+            raise NotImplementedError("a functional Model inside a subclassed model's call is "
+                                      "not supported yet; use its layers or a Sequential")
+        h = x
+        for layer in self._layers:
+            h = layer(h, training=training)
+        return h
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         return _training.predict(self, x, batch_size=None, verbose=0, callbacks=None,

@@ -37,12 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from fastff import distribution
+from fastff import _registry, distribution
+from fastff._registry import get_registered_object
 
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "FormatError",
+    "register_serializable",
+    "register_keras_serializable",
+    "get_registered_object",
+    "get_registered_objects",
     "load_model",
     "load_weights",
     "model_class",
@@ -399,6 +404,9 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
 def _weight_items(model: Any) -> list[tuple[str, np.ndarray]]:
     from fastff.layers.base import to_host  # device weights are written from a host copy
 
+    own = getattr(model, "_weight_items", None)
+    if own is not None and getattr(model, "_auto_track", False):  # a subclassed model
+        return own()
     items: list[tuple[str, np.ndarray]] = []
     for layer in model.layers:
         for p in getattr(layer, "params", []):
@@ -434,6 +442,10 @@ def _model_header(model: Any, kind: str) -> dict[str, Any]:
         "kind": kind,
         "model": {"class_name": type(model).__name__, "config": model.get_config()},
     }
+    build = getattr(model, "get_build_config", None)
+    build_config = build() if build is not None else None
+    if build_config is not None:  # a subclassed model: the input shape its weights need
+        header["model"]["build_config"] = build_config
     if kind == "model":
         header["compile"] = _compile_config(model)
         header["training_state"] = model.get_training_state()
@@ -462,43 +474,25 @@ def _check_json(value: Any, where: str) -> None:
 
 
 def register_keras_serializable(package: str = "Custom", name: str | None = None) -> Callable:
-    """Decorator (Keras's name): make a custom class (layer, loss, metric, activation...)
-    resolvable by ``load_model`` without ``custom_objects``, by class name and by
-    ``"package>name"``."""
-    if not isinstance(package, str) or ">" in package:
-        raise ValueError(f"register_keras_serializable: package must be a string without "
-                         f"'>', got {package!r}")
-
-    def decorator(obj: Any) -> Any:
-        key = name or getattr(obj, "__name__", None)
-        if not key:
-            raise TypeError(f"register_keras_serializable: cannot name {obj!r}; pass name=")
-        _REGISTERED[key] = obj
-        _REGISTERED[f"{package}>{key}"] = obj
-        from fastff.layers import Layer, register_layer
-
-        if isinstance(obj, type) and issubclass(obj, Layer):
-            register_layer(obj, key)
-            if key != obj.__name__:
-                register_layer(obj, obj.__name__)
-        return obj
-
-    return decorator
+    """Decorator (Keras's name): make a custom class or function (model, layer, loss, metric,
+    activation...) resolvable by ``load_model`` and the deserializers without
+    ``custom_objects``, by name and by ``"package>name"`` (one registry: ``fastff._registry``)."""
+    return _registry.register_serializable(package, name)
 
 
 register_serializable = register_keras_serializable
-_REGISTERED: dict[str, Any] = {}
 
 
 def get_registered_objects() -> dict[str, Any]:
-    """The classes registered with ``register_keras_serializable`` (a copy)."""
-    return dict(_REGISTERED)
+    """The classes and functions registered with ``register_keras_serializable`` (a copy)."""
+    return _registry.registered_objects()
 
 
 def _with_registered(custom_objects: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    if not _REGISTERED:
+    registered = _registry.registered_objects()
+    if not registered:
         return custom_objects
-    return {**_REGISTERED, **(custom_objects or {})}
+    return {**registered, **(custom_objects or {})}
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
@@ -643,15 +637,26 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
         spec = header.get("model")
         config = spec.get("config") if isinstance(spec, dict) else None
         shape = config.get("input_shape") if isinstance(config, dict) else None
-        if not (isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)):
+        subclassed = getattr(model, "_auto_track", False)
+        bc = spec.get("build_config") if isinstance(spec, dict) else None
+        if subclassed and isinstance(bc, dict) and bc.get("input_shape") is not None:
+            # a subclassed model's config is the user's: its input shape(s) are kept apart
+            try:
+                model.build_from_config(bc)
+            except (MemoryError, OverflowError) as e:
+                raise FormatError(f"{path}: building the model for {bc} failed: "
+                                  f"{type(e).__name__}: {e}") from e
+        elif not (isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)):
             raise ValueError(f"load_weights: the model is not built and {path} does not say "
                              "its input shape; call model.build(input_shape) first")
-        _check_planned_weights(path, list(getattr(model, "layers", [])), shape, items)
-        try:
-            model.build((None, *shape))
-        except (MemoryError, OverflowError) as e:
-            raise FormatError(f"{path}: building the model for input shape {shape} failed: "
-                              f"{type(e).__name__}: {e}") from e
+        else:
+            if not subclassed:  # the weight shapes of a layer stack are known before building
+                _check_planned_weights(path, list(getattr(model, "layers", [])), shape, items)
+            try:
+                model.build((None, *shape))
+            except (MemoryError, OverflowError) as e:
+                raise FormatError(f"{path}: building the model for input shape {shape} "
+                                  f"failed: {type(e).__name__}: {e}") from e
     _assign_weights(path, model, items)
 
 
@@ -681,11 +686,14 @@ def _model_class(path: str, spec: Any, custom_objects: Mapping[str, Any] | None)
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise FormatError(f"{path}: 'model' must be an object with a string 'class_name'")
     name = spec["class_name"]
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
+    user = get_registered_object(name, custom_objects)
+    if user is not None:
+        return user
     cls = model_class(name)
     if cls is None:
-        raise FormatError(f"{path}: unknown model class {name!r}; pass it in custom_objects")
+        raise FormatError(f"{path}: unknown model class {name!r}; pass custom_objects="
+                          f"{{{name!r}: {name}}} to load_model, or decorate the class with "
+                          "@fastff.saving.register_serializable()")
     return cls
 
 
@@ -744,6 +752,9 @@ def load_model(
                 model = cls.from_config(config, custom_objects=custom_objects)
             except TypeError:
                 model = cls.from_config(config)
+        build_config = spec.get("build_config")
+        if build_config is not None and hasattr(model, "build_from_config"):
+            model.build_from_config(build_config)
         _assign_weights(path, model, arrays.get("weights", []))
         if compile and header.get("compile") is not None:
             _compile(path, model, header["compile"], custom_objects)

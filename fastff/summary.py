@@ -72,6 +72,17 @@ def _layer_rows(model: Any) -> list[tuple[str, str, str, str]]:
 def _param_totals(model: Any) -> tuple[int, int, int, int]:
     """(trainable count, trainable bytes, non-trainable count, non-trainable bytes)."""
     tc = tb = nc = nb = 0
+    train = getattr(model, "trainable_weights", None)
+    frozen = getattr(model, "non_trainable_weights", None)
+    if train is not None and frozen is not None:  # the model's own split (nested models too)
+        for group, is_train in ((train, True), (frozen, False)):
+            for p in group:
+                n, b = p.value.size, p.value.size * p.value.dtype.itemsize
+                if is_train:
+                    tc, tb = tc + n, tb + b
+                else:
+                    nc, nb = nc + n, nb + b
+        return tc, tb, nc, nb
     model_trainable = getattr(model, "trainable", True)
     for layer in model.layers:
         for p in getattr(layer, "params", []):

@@ -5,6 +5,9 @@ gradients with one forward/backprop, then perturbs every parameter element and e
 element by ±eps and compares. For a layer, or a model given no ``y``, the objective is
 ``Σ r ⊙ output`` with a fixed random ``r``; for a compiled model given ``y`` it is the model's loss
 (fused output activation and regularizers included). Dropout keeps one fixed mask throughout.
+A subclassed model (``class M(fastff.Model)``) has no config to clone from, so it is checked in
+place: it must have ``dtype="float64"``; its weights are restored after each perturbation (its
+gradient buffer is overwritten).
 """
 
 from __future__ import annotations
@@ -82,9 +85,18 @@ def check_grads(layer_or_model: Any, x: Any, y: Any = None, *, eps: float = 1e-6
     x64 = np.ascontiguousarray(np.asarray(x, dtype=np.float64))
     rng = np.random.default_rng(seed)
     is_layer = isinstance(layer_or_model, Layer)
+    subclassed = getattr(layer_or_model, "_auto_track", False)
     if is_layer:
         net = _clone_layer(layer_or_model, x64.shape[1:], ops)
         params = list(net.params)
+    elif subclassed:
+        net = layer_or_model
+        if net.dtype != np.float64:
+            raise ValueError(f"check_grads: a subclassed model is checked in place; create it "
+                             f"with dtype='float64' (it has {net.dtype})")
+        net._maybe_build(x64.shape[1:])
+        net.ops = ops
+        params = list(net._call_layer.params)
     else:
         net = _clone_model(layer_or_model, x64.shape[1:], ops)
         params = [p for layer in net.layers for p in layer.params]
@@ -96,7 +108,7 @@ def check_grads(layer_or_model: Any, x: Any, y: Any = None, *, eps: float = 1e-6
 
     def run_layers(inp):
         h, bps = inp, []
-        for layer in ([net] if is_layer else net.layers):
+        for layer in ([net] if is_layer else net._layers if subclassed else net.layers):
             h, bp = layer.forward(h, training)
             bps.append(bp)
         return h, bps

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import _metric_copies, config
+from fastff import _call_context, _metric_copies, config
 from fastff import _validation as V
 from fastff import distribution as distribution_lib
 from fastff.callbacks.callback_list import CallbackList
@@ -159,14 +159,20 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     last = len(layers) - 1
     bps = [None] * len(layers)
     h = xb
-    if model._mask_flow:  # masks from Embedding(mask_zero)/Masking threaded to consumers
-        h, bps = forward_chain(layers, xb, True, ws, fused)
-    for i, layer in enumerate(layers if not model._mask_flow else ()):
-        w = None if ws is None else ws[i]
-        if i == last and fused:
-            h, bps[i] = layer.forward_logits(h, True, w)
-        else:
-            h, bps[i] = layer.forward(h, True, w)
+    with _call_context.collecting() as added:  # a subclassed model collects its own inside
+        if model._mask_flow:  # masks from Embedding(mask_zero)/Masking threaded to consumers
+            h, bps = forward_chain(layers, xb, True, ws, fused)
+        for i, layer in enumerate(layers if not model._mask_flow else ()):
+            w = None if ws is None else ws[i]
+            if i == last and fused:
+                h, bps[i] = layer.forward_logits(h, True, w)
+            else:
+                h, bps[i] = layer.forward(h, True, w)
+    if added:
+        raise NotImplementedError(
+            f"a layer called add_loss() while {type(model).__name__} {model.name!r} trained: "
+            "add_loss is trained inside a subclassed fastff.Model's call; here use a "
+            "kernel_regularizer, or wrap the layers in a subclassed Model")
     dbuf = None if ws is None else ws[-1].get("dy", h.shape, h.dtype)
     if fused:
         per_row, dy = model.loss.forward_logits(ops, h, yb, swb, dbuf)
@@ -191,6 +197,9 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     for p in model._regularized:
         penalty += p.regularizer(p.value)
         p.regularizer.add_gradient(p.value, p.grad)
+    added = getattr(model, "_call_penalty", None)
+    if added is not None:  # a subclassed model's add_loss values (their gradient is in)
+        penalty += added()
     return per_row, penalty, pred, dx
 
 
@@ -579,6 +588,9 @@ def _loss_and_pred(model, xb, yb, swb, ws, fused):
         pred = h
     penalty = sum(p.regularizer(p.value) for p in model._regularized) if model._regularized \
         else 0.0
+    added = getattr(model, "_call_penalty", None)
+    if added is not None:  # add_loss values count in evaluate too, as in Keras
+        penalty += added()
     return per_row, penalty, pred
 
 

@@ -65,6 +65,10 @@ def register_layer(cls: type[Layer], name: str | None = None) -> type[Layer]:
 
 def _lookup(name: str, custom_objects: dict | None) -> type[Layer]:
     cls = (custom_objects or {}).get(name) or _BUILTIN.get(name)
+    if cls is None:
+        from fastff._registry import get_registered_object
+
+        cls = get_registered_object(name)
     if cls is None and name in _LAZY:
         cls = __getattr__(name)
     if cls is None:

@@ -452,6 +452,19 @@ class Layer:
         y, _ = self.forward(arr, training)
         return y
 
+    def add_loss(self, value: Any) -> None:
+        """Add ``value`` (a scalar computed with ``fastff.ops`` in ``call``) to the loss of the
+        subclassed model running this layer; outside one it is kept in ``losses``."""
+        from fastff import _call_context
+
+        if not _call_context.add_loss(value):
+            self.__dict__.setdefault("_eager_losses", []).append(value)
+
+    @property
+    def losses(self) -> list:
+        """Losses added with ``add_loss`` outside a model's training step."""
+        return list(self.__dict__.get("_eager_losses", []))
+
     # -- weights ------------------------------------------------------------------------
     @property
     def trainable(self) -> bool:

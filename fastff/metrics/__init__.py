@@ -11,9 +11,11 @@ are accepted, plus any loss name (its per-sample mean).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+from fastff._registry import get_registered_object, registered_name_of
 from fastff.losses import (
     binary_crossentropy,
     binary_focal_crossentropy,
@@ -47,7 +49,15 @@ from fastff.metrics.accuracy import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
-from fastff.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, reset_names, snake_case
+from fastff.metrics.base import (
+    Mean,
+    MeanMetricWrapper,
+    Metric,
+    MetricVariable,
+    Sum,
+    reset_names,
+    snake_case,
+)
 from fastff.metrics.confusion import (
     AUC,
     FalseNegatives,
@@ -83,7 +93,7 @@ from fastff.metrics.regression import (
 )
 
 __all__ = [
-    "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
+    "Metric", "MetricVariable", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
     "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy", "TruePositives", "FalsePositives", "TrueNegatives",
     "FalseNegatives", "Precision", "Recall", "AUC", "SensitivityAtSpecificity",
@@ -171,15 +181,25 @@ def get(identifier: Any, loss: Any = None) -> Metric:
     raise TypeError(f"metric: expected a name, Metric or function, got {identifier!r}")
 
 
-def serialize(metric: Metric) -> dict:
+def serialize(metric: Metric) -> dict | str:
+    """A config dict; a metric function is saved by its (registered) name, as Keras."""
+    fn = getattr(metric, "_fn", None)
+    if type(metric) is MeanMetricWrapper and inspect.isfunction(fn) and not metric._fn_kwargs \
+            and metric.name == fn.__name__:
+        return registered_name_of(fn) or fn.__name__
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 
-def deserialize(cfg: dict | str, custom_objects: dict | None = None) -> Metric | str:
+def deserialize(cfg: dict | str, custom_objects: dict | None = None) -> Any:
+    """A Metric (or a function) from a config; a string stays a name unless
+    ``custom_objects`` or the registry (``fastff.saving.register_serializable``) knows it."""
     if isinstance(cfg, str):
-        return cfg
+        obj = get_registered_object(cfg, custom_objects)
+        return cfg if obj is None else obj
     name = cfg["class_name"]
-    cls: Callable[..., Metric] | None = (custom_objects or {}).get(name) or _CLASSES.get(name)
+    cls: Callable[..., Metric] | None = (get_registered_object(name, custom_objects)
+                                         or _CLASSES.get(name))
     if cls is None:
-        raise ValueError(f"Unknown metric class {name!r}: pass it in custom_objects")
+        raise ValueError(f"Unknown metric class {name!r}: pass it in custom_objects={{{name!r}: "
+                         "...}} or register it with @fastff.saving.register_serializable()")
     return cls.from_config(dict(cfg.get("config", {})))

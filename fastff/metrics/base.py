@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "auto_name", "reset_names",
-           "snake_case", "same_rank", "per_sample"]
+__all__ = ["Metric", "MetricVariable", "Mean", "Sum", "MeanMetricWrapper", "auto_name",
+           "reset_names", "snake_case", "same_rank", "per_sample"]
 
 _NAME_COUNTS: dict[str, int] = {}
 
@@ -75,12 +75,13 @@ def per_sample(values: np.ndarray, sample_weight: Any, reduce: Callable = np.mea
     values, w = same_rank(values, w)
     if values.ndim > w.ndim:
         values = reduce(values, axis=tuple(range(w.ndim, values.ndim)))
-    try:
-        w = np.broadcast_to(w, values.shape)
+    try:  # as Keras, both ways: a scalar value (one per batch) counts once per weighted sample
+        shape = np.broadcast_shapes(values.shape, w.shape)
     except ValueError:
         raise ValueError(f"sample_weight: shape {np.shape(sample_weight)} does not broadcast "
                          f"to the values' shape {values.shape}") from None
-    values = values * w
+    w = np.broadcast_to(w, shape)
+    values = np.broadcast_to(values, shape) * w
     if w.ndim > 1:
         w = reduce(w, axis=tuple(range(1, w.ndim)))
     if values.ndim > 1:
@@ -88,20 +89,125 @@ def per_sample(values: np.ndarray, sample_weight: Any, reduce: Callable = np.mea
     return values, w
 
 
+def _plain(x: Any) -> Any:
+    return x.value if isinstance(x, MetricVariable) else np.asarray(x)
+
+
+class MetricVariable:
+    """A metric's state variable (Keras's ``Variable`` as metrics use it): ``assign``,
+    ``assign_add``, ``assign_sub``, ``numpy()``; arithmetic and NumPy see its value."""
+
+    _fastff_variable = True  # fastff.ops reads ``.value`` (as for weights)
+    trainable = False
+
+    def __init__(self, name: str, value: np.ndarray):
+        self.name = name
+        self.value = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.value.dtype
+
+    def assign(self, value: Any) -> None:
+        arr = np.asarray(_plain(value), dtype=self.value.dtype)
+        if arr.shape != self.value.shape:
+            try:
+                arr = np.broadcast_to(arr, self.value.shape)
+            except ValueError:
+                raise ValueError(f"metric variable {self.name!r}: expected shape "
+                                 f"{self.value.shape}, got {arr.shape}") from None
+        self.value = np.array(arr, dtype=self.value.dtype)
+
+    def assign_add(self, value: Any) -> None:
+        self.assign(self.value + _plain(value))
+
+    def assign_sub(self, value: Any) -> None:
+        self.assign(self.value - _plain(value))
+
+    def numpy(self) -> np.ndarray:
+        return self.value.copy()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.value if dtype is None else self.value.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __repr__(self) -> str:
+        return f"<MetricVariable {self.name} value={self.value!r}>"
+
+    def __add__(self, o): return self.value + _plain(o)  # noqa: E704
+    def __radd__(self, o): return _plain(o) + self.value  # noqa: E704
+    def __sub__(self, o): return self.value - _plain(o)  # noqa: E704
+    def __rsub__(self, o): return _plain(o) - self.value  # noqa: E704
+    def __mul__(self, o): return self.value * _plain(o)  # noqa: E704
+    def __rmul__(self, o): return _plain(o) * self.value  # noqa: E704
+    def __truediv__(self, o): return self.value / _plain(o)  # noqa: E704
+    def __rtruediv__(self, o): return _plain(o) / self.value  # noqa: E704
+    def __neg__(self): return -self.value  # noqa: E704
+    def __getitem__(self, k): return self.value[k]  # noqa: E704
+
+
 class Metric:
     """Stateful metric: ``update_state(y_true, y_pred, sample_weight=None)``, ``result()``,
-    ``reset_state()``; calling it updates and returns the result."""
+    ``reset_state()``; calling it updates and returns the result. A subclass keeps its state in
+    variables made by ``add_variable``/``add_weight`` (reset to zeros by ``reset_state``), as
+    Keras 3 metrics do."""
+
+    #: call the subclass's reset_state from __init__ (fastff's own metrics set their state
+    #: there); a user subclass creates its variables after super().__init__(), as in Keras
+    _reset_in_init = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__module__.startswith("fastff."):
+            cls._reset_in_init = False
 
     def __init__(self, name: str | None = None, dtype: Any = None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{type(self).__name__}: name must be a string, got {name!r}")
         self.name = name or auto_name(snake_case(type(self).__name__))
         self.dtype = "float32" if dtype is None else str(np.dtype(dtype))
-        self.reset_state()
+        self._variables: list[MetricVariable] = []
+        if self._reset_in_init:
+            self.reset_state()
+        else:
+            Metric.reset_state(self)
+
+    def add_variable(self, shape: Any = (), initializer: Any = "zeros", dtype: Any = None,
+                     aggregation: str = "sum", name: str | None = None) -> MetricVariable:
+        """A state variable of ``shape`` (Keras 3's ``Metric.add_variable``)."""
+        from fastff import initializers
+
+        init = initializers.get("zeros" if initializer is None else initializer)
+        dt = np.dtype(dtype or self.dtype)
+        shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+        var = MetricVariable(name or f"variable_{len(self._variables)}",
+                             np.array(init(shape, dt), dtype=dt).reshape(shape))
+        self._variables.append(var)
+        return var
+
+    def add_weight(self, name: str | None = None, shape: Any = (), initializer: Any = "zeros",
+                   dtype: Any = None, aggregation: str = "sum") -> MetricVariable:
+        """Keras 3's older spelling of ``add_variable``."""
+        return self.add_variable(shape, initializer, dtype, aggregation, name)
+
+    @property
+    def variables(self) -> list[MetricVariable]:
+        return list(self.__dict__.get("_variables", []))
 
     def reset_state(self) -> None:
-        self.total = 0.0
-        self.count = 0.0
+        """Zero the state variables (and fastff's own running ``total``/``count``; a user
+        subclass may use those names for its own variables)."""
+        if self._reset_in_init:
+            self.total = 0.0
+            self.count = 0.0
+        for v in self.__dict__.get("_variables", []):
+            v.value = np.zeros(v.value.shape, dtype=v.value.dtype)
 
     def result(self) -> Any:
         return self.total / self.count if self.count else 0.0
@@ -131,6 +237,11 @@ class Mean(Metric):
     def __init__(self, name: str = "mean", dtype: Any = None):
         super().__init__(name, dtype)
 
+    def reset_state(self) -> None:
+        Metric.reset_state(self)
+        self.total = 0.0
+        self.count = 0.0
+
     def update_state(self, values: Any, sample_weight: Any = None, *_: Any) -> None:  # type: ignore[override]
         v, w = per_sample(as_float(values, "values"), sample_weight, np.mean)
         self.total += float(np.sum(v))
@@ -145,6 +256,11 @@ class Sum(Metric):
 
     def __init__(self, name: str = "sum", dtype: Any = None):
         super().__init__(name, dtype)
+
+    def reset_state(self) -> None:
+        Metric.reset_state(self)
+        self.total = 0.0
+        self.count = 0.0
 
     def update_state(self, values: Any, sample_weight: Any = None, *_: Any) -> None:  # type: ignore[override]
         v, _w = per_sample(as_float(values, "values"), sample_weight, np.sum)
