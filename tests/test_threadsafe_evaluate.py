@@ -15,13 +15,31 @@ import fastff
 from fastff import _metric_copies, config, layers, metrics
 
 
+class _Hits(metrics.Metric):
+    """A user metric keeping its state in ``add_variable`` variables (Keras 3 style)."""
+
+    def __init__(self, name="hits"):
+        super().__init__(name=name)
+        self.hits = self.add_variable((), name="hits")
+        self.seen = self.add_variable((), name="seen")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.hits.assign_add(float(np.sum(np.argmax(y_pred, -1) == np.asarray(y_true))))
+        self.seen.assign_add(float(len(y_true)))
+
+    def result(self):
+        return self.hits / self.seen if float(self.seen) else 0.0
+
+
+
 def _model():
     config.set_seed(0)
     model = fastff.Sequential([layers.Input((6,)), layers.Dense(16, activation="relu"),
                                layers.Dense(3, activation="softmax")])
     acc = metrics.SparseCategoricalAccuracy()
     top2 = metrics.SparseTopKCategoricalAccuracy(k=2)
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=[acc, top2, "accuracy"])
+    model.compile("adam", "sparse_categorical_crossentropy",
+                  metrics=[acc, top2, "accuracy", _Hits()])
     return model, acc, top2
 
 
@@ -70,3 +88,15 @@ def test_copies_own_their_state_and_write_back():
     twin.update_state([1, 0], [0.9, 0.1])
     _metric_copies.write_back([auc], [twin])
     assert auc.result() == twin.result() == 1.0
+
+
+def test_user_metric_variables_are_per_call_and_keep_their_identity():
+    hits = _Hits()
+    var = hits.hits
+    (twin,) = _metric_copies.private([hits])
+    assert twin.hits is not var and twin.variables[0] is twin.hits  # copied, still linked
+    twin.update_state([0, 1], np.array([[1.0, 0.0], [1.0, 0.0]]))
+    assert float(var) == 0.0  # the original untouched
+    _metric_copies.write_back([hits], [twin])
+    assert hits.hits is var and float(var) == 1.0 and float(hits.result()) == 0.5
+    assert hits.variables == [hits.hits, hits.seen]
