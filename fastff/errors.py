@@ -17,6 +17,7 @@ _WHERE = {
     "NotCompiledError": "fastff._validation",
     "GemmError": "fastff.linalg",
     "MissingMPIError": "fastff.distribution._mpi",
+    "DisagreementError": "fastff.distribution._mpi",
     "OpsError": "fastff.ops.tape",
     "NoGradientError": "fastff.ops.tape",
 }

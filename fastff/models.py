@@ -13,10 +13,12 @@ Where fastff deliberately differs from Keras:
   loss functions and ``Loss`` subclasses too, see docs/subclassing.md);
 - ``Input(shape)`` is both the first position of a ``Sequential`` (a layer, not counted among
   ``model.layers``) and, called on by layers, the source of a functional graph;
-- custom activations subclass ``fastff.activations.CustomActivation`` and give their gradient
-  (there is no autodiff); ``Dropout(noise_shape=...)``, ``label_smoothing`` and
-  ``shuffle="batch"`` are not supported; ``compile``'s ``run_eagerly``, ``jit_compile``,
-  ``steps_per_execution`` are accepted and ignored (``loss_weights`` scales the loss and its
+- gradients come from each built-in layer's fused ``backprop``; a custom layer's ``call``
+  written with ``fastff.ops`` is differentiated by the tape (``fastff.ops``, docs/ops.md), but
+  a custom *activation* subclasses ``fastff.activations.CustomActivation`` and gives its
+  gradient (a plain callable is refused); ``shuffle="batch"`` shuffles like ``True``;
+  ``compile``'s ``run_eagerly``, ``jit_compile``, ``steps_per_execution`` are accepted and
+  ignored (``loss_weights`` scales the loss and its
   gradient, as Keras; such a model trains on the general path);
 - ``predict`` without ``batch_size`` runs up to ``fastff.config.PREDICT_BATCH_SIZE`` (1024) rows
   per call, not 32: the outputs agree to float rounding and large inputs go ~2-3x faster;

@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from fastff import _call_context, config
+from fastff import _call_context, _metric_copies, config
 from fastff import _validation as V
 from fastff import distribution as distribution_lib
 from fastff.callbacks.callback_list import CallbackList
+from fastff.distribution.collective import collective
 from fastff.fastpath import _key as _fast_key
 from fastff.fastpath import predict_batches as _predict_batches
 from fastff.fastpath import same_signature as _same_signature
@@ -349,7 +350,11 @@ class _Tracker:
 
 # ---------------------------------------------------------------------------- Ctrl-C
 class _StepBoundaryInterrupt:
-    """Defer SIGINT to the end of the current step (main thread only), then raise it."""
+    """Defer SIGINT to the end of the current step (main thread only), then raise it.
+
+    A Ctrl-C that arrives after the last step's check (during the last epoch's validation or
+    callbacks, or ``on_train_end``) is raised on leaving the block, once the previous handler
+    is back: it is never swallowed."""
 
     def __init__(self) -> None:
         self.pending = False
@@ -373,12 +378,17 @@ class _StepBoundaryInterrupt:
             self.pending = False
             raise KeyboardInterrupt
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+            self._old = None
+        if self.pending and exc_type is None:
+            self.pending = False
+            raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------------------- fit
+@collective("fit")
 def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int = 1,
         verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
         validation_data: Any = None, shuffle: bool = True, class_weight: Any = None,
@@ -413,7 +423,12 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
     # leave the steps to the general path below when it is set.
     dist = distribution_lib.get_distribution()
     if dist is not None:
-        dist.setup_fit(model)  # weights, optimizer and training state from rank 0
+        # every rank must agree on these (an immediate ValueError on every rank, not a
+        # watchdog timeout); then weights, optimizer and training state from rank 0
+        dist.setup_fit(model, rows=n, batch_size=batch_size, steps=steps, epochs=epochs,
+                       initial_epoch=int(initial_epoch), shuffle=bool(shuffle),
+                       feature_shape=_feature_shape(X), sample_weight=SW is not None,
+                       validation_rows=None if val is None else len(val[0]))
     metrics = model._new_metrics()
     cbl = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
         callbacks, model=model, add_history=True,
@@ -504,6 +519,14 @@ def fit(model: Any, x: Any, y: Any, batch_size: int | None = None, epochs: int =
     return cbl.history if cbl.history is not None else model.history
 
 
+def _feature_shape(X: Any) -> tuple:
+    """The shape of one sample (of each input, for a functional Model's several inputs)."""
+    arrays = getattr(X, "arrays", None)
+    if arrays is not None:
+        return tuple(tuple(a.shape[1:]) for a in arrays)
+    return tuple(X.shape[1:])
+
+
 def _want_pred(metrics: list, fused: bool) -> bool | str:
     """What the metrics need from a training step: nothing, the output, or (when the loss
     fused a softmax and every metric only takes an argmax) just the logits."""
@@ -590,7 +613,8 @@ def _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused):
 
 
 def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
-    metrics = model._new_metrics()
+    shared = model._new_metrics()
+    metrics = _metric_copies.private(shared)  # concurrent evaluate calls: state per call
     tracker = _tracker(model, metrics)
     fused = model._fused()
     dist = distribution_lib.get_distribution()
@@ -611,11 +635,13 @@ def _evaluate_arrays(model, X, Y, SW, batch_size, cbl) -> dict:
         if batch_logs:
             cbl.on_test_batch_end(step, tracker.logs())
     logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
+    _metric_copies.write_back(shared, metrics)  # as Keras: the metrics hold this evaluation
     if cbl is not None:
         cbl.on_test_end(logs)
     return logs
 
 
+@collective("evaluate")
 def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = None, verbose: Any = "auto",
              sample_weight: Any = None, callbacks: Any = None, return_dict: bool = False) -> Any:
     """Loss and metrics on ``(x, y)``: float, ``[loss, *metrics]`` or a dict."""
@@ -721,6 +747,7 @@ def forward(model: Any, x: Any, training: bool = False) -> np.ndarray:
     return np.array(model.ops.to_numpy(h) if is_device_array(h) else h, copy=True)
 
 
+@collective("train_on_batch")
 def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
                    class_weight: Any = None, return_dict: bool = False) -> Any:
     """One optimizer step on ``(x, y)``; returns the batch loss (and metrics)."""

@@ -31,9 +31,11 @@ _ENV = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CON
         "FASTFF_DISTRIBUTED_TIMEOUT": "3"}
 
 
-def mpirun(n: int, script: str, timeout: float) -> subprocess.CompletedProcess:
+def mpirun(n: int, script: str, timeout: float, watchdog: float = 3
+           ) -> subprocess.CompletedProcess:
     cmd = [MPIRUN, "-n", str(n), "--oversubscribe", sys.executable, script]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_ENV)
+    env = {**_ENV, "FASTFF_DISTRIBUTED_TIMEOUT": str(watchdog)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 PRELUDE = """
 import os, signal, sys, time
@@ -101,31 +103,38 @@ def test_disagreeing_ranks_get_the_same_clear_error(tmp_path):
                 "rank 1: 512)") in out, out
         assert (f"rank {rank} evaluate: evaluate: the ranks disagree on x shape "
                 "(rank 0: (60, 4); rank 1: (61, 4))") in out, out
-        assert (f"rank {rank} rows: fit: the ranks disagree on the training data since the "
-                "last epoch (rows from 60 to 64 across the ranks)") in out, out
+        assert (f"rank {rank} rows: fit: the ranks disagree on rows (rank 0: 64; "
+                "rank 1: 60)") in out, out
         assert (f"rank {rank} weights: fit: the ranks disagree on the training data since the "
                 "last epoch (sample-weight sum from 64 to 128 across the ranks)") in out, out
         assert f"rank {rank} done" in out
 
 
 FAULTS = {
-    # rank 1 leaves fit mid-epoch in several ways; rank 0 is then alone in a collective
-    "sys_exit": "sys.exit(3)",
-    "os_exit": "os._exit(0)",
-    "sigkill": "os.kill(os.getpid(), signal.SIGKILL)",
-    "returns_early": "raise RuntimeError('caught below')",
+    # rank 1 leaves fit mid-epoch in several ways; rank 0 is then alone in a collective.
+    # (hook, action, what rank 1 reports; None: the watchdog on rank 0 or mpirun ends it)
+    "sys_exit": ("on_train_batch_end", "sys.exit(3)", "SystemExit: 3; leaving fit early"),
+    "os_exit": ("on_train_batch_end", "os._exit(0)", None),
+    "sigkill": ("on_train_batch_end", "os.kill(os.getpid(), signal.SIGKILL)", None),
+    "returns_early": ("on_train_batch_end", "raise RuntimeError('caught below')",
+                      "RuntimeError: caught below; leaving fit early"),
+    "ctrl_c": ("on_train_batch_end", "os.kill(os.getpid(), signal.SIGINT)",
+               "KeyboardInterrupt; leaving fit early"),
+    "in_validation": ("on_test_batch_end", "raise RuntimeError('caught below')",
+                      "RuntimeError: caught below; leaving fit early"),
 }
 
 LEAVING = PRELUDE + """
 class Leave(callbacks.Callback):
-    def on_train_batch_end(self, batch, logs=None):
+    def {hook}(self, batch, logs=None):
         if rank == 1 and batch == 3:
             {action}
 
 
 try:
-    model().fit(x, y, batch_size=8, epochs=1000, verbose=0, callbacks=[Leave()])
-except RuntimeError:
+    model().fit(x, y, batch_size=8, epochs=1000, verbose=0, callbacks=[Leave()],
+                validation_data=(x, y), validation_batch_size=4)
+except (RuntimeError, KeyboardInterrupt, SystemExit):
     time.sleep(60)  # rank 1 caught it and does something else, never coming back
 """
 
@@ -133,34 +142,50 @@ except RuntimeError:
 @needs_mpi
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_rank_leaving_fit_ends_the_job(tmp_path, fault):
+    """A rank leaving by an exception (SystemExit, KeyboardInterrupt included), even one the
+    script catches, aborts the job at once from that rank (the watchdog is set to 60 s, so a
+    quick end shows it was not needed); a rank that vanishes is ended by the watchdog."""
+    hook, action, reported = FAULTS[fault]
     script = tmp_path / f"{fault}.py"
-    script.write_text(LEAVING.replace("{action}", FAULTS[fault]))
+    script.write_text(LEAVING.replace("{hook}", hook).replace("{action}", action))
     t0 = time.monotonic()
-    r = mpirun(2, str(script), timeout=90)
+    r = mpirun(2, str(script), timeout=90, watchdog=3 if reported is None else 60)
     elapsed = time.monotonic() - t0
     assert r.returncode != 0, r.stdout + r.stderr
-    assert elapsed < 60
+    assert elapsed < 50
     text = r.stdout + r.stderr
-    if fault != "sigkill" and fault != "os_exit":  # (Open MPI itself may end those first)
-        assert "fastff.distribution: rank 0 of 2 waited" in text, text
+    if reported is not None:
+        assert f"fastff.distribution: rank 1 of 2 raised {reported}" in text, text
         assert "aborting all ranks (MPI_Abort)" in text
 
 
 ROWS = PRELUDE + """
 n = 64 if rank == 0 else 56  # 8 steps of 8 rows against 7
-model().fit(x[:n], y[:n], batch_size=8, epochs=3, verbose=0)
-print("finished", flush=True)
+try:
+    model().fit(x[:n], y[:n], batch_size=8, epochs=3, verbose=0)
+except ValueError as e:
+    print(f"rank {rank}: {e}", flush=True)
+m = model()
+m.fit(x, y, batch_size=8, verbose=0, validation_data=(x[:10 + rank], y[:10 + rank]))
 """
 
 
 @needs_mpi
-def test_ranks_with_different_row_counts_do_not_hang(tmp_path):
-    """Until fit passes its row and step counts to ``setup_fit``, the watchdog ends the job."""
+def test_ranks_with_different_step_counts_fail_at_once(tmp_path):
+    """fit passes its rows, steps and settings to ``setup_fit``: different step counts (or
+    validation sets) are the same clear ValueError on every rank before the first step (the
+    watchdog is 60 s: no timeout is involved)."""
     script = tmp_path / "rows.py"
     script.write_text(ROWS)
-    r = mpirun(2, str(script), timeout=90)
-    assert r.returncode != 0 and "finished" not in r.stdout, r.stdout + r.stderr
-    assert "waited" in r.stderr and "MPI_Abort" in r.stderr
+    t0 = time.monotonic()
+    r = mpirun(2, str(script), timeout=90, watchdog=60)
+    assert time.monotonic() - t0 < 50
+    text = r.stdout + r.stderr
+    for rank in (0, 1):
+        assert (f"rank {rank}: fit: the ranks disagree on rows (rank 0: 64; rank 1: 56)"
+                in r.stdout), text
+    assert "the ranks disagree on validation_rows (rank 0: 10; rank 1: 11)" in text, text
+    assert r.returncode != 0 and "waited" not in text
 
 
 def test_timeout_setting_is_checked(monkeypatch):

@@ -18,11 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastff.distribution import _state
-from fastff.distribution._mpi import MissingMPIError
+from fastff.distribution._mpi import DisagreementError, MissingMPIError
 from fastff.distribution.data_parallel import DataParallel
 
-__all__ = ["DataParallel", "MissingMPIError", "set_distribution", "get_distribution",
-           "distribution", "initialize", "is_chief", "rank", "num_processes", "local_rows"]
+__all__ = ["DataParallel", "DisagreementError", "MissingMPIError", "set_distribution",
+           "get_distribution", "distribution", "initialize", "is_chief", "rank",
+           "num_processes", "local_rows"]
 
 def initialize() -> None:
     """Start MPI and make an uncaught exception on any rank abort the job.

@@ -10,7 +10,7 @@ import sys
 import traceback
 from typing import Any
 
-__all__ = ["MissingMPIError", "mpi", "install_abort_hook"]
+__all__ = ["MissingMPIError", "DisagreementError", "mpi", "install_abort_hook", "abort_job"]
 
 _INSTALL_HINT = (
     "fastff.distribution needs mpi4py and an MPI library: pip install 'fastff[mpi]' "
@@ -20,6 +20,11 @@ _INSTALL_HINT = (
 
 class MissingMPIError(ImportError):
     """``mpi4py`` (or the MPI library under it) cannot be imported."""
+
+
+class DisagreementError(ValueError):
+    """The ranks disagree (on the model, settings or data): raised the same on every rank at
+    the same collective point, so the ranks are still in step and a script may catch it."""
 
 
 def mpi() -> Any:
@@ -49,13 +54,22 @@ def install_abort_hook(comm: Any) -> None:
         if issubclass(exc_type, (KeyboardInterrupt, SystemExit)) or comm.Get_size() == 1:
             previous(exc_type, exc, tb)
             return
-        rank, size = comm.Get_rank(), comm.Get_size()
-        text = "".join(traceback.format_exception(exc_type, exc, tb))
-        sys.stderr.write(f"{text}fastff.distribution: rank {rank} of {size} raised "
-                         f"{exc_type.__name__}: {exc}; aborting all ranks (MPI_Abort)\n")
-        sys.stderr.flush()
-        sys.stdout.flush()
-        comm.Abort(1)
+        abort_job(comm, exc)
 
     sys.excepthook = hook
     _hook_installed = True
+
+
+def abort_job(comm: Any, exc: BaseException, where: str = "") -> None:
+    """Print ``exc``'s traceback and a one-line reason on stderr, then ``MPI_Abort`` the job.
+
+    ``where``: e.g. ``"fit"``, when the rank is leaving that collective call early."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    what = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+    leaving = f"; leaving {where} early" if where else ""
+    sys.stderr.write(f"{text}fastff.distribution: rank {rank} of {size} raised "
+                     f"{what}{leaving}; aborting all ranks (MPI_Abort)\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    comm.Abort(1)

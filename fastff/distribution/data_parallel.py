@@ -24,11 +24,14 @@ The training loop (``fastff.training``) calls the hooks below when a distributio
 Every rank is expected to hold the same full arrays (the script runs unchanged under ``mpirun``).
 
 Fault model (docs/distributed.md): ``setup_fit`` and ``shard`` first agree collectively on the
-model's structure, compile settings and (when the loop passes them) the data shapes and step
-counts, and raise the same ``ValueError`` on every rank when they differ; an uncaught
-exception aborts the job (``install_abort_hook``); and every collective runs under a watchdog,
-so a rank that waits longer than ``timeout`` seconds for the others (one left early: exited,
-was killed, returned from ``fit``) aborts the job with a message instead of hanging.
+model's structure, compile settings and (``fit`` passes them) the data shapes, step counts and
+settings, and raise the same ``ValueError`` (a ``DisagreementError``) on every rank when they
+differ; any other exception leaving ``fit``, ``evaluate`` or ``train_on_batch`` on one rank
+(``SystemExit`` and ``KeyboardInterrupt`` included, caught by the script or not) aborts the job
+at once (``abort_on_error``), as does an uncaught one elsewhere (``install_abort_hook``); and
+every collective runs under a watchdog, so a rank that waits longer than ``timeout`` seconds
+for the others (one vanished: ``os._exit``, killed) aborts the job with a message instead of
+hanging.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ import numpy as np
 
 from fastff._validation import check_real
 from fastff.distribution import _state
-from fastff.distribution._mpi import install_abort_hook, mpi
+from fastff.distribution._mpi import DisagreementError, abort_job, install_abort_hook, mpi
 
 __all__ = ["DataParallel"]
 
@@ -145,7 +148,7 @@ class DataParallel:
             seen = [d.get(key, "<missing>") for d in every]
             if any(v != seen[0] for v in seen):
                 per_rank = "; ".join(f"rank {r}: {v[:200]}" for r, v in enumerate(seen))
-                raise ValueError(
+                raise DisagreementError(
                     f"{what}: the ranks disagree on {key} ({per_rank}); under a "
                     "DataParallel distribution every rank must build the same model, compile "
                     "it the same way and pass the same data and settings")
@@ -203,6 +206,20 @@ class DataParallel:
             yield self
         finally:
             _state.put(previous)
+
+    @contextmanager
+    def abort_on_error(self, where: str):
+        """Abort the job at once when an exception leaves the block on this rank (it is
+        leaving the collective ``where`` early; the other ranks would wait for it until the
+        watchdog's timeout). A ``DisagreementError``, raised alike on every rank, propagates."""
+        try:
+            yield
+        except DisagreementError:
+            raise
+        except BaseException as e:
+            if self.num_processes > 1:
+                abort_job(self.comm, e, where)
+            raise
 
     # ------------------------------------------------------------------ start of fit
     def setup_fit(self, model: Any, **settings: Any) -> None:
@@ -432,7 +449,7 @@ class DataParallel:
             names = ("rows", "steps", "sample-weight sum")
             diff = "; ".join(f"{n} from {lo:g} to {hi:g}" for n, lo, hi in zip(names, low, high)
                              if lo != hi)
-            raise ValueError(
+            raise DisagreementError(
                 f"fit: the ranks disagree on the training data since the last epoch ({diff} "
                 "across the ranks); under a DataParallel distribution every rank must pass "
                 "the same x, y and sample_weight to fit")
