@@ -13,6 +13,12 @@ import pytest
 import fastff as keras
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Each script starts from the same global seed (as a user's script would set it)."""
+    keras.utils.set_random_seed(1234)
+
+
 def _blobs(n: int = 256, d: int = 8, k: int = 3, seed: int = 0):
     """Linearly separable classes: x (n, d) float32, y (n,) int labels."""
     rng = np.random.default_rng(seed)
@@ -148,6 +154,7 @@ def test_lambda_layer():
 
 def test_batchnorm_dropout_mlp():
     x, y = _blobs(512)
+    keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((8,)),
         keras.layers.Dense(32),
@@ -157,9 +164,9 @@ def test_batchnorm_dropout_mlp():
         keras.layers.Dense(3, activation="softmax"),
     ])
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, epochs=5, batch_size=64, verbose=0)
+    model.fit(x, y, epochs=10, batch_size=32, verbose=0)
     loss, acc = model.evaluate(x, y, verbose=0)
-    assert acc > 0.8
+    assert acc > 0.9
     # inference is deterministic (dropout off, moving statistics)
     np.testing.assert_array_equal(model.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0))
     bn = model.layers[1]
