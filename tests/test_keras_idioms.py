@@ -774,3 +774,24 @@ def test_mnist_tutorial_script(tmp_path):
     assert (tmp_path / "model_at_epoch_3.keras").is_file()
     pred = np.argmax(model.predict(x_test, verbose=0), axis=1)
     assert np.mean(pred == y_test) == pytest.approx(score[1], abs=1e-6)
+
+
+def test_polynomial_decay_schedule():
+    # values from Keras 3.15 (torch backend) for the same arguments
+    cases = [({}, [0.1, 0.07003, 0.0001, 0.0001, 0.0001]),
+             ({"power": 2.0}, [0.1, 0.049051, 0.0001, 0.0001, 0.0001]),
+             ({"cycle": True}, [0.1, 0.07003, 0.0001, 0.025075, 0.01675]),
+             ({"power": 0.5, "cycle": True, "end_learning_rate": 0.01},
+              [0.1, 0.0852994, 0.01, 0.055, 0.0467423])]
+    for kwargs, want in cases:
+        s = keras.optimizers.schedules.PolynomialDecay(0.1, 10, **kwargs)
+        np.testing.assert_allclose([s(i) for i in (0, 3, 10, 15, 25)], want, rtol=1e-5)
+    x, y = _blobs(64)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
+    opt = keras.optimizers.SGD(keras.optimizers.schedules.PolynomialDecay(0.1, 8))
+    model.compile(opt, "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert float(opt.learning_rate) == pytest.approx(0.0001)
+    restored = keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(opt._learning_rate))
+    assert restored.get_config() == opt._learning_rate.get_config()

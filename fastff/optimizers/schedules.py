@@ -15,7 +15,7 @@ from fastff._validation import check_bool, check_int, check_real
 
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay",
-    "CosineDecay", "serialize", "deserialize", "get",
+    "CosineDecay", "PolynomialDecay", "serialize", "deserialize", "get",
 ]
 
 
@@ -139,8 +139,41 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
 
 
+class PolynomialDecay(LearningRateSchedule):
+    """Keras 3's polynomial decay from ``initial_learning_rate`` to ``end_learning_rate``:
+    ``(initial - end) * (1 - s / decay_steps) ** power + end`` with s = min(step,
+    decay_steps); with ``cycle`` the horizon grows to the next multiple of ``decay_steps``."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int,
+                 end_learning_rate: float = 0.0001, power: float = 1.0, cycle: bool = False,
+                 name: str = "PolynomialDecay") -> None:
+        self.initial_learning_rate = check_real(initial_learning_rate, "initial_learning_rate",
+                                                low=0.0)
+        self.decay_steps = check_int(decay_steps, "decay_steps", low=1)
+        self.end_learning_rate = check_real(end_learning_rate, "end_learning_rate", low=0.0)
+        self.power = check_real(power, "power", low=0.0)
+        self.cycle = check_bool(cycle, "cycle")
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        s = float(step)
+        horizon = float(self.decay_steps)
+        if self.cycle:
+            horizon *= 1.0 if s == 0 else math.ceil(s / self.decay_steps)
+        else:
+            s = min(s, horizon)
+        frac = 1.0 - s / horizon
+        return (self.initial_learning_rate - self.end_learning_rate) * frac ** self.power + \
+            self.end_learning_rate
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
+                "power": self.power, "cycle": self.cycle, "name": self.name}
+
+
 _CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
-                                    CosineDecay)}
+                                    CosineDecay, PolynomialDecay)}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
