@@ -259,21 +259,25 @@ def fit(model: Any, x: Any, y: Any = None, batch_size: int | None = None, epochs
 
     # the first batch builds the model (its shapes), before the optimizer and callbacks
     it = source.epoch(initial_epoch)
-    first = None
-    if not model.built or source.kind != "arrays":
-        first = next(it, None)
-        if first is None:
-            _close(it)
-            raise ValueError("fit: the dataset or generator gave no batches")
-        first = (first[0], _prepared(model, source, first[0], first[1], class_weight, "fit"))
+    try:  # a Ctrl-C or error before the loop still joins the source's workers
+        first = None
+        if not model.built or source.kind != "arrays":
+            first = next(it, None)
+            if first is None:
+                raise ValueError("fit: the dataset or generator gave no batches")
+            first = (first[0], _prepared(model, source, first[0], first[1], class_weight,
+                                         "fit"))
 
-    T._bind_ops(model)
-    model._build_optimizer()
-    model._fused_flag = model._fused()
-    metrics = model._new_metrics()
-    cbl = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
-        callbacks, model=model, add_history=True, add_progbar=verbose != 0, verbose=verbose,
-        epochs=epochs, steps=source.steps)
+        T._bind_ops(model)
+        model._build_optimizer()
+        model._fused_flag = model._fused()
+        metrics = model._new_metrics()
+        cbl = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
+            callbacks, model=model, add_history=True, add_progbar=verbose != 0,
+            verbose=verbose, epochs=epochs, steps=source.steps)
+    except BaseException:
+        _close(it)
+        raise
     want_pred = T._want_pred(metrics, model._fused_flag)
     batch_logs = cbl.needs_batch_logs
     model.stop_training = False
