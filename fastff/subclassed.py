@@ -25,7 +25,7 @@ import numpy as np
 from fastff import _call_context
 from fastff import _validation as V
 from fastff.layers import Layer, Workspace
-from fastff.layers.base import is_device_array, to_host, unique_name
+from fastff.layers.base import call_takes_training, is_device_array, to_host, unique_name
 from fastff.metrics.base import snake_case
 from fastff.models import Sequential
 
@@ -167,14 +167,14 @@ class _CallLayer(Layer):
         x = _structure_of(x)
         if not training:
             with _call_context.running(), _call_context.collecting() as added:
-                y = _check_output(model, model.call(x, training=False))
+                y = _check_output(model, _run_call(model, x, False))
             self.added_penalty = _penalty(added)
             return y, _no_backprop
         from fastff.ops import forward_call
 
         def fn(inp: Any) -> Any:
             with _call_context.running(), _call_context.collecting() as added:
-                y = model.call(inp, training=True)
+                y = _run_call(model, inp, True)
             return (y, list(added))  # the output, and the add_loss values (seeded with 1)
 
         (y, added), bp = forward_call(fn, x, self.trainable_params, True,
@@ -259,6 +259,13 @@ def _no_backprop(dy: Any, need_dx: bool = True) -> None:
 
 def _penalty(values: list) -> float:
     return float(sum(float(np.sum(np.asarray(v), dtype=np.float64)) for v in values))
+
+
+def _run_call(model: Any, x: Any, training: Any) -> Any:
+    """``model.call(x)``, with ``training=`` only when ``call`` accepts it (as Keras does)."""
+    if call_takes_training(type(model)):
+        return model.call(x, training=training)
+    return model.call(x)
 
 
 def _check_output(model: Any, y: Any) -> np.ndarray:
@@ -346,7 +353,7 @@ class Model(Sequential):
         if not self._auto_track:
             return Sequential.__call__(self, x, training=bool(training))
         if _call_context.inside_call():  # nested in another model's call: on its tape
-            return self.call(x, training=training)
+            return _run_call(self, x, training)
         if training:
             from fastff import training as _training
 
@@ -413,7 +420,7 @@ class Model(Sequential):
         from fastff.ops.tape import paused
 
         with paused(), _call_context.running(), _call_context.collecting():
-            y = _check_output(self, self.call(_structure_of(sample), training=False))
+            y = _check_output(self, _run_call(self, _structure_of(sample), False))
         self._call_layer.out_shape = tuple(int(s) for s in y.shape[1:])
         self._call_layer.built = True
         self._output_shape = self._call_layer.out_shape

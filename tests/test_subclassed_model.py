@@ -520,3 +520,77 @@ def test_add_loss_in_a_sequential_layer_is_refused_not_ignored():
     with pytest.raises(NotImplementedError, match="add_loss.*subclassed"):
         s.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=1, verbose=0)
     Penalty()(np.ones((2, 2)))  # eager: kept in layer.losses, as Keras
+
+
+# ------------------------------------------------------------------ call(self, x): no training
+def test_call_without_training_argument_trains_and_matches_one_with_it():
+    """Keras passes ``training`` only when ``call`` accepts it; the flag still reaches inner
+    layers (a Dropout is active in fit, off in predict)."""
+    class Plain(fastff.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(4)
+            self.drop = layers.Dropout(0.5)
+            self.head = layers.Dense(2)
+
+        def call(self, x):
+            return self.head(self.drop(self.d(x)))
+
+    class WithFlag(Plain):
+        def call(self, x, training=None):
+            return self.head(self.drop(self.d(x), training=training))
+
+    x, y = _data(16, 3)
+    models = []
+    for cls in (Plain, WithFlag):
+        fastff.utils.set_random_seed(3)
+        m = cls()
+        m.build((None, 3))
+        models.append(m)
+    models[1].set_weights(models[0].get_weights())
+    ones = np.ones((8, 3))
+    y_inf = models[0].predict(ones, verbose=0)
+    assert np.all(y_inf == y_inf[0])  # Dropout off in inference
+    y_tr = models[0](ones, training=True)
+    assert not np.allclose(y_tr, y_inf)  # on when training, though call has no flag
+    hist = []
+    for m in models:
+        fastff.utils.set_random_seed(5)
+        m.compile("sgd", "mse")
+        hist.append(m.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"])
+    assert hist[0] == hist[1]
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        assert np.array_equal(a, b)
+
+
+def test_nested_model_and_custom_layer_without_training_argument():
+    class Scale(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return ops.multiply(x, self.w)
+
+    class Inner(fastff.Model):
+        def __init__(self):
+            super().__init__()
+            self.s = Scale()
+
+        def call(self, x):
+            return self.s(x)
+
+    class Outer(fastff.Model):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+            self.head = layers.Dense(1, kernel_initializer="ones")
+
+        def call(self, x):
+            return self.head(self.inner(x))
+
+    m = Outer()
+    x = np.arange(6, dtype="float64").reshape(3, 2)
+    np.testing.assert_allclose(m.predict(x, verbose=0)[:, 0], x.sum(axis=1))
+    m.compile("sgd", "mse")
+    m.fit(x, np.zeros((3, 1)), epochs=1, verbose=0)
+    assert not np.allclose(m.inner.s.w.numpy(), 1.0)  # the custom layer's weight trained

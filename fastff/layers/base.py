@@ -195,6 +195,24 @@ def buffer(ws: Workspace | None, key: str, shape: tuple[int, ...], dtype: Any) -
     return None if ws is None else ws.get(key, shape, dtype)
 
 
+
+def call_takes_training(cls: type) -> bool:
+    """Whether ``cls.call`` accepts ``training`` (by name or ``**kwargs``): Keras passes it
+    only then. Cached on the class."""
+    takes = cls.__dict__.get("_call_takes_training")
+    if takes is None:
+        import inspect
+
+        try:
+            sig = inspect.signature(cls.call)
+            takes = "training" in sig.parameters or any(
+                p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        except (TypeError, ValueError):
+            takes = True
+        cls._call_takes_training = takes
+    return takes
+
+
 class Layer:
     """Base class of all layers (see the module docstring for the contract)."""
 
@@ -322,19 +340,7 @@ class Layer:
         return self._custom_output_shape
 
     def _call_kwargs(self, training: bool) -> dict:
-        cls = type(self)
-        takes = cls.__dict__.get("_call_takes_training")
-        if takes is None:
-            import inspect
-
-            try:
-                sig = inspect.signature(cls.call)
-                takes = "training" in sig.parameters or any(
-                    p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-            except (TypeError, ValueError):
-                takes = True
-            cls._call_takes_training = takes
-        return {"training": training} if takes else {}
+        return {"training": training} if call_takes_training(type(self)) else {}
 
     def add_weight(self, shape: Any = None, initializer: Any = None, dtype: Any = None,
                    trainable: Any = True, autocast: bool = True, regularizer: Any = None,
