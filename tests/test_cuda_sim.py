@@ -308,6 +308,33 @@ else:
             for a, b in zip(got, want):
                 close(a, b, dt, 10)
 
+    @pytest.mark.parametrize("name", ["adamax", "nadam", "adadelta", "lion"])
+    def test_packed_optimizer_steps_of_the_newer_optimizers(ops, name):
+        from fastff import optimizers as O
+        from fastff.backend.numpy_ops import flush_threshold
+
+        for dt in DTYPES:
+            outs = []
+            for o, device in ((ops, True), (REF, False)):
+                opt = O.get({"class_name": name, "config": {"clipvalue": 0.5}})
+                rng = np.random.default_rng(3)
+                n = 45
+                p = np.linspace(-1, 1, n).astype(dt)
+                bufs = {k: np.zeros(n, dt) for k in opt._buffer_names()}
+                g = rand(rng, n, dt)
+                if device:
+                    p, g = o.to_device(p), o.to_device(g)
+                    bufs = {k: o.to_device(v) for k, v in bufs.items()}
+                for it in range(2):
+                    opt.iterations = it
+                    code, state, consts = opt._pack(bufs, np.dtype(dt))
+                    rate, wdlr = opt.step_scalars(it, 0.1)
+                    o.optimizer_step(code, p, g, state, consts, rate, 0.01, 0.5)
+                assert consts[1] == flush_threshold(dt)
+                outs.append([o.to_numpy(a) for a in (p, *bufs.values())])
+            for a, b in zip(*outs):
+                close(a, b, dt, 10)
+
     # --------------------------------------------------------------- embedding
     @pytest.mark.parametrize("dt", DTYPES)
     def test_embedding_gather(ops, dt):
@@ -470,6 +497,10 @@ def _ptx_check(cc: tuple[int, int] = (9, 0)) -> int:
             ("adagrad", optimizers.adagrad, (a1, a1, a1) + (dt,) * 5),
             ("rmsprop", optimizers.rmsprop, (a1,) * 5 + (dt,) * 9),
             ("adam", optimizers.adam, (a1,) * 5 + (dt,) * 8),
+            ("adamax", optimizers.adamax, (a1,) * 4 + (dt,) * 8),
+            ("nadam", optimizers.nadam, (a1,) * 4 + (dt,) * 11),
+            ("adadelta", optimizers.adadelta, (a1,) * 4 + (dt,) * 8),
+            ("lion", optimizers.lion, (a1,) * 3 + (dt,) * 9),
             ("gather_rows", embedding.gather_rows, (a2, i1, a2, T.int64, dt)),
             ("scatter_add_rows", embedding.scatter_add_rows, (a2, i1, a2, T.int64)),
             ("clear_rows", embedding.clear_rows, (a2, i1, dt)),

@@ -172,7 +172,8 @@ def test_learning_rate_property():
         opt2.learning_rate = 0.1
 
 
-@pytest.mark.parametrize("name", ["sgd", "adagrad", "rmsprop", "adam", "adamw"])
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "rmsprop", "adam", "adamw", "adamax",
+                                  "nadam", "adadelta", "lion"])
 def test_state_round_trip_continues_identically(name, backend):
     kwargs = {"sgd": {"momentum": 0.9}, "rmsprop": {"momentum": 0.5, "centered": True},
               "adam": {"amsgrad": True}}.get(name, {})
@@ -236,3 +237,183 @@ def test_set_state_saved_before_first_step():
     assert opt.iterations == 0 and not opt._buffers["momentum"].any()
     with pytest.raises(ValueError, match="missing 'momentum'"):
         opt.set_state({"iterations": np.array(3)})
+
+
+# ------------------------------------------------------------------ Adamax, Nadam, Adadelta, Lion
+#: Keras 3.15 (torch backend, float32): the variable linspace(-1, 1, 7) after four
+#: ``apply_gradients`` with ``_grads()`` (computed once with real Keras)
+KERAS_AFTER_4 = {
+    "nadam": [-1.0202580690383911, -0.630158543586731, -0.3327697813510895,
+              -0.003498236183077097, 0.33636605739593506, 0.6657899618148804,
+              0.9967941045761108],
+    "nadam_wd": [-1.0165058374404907, -0.6275357007980347, -0.3333706855773926,
+                 -0.0009594527073204517, 0.33454567193984985, 0.660399317741394,
+                 0.9983846545219421],
+    "adamax": [-1.017377257347107, -0.6351810693740845, -0.33546504378318787,
+               -0.001451633870601654, 0.34698036313056946, 0.664181649684906,
+               0.9846607446670532],
+    "adamax_wd": [-1.0133483409881592, -0.6309332251548767, -0.33267974853515625,
+                  -0.0008586464682593942, 0.34394150972366333, 0.6622161865234375,
+                  0.9818538427352905],
+    "adadelta": [-1.0035291910171509, -0.6593648791313171, -0.3326348662376404,
+                 -0.000586156384088099, 0.3330087959766388, 0.6669357419013977,
+                 1.0003206729888916],
+    "adadelta_rho": [-1.080980658531189, -0.49395352602005005, -0.31523948907852173,
+                     -0.00907759740948677, 0.32196253538131714, 0.6740832328796387,
+                     1.01180899143219],
+    "lion": [-1.0199999809265137, -0.6266667246818542, -0.3333333432674408, 0.0,
+             0.3333333432674408, 0.6666666865348816, 1.0199999809265137],
+    "lion_wd": [-1.01194429397583, -0.621469259262085, -0.33067476749420166,
+                -7.916241884231567e-08, 0.33059486746788025, 0.6613892912864685,
+                0.9721439480781555],
+}
+NEW = {
+    "nadam": lambda: optimizers.Nadam(learning_rate=0.01),
+    "nadam_wd": lambda: optimizers.Nadam(learning_rate=0.01, weight_decay=0.1, clipvalue=0.5),
+    "adamax": lambda: optimizers.Adamax(learning_rate=0.01),
+    "adamax_wd": lambda: optimizers.Adamax(learning_rate=0.01, beta_1=0.8, beta_2=0.9,
+                                           weight_decay=0.1),
+    "adadelta": lambda: optimizers.Adadelta(learning_rate=1.0),
+    "adadelta_rho": lambda: optimizers.Adadelta(learning_rate=0.5, rho=0.8, epsilon=1e-3),
+    "lion": lambda: optimizers.Lion(learning_rate=0.01),
+    "lion_wd": lambda: optimizers.Lion(learning_rate=0.01, beta_1=0.5, beta_2=0.7,
+                                       weight_decay=0.2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NEW))
+def test_new_optimizers_match_keras(case, backend):
+    opt = NEW[case]()
+    opt.ops = get_ops(backend)
+    p = np.linspace(-1, 1, N).astype(np.float32)
+    for g in _grads():
+        opt.apply(p, g.astype(np.float32))
+    np.testing.assert_allclose(p, KERAS_AFTER_4[case], rtol=0, atol=1e-6)
+
+
+def _nadam_ref(lr, b1=0.9, b2=0.999, eps=1e-7):
+    def ref(p, g, t, s):
+        u = [b1 * (1 - 0.5 * 0.96 ** i) for i in range(1, t + 2)]
+        s["m"] = s.get("m", 0.0) + (g - s.get("m", 0.0)) * (1 - b1)
+        s["v"] = s.get("v", 0.0) + (g * g - s.get("v", 0.0)) * (1 - b2)
+        m_hat = (u[t] * s["m"] / (1 - np.prod(u[:t + 1]))
+                 + (1 - u[t - 1]) * g / (1 - np.prod(u[:t])))
+        return p - lr * m_hat / (np.sqrt(s["v"] / (1 - b2 ** t)) + eps)
+    return ref
+
+
+def test_nadam_float64(backend):
+    _check(optimizers.Nadam(0.05, beta_1=0.8), _nadam_ref(0.05, b1=0.8), backend)
+
+
+def test_adamax_float64(backend):
+    def ref(p, g, t, s):
+        s["m"] = 0.9 * s.get("m", 0.0) + 0.1 * g
+        s["u"] = np.maximum(0.99 * s.get("u", 0.0), np.abs(g))
+        return p - 0.05 * s["m"] / ((1 - 0.9 ** t) * (s["u"] + 1e-7))
+    _check(optimizers.Adamax(0.05, beta_2=0.99), ref, backend)
+
+
+def test_adadelta_float64(backend):
+    def ref(p, g, t, s):
+        s["a"] = 0.9 * s.get("a", 0.0) + 0.1 * g * g
+        d = -np.sqrt(s.get("d", 0.0) + 1e-6) * g / np.sqrt(s["a"] + 1e-6)
+        s["d"] = 0.9 * s.get("d", 0.0) + 0.1 * d * d
+        return p + 2.0 * d
+    _check(optimizers.Adadelta(2.0, rho=0.9, epsilon=1e-6), ref, backend)
+
+
+def test_lion_float64_with_schedule(backend):
+    lr = schedules.ExponentialDecay(0.1, 2, 0.5)
+
+    def ref(p, g, t, s):
+        m = s.get("m", 0.0)
+        p = p - lr(t - 1) * np.sign(0.9 * m + 0.1 * g)
+        s["m"] = 0.99 * m + 0.01 * g
+        return p
+    _check(optimizers.Lion(lr), ref, backend)
+
+
+@pytest.mark.parametrize("name", ["adamax", "nadam", "adadelta", "lion"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_new_optimizers_kernel_equals_numpy_reference(name, dtype):
+    """The Numba kernel and the NumPy reference agree bit for bit, with every option on."""
+    kw = dict(learning_rate=0.01, weight_decay=0.05, clipvalue=0.8)
+    out = []
+    for be in ("numpy", "cpu"):
+        opt = optimizers.get({"class_name": name, "config": kw})
+        opt.ops = get_ops(be)
+        p = np.linspace(-1, 1, 37).astype(dtype)
+        rng = np.random.default_rng(4)
+        for _ in range(5):
+            opt.apply(p, rng.standard_normal(37).astype(dtype))
+        out.append((p, opt.get_state()))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    for k in out[0][1]:
+        np.testing.assert_array_equal(out[0][1][k], out[1][1][k])
+
+
+def test_new_optimizers_names_config_and_validation():
+    for name, cls in [("adamax", optimizers.Adamax), ("Nadam", optimizers.Nadam),
+                      ("adadelta", optimizers.Adadelta), ("lion", optimizers.Lion)]:
+        opt = optimizers.get(name)
+        assert type(opt) is cls and opt.learning_rate == 0.001
+        back = optimizers.deserialize(optimizers.serialize(opt))
+        assert back.get_config() == opt.get_config()
+    # Keras 3's get_config keys and defaults
+    assert optimizers.Nadam().get_config() == {
+        "name": "nadam", "learning_rate": 0.001, "weight_decay": None, "clipnorm": None,
+        "global_clipnorm": None, "clipvalue": None, "beta_1": 0.9, "beta_2": 0.999,
+        "epsilon": 1e-7}
+    assert optimizers.Adadelta().get_config()["rho"] == 0.95
+    assert optimizers.Lion().get_config()["beta_2"] == 0.99
+    cfg = optimizers.Adamax(schedules.CosineDecay(0.1, 10), global_clipnorm=1.0).get_config()
+    assert optimizers.Adamax.from_config(cfg).get_config() == cfg
+    with pytest.raises(ValueError, match="beta_1"):
+        optimizers.Adamax(beta_1=1.0)
+    with pytest.raises(ValueError, match="beta_2"):
+        optimizers.Nadam(beta_2=-0.1)
+    with pytest.raises(ValueError, match="rho"):
+        optimizers.Adadelta(rho=2)
+    with pytest.raises(ValueError, match="SignSGD"):
+        optimizers.Lion(beta_1=1.5)
+    with pytest.raises(ValueError, match="epsilon"):
+        optimizers.Adadelta(epsilon=0.0)
+
+
+def test_nadam_runs_the_general_path_and_others_the_compiled_one():
+    import fastff
+    from fastff import fastpath, layers
+
+    x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    for name, compiled in [("nadam", False), ("adamax", True), ("lion", True),
+                           ("adadelta", True)]:
+        m = fastff.Sequential([layers.Input((3,)), layers.Dense(2, activation="softmax")])
+        m.compile(name, "sparse_categorical_crossentropy")
+        hist = m.fit(x, y, epochs=2, batch_size=8, verbose=0).history["loss"]
+        assert np.all(np.isfinite(hist))
+        assert (fastpath.train_plan(m, 8) is not None) == compiled, name
+
+
+def test_nadam_save_and_load_continues_identically(tmp_path):
+    import fastff
+    from fastff import layers
+
+    x = np.random.default_rng(1).standard_normal((12, 3))
+    y = x @ np.ones((3, 1))
+
+    def make():
+        fastff.utils.set_random_seed(0)
+        m = fastff.Sequential([layers.Input((3,)), layers.Dense(1)], dtype="float64")
+        m.compile(optimizers.Nadam(0.05, clipnorm=1.0), "mse")
+        return m
+    a = make()
+    a.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    a.save(tmp_path / "m.fastff")
+    b = fastff.models.load_model(tmp_path / "m.fastff")
+    assert isinstance(b.optimizer, optimizers.Nadam) and b.optimizer.clipnorm == 1.0
+    ha = a.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    hb = b.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    assert ha == hb
+    np.testing.assert_array_equal(a.get_weights()[0], b.get_weights()[0])

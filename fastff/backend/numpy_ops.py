@@ -579,6 +579,31 @@ class NumpyOps(OptimizerSteps):
             if b2 is not None:
                 np.maximum(b2, b1, out=b2)
             params -= (b0 * t(lr)) / (np.sqrt(b1 if b2 is None else b2) + t(c[4]))
+        elif code == S.ADAMAX:
+            b0 += (g - b0) * t(c[2])
+            flush(b0)
+            np.maximum(t(c[3]) * b1, np.abs(g), out=b1)
+            flush(b1)
+            params -= (b0 * t(lr)) / (b1 + t(c[4]))
+        elif code == S.NADAM:
+            b0 += (g - b0) * t(c[2])
+            b1 += (g * g - b1) * t(c[3])
+            flush(b0)
+            flush(b1)
+            m_hat = t(c[5]) * b0 + t(c[6]) * g
+            params -= (m_hat * t(lr)) / (np.sqrt(b1 * t(c[7])) + t(c[4]))
+        elif code == S.ADADELTA:
+            rho, omr, eps = t(c[2]), t(c[3]), t(c[4])
+            b0[...] = rho * b0 + omr * (g * g)
+            flush(b0)
+            d = -(np.sqrt(b1 + eps) * g) / np.sqrt(b0 + eps)
+            b1[...] = rho * b1 + omr * (d * d)
+            flush(b1)
+            params += t(lr) * d
+        elif code == S.LION:
+            params -= t(lr) * np.sign(b0 * t(c[2]) + g * t(c[3]))
+            b0[...] = b0 * t(c[4]) + g * t(c[5])
+            flush(b0)
         else:
             raise ValueError(f"optimizer_step: unknown optimizer code {code!r}")
 

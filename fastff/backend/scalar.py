@@ -11,7 +11,8 @@ lr - lr`` is a zero of that dtype.
 
 The packed form of an optimizer step (``Optimizer.packed`` / ``Ops.optimizer_step``):
 
-- ``code``: ``SGD``, ``ADAGRAD``, ``RMSPROP`` or ``ADAM``;
+- ``code``: ``SGD``, ``ADAGRAD``, ``RMSPROP``, ``ADAM``, ``ADAMAX``, ``NADAM``, ``ADADELTA``
+  or ``LION``;
 - three state buffers ``(b0, b1, b2)``, ``None`` where the configuration needs none;
 - ``consts``: 8 float64 values, ``[clip, tiny, *own]`` (``clip = inf`` when unused, ``tiny``
   the flush threshold); ``own`` is what ``*_consts`` below lays out;
@@ -23,11 +24,14 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SGD", "ADAGRAD", "RMSPROP", "ADAM", "N_CONSTS", "adam_alpha", "pack_consts",
-           "sgd_consts", "adagrad_consts", "rmsprop_consts", "adam_consts", "grad_in",
-           "sgd_elem", "adagrad_elem", "rmsprop_elem", "adam_elem"]
+__all__ = ["SGD", "ADAGRAD", "RMSPROP", "ADAM", "ADAMAX", "NADAM", "ADADELTA", "LION",
+           "N_CONSTS", "adam_alpha", "adamax_alpha", "nadam_u", "nadam_consts", "pack_consts",
+           "sgd_consts", "adagrad_consts", "rmsprop_consts", "adam_consts", "adamax_consts",
+           "adadelta_consts", "lion_consts", "grad_in", "sgd_elem", "adagrad_elem",
+           "rmsprop_elem", "adam_elem", "adamax_elem", "nadam_elem", "adadelta_elem",
+           "lion_elem"]
 
-SGD, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3
+SGD, ADAGRAD, RMSPROP, ADAM, ADAMAX, NADAM, ADADELTA, LION = 0, 1, 2, 3, 4, 5, 6, 7
 N_CONSTS = 8
 
 
@@ -36,6 +40,28 @@ def adam_alpha(lr: float, beta_1: float, beta_2: float, step: int) -> float:
     """Adam's bias-corrected step size for 1-based ``step`` (Kingma & Ba's efficient form,
     as Keras): ``lr * sqrt(1 - beta_2^step) / (1 - beta_1^step)``."""
     return lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+
+
+def adamax_alpha(lr: float, beta_1: float, step: int) -> float:
+    """Adamax's bias-corrected step size for 1-based ``step``: ``lr / (1 - beta_1^step)``."""
+    return lr / (1.0 - beta_1**step)
+
+
+def nadam_u(beta_1: float, step: int) -> float:
+    """Nadam's momentum schedule (Keras): ``u_t = beta_1 (1 - 0.5 * 0.96^t)``."""
+    return beta_1 * (1.0 - 0.5 * 0.96**step)
+
+
+def nadam_consts(beta_1: float, beta_2: float, epsilon: float, step: int,
+                 u_product: float) -> tuple[float, ...]:
+    """Nadam's constants of 1-based ``step``, ``u_product = prod_{i<=step} u_i``:
+    ``(1-b1, 1-b2, eps, u_{t+1} / (1 - u_product u_{t+1}), (1 - u_t) / (1 - u_product),
+    1 / (1 - b2^t))``. They change every step, so Nadam has no compiled form (the compiled
+    step takes two per-step scalars)."""
+    u_t = nadam_u(beta_1, step)
+    u_next = nadam_u(beta_1, step + 1)
+    return (1.0 - beta_1, 1.0 - beta_2, epsilon, u_next / (1.0 - u_product * u_next),
+            (1.0 - u_t) / (1.0 - u_product), 1.0 / (1.0 - beta_2**step))
 
 
 def pack_consts(clip: float | None, tiny: float, own: tuple[float, ...]) -> list[float]:
@@ -58,6 +84,18 @@ def rmsprop_consts(rho: float, momentum: float, epsilon: float) -> tuple[float, 
 
 def adam_consts(beta_1: float, beta_2: float, epsilon: float) -> tuple[float, ...]:
     return (1.0 - beta_1, 1.0 - beta_2, epsilon)
+
+
+def adamax_consts(beta_1: float, beta_2: float, epsilon: float) -> tuple[float, ...]:
+    return (1.0 - beta_1, beta_2, epsilon)
+
+
+def adadelta_consts(rho: float, epsilon: float) -> tuple[float, ...]:
+    return (rho, 1.0 - rho, epsilon)
+
+
+def lion_consts(beta_1: float, beta_2: float) -> tuple[float, ...]:
+    return (beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2)
 
 
 # ------------------------------------------------------------------ element bodies
@@ -140,3 +178,72 @@ def adam_elem(p, g, m, v, vh, ams, alpha, omb1, omb2, eps, wdlr, tiny):
             vh = v
         return p - (m * alpha) / (math.sqrt(vh) + eps), m, v, vh
     return p - (m * alpha) / (math.sqrt(v) + eps), m, v, vh
+
+
+def adamax_elem(p, g, m, u, alpha, omb1, b2, eps, wdlr, tiny):
+    """Adamax (Keras): ``m += (g - m)(1-b1)``, ``u = max(b2 u, |g|)``,
+    ``p -= alpha m / (u + eps)``. Returns (p, m, u)."""
+    zero = alpha - alpha
+    if wdlr != zero:
+        p = p - p * wdlr
+    m = m + (g - m) * omb1
+    if abs(m) < tiny:
+        m = zero
+    u = b2 * u
+    ag = abs(g)
+    if ag > u or g != g:  # a NaN gradient propagates
+        u = ag
+    if u < tiny:
+        u = zero
+    return p - (m * alpha) / (u + eps), m, u
+
+
+def nadam_elem(p, g, m, v, lr, omb1, omb2, eps, c_m, c_g, c_v, wdlr, tiny):
+    """Nadam (Keras): Adam's moments, ``m_hat = c_m m + c_g g``, ``v_hat = c_v v``,
+    ``p -= lr m_hat / (sqrt(v_hat) + eps)`` (``c_*``: ``nadam_consts``). Returns (p, m, v)."""
+    zero = lr - lr
+    if wdlr != zero:
+        p = p - p * wdlr
+    m = m + (g - m) * omb1
+    v = v + (g * g - v) * omb2
+    if abs(m) < tiny:
+        m = zero
+    if abs(v) < tiny:
+        v = zero
+    m_hat = c_m * m + c_g * g
+    return p - (m_hat * lr) / (math.sqrt(v * c_v) + eps), m, v
+
+
+def adadelta_elem(p, g, ag, ad, lr, rho, omr, eps, wdlr, tiny):
+    """Adadelta (Keras): ``a_g = rho a_g + (1-rho) g²``, ``d = -sqrt(a_d + eps) g /
+    sqrt(a_g + eps)``, ``a_d = rho a_d + (1-rho) d²``, ``p += lr d``. Returns (p, a_g, a_d)."""
+    zero = lr - lr
+    if wdlr != zero:
+        p = p - p * wdlr
+    ag = rho * ag + omr * (g * g)
+    if ag < tiny:
+        ag = zero
+    d = -(math.sqrt(ad + eps) * g) / math.sqrt(ag + eps)
+    ad = rho * ad + omr * (d * d)
+    if ad < tiny:
+        ad = zero
+    return p + lr * d, ag, ad
+
+
+def lion_elem(p, g, m, lr, b1, omb1, b2, omb2, wdlr, tiny):
+    """Lion (Keras): ``p -= lr sign(b1 m + (1-b1) g)``, then ``m = b2 m + (1-b2) g``.
+    Returns (p, m)."""
+    zero = lr - lr
+    if wdlr != zero:
+        p = p - p * wdlr
+    c = m * b1 + g * omb1
+    if c > zero:
+        p = p - lr
+    elif c < zero:
+        p = p + lr
+    elif c != c:
+        p = p + c
+    m = m * b2 + g * omb2
+    if abs(m) < tiny:
+        m = zero
+    return p, m

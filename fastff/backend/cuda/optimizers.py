@@ -21,6 +21,10 @@ _sgd = cuda.jit(device=True)(S.sgd_elem)
 _adagrad = cuda.jit(device=True)(S.adagrad_elem)
 _rmsprop = cuda.jit(device=True)(S.rmsprop_elem)
 _adam = cuda.jit(device=True)(S.adam_elem)
+_adamax = cuda.jit(device=True)(S.adamax_elem)
+_nadam = cuda.jit(device=True)(S.nadam_elem)
+_adadelta = cuda.jit(device=True)(S.adadelta_elem)
+_lion = cuda.jit(device=True)(S.lion_elem)
 
 
 @cuda.jit
@@ -74,6 +78,45 @@ def adam(p, g, m, v, vhat, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny):
             vhat[i] = h
 
 
+@cuda.jit
+def adamax(p, g, m, u, alpha, omb1, b2, eps, wdlr, gscale, clip, tiny):
+    for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
+        pi, mi, ui = _adamax(p[i], _grad_in(g[i], gscale, clip), m[i], u[i], alpha, omb1, b2,
+                             eps, wdlr, tiny)
+        p[i] = pi
+        m[i] = mi
+        u[i] = ui
+
+
+@cuda.jit
+def nadam(p, g, m, v, lr, omb1, omb2, eps, c_m, c_g, c_v, wdlr, gscale, clip, tiny):
+    for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
+        pi, mi, vi = _nadam(p[i], _grad_in(g[i], gscale, clip), m[i], v[i], lr, omb1, omb2, eps,
+                            c_m, c_g, c_v, wdlr, tiny)
+        p[i] = pi
+        m[i] = mi
+        v[i] = vi
+
+
+@cuda.jit
+def adadelta(p, g, ag, ad, lr, rho, omr, eps, wdlr, gscale, clip, tiny):
+    for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
+        pi, a, d = _adadelta(p[i], _grad_in(g[i], gscale, clip), ag[i], ad[i], lr, rho, omr,
+                             eps, wdlr, tiny)
+        p[i] = pi
+        ag[i] = a
+        ad[i] = d
+
+
+@cuda.jit
+def lion(p, g, m, lr, b1, omb1, b2, omb2, wdlr, gscale, clip, tiny):
+    for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
+        pi, mi = _lion(p[i], _grad_in(g[i], gscale, clip), m[i], lr, b1, omb1, b2, omb2, wdlr,
+                       tiny)
+        p[i] = pi
+        m[i] = mi
+
+
 def launch(code: int, p: Any, g: Any, b0: Any, b1: Any, b2: Any, consts: Any, t: type,
            lr: float, wdlr: float, gscale: float) -> None:
     """One packed optimizer step (``scalar``) over the flat device buffers, scalars cast with
@@ -90,5 +133,14 @@ def launch(code: int, p: Any, g: Any, b0: Any, b1: Any, b2: Any, consts: Any, t:
         rmsprop[grid](p, g, b0, b1, b2, lr, c[2], c[3], c[4], c[5], wdlr, gscale, clip, tiny)
     elif code == S.ADAGRAD:
         adagrad[grid](p, g, b0, lr, c[2], wdlr, gscale, clip)
+    elif code == S.ADAMAX:
+        adamax[grid](p, g, b0, b1, lr, c[2], c[3], c[4], wdlr, gscale, clip, tiny)
+    elif code == S.NADAM:
+        nadam[grid](p, g, b0, b1, lr, c[2], c[3], c[4], c[5], c[6], c[7], wdlr, gscale, clip,
+                    tiny)
+    elif code == S.ADADELTA:
+        adadelta[grid](p, g, b0, b1, lr, c[2], c[3], c[4], wdlr, gscale, clip, tiny)
+    elif code == S.LION:
+        lion[grid](p, g, b0, lr, c[2], c[3], c[4], c[5], wdlr, gscale, clip, tiny)
     else:
         raise ValueError(f"optimizer_step: unknown optimizer code {code!r}")

@@ -21,7 +21,12 @@ _sgd = njit(**_INLINE)(S.sgd_elem)
 _adagrad = njit(**_INLINE)(S.adagrad_elem)
 _rmsprop = njit(**_INLINE)(S.rmsprop_elem)
 _adam = njit(**_INLINE)(S.adam_elem)
+_adamax = njit(**_INLINE)(S.adamax_elem)
+_nadam = njit(**_INLINE)(S.nadam_elem)
+_adadelta = njit(**_INLINE)(S.adadelta_elem)
+_lion = njit(**_INLINE)(S.lion_elem)
 SGD, ADAGRAD, RMSPROP, ADAM = S.SGD, S.ADAGRAD, S.RMSPROP, S.ADAM
+ADAMAX, NADAM, ADADELTA, LION = S.ADAMAX, S.NADAM, S.ADADELTA, S.LION
 
 
 @njit(**NJIT)
@@ -85,6 +90,50 @@ def adam_range(p, g, m, v, vh, alpha, omb1, omb2, eps, wdlr, gscale, clip, tiny,
 
 
 @njit(**NJIT)
+def adamax_range(p, g, m, u, alpha, omb1, b2, eps, wdlr, gscale, clip, tiny, lo, hi):
+    p = p[lo:hi]
+    g = g[lo:hi]
+    m = m[lo:hi]
+    u = u[lo:hi]
+    for i in range(hi - lo):
+        p[i], m[i], u[i] = _adamax(p[i], grad_in(g[i], gscale, clip), m[i], u[i], alpha, omb1,
+                                   b2, eps, wdlr, tiny)
+
+
+@njit(**NJIT)
+def nadam_range(p, g, m, v, lr, omb1, omb2, eps, c_m, c_g, c_v, wdlr, gscale, clip, tiny, lo,
+                hi):
+    p = p[lo:hi]
+    g = g[lo:hi]
+    m = m[lo:hi]
+    v = v[lo:hi]
+    for i in range(hi - lo):
+        p[i], m[i], v[i] = _nadam(p[i], grad_in(g[i], gscale, clip), m[i], v[i], lr, omb1,
+                                  omb2, eps, c_m, c_g, c_v, wdlr, tiny)
+
+
+@njit(**NJIT)
+def adadelta_range(p, g, ag, ad, lr, rho, omr, eps, wdlr, gscale, clip, tiny, lo, hi):
+    p = p[lo:hi]
+    g = g[lo:hi]
+    ag = ag[lo:hi]
+    ad = ad[lo:hi]
+    for i in range(hi - lo):
+        p[i], ag[i], ad[i] = _adadelta(p[i], grad_in(g[i], gscale, clip), ag[i], ad[i], lr, rho,
+                                       omr, eps, wdlr, tiny)
+
+
+@njit(**NJIT)
+def lion_range(p, g, m, lr, b1, omb1, b2, omb2, wdlr, gscale, clip, tiny, lo, hi):
+    p = p[lo:hi]
+    g = g[lo:hi]
+    m = m[lo:hi]
+    for i in range(hi - lo):
+        p[i], m[i] = _lion(p[i], grad_in(g[i], gscale, clip), m[i], lr, b1, omb1, b2, omb2,
+                           wdlr, tiny)
+
+
+@njit(**NJIT)
 def opt_range(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
     """One step of the packed optimizer ``code`` over ``[lo, hi)`` (see ``scalar``)."""
     t = p.dtype.type
@@ -101,3 +150,15 @@ def opt_range(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
                       t(consts[5]), wdlr, gscale, clip, tiny, lo, hi)
     elif code == ADAGRAD:
         adagrad_range(p, g, b0, lr, t(consts[2]), wdlr, gscale, clip, lo, hi)
+    elif code == ADAMAX:
+        adamax_range(p, g, b0, b1, lr, t(consts[2]), t(consts[3]), t(consts[4]), wdlr, gscale,
+                     clip, tiny, lo, hi)
+    elif code == NADAM:
+        nadam_range(p, g, b0, b1, lr, t(consts[2]), t(consts[3]), t(consts[4]), t(consts[5]),
+                    t(consts[6]), t(consts[7]), wdlr, gscale, clip, tiny, lo, hi)
+    elif code == ADADELTA:
+        adadelta_range(p, g, b0, b1, lr, t(consts[2]), t(consts[3]), t(consts[4]), wdlr,
+                       gscale, clip, tiny, lo, hi)
+    elif code == LION:
+        lion_range(p, g, b0, lr, t(consts[2]), t(consts[3]), t(consts[4]), t(consts[5]), wdlr,
+                   gscale, clip, tiny, lo, hi)
