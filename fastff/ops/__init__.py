@@ -43,7 +43,50 @@ from fastff.ops.core import (
                              zeros,
                              zeros_like,
 )
+from fastff.ops.elementwise import (
+                             arccos,
+                             arccosh,
+                             arcsin,
+                             arcsinh,
+                             arctan,
+                             arctan2,
+                             arctanh,
+                             ceil,
+                             cos,
+                             cosh,
+                             exp2,
+                             floor_divide,
+                             hypot,
+                             isinf,
+                             log2,
+                             log10,
+                             logical_xor,
+                             mod,
+                             rsqrt,
+                             sin,
+                             sinh,
+                             tan,
+                             trunc,
+)
 from fastff.ops.gradient_tape import GradientTape, value_and_grad
+from fastff.ops.layout import (
+                             broadcast_to,
+                             diag,
+                             diagonal,
+                             flip,
+                             hstack,
+                             linspace,
+                             outer,
+                             pad,
+                             ravel,
+                             roll,
+                             swapaxes,
+                             trace,
+                             tri,
+                             tril,
+                             triu,
+                             vstack,
+)
 from fastff.ops.math import (
                              abs,
                              absolute,
@@ -96,6 +139,36 @@ from fastff.ops.nn import (
                              swish,
                              tanh,
 )
+from fastff.ops.nn_extra import (
+                             binary_crossentropy,
+                             categorical_crossentropy,
+                             celu,
+                             hard_sigmoid,
+                             hard_silu,
+                             hard_swish,
+                             hard_tanh,
+                             moments,
+                             normalize,
+                             softsign,
+                             sparse_categorical_crossentropy,
+)
+from fastff.ops.reductions import (
+                             all,
+                             amax,
+                             amin,
+                             any,
+                             argsort,
+                             average,
+                             count_nonzero,
+                             cumprod,
+                             cumsum,
+                             median,
+                             nonzero,
+                             prod,
+                             quantile,
+                             sort,
+                             top_k,
+)
 from fastff.ops.shape import (
                              concatenate,
                              expand_dims,
@@ -131,6 +204,20 @@ __all__ = [
     "zeros_like", "ones_like", "full", "full_like", "argmax", "argmin", "identity", "shape",
     "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
     "logical_or", "logical_not", "isnan", "isfinite", "floor", "round", "arange", "eye",
+    # elementwise
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "arcsinh",
+    "arccosh", "arctanh", "log2", "log10", "exp2", "rsqrt", "ceil", "trunc", "mod",
+    "floor_divide", "isinf", "logical_xor", "hypot",
+    # reductions, scans, order statistics
+    "prod", "cumsum", "cumprod", "any", "all", "sort", "argsort", "top_k", "median",
+    "quantile", "average", "count_nonzero", "nonzero", "amax", "amin",
+    # layout
+    "hstack", "vstack", "flip", "roll", "pad", "broadcast_to", "ravel", "diag", "diagonal",
+    "triu", "tril", "outer", "swapaxes", "linspace", "tri", "trace",
+    # more nn
+    "hard_sigmoid", "hard_silu", "hard_swish", "softsign", "hard_tanh", "celu",
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "moments", "normalize",
     # recording
     "GradientTape", "value_and_grad", "forward_call", "Tensor", "OpsError", "NoGradientError",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.ops import core, math, nn, shape
+from fastff.ops import core, elementwise, layout, math, nn, reductions, shape
 from fastff.ops.tape import OpsError, Tensor, record, value_of
 
 _UNARY = {
@@ -20,11 +20,19 @@ _UNARY = {
     np.log1p: math.log1p, np.sqrt: math.sqrt, np.square: math.square, np.absolute: math.abs,
     np.sign: math.sign, np.tanh: nn.tanh, np.reciprocal: math.reciprocal,
     np.floor: core.floor, np.positive: lambda x: x,
+    np.sin: elementwise.sin, np.cos: elementwise.cos, np.tan: elementwise.tan,
+    np.arcsin: elementwise.arcsin, np.arccos: elementwise.arccos,
+    np.arctan: elementwise.arctan, np.sinh: elementwise.sinh, np.cosh: elementwise.cosh,
+    np.arcsinh: elementwise.arcsinh, np.arccosh: elementwise.arccosh,
+    np.arctanh: elementwise.arctanh, np.log2: elementwise.log2, np.log10: elementwise.log10,
+    np.exp2: elementwise.exp2, np.ceil: elementwise.ceil, np.trunc: elementwise.trunc,
 }
 _BINARY = {
     np.add: math.add, np.subtract: math.subtract, np.multiply: math.multiply,
     np.true_divide: math.divide, np.power: math.power, np.matmul: math.matmul,
     np.maximum: math.maximum, np.minimum: math.minimum,
+    np.arctan2: elementwise.arctan2, np.hypot: elementwise.hypot,
+    np.remainder: elementwise.mod, np.floor_divide: elementwise.floor_divide,
 }
 _NO_GRAD_RESULT = frozenset((  # results that are constants (bools, ints) whatever goes in
     np.equal, np.not_equal, np.greater, np.greater_equal, np.less, np.less_equal,
@@ -128,6 +136,20 @@ _FUNCS: dict = {
     np.clip: _clip,
     np.copy: lambda a, order="K", subok=False: core.identity(a),
     np.linalg.norm: _norm,
+    np.prod: lambda a, axis=None, dtype=None, out=None, keepdims=False, **k: reductions.prod(
+        a, axis, keepdims, dtype),
+    np.cumsum: lambda a, axis=None, dtype=None, out=None: reductions.cumsum(a, axis, dtype),
+    np.cumprod: lambda a, axis=None, dtype=None, out=None: reductions.cumprod(a, axis, dtype),
+    np.sort: lambda a, axis=-1, kind=None, order=None, **k: reductions.sort(a, axis),
+    np.flip: lambda m, axis=None: layout.flip(m, axis),
+    np.roll: lambda a, shift, axis=None: layout.roll(a, shift, axis),
+    np.broadcast_to: lambda array, shape, subok=False: layout.broadcast_to(array, shape),
+    np.triu: lambda m, k=0: layout.triu(m, k),
+    np.tril: lambda m, k=0: layout.tril(m, k),
+    np.outer: lambda a, b, out=None: layout.outer(a, b),
+    np.hstack: lambda tup, **k: layout.hstack(list(tup)),
+    np.vstack: lambda tup, **k: layout.vstack(list(tup)),
+    np.average: lambda a, axis=None, weights=None, **k: reductions.average(a, axis, weights),
 }
 for _alias in ("amax", "amin"):
     if hasattr(np, _alias):
