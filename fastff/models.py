@@ -402,12 +402,25 @@ class Sequential:
             self._pack()
 
     def _new_metrics(self) -> list:
-        """Fresh metric objects with their log names (``fastff.metrics.compiled``)."""
-        return compiled_metrics.build(self._metric_ids,
-                                      getattr(self, "_weighted_metric_ids", []), self.loss)
+        """Fresh metric objects with their log names (``fastff.metrics.compiled``); the
+        latest are what ``model.metrics`` shows."""
+        out = compiled_metrics.build(self._metric_ids,
+                                     getattr(self, "_weighted_metric_ids", []), self.loss)
+        self.__dict__["_last_metrics"] = out
+        return out
+
+    @property
+    def metrics(self) -> list:
+        """Keras 3's ``[loss tracker, CompileMetrics]`` with the last loop's values
+        (``fastff.metrics.tracking``)."""
+        from fastff.metrics.tracking import model_metrics
+
+        return model_metrics(self)
 
     @property
     def metrics_names(self) -> list[str]:
+        """The names of ``evaluate``'s list, in its order (Keras 3 gives
+        ``["loss", "compile_metrics"]`` here, which does not match that list)."""
         return ["loss", *self.compiled_metrics]
 
     def _fused(self) -> bool:
@@ -483,29 +496,35 @@ class Sequential:
             validation_freq: Any = 1) -> Any:
         """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.fit``;
         a PyDataset or generator goes through ``fastff.data_adapters.fit``)."""
+        from fastff.metrics.tracking import note_loss
+
         if _adapters.uses_batch_sources(x, validation_data):
-            return _adapters.fit(self, x, y, batch_size, epochs, verbose, callbacks,
-                                 validation_split, validation_data, shuffle, class_weight,
-                                 sample_weight, initial_epoch, steps_per_epoch,
-                                 validation_steps, validation_batch_size, validation_freq)
-        return _training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                             callbacks=callbacks, validation_split=validation_split,
-                             validation_data=validation_data, shuffle=shuffle,
-                             class_weight=class_weight, sample_weight=sample_weight,
-                             initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                             validation_batch_size=validation_batch_size,
-                             validation_freq=validation_freq)
+            return note_loss(self, _adapters.fit(
+                self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                steps_per_epoch, validation_steps, validation_batch_size, validation_freq),
+                prefer_val=True)
+        return note_loss(self, _training.fit(
+            self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+            callbacks=callbacks, validation_split=validation_split,
+            validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+            sample_weight=sample_weight, initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch, validation_batch_size=validation_batch_size,
+            validation_freq=validation_freq), prefer_val=True)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: Any = "auto", sample_weight: Any = None, steps: Any = None,
                  callbacks: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) on ``(x, y)``: a float, a list ``[loss, *metrics]`` or a dict."""
+        from fastff.metrics.tracking import note_loss
+
         if _adapters.is_batch_source(x):
-            return _adapters.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
-                                      callbacks, return_dict)
-        return _training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
-                                  sample_weight=sample_weight, callbacks=callbacks,
-                                  return_dict=return_dict)
+            return note_loss(self, _adapters.evaluate(self, x, y, batch_size, verbose,
+                                                      sample_weight, steps, callbacks,
+                                                      return_dict))
+        return note_loss(self, _training.evaluate(self, x, y, batch_size=batch_size,
+                                                  verbose=verbose, sample_weight=sample_weight,
+                                                  callbacks=callbacks, return_dict=return_dict))
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: Any = None, callbacks: Any = None) -> np.ndarray:
