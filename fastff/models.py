@@ -438,6 +438,9 @@ class Sequential:
         if opt is not None and not (opt.built and opt.n_params == self._n_trainable
                                     and opt.dtype == self.dtype):
             opt.build(self._n_trainable, self.dtype, self._slots)
+        if opt is not None:  # Keras: constraints project the trainable weights after a step
+            opt.constraints = [(p, p.constraint) for p in self.trainable_weights
+                               if getattr(p, "constraint", None) is not None]
 
     def get_compile_config(self) -> dict | None:
         from fastff import losses, optimizers

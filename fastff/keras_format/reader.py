@@ -133,7 +133,7 @@ def _activation_layer(cls: str, cfg: dict, path: str, what: str, common: dict) -
 
 def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
     """(Keras class, fastff layer or Input kwargs, Keras config) of one layer spec."""
-    from fastff import initializers, layers, regularizers
+    from fastff import constraints, initializers, layers, regularizers
 
     cls = _get(spec, "class_name", str, path, "a layer")
     cfg = _get(spec, "config", dict, path, f"layer {cls}")
@@ -164,8 +164,8 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
     common: dict[str, Any] = {"name": name, "trainable": bool(cfg.get("trainable", True))}
     _policy_dtype(cfg, path, what)
     if cls == "Dense":
-        _refuse_set(cfg, ("kernel_constraint", "bias_constraint", "activity_regularizer",
-                          "quantization_config", "lora_rank"), path, what)
+        _refuse_set(cfg, ("activity_regularizer", "quantization_config", "lora_rank"), path,
+                    what)
         layer = layers.Dense(
             _dim(cfg.get("units"), path, f"{what}.units"),
             activation=_activation(cfg, path, what),
@@ -178,7 +178,11 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
             kernel_regularizer=_object(cfg.get("kernel_regularizer"), regularizers,
                                        "regularizer", path, what),
             bias_regularizer=_object(cfg.get("bias_regularizer"), regularizers,
-                                     "regularizer", path, what), **common)
+                                     "regularizer", path, what),
+            kernel_constraint=_object(cfg.get("kernel_constraint"), constraints, "constraint",
+                                      path, what),
+            bias_constraint=_object(cfg.get("bias_constraint"), constraints, "constraint",
+                                    path, what), **common)
     elif cls == "Dropout":
         rate = cfg.get("rate")
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
@@ -198,8 +202,8 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
             raise FormatError(f"{path}: {what}: only data_format='channels_last' is supported")
         layer = layers.Flatten(**common)
     elif cls == "Embedding":
-        _refuse_set(cfg, ("embeddings_constraint", "activity_regularizer",
-                          "quantization_config", "lora_rank", "sparse"), path, what)
+        _refuse_set(cfg, ("activity_regularizer", "quantization_config", "lora_rank",
+                          "sparse"), path, what)
         layer = layers.Embedding(
             _dim(cfg.get("input_dim"), path, f"{what}.input_dim"),
             _dim(cfg.get("output_dim"), path, f"{what}.output_dim"),
@@ -208,6 +212,8 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
             or "uniform",
             embeddings_regularizer=_object(cfg.get("embeddings_regularizer"), regularizers,
                                            "regularizer", path, what),
+            embeddings_constraint=_object(cfg.get("embeddings_constraint"), constraints,
+                                          "constraint", path, what),
             mask_zero=bool(cfg.get("mask_zero", False)), **common)
     else:  # Concatenate
         if cfg.get("axis", -1) not in (-1,):

@@ -63,6 +63,16 @@ def _keras_reg(reg: Any) -> dict | None:
                                                 spec["config"])
 
 
+def _keras_constraint(constraint: Any) -> dict | None:
+    """A fastff constraint as Keras serializes it (the same classes and configs)."""
+    from fastff import constraints
+
+    try:
+        return constraints.serialize(constraint)
+    except ValueError as e:
+        raise ValueError(f"save_keras: {e}") from None
+
+
 def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
     """(Keras class name, Keras config) of a fastff layer; refuses what Keras lacks."""
     cls = type(layer).__name__
@@ -74,7 +84,8 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
                          "bias_initializer": _keras_init(layer.bias_initializer),
                          "kernel_regularizer": _keras_reg(layer.kernel_regularizer),
                          "bias_regularizer": _keras_reg(layer.bias_regularizer),
-                         "kernel_constraint": None, "bias_constraint": None,
+                         "kernel_constraint": _keras_constraint(layer.kernel_constraint),
+                         "bias_constraint": _keras_constraint(layer.bias_constraint),
                          "quantization_config": None}
     if cls == "Dropout":
         return "Dropout", {**base, "rate": layer.rate, "seed": layer.seed, "noise_shape": None}
@@ -96,7 +107,8 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
             **base, "input_dim": layer.input_dim, "output_dim": layer.output_dim,
             "embeddings_initializer": _keras_init(layer.embeddings_initializer),
             "embeddings_regularizer": _keras_reg(layer.embeddings_regularizer),
-            "activity_regularizer": None, "embeddings_constraint": None,
+            "activity_regularizer": None,
+            "embeddings_constraint": _keras_constraint(layer.embeddings_constraint),
             "mask_zero": layer.mask_zero, "quantization_config": None}
     if cls == "Concatenate":
         return "Concatenate", {**base, "axis": -1}

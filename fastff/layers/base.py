@@ -58,7 +58,7 @@ class Param:
     the model is built, so read them at call time and never keep them across calls)."""
 
     __slots__ = ("name", "path", "shape", "value", "grad", "trainable", "regularizer",
-                 "initializer", "sparse", "rows")
+                 "initializer", "sparse", "rows", "constraint")
 
     def __init__(self, name: str, value: np.ndarray, trainable: bool = True,
                  regularizer: regularizers.Regularizer | None = None,
@@ -76,6 +76,8 @@ class Param:
         #: optimizer update just those rows (``Optimizer.apply_rows``) instead of the table.
         self.sparse = False
         self.rows: np.ndarray | None = None
+        #: ``w -> projected w`` the optimizer applies after each step (``fastff.constraints``)
+        self.constraint: Any = None
 
     @property
     def dtype(self) -> np.dtype:
@@ -354,9 +356,6 @@ class Layer:
             dtype = None
             if not isinstance(trainable, bool):
                 regularizer, trainable = trainable, True
-        if constraint is not None:
-            raise NotImplementedError(f"layer {self.name!r}: add_weight(constraint=...) is not "
-                                      "supported by fastff yet")
         if shape is None:
             shape = ()
         if isinstance(shape, (int, np.integer)):
@@ -371,6 +370,10 @@ class Layer:
         param = Param(pname, init(tuple(int(s) for s in shape), dt), trainable=bool(trainable),
                       regularizer=regularizers.get(regularizer), initializer=init,
                       path=f"{self.name}/{pname}")
+        if constraint is not None:
+            from fastff import constraints
+
+            param.constraint = constraints.get(constraint)
         self.params.append(param)
         return param
 

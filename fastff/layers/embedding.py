@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import initializers, regularizers
+from fastff import constraints, initializers, regularizers
 from fastff._validation import check_bool, check_index_range
 from fastff.layers.base import Layer, Workspace, buffer
 
@@ -56,7 +56,7 @@ class Embedding(Layer):
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
                  embeddings_regularizer: Any = None, mask_zero: bool = False,
-                 weights: Any = None, **kwargs: Any):
+                 weights: Any = None, embeddings_constraint: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         for arg, v in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
@@ -66,6 +66,7 @@ class Embedding(Layer):
         self.output_dim = int(output_dim)
         self.embeddings_initializer = _initializer(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = check_bool(mask_zero, "mask_zero")
         self._initial = None
         if weights is not None:
@@ -83,7 +84,8 @@ class Embedding(Layer):
     def build(self, input_shape: tuple[int, ...]) -> None:
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                           self.embeddings_initializer,
-                                          self.embeddings_regularizer)
+                                          self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         self.embeddings.sparse = self.embeddings_regularizer is None
         if self._initial is not None:
             self.embeddings.assign(self._initial)
@@ -133,6 +135,7 @@ class Embedding(Layer):
         cfg.update(input_dim=self.input_dim, output_dim=self.output_dim,
                    embeddings_initializer=initializers.serialize(self.embeddings_initializer),
                    embeddings_regularizer=regularizers.serialize(self.embeddings_regularizer),
+                   embeddings_constraint=constraints.serialize(self.embeddings_constraint),
                    mask_zero=self.mask_zero)
         return cfg
 

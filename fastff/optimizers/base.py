@@ -98,6 +98,10 @@ class Optimizer:
         self.dtype: np.dtype | None = None
         self.slots: list[tuple[int, int]] = []
         self._buffers: dict[str, np.ndarray] = {}
+        #: ``(weight, constraint)`` pairs applied after every step (the model sets them from
+        #: its layers' ``*_constraint`` arguments); with any, the update is not elementwise
+        #: and has no compiled form
+        self.constraints: list[tuple[Any, Any]] = []
 
     # ------------------------------------------------------------ learning rate
     def _set_lr(self, value: Any) -> None:
@@ -163,7 +167,8 @@ class Optimizer:
         and the compiled training step take it (``bufs``: the state buffers or views of
         them; default all). None when there is no packed form (no ``_code``, or a subclass
         overrides ``_update``) or the optimizer is not built."""
-        if self._code is None or type(self)._update is not Optimizer._update or not self.built:
+        if self._code is None or type(self)._update is not Optimizer._update or not self.built \
+                or self.constraints:
             return None
         return self._pack(self._buffers if bufs is None else bufs, self.dtype)
 
@@ -243,12 +248,24 @@ class Optimizer:
                 scale = c / max(norm, c) if not math.isnan(norm) else math.nan
             self._update(bufs, p, g, lr, wd, scale, self.clipvalue)
         self.iterations += 1
+        self.apply_constraints()
+
+    def apply_constraints(self) -> None:
+        """Project each constrained weight (``constraints``) in place, after a step, as Keras
+        assigns ``constraint(variable)`` after ``apply_gradients``."""
+        for param, constraint in self.constraints:
+            value = param.value
+            if not isinstance(value, np.ndarray):
+                raise NotImplementedError(f"weight {param.path!r}: constraints run on the CPU "
+                                          "only; train this model with device='cpu'")
+            value[...] = constraint(value)
 
     @property
     def elementwise(self) -> bool:
         """Whether one update touches each scalar independently (no norm over a variable or
-        over all of them): then any slice of the flat buffer can be updated on its own."""
-        return self.clipnorm is None and self.global_clipnorm is None
+        over all of them, no constraint): then any slice of the flat buffer can be updated on
+        its own."""
+        return self.clipnorm is None and self.global_clipnorm is None and not self.constraints
 
     def apply_slice(self, params_flat: np.ndarray, grad_slice: np.ndarray, lo: int, hi: int,
                     grad_scale: float = 1.0) -> None:
