@@ -20,6 +20,8 @@ _LAZY = {
     "BatchNormalization": "batch_normalization", "LayerNormalization": "layer_normalization",
     "Normalization": "normalization", "UnitNormalization": "unit_normalization",
     "Rescaling": "rescaling",
+    # activations with weights
+    "PReLU": "prelu",
     # merging and shaping
     "Add": "merging", "Subtract": "merging", "Multiply": "merging", "Average": "merging",
     "Maximum": "merging", "Minimum": "merging", "Dot": "merging",
