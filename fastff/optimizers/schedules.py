@@ -15,7 +15,7 @@ from fastff._validation import check_bool, check_int, check_real
 
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay",
-    "CosineDecay", "PolynomialDecay", "serialize", "deserialize", "get",
+    "CosineDecay", "PolynomialDecay", "CosineDecayRestarts", "serialize", "deserialize", "get",
 ]
 
 
@@ -172,8 +172,60 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR, Keras 3): the first period lasts
+    ``first_decay_steps``, each next one ``t_mul`` times longer and starts ``m_mul`` times
+    lower; within a period ``initial * m_mul^i * ((1-alpha) * 0.5 (1 + cos(pi f)) + alpha)``
+    with ``f`` the fraction of period ``i`` done. The period is found by counting (exact at
+    the restart steps, where Keras's float32 logarithm may land either side)."""
+
+    def __init__(self, initial_learning_rate: float, first_decay_steps: int,
+                 t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0,
+                 name: str = "SGDRDecay") -> None:
+        self.initial_learning_rate = check_real(initial_learning_rate, "initial_learning_rate",
+                                                low=0.0)
+        if isinstance(first_decay_steps, (int, float)) and not isinstance(first_decay_steps,
+                                                                          bool) \
+                and first_decay_steps <= 0:
+            raise ValueError("Argument `first_decay_steps` must be > 0. Received: "
+                             f"first_decay_steps={first_decay_steps}")
+        self.first_decay_steps = check_int(first_decay_steps, "first_decay_steps", low=1)
+        self.t_mul = check_real(t_mul, "t_mul", low=0.0, low_open=True)
+        self.m_mul = check_real(m_mul, "m_mul", low=0.0)
+        self.alpha = check_real(alpha, "alpha", low=0.0, high=1.0)
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        done = float(step) / self.first_decay_steps  # in units of the first period
+        t = self.t_mul
+        if t == 1.0:
+            i = math.floor(done)
+            frac = done - i
+        else:
+            inner = 1.0 - done * (1.0 - t)
+            if inner <= 0.0:  # t_mul < 1: the shrinking periods ended (Keras: log of <= 0)
+                return math.nan
+            i = max(math.floor(math.log(inner) / math.log(t)), 0)
+
+            def start(k: int) -> float:  # where period k begins
+                return (1.0 - t ** k) / (1.0 - t)
+
+            while i > 0 and start(i) > done:
+                i -= 1
+            while start(i + 1) <= done:
+                i += 1
+            frac = (done - start(i)) / t ** i
+        cosine = 0.5 * self.m_mul ** i * (1.0 + math.cos(math.pi * frac))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "first_decay_steps": self.first_decay_steps, "t_mul": self.t_mul,
+                "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name}
+
+
 _CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
-                                    CosineDecay, PolynomialDecay)}
+                                    CosineDecay, PolynomialDecay, CosineDecayRestarts)}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
