@@ -25,7 +25,15 @@ Where fastff deliberately differs from Keras:
 - a metric given as a string is logged under that string (``"mse"`` → ``"mse"``);
 - Ctrl-C inside ``fit`` takes effect at the end of the current step, so weights and
   optimizer state always match; fit/evaluate before ``compile`` raise ``NotCompiledError``
-  (both a RuntimeError, as in Keras, and a ValueError).
+  (both a RuntimeError, as in Keras, and a ValueError);
+- ``model.metrics`` is Keras 3's ``[loss tracker, CompileMetrics]``, but ``metrics_names``
+  lists the names of ``evaluate``'s values in order (Keras 3 returns
+  ``["loss", "compile_metrics"]``, which does not match them);
+- ``BackupAndRestore`` restores before ``fit``'s loop (Keras: in ``on_train_begin``) and also
+  restores the shuffle seed and dropout counters, so a resumed run is bitwise the uninterrupted
+  one; it deletes only its own files (Keras removes ``backup_dir``);
+- models trained with ``Nadam`` (per-step constants) or with weight constraints run the
+  general path, not the compiled one (same results, more Python per step).
 """
 
 from __future__ import annotations
@@ -501,6 +509,10 @@ class Sequential:
         a PyDataset or generator goes through ``fastff.data_adapters.fit``)."""
         from fastff.metrics.tracking import note_loss
 
+        if callbacks:  # a BackupAndRestore backup: its state back, and the epoch to resume at
+            from fastff.callbacks.backup_and_restore import resume_epoch
+
+            initial_epoch = resume_epoch(self, callbacks, initial_epoch)
         if _adapters.uses_batch_sources(x, validation_data):
             return note_loss(self, _adapters.fit(
                 self, x, y, batch_size, epochs, verbose, callbacks, validation_split,

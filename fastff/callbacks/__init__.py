@@ -18,6 +18,7 @@ _LAZY = {
     "TerminateOnNaN": "terminate_on_nan",
     "CSVLogger": "csv_logger",
     "LambdaCallback": "lambda_callback",
+    "BackupAndRestore": "backup_and_restore",
 }
 
 __all__ = ["Callback", "CallbackList", "History", *_LAZY]
