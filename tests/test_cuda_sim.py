@@ -308,7 +308,7 @@ else:
             for a, b in zip(got, want):
                 close(a, b, dt, 10)
 
-    @pytest.mark.parametrize("name", ["adamax", "nadam", "adadelta", "lion"])
+    @pytest.mark.parametrize("name", ["adamax", "nadam", "adadelta", "lion", "ftrl"])
     def test_packed_optimizer_steps_of_the_newer_optimizers(ops, name):
         from fastff import optimizers as O
         from fastff.backend.numpy_ops import flush_threshold
@@ -320,7 +320,7 @@ else:
                 rng = np.random.default_rng(3)
                 n = 45
                 p = np.linspace(-1, 1, n).astype(dt)
-                bufs = {k: np.zeros(n, dt) for k in opt._buffer_names()}
+                bufs = {k: np.full(n, opt._buffer_init(k), dt) for k in opt._buffer_names()}
                 g = rand(rng, n, dt)
                 if device:
                     p, g = o.to_device(p), o.to_device(g)
@@ -501,6 +501,7 @@ def _ptx_check(cc: tuple[int, int] = (9, 0)) -> int:
             ("nadam", optimizers.nadam, (a1,) * 4 + (dt,) * 11),
             ("adadelta", optimizers.adadelta, (a1,) * 4 + (dt,) * 8),
             ("lion", optimizers.lion, (a1,) * 3 + (dt,) * 9),
+            ("ftrl", optimizers.ftrl, (a1,) * 4 + (dt,) * 9),
             ("gather_rows", embedding.gather_rows, (a2, i1, a2, T.int64, dt)),
             ("scatter_add_rows", embedding.scatter_add_rows, (a2, i1, a2, T.int64)),
             ("clear_rows", embedding.clear_rows, (a2, i1, dt)),

@@ -173,7 +173,7 @@ def test_learning_rate_property():
 
 
 @pytest.mark.parametrize("name", ["sgd", "adagrad", "rmsprop", "adam", "adamw", "adamax",
-                                  "nadam", "adadelta", "lion"])
+                                  "nadam", "adadelta", "lion", "ftrl"])
 def test_state_round_trip_continues_identically(name, backend):
     kwargs = {"sgd": {"momentum": 0.9}, "rmsprop": {"momentum": 0.5, "centered": True},
               "adam": {"amsgrad": True}}.get(name, {})
@@ -266,6 +266,11 @@ KERAS_AFTER_4 = {
     "lion_wd": [-1.01194429397583, -0.621469259262085, -0.33067476749420166,
                 -7.916241884231567e-08, 0.33059486746788025, 0.6613892912864685,
                 0.9721439480781555],
+    "ftrl": [-0.18892300128936768, 0.19798007607460022, -0.17534838616847992,
+             0.02162543125450611, 0.1757763773202896, 0.2378097027540207, 0.7485931515693665],
+    "ftrl_all": [-0.08885033428668976, 0.1478807032108307, -0.1094985082745552,
+                 0.016871925443410873, 0.09810368716716766, 0.10785292834043503,
+                 0.544888973236084],
 }
 NEW = {
     "nadam": lambda: optimizers.Nadam(learning_rate=0.01),
@@ -278,6 +283,11 @@ NEW = {
     "lion": lambda: optimizers.Lion(learning_rate=0.01),
     "lion_wd": lambda: optimizers.Lion(learning_rate=0.01, beta_1=0.5, beta_2=0.7,
                                        weight_decay=0.2),
+    "ftrl": lambda: optimizers.Ftrl(learning_rate=0.1),
+    "ftrl_all": lambda: optimizers.Ftrl(
+        learning_rate=0.1, learning_rate_power=-0.7, initial_accumulator_value=0.2,
+        l1_regularization_strength=0.05, l2_regularization_strength=0.1,
+        l2_shrinkage_regularization_strength=0.02, beta=0.3, weight_decay=0.05, clipvalue=1.0),
 }
 
 
@@ -300,6 +310,22 @@ def _nadam_ref(lr, b1=0.9, b2=0.999, eps=1e-7):
                  + (1 - u[t - 1]) * g / (1 - np.prod(u[:t])))
         return p - lr * m_hat / (np.sqrt(s["v"] / (1 - b2 ** t)) + eps)
     return ref
+
+
+def test_ftrl_float64(backend):
+    lr, npow, l1, l2, shrink, beta = 0.1, 0.5, 0.05, 0.1, 0.02, 0.3
+
+    def ref(p, g, t, s):
+        n = s.get("n", np.full_like(p, 0.2))
+        z = s.get("z", np.zeros_like(p))
+        new = n + g * g
+        z = z + g + 2 * shrink * p - (new ** npow - n ** npow) / lr * p
+        s["n"], s["z"] = new, z
+        return (np.clip(z, -l1, l1) - z) / (new ** npow / lr + 2 * (l2 + beta / (2 * lr)))
+    _check(optimizers.Ftrl(lr, initial_accumulator_value=0.2, l1_regularization_strength=l1,
+                           l2_regularization_strength=l2,
+                           l2_shrinkage_regularization_strength=shrink, beta=beta), ref,
+           backend)
 
 
 def test_nadam_float64(backend):
@@ -334,7 +360,7 @@ def test_lion_float64_with_schedule(backend):
     _check(optimizers.Lion(lr), ref, backend)
 
 
-@pytest.mark.parametrize("name", ["adamax", "nadam", "adadelta", "lion"])
+@pytest.mark.parametrize("name", ["adamax", "nadam", "adadelta", "lion", "ftrl"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_new_optimizers_kernel_equals_numpy_reference(name, dtype):
     """The Numba kernel and the NumPy reference agree bit for bit, with every option on."""
@@ -348,6 +374,13 @@ def test_new_optimizers_kernel_equals_numpy_reference(name, dtype):
         for _ in range(5):
             opt.apply(p, rng.standard_normal(37).astype(dtype))
         out.append((p, opt.get_state()))
+    if name == "ftrl":
+        # x ** y: libm's pow (the kernel) and NumPy's vectorized power differ by an ulp
+        tol = (2e-6, 1e-7) if dtype == np.float32 else (2e-15, 1e-16)
+        np.testing.assert_allclose(out[0][0], out[1][0], rtol=tol[0], atol=tol[1])
+        for k in out[0][1]:
+            np.testing.assert_allclose(out[0][1][k], out[1][1][k], rtol=tol[0], atol=tol[1])
+        return
     np.testing.assert_array_equal(out[0][0], out[1][0])
     for k in out[0][1]:
         np.testing.assert_array_equal(out[0][1][k], out[1][1][k])
@@ -379,6 +412,18 @@ def test_new_optimizers_names_config_and_validation():
         optimizers.Lion(beta_1=1.5)
     with pytest.raises(ValueError, match="epsilon"):
         optimizers.Adadelta(epsilon=0.0)
+    with pytest.raises(ValueError, match="learning_rate_power"):
+        optimizers.Ftrl(learning_rate_power=0.5)
+    with pytest.raises(ValueError, match="initial_accumulator_value"):
+        optimizers.Ftrl(initial_accumulator_value=-1)
+    with pytest.raises(ValueError, match="l1_regularization_strength"):
+        optimizers.Ftrl(l1_regularization_strength=-0.1)
+    assert optimizers.Ftrl().get_config() == {
+        "name": "ftrl", "learning_rate": 0.001, "weight_decay": None, "clipnorm": None,
+        "global_clipnorm": None, "clipvalue": None, "learning_rate_power": -0.5,
+        "initial_accumulator_value": 0.1, "l1_regularization_strength": 0.0,
+        "l2_regularization_strength": 0.0, "l2_shrinkage_regularization_strength": 0.0,
+        "beta": 0.0}
 
 
 def test_nadam_runs_the_general_path_and_others_the_compiled_one():
@@ -388,7 +433,7 @@ def test_nadam_runs_the_general_path_and_others_the_compiled_one():
     x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
     for name, compiled in [("nadam", False), ("adamax", True), ("lion", True),
-                           ("adadelta", True)]:
+                           ("adadelta", True), ("ftrl", True)]:
         m = fastff.Sequential([layers.Input((3,)), layers.Dense(2, activation="softmax")])
         m.compile(name, "sparse_categorical_crossentropy")
         hist = m.fit(x, y, epochs=2, batch_size=8, verbose=0).history["loss"]

@@ -604,6 +604,15 @@ class NumpyOps(OptimizerSteps):
             params -= t(lr) * np.sign(b0 * t(c[2]) + g * t(c[3]))
             b0[...] = b0 * t(c[4]) + g * t(c[5])
             flush(b0)
+        elif code == S.FTRL:
+            lr_, npow, l1 = t(lr), t(c[2]), t(c[3])
+            new_acc = b0 + g * g
+            a_new = new_acc ** npow
+            b1 += (g + t(c[5]) * params) - ((a_new - b0 ** npow) / lr_) * params
+            reg = t(c[4]) + t(c[6]) / (lr_ + lr_)
+            quad = a_new / lr_ + (reg + reg)
+            params[...] = (np.clip(b1, -l1, l1) - b1) / quad
+            b0[...] = new_acc
         else:
             raise ValueError(f"optimizer_step: unknown optimizer code {code!r}")
 

@@ -11,8 +11,8 @@ lr - lr`` is a zero of that dtype.
 
 The packed form of an optimizer step (``Optimizer.packed`` / ``Ops.optimizer_step``):
 
-- ``code``: ``SGD``, ``ADAGRAD``, ``RMSPROP``, ``ADAM``, ``ADAMAX``, ``NADAM``, ``ADADELTA``
-  or ``LION``;
+- ``code``: ``SGD``, ``ADAGRAD``, ``RMSPROP``, ``ADAM``, ``ADAMAX``, ``NADAM``, ``ADADELTA``,
+  ``LION`` or ``FTRL``;
 - three state buffers ``(b0, b1, b2)``, ``None`` where the configuration needs none;
 - ``consts``: 8 float64 values, ``[clip, tiny, *own]`` (``clip = inf`` when unused, ``tiny``
   the flush threshold); ``own`` is what ``*_consts`` below lays out;
@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SGD", "ADAGRAD", "RMSPROP", "ADAM", "ADAMAX", "NADAM", "ADADELTA", "LION",
+__all__ = ["SGD", "ADAGRAD", "RMSPROP", "ADAM", "ADAMAX", "NADAM", "ADADELTA", "LION", "FTRL",
+           "ftrl_consts", "ftrl_elem",
            "N_CONSTS", "adam_alpha", "adamax_alpha", "nadam_u", "nadam_consts", "pack_consts",
            "sgd_consts", "adagrad_consts", "rmsprop_consts", "adam_consts", "adamax_consts",
            "adadelta_consts", "lion_consts", "grad_in", "sgd_elem", "adagrad_elem",
            "rmsprop_elem", "adam_elem", "adamax_elem", "nadam_elem", "adadelta_elem",
            "lion_elem"]
 
-SGD, ADAGRAD, RMSPROP, ADAM, ADAMAX, NADAM, ADADELTA, LION = 0, 1, 2, 3, 4, 5, 6, 7
+SGD, ADAGRAD, RMSPROP, ADAM, ADAMAX, NADAM, ADADELTA, LION, FTRL = 0, 1, 2, 3, 4, 5, 6, 7, 8
 N_CONSTS = 8
 
 
@@ -96,6 +97,11 @@ def adadelta_consts(rho: float, epsilon: float) -> tuple[float, ...]:
 
 def lion_consts(beta_1: float, beta_2: float) -> tuple[float, ...]:
     return (beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2)
+
+
+def ftrl_consts(learning_rate_power: float, l1: float, l2: float, l2_shrinkage: float,
+                beta: float) -> tuple[float, ...]:
+    return (-learning_rate_power, l1, l2, 2.0 * l2_shrinkage, beta)
 
 
 # ------------------------------------------------------------------ element bodies
@@ -247,3 +253,23 @@ def lion_elem(p, g, m, lr, b1, omb1, b2, omb2, wdlr, tiny):
     if abs(m) < tiny:
         m = zero
     return p, m
+
+
+def ftrl_elem(p, g, acc, lin, lr, npow, l1, l2, shrink2, beta, wdlr):
+    """FTRL-proximal (Keras): ``n' = n + g²``, ``z += g + shrink2 p - (n'^npow - n^npow)/lr p``,
+    ``p = (clip(z, -l1, l1) - z) / (n'^npow / lr + 2 (l2 + beta / (2 lr)))``
+    (``npow = -learning_rate_power``). Returns (p, n', z)."""
+    zero = lr - lr
+    if wdlr != zero:
+        p = p - p * wdlr
+    new_acc = acc + g * g
+    a_new = new_acc ** npow
+    lin = lin + (g + shrink2 * p) - ((a_new - acc ** npow) / lr) * p
+    reg = l2 + beta / (lr + lr)
+    quad = a_new / lr + (reg + reg)
+    lc = lin
+    if lc > l1:
+        lc = l1
+    elif lc < -l1:
+        lc = -l1
+    return (lc - lin) / quad, new_acc, lin

@@ -6,7 +6,7 @@ import difflib
 from typing import Any
 
 from fastff.optimizers import schedules
-from fastff.optimizers.adadelta_lion import Adadelta, Lion
+from fastff.optimizers.adadelta_lion import Adadelta, Ftrl, Lion
 from fastff.optimizers.adagrad import Adagrad
 from fastff.optimizers.adam import Adam, AdamW
 from fastff.optimizers.adamax import Adamax, Nadam
@@ -15,11 +15,11 @@ from fastff.optimizers.rmsprop import RMSprop
 from fastff.optimizers.sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Nadam",
-           "Adadelta", "Lion", "schedules", "get", "serialize", "deserialize"]
+           "Adadelta", "Lion", "Ftrl", "schedules", "get", "serialize", "deserialize"]
 
 _BY_NAME: dict[str, type[Optimizer]] = {
     "sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
-    "adamax": Adamax, "nadam": Nadam, "adadelta": Adadelta, "lion": Lion,
+    "adamax": Adamax, "nadam": Nadam, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl,
 }
 
 

@@ -1,4 +1,4 @@
-"""Adadelta and Lion (Keras 3 formulation)."""
+"""Adadelta, Lion and Ftrl (Keras 3 formulation)."""
 
 from __future__ import annotations
 
@@ -55,3 +55,50 @@ class Lion(Optimizer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class Ftrl(Optimizer):
+    """FTRL-proximal (McMahan et al., as Keras 3): per weight an accumulator ``n`` (starting
+    at ``initial_accumulator_value``) and a linear term ``z``;
+    ``p = (clip(z, -l1, l1) - z) / (n^-lr_power / lr + 2 (l2 + beta / (2 lr)))``."""
+
+    def __init__(self, learning_rate: Any = 0.001, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0,
+                 l2_shrinkage_regularization_strength: float = 0.0, beta: float = 0.0,
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.learning_rate_power = check_real(learning_rate_power, "learning_rate_power",
+                                              high=0.0)
+        self.initial_accumulator_value = check_real(
+            initial_accumulator_value, "initial_accumulator_value", low=0.0)
+        self.l1_regularization_strength = check_real(
+            l1_regularization_strength, "l1_regularization_strength", low=0.0)
+        self.l2_regularization_strength = check_real(
+            l2_regularization_strength, "l2_regularization_strength", low=0.0)
+        self.l2_shrinkage_regularization_strength = check_real(
+            l2_shrinkage_regularization_strength, "l2_shrinkage_regularization_strength",
+            low=0.0)
+        self.beta = check_real(beta, "beta", low=0.0)
+
+    _code = _scalar.FTRL
+
+    def _slots(self) -> tuple[str | None, ...]:
+        return ("accumulator", "linear")
+
+    def _buffer_init(self, name: str) -> float:
+        return self.initial_accumulator_value if name == "accumulator" else 0.0
+
+    def _packed_constants(self) -> tuple[float, ...]:
+        return _scalar.ftrl_consts(self.learning_rate_power, self.l1_regularization_strength,
+                                   self.l2_regularization_strength,
+                                   self.l2_shrinkage_regularization_strength, self.beta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "learning_rate_power": self.learning_rate_power,
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+                "l2_shrinkage_regularization_strength":
+                    self.l2_shrinkage_regularization_strength,
+                "beta": self.beta}

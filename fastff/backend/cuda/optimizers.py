@@ -25,6 +25,7 @@ _adamax = cuda.jit(device=True)(S.adamax_elem)
 _nadam = cuda.jit(device=True)(S.nadam_elem)
 _adadelta = cuda.jit(device=True)(S.adadelta_elem)
 _lion = cuda.jit(device=True)(S.lion_elem)
+_ftrl = cuda.jit(device=True)(S.ftrl_elem)
 
 
 @cuda.jit
@@ -117,6 +118,16 @@ def lion(p, g, m, lr, b1, omb1, b2, omb2, wdlr, gscale, clip, tiny):
         m[i] = mi
 
 
+@cuda.jit
+def ftrl(p, g, acc, lin, lr, npow, l1, l2, shrink2, beta, wdlr, gscale, clip):
+    for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
+        pi, a, z = _ftrl(p[i], _grad_in(g[i], gscale, clip), acc[i], lin[i], lr, npow, l1, l2,
+                         shrink2, beta, wdlr)
+        p[i] = pi
+        acc[i] = a
+        lin[i] = z
+
+
 def launch(code: int, p: Any, g: Any, b0: Any, b1: Any, b2: Any, consts: Any, t: type,
            lr: float, wdlr: float, gscale: float) -> None:
     """One packed optimizer step (``scalar``) over the flat device buffers, scalars cast with
@@ -142,5 +153,7 @@ def launch(code: int, p: Any, g: Any, b0: Any, b1: Any, b2: Any, consts: Any, t:
         adadelta[grid](p, g, b0, b1, lr, c[2], c[3], c[4], wdlr, gscale, clip, tiny)
     elif code == S.LION:
         lion[grid](p, g, b0, lr, c[2], c[3], c[4], c[5], wdlr, gscale, clip, tiny)
+    elif code == S.FTRL:
+        ftrl[grid](p, g, b0, b1, lr, c[2], c[3], c[4], c[5], c[6], wdlr, gscale, clip)
     else:
         raise ValueError(f"optimizer_step: unknown optimizer code {code!r}")

@@ -25,8 +25,9 @@ _adamax = njit(**_INLINE)(S.adamax_elem)
 _nadam = njit(**_INLINE)(S.nadam_elem)
 _adadelta = njit(**_INLINE)(S.adadelta_elem)
 _lion = njit(**_INLINE)(S.lion_elem)
+_ftrl = njit(**_INLINE)(S.ftrl_elem)
 SGD, ADAGRAD, RMSPROP, ADAM = S.SGD, S.ADAGRAD, S.RMSPROP, S.ADAM
-ADAMAX, NADAM, ADADELTA, LION = S.ADAMAX, S.NADAM, S.ADADELTA, S.LION
+ADAMAX, NADAM, ADADELTA, LION, FTRL = S.ADAMAX, S.NADAM, S.ADADELTA, S.LION, S.FTRL
 
 
 @njit(**NJIT)
@@ -134,6 +135,17 @@ def lion_range(p, g, m, lr, b1, omb1, b2, omb2, wdlr, gscale, clip, tiny, lo, hi
 
 
 @njit(**NJIT)
+def ftrl_range(p, g, acc, lin, lr, npow, l1, l2, shrink2, beta, wdlr, gscale, clip, lo, hi):
+    p = p[lo:hi]
+    g = g[lo:hi]
+    acc = acc[lo:hi]
+    lin = lin[lo:hi]
+    for i in range(hi - lo):
+        p[i], acc[i], lin[i] = _ftrl(p[i], grad_in(g[i], gscale, clip), acc[i], lin[i], lr, npow,
+                                     l1, l2, shrink2, beta, wdlr)
+
+
+@njit(**NJIT)
 def opt_range(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
     """One step of the packed optimizer ``code`` over ``[lo, hi)`` (see ``scalar``)."""
     t = p.dtype.type
@@ -162,3 +174,6 @@ def opt_range(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
     elif code == LION:
         lion_range(p, g, b0, lr, t(consts[2]), t(consts[3]), t(consts[4]), t(consts[5]), wdlr,
                    gscale, clip, tiny, lo, hi)
+    elif code == FTRL:
+        ftrl_range(p, g, b0, b1, lr, t(consts[2]), t(consts[3]), t(consts[4]), t(consts[5]),
+                   t(consts[6]), wdlr, gscale, clip, lo, hi)
