@@ -1,4 +1,4 @@
-"""The compiled path (fastff.fastpath) gives the general path's numbers, bit for bit.
+"""The compiled path (fastff.training.compiled) gives the general path's numbers, bit for bit.
 
 Each case trains the same model twice — compiled path on and off — and compares weights,
 optimizer state, History, dropout counters and predictions with ``array_equal``; fallback
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import fastff
-from fastff import config, fastpath, layers, optimizers
+from fastff import config, layers, optimizers
 from fastff.backend.kernels.shuffle import seeded_permutation
+from fastff.training import compiled as fastpath
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""The compiled path of ``fit`` and ``predict`` for plain Dense stacks (DESIGN.md "Two paths,
-one meaning").
+"""The compiled step engine of ``fit`` and ``predict`` for plain Dense stacks (DESIGN.md "Two
+paths, one meaning"): whole steps or epochs as one compiled call. The loop
+(``fastff.training.loop``) drives it; this module never imports the loop.
 
 A ``Sequential`` of ``Dense`` layers (activations the C epilogue applies and whose derivative
 follows from the output: linear, relu, leaky_relu, elu, tanh, sigmoid; with biases), optionally
@@ -9,7 +10,8 @@ error, trained on the CPU backend with an optimizer that has a packed form (``Op
 every built-in; ``clipvalue``, ``weight_decay`` and schedules allowed) qualifies. Its steps then run
 in ``kernels.train_step`` — the same kernels in the same order as the general path, so
 weights, optimizer state, dropout masks and History values are bit for bit those of the
-general path (``tests/test_fastpath.py``). Everything else falls back to the general path:
+general path (``tests/test_fastpath.py``, ``tests/test_engine_equality.py``). Everything else
+falls back to the general path:
 sample or class weights, regularizers, frozen layers, clipnorm/global_clipnorm, MAE, Huber
 and unfused losses, other layers or backends, data-parallel training. Any batch size.
 
@@ -31,9 +33,10 @@ from fastff import config
 from fastff.backend.spec import EPILOGUE_C_IDS as _C_IDS
 from fastff.backend.spec import EPILOGUE_CODES as _CODES
 from fastff.layers.base import SETTINGS_VERSION
+from fastff.training.data import batch_bounds, n_batches
 
-__all__ = ["train_plan", "predict_plan", "fit_loop", "predict_into", "predict_batches",
-           "ENABLED"]
+__all__ = ["train_plan", "predict_plan", "CompiledEngine", "chunk_epochs", "chunk_end",
+           "predict_into", "predict_batches", "ENABLED"]
 
 ENABLED = os.environ.get("FASTFF_FASTPATH", "1") != "0"
 #: steps per compiled call when the epoch is long (Ctrl-C latency, stop_training checks)
@@ -233,12 +236,22 @@ def _step_scalars(opt: Any, it0: int, k: int) -> np.ndarray:
     return np.array([f(it) for it in range(it0, it0 + k)], np.float64)
 
 
-class _Run:
-    """Buffers of one fit call and the compiled call over a range of steps/epochs."""
+class CompiledEngine:
+    """The compiled step engine for one ``fit`` call: its buffers, and whole steps or epochs
+    as one compiled call (``__call__``). As a batch source (``epoch``/``train_batch``) it
+    runs one compiled step per batch for a loop that watches each batch (metrics, batch
+    hooks); it shuffles and cuts batches inside the compiled call, by ``data.batch_bounds``'s
+    rule."""
+
+    name = "compiled"
+    kind = "compiled"
+    prepared = True
+    can_run_out = False
 
     def __init__(self, model: Any, plan: _Train, X: np.ndarray, Y: np.ndarray, batch: int,
-                 shuffle: bool) -> None:
+                 shuffle: bool, want_pred: Any = False, steps: int | None = None) -> None:
         st = plan.st
+        self.want_pred = want_pred
         self.model, self.plan, self.X, self.Y, self.batch = model, plan, X, Y, batch
         self.shuffle = shuffle
         dt = model.dtype
@@ -254,6 +267,9 @@ class _Run:
         sparse = plan.loss_kind == 0
         self.labels = Y if sparse else np.empty(0, np.int64)
         self.targets = Y if not sparse else np.empty((0, n_out), dt)
+        self.n = X.shape[0]
+        self.steps = n_batches(self.n, batch) if steps is None else steps
+        self._dummy = np.zeros(1)
 
     def __call__(self, e0: int, e1: int, s_lo: int, s_hi: int, totals: np.ndarray) -> int:
         model, plan = self.model, self.plan
@@ -278,6 +294,43 @@ class _Run:
         return q
 
 
+    def epoch(self, e: int) -> Any:
+        """The batches of epoch ``e`` as ``(step, (e, step))`` (run by ``train_batch``)."""
+        return ((step, (e, step)) for step in range(self.steps))
+
+    def end_pass(self) -> None:
+        pass
+
+    def rows(self, batch: tuple) -> int:
+        """How many rows the batch ``(epoch, step)`` has."""
+        s, e = batch_bounds(batch[1], self.batch, self.n)
+        return e - s
+
+    def train_batch(self, batch: tuple) -> tuple:
+        """One compiled step: ``(per_row, 0.0, pred or None, yb, None)`` like the general
+        engine's (``pred`` the logits when the metrics only need those, or when the output
+        layer kept its activation for MSE)."""
+        epoch, step = batch
+        self(epoch, epoch + 1, step, step + 1, self._dummy)
+        s, e = batch_bounds(step, self.batch, self.n)
+        b = e - s
+        yb = self.Y[self.perm[s:e]] if self.shuffle else self.Y[s:e]
+        pred = None
+        want = self.want_pred
+        if want:
+            st = self.plan.st
+            o = int(self.meta[-1, 7])
+            logits = self.ws[o:o + b * st.n_out].reshape(b, st.n_out)
+            if want == "logits" or self.plan.loss_kind == 3:
+                pred = logits  # (MSE: the activated output)
+            else:
+                model = self.model
+                ws = model._workspaces(b)
+                pred = model.ops.activation(model._layers[-1].output_activation, logits,
+                                            out=ws[-1].get("pred", logits.shape, logits.dtype))
+        return self.per_row[:b], 0.0, pred, yb, None
+
+
 def _raise(code: int, st: _Stack) -> None:
     if code <= -1000:
         raise ValueError(f"label(s) outside [0, {st.n_out}) in sparse cross-entropy")
@@ -286,100 +339,16 @@ def _raise(code: int, st: _Stack) -> None:
     raise GemmError(-code)
 
 
-def fit_loop(model: Any, plan: _Train, X: np.ndarray, Y: np.ndarray, *, batch_size: int,
-             epochs: int, initial_epoch: int, steps: int, shuffle: bool, cbl: Any,
-             metrics: list, want_pred: Any, val: Any, val_bs: int, validation_freq: Any,
-             interrupt: Any) -> dict:
-    """``fit``'s epoch loop on the compiled path (same hooks, logs and stopping rules as the
-    general loop in ``fastff.training.fit``); returns the last epoch's logs."""
-    from fastff.callbacks.base import History
-    from fastff.training import _evaluate_arrays, _should_validate, _Tracker
-
-    run = _Run(model, plan, X, Y, batch_size, shuffle)
-    n = X.shape[0]
-    per_batch = bool(metrics) or cbl.needs_batch_logs
-    multi = (not per_batch and val is None and steps <= CHUNK_STEPS
-             and all(type(cb) is History for cb in cbl.callbacks))
-    rows = min(n, steps * batch_size)
-    logs: dict = {}
-    epoch = initial_epoch
-    while epoch < epochs:
-        if model.stop_training:
-            break
-        if multi:
-            k = min(epochs - epoch, max(1, CHUNK_STEPS // steps))
-            for e in range(epoch, epoch + k):
-                cbl.on_epoch_begin(e)
-            totals = np.zeros(k)
-            run(epoch, epoch + k, 0, steps, totals)
-            for i in range(k):
-                logs = {"loss": float(totals[i] / rows)}
-                cbl.on_epoch_end(epoch + i, logs)
-            interrupt.check()
-            epoch += k
-            continue
-        cbl.on_epoch_begin(epoch)
-        if per_batch:
-            logs = _epoch_per_batch(model, run, epoch, steps, cbl, metrics, want_pred,
-                                    interrupt, _Tracker)
-        else:
-            totals = np.zeros(1)
-            done = 0
-            s = 0
-            while s < steps:
-                s_hi = s + 1 if model.stop_training else min(steps, s + CHUNK_STEPS)
-                run(epoch, epoch + 1, s, s_hi, totals)
-                done += min(n, s_hi * batch_size) - s * batch_size
-                s = s_hi
-                interrupt.check()
-                if model.stop_training:
-                    break
-            logs = {"loss": float(totals[0] / done) if done else 0.0}
-        if val is not None and _should_validate(epoch, validation_freq):
-            vlogs = _evaluate_arrays(model, *val, val_bs, cbl)
-            logs.update({"val_" + k: v for k, v in vlogs.items()})
-        cbl.on_epoch_end(epoch, logs)
-        epoch += 1
-    return logs
+def chunk_epochs(steps: int, epochs_left: int) -> int:
+    """Whole epochs per compiled call when nothing watches single epochs' insides: enough to
+    make about ``CHUNK_STEPS`` steps (at least one epoch)."""
+    return min(epochs_left, max(1, CHUNK_STEPS // steps))
 
 
-def _epoch_per_batch(model, run, epoch, steps, cbl, metrics, want_pred, interrupt,
-                     tracker_cls) -> dict:
-    """One epoch, one compiled step per batch, with metrics and batch hooks in Python."""
-    for m in metrics:
-        m.reset_state()
-    tracker = tracker_cls(metrics, model.ops)
-    batch_logs = cbl.needs_batch_logs
-    n = run.X.shape[0]
-    bs = run.batch
-    dummy = np.zeros(1)
-    st = run.plan.st
-    last = model._layers[-1]
-    for step in range(steps):
-        s = step * bs
-        e = min(s + bs, n)
-        if batch_logs:
-            cbl.on_train_batch_begin(step, {"batch": step, "size": e - s})
-        run(epoch, epoch + 1, step, step + 1, dummy)
-        b = e - s
-        yb = run.Y[run.perm[s:e]] if run.shuffle else run.Y[s:e]
-        pred = None
-        if want_pred:
-            o = int(run.meta[-1, 7])
-            logits = run.ws[o:o + b * st.n_out].reshape(b, st.n_out)
-            if want_pred == "logits" or run.plan.loss_kind == 3:
-                pred = logits  # (MSE: the activated output)
-            else:
-                ws = model._workspaces(b)
-                pred = model.ops.activation(last.output_activation, logits,
-                                            out=ws[-1].get("pred", logits.shape, logits.dtype))
-        tracker.update(run.per_row[:b], 0.0, yb, pred, None)
-        interrupt.check()
-        if batch_logs:
-            cbl.on_train_batch_end(step, tracker.logs())
-        if model.stop_training:
-            break
-    return tracker.logs()
+def chunk_end(s: int, steps: int, stop: bool) -> int:
+    """The end of the run of steps starting at ``s`` one compiled call makes (one step once
+    ``stop_training`` is set, as the general loop stops after the step that set it)."""
+    return s + 1 if stop else min(steps, s + CHUNK_STEPS)
 
 
 # ------------------------------------------------------------------------------ predict
