@@ -381,6 +381,14 @@ class Layer:
     def ops(self, value: Any) -> None:
         self._ops = value
 
+    def lower(self, builder: Any) -> bool:
+        """Describe this layer's compiled form to ``builder`` (the compiled engine's
+        ``StackBuilder``: ``dense``, ``dropout``, ``activation``, ``identity``) and return
+        whether it could; the default, False, keeps a model with this layer on the general
+        engine. A subclass that redefines ``forward``/``call``/``build`` must define its own
+        ``lower`` to be lowered (``training.compiled.lowers``)."""
+        return False
+
     def forward(self, x: np.ndarray, training: bool = False,
                 ws: Workspace | None = None) -> tuple[np.ndarray, Backprop]:
         """``(y, backprop)``; ``backprop(dy, need_dx=True)`` returns ``dx`` or None.

@@ -35,10 +35,15 @@ from fastff.backend.spec import EPILOGUE_CODES as _CODES
 from fastff.layers.base import SETTINGS_VERSION
 from fastff.training.data import batch_bounds, n_batches
 
-__all__ = ["train_plan", "predict_plan", "CompiledEngine", "chunk_epochs", "chunk_end",
-           "predict_into", "predict_batches", "ENABLED"]
+__all__ = ["StackBuilder", "lowers", "LOSS_KINDS", "train_plan", "predict_plan",
+           "CompiledEngine", "chunk_epochs", "chunk_end", "predict_into", "predict_batches",
+           "ENABLED"]
 
 ENABLED = os.environ.get("FASTFF_FASTPATH", "1") != "0"
+#: the losses the compiled step computes (``Loss.lower`` names one), as the kernel's codes
+LOSS_KINDS = {"sparse_categorical_crossentropy": 0, "categorical_crossentropy": 1,
+              "binary_crossentropy": 2, "mean_squared_error": 3}
+_LOSS_COMPUTE = ("forward", "forward_logits", "call", "prepare_targets")
 #: steps per compiled call when the epoch is long (Ctrl-C latency, stop_training checks)
 CHUNK_STEPS = 64
 _F = (np.dtype(np.float32), np.dtype(np.float64))
@@ -50,28 +55,136 @@ def _kernels() -> Any:
     return train_step
 
 
-class _Stack:
-    """Meta arrays describing a Dense stack's layout in the flat buffers."""
+class _Unit:
+    """One lowered GEMM + bias + epilogue step: its weights, activation and the dropout in
+    front of it (or None)."""
 
-    def __init__(self, model: Any, dense: list, drops: list) -> None:
+    __slots__ = ("kernel", "bias", "activation", "drop")
+
+    def __init__(self, kernel: Any, bias: Any, activation: Any, drop: Any) -> None:
+        self.kernel, self.bias, self.activation, self.drop = kernel, bias, activation, drop
+
+
+class StackBuilder:
+    """What ``Layer.lower(builder)`` describes itself to: the compiled engine's vocabulary.
+
+    A layer's ``lower`` calls one of ``dense``, ``dropout``, ``activation`` or ``identity``
+    and returns what it returned (False: the model stays on the general engine). The builder
+    checks what the compiled step can run: Dense units with a bias and an activation the C
+    epilogue applies (softmax on the output unit only), dropout in front of a Dense unit,
+    trainable weights without regularizers."""
+
+    def __init__(self, allow_dropout: bool = True) -> None:
+        self.allow_dropout = allow_dropout
+        self.units: list[_Unit] = []
+        self.layers: list = []  # every lowered layer (whose settings a predict cache watches)
+        self._pending: Any = None
+        self._last_is_unit = False
+
+    def dense(self, layer: Any, kernel: Any, bias: Any, activation: Any) -> bool:
+        """``y = activation(x @ kernel + bias)`` as one unit (weights: ``Param``s)."""
+        if kernel is None or bias is None or not _plain(kernel) or not _plain(bias) \
+                or not layer.trainable or not _epilogue(activation, softmax=True):
+            return False
+        if self.units and self.units[-1].activation.name == "softmax":
+            return False  # softmax on the output unit only
+        self.units.append(_Unit(kernel, bias, activation, self._pending))
+        self._pending = None
+        self.layers.append(layer)
+        self._last_is_unit = True
+        return True
+
+    def dropout(self, layer: Any, rate: float, seed: Any) -> bool:
+        """Inverted dropout of ``rate`` (full mask, hashed from ``seed`` and the step) in
+        front of the next unit; rate 0 is the identity."""
+        if not self.allow_dropout or self._pending is not None:
+            return False
+        self.layers.append(layer)
+        if rate > 0.0:
+            if seed is None:
+                return False
+            self._pending = layer
+        self._last_is_unit = False
+        return True
+
+    def activation(self, layer: Any, activation: Any) -> bool:
+        """An activation applied to the previous unit's output: ``linear`` is the identity;
+        ``softmax`` after a linear output unit folds into it (the general engine computes a
+        softmax Dense as exactly that: the linear unit, then the softmax)."""
+        if activation.builtin and activation.is_linear:
+            return self.identity(layer)
+        if not self.units or not self._last_is_unit:
+            return False
+        unit = self.units[-1]
+        if not unit.activation.is_linear or not activation.builtin \
+                or activation.name != "softmax":
+            return False
+        unit.activation = activation
+        self.layers.append(layer)
+        return True
+
+    def identity(self, layer: Any) -> bool:
+        """A layer that passes its 2-D input through unchanged."""
+        self.layers.append(layer)
+        return True
+
+    def finish(self) -> bool:
+        """Whether what was lowered is a whole compiled stack."""
+        return bool(self.units) and self._pending is None and self._last_is_unit
+
+
+def _plain(p: Any) -> bool:
+    """A weight the compiled optimizer step updates like the general one."""
+    return p.regularizer is None and not p.sparse and p.trainable
+
+
+def _epilogue(act: Any, softmax: bool = False) -> bool:
+    """Does the C epilogue apply ``act`` (derivative from the output)?"""
+    name = act.name if act.builtin else None
+    return (name in _C_IDS and act.fused) or (softmax and name == "softmax")
+
+
+#: what a class's own ``forward``/``call``/... means: a subclass that redefines any of these
+#: has its own computation and must declare its own ``lower``
+_COMPUTE = ("forward", "forward_logits", "call", "build", "_forward")
+
+
+def lowers(obj: Any, names: tuple = _COMPUTE) -> bool:
+    """Whether ``obj``'s ``lower`` describes its class: no class below the one defining
+    ``lower`` redefines how the object computes (a user subclass of ``Dense`` with its own
+    ``forward`` stays on the general engine)."""
+    for cls in type(obj).__mro__:
+        if "lower" in cls.__dict__:
+            return True
+        if any(n in cls.__dict__ for n in names):
+            return False
+    return False
+
+
+class _Stack:
+    """Meta arrays describing a lowered stack's layout in the flat buffers."""
+
+    def __init__(self, model: Any, b: StackBuilder, top: list) -> None:
         self.key = _key(model)
-        self.layers = list(model._layers)  # the model owns them anyway: no extra lifetime
-        self.settings = settings(self.layers)
+        self.layers = list(top)  # the model owns them anyway: no extra lifetime
+        self.lowered = list(b.layers)
+        self.settings = settings(self.lowered)
         self.settings_version = SETTINGS_VERSION[0]
         self.predict_entry: Any = None  # predict_stack's compiled overload (predict_into)
         self.dtype = model.dtype
-        self.n_in = dense[0].kernel.shape[0]
-        self.n_out = dense[-1].units
+        units = b.units
+        self.n_in = units[0].kernel.shape[0]
+        self.n_out = units[-1].kernel.shape[1]
         base = model.params.ctypes.data
         item = model.dtype.itemsize
         rows = []
         fparams = []
         dkeys = []
-        for layer, drop in zip(dense, drops):
-            act = layer.activation
-            ni, no = layer.kernel.shape
-            w_off = (layer.kernel.value.ctypes.data - base) // item
-            b_off = (layer.bias.value.ctypes.data - base) // item
+        for u in units:
+            act, drop = u.activation, u.drop
+            ni, no = u.kernel.shape
+            w_off = (u.kernel.value.ctypes.data - base) // item
+            b_off = (u.bias.value.ctypes.data - base) // item
             thresh, scale, dkey = -1, 1.0, 0
             if drop is not None:
                 from fastff.backend.numpy_ops import _splitmix64_int, dropout_threshold
@@ -87,8 +200,10 @@ class _Stack:
         self.output_meta = self.meta.copy()  # every activation applied (MSE training)
         self.fparams = np.array(fparams, np.float64)
         self.dkeys = np.array(dkeys, np.uint64)
-        self.drops = [d for d in drops if d is not None]
-        last = dense[-1].activation.name
+        self.drops = [u.drop for u in units if u.drop is not None]
+        last = units[-1].activation.name
+        self.last_activation = last
+        self.output_activation = last if last in ("softmax", "sigmoid") else None
         self.softmax_last = last == "softmax"
         if self.softmax_last or last == "sigmoid":
             self.meta[-1, 4] = 0  # logits; the loss (train) or softmax_rows (predict) follow
@@ -129,7 +244,7 @@ def same_signature(st: _Stack, layers: list) -> bool:
     if st.layers != layers:  # identity of each element, compared in C
         return False
     if st.settings_version != SETTINGS_VERSION[0]:
-        if st.settings != settings(layers):
+        if st.settings != settings(st.lowered):
             return False
         st.settings_version = SETTINGS_VERSION[0]
     return True
@@ -142,48 +257,25 @@ def _key(model: Any) -> tuple:
 
 
 def _stack(model: Any, allow_dropout: bool) -> _Stack | None:
-    """The Dense-stack description of ``model`` when it qualifies, else None."""
-    from fastff.layers.dense import Dense
-    from fastff.layers.dropout import Dropout
-
+    """The compiled-stack description of ``model`` when every layer lowers, else None."""
     if not ENABLED or not model.built or model.dtype not in _F or model.params is None:
-        return None
-    if getattr(model, "_prepare_inputs", None) is not None:
         return None
     ops = model.ops
     from fastff.backend.cpu_ops import CpuOps
 
-    if type(ops) is not CpuOps:
+    if type(ops) is not CpuOps or not model.trainable:
         return None
-    dense, drops, pending = [], [], None
-    for layer in model._layers:
-        if type(layer) is Dropout:
-            if pending is not None or not allow_dropout:
-                return None
-            if layer.rate > 0.0:
-                if layer._mask_seed is None:
-                    return None
-                pending = layer
-            continue
-        if type(layer) is not Dense or not layer.use_bias:
+    top = model._layers
+    b = StackBuilder(allow_dropout)
+    for layer in top:
+        if not lowers(layer) or not layer.lower(b):
             return None
-        act = layer.activation
-        name = act.name if act.builtin else None
-        if name not in _C_IDS or not act.fused:
-            if not (layer is model._layers[-1] and name == "softmax"):
-                return None
-        dense.append(layer)
-        drops.append(pending)
-        pending = None
-    if not dense or pending is not None or model._layers[-1] is not dense[-1]:
-        return None
-    if any(p.regularizer is not None or p.sparse or not p.trainable or not layer.trainable
-           for layer in dense for p in layer.params) or not model.trainable:
+    if not b.finish():
         return None
     cached = getattr(model, "_fast_stack", None)
     st = cached if cached is not None and cached.key == _key(model) else None
-    if st is None or not same_signature(st, model._layers):
-        st = _Stack(model, dense, drops)
+    if st is None or not same_signature(st, top):
+        st = _Stack(model, b, top)
         model._fast_stack = st
     return st
 
@@ -200,20 +292,18 @@ class _Train:
 
 def train_plan(model: Any, batch_size: int) -> _Train | None:
     """A compiled-training plan for ``model`` or None (then the general path runs)."""
-    from fastff import losses
-
     st = _stack(model, allow_dropout=True)
     if st is None:
         return None
-    last = model._layers[-1].activation.name
     loss = model.loss
-    kinds = {losses.SparseCategoricalCrossentropy: ("softmax", 0),
-             losses.CategoricalCrossentropy: ("softmax", 1),
-             losses.BinaryCrossentropy: ("sigmoid", 2)}
-    want = kinds.get(type(loss))
-    if type(loss) is losses.MeanSquaredError and last in _C_IDS:
-        want = (last, 3)  # the output layer keeps its activation, then CpuOps.mse's kernel
-    elif want is None or want[0] != last or not model._fused_flag:
+    lowered = loss.lower() if loss is not None and lowers(loss, _LOSS_COMPUTE) else None
+    if lowered is None or lowered[0] not in LOSS_KINDS:
+        return None
+    kind, output = LOSS_KINDS[lowered[0]], lowered[1]
+    if output is None:  # the output unit keeps its activation, then CpuOps.mse's kernel
+        if st.last_activation not in _C_IDS:
+            return None
+    elif output != st.last_activation or not model._fused_flag:
         return None
     opt = model.optimizer
     if opt is None or not opt.elementwise or model._sparse:
@@ -225,7 +315,7 @@ def train_plan(model: Any, batch_size: int) -> _Train | None:
         return None
     code, bufs, consts = packed
     empty = np.empty(0, model.dtype)
-    return _Train(st, want[1], code, tuple(empty if b is None else b for b in bufs), consts)
+    return _Train(st, kind, code, tuple(empty if b is None else b for b in bufs), consts)
 
 
 def _step_scalars(opt: Any, it0: int, k: int) -> np.ndarray:
@@ -326,7 +416,7 @@ class CompiledEngine:
             else:
                 model = self.model
                 ws = model._workspaces(b)
-                pred = model.ops.activation(model._layers[-1].output_activation, logits,
+                pred = model.ops.activation(self.plan.st.output_activation, logits,
                                             out=ws[-1].get("pred", logits.shape, logits.dtype))
         return self.per_row[:b], 0.0, pred, yb, None
 
