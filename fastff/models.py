@@ -40,6 +40,7 @@ from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
 from fastff.layers.base import TRAINABLE_VERSION, is_device_array, to_host
+from fastff.layers.chain import Chain
 from fastff.layers.masking import makes_masks
 from fastff.metrics import compiled as compiled_metrics
 from fastff.training import loop as _training
@@ -93,6 +94,7 @@ class Sequential:
         self._train_ws: dict[int, list[Workspace]] = {}
         self._local = threading.local()
         self._fast_stack = None  # fastff.training.compiled's stack description (cached)
+        self._network: Chain | None = None
         if device is not None:
             self.device = device
         for layer in layers or []:
@@ -132,6 +134,15 @@ class Sequential:
             raise ValueError(f"No such layer: {name}. Existing layers are: "
                              f"{[la.name for la in layers]}.")
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
+    @property
+    def network(self) -> Chain:
+        """The network the training loop runs: a ``Chain`` over this model's layers (a
+        functional Model's: its graph, as one layer)."""
+        net = self._network
+        if net is None or net.layers is not self._layers or net.mask_flow is not self._mask_flow:
+            net = self._network = Chain(self._layers, self._mask_flow)
+        return net
 
     def add(self, layer: Layer) -> None:
         """Append a layer (an ``Input`` first sets the input shape)."""

@@ -369,3 +369,33 @@ def test_stack_builder_vocabulary():
     d2 = layers.Dense(3, activation="relu")
     d2.build_for((4,))
     assert d2.lower(b) and b.finish() and b.units[-1].drop is drop
+
+
+def test_functional_chain_takes_the_compiled_path(general_path):
+    """A functional Model that is a plain chain of lowerable layers trains on the compiled
+    engine, bit for bit as on the general one (and as the same Sequential)."""
+    def make():
+        config.set_seed(3)
+        inp = layers.Input((12,))
+        h = layers.Dense(9, activation="relu")(inp)
+        h = layers.Dropout(0.25)(h)
+        out = layers.Dense(4, activation="softmax")(h)
+        model = fastff.Model(inp, out)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+    x, y = _data()
+    _assert_same(make, dict(batch_size=32, epochs=2), x, y, general_path)
+    _assert_same(make, dict(batch_size=64, epochs=3, shuffle=False), x, y, general_path)
+
+
+def test_functional_graphs_that_are_not_chains_stay_general():
+    inp = layers.Input((12,))
+    a = layers.Dense(4, activation="relu")(inp)
+    b = layers.Dense(4, activation="relu")(inp)
+    out = layers.Dense(4, activation="softmax")(layers.Add()([a, b]))
+    model = fastff.Model(inp, out)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert fastpath.train_plan(model, 32) is None

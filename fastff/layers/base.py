@@ -604,3 +604,20 @@ def tracked_layers(obj: Any) -> list[Layer]:
         if k not in ("_ops", "_sublayers", "_own_params", "params"):
             visit(v, 0)
     return out
+
+
+#: what a class's own methods of these names mean: a subclass that redefines any of them has
+#: its own computation and must declare its own ``lower`` to be lowered
+COMPUTE_METHODS = ("forward", "forward_logits", "call", "build", "_forward")
+
+
+def lowers(obj: Any, names: tuple = COMPUTE_METHODS) -> bool:
+    """Whether ``obj.lower`` describes its class: no class below the one defining ``lower``
+    redefines how the object computes (a user subclass of ``Dense`` with its own ``forward``
+    stays on the general engine)."""
+    for cls in type(obj).__mro__:
+        if "lower" in cls.__dict__:
+            return True
+        if any(n in cls.__dict__ for n in names):
+            return False
+    return False

@@ -32,7 +32,7 @@ import numpy as np
 from fastff import config
 from fastff.backend.spec import EPILOGUE_C_IDS as _C_IDS
 from fastff.backend.spec import EPILOGUE_CODES as _CODES
-from fastff.layers.base import SETTINGS_VERSION
+from fastff.layers.base import SETTINGS_VERSION, lowers
 from fastff.training.data import batch_bounds, n_batches
 
 __all__ = ["StackBuilder", "lowers", "LOSS_KINDS", "train_plan", "predict_plan",
@@ -144,23 +144,6 @@ def _epilogue(act: Any, softmax: bool = False) -> bool:
     return (name in _C_IDS and act.fused) or (softmax and name == "softmax")
 
 
-#: what a class's own ``forward``/``call``/... means: a subclass that redefines any of these
-#: has its own computation and must declare its own ``lower``
-_COMPUTE = ("forward", "forward_logits", "call", "build", "_forward")
-
-
-def lowers(obj: Any, names: tuple = _COMPUTE) -> bool:
-    """Whether ``obj``'s ``lower`` describes its class: no class below the one defining
-    ``lower`` redefines how the object computes (a user subclass of ``Dense`` with its own
-    ``forward`` stays on the general engine)."""
-    for cls in type(obj).__mro__:
-        if "lower" in cls.__dict__:
-            return True
-        if any(n in cls.__dict__ for n in names):
-            return False
-    return False
-
-
 class _Stack:
     """Meta arrays describing a lowered stack's layout in the flat buffers."""
 
@@ -265,12 +248,10 @@ def _stack(model: Any, allow_dropout: bool) -> _Stack | None:
 
     if type(ops) is not CpuOps or not model.trainable:
         return None
-    top = model._layers
+    net = model.network
+    top = net.layers
     b = StackBuilder(allow_dropout)
-    for layer in top:
-        if not lowers(layer) or not layer.lower(b):
-            return None
-    if not b.finish():
+    if not net.lower(b) or not b.finish():
         return None
     cached = getattr(model, "_fast_stack", None)
     st = cached if cached is not None and cached.key == _key(model) else None

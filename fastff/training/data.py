@@ -17,8 +17,8 @@ import numpy as np
 from fastff import _validation as V
 
 __all__ = ["check_verbose", "prepare_x", "prepare_xy", "split_validation", "unpack_validation",
-           "batch_bounds", "n_batches", "feature_shape", "empty_like", "take", "device_resident",
-           "ArrayBatches"]
+           "batch_bounds", "n_batches", "feature_shape", "single_array", "empty_like", "take",
+           "device_resident", "ArrayBatches"]
 
 
 def check_verbose(verbose: Any) -> int:
@@ -45,13 +45,14 @@ def batch_bounds(step: int, batch_size: int, n: int) -> tuple[int, int]:
 # ---------------------------------------------------------------------------- preparing data
 def prepare_x(model: Any, x: Any, name: str = "x") -> np.ndarray:
     """``x`` checked and converted for ``model`` (building it from the shape when needed)."""
-    if not model._layers:
+    layers = model.network.layers
+    if not layers:
         raise ValueError("the model has no layers; add some with model.add(...)")
     prepare = getattr(model, "_prepare_inputs", None)
     if prepare is not None:  # functional Model: several inputs, cut and shuffled together
         return prepare(x, name)
     # a first layer may take other inputs than (samples, features) floats (e.g. integer ids)
-    first = model._layers[0]
+    first = layers[0]
     dtype = getattr(first, "input_dtype", None) or model.dtype
     if np.dtype(dtype).kind == "O":  # strings for a first StringLookup-style layer
         X = V.as_tokens(x, name)
@@ -122,6 +123,12 @@ def unpack_validation(model: Any, validation_data: Any) -> tuple:
     xv, yv = validation_data[0], validation_data[1]
     swv = validation_data[2] if len(validation_data) == 3 else None
     return prepare_xy(model, xv, yv, swv, prefix="validation_data: ")
+
+
+def single_array(X: Any) -> Any:
+    """The one array of a functional Model's single input (arrays pass through)."""
+    arrays = getattr(X, "arrays", None)
+    return arrays[0] if arrays is not None and len(arrays) == 1 else X
 
 
 def feature_shape(X: Any) -> tuple:

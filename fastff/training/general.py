@@ -17,7 +17,6 @@ import numpy as np
 from fastff import _call_context
 from fastff import distribution as distribution_lib
 from fastff.layers.base import is_device_array
-from fastff.layers.masking import forward_chain
 from fastff.training.data import prepare_x
 
 __all__ = ["GeneralEngine", "bind_ops", "forward_backward", "train_step", "loss_and_pred",
@@ -27,9 +26,7 @@ __all__ = ["GeneralEngine", "bind_ops", "forward_backward", "train_step", "loss_
 def bind_ops(model: Any) -> Any:
     """Make sure every layer and the optimizer use the model's ops; return them."""
     ops = model.ops
-    for layer in model._layers:
-        if layer._ops is not ops:
-            layer.ops = ops
+    model.network.bind(ops)
     opt = model.optimizer
     if opt is not None and getattr(opt, "_ops", ops) is not ops:
         opt.ops = ops
@@ -52,22 +49,12 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     multi = getattr(model, "_multi", None)
     if multi is not None:
         return multi.forward_backward(model, xb, yb, swb, ws, need_dx, want_pred)
-    layers = model._layers
+    net = model.network
     ops = model.ops
     if fused is None:
         fused = model._fused()
-    last = len(layers) - 1
-    bps = [None] * len(layers)
-    h = xb
     with _call_context.collecting() as added:  # a subclassed model collects its own inside
-        if model._mask_flow:  # masks from Embedding(mask_zero)/Masking threaded to consumers
-            h, bps = forward_chain(layers, xb, True, ws, fused)
-        for i, layer in enumerate(layers if not model._mask_flow else ()):
-            w = None if ws is None else ws[i]
-            if i == last and fused:
-                h, bps[i] = layer.forward_logits(h, True, w)
-            else:
-                h, bps[i] = layer.forward(h, True, w)
+        h, bps = net.run(xb, True, ws, fused)
     if added:
         raise NotImplementedError(
             f"a layer called add_loss() while {type(model).__name__} {model.name!r} trained: "
@@ -84,15 +71,10 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     elif want_pred:
         if fused:
             pbuf = None if ws is None else ws[-1].get("pred", h.shape, h.dtype)
-            pred = ops.activation(layers[-1].output_activation, h, out=pbuf)
+            pred = ops.activation(net.output_activation, h, out=pbuf)
         else:
             pred = h
-    first = 0 if need_dx else model._first_grad
-    dx = None
-    if first is not None:
-        for i in range(last, first - 1, -1):
-            dy = bps[i](dy, i > first or need_dx)
-        dx = dy if need_dx else None
+    dx = net.backward(bps, dy, 0 if need_dx else model._first_grad, need_dx)
     penalty = 0.0
     for p in model._regularized:
         penalty += p.regularizer(p.value)
@@ -205,27 +187,17 @@ def _device_forward_backward(model, xb, yb, swb, ws, want_pred, yd=None):
     returns host ``(per_row, penalty, pred)`` (one small download each per batch)."""
     ops = model.ops
     check_device_model(model)
-    layers = model._layers
+    net = model.network
     fused = model._fused_flag
-    last = len(layers) - 1
-    bps = [None] * len(layers)
-    h = _upload(ops, xb)
-    for i, layer in enumerate(layers):
-        if i == last and fused:
-            h, bps[i] = layer.forward_logits(h, True, ws[i])
-        else:
-            h, bps[i] = layer.forward(h, True, ws[i])
+    h, bps = net.run(_upload(ops, xb), True, ws, fused)
     per_row, dy = _device_loss(model, ops, h, yb, yd, swb, ws, fused)
     pred = None
     if want_pred == "logits":
         pred = h
     elif want_pred:
-        pred = ops.activation(layers[-1].output_activation, h,
+        pred = ops.activation(net.output_activation, h,
                               out=ws[-1].get("pred", h.shape, h.dtype)) if fused else h
-    first = model._first_grad
-    if first is not None:
-        for i in range(last, first - 1, -1):
-            dy = bps[i](dy, i > first)
+    net.backward(bps, dy, model._first_grad)
     return ops.to_numpy(per_row), 0.0, None if pred is None else ops.to_numpy(pred)
 
 
@@ -236,22 +208,14 @@ def loss_and_pred(model, xb, yb, swb, ws, fused):
     if multi is not None:
         return multi.loss_and_pred(model, xb, yb, swb, ws)
     ops = model.ops
-    layers = model._layers
-    last = len(layers) - 1
     if not isinstance(model.params, np.ndarray):
         return _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused)
-    h = xb
-    if model._mask_flow:
-        h, _ = forward_chain(layers, xb, False, ws, fused)
-    for i, layer in enumerate(layers if not model._mask_flow else ()):
-        if i == last and fused:
-            h, _ = layer.forward_logits(h, False, ws[i])
-        else:
-            h, _ = layer.forward(h, False, ws[i])
+    net = model.network
+    h, _ = net.run(xb, False, ws, fused)
     dbuf = ws[-1].get("dy", h.shape, h.dtype)
     if fused:
         per_row, _ = model.loss.forward_logits(ops, h, yb, swb, dbuf)
-        pred = ops.activation(layers[-1].output_activation, h,
+        pred = ops.activation(net.output_activation, h,
                               out=ws[-1].get("pred", h.shape, h.dtype))
     else:
         per_row, _ = model.loss.forward(ops, h, yb, swb, dbuf)
@@ -267,36 +231,24 @@ def loss_and_pred(model, xb, yb, swb, ws, fused):
 def _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused):
     """``loss_and_pred`` on the device: one upload of the batch, host results."""
     check_device_model(model)
-    layers = model._layers
-    last = len(layers) - 1
-    h = _upload(ops, xb)
-    for i, layer in enumerate(layers):
-        if i == last and fused:
-            h, _ = layer.forward_logits(h, False, ws[i])
-        else:
-            h, _ = layer.forward(h, False, ws[i])
+    net = model.network
+    h, _ = net.run(_upload(ops, xb), False, ws, fused)
     per_row, _ = _device_loss(model, ops, h, yb, None, swb, ws, fused)
     if fused:
-        h = ops.activation(layers[-1].output_activation, h,
+        h = ops.activation(net.output_activation, h,
                            out=ws[-1].get("pred", h.shape, h.dtype))
     return ops.to_numpy(per_row), 0.0, ops.to_numpy(h)
 
 
 def infer(model: Any, xb: np.ndarray, ws: list) -> np.ndarray:
     """The model's outputs for one batch (inference; workspaces ``ws``)."""
-    if model._mask_flow:
-        if not isinstance(model.params, np.ndarray):
-            check_device_model(model)
-        return forward_chain(model._layers, xb, False, ws, False)[0]
-    if not isinstance(model.params, np.ndarray):  # on a device: one upload, one download
-        h = _upload(model.ops, xb)
-        for i, layer in enumerate(model._layers):
-            h, _ = layer.forward(h, False, ws[i])
-        return model.ops.to_numpy(h)
-    h = xb
-    for i, layer in enumerate(model._layers):
-        h, _ = layer.forward(h, False, ws[i])
-    return h
+    net = model.network
+    if isinstance(model.params, np.ndarray):
+        return net.infer(xb, ws)
+    if net.mask_flow:
+        check_device_model(model)
+        return net.infer(xb, ws)
+    return model.ops.to_numpy(net.infer(_upload(model.ops, xb), ws))  # one upload, download
 
 
 def forward(model: Any, x: Any, training: bool = False) -> np.ndarray:
@@ -304,15 +256,10 @@ def forward(model: Any, x: Any, training: bool = False) -> np.ndarray:
     X = prepare_x(model, x)
     bind_ops(model)
     h = X if isinstance(model.params, np.ndarray) else _upload(model.ops, X)
-    if model._mask_flow:
-        if not isinstance(model.params, np.ndarray):
-            check_device_model(model)
-        h, _ = forward_chain(model._layers, h, training, None, False)
-    for layer in model._layers if not model._mask_flow else ():
-        h, _ = layer.forward(h, training, None)
-        if training and hasattr(layer, "step"):
-            layer.step += 1
-    if model._mask_flow and training:
-        for layer in model._step_layers:
-            layer.step += 1
+    net = model.network
+    if net.mask_flow and not isinstance(model.params, np.ndarray):
+        check_device_model(model)
+    h, _ = net.run(h, training, None, False)
+    for layer in model._step_layers if training else ():
+        layer.step += 1
     return np.array(model.ops.to_numpy(h) if is_device_array(h) else h, copy=True)

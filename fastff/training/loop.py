@@ -42,6 +42,7 @@ from fastff.training.data import (
     n_batches,
     prepare_x,
     prepare_xy,
+    single_array,
     split_validation,
     unpack_validation,
 )
@@ -222,10 +223,11 @@ def fit(model: Any, x: Any, y: Any = None, batch_size: int | None = None, epochs
     val_source = None if val is None else ArrayBatches(model, *val, val_bs)
     # the engine, once for the call: compiled when every part of the model lowers
     plan = None
-    if dist is None and SW is None and isinstance(X, np.ndarray):
+    Xc = single_array(X)  # (a functional Model's one input)
+    if dist is None and SW is None and isinstance(Xc, np.ndarray) and isinstance(Y, np.ndarray):
         plan = compiled.train_plan(model, batch_size)
     if plan is not None:
-        engine: Any = compiled.CompiledEngine(model, plan, X, Y, batch_size, bool(shuffle), wp,
+        engine: Any = compiled.CompiledEngine(model, plan, Xc, Y, batch_size, bool(shuffle), wp,
                                               steps)
         source: Any = engine
     else:
@@ -524,7 +526,7 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
             and x.shape[1] == st.n_in and x.flags.c_contiguous
             and (batch_size is None or type(batch_size) is int and batch_size > 0)
             and model._layout_version == TRAINABLE_VERSION[0] and st.key == compiled._key(model)
-            and compiled.same_signature(st, model._layers)):
+            and compiled.same_signature(st, model.network.layers)):
         # compiled whole forward of a Dense stack: the cheapest correct checks only
         return compiled.predict_batches(model, st, x, x.shape[0] if single_batch else batch_size)
     if A.is_batch_source(x):
@@ -546,10 +548,10 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
     n = X.shape[0]
     if single_batch:
         batch_size = n
-    if n and not callbacks and not verbose:
+    if n and not callbacks and not verbose and isinstance(single_array(X), np.ndarray):
         st = compiled.predict_plan(model)
         if st is not None:
-            return compiled.predict_batches(model, st, X, batch_size)
+            return compiled.predict_batches(model, st, single_array(X), batch_size)
     if n <= batch_size and not callbacks and not verbose:  # one batch
         return infer(model, X, model._predict_workspaces(n)).copy()
     cbl = CallbackList(callbacks, model=model, add_progbar=verbose != 0, verbose=verbose,
