@@ -35,7 +35,7 @@ from fastff.backend.spec import EPILOGUE_CODES as _CODES
 from fastff.layers.base import SETTINGS_VERSION, lowers
 from fastff.training.data import batch_bounds, n_batches
 
-__all__ = ["StackBuilder", "lowers", "LOSS_KINDS", "train_plan", "predict_plan",
+__all__ = ["StackBuilder", "lowers", "LOSS_KINDS", "takes", "train_plan", "predict_plan",
            "CompiledEngine", "chunk_epochs", "chunk_end", "predict_into", "predict_batches",
            "ENABLED"]
 
@@ -237,6 +237,11 @@ def _key(model: Any) -> tuple:
     """What a cached stack description depends on (layout, buffers, backend)."""
     return (model._layout, model._layout_version, id(model.params), model.dtype,
             id(model._ops))
+
+
+def takes(model: Any, X: Any) -> bool:
+    """Whether the compiled kernels can read ``X``: a 2-D array of the model's dtype."""
+    return isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype == model.dtype
 
 
 def _stack(model: Any, allow_dropout: bool) -> _Stack | None:

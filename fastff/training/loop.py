@@ -224,7 +224,7 @@ def fit(model: Any, x: Any, y: Any = None, batch_size: int | None = None, epochs
     # the engine, once for the call: compiled when every part of the model lowers
     plan = None
     Xc = single_array(X)  # (a functional Model's one input)
-    if dist is None and SW is None and isinstance(Xc, np.ndarray) and isinstance(Y, np.ndarray):
+    if dist is None and SW is None and compiled.takes(model, Xc) and isinstance(Y, np.ndarray):
         plan = compiled.train_plan(model, batch_size)
     if plan is not None:
         engine: Any = compiled.CompiledEngine(model, plan, Xc, Y, batch_size, bool(shuffle), wp,
@@ -548,7 +548,7 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
     n = X.shape[0]
     if single_batch:
         batch_size = n
-    if n and not callbacks and not verbose and isinstance(single_array(X), np.ndarray):
+    if n and not callbacks and not verbose and compiled.takes(model, single_array(X)):
         st = compiled.predict_plan(model)
         if st is not None:
             return compiled.predict_batches(model, st, single_array(X), batch_size)
