@@ -50,7 +50,7 @@ def _scalars(logdir: str) -> dict:
         assert first[3] == b"brain.Event:2"
         for rec in records[1:]:
             ev = {f: v for f, _, v in _fields(rec)}
-            for f, _, value_msg in _fields(ev[5]):
+            for _f, _, value_msg in _fields(ev[5]):
                 val = {vf: vv for vf, _, vv in _fields(value_msg)}
                 tag = val[1].decode()
                 out.setdefault(tag, []).append((ev.get(2, 0), val.get(2, val.get(5))))
