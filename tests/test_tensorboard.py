@@ -73,7 +73,8 @@ def test_masked_crc32c_known_values():
 
 def test_fit_writes_keras_tags(tmp_path):
     x, y = _data()
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential([keras.Input((5,)),
+                              keras.layers.Dense(2, activation="softmax", name="dense")])
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     tb = keras.callbacks.TensorBoard(tmp_path, histogram_freq=1, update_freq=2)
