@@ -1,11 +1,12 @@
 """Losses with Keras class and function names.
 
-Each loss gives, for a batch, the per-row losses and the gradient of the (weighted) batch mean
-``Σ wᵢ lᵢ / Σ wᵢ`` with respect to the model output. Cross-entropies on a softmax/sigmoid output
-fuse with that activation: the model hands ``forward_logits`` the pre-activation and the fused
-kernel computes the loss stably with log-sum-exp and the gradient ``P(y|x) − e_y`` directly
-(the lecture's err(root)). Without fusion (``from_logits=False`` after some other output) the
-probabilities are clipped to ``[ε, 1−ε]`` as Keras does.
+Each loss gives, for a batch, the per-row losses and the gradient of the batch loss
+``Σ wᵢ lᵢ / n`` (Keras's ``sum_over_batch_size``) with respect to the model output.
+Cross-entropies on a softmax/sigmoid output fuse with that activation: the model hands
+``forward_logits`` the pre-activation and the fused kernel computes the loss stably with
+log-sum-exp and the gradient ``P(y|x) − e_y`` directly (the lecture's err(root)). Without
+fusion (``from_logits=False`` after some other output) the probabilities are clipped to
+``[ε, 1−ε]`` as Keras does.
 
 User-facing calls (``loss(y_true, y_pred)``, ``categorical_crossentropy(...)``) run on the
 NumPy reference ops, so they need no compiled kernels.

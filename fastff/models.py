@@ -8,9 +8,6 @@ structure: building, weights, compile state, configs. Keras's ``Model`` (subclas
 by the same machinery.
 
 Where fastff deliberately differs from Keras:
-- with ``sample_weight``/``class_weight`` the loss is the weighted mean ``Σ wᵢ lᵢ / Σ wᵢ``
-  (Keras divides by the batch size), so weights change the balance, not the scale (custom
-  loss functions and ``Loss`` subclasses too, see docs/subclassing.md);
 - ``Input(shape)`` is both the first position of a ``Sequential`` (a layer, not counted among
   ``model.layers``) and, called on by layers, the source of a functional graph;
 - gradients come from each built-in layer's fused ``backprop``; a custom layer's ``call``

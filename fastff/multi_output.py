@@ -340,7 +340,7 @@ class Tracker:
                 self.weights[k] += n
             else:
                 self.totals[k] += float(np.dot(pr.astype(np.float64), swk))
-                self.weights[k] += float(swk.sum(dtype=np.float64))
+                self.weights[k] += n  # Keras: the weighted sum over the rows
         for m, k in zip(self.metrics, self.outs):
             m.update_state(yb.arrays[k], preds[k],
                            None if swb is None else swb.arrays[k])

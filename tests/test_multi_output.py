@@ -206,8 +206,8 @@ def test_one_sample_weight_applies_to_every_output():
     m.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"])
     d = m.evaluate(x, [y1, y2], sample_weight=sw, verbose=0, return_dict=True)
     p1, p2 = m.predict(x, verbose=0)
-    l1 = np.dot(_softmax_ce(p1, y1), sw) / sw.sum()
-    l2 = np.dot(((p2 - y2) ** 2).ravel(), sw) / sw.sum()
+    l1 = np.dot(_softmax_ce(p1, y1), sw) / len(sw)  # Keras: Σ w l / n
+    l2 = np.dot(((p2 - y2) ** 2).ravel(), sw) / len(sw)
     assert d["cls_loss"] == pytest.approx(l1, rel=1e-10)
     assert d["reg_loss"] == pytest.approx(l2, rel=1e-10)
 

@@ -83,7 +83,7 @@ class Tracker:
             w = per_row.shape[0]
             self.loss_total += self._sum(per_row) + penalty * w
         else:
-            w = float(swb.sum(dtype=np.float64))
+            w = per_row.shape[0]  # Keras: the batch's weighted loss sum over its rows
             self.loss_total += float(np.dot(per_row.astype(np.float64), swb)) + penalty * w
         self.weight += w
         for m, weighted in zip(self.metrics, self.weighted):
