@@ -1,27 +1,29 @@
-"""The compiled step engine of ``fit`` and ``predict`` for plain Dense stacks (DESIGN.md "Two
-paths, one meaning"): whole steps or epochs as one compiled call. The loop
+"""The compiled step engine of ``fit`` and ``predict`` (DESIGN.md "Two paths, one meaning"):
+whole steps or epochs of a lowered stack as one compiled call. The loop
 (``fastff.training.loop``) drives it; this module never imports the loop.
 
-A ``Sequential`` of ``Dense`` layers (activations the C epilogue applies and whose derivative
-follows from the output: linear, relu, leaky_relu, elu, tanh, sigmoid; with biases), optionally
-with ``Dropout`` in front of any Dense layer, ending in a softmax + (sparse) categorical
-cross-entropy, a sigmoid + binary cross-entropy, or one of those activations + mean squared
-error, trained on the CPU backend with an optimizer that has a packed form (``Optimizer.packed``:
-every built-in; ``clipvalue``, ``weight_decay`` and schedules allowed) qualifies. Its steps then run
-in ``kernels.train_step`` — the same kernels in the same order as the general path, so
-weights, optimizer state, dropout masks and History values are bit for bit those of the
-general path (``tests/test_fastpath.py``, ``tests/test_engine_equality.py``). Everything else
-falls back to the general path:
-sample or class weights, regularizers, frozen layers, clipnorm/global_clipnorm, MAE, Huber
-and unfused losses, other layers or backends, data-parallel training. Any batch size.
+A model qualifies when every part declares its compiled form: the network's layers through
+``Layer.lower(StackBuilder)`` (``Dense`` with a bias and an activation the C epilogue applies
+with its derivative from the output — linear, relu, leaky_relu, elu, tanh, sigmoid — or softmax
+on the output unit; ``Dropout`` in front of a Dense; ``Flatten`` of a flat input, ``Input`` and
+``Activation('linear')`` as identities; ``Activation('softmax')`` folded into a linear output
+unit), the loss through ``Loss.lower`` (a fused softmax/sigmoid cross-entropy, or MSE on the
+output as computed) and the optimizer through ``Optimizer.packed`` (every built-in;
+``clipvalue``, ``weight_decay`` and schedules allowed), trained on the CPU backend. Its steps
+then run in ``kernels.train_step`` — the same kernels in the same order as the general engine,
+so weights, optimizer state, dropout masks and History values are bit for bit those of the
+general engine (``tests/test_fastpath.py``, ``tests/test_engine_equality.py``). Everything
+else stays on the general engine: sample or class weights, regularizers, frozen layers,
+clipnorm/global_clipnorm, MAE, Huber and unfused losses, other layers or backends,
+data-parallel training. Any batch size.
 
-How much runs per compiled call: with batch-level hooks (metrics, a callback's batch hooks)
-one step; otherwise a run of steps (``CHUNK_STEPS``, so Ctrl-C still stops at a step boundary
-within a fraction of a second), and, when ``History`` is the only callback and nothing is
-validated, several whole epochs — the tiny-net case where Python per epoch dominated.
-``FASTFF_FASTPATH=0`` in the environment turns the compiled path off.
+How much runs per compiled call (the loop decides): with batch-level observers (metrics, a
+callback's batch hooks) one step; otherwise a run of steps (``CHUNK_STEPS``, so Ctrl-C still
+stops at a step boundary within a fraction of a second), and, when ``History`` is the only
+callback and nothing is validated, several whole epochs — the tiny-net case where Python per
+epoch dominated. ``FASTFF_FASTPATH=0`` in the environment (or ``ENABLED = False``) turns the
+compiled engine off.
 """
-
 from __future__ import annotations
 
 import os

@@ -9,7 +9,7 @@ the compiled engine's own batches. What runs a step is an engine, chosen once pe
 ``general.GeneralEngine`` (layer closures through ``ops``, host or device) or
 ``compiled.CompiledEngine`` (whole steps/epochs of a plain Dense stack as one compiled call,
 bit for bit the general engine's numbers). With no batch-level observer (no metrics, no
-batch hooks) the compiled engine runs runs of steps, or whole epochs, per call.
+batch hooks) the compiled engine takes runs of steps, or whole epochs, per call.
 
 The reported loss and metrics are means over the epoch's samples (sample-weighted) and include
 regularization penalties.
