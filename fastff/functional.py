@@ -59,6 +59,10 @@ class _Graph(Layer):
     layer) is one node per call over one set of weights; its gradient is the sum over calls.
     """
 
+    #: set when the graph is a layer of an outer model (``fastff.nested``): backprop then
+    #: returns the gradient with respect to its inputs
+    inputs_need_grad = False
+
     def __init__(self, inputs: list[Input], output: Any, name: str):
         super().__init__(name=name)
         self.sources = inputs
@@ -225,7 +229,7 @@ class _Graph(Layer):
         kids = self._workspaces(ws)
         bps = []
         # a node needs backprop when it or anything upstream has trainable weights
-        active = [False] * k
+        active = [self.inputs_need_grad] * k
         masks = [None] * k if self._mask_flow else None  # Keras's masks, node by node
         calls: dict[int, int] = {}
         for i, (layer, refs) in enumerate(self.nodes):
@@ -269,7 +273,7 @@ class _Graph(Layer):
                 if g is None or not active[k + i]:
                     continue
                 layer, refs = self.nodes[i]
-                need = any(active[r] for r in refs)
+                need = any(active[r] and (r >= k or need_dx) for r in refs)
                 dx = bps[i](g, need)
                 if id(layer) in shared:
                     tp = layer.trainable_params
@@ -284,13 +288,15 @@ class _Graph(Layer):
                     continue
                 parts = dx if getattr(layer, "multi_input", False) else [dx]
                 for r, d in zip(refs, parts):
-                    if active[r]:
+                    if active[r] and (r >= k or need_dx):
                         grads[r] = d if grads[r] is None else grads[r] + d
             if self.multi and len(done) != len(self._uses):  # no loss reached: zero grad
                 for layer in self.layers:
                     if id(layer) not in done:
                         for p in layer.trainable_params:
                             p.grad[...] = 0
+            if need_dx and self.inputs_need_grad:  # nested: d loss / d inputs
+                return grads[:k] if k > 1 else grads[0]
             return None
 
         if self.multi:
@@ -459,7 +465,8 @@ class Model(BaseModel):
         return multi_output.predict(self, x, None, 0, None, single_batch=True)
 
     def __call__(self, x: Any, training: bool = False) -> Any:
-        if self._output_kind is None:
+        if self._output_kind is None or is_symbolic(x) or (
+                isinstance(x, (list, tuple)) and x and is_symbolic(x[0])):
             return super().__call__(x, training)
         return multi_output.predict(self, x, None, 0, None, single_batch=True,
                                     training=bool(training))
@@ -536,8 +543,8 @@ class Model(BaseModel):
             if id(layer) in seen:  # a shared layer: one row, as Keras
                 continue
             seen.add(id(layer))
-            rows.append((layer.name, type(layer).__name__, _shape(shape),
-                         f"{layer.count_params():,}"))
+            kind = getattr(layer, "type_name", type(layer).__name__)
+            rows.append((layer.name, kind, _shape(shape), f"{layer.count_params():,}"))
         return rows
 
     def _tensor_names(self) -> list[str]:
@@ -578,8 +585,8 @@ class Model(BaseModel):
             ins.append(t)
         by_name: dict[str, Layer] = {}
         for lc in cfg["layers"]:
-            layer = deserialize_layer({"class_name": lc["class_name"], "config": lc["config"]},
-                                      custom_objects)
+            layer = saving.deserialize_layer_or_model(
+                {"class_name": lc["class_name"], "config": lc["config"]}, custom_objects)
             by_name[layer.name] = layer
             if "nodes" not in cfg:
                 srcs = [tensors[n] for n in lc["inbound"]]
