@@ -22,6 +22,7 @@ from fastff.data_adapters import is_batch_source
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
+from fastff.layers.composite import Composite
 from fastff.layers.masking import forward_masked, makes_masks, output_mask
 from fastff.layers.symbolic import SymbolicTensor, call_symbolic, is_symbolic
 from fastff.subclassed import Model as BaseModel
@@ -51,7 +52,7 @@ class _Inputs:
             np.take(a, perm, axis=0, out=o)
 
 
-class _Graph(Layer):
+class _Graph(Composite):
     """The whole graph as one layer: forward runs the nodes in order, backprop in reverse.
 
     ``outputs`` is one tensor or a list (then ``forward`` returns a list and ``backprop``
@@ -129,33 +130,8 @@ class _Graph(Layer):
         return out
 
     @property
-    def params(self) -> list:  # type: ignore[override]
-        return [p for layer in self.layers for p in layer.params]
-
-    @params.setter
-    def params(self, value: list) -> None:  # Layer.__init__ assigns []
-        pass
-
-    @property
-    def trainable_params(self) -> list:
-        return [p for layer in self.layers for p in layer.trainable_params] \
-            if self.trainable else []
-
-    @property
-    def non_trainable_params(self) -> list:
-        if not self.trainable:
-            return self.params
-        return [p for layer in self.layers for p in layer.non_trainable_params]
-
-    @property
-    def ops(self) -> Any:
-        return Layer.ops.fget(self)
-
-    @ops.setter
-    def ops(self, value: Any) -> None:
-        self._ops = value
-        for layer in getattr(self, "nodes", []):
-            layer[0].ops = value
+    def inner_layers(self) -> list[Layer]:
+        return self.layers
 
     @property
     def step(self) -> int:

@@ -16,12 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastff.layers import Layer, Workspace
+from fastff.layers.composite import Composite
 from fastff.layers.masking import forward_chain
 
 __all__ = ["NestedModel", "as_layer"]
 
 
-class NestedModel(Layer):
+class NestedModel(Composite):
     """The node of an inner ``model`` in an outer model (see the module docstring)."""
 
     def __init__(self, model: Any) -> None:
@@ -65,9 +66,9 @@ class NestedModel(Layer):
 
     # ---- structure ------------------------------------------------------------------------
     @property
-    def sublayers(self) -> list[Layer]:
+    def inner_layers(self) -> list[Layer]:
         """The inner model's own layers (a functional model: its one graph layer)."""
-        return list(self.model._layers)
+        return list(self.__dict__["model"]._layers)
 
     @property
     def trainable(self) -> bool:  # type: ignore[override]
@@ -79,44 +80,13 @@ class NestedModel(Layer):
             self.model.trainable = value
 
     @property
-    def params(self) -> list:  # type: ignore[override]
-        return [p for la in self.sublayers for p in la.params]
-
-    @params.setter
-    def params(self, value: list) -> None:  # Layer.__init__ assigns []
-        pass
-
-    @property
-    def trainable_params(self) -> list:
-        if not self.trainable:
-            return []
-        return [p for la in self.sublayers for p in la.trainable_params]
-
-    @property
-    def non_trainable_params(self) -> list:
-        if not self.trainable:
-            return self.params
-        return [p for la in self.sublayers for p in la.non_trainable_params]
-
-    @property
-    def ops(self) -> Any:
-        return Layer.ops.fget(self)
-
-    @ops.setter
-    def ops(self, value: Any) -> None:
-        self._ops = value
-        if hasattr(self, "model"):
-            for la in self.sublayers:
-                la.ops = value
-
-    @property
     def output_activation(self) -> str | None:  # type: ignore[override]
-        layers = self.sublayers
+        layers = self.inner_layers
         return getattr(layers[-1], "output_activation", None) if layers else None
 
     @property
     def losses(self) -> list:
-        return [v for la in self.sublayers for v in getattr(la, "losses", [])]
+        return [v for la in self.inner_layers for v in getattr(la, "losses", [])]
 
     def build_for(self, input_shape: Any, dtype: Any = None) -> Any:
         inner = self.model
@@ -132,7 +102,7 @@ class NestedModel(Layer):
             self.built = True
             return tuple(self._inner_graph.out_shape)
         self.dtype = inner.dtype if dtype is None else dtype
-        for la in self.sublayers:
+        for la in self.inner_layers:
             if la.dtype is not None and dtype is not None and la.dtype != dtype \
                     and not la.built:
                 la.dtype = dtype
@@ -145,7 +115,7 @@ class NestedModel(Layer):
         if self._inner_graph is not None:
             return tuple(self._inner_graph.out_shape)
         shape = input_shape
-        for la in self.sublayers:
+        for la in self.inner_layers:
             shape = la.infer_output_shape(shape)
         return shape
 
@@ -162,7 +132,7 @@ class NestedModel(Layer):
         kids = ws._bufs.get("__inner__")  # the inner layers' workspaces live in this one's
         if kids is None:
             kids = ws._bufs["__inner__"] = [Workspace(ws._alloc)  # type: ignore
-                                            for _ in self.sublayers]
+                                            for _ in self.inner_layers]
         return kids  # type: ignore[return-value]
 
     def forward(self, x: Any, training: bool = False, ws: Workspace | None = None):
@@ -172,7 +142,7 @@ class NestedModel(Layer):
         return self._run(x, training, ws, True)
 
     def _run(self, x: Any, training: bool, ws: Workspace | None, logits_last: bool):
-        layers = self.sublayers
+        layers = self.inner_layers
         if self._inner_graph is not None and not isinstance(x, list):
             x = [x]  # the graph takes one array per Input
         h, bps = forward_chain(layers, x, training, self._kids(ws), logits_last)
