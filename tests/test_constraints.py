@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import fastff as keras
-from fastff import constraints, fastpath
+from fastff import constraints
+from fastff.training import compiled as fastpath
 
 W = np.array([[3.0, -4.0, 0.5], [4.0, 1.0, -0.2]])
 

@@ -428,7 +428,8 @@ def test_new_optimizers_names_config_and_validation():
 
 def test_nadam_runs_the_general_path_and_others_the_compiled_one():
     import fastff
-    from fastff import fastpath, layers
+    from fastff import layers
+    from fastff.training import compiled as fastpath
 
     x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)

@@ -19,6 +19,7 @@ _LAZY = {
     "CSVLogger": "csv_logger",
     "LambdaCallback": "lambda_callback",
     "BackupAndRestore": "backup_and_restore",
+    "TensorBoard": "tensorboard",
 }
 
 __all__ = ["Callback", "CallbackList", "History", *_LAZY]
