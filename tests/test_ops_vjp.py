@@ -209,6 +209,16 @@ CASES = [
     ("normalize_l2", ops.normalize, [rnd(3, 4)]),
     ("normalize_l1_axis0", lambda x: ops.normalize(x, axis=0, order=1),
      [rnd(3, 4, lo=0.1) * np.sign(rnd(3, 4))]),
+    ("copy", ops.copy, [rnd(2, 3)]),
+    ("nan_to_num", ops.nan_to_num, [rnd(2, 3)]),
+    ("logaddexp_bcast", ops.logaddexp, [rnd(3, 4), rnd(4)]),
+    ("divide_no_nan", ops.divide_no_nan, [rnd(2, 3), rnd(3, lo=0.5)]),
+    ("diff_2", lambda x: ops.diff(x, n=2, axis=0), [rnd(4, 3)]),
+    ("deg2rad", ops.deg2rad, [rnd(3)]),
+    ("vdot", ops.vdot, [rnd(2, 3), rnd(3, 2)]),
+    ("inner", ops.inner, [rnd(2, 3), rnd(4, 3)]),
+    ("unstack", lambda x: ops.unstack(x, axis=1)[1] * 2 + ops.unstack(x, axis=1)[0],
+     [rnd(2, 3)]),
     ("numpy_new_ufuncs", lambda x: np.sin(x) * np.cosh(x) + np.log2(np.abs(x) + 1)
      + np.cumsum(x, axis=1) + np.flip(np.prod(x, axis=0)), [rnd(2, 3)]),
     ("operators", lambda x, w, b: (-(x @ w) + b) ** 2 / 3.0 - 1 * x.sum(), [rnd(3, 4),
@@ -509,3 +519,27 @@ def test_new_ops_argument_errors():
         ops.broadcast_to(np.ones(3), (2, 4))
     with pytest.raises(ops.OpsError, match="axis 2 is out of range"):
         ops.cumsum(np.ones((2, 3)), axis=2)
+
+
+def test_small_helpers_values():
+    a = np.array([1.0, 0.0, np.nan, np.inf])
+    np.testing.assert_array_equal(ops.nan_to_num(a), np.nan_to_num(a))
+    np.testing.assert_array_equal(ops.divide_no_nan(np.array([1.0, 2.0]),
+                                                    np.array([0.0, 4.0])), [0.0, 0.5])
+    with ops.GradientTape() as t:  # no NaN gradient where the divisor is 0
+        x = t.watch(np.array([1.0, 2.0]))
+        y = ops.sum(ops.divide_no_nan(x, np.array([0.0, 4.0])))
+    np.testing.assert_array_equal(t.gradient(y, x), [0.0, 0.25])
+    assert ops.isclose(np.array([1.0]), np.array([1.0 + 1e-9])).tolist() == [True]
+    assert bool(ops.allclose(np.ones(3), np.ones(3)))
+    assert ops.ndim(np.ones((2, 3))) == 2 and ops.size(np.ones((2, 3))) == 6
+    np.testing.assert_allclose(ops.logaddexp(np.array([1000.0]), np.array([1000.0])),
+                               [1000 + np.log(2)])
+    np.testing.assert_array_equal(ops.diff(np.array([1.0, 4.0, 9.0, 16.0])), [3.0, 5.0, 7.0])
+    np.testing.assert_allclose(ops.inner(np.ones((2, 3)), np.ones((4, 3))), np.full((2, 4), 3))
+    assert [u.shape for u in ops.unstack(np.ones((2, 3)), axis=1)] == [(2,)] * 3
+    xs, ys = ops.meshgrid(np.arange(3.0), np.arange(2.0))
+    assert xs.shape == ys.shape == (2, 3)
+    assert ops.empty((2,)).dtype == np.float32
+    np.testing.assert_array_equal(ops.heaviside(np.array([-1.0, 0.0, 2.0]), 0.5),
+                                  [0.0, 0.5, 1.0])

@@ -121,6 +121,28 @@ from fastff.ops.math import (
                              var,
                              where,
 )
+from fastff.ops.misc import (
+                             allclose,
+                             copy,
+                             deg2rad,
+                             diff,
+                             divide_no_nan,
+                             empty,
+                             empty_like,
+                             fabs,
+                             heaviside,
+                             inner,
+                             isclose,
+                             logaddexp,
+                             meshgrid,
+                             nan_to_num,
+                             ndim,
+                             rad2deg,
+                             signbit,
+                             size,
+                             unstack,
+                             vdot,
+)
 from fastff.ops.nn import (
                              elu,
                              gelu,
@@ -218,6 +240,10 @@ __all__ = [
     "hard_sigmoid", "hard_silu", "hard_swish", "softsign", "hard_tanh", "celu",
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
     "moments", "normalize",
+    # small helpers
+    "isclose", "allclose", "ndim", "size", "copy", "empty", "empty_like", "nan_to_num",
+    "logaddexp", "divide_no_nan", "diff", "deg2rad", "rad2deg", "fabs", "vdot", "inner",
+    "unstack", "meshgrid", "signbit", "heaviside",
     # recording
     "GradientTape", "value_and_grad", "forward_call", "Tensor", "OpsError", "NoGradientError",
 ]
