@@ -463,3 +463,22 @@ def test_nadam_save_and_load_continues_identically(tmp_path):
     hb = b.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history["loss"]
     assert ha == hb
     np.testing.assert_array_equal(a.get_weights()[0], b.get_weights()[0])
+
+
+@pytest.mark.parametrize("name", ["adamax", "adadelta", "lion", "ftrl"])
+def test_keras_file_keeps_the_state_of_the_new_optimizers(name, tmp_path):
+    """Keras's optimizer-variable layout (checked by loading such a file in Keras 3.15:
+    iterations, learning_rate, then each variable's slots in Keras's order)."""
+    import fastff
+
+    m = fastff.Sequential([fastff.Input((3,)), fastff.layers.Dense(2), fastff.layers.Dense(1)])
+    m.compile(optimizers.get(name), "mse")
+    rng = np.random.default_rng(0)
+    m.fit(rng.standard_normal((8, 3)), rng.standard_normal((8, 1)), epochs=2, batch_size=4,
+          verbose=0)
+    m.save(tmp_path / "m.keras")
+    back = fastff.models.load_model(tmp_path / "m.keras")
+    a, b = m.optimizer.get_state(), back.optimizer.get_state()
+    assert a.keys() == b.keys() and back.optimizer.iterations == 4
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])

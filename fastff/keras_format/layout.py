@@ -39,7 +39,15 @@ def optimizer_groups(opt: Any) -> list[list[str]] | None:
                 + ([["average_gradient"]] if opt.centered else []))
     if name == "Adagrad":
         return [["accumulator"]]
-    return None
+    if name == "Adamax":
+        return [["momentum", "norm"]]
+    if name == "Adadelta":
+        return [["accumulated_grad", "accumulated_delta_var"]]
+    if name == "Lion":
+        return [["momentum"]]
+    if name == "Ftrl":
+        return [["accumulator", "linear"]]
+    return None  # Nadam: Keras adds its u_product variable, which fastff derives
 
 
 def snake_case(name: str) -> str:
