@@ -167,6 +167,16 @@ def test_ctrl_c_during_download_leaves_no_partial_file(home, src, monkeypatch):
     assert listing(home / "datasets") == []
 
 
+def test_unwritable_cache_falls_back_to_temp_keras(tmp_path, src, monkeypatch):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("")
+    monkeypatch.setenv("KERAS_HOME", str(blocker))  # <file>/datasets cannot be created
+    monkeypatch.setattr(file_utils, "_fallback_base", lambda: str(tmp_path / "tmp" / ".keras"))
+    (src / "a.bin").write_bytes(b"A")
+    p = get_file("a.bin", origin=url(src / "a.bin"))
+    assert p == str(tmp_path / "tmp" / ".keras" / "datasets" / "a.bin")
+
+
 def test_argument_errors(home, src):
     with pytest.raises(ValueError, match="origin"):
         get_file("a")
@@ -174,6 +184,9 @@ def test_argument_errors(home, src):
         get_file("sub/a.bin", origin=url(src / "a.bin"))
     with pytest.raises(ValueError, match="hash_algorithm"):
         get_file("a.bin", origin=url(src / "a.bin"), file_hash="0" * 64, hash_algorithm="sha1")
+    (home / "datasets" / "d").mkdir(parents=True)
+    with pytest.raises(ValueError, match="is a directory"):
+        get_file("d", origin=url(src / "a.bin"))
     with pytest.raises(ValueError, match="archive_format"):
         get_file("a.bin", origin=url(src / "a.bin"), extract=True, archive_format="rar")
 
@@ -273,6 +286,11 @@ def test_npz_object_arrays_read_without_unpickling(tmp_path):
     d = _npz.parse_pickle(data)
     assert np.array_equal(d[b"data"], np.arange(6).reshape(2, 3)) and d["s"] == np.float32(1.5)
     assert d["t"] == (1.0, None, True)
+    # Python 2 pickles (CIFAR's batches): 8-bit strings come back as bytes
+    assert _npz.parse_pickle(b"\x80\x02}q\x00(U\x04dataq\x01U\x03abcq\x02u.") == {
+        b"data": b"abc"}
+    assert _npz.parse_pickle(b"(dp0\nS'k\\x00'\np1\nI5\nsS'l'\nL7L\ns.") == {
+        b"k\x00": 5, b"l": 7}
 
 
 class _Gadget:

@@ -61,19 +61,16 @@ class _Mark:
 
 _MARK = _Mark()
 _INT_RUN = re.compile(rb"(?:K.|M..|J....)+", re.S)  # BININT1 / BININT2 / BININT opcodes
-_INT_TOKEN = re.compile(rb"K(.)|M(..)|J(....)", re.S)
+#: one match per int opcode; its group is the opcode letter
+_INT_OPS = re.compile(rb"([KMJ])(?:(?<=K).|(?<=M)..|(?<=J)....)", re.S)
 
 
-def _decode_int_run(run: bytes) -> list[int]:
-    out = []
-    for a, b, c in _INT_TOKEN.findall(run):
-        if a:
-            out.append(a[0])
-        elif b:
-            out.append(b[0] | (b[1] << 8))
-        else:
-            out.append(int.from_bytes(c, "little", signed=True))
-    return out
+def _decode_int_run(run: bytes) -> tuple[int, ...]:
+    """The ints of a run of BININT1/BININT2/BININT opcodes, decoded by ``struct``: the
+    opcode letters become its format (``K`` -> ``xB``, ``M`` -> ``xH``, ``J`` -> ``xi``)."""
+    ops = b"".join(_INT_OPS.findall(run))
+    fmt = ops.replace(b"K", b"xB").replace(b"M", b"xH").replace(b"J", b"xi")
+    return struct.unpack(b"<" + fmt, run)
 
 
 def _resolve(x: Any) -> Any:

@@ -358,6 +358,9 @@ def get_file(
             break
     if download:
         target, extraction_dir = names(_writable_dir(candidates))
+        if os.path.isdir(target):
+            raise ValueError(f"get_file: {target} is a directory (an archive extracted under "
+                             "that name?); pass another fname or cache_subdir")
         print(f"Downloading data from {origin}")
         _download(origin, target, file_hash, hash_algorithm)
 
