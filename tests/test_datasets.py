@@ -276,6 +276,19 @@ def test_npz_object_arrays_read_without_unpickling(tmp_path):
         assert got["x"].dtype == object and got["x"].shape == (4,)
         assert [list(s) for s in got["x"]] == seqs
     assert np.array_equal(_npz.load_npz(tmp_path / "p4.npz")["y"], np.arange(4))
+    # long lists (several APPENDS batches, many scan chunks) of 1-, 2- and 4-byte ints
+    rng = np.random.default_rng(5)
+    long = [[int(v) for v in rng.choice([3, 255, 256, 65535, 65536, -1, -2**31], 2500)],
+            [int(v) for v in rng.integers(0, 70000, 1500)], [2**31 - 1]]
+    for proto in (2, 4):
+        with zipfile.ZipFile(tmp_path / "long.npz", "w") as z:
+            buf = io.BytesIO()
+            arr = _ragged(long)
+            np.lib.format.write_array_header_1_0(
+                buf, np.lib.format.header_data_from_array_1_0(arr))
+            pickle.dump(arr, buf, protocol=proto)
+            z.writestr("x.npy", buf.getvalue())
+        assert [list(s) for s in _npz.load_npz(tmp_path / "long.npz")["x"]] == long
     # equal-length lists stay a 1-D array of lists
     np.savez(tmp_path / "eq.npz", x=_ragged([[1, 2], [3, 4]]))
     got = _npz.load_npz(tmp_path / "eq.npz")["x"]

@@ -73,6 +73,65 @@ def _decode_int_run(run: bytes) -> tuple[int, ...]:
     return struct.unpack(b"<" + fmt, run)
 
 
+_TOKEN_LEN = np.zeros(256, dtype=np.int8)
+_TOKEN_LEN[ord("K")], _TOKEN_LEN[ord("M")], _TOKEN_LEN[ord("J")] = 2, 3, 5
+
+
+# (bytes still to skip, token length of this byte) -> bytes still to skip after it
+_STEP = np.array([[max(length - 1, 0) if skip == 0 else skip - 1 for length in range(6)]
+                  for skip in range(5)], dtype=np.int8).ravel()
+
+
+def _token_starts(lengths: np.ndarray) -> np.ndarray:
+    """Which bytes of a stream of K/M/J tokens (starting at byte 0) start a token, given the
+    token length each byte would have as an opcode. A sequential scan, vectorized: the stream
+    is cut into chunks, each chunk is run from all 5 possible entry states at once (bytes
+    still to skip), the chunks' true entry states are chained, and one more pass marks the
+    starts."""
+    n = len(lengths)
+    m = max(64, int(np.sqrt(n / 5)))  # chunk length: balances the loops
+    c = -(-n // m)
+    lt = np.full(c * m, 2, dtype=np.int8)
+    lt[:n] = lengths
+    lt = np.ascontiguousarray(lt.reshape(c, m).T)  # lt[t] = byte t of every chunk
+    state = np.repeat(np.arange(5, dtype=np.intp)[None, :] * 6, c, axis=0)
+    for t in range(m):
+        state = _STEP.take(state + lt[t][:, None]).astype(np.intp) * 6
+    exits = (state // 6).tolist()
+    entry = [0] * c
+    for i in range(c - 1):
+        entry[i + 1] = exits[i][entry[i]]
+    state = np.array(entry, dtype=np.intp) * 6
+    starts = np.empty((m, c), dtype=bool)
+    for t in range(m):
+        np.equal(state, 0, out=starts[t])
+        state = _STEP.take(state + lt[t]).astype(np.intp) * 6
+    return starts.T.ravel()[:n]
+
+
+def _decode_runs(data: bytes, runs: list[tuple[list, int, int]]) -> None:
+    """Extend each list by the ints of its run ``data[start:end]`` of K/M/J tokens, all runs
+    decoded at once with NumPy."""
+    buf = np.frombuffer(b"".join(data[a:b] for _, a, b in runs), dtype=np.uint8)
+    first = np.flatnonzero(_token_starts(_TOKEN_LEN[buf]))
+    ops = buf[first]
+    values = np.empty(len(first), dtype=np.int64)
+    k = ops == ord("K")
+    values[k] = buf[first[k] + 1]
+    at = first[ops == ord("M")] + 1
+    values[ops == ord("M")] = buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)
+    j = ops == ord("J")
+    if j.any():
+        at = first[j] + 1
+        word = sum(buf[at + i].astype(np.int64) << (8 * i) for i in range(4))
+        values[j] = word - ((word >> 31) << 32)  # as a signed int32
+    values = values.tolist()
+    offsets = np.cumsum([0] + [b - a for _, a, b in runs])
+    bounds = np.searchsorted(first, offsets).tolist()
+    for (lst, _, _), lo, hi in zip(runs, bounds, bounds[1:]):
+        lst.extend(values[lo:hi])
+
+
 def _resolve(x: Any) -> Any:
     if isinstance(x, _Pending):
         if x.value is None:  # a dtype pickled without state: its native byte order
@@ -173,6 +232,16 @@ def parse_pickle(data: bytes, where: str = "pickle") -> Any:
 def _parse(data: bytes, where: str) -> Any:  # noqa: C901 - one dispatch over opcodes
     stack: list[Any] = []
     marks: list[int] = []
+    # int runs appended to lists, decoded together later (before anything reads the lists)
+    pending: list[tuple[list, int, int]] = []
+    pending_ids: set[int] = set()
+
+    def flush() -> None:
+        if pending:
+            _decode_runs(data, pending)
+            pending.clear()
+            pending_ids.clear()
+
     memo: dict[int, Any] = {}
     pos, n = 0, len(data)
     unpack_from = struct.unpack_from
@@ -209,16 +278,28 @@ def _parse(data: bytes, where: str) -> Any:  # noqa: C901 - one dispatch over op
             m = _INT_RUN.match(data, pos - 1)
             if m is None:
                 raise ValueError("truncated pickle stream")
-            stack.extend(_decode_int_run(m.group()))
-            pos = m.end()
+            end = m.end()
+            if end < n and data[end] == 0x65 and marks and marks[-1] == len(stack) \
+                    and stack and isinstance(stack[-1], list):  # MARK ints APPENDS
+                marks.pop()
+                pending.append((stack[-1], pos - 1, end))
+                pending_ids.add(id(stack[-1]))
+                pos = end + 1
+            else:
+                stack.extend(_decode_int_run(m.group()))
+                pos = end
         elif op == 0x65:  # e APPENDS
             items = pop_mark()
             lst = stack[-1]
+            if id(lst) in pending_ids:
+                flush()
             if not isinstance(lst, list):
                 raise ValueError("APPENDS to a non-list")
             lst.extend(items)
         elif op == 0x61:  # a APPEND
             v = stack.pop()
+            if id(stack[-1]) in pending_ids:
+                flush()
             if not isinstance(stack[-1], list):
                 raise ValueError("APPEND to a non-list")
             stack[-1].append(v)
@@ -251,6 +332,7 @@ def _parse(data: bytes, where: str) -> Any:  # noqa: C901 - one dispatch over op
         elif op == 0x95:  # FRAME
             pos += 8
         elif op == 0x2E:  # . STOP
+            flush()
             if len(stack) != 1:
                 raise ValueError("malformed pickle stream (stack at STOP)")
             return _resolve(stack[0])
@@ -344,9 +426,11 @@ def _parse(data: bytes, where: str) -> Any:  # noqa: C901 - one dispatch over op
                 raise ValueError("STACK_GLOBAL of non-strings")
             push_global(module, name)
         elif op == 0x52:  # R REDUCE
+            flush()
             args = stack.pop()
             stack[-1] = _reduce(stack[-1], args)
         elif op == 0x62:  # b BUILD
+            flush()
             state = stack.pop()
             obj = stack[-1]
             if not isinstance(obj, _Pending) or obj.value is not None or \
