@@ -13,16 +13,19 @@ import hashlib
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
-import zipfile
 from collections.abc import Iterable
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fastff._atomic import atomic_write
+
+if TYPE_CHECKING:
+    import tarfile
+    import zipfile
+
+# tarfile, zipfile and urllib.request (which loads ssl and email) are imported on first use,
+# so ``import fastff.utils`` stays cheap
 
 __all__ = ["get_file", "hash_file", "validate_file", "extract_archive", "keras_home",
            "DownloadError"]
@@ -146,6 +149,9 @@ def extract_archive(file_path: str | os.PathLike[str], path: str | os.PathLike[s
     target leaves ``path`` (or a device file) is refused with a ``ValueError`` and nothing is
     written. Members land in a temporary sibling directory renamed to ``path`` at the end, so
     an error or Ctrl-C leaves no half-extracted tree."""
+    import tarfile
+    import zipfile
+
     file_path, path = os.fspath(file_path), os.fspath(path)
     for fmt in _formats(archive_format):
         if fmt == "tar" and tarfile.is_tarfile(file_path):
@@ -208,6 +214,9 @@ def _no_file_message(origin: str, target: str, reason: object) -> str:
 def _download(origin: str, target: str, file_hash: str | None, hash_algorithm: str,
               progress: bool = True) -> None:
     """Stream ``origin`` into a temporary file beside ``target``, check the hash, rename."""
+    import urllib.error
+    import urllib.request
+
     try:
         response = urllib.request.urlopen(origin, timeout=TIMEOUT_S)  # noqa: S310
     except urllib.error.HTTPError as e:
