@@ -23,7 +23,17 @@ import pytest
 
 import fastff
 from fastff.data.idx import write_idx
-from fastff.datasets import _npz, boston_housing, cifar10, fashion_mnist, imdb, mnist, reuters
+from fastff.datasets import (
+    _npz,
+    boston_housing,
+    california_housing,
+    cifar10,
+    cifar100,
+    fashion_mnist,
+    imdb,
+    mnist,
+    reuters,
+)
 from fastff.utils import file_utils, get_file
 from fastff.utils.file_utils import DownloadError
 
@@ -497,6 +507,50 @@ def test_cifar10(home, src, monkeypatch):
     assert np.array_equal(x_train[2], d[0].reshape(3, 32, 32).transpose(1, 2, 0))
     assert list(y_train[2:4, 0]) == lab
     assert (home / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py").is_dir()
+
+
+def test_cifar100_label_modes(home, src, monkeypatch):
+    rng = np.random.default_rng(4)
+    parts = {name: (rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                    [int(v) for v in rng.integers(0, 100, n)],
+                    [int(v) for v in rng.integers(0, 20, n)])
+             for name, n in (("train", 3), ("test", 2))}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        for name, (data, fine, coarse) in parts.items():
+            blob = pickle.dumps({b"data": data, b"fine_labels": fine, b"coarse_labels": coarse},
+                                protocol=4)
+            info = tarfile.TarInfo(f"cifar-100-python/{name}")
+            info.size = len(blob)
+            t.addfile(info, io.BytesIO(blob))
+    (src / "c100.tar.gz").write_bytes(buf.getvalue())
+    monkeypatch.setattr(cifar100, "ORIGIN", url(src / "c100.tar.gz"))
+    monkeypatch.setattr(cifar100, "SHA256", sha256(buf.getvalue()))
+    (x_train, y_train), (x_test, y_test) = cifar100.load_data()
+    assert x_train.shape == (3, 32, 32, 3) and x_train.dtype == np.uint8
+    assert y_train.shape == (3, 1) and y_train.dtype == np.int64  # as Keras (from a list)
+    assert list(y_train[:, 0]) == parts["train"][1] and list(y_test[:, 0]) == parts["test"][1]
+    (_, y_train), _ = cifar100.load_data(label_mode="coarse")
+    assert list(y_train[:, 0]) == parts["train"][2]
+    assert np.array_equal(x_test[1], parts["test"][0][1].reshape(3, 32, 32).transpose(1, 2, 0))
+    with pytest.raises(ValueError, match="label_mode"):
+        cifar100.load_data(label_mode="medium")
+
+
+def test_california_housing_versions(home, src, monkeypatch):
+    x = np.arange(700 * 8, dtype=np.float32).reshape(700, 8)
+    y = np.arange(700, dtype=np.float32)
+    _serve(monkeypatch, california_housing, src, "california_housing.npz",
+           _npz_bytes(x=x, y=y))
+    (xtr, ytr), (xte, yte) = california_housing.load_data(version="small", seed=3)
+    order = np.arange(600)
+    np.random.RandomState(3).shuffle(order)  # noqa: NPY002
+    assert xtr.shape == (480, 8) and xte.shape == (120, 8)
+    assert np.array_equal(ytr, y[order[:480]]) and np.array_equal(xte, x[order[480:]])
+    (xtr, _), (xte, _) = california_housing.load_data(test_split=0.0)
+    assert xtr.shape == (700, 8) and xte.shape == (0, 8)
+    with pytest.raises(ValueError, match="version"):
+        california_housing.load_data(version="tiny")
 
 
 def test_datasets_are_lazy_and_load_no_numba():

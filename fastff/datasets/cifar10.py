@@ -13,27 +13,10 @@ import numpy as np
 from fastff import config
 from fastff.utils.file_utils import get_file
 
-from ._npz import parse_pickle
+from ._cifar import load_batch
 
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
-
-
-def load_batch(fpath: str, label_key: str = "labels") -> tuple[np.ndarray, np.ndarray]:
-    """One CIFAR batch file: ``(data uint8 (n, 3, 32, 32), labels uint8 (n,))``, decoded
-    without unpickling."""
-    with open(fpath, "rb") as f:
-        d = parse_pickle(f.read(), fpath)
-    if not isinstance(d, dict):
-        raise ValueError(f"{fpath}: expected a pickled dict, got {type(d).__name__}")
-    d = {k.decode("utf-8") if isinstance(k, bytes) else k: v for k, v in d.items()}
-    data, labels = d.get("data"), d.get(label_key)
-    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"{fpath}: 'data' is not an (n, 3072) array")
-    labels = np.asarray(labels)
-    if labels.shape != (len(data),):
-        raise ValueError(f"{fpath}: {labels.shape} labels for {len(data)} images")
-    return data.reshape(len(data), 3, 32, 32).astype(np.uint8), labels.astype(np.uint8)
 
 
 def load_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -46,9 +29,9 @@ def load_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nda
     path = os.path.join(path, "cifar-10-batches-py")
     parts = [load_batch(os.path.join(path, f"data_batch_{i}")) for i in range(1, 6)]
     x_train = np.concatenate([p[0] for p in parts])
-    y_train = np.concatenate([p[1] for p in parts]).reshape(-1, 1)
+    y_train = np.concatenate([p[1] for p in parts]).astype(np.uint8).reshape(-1, 1)
     x_test, y_test = load_batch(os.path.join(path, "test_batch"))
-    y_test = y_test.reshape(-1, 1)
+    y_test = y_test.astype(np.uint8).reshape(-1, 1)
     if config.image_data_format() == "channels_last":
         x_train, x_test = x_train.transpose(0, 2, 3, 1), x_test.transpose(0, 2, 3, 1)
     return (x_train, y_train), (x_test, y_test)
