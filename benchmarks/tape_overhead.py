@@ -1,7 +1,7 @@
 """The tape's cost: a 784-256-256-10 MLP (Adam, batch 128) trained several ways, samples/s.
 
 - ``general``: the built-in ``Sequential`` of Dense layers on its general path (the compiled
-  path off, ``fastpath.ENABLED = False``): one fused kernel call per layer and step;
+  path off, ``fastff.training.compiled.ENABLED = False``): one fused kernel call per layer and step;
 - ``ops layers``: the hidden layers are custom layers whose ``call`` is
   ``ops.relu(ops.matmul(x, w) + b)`` (np.matmul + tape VJPs), the output a built-in Dense;
 - ``block``: one custom layer whose ``call`` chains two built-in Dense sublayers (the tape
@@ -82,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                          "machine; equal to wall time with one thread)")
     args = ap.parse_args(argv)
     import fastff
-    from fastff import fastpath, ops
+    from fastff import ops
     from fastff.layers import Dense, Input, Layer
+    from fastff.training import compiled as fastpath
 
     fastff.set_num_threads(args.threads)
     fastpath.ENABLED = False  # everything on the general path

@@ -75,6 +75,13 @@ class Loss:
         """Same, given the logits before a fused ``fuses_with`` activation."""
         raise NotImplementedError(f"{self.name} does not fuse with an activation")
 
+    def lower(self) -> tuple[str, str | None] | None:
+        """The compiled form: ``(kernel loss name, output activation it takes the logits of,
+        or None for the output as the last layer computes it)``, or None (the general engine
+        only). The names are ``training.compiled.LOSS_KINDS``'. A subclass that redefines
+        ``forward``/``call``/... must define its own ``lower`` to be lowered."""
+        return None
+
     def fused_with(self, output_activation: str | None) -> bool:
         """True when the model should hand this loss the logits of ``output_activation``."""
         return self.fuses_with is not None and output_activation == self.fuses_with

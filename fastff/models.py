@@ -33,14 +33,14 @@ from typing import Any
 import numpy as np
 
 from fastff import _call_context, config, saving
-from fastff import data_adapters as _adapters
-from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
-from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
 from fastff.layers.base import TRAINABLE_VERSION, is_device_array, to_host
+from fastff.layers.chain import Chain
 from fastff.layers.masking import makes_masks
 from fastff.metrics import compiled as compiled_metrics
+from fastff.nested import as_layer
+from fastff.training import loop as _training
 
 __all__ = ["Sequential", "load_model"]
 
@@ -90,7 +90,8 @@ class Sequential:
         # per-batch-size workspaces (training: owned by the model; predict: per thread)
         self._train_ws: dict[int, list[Workspace]] = {}
         self._local = threading.local()
-        self._fast_stack = None  # fastff.fastpath's compiled-path description (cached)
+        self._fast_stack = None  # fastff.training.compiled's stack description (cached)
+        self._network: Chain | None = None
         if device is not None:
             self.device = device
         for layer in layers or []:
@@ -131,8 +132,20 @@ class Sequential:
                              f"{[la.name for la in layers]}.")
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
+    @property
+    def network(self) -> Chain:
+        """The network the training loop runs: a ``Chain`` over this model's layers (a
+        functional Model's: its graph, as one layer)."""
+        net = self._network
+        if net is None or net.layers is not self._layers or net.mask_flow is not self._mask_flow:
+            net = self._network = Chain(self._layers, self._mask_flow)
+        return net
+
     def add(self, layer: Layer) -> None:
-        """Append a layer (an ``Input`` first sets the input shape)."""
+        """Append a layer (an ``Input`` first sets the input shape; a model is one layer)."""
+        if layer is self:
+            raise ValueError(f"Sequential.add: model {self.name!r} cannot contain itself")
+        layer = as_layer(layer)
         if isinstance(layer, Input):
             if self._layers:
                 raise ValueError("Sequential.add: an Input must come before the other layers")
@@ -478,18 +491,14 @@ class Sequential:
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: Any = None,
             validation_steps: Any = None, validation_batch_size: int | None = None,
             validation_freq: Any = 1) -> Any:
-        """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.fit``;
-        a PyDataset or generator goes through ``fastff.data_adapters.fit``)."""
-        if _adapters.uses_batch_sources(x, validation_data):
-            return _adapters.fit(self, x, y, batch_size, epochs, verbose, callbacks,
-                                 validation_split, validation_data, shuffle, class_weight,
-                                 sample_weight, initial_epoch, steps_per_epoch,
-                                 validation_steps, validation_batch_size, validation_freq)
+        """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.loop``;
+        ``x`` may be arrays, a PyDataset, a generator or an iterable of batches)."""
         return _training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                              callbacks=callbacks, validation_split=validation_split,
                              validation_data=validation_data, shuffle=shuffle,
                              class_weight=class_weight, sample_weight=sample_weight,
                              initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                             validation_steps=validation_steps,
                              validation_batch_size=validation_batch_size,
                              validation_freq=validation_freq)
 
@@ -497,21 +506,20 @@ class Sequential:
                  verbose: Any = "auto", sample_weight: Any = None, steps: Any = None,
                  callbacks: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) on ``(x, y)``: a float, a list ``[loss, *metrics]`` or a dict."""
-        if _adapters.is_batch_source(x):
-            return _adapters.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
-                                      callbacks, return_dict)
         return _training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
-                                  sample_weight=sample_weight, callbacks=callbacks,
+                                  sample_weight=sample_weight, steps=steps, callbacks=callbacks,
                                   return_dict=return_dict)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: Any = None, callbacks: Any = None) -> np.ndarray:
         """Outputs for ``x`` (a new array of the model dtype)."""
-        if _adapters.is_batch_source(x):
-            return _adapters.predict(self, x, batch_size, verbose, steps, callbacks)
-        return _training.predict(self, x, batch_size, verbose, callbacks)
+        return _training.predict(self, x, batch_size, verbose, callbacks, steps=steps)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+        from fastff.layers.symbolic import call_symbolic, is_symbolic
+
+        if is_symbolic(x) or (isinstance(x, (list, tuple)) and x and is_symbolic(x[0])):
+            return call_symbolic(as_layer(self), x)  # a model used as a layer (Keras)
         if _call_context.inside_call():  # inside a subclassed model's call: part of it
             return self._call_layers(x, training)
         if training:
@@ -522,9 +530,8 @@ class Sequential:
     def _call_layers(self, x: Any, training: Any) -> Any:
         """Run the layers one by one through ``Layer.__call__`` (so an enclosing model's tape
         records them and the weights stay in the enclosing model's buffers)."""
-        if getattr(self, "_graph", None) is not None:
-            raise NotImplementedError("a functional Model inside a subclassed model's call is "
-                                      "not supported yet; use its layers or a Sequential")
+        if getattr(self, "_graph", None) is not None:  # the graph as one recorded node
+            return as_layer(self)(x, training=training)
         h = x
         for layer in self._layers:
             h = layer(h, training=training)
@@ -724,8 +731,12 @@ class Sequential:
         if shape is not None:
             model._set_input_shape(tuple(shape))
         for lc in cfg.get("layers", []):
-            model.add(deserialize_layer(lc, custom_objects))
+            model.add(saving.deserialize_layer_or_model(lc, custom_objects))
         return model
+
+    def _config_class_name(self) -> str:
+        """The class name a config of this model carries (what ``load_model`` looks up)."""
+        return _model_class_name(self)
 
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as JSON (Keras's ``to_json``; ``model_from_json`` reads it back):

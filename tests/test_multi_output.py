@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import fastff
+import fastff.training.data
+import fastff.training.general
 from fastff import layers, training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +65,8 @@ def _total_loss(m, x, ys, sw=None):
 
 
 def _grads(m, x, ys, sw=None):
-    X, Y, SW = training._prepare_xy(m, x, ys, sw)
-    training._bind_ops(m)
+    X, Y, SW = training.data.prepare_xy(m, x, ys, sw)
+    training.general.bind_ops(m)
     m._build_optimizer()
     training.forward_backward(m, X, Y, SW)
     return [p.grad.copy() for p in m.trainable_weights]
