@@ -4,7 +4,8 @@ Training (``training=True`` and the layer trainable) normalizes with the batch m
 variance and updates the non-trainable ``moving_mean`` / ``moving_variance`` in the forward
 pass: ``moving = moving * momentum + batch * (1 - momentum)``. A frozen layer
 (``trainable=False``) always runs in inference mode, as Keras. Forward and backward are one
-fused kernel each (``ops.batch_norm`` / ``ops.backprop_batch_norm``).
+fused kernel each: ``ops.batch_norm_train`` (statistics, moving update, normalize: two memory
+passes) or ``ops.batch_norm`` at inference, and ``ops.backprop_batch_norm``.
 """
 
 from __future__ import annotations
@@ -88,16 +89,15 @@ class BatchNormalization(Layer):
         g = None if gamma is None else gamma.value
         b = None if beta is None else beta.value
         batch_stats = bool(training) and self.trainable
+        out = buffer(ws, "y", x2.shape, x2.dtype) if not rows.moved else None
         if batch_stats:
-            mean, var = ops.batch_norm_stats(x2)
-            m = self.momentum
-            for stat, value in ((self.moving_mean, mean), (self.moving_variance, var)):
-                stat.value[...] = stat.value * m + value * (1.0 - m)
+            y2, mean, var = ops.batch_norm_train(x2, g, b, self.moving_mean.value,
+                                                 self.moving_variance.value, self.momentum,
+                                                 self.epsilon, out=out)
         else:
             mean = self.moving_mean.value.copy()
             var = self.moving_variance.value.copy()
-        out = buffer(ws, "y", x2.shape, x2.dtype) if not rows.moved else None
-        y2 = ops.batch_norm(x2, g, b, mean, var, self.epsilon, out=out)
+            y2 = ops.batch_norm(x2, g, b, mean, var, self.epsilon, out=out)
         eps = self.epsilon
 
         def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
