@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fastff import initializers, regularizers
-from fastff.layers._axes import Rows, normalize_axes
+from fastff.layers._axes import normalize_axes, rows_for
 from fastff.layers._host import require_host
 from fastff.layers.base import Layer, Workspace, buffer
 
@@ -83,7 +83,7 @@ class BatchNormalization(Layer):
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         require_host(x, self)
         ops = self.ops
-        rows = Rows(x.shape, self._feature)
+        rows = rows_for(self, x.shape, self._feature)
         x2 = rows.to_rows(x)
         gamma, beta = self.gamma, self.beta
         g = None if gamma is None else gamma.value
