@@ -44,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clock", choices=["cpu", "wall"], default="wall")
     args = ap.parse_args(argv)
     import fastff
-    from fastff import fastpath
 
+    try:  # the compiled engine's module (fastff.fastpath before the training package)
+        from fastff.training import compiled as fastpath
+    except ImportError:
+        from fastff import fastpath
     fastff.set_num_threads(args.threads)
     fastff.utils.set_random_seed(0)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
