@@ -26,12 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-r", "--repeats", type=int, default=5)
     args = ap.parse_args(argv)
     import fastff
-    from fastff import fastpath, layers
+    from fastff import layers
     from fastff.backend.kernels import activations as K_act
     from fastff.backend.kernels import optim as K_opt
     from fastff.backend.kernels import reductions as K_red
     from fastff.backend.kernels import softmax as K_sm
     from fastff.linalg import gemm_into
+    from fastff.training import compiled as fastpath
 
     fastff.set_num_threads(args.threads)
     B = 128
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             t(1e-30), 0, p.size),
     }
     plan = fastpath.train_plan(model, B)
-    run = fastpath._Run(model, plan, X, Y, B, True)
+    run = fastpath.CompiledEngine(model, plan, X, Y, B, True)
     totals = np.zeros(1)
     counter = [0]
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         run(0, 1, counter[0], counter[0] + 1, totals)
 
     def general():
-        from fastff.training import _train_step
+        from fastff.training.general import train_step as _train_step
 
         s = counter[0] * B
         counter[0] = (counter[0] + 1) % 400

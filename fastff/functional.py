@@ -22,6 +22,7 @@ from fastff.data_adapters import is_batch_source
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
+from fastff.layers.base import lowers
 from fastff.layers.masking import forward_masked, makes_masks, output_mask
 from fastff.layers.symbolic import SymbolicTensor, call_symbolic, is_symbolic
 from fastff.subclassed import Model as BaseModel
@@ -101,6 +102,20 @@ class _Graph(Layer):
         #: one output only, and its layer called once
         self.fusable = [r >= k and r not in consumed and self.out_refs.count(r) == 1
                         and uses[id(self.nodes[r - k][0])] == 1 for r in self.out_refs]
+
+    def lower(self, builder: Any) -> bool:
+        """A plain chain (one input, one output, each node reading the one before, no shared
+        layer, no masks) lowers as its layers do, in order."""
+        if len(self.sources) != 1 or self.multi or self._shared or self._mask_flow:
+            return False
+        if self.out_refs != [len(self.nodes)]:
+            return False
+        for i, (layer, refs) in enumerate(self.nodes):
+            if refs != [i] or getattr(layer, "multi_input", False):
+                return False
+            if not lowers(layer) or not layer.lower(builder):
+                return False
+        return True
 
     def output_layers(self) -> list[Layer]:
         """The layer that makes each output."""

@@ -1,8 +1,9 @@
 """The loss base class and the helpers every loss module shares.
 
-Each loss gives, for a batch, the per-row losses and the gradient of the (weighted) batch mean
-``Σ wᵢ lᵢ / Σ wᵢ`` with respect to the model output (``forward``), or with respect to the
-logits of a fused softmax/sigmoid output (``forward_logits``).
+Each loss gives, for a batch, the per-row losses and the gradient of the batch loss
+``Σ wᵢ lᵢ / n`` (Keras's ``sum_over_batch_size``, n the batch's rows) with respect to the
+model output (``forward``), or to the logits of a fused softmax/sigmoid output
+(``forward_logits``). Other reductions rescale the weights (``Loss.batch_weights``).
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import numpy as np
 __all__ = ["Loss", "LossFunctionWrapper", "EPSILON"]
 
 EPSILON = 1e-7
+#: Keras 3's reductions; in training "none" reduces as "sum_over_batch_size" (Keras sums it)
+REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight", "sum", "none", None)
 
 
 def _weights(n: int, sample_weight: Any, dtype: np.dtype) -> np.ndarray:
-    """Per-row factor ``wᵢ / Σw`` (``1/n`` without weights) as a column."""
+    """Per-row factor ``wᵢ / n`` (``1/n`` without weights) as a column."""
     if sample_weight is None:
         return np.full((n, 1), 1.0 / max(n, 1), dtype=dtype)
     w = np.asarray(sample_weight, dtype=np.float64).reshape(n)
-    total = w.sum()
-    return (w / total if total != 0 else np.zeros_like(w)).astype(dtype).reshape(n, 1)
+    return (w / max(n, 1)).astype(dtype).reshape(n, 1)
 
 
 def _numpy_ops() -> Any:
@@ -48,8 +50,9 @@ class Loss:
 
     def __init__(self, name: str | None = None, reduction: str = "sum_over_batch_size",
                  dtype: Any = None):
-        if reduction not in ("sum_over_batch_size", "mean", "sum", "none", None):
-            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction: expected one of {', '.join(map(repr, REDUCTIONS))}, "
+                             f"got {reduction!r} ({type(self).__name__})")
         self.name = name or _snake_name(type(self).__name__)
         self.reduction = reduction
 
@@ -72,6 +75,13 @@ class Loss:
         """Same, given the logits before a fused ``fuses_with`` activation."""
         raise NotImplementedError(f"{self.name} does not fuse with an activation")
 
+    def lower(self) -> tuple[str, str | None] | None:
+        """The compiled form: ``(kernel loss name, output activation it takes the logits of,
+        or None for the output as the last layer computes it)``, or None (the general engine
+        only). The names are ``training.compiled.LOSS_KINDS``'. A subclass that redefines
+        ``forward``/``call``/... must define its own ``lower`` to be lowered."""
+        return None
+
     def fused_with(self, output_activation: str | None) -> bool:
         """True when the model should hand this loss the logits of ``output_activation``."""
         return self.fuses_with is not None and output_activation == self.fuses_with
@@ -81,6 +91,19 @@ class Loss:
         return np.ascontiguousarray(y, dtype=dtype)
 
     # -- user interface ------------------------------------------------------------------
+    def batch_weights(self, sample_weight: Any, n: int) -> Any:
+        """The per-row weights that make the engines' ``Σ wᵢ lᵢ / n`` this loss's reduction of
+        a batch of ``n`` rows: ``sample_weight`` itself for ``sum_over_batch_size``/``mean``,
+        scaled by ``n`` for ``sum`` and by ``n / Σw`` for ``mean_with_sample_weight``."""
+        if self.reduction == "sum":
+            return np.full(n, float(n)) if sample_weight is None else \
+                np.asarray(sample_weight, dtype=np.float64) * n
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            total = float(np.sum(w))
+            return w * (n / total) if total else np.zeros_like(w)
+        return sample_weight
+
     def call(self, y_true: Any, y_pred: Any) -> np.ndarray:
         """Per-sample losses (Keras's function form)."""
         y_pred = np.asarray(y_pred)
@@ -94,7 +117,8 @@ class Loss:
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         """The reduced loss, as Keras: ``sum_over_batch_size`` divides the weighted sum by the
-        number of values, ``sum`` does not, ``none`` returns the values."""
+        number of values, ``mean_with_sample_weight`` by the weights' sum, ``sum`` does not,
+        ``none`` returns the values."""
         values = np.asarray(_plain(self.call(y_true, y_pred)))
         if self.reduction in ("none", None):
             return values
@@ -107,6 +131,10 @@ class Loss:
                              dtype=np.float64))
         if self.reduction == "sum":
             return total
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            wsum = float(np.sum(np.broadcast_to(w.reshape((n,) + (1,) * (values.ndim - 1)),
+                                                values.shape), dtype=np.float64))
+            return total / wsum if wsum else 0.0
         return total / max(values.size, 1)
 
     def get_config(self) -> dict:
@@ -152,7 +180,7 @@ def _plain(x: Any) -> Any:
 def _tape_forward(loss: Loss, y_pred: np.ndarray, y_true: Any, sample_weight: Any,
                   dy: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Run ``loss.call`` on the tape: per-row values and the gradient of fastff's batch loss
-    (the weighted mean ``Σ wᵢ lᵢ / Σ wᵢ`` of the per-sample means, as the built-in losses)."""
+    (``Σ wᵢ lᵢ / n`` over the per-sample means, as the built-in losses)."""
     from fastff.ops import forward_call
 
     n = y_pred.shape[0]

@@ -1,11 +1,12 @@
 """Losses with Keras class and function names.
 
-Each loss gives, for a batch, the per-row losses and the gradient of the (weighted) batch mean
-``Σ wᵢ lᵢ / Σ wᵢ`` with respect to the model output. Cross-entropies on a softmax/sigmoid output
-fuse with that activation: the model hands ``forward_logits`` the pre-activation and the fused
-kernel computes the loss stably with log-sum-exp and the gradient ``P(y|x) − e_y`` directly
-(the lecture's err(root)). Without fusion (``from_logits=False`` after some other output) the
-probabilities are clipped to ``[ε, 1−ε]`` as Keras does.
+Each loss gives, for a batch, the per-row losses and the gradient of the batch loss
+``Σ wᵢ lᵢ / n`` (Keras's ``sum_over_batch_size``) with respect to the model output.
+Cross-entropies on a softmax/sigmoid output fuse with that activation: the model hands
+``forward_logits`` the pre-activation and the fused kernel computes the loss stably with
+log-sum-exp and the gradient ``P(y|x) − e_y`` directly (the lecture's err(root)). Without
+fusion (``from_logits=False`` after some other output) the probabilities are clipped to
+``[ε, 1−ε]`` as Keras does.
 
 User-facing calls (``loss(y_true, y_pred)``, ``categorical_crossentropy(...)``) run on the
 NumPy reference ops, so they need no compiled kernels.
@@ -133,6 +134,12 @@ class CategoricalCrossentropy(_Crossentropy):
 
     _activation = "softmax"
     _smooth_towards = "uniform"
+
+    def lower(self) -> tuple[str, str | None] | None:
+        """The compiled fused softmax cross-entropy (not from logits, not smoothed)."""
+        if self.from_logits or self.label_smoothing:
+            return None
+        return "categorical_crossentropy", "softmax"
     target_kind = "probs"
 
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
@@ -171,6 +178,10 @@ class SparseCategoricalCrossentropy(_Crossentropy):
                                       "supported; give the rows to ignore sample_weight 0")
         super().__init__(from_logits, 0.0, -1, reduction, name, dtype)
 
+    def lower(self) -> tuple[str, str | None] | None:
+        """The compiled fused softmax cross-entropy on class ids (not from logits)."""
+        return None if self.from_logits else ("sparse_categorical_crossentropy", "softmax")
+
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
         return ops.softmax_xent_sparse(logits, y_true, sample_weight, dlogits)
 
@@ -193,6 +204,12 @@ class BinaryCrossentropy(_Crossentropy):
     _activation = "sigmoid"
     _smooth_towards = "half"
     target_kind = "probs"
+
+    def lower(self) -> tuple[str, str | None] | None:
+        """The compiled fused sigmoid cross-entropy (not from logits, not smoothed)."""
+        if self.from_logits or self.label_smoothing:
+            return None
+        return "binary_crossentropy", "sigmoid"
 
     def forward_logits(self, ops, logits, y_true, sample_weight=None, dlogits=None):
         return ops.sigmoid_bce(logits, self._smooth(ops, y_true), sample_weight, dlogits)
@@ -251,6 +268,10 @@ class _Regression(Loss):
 
 class MeanSquaredError(_Regression):
     """``mean((y_pred - y_true)²)`` over the last axis."""
+
+    def lower(self) -> tuple[str, str | None] | None:
+        """The compiled MSE kernel on the output as the last unit computes it."""
+        return "mean_squared_error", None
 
     def forward(self, ops, y_pred, y_true, sample_weight=None, dy=None):
         # one Ops kernel (on CpuOps the one the compiled training step runs)

@@ -8,9 +8,6 @@ structure: building, weights, compile state, configs. Keras's ``Model`` (subclas
 by the same machinery.
 
 Where fastff deliberately differs from Keras:
-- with ``sample_weight``/``class_weight`` the loss is the weighted mean ``Σ wᵢ lᵢ / Σ wᵢ``
-  (Keras divides by the batch size), so weights change the balance, not the scale (custom
-  loss functions and ``Loss`` subclasses too, see docs/subclassing.md);
 - ``Input(shape)`` is both the first position of a ``Sequential`` (a layer, not counted among
   ``model.layers``) and, called on by layers, the source of a functional graph;
 - gradients come from each built-in layer's fused ``backprop``; a custom layer's ``call``
@@ -36,14 +33,14 @@ from typing import Any
 import numpy as np
 
 from fastff import _call_context, config, saving
-from fastff import data_adapters as _adapters
-from fastff import training as _training
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
 from fastff.layers.base import TRAINABLE_VERSION, is_device_array, to_host
+from fastff.layers.chain import Chain
 from fastff.layers.masking import makes_masks
 from fastff.metrics import compiled as compiled_metrics
+from fastff.training import loop as _training
 
 __all__ = ["Sequential", "load_model"]
 
@@ -93,7 +90,8 @@ class Sequential:
         # per-batch-size workspaces (training: owned by the model; predict: per thread)
         self._train_ws: dict[int, list[Workspace]] = {}
         self._local = threading.local()
-        self._fast_stack = None  # fastff.fastpath's compiled-path description (cached)
+        self._fast_stack = None  # fastff.training.compiled's stack description (cached)
+        self._network: Chain | None = None
         if device is not None:
             self.device = device
         for layer in layers or []:
@@ -133,6 +131,15 @@ class Sequential:
             raise ValueError(f"No such layer: {name}. Existing layers are: "
                              f"{[la.name for la in layers]}.")
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
+    @property
+    def network(self) -> Chain:
+        """The network the training loop runs: a ``Chain`` over this model's layers (a
+        functional Model's: its graph, as one layer)."""
+        net = self._network
+        if net is None or net.layers is not self._layers or net.mask_flow is not self._mask_flow:
+            net = self._network = Chain(self._layers, self._mask_flow)
+        return net
 
     def add(self, layer: Layer) -> None:
         """Append a layer (an ``Input`` first sets the input shape)."""
@@ -481,18 +488,14 @@ class Sequential:
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: Any = None,
             validation_steps: Any = None, validation_batch_size: int | None = None,
             validation_freq: Any = 1) -> Any:
-        """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.fit``;
-        a PyDataset or generator goes through ``fastff.data_adapters.fit``)."""
-        if _adapters.uses_batch_sources(x, validation_data):
-            return _adapters.fit(self, x, y, batch_size, epochs, verbose, callbacks,
-                                 validation_split, validation_data, shuffle, class_weight,
-                                 sample_weight, initial_epoch, steps_per_epoch,
-                                 validation_steps, validation_batch_size, validation_freq)
+        """Train for ``epochs`` epochs; returns the ``History`` (see ``fastff.training.loop``;
+        ``x`` may be arrays, a PyDataset, a generator or an iterable of batches)."""
         return _training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                              callbacks=callbacks, validation_split=validation_split,
                              validation_data=validation_data, shuffle=shuffle,
                              class_weight=class_weight, sample_weight=sample_weight,
                              initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                             validation_steps=validation_steps,
                              validation_batch_size=validation_batch_size,
                              validation_freq=validation_freq)
 
@@ -500,19 +503,14 @@ class Sequential:
                  verbose: Any = "auto", sample_weight: Any = None, steps: Any = None,
                  callbacks: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) on ``(x, y)``: a float, a list ``[loss, *metrics]`` or a dict."""
-        if _adapters.is_batch_source(x):
-            return _adapters.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
-                                      callbacks, return_dict)
         return _training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
-                                  sample_weight=sample_weight, callbacks=callbacks,
+                                  sample_weight=sample_weight, steps=steps, callbacks=callbacks,
                                   return_dict=return_dict)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: Any = None, callbacks: Any = None) -> np.ndarray:
         """Outputs for ``x`` (a new array of the model dtype)."""
-        if _adapters.is_batch_source(x):
-            return _adapters.predict(self, x, batch_size, verbose, steps, callbacks)
-        return _training.predict(self, x, batch_size, verbose, callbacks)
+        return _training.predict(self, x, batch_size, verbose, callbacks, steps=steps)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
         if _call_context.inside_call():  # inside a subclassed model's call: part of it

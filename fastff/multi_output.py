@@ -214,7 +214,7 @@ class MultiSpec:
     def prepare_xy(self, model: Any, x: Any, y: Any, sample_weight: Any, class_weight: Any,
                    prefix: str) -> tuple[Any, Arrays, Arrays | None]:
         from fastff import distribution as distribution_lib
-        from fastff import training
+        from fastff.training.data import prepare_x
 
         if distribution_lib.get_distribution() is not None:
             raise NotImplementedError("models with several outputs train in one process; "
@@ -224,7 +224,7 @@ class MultiSpec:
                              "use sample_weight (a list or dict per output)")
         if y is None:
             raise ValueError(f"{prefix}y: targets are required")
-        X = training._prepare_x(model, x, prefix + "x")
+        X = prepare_x(model, x, prefix + "x")
         n = X.shape[0]
         ys = self._split(y, prefix + "y", one_for_all=False)
         shapes = self.graph.out_shapes
@@ -283,7 +283,7 @@ class MultiSpec:
 
     def forward_backward(self, model: Any, xb: Any, yb: Arrays, swb: Arrays | None,
                          ws: list | None, need_dx: bool, want_pred: Any) -> tuple:
-        """``fastff.training.forward_backward`` for several outputs."""
+        """``fastff.training.general.forward_backward`` for several outputs."""
         ops = model.ops
         outs, bp = self.graph.forward_outputs(xb, True, None if ws is None else ws[0],
                                               self.fused)
@@ -298,7 +298,7 @@ class MultiSpec:
 
     def loss_and_pred(self, model: Any, xb: Any, yb: Arrays, swb: Arrays | None,
                       ws: list) -> tuple:
-        """``fastff.training._loss_and_pred`` for several outputs."""
+        """``fastff.training.general.loss_and_pred`` for several outputs."""
         if not isinstance(model.params, np.ndarray):
             raise NotImplementedError("models with several outputs are evaluated on the CPU; "
                                       "use device='cpu'")
@@ -313,7 +313,7 @@ class MultiSpec:
 
 
 class Tracker:
-    """Running per-output losses and metrics over an epoch (``training._Tracker``'s job)."""
+    """Running per-output losses and metrics over an epoch (``training.loop.Tracker``'s job)."""
 
     def __init__(self, spec: MultiSpec, metrics: list) -> None:
         self.spec = spec
@@ -340,7 +340,7 @@ class Tracker:
                 self.weights[k] += n
             else:
                 self.totals[k] += float(np.dot(pr.astype(np.float64), swk))
-                self.weights[k] += float(swk.sum(dtype=np.float64))
+                self.weights[k] += n  # Keras: the weighted sum over the rows
         for m, k in zip(self.metrics, self.outs):
             m.update_state(yb.arrays[k], preds[k],
                            None if swb is None else swb.arrays[k])
@@ -366,14 +366,15 @@ def predict(model: Any, x: Any, batch_size: int | None, verbose: Any, callbacks:
             single_batch: bool = False, training: bool = False) -> Any:
     """Every output for ``x`` in batches, as a list or dict like the model's outputs."""
     from fastff import config
-    from fastff import training as tr
     from fastff.callbacks.callback_list import CallbackList
+    from fastff.training import data as tr_data
+    from fastff.training import general as tr
 
     batch_size = V.check_positive_int(
         config.PREDICT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
-    verbose = tr._verbose(verbose)
-    X = tr._prepare_x(model, x)
-    ops = tr._bind_ops(model)
+    verbose = tr_data.check_verbose(verbose)
+    X = tr_data.prepare_x(model, x)
+    ops = tr.bind_ops(model)
     graph = model._graph
     n = X.shape[0]
     if single_batch or n == 0:

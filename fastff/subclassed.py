@@ -348,9 +348,9 @@ class Model(Sequential):
         if _call_context.inside_call():  # nested in another model's call: on its tape
             return self.call(x, training=training)
         if training:
-            from fastff import training as _training
+            from fastff.training.general import forward
 
-            return _training.forward(self, x, training=True)
+            return forward(self, x, training=True)
         return Sequential.__call__(self, x, training=False)
 
     # ---- tracking -----------------------------------------------------------------------

@@ -77,9 +77,9 @@ def check_grads(layer_or_model: Any, x: Any, y: Any = None, *, eps: float = 1e-6
     ``max|analytic − numeric| / max(max|analytic|, max|numeric|, 1e-3)``. Raises AssertionError
     naming the worst array and element when it exceeds ``tol``.
     """
-    from fastff import training as tr
     from fastff.backend import get_ops
     from fastff.layers import Layer
+    from fastff.training import general as tr
 
     ops = ops or get_ops()
     x64 = np.ascontiguousarray(np.asarray(x, dtype=np.float64))

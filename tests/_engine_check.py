@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from fastff import fastpath
 from fastff.backend.cpu_ops import CpuOps
+from fastff.training import compiled as fastpath
 
 #: the Ops methods a training step of a Dense stack calls
 RECORDED = ("dense", "backprop_dense", "dropout_mask", "multiply", "softmax_xent_sparse",

@@ -111,7 +111,7 @@ def test_trains_to_the_same_weights_as_dense_on_the_general_path():
 
 
 def test_custom_layers_never_take_the_compiled_path():
-    from fastff import fastpath
+    from fastff.training import compiled as fastpath
 
     custom, _ = _pair()
     custom.compile("sgd", "mse")

@@ -297,3 +297,35 @@ def test_multi_output_model_on_a_generator_matches_arrays():
     assert len(got) == 2
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_batch_sources_and_arrays_share_one_loop():
+    """A generator trains, validates and evaluates as the same batches fed as arrays (one
+    loop): same History, same weights, same evaluation; fit's validation fires the test hooks
+    for either kind of input."""
+    class Hooks(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.tests = 0
+
+        def on_test_begin(self, logs=None):
+            self.tests += 1
+
+    runs = []
+    for kind in ("arrays", "generator"):
+        m = _model()
+        hooks = Hooks()
+        if kind == "arrays":
+            h = m.fit(X, Yc, batch_size=BS, epochs=2, shuffle=False, verbose=0,
+                      validation_data=(X[:16], Yc[:16]), callbacks=[hooks])
+            ev = m.evaluate(X, Yc, batch_size=BS, verbose=0, return_dict=True)
+        else:
+            h = m.fit(_gen(X, Yc, BS, repeat=2), steps_per_epoch=5, epochs=2, verbose=0,
+                      validation_data=_gen(X[:16], Yc[:16], BS, repeat=2),
+                      validation_steps=2, callbacks=[hooks])
+            ev = m.evaluate(_gen(X, Yc, BS), verbose=0, return_dict=True)
+        runs.append((h.history, m.get_weights(), ev, hooks.tests))
+    (h_a, w_a, ev_a, t_a), (h_g, w_g, ev_g, t_g) = runs
+    assert h_a == h_g and ev_a == ev_g and t_a == t_g == 2
+    for a, b in zip(w_a, w_g):
+        np.testing.assert_array_equal(a, b)

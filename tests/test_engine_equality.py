@@ -19,8 +19,9 @@ import pytest
 
 import fastff
 from fastff import activations as activations_mod
-from fastff import config, fastpath, layers, optimizers
+from fastff import config, layers, optimizers
 from fastff.backend import spec
+from fastff.training import compiled as fastpath
 from tests._engine_check import RecordingOps, where_they_differ
 
 #: option variants that switch on an optimizer's branches (a newly registered optimizer is

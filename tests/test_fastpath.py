@@ -1,4 +1,4 @@
-"""The compiled path (fastff.fastpath) gives the general path's numbers, bit for bit.
+"""The compiled path (fastff.training.compiled) gives the general path's numbers, bit for bit.
 
 Each case trains the same model twice — compiled path on and off — and compares weights,
 optimizer state, History, dropout counters and predictions with ``array_equal``; fallback
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import fastff
-from fastff import config, fastpath, layers, optimizers
+from fastff import config, layers, optimizers
 from fastff.backend.kernels.shuffle import seeded_permutation
+from fastff.training import compiled as fastpath
 
 
 @pytest.fixture
@@ -301,3 +302,100 @@ def test_compiled_predict_takes_read_only_and_float64_inputs():
         assert np.array_equal(first, again)
         assert np.array_equal(model.predict(frozen, verbose=0), first)
         assert np.array_equal(model.predict(xs, verbose=0), first)
+
+
+# ------------------------------------------------------------------ components that lower
+def _lowering_model(stack, loss="sparse_categorical_crossentropy", metrics=None):
+    def make():
+        config.set_seed(5)
+        model = fastff.Sequential([layers.Input((12,)), *stack()])
+        model.compile(optimizer="adam", loss=loss, metrics=metrics)
+        return model
+    return make
+
+
+@pytest.mark.parametrize("tail", ["activation", "softmax_layer"])
+def test_activation_layer_folds_into_the_linear_output_unit(tail, general_path):
+    """Dense(linear) + Activation('softmax') / Softmax() lowers to one softmax unit: the
+    general engine computes a softmax Dense as exactly that."""
+    def stack():
+        act = layers.Activation("softmax") if tail == "activation" else layers.Softmax()
+        return [layers.Flatten(), layers.Dense(9, activation="relu"), layers.Dropout(0.2),
+                layers.Dense(4), layers.Activation("linear"), act]
+    x, y = _data()
+    _assert_same(_lowering_model(stack, metrics=["accuracy"]),
+                 dict(batch_size=32, epochs=2), x, y, general_path)
+
+
+def test_what_does_not_lower_stays_general(general_path):
+    """An activation layer after a non-linear unit, a relu layer, a Dense subclass with its
+    own forward and a loss subclass with its own call all keep the general engine."""
+    class MyDense(layers.Dense):
+        def forward(self, x, training=False, ws=None):
+            return super().forward(x, training, ws)
+
+    class MyMSE(fastff.losses.MeanSquaredError):
+        def call(self, y_true, y_pred):
+            return fastff.ops.mean((y_pred - y_true) ** 2, axis=-1)
+
+    x, y = _data()
+    cases = [(lambda: [layers.Dense(4, activation="tanh"), layers.Activation("softmax")],
+              "sparse_categorical_crossentropy"),
+             (lambda: [layers.Dense(9), layers.ReLU(), layers.Dense(4, activation="softmax")],
+              "sparse_categorical_crossentropy"),
+             (lambda: [MyDense(4, activation="softmax")], "sparse_categorical_crossentropy"),
+             (lambda: [layers.Dense(4)], MyMSE())]
+    for stack, loss in cases:
+        model = _lowering_model(stack, loss)()
+        yy = y if isinstance(loss, str) else np.eye(4, dtype=np.float32)[y]
+        model.fit(x, yy, batch_size=32, epochs=1, verbose=0)
+        assert fastpath.train_plan(model, 32) is None
+    good = _lowering_model(lambda: [layers.Dense(4)], "mse")()
+    good.fit(x, np.eye(4, dtype=np.float32)[y], batch_size=32, epochs=1, verbose=0)
+    assert fastpath.train_plan(good, 32) is not None
+
+
+def test_stack_builder_vocabulary():
+    """The builder a layer's lower() speaks to: units need a bias and an epilogue
+    activation, dropout needs a seed and a following unit."""
+    b = fastpath.StackBuilder()
+    assert not b.finish()
+    d = layers.Dense(3, activation="gelu")
+    d.build_for((4,))
+    assert not d.lower(b)  # no C epilogue for gelu
+    drop = layers.Dropout(0.5, seed=1)
+    drop._mask_seed = 1
+    assert drop.lower(b) and not b.finish()  # a dropout must be followed by a unit
+    d2 = layers.Dense(3, activation="relu")
+    d2.build_for((4,))
+    assert d2.lower(b) and b.finish() and b.units[-1].drop is drop
+
+
+def test_functional_chain_takes_the_compiled_path(general_path):
+    """A functional Model that is a plain chain of lowerable layers trains on the compiled
+    engine, bit for bit as on the general one (and as the same Sequential)."""
+    def make():
+        config.set_seed(3)
+        inp = layers.Input((12,))
+        h = layers.Dense(9, activation="relu")(inp)
+        h = layers.Dropout(0.25)(h)
+        out = layers.Dense(4, activation="softmax")(h)
+        model = fastff.Model(inp, out)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+    x, y = _data()
+    _assert_same(make, dict(batch_size=32, epochs=2), x, y, general_path)
+    _assert_same(make, dict(batch_size=64, epochs=3, shuffle=False), x, y, general_path)
+
+
+def test_functional_graphs_that_are_not_chains_stay_general():
+    inp = layers.Input((12,))
+    a = layers.Dense(4, activation="relu")(inp)
+    b = layers.Dense(4, activation="relu")(inp)
+    out = layers.Dense(4, activation="softmax")(layers.Add()([a, b]))
+    model = fastff.Model(inp, out)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert fastpath.train_plan(model, 32) is None

@@ -147,11 +147,8 @@ def test_graph_sees_deferred_and_relative_imports() -> None:
     assert len(g) > 50
 
 
-#: the one knot still allowed, as (importer, imported) edges left out of the cycle check:
-#: fastpath.fit_loop borrows training's _Tracker / _evaluate_arrays / _should_validate and
-#: training calls fastpath. Issue 12 step 5 (one loop over two step engines, the compiled
-#: engine never importing the loop) removes it; then delete this entry.
-ALLOWED_EDGES = {("fastff.fastpath", "fastff.training")}
+#: (importer, imported) edges left out of the cycle check: none.
+ALLOWED_EDGES: set[tuple[str, str]] = set()
 
 
 def test_no_import_cycles() -> None:

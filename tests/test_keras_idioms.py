@@ -392,20 +392,6 @@ def test_class_and_sample_weight():
     p = model.predict(x, verbose=0)
     per = -np.log(p[np.arange(len(y)), y])
     got = model.evaluate(x, y, sample_weight=sw, verbose=0, batch_size=len(y))
-    assert got == pytest.approx(np.sum(per * sw) / np.sum(sw), rel=1e-4)  # fastff today
-
-
-@pytest.mark.xfail(strict=True, reason="fastff's losses divide a sample-weighted sum by the sum "
-                   "of the weights; Keras 3's sum_over_batch_size divides by the batch size")
-def test_sample_weighted_loss_is_keras_sum_over_batch_size():
-    x, y = _blobs()
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
-    model.compile("adam", "sparse_categorical_crossentropy")
-    sw = np.where(y == 0, 2.0, 1.0)
-    # evaluate with sample weights: Keras 3 gives sum(w * loss) / n
-    p = model.predict(x, verbose=0)
-    per = -np.log(p[np.arange(len(y)), y])
-    got = model.evaluate(x, y, sample_weight=sw, verbose=0, batch_size=len(y))
     assert got == pytest.approx(np.sum(per * sw) / len(y), rel=1e-4)  # Keras 3: sum / n
 
 

@@ -98,7 +98,7 @@ def test_noise_layers_in_sequential_fit():
 def test_dropout_noise_shape_in_fit_takes_the_general_path(monkeypatch):
     """The compiled Dense+Dropout step draws a full mask: a noise_shape Dropout must not
     take it (same weights whether the compiled path is enabled or not)."""
-    from fastff import fastpath
+    from fastff.training import compiled as fastpath
 
     x = rng.standard_normal((64, 6)).astype(np.float32)
     y = rng.integers(0, 3, 64)

@@ -82,13 +82,13 @@ def test_fused_matches_unfused_in_float64():
     np.testing.assert_allclose(gz, g1, atol=1e-10)
 
 
-def test_sample_weight_weighted_mean():
+def test_sample_weight_sum_over_batch_size():
     w = np.array([1.0, 2.0, 0.0, 1.0, 1.0, 3.0])
     ops = fastff.backend.get_ops("numpy")
     lo = losses.MeanSquaredError()
     t = np.zeros((6, 4))
     per_row, g = lo.forward(ops, LOGITS, t, w)
-    np.testing.assert_allclose(g, 2 * LOGITS / 4 * (w / w.sum())[:, None])
+    np.testing.assert_allclose(g, 2 * LOGITS / 4 * (w / 6)[:, None])  # Keras: Σ w l / n
     assert lo(t, LOGITS, sample_weight=w) == pytest.approx(np.sum(per_row * w) / 6)
 
 

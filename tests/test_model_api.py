@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import fastff
-from fastff import fastpath, layers
+from fastff import layers
+from fastff.training import compiled as fastpath
 
 ROOT = Path(__file__).resolve().parents[1]
 

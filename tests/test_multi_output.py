@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import fastff
+import fastff.training.data
+import fastff.training.general
 from fastff import layers, training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +65,8 @@ def _total_loss(m, x, ys, sw=None):
 
 
 def _grads(m, x, ys, sw=None):
-    X, Y, SW = training._prepare_xy(m, x, ys, sw)
-    training._bind_ops(m)
+    X, Y, SW = training.data.prepare_xy(m, x, ys, sw)
+    training.general.bind_ops(m)
     m._build_optimizer()
     training.forward_backward(m, X, Y, SW)
     return [p.grad.copy() for p in m.trainable_weights]
@@ -204,8 +206,8 @@ def test_one_sample_weight_applies_to_every_output():
     m.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"])
     d = m.evaluate(x, [y1, y2], sample_weight=sw, verbose=0, return_dict=True)
     p1, p2 = m.predict(x, verbose=0)
-    l1 = np.dot(_softmax_ce(p1, y1), sw) / sw.sum()
-    l2 = np.dot(((p2 - y2) ** 2).ravel(), sw) / sw.sum()
+    l1 = np.dot(_softmax_ce(p1, y1), sw) / len(sw)  # Keras: Σ w l / n
+    l2 = np.dot(((p2 - y2) ** 2).ravel(), sw) / len(sw)
     assert d["cls_loss"] == pytest.approx(l1, rel=1e-10)
     assert d["reg_loss"] == pytest.approx(l2, rel=1e-10)
 

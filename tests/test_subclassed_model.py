@@ -106,7 +106,7 @@ def test_trains_bitwise_like_sequential_general_path(monkeypatch):
     """Same kernels in the same order (Dense forward/backprop closures, MSE kernel, one SGD
     pass over the same flat layout; the tape only sequences them), so equality is bitwise.
     The Sequential runs on the general path (compiled path switched off)."""
-    from fastff import fastpath
+    from fastff.training import compiled as fastpath
 
     monkeypatch.setattr(fastpath, "ENABLED", False)
     x, y = _data()

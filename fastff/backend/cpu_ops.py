@@ -86,8 +86,7 @@ def _weights(n: int, sample_weight: Any, dtype: np.dtype) -> tuple[np.ndarray, A
     if sample_weight is None:
         return _EMPTY[dtype], dtype.type(1.0 / n) if n else dtype.type(0)
     w = np.ascontiguousarray(np.asarray(sample_weight, dtype=dtype).reshape(n))
-    total = np.sum(w, dtype=np.float64)
-    return w, dtype.type(1.0 / total) if total != 0 else dtype.type(0)
+    return w, dtype.type(1.0 / n) if n else dtype.type(0)
 
 
 class CpuOps(NumpyOps):

@@ -194,14 +194,13 @@ def _write(out: np.ndarray | None, value: np.ndarray) -> np.ndarray:
 
 
 def _row_weights(n: int, sample_weight: Any, dtype: np.dtype) -> tuple[np.ndarray, Any]:
-    """Per-row weights w_i and the mean-reduction factor 1/Σw (0 when Σw == 0)."""
+    """Per-row weights w_i and the reduction factor 1/n (Keras's ``sum_over_batch_size``:
+    the weighted sum over the batch size, whatever the weights add up to)."""
     if sample_weight is None:
         w = np.ones(n, dtype=dtype)
     else:
         w = np.asarray(sample_weight, dtype=dtype).reshape(n)
-    total = np.sum(w, dtype=np.float64)
-    inv = dtype.type(1.0 / total) if total != 0 else dtype.type(0)
-    return w, inv
+    return w, dtype.type(1.0 / n) if n else dtype.type(0)
 
 
 class OptimizerSteps:
@@ -412,7 +411,7 @@ class NumpyOps(OptimizerSteps):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-row ``-log softmax(z)[label]`` (unweighted) and the mean-reduced gradient.
 
-        ``dlogits = (softmax(z) - onehot) * w_i / Σw``.
+        ``dlogits = (softmax(z) - onehot) * w_i / n``.
         """
         z = logits
         n = z.shape[0]
@@ -433,7 +432,7 @@ class NumpyOps(OptimizerSteps):
         self, logits: np.ndarray, targets: np.ndarray, sample_weight: Any = None,
         dlogits: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-row ``-Σ t log softmax(z)`` and gradient ``(softmax(z) Σt - t) * w_i / Σw``."""
+        """Per-row ``-Σ t log softmax(z)`` and gradient ``(softmax(z) Σt - t) * w_i / n``."""
         z = logits
         t = np.asarray(targets, dtype=z.dtype)
         d = z - np.max(z, axis=-1, keepdims=True)
@@ -451,7 +450,7 @@ class NumpyOps(OptimizerSteps):
         """Binary cross-entropy on logits, averaged over the last axis per row (as Keras).
 
         Element loss ``max(z,0) - z t + log1p(exp(-|z|))``; gradient
-        ``(sigmoid(z) - t) / C * w_i / Σw`` for C columns.
+        ``(sigmoid(z) - t) / C * w_i / n`` for C columns.
         """
         z = logits
         z2 = z.reshape(z.shape[0], -1)
@@ -468,7 +467,7 @@ class NumpyOps(OptimizerSteps):
         dy: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-row ``mean_j (y - t)²`` and the gradient of the weighted batch mean,
-        ``2 (y - t) w_i / (Σw C)`` for C columns."""
+        ``2 (y - t) w_i / (n C)`` for C columns."""
         e = y_pred - np.asarray(y_true, dtype=y_pred.dtype)
         c = e.shape[1]
         w, inv = _row_weights(e.shape[0], sample_weight, e.dtype)

@@ -18,6 +18,7 @@ _LAZY = {
     "TerminateOnNaN": "terminate_on_nan",
     "CSVLogger": "csv_logger",
     "LambdaCallback": "lambda_callback",
+    "TensorBoard": "tensorboard",
 }
 
 __all__ = ["Callback", "CallbackList", "History", *_LAZY]

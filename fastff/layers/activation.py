@@ -24,6 +24,10 @@ class Activation(Layer):
         name = self.activation.name if self.activation.builtin else None
         return name if name in ("softmax", "sigmoid") else None
 
+    def lower(self, builder: Any) -> bool:
+        """Folded into the previous unit where the builder can (see ``StackBuilder``)."""
+        return builder.activation(self, self.activation)
+
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         ops, act = self.ops, self.activation
         y = act.forward(ops, x, out=buffer(ws, "y", x.shape, x.dtype))

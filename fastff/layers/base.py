@@ -381,6 +381,14 @@ class Layer:
     def ops(self, value: Any) -> None:
         self._ops = value
 
+    def lower(self, builder: Any) -> bool:
+        """Describe this layer's compiled form to ``builder`` (the compiled engine's
+        ``StackBuilder``: ``dense``, ``dropout``, ``activation``, ``identity``) and return
+        whether it could; the default, False, keeps a model with this layer on the general
+        engine. A subclass that redefines ``forward``/``call``/``build`` must define its own
+        ``lower`` to be lowered (``training.compiled.lowers``)."""
+        return False
+
     def forward(self, x: np.ndarray, training: bool = False,
                 ws: Workspace | None = None) -> tuple[np.ndarray, Backprop]:
         """``(y, backprop)``; ``backprop(dy, need_dx=True)`` returns ``dx`` or None.
@@ -596,3 +604,20 @@ def tracked_layers(obj: Any) -> list[Layer]:
         if k not in ("_ops", "_sublayers", "_own_params", "params"):
             visit(v, 0)
     return out
+
+
+#: what a class's own methods of these names mean: a subclass that redefines any of them has
+#: its own computation and must declare its own ``lower`` to be lowered
+COMPUTE_METHODS = ("forward", "forward_logits", "call", "build", "_forward")
+
+
+def lowers(obj: Any, names: tuple = COMPUTE_METHODS) -> bool:
+    """Whether ``obj.lower`` describes its class: no class below the one defining ``lower``
+    redefines how the object computes (a user subclass of ``Dense`` with its own ``forward``
+    stays on the general engine)."""
+    for cls in type(obj).__mro__:
+        if "lower" in cls.__dict__:
+            return True
+        if any(n in cls.__dict__ for n in names):
+            return False
+    return False

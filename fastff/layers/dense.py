@@ -49,6 +49,10 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (self.units,)
 
+    def lower(self, builder: Any) -> bool:
+        """One GEMM + bias + epilogue unit (needs a bias)."""
+        return self.use_bias and builder.dense(self, self.kernel, self.bias, self.activation)
+
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         return self._forward(x, ws, apply_activation=True)
 

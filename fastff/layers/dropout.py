@@ -49,6 +49,10 @@ class Dropout(Layer):
             self._mask_seed = config.draw_seed() % (2**31)
         return self.ops.dropout_mask(shape, self.rate, self._mask_seed, int(self.step), dtype)
 
+    def lower(self, builder: Any) -> bool:
+        """A full-mask dropout in front of the next unit (not with a ``noise_shape``)."""
+        return self.noise_shape is None and builder.dropout(self, self.rate, self._mask_seed)
+
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         if not training or self.rate == 0.0:
             return x, _identity_backprop

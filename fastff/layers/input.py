@@ -44,6 +44,10 @@ class Input(Layer, SymbolicInput):
     def output(self) -> Input:
         return self
 
+    def lower(self, builder: Any) -> bool:
+        """The identity."""
+        return builder.identity(self)
+
     def forward(self, x, training: bool = False, ws: Workspace | None = None):
         return x, lambda dy, need_dx=True: dy if need_dx else None
 

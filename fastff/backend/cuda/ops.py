@@ -353,15 +353,13 @@ class CudaOps(OptimizerSteps):
         if sample_weight is None:
             return dummy, False, t(1.0 / n) if n else t(0)
         w = self.to_numpy(sample_weight).astype(dt).reshape(n)
-        total = np.sum(w, dtype=np.float64)
-        inv = t(1.0 / total) if total != 0 else t(0)
-        return cuda.to_device(np.ascontiguousarray(w)), True, inv
+        return cuda.to_device(np.ascontiguousarray(w)), True, t(1.0 / n) if n else t(0)
 
     def softmax_xent_sparse(
         self, logits: Array, labels: Array, sample_weight: Any = None,
         dlogits: Array | None = None,
     ) -> tuple[Array, Array]:
-        """Per-row ``-log softmax(z)[label]`` and ``dlogits = (softmax - onehot) w_i / Σw``.
+        """Per-row ``-log softmax(z)[label]`` and ``dlogits = (softmax - onehot) w_i / n``.
 
         Host labels are range-checked (ValueError); rows of device labels out of range get
         loss nan and a zero gradient."""
@@ -388,7 +386,7 @@ class CudaOps(OptimizerSteps):
         self, logits: Array, targets: Array, sample_weight: Any = None,
         dlogits: Array | None = None,
     ) -> tuple[Array, Array]:
-        """Per-row ``-Σ t log softmax(z)``; gradient ``(softmax(z) Σt - t) w_i / Σw``."""
+        """Per-row ``-Σ t log softmax(z)``; gradient ``(softmax(z) Σt - t) w_i / n``."""
         host = not is_device_array(logits)
         Z = self._in(logits)
         n = Z.shape[0]
@@ -424,7 +422,7 @@ class CudaOps(OptimizerSteps):
     def mse(
         self, y_pred: Array, y_true: Array, sample_weight: Any = None, dy: Array | None = None,
     ) -> tuple[Array, Array]:
-        """Per-row ``mean_j (y - t)²`` and the gradient ``2 (y - t) w_i / (Σw C)``."""
+        """Per-row ``mean_j (y - t)²`` and the gradient ``2 (y - t) w_i / (n C)``."""
         host = not is_device_array(y_pred)
         Y = self._in(y_pred)
         n, c = Y.shape

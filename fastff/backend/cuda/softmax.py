@@ -3,7 +3,7 @@
 Layout: a block of ``LANES x ROWS`` threads serves ROWS rows, one warp-sized group of lanes
 per row; lanes stride over the columns and combine through a shared-memory tree, so row
 reductions are deterministic. Every loss subtracts the row max before exponentiating
-(stable log-sum-exp). Gradients are mean-reduced: row i is scaled by ``w_i / Σw`` (``inv``
+(stable log-sum-exp). Gradients are mean-reduced: row i is scaled by ``w_i / n`` (``inv``
 = 1/n when unweighted), as ``NumpyOps``.
 """
 

@@ -1,7 +1,7 @@
 """The mean-squared-error loss kernel (per-row loss and mean-reduced gradient in one pass).
 
 Row i: ``loss_i = Σ_j (y - t)² / C`` (the sum in float64) and ``d = 2 (y - t) · c_i / C``
-with ``c_i = w_i / Σw`` (``w`` empty: unweighted, ``inv = 1/n``), as the softmax kernels
+with ``c_i = w_i / n`` (``w`` empty: unweighted, ``inv = 1/n``), as the softmax kernels
 scale rows. ``CpuOps.mse`` and the compiled training step both call it.
 """
 

@@ -5,7 +5,7 @@ losses and gradients. Row sums accumulate in float64 (a float32 row of 10^6 logi
 within 1e-7, not 1e-2) and start from 0, so a -inf logit has probability 0 wherever it is.
 Non-finite rows follow IEEE arithmetic on ``exp(x - max) / Σ exp(x - max)``, as PyTorch: a NaN
 anywhere, a +inf, or all -inf give a NaN row. Gradients are mean-reduced: row i is scaled
-by ``c_i = w_i / Σw`` (``w`` empty means unweighted, ``inv = 1/n``).
+by ``c_i = w_i / n`` (``w`` empty means unweighted, ``inv = 1/n``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Whole training steps (and whole epochs) of a Dense stack as one compiled call.
 
-The compiled path of ``fit`` (see ``fastff.fastpath``): for each step it makes exactly the
+The compiled path of ``fit`` (see ``fastff.training.compiled``): for each step it makes exactly the
 kernel calls the general path makes through the layers and ``CpuOps`` — the same C GEMMs with
 the same epilogues, the same fused activation-derivative + bias-gradient pass, the same
 softmax/sigmoid cross-entropy and MSE kernels, dropout masks and optimizer kernels — so parameters,
