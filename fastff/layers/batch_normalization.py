@@ -80,6 +80,14 @@ class BatchNormalization(Layer):
                                                self.moving_variance_initializer,
                                                trainable=False)
 
+    def lower(self, builder: Any) -> bool:
+        """After a Dense unit, over its features (2-D inputs, ``axis`` the last): the compiled
+        step runs the same ``kernels.batch_norm`` calls as ``forward``/``backprop``."""
+        if self._axes != (1,) or not hasattr(builder, "batch_norm"):
+            return False
+        return builder.batch_norm(self, self.gamma, self.beta, self.moving_mean,
+                                  self.moving_variance, self.epsilon, self.momentum)
+
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         require_host(x, self)
         ops = self.ops
