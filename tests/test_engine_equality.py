@@ -216,3 +216,21 @@ def test_batchnorm_lowering_rules():
     assert plan(frozen) is None
     assert plan(layers.BatchNormalization(gamma_regularizer="l2")) is None
     assert plan(out="linear", loss="mse", tail=(layers.BatchNormalization(),)) is None
+
+
+def test_a_batchnorm_divergence_is_named(monkeypatch):
+    """The divergence finder also checks a BatchNormalization's output, kernel by kernel."""
+    from fastff.backend.cpu_ops import CpuOps
+
+    make, d, n_out = _factory("sgd", {}, "relu", {}, LOSSES[0], False, False, {})
+    x, y = _data(24, d, "sparse", n_out)
+    real = CpuOps.batch_norm_train
+
+    def off_by_a_bit(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        out[0].reshape(-1)[0] = np.nextafter(out[0].reshape(-1)[0], np.inf)
+        return out
+
+    assert "one step agrees" in where_they_differ(make, x, y, 24)
+    monkeypatch.setattr(CpuOps, "batch_norm_train", off_by_a_bit)
+    assert where_they_differ(make, x, y, 24).startswith("kernel call batch_norm_train #0")
