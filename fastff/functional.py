@@ -23,6 +23,7 @@ from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
 from fastff.layers.base import lowers
+from fastff.layers.composite import Composite
 from fastff.layers.masking import forward_masked, makes_masks, output_mask
 from fastff.layers.symbolic import SymbolicTensor, call_symbolic, is_symbolic
 from fastff.subclassed import Model as BaseModel
@@ -52,13 +53,17 @@ class _Inputs:
             np.take(a, perm, axis=0, out=o)
 
 
-class _Graph(Layer):
+class _Graph(Composite):
     """The whole graph as one layer: forward runs the nodes in order, backprop in reverse.
 
     ``outputs`` is one tensor or a list (then ``forward`` returns a list and ``backprop``
     takes one gradient, or None, per output). A layer called on several tensors (a shared
     layer) is one node per call over one set of weights; its gradient is the sum over calls.
     """
+
+    #: set when the graph is a layer of an outer model (``fastff.nested``): backprop then
+    #: returns the gradient with respect to its inputs
+    inputs_need_grad = False
 
     def __init__(self, inputs: list[Input], output: Any, name: str):
         super().__init__(name=name)
@@ -140,33 +145,8 @@ class _Graph(Layer):
         return out
 
     @property
-    def params(self) -> list:  # type: ignore[override]
-        return [p for layer in self.layers for p in layer.params]
-
-    @params.setter
-    def params(self, value: list) -> None:  # Layer.__init__ assigns []
-        pass
-
-    @property
-    def trainable_params(self) -> list:
-        return [p for layer in self.layers for p in layer.trainable_params] \
-            if self.trainable else []
-
-    @property
-    def non_trainable_params(self) -> list:
-        if not self.trainable:
-            return self.params
-        return [p for layer in self.layers for p in layer.non_trainable_params]
-
-    @property
-    def ops(self) -> Any:
-        return Layer.ops.fget(self)
-
-    @ops.setter
-    def ops(self, value: Any) -> None:
-        self._ops = value
-        for layer in getattr(self, "nodes", []):
-            layer[0].ops = value
+    def inner_layers(self) -> list[Layer]:
+        return self.layers
 
     @property
     def step(self) -> int:
@@ -240,7 +220,7 @@ class _Graph(Layer):
         kids = self._workspaces(ws)
         bps = []
         # a node needs backprop when it or anything upstream has trainable weights
-        active = [False] * k
+        active = [self.inputs_need_grad] * k
         masks = [None] * k if self._mask_flow else None  # Keras's masks, node by node
         calls: dict[int, int] = {}
         for i, (layer, refs) in enumerate(self.nodes):
@@ -284,7 +264,7 @@ class _Graph(Layer):
                 if g is None or not active[k + i]:
                     continue
                 layer, refs = self.nodes[i]
-                need = any(active[r] for r in refs)
+                need = any(active[r] and (r >= k or need_dx) for r in refs)
                 dx = bps[i](g, need)
                 if id(layer) in shared:
                     tp = layer.trainable_params
@@ -299,13 +279,15 @@ class _Graph(Layer):
                     continue
                 parts = dx if getattr(layer, "multi_input", False) else [dx]
                 for r, d in zip(refs, parts):
-                    if active[r]:
+                    if active[r] and (r >= k or need_dx):
                         grads[r] = d if grads[r] is None else grads[r] + d
             if self.multi and len(done) != len(self._uses):  # no loss reached: zero grad
                 for layer in self.layers:
                     if id(layer) not in done:
                         for p in layer.trainable_params:
                             p.grad[...] = 0
+            if need_dx and self.inputs_need_grad:  # nested: d loss / d inputs
+                return grads[:k] if k > 1 else grads[0]
             return None
 
         if self.multi:
@@ -474,7 +456,8 @@ class Model(BaseModel):
         return multi_output.predict(self, x, None, 0, None, single_batch=True)
 
     def __call__(self, x: Any, training: bool = False) -> Any:
-        if self._output_kind is None:
+        if self._output_kind is None or is_symbolic(x) or (
+                isinstance(x, (list, tuple)) and x and is_symbolic(x[0])):
             return super().__call__(x, training)
         return multi_output.predict(self, x, None, 0, None, single_batch=True,
                                     training=bool(training))
@@ -551,8 +534,8 @@ class Model(BaseModel):
             if id(layer) in seen:  # a shared layer: one row, as Keras
                 continue
             seen.add(id(layer))
-            rows.append((layer.name, type(layer).__name__, _shape(shape),
-                         f"{layer.count_params():,}"))
+            kind = getattr(layer, "type_name", type(layer).__name__)
+            rows.append((layer.name, kind, _shape(shape), f"{layer.count_params():,}"))
         return rows
 
     def _tensor_names(self) -> list[str]:
@@ -593,8 +576,8 @@ class Model(BaseModel):
             ins.append(t)
         by_name: dict[str, Layer] = {}
         for lc in cfg["layers"]:
-            layer = deserialize_layer({"class_name": lc["class_name"], "config": lc["config"]},
-                                      custom_objects)
+            layer = saving.deserialize_layer_or_model(
+                {"class_name": lc["class_name"], "config": lc["config"]}, custom_objects)
             by_name[layer.name] = layer
             if "nodes" not in cfg:
                 srcs = [tensors[n] for n in lc["inbound"]]

@@ -34,12 +34,12 @@ import numpy as np
 
 from fastff import _call_context, config, saving
 from fastff.layers import Input, Layer, Workspace
-from fastff.layers import deserialize as deserialize_layer
 from fastff.layers import serialize as serialize_layer
 from fastff.layers.base import TRAINABLE_VERSION, is_device_array, to_host
 from fastff.layers.chain import Chain
 from fastff.layers.masking import makes_masks
 from fastff.metrics import compiled as compiled_metrics
+from fastff.nested import as_layer
 from fastff.training import loop as _training
 
 __all__ = ["Sequential", "load_model"]
@@ -142,7 +142,10 @@ class Sequential:
         return net
 
     def add(self, layer: Layer) -> None:
-        """Append a layer (an ``Input`` first sets the input shape)."""
+        """Append a layer (an ``Input`` first sets the input shape; a model is one layer)."""
+        if layer is self:
+            raise ValueError(f"Sequential.add: model {self.name!r} cannot contain itself")
+        layer = as_layer(layer)
         if isinstance(layer, Input):
             if self._layers:
                 raise ValueError("Sequential.add: an Input must come before the other layers")
@@ -513,6 +516,10 @@ class Sequential:
         return _training.predict(self, x, batch_size, verbose, callbacks, steps=steps)
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+        from fastff.layers.symbolic import call_symbolic, is_symbolic
+
+        if is_symbolic(x) or (isinstance(x, (list, tuple)) and x and is_symbolic(x[0])):
+            return call_symbolic(as_layer(self), x)  # a model used as a layer (Keras)
         if _call_context.inside_call():  # inside a subclassed model's call: part of it
             return self._call_layers(x, training)
         if training:
@@ -523,9 +530,8 @@ class Sequential:
     def _call_layers(self, x: Any, training: Any) -> Any:
         """Run the layers one by one through ``Layer.__call__`` (so an enclosing model's tape
         records them and the weights stay in the enclosing model's buffers)."""
-        if getattr(self, "_graph", None) is not None:
-            raise NotImplementedError("a functional Model inside a subclassed model's call is "
-                                      "not supported yet; use its layers or a Sequential")
+        if getattr(self, "_graph", None) is not None:  # the graph as one recorded node
+            return as_layer(self)(x, training=training)
         h = x
         for layer in self._layers:
             h = layer(h, training=training)
@@ -725,8 +731,12 @@ class Sequential:
         if shape is not None:
             model._set_input_shape(tuple(shape))
         for lc in cfg.get("layers", []):
-            model.add(deserialize_layer(lc, custom_objects))
+            model.add(saving.deserialize_layer_or_model(lc, custom_objects))
         return model
+
+    def _config_class_name(self) -> str:
+        """The class name a config of this model carries (what ``load_model`` looks up)."""
+        return _model_class_name(self)
 
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as JSON (Keras's ``to_json``; ``model_from_json`` reads it back):

@@ -606,13 +606,12 @@ def _sequential_from_config(path: str, config: dict[str, Any],
                             custom_objects: Mapping[str, Any] | None) -> Any:
     """A Sequential from its config: the layers are made (cheap: nothing allocated), their
     weights checked against the file, then the model is built once (not once per layer)."""
-    from fastff import layers as layers_mod
 
     specs = config.get("layers", [])
     if not isinstance(specs, list):
         raise FormatError(f"{path}: invalid model description: model.config.layers must be a "
                           "list")
-    layers = [layers_mod.deserialize(lc, custom_objects) for lc in specs]
+    layers = [deserialize_layer_or_model(lc, custom_objects) for lc in specs]
     shape = config.get("input_shape")
     _check_planned_weights(path, layers, shape, items)
     model = model_class("Sequential")(name=config.get("name"), dtype=config.get("dtype"),
@@ -622,6 +621,24 @@ def _sequential_from_config(path: str, config: dict[str, Any],
     if shape is not None and not model.built:
         model.build((None, *shape))
     return model
+
+
+def deserialize_layer_or_model(spec: Any, custom_objects: Mapping[str, Any] | None = None
+                               ) -> Any:
+    """A layer, or a model used as a layer (a nested ``Sequential``/``Model``), from its
+    ``{"class_name", "config"}``."""
+    from fastff import layers as layers_mod
+
+    name = spec.get("class_name") if isinstance(spec, dict) else None
+    cls = model_class("Model" if name == "Functional" else name) \
+        if isinstance(name, str) and name in (*_BUILTIN_MODEL_MODULES, "Functional") else None
+    if cls is not None:
+        cfg = spec.get("config")
+        if not isinstance(cfg, dict):
+            raise FormatError(f"the config of nested model {name!r} must be an object, "
+                              f"got {cfg!r}")
+        return cls.from_config(cfg, custom_objects=custom_objects)
+    return layers_mod.deserialize(spec, custom_objects)
 
 
 def load_weights(model: Any, path: str | os.PathLike[str]) -> None:

@@ -64,7 +64,8 @@ def _layer_rows(model: Any) -> list[tuple[str, str, str, str]]:
                 out = None
         built = getattr(layer, "built", True)
         count = f"{layer.count_params():,}" if built else "0 (unbuilt)"
-        rows.append((layer.name, type(layer).__name__, _shape_str(out), count))
+        rows.append((layer.name, getattr(layer, "type_name", type(layer).__name__), _shape_str(out),
+                     count))
         shape = out
     return rows
 

@@ -92,6 +92,9 @@ def get(identifier: Any, custom_objects: dict | None = None) -> Layer:
 
 
 def serialize(layer: Layer) -> dict:
+    own = getattr(layer, "serialized", None)  # a node standing for a nested model
+    if own is not None:
+        return own()
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 

@@ -310,6 +310,8 @@ def train_plan(model: Any, batch_size: int) -> _Train | None:
     if st is None:
         return None
     loss = model.loss
+    if getattr(loss, "reduction", None) == "sum":  # weights of n per row: the general engine
+        return None
     lowered = loss.lower() if loss is not None and lowers(loss, _LOSS_COMPUTE) else None
     if lowered is None or lowered[0] not in LOSS_KINDS:
         return None

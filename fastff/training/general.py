@@ -85,6 +85,16 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     return per_row, penalty, pred, dx
 
 
+def loss_weights(model: Any, swb: Any, xb: Any) -> Any:
+    """The per-row weights the model's loss reduces a batch with (``Loss.batch_weights``:
+    ``swb`` itself for Keras's default ``sum_over_batch_size``)."""
+    loss = model.loss
+    if loss is None or getattr(model, "_multi", None) is not None:
+        return swb
+    n = xb.shape[0] if hasattr(xb, "shape") else len(xb)
+    return loss.batch_weights(swb, n)
+
+
 def train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0, yd=None, shard=False):
     """One step; with a distribution, ``shard`` lets each rank update one slice of the
     weights (``fit`` gathers the optimizer state back at every epoch's end)."""
@@ -137,8 +147,8 @@ class GeneralEngine:
         xb, yb, swb = batch[0], batch[1], batch[2]
         share = batch[3] if len(batch) > 3 else 1.0
         yd = batch[4] if len(batch) > 4 else None
-        per_row, penalty, pred = train_step(self.model, xb, yb, swb, self.want_pred, self.dist,
-                                            share, yd, self.shard)
+        per_row, penalty, pred = train_step(self.model, xb, yb, loss_weights(self.model, swb, xb),
+                                            self.want_pred, self.dist, share, yd, self.shard)
         return per_row, penalty, pred, yb, swb
 
 

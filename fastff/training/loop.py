@@ -53,6 +53,7 @@ from fastff.training.general import (
     forward_backward,
     infer,
     loss_and_pred,
+    loss_weights,
     train_step,
 )
 
@@ -62,7 +63,7 @@ __all__ = ["fit", "evaluate", "predict", "forward", "forward_backward", "train_o
 def make_tracker(model: Any, metrics: list) -> Any:
     """The epoch's running logs (per output for a multi-output model)."""
     multi = getattr(model, "_multi", None)
-    return Tracker(metrics, model.ops) if multi is None else multi.tracker(metrics)
+    return Tracker(metrics, model.ops, model.loss) if multi is None else multi.tracker(metrics)
 
 
 class Tracker:
@@ -70,8 +71,9 @@ class Tracker:
     ``fastff.metrics.compiled``: only weighted metrics take the sample weights); the
     unweighted loss sum is ``ops.sum_f64``, the one the compiled engine adds into History."""
 
-    def __init__(self, metrics: list, ops: Any) -> None:
+    def __init__(self, metrics: list, ops: Any, loss: Any = None) -> None:
         self.metrics = metrics
+        self.loss = loss  # its reduction says how the weights count (Loss.batch_weights)
         self._sum = ops.sum_f64
         self.names = getattr(metrics, "names", None) or [m.name for m in metrics]
         self.weighted = getattr(metrics, "weighted", None) or [True] * len(metrics)
@@ -79,12 +81,12 @@ class Tracker:
         self.weight = 0.0
 
     def update(self, per_row, penalty, yb, pred, swb) -> None:
-        if swb is None:
-            w = per_row.shape[0]
+        w = per_row.shape[0]  # Keras: the batch's (weighted) loss sum over its rows
+        lw = swb if self.loss is None else self.loss.batch_weights(swb, w)
+        if lw is None:
             self.loss_total += self._sum(per_row) + penalty * w
         else:
-            w = per_row.shape[0]  # Keras: the batch's weighted loss sum over its rows
-            self.loss_total += float(np.dot(per_row.astype(np.float64), swb)) + penalty * w
+            self.loss_total += float(np.dot(per_row.astype(np.float64), lw)) + penalty * w
         self.weight += w
         for m, weighted in zip(self.metrics, self.weighted):
             m.update_state(yb, pred, swb if weighted else None)
@@ -461,7 +463,8 @@ def _evaluate(model: Any, source: Any, cbl: Any, what: str = "evaluate",
             if batch_logs:
                 cbl.on_test_batch_begin(seen)
             ws = model._predict_workspaces(xb.shape[0])
-            per_row, penalty, pred = loss_and_pred(model, xb, yb, swb, ws, fused)
+            per_row, penalty, pred = loss_and_pred(model, xb, yb, loss_weights(model, swb, xb),
+                                                   ws, fused)
             tracker.update(per_row, penalty, yb, pred, swb)
             seen += 1
             if batch_logs:
@@ -649,8 +652,8 @@ def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
         dist.setup_once(model)
         s, e, share = dist.split_batch(0, X.shape[0], SW)
         X, Y, SW = X[s:e], Y[s:e], None if SW is None else SW[s:e]
-    per_row, penalty, pred = train_step(model, X, Y, SW, want_pred(metrics, model._fused_flag),
-                                        dist, share)
+    per_row, penalty, pred = train_step(model, X, Y, loss_weights(model, SW, X),
+                                        want_pred(metrics, model._fused_flag), dist, share)
     if X.shape[0]:
         tracker.update(per_row, penalty, Y, pred, SW)
     logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
