@@ -28,7 +28,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "get_device": ("fastff.backend", "get_device"),
 }
 _SUBMODULES = (
-    "activations", "backend", "callbacks", "config", "constraints", "data", "distribution",
+    "activations", "backend", "callbacks", "config", "constraints", "data", "datasets",
+    "distribution",
     "errors",
     "export", "functional", "initializers",
     "layers", "linalg", "losses", "metrics", "models", "ops", "optimizers", "random",

@@ -3,7 +3,7 @@
 Each class lives with the code that raises it; this module only re-exports them, loading
 the defining module on first access (PEP 562), so ``import fastff.errors`` stays cheap.
 Every one also derives from a built-in type (``ValueError``, ``RuntimeError``,
-``TypeError``, ``ImportError``), so ``except ValueError`` code keeps working.
+``TypeError``, ``ImportError``, ``OSError``), so ``except ValueError`` code keeps working.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ _WHERE = {
     "DisagreementError": "fastff.distribution._mpi",
     "OpsError": "fastff.ops.tape",
     "NoGradientError": "fastff.ops.tape",
+    "DownloadError": "fastff.utils.file_utils",
 }
 
 __all__ = sorted(_WHERE)

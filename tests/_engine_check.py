@@ -19,7 +19,7 @@ from fastff.training import compiled as fastpath
 #: the Ops methods a training step of a Dense stack calls
 RECORDED = ("dense", "backprop_dense", "dropout_mask", "multiply", "softmax_xent_sparse",
             "softmax_xent", "sigmoid_bce", "mse", "activation", "optimizer_step", "sum_f64",
-            "permutation")
+            "permutation", "batch_norm_train", "backprop_batch_norm")
 
 
 @dataclass
@@ -104,8 +104,9 @@ def where_they_differ(make: Any, x: np.ndarray, y: np.ndarray, batch: int) -> st
     meta, ws = st.workspace(batch, plan.loss_kind != 3)
     dense = [c for c in rec.calls if c.name == "dense"]
     masks = [c for c in rec.calls if c.name == "dropout_mask"]
+    bns = [c for c in rec.calls if c.name == "batch_norm_train"]
     lines = [f"general step: {len(rec.calls)} kernel calls"]
-    m = 0
+    m = n_bn = 0
     for k, row in enumerate(meta):
         ni, no, o = int(row[0]), int(row[1]), int(row[7])
         if row[6] >= 0 and m < len(masks):
@@ -118,10 +119,16 @@ def where_they_differ(make: Any, x: np.ndarray, y: np.ndarray, batch: int) -> st
             why = _differs(dense[k].result, ws[o:o + batch * no])
             if why:
                 return f"kernel call dense #{k} ({dense[k].summary}): {why}"
+        if len(row) > 12 and row[10] >= 0 and n_bn < len(bns):  # a BatchNormalization's z
+            why = _differs(bns[n_bn].result[0], ws[row[12]:row[12] + batch * no])
+            if why:
+                return f"kernel call batch_norm_train #{n_bn} ({bns[n_bn].summary}): {why}"
+            n_bn += 1
     why = _differs(general.grads, compiled.grads)
     if why:
         calls = [c for c in rec.calls if c.name in ("backprop_dense", "softmax_xent_sparse",
-                                                    "softmax_xent", "sigmoid_bce", "mse")]
+                                                    "softmax_xent", "sigmoid_bce", "mse",
+                                                    "backprop_batch_norm")]
         return ("gradients differ after the loss/backprop_dense calls "
                 f"{[c.name for c in calls]}: {why}")
     why = _differs(general.params, compiled.params)

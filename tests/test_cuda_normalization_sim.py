@@ -74,6 +74,18 @@ else:
             close(cb, rb, dt)
         assert OPS.backprop_batch_norm(dy, x, g, mean, var, 1e-3, None, None, False) is None
 
+    def test_batch_norm_train():
+        dt = np.float32
+        x, _, g, b = data(SHAPES[0], dt, 2)
+        rm, rv = g.copy(), np.abs(b) + 0.5
+        cm, cv = rm.copy(), rv.copy()
+        y, mean, var = REF.batch_norm_train(x, g, b, rm, rv, 0.9, 1e-3)
+        out = np.empty_like(x)
+        cy, dm, dv = OPS.batch_norm_train(x, g, b, cm, cv, 0.9, 1e-3, out=out)
+        assert cy is out
+        for got, want in ((cy, y), (dm, mean), (dv, var), (cm, rm), (cv, rv)):
+            close(got, want, dt)
+
     @pytest.mark.parametrize("dt", [np.float64, np.float32])
     @pytest.mark.parametrize("shape", SHAPES)
     @pytest.mark.parametrize("rms", [False, True])

@@ -42,6 +42,8 @@ LOSSES = [("sparse_categorical_crossentropy", "softmax", "sparse"),
           ("mse", None, "real")]
 #: (batch size, rows): odd last batch, a single batch, and one batch over 8192 rows
 BATCHES = [(16, 203), (203, 203), (8500, 8700)]
+#: a BatchNormalization after the hidden Dense layer: none, Keras's default, no gamma/beta
+BATCHNORMS = [None, {"momentum": 0.9}, {"center": False, "scale": False}]
 
 
 def _compiled_optimizers() -> set[str]:
@@ -83,19 +85,21 @@ def _cases() -> list[tuple]:
         dropout = (i // len(LOSSES)) % 2 == 1
         batch = BATCHES[i % len(BATCHES)] if i % 7 else BATCHES[2]
         shuffle = (i // 2) % 2 == 0
-        cases.append(pytest.param(opt, okw, act, akw, loss, dropout, batch, shuffle,
+        bn = BATCHNORMS[(i // 3) % len(BATCHNORMS)]
+        bn_id = "" if bn is None else "-bn" if bn.get("center", True) else "-bn0"
+        cases.append(pytest.param(opt, okw, act, akw, loss, dropout, batch, shuffle, bn,
                                   id=f"{i}-{opt}{'+' if okw else ''}-{act}"
                                      f"{'+' if akw else ''}-{loss[0][:6]}-"
                                      f"{'drop' if dropout else 'nodrop'}-b{batch[0]}-"
-                                     f"{'shuf' if shuffle else 'noshuf'}"))
+                                     f"{'shuf' if shuffle else 'noshuf'}{bn_id}"))
     return cases
 
 
 def test_the_cases_cover_every_axis():
-    seen = [set() for _ in range(6)]
+    seen = [set() for _ in range(7)]
     for c in _cases():
-        opt, okw, act, akw, loss, dropout, batch, shuffle = c.values
-        for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle)):
+        opt, okw, act, akw, loss, dropout, batch, shuffle, bn = c.values
+        for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle, repr(bn))):
             seen[k].add(v)
     assert seen[0] == _compiled_optimizers()
     assert set(optimizers._BY_NAME) - seen[0] == {"nadam"}
@@ -103,6 +107,7 @@ def test_the_cases_cover_every_axis():
     assert seen[2] == {lo[0] for lo in LOSSES}
     assert seen[3] == {False, True} and seen[5] == {False, True}
     assert seen[4] == set(BATCHES)
+    assert seen[6] == {repr(b) for b in BATCHNORMS}
 
 
 def _data(rows: int, d: int, kind: str, n_out: int):
@@ -117,7 +122,7 @@ def _data(rows: int, d: int, kind: str, n_out: int):
     return x, rng.standard_normal((rows, n_out)).astype(np.float32)
 
 
-def _factory(opt, okw, act, akw, loss, dropout, big):
+def _factory(opt, okw, act, akw, loss, dropout, big, bn=None):
     hidden = activations_mod.get(act).with_param(**akw) if akw else act
     out = loss[1] or hidden
     d, n_out = (3, 2) if big else (6, 3)
@@ -128,6 +133,8 @@ def _factory(opt, okw, act, akw, loss, dropout, big):
         if dropout:
             stack.append(layers.Dropout(0.3))
         stack.append(layers.Dense(5, activation=hidden))
+        if bn is not None:
+            stack.append(layers.BatchNormalization(**bn))
         if dropout:
             stack.append(layers.Dropout(0.2))
         stack.append(layers.Dense(n_out, activation=out))
@@ -137,11 +144,11 @@ def _factory(opt, okw, act, akw, loss, dropout, big):
     return make, d, n_out
 
 
-@pytest.mark.parametrize("opt,okw,act,akw,loss,dropout,batch,shuffle", _cases())
-def test_general_equals_compiled(opt, okw, act, akw, loss, dropout, batch, shuffle,
+@pytest.mark.parametrize("opt,okw,act,akw,loss,dropout,batch,shuffle,bn", _cases())
+def test_general_equals_compiled(opt, okw, act, akw, loss, dropout, batch, shuffle, bn,
                                  monkeypatch):
     bs, rows = batch
-    make, d, n_out = _factory(opt, okw, act, akw, loss, dropout, bs > 8192)
+    make, d, n_out = _factory(opt, okw, act, akw, loss, dropout, bs > 8192, bn)
     x, y = _data(rows, d, loss[2], n_out)
     runs = []
     for enabled in (True, False):
@@ -201,3 +208,42 @@ def test_a_divergence_names_the_kernel_call(broken, expect, monkeypatch):
 
     monkeypatch.setattr(CpuOps, broken, off_by_a_bit)
     assert where_they_differ(make, x, y, 24).startswith(expect)
+
+
+def test_batchnorm_lowering_rules():
+    """BatchNormalization lowers after a hidden Dense unit in training mode only: a frozen
+    one (inference mode), one after the output unit or one with a regularizer stays on the
+    general engine."""
+    def plan(*mid, out="softmax", loss="sparse_categorical_crossentropy", tail=()):
+        config.set_seed(1)
+        model = fastff.Sequential([layers.Input((4,)), layers.Dense(5, activation="relu"), *mid,
+                                   layers.Dense(3, activation=out), *tail])
+        model.compile("adam", loss)
+        y = np.arange(8) % 3 if loss.startswith("sparse") else np.ones((8, 3), np.float32)
+        model.fit(np.ones((8, 4), np.float32), y, epochs=1, verbose=0)
+        return fastpath.train_plan(model, 8)
+
+    assert plan(layers.BatchNormalization()) is not None
+    frozen = layers.BatchNormalization()
+    frozen.trainable = False
+    assert plan(frozen) is None
+    assert plan(layers.BatchNormalization(gamma_regularizer="l2")) is None
+    assert plan(out="linear", loss="mse", tail=(layers.BatchNormalization(),)) is None
+
+
+def test_a_batchnorm_divergence_is_named(monkeypatch):
+    """The divergence finder also checks a BatchNormalization's output, kernel by kernel."""
+    from fastff.backend.cpu_ops import CpuOps
+
+    make, d, n_out = _factory("sgd", {}, "relu", {}, LOSSES[0], False, False, {})
+    x, y = _data(24, d, "sparse", n_out)
+    real = CpuOps.batch_norm_train
+
+    def off_by_a_bit(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        out[0].reshape(-1)[0] = np.nextafter(out[0].reshape(-1)[0], np.inf)
+        return out
+
+    assert "one step agrees" in where_they_differ(make, x, y, 24)
+    monkeypatch.setattr(CpuOps, "batch_norm_train", off_by_a_bit)
+    assert where_they_differ(make, x, y, 24).startswith("kernel call batch_norm_train #0")

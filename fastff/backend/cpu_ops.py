@@ -468,35 +468,106 @@ class CpuOps(NumpyOps):
     # Same contract as the NumpyOps block of the same name; kernels in kernels/normalization.
 
     def batch_norm_stats(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from fastff.backend.kernels import normalization as K_norm
+        x = _c(x)
+        mean64, var64 = _bn_stats64(x)
+        return mean64.astype(x.dtype), var64.astype(x.dtype)
 
-        mean = np.empty(x.shape[1], dtype=x.dtype)
-        var = np.empty(x.shape[1], dtype=x.dtype)
-        K_norm.column_stats(_c(x), mean, var)
-        return mean, var
+    def batch_norm_train(self, x: np.ndarray, gamma: np.ndarray | None,
+                         beta: np.ndarray | None, moving_mean: np.ndarray | None,
+                         moving_variance: np.ndarray | None, momentum: float, epsilon: float,
+                         out: np.ndarray | None = None
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One statistics pass (float64 block sums), the moving-statistics update, one
+        normalize pass; the serial case is the single ``train_forward`` call the compiled
+        step makes, the threaded one the same blocks in pieces (same bits)."""
+        from fastff.backend.kernels import batch_norm as K_bn
+
+        x = _c(x)
+        n, c = x.shape
+        t = x.dtype.type
+        g, b = _affine(gamma, beta, x)
+        mm, mv, update = _moving(moving_mean, moving_variance, x)
+        dst = _out_like(out, x.shape, x.dtype)
+        mean, var = np.empty(c, x.dtype), np.empty(c, x.dtype)
+        scale, shift = np.empty(c, x.dtype), np.empty(c, x.dtype)
+        nb = K_bn.n_blocks(n)
+        pmean, pm2 = np.empty((nb, c)), np.empty((nb, c))
+        mean64, var64 = np.empty(c), np.empty(c)
+        k = _threads(x.size)
+        mom, one_m = t(momentum), t(1.0 - momentum)
+        if k == 1:
+            K_bn.train_forward(x, g, b, t(epsilon), mm, mv, mom, one_m, update, dst, mean, var,
+                               scale, shift, pmean, pm2, mean64, var64)
+        else:
+            parallel.run(K_bn.stats_range, (x, pmean, pm2), n, k, K_bn.BLOCK_ROWS)
+            K_bn.merge_stats(pmean, pm2, n, mean64, var64)
+            K_bn.finish_stats(mean64, var64, g, b, t(epsilon), mm, mv, mom, one_m, update,
+                              mean, var, scale, shift)
+            parallel.run(K_bn.apply_range, (x, mean, scale, shift, dst), n, k, _row_align(c))
+        _copy_back(moving_mean if update else None, mm)
+        _copy_back(moving_variance if update else None, mv)
+        return _finish(out, dst), mean, var
 
     def batch_norm(self, x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
                    mean: np.ndarray, var: np.ndarray, epsilon: float,
                    out: np.ndarray | None = None) -> np.ndarray:
-        from fastff.backend.kernels import normalization as K_norm
+        from fastff.backend.kernels import batch_norm as K_bn
 
+        x = _c(x)
+        c = x.shape[1]
         g, b = _affine(gamma, beta, x)
+        m = _vec(mean, x)
+        scale, shift = np.empty(c, x.dtype), np.empty(c, x.dtype)
+        K_bn.inference_affine(g, b, m, _vec(var, x), x.dtype.type(epsilon), scale, shift)
         dst = _out_like(out, x.shape, x.dtype)
-        K_norm.batch_norm(_c(x), g, b, _vec(mean, x), _vec(var, x), x.dtype.type(epsilon), dst)
+        _run_rows(K_bn.apply_range, (x, m, scale, shift, dst), x)
         return _finish(out, dst)
 
     def backprop_batch_norm(self, dy: np.ndarray, x: np.ndarray, gamma: np.ndarray | None,
                             mean: np.ndarray, var: np.ndarray, epsilon: float,
                             dgamma: np.ndarray | None, dbeta: np.ndarray | None,
                             dx: Any = None, batch_stats: bool = True) -> np.ndarray | None:
-        from fastff.backend.kernels import normalization as K_norm
+        """One pass for the float64 column sums, one for dx (training mode); through fixed
+        statistics both in a single pass. Serial training mode is ``train_backward``."""
+        from fastff.backend.kernels import batch_norm as K_bn
 
+        x, dy = _c(x), _c(dy)
+        n, c = x.shape
+        t = x.dtype.type
         g, _ = _affine(gamma, None, x)
+        m, v = _vec(mean, x), _vec(var, x)
         dg, db = _grad_vec(dgamma, x), _grad_vec(dbeta, x)
         want = dx is not False
         dst = _out_like(dx if want else None, x.shape, x.dtype) if want else _EMPTY2[x.dtype]
-        K_norm.batch_norm_backward(_c(dy), _c(x), g, _vec(mean, x), _vec(var, x),
-                                   x.dtype.type(epsilon), bool(batch_stats), dg, db, dst, want)
+        nb = K_bn.n_blocks(n)
+        psb, psg = np.empty((nb, c)), np.empty((nb, c))
+        sb64, sg64 = np.empty(c), np.empty(c)
+        inv, a = np.empty(c, x.dtype), np.empty(c, x.dtype)
+        k = _threads(x.size)
+        if batch_stats:
+            mb, kk = np.empty(c, x.dtype), np.empty(c, x.dtype)
+            if k == 1:
+                K_bn.train_backward(dy, x, g, m, v, t(epsilon), dg, db, dst, want, inv, psb,
+                                    psg, sb64, sg64, a, mb, kk)
+            else:
+                K_bn.inv_std(v, t(epsilon), inv)
+                parallel.run(K_bn.sums_range, (dy, x, m, psb, psg), n, k, K_bn.BLOCK_ROWS)
+                K_bn.merge_sums(psb, psg, inv, dg, db, sb64, sg64)
+                if want:
+                    K_bn.dx_coefs(g, inv, sb64, sg64, n, a, mb, kk)
+                    parallel.run(K_bn.dx_range, (dy, x, m, a, mb, kk, dst), n, k,
+                                 _row_align(c))
+        else:
+            K_bn.inv_std(v, t(epsilon), inv)
+            a[:] = g * inv
+            sums = dgamma is not None or dbeta is not None
+            args = (dy, x, m, inv, a, psb, psg, sums, dst, want)
+            if k == 1:
+                K_bn.fixed_backward_range(*args, 0, n)
+            else:
+                parallel.run(K_bn.fixed_backward_range, args, n, k, K_bn.BLOCK_ROWS)
+            if sums:
+                K_bn.merge_sums(psb, psg, inv, dg, db, sb64, sg64)
         _copy_back(dgamma, dg)
         _copy_back(dbeta, db)
         return _finish(dx, dst) if want else None
@@ -504,29 +575,45 @@ class CpuOps(NumpyOps):
     def layer_norm(self, x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
                    epsilon: float, rms_scaling: bool = False, out: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from fastff.backend.kernels import normalization as K_norm
+        from fastff.backend.kernels import normalization as K_ln
 
+        x = _c(x)
         g, b = _affine(gamma, beta, x)
         dst = _out_like(out, x.shape, x.dtype)
         mean = np.empty(x.shape[0], dtype=x.dtype)
         inv = np.empty(x.shape[0], dtype=x.dtype)
-        K_norm.layer_norm(_c(x), g, b, x.dtype.type(epsilon), bool(rms_scaling), dst, mean, inv)
+        _run_rows(K_ln.layer_norm_range, (x, g, b, x.dtype.type(epsilon), bool(rms_scaling),
+                                          dst, mean, inv), x)
         return _finish(out, dst), mean, inv
 
     def backprop_layer_norm(self, dy: np.ndarray, x: np.ndarray, gamma: np.ndarray | None,
                             mean: np.ndarray, inv: np.ndarray, dgamma: np.ndarray | None,
                             dbeta: np.ndarray | None, dx: Any = None, rms_scaling: bool = False
                             ) -> np.ndarray | None:
-        from fastff.backend.kernels import normalization as K_norm
+        """One pass over the rows: dx and the float64 block partials of dgamma/dbeta."""
+        from fastff.backend.kernels import batch_norm as K_bn
+        from fastff.backend.kernels import normalization as K_ln
 
+        x, dy = _c(x), _c(dy)
+        n, c = x.shape
         g, _ = _affine(gamma, None, x)
-        dg, db = _grad_vec(dgamma, x), _grad_vec(dbeta, x)
         want = dx is not False
+        sums = dgamma is not None or dbeta is not None
         dst = _out_like(dx if want else None, x.shape, x.dtype) if want else _EMPTY2[x.dtype]
-        K_norm.layer_norm_backward(_c(dy), _c(x), g, _vec(mean, x), _vec(inv, x),
-                                   bool(rms_scaling), dg, db, dst, want)
-        _copy_back(dgamma, dg)
-        _copy_back(dbeta, db)
+        nb = K_bn.n_blocks(n) if sums else 0
+        psg, psb = np.empty((nb, c)), np.empty((nb, c))
+        args = (dy, x, g, _vec(mean, x), _vec(inv, x), bool(rms_scaling), psg, psb, sums, dst,
+                want)
+        k = _threads(x.size)
+        if k > 1:
+            parallel.run(K_ln.layer_norm_backward_range, args, n, k, K_bn.BLOCK_ROWS)
+        else:
+            K_ln.layer_norm_backward_range(*args, 0, n)
+        if sums:
+            dg, db = _grad_vec(dgamma, x), _grad_vec(dbeta, x)
+            K_ln.add_blocks(psg, psb, dg, db)
+            _copy_back(dgamma, dg)
+            _copy_back(dbeta, db)
         return _finish(dx, dst) if want else None
 
 
@@ -545,6 +632,52 @@ def _affine(gamma: np.ndarray | None, beta: np.ndarray | None, x: np.ndarray):
     g = np.ones(c, x.dtype) if gamma is None else _vec(gamma, x)
     b = np.zeros(c, x.dtype) if beta is None else _vec(beta, x)
     return g, b
+
+
+def _moving(mm: np.ndarray | None, mv: np.ndarray | None, x: np.ndarray):
+    """Writable contiguous moving statistics of x's dtype (scratch when absent), and whether
+    to update them."""
+    update = mm is not None and mv is not None
+    if not update:
+        return np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype), False
+    return _vec_rw(mm, x), _vec_rw(mv, x), True
+
+
+def _vec_rw(v: np.ndarray, x: np.ndarray) -> np.ndarray:
+    if v.flags.c_contiguous and v.dtype == x.dtype and v.flags.writeable:
+        return v if v.ndim == 1 else v.reshape(-1)
+    return np.ascontiguousarray(v, dtype=x.dtype).reshape(-1)
+
+
+def _bn_stats64(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column mean and biased variance in float64 (the block statistics of BatchNorm)."""
+    from fastff.backend.kernels import batch_norm as K_bn
+
+    n, c = x.shape
+    nb = K_bn.n_blocks(n)
+    pmean, pm2 = np.empty((nb, c)), np.empty((nb, c))
+    k = _threads(x.size)
+    if k == 1:
+        K_bn.stats_range(x, pmean, pm2, 0, n)
+    else:
+        parallel.run(K_bn.stats_range, (x, pmean, pm2), n, k, K_bn.BLOCK_ROWS)
+    mean64, var64 = np.empty(c), np.empty(c)
+    K_bn.merge_stats(pmean, pm2, n, mean64, var64)
+    return mean64, var64
+
+
+def _row_align(c: int) -> int:
+    """Rows per parallel piece boundary of a row-wise elementwise kernel (~CHUNK elements)."""
+    return max(1, CHUNK // max(c, 1))
+
+
+def _run_rows(kernel: Any, args: tuple, x: np.ndarray) -> None:
+    """``kernel(*args, lo, hi)`` over the rows of ``x``, threaded when ``x`` is large."""
+    k = _threads(x.size)
+    if k > 1:
+        parallel.run(kernel, args, x.shape[0], k, _row_align(x.shape[1]))
+    else:
+        kernel(*args, 0, x.shape[0])
 
 
 def _grad_vec(grad: np.ndarray | None, x: np.ndarray) -> np.ndarray:

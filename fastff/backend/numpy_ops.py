@@ -689,6 +689,22 @@ class NumpyOps(OptimizerSteps):
         d = x - mean
         return mean, (d * d).sum(axis=0) / x.dtype.type(x.shape[0])
 
+    def batch_norm_train(self, x: np.ndarray, gamma: np.ndarray | None,
+                         beta: np.ndarray | None, moving_mean: np.ndarray | None,
+                         moving_variance: np.ndarray | None, momentum: float, epsilon: float,
+                         out: np.ndarray | None = None
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training-mode forward: the batch mean and biased variance, the moving statistics
+        updated in place as Keras (``moving = moving * momentum + batch * (1 - momentum)``,
+        in their dtype; None skips), then ``batch_norm`` with the batch statistics.
+        Returns ``(y, mean, var)``; ``mean``/``var`` are what ``backprop_batch_norm`` needs."""
+        mean, var = self.batch_norm_stats(x)
+        for stat, value in ((moving_mean, mean), (moving_variance, var)):
+            if stat is not None:
+                t = stat.dtype.type
+                stat[...] = stat * t(momentum) + value * t(1.0 - momentum)
+        return self.batch_norm(x, gamma, beta, mean, var, epsilon, out=out), mean, var
+
     def batch_norm(self, x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
                    mean: np.ndarray, var: np.ndarray, epsilon: float,
                    out: np.ndarray | None = None) -> np.ndarray:

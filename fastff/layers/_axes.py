@@ -3,6 +3,7 @@ a 2-D ``(rows, features)`` view the kernels work on, and back."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -38,15 +39,32 @@ class Rows:
         others = [a for a in range(rank) if a not in feature]
         self.perm = (*others, *feature)
         self.moved = self.perm != tuple(range(rank))
-        self.inverse = tuple(int(i) for i in np.argsort(self.perm))
+        self.inverse = tuple(self.perm.index(a) for a in range(rank))
         self.moved_shape = tuple(shape[a] for a in self.perm)
-        self.width = int(np.prod([shape[a] for a in feature]))
+        self.width = math.prod(shape[a] for a in feature)
         self.shape = tuple(shape)
+        self.feature = tuple(feature)
 
     def to_rows(self, x: np.ndarray) -> np.ndarray:
-        t = np.transpose(x, self.perm) if self.moved else x
-        return np.ascontiguousarray(t).reshape(-1, self.width)
+        if not self.moved:
+            if x.ndim == 2 and x.flags.c_contiguous:
+                return x
+            return np.ascontiguousarray(x).reshape(-1, self.width)
+        return np.ascontiguousarray(np.transpose(x, self.perm)).reshape(-1, self.width)
 
     def back(self, y2: np.ndarray) -> np.ndarray:
+        if not self.moved:
+            return y2 if y2.shape == self.shape else y2.reshape(self.shape)
         y = y2.reshape(self.moved_shape)
-        return np.ascontiguousarray(np.transpose(y, self.inverse)) if self.moved else y
+        return np.ascontiguousarray(np.transpose(y, self.inverse))
+
+
+def rows_for(layer: object, shape: tuple[int, ...], feature: tuple[int, ...]) -> Rows:
+    """The layer's ``Rows`` for inputs of ``shape`` (kept from its last call: one shape per
+    fit, so the bookkeeping is not redone every step)."""
+    cached = getattr(layer, "_rows_cache", None)
+    if cached is not None and cached.shape == tuple(shape) and cached.feature == tuple(feature):
+        return cached
+    rows = Rows(shape, feature)
+    object.__setattr__(layer, "_rows_cache", rows)
+    return rows

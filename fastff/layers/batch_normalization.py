@@ -4,7 +4,8 @@ Training (``training=True`` and the layer trainable) normalizes with the batch m
 variance and updates the non-trainable ``moving_mean`` / ``moving_variance`` in the forward
 pass: ``moving = moving * momentum + batch * (1 - momentum)``. A frozen layer
 (``trainable=False``) always runs in inference mode, as Keras. Forward and backward are one
-fused kernel each (``ops.batch_norm`` / ``ops.backprop_batch_norm``).
+fused kernel each: ``ops.batch_norm_train`` (statistics, moving update, normalize: two memory
+passes) or ``ops.batch_norm`` at inference, and ``ops.backprop_batch_norm``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fastff import initializers, regularizers
-from fastff.layers._axes import Rows, normalize_axes
+from fastff.layers._axes import normalize_axes, rows_for
 from fastff.layers._host import require_host
 from fastff.layers.base import Layer, Workspace, buffer
 
@@ -79,25 +80,32 @@ class BatchNormalization(Layer):
                                                self.moving_variance_initializer,
                                                trainable=False)
 
+    def lower(self, builder: Any) -> bool:
+        """After a Dense unit, over its features (2-D inputs, ``axis`` the last): the compiled
+        step runs the same ``kernels.batch_norm`` calls as ``forward``/``backprop``."""
+        if self._axes != (1,) or not hasattr(builder, "batch_norm"):
+            return False
+        return builder.batch_norm(self, self.gamma, self.beta, self.moving_mean,
+                                  self.moving_variance, self.epsilon, self.momentum)
+
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         require_host(x, self)
         ops = self.ops
-        rows = Rows(x.shape, self._feature)
+        rows = rows_for(self, x.shape, self._feature)
         x2 = rows.to_rows(x)
         gamma, beta = self.gamma, self.beta
         g = None if gamma is None else gamma.value
         b = None if beta is None else beta.value
         batch_stats = bool(training) and self.trainable
+        out = buffer(ws, "y", x2.shape, x2.dtype) if not rows.moved else None
         if batch_stats:
-            mean, var = ops.batch_norm_stats(x2)
-            m = self.momentum
-            for stat, value in ((self.moving_mean, mean), (self.moving_variance, var)):
-                stat.value[...] = stat.value * m + value * (1.0 - m)
+            y2, mean, var = ops.batch_norm_train(x2, g, b, self.moving_mean.value,
+                                                 self.moving_variance.value, self.momentum,
+                                                 self.epsilon, out=out)
         else:
             mean = self.moving_mean.value.copy()
             var = self.moving_variance.value.copy()
-        out = buffer(ws, "y", x2.shape, x2.dtype) if not rows.moved else None
-        y2 = ops.batch_norm(x2, g, b, mean, var, self.epsilon, out=out)
+            y2 = ops.batch_norm(x2, g, b, mean, var, self.epsilon, out=out)
         eps = self.epsilon
 
         def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:

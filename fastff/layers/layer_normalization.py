@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fastff import initializers, regularizers
-from fastff.layers._axes import Rows, normalize_axes
+from fastff.layers._axes import normalize_axes, rows_for
 from fastff.layers._host import require_host
 from fastff.layers.base import Layer, Workspace, buffer
 from fastff.layers.batch_normalization import check_no_constraint
@@ -55,7 +55,7 @@ class LayerNormalization(Layer):
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         require_host(x, self)
         ops = self.ops
-        rows = Rows(x.shape, self._axes)
+        rows = rows_for(self, x.shape, self._axes)
         x2 = rows.to_rows(x)
         gamma, beta = self.gamma, self.beta
         g = None if gamma is None else gamma.value.reshape(-1)

@@ -5,7 +5,8 @@ whole steps or epochs of a lowered stack as one compiled call. The loop
 A model qualifies when every part declares its compiled form: the network's layers through
 ``Layer.lower(StackBuilder)`` (``Dense`` with a bias and an activation the C epilogue applies
 with its derivative from the output — linear, relu, leaky_relu, elu, tanh, sigmoid — or softmax
-on the output unit; ``Dropout`` in front of a Dense; ``Flatten`` of a flat input, ``Input`` and
+on the output unit; ``BatchNormalization`` (trainable, over the features) on a hidden Dense
+unit's output; ``Dropout`` in front of a Dense; ``Flatten`` of a flat input, ``Input`` and
 ``Activation('linear')`` as identities; ``Activation('softmax')`` folded into a linear output
 unit), the loss through ``Loss.lower`` (a fused softmax/sigmoid cross-entropy, or MSE on the
 output as computed) and the optimizer through ``Optimizer.packed`` (every built-in;
@@ -61,20 +62,22 @@ class _Unit:
     """One lowered GEMM + bias + epilogue step: its weights, activation and the dropout in
     front of it (or None)."""
 
-    __slots__ = ("kernel", "bias", "activation", "drop")
+    __slots__ = ("kernel", "bias", "activation", "drop", "bn")
 
     def __init__(self, kernel: Any, bias: Any, activation: Any, drop: Any) -> None:
         self.kernel, self.bias, self.activation, self.drop = kernel, bias, activation, drop
+        self.bn: Any = None  # a BatchNormalization on the unit's output
 
 
 class StackBuilder:
     """What ``Layer.lower(builder)`` describes itself to: the compiled engine's vocabulary.
 
-    A layer's ``lower`` calls one of ``dense``, ``dropout``, ``activation`` or ``identity``
-    and returns what it returned (False: the model stays on the general engine). The builder
-    checks what the compiled step can run: Dense units with a bias and an activation the C
-    epilogue applies (softmax on the output unit only), dropout in front of a Dense unit,
-    trainable weights without regularizers."""
+    A layer's ``lower`` calls one of ``dense``, ``batch_norm``, ``dropout``, ``activation``
+    or ``identity`` and returns what it returned (False: the model stays on the general
+    engine). The builder checks what the compiled step can run: Dense units with a bias and an
+    activation the C epilogue applies (softmax on the output unit only), a BatchNormalization
+    on a hidden unit's output, dropout in front of a Dense unit, trainable weights without
+    regularizers."""
 
     def __init__(self, allow_dropout: bool = True) -> None:
         self.allow_dropout = allow_dropout
@@ -123,6 +126,23 @@ class StackBuilder:
             return False
         unit.activation = activation
         self.layers.append(layer)
+        return True
+
+    def batch_norm(self, layer: Any, gamma: Any, beta: Any, moving_mean: Any,
+                   moving_variance: Any, epsilon: float, momentum: float) -> bool:
+        """A BatchNormalization over the features of the previous unit's (hidden) output:
+        batch statistics and the moving update in training, the moving statistics at
+        inference (``gamma``/``beta`` may be None: ``scale``/``center`` off)."""
+        if not self.units or not self._last_is_unit or not layer.trainable:
+            return False
+        unit = self.units[-1]
+        if unit.bn is not None or unit.activation.name == "softmax":
+            return False
+        if any(p is not None and not _plain(p) for p in (gamma, beta)):
+            return False
+        unit.bn = (gamma, beta, moving_mean, moving_variance, float(epsilon), float(momentum))
+        self.layers.append(layer)
+        self._last_is_unit = False  # the output unit gives the logits: no BN after it
         return True
 
     def identity(self, layer: Any) -> bool:
@@ -177,9 +197,15 @@ class _Stack:
                 thresh = dropout_threshold(drop.rate)
                 scale = 1.0 / (1.0 - drop.rate)
                 dkey = _splitmix64_int(int(drop._mask_seed) & ((1 << 64) - 1))
+            bn = [-1, -1, -1, -1, 0]
+            eps = mom = 0.0
+            if u.bn is not None:
+                gamma, beta, mm, mv, eps, mom = u.bn
+                bn = [-1 if p is None else (p.value.ctypes.data - base) // item
+                      for p in (gamma, beta, mm, mv)] + [0]
             rows.append([ni, no, w_off, b_off, _C_IDS.get(act.name, 0), _CODES.get(act.name, 0),
-                         thresh, 0])
-            fparams.append([act.param, scale])
+                         thresh, 0, *bn])
+            fparams.append([act.param, scale, eps, mom, 1.0 - mom])
             dkeys.append(dkey)
         self.meta = np.array(rows, np.int64)
         self.output_meta = self.meta.copy()  # every activation applied (MSE training)

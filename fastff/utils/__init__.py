@@ -1,5 +1,5 @@
 """Small helpers with Keras's names: seeding, one-hot encoding, padding sequences, normalizing,
-splitting datasets, plotting training curves."""
+splitting datasets, plotting training curves, downloading files into Keras's cache."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastff import config
 from fastff._registry import get_registered_name, get_registered_object, registered_objects
 from fastff._registry import register_serializable as register_keras_serializable
 from fastff.utils.dataset_utils import split_dataset
+from fastff.utils.file_utils import get_file
 from fastff.utils.numerical import normalize
 from fastff.utils.py_dataset import PyDataset
 from fastff.utils.sequence_utils import pad_sequences
@@ -19,7 +20,7 @@ from fastff.utils.sequence_utils import pad_sequences
 __all__ = ["register_keras_serializable", "get_registered_object", "get_registered_name",
            "get_custom_objects", "set_random_seed", "to_categorical", "plot_history",
            "clear_session", "pad_sequences",
-           "normalize", "split_dataset", "PyDataset", "Sequence"]
+           "normalize", "split_dataset", "PyDataset", "Sequence", "get_file"]
 
 #: Keras's older name of ``PyDataset``
 Sequence = PyDataset

@@ -59,6 +59,31 @@ def kernels(dtype: Any) -> dict[str, Any]:
             var[j] = t(v)
 
     @cuda.jit
+    def col_stats_train(x, mean, var, mm, mv, mom, one_m, update):
+        """``col_stats`` with the moving statistics updated in the same launch (Keras:
+        ``moving = moving * momentum + batch * (1 - momentum)``, in the dtype)."""
+        sh = cuda.shared.array(BLOCK, dtype=_F64)
+        j, tid = cuda.blockIdx.x, cuda.threadIdx.x
+        n = x.shape[0]
+        acc = _F64(0)
+        for i in range(tid, n, BLOCK):
+            acc += _F64(x[i, j])
+        m = _block_sum(sh, tid, acc) / n
+        acc = _F64(0)
+        for i in range(tid, n, BLOCK):
+            d = _F64(x[i, j]) - m
+            acc += d * d
+        v = _block_sum(sh, tid, acc) / n
+        if tid == 0:
+            mt = t(m)
+            vt = t(v)
+            mean[j] = mt
+            var[j] = vt
+            if update:
+                mm[j] = mm[j] * mom + mt * one_m
+                mv[j] = mv[j] * mom + vt * one_m
+
+    @cuda.jit
     def row_stats(x, mean, inv, eps):
         sh = cuda.shared.array(BLOCK, dtype=_F64)
         r, tid = cuda.blockIdx.x, cuda.threadIdx.x
@@ -179,6 +204,7 @@ def kernels(dtype: Any) -> dict[str, Any]:
             else:
                 dx[i, j] = s * (g - rb[i] - d * s * ra[i])
 
-    return {"col_stats": col_stats, "row_stats": row_stats, "bn_forward": bn_forward,
+    return {"col_stats": col_stats, "col_stats_train": col_stats_train,
+            "row_stats": row_stats, "bn_forward": bn_forward,
             "bn_col_sums": bn_col_sums, "bn_dx": bn_dx, "ln_forward": ln_forward,
             "ln_col_sums": ln_col_sums, "ln_row_sums": ln_row_sums, "ln_dx": ln_dx}

@@ -631,6 +631,34 @@ class CudaOps(OptimizerSteps):
             K_norm.kernels(X.dtype)["col_stats"][c, K_norm.BLOCK](X, M, V)
         return (M.copy_to_host(), V.copy_to_host()) if host else (M, V)
 
+    def batch_norm_train(self, x: Array, gamma: Array | None, beta: Array | None,
+                         moving_mean: Array | None, moving_variance: Array | None,
+                         momentum: float, epsilon: float, out: Array | None = None
+                         ) -> tuple[Array, Array, Array]:
+        """Training forward (see ``NumpyOps.batch_norm_train``): statistics and the moving
+        update in one launch, then the normalize launch; moving statistics updated in place
+        (host arrays are written back)."""
+        host = not is_device_array(x)
+        X = self._in(x)
+        dt = X.dtype
+        n, c = X.shape
+        M = cuda.device_array(c, dtype=dt)
+        V = cuda.device_array(c, dtype=dt)
+        update = moving_mean is not None and moving_variance is not None
+        MM = self._in(moving_mean, dt) if update else M
+        MV = self._in(moving_variance, dt) if update else V
+        if c:
+            K_norm.kernels(dt)["col_stats_train"][c, K_norm.BLOCK](
+                X, M, V, MM, MV, dt.type(momentum), dt.type(1.0 - momentum), update)
+        if update:
+            for buf, dev in ((moving_mean, MM), (moving_variance, MV)):
+                if buf is not dev:
+                    self._done(dev, buf, host)
+        y = self.batch_norm(X, gamma, beta, M, V, epsilon, out=out)
+        if host and is_device_array(y):
+            y = y.copy_to_host()
+        return (y, M.copy_to_host(), V.copy_to_host()) if host else (y, M, V)
+
     def batch_norm(self, x: Array, gamma: Array | None, beta: Array | None, mean: Array,
                    var: Array, epsilon: float, out: Array | None = None) -> Array:
         """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` per column."""

@@ -13,7 +13,12 @@ Layout: the model's flat ``params``/``grads`` buffers are cut into per-layer vie
 function serves every depth (one compile per dtype, not per model).
 
 ``meta[l]``: n_in, n_out, w_off, b_off, C epilogue id, activation code, dropout threshold on
-the layer's input (-1: none), ws offset. ``fparams[l]``: activation parameter, dropout scale.
+the layer's input (-1: none), ws offset; then a BatchNormalization on the unit's output: the
+offsets of gamma, beta (-1: none), moving mean, moving variance (-1: no BatchNormalization)
+and its workspace. ``fparams[l]``: activation parameter, dropout scale, BatchNormalization
+epsilon, momentum and 1 - momentum. The BatchNormalization steps call ``kernels.batch_norm``'s
+``train_forward`` / ``train_backward`` (and its inference pair) with the scalars, scratch and
+gamma/beta stand-ins ``CpuOps`` gives them.
 ``dkeys[l]``: splitmix64 of the dropout layer's seed (the counter is mixed in per step).
 """
 
@@ -24,6 +29,7 @@ from numba import njit
 
 from fastff._native import gemm_into_nb
 from fastff.backend.kernels import NJIT
+from fastff.backend.kernels import batch_norm as K_bn
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
 from fastff.backend.kernels.activations import act_backward_bias
@@ -34,6 +40,10 @@ from fastff.backend.kernels.shuffle import seeded_permutation
 
 # meta columns
 N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
+BN_G, BN_B, BN_MM, BN_MV, BN_WS = range(8, 13)
+N_META = 13
+# fparams columns
+F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M = range(5)
 # loss kinds
 SPARSE_XENT, XENT, SIGMOID_BCE, MSE = 0, 1, 2, 3
 
@@ -43,12 +53,16 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
-    """Workspace offsets for ``batch`` rows: per layer h, g (b*n_out), dh, mask, xd (b*n_in);
-    writes ``meta[:, WS]`` and returns (meta, total size)."""
+    """Workspace offsets for ``batch`` rows: per layer h, g (b*n_out), dh, mask, xd (b*n_in),
+    and after a BatchNormalization's unit its output z, its dx (b*n_out) and 8 vectors;
+    writes ``meta[:, WS]`` (and ``meta[:, BN_WS]``) and returns (meta, total size)."""
     off = 0
     for row in meta:
         row[WS] = off
         off += 2 * batch * int(row[N_OUT]) + 3 * batch * int(row[N_IN])
+        if row[BN_MM] >= 0:
+            row[BN_WS] = off
+            off += 2 * batch * int(row[N_OUT]) + 8 * int(row[N_OUT])
     return meta, off
 
 
@@ -63,6 +77,70 @@ def _splitmix(x):
 @njit(**NJIT)
 def _view(buf, off, rows, cols):
     return buf[off:off + rows * cols].reshape((rows, cols))
+
+
+@njit(**NJIT)
+def _bn_vecs(params, meta, ws, k, b):
+    """The BatchNormalization of unit ``k``: gamma, beta (ones / zeros stand-ins when absent,
+    as ``CpuOps``), moving mean, moving variance, and its 8 workspace vectors as (8, n)."""
+    no = meta[k, N_OUT]
+    o = meta[k, BN_WS] + 2 * b * no
+    vec = ws[o:o + 8 * no].reshape((8, no))
+    g = meta[k, BN_G]
+    gamma = params[g:g + no] if g >= 0 else np.ones(no, params.dtype)
+    be = meta[k, BN_B]
+    beta = params[be:be + no] if be >= 0 else np.zeros(no, params.dtype)
+    mm = params[meta[k, BN_MM]:meta[k, BN_MM] + no]
+    mv = params[meta[k, BN_MV]:meta[k, BN_MV] + no]
+    return gamma, beta, mm, mv, vec
+
+
+@njit(**NJIT)
+def _bn_forward(h, params, meta, fparams, ws, k, b, train):
+    """BatchNormalization of unit ``k``'s output ``h`` into its ``z``: batch statistics and
+    the moving update when ``train`` (``CpuOps.batch_norm_train``), else the moving
+    statistics (``CpuOps.batch_norm``)."""
+    t = params.dtype.type
+    no = meta[k, N_OUT]
+    z = _view(ws, meta[k, BN_WS], b, no)
+    gamma, beta, mm, mv, vec = _bn_vecs(params, meta, ws, k, b)
+    eps = t(fparams[k, F_EPS])
+    if train:
+        nb = K_bn.n_blocks(b)
+        K_bn.train_forward(h, gamma, beta, eps, mm, mv, t(fparams[k, F_MOM]),
+                           t(fparams[k, F_ONE_M]), True, z, vec[0], vec[1], vec[2], vec[3],
+                           np.empty((nb, no)), np.empty((nb, no)), np.empty(no), np.empty(no))
+    else:
+        K_bn.inference_affine(gamma, beta, mm, mv, eps, vec[2], vec[3])
+        K_bn.apply_range(h, mm, vec[2], vec[3], z, 0, b)
+    return z
+
+
+@njit(**NJIT)
+def _bn_backward(dy, h, params, grads, meta, fparams, ws, k, b):
+    """Training-mode BatchNormalization backward of unit ``k`` (``CpuOps.backprop_batch_norm``):
+    gamma/beta gradients into ``grads``, returns the gradient of ``h``."""
+    t = params.dtype.type
+    no = meta[k, N_OUT]
+    dx = _view(ws, meta[k, BN_WS] + b * no, b, no)
+    gamma, _, _, _, vec = _bn_vecs(params, meta, ws, k, b)
+    g = meta[k, BN_G]
+    dgamma = grads[g:g + no] if g >= 0 else np.empty(no, params.dtype)
+    be = meta[k, BN_B]
+    dbeta = grads[be:be + no] if be >= 0 else np.empty(no, params.dtype)
+    nb = K_bn.n_blocks(b)
+    K_bn.train_backward(dy, h, gamma, vec[0], vec[1], t(fparams[k, F_EPS]), dgamma, dbeta, dx,
+                        True, vec[4], np.empty((nb, no)), np.empty((nb, no)), np.empty(no),
+                        np.empty(no), vec[5], vec[6], vec[7])
+    return dx
+
+
+@njit(**NJIT)
+def _unit_output(meta, ws, k, b, no):
+    """What unit ``k`` passes on: its BatchNormalization's ``z`` or its ``h``."""
+    if meta[k, BN_MM] >= 0:
+        return _view(ws, meta[k, BN_WS], b, no)
+    return _view(ws, meta[k, WS], b, no)
 
 
 @njit(**NJIT)
@@ -95,6 +173,8 @@ def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys):
         if rc != 0:
             return a, rc
         a = h
+        if meta[k, BN_MM] >= 0:
+            a = _bn_forward(h, params, meta, fparams, ws, k, b, train)
     return a, rc
 
 
@@ -108,6 +188,8 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
         ni = meta[k, N_IN]
         no = meta[k, N_OUT]
         o = meta[k, WS]
+        if meta[k, BN_MM] >= 0:
+            dy = _bn_backward(dy, _view(ws, o, b, no), params, grads, meta, fparams, ws, k, b)
         db = grads[meta[k, B_OFF]:meta[k, B_OFF] + no]
         if meta[k, CODE] == 0:
             bias_grad(dy, db)
@@ -121,7 +203,7 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
         elif k == 0:
             a = x
         else:
-            a = _view(ws, meta[k - 1, WS], b, ni)
+            a = _unit_output(meta, ws, k - 1, b, ni)
         rc = gemm_into_nb(a, g, _view(grads, meta[k, W_OFF], ni, no), True, False, 1.0, 0.0,
                           None, 0, 0.0, True)
         if rc != 0:
@@ -241,6 +323,8 @@ def predict_stack(x, params, meta, fparams, ws, softmax_last, out):
         if rc != 0:
             return rc
         a = h
+        if meta[k, BN_MM] >= 0:
+            a = _bn_forward(h, params, meta, fparams, ws, k, b, False)
     if softmax_last:
         K_sm.softmax_rows(a, out)
     return 0
