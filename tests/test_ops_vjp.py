@@ -219,6 +219,16 @@ CASES = [
     ("inner", ops.inner, [rnd(2, 3), rnd(4, 3)]),
     ("unstack", lambda x: ops.unstack(x, axis=1)[1] * 2 + ops.unstack(x, axis=1)[0],
      [rnd(2, 3)]),
+    ("fmax_nan", ops.fmax, [rnd(3, 4), rnd(4)]),
+    ("fmin", ops.fmin, [rnd(3, 1), rnd(3, 4)]),
+    ("ptp", lambda x: ops.ptp(x, axis=1), [rnd(3, 4)]),
+    ("fliplr_flipud", lambda x: ops.flipud(ops.fliplr(x)), [rnd(3, 4)]),
+    ("hard_shrink", ops.hard_shrink, [np.array([-2.0, -0.7, -0.3, 0.4, 0.9, 1.5])]),
+    ("soft_shrink", ops.soft_shrink, [np.array([-2.0, -0.7, -0.3, 0.4, 0.9, 1.5])]),
+    ("tanh_shrink", ops.tanh_shrink, [rnd(3, 4)]),
+    ("squareplus", ops.squareplus, [rnd(3, 4)]),
+    ("sparse_plus", ops.sparse_plus, [np.array([-2.0, -0.7, -0.3, 0.4, 0.9, 1.5])]),
+    ("threshold", lambda x: ops.threshold(x, 0.35, -1.0), [np.array([-2.0, 0.1, 0.4, 1.5])]),
     ("numpy_new_ufuncs", lambda x: np.sin(x) * np.cosh(x) + np.log2(np.abs(x) + 1)
      + np.cumsum(x, axis=1) + np.flip(np.prod(x, axis=0)), [rnd(2, 3)]),
     ("operators", lambda x, w, b: (-(x @ w) + b) ** 2 / 3.0 - 1 * x.sum(), [rnd(3, 4),
@@ -543,3 +553,29 @@ def test_small_helpers_values():
     assert ops.empty((2,)).dtype == np.float32
     np.testing.assert_array_equal(ops.heaviside(np.array([-1.0, 0.0, 2.0]), 0.5),
                                   [0.0, 0.5, 1.0])
+
+
+def test_shrink_family_and_top_k_helpers_match_keras():
+    x = np.array([-2.0, -0.7, -0.3, 0.0, 0.4, 0.9, 1.5])
+    # Keras 3.15 (torch)
+    np.testing.assert_allclose(ops.hard_shrink(x), [-2.0, -0.7, 0.0, 0.0, 0.0, 0.9, 1.5])
+    np.testing.assert_allclose(ops.soft_shrink(x), [-1.5, -0.2, 0.0, 0.0, 0.0, 0.4, 1.0],
+                               atol=1e-12)
+    np.testing.assert_allclose(ops.tanh_shrink(x), [-1.0359724, -0.0956322, -0.0086874, 0.0,
+                                                    0.020051, 0.1837021, 0.5948517],
+                               atol=1e-7)
+    np.testing.assert_allclose(ops.squareplus(x), [0.4142136, 0.709481, 0.8611874, 1.0,
+                                                   1.2198039, 1.5465856, 2.0], atol=1e-7)
+    np.testing.assert_allclose(ops.sparse_plus(x), [0.0, 0.0225, 0.1225, 0.25, 0.49, 0.9025,
+                                                    1.5], atol=1e-12)
+    np.testing.assert_array_equal(ops.threshold(x, 0.35, -1.0),
+                                  [-1.0, -1.0, -1.0, -1.0, 0.4, 0.9, 1.5])
+    assert ops.in_top_k(np.array([0, 2]), np.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4]]),
+                        1).tolist() == [False, True]
+    np.testing.assert_array_equal(ops.multi_hot(np.array([[0, 2], [1, 1]]), 4),
+                                  [[1, 0, 1, 0], [0, 1, 0, 0]])
+    assert float(ops.percentile(np.array([1.0, 2.0, 3.0, 4.0]), 30)) == pytest.approx(1.9)
+    assert ops.fmax(np.array([np.nan, 1.0]), np.array([2.0, np.nan])).tolist() == [2.0, 1.0]
+    assert ops.isneginf(np.array([-np.inf, np.inf])).tolist() == [True, False]
+    assert ops.isposinf(np.array([-np.inf, np.inf])).tolist() == [False, True]
+    assert ops.is_tensor(np.ones(2)) and not ops.is_tensor([1.0])

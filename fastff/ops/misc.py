@@ -17,7 +17,8 @@ from fastff.ops.tape import record, value_of
 
 __all__ = ["isclose", "allclose", "ndim", "size", "copy", "empty", "empty_like", "nan_to_num",
            "logaddexp", "divide_no_nan", "diff", "deg2rad", "rad2deg", "fabs", "vdot", "inner",
-           "unstack", "meshgrid", "signbit", "heaviside"]
+           "unstack", "meshgrid", "signbit", "heaviside", "fliplr", "flipud", "fmax", "fmin",
+           "isneginf", "isposinf", "is_tensor", "percentile", "ptp", "in_top_k", "multi_hot"]
 
 
 def isclose(x1: Any, x2: Any, rtol: float = 1e-5, atol: float = 1e-8,
@@ -162,3 +163,90 @@ def heaviside(x1: Any, x2: Any) -> Any:
     o = np.heaviside(a, b)
     return record("heaviside", o, (x1, x2), lambda g, n: (
         np.zeros_like(g) if n[0] else None, g * (np.asarray(a) == 0) if n[1] else None))
+
+
+def fliplr(x: Any) -> Any:
+    from fastff.ops.layout import flip
+
+    return flip(x, axis=1)
+
+
+def flipud(x: Any) -> Any:
+    from fastff.ops.layout import flip
+
+    return flip(x, axis=0)
+
+
+def _nan_pick(name: str, f: Any, x1: Any, x2: Any, first: Any) -> Any:
+    a, b = val(x1, name), val(x2, name)
+    try:
+        o = f(a, b)
+    except ValueError:
+        raise broadcast_error(name, [np.shape(a), np.shape(b)]) from None
+    pick_a = first(np.asarray(a), np.asarray(b))
+    return record(name, o, (x1, x2), lambda g, n: (
+        g * pick_a if n[0] else None, g * ~pick_a if n[1] else None))
+
+
+def fmax(x1: Any, x2: Any) -> Any:
+    """Elementwise maximum ignoring NaN (NumPy's ``fmax``)."""
+    return _nan_pick("fmax", np.fmax, x1, x2, lambda a, b: (a >= b) | np.isnan(b))
+
+
+def fmin(x1: Any, x2: Any) -> Any:
+    """Elementwise minimum ignoring NaN (NumPy's ``fmin``)."""
+    return _nan_pick("fmin", np.fmin, x1, x2, lambda a, b: (a <= b) | np.isnan(b))
+
+
+def isneginf(x: Any) -> np.ndarray:
+    return np.isneginf(val(x, "isneginf"))
+
+
+def isposinf(x: Any) -> np.ndarray:
+    return np.isposinf(val(x, "isposinf"))
+
+
+def is_tensor(x: Any) -> bool:
+    """Whether ``x`` is an array fastff's ops return (a NumPy array, recorded or not)."""
+    return isinstance(x, np.ndarray)
+
+
+def percentile(x: Any, q: Any, axis: Any = None, method: str = "linear",
+               keepdims: bool = False) -> Any:
+    """``quantile(x, q / 100)`` (no gradient)."""
+    from fastff.ops.reductions import quantile
+
+    return quantile(x, np.asarray(val(q, "percentile"), dtype=np.float64) / 100.0, axis=axis,
+                    method=method, keepdims=keepdims, _name="percentile")
+
+
+def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """``max - min`` over ``axis``."""
+    from fastff.ops.math import max as _max
+    from fastff.ops.math import min as _min
+
+    return _max(x, axis=axis, keepdims=keepdims) - _min(x, axis=axis, keepdims=keepdims)
+
+
+def in_top_k(targets: Any, predictions: Any, k: int) -> np.ndarray:
+    """Whether each ``targets[i]`` is among the ``k`` largest of ``predictions[i]``."""
+    p = np.asarray(val(predictions, "in_top_k"))
+    t = np.asarray(val(targets, "in_top_k")).astype(np.int64)
+    if p.ndim != 2 or t.shape != (p.shape[0],):
+        raise ValueError(f"fastff.ops.in_top_k: predictions (batch, classes) and targets "
+                         f"(batch,), got {p.shape} and {t.shape}")
+    mine = p[np.arange(p.shape[0]), t]
+    return np.sum(p > mine[:, None], axis=1) < k
+
+
+def multi_hot(inputs: Any, num_classes: int, axis: int = -1, dtype: Any = None,
+              sparse: bool = False) -> np.ndarray:
+    """Integer ids ``(batch, n)`` → ``(batch, num_classes)`` with 1 at every id present."""
+    from fastff.ops.nn import one_hot
+
+    ids = np.asarray(val(inputs, "multi_hot"))
+    hot = one_hot(ids if ids.ndim > 1 else ids[None], num_classes, dtype=dtype,
+                  sparse=sparse)
+    out = np.max(hot, axis=-2)
+    out = out if ids.ndim > 1 else out[0]
+    return out if axis == -1 else np.moveaxis(out, -1, axis)

@@ -17,7 +17,8 @@ from fastff.ops.tape import OpsError, record
 
 __all__ = ["hard_sigmoid", "hard_silu", "hard_swish", "softsign", "hard_tanh", "celu",
            "binary_crossentropy", "categorical_crossentropy",
-           "sparse_categorical_crossentropy", "moments", "normalize"]
+           "sparse_categorical_crossentropy", "moments", "normalize", "hard_shrink",
+           "soft_shrink", "tanh_shrink", "squareplus", "sparse_plus", "threshold"]
 
 #: Keras's ``backend.epsilon()``: the clipping of probabilities in the cross-entropies
 EPSILON = 1e-7
@@ -155,3 +156,47 @@ def normalize(x: Any, axis: Any = -1, order: int = 2, epsilon: float | None = No
                        1.0 / order)
     return _math.divide(x, _math.maximum(norm, eps))
 
+
+
+def hard_shrink(x: Any, threshold: float = 0.5) -> Any:
+    """``x`` where ``|x| > threshold``, else 0."""
+    a = val(x, "hard_shrink")
+    keep = np.abs(a) > threshold
+    return record("hard_shrink", np.where(keep, a, 0), (x,), lambda g, n: (g * keep,))
+
+
+def soft_shrink(x: Any, threshold: float = 0.5) -> Any:
+    """``x - threshold`` above it, ``x + threshold`` below ``-threshold``, else 0."""
+    a = val(x, "soft_shrink")
+    o = np.where(a > threshold, a - threshold, np.where(a < -threshold, a + threshold, 0))
+    return record("soft_shrink", o, (x,), lambda g, n: (g * (np.abs(a) > threshold),))
+
+
+def tanh_shrink(x: Any) -> Any:
+    """``x - tanh(x)``."""
+    a = val(x, "tanh_shrink")
+    t = np.tanh(a)
+    return record("tanh_shrink", a - t, (x,), lambda g, n: (g * t * t,))
+
+
+def squareplus(x: Any, b: float = 4) -> Any:
+    """``(x + sqrt(x² + b)) / 2``."""
+    a = val(x, "squareplus")
+    r = np.sqrt(np.square(a) + b)
+    return record("squareplus", (a + r) / 2, (x,), lambda g, n: (g * (1 + a / r) / 2,))
+
+
+def sparse_plus(x: Any) -> Any:
+    """0 for ``x <= -1``, ``x`` for ``x >= 1``, ``(x + 1)² / 4`` between."""
+    a = val(x, "sparse_plus")
+    o = np.where(a <= -1, 0, np.where(a >= 1, a, np.square(a + 1) / 4))
+    return record("sparse_plus", o, (x,), lambda g, n: (
+        g * np.where(a <= -1, 0, np.where(a >= 1, 1, (a + 1) / 2)),))
+
+
+def threshold(x: Any, threshold: float, default_value: float) -> Any:
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    a = val(x, "threshold")
+    keep = np.asarray(a) > threshold
+    return record("threshold", np.where(keep, a, default_value), (x,),
+                  lambda g, n: (g * keep,))
