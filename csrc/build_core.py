@@ -59,6 +59,7 @@ SOURCES = [
     "driver.c",
     "sparse.c",
     "threads.c",
+    "pool.c",
     "macrokernel.c",
     "pack.c",
     "epilogue.c",
@@ -89,6 +90,7 @@ def _build_options() -> dict:
         cflags.append("-fopenmp")
         ldflags.append("-fopenmp")
         libraries.append("gomp")
+    libraries.append("pthread")
     if _flag("FASTFF_SANITIZE"):
         san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
         cflags = [f for f in cflags if f != "-O3"] + ["-O1"] + san

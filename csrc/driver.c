@@ -1,9 +1,13 @@
 /* driver.c - the public GEMM entry points: argument checks, FTZ/DAZ, the small-M path,
- * OpenMP threading over the outer (M, N) loops and the blocked Goto loops. */
+ * tasks over the outer (M, N) loops for the worker pool (pool.c) and the blocked Goto
+ * loops. */
 #include "blocking.h"
+#include "pool.h"
 
-#ifdef _OPENMP
-#include <omp.h>
+/* tasks per thread of a parallel call: more let a running thread absorb a stalled one's
+ * share, fewer pack less (every task packs its own blocks) */
+#ifndef FASTFF_TASKS_PER_THREAD
+#define FASTFF_TASKS_PER_THREAD 3
 #endif
 
 /* up to this many rows of C per thread, row-major B is read in place (see gemm_region) */

@@ -67,6 +67,49 @@ static int FF(gemm_region)(const KERN *kn, int ta, int tb, idx_t i0, idx_t i1, i
     return FASTFF_OK;
 }
 
+/* One parallel call's arguments; a task is one region of C (packed path) or one range of
+ * columns / rows (small path). */
+typedef struct {
+    const KERN *kn;
+    int ta, tb, tm, tn, small_m, ntasks;
+    idx_t m, n, k, kcb, unit, len, rsa, csa;
+    T alpha, beta, param;
+    const T *a, *b, *bias;
+    idx_t lda, ldb, ldc;
+    T *c;
+    int act;
+    EPI e;
+    int rc;
+} FF(job);
+
+static void FF(packed_task)(void *ctx, idx_t t)
+{
+    FF(job) *j = (FF(job) *)ctx;
+    const fastff_blocking *bk = &j->kn->blk;
+    idx_t i0, i1, j0, j1;
+    split_range(j->m, bk->mr, j->tm, (int)(t / j->tn), &i0, &i1);
+    split_range(j->n, bk->nr, j->tn, (int)(t % j->tn), &j0, &j1);
+    if (i1 <= i0 || j1 <= j0) return;
+    int r = FF(gemm_region)(j->kn, j->ta, j->tb, i0, i1, j0, j1, j->k, j->kcb, j->alpha, j->a,
+                            j->lda, j->b, j->ldb, j->beta, j->c, j->ldc, j->bias, j->act,
+                            j->param);
+    if (r != FASTFF_OK) __atomic_store_n(&j->rc, r, __ATOMIC_RELAXED);
+}
+
+static void FF(small_task)(void *ctx, idx_t t)
+{
+    FF(job) *j = (FF(job) *)ctx;
+    idx_t lo, hi;
+    split_range(j->len, j->unit, j->ntasks, (int)t, &lo, &hi);
+    if (hi <= lo) return;
+    if (j->small_m)
+        j->kn->small(j->m, lo, hi, j->k, j->a, j->rsa, j->csa, j->tb, j->b, j->ldb, j->c,
+                     j->ldc, &j->e);
+    else
+        j->kn->small(hi - lo, 0, j->n, j->k, j->a + lo * j->rsa, j->rsa, j->csa, j->tb, j->b,
+                     j->ldb, j->c + lo * j->ldc, j->ldc, &j->e);
+}
+
 static int FF(gemm)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha, const T *a,
                     idx_t lda, const T *b, idx_t ldb, T beta, T *c, idx_t ldc, const T *bias,
                     int32_t act, T param)
@@ -84,65 +127,50 @@ static int FF(gemm)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha, 
         return FASTFF_OK;
     }
 
+    FF(job) j = {kn, ta, tb, 1, 1, 0, 1, m, n, k, 0, 1, 0, 0, 0, alpha, beta, param, a, b,
+                 bias, lda, ldb, ldc, c, act, {alpha, beta, param, 1, 1, act, bias},
+                 FASTFF_OK};
+    fastff_plan plan;
     /* small path (no packing): tiny M (columns split across threads) or tiny N (rows split) */
     const int small_m = m <= bk->small_m && !(ta && tb);
     const int small_n = !small_m && n <= bk->small_n && !tb;
     if (small_m || small_n) {
-        EPI e = {alpha, beta, param, 1, 1, act, bias};
-        const idx_t rsa = ta ? 1 : lda, csa = ta ? lda : 1;
-        const idx_t unit = small_m ? 64 : 8, len = small_m ? n : m;
-        const int nt = fastff_threads_for(flops, (len + unit - 1) / unit);
-        if (nt <= 1) {
-            kn->small(m, 0, n, k, a, rsa, csa, tb, b, ldb, c, ldc, &e);
+        j.small_m = small_m;
+        j.rsa = ta ? 1 : lda;
+        j.csa = ta ? lda : 1;
+        j.unit = small_m ? 64 : 8;
+        j.len = small_m ? n : m;
+        const idx_t units = (j.len + j.unit - 1) / j.unit;
+        fastff_plan_begin(&plan, flops, units,
+                          fastff_shape_key(1, (int)sizeof(T), ta, tb, m, n, k));
+        if (plan.nt <= 1) {
+            kn->small(m, 0, n, k, a, j.rsa, j.csa, tb, b, ldb, c, ldc, &j.e);
         } else {
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-            {
-                fpenv_t tenv = fpenv_enter();
-                const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-                idx_t lo, hi;
-                split_range(len, unit, nth, tid, &lo, &hi);
-                if (hi > lo && small_m)
-                    kn->small(m, lo, hi, k, a, rsa, csa, tb, b, ldb, c, ldc, &e);
-                else if (hi > lo)
-                    kn->small(hi - lo, 0, n, k, a + lo * rsa, rsa, csa, tb, b, ldb,
-                              c + lo * ldc, ldc, &e);
-                fpenv_leave(tenv);
-            }
-#endif
+            const idx_t want = (idx_t)plan.nt * FASTFF_TASKS_PER_THREAD;
+            j.ntasks = (int)(want < units ? want : units);
+            fastff_parallel(plan.nt, j.ntasks, FF(small_task), &j);
         }
+        fastff_plan_end(&plan);
         fpenv_leave(env);
         return FASTFF_OK;
     }
 
-    const idx_t kcb = k_block(k, bk->kc);
+    j.kcb = k_block(k, bk->kc);
     const idx_t mtiles = (m + bk->mr - 1) / bk->mr, ntiles = (n + bk->nr - 1) / bk->nr;
-    const int nt = fastff_threads_for(flops, mtiles * ntiles);
-    if (nt <= 1) {
-        rc = FF(gemm_region)(kn, ta, tb, 0, m, 0, n, k, kcb, alpha, a, lda, b, ldb, beta, c, ldc,
-                             bias, act, param);
+    fastff_plan_begin(&plan, flops, mtiles * ntiles,
+                      fastff_shape_key(0, (int)sizeof(T), ta, tb, m, n, k));
+    if (plan.nt <= 1) {
+        rc = FF(gemm_region)(kn, ta, tb, 0, m, 0, n, k, j.kcb, alpha, a, lda, b, ldb, beta, c,
+                             ldc, bias, act, param);
     } else {
-#ifdef _OPENMP
-        int shared_rc = FASTFF_OK;
-#pragma omp parallel num_threads(nt)
-        {
-            fpenv_t tenv = fpenv_enter();
-            const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-            int tm, tn;
-            choose_grid(nth, m, n, k, bk->mr, bk->nr, &tm, &tn);
-            idx_t i0, i1, j0, j1;
-            split_range(m, bk->mr, tm, tid / tn, &i0, &i1);
-            split_range(n, bk->nr, tn, tid % tn, &j0, &j1);
-            if (i1 > i0 && j1 > j0) {
-                int r = FF(gemm_region)(kn, ta, tb, i0, i1, j0, j1, k, kcb, alpha, a, lda, b,
-                                        ldb, beta, c, ldc, bias, act, param);
-                if (r != FASTFF_OK) __atomic_store_n(&shared_rc, r, __ATOMIC_RELAXED);
-            }
-            fpenv_leave(tenv);
-        }
-        rc = shared_rc;
-#endif
+        /* a few tasks per thread so a running thread can take over a stalled one's share */
+        idx_t want = (idx_t)plan.nt * FASTFF_TASKS_PER_THREAD;
+        if (want > mtiles * ntiles) want = mtiles * ntiles;
+        choose_grid((int)want, m, n, k, bk->mr, bk->nr, &j.tm, &j.tn);
+        fastff_parallel(plan.nt, (idx_t)j.tm * j.tn, FF(packed_task), &j);
+        rc = j.rc;
     }
+    fastff_plan_end(&plan);
     fpenv_leave(env);
     return rc;
 }

@@ -38,6 +38,9 @@ extern "C" {
 #define FASTFF_ERR_OVERFLOW -9
 #define FASTFF_ERR_DTYPE -10
 
+#define FASTFF_THREADING_POOL 0
+#define FASTFF_THREADING_OPENMP 1
+
 #define FASTFF_ACT_NONE 0
 #define FASTFF_ACT_RELU 1
 #define FASTFF_ACT_LEAKY_RELU 2
@@ -87,6 +90,15 @@ int32_t fastff_set_num_threads(int32_t n);
 int32_t fastff_get_num_threads(void);
 int32_t fastff_max_threads(void);
 int32_t fastff_has_openmp(void);
+/* Who runs the threads: FASTFF_THREADING_POOL (fastff's own pthread pool, tasks claimed
+ * dynamically; the default where available) or FASTFF_THREADING_OPENMP (same tasks in an
+ * OpenMP region). Environment at load: FASTFF_THREADING=pool|openmp. */
+int32_t fastff_set_threading(int32_t mode);
+int32_t fastff_get_threading(void);
+/* 1 (default; FASTFF_ADAPTIVE_THREADS=0 turns it off): per call shape, run on one thread
+ * when measured times say more threads do not pay. 0: always the thread count set. */
+int32_t fastff_set_adaptive_threads(int32_t on);
+int32_t fastff_get_adaptive_threads(void);
 
 int32_t fastff_set_kernel(const char *name);
 int32_t fastff_kernel_supported(const char *name);

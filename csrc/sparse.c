@@ -17,10 +17,7 @@
 #include <string.h>
 
 #include "blocking.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "pool.h"
 
 /* Above this fraction of nonzeros (sampled), the packed dense kernels are faster. */
 #ifndef SPARSE_MAX_DENSITY
@@ -48,6 +45,8 @@
 #define SPARSE_FLOPS_PER_SCANNED 10.0
 /* output rows are handed to threads in units of this many */
 #define SPARSE_ROW_UNIT 8
+/* tasks per thread of a parallel call (dynamic claiming: see pool.c) */
+#define SPARSE_TASKS_PER_THREAD 4
 
 #define FF_PREC 1
 #include "tmpl.h"

@@ -124,6 +124,34 @@ static int FF(sparse_cols)(const KERN *kn, idx_t r0, idx_t r1, idx_t n, idx_t k,
     return FASTFF_OK;
 }
 
+/* one parallel call: a task is a range of output rows (units of SPARSE_ROW_UNIT) */
+typedef struct {
+    const KERN *kn;
+    int ta, ntasks;
+    idx_t m, n, k, kcb;
+    T alpha, beta, param;
+    const T *a, *b, *bias;
+    idx_t lda, ldb, ldc;
+    T *c;
+    int act;
+    int rc;
+} FF(sjob);
+
+static void FF(sparse_task)(void *ctx, idx_t t)
+{
+    FF(sjob) *j = (FF(sjob) *)ctx;
+    idx_t lo, hi;
+    split_range(j->m, SPARSE_ROW_UNIT, j->ntasks, (int)t, &lo, &hi);
+    if (hi <= lo) return;
+    int r = j->ta ? FF(sparse_cols)(j->kn, lo, hi, j->n, j->k, j->kcb, j->alpha, j->a, j->lda,
+                                    j->b, j->ldb, j->beta, j->c, j->ldc, j->bias, j->act,
+                                    j->param)
+                  : FF(sparse_rows)(j->kn, lo, hi, j->n, j->k, j->kcb, j->alpha, j->a, j->lda,
+                                    j->b, j->ldb, j->beta, j->c, j->ldc, j->bias, j->act,
+                                    j->param);
+    if (r != FASTFF_OK) __atomic_store_n(&j->rc, r, __ATOMIC_RELAXED);
+}
+
 static int FF(gemm_sparse_a)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha,
                              const T *a, idx_t lda, const T *b, idx_t ldb, T beta, T *c,
                              idx_t ldc, const T *bias, int32_t act, T param)
@@ -156,34 +184,26 @@ static int FF(gemm_sparse_a)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, 
     const double flops = 2.0 * (double)m * (double)n * (double)k * density +
                          SPARSE_FLOPS_PER_OUTPUT * (double)m * (double)n +
                          SPARSE_FLOPS_PER_SCANNED * (double)m * (double)k;
-    const int nt = fastff_threads_for(flops, (m + SPARSE_ROW_UNIT - 1) / SPARSE_ROW_UNIT);
+    const idx_t units = (m + SPARSE_ROW_UNIT - 1) / SPARSE_ROW_UNIT;
+    fastff_plan plan;
+    /* the time depends on the density too: one plan per twentieth of it */
+    fastff_plan_begin(&plan, flops, units,
+                      fastff_shape_key(2 + (int)(density * 20), (int)sizeof(T), ta, tb, m, n,
+                                       k));
     fpenv_t env = fpenv_enter();
-    if (nt <= 1) {
+    if (plan.nt <= 1) {
         rc = ta ? FF(sparse_cols)(kn, 0, m, n, k, kcb, alpha, a, lda, b, ldb, beta, c, ldc, bias,
                                   act, param)
                 : FF(sparse_rows)(kn, 0, m, n, k, kcb, alpha, a, lda, b, ldb, beta, c, ldc, bias,
                                   act, param);
     } else {
-#ifdef _OPENMP
-        int shared_rc = FASTFF_OK;
-#pragma omp parallel num_threads(nt)
-        {
-            fpenv_t tenv = fpenv_enter();
-            idx_t lo, hi;
-            split_range(m, SPARSE_ROW_UNIT, omp_get_num_threads(), omp_get_thread_num(), &lo,
-                        &hi);
-            if (hi > lo) {
-                int r = ta ? FF(sparse_cols)(kn, lo, hi, n, k, kcb, alpha, a, lda, b, ldb, beta,
-                                             c, ldc, bias, act, param)
-                           : FF(sparse_rows)(kn, lo, hi, n, k, kcb, alpha, a, lda, b, ldb, beta,
-                                             c, ldc, bias, act, param);
-                if (r != FASTFF_OK) __atomic_store_n(&shared_rc, r, __ATOMIC_RELAXED);
-            }
-            fpenv_leave(tenv);
-        }
-        rc = shared_rc;
-#endif
+        const idx_t want = (idx_t)plan.nt * SPARSE_TASKS_PER_THREAD;
+        FF(sjob) j = {kn, ta, (int)(want < units ? want : units), m, n, k, kcb, alpha, beta,
+                      param, a, b, bias, lda, ldb, ldc, c, act, FASTFF_OK};
+        fastff_parallel(plan.nt, j.ntasks, FF(sparse_task), &j);
+        rc = j.rc;
     }
+    fastff_plan_end(&plan);
     fpenv_leave(env);
     return rc;
 }

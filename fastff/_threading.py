@@ -1,10 +1,15 @@
-"""One thread-count setting for the C core (OpenMP) and Numba together.
+"""One thread-count setting for the C core (its worker pool) and Numba together.
 
 The default is the number of CPUs this process may run on (``os.sched_getaffinity``), which is
 also Numba's default, so nothing needs applying until :func:`set_num_threads` is called.
 Importing this module changes no global state. Modules that use Numba ``prange`` call
 :func:`apply_to_numba` at import so a setting made before Numba was imported reaches it.
 Note: Numba's setting is per calling thread, the C core's is process-wide.
+
+The C core may run a GEMM on fewer threads than set: calls too small to split run serially,
+and by default (:func:`set_adaptive_threads`) a call shape whose measured times say the
+extra threads do not pay (another process holding a core, for instance) runs on one.
+Results are bitwise the same either way.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import numbers
 import os
 import sys
 
-__all__ = ["set_num_threads", "get_num_threads", "apply_to_numba", "default_num_threads"]
+__all__ = ["set_num_threads", "get_num_threads", "apply_to_numba", "default_num_threads",
+           "set_adaptive_threads", "get_adaptive_threads"]
 
 _requested: int | None = None
 
@@ -73,6 +79,24 @@ def get_num_threads() -> int:
     from fastff._core import lib
 
     return int(lib.fastff_get_num_threads())
+
+
+def set_adaptive_threads(on: bool) -> None:
+    """Let the C core choose one thread per call shape when more measure slower (default
+    on; ``FASTFF_ADAPTIVE_THREADS=0`` in the environment turns it off at start). Off: every
+    call large enough to split uses the set thread count."""
+    if not isinstance(on, (bool, _np_bool())):
+        raise TypeError(f"on must be a bool, got {type(on).__name__}")
+    from fastff._core import lib
+
+    lib.fastff_set_adaptive_threads(1 if on else 0)
+
+
+def get_adaptive_threads() -> bool:
+    """Whether the C core's adaptive thread policy is on."""
+    from fastff._core import lib
+
+    return bool(lib.fastff_get_adaptive_threads())
 
 
 def apply_to_numba() -> None:

@@ -58,7 +58,10 @@ def gather(numba: bool = True) -> dict[str, str]:
             n for n in names if lib.fastff_kernel_supported(n.encode()))
         facts["cpu features"] = s(lib.fastff_cpu_features()) or "(none detected)"
         facts["threads"] = str(lib.fastff_get_num_threads())
-        facts["openmp"] = "yes" if lib.fastff_has_openmp() else "no (single-threaded build)"
+        facts["openmp"] = "yes" if lib.fastff_has_openmp() else "no"
+        facts["threading"] = ("worker pool" if lib.fastff_get_threading() ==
+                              lib.FASTFF_THREADING_POOL else "openmp") + (
+            ", adaptive" if lib.fastff_get_adaptive_threads() else "")
     except Exception as exc:  # noqa: BLE001
         facts["C core"] = f"not loaded ({exc.__class__.__name__}: {exc})"
     try:

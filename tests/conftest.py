@@ -24,11 +24,16 @@ def kernel(request):
 
 @pytest.fixture
 def threads():
-    """Set the C core's thread count for one test, restoring it afterwards."""
+    """Set the C core's thread count for one test, restoring it afterwards. The adaptive
+    policy (which may run a call on one thread) is off meanwhile, so the count set is the
+    count used."""
     before = lib.fastff_get_num_threads()
+    adaptive = lib.fastff_get_adaptive_threads()
+    lib.fastff_set_adaptive_threads(0)
 
     def set_(n: int) -> None:
         assert lib.fastff_set_num_threads(n) == 0
 
     yield set_
     lib.fastff_set_num_threads(before)
+    lib.fastff_set_adaptive_threads(adaptive)

@@ -38,3 +38,4 @@ def test_cli_json():
     facts = json.loads(out)
     assert facts["kernel"] in ("ref", "avx2", "avx512")
     assert int(facts["threads"]) >= 1
+    assert facts["threading"].startswith(("worker pool", "openmp"))

@@ -1,0 +1,156 @@
+"""The C core's worker pool and adaptive thread plan: the same bits for every thread count,
+both threading back ends and the adaptive policy; fork and concurrent callers are safe."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from fastff import _core, _threading, linalg
+
+ffi, lib = _core.ffi, _core.lib
+
+BACKENDS = [lib.FASTFF_THREADING_POOL] + (
+    [lib.FASTFF_THREADING_OPENMP] if lib.fastff_has_openmp() else [])
+
+# (m, n, k, trans_a, trans_b), each above the 10 MFLOP parallel threshold: packed path in
+# every flag combination, small-M (columns split), small-N column form (rows split)
+SHAPES = [(128, 256, 784, False, False), (784, 256, 128, True, False),
+          (128, 784, 256, False, True), (131, 203, 257, True, True), (2, 6000, 900, False, False),
+          (2000, 10, 300, False, False), (3000, 13, 300, True, False)]
+
+
+def _operands(rng, m, n, k, ta, tb, dtype):
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    return a, b, rng.standard_normal(n).astype(dtype), rng.standard_normal((m, n)).astype(dtype)
+
+
+@pytest.fixture
+def pool_state():
+    """Restore thread count, back end and adaptive policy after the test."""
+    saved = (lib.fastff_get_num_threads(), lib.fastff_get_threading(),
+             lib.fastff_get_adaptive_threads())
+    yield
+    lib.fastff_set_num_threads(saved[0])
+    lib.fastff_set_threading(saved[1])
+    lib.fastff_set_adaptive_threads(saved[2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_bits_for_any_thread_count_backend_and_policy(pool_state, dtype):
+    rng = np.random.default_rng(11)
+    for m, n, k, ta, tb in SHAPES:
+        a, b, bias, c0 = _operands(rng, m, n, k, ta, tb, dtype)
+        ref = None
+        for backend in BACKENDS:
+            assert lib.fastff_set_threading(backend) == 0
+            for adaptive in (0, 1):
+                assert lib.fastff_set_adaptive_threads(adaptive) == 0
+                for nt in (1, 2, 3, 4):
+                    assert lib.fastff_set_num_threads(nt) == 0
+                    for _ in range(2 if adaptive else 1):  # adaptive: both arms get a call
+                        out = c0.copy()
+                        linalg.gemm(a, b, out=out, beta=0.5, trans_a=ta, trans_b=tb, bias=bias,
+                                    activation="relu")
+                        if ref is None:
+                            ref = out
+                        assert np.array_equal(ref.view(np.uint8), out.view(np.uint8)), (
+                            f"{m}x{n}x{k} ta={ta} tb={tb}: backend {backend} adaptive "
+                            f"{adaptive} {nt} threads")
+        exp = np.maximum(0.5 * c0.astype(np.float64) + (a.T if ta else a).astype(np.float64)
+                         @ (b.T if tb else b).astype(np.float64) + bias, 0)
+        np.testing.assert_allclose(ref, exp, rtol=1e-3 if dtype == np.float32 else 1e-10,
+                                   atol=1e-3 if dtype == np.float32 else 1e-10)
+
+
+def test_sparse_same_bits_for_any_thread_count(pool_state):
+    rng = np.random.default_rng(12)
+    lib.fastff_set_adaptive_threads(0)
+    for ta in (False, True):
+        shape = (784, 256) if ta else (256, 784)
+        a = (rng.standard_normal(shape) * (rng.random(shape) < 0.1)).astype(np.float32)
+        b = rng.standard_normal((784, 300)).astype(np.float32)
+        outs = []
+        for nt in (1, 2, 3):
+            lib.fastff_set_num_threads(nt)
+            outs.append(linalg.gemm(a, b, trans_a=ta, sparse_a=True))
+        dense = linalg.gemm(a, b, trans_a=ta)
+        for out in outs:
+            assert np.array_equal(out.view(np.uint8), dense.view(np.uint8))
+
+
+def test_settings_validated(pool_state):
+    assert lib.fastff_set_threading(7) == lib.FASTFF_ERR_THREADS
+    assert lib.fastff_set_adaptive_threads(2) == lib.FASTFF_ERR_THREADS
+    assert lib.fastff_get_threading() == lib.FASTFF_THREADING_POOL  # the default on Linux
+    with pytest.raises(TypeError, match="on"):
+        _threading.set_adaptive_threads(1)
+    _threading.set_adaptive_threads(False)
+    assert _threading.get_adaptive_threads() is False
+    _threading.set_adaptive_threads(True)
+    assert _threading.get_adaptive_threads() is True
+
+
+def test_environment_selects_backend_and_policy():
+    code = ("from fastff._core import lib; "
+            "print(lib.fastff_get_threading(), lib.fastff_get_adaptive_threads())")
+    env = {"FASTFF_THREADING": "openmp", "FASTFF_ADAPTIVE_THREADS": "0"}
+    import os
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, **env}, timeout=120).stdout.split()
+    assert out == [str(lib.FASTFF_THREADING_OPENMP if lib.fastff_has_openmp() else
+                       lib.FASTFF_THREADING_POOL), "0"]
+
+
+def test_concurrent_callers_get_their_own_results(pool_state):
+    """Python threads calling at once: one uses the pool, the others run on their own thread;
+    every result is the serial one."""
+    lib.fastff_set_num_threads(2)
+    lib.fastff_set_adaptive_threads(0)
+    rng = np.random.default_rng(13)
+    jobs = [_operands(rng, 128, 256, 300 + 7 * i, False, False, np.float32) for i in range(4)]
+    expected = [linalg.gemm(a, b, bias=bias) for a, b, bias, _ in jobs]
+    errors: list[str] = []
+
+    def work(i: int) -> None:
+        a, b, bias, _ = jobs[i]
+        for _ in range(30):
+            if not np.array_equal(linalg.gemm(a, b, bias=bias), expected[i]):
+                errors.append(f"job {i}")
+                return
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+
+
+def test_fork_child_starts_a_fresh_pool():
+    """A child forked while the pool has workers must not wait for workers it lacks."""
+    code = """
+import os, numpy as np
+from fastff._core import lib
+from fastff import linalg
+lib.fastff_set_num_threads(2); lib.fastff_set_adaptive_threads(0)
+rng = np.random.default_rng(0)
+a = rng.standard_normal((256, 512)).astype(np.float32)
+b = rng.standard_normal((512, 256)).astype(np.float32)
+ref = linalg.gemm(a, b)
+pid = os.fork()
+if pid == 0:
+    ok = all(np.array_equal(linalg.gemm(a, b), ref) for _ in range(5))
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.split()
+    assert out == ["0"]
