@@ -169,10 +169,9 @@ _ALIASES = {"identity": "linear", "none": "linear"}
 
 
 def _unknown(kind: str, name: str, valid: list[str]) -> ValueError:
-    import difflib
+    from fastff._suggest import did_you_mean
 
-    close = difflib.get_close_matches(name, valid, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, valid)
     return ValueError(f"Unknown {kind} {name!r}.{hint} Valid names: {', '.join(sorted(valid))}")
 
 

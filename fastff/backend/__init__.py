@@ -12,12 +12,12 @@ Another backend plugs in with ``register_ops(name, factory)`` and
 
 from __future__ import annotations
 
-import difflib
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from fastff import config
+from fastff._suggest import did_you_mean
 
 __all__ = [
     "floatx", "set_floatx", "epsilon", "image_data_format", "backend", "clear_session",
@@ -82,8 +82,7 @@ _state = {"ops": "cpu", "device": "cpu"}
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> ValueError:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, known)
     return ValueError(f"Unknown {kind} {name!r}; available: {', '.join(sorted(known))}.{hint}")
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
+from fastff._suggest import did_you_mean
 from fastff.optimizers import schedules
 from fastff.optimizers.adadelta_lion import Adadelta, Ftrl, Lion
 from fastff.optimizers.adagrad import Adagrad
@@ -29,8 +29,7 @@ def _lookup(name: str, custom_objects: dict[str, Any] | None = None) -> type[Opt
     key = str(name).lower()
     if key in _BY_NAME:
         return _BY_NAME[key]
-    close = difflib.get_close_matches(key, list(_BY_NAME), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(key, list(_BY_NAME))
     raise ValueError(f"Unknown optimizer {name!r}; valid names: {', '.join(_BY_NAME)}.{hint}")
 
 
