@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["InputSpec", "check_model", "converter_for", "converter_table", "has_masks", "host",
-           "input_specs", "output_shape", "walk"]
+           "input_specs", "normalization_affine", "output_shape", "rescaling_affine",
+           "walk"]
 
 
 class InputSpec(NamedTuple):
@@ -30,6 +31,23 @@ def host(a: Any) -> np.ndarray:
     from fastff.layers.base import to_host
 
     return np.asarray(to_host(a))
+
+
+def normalization_affine(layer: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, shift)`` in float64 with ``Normalization(x) == x * scale + shift`` (its
+    inverse when ``invert``), as the layer's mean and variance broadcast."""
+    from fastff.layers.normalization import _EPSILON
+
+    mean, var = (np.asarray(a, dtype=np.float64) for a in layer._moments())
+    std = np.maximum(np.sqrt(var), _EPSILON)
+    if layer.invert:
+        return std, mean
+    return 1.0 / std, -mean / std
+
+
+def rescaling_affine(layer: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, shift)`` in float64 of a ``Rescaling`` layer."""
+    return np.asarray(layer.scale, np.float64), np.asarray(layer.offset, np.float64)
 
 
 def check_model(model: Any, who: str) -> None:

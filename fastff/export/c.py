@@ -63,12 +63,22 @@ class _Emitter:
         self._count = 0
 
     def array(self, hint: str, values: Any) -> str:
+        """A ``static const float`` array of ``values`` (any shape, flattened); its name."""
         a = np.asarray(values, dtype=np.float64).reshape(-1)
+        return self._static(hint, "float", [_float_literal(float(v)) for v in a], 8, "0.0f")
+
+    def int_array(self, hint: str, values: Any) -> str:
+        """A ``static const int`` array of ``values`` (any shape, flattened); its name."""
+        a = np.asarray(values, dtype=np.int64).reshape(-1)
+        return self._static(hint, "int", [str(int(v)) for v in a], 16, "0")
+
+    def _static(self, hint: str, ctype: str, items: list[str], per_line: int,
+                empty: str) -> str:
         self._count += 1
         name = f"{self.prefix}_{_c_ident(hint)}_{self._count}"
-        items = [_float_literal(float(v)) for v in a]
-        lines = [", ".join(items[i:i + 8]) for i in range(0, len(items), 8)] or ["0.0f"]
-        self.arrays.append(f"static const float {name}[{max(a.size, 1)}] = {{\n    "
+        lines = [", ".join(items[i:i + per_line])
+                 for i in range(0, len(items), per_line)] or [empty]
+        self.arrays.append(f"static const {ctype} {name}[{max(len(items), 1)}] = {{\n    "
                            + ",\n    ".join(lines) + "\n};")
         return name
 
@@ -253,19 +263,14 @@ def _batch_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
 
 
 def _normalization(e: _Emitter, layer: Any, x: _Value) -> _Value:
-    from fastff.layers.normalization import _EPSILON
-
-    mean, var = (np.asarray(a, dtype=np.float64) for a in layer._moments())
-    mean = np.broadcast_to(mean, (1, *x.shape))[0]
-    std = np.maximum(np.sqrt(np.broadcast_to(var, (1, *x.shape))[0]), _EPSILON)
-    if layer.invert:
-        return _affine(e, layer, x, std, mean)
-    return _affine(e, layer, x, 1.0 / std, -mean / std)
+    # the layer's statistics may carry a leading batch axis of 1: the per-sample values
+    scale, shift = (np.broadcast_to(a, (1, *x.shape))[0]
+                    for a in _graph.normalization_affine(layer))
+    return _affine(e, layer, x, scale, shift)
 
 
 def _rescaling(e: _Emitter, layer: Any, x: _Value) -> _Value:
-    return _affine(e, layer, x, np.asarray(layer.scale, np.float64),
-                   np.asarray(layer.offset, np.float64))
+    return _affine(e, layer, x, *_graph.rescaling_affine(layer))
 
 
 def _trailing(layer: Any, x: _Value) -> int:
@@ -378,22 +383,11 @@ def _concatenate(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
     return _Value(out, (*xs[0].shape[:-1], total))
 
 
-def _int_array(e: _Emitter, hint: str, values: Any) -> str:
-    a = np.asarray(values, dtype=np.int64).reshape(-1)
-    e._count += 1
-    name = f"{e.prefix}_{_c_ident(hint)}_{e._count}"
-    items = [str(int(v)) for v in a]
-    lines = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)] or ["0"]
-    e.arrays.append(f"static const int {name}[{max(a.size, 1)}] = {{\n    "
-                    + ",\n    ".join(lines) + "\n};")
-    return name
-
-
 def _permute(e: _Emitter, layer: Any, x: _Value) -> _Value:
     """A gather by an index table computed at export: out[i] = in[src[i]]."""
     perm = [int(d) - 1 for d in layer.dims]
     src = np.transpose(np.arange(x.size).reshape(x.shape), perm)
-    table = _int_array(e, f"{layer.name}_src", src)
+    table = e.int_array(f"{layer.name}_src", src)
     out = e.buffer(layer.name, x.size)
     e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {x.size}; ++i) "
            f"{out}[r * {x.size} + i] = {x.ref}[r * {x.size} + {table}[i]];")
@@ -560,7 +554,7 @@ def _dot(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
     kk = idx_a.shape[-1]
     idx_a, idx_b = idx_a.reshape(-1, kk), idx_b.reshape(kk, -1)
     pp, ss = idx_a.shape[0], idx_b.shape[1]
-    ta, tb = _int_array(e, f"{layer.name}_a", idx_a), _int_array(e, f"{layer.name}_b", idx_b)
+    ta, tb = e.int_array(f"{layer.name}_a", idx_a), e.int_array(f"{layer.name}_b", idx_b)
     shape = tuple(layer.compute_output_shape([x1.shape, x2.shape]))
     out = e.buffer(layer.name, pp * ss)
     a = f"{x1.ref}[r * {x1.size} + {ta}[p * {kk} + k]]"

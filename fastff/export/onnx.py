@@ -315,18 +315,11 @@ def _batch_norm(g: _Graph, layer: Any, x: str) -> str:
 
 
 def _normalization(g: _Graph, layer: Any, x: str) -> str:
-    from fastff.layers.normalization import _EPSILON
-
-    mean, var = (np.asarray(a, dtype=np.float64) for a in layer._moments())
-    std = np.maximum(np.sqrt(var), _EPSILON)
-    if layer.invert:
-        return _affine(g, layer, x, std, mean)
-    return _affine(g, layer, x, 1.0 / std, -mean / std)
+    return _affine(g, layer, x, *_graph.normalization_affine(layer))
 
 
 def _rescaling(g: _Graph, layer: Any, x: str) -> str:
-    return _affine(g, layer, x, np.asarray(layer.scale, np.float64),
-                   np.asarray(layer.offset, np.float64))
+    return _affine(g, layer, x, *_graph.rescaling_affine(layer))
 
 
 def _layer_norm(g: _Graph, layer: Any, x: str) -> str:
