@@ -228,9 +228,6 @@ def run(data: str | None, epochs: int = 12, seed: int = 0, verbose: int = 1, out
     x = {k: feat.inputs(s) for k, s in (("train", train), ("dev", dev), ("test", test))}
     y = {k: feat.labels(s) for k, s in (("train", train), ("dev", dev), ("test", test))}
 
-    matrix = None
-    if words is not None:
-        matrix, _ = embedding_matrix(feat.vocabs["word"], words, vecs, rng=seed)
     lr: Any = learning_rate
     if decay != 1.0:
         steps = -(-len(y["train"]) // batch_size)
@@ -240,6 +237,9 @@ def run(data: str | None, epochs: int = 12, seed: int = 0, verbose: int = 1, out
     t0 = time.perf_counter()
     for k in range(ensemble):
         fastff.utils.set_random_seed(seed + k)
+        matrix = None  # GloVe rows; the words without one get random rows, drawn per seed
+        if words is not None:
+            matrix, _ = embedding_matrix(feat.vocabs["word"], words, vecs, rng=seed + k)
         model = build_model(feat, hidden=hidden, learning_rate=lr, dropout=dropout,
                             word_vectors=matrix)
         if verbose and k == 0:
