@@ -19,6 +19,19 @@ accuracy has not improved for ``--patience`` epochs and keeps the best epoch's w
 
 ``--treebank`` finds train/dev/test by UD's file names (``*-ud-train.conllu``, plain or gzipped);
 GloVe (English) is then off unless ``--glove`` is given.
+
+UD English-EWT (v2.16) token accuracy, default settings unless stated (best dev epoch of at
+most 12, patience 3; one kernel thread; about 17 s of CPU per epoch of 204,577 tokens):
+
+    seed  settings                       best epoch  dev     test
+    0     default                        10          0.9494  0.9525
+    1     default                        7           0.9502  0.9528
+    0     --window 3                     12          0.9497  0.9532
+    0,1   --ensemble 2 (seeds 0 and 1)   10, 7       0.9512  0.9541
+
+(The ensemble row averages the two default runs' probabilities, which is what ``--ensemble 2``
+tags with. Word, suffix3 and shape alone, no dropout, no GloVe, constant rate: dev 0.9438,
+test 0.9469. The issue's 0.955 is not reached yet.)
 """
 
 from __future__ import annotations
