@@ -79,7 +79,12 @@ FEATURES = {
     "suffix4": (lambda w: suffix(w, 4), 32, 1),
     "shape": (word_shape, 16, 1),
     "flags": (_flags, 8, 1),
+    # optional groups (``--groups``)
+    "form": (lambda w: w, 32, 2),
+    "prefix2": (lambda w: w[:2].lower(), 16, 1),
+    "suffix1": (lambda w: suffix(w, 1), 8, 1),
 }
+GROUPS = ("word", "prefix3", "suffix2", "suffix3", "suffix4", "shape", "flags")  # the default
 
 
 class Featurizer:
@@ -88,7 +93,7 @@ class Featurizer:
     ``extra_words``: words added to the word vocabulary beside the training words (the
     pretrained vectors' words, so a word unseen in training still has its own vector)."""
 
-    def __init__(self, sentences: list, groups: tuple[str, ...] = tuple(FEATURES),
+    def __init__(self, sentences: list, groups: tuple[str, ...] = GROUPS,
                  extra_words: list[str] | None = None, window: int = WINDOW) -> None:
         unknown = set(groups) - set(FEATURES)
         if unknown:
@@ -216,7 +221,7 @@ def tagging_speed(model: fastff.Model, feat: Featurizer, sentences: list) -> dic
 def run(data: str | None, epochs: int = 12, seed: int = 0, verbose: int = 1, out: str | None = None,
         max_train: int | None = None, batch_size: int = 64, learning_rate: float = 1e-3,
         treebank: str | None = None, patience: int = 3, window: int = WINDOW,
-        groups: tuple[str, ...] = tuple(FEATURES), hidden: int = 256, dropout: float = 0.3,
+        groups: tuple[str, ...] = GROUPS, hidden: int = 256, dropout: float = 0.3,
         glove: bool | None = None, decay: float = 0.7, ensemble: int = 1) -> dict:
     """Train (best dev epoch of at most ``epochs``), score dev and test, time tagging, save and
     reload; ``treebank``: a UD treebank folder instead of EWT from the data directory.
@@ -315,7 +320,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="learning-rate factor per epoch (1: constant)")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--groups", default=",".join(FEATURES),
+    parser.add_argument("--groups", default=",".join(GROUPS),
                         help=f"comma-separated feature groups (of {', '.join(FEATURES)})")
     parser.add_argument("--glove", dest="glove", action="store_true", default=None,
                         help="start the word table from GloVe (default for EWT)")
