@@ -1,10 +1,10 @@
 """Window-based feedforward POS tagger on UD English-EWT, or any UD treebank (UPOS tags).
 
-Each token is tagged from a window of +-2 tokens over seven id feature groups -- the
-lower-cased word, its 3-letter prefix, 2/3/4-letter suffixes, word shape, and
-capitalisation/digit/hyphen flags -- each a ``WindowEmbedding`` (one gather that concatenates
-the window's vectors), joined by ``Concatenate`` in a functional ``Model``, then dropout, a
-ReLU layer, dropout and a softmax. The word table starts from GloVe (50d,
+Each token is tagged from a window of +-2 tokens over ten id feature groups -- the
+lower-cased word, the word as written, its 2/3-letter prefixes, 1/2/3/4-letter suffixes, word
+shape, and capitalisation/digit/hyphen flags -- each a ``WindowEmbedding`` (one gather that
+concatenates the window's vectors), joined by ``Concatenate`` in a functional ``Model``, then
+dropout, a ReLU layer, dropout and a softmax. The word table starts from GloVe (50d,
 ``initializers.Constant``) and GloVe's words join the training words in the vocabulary, so a
 word unseen in training can still have its own vector; training words seen once map to UNK
 (so the model learns an UNK vector) and the prefix/suffix/shape groups carry unknown words.
@@ -21,24 +21,26 @@ accuracy has not improved for ``--patience`` epochs and keeps the best epoch's w
 GloVe (English) is then off unless ``--glove`` is given.
 
 UD English-EWT (v2.16) token accuracy, default settings unless stated (best dev epoch of at
-most 12, patience 3; one kernel thread; about 17 s of CPU per epoch of 204,577 tokens):
+most 12, patience 3; one kernel thread; about 17 s of CPU per epoch of 204,577 tokens with
+seven groups):
 
-    seed  settings                       best epoch  dev     test
-    0     default                        10          0.9494  0.9525
-    1     default                        7           0.9502  0.9528
-    2     default                        8           0.9501  0.9529
-    0     --window 3                     12          0.9497  0.9532
-    0     --hidden 512 --dropout 0.5 --decay 0.8  12  0.9499  0.9517
-    0     default groups + form          6           0.9505  0.9539
-    0     default groups + prefix2,suffix1  11       0.9510  0.9535
-    0,1   --ensemble 2 (seeds 0 and 1)   10, 7       0.9512  0.9541
-    0,1,2 --ensemble 3                   10, 7, 8    0.9515  0.9540
-    0     the two rows "+ form" and "+ prefix2,suffix1" averaged   0.9529  0.9556
+    seed  settings (groups: the default ten unless stated)        best epoch  dev     test
+    0     default                                                  7           0.9513  0.9546
+    1     default                                                  11          0.9518  0.9554
+    0,1   --ensemble 2 (the two runs above averaged)               7, 11       0.9526  0.9558
+    0     seven groups (no form, prefix2, suffix1)                 10          0.9494  0.9525
+    1     seven groups                                             7           0.9502  0.9528
+    2     seven groups                                             8           0.9501  0.9529
+    0,1   seven groups, --ensemble 2                               10, 7       0.9512  0.9541
+    0,1,2 seven groups, --ensemble 3                               10, 7, 8    0.9515  0.9540
+    0     seven groups + form                                      6           0.9505  0.9539
+    0     seven groups + prefix2, suffix1                          11          0.9510  0.9535
+    0     seven groups, --window 3                                 12          0.9497  0.9532
+    0     seven groups, --hidden 512 --dropout 0.5 --decay 0.8     12          0.9499  0.9517
 
-(The ensemble rows average the default runs' probabilities, which is what ``--ensemble``
-tags with; the last row averages two runs with different ``--groups``, which ``--ensemble``
-does not do. Word, suffix3 and shape alone, no dropout, no GloVe, constant rate: dev 0.9438,
-test 0.9469. The issue's 0.955 is reached only by that last average.)
+(The ensemble rows average the runs' probabilities, which is what ``--ensemble`` tags with.
+Word, suffix3 and shape alone, no dropout, no GloVe, constant rate: dev 0.9438, test 0.9469.
+Wall time per epoch on the loaded two-core machine: 22-38 s.)
 """
 
 from __future__ import annotations
@@ -86,12 +88,11 @@ FEATURES = {
     "suffix4": (lambda w: suffix(w, 4), 32, 1),
     "shape": (word_shape, 16, 1),
     "flags": (_flags, 8, 1),
-    # optional groups (``--groups``)
-    "form": (lambda w: w, 32, 2),
+    "form": (lambda w: w, 32, 2),  # the word as written (case kept)
     "prefix2": (lambda w: w[:2].lower(), 16, 1),
     "suffix1": (lambda w: suffix(w, 1), 8, 1),
 }
-GROUPS = ("word", "prefix3", "suffix2", "suffix3", "suffix4", "shape", "flags")  # the default
+GROUPS = tuple(FEATURES)  # the default: all of them
 
 
 class Featurizer:
