@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import _registry, distribution
+from fastff import _auto_config, _registry, distribution
 from fastff._registry import get_registered_object
 
 __all__ = [
@@ -516,7 +516,8 @@ def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
     under a distribution)."""
     if not distribution.is_chief():
         return
-    header = _model_header(model, "weights")
+    with _auto_config.lenient():  # a user layer's unsaveable argument: kept by its name
+        header = _model_header(model, "weights")
     header["model"]["config"] = _jsonable(header["model"]["config"])  # for information only
     write_file(path, header, {"weights": _weight_items(model)})
 

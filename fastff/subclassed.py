@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import _call_context
+from fastff import _auto_config, _call_context
 from fastff import _validation as V
 from fastff.layers import Layer, Workspace
 from fastff.layers.base import call_takes_training, is_device_array, to_host, unique_name
@@ -292,7 +292,10 @@ class Model(Sequential):
                                 "and outputs the result of calling layers on them")
             functional = _FUNCTIONAL[0]
             return functional.__new__(functional, *args, **kwargs)
-        return object.__new__(cls)
+        obj = object.__new__(cls)
+        # Keras 3's auto config: a user subclass without get_config saves its __init__ arguments
+        obj.__dict__["_init_args"] = _auto_config.capture(cls, Model.get_config, args, kwargs)
+        return obj
 
     def __init__(self, *args: Any, name: str | None = None, dtype: Any = None,
                  trainable: bool = True, device: str | None = None, **kwargs: Any):
@@ -543,13 +546,6 @@ class Model(Sequential):
             if keras_format.kind_of_path(path) == "keras":
                 raise ValueError(f"{type(self).__name__}.save: subclassed models are saved in "
                                  "fastff's format only; use a name without the .keras suffix")
-            if type(self).get_config is Model.get_config:
-                raise NotImplementedError(
-                    f"{type(self).__name__}.save: a subclassed model needs get_config() (return "
-                    "the __init__ arguments, starting from super().get_config()) and "
-                    "registration to be saved whole: decorate the class with "
-                    "@fastff.saving.register_serializable() or pass custom_objects= to "
-                    "load_model. save_weights() works without either.")
         return Sequential.save(self, path, **kwargs)
 
     def save_weights(self, path: Any, **kwargs: Any) -> None:
@@ -565,7 +561,10 @@ class Model(Sequential):
         ``__init__`` arguments (``from_config`` calls ``cls(**config)``, as Keras)."""
         if not self._auto_track:
             return Sequential.get_config(self)
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        cfg = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self.__dict__.get("_init_args") is not None:  # no get_config of its own
+            cfg = _auto_config.auto_config(self, cfg)
+        return cfg
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Any:
@@ -574,6 +573,8 @@ class Model(Sequential):
                 return _FUNCTIONAL[0].from_config(config, custom_objects)
             raise TypeError("Model.from_config: this config is not a functional model's; a "
                             "subclassed model loads through its own class")
+        if _auto_config.capture(cls, Model.get_config, (), {}) is not None:
+            config = _auto_config.revive(config)
         return cls(**config)
 
     def get_build_config(self) -> dict | None:

@@ -168,11 +168,21 @@ def test_unsaveable_layers_say_why(tmp_path):
         def call(self, x):
             return x @ self.w
 
-    m = fastff.Sequential([Input((3,)), NoConfig(2)])
+    class WrongConfig(NoConfig):
+        def get_config(self):  # leaves out units
+            return {"name": self.name}
+
+    m = fastff.Sequential([Input((3,)), NoConfig(2)])  # saved from its __init__ arguments
     m.compile("sgd", "mse")
     m.save(tmp_path / "n.fastff")
+    back = fastff.models.load_model(tmp_path / "n.fastff", custom_objects={"NoConfig": NoConfig})
+    assert back.layers[0].units == 2
+    m = fastff.Sequential([Input((3,)), WrongConfig(2)])
+    m.compile("sgd", "mse")
+    m.save(tmp_path / "w.fastff")
     with pytest.raises(ValueError, match="cannot be rebuilt from its config.*get_config"):
-        fastff.models.load_model(tmp_path / "n.fastff", custom_objects={"NoConfig": NoConfig})
+        fastff.models.load_model(tmp_path / "w.fastff",
+                                 custom_objects={"WrongConfig": WrongConfig})
     lam = fastff.Sequential([Input((3,)), Lambda(ops.relu)])
     lam.compile("sgd", "mse")
     with pytest.raises(ValueError, match="Python function 'relu'.*Lambda"):

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from _export_cases import dot_case, masking_case
 
 import fastff
 from fastff.activations import ActivationFunction, CustomActivation
@@ -272,30 +273,12 @@ def test_category_encoding_and_discretization(tmp_path, mode):
 
 
 def test_masking_zeroes_masked_steps(tmp_path):
-    from fastff.layers import Masking
-
-    model = fastff.Sequential([Input(shape=(4, 3)), Masking(mask_value=0.5), Flatten(),
-                               Dense(2)])
-    x = np.random.default_rng(6).standard_normal((5, 4, 3)).astype(np.float32)
-    x[0, 1] = 0.5
-    x[2, 3] = 0.5
-    x[3, 0, 0] = 0.5  # one feature only: kept
+    model, x = masking_case()
     _check(model, tmp_path, x)
 
 
 def test_dot_products(tmp_path):
-    from fastff.layers import Dot
-
-    fastff.utils.set_random_seed(8)
-    a, b = Input(shape=(4,), name="a"), Input(shape=(3, 4), name="b")
-    u, v = Dense(4)(a), Dense(4)(a)
-    parts = [Dot(axes=1)([u, v]), Dot(axes=1, normalize=True)([u, v]),
-             Dot(axes=(1, 2))([u, b]), Flatten()(Dot(axes=(2, 2), normalize=True)([b, b])),
-             Flatten()(Dot(axes=(1, 1))([b, b]))]
-    model = fastff.Model([a, b], Concatenate()(parts))
-    rng = np.random.default_rng(8)
-    feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
-             "b": rng.standard_normal((5, 3, 4)).astype(np.float32)}
+    model, feeds = dot_case()
     x = np.concatenate([feeds["a"], feeds["b"].reshape(5, -1)], axis=1)
     _check(model, tmp_path, x, feeds=feeds)
 

@@ -8,6 +8,8 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="ONNX export needs the 'onnx' package (fastff[onnx])")
 ort = pytest.importorskip("onnxruntime", reason="these tests run the files in onnxruntime")
 
+from _export_cases import dot_case, masking_case  # noqa: E402
+
 import fastff  # noqa: E402
 from fastff.activations import ActivationFunction, CustomActivation  # noqa: E402
 from fastff.export.onnx import export_onnx  # noqa: E402
@@ -293,33 +295,15 @@ def test_category_encoding_and_discretization(tmp_path, mode, opset):
 
 
 def test_masking_zeroes_masked_steps(tmp_path):
-    from fastff.layers import Masking
-
-    model = fastff.Sequential([Input(shape=(4, 3)), Masking(mask_value=0.5), Flatten(),
-                               Dense(2)])
-    x = np.random.default_rng(6).standard_normal((5, 4, 3)).astype(np.float32)
-    x[0, 1] = 0.5
-    x[2, 3] = 0.5
-    x[3, 0, 0] = 0.5
+    model, x = masking_case()
     path = tmp_path / "mask.onnx"
     export_onnx(model, path)
     _close(model, path, x)
 
 
 def test_dot_products(tmp_path):
-    from fastff.layers import Dot
-
-    fastff.utils.set_random_seed(8)
-    a, b = Input(shape=(4,), name="a"), Input(shape=(3, 4), name="b")
-    u, v = Dense(4)(a), Dense(4)(a)
-    parts = [Dot(axes=1)([u, v]), Dot(axes=1, normalize=True)([u, v]),
-             Dot(axes=(1, 2))([u, b]), Flatten()(Dot(axes=(2, 2), normalize=True)([b, b])),
-             Flatten()(Dot(axes=(1, 1))([b, b]))]
-    model = fastff.Model([a, b], Concatenate()(parts))
+    model, feeds = dot_case()
     path = tmp_path / "dot.onnx"
     export_onnx(model, path)
-    rng = np.random.default_rng(8)
-    feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
-             "b": rng.standard_normal((5, 3, 4)).astype(np.float32)}
     got, _ = _run(path, feeds)
     np.testing.assert_allclose(got, model.predict(feeds, verbose=0), rtol=1e-5, atol=1e-5)

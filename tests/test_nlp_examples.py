@@ -61,10 +61,13 @@ def test_sentiment_dan_dev_accuracy(tmp_path, one_thread):
 
 
 def test_pos_tagger_test_accuracy(tmp_path, one_thread):
-    """Full EWT train set, one epoch (the example's default of two epochs gives 0.947)."""
+    """Full EWT train set, one epoch without dropout (which slows the first epoch); the
+    example's default settings, the best dev epoch of at most 12, reach more (see its
+    docstring)."""
     data = _data_dir()
     r = _example("pos_tagger").run(str(data), epochs=1, verbose=0, batch_size=64,
-                                   learning_rate=2e-3, out=str(tmp_path / "pos.fastff"))
+                                   learning_rate=2e-3, dropout=0.0,
+                                   out=str(tmp_path / "pos.fastff"))
     assert r["test_accuracy"] >= 0.94, r
     assert r["batch_tokens_per_s"] > 0 and r["one_sentence_tokens_per_s"] > 0
     assert r["reload_identical"]

@@ -295,12 +295,18 @@ def test_save_load_resumes_dropout_and_shuffle_exactly(tmp_path):
         assert np.array_equal(a, b)
 
 
-def test_save_without_get_config_says_what_to_add(tmp_path):
-    m = Residual()
+def test_save_without_get_config_uses_the_init_arguments(tmp_path):
+    m = Residual(name="res")  # no get_config: saved from its __init__ arguments (Keras 3)
     m.build((None, 4))
-    with pytest.raises(NotImplementedError, match="get_config.*register_serializable"):
-        m.save(tmp_path / "r.fastff")
-    m.save_weights(tmp_path / "r.weights")  # weights alone need neither
+    assert m.get_config() == {"name": "res", "trainable": True, "dtype": "float32"}
+    m.save(tmp_path / "r.fastff")
+    with pytest.raises(Exception, match="Residual.*custom_objects"):
+        fastff.models.load_model(tmp_path / "r.fastff")  # the class is still needed
+    back = fastff.models.load_model(tmp_path / "r.fastff",
+                                    custom_objects={"Residual": Residual, "MLP": MLP})
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(back.predict(x, verbose=0), m.predict(x, verbose=0))
+    m.save_weights(tmp_path / "r.weights")
 
 
 # ------------------------------------------------------------------ errors

@@ -22,17 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from fastff.export import _graph
+from fastff.export._graph import host as _host
+
 __all__ = ["export_c", "generate_c"]
 
 _STACK_LIMIT = 1 << 20  # floats of per-row buffers (4 MiB of stack): beyond, refuse
 _TILE_ROWS = 8          # rows per pass through the layers
 _TILE_STACK = 1 << 16   # floats (256 KiB) of stack for a tile's buffers, at most
-
-
-def _host(a: Any) -> np.ndarray:
-    from fastff.layers.base import to_host
-
-    return np.asarray(to_host(a))
 
 
 def _float_literal(v: float) -> str:
@@ -66,12 +63,22 @@ class _Emitter:
         self._count = 0
 
     def array(self, hint: str, values: Any) -> str:
+        """A ``static const float`` array of ``values`` (any shape, flattened); its name."""
         a = np.asarray(values, dtype=np.float64).reshape(-1)
+        return self._static(hint, "float", [_float_literal(float(v)) for v in a], 8, "0.0f")
+
+    def int_array(self, hint: str, values: Any) -> str:
+        """A ``static const int`` array of ``values`` (any shape, flattened); its name."""
+        a = np.asarray(values, dtype=np.int64).reshape(-1)
+        return self._static(hint, "int", [str(int(v)) for v in a], 16, "0")
+
+    def _static(self, hint: str, ctype: str, items: list[str], per_line: int,
+                empty: str) -> str:
         self._count += 1
         name = f"{self.prefix}_{_c_ident(hint)}_{self._count}"
-        items = [_float_literal(float(v)) for v in a]
-        lines = [", ".join(items[i:i + 8]) for i in range(0, len(items), 8)] or ["0.0f"]
-        self.arrays.append(f"static const float {name}[{max(a.size, 1)}] = {{\n    "
+        lines = [", ".join(items[i:i + per_line])
+                 for i in range(0, len(items), per_line)] or [empty]
+        self.arrays.append(f"static const {ctype} {name}[{max(len(items), 1)}] = {{\n    "
                            + ",\n    ".join(lines) + "\n};")
         return name
 
@@ -256,19 +263,14 @@ def _batch_norm(e: _Emitter, layer: Any, x: _Value) -> _Value:
 
 
 def _normalization(e: _Emitter, layer: Any, x: _Value) -> _Value:
-    from fastff.layers.normalization import _EPSILON
-
-    mean, var = (np.asarray(a, dtype=np.float64) for a in layer._moments())
-    mean = np.broadcast_to(mean, (1, *x.shape))[0]
-    std = np.maximum(np.sqrt(np.broadcast_to(var, (1, *x.shape))[0]), _EPSILON)
-    if layer.invert:
-        return _affine(e, layer, x, std, mean)
-    return _affine(e, layer, x, 1.0 / std, -mean / std)
+    # the layer's statistics may carry a leading batch axis of 1: the per-sample values
+    scale, shift = (np.broadcast_to(a, (1, *x.shape))[0]
+                    for a in _graph.normalization_affine(layer))
+    return _affine(e, layer, x, scale, shift)
 
 
 def _rescaling(e: _Emitter, layer: Any, x: _Value) -> _Value:
-    return _affine(e, layer, x, np.asarray(layer.scale, np.float64),
-                   np.asarray(layer.offset, np.float64))
+    return _affine(e, layer, x, *_graph.rescaling_affine(layer))
 
 
 def _trailing(layer: Any, x: _Value) -> int:
@@ -381,22 +383,11 @@ def _concatenate(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
     return _Value(out, (*xs[0].shape[:-1], total))
 
 
-def _int_array(e: _Emitter, hint: str, values: Any) -> str:
-    a = np.asarray(values, dtype=np.int64).reshape(-1)
-    e._count += 1
-    name = f"{e.prefix}_{_c_ident(hint)}_{e._count}"
-    items = [str(int(v)) for v in a]
-    lines = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)] or ["0"]
-    e.arrays.append(f"static const int {name}[{max(a.size, 1)}] = {{\n    "
-                    + ",\n    ".join(lines) + "\n};")
-    return name
-
-
 def _permute(e: _Emitter, layer: Any, x: _Value) -> _Value:
     """A gather by an index table computed at export: out[i] = in[src[i]]."""
     perm = [int(d) - 1 for d in layer.dims]
     src = np.transpose(np.arange(x.size).reshape(x.shape), perm)
-    table = _int_array(e, f"{layer.name}_src", src)
+    table = e.int_array(f"{layer.name}_src", src)
     out = e.buffer(layer.name, x.size)
     e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {x.size}; ++i) "
            f"{out}[r * {x.size} + i] = {x.ref}[r * {x.size} + {table}[i]];")
@@ -563,7 +554,7 @@ def _dot(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
     kk = idx_a.shape[-1]
     idx_a, idx_b = idx_a.reshape(-1, kk), idx_b.reshape(kk, -1)
     pp, ss = idx_a.shape[0], idx_b.shape[1]
-    ta, tb = _int_array(e, f"{layer.name}_a", idx_a), _int_array(e, f"{layer.name}_b", idx_b)
+    ta, tb = e.int_array(f"{layer.name}_a", idx_a), e.int_array(f"{layer.name}_b", idx_b)
     shape = tuple(layer.compute_output_shape([x1.shape, x2.shape]))
     out = e.buffer(layer.name, pp * ss)
     a = f"{x1.ref}[r * {x1.size} + {ta}[p * {kk} + k]]"
@@ -588,15 +579,10 @@ def _dot(e: _Emitter, layer: Any, xs: list[_Value]) -> _Value:
 
 
 def _converters() -> dict[type, Callable[..., _Value]]:
-    from fastff import layers
-
-    table: dict[type, Callable[..., _Value]] = {
-        layers.Dense: _dense, layers.Activation: _activation_layer, layers.Dropout: _identity,
-        layers.Flatten: _reshape, layers.Embedding: _embedding,
-        layers.WindowEmbedding: _embedding, layers.EmbeddingBag: _embedding_bag,
-        layers.Concatenate: _concatenate, layers.Bucketize: _bucketize,
-    }
-    optional = {
+    return _graph.converter_table({
+        "Dense": _dense, "Activation": _activation_layer, "Dropout": _identity,
+        "Flatten": _reshape, "Embedding": _embedding, "WindowEmbedding": _embedding,
+        "EmbeddingBag": _embedding_bag, "Concatenate": _concatenate, "Bucketize": _bucketize,
         "Permute": _permute, "RepeatVector": _repeat_vector,
         "GlobalAveragePooling1D": _pooling, "GlobalMaxPooling1D": _pooling,
         "CategoryEncoding": _category_encoding, "Discretization": _discretization,
@@ -607,48 +593,18 @@ def _converters() -> dict[type, Callable[..., _Value]]:
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity,
         **{k: _merge for k in _MERGE},
-    }
-    for cls_name, fn in optional.items():
-        cls = getattr(layers, cls_name, None)
-        if isinstance(cls, type):
-            table[cls] = fn
-    return table
-
-
-# ---------------------------------------------------------------------------- model walk
-def _convert(e: _Emitter, table: dict[type, Callable[..., _Value]], layer: Any,
-             x: Any) -> _Value:
-    fn = table.get(type(layer))  # exact classes: a subclass may compute something else
-    if fn is None:
-        supported = ", ".join(sorted(c.__name__ for c in table))
-        raise ValueError(f"export_c: layer {layer.name!r} ({type(layer).__name__}) has no C "
-                         f"form; supported layers: {supported}")
-    return fn(e, layer, x)
-
-
-def _sources(model: Any) -> list[tuple[int, ...]]:
-    graph = getattr(model, "_graph", None)
-    if graph is not None:
-        return [tuple(int(d) for d in t.input_shape_decl) for t in graph.sources]
-    return [tuple(int(d) for d in model._input_shape)]
+    })
 
 
 def generate_c(model: Any, name: str) -> tuple[str, str]:
     """``(source, header)`` of ``model`` with the C prefix ``name`` (an identifier)."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"export_c: name must be a C identifier, got {name!r}")
-    if not hasattr(model, "_layers") or not hasattr(model, "get_config"):
-        raise TypeError(f"export_c: expected a fastff Sequential or Model, got "
-                        f"{type(model).__name__}")
-    if not model._layers or not model.built:
-        raise ValueError("export_c: the model is not built; call model.build(input_shape) "
-                         "or fit/predict once first")
+    _graph.check_model(model, "export_c")
     e = _Emitter(name)
-    e.masks = any(type(layer).__name__ == "Masking" or (type(layer).__name__ == "Embedding"
-                                                        and getattr(layer, "mask_zero", False))
-                  for layer in model.layers)
+    e.masks = _graph.has_masks(model)
     table = _converters()
-    shapes = _sources(model)
+    shapes = [spec.shape for spec in _graph.input_specs(model)]
     n_in = sum(math.prod(s) for s in shapes)
     vals: list[_Value] = []
     if len(shapes) == 1:
@@ -662,19 +618,12 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
                    f"{buf}[r * {size} + i] = in[r * {n_in} + {offset} + i];")
             vals.append(_Value(buf, shape))
             offset += size
-    graph = getattr(model, "_graph", None)
-    if graph is not None and not getattr(graph, "simple", True):
-        raise NotImplementedError("export_c: functional Models with several outputs or shared "
-                                  "layers are not supported yet")
-    if graph is not None:
-        for layer, refs in graph.nodes:
-            multi = getattr(layer, "multi_input", False)
-            arg = [vals[r] for r in refs] if multi else vals[refs[0]]
-            vals.append(_convert(e, table, layer, arg))
-    else:
-        for layer in model._layers:
-            vals.append(_convert(e, table, layer, vals[-1]))
-    last = vals[-1]
+
+    def step(layer: Any, x: Any) -> _Value:
+        refusal = "export_c: layer {name!r} ({kind}) has no C form"
+        return _graph.converter_for(table, layer, refusal)(e, layer, x)
+
+    last = _graph.walk(model, vals, step, "export_c")
     n_out = last.size
     used = sum(size for _, size in e.buffers)
     if used > _STACK_LIMIT:

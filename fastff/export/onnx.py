@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from fastff.export import _graph
+from fastff.export._graph import host as _host
+
 __all__ = ["export_onnx", "MIN_OPSET"]
 
 MIN_OPSET = 17  # LayerNormalization era; every operator used here exists at 17
@@ -312,18 +315,11 @@ def _batch_norm(g: _Graph, layer: Any, x: str) -> str:
 
 
 def _normalization(g: _Graph, layer: Any, x: str) -> str:
-    from fastff.layers.normalization import _EPSILON
-
-    mean, var = (np.asarray(a, dtype=np.float64) for a in layer._moments())
-    std = np.maximum(np.sqrt(var), _EPSILON)
-    if layer.invert:
-        return _affine(g, layer, x, std, mean)
-    return _affine(g, layer, x, 1.0 / std, -mean / std)
+    return _affine(g, layer, x, *_graph.normalization_affine(layer))
 
 
 def _rescaling(g: _Graph, layer: Any, x: str) -> str:
-    return _affine(g, layer, x, np.asarray(layer.scale, np.float64),
-                   np.asarray(layer.offset, np.float64))
+    return _affine(g, layer, x, *_graph.rescaling_affine(layer))
 
 
 def _layer_norm(g: _Graph, layer: Any, x: str) -> str:
@@ -469,16 +465,11 @@ def _merge(g: _Graph, layer: Any, xs: list[str]) -> str:
 
 
 def _converters() -> dict[type, Callable[..., str]]:
-    from fastff import layers
-
-    table: dict[type, Callable[..., str]] = {
-        layers.Dense: _dense, layers.Activation: _activation_layer, layers.Dropout: _identity,
-        layers.Flatten: _flatten, layers.Embedding: _embedding,
-        layers.WindowEmbedding: _window_embedding, layers.EmbeddingBag: _embedding_bag,
-        layers.Bucketize: _bucketize, layers.Concatenate: _concatenate,
-    }
-    # identity at inference: the noise layers (training-only), Identity
-    optional = {
+    # identity at inference: Dropout, the noise layers (training-only), Identity
+    return _graph.converter_table({
+        "Dense": _dense, "Activation": _activation_layer, "Dropout": _identity,
+        "Flatten": _flatten, "Embedding": _embedding, "WindowEmbedding": _window_embedding,
+        "EmbeddingBag": _embedding_bag, "Bucketize": _bucketize, "Concatenate": _concatenate,
         "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
         "Normalization": _normalization, "UnitNormalization": _unit_norm,
         "Rescaling": _rescaling, "Reshape": _reshape, "Permute": _permute,
@@ -489,43 +480,10 @@ def _converters() -> dict[type, Callable[..., str]]:
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity,
         **{k: _merge for k in _MERGE_OPS},
-    }
-    for cls_name, fn in optional.items():
-        cls = getattr(layers, cls_name, None)
-        if isinstance(cls, type):
-            table[cls] = fn
-    return table
-
-
-def _host(a: Any) -> np.ndarray:
-    from fastff.layers.base import to_host
-
-    return to_host(a)
+    })
 
 
 # ---------------------------------------------------------------------------- model walk
-def _convert(g: _Graph, table: dict[type, Callable[..., str]], layer: Any, x: Any) -> str:
-    # exact classes only: a subclass may compute something else in its forward
-    fn = table.get(type(layer))
-    if fn is None:
-        supported = ", ".join(sorted(c.__name__ for c in table))
-        raise ValueError(f"export_onnx: layer {layer.name!r} ({type(layer).__name__}) cannot "
-                         f"be exported to ONNX; supported layers: {supported}")
-    return fn(g, layer, x)
-
-
-def _model_inputs(model: Any) -> list[tuple[str, tuple[int, ...], np.dtype]]:
-    """(name, per-sample shape, dtype) of each model input, as ``predict`` takes them."""
-    graph = getattr(model, "_graph", None)
-    if graph is not None:
-        return [(t.name, tuple(t.input_shape_decl), np.dtype(t.input_dtype or model.dtype))
-                for t in graph.sources]
-    first = model._layers[0]
-    dtype = np.dtype(getattr(first, "input_dtype", None) or model.dtype)
-    inp = getattr(model, "_input_layer", None)
-    return [(inp.name if inp is not None else "input", tuple(model._input_shape), dtype)]
-
-
 def _value_info(onnx: Any, name: str, dtype: np.dtype, shape: tuple[int, ...]) -> Any:
     elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
     return onnx.helper.make_tensor_value_info(name, elem, [_BATCH, *map(int, shape)])
@@ -537,13 +495,8 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
     onnx = _require_onnx()
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
         raise ValueError(f"export_onnx: opset must be an integer >= {MIN_OPSET}, got {opset!r}")
-    if not hasattr(model, "_layers") or not hasattr(model, "get_config"):
-        raise TypeError(f"export_onnx: expected a fastff Sequential or Model, got "
-                        f"{type(model).__name__}")
-    if not model._layers or not model.built:
-        raise ValueError("export_onnx: the model is not built; call model.build(input_shape) "
-                         "or fit/predict once first")
-    sources = _model_inputs(model)
+    _graph.check_model(model, "export_onnx")
+    sources = [tuple(spec) for spec in _graph.input_specs(model)]
     if input_names is not None:
         names = [input_names] if isinstance(input_names, str) else list(input_names)
         if len(names) != len(sources) or not all(isinstance(n, str) and n for n in names):
@@ -554,31 +507,17 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
         raise ValueError(f"export_onnx: input names must differ, got {[n for n, _, _ in sources]}")
     g = _Graph(onnx)
     g.opset = opset
-    g.masks = any(type(layer).__name__ == "Masking" or (type(layer).__name__ == "Embedding"
-                                                        and getattr(layer, "mask_zero", False))
-                  for layer in model.layers)
+    g.masks = _graph.has_masks(model)
     table = _converters()
-    vals: list[str] = []
     for name, _, dtype in sources:
         g.dtypes[name] = dtype
-        vals.append(name)
-    graph = getattr(model, "_graph", None)
-    if graph is not None and not graph.simple:
-        raise NotImplementedError("export_onnx: functional Models with several outputs or "
-                                  "shared layers are not supported yet")
-    if graph is not None:
-        for layer, refs in graph.nodes:
-            arg = [vals[r] for r in refs] if getattr(layer, "multi_input", False) \
-                else vals[refs[0]]
-            vals.append(_convert(g, table, layer, arg))
-        out_shape = tuple(graph.out_shape)
-    else:
-        x = vals[0]
-        for layer in model._layers:
-            x = _convert(g, table, layer, x)
-        vals.append(x)
-        out_shape = tuple(model.output_shape[1:])
-    last = vals[-1]
+
+    def step(layer: Any, x: Any) -> str:
+        refusal = "export_onnx: layer {name!r} ({kind}) cannot be exported to ONNX"
+        return _graph.converter_for(table, layer, refusal)(g, layer, x)
+
+    last = _graph.walk(model, [name for name, _, _ in sources], step, "export_onnx")
+    out_shape = _graph.output_shape(model)
     out_dt = g.dtypes[last]
     g.nodes.append(onnx.helper.make_node("Identity", [last], [output_name], name=output_name))
     inputs = [_value_info(onnx, n, d, s) for n, s, d in sources]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastff import _auto_config
 from fastff.layers.activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from fastff.layers.base import Layer, Param, Workspace
 from fastff.layers.dense import Dense
@@ -114,3 +115,6 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
         if isinstance(act, dict) or (isinstance(act, str) and act in custom_objects):
             cfg["activation"] = activations.deserialize(act, custom_objects)
     return cls.from_config(cfg)
+
+
+_auto_config.register_layers(Layer, serialize, deserialize)  # layer arguments of user classes

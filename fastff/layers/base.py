@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff import config, initializers, regularizers
+from fastff import _auto_config, config, initializers, regularizers
 from fastff.layers.symbolic import call_symbolic, first_call, is_symbolic
 
 Backprop = Callable[..., "np.ndarray | None"]
@@ -232,6 +232,12 @@ class Layer:
         if name in _WATCHED:
             SETTINGS_VERSION[0] += 1
         object.__setattr__(self, name, value)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        obj = super().__new__(cls)
+        # Keras 3's auto config: a user class without get_config saves its __init__ arguments
+        obj.__dict__["_init_args"] = _auto_config.capture(cls, Layer.get_config, args, kwargs)
+        return obj
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: tuple[int, ...] | None = None, input_dim: int | None = None,
@@ -564,10 +570,14 @@ class Layer:
             cfg["dtype"] = self.dtype.name
         if self._declared_input_shape is not None:
             cfg["input_shape"] = list(self._declared_input_shape)
+        if self.__dict__.get("_init_args") is not None:
+            cfg = _auto_config.auto_config(self, cfg)
         return cfg
 
     @classmethod
     def from_config(cls, cfg: dict) -> Layer:
+        if _auto_config.capture(cls, Layer.get_config, (), {}) is not None:
+            cfg = _auto_config.revive(cfg)
         try:
             return cls(**cfg)
         except TypeError as e:

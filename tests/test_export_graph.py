@@ -1,0 +1,46 @@
+"""The model walk shared by the C and ONNX exporters (fastff.export._graph)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastff
+from fastff.export import _graph
+from fastff.layers import Concatenate, Dense, Embedding, Flatten, Input
+
+
+def test_walk_order_inputs_and_specs():
+    a = Input(shape=(3,), name="a")
+    ids = Input(shape=(2,), dtype="int64", name="ids")
+    e = Flatten(name="flat")(Embedding(5, 2, name="emb")(ids))
+    h = Dense(4, name="d1")(Concatenate(name="cat")([a, e]))
+    model = fastff.Model([a, ids], Dense(2, name="d2")(h))
+    specs = _graph.input_specs(model)
+    assert specs == [("a", (3,), np.dtype(np.float32)), ("ids", (2,), np.dtype(np.int64))]
+    assert _graph.output_shape(model) == (2,)
+    seen = []
+
+    def step(layer, x):
+        seen.append((layer.name, x))
+        return layer.name
+
+    assert _graph.walk(model, ["A", "IDS"], step, "t") == "d2"
+    assert seen == [("emb", "IDS"), ("flat", "emb"), ("cat", ["A", "flat"]), ("d1", "cat"),
+                    ("d2", "d1")]
+    assert not _graph.has_masks(model)
+
+    seq = fastff.Sequential([Input(shape=(4,)), Embedding(6, 2, mask_zero=True), Flatten()])
+    assert _graph.has_masks(seq) and _graph.input_specs(seq)[0].shape == (4,)
+    assert _graph.walk(seq, [0], lambda layer, x: x + 1, "t") == 2
+
+
+def test_checks_and_refusal():
+    with pytest.raises(TypeError, match="who: expected a fastff Sequential"):
+        _graph.check_model(object(), "who")
+    with pytest.raises(ValueError, match="who: the model is not built"):
+        _graph.check_model(fastff.Sequential([Dense(2)]), "who")
+    table = _graph.converter_table({"Dense": len, "NoSuchLayer": len})
+    assert list(table) == [fastff.layers.Dense]
+    with pytest.raises(ValueError, match=r"x: layer 'f' \(Flatten\) no; supported layers: Dense"):
+        _graph.converter_for(table, Flatten(name="f"), "x: layer {name!r} ({kind}) no")
