@@ -289,3 +289,12 @@ def test_multi_output_model_refused(tmp_path):
     model = fastff.Model(a, [Dense(2)(h), Dense(1)(h)])
     with pytest.raises(NotImplementedError, match="several outputs"):
         export_c(model, tmp_path / "two.c")
+
+
+def test_prelu(tmp_path):
+    layer = fastff.layers.PReLU(alpha_initializer=fastff.initializers.RandomUniform(0.1, 0.5))
+    shared = fastff.layers.PReLU(shared_axes=[1])
+    model = fastff.Sequential([Input(shape=(6,)), Dense(8), layer, Reshape((2, 4)), shared,
+                               Flatten(), Dense(3)])
+    x = np.random.default_rng(5).standard_normal((7, 6)).astype(np.float32)
+    _check(model, tmp_path, x)

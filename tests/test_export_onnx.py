@@ -307,3 +307,15 @@ def test_dot_products(tmp_path):
     export_onnx(model, path)
     got, _ = _run(path, feeds)
     np.testing.assert_allclose(got, model.predict(feeds, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_prelu(tmp_path):
+    layer = fastff.layers.PReLU(alpha_initializer=fastff.initializers.RandomUniform(0.1, 0.5))
+    shared = fastff.layers.PReLU(shared_axes=[1])
+    model = fastff.Sequential([Input(shape=(6,)), Dense(8), layer,
+                               fastff.layers.Reshape((2, 4)), shared, Flatten(), Dense(3)])
+    path = tmp_path / "prelu.onnx"
+    export_onnx(model, path)
+    for rows in (1, 7):
+        x = np.random.default_rng(rows).standard_normal((rows, 6)).astype(np.float32)
+        _close(model, path, x)

@@ -233,6 +233,18 @@ def _identity(e: _Emitter, layer: Any, x: _Value) -> _Value:
     return x
 
 
+def _prelu(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """``x`` where positive, ``alpha * x`` elsewhere (NaN stays NaN)."""
+    alpha = e.array(f"{layer.name}_alpha", np.broadcast_to(
+        np.asarray(_host(layer.alpha.value), dtype=np.float64), x.shape))
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (r = 0; r < nr; ++r) for (i = 0; i < {x.size}; ++i) {{\n"
+           f"        float v = {x.ref}[r * {x.size} + i];\n"
+           f"        {out}[r * {x.size} + i] = v > 0.0f ? v : {alpha}[i] * v;\n"
+           f"    }}")
+    return _Value(out, x.shape)
+
+
 def _reshape(e: _Emitter, layer: Any, x: _Value) -> _Value:
     return _Value(x.ref, tuple(layer.compute_output_shape(x.shape)))
 
@@ -591,7 +603,7 @@ def _converters() -> dict[type, Callable[..., _Value]]:
         "Normalization": _normalization, "UnitNormalization": _unit_norm,
         "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
-        "SpatialDropout1D": _identity,
+        "SpatialDropout1D": _identity, "PReLU": _prelu,
         **{k: _merge for k in _MERGE},
     })
 

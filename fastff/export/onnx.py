@@ -152,6 +152,12 @@ def _identity(g: _Graph, layer: Any, x: str) -> str:
     return x
 
 
+def _prelu(g: _Graph, layer: Any, x: str) -> str:
+    """``PRelu`` with the learned slopes (per sample position; broadcast over the batch)."""
+    slope = g.const(f"{layer.name}_alpha", _host(layer.alpha.value))
+    return g.op("PRelu", [x, slope], g.dtypes[x], f"{layer.name}_prelu")
+
+
 def _flatten(g: _Graph, layer: Any, x: str) -> str:
     return g.op("Flatten", [x], g.dtypes[x], f"{layer.name}_flatten", axis=1)
 
@@ -478,7 +484,7 @@ def _converters() -> dict[type, Callable[..., str]]:
         "CategoryEncoding": _category_encoding, "Discretization": _discretization,
         "Masking": _masking, "Dot": _dot,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
-        "SpatialDropout1D": _identity,
+        "SpatialDropout1D": _identity, "PReLU": _prelu,
         **{k: _merge for k in _MERGE_OPS},
     })
 
