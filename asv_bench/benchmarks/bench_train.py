@@ -1,6 +1,6 @@
 """asv benchmarks of whole-model speed: ``fit``, ``predict``, ``import fastff``, tiny nets.
 
-The workloads of ``benchmarks/fit_vs_peers.py`` (issue 4) without the peers, so regressions of
+The workloads of ``benchmarks/fit_vs_peers.py`` without the peers, so regressions of
 the compiled path (``fastff.training.compiled``) or the general loop show commit by commit:
 - one epoch of the 784-256-256-10 ReLU MLP, Adam, batch 128, on 60k MNIST-like rows;
 - ``predict`` of that model on 1 row and on 1024 rows;
