@@ -167,6 +167,27 @@ def test_functional_round_trip_and_weights_h5(tmp_path):
                                rtol=1e-6, atol=1e-6)
 
 
+def test_batch_normalization_round_trip(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((32, 6)).astype(np.float32)
+    model = fastff.Sequential([Input(shape=(6,)), Dense(8, activation="relu"),
+                               fastff.layers.BatchNormalization(momentum=0.9, epsilon=1e-2,
+                                                                name="bn"),
+                               Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, rng.integers(0, 3, 32), epochs=2, verbose=0)
+    model.save(tmp_path / "bn.keras")
+    with zipfile.ZipFile(tmp_path / "bn.keras") as z:
+        cfg = json.loads(z.read("config.json"))["config"]["layers"][2]
+    assert cfg["class_name"] == "BatchNormalization"
+    assert cfg["config"]["momentum"] == 0.9 and cfg["config"]["epsilon"] == 0.01
+    back = load_model(tmp_path / "bn.keras")
+    np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+    bn = back.get_layer("bn")
+    np.testing.assert_array_equal(bn.moving_variance.numpy(),
+                                  model.get_layer("bn").moving_variance.numpy())
+
+
 def test_unsupported_layers_are_refused_by_name(tmp_path):
     model = fastff.Sequential([WindowEmbedding(5, 2, input_shape=(3,), name="win"), Dense(2)])
     with pytest.raises(ValueError, match="win.*WindowEmbedding"):
@@ -348,6 +369,19 @@ def test_keras_loads_what_fastff_saves(tmp_path):
            tmp_path / "in.npz", tmp_path / "w.npy", tmp_path=tmp_path)
     np.testing.assert_allclose(np.load(tmp_path / "w.npy"), other.predict(xs, verbose=0),
                                rtol=1e-6, atol=1e-6)
+
+
+@needs_keras
+def test_keras_loads_batch_normalization_from_fastff(tmp_path):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((16, 5)).astype(np.float32)
+    model = fastff.Sequential([Input(shape=(5,), name="x"), Dense(4, activation="tanh"),
+                               fastff.layers.BatchNormalization(center=False), Dense(2)])
+    model.compile("sgd", "mse")
+    model.fit(x, rng.standard_normal((16, 2)), epochs=2, verbose=0)
+    model.save(tmp_path / "bn.keras")
+    got, _ = _keras_predict(tmp_path / "bn.keras", [x], tmp_path)
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 @needs_keras

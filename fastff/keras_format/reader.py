@@ -215,6 +215,36 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
             embeddings_constraint=_object(cfg.get("embeddings_constraint"), constraints,
                                           "constraint", path, what),
             mask_zero=bool(cfg.get("mask_zero", False)), **common)
+    elif cls == "BatchNormalization":
+        _refuse_set(cfg, ("beta_constraint", "gamma_constraint", "renorm"), path, what)
+
+        def number(key: str, default: float) -> float:
+            v = cfg.get(key, default)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise FormatError(f"{path}: {what}.{key} must be a finite number, got {v!r}")
+            return float(v)
+
+        axis = cfg.get("axis", -1)
+        if isinstance(axis, list) and len(axis) == 1:
+            axis = axis[0]
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise FormatError(f"{path}: {what}.axis must be an integer, got {axis!r}")
+        try:
+            layer = layers.BatchNormalization(
+                axis=axis, momentum=number("momentum", 0.99), epsilon=number("epsilon", 1e-3),
+                center=bool(_get(cfg, "center", bool, path, what, True)),
+                scale=bool(_get(cfg, "scale", bool, path, what, True)),
+                **{f"{v}_initializer": _object(cfg.get(f"{v}_initializer", d), initializers,
+                                               "initializer", path, what) or d
+                   for v, d in (("beta", "zeros"), ("gamma", "ones"),
+                                ("moving_mean", "zeros"), ("moving_variance", "ones"))},
+                beta_regularizer=_object(cfg.get("beta_regularizer"), regularizers,
+                                         "regularizer", path, what),
+                gamma_regularizer=_object(cfg.get("gamma_regularizer"), regularizers,
+                                          "regularizer", path, what),
+                synchronized=bool(cfg.get("synchronized", False)), **common)
+        except ValueError as e:
+            raise FormatError(f"{path}: {what}: {e}") from e
     else:  # Concatenate
         if cfg.get("axis", -1) not in (-1,):
             raise FormatError(f"{path}: {what}: only axis=-1 is supported, got {cfg['axis']!r}")
@@ -231,6 +261,14 @@ def _expected_shapes(layer: Any, in_shape: Any) -> list[tuple[int, ...]]:
         return [(in_shape[0], layer.units)] + ([(layer.units,)] if layer.use_bias else [])
     if cls == "Embedding":
         return [(layer.input_dim, layer.output_dim)]
+    if cls == "BatchNormalization":
+        shape = in_shape if isinstance(in_shape, tuple) else ()
+        ax = layer.axis if layer.axis < 0 else layer.axis - 1  # Keras counts the batch axis
+        if not -len(shape) <= ax < len(shape):
+            raise ValueError(f"BatchNormalization {layer.name!r}: axis {layer.axis} is out of "
+                             f"range for inputs of shape {(None, *shape)}")
+        n = int(shape[ax])
+        return [(n,)] * (int(layer.scale) + int(layer.center) + 2)
     return []
 
 

@@ -112,6 +112,19 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
             "mask_zero": layer.mask_zero, "quantization_config": None}
     if cls == "Concatenate":
         return "Concatenate", {**base, "axis": -1}
+    if cls == "BatchNormalization":
+        return "BatchNormalization", {
+            **base, "axis": layer.axis, "momentum": layer.momentum, "epsilon": layer.epsilon,
+            "center": layer.center, "scale": layer.scale,
+            "beta_initializer": _keras_init(layer.beta_initializer),
+            "gamma_initializer": _keras_init(layer.gamma_initializer),
+            "moving_mean_initializer": _keras_init(layer.moving_mean_initializer),
+            "moving_variance_initializer": _keras_init(layer.moving_variance_initializer),
+            "beta_regularizer": _keras_reg(layer.beta_regularizer),
+            "gamma_regularizer": _keras_reg(layer.gamma_regularizer),
+            "beta_constraint": None, "gamma_constraint": None,
+            "synchronized": layer.synchronized, "renorm": False, "renorm_clipping": None,
+            "renorm_momentum": 0.99}
     raise ValueError(f"save_keras: layer {layer.name!r} ({cls}) has no Keras 3 equivalent; "
                      f"supported: {', '.join(LAYER_CLASSES[1:])}. fastff's own format keeps "
                      "every layer (custom ones too): use a name without .keras/.weights.h5, "
