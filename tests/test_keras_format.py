@@ -188,6 +188,21 @@ def test_batch_normalization_round_trip(tmp_path):
                                   model.get_layer("bn").moving_variance.numpy())
 
 
+def test_layer_normalization_round_trip(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 6)).astype(np.float32)
+    model = fastff.Sequential([Input(shape=(6,)), Dense(8, activation="relu"),
+                               fastff.layers.LayerNormalization(epsilon=1e-2, center=False),
+                               Dense(4), fastff.layers.LayerNormalization(rms_scaling=True),
+                               Dense(2)])
+    model.compile("sgd", "mse")
+    model.fit(x, rng.standard_normal((16, 2)), epochs=2, verbose=0)
+    model.save(tmp_path / "ln.keras")
+    back = load_model(tmp_path / "ln.keras")
+    assert [w.shape for w in back.get_weights()] == [w.shape for w in model.get_weights()]
+    np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
 def test_unsupported_layers_are_refused_by_name(tmp_path):
     model = fastff.Sequential([WindowEmbedding(5, 2, input_shape=(3,), name="win"), Dense(2)])
     with pytest.raises(ValueError, match="win.*WindowEmbedding"):
@@ -372,11 +387,12 @@ def test_keras_loads_what_fastff_saves(tmp_path):
 
 
 @needs_keras
-def test_keras_loads_batch_normalization_from_fastff(tmp_path):
+def test_keras_loads_normalization_layers_from_fastff(tmp_path):
     rng = np.random.default_rng(6)
     x = rng.standard_normal((16, 5)).astype(np.float32)
     model = fastff.Sequential([Input(shape=(5,), name="x"), Dense(4, activation="tanh"),
-                               fastff.layers.BatchNormalization(center=False), Dense(2)])
+                               fastff.layers.BatchNormalization(center=False), Dense(3),
+                               fastff.layers.LayerNormalization(epsilon=1e-2), Dense(2)])
     model.compile("sgd", "mse")
     model.fit(x, rng.standard_normal((16, 2)), epochs=2, verbose=0)
     model.save(tmp_path / "bn.keras")

@@ -18,7 +18,8 @@ MAX_WEIGHTS = 8 << 30         # bytes of model.weights.h5 / a .weights.h5 file
 MAX_PARAMS = 1 << 31          # elements of one weight array
 FLOATS = {"float16", "float32", "float64"}
 LAYER_CLASSES = ("InputLayer", "Dense", "Dropout", "Activation", "Flatten", "Embedding",
-                 "Concatenate", "ReLU", "LeakyReLU", "ELU", "Softmax", "BatchNormalization")
+                 "Concatenate", "ReLU", "LeakyReLU", "ELU", "Softmax", "BatchNormalization",
+                 "LayerNormalization")
 #: weightless layers (no build_config, nothing in the weights file)
 WEIGHTLESS = ("Dropout", "Activation", "Flatten", "ReLU", "LeakyReLU", "ELU", "Softmax")
 ACTIVATIONS = {"linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu",

@@ -215,6 +215,33 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
             embeddings_constraint=_object(cfg.get("embeddings_constraint"), constraints,
                                           "constraint", path, what),
             mask_zero=bool(cfg.get("mask_zero", False)), **common)
+    elif cls == "LayerNormalization":
+        _refuse_set(cfg, ("beta_constraint", "gamma_constraint"), path, what)
+        axis = cfg.get("axis", -1)
+        if not (isinstance(axis, int) and not isinstance(axis, bool)) and not (
+                isinstance(axis, list) and axis
+                and all(isinstance(a, int) and not isinstance(a, bool) for a in axis)):
+            raise FormatError(f"{path}: {what}.axis must be an integer or a list of them, "
+                              f"got {axis!r}")
+        eps = cfg.get("epsilon", 1e-3)
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+            raise FormatError(f"{path}: {what}.epsilon must be a positive number, got {eps!r}")
+        try:
+            layer = layers.LayerNormalization(
+                axis=axis, epsilon=float(eps),
+                center=bool(_get(cfg, "center", bool, path, what, True)),
+                scale=bool(_get(cfg, "scale", bool, path, what, True)),
+                rms_scaling=bool(_get(cfg, "rms_scaling", bool, path, what, False)),
+                beta_initializer=_object(cfg.get("beta_initializer", "zeros"), initializers,
+                                         "initializer", path, what) or "zeros",
+                gamma_initializer=_object(cfg.get("gamma_initializer", "ones"), initializers,
+                                          "initializer", path, what) or "ones",
+                beta_regularizer=_object(cfg.get("beta_regularizer"), regularizers,
+                                         "regularizer", path, what),
+                gamma_regularizer=_object(cfg.get("gamma_regularizer"), regularizers,
+                                          "regularizer", path, what), **common)
+        except ValueError as e:
+            raise FormatError(f"{path}: {what}: {e}") from e
     elif cls == "BatchNormalization":
         _refuse_set(cfg, ("beta_constraint", "gamma_constraint", "renorm"), path, what)
 
@@ -269,6 +296,15 @@ def _expected_shapes(layer: Any, in_shape: Any) -> list[tuple[int, ...]]:
                              f"range for inputs of shape {(None, *shape)}")
         n = int(shape[ax])
         return [(n,)] * (int(layer.scale) + int(layer.center) + 2)
+    if cls == "LayerNormalization":
+        from fastff.layers._axes import normalize_axes
+
+        shape = in_shape if isinstance(in_shape, tuple) else ()
+        axes = normalize_axes(layer.axis, len(shape) + 1, "LayerNormalization")
+        wshape = tuple(int(shape[a - 1]) for a in axes)
+        count = int(layer.scale or layer.rms_scaling) + int(layer.center
+                                                             and not layer.rms_scaling)
+        return [wshape] * count
     return []
 
 

@@ -112,6 +112,16 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
             "mask_zero": layer.mask_zero, "quantization_config": None}
     if cls == "Concatenate":
         return "Concatenate", {**base, "axis": -1}
+    if cls == "LayerNormalization":
+        return "LayerNormalization", {
+            **base, "axis": [layer.axis] if isinstance(layer.axis, int) else list(layer.axis),
+            "epsilon": layer.epsilon, "center": layer.center, "scale": layer.scale,
+            "rms_scaling": layer.rms_scaling,
+            "beta_initializer": _keras_init(layer.beta_initializer),
+            "gamma_initializer": _keras_init(layer.gamma_initializer),
+            "beta_regularizer": _keras_reg(layer.beta_regularizer),
+            "gamma_regularizer": _keras_reg(layer.gamma_regularizer),
+            "beta_constraint": None, "gamma_constraint": None}
     if cls == "BatchNormalization":
         return "BatchNormalization", {
             **base, "axis": layer.axis, "momentum": layer.momentum, "epsilon": layer.epsilon,
