@@ -35,6 +35,21 @@ def _block_sum(sh, tid, v):
     return sh[0]
 
 
+@cuda.jit(device=True)
+def _col_moments(sh, x, j, tid):
+    """Mean and (biased) variance of column ``j`` in float64, two passes over the rows."""
+    n = x.shape[0]
+    acc = _F64(0)
+    for i in range(tid, n, BLOCK):
+        acc += _F64(x[i, j])
+    m = _block_sum(sh, tid, acc) / n
+    acc = _F64(0)
+    for i in range(tid, n, BLOCK):
+        d = _F64(x[i, j]) - m
+        acc += d * d
+    return m, _block_sum(sh, tid, acc) / n
+
+
 @cache
 def kernels(dtype: Any) -> dict[str, Any]:
     """The normalization kernels specialised on ``dtype``."""
@@ -44,16 +59,7 @@ def kernels(dtype: Any) -> dict[str, Any]:
     def col_stats(x, mean, var):
         sh = cuda.shared.array(BLOCK, dtype=_F64)
         j, tid = cuda.blockIdx.x, cuda.threadIdx.x
-        n = x.shape[0]
-        acc = _F64(0)
-        for i in range(tid, n, BLOCK):
-            acc += _F64(x[i, j])
-        m = _block_sum(sh, tid, acc) / n
-        acc = _F64(0)
-        for i in range(tid, n, BLOCK):
-            d = _F64(x[i, j]) - m
-            acc += d * d
-        v = _block_sum(sh, tid, acc) / n
+        m, v = _col_moments(sh, x, j, tid)
         if tid == 0:
             mean[j] = t(m)
             var[j] = t(v)
@@ -64,16 +70,7 @@ def kernels(dtype: Any) -> dict[str, Any]:
         ``moving = moving * momentum + batch * (1 - momentum)``, in the dtype)."""
         sh = cuda.shared.array(BLOCK, dtype=_F64)
         j, tid = cuda.blockIdx.x, cuda.threadIdx.x
-        n = x.shape[0]
-        acc = _F64(0)
-        for i in range(tid, n, BLOCK):
-            acc += _F64(x[i, j])
-        m = _block_sum(sh, tid, acc) / n
-        acc = _F64(0)
-        for i in range(tid, n, BLOCK):
-            d = _F64(x[i, j]) - m
-            acc += d * d
-        v = _block_sum(sh, tid, acc) / n
+        m, v = _col_moments(sh, x, j, tid)
         if tid == 0:
             mt = t(m)
             vt = t(v)

@@ -137,25 +137,31 @@ def inference_affine(gamma, beta, mean, var, eps, scale, shift):
 
 
 @njit(**NJIT)
+def _block_sums(dy, x, mean, sb, sg, r0, r1):
+    """``sb = Σ dy`` and ``sg = Σ dy·(x - mean)`` per column over rows ``[r0, r1)``
+    (float64, rows in order)."""
+    c = x.shape[1]
+    for j in range(c):
+        sb[j] = 0.0
+        sg[j] = 0.0
+    for i in range(r0, r1):
+        gi = dy[i]
+        xi = x[i]
+        for j in range(c):
+            g = np.float64(gi[j])
+            sb[j] += g
+            sg[j] += g * (np.float64(xi[j]) - np.float64(mean[j]))
+
+
+@njit(**NJIT)
 def sums_range(dy, x, mean, psb, psg, lo, hi):
     """Per block of rows in ``[lo, hi)``: ``psb[b] = Σ dy`` and ``psg[b] = Σ dy·(x - mean)``
     per column (float64)."""
-    n, c = x.shape
+    n = x.shape[0]
     for r0 in range(lo, hi, BLOCK_ROWS):
         r1 = min(r0 + BLOCK_ROWS, n)
         b = r0 // BLOCK_ROWS
-        sb = psb[b]
-        sg = psg[b]
-        for j in range(c):
-            sb[j] = 0.0
-            sg[j] = 0.0
-        for i in range(r0, r1):
-            gi = dy[i]
-            xi = x[i]
-            for j in range(c):
-                g = np.float64(gi[j])
-                sb[j] += g
-                sg[j] += g * (np.float64(xi[j]) - np.float64(mean[j]))
+        _block_sums(dy, x, mean, psb[b], psg[b], r0, r1)
 
 
 @njit(**NJIT)
@@ -244,18 +250,7 @@ def fixed_backward_range(dy, x, mean, inv, a, psb, psg, want_sums, dx, want_dx, 
         r1 = min(r0 + BLOCK_ROWS, n)
         if want_sums:
             b = r0 // BLOCK_ROWS
-            sb = psb[b]
-            sg = psg[b]
-            for j in range(c):
-                sb[j] = 0.0
-                sg[j] = 0.0
-            for i in range(r0, r1):
-                gi = dy[i]
-                xi = x[i]
-                for j in range(c):
-                    g = np.float64(gi[j])
-                    sb[j] += g
-                    sg[j] += g * (np.float64(xi[j]) - np.float64(mean[j]))
+            _block_sums(dy, x, mean, psb[b], psg[b], r0, r1)
         if want_dx:
             for i in range(r0, r1):
                 gi = dy[i]
