@@ -91,17 +91,21 @@ class Loss:
         return np.ascontiguousarray(y, dtype=dtype)
 
     # -- user interface ------------------------------------------------------------------
-    def batch_weights(self, sample_weight: Any, n: int) -> Any:
+    def batch_weights(self, sample_weight: Any, n: int,
+                      whole: tuple[int, float | None] | None = None) -> Any:
         """The per-row weights that make the engines' ``Σ wᵢ lᵢ / n`` this loss's reduction of
         a batch of ``n`` rows: ``sample_weight`` itself for ``sum_over_batch_size``/``mean``,
-        scaled by ``n`` for ``sum`` and by ``n / Σw`` for ``mean_with_sample_weight``."""
+        scaled by the batch's rows for ``sum`` and by rows / ``Σw`` for
+        ``mean_with_sample_weight``. ``whole``: ``(rows, Σw)`` of the global batch these ``n``
+        rows are one rank's part of (data parallel), so each part is weighted as in the whole."""
+        rows, total = (n, None) if whole is None else whole
         if self.reduction == "sum":
-            return np.full(n, float(n)) if sample_weight is None else \
-                np.asarray(sample_weight, dtype=np.float64) * n
+            return np.full(n, float(rows)) if sample_weight is None else \
+                np.asarray(sample_weight, dtype=np.float64) * rows
         if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
             w = np.asarray(sample_weight, dtype=np.float64)
-            total = float(np.sum(w))
-            return w * (n / total) if total else np.zeros_like(w)
+            total = float(np.sum(w)) if total is None else total
+            return w * (rows / total) if total else np.zeros_like(w)
         return sample_weight
 
     def call(self, y_true: Any, y_pred: Any) -> np.ndarray:

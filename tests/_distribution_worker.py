@@ -21,19 +21,20 @@ def data(n=203, d=12, seed=0):
     return x, y, sw
 
 
-def model(opt, dropout=0.0):
+def model(opt, dropout=0.0, loss="sparse_categorical_crossentropy"):
     fastff.config.set_seed(7)  # the same initial weights and shuffle order everywhere
     stack = [layers.Input((12,)), layers.Dense(16, activation="relu")]
     if dropout:
         stack.append(layers.Dropout(dropout))
     m = fastff.Sequential([*stack, layers.Dense(3, activation="softmax")], dtype="float64")
-    m.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    m.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
     return m
 
 
-def train(opt, weighted=False, dropout=0.0, cbs=None, epochs=3):
+def train(opt, weighted=False, dropout=0.0, cbs=None, epochs=3,
+          loss="sparse_categorical_crossentropy"):
     x, y, sw = data()
-    m = model(opt, dropout)
+    m = model(opt, dropout, loss)
     h = m.fit(x, y, batch_size=25, epochs=epochs, verbose=0, validation_split=0.2,
               sample_weight=sw if weighted else None, callbacks=cbs)
     ev = m.evaluate(x, y, batch_size=40, verbose=0, return_dict=True)
@@ -66,6 +67,10 @@ def run_all(out, tag):
         state = {k: np.asarray(v).tolist() for k, v in m.optimizer.get_state().items()}
         res[name] = {"weights": m.params.tolist(), "history": hist, "evaluate": ev,
                      "optimizer": state}
+    for reduction in ("sum", "mean_with_sample_weight"):  # each part weighted as in the whole
+        loss = fastff.losses.SparseCategoricalCrossentropy(reduction=reduction)
+        m, hist, _ = train("adam", weighted=True, loss=loss)
+        res[f"adam_{reduction}"] = {"weights": m.params.tolist(), "loss": hist["loss"]}
     dist = distribution.get_distribution()
     if dist is not None:  # the same fit with one Allreduce and full updates on every rank
         dist.shard_optimizer = False
@@ -115,7 +120,8 @@ def main(out):
         ref = run_all(out, "single")
         res["reference"] = {k: ref[k] for k in ("sgd", "adam", "adam_weighted", "rmsprop",
                                                 "adam_clipnorm", "train_on_batch",
-                                                "embedding")}
+                                                "embedding", "adam_sum",
+                                                "adam_mean_with_sample_weight")}
         res["reference_dropout_seed"] = ref["dropout_seed"]
     with open(os.path.join(out, f"result-{rank}.json"), "w") as f:
         json.dump(res, f)

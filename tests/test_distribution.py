@@ -69,6 +69,22 @@ def test_two_ranks_match_one_process(job, name):
 
 
 @needs_mpi
+@pytest.mark.parametrize("reduction", ["sum", "mean_with_sample_weight"])
+def test_loss_reductions_weight_each_part_as_the_whole(job, reduction):
+    """With sample weights, ``sum`` and ``mean_with_sample_weight`` scale a batch by its rows
+    and weight sum: each rank's part is scaled by the global batch's, so two ranks train the
+    one-process model (and History's loss is the one-process loss)."""
+    r0, r1, _ = job
+    ref = r0["reference"][f"adam_{reduction}"]
+    np.testing.assert_allclose(r0[f"adam_{reduction}"]["weights"], ref["weights"],
+                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r0[f"adam_{reduction}"]["loss"], ref["loss"], rtol=1e-10)
+    assert r0[f"adam_{reduction}"] == r1[f"adam_{reduction}"]
+    assert r0["reference"]["adam_sum"]["loss"] != r0["reference"]["adam_weighted"]["history"][
+        "loss"]  # the reduction matters here
+
+
+@needs_mpi
 def test_sharded_optimizer_matches_full_updates(job):
     """Each rank updating its slice (Reduce_scatter + Allgatherv) = one Allreduce and a full
     update on every rank."""

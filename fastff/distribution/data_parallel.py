@@ -6,7 +6,8 @@ The training loop (``fastff.training``) calls the hooks below when a distributio
   seeds and steps) are broadcast from rank 0, then dropout seeds are salted by rank so the
   masks differ across ranks (rank 0 keeps the unsalted seeds, which is what a checkpoint holds).
 - ``split_batch(s, e, sw)``: this rank's contiguous part of the global batch rows ``[s, e)`` and
-  its *share*, its weight (rows, or the sum of sample weights) over the batch's weight.
+  a ``BatchPart``: its *share* (its rows over the batch's rows) and the whole batch's rows and
+  sample-weight sum, so the loss weights the part's rows as the whole's (``Loss.batch_weights``).
 - ``sync_gradients(model, share)``: the local gradient (a mean over the local rows) times the
   share, summed over the ranks by one in-place ``Allreduce`` of the flat gradient buffer, is the
   mean over the global batch: the single-process gradient, whatever the split.
@@ -42,7 +43,7 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -67,6 +68,21 @@ def _default_timeout() -> float | None:
         raise ValueError(f"{TIMEOUT_ENV}: expected a number of seconds (0 for no timeout), "
                          f"got {text!r}") from None
     return check_real(value, TIMEOUT_ENV, low=0.0) or None
+
+
+class BatchPart(NamedTuple):
+    """One rank's part of a global batch: ``share``, its fraction of the batch's rows (the
+    weight of its mean gradient in the sum over the ranks), and the whole batch's ``rows`` and
+    sample-weight sum ``weight`` (None: no sample weights), which the loss's reduction needs
+    to weight the part's rows as in the whole (``Loss.batch_weights``)."""
+
+    share: float
+    rows: int
+    weight: float | None
+
+    @property
+    def whole(self) -> tuple[int, float | None]:
+        return self.rows, self.weight
 
 
 class DataParallel:
@@ -286,19 +302,19 @@ class DataParallel:
         start = s + r * base + min(r, extra)
         return start, start + base + (r < extra)
 
-    def split_batch(self, s: int, e: int, sw: np.ndarray | None) -> tuple[int, int, float]:
-        """``(local_start, local_end, share)`` for the global batch ``[s, e)``."""
+    def split_batch(self, s: int, e: int, sw: np.ndarray | None) -> tuple[int, int, BatchPart]:
+        """``(local_start, local_end, part)`` for the global batch ``[s, e)``: this rank's
+        contiguous rows and what they are of the whole (``BatchPart``)."""
         ls, le = self.local_range(s, e)
-        self._uniform = sw is None and (e - s) % self.num_processes == 0
+        self._uniform = (e - s) % self.num_processes == 0
         seen = self._seen
         seen[0] += e - s
         seen[1] += 1
-        if sw is None:
-            return ls, le, (le - ls) / (e - s)
-        total = float(sw[s:e].sum(dtype=np.float64))
-        seen[2] += total
-        local = float(sw[ls:le].sum(dtype=np.float64))
-        return ls, le, (local / total if total else (le - ls) / (e - s))
+        total = None
+        if sw is not None:
+            total = float(sw[s:e].sum(dtype=np.float64))
+            seen[2] += total
+        return ls, le, BatchPart((le - ls) / (e - s), e - s, total)
 
     def sync_gradients(self, model: Any, share: float) -> None:
         """Weight this rank's gradient by ``share`` and sum it over the ranks, in place."""

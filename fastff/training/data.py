@@ -163,11 +163,11 @@ def device_resident(model: Any, X: Any, Y: Any) -> bool:
 
 # ---------------------------------------------------------------------------- array batches
 class ArrayBatches:
-    """Checked arrays as a batch source: ``epoch(e)`` yields ``(step, (x, y, sw, share, yd))``
+    """Checked arrays as a batch source: ``epoch(e)`` yields ``(step, (x, y, sw, part, yd))``
     per batch, cut by ``batch_bounds`` after the epoch's shuffle. With weights on a device the
     training set goes up whole when it fits (once, or once an epoch when shuffled), else each
     batch goes up once (in the step); with a distribution each batch is this rank's rows of the
-    global batch (``share``: its part of the global weight)."""
+    global batch (``part``: its ``BatchPart``; None without a distribution)."""
 
     kind = "arrays"
     prepared = True  # batches are checked arrays already
@@ -208,15 +208,15 @@ class ArrayBatches:
         dist = self.dist
         for step in range(self.steps):
             s, e_ = batch_bounds(step, self.batch_size, self.n)
-            share = 1.0
+            part = None
             if dist is not None:  # this rank's rows of the global batch
-                s, e_, share = dist.split_batch(s, e_, SWs)
+                s, e_, part = dist.split_batch(s, e_, SWs)
             swb = None if SWs is None else SWs[s:e_]
             if self._dev is None:
-                yield step, (Xs[s:e_], Ys[s:e_], swb, share, None)
+                yield step, (Xs[s:e_], Ys[s:e_], swb, part, None)
             else:
                 Xd, Yd = self._dev
-                yield step, (Xd[s:e_], Ys[s:e_], swb, share, Yd[s:e_])
+                yield step, (Xd[s:e_], Ys[s:e_], swb, part, Yd[s:e_])
 
     def end_pass(self) -> None:
         pass

@@ -85,14 +85,15 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     return per_row, penalty, pred, dx
 
 
-def loss_weights(model: Any, swb: Any, xb: Any) -> Any:
+def loss_weights(model: Any, swb: Any, xb: Any, part: Any = None) -> Any:
     """The per-row weights the model's loss reduces a batch with (``Loss.batch_weights``:
-    ``swb`` itself for Keras's default ``sum_over_batch_size``)."""
+    ``swb`` itself for Keras's default ``sum_over_batch_size``); ``part``: the
+    ``BatchPart`` when the batch is one rank's rows of a global batch."""
     loss = model.loss
     if loss is None or getattr(model, "_multi", None) is not None:
         return swb
     n = xb.shape[0] if hasattr(xb, "shape") else len(xb)
-    return loss.batch_weights(swb, n)
+    return loss.batch_weights(swb, n, None if part is None else part.whole)
 
 
 def train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0, yd=None, shard=False):
@@ -125,6 +126,16 @@ def train_step(model, xb, yb, swb, want_pred, dist=None, share=1.0, yd=None, sha
     return per_row, penalty, pred
 
 
+def batch_part(batch: tuple) -> Any:
+    """The ``BatchPart`` of a batch source's batch (None outside data parallelism)."""
+    return batch[3] if len(batch) > 3 else None
+
+
+def yd_of(batch: tuple) -> Any:
+    """The batch's targets already on the device (None: on the host only)."""
+    return batch[4] if len(batch) > 4 else None
+
+
 class GeneralEngine:
     """The general step engine for one ``fit`` call: ``train_batch`` runs one step on one
     batch of any batch source; ``shard`` as in ``train_step``."""
@@ -143,12 +154,14 @@ class GeneralEngine:
 
     def train_batch(self, batch: tuple) -> tuple:
         """``(per_row or None, penalty, pred, yb, swb)`` of one step on ``batch``
-        (``(x, y, sw[, share, y on the device])``)."""
+        (``(x, y, sw[, part, y on the device])``; ``part``: the ``BatchPart`` under a
+        distribution, else None)."""
         xb, yb, swb = batch[0], batch[1], batch[2]
-        share = batch[3] if len(batch) > 3 else 1.0
-        yd = batch[4] if len(batch) > 4 else None
-        per_row, penalty, pred = train_step(self.model, xb, yb, loss_weights(self.model, swb, xb),
-                                            self.want_pred, self.dist, share, yd, self.shard)
+        part = batch_part(batch)
+        lw = loss_weights(self.model, swb, xb, part)
+        per_row, penalty, pred = train_step(self.model, xb, yb, lw, self.want_pred, self.dist,
+                                            1.0 if part is None else part.share, yd_of(batch),
+                                            self.shard)
         return per_row, penalty, pred, yb, swb
 
 

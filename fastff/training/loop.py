@@ -48,6 +48,7 @@ from fastff.training.data import (
 )
 from fastff.training.general import (
     GeneralEngine,
+    batch_part,
     bind_ops,
     forward,
     forward_backward,
@@ -80,9 +81,11 @@ class Tracker:
         self.loss_total = 0.0
         self.weight = 0.0
 
-    def update(self, per_row, penalty, yb, pred, swb) -> None:
+    def update(self, per_row, penalty, yb, pred, swb, part=None) -> None:
+        """Add one batch (``part``: its ``BatchPart`` when it is one rank's rows)."""
         w = per_row.shape[0]  # Keras: the batch's (weighted) loss sum over its rows
-        lw = swb if self.loss is None else self.loss.batch_weights(swb, w)
+        lw = swb if self.loss is None else self.loss.batch_weights(
+            swb, w, None if part is None else part.whole)
         if lw is None:
             self.loss_total += self._sum(per_row) + penalty * w
         else:
@@ -364,7 +367,7 @@ def _epochs(model: Any, engine: Any, source: Any, cbl: Any, metrics: list, epoch
                                                             "size": engine.rows(batch)})
                         per_row, penalty, pred, yb, swb = engine.train_batch(batch)
                         if per_row is not None:  # (None: no rows for this rank)
-                            tracker.update(per_row, penalty, yb, pred, swb)
+                            tracker.update(per_row, penalty, yb, pred, swb, batch_part(batch))
                         seen += 1
                         interrupt.check()
                         if batch_logs:
@@ -647,15 +650,16 @@ def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
     metrics = model._new_metrics()
     tracker = make_tracker(model, metrics)
     dist = distribution_lib.get_distribution()
-    share = 1.0
+    part = None
     if dist is not None:  # data parallel: (x, y) is the global batch, this rank takes its rows
         dist.setup_once(model)
-        s, e, share = dist.split_batch(0, X.shape[0], SW)
+        s, e, part = dist.split_batch(0, X.shape[0], SW)
         X, Y, SW = X[s:e], Y[s:e], None if SW is None else SW[s:e]
-    per_row, penalty, pred = train_step(model, X, Y, loss_weights(model, SW, X),
-                                        want_pred(metrics, model._fused_flag), dist, share)
+    per_row, penalty, pred = train_step(model, X, Y, loss_weights(model, SW, X, part),
+                                        want_pred(metrics, model._fused_flag), dist,
+                                        1.0 if part is None else part.share)
     if X.shape[0]:
-        tracker.update(per_row, penalty, Y, pred, SW)
+        tracker.update(per_row, penalty, Y, pred, SW, part)
     logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
     if return_dict:
         return logs
