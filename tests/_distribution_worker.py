@@ -69,8 +69,9 @@ def run_all(out, tag):
                      "optimizer": state}
     for reduction in ("sum", "mean_with_sample_weight"):  # each part weighted as in the whole
         loss = fastff.losses.SparseCategoricalCrossentropy(reduction=reduction)
-        m, hist, _ = train("adam", weighted=True, loss=loss)
-        res[f"adam_{reduction}"] = {"weights": m.params.tolist(), "loss": hist["loss"]}
+        m, hist, ev = train("adam", weighted=True, loss=loss)
+        res[f"adam_{reduction}"] = {"weights": m.params.tolist(), "history": hist,
+                                    "evaluate": ev}
     dist = distribution.get_distribution()
     if dist is not None:  # the same fit with one Allreduce and full updates on every rank
         dist.shard_optimizer = False

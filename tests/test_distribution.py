@@ -73,14 +73,17 @@ def test_two_ranks_match_one_process(job, name):
 def test_loss_reductions_weight_each_part_as_the_whole(job, reduction):
     """With sample weights, ``sum`` and ``mean_with_sample_weight`` scale a batch by its rows
     and weight sum: each rank's part is scaled by the global batch's, so two ranks train the
-    one-process model (and History's loss is the one-process loss)."""
+    one-process model, and History (validation included) and evaluate() are the one-process
+    values."""
     r0, r1, _ = job
-    ref = r0["reference"][f"adam_{reduction}"]
-    np.testing.assert_allclose(r0[f"adam_{reduction}"]["weights"], ref["weights"],
-                               rtol=0, atol=1e-10)
-    np.testing.assert_allclose(r0[f"adam_{reduction}"]["loss"], ref["loss"], rtol=1e-10)
-    assert r0[f"adam_{reduction}"] == r1[f"adam_{reduction}"]
-    assert r0["reference"]["adam_sum"]["loss"] != r0["reference"]["adam_weighted"]["history"][
+    got, ref = r0[f"adam_{reduction}"], r0["reference"][f"adam_{reduction}"]
+    np.testing.assert_allclose(got["weights"], ref["weights"], rtol=0, atol=1e-10)
+    for key, values in ref["history"].items():
+        np.testing.assert_allclose(got["history"][key], values, rtol=1e-10, atol=1e-12)
+    for key, value in ref["evaluate"].items():
+        assert got["evaluate"][key] == pytest.approx(value, rel=1e-10, abs=1e-12)
+    assert got == r1[f"adam_{reduction}"]
+    assert ref["history"]["loss"] != r0["reference"]["adam_weighted"]["history"][
         "loss"]  # the reduction matters here
 
 

@@ -445,13 +445,12 @@ class DataParallel:
         return bool(callbacks.has_user_batch_hooks)
 
     # ------------------------------------------------------------------ evaluation
-    def shard(self, X: Any, Y: Any, SW: Any) -> tuple[Any, Any, Any]:
-        """This rank's contiguous shard of an evaluation set, once every rank is found to hold
-        the same shapes (collective: raises the same ``ValueError`` on every rank if not)."""
+    def check_evaluation_set(self, X: Any, Y: Any, SW: Any) -> None:
+        """Every rank holds the same shapes of an evaluation set (collective: raises the same
+        ``ValueError`` on every rank if not); each then evaluates its rows of every global
+        batch (``split_batch``), so any loss reduction gives the one-process result."""
         self.check_same("evaluate", {"x shape": tuple(X.shape), "y shape": tuple(Y.shape),
                                      "sample_weight": None if SW is None else tuple(SW.shape)})
-        s, e = self.local_range(0, X.shape[0])
-        return X[s:e], Y[s:e], None if SW is None else SW[s:e]
 
     def _check_seen(self) -> None:
         """Every rank saw the same global batches since the last check (one tiny Allreduce)."""

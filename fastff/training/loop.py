@@ -450,9 +450,10 @@ def _evaluate(model: Any, source: Any, cbl: Any, what: str = "evaluate",
     tracker = make_tracker(model, metrics)
     fused = model._fused()
     dist = distribution_lib.get_distribution() if source.kind == "arrays" else None
-    if dist is not None:  # data parallel: each rank evaluates its shard, sums combined below
-        source = ArrayBatches(model, *dist.shard(source.X, source.Y, source.SW),
-                              source.batch_size)
+    if dist is not None:  # data parallel: each rank its rows of each batch, sums combined
+        dist.check_evaluation_set(source.X, source.Y, source.SW)
+        source = ArrayBatches(model, source.X, source.Y, source.SW, source.batch_size,
+                              dist=dist)
     batch_logs = cbl is not None and cbl.needs_test_batch_logs
     if cbl is not None:
         cbl.on_test_begin()
@@ -460,15 +461,18 @@ def _evaluate(model: Any, source: Any, cbl: Any, what: str = "evaluate",
     seen = 0
     try:
         for step, raw in it:
-            xb, yb, swb = _batch(model, source, step, raw, None, what)[:3]
+            batch = _batch(model, source, step, raw, None, what)
+            xb, yb, swb = batch[:3]
+            part = batch_part(batch)
             if seen == 0 and not source.prepared:
                 bind_ops(model)
             if batch_logs:
                 cbl.on_test_batch_begin(seen)
-            ws = model._predict_workspaces(xb.shape[0])
-            per_row, penalty, pred = loss_and_pred(model, xb, yb, loss_weights(model, swb, xb),
-                                                   ws, fused)
-            tracker.update(per_row, penalty, yb, pred, swb)
+            if xb.shape[0]:  # (data parallel: a short final batch may leave a rank no rows)
+                ws = model._predict_workspaces(xb.shape[0])
+                per_row, penalty, pred = loss_and_pred(
+                    model, xb, yb, loss_weights(model, swb, xb, part), ws, fused)
+                tracker.update(per_row, penalty, yb, pred, swb, part)
             seen += 1
             if batch_logs:
                 cbl.on_test_batch_end(seen - 1, tracker.logs())
