@@ -327,7 +327,8 @@ class Tracker:
         self.penalty = 0.0
 
     def update(self, per_rows: list, penalty: float, yb: Arrays, preds: list,
-               swb: Arrays | None) -> None:
+               swb: Arrays | None, part: Any = None) -> None:
+        """Add one batch (``part`` is always None: these models train in one process)."""
         n = len(yb)
         self.rows += n
         self.penalty += penalty * n
