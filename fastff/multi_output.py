@@ -264,7 +264,7 @@ class MultiSpec:
                 dys.append(None)
             else:
                 dbuf = None if ws is None else ws[-1].get(f"dy{k}", h.shape, h.dtype)
-                swk = None if swb is None else swb.arrays[k]
+                swk = lo.batch_weights(None if swb is None else swb.arrays[k], h.shape[0])
                 if fused:
                     pr, dy = lo.forward_logits(ops, h, yb.arrays[k], swk, dbuf)
                 else:
@@ -335,7 +335,7 @@ class Tracker:
         for k, pr in enumerate(per_rows):
             if pr is None:
                 continue
-            swk = None if swb is None else swb.arrays[k]
+            swk = self.spec.losses[k].batch_weights(None if swb is None else swb.arrays[k], n)
             if swk is None:
                 self.totals[k] += float(pr.sum(dtype=np.float64))
                 self.weights[k] += n

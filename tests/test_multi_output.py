@@ -383,3 +383,38 @@ def test_single_output_loss_weights_survive_save_and_load(tmp_path, name):
     m2 = fastff.models.load_model(tmp_path / name)
     assert m2.loss.weight == 2.5
     assert m2.evaluate(x, y2, verbose=0) == pytest.approx(m.evaluate(x, y2, verbose=0))
+
+
+def test_each_output_loss_reduces_as_its_reduction_says():
+    """Per-output ``reduction``: ``sum`` and ``mean_with_sample_weight`` as Keras reduces them
+    (evaluate against a hand computation; training: ``sum`` over a batch of n rows is the
+    default reduction with loss weight n)."""
+    from fastff import losses
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 3))
+    y1, y2 = rng.normal(size=(10, 1)), rng.normal(size=(10, 2))
+    sw = rng.uniform(0.5, 2.0, size=10)
+
+    def build(loss, loss_weights=None):
+        fastff.config.set_seed(3)
+        inp = layers.Input((3,))
+        m = fastff.Model(inp, [layers.Dense(1, name="a")(inp), layers.Dense(2, name="b")(inp)],
+                         dtype="float64")
+        m.compile("sgd", loss, loss_weights=loss_weights)
+        return m
+
+    m = build([losses.MeanSquaredError(reduction="sum"),
+               losses.MeanSquaredError(reduction="mean_with_sample_weight")])
+    pa, pb = m.predict(x, verbose=0)
+    ev = m.evaluate(x, [y1, y2], sample_weight=sw, batch_size=10, verbose=0, return_dict=True)
+    want_a = np.sum(sw * ((pa - y1) ** 2).mean(1))
+    want_b = np.sum(sw * ((pb - y2) ** 2).mean(1)) / sw.sum()
+    assert ev["a_loss"] == pytest.approx(want_a, rel=1e-12)
+    assert ev["b_loss"] == pytest.approx(want_b, rel=1e-12)
+    assert ev["loss"] == pytest.approx(want_a + want_b, rel=1e-12)
+
+    summed = build([losses.MeanSquaredError(reduction="sum"), "mse"])
+    scaled = build(["mse", "mse"], loss_weights=[10.0, 1.0])
+    for m in (summed, scaled):
+        m.fit(x, [y1, y2], batch_size=10, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(summed.params, scaled.params, rtol=1e-12, atol=1e-14)
