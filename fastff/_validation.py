@@ -205,6 +205,20 @@ def check_lengths(n: int, other: Any, name: str, ref: str = "x") -> None:
                          f"(x and y must have the same number of rows)")
 
 
+def adjust_rank(x: Any, input_shape: tuple[int, ...] | None) -> Any:
+    """Keras's rank rule for model inputs: samples one axis short of a declared shape that
+    ends in 1 gain that axis (``(n,)`` for ``(None, 1)``); one axis of 1 too many is dropped.
+    Anything else is returned as it is (checked later)."""
+    if input_shape is None or isinstance(x, (str, bytes)):
+        return x
+    rank, nd = len(input_shape), np.ndim(x)
+    if nd == rank and rank and input_shape[-1] == 1:
+        return np.reshape(x, (*np.shape(x), 1))
+    if nd == rank + 2 and np.shape(x)[-1] == 1:
+        return np.reshape(x, np.shape(x)[:-1])
+    return x
+
+
 def check_feature_shape(x: np.ndarray, input_shape: tuple[int, ...] | None,
                         name: str = "x") -> None:
     """Per-sample shape of ``x`` must equal the built model's input shape."""

@@ -491,7 +491,10 @@ class Model(BaseModel):
         out = []
         for t, a in zip(ins, arrays):
             label = f"{name}[{t.name!r}]"
-            if t.input_dtype is not None:
+            a = V.adjust_rank(a, t.input_shape_decl)
+            if t.input_dtype is not None and t.input_dtype.kind == "O":  # strings
+                arr = V.as_tokens(a, label)
+            elif t.input_dtype is not None:
                 arr = np.asarray(a)
                 if arr.dtype.kind not in "iu":
                     raise TypeError(f"{label}: expected integer ids, got dtype {arr.dtype}")

@@ -37,6 +37,7 @@ _LAZY = {
     # preprocessing
     "CategoryEncoding": "category_encoding", "Discretization": "discretization",
     "IntegerLookup": "lookup", "StringLookup": "lookup",
+    "TextVectorization": "text_vectorization",
 }
 
 __all__ = ["Layer", "Param", "Workspace", "Input", "InputLayer", "Dense", "Activation", "Dropout",

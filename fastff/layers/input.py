@@ -22,9 +22,12 @@ class Input(Layer, SymbolicInput):
             batch_size = batch_size or tuple(batch_shape)[0]
         if shape is None:
             raise ValueError("Input: shape is required, e.g. Input(shape=(784,))")
-        # integer inputs (token ids for Embedding layers in a functional Model) keep their dtype
+        # integer inputs (token ids for Embedding layers in a functional Model) and strings
+        # (for TextVectorization / StringLookup) keep their dtype
         int_dtype = None
-        if dtype is not None and np.dtype(dtype).kind in "iu":
+        if dtype in ("string", "str", str, object, "object"):
+            int_dtype, dtype = np.dtype(object), None
+        elif dtype is not None and np.dtype(dtype).kind in "iu":
             int_dtype, dtype = np.dtype(dtype), None
         super().__init__(name=name, dtype=dtype, **kwargs)
         self.input_dtype = int_dtype
@@ -57,7 +60,7 @@ class Input(Layer, SymbolicInput):
         if self.dtype is not None:
             cfg["dtype"] = self.dtype.name
         if self.input_dtype is not None:
-            cfg["dtype"] = self.input_dtype.name
+            cfg["dtype"] = "string" if self.input_dtype.kind == "O" else self.input_dtype.name
         return cfg
 
 

@@ -53,6 +53,7 @@ def prepare_x(model: Any, x: Any, name: str = "x") -> np.ndarray:
         return prepare(x, name)
     # a first layer may take other inputs than (samples, features) floats (e.g. integer ids)
     first = layers[0]
+    x = V.adjust_rank(x, model._input_shape)
     dtype = getattr(first, "input_dtype", None) or model.dtype
     if np.dtype(dtype).kind == "O":  # strings for a first StringLookup-style layer
         X = V.as_tokens(x, name)
