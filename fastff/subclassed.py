@@ -284,6 +284,8 @@ class Model(Sequential):
 
     #: scan attributes for layers (the functional subclass keeps its own graph)
     _auto_track = True
+    #: attributes holding the model's own machinery, never tracked layers
+    _untracked = _INTERNAL
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Model and _is_functional_init(args, kwargs):
@@ -549,12 +551,26 @@ class Model(Sequential):
         return Sequential.save(self, path, **kwargs)
 
     def save_weights(self, path: Any, **kwargs: Any) -> None:
+        """fastff's format, or Keras 3's ``.weights.h5`` layout for subclassed models (each
+        layer under the attribute that holds it; ``fastff.keras_format.tracked``)."""
         from fastff import keras_format
 
         if self._auto_track and keras_format.kind_of_path(path) == "keras_weights":
-            raise ValueError(f"{type(self).__name__}.save_weights: subclassed models write "
-                             "fastff's format only; use a name without .weights.h5")
+            from fastff.keras_format.tracked import save_tracked_weights
+
+            return save_tracked_weights(self, path)
         return Sequential.save_weights(self, path, **kwargs)
+
+    def load_weights(self, path: Any, **kwargs: Any) -> None:
+        """fastff's format, or a Keras 3 ``.weights.h5``/``.keras`` file of a model with the
+        same attributes (a file written by Keras for the same subclass, or by ``save_weights``)."""
+        from fastff import keras_format
+
+        if self._auto_track and keras_format.kind_of_file(path) is not None:
+            from fastff.keras_format.tracked import load_tracked_weights
+
+            return load_tracked_weights(self, path)
+        return Sequential.load_weights(self, path, **kwargs)
 
     def get_config(self) -> dict:
         """The base config (``name``, ``trainable``, ``dtype``); a subclass adds its

@@ -601,6 +601,10 @@ def _as_shape(shape: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in out)
 
 
+#: a layer's attributes that hold its own bookkeeping, never tracked sublayers
+UNTRACKED = frozenset(("_ops", "_sublayers", "_own_params", "params"))
+
+
 def tracked_layers(obj: Any) -> list[Layer]:
     """The layers ``obj`` holds in its attributes, in assignment order, including inside
     lists, tuples and dicts (Keras's automatic tracking); each once, ``obj`` excluded."""
@@ -620,7 +624,7 @@ def tracked_layers(obj: Any) -> list[Layer]:
                 visit(item, depth + 1)
 
     for k, v in vars(obj).items():
-        if k not in ("_ops", "_sublayers", "_own_params", "params"):
+        if k not in UNTRACKED:
             visit(v, 0)
     return out
 

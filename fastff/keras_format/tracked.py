@@ -1,0 +1,177 @@
+"""Keras 3's weight layout for subclassed models (``.weights.h5``).
+
+Keras saves a subclassed model by walking its attributes: each layer's own variables go
+under the attribute path that holds it (``hidden/vars/0``), layers in a list or dict under
+the path of the container plus their snake-cased class name made unique (``blocks/dense``,
+``blocks/dense_1``), attributes in sorted order with the private ones (``_x``) last, each
+layer once (the first path that reaches it), a nested ``Sequential``/functional model's
+layers under ``<path>/layers/...`` as in their own files, and a custom layer's sublayers
+under the layer's path. A layer's own variables are its trainable ones, then the others,
+each group in creation order.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import numpy as np
+
+from fastff.keras_format.archive import MAX_WEIGHTS, H5Weights, read_zip
+from fastff.keras_format.layout import layer_paths, ordered_layers, snake_case
+from fastff.keras_format.writer import _layer_config
+from fastff.saving import FormatError
+
+
+def _name_key(name: str) -> str:
+    return f"~{name}" if name.startswith("_") else name
+
+
+def _own_params(layer: Any) -> list:
+    """Keras's own-variable order: trainable, then non-trainable (creation order within); a
+    custom layer's ``params`` include its sublayers', its own are ``_own_params``."""
+    params = list(layer.__dict__.get("_own_params", layer.params))
+    return [p for p in params if p.trainable] + [p for p in params if not p.trainable]
+
+
+def _children(obj: Any) -> list[tuple[str, Any]]:
+    """``obj``'s attributes that may hold layers, in Keras's visiting order. A subclassed
+    model also has Keras's ``layers`` (every tracked layer, in tracking order), visited at
+    its place in the sorted order: a layer held by an attribute sorting after "layers" is
+    written under ``layers/<snake class>``, as Keras writes it. Attribute names that are the
+    framework's own (``output``, ``name``...) are not visited, as in Keras."""
+    from fastff.layers.base import UNTRACKED
+
+    skip = UNTRACKED | getattr(obj, "_untracked", frozenset()) | set(
+        obj.__dict__.get("_internal_keys", ()))
+    own = {name for c in type(obj).__mro__ if c.__module__.startswith("fastff.")
+           for name in vars(c)}  # the framework's own attribute names
+    items = [(k, v) for k, v in vars(obj).items()
+             if v is not obj and k not in skip and not (k in own and not k.startswith("_"))]
+    if getattr(obj, "_auto_track", False):
+        items.append(("layers", list(obj.layers)))
+    return sorted(items, key=lambda kv: _name_key(kv[0]))
+
+
+def _is_model(obj: Any) -> bool:
+    """A Sequential, functional or subclassed model (models are not Layers here)."""
+    return hasattr(obj, "_layers") and hasattr(obj, "compile")
+
+
+def weight_paths(model: Any) -> list[tuple[str, Any, list]]:
+    """``(H5 group path, layer, its Params in Keras's order)`` for every layer holding
+    variables or not, in the order Keras writes them."""
+    from fastff.layers.base import Layer
+
+    out: list[tuple[str, Any, list]] = []
+    seen: set[int] = {id(model)}
+
+    def visit(obj: Any, path: str) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if _is_model(obj) and not getattr(obj, "_auto_track", False):
+            layers = [la for la in ordered_layers(obj) if type(la).__name__ != "Input"]
+            classes = [_layer_config(la, np.dtype(obj.dtype))[0] for la in layers]
+            for sub, la in zip(layer_paths(classes), layers):
+                seen.add(id(la))
+                out.append((f"{path}/{sub}", la, _own_params(la)))
+            return
+        if isinstance(obj, Layer):
+            out.append((path, obj, _own_params(obj)))
+        walk(obj, path)
+
+    def container(value: Any, path: str) -> None:
+        used: dict[str, int] = {}
+        items = list(value.values()) if isinstance(value, dict) else list(value)
+        for item in items:  # (the name counter counts layers visited before, as Keras's)
+            if isinstance(item, Layer) or _is_model(item):
+                base = snake_case(type(item).__name__)
+                if base in used:
+                    used[base] += 1
+                    base = f"{base}_{used[base]}"
+                else:
+                    used[base] = 0
+                visit(item, f"{path}/{base}")
+            elif isinstance(item, (list, tuple, dict)):
+                container(item, path)
+
+    def walk(obj: Any, path: str) -> None:
+        for key, value in _children(obj):
+            child = f"{path}/{key}" if path else key
+            if isinstance(value, Layer) or _is_model(value):
+                visit(value, child)
+            elif isinstance(value, (list, tuple, dict)):
+                container(value, child)
+
+    walk(model, "")
+    return out
+
+
+def _write(f: Any, model: Any) -> None:
+    import h5py
+
+    from fastff.layers.base import to_host
+
+    h5 = h5py.File(f, "w")
+    try:
+        for path, layer, params in weight_paths(model):
+            group = h5.create_group(path).create_group("vars")
+            group.attrs["name"] = layer.name
+            for i, p in enumerate(params):
+                group.create_dataset(str(i), data=np.array(to_host(p.value)))
+        h5.create_group("vars").attrs["name"] = model.name
+    finally:
+        h5.close()
+
+
+def save_tracked_weights(model: Any, path: str | os.PathLike[str]) -> None:
+    """Write a subclassed model's weights as Keras 3 writes them (atomically)."""
+    from fastff import distribution
+    from fastff._atomic import atomic_write
+
+    if not distribution.is_chief():
+        return
+    if not model.built:
+        raise ValueError(f"{type(model).__name__}.save_weights: the model is not built; call "
+                         "it on a batch (or fit) first")
+    buf = io.BytesIO()
+    _write(buf, model)
+    data = buf.getvalue()
+    atomic_write(path, lambda f: f.write(data))
+
+
+def load_tracked_weights(model: Any, path: str | os.PathLike[str]) -> None:
+    """Load a Keras 3 ``.weights.h5`` (or ``.keras``) file into a built subclassed model with
+    the same attribute structure; every array is checked before any is assigned."""
+    path = os.fspath(path)
+    if not model.built:
+        raise ValueError(f"{type(model).__name__}.load_weights: build the model first (call "
+                         "it on a batch, or model.build(input_shape))")
+    if os.path.isfile(path) and path.lower().endswith(".keras"):
+        _, data = read_zip(path)
+    else:
+        size = os.path.getsize(path)
+        if size > MAX_WEIGHTS:
+            raise FormatError(f"{path}: {size} bytes (at most {MAX_WEIGHTS})")
+        with open(path, "rb") as f:
+            data = f.read(MAX_WEIGHTS + 1)
+    h5 = H5Weights(path, data)
+    try:
+        pending = []
+        for group, layer, params in weight_paths(model):
+            dss = h5.datasets(group)
+            if len(dss) != len(params):
+                raise FormatError(f"{path}: {group} holds {len(dss)} variables, layer "
+                                  f"{layer.name!r} has {len(params)} (is this the same "
+                                  "model class?)")
+            for i, (ds, p) in enumerate(zip(dss, params)):
+                h5.check(ds, p.shape, f"{group}/vars/{i}")
+            pending.append((params, [h5.read(ds, p.shape, f"{group}/vars/{i}")
+                                     for i, (ds, p) in enumerate(zip(dss, params))]))
+        for params, arrays in pending:
+            for p, a in zip(params, arrays):
+                p.assign(a.astype(p.value.dtype, copy=False))
+    finally:
+        h5.close()
