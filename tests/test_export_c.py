@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import ctypes
+import re
 import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from _export_cases import dot_case, masking_case
+from _export_cases import (
+    dot_case,
+    fold_branch_case,
+    fold_case,
+    masked_pooling_case,
+    masking_case,
+    nested_case,
+)
 
 import fastff
 from fastff.activations import ActivationFunction, CustomActivation
@@ -248,10 +256,16 @@ def test_global_pooling(tmp_path):
     x = np.random.default_rng(5).integers(0, 9, (6, 5))
     _check(model, tmp_path, x)
 
-    masked = fastff.Sequential([Input(shape=(4,), dtype="int64"), Embedding(9, 3, mask_zero=True),
-                                GlobalAveragePooling1D(name="gap")])
-    with pytest.raises(ValueError, match="'gap' .* with masks"):
-        export_c(masked, tmp_path / "masked.c")
+
+def _row_major(feeds):
+    """A functional model's inputs side by side in each row, as the C function takes them."""
+    return np.concatenate([v.reshape(len(v), -1).astype(np.float32) for v in feeds.values()],
+                          axis=1)
+
+
+def test_masked_pooling(tmp_path):
+    model, feeds = masked_pooling_case()
+    _check(model, tmp_path, _row_major(feeds), feeds=feeds)
 
 
 @pytest.mark.parametrize("mode", ["one_hot", "multi_hot", "count"])
@@ -298,3 +312,35 @@ def test_prelu(tmp_path):
                                Flatten(), Dense(3)])
     x = np.random.default_rng(5).standard_normal((7, 6)).astype(np.float32)
     _check(model, tmp_path, x)
+
+
+def test_activation_layers(tmp_path):
+    from fastff.layers import ELU, LeakyReLU, ReLU, Softmax
+
+    model = fastff.Sequential([Input(shape=(5,)), Dense(6), ReLU(), Dense(6),
+                               ReLU(negative_slope=0.1), Dense(6), LeakyReLU(), Dense(6),
+                               ELU(alpha=0.5), Dense(4), Softmax()])
+    x = np.random.default_rng(14).standard_normal((9, 5)).astype(np.float32) * 2
+    _check(model, tmp_path, x)
+
+
+def test_nested_models_are_inlined(tmp_path):
+    model, feeds = nested_case()
+    _check(model, tmp_path, _row_major(feeds), feeds=feeds)
+    source = (tmp_path / "net.c").read_text()
+    assert "batch_normalization" not in source  # folded into the inner Dense
+
+
+def test_batch_norm_folds_into_dense(tmp_path):
+    model, folds = fold_case()
+    x = np.random.default_rng(15).standard_normal((11, 7)).astype(np.float32)
+    _check(model, tmp_path, x)
+    source = (tmp_path / "net.c").read_text()
+    assert not any(f"net_{bn.name}_" in source for bn in folds)
+    assert "net_kept_bn_scale_" in source  # after a Dense with an activation: kept
+    assert len(re.findall(r"^ +dense_\(", source, re.M)) == 4  # one call per Dense
+
+    branch = fold_branch_case()  # the Dense is read twice: not folded
+    (tmp_path / "branch").mkdir()
+    _check(branch, tmp_path / "branch", x[:, :3])
+    assert "net_branch_bn_scale_" in (tmp_path / "branch" / "net.c").read_text()

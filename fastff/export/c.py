@@ -59,7 +59,6 @@ class _Emitter:
         self.arrays: list[str] = []
         self.body: list[str] = []
         self.buffers: list[tuple[str, int]] = []
-        self.masks = False  # the model has a mask producer (Masking, Embedding(mask_zero))
         self._count = 0
 
     def array(self, hint: str, values: Any) -> str:
@@ -435,13 +434,10 @@ def _bucketize(e: _Emitter, layer: Any, x: _Value) -> _Value:
     return _Value(out, (k * nb,) if one_hot else (k,))
 
 
-def _pooling(e: _Emitter, layer: Any, x: _Value) -> _Value:
-    """Global average / max over the steps axis of (steps, channels) or (channels, steps)."""
+def _pooling(e: _Emitter, layer: Any, x: _Value, mask: _Value | None = None) -> _Value:
+    """Global average / max over the steps axis of (steps, channels) or (channels, steps);
+    with a mask the average is ``Σ x·m / Σ m`` over the real steps (0/0 = NaN for none)."""
     average = type(layer).__name__ == "GlobalAveragePooling1D"
-    if average and e.masks:
-        raise ValueError(f"export_c: layer {layer.name!r} (GlobalAveragePooling1D) in a model "
-                         "with masks (Masking, Embedding(mask_zero=True)) has no C form: "
-                         "the masked mean is not exported")
     steps_first = layer.data_format == "channels_last"
     steps, ch = x.shape if steps_first else x.shape[::-1]
     out = e.buffer(layer.name, ch)
@@ -450,7 +446,15 @@ def _pooling(e: _Emitter, layer: Any, x: _Value) -> _Value:
         at = f"{t} * {ch} + c" if steps_first else f"c * {steps} + {t}"
         return f"{x.ref}[r * {x.size} + {at}]"
 
-    if average:  # the sum in step order, times 1/steps (as the layer computes it)
+    if average and mask is not None:
+        if mask.shape != (steps,):
+            raise ValueError(f"export_c: layer {layer.name!r} (GlobalAveragePooling1D) got a "
+                             f"mask of per-sample shape {mask.shape}, expected ({steps},)")
+        m = f"{mask.ref}[r * {steps} + t]"
+        inner = (f"float acc = 0.0f, cnt = 0.0f; for (t = 0; t < {steps}; ++t) "
+                 f"{{ acc += {src('t')} * {m}; cnt += {m}; }} "
+                 f"{out}[r * {ch} + c] = acc / cnt;")
+    elif average:  # the sum in step order, times 1/steps (as the layer computes it)
         inner = (f"float acc = 0.0f; for (t = 0; t < {steps}; ++t) acc += {src('t')}; "
                  f"{out}[r * {ch} + c] = acc * (1.0f / {float(steps)!r}f);")
     else:
@@ -459,6 +463,39 @@ def _pooling(e: _Emitter, layer: Any, x: _Value) -> _Value:
                  f"{out}[r * {ch} + c] = acc;")
     e.emit(f"    for (r = 0; r < nr; ++r) for (c = 0; c < {ch}; ++c) {{ int t; {inner} }}")
     return _Value(out, tuple(layer.compute_output_shape(x.shape)))
+
+
+class _Masks:
+    """The masks of ``fastff.layers.masking`` as tile buffers of 1.0 (real step) / 0.0, one
+    entry per step (``_graph.walk`` makes them when a layer uses one)."""
+
+    def __init__(self, e: _Emitter):
+        self.e = e
+
+    def ids(self, layer: Any, x: _Value) -> _Value:
+        """``Embedding(mask_zero=True)``: the ids that are not 0."""
+        out = self.e.buffer(f"{layer.name}_mask", x.size)
+        self.e.emit(f"    for (i = 0; i < nr * {x.size}; ++i) "
+                    f"{out}[i] = {x.ref}[i] != 0.0f ? 1.0f : 0.0f;")
+        return _Value(out, x.shape)
+
+    def values(self, layer: Any, x: _Value) -> _Value:
+        """``Masking``: the steps where some feature differs from ``mask_value``."""
+        f = x.shape[-1]
+        out = self.e.buffer(f"{layer.name}_mask", x.size // f)
+        self.e.emit(f"    for (g = 0; g < nr * {x.size // f}; ++g) {{\n"
+                    f"        {out}[g] = 0.0f;\n"
+                    f"        for (k = 0; k < {f}; ++k) if ({x.ref}[g * {f} + k] != "
+                    f"{_float_literal(layer.mask_value)}) {out}[g] = 1.0f;\n"
+                    f"    }}")
+        return _Value(out, x.shape[:-1])
+
+    def both(self, layer: Any, masks: list[_Value]) -> _Value:
+        """A merge layer: the steps every input's mask keeps."""
+        out = self.e.buffer(f"{layer.name}_mask", masks[0].size)
+        prod = " * ".join(f"{m.ref}[i]" for m in masks)
+        self.e.emit(f"    for (i = 0; i < nr * {masks[0].size}; ++i) {out}[i] = {prod};")
+        return _Value(out, masks[0].shape)
 
 
 def _edges32(boundaries: Any) -> np.ndarray:
@@ -524,8 +561,8 @@ def _discretization(e: _Emitter, layer: Any, x: _Value) -> _Value:
 
 def _masking(e: _Emitter, layer: Any, x: _Value) -> _Value:
     """Zeroes the steps whose features all equal ``mask_value`` (``x * keep``, so an inf in a
-    masked step gives NaN as in NumPy). The mask itself is for mask consumers, which a model
-    with a Masking layer cannot export (see ``_pooling``)."""
+    masked step gives NaN as in NumPy). The mask itself feeds the mask consumers (see
+    ``_Masks``)."""
     f = x.shape[-1]
     mv = _float_literal(layer.mask_value)
     out = e.buffer(layer.name, x.size)
@@ -604,6 +641,8 @@ def _converters() -> dict[type, Callable[..., _Value]]:
         "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity, "PReLU": _prelu,
+        "ReLU": _activation_layer, "LeakyReLU": _activation_layer, "ELU": _activation_layer,
+        "Softmax": _activation_layer,
         **{k: _merge for k in _MERGE},
     })
 
@@ -614,7 +653,6 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
         raise ValueError(f"export_c: name must be a C identifier, got {name!r}")
     _graph.check_model(model, "export_c")
     e = _Emitter(name)
-    e.masks = _graph.has_masks(model)
     table = _converters()
     shapes = [spec.shape for spec in _graph.input_specs(model)]
     n_in = sum(math.prod(s) for s in shapes)
@@ -631,11 +669,11 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
             vals.append(_Value(buf, shape))
             offset += size
 
-    def step(layer: Any, x: Any) -> _Value:
+    def step(layer: Any, x: Any, **mask: Any) -> _Value:
         refusal = "export_c: layer {name!r} ({kind}) has no C form"
-        return _graph.converter_for(table, layer, refusal)(e, layer, x)
+        return _graph.converter_for(table, layer, refusal)(e, layer, x, **mask)
 
-    last = _graph.walk(model, vals, step, "export_c")
+    last = _graph.walk(model, vals, step, "export_c", masker=_Masks(e))
     n_out = last.size
     used = sum(size for _, size in e.buffers)
     if used > _STACK_LIMIT:

@@ -46,7 +46,6 @@ class _Graph:
         self.dtypes: dict[str, np.dtype] = {}
         self._count = 0
         self.opset = MIN_OPSET
-        self.masks = False  # the model has a mask producer (Masking, Embedding(mask_zero))
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -385,39 +384,81 @@ def _repeat_vector(g: _Graph, layer: Any, x: str) -> str:
                 dt, f"{layer.name}_repeat")
 
 
-def _pooling(g: _Graph, layer: Any, x: str) -> str:
-    """Global average (the sum times 1/steps, as the layer) or max over the steps axis."""
+def _pooling(g: _Graph, layer: Any, x: str, mask: tuple[str, tuple] | None = None) -> str:
+    """Global average (the sum times 1/steps, as the layer; with a mask, ``Σ x·m / Σ m``)
+    or max over the steps axis."""
     name, dt = layer.name, g.dtypes[x]
     average = type(layer).__name__ == "GlobalAveragePooling1D"
-    if average and g.masks:
-        raise ValueError(f"export_onnx: layer {name!r} (GlobalAveragePooling1D) in a model "
-                         "with masks (Masking, Embedding(mask_zero=True)) cannot be exported: "
-                         "the masked mean is not exported")
     ax = 1 if layer.data_format == "channels_last" else 2
     keep = int(layer.keepdims)
+    axis = g.const(f"{name}_axis", [ax], np.int64)
+    if average and mask is not None:
+        m, shape = mask
+        steps = _sample_shape(layer)[ax - 1]
+        if shape != (steps,):
+            raise ValueError(f"export_onnx: layer {name!r} (GlobalAveragePooling1D) got a "
+                             f"mask of per-sample shape {shape}, expected ({steps},)")
+        mf = g.op("Unsqueeze", [g.cast(m, dt, f"{name}_maskf"),
+                                g.const(f"{name}_maxis", [3 - ax], np.int64)], dt,
+                  f"{name}_mask")
+        total = g.op("ReduceSum", [g.op("Mul", [x, mf], dt, f"{name}_masked"), axis], dt,
+                     f"{name}_sum", keepdims=keep)
+        count = g.op("ReduceSum", [mf, axis], dt, f"{name}_count", keepdims=keep)
+        return g.op("Div", [total, count], dt, f"{name}_mean")
     if average:
         steps = _sample_shape(layer)[ax - 1]
-        total = g.op("ReduceSum", [x, g.const(f"{name}_axis", [ax], np.int64)], dt,
-                     f"{name}_sum", keepdims=keep)
+        total = g.op("ReduceSum", [x, axis], dt, f"{name}_sum", keepdims=keep)
         return g.op("Mul", [total, g.const(f"{name}_scale", 1.0 / steps, dt)], dt,
                     f"{name}_mean")
     if g.opset >= 18:  # ReduceMax takes its axes as an input from opset 18
-        return g.op("ReduceMax", [x, g.const(f"{name}_axis", [ax], np.int64)], dt,
-                    f"{name}_max", keepdims=keep)
+        return g.op("ReduceMax", [x, axis], dt, f"{name}_max", keepdims=keep)
     return g.op("ReduceMax", [x], dt, f"{name}_max", axes=[ax], keepdims=keep)
 
 
-def _masking(g: _Graph, layer: Any, x: str) -> str:
-    """``x * any(x != mask_value, axis=-1)``: the masked steps zeroed, as the layer's
-    forward (the mask itself only feeds mask consumers, refused in masked models)."""
+class _Masks:
+    """The masks of ``fastff.layers.masking`` as boolean tensors ``(batch, *steps)`` with
+    their per-sample shapes (``_graph.walk`` makes them when a layer uses one)."""
+
+    def __init__(self, g: _Graph):
+        self.g = g
+
+    def ids(self, layer: Any, x: str) -> tuple[str, tuple]:
+        """``Embedding(mask_zero=True)``: the ids that are not 0."""
+        g = self.g
+        zero = g.const(f"{layer.name}_zero", 0, g.dtypes[x])
+        ne = g.op("Not", [g.op("Equal", [x, zero], np.bool_, f"{layer.name}_is0")], np.bool_,
+                  f"{layer.name}_mask")
+        return ne, _sample_shape(layer)
+
+    def values(self, layer: Any, x: str) -> tuple[str, tuple]:
+        """``Masking``: the steps where some feature differs from ``mask_value``."""
+        return _any_differs(self.g, layer, x), _sample_shape(layer)[:-1]
+
+    def both(self, layer: Any, masks: list[tuple[str, tuple]]) -> tuple[str, tuple]:
+        """A merge layer: the steps every input's mask keeps."""
+        y = masks[0][0]
+        for m, _ in masks[1:]:
+            y = self.g.op("And", [y, m], np.bool_, f"{layer.name}_mask")
+        return y, masks[0][1]
+
+
+def _any_differs(g: _Graph, layer: Any, x: str) -> str:
+    """Boolean ``any(x != mask_value, axis=-1)``."""
     name, dt = layer.name, g.dtypes[x]
     differs = g.op("Not", [g.op("Equal", [x, g.const(f"{name}_value", layer.mask_value, dt)],
                                 np.bool_, f"{name}_eq")], np.bool_, f"{name}_ne")
     count = g.op("ReduceSum", [g.cast(differs, dt, f"{name}_nef"),
                                g.const(f"{name}_axis", [-1], np.int64)], dt, f"{name}_count",
-                 keepdims=1)
-    keep = g.cast(g.op("Greater", [count, g.const(f"{name}_zero", 0.0, dt)], np.bool_,
-                       f"{name}_any"), dt, f"{name}_keep")
+                 keepdims=0)
+    return g.op("Greater", [count, g.const(f"{name}_zero", 0.0, dt)], np.bool_, f"{name}_any")
+
+
+def _masking(g: _Graph, layer: Any, x: str) -> str:
+    """``x * any(x != mask_value, axis=-1)``: the masked steps zeroed, as the layer's
+    forward (the mask itself feeds the mask consumers, see ``_Masks``)."""
+    name, dt = layer.name, g.dtypes[x]
+    keep = g.op("Unsqueeze", [g.cast(_any_differs(g, layer, x), dt, f"{name}_keepf"),
+                              g.const(f"{name}_last", [-1], np.int64)], dt, f"{name}_keep")
     return g.op("Mul", [x, keep], dt, f"{name}_masked")
 
 
@@ -485,6 +526,8 @@ def _converters() -> dict[type, Callable[..., str]]:
         "Masking": _masking, "Dot": _dot,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity, "PReLU": _prelu,
+        "ReLU": _activation_layer, "LeakyReLU": _activation_layer, "ELU": _activation_layer,
+        "Softmax": _activation_layer,
         **{k: _merge for k in _MERGE_OPS},
     })
 
@@ -513,16 +556,16 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
         raise ValueError(f"export_onnx: input names must differ, got {[n for n, _, _ in sources]}")
     g = _Graph(onnx)
     g.opset = opset
-    g.masks = _graph.has_masks(model)
     table = _converters()
     for name, _, dtype in sources:
         g.dtypes[name] = dtype
 
-    def step(layer: Any, x: Any) -> str:
+    def step(layer: Any, x: Any, **mask: Any) -> str:
         refusal = "export_onnx: layer {name!r} ({kind}) cannot be exported to ONNX"
-        return _graph.converter_for(table, layer, refusal)(g, layer, x)
+        return _graph.converter_for(table, layer, refusal)(g, layer, x, **mask)
 
-    last = _graph.walk(model, [name for name, _, _ in sources], step, "export_onnx")
+    last = _graph.walk(model, [name for name, _, _ in sources], step, "export_onnx",
+                       masker=_Masks(g))
     out_shape = _graph.output_shape(model)
     out_dt = g.dtypes[last]
     g.nodes.append(onnx.helper.make_node("Identity", [last], [output_name], name=output_name))
