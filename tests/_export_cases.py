@@ -135,3 +135,23 @@ def fold_branch_case() -> fastff.Model:
     model = fastff.Model(x, Add()([bn(h), h]))
     _set_moments(bn, 4, np.random.default_rng(13))
     return model
+
+
+def lookup_case() -> tuple[fastff.Model, np.ndarray]:
+    """``IntegerLookup`` in every output mode, with mask tokens and several OOV slots (the
+    ``"int"`` ids feed an Embedding); tokens in, out of and at the edges of the vocabulary."""
+    from fastff.layers import Embedding, IntegerLookup
+
+    fastff.utils.set_random_seed(16)
+    vocab = [50, 3, 9, -7]
+    ids = Input(shape=(4,), dtype="int64", name="ids")
+    as_int = IntegerLookup(vocabulary=vocab, mask_token=0, num_oov_indices=2)(ids)
+    parts = [Flatten()(Embedding(7, 2)(as_int)),
+             IntegerLookup(vocabulary=vocab, output_mode="multi_hot", mask_token=0)(ids),
+             Flatten()(IntegerLookup(vocabulary=vocab, output_mode="one_hot",
+                                     num_oov_indices=3)(ids)),
+             IntegerLookup(vocabulary=vocab, output_mode="count", max_tokens=8,
+                           pad_to_max_tokens=True)(ids)]
+    model = fastff.Model(ids, Concatenate()(parts))
+    x = np.array([[50, 0, 3, 4], [-7, -8, 9, 9], [0, 0, 1000001, 3], [2, 51, -7, 50]])
+    return model, x

@@ -14,6 +14,7 @@ from _export_cases import (
     dot_case,
     fold_branch_case,
     fold_case,
+    lookup_case,
     masked_pooling_case,
     masking_case,
     nested_case,
@@ -344,3 +345,25 @@ def test_batch_norm_folds_into_dense(tmp_path):
     (tmp_path / "branch").mkdir()
     _check(branch, tmp_path / "branch", x[:, :3])
     assert "net_branch_bn_scale_" in (tmp_path / "branch" / "net.c").read_text()
+
+
+def test_integer_lookup(tmp_path):
+    from fastff.layers import IntegerLookup, StringLookup
+
+    model, x = lookup_case()
+    _check(model, tmp_path, x)
+    inv = fastff.Sequential([Input(shape=(3,), dtype="int64"),
+                             IntegerLookup(vocabulary=[50, 3], mask_token=0, invert=True)])
+    ids = np.array([[0, 1, 2], [3, 4, -1]])
+    rc, got = _compile(inv, tmp_path, stem="inv")(ids)
+    assert rc == 0
+    np.testing.assert_array_equal(got, inv.predict(ids, verbose=0))
+    strict = fastff.Sequential([Input(shape=(2,), dtype="int64"),
+                                IntegerLookup(vocabulary=[4, 5], num_oov_indices=0)])
+    predict = _compile(strict, tmp_path, stem="strict")
+    assert predict(np.array([[4, 5]], np.float32))[0] == 0
+    assert predict(np.array([[4, 6]], np.float32))[0] == 2  # predict raises: unknown
+    assert predict(np.array([[4, 4.5]], np.float32))[0] == 2  # not an integer
+    words = fastff.Sequential([StringLookup(vocabulary=["a"], input_shape=(2,), name="w")])
+    with pytest.raises(ValueError, match="'w' \\(StringLookup\\) has no C form"):
+        export_c(words, tmp_path / "words.c")

@@ -12,6 +12,7 @@ from _export_cases import (  # noqa: E402
     dot_case,
     fold_branch_case,
     fold_case,
+    lookup_case,
     masked_pooling_case,
     masking_case,
     nested_case,
@@ -389,3 +390,48 @@ def test_batch_norm_folds_into_dense(tmp_path, dtype):
     assert [n.op_type for n in proto.graph.node if n.name.startswith("branch_bn_")] == \
         ["Mul", "Add"]
     _close(branch, tmp_path / "branch.onnx", x[:, :3].astype(np.float32))
+
+
+def test_integer_lookup(tmp_path):
+    from fastff.layers import IntegerLookup
+
+    model, x = lookup_case()
+    path = tmp_path / "lookup.onnx"
+    proto = export_onnx(model, path)
+    assert {o.domain: o.version for o in proto.opset_import} == {"": 17, "ai.onnx.ml": 2}
+    _close(model, path, x[:1])
+    _close(model, path, x)
+    inv = fastff.Sequential([Input(shape=(3,), dtype="int64", name="input"),
+                             IntegerLookup(vocabulary=[50, 3], mask_token=0, invert=True)])
+    export_onnx(inv, tmp_path / "inv.onnx")
+    ids = np.array([[0, 1, 2], [3, 4, -1]])
+    got, _ = _run(tmp_path / "inv.onnx", {"input": ids})
+    np.testing.assert_array_equal(got, inv.predict(ids, verbose=0))
+
+
+def test_string_lookup(tmp_path):
+    from fastff.layers import StringLookup
+
+    words = np.array([["b", "zz", "", "a"], ["a", "a", "c", ""]], dtype=object)
+    for kw in ({}, {"mask_token": ""}, {"num_oov_indices": 0}):
+        for mode in ("int", "multi_hot"):
+            lookup = StringLookup(vocabulary=["a", "b", "c"], input_shape=(4,),
+                                  output_mode=mode, **kw)
+            model = fastff.Sequential([lookup])
+            # predict refuses unknown words without OOV slots: known ones only there
+            words_in = words if kw.get("num_oov_indices") != 0 else \
+                np.array([["c", "a", "b", "b"]], dtype=object)
+            path = tmp_path / "s.onnx"
+            export_onnx(model, path)
+            got, _ = _run(path, {"input": words_in})
+            np.testing.assert_array_equal(got, model.predict(words_in, verbose=0))
+    ids_in = Input(shape=(3,), dtype="int64", name="input")
+    inv = fastff.Model(ids_in, StringLookup(vocabulary=["a", "b"], invert=True)(ids_in))
+    export_onnx(inv, tmp_path / "inv.onnx")
+    ids = np.array([[0, 1, 2], [3, -1, 1]])
+    got, _ = _run(tmp_path / "inv.onnx", {"input": ids})
+    assert got.tolist() == inv.predict(ids, verbose=0).tolist()
+    hashed = fastff.Sequential([StringLookup(vocabulary=["a"], num_oov_indices=2,
+                                             input_shape=(2,), name="hashed")])
+    with pytest.raises(ValueError, match="'hashed' \\(StringLookup\\).*CRC-32"):
+        export_onnx(hashed, tmp_path / "h.onnx")

@@ -71,6 +71,11 @@ class _Emitter:
         a = np.asarray(values, dtype=np.int64).reshape(-1)
         return self._static(hint, "int", [str(int(v)) for v in a], 16, "0")
 
+    def long_array(self, hint: str, values: Any) -> str:
+        """A ``static const long long`` array of ``values`` (flattened); its name."""
+        a = np.asarray(values, dtype=np.int64).reshape(-1)
+        return self._static(hint, "long long", [f"{int(v)}LL" for v in a], 8, "0LL")
+
     def _static(self, hint: str, ctype: str, items: list[str], per_line: int,
                 empty: str) -> str:
         self._count += 1
@@ -507,14 +512,17 @@ def _edges32(boundaries: Any) -> np.ndarray:
 
 
 def _encode(e: _Emitter, layer: Any, x: _Value, mode: str, depth: int, id_code: str,
-            out_shape: tuple[int, ...]) -> _Value:
+            out_shape: tuple[int, ...], dropped: bool = False) -> _Value:
     """Keras's categorical encodings of the ``x.size`` ids of a row: ``id_code`` sets ``id``
-    for entry ``k`` of row ``r`` (and returns 2 when it is out of range)."""
+    for entry ``k`` of row ``r`` (and returns 2 when it is out of range; with ``dropped``
+    it may set -1: nothing is encoded)."""
     per_row = math.prod(out_shape)
     out = e.buffer(layer.name, per_row)
     put = {"one_hot": f"{out}[r * {per_row} + k * {depth} + id] = 1.0f;",
            "multi_hot": f"{out}[r * {per_row} + id] = 1.0f;",
            "count": f"{out}[r * {per_row} + id] += 1.0f;"}[mode]
+    if dropped:  # an id of -1 (a lookup's mask token) sets nothing
+        put = f"if (id >= 0) {put}"
     e.emit(f"    for (r = 0; r < nr; ++r) {{\n"
            f"        for (i = 0; i < {per_row}; ++i) {out}[r * {per_row} + i] = 0.0f;\n"
            f"        for (k = 0; k < {x.size}; ++k) {{\n"
@@ -557,6 +565,68 @@ def _discretization(e: _Emitter, layer: Any, x: _Value) -> _Value:
         raise ValueError(f"export_c: layer {layer.name!r} (Discretization) encodes (batch, k) "
                          f"inputs, got per-sample shape {x.shape}")
     return _encode(e, layer, x, layer.output_mode, int(layer._depth), count, shape)
+
+
+def _lookup(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """``IntegerLookup``: a binary search of the sorted vocabulary for each token (the C
+    inputs are floats: tokens are exact up to 2**24), then Keras's OOV slot
+    ``token % num_oov_indices`` for the others; return 2 where ``predict`` raises (a token
+    that is not an integer, an unknown one with ``num_oov_indices=0``). ``invert`` maps
+    indices back to tokens."""
+    if type(layer).__name__ == "StringLookup":
+        raise ValueError(f"export_c: layer {layer.name!r} (StringLookup) has no C form: the "
+                         "C function takes float inputs; look the strings up before it")
+    if layer.invert:
+        return _lookup_invert(e, layer, x)
+    encoded = layer.output_mode != "int"
+    if encoded and len(x.shape) != 1:
+        raise ValueError(f"export_c: layer {layer.name!r} (IntegerLookup) encodes (batch, k) "
+                         f"tokens, got per-sample shape {x.shape}")
+    vocab = np.asarray(layer._vocab, dtype=np.int64)
+    order = np.argsort(vocab, kind="stable")
+    n_vocab, n_oov, base = len(vocab), layer.num_oov_indices, int(layer._use_mask)
+    if n_vocab:
+        keys = e.long_array(f"{layer.name}_tokens", vocab[order])
+        pos = e.int_array(f"{layer.name}_index", order + layer._offset)
+        search = (f"lo = 0; hi = {n_vocab}; while (lo < hi) {{ int mid = (lo + hi) / 2; "
+                  f"if ({keys}[mid] < t) lo = mid + 1; else hi = mid; }} "
+                  f"if (lo < {n_vocab} && {keys}[lo] == t) id = {pos}[lo]; else ")
+    else:
+        search = ""
+    if layer.mask_token is not None:
+        search += (f"if (t == {int(layer.mask_token)}LL) id = {0 if base else -1}; else ")
+    miss = (f"id = {base} + (int)(((t % {n_oov}LL) + {n_oov}LL) % {n_oov}LL);" if n_oov
+            else "return 2;")
+    code = (f"{{ double d = {x.ref}[r * {x.size} + k]; long long t; int lo, hi; "
+            f"if (!(fabs(d) < 9.2e18) || floor(d) != d) return 2; t = (long long)d; "
+            f"(void)lo; (void)hi; {search}{miss} }}")
+    shape = tuple(layer.compute_output_shape(x.shape))
+    if encoded:
+        depth = (layer.max_tokens if layer.pad_to_max_tokens and layer.max_tokens
+                 else layer.vocabulary_size())
+        return _encode(e, layer, x, layer.output_mode, int(depth), code, shape,
+                       dropped=layer.mask_token is not None)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (r = 0; r < nr; ++r) for (k = 0; k < {x.size}; ++k) {{\n"
+           f"        {code}\n"
+           f"        {out}[r * {x.size} + k] = (float)id;\n"
+           f"    }}")
+    return _Value(out, shape)
+
+
+def _lookup_invert(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """Indices (truncated, as ``astype(int64)``) back to tokens; outside the vocabulary:
+    the OOV token."""
+    vocab = layer.get_vocabulary()
+    table = e.array(f"{layer.name}_vocab", vocab)
+    oov = _float_literal(float(layer.oov_token))
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (i = 0; i < nr * {x.size}; ++i) {{\n"
+           f"        float f = {x.ref}[i];\n"
+           f"        long long j = fabsf(f) < 2147483648.0f ? (long long)f : -1;\n"
+           f"        {out}[i] = (j >= 0 && j < {len(vocab)}) ? {table}[j] : {oov};\n"
+           f"    }}")
+    return _Value(out, x.shape)
 
 
 def _masking(e: _Emitter, layer: Any, x: _Value) -> _Value:
@@ -642,7 +712,7 @@ def _converters() -> dict[type, Callable[..., _Value]]:
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity, "PReLU": _prelu,
         "ReLU": _activation_layer, "LeakyReLU": _activation_layer, "ELU": _activation_layer,
-        "Softmax": _activation_layer,
+        "Softmax": _activation_layer, "IntegerLookup": _lookup, "StringLookup": _lookup,
         **{k: _merge for k in _MERGE},
     })
 

@@ -26,6 +26,7 @@ __all__ = ["export_onnx", "MIN_OPSET"]
 
 MIN_OPSET = 17  # LayerNormalization era; every operator used here exists at 17
 _BATCH = "batch"
+_ML_OPSET = 2  # ai.onnx.ml: LabelEncoder with int64 keys
 
 
 def _require_onnx() -> Any:
@@ -46,6 +47,7 @@ class _Graph:
         self.dtypes: dict[str, np.dtype] = {}
         self._count = 0
         self.opset = MIN_OPSET
+        self.ml = False  # some node is in the ai.onnx.ml domain (LabelEncoder)
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -275,6 +277,87 @@ def _discretization(g: _Graph, layer: Any, x: str) -> str:
     if layer.output_mode == "int":
         return ids
     return _encode(g, layer, ids, layer.output_mode, int(layer._depth))
+
+
+_MISS = -(1 << 62)  # what LabelEncoder gives a token outside the vocabulary (no real index)
+
+
+def _lookup(g: _Graph, layer: Any, x: str) -> str:
+    """``IntegerLookup`` / ``StringLookup``: ``ai.onnx.ml.LabelEncoder`` from the vocabulary
+    (and the mask token) to Keras's indices; a token outside it gets an OOV slot (an
+    integer's is ``token % num_oov_indices``; a string's only with one slot: the layer's
+    CRC-32 slots have no ONNX form). ``invert`` is a ``Gather`` from the vocabulary. With
+    ``num_oov_indices=0`` an unknown token, which ``predict`` refuses, gives index -1 (and
+    sets nothing in the encodings)."""
+    name, kind = layer.name, type(layer).__name__
+    strings = kind == "StringLookup"
+    if layer.invert:
+        return _lookup_invert(g, layer, x, strings)
+    if strings and layer.num_oov_indices > 1:
+        raise ValueError(f"export_onnx: layer {name!r} (StringLookup) with num_oov_indices="
+                         f"{layer.num_oov_indices} cannot be exported: its CRC-32 OOV slots "
+                         "have no ONNX form (use num_oov_indices=1)")
+    encoded = layer.output_mode != "int"
+    depth = (layer.max_tokens if layer.pad_to_max_tokens and layer.max_tokens
+             else layer.vocabulary_size())
+    if encoded:
+        _two_d(layer)
+    unknown = depth if encoded else -1  # a dropped / refused token: past the encoding
+    keys = list(layer._vocab)
+    values = [i + layer._offset for i in range(len(keys))]
+    if layer.mask_token is not None:
+        keys.append(layer.mask_token)
+        values.append(0 if layer._use_mask else unknown)
+    n_oov = layer.num_oov_indices
+    base = int(layer._use_mask)
+    if strings or n_oov == 0:
+        default = base if n_oov else unknown
+    else:
+        default = _MISS
+        x = g.cast(x, np.int64, f"{name}_in")
+    if not keys:
+        keys, values = ["" if strings else 0], [default]  # LabelEncoder needs one key
+    g.ml = True
+    attrs = ({"keys_strings": [str(k) for k in keys]} if strings
+             else {"keys_int64s": [int(k) for k in keys]})
+    ids = g.op("LabelEncoder", [x], np.int64, f"{name}_lookup", domain="ai.onnx.ml",
+               values_int64s=[int(v) for v in values], default_int64=int(default), **attrs)
+    if default == _MISS:
+        miss = g.op("Equal", [ids, g.const(f"{name}_miss", _MISS, np.int64)], np.bool_,
+                    f"{name}_is_oov")
+        slot = g.op("Mod", [x, g.const(f"{name}_n_oov", n_oov, np.int64)], np.int64,
+                    f"{name}_slot")
+        if base:
+            slot = g.op("Add", [slot, g.const(f"{name}_base", base, np.int64)], np.int64,
+                        f"{name}_oov")
+        ids = g.op("Where", [miss, slot, ids], np.int64, f"{name}_ids")
+    if not encoded:
+        return ids
+    return _encode(g, layer, ids, layer.output_mode, int(depth))
+
+
+def _lookup_invert(g: _Graph, layer: Any, x: str, strings: bool) -> str:
+    """Indices back to tokens (an index outside the vocabulary: the OOV token); float
+    indices truncate as ``astype(int64)``."""
+    name = layer.name
+    vocab = layer.get_vocabulary()
+    table = np.array([str(t) for t in vocab] if strings else vocab,
+                     dtype=object if strings else np.int64)
+    oov = np.array(str(layer.oov_token) if strings else layer.oov_token,
+                   dtype=object if strings else np.int64)
+    out_dt = np.dtype(object) if strings else np.dtype(np.int64)
+    ids = g.cast(x, np.int64, f"{name}_ids")
+    inside = g.op("And", [
+        g.op("GreaterOrEqual", [ids, g.const(f"{name}_zero", 0, np.int64)], np.bool_,
+             f"{name}_nonneg"),
+        g.op("Less", [ids, g.const(f"{name}_size", len(vocab), np.int64)], np.bool_,
+             f"{name}_below")], np.bool_, f"{name}_inside")
+    safe = g.op("Where", [inside, ids, g.const(f"{name}_first", 0, np.int64)], np.int64,
+                f"{name}_safe")
+    tokens = g.op("Gather", [g.const(f"{name}_vocab", table), safe], out_dt,
+                  f"{name}_gather", axis=0)
+    return g.op("Where", [inside, tokens, g.const(f"{name}_oov", oov)], out_dt,
+                f"{name}_tokens")
 
 
 def _concatenate(g: _Graph, layer: Any, xs: list[str]) -> str:
@@ -527,7 +610,7 @@ def _converters() -> dict[type, Callable[..., str]]:
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity, "PReLU": _prelu,
         "ReLU": _activation_layer, "LeakyReLU": _activation_layer, "ELU": _activation_layer,
-        "Softmax": _activation_layer,
+        "Softmax": _activation_layer, "IntegerLookup": _lookup, "StringLookup": _lookup,
         **{k: _merge for k in _MERGE_OPS},
     })
 
@@ -576,6 +659,8 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
     from fastff import __version__
 
     opsets = [onnx.helper.make_opsetid("", opset)]
+    if g.ml:
+        opsets.append(onnx.helper.make_opsetid("ai.onnx.ml", _ML_OPSET))
     proto = onnx.helper.make_model(graph_proto, producer_name="fastff",
                                    producer_version=__version__, opset_imports=opsets)
     # the oldest IR version that carries this opset: readable by the most runtimes
