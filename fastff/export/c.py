@@ -7,9 +7,11 @@ each layer's inference computation on stack buffers for a tile of up to 8 rows (
 256 KiB): no allocation, no globals written, so it is reentrant. It needs only
 ``<math.h>`` (link with ``-lm``). The return value is 0 on success, 1 for bad arguments
 (``n_rows < 0``, a NULL pointer with rows to do) and 2 for an id out of an embedding table's
-range (or not finite) — ``predict`` raises there. A functional model's inputs are laid out
-one after the other in each row, in the model's input order. Arithmetic is float32 whatever
-the model's dtype.
+or encoding's range (or not finite), or a token an IntegerLookup refuses — ``predict``
+raises there. A functional model's inputs are laid out one after the other in each row, in
+the model's input order. Arithmetic is float32 whatever the model's dtype. Models used as
+layers are inlined, a BatchNormalization right after a linear Dense is folded into its
+weights, and masks reach ``GlobalAveragePooling1D`` as in ``predict``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """Export a built Sequential or functional ``Model`` to an ONNX file (inference only).
 
 Every built-in layer is written as the ONNX operators that compute what its ``forward``
-computes at inference (Dropout is the identity): Dense as ``Gemm`` plus its activation,
+computes at inference (Dropout and the noise layers are the identity): Dense as ``Gemm`` plus
+its activation (a BatchNormalization right after a linear Dense folds into its weights),
 Embedding / WindowEmbedding / EmbeddingBag as ``Gather`` over a table whose padding row is
 zeroed (the layers embed padding to zeros and leave it out of a bag's mean), Bucketize as
 comparisons against the boundaries (``side="right"``, NaN in the last bucket, as NumPy's
-``searchsorted``), optionally ``OneHot``. The batch axis is dynamic; inputs keep their
-names (a functional model's ``Input`` names). Needs the optional ``onnx`` package
+``searchsorted``), optionally ``OneHot``, the lookup layers as ``ai.onnx.ml.LabelEncoder``.
+Masks from ``Embedding(mask_zero=True)`` and ``Masking`` reach ``GlobalAveragePooling1D``
+as in ``predict``; models used as layers are inlined. The batch axis is dynamic; inputs keep
+their names (a functional model's ``Input`` names). Needs the optional ``onnx`` package
 (``pip install fastff[onnx]``).
 """
 
