@@ -28,10 +28,9 @@ def test_walk_order_inputs_and_specs():
     assert _graph.walk(model, ["A", "IDS"], step, "t") == "d2"
     assert seen == [("emb", "IDS"), ("flat", "emb"), ("cat", ["A", "flat"]), ("d1", "cat"),
                     ("d2", "d1")]
-    assert not _graph.has_masks(model)
 
     seq = fastff.Sequential([Input(shape=(4,)), Embedding(6, 2, mask_zero=True), Flatten()])
-    assert _graph.has_masks(seq) and _graph.input_specs(seq)[0].shape == (4,)
+    assert _graph.input_specs(seq)[0].shape == (4,)
     assert _graph.walk(seq, [0], lambda layer, x: x + 1, "t") == 2
 
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["FoldedDense", "InputSpec", "check_model", "converter_for", "converter_table",
-           "has_masks", "host", "input_specs", "normalization_affine", "output_shape",
+           "host", "input_specs", "normalization_affine", "output_shape",
            "rescaling_affine", "walk"]
 
 
@@ -60,13 +60,6 @@ def check_model(model: Any, who: str) -> None:
     if not model._layers or not model.built:
         raise ValueError(f"{who}: the model is not built; call model.build(input_shape) "
                          "or fit/predict once first")
-
-
-def has_masks(model: Any) -> bool:
-    """Whether the model has a mask producer (Masking, Embedding(mask_zero=True))."""
-    return any(type(layer).__name__ == "Masking" or (type(layer).__name__ == "Embedding"
-                                                     and getattr(layer, "mask_zero", False))
-               for layer in model.layers)
 
 
 def input_specs(model: Any) -> list[InputSpec]:

@@ -477,6 +477,8 @@ def _pooling(g: _Graph, layer: Any, x: str, mask: tuple[str, tuple] | None = Non
     average = type(layer).__name__ == "GlobalAveragePooling1D"
     ax = 1 if layer.data_format == "channels_last" else 2
     keep = int(layer.keepdims)
+    if not average and g.opset < 18:  # ReduceMax takes its axes as an input from opset 18
+        return g.op("ReduceMax", [x], dt, f"{name}_max", axes=[ax], keepdims=keep)
     axis = g.const(f"{name}_axis", [ax], np.int64)
     if average and mask is not None:
         m, shape = mask
@@ -496,9 +498,7 @@ def _pooling(g: _Graph, layer: Any, x: str, mask: tuple[str, tuple] | None = Non
         total = g.op("ReduceSum", [x, axis], dt, f"{name}_sum", keepdims=keep)
         return g.op("Mul", [total, g.const(f"{name}_scale", 1.0 / steps, dt)], dt,
                     f"{name}_mean")
-    if g.opset >= 18:  # ReduceMax takes its axes as an input from opset 18
-        return g.op("ReduceMax", [x, axis], dt, f"{name}_max", keepdims=keep)
-    return g.op("ReduceMax", [x], dt, f"{name}_max", axes=[ax], keepdims=keep)
+    return g.op("ReduceMax", [x, axis], dt, f"{name}_max", keepdims=keep)
 
 
 class _Masks:
