@@ -207,6 +207,10 @@ def test_model_export_dispatch_and_errors(tmp_path, capsys):
     odd.build()
     with pytest.raises(ValueError, match=r"layer 'twice' \(Twice\) has no C form"):
         export_c(odd, tmp_path / "odd.c")
+    lam = fastff.Sequential([Input(shape=(2,)), fastff.layers.Lambda(lambda x: x + 1,
+                                                                     name="plus")])
+    with pytest.raises(ValueError, match=r"layer 'plus' \(Lambda\) has no C form"):
+        export_c(lam, tmp_path / "lam.c")
 
     class Cube(CustomActivation):
         def call(self, x):

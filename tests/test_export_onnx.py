@@ -177,6 +177,10 @@ def test_unsupported_layer_is_named(tmp_path):
     with pytest.raises(ValueError, match="my_scale.*Scale"):
         export_onnx(model, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+    lam = fastff.Sequential([Input(shape=(3,)), fastff.layers.Lambda(lambda x: x * 2,
+                                                                     name="twice")])
+    with pytest.raises(ValueError, match=r"'twice' \(Lambda\) cannot be exported"):
+        export_onnx(lam, tmp_path / "m.onnx")
 
 
 def test_custom_activation_and_bad_arguments(tmp_path):
