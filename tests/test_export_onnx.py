@@ -411,6 +411,14 @@ def test_integer_lookup(tmp_path):
     ids = np.array([[0, 1, 2], [3, 4, -1]])
     got, _ = _run(tmp_path / "inv.onnx", {"input": ids})
     np.testing.assert_array_equal(got, inv.predict(ids, verbose=0))
+    small = Input(shape=(3,), dtype="int32", name="t")  # int32 tokens, no OOV slot
+    strict = fastff.Model(small, IntegerLookup(vocabulary=[4, 7], num_oov_indices=0)(small))
+    export_onnx(strict, tmp_path / "strict.onnx")
+    tokens = np.array([[4, 7, 7], [7, 4, 4]], np.int32)
+    got, _ = _run(tmp_path / "strict.onnx", {"t": tokens})
+    np.testing.assert_array_equal(got, strict.predict(tokens, verbose=0))
+    got, _ = _run(tmp_path / "strict.onnx", {"t": np.array([[4, 5, 7]], np.int32)})
+    assert got.tolist() == [[0, -1, 1]]  # predict refuses 5: the file gives -1
 
 
 def test_string_lookup(tmp_path):

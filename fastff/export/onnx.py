@@ -313,11 +313,9 @@ def _lookup(g: _Graph, layer: Any, x: str) -> str:
         values.append(0 if layer._use_mask else unknown)
     n_oov = layer.num_oov_indices
     base = int(layer._use_mask)
-    if strings or n_oov == 0:
-        default = base if n_oov else unknown
-    else:
-        default = _MISS
+    if not strings:  # LabelEncoder's keys are int64
         x = g.cast(x, np.int64, f"{name}_in")
+    default = _MISS if n_oov and not strings else (base if n_oov else unknown)
     if not keys:
         keys, values = ["" if strings else 0], [default]  # LabelEncoder needs one key
     g.ml = True
