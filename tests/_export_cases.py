@@ -32,3 +32,126 @@ def dot_case() -> tuple[fastff.Model, dict[str, np.ndarray]]:
     feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
              "b": rng.standard_normal((5, 3, 4)).astype(np.float32)}
     return model, feeds
+
+
+def masked_pooling_case() -> tuple[fastff.Model, dict[str, np.ndarray]]:
+    """Masks from ``Embedding(mask_zero=True)`` and ``Masking`` through mask-passing layers
+    (and merged by ``Add``, which ANDs them) into ``GlobalAveragePooling1D``; a max pooling
+    beside them ignores its mask. Every row keeps at least one real step."""
+    from fastff.layers import (
+        Activation,
+        Add,
+        Embedding,
+        GlobalAveragePooling1D,
+        GlobalMaxPooling1D,
+        LayerNormalization,
+        Masking,
+        Rescaling,
+    )
+
+    fastff.utils.set_random_seed(9)
+    a = Input(shape=(5,), dtype="int64", name="a")
+    b = Input(shape=(5,), dtype="int64", name="b")
+    s = Input(shape=(4, 3), name="s")
+    ea, eb = Embedding(9, 3, mask_zero=True)(a), Embedding(9, 3, mask_zero=True)(b)
+    one = GlobalAveragePooling1D(keepdims=True)(Activation("tanh")(LayerNormalization()(ea)))
+    both = GlobalAveragePooling1D()(Add()([ea, eb]))
+    biggest = GlobalMaxPooling1D()(ea)
+    seq = GlobalAveragePooling1D()(Rescaling(2.0, offset=0.5)(Masking(mask_value=0.5)(s)))
+    model = fastff.Model([a, b, s], Dense(2)(Concatenate()([Flatten()(one), both, biggest,
+                                                              seq])))
+    rng = np.random.default_rng(9)
+    ids_a, ids_b = rng.integers(1, 9, (6, 5)), rng.integers(0, 9, (6, 5))
+    ids_a[0, :3] = 0
+    ids_a[1, 1:] = 0
+    ids_b[0, 3] = ids_b[1, 0] = 1
+    ids_b[2, :4] = 0
+    ids_b[3, 0] = 0
+    x = rng.standard_normal((6, 4, 3)).astype(np.float32)
+    x[0, 1] = 0.5
+    x[2, :3] = 0.5
+    x[3, 0, 0] = 0.5  # one feature only: kept
+    return model, {"a": ids_a, "b": ids_b, "s": x}
+
+
+def nested_case() -> tuple[fastff.Model, dict[str, np.ndarray]]:
+    """Models used as layers: a Sequential (with a Sequential inside) in a functional model
+    and a two-input functional model called on two of its tensors."""
+    from fastff.layers import BatchNormalization, ReLU
+
+    fastff.utils.set_random_seed(10)
+    deepest = fastff.Sequential([Input(shape=(6,)), Dense(5, activation="tanh")])
+    inner = fastff.Sequential([Input(shape=(4,)), Dense(6), BatchNormalization(), ReLU(),
+                               deepest])
+    u, v = Input(shape=(5,), name="u"), Input(shape=(2,), name="v")
+    pair = fastff.Model([u, v], Dense(3, activation="sigmoid")(Concatenate()([u, v])))
+    x, y = Input(shape=(4,), name="x"), Input(shape=(2,), name="y")
+    model = fastff.Model([x, y], Dense(2)(pair([inner(x), y])))
+    _set_moments(inner.layers[1], 6, np.random.default_rng(10))
+    rng = np.random.default_rng(11)
+    return model, {"x": rng.standard_normal((7, 4)).astype(np.float32),
+                   "y": rng.standard_normal((7, 2)).astype(np.float32)}
+
+
+def _set_moments(bn, n: int, rng: np.random.Generator) -> None:
+    """Moving statistics and affine weights away from their initial 0 / 1."""
+    bn.moving_mean.value[...] = rng.standard_normal(n)
+    bn.moving_variance.value[...] = rng.random(n) + 0.1
+    if bn.gamma is not None:
+        bn.gamma.value[...] = rng.standard_normal(n)
+    if bn.beta is not None:
+        bn.beta.value[...] = rng.standard_normal(n)
+
+
+def fold_case(dtype: str = "float32") -> tuple[fastff.Sequential, list]:
+    """``Dense -> BatchNormalization`` pairs that fold (with and without bias, center,
+    scale) and one that must not (a Dense with an activation); returns the model and its
+    BatchNormalization layers that fold."""
+    from fastff.layers import BatchNormalization
+
+    fastff.utils.set_random_seed(12)
+    folds = [BatchNormalization(), BatchNormalization(center=False),
+             BatchNormalization(scale=False, epsilon=0.01)]
+    kept = BatchNormalization(name="kept_bn")
+    model = fastff.Sequential([Input(shape=(7,)), Dense(8), folds[0],
+                               Dense(6, use_bias=False), folds[1],
+                               Dense(5, activation="relu"), kept, Dense(4), folds[2]],
+                              dtype=dtype)
+    model.build()
+    rng = np.random.default_rng(12)
+    for bn in (*folds, kept):
+        _set_moments(bn, bn.moving_mean.value.shape[0], rng)
+    return model, folds
+
+
+def fold_branch_case() -> fastff.Model:
+    """A Dense read by a BatchNormalization and by an ``Add``: not folded."""
+    from fastff.layers import Add, BatchNormalization
+
+    fastff.utils.set_random_seed(13)
+    x = Input(shape=(3,), name="x")
+    h = Dense(4)(x)
+    bn = BatchNormalization(name="branch_bn")
+    model = fastff.Model(x, Add()([bn(h), h]))
+    _set_moments(bn, 4, np.random.default_rng(13))
+    return model
+
+
+def lookup_case() -> tuple[fastff.Model, np.ndarray]:
+    """``IntegerLookup`` in every output mode, with mask tokens and several OOV slots (the
+    ``"int"`` ids feed an Embedding); tokens in, out of and at the edges of the vocabulary."""
+    from fastff.layers import Embedding, IntegerLookup
+
+    fastff.utils.set_random_seed(16)
+    vocab = [50, 3, 9, -7]
+    ids = Input(shape=(4,), dtype="int64", name="ids")
+    as_int = IntegerLookup(vocabulary=vocab, mask_token=0, num_oov_indices=2)(ids)
+    parts = [Flatten()(Embedding(7, 2)(as_int)),
+             IntegerLookup(vocabulary=vocab, output_mode="multi_hot", mask_token=0)(ids),
+             Flatten()(IntegerLookup(vocabulary=vocab, output_mode="one_hot",
+                                     num_oov_indices=3)(ids)),
+             IntegerLookup(vocabulary=vocab, output_mode="count", max_tokens=8,
+                           pad_to_max_tokens=True)(ids)]
+    model = fastff.Model(ids, Concatenate()(parts))
+    x = np.array([[50, 0, 3, 4], [-7, -8, 9, 9], [0, 0, 1000001, 3], [2, 51, -7, 50]])
+    return model, x

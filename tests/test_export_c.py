@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import ctypes
+import re
 import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from _export_cases import dot_case, masking_case
+from _export_cases import (
+    dot_case,
+    fold_branch_case,
+    fold_case,
+    lookup_case,
+    masked_pooling_case,
+    masking_case,
+    nested_case,
+)
 
 import fastff
 from fastff.activations import ActivationFunction, CustomActivation
@@ -198,6 +207,10 @@ def test_model_export_dispatch_and_errors(tmp_path, capsys):
     odd.build()
     with pytest.raises(ValueError, match=r"layer 'twice' \(Twice\) has no C form"):
         export_c(odd, tmp_path / "odd.c")
+    lam = fastff.Sequential([Input(shape=(2,)), fastff.layers.Lambda(lambda x: x + 1,
+                                                                     name="plus")])
+    with pytest.raises(ValueError, match=r"layer 'plus' \(Lambda\) has no C form"):
+        export_c(lam, tmp_path / "lam.c")
 
     class Cube(CustomActivation):
         def call(self, x):
@@ -248,10 +261,16 @@ def test_global_pooling(tmp_path):
     x = np.random.default_rng(5).integers(0, 9, (6, 5))
     _check(model, tmp_path, x)
 
-    masked = fastff.Sequential([Input(shape=(4,), dtype="int64"), Embedding(9, 3, mask_zero=True),
-                                GlobalAveragePooling1D(name="gap")])
-    with pytest.raises(ValueError, match="'gap' .* with masks"):
-        export_c(masked, tmp_path / "masked.c")
+
+def _row_major(feeds):
+    """A functional model's inputs side by side in each row, as the C function takes them."""
+    return np.concatenate([v.reshape(len(v), -1).astype(np.float32) for v in feeds.values()],
+                          axis=1)
+
+
+def test_masked_pooling(tmp_path):
+    model, feeds = masked_pooling_case()
+    _check(model, tmp_path, _row_major(feeds), feeds=feeds)
 
 
 @pytest.mark.parametrize("mode", ["one_hot", "multi_hot", "count"])
@@ -298,3 +317,57 @@ def test_prelu(tmp_path):
                                Flatten(), Dense(3)])
     x = np.random.default_rng(5).standard_normal((7, 6)).astype(np.float32)
     _check(model, tmp_path, x)
+
+
+def test_activation_layers(tmp_path):
+    from fastff.layers import ELU, LeakyReLU, ReLU, Softmax
+
+    model = fastff.Sequential([Input(shape=(5,)), Dense(6), ReLU(), Dense(6),
+                               ReLU(negative_slope=0.1), Dense(6), LeakyReLU(), Dense(6),
+                               ELU(alpha=0.5), Dense(4), Softmax()])
+    x = np.random.default_rng(14).standard_normal((9, 5)).astype(np.float32) * 2
+    _check(model, tmp_path, x)
+
+
+def test_nested_models_are_inlined(tmp_path):
+    model, feeds = nested_case()
+    _check(model, tmp_path, _row_major(feeds), feeds=feeds)
+    source = (tmp_path / "net.c").read_text()
+    assert "batch_normalization" not in source  # folded into the inner Dense
+
+
+def test_batch_norm_folds_into_dense(tmp_path):
+    model, folds = fold_case()
+    x = np.random.default_rng(15).standard_normal((11, 7)).astype(np.float32)
+    _check(model, tmp_path, x)
+    source = (tmp_path / "net.c").read_text()
+    assert not any(f"net_{bn.name}_" in source for bn in folds)
+    assert "net_kept_bn_scale_" in source  # after a Dense with an activation: kept
+    assert len(re.findall(r"^ +dense_\(", source, re.M)) == 4  # one call per Dense
+
+    branch = fold_branch_case()  # the Dense is read twice: not folded
+    (tmp_path / "branch").mkdir()
+    _check(branch, tmp_path / "branch", x[:, :3])
+    assert "net_branch_bn_scale_" in (tmp_path / "branch" / "net.c").read_text()
+
+
+def test_integer_lookup(tmp_path):
+    from fastff.layers import IntegerLookup, StringLookup
+
+    model, x = lookup_case()
+    _check(model, tmp_path, x)
+    inv = fastff.Sequential([Input(shape=(3,), dtype="int64"),
+                             IntegerLookup(vocabulary=[50, 3], mask_token=0, invert=True)])
+    ids = np.array([[0, 1, 2], [3, 4, -1]])
+    rc, got = _compile(inv, tmp_path, stem="inv")(ids)
+    assert rc == 0
+    np.testing.assert_array_equal(got, inv.predict(ids, verbose=0))
+    strict = fastff.Sequential([Input(shape=(2,), dtype="int64"),
+                                IntegerLookup(vocabulary=[4, 5], num_oov_indices=0)])
+    predict = _compile(strict, tmp_path, stem="strict")
+    assert predict(np.array([[4, 5]], np.float32))[0] == 0
+    assert predict(np.array([[4, 6]], np.float32))[0] == 2  # predict raises: unknown
+    assert predict(np.array([[4, 4.5]], np.float32))[0] == 2  # not an integer
+    words = fastff.Sequential([StringLookup(vocabulary=["a"], input_shape=(2,), name="w")])
+    with pytest.raises(ValueError, match="'w' \\(StringLookup\\) has no C form"):
+        export_c(words, tmp_path / "words.c")

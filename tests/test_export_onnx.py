@@ -8,7 +8,15 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="ONNX export needs the 'onnx' package (fastff[onnx])")
 ort = pytest.importorskip("onnxruntime", reason="these tests run the files in onnxruntime")
 
-from _export_cases import dot_case, masking_case  # noqa: E402
+from _export_cases import (  # noqa: E402
+    dot_case,
+    fold_branch_case,
+    fold_case,
+    lookup_case,
+    masked_pooling_case,
+    masking_case,
+    nested_case,
+)
 
 import fastff  # noqa: E402
 from fastff.activations import ActivationFunction, CustomActivation  # noqa: E402
@@ -169,6 +177,10 @@ def test_unsupported_layer_is_named(tmp_path):
     with pytest.raises(ValueError, match="my_scale.*Scale"):
         export_onnx(model, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+    lam = fastff.Sequential([Input(shape=(3,)), fastff.layers.Lambda(lambda x: x * 2,
+                                                                     name="twice")])
+    with pytest.raises(ValueError, match=r"'twice' \(Lambda\) cannot be exported"):
+        export_onnx(lam, tmp_path / "m.onnx")
 
 
 def test_custom_activation_and_bad_arguments(tmp_path):
@@ -272,10 +284,22 @@ def test_global_pooling(tmp_path, opset):
     export_onnx(model, path, opset=opset)
     _close(model, path, np.random.default_rng(5).integers(0, 9, (6, 5)))
 
-    masked = fastff.Sequential([Input(shape=(4,), dtype="int64"), Embedding(9, 3, mask_zero=True),
-                                GlobalAveragePooling1D(name="gap")])
-    with pytest.raises(ValueError, match="'gap' .* with masks"):
-        export_onnx(masked, tmp_path / "masked.onnx")
+
+def _check_feeds(model, path, feeds):
+    """The file against ``predict`` on one row and on all of ``feeds``."""
+    sess = _session(path)
+    for rows in (1, len(next(iter(feeds.values())))):
+        part = {k: v[:rows] for k, v in feeds.items()}
+        got = sess.run(None, part)[0]
+        np.testing.assert_allclose(got, model.predict(part, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_masked_pooling(tmp_path, opset):
+    model, feeds = masked_pooling_case()
+    path = tmp_path / "masked.onnx"
+    export_onnx(model, path, opset=opset)
+    _check_feeds(model, path, feeds)
 
 
 @pytest.mark.parametrize("mode,opset", [("one_hot", 17), ("multi_hot", 17), ("multi_hot", 18),
@@ -319,3 +343,107 @@ def test_prelu(tmp_path):
     for rows in (1, 7):
         x = np.random.default_rng(rows).standard_normal((rows, 6)).astype(np.float32)
         _close(model, path, x)
+
+
+def test_activation_layers(tmp_path):
+    from fastff.layers import ELU, LeakyReLU, ReLU, Softmax
+
+    model = fastff.Sequential([Input(shape=(5,)), Dense(6), ReLU(), Dense(6),
+                               ReLU(negative_slope=0.1), Dense(6), LeakyReLU(), Dense(6),
+                               ELU(alpha=0.5), Dense(4), Softmax()])
+    path = tmp_path / "acts.onnx"
+    export_onnx(model, path)
+    x = np.random.default_rng(14).standard_normal((9, 5)).astype(np.float32) * 2
+    _close(model, path, x[:1])
+    _close(model, path, x)
+
+
+def test_nested_models_are_inlined(tmp_path):
+    model, feeds = nested_case()
+    path = tmp_path / "nested.onnx"
+    proto = export_onnx(model, path)
+    assert [i.name for i in proto.graph.input] == ["x", "y"]
+    _check_feeds(model, path, feeds)
+    # the inner Dense -> BatchNormalization folded: Gemm, Relu, then the deepest Dense
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops[:4] == ["Gemm", "Relu", "Gemm", "Tanh"]
+
+
+def _bn_nodes(proto, bns):
+    return [n.name for n in proto.graph.node if any(n.name.startswith(b.name + "_")
+                                                    for b in bns)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_batch_norm_folds_into_dense(tmp_path, dtype):
+    model, folds = fold_case(dtype)
+    path = tmp_path / "fold.onnx"
+    proto = export_onnx(model, path)
+    assert _bn_nodes(proto, folds) == []  # no separate op for the folded ones
+    assert [n.op_type for n in proto.graph.node if n.name.startswith("kept_bn_")] == \
+        ["Mul", "Add"]  # after a Dense with an activation: the affine stays
+    # four Gemms (the bias-free Dense gains the folded shift), the kept affine, one Relu
+    assert sorted(n.op_type for n in proto.graph.node) == \
+        ["Add", "Gemm", "Gemm", "Gemm", "Gemm", "Identity", "Mul", "Relu"]
+    x = np.random.default_rng(15).standard_normal((11, 7)).astype(dtype)
+    _close(model, path, x[:1])
+    _close(model, path, x)
+
+    branch = fold_branch_case()  # the Dense is read twice: not folded
+    proto = export_onnx(branch, tmp_path / "branch.onnx")
+    assert [n.op_type for n in proto.graph.node if n.name.startswith("branch_bn_")] == \
+        ["Mul", "Add"]
+    _close(branch, tmp_path / "branch.onnx", x[:, :3].astype(np.float32))
+
+
+def test_integer_lookup(tmp_path):
+    from fastff.layers import IntegerLookup
+
+    model, x = lookup_case()
+    path = tmp_path / "lookup.onnx"
+    proto = export_onnx(model, path)
+    assert {o.domain: o.version for o in proto.opset_import} == {"": 17, "ai.onnx.ml": 2}
+    _close(model, path, x[:1])
+    _close(model, path, x)
+    inv = fastff.Sequential([Input(shape=(3,), dtype="int64", name="input"),
+                             IntegerLookup(vocabulary=[50, 3], mask_token=0, invert=True)])
+    export_onnx(inv, tmp_path / "inv.onnx")
+    ids = np.array([[0, 1, 2], [3, 4, -1]])
+    got, _ = _run(tmp_path / "inv.onnx", {"input": ids})
+    np.testing.assert_array_equal(got, inv.predict(ids, verbose=0))
+    small = Input(shape=(3,), dtype="int32", name="t")  # int32 tokens, no OOV slot
+    strict = fastff.Model(small, IntegerLookup(vocabulary=[4, 7], num_oov_indices=0)(small))
+    export_onnx(strict, tmp_path / "strict.onnx")
+    tokens = np.array([[4, 7, 7], [7, 4, 4]], np.int32)
+    got, _ = _run(tmp_path / "strict.onnx", {"t": tokens})
+    np.testing.assert_array_equal(got, strict.predict(tokens, verbose=0))
+    got, _ = _run(tmp_path / "strict.onnx", {"t": np.array([[4, 5, 7]], np.int32)})
+    assert got.tolist() == [[0, -1, 1]]  # predict refuses 5: the file gives -1
+
+
+def test_string_lookup(tmp_path):
+    from fastff.layers import StringLookup
+
+    words = np.array([["b", "zz", "", "a"], ["a", "a", "c", ""]], dtype=object)
+    for kw in ({}, {"mask_token": ""}, {"num_oov_indices": 0}):
+        for mode in ("int", "multi_hot"):
+            lookup = StringLookup(vocabulary=["a", "b", "c"], input_shape=(4,),
+                                  output_mode=mode, **kw)
+            model = fastff.Sequential([lookup])
+            # predict refuses unknown words without OOV slots: known ones only there
+            words_in = words if kw.get("num_oov_indices") != 0 else \
+                np.array([["c", "a", "b", "b"]], dtype=object)
+            path = tmp_path / "s.onnx"
+            export_onnx(model, path)
+            got, _ = _run(path, {"input": words_in})
+            np.testing.assert_array_equal(got, model.predict(words_in, verbose=0))
+    ids_in = Input(shape=(3,), dtype="int64", name="input")
+    inv = fastff.Model(ids_in, StringLookup(vocabulary=["a", "b"], invert=True)(ids_in))
+    export_onnx(inv, tmp_path / "inv.onnx")
+    ids = np.array([[0, 1, 2], [3, -1, 1]])
+    got, _ = _run(tmp_path / "inv.onnx", {"input": ids})
+    assert got.tolist() == inv.predict(ids, verbose=0).tolist()
+    hashed = fastff.Sequential([StringLookup(vocabulary=["a"], num_oov_indices=2,
+                                             input_shape=(2,), name="hashed")])
+    with pytest.raises(ValueError, match="'hashed' \\(StringLookup\\).*CRC-32"):
+        export_onnx(hashed, tmp_path / "h.onnx")

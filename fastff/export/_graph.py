@@ -2,8 +2,10 @@
 
 ``fastff.export.c`` and ``fastff.export.onnx`` turn each layer into code of their own; what
 they both need from the model -- that it is built, its inputs' names / per-sample shapes /
-dtypes, its layers in order with the values each takes, the output shape, whether it has
-mask producers, the host copy of a weight -- is here, so the two walk a model the same way.
+dtypes, its layers in order with the values each takes (models used as layers walked into,
+a BatchNormalization folded into the Dense before it where it can, masks followed to the
+layers that use them), the output shape, the host copy of a weight -- is here, so the two
+walk a model the same way.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["InputSpec", "check_model", "converter_for", "converter_table", "has_masks", "host",
-           "input_specs", "normalization_affine", "output_shape", "rescaling_affine",
-           "walk"]
+__all__ = ["FoldedDense", "InputSpec", "check_model", "converter_for", "converter_table",
+           "host", "input_specs", "normalization_affine", "output_shape",
+           "rescaling_affine", "walk"]
 
 
 class InputSpec(NamedTuple):
@@ -60,13 +62,6 @@ def check_model(model: Any, who: str) -> None:
                          "or fit/predict once first")
 
 
-def has_masks(model: Any) -> bool:
-    """Whether the model has a mask producer (Masking, Embedding(mask_zero=True))."""
-    return any(type(layer).__name__ == "Masking" or (type(layer).__name__ == "Embedding"
-                                                     and getattr(layer, "mask_zero", False))
-               for layer in model.layers)
-
-
 def input_specs(model: Any) -> list[InputSpec]:
     """The model's inputs in order (a Sequential's single input is named after its
     ``Input`` layer, else ``"input"``)."""
@@ -99,6 +94,8 @@ def converter_table(converters: dict[str, Callable[..., Any]]) -> dict[type, Cal
         cls = getattr(layers, cls_name, None)
         if isinstance(cls, type):
             table[cls] = fn
+    if "Dense" in converters:  # a Dense with a BatchNormalization folded in
+        table[FoldedDense] = converters["Dense"]
     return table
 
 
@@ -109,30 +106,159 @@ def converter_for(table: dict[type, Callable[..., Any]], layer: Any,
     layer's ``name`` and ``kind``) and the supported layers."""
     fn = table.get(type(layer))
     if fn is None:
-        supported = ", ".join(sorted(c.__name__ for c in table))
+        supported = ", ".join(sorted(c.__name__ for c in table if c is not FoldedDense))
         raise ValueError(refusal.format(name=layer.name, kind=type(layer).__name__)
                          + f"; supported layers: {supported}")
     return fn
 
 
-def walk(model: Any, inputs: list[Any], step: Callable[[Any, Any], Any], who: str) -> Any:
+class FoldedDense:
+    """A ``Dense`` with the ``BatchNormalization`` that reads it folded in (inference):
+    ``kernel``/``bias`` hold ``W·s`` and ``(b − mean)·s + β`` with ``s = γ/√(var+ε)``,
+    computed in float64 and cast to the kernel's dtype. Converters treat it as a Dense."""
+
+    class _Weight(NamedTuple):
+        value: np.ndarray
+
+    def __init__(self, dense: Any, bn: Any):
+        w = host(dense.kernel.value)
+        mean = host(bn.moving_mean.value).astype(np.float64)
+        var = host(bn.moving_variance.value).astype(np.float64)
+        scale = 1.0 / np.sqrt(var + bn.epsilon)
+        if bn.gamma is not None:
+            scale = scale * host(bn.gamma.value).astype(np.float64)
+        b = (np.zeros(w.shape[1]) if dense.bias is None
+             else host(dense.bias.value).astype(np.float64))
+        shift = (b - mean) * scale
+        if bn.beta is not None:
+            shift = shift + host(bn.beta.value).astype(np.float64)
+        self.name = dense.name
+        self.dense, self.batch_norm = dense, bn
+        self.activation = dense.activation
+        self.kernel = self._Weight((w.astype(np.float64) * scale).astype(w.dtype))
+        self.bias = self._Weight(shift.astype(w.dtype))
+        self.input_shape = dense.input_shape
+
+
+def _foldable(dense: Any, bn: Any) -> bool:
+    """``bn`` directly after ``dense`` can fold into it: a plain linear Dense and a
+    BatchNormalization over the Dense's features (the last axis)."""
+    from fastff import layers
+
+    if type(dense) is not layers.Dense or type(bn) is not layers.BatchNormalization:
+        return False
+    act = dense.activation
+    if not (getattr(act, "builtin", False) and act.name == "linear"):
+        return False
+    return bn._feature == (len(tuple(bn.input_shape)),)
+
+
+def _fold_plan(nodes: list[tuple[Any, list[int]]], n_sources: int,
+               outputs: list[int]) -> dict[int, int]:
+    """``{dense node: bn node}`` for each BatchNormalization that folds into the Dense it
+    reads: the Dense's output is read by that node alone (and is not a model output)."""
+    readers: dict[int, list[int]] = {}
+    for j, (_, refs) in enumerate(nodes):
+        for r in refs:
+            readers.setdefault(r, []).append(j)
+    plan = {}
+    for j, (layer, refs) in enumerate(nodes):
+        if len(refs) != 1 or refs[0] < n_sources:
+            continue
+        i = refs[0] - n_sources
+        if readers[refs[0]] == [j] and refs[0] not in outputs and \
+                _foldable(nodes[i][0], layer):
+            plan[i] = j
+    return plan
+
+
+class _Lazy:
+    """A mask, made only when some layer uses it (then once)."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make, self._done, self._value = make, False, None
+
+    def __call__(self) -> Any:
+        if not self._done:
+            self._value, self._done = self._make(), True
+        return self._value
+
+
+def _output_mask(layer: Any, x: Any, mask: Any, masker: Any) -> Any:
+    """The (lazy) mask of ``layer``'s output, by ``fastff.layers.masking.output_mask``'s
+    rule: ``Embedding(mask_zero=True)`` and ``Masking`` make one, the merge layers AND
+    their inputs' masks, other layers with ``compute_mask`` (pooling, Dot,
+    WindowEmbedding) end it, and ``supports_masking`` layers pass it on."""
+    from fastff import layers
+    from fastff.layers.merging import Merge
+
+    compute = getattr(layer, "compute_mask", None)
+    if compute is None:
+        return mask if getattr(layer, "supports_masking", False) else None
+    kind = type(layer)
+    if kind is layers.Embedding:
+        return _Lazy(lambda: masker.ids(layer, x)) if layer.mask_zero else None
+    if kind is layers.Masking:
+        return _Lazy(lambda: masker.values(layer, x))
+    if isinstance(layer, Merge) and type(layer).compute_mask is Merge.compute_mask:
+        ms = [m for m in (mask or []) if m is not None]
+        if not ms:
+            return None
+        if len(ms) == 1:
+            return ms[0]
+        return _Lazy(lambda: masker.both(layer, [m() for m in ms]))
+    return None
+
+
+def walk(model: Any, inputs: list[Any], step: Callable[..., Any], who: str,
+         masker: Any = None) -> Any:
     """Run ``step(layer, x)`` over the model's layers in order and return the last value.
 
     ``inputs``: one value per model input. A layer that takes several inputs
     (``multi_input``) gets the list of its inputs' values, any other the single value.
-    Models with several outputs or shared layers raise ``NotImplementedError``.
+    A model used as a layer (``fastff.nested``) is walked into: its layers are steps too.
+    A ``BatchNormalization`` that folds into the ``Dense`` before it (see ``_fold_plan``)
+    makes one step, a ``FoldedDense``. Masks (``fastff.layers.masking``) are followed: a
+    mask consumer with a mask gets ``step(layer, x, mask=m)``, ``m`` made by ``masker``
+    (``ids(embedding, x)``, ``values(masking, x)``, ``both(merge, masks)``: per-sample
+    masks in the exporter's terms). Models with several outputs or shared layers raise
+    ``NotImplementedError``.
     """
     graph = getattr(model, "_graph", None)
     if graph is None:
-        x = inputs[0]
-        for layer in model._layers:
-            x = step(layer, x)
-        return x
+        layers = list(model._layers)
+        return _run([(la, [i]) for i, la in enumerate(layers)], 1, len(layers), inputs,
+                    step, who, masker)
     if not getattr(graph, "simple", True):
         raise NotImplementedError(f"{who}: functional Models with several outputs or shared "
                                   "layers are not supported yet")
-    vals = list(inputs)
-    for layer, refs in graph.nodes:
+    return _run(list(graph.nodes), len(graph.sources), graph.out_refs[0], inputs, step,
+                who, masker)
+
+
+def _run(nodes: list[tuple[Any, list[int]]], n_sources: int, out: int, inputs: list[Any],
+         step: Callable[..., Any], who: str, masker: Any) -> Any:
+    """``walk`` over ``nodes`` (``(layer, value refs)``; values ``0..n_sources-1`` are the
+    inputs, then one per node) returning value ``out``."""
+    from fastff.nested import NestedModel
+
+    plan = _fold_plan(nodes, n_sources, [out])
+    folded = {j: i for i, j in plan.items()}
+    vals, masks = list(inputs), [None] * n_sources
+    for j, (layer, refs) in enumerate(nodes):
         multi = getattr(layer, "multi_input", False)
-        vals.append(step(layer, [vals[r] for r in refs] if multi else vals[refs[0]]))
-    return vals[-1]
+        x = [vals[r] for r in refs] if multi else vals[refs[0]]
+        m = [masks[r] for r in refs] if multi else masks[refs[0]]
+        if j in folded:  # its Dense already applied it
+            y = x
+        elif j in plan:
+            y = step(FoldedDense(layer, nodes[plan[j]][0]), x)
+        elif isinstance(layer, NestedModel):  # its own masks start afresh, as in forward
+            y = walk(layer.model, x if multi else [x], step, who, masker)
+        elif m is not None and getattr(layer, "mask_consumer", False):
+            y = step(layer, x, mask=m())
+        else:
+            y = step(layer, x)
+        vals.append(y)
+        masks.append(_output_mask(layer, x, m, masker))
+    return vals[out]

@@ -7,9 +7,11 @@ each layer's inference computation on stack buffers for a tile of up to 8 rows (
 256 KiB): no allocation, no globals written, so it is reentrant. It needs only
 ``<math.h>`` (link with ``-lm``). The return value is 0 on success, 1 for bad arguments
 (``n_rows < 0``, a NULL pointer with rows to do) and 2 for an id out of an embedding table's
-range (or not finite) — ``predict`` raises there. A functional model's inputs are laid out
-one after the other in each row, in the model's input order. Arithmetic is float32 whatever
-the model's dtype.
+or encoding's range (or not finite), or a token an IntegerLookup refuses — ``predict``
+raises there. A functional model's inputs are laid out one after the other in each row, in
+the model's input order. Arithmetic is float32 whatever the model's dtype. Models used as
+layers are inlined, a BatchNormalization right after a linear Dense is folded into its
+weights, and masks reach ``GlobalAveragePooling1D`` as in ``predict``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,6 @@ class _Emitter:
         self.arrays: list[str] = []
         self.body: list[str] = []
         self.buffers: list[tuple[str, int]] = []
-        self.masks = False  # the model has a mask producer (Masking, Embedding(mask_zero))
         self._count = 0
 
     def array(self, hint: str, values: Any) -> str:
@@ -71,6 +72,11 @@ class _Emitter:
         """A ``static const int`` array of ``values`` (any shape, flattened); its name."""
         a = np.asarray(values, dtype=np.int64).reshape(-1)
         return self._static(hint, "int", [str(int(v)) for v in a], 16, "0")
+
+    def long_array(self, hint: str, values: Any) -> str:
+        """A ``static const long long`` array of ``values`` (flattened); its name."""
+        a = np.asarray(values, dtype=np.int64).reshape(-1)
+        return self._static(hint, "long long", [f"{int(v)}LL" for v in a], 8, "0LL")
 
     def _static(self, hint: str, ctype: str, items: list[str], per_line: int,
                 empty: str) -> str:
@@ -435,13 +441,10 @@ def _bucketize(e: _Emitter, layer: Any, x: _Value) -> _Value:
     return _Value(out, (k * nb,) if one_hot else (k,))
 
 
-def _pooling(e: _Emitter, layer: Any, x: _Value) -> _Value:
-    """Global average / max over the steps axis of (steps, channels) or (channels, steps)."""
+def _pooling(e: _Emitter, layer: Any, x: _Value, mask: _Value | None = None) -> _Value:
+    """Global average / max over the steps axis of (steps, channels) or (channels, steps);
+    with a mask the average is ``Σ x·m / Σ m`` over the real steps (0/0 = NaN for none)."""
     average = type(layer).__name__ == "GlobalAveragePooling1D"
-    if average and e.masks:
-        raise ValueError(f"export_c: layer {layer.name!r} (GlobalAveragePooling1D) in a model "
-                         "with masks (Masking, Embedding(mask_zero=True)) has no C form: "
-                         "the masked mean is not exported")
     steps_first = layer.data_format == "channels_last"
     steps, ch = x.shape if steps_first else x.shape[::-1]
     out = e.buffer(layer.name, ch)
@@ -450,7 +453,15 @@ def _pooling(e: _Emitter, layer: Any, x: _Value) -> _Value:
         at = f"{t} * {ch} + c" if steps_first else f"c * {steps} + {t}"
         return f"{x.ref}[r * {x.size} + {at}]"
 
-    if average:  # the sum in step order, times 1/steps (as the layer computes it)
+    if average and mask is not None:
+        if mask.shape != (steps,):
+            raise ValueError(f"export_c: layer {layer.name!r} (GlobalAveragePooling1D) got a "
+                             f"mask of per-sample shape {mask.shape}, expected ({steps},)")
+        m = f"{mask.ref}[r * {steps} + t]"
+        inner = (f"float acc = 0.0f, cnt = 0.0f; for (t = 0; t < {steps}; ++t) "
+                 f"{{ acc += {src('t')} * {m}; cnt += {m}; }} "
+                 f"{out}[r * {ch} + c] = acc / cnt;")
+    elif average:  # the sum in step order, times 1/steps (as the layer computes it)
         inner = (f"float acc = 0.0f; for (t = 0; t < {steps}; ++t) acc += {src('t')}; "
                  f"{out}[r * {ch} + c] = acc * (1.0f / {float(steps)!r}f);")
     else:
@@ -459,6 +470,39 @@ def _pooling(e: _Emitter, layer: Any, x: _Value) -> _Value:
                  f"{out}[r * {ch} + c] = acc;")
     e.emit(f"    for (r = 0; r < nr; ++r) for (c = 0; c < {ch}; ++c) {{ int t; {inner} }}")
     return _Value(out, tuple(layer.compute_output_shape(x.shape)))
+
+
+class _Masks:
+    """The masks of ``fastff.layers.masking`` as tile buffers of 1.0 (real step) / 0.0, one
+    entry per step (``_graph.walk`` makes them when a layer uses one)."""
+
+    def __init__(self, e: _Emitter):
+        self.e = e
+
+    def ids(self, layer: Any, x: _Value) -> _Value:
+        """``Embedding(mask_zero=True)``: the ids that are not 0."""
+        out = self.e.buffer(f"{layer.name}_mask", x.size)
+        self.e.emit(f"    for (i = 0; i < nr * {x.size}; ++i) "
+                    f"{out}[i] = {x.ref}[i] != 0.0f ? 1.0f : 0.0f;")
+        return _Value(out, x.shape)
+
+    def values(self, layer: Any, x: _Value) -> _Value:
+        """``Masking``: the steps where some feature differs from ``mask_value``."""
+        f = x.shape[-1]
+        out = self.e.buffer(f"{layer.name}_mask", x.size // f)
+        self.e.emit(f"    for (g = 0; g < nr * {x.size // f}; ++g) {{\n"
+                    f"        {out}[g] = 0.0f;\n"
+                    f"        for (k = 0; k < {f}; ++k) if ({x.ref}[g * {f} + k] != "
+                    f"{_float_literal(layer.mask_value)}) {out}[g] = 1.0f;\n"
+                    f"    }}")
+        return _Value(out, x.shape[:-1])
+
+    def both(self, layer: Any, masks: list[_Value]) -> _Value:
+        """A merge layer: the steps every input's mask keeps."""
+        out = self.e.buffer(f"{layer.name}_mask", masks[0].size)
+        prod = " * ".join(f"{m.ref}[i]" for m in masks)
+        self.e.emit(f"    for (i = 0; i < nr * {masks[0].size}; ++i) {out}[i] = {prod};")
+        return _Value(out, masks[0].shape)
 
 
 def _edges32(boundaries: Any) -> np.ndarray:
@@ -470,14 +514,17 @@ def _edges32(boundaries: Any) -> np.ndarray:
 
 
 def _encode(e: _Emitter, layer: Any, x: _Value, mode: str, depth: int, id_code: str,
-            out_shape: tuple[int, ...]) -> _Value:
+            out_shape: tuple[int, ...], dropped: bool = False) -> _Value:
     """Keras's categorical encodings of the ``x.size`` ids of a row: ``id_code`` sets ``id``
-    for entry ``k`` of row ``r`` (and returns 2 when it is out of range)."""
+    for entry ``k`` of row ``r`` (and returns 2 when it is out of range; with ``dropped``
+    it may set -1: nothing is encoded)."""
     per_row = math.prod(out_shape)
     out = e.buffer(layer.name, per_row)
     put = {"one_hot": f"{out}[r * {per_row} + k * {depth} + id] = 1.0f;",
            "multi_hot": f"{out}[r * {per_row} + id] = 1.0f;",
            "count": f"{out}[r * {per_row} + id] += 1.0f;"}[mode]
+    if dropped:  # an id of -1 (a lookup's mask token) sets nothing
+        put = f"if (id >= 0) {put}"
     e.emit(f"    for (r = 0; r < nr; ++r) {{\n"
            f"        for (i = 0; i < {per_row}; ++i) {out}[r * {per_row} + i] = 0.0f;\n"
            f"        for (k = 0; k < {x.size}; ++k) {{\n"
@@ -522,10 +569,72 @@ def _discretization(e: _Emitter, layer: Any, x: _Value) -> _Value:
     return _encode(e, layer, x, layer.output_mode, int(layer._depth), count, shape)
 
 
+def _lookup(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """``IntegerLookup``: a binary search of the sorted vocabulary for each token (the C
+    inputs are floats: tokens are exact up to 2**24), then Keras's OOV slot
+    ``token % num_oov_indices`` for the others; return 2 where ``predict`` raises (a token
+    that is not an integer, an unknown one with ``num_oov_indices=0``). ``invert`` maps
+    indices back to tokens."""
+    if type(layer).__name__ == "StringLookup":
+        raise ValueError(f"export_c: layer {layer.name!r} (StringLookup) has no C form: the "
+                         "C function takes float inputs; look the strings up before it")
+    if layer.invert:
+        return _lookup_invert(e, layer, x)
+    encoded = layer.output_mode != "int"
+    if encoded and len(x.shape) != 1:
+        raise ValueError(f"export_c: layer {layer.name!r} (IntegerLookup) encodes (batch, k) "
+                         f"tokens, got per-sample shape {x.shape}")
+    vocab = np.asarray(layer._vocab, dtype=np.int64)
+    order = np.argsort(vocab, kind="stable")
+    n_vocab, n_oov, base = len(vocab), layer.num_oov_indices, int(layer._use_mask)
+    if n_vocab:
+        keys = e.long_array(f"{layer.name}_tokens", vocab[order])
+        pos = e.int_array(f"{layer.name}_index", order + layer._offset)
+        search = (f"lo = 0; hi = {n_vocab}; while (lo < hi) {{ int mid = (lo + hi) / 2; "
+                  f"if ({keys}[mid] < t) lo = mid + 1; else hi = mid; }} "
+                  f"if (lo < {n_vocab} && {keys}[lo] == t) id = {pos}[lo]; else ")
+    else:
+        search = ""
+    if layer.mask_token is not None:
+        search += (f"if (t == {int(layer.mask_token)}LL) id = {0 if base else -1}; else ")
+    miss = (f"id = {base} + (int)(((t % {n_oov}LL) + {n_oov}LL) % {n_oov}LL);" if n_oov
+            else "return 2;")
+    code = (f"{{ double d = {x.ref}[r * {x.size} + k]; long long t; int lo, hi; "
+            f"if (!(fabs(d) < 9.2e18) || floor(d) != d) return 2; t = (long long)d; "
+            f"(void)lo; (void)hi; {search}{miss} }}")
+    shape = tuple(layer.compute_output_shape(x.shape))
+    if encoded:
+        depth = (layer.max_tokens if layer.pad_to_max_tokens and layer.max_tokens
+                 else layer.vocabulary_size())
+        return _encode(e, layer, x, layer.output_mode, int(depth), code, shape,
+                       dropped=layer.mask_token is not None)
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (r = 0; r < nr; ++r) for (k = 0; k < {x.size}; ++k) {{\n"
+           f"        {code}\n"
+           f"        {out}[r * {x.size} + k] = (float)id;\n"
+           f"    }}")
+    return _Value(out, shape)
+
+
+def _lookup_invert(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    """Indices (truncated, as ``astype(int64)``) back to tokens; outside the vocabulary:
+    the OOV token."""
+    vocab = layer.get_vocabulary()
+    table = e.array(f"{layer.name}_vocab", vocab)
+    oov = _float_literal(float(layer.oov_token))
+    out = e.buffer(layer.name, x.size)
+    e.emit(f"    for (i = 0; i < nr * {x.size}; ++i) {{\n"
+           f"        float f = {x.ref}[i];\n"
+           f"        long long j = fabsf(f) < 2147483648.0f ? (long long)f : -1;\n"
+           f"        {out}[i] = (j >= 0 && j < {len(vocab)}) ? {table}[j] : {oov};\n"
+           f"    }}")
+    return _Value(out, x.shape)
+
+
 def _masking(e: _Emitter, layer: Any, x: _Value) -> _Value:
     """Zeroes the steps whose features all equal ``mask_value`` (``x * keep``, so an inf in a
-    masked step gives NaN as in NumPy). The mask itself is for mask consumers, which a model
-    with a Masking layer cannot export (see ``_pooling``)."""
+    masked step gives NaN as in NumPy). The mask itself feeds the mask consumers (see
+    ``_Masks``)."""
     f = x.shape[-1]
     mv = _float_literal(layer.mask_value)
     out = e.buffer(layer.name, x.size)
@@ -604,6 +713,8 @@ def _converters() -> dict[type, Callable[..., _Value]]:
         "Rescaling": _rescaling, "Reshape": _reshape, "Identity": _identity,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity, "PReLU": _prelu,
+        "ReLU": _activation_layer, "LeakyReLU": _activation_layer, "ELU": _activation_layer,
+        "Softmax": _activation_layer, "IntegerLookup": _lookup, "StringLookup": _lookup,
         **{k: _merge for k in _MERGE},
     })
 
@@ -614,7 +725,6 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
         raise ValueError(f"export_c: name must be a C identifier, got {name!r}")
     _graph.check_model(model, "export_c")
     e = _Emitter(name)
-    e.masks = _graph.has_masks(model)
     table = _converters()
     shapes = [spec.shape for spec in _graph.input_specs(model)]
     n_in = sum(math.prod(s) for s in shapes)
@@ -631,11 +741,11 @@ def generate_c(model: Any, name: str) -> tuple[str, str]:
             vals.append(_Value(buf, shape))
             offset += size
 
-    def step(layer: Any, x: Any) -> _Value:
+    def step(layer: Any, x: Any, **mask: Any) -> _Value:
         refusal = "export_c: layer {name!r} ({kind}) has no C form"
-        return _graph.converter_for(table, layer, refusal)(e, layer, x)
+        return _graph.converter_for(table, layer, refusal)(e, layer, x, **mask)
 
-    last = _graph.walk(model, vals, step, "export_c")
+    last = _graph.walk(model, vals, step, "export_c", masker=_Masks(e))
     n_out = last.size
     used = sum(size for _, size in e.buffers)
     if used > _STACK_LIMIT:

@@ -1,12 +1,15 @@
 """Export a built Sequential or functional ``Model`` to an ONNX file (inference only).
 
 Every built-in layer is written as the ONNX operators that compute what its ``forward``
-computes at inference (Dropout is the identity): Dense as ``Gemm`` plus its activation,
+computes at inference (Dropout and the noise layers are the identity): Dense as ``Gemm`` plus
+its activation (a BatchNormalization right after a linear Dense folds into its weights),
 Embedding / WindowEmbedding / EmbeddingBag as ``Gather`` over a table whose padding row is
 zeroed (the layers embed padding to zeros and leave it out of a bag's mean), Bucketize as
 comparisons against the boundaries (``side="right"``, NaN in the last bucket, as NumPy's
-``searchsorted``), optionally ``OneHot``. The batch axis is dynamic; inputs keep their
-names (a functional model's ``Input`` names). Needs the optional ``onnx`` package
+``searchsorted``), optionally ``OneHot``, the lookup layers as ``ai.onnx.ml.LabelEncoder``.
+Masks from ``Embedding(mask_zero=True)`` and ``Masking`` reach ``GlobalAveragePooling1D``
+as in ``predict``; models used as layers are inlined. The batch axis is dynamic; inputs keep
+their names (a functional model's ``Input`` names). Needs the optional ``onnx`` package
 (``pip install fastff[onnx]``).
 """
 
@@ -26,6 +29,7 @@ __all__ = ["export_onnx", "MIN_OPSET"]
 
 MIN_OPSET = 17  # LayerNormalization era; every operator used here exists at 17
 _BATCH = "batch"
+_ML_OPSET = 2  # ai.onnx.ml: LabelEncoder with int64 keys
 
 
 def _require_onnx() -> Any:
@@ -46,7 +50,7 @@ class _Graph:
         self.dtypes: dict[str, np.dtype] = {}
         self._count = 0
         self.opset = MIN_OPSET
-        self.masks = False  # the model has a mask producer (Masking, Embedding(mask_zero))
+        self.ml = False  # some node is in the ai.onnx.ml domain (LabelEncoder)
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -278,6 +282,85 @@ def _discretization(g: _Graph, layer: Any, x: str) -> str:
     return _encode(g, layer, ids, layer.output_mode, int(layer._depth))
 
 
+_MISS = -(1 << 62)  # what LabelEncoder gives a token outside the vocabulary (no real index)
+
+
+def _lookup(g: _Graph, layer: Any, x: str) -> str:
+    """``IntegerLookup`` / ``StringLookup``: ``ai.onnx.ml.LabelEncoder`` from the vocabulary
+    (and the mask token) to Keras's indices; a token outside it gets an OOV slot (an
+    integer's is ``token % num_oov_indices``; a string's only with one slot: the layer's
+    CRC-32 slots have no ONNX form). ``invert`` is a ``Gather`` from the vocabulary. With
+    ``num_oov_indices=0`` an unknown token, which ``predict`` refuses, gives index -1 (and
+    sets nothing in the encodings)."""
+    name, kind = layer.name, type(layer).__name__
+    strings = kind == "StringLookup"
+    if layer.invert:
+        return _lookup_invert(g, layer, x, strings)
+    if strings and layer.num_oov_indices > 1:
+        raise ValueError(f"export_onnx: layer {name!r} (StringLookup) with num_oov_indices="
+                         f"{layer.num_oov_indices} cannot be exported: its CRC-32 OOV slots "
+                         "have no ONNX form (use num_oov_indices=1)")
+    encoded = layer.output_mode != "int"
+    depth = (layer.max_tokens if layer.pad_to_max_tokens and layer.max_tokens
+             else layer.vocabulary_size())
+    if encoded:
+        _two_d(layer)
+    unknown = depth if encoded else -1  # a dropped / refused token: past the encoding
+    keys = list(layer._vocab)
+    values = [i + layer._offset for i in range(len(keys))]
+    if layer.mask_token is not None:
+        keys.append(layer.mask_token)
+        values.append(0 if layer._use_mask else unknown)
+    n_oov = layer.num_oov_indices
+    base = int(layer._use_mask)
+    if not strings:  # LabelEncoder's keys are int64
+        x = g.cast(x, np.int64, f"{name}_in")
+    default = _MISS if n_oov and not strings else (base if n_oov else unknown)
+    if not keys:
+        keys, values = ["" if strings else 0], [default]  # LabelEncoder needs one key
+    g.ml = True
+    attrs = ({"keys_strings": [str(k) for k in keys]} if strings
+             else {"keys_int64s": [int(k) for k in keys]})
+    ids = g.op("LabelEncoder", [x], np.int64, f"{name}_lookup", domain="ai.onnx.ml",
+               values_int64s=[int(v) for v in values], default_int64=int(default), **attrs)
+    if default == _MISS:
+        miss = g.op("Equal", [ids, g.const(f"{name}_miss", _MISS, np.int64)], np.bool_,
+                    f"{name}_is_oov")
+        slot = g.op("Mod", [x, g.const(f"{name}_n_oov", n_oov, np.int64)], np.int64,
+                    f"{name}_slot")
+        if base:
+            slot = g.op("Add", [slot, g.const(f"{name}_base", base, np.int64)], np.int64,
+                        f"{name}_oov")
+        ids = g.op("Where", [miss, slot, ids], np.int64, f"{name}_ids")
+    if not encoded:
+        return ids
+    return _encode(g, layer, ids, layer.output_mode, int(depth))
+
+
+def _lookup_invert(g: _Graph, layer: Any, x: str, strings: bool) -> str:
+    """Indices back to tokens (an index outside the vocabulary: the OOV token); float
+    indices truncate as ``astype(int64)``."""
+    name = layer.name
+    vocab = layer.get_vocabulary()
+    table = np.array([str(t) for t in vocab] if strings else vocab,
+                     dtype=object if strings else np.int64)
+    oov = np.array(str(layer.oov_token) if strings else layer.oov_token,
+                   dtype=object if strings else np.int64)
+    out_dt = np.dtype(object) if strings else np.dtype(np.int64)
+    ids = g.cast(x, np.int64, f"{name}_ids")
+    inside = g.op("And", [
+        g.op("GreaterOrEqual", [ids, g.const(f"{name}_zero", 0, np.int64)], np.bool_,
+             f"{name}_nonneg"),
+        g.op("Less", [ids, g.const(f"{name}_size", len(vocab), np.int64)], np.bool_,
+             f"{name}_below")], np.bool_, f"{name}_inside")
+    safe = g.op("Where", [inside, ids, g.const(f"{name}_first", 0, np.int64)], np.int64,
+                f"{name}_safe")
+    tokens = g.op("Gather", [g.const(f"{name}_vocab", table), safe], out_dt,
+                  f"{name}_gather", axis=0)
+    return g.op("Where", [inside, tokens, g.const(f"{name}_oov", oov)], out_dt,
+                f"{name}_tokens")
+
+
 def _concatenate(g: _Graph, layer: Any, xs: list[str]) -> str:
     dt = np.result_type(*[g.dtypes[x] for x in xs])
     parts = [g.cast(x, dt, f"{layer.name}_in") for x in xs]
@@ -385,39 +468,81 @@ def _repeat_vector(g: _Graph, layer: Any, x: str) -> str:
                 dt, f"{layer.name}_repeat")
 
 
-def _pooling(g: _Graph, layer: Any, x: str) -> str:
-    """Global average (the sum times 1/steps, as the layer) or max over the steps axis."""
+def _pooling(g: _Graph, layer: Any, x: str, mask: tuple[str, tuple] | None = None) -> str:
+    """Global average (the sum times 1/steps, as the layer; with a mask, ``Σ x·m / Σ m``)
+    or max over the steps axis."""
     name, dt = layer.name, g.dtypes[x]
     average = type(layer).__name__ == "GlobalAveragePooling1D"
-    if average and g.masks:
-        raise ValueError(f"export_onnx: layer {name!r} (GlobalAveragePooling1D) in a model "
-                         "with masks (Masking, Embedding(mask_zero=True)) cannot be exported: "
-                         "the masked mean is not exported")
     ax = 1 if layer.data_format == "channels_last" else 2
     keep = int(layer.keepdims)
+    if not average and g.opset < 18:  # ReduceMax takes its axes as an input from opset 18
+        return g.op("ReduceMax", [x], dt, f"{name}_max", axes=[ax], keepdims=keep)
+    axis = g.const(f"{name}_axis", [ax], np.int64)
+    if average and mask is not None:
+        m, shape = mask
+        steps = _sample_shape(layer)[ax - 1]
+        if shape != (steps,):
+            raise ValueError(f"export_onnx: layer {name!r} (GlobalAveragePooling1D) got a "
+                             f"mask of per-sample shape {shape}, expected ({steps},)")
+        mf = g.op("Unsqueeze", [g.cast(m, dt, f"{name}_maskf"),
+                                g.const(f"{name}_maxis", [3 - ax], np.int64)], dt,
+                  f"{name}_mask")
+        total = g.op("ReduceSum", [g.op("Mul", [x, mf], dt, f"{name}_masked"), axis], dt,
+                     f"{name}_sum", keepdims=keep)
+        count = g.op("ReduceSum", [mf, axis], dt, f"{name}_count", keepdims=keep)
+        return g.op("Div", [total, count], dt, f"{name}_mean")
     if average:
         steps = _sample_shape(layer)[ax - 1]
-        total = g.op("ReduceSum", [x, g.const(f"{name}_axis", [ax], np.int64)], dt,
-                     f"{name}_sum", keepdims=keep)
+        total = g.op("ReduceSum", [x, axis], dt, f"{name}_sum", keepdims=keep)
         return g.op("Mul", [total, g.const(f"{name}_scale", 1.0 / steps, dt)], dt,
                     f"{name}_mean")
-    if g.opset >= 18:  # ReduceMax takes its axes as an input from opset 18
-        return g.op("ReduceMax", [x, g.const(f"{name}_axis", [ax], np.int64)], dt,
-                    f"{name}_max", keepdims=keep)
-    return g.op("ReduceMax", [x], dt, f"{name}_max", axes=[ax], keepdims=keep)
+    return g.op("ReduceMax", [x, axis], dt, f"{name}_max", keepdims=keep)
 
 
-def _masking(g: _Graph, layer: Any, x: str) -> str:
-    """``x * any(x != mask_value, axis=-1)``: the masked steps zeroed, as the layer's
-    forward (the mask itself only feeds mask consumers, refused in masked models)."""
+class _Masks:
+    """The masks of ``fastff.layers.masking`` as boolean tensors ``(batch, *steps)`` with
+    their per-sample shapes (``_graph.walk`` makes them when a layer uses one)."""
+
+    def __init__(self, g: _Graph):
+        self.g = g
+
+    def ids(self, layer: Any, x: str) -> tuple[str, tuple]:
+        """``Embedding(mask_zero=True)``: the ids that are not 0."""
+        g = self.g
+        zero = g.const(f"{layer.name}_zero", 0, g.dtypes[x])
+        ne = g.op("Not", [g.op("Equal", [x, zero], np.bool_, f"{layer.name}_is0")], np.bool_,
+                  f"{layer.name}_mask")
+        return ne, _sample_shape(layer)
+
+    def values(self, layer: Any, x: str) -> tuple[str, tuple]:
+        """``Masking``: the steps where some feature differs from ``mask_value``."""
+        return _any_differs(self.g, layer, x), _sample_shape(layer)[:-1]
+
+    def both(self, layer: Any, masks: list[tuple[str, tuple]]) -> tuple[str, tuple]:
+        """A merge layer: the steps every input's mask keeps."""
+        y = masks[0][0]
+        for m, _ in masks[1:]:
+            y = self.g.op("And", [y, m], np.bool_, f"{layer.name}_mask")
+        return y, masks[0][1]
+
+
+def _any_differs(g: _Graph, layer: Any, x: str) -> str:
+    """Boolean ``any(x != mask_value, axis=-1)``."""
     name, dt = layer.name, g.dtypes[x]
     differs = g.op("Not", [g.op("Equal", [x, g.const(f"{name}_value", layer.mask_value, dt)],
                                 np.bool_, f"{name}_eq")], np.bool_, f"{name}_ne")
     count = g.op("ReduceSum", [g.cast(differs, dt, f"{name}_nef"),
                                g.const(f"{name}_axis", [-1], np.int64)], dt, f"{name}_count",
-                 keepdims=1)
-    keep = g.cast(g.op("Greater", [count, g.const(f"{name}_zero", 0.0, dt)], np.bool_,
-                       f"{name}_any"), dt, f"{name}_keep")
+                 keepdims=0)
+    return g.op("Greater", [count, g.const(f"{name}_zero", 0.0, dt)], np.bool_, f"{name}_any")
+
+
+def _masking(g: _Graph, layer: Any, x: str) -> str:
+    """``x * any(x != mask_value, axis=-1)``: the masked steps zeroed, as the layer's
+    forward (the mask itself feeds the mask consumers, see ``_Masks``)."""
+    name, dt = layer.name, g.dtypes[x]
+    keep = g.op("Unsqueeze", [g.cast(_any_differs(g, layer, x), dt, f"{name}_keepf"),
+                              g.const(f"{name}_last", [-1], np.int64)], dt, f"{name}_keep")
     return g.op("Mul", [x, keep], dt, f"{name}_masked")
 
 
@@ -485,6 +610,8 @@ def _converters() -> dict[type, Callable[..., str]]:
         "Masking": _masking, "Dot": _dot,
         "GaussianNoise": _identity, "GaussianDropout": _identity, "AlphaDropout": _identity,
         "SpatialDropout1D": _identity, "PReLU": _prelu,
+        "ReLU": _activation_layer, "LeakyReLU": _activation_layer, "ELU": _activation_layer,
+        "Softmax": _activation_layer, "IntegerLookup": _lookup, "StringLookup": _lookup,
         **{k: _merge for k in _MERGE_OPS},
     })
 
@@ -513,16 +640,16 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
         raise ValueError(f"export_onnx: input names must differ, got {[n for n, _, _ in sources]}")
     g = _Graph(onnx)
     g.opset = opset
-    g.masks = _graph.has_masks(model)
     table = _converters()
     for name, _, dtype in sources:
         g.dtypes[name] = dtype
 
-    def step(layer: Any, x: Any) -> str:
+    def step(layer: Any, x: Any, **mask: Any) -> str:
         refusal = "export_onnx: layer {name!r} ({kind}) cannot be exported to ONNX"
-        return _graph.converter_for(table, layer, refusal)(g, layer, x)
+        return _graph.converter_for(table, layer, refusal)(g, layer, x, **mask)
 
-    last = _graph.walk(model, [name for name, _, _ in sources], step, "export_onnx")
+    last = _graph.walk(model, [name for name, _, _ in sources], step, "export_onnx",
+                       masker=_Masks(g))
     out_shape = _graph.output_shape(model)
     out_dt = g.dtypes[last]
     g.nodes.append(onnx.helper.make_node("Identity", [last], [output_name], name=output_name))
@@ -533,6 +660,8 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
     from fastff import __version__
 
     opsets = [onnx.helper.make_opsetid("", opset)]
+    if g.ml:
+        opsets.append(onnx.helper.make_opsetid("ai.onnx.ml", _ML_OPSET))
     proto = onnx.helper.make_model(graph_proto, producer_name="fastff",
                                    producer_version=__version__, opset_imports=opsets)
     # the oldest IR version that carries this opset: readable by the most runtimes
