@@ -278,6 +278,21 @@ def _check_output(model: Any, y: Any) -> np.ndarray:
     return y
 
 
+def _built_output_shape(layer: Any) -> str:
+    """``(None, ...)`` of what ``layer`` outputs for the inputs it was built for, or ``?``."""
+    shape = None
+    try:
+        if isinstance(layer, Sequential):
+            shape = layer.output_shape
+        elif layer.built and layer.input_shape is not None:
+            shape = (None, *layer.compute_output_shape(layer.input_shape))
+    except Exception:  # noqa: BLE001 - a layer that cannot tell shows "?"
+        shape = None
+    if shape is None or not isinstance(shape, tuple):
+        return "?"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
 class Model(Sequential):
     """Keras's ``Model``: subclass it and define ``call(inputs, training=None)``, or call it as
     ``Model(inputs, outputs)`` for the functional API."""
@@ -530,13 +545,15 @@ class Model(Sequential):
 
     # ---- weights, summary ---------------------------------------------------------------
     def summary_rows(self) -> list[tuple[str, str, str, str]]:
-        """``(name, type, output shape, params)`` per tracked layer (output shapes are not
-        known for a subclassed model's inner layers: ``?``, as Keras prints them unbuilt)."""
+        """``(name, type, output shape, params)`` per tracked layer; the output shape is the
+        one the layer was built for (Keras shows the shapes of the last call), ``?`` while
+        the layer is unbuilt or cannot tell."""
         rows = []
         for layer in self.layers:
             n = layer.count_params() if layer.built or not isinstance(layer, Sequential) \
                 else 0
-            rows.append((layer.name, type(layer).__name__, "?", f"{n:,}"))
+            rows.append((layer.name, type(layer).__name__, _built_output_shape(layer),
+                         f"{n:,}"))
         return rows
 
     def save(self, path: Any, **kwargs: Any) -> None:

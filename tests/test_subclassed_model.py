@@ -93,6 +93,9 @@ def test_built_on_first_data_and_predict_summary():
     m.summary(print_fn=lines.append)
     text = "\n".join(lines)
     assert "Total params: 43" in text and m.blocks[0].name in text
+    # each layer's output shape as built (Keras prints the shapes of the last call)
+    rows = {line.split()[0]: line for line in lines if line.startswith(" dense")}
+    assert "(None, 5)" in rows[m.blocks[0].name] and "(None, 3)" in rows[m.head.name]
 
 
 # ------------------------------------------------------------------ training
