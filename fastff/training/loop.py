@@ -290,7 +290,7 @@ def _fit_sources(model, x, y, batch_size, epochs, verbose, callbacks, validation
 
     # the first batch builds the model (its shapes), before the optimizer and callbacks
     it = source.epoch(int(initial_epoch))
-    try:  # a Ctrl-C or error before the loop still joins the source's workers
+    try:
         first = None
         if not model.built or not source.prepared:
             first = next(it, None)
@@ -304,17 +304,17 @@ def _fit_sources(model, x, y, batch_size, epochs, verbose, callbacks, validation
         cbl = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
             callbacks, model=model, add_history=True, add_progbar=verbose != 0,
             verbose=verbose, epochs=epochs, steps=source.steps)
-    except BaseException:
+        engine = GeneralEngine(model, want_pred(metrics, model._fused_flag))
+        model.stop_training = False
+        with _StepBoundaryInterrupt() as interrupt:
+            cbl.on_train_begin()
+            logs = _epochs(model, engine, source, cbl, metrics, epochs, int(initial_epoch),
+                           val, validation_freq, interrupt, it=it, first=first,
+                           class_weight=class_weight)
+            cbl.on_train_end(logs)
+    except BaseException:  # a Ctrl-C or error at any point still joins the source's workers
         A.close(it)
         raise
-    engine = GeneralEngine(model, want_pred(metrics, model._fused_flag))
-    model.stop_training = False
-    with _StepBoundaryInterrupt() as interrupt:
-        cbl.on_train_begin()
-        logs = _epochs(model, engine, source, cbl, metrics, epochs, int(initial_epoch), val,
-                       validation_freq, interrupt, it=it, first=first,
-                       class_weight=class_weight)
-        cbl.on_train_end(logs)
     return cbl.history if cbl.history is not None else model.history
 
 
