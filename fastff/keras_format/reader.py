@@ -11,12 +11,17 @@ from typing import Any
 
 import numpy as np
 
+from fastff.keras_format import more_layers
 from fastff.keras_format.archive import H5Weights, read_zip
+from fastff.keras_format.fields import activation as _activation
+from fastff.keras_format.fields import dim as _dim
+from fastff.keras_format.fields import get as _get
+from fastff.keras_format.fields import keras_object as _object
+from fastff.keras_format.fields import policy_dtype as _policy_dtype
+from fastff.keras_format.fields import refuse_set as _refuse_set
 from fastff.keras_format.layout import (
-    ACTIVATIONS,
     FLOATS,
     LAYER_CLASSES,
-    MAX_PARAMS,
     MAX_WEIGHTS,
     is_keras_zip,
     layer_paths,
@@ -25,80 +30,6 @@ from fastff.keras_format.layout import (
 )
 from fastff.keras_format.writer import model_spec
 from fastff.saving import FormatError
-
-
-def _get(cfg: Any, key: str, types: Any, path: str, what: str, default: Any = ...) -> Any:
-    if not isinstance(cfg, dict):
-        raise FormatError(f"{path}: {what} must be an object")
-    if key not in cfg:
-        if default is ...:
-            raise FormatError(f"{path}: {what} has no {key!r}")
-        return default
-    v = cfg[key]
-    if not isinstance(v, types) or (isinstance(v, bool) and bool not in
-                                    (types if isinstance(types, tuple) else (types,))):
-        raise FormatError(f"{path}: {what}.{key} has the wrong type ({type(v).__name__})")
-    return v
-
-
-def _dim(v: Any, path: str, what: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_PARAMS:
-        raise FormatError(f"{path}: {what} must be a positive integer, got {v!r}")
-    return v
-
-
-def _policy_dtype(cfg: Any, path: str, what: str) -> str | None:
-    pol = cfg.get("dtype") if isinstance(cfg, dict) else None
-    if pol is None:
-        return None
-    name = pol if isinstance(pol, str) else (pol.get("config") or {}).get("name") \
-        if isinstance(pol, dict) else None
-    if name not in FLOATS - {"float16"}:
-        raise FormatError(f"{path}: {what} has dtype policy {name!r}; fastff computes in "
-                          "float32 or float64")
-    return name
-
-
-def _object(spec: Any, module: Any, kind: str, path: str, what: str) -> Any:
-    """A fastff initializer/regularizer from a Keras ``{"class_name", "config"}`` (keys
-    fastff's class lacks are dropped: they only matter for re-initialization)."""
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        try:
-            return module.get(spec)
-        except (TypeError, ValueError) as e:
-            raise FormatError(f"{path}: {what}: unsupported {kind} {spec!r}: {e}") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
-        raise FormatError(f"{path}: {what} must be a Keras {kind} object")
-    cls_name, cfg = spec["class_name"], spec.get("config") or {}
-    try:
-        return module.deserialize({"class_name": cls_name, "config": cfg})
-    except (TypeError, ValueError, KeyError):
-        pass
-    try:
-        default = module.deserialize({"class_name": cls_name, "config": {}})
-        known = default.get_config() if hasattr(default, "get_config") else {}
-        return module.deserialize({"class_name": cls_name,
-                                   "config": {k: v for k, v in cfg.items() if k in known}})
-    except (TypeError, ValueError, KeyError) as e:
-        raise FormatError(f"{path}: {what}: unsupported {kind} {cls_name!r}: {e}") from None
-
-
-def _activation(cfg: dict, path: str, what: str) -> str:
-    act = cfg.get("activation", "linear")
-    if act is None:
-        return "linear"
-    if not isinstance(act, str) or act not in ACTIVATIONS:
-        raise FormatError(f"{path}: {what}: activation {act!r} is not supported (fastff reads "
-                          f"{', '.join(sorted(ACTIVATIONS))})")
-    return act
-
-
-def _refuse_set(cfg: dict, keys: tuple, path: str, what: str) -> None:
-    for key in keys:
-        if cfg.get(key) not in (None, False, 0, {}):
-            raise FormatError(f"{path}: {what}: {key}={cfg[key]!r} is not supported by fastff")
 
 
 def _activation_layer(cls: str, cfg: dict, path: str, what: str, common: dict) -> Any:
@@ -139,9 +70,9 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
     cfg = _get(spec, "config", dict, path, f"layer {cls}")
     name = _get(cfg, "name", str, path, f"layer {cls}", None)
     what = f"layer {name or '?'!r} ({cls})"
-    if cls not in LAYER_CLASSES:
+    if cls not in LAYER_CLASSES + more_layers.CLASSES:
         raise FormatError(f"{path}: {what} is not supported by fastff; supported: "
-                          f"{', '.join(LAYER_CLASSES)}")
+                          f"{', '.join(LAYER_CLASSES + more_layers.CLASSES)}")
     if spec.get("registered_name") not in (None, cls):
         raise FormatError(f"{path}: {what} is registered as {spec['registered_name']!r} "
                           "(a custom class); fastff reads Keras's own layers only")
@@ -163,6 +94,13 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
         return cls, {"shape": dims, "dtype": dtype, "name": name}, cfg
     common: dict[str, Any] = {"name": name, "trainable": bool(cfg.get("trainable", True))}
     _policy_dtype(cfg, path, what)
+    if cls in more_layers.CLASSES:
+        try:
+            return cls, more_layers.build(cls, cfg, path, what, common), cfg
+        except (ValueError, TypeError) as e:
+            if isinstance(e, FormatError):
+                raise
+            raise FormatError(f"{path}: {what}: {e}") from None
     if cls == "Dense":
         _refuse_set(cfg, ("activity_regularizer", "quantization_config", "lora_rank"), path,
                     what)
@@ -187,12 +125,15 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
         rate = cfg.get("rate")
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise FormatError(f"{path}: {what}.rate must be a number in [0, 1), got {rate!r}")
-        if cfg.get("noise_shape") is not None:
-            raise FormatError(f"{path}: {what}: noise_shape is not supported by fastff")
         seed = cfg.get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise FormatError(f"{path}: {what}.seed must be an integer or null")
-        layer = layers.Dropout(float(rate), seed=seed, **common)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                                 or seed < 0):
+            raise FormatError(f"{path}: {what}.seed must be an integer >= 0 or null")
+        try:
+            layer = layers.Dropout(float(rate), noise_shape=cfg.get("noise_shape"), seed=seed,
+                                   **common)
+        except ValueError as e:
+            raise FormatError(f"{path}: {what}: {e}") from None
     elif cls == "Activation":
         layer = layers.Activation(_activation(cfg, path, what), **common)
     elif cls in ("ReLU", "LeakyReLU", "ELU", "Softmax"):
@@ -279,8 +220,16 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
     return cls, layer, cfg
 
 
-def _expected_shapes(layer: Any, in_shape: Any) -> list[tuple[int, ...]]:
-    """The variable shapes a layer will have, computed from its config (before building)."""
+def _expected_shapes(layer: Any, in_shape: Any) -> list[tuple[tuple[int, ...], str]]:
+    """``[(shape, dtype kinds)]`` of the variables a layer will have, computed from its
+    config and input shape (before building)."""
+    extra = more_layers.weight_shapes(layer, in_shape)
+    if extra is not None:
+        return extra
+    return [(s, "f") for s in _float_shapes(layer, in_shape)]
+
+
+def _float_shapes(layer: Any, in_shape: Any) -> list[tuple[int, ...]]:
     cls = type(layer).__name__
     if cls == "Dense":
         if not isinstance(in_shape, tuple) or len(in_shape) != 1:
@@ -317,12 +266,13 @@ def _read_layer_weights(h5: H5Weights, group: str, layer: Any, in_shape: Any,
     if len(dss) != len(shapes):
         raise FormatError(f"{h5.path}: {group} holds {len(dss)} variables, layer "
                           f"{layer.name!r} has {len(shapes)}")
-    for i, (ds, s) in enumerate(zip(dss, shapes)):
-        used[0] += h5.check(ds, s, f"{group}/vars/{i}")
+    for i, (ds, (s, kinds)) in enumerate(zip(dss, shapes)):
+        used[0] += h5.check(ds, s, f"{group}/vars/{i}", kinds)
         if used[0] > h5.size:  # the arrays cannot be larger than the file holding them
             raise FormatError(f"{h5.path}: the config declares more weight data than the "
                               f"{h5.size}-byte weights file holds")
-    return [h5.read(ds, s, f"{group}/vars/{i}") for i, (ds, s) in enumerate(zip(dss, shapes))]
+    return [h5.read(ds, s, f"{group}/vars/{i}", kinds)
+            for i, (ds, (s, kinds)) in enumerate(zip(dss, shapes))]
 
 
 def _sequential(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
@@ -423,14 +373,14 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
             if s not in shapes:
                 raise FormatError(f"{path}: layer {name!r} reads {s!r}, which comes later "
                                   "or does not exist")
-        multi = cls == "Concatenate"
+        multi = cls in more_layers.MULTI_INPUT
         if multi != isinstance(arg, list):
             raise FormatError(f"{path}: layer {name!r} takes {'a list of' if multi else 'one'} "
                               "input(s)")
         in_shape = [shapes[s] for s in srcs] if multi else shapes[srcs[0]]
         try:
             out_shape = tuple(obj.compute_output_shape(in_shape))
-            if multi and any(len(s) != 1 for s in in_shape):
+            if cls == "Concatenate" and any(len(s) != 1 for s in in_shape):
                 raise ValueError(f"Concatenate {name!r} joins (batch, features) inputs")
         except (ValueError, TypeError) as e:
             raise FormatError(f"{path}: {e}") from None
@@ -479,11 +429,12 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
 
 
 def _assign(pairs: list, path: str) -> None:
+    consumer = any(getattr(layer, "mask_consumer", False) for layer, _ in pairs)
     for layer, arrays in pairs:
         if type(layer).__name__ == "Embedding" and layer.mask_zero and arrays and \
-                np.any(arrays[0][0] != 0):
-            # Keras looks the padding row up (the mask only matters to mask-aware layers,
-            # which fastff lacks); fastff embeds padding as zeros
+                np.any(arrays[0][0] != 0) and not consumer:
+            # Keras looks the padding row up, and with no layer that reads the mask the
+            # looked-up row reaches the output; fastff embeds padding as zeros
             layer.mask_zero = False
             warnings.warn(f"{path}: Embedding {layer.name!r} has mask_zero=True and a nonzero "
                           "row 0; read with mask_zero=False so predictions match Keras",
@@ -624,8 +575,9 @@ def load_keras_weights(model: Any, path: str | os.PathLike[str]) -> None:
             if len(dss) != len(shapes):
                 raise FormatError(f"{path}: {group} holds {len(dss)} variables, layer "
                                   f"{layer.name!r} has {len(shapes)}")
-            pairs.append((layer, [h5.read(ds, s, f"{group}/vars/{i}")
-                                  for i, (ds, s) in enumerate(zip(dss, shapes))]))
+            pairs.append((layer, [h5.read(ds, a.shape, f"{group}/vars/{i}",
+                                          "iuf" if a.dtype.kind in "iu" else "f")
+                                  for i, (ds, a) in enumerate(zip(dss, arrays))]))
         for layer, arrays in pairs:
             for p, a in zip(layer.params, arrays):
                 p.assign(a.astype(p.value.dtype, copy=False))

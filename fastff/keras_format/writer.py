@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from fastff.keras_format import more_layers
 from fastff.keras_format.layout import (
-    ACTIVATIONS,
     CONFIG_NAME,
     KERAS_VERSION,
     LAYER_CLASSES,
@@ -24,59 +24,21 @@ from fastff.keras_format.layout import (
     layer_paths,
     optimizer_groups,
 )
-
-
-def _keras_obj(module: str, class_name: str, config: Any) -> dict:
-    return {"module": module, "class_name": class_name, "config": config,
-            "registered_name": None}
-
-
-def _policy(dtype: np.dtype) -> dict:
-    return _keras_obj("keras", "DTypePolicy", {"name": np.dtype(dtype).name})
-
-
-def _keras_activation(layer: Any) -> str:
-    act = layer.activation
-    if not act.builtin or act.name not in ACTIVATIONS:
-        raise ValueError(f"save_keras: layer {layer.name!r} uses the activation {act.name!r}, "
-                         "which has no Keras 3 name")
-    from fastff import activations
-
-    if activations.serialize(act) != act.name:  # a non-default parameter
-        raise ValueError(f"save_keras: layer {layer.name!r}: {act!r} has a non-default "
-                         "parameter, which a Keras activation name cannot hold")
-    return act.name
-
-
-def _keras_init(init: Any) -> dict:
-    from fastff import initializers
-
-    spec = initializers.serialize(init)
-    return _keras_obj("keras.initializers", spec["class_name"], spec["config"])
-
-
-def _keras_reg(reg: Any) -> dict | None:
-    from fastff import regularizers
-
-    spec = regularizers.serialize(reg)
-    return None if spec is None else _keras_obj("keras.regularizers", spec["class_name"],
-                                                spec["config"])
-
-
-def _keras_constraint(constraint: Any) -> dict | None:
-    """A fastff constraint as Keras serializes it (the same classes and configs)."""
-    from fastff import constraints
-
-    try:
-        return constraints.serialize(constraint)
-    except ValueError as e:
-        raise ValueError(f"save_keras: {e}") from None
+from fastff.keras_format.serial import keras_activation as _keras_activation
+from fastff.keras_format.serial import keras_constraint as _keras_constraint
+from fastff.keras_format.serial import keras_init as _keras_init
+from fastff.keras_format.serial import keras_obj as _keras_obj
+from fastff.keras_format.serial import keras_reg as _keras_reg
+from fastff.keras_format.serial import policy as _policy
 
 
 def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
     """(Keras class name, Keras config) of a fastff layer; refuses what Keras lacks."""
     cls = type(layer).__name__
     base = {"name": layer.name, "trainable": bool(layer.trainable), "dtype": _policy(dtype)}
+    extra = more_layers.write_config(layer, base)
+    if extra is not None:
+        return extra
     if cls == "Dense":
         return "Dense", {**base, "units": layer.units, "activation": _keras_activation(layer),
                          "use_bias": layer.use_bias,
@@ -88,7 +50,9 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
                          "bias_constraint": _keras_constraint(layer.bias_constraint),
                          "quantization_config": None}
     if cls == "Dropout":
-        return "Dropout", {**base, "rate": layer.rate, "seed": layer.seed, "noise_shape": None}
+        return "Dropout", {**base, "rate": layer.rate, "seed": layer.seed,
+                           "noise_shape": None if layer.noise_shape is None
+                           else list(layer.noise_shape)}
     if cls == "Activation":
         return "Activation", {**base, "activation": _keras_activation(layer)}
     if cls == "Flatten":
@@ -136,8 +100,9 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
             "synchronized": layer.synchronized, "renorm": False, "renorm_clipping": None,
             "renorm_momentum": 0.99}
     raise ValueError(f"save_keras: layer {layer.name!r} ({cls}) has no Keras 3 equivalent; "
-                     f"supported: {', '.join(LAYER_CLASSES[1:])}. fastff's own format keeps "
-                     "every layer (custom ones too): use a name without .keras/.weights.h5, "
+                     f"supported: {', '.join(LAYER_CLASSES[1:] + more_layers.CLASSES)}. "
+                     "fastff's own format keeps every layer (custom ones too): use a name "
+                     "without .keras/.weights.h5, "
                      "e.g. model.save('model.fastff') or save_weights('model.weights.fastff')")
 
 
@@ -149,7 +114,7 @@ def _layer_weights(layer: Any) -> list[np.ndarray]:
     arrays = [np.array(to_host(p.value)) for p in layer.params]
     if type(layer).__name__ == "Embedding" and layer.mask_zero and arrays:
         arrays[0][0] = 0
-    return arrays
+    return more_layers.write_weights(layer, arrays)
 
 
 def _input_config(name: str, shape: tuple, dtype: np.dtype) -> dict:
@@ -178,7 +143,7 @@ def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], li
         for layer in ordered:
             cls, cfg = _layer_config(layer, dtype)
             spec = _keras_obj("keras.layers", cls, cfg)
-            if cls not in WEIGHTLESS:
+            if cls not in WEIGHTLESS and (cls not in more_layers.CLASSES or layer.params):
                 spec["build_config"] = {"input_shape": [None, *shape]}
             layer_cfgs.append(spec)
             shape = layer.compute_output_shape(shape)
@@ -214,7 +179,7 @@ def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], li
                 spec = _keras_obj("keras.layers", cls, cfg)
                 args = [_tensor(names[r], shapes[r], dts[r]) for r in refs]
                 in_shapes = [[None, *shapes[r]] for r in refs]
-                multi = cls == "Concatenate"
+                multi = cls in more_layers.MULTI_INPUT
                 spec["build_config"] = {"input_shape": in_shapes if multi else in_shapes[0]}
                 spec.update(name=layer.name,
                             inbound_nodes=[{"args": [args] if multi else args, "kwargs": {}}])
