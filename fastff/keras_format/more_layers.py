@@ -101,9 +101,10 @@ def write_config(layer: Any, base: dict) -> tuple[str, dict] | None:
 
 
 def write_weights(layer: Any, arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """The arrays as Keras stores them (``Normalization``'s ``count`` is an int64)."""
+    """The arrays as Keras stores them (``Normalization``'s ``count`` is an int64 scalar;
+    fastff keeps it as a one-element float)."""
     if type(layer).__name__ == "Normalization" and len(arrays) == 3:
-        arrays[2] = np.asarray(np.rint(arrays[2]), dtype=np.int64)
+        arrays[2] = np.asarray(np.rint(arrays[2]), dtype=np.int64).reshape(())
     return arrays
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.keras_format import more_layers
+from fastff.keras_format import mask_ops, more_layers
 from fastff.keras_format.archive import H5Weights, read_zip
 from fastff.keras_format.fields import activation as _activation
 from fastff.keras_format.fields import dim as _dim
@@ -342,10 +342,22 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
     built = []
     order = []
     pending = []
+    ops: dict[str, tuple] = {}  # Keras's mask operations (mask_ops), by name
+    graph: dict[str, tuple] = {}  # layer name -> (fastff layer, source names)
     for spec in specs:
+        if isinstance(spec, dict) and spec.get("class_name") in mask_ops.MASK_OPS:
+            name = spec.get("name")
+            if not isinstance(name, str) or name in shapes or name in ops:
+                raise FormatError(f"{path}: layer names must be unique strings, got {name!r}")
+            ops[name] = op = mask_ops.parse(spec, _history, path)
+            if op[1] not in shapes and op[1] not in ops:
+                raise FormatError(f"{path}: operation {name!r} reads {op[1]!r}, which comes "
+                                  "later or does not exist")
+            continue
         cls, obj, lcfg = _build_layer(spec, path)
         name = spec.get("name") or lcfg.get("name")
-        if not isinstance(name, str) or name in shapes or name in [p[0] for p in pending]:
+        if not isinstance(name, str) or name in shapes or name in ops or \
+                name in [p[0] for p in pending]:
             raise FormatError(f"{path}: layer names must be unique strings, got {name!r}")
         nodes = spec.get("inbound_nodes", [])
         if not isinstance(nodes, list):
@@ -361,6 +373,11 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
             raise FormatError(f"{path}: layer {name!r} is called {len(nodes)} times; fastff "
                               "supports layers called once")
         args, kwargs = nodes[0].get("args"), nodes[0].get("kwargs") or {}
+        mask = kwargs.get("mask") if isinstance(kwargs, dict) else None
+        if isinstance(mask, dict) and getattr(obj, "mask_consumer", False):
+            kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        else:
+            mask = None
         if not isinstance(args, list) or len(args) != 1 or not isinstance(kwargs, dict) or \
                 any(k not in ("mask", "training") or v not in (None, False)
                     for k, v in kwargs.items()):
@@ -369,6 +386,9 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
         arg = args[0]
         srcs = [_history(a, path) for a in arg] if isinstance(arg, list) \
             else [_history(arg, path)]
+        if mask is not None:
+            mask_ops.check_mask(_history(mask, path), ops, graph, srcs[0], name, path)
+        graph[name] = (obj, srcs)
         for s in srcs:
             if s not in shapes:
                 raise FormatError(f"{path}: layer {name!r} reads {s!r}, which comes later "
@@ -440,7 +460,7 @@ def _assign(pairs: list, path: str) -> None:
                           "row 0; read with mask_zero=False so predictions match Keras",
                           stacklevel=4)
         for p, a in zip(layer.params, arrays):
-            p.assign(a.astype(p.value.dtype, copy=False))
+            p.assign(a.astype(p.value.dtype, copy=False).reshape(p.shape))
 
 
 def _model_from(doc: Any, h5: H5Weights, path: str) -> tuple[Any, list]:
@@ -496,11 +516,11 @@ def _compile(model: Any, cfg: Any, h5: H5Weights, path: str, trainable: list) ->
 
 def _restore_optimizer(model: Any, h5: H5Weights, path: str, trainable: list) -> None:
     dss = h5.datasets("optimizer")
-    if not dss:
-        return
     opt = model.optimizer
     groups = optimizer_groups(opt)
     per_var = sum(len(g) for g in groups or [])
+    if not dss or (len(dss) <= 2 and per_var and trainable):
+        return  # none saved, or Keras never built it (iterations and learning rate only)
     n_scalar = len(dss) - per_var * len(trainable)
     if groups is None or n_scalar not in (1, 2):
         warnings.warn(f"{path}: the {len(dss)} optimizer variables do not match fastff's "
@@ -580,6 +600,6 @@ def load_keras_weights(model: Any, path: str | os.PathLike[str]) -> None:
                                   for i, (ds, a) in enumerate(zip(dss, arrays))]))
         for layer, arrays in pairs:
             for p, a in zip(layer.params, arrays):
-                p.assign(a.astype(p.value.dtype, copy=False))
+                p.assign(a.astype(p.value.dtype, copy=False).reshape(p.shape))
     finally:
         h5.close()
