@@ -25,8 +25,8 @@ from fastff.keras_format.layout import (
     MAX_WEIGHTS,
     is_keras_zip,
     layer_paths,
+    next_path,
     optimizer_groups,
-    ordered_layers,
 )
 from fastff.keras_format.writer import model_spec
 from fastff.saving import FormatError
@@ -275,13 +275,33 @@ def _read_layer_weights(h5: H5Weights, group: str, layer: Any, in_shape: Any,
             for i, (ds, (s, kinds)) in enumerate(zip(dss, shapes))]
 
 
-def _sequential(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
+_MAX_NESTING = 8  # models used as layers inside models
+
+
+def _nested(spec: Any, path: str, depth: int) -> bool:
+    """Is ``spec`` a Keras ``Sequential`` used as a layer (checked)?"""
+    if not (isinstance(spec, dict) and spec.get("class_name") == "Sequential"):
+        return False
+    if spec.get("module") not in (None, "keras", "keras.models") or \
+            spec.get("registered_name") not in (None, "Sequential"):
+        raise FormatError(f"{path}: a nested Sequential must be Keras's own class")
+    if depth >= _MAX_NESTING:
+        raise FormatError(f"{path}: models nest deeper than {_MAX_NESTING} levels")
+    return True
+
+
+def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
+                used: list[int] | None = None, depth: int = 0) -> tuple[Any, list]:
+    """A Sequential and its ``[(layer, arrays)]``; a nested one (a Sequential used as a
+    layer) reads its layers' weights under ``<prefix>layers/...``."""
     import fastff
     from fastff.layers import Input
+    from fastff.nested import as_layer
 
     cfg = _get(doc, "config", dict, path, "the model")
     specs = _get(cfg, "layers", list, path, "Sequential config")
-    built = [_build_layer(s, path) for s in specs]
+    built = [("Sequential", s, _get(s, "config", dict, path, "a nested Sequential"))
+             if _nested(s, path, depth) else _build_layer(s, path) for s in specs]
     inp = None
     if built and built[0][0] == "InputLayer":
         inp = built.pop(0)[1]
@@ -296,22 +316,39 @@ def _sequential(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
     layers = [la for _, la, _ in built]
     dtype = next((_policy_dtype(c, path, "a layer") for _, _, c in built
                   if _policy_dtype(c, path, "a layer")), None) or "float32"
-    # every weight checked against the file before any model (and its arrays) exists
-    weights: list[list[np.ndarray]] = []
+    # every weight checked against the file before the model (and its arrays) exists
+    pairs: list = []
     shape: Any = tuple(inp["shape"])
-    used = [0]
-    for group, layer in zip(layer_paths([c for c, _, _ in built]), layers):
+    used = [0] if used is None else used
+    for i, (group, (cls, layer, _)) in enumerate(zip(layer_paths([c for c, _, _ in built]),
+                                                     built)):
+        group = prefix + group
         try:
-            weights.append(_read_layer_weights(h5, group, layer, shape, used))
+            if cls == "Sequential":
+                if h5.datasets(group):
+                    raise FormatError(f"{path}: {group} holds variables, a model has none "
+                                      "of its own")
+                inner, inner_pairs = _sequential(layer, h5, path, group + "/", used,
+                                                 depth + 1)
+                layer = layers[i] = as_layer(inner)
+                if tuple(inner._input_shape) != shape:
+                    raise FormatError(f"{path}: the nested model {inner.name!r} expects "
+                                      f"inputs of shape {(None, *inner._input_shape)}, it "
+                                      f"gets {(None, *shape)}")
+                pairs.extend(inner_pairs)
+            else:
+                pairs.append((layer, _read_layer_weights(h5, group, layer, shape, used)))
             shape = tuple(layer.compute_output_shape(shape))
         except ValueError as e:
+            if isinstance(e, FormatError):
+                raise
             raise FormatError(f"{path}: {e}") from None
     int_ids = np.dtype(inp["dtype"]).kind in "iu"
     first = [Input(shape=inp["shape"], name=inp["name"],
                    dtype=inp["dtype"] if int_ids else None)]
     model = fastff.Sequential(first + layers, name=cfg.get("name") if isinstance(
         cfg.get("name"), str) else None, dtype=dtype)
-    return model, list(zip(layers, weights))
+    return model, pairs
 
 
 def _history(arg: Any, path: str) -> str:
@@ -344,6 +381,10 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
     pending = []
     ops: dict[str, tuple] = {}  # Keras's mask operations (mask_ops), by name
     graph: dict[str, tuple] = {}  # layer name -> (fastff layer, source names)
+    groups: list[str] = []  # each layer's H5 group
+    counter: dict[str, int] = {}
+    used = [0]
+    nested: dict[int, list] = {}  # position -> a nested Sequential's (layer, arrays)
     for spec in specs:
         if isinstance(spec, dict) and spec.get("class_name") in mask_ops.MASK_OPS:
             name = spec.get("name")
@@ -354,7 +395,10 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
                 raise FormatError(f"{path}: operation {name!r} reads {op[1]!r}, which comes "
                                   "later or does not exist")
             continue
-        cls, obj, lcfg = _build_layer(spec, path)
+        if _nested(spec, path, 0):
+            cls, obj, lcfg = "Sequential", None, _get(spec, "config", dict, path, "a model")
+        else:
+            cls, obj, lcfg = _build_layer(spec, path)
         name = spec.get("name") or lcfg.get("name")
         if not isinstance(name, str) or name in shapes or name in ops or \
                 name in [p[0] for p in pending]:
@@ -363,6 +407,7 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
         if not isinstance(nodes, list):
             raise FormatError(f"{path}: layer {name!r}: inbound_nodes must be a list")
         order.append(cls)
+        groups.append(next_path(counter, cls))
         if cls == "InputLayer":
             t = Input(shape=obj["shape"], name=name,
                       dtype=obj["dtype"] if np.dtype(obj["dtype"]).kind in "iu" else None)
@@ -388,6 +433,18 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
             else [_history(arg, path)]
         if mask is not None:
             mask_ops.check_mask(_history(mask, path), ops, graph, srcs[0], name, path)
+        if cls == "Sequential":
+            from fastff.nested import as_layer
+
+            if h5.datasets(groups[-1]):
+                raise FormatError(f"{path}: {groups[-1]} holds variables, a model has none "
+                                  "of its own")
+            inner, nested[len(built)] = _sequential(spec, h5, path, groups[-1] + "/", used, 1)
+            obj = as_layer(inner)
+            if len(srcs) != 1 or srcs[0] not in shapes or \
+                    tuple(inner._input_shape) != shapes[srcs[0]]:
+                raise FormatError(f"{path}: the nested model {name!r} takes one input of "
+                                  f"shape {(None, *inner._input_shape)}")
         graph[name] = (obj, srcs)
         for s in srcs:
             if s not in shapes:
@@ -408,11 +465,14 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
         built.append((cls, obj, in_shape))
         pending.append((name, obj, srcs, multi))
     # weights checked against the file before any model exists
-    weights, used = [], [0]
-    for group, (_cls, obj, in_shape) in zip(layer_paths(order), built):
+    weights: list = []
+    for pos, (group, (_cls, obj, in_shape)) in enumerate(zip(groups, built)):
         if obj is None:
             if h5.datasets(group):
                 raise FormatError(f"{path}: {group} holds variables, an InputLayer has none")
+            continue
+        if pos in nested:
+            weights.extend(nested[pos])
             continue
         try:
             weights.append((obj, _read_layer_weights(h5, group, obj, in_shape, used)))
@@ -589,7 +649,9 @@ def load_keras_weights(model: Any, path: str | os.PathLike[str]) -> None:
     try:
         _, stores, _ = model_spec(model)
         pairs = []
-        for (group, arrays), layer in zip(stores, ordered_layers(model)):
+        for group, arrays, layer in stores:
+            if layer is None:  # a nested model's own group (its layers follow)
+                continue
             shapes = [a.shape for a in arrays]
             dss = h5.datasets(group)
             if len(dss) != len(shapes):

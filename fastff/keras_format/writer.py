@@ -128,30 +128,70 @@ def _tensor(name: str, shape: tuple, dtype: np.dtype) -> dict:
                        "keras_history": [name, 0, 0]}}
 
 
-def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], list]:
-    """(config.json's document, [(H5 path, arrays)], trainable params in Keras's order)."""
+def _is_nested(layer: Any) -> bool:
+    return type(layer).__name__ == "NestedModel"
+
+
+def _layer_spec(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
+    """(Keras class, the layer's Keras object): a ``Sequential`` used as a layer is written
+    as Keras writes it, its whole config inline."""
+    if _is_nested(layer):
+        if layer._inner_graph is not None:
+            raise ValueError(f"save_keras: layer {layer.name!r} is a functional model used as "
+                             "a layer, which the .keras writer does not support yet (a "
+                             "Sequential used as a layer is); use fastff's format")
+        return "Sequential", _sequential_doc(layer.model, dtype)
+    cls, cfg = _layer_config(layer, dtype)
+    return cls, _keras_obj("keras.layers", cls, cfg)
+
+
+def _sequential_doc(model: Any, dtype: np.dtype) -> dict:
+    first = model._layers[0]
+    in_dtype = np.dtype(getattr(first, "input_dtype", None) or dtype)
+    inp = getattr(model, "_input_layer", None)
+    layer_cfgs = [_keras_obj("keras.layers", "InputLayer", _input_config(
+        inp.name if inp is not None else "input_layer", model._input_shape, in_dtype))]
+    shape: Any = tuple(model._input_shape)
+    for layer in model._layers:
+        cls, spec = _layer_spec(layer, dtype)
+        if cls not in WEIGHTLESS and (cls not in more_layers.CLASSES or layer.params):
+            spec["build_config"] = {"input_shape": [None, *shape]}
+        layer_cfgs.append(spec)
+        shape = layer.compute_output_shape(shape)
+    config = {"name": model.name, "trainable": bool(model.trainable),
+              "dtype": _policy(dtype), "layers": layer_cfgs,
+              "build_input_shape": [None, *model._input_shape]}
+    doc = _keras_obj("keras", "Sequential", config)
+    doc["build_config"] = {"input_shape": [None, *model._input_shape]}
+    return doc
+
+
+def _stores(prefix: str, ordered: list, dtype: np.dtype) -> list[tuple[str, list, Any]]:
+    """``(H5 group, arrays, layer)`` per layer in Keras's order; a nested Sequential's
+    layers under ``<its group>/layers/...`` (an empty group for the model itself)."""
+    classes = ["InputLayer" if type(la).__name__ == "Input" else _layer_spec(la, dtype)[0]
+               for la in ordered]
+    out: list[tuple[str, list, Any]] = []
+    for path, la in zip(layer_paths(classes), ordered):
+        path = prefix + path
+        if type(la).__name__ == "Input":
+            out.append((path, [], la))
+        elif _is_nested(la):
+            out.append((path, [], None))
+            out.extend(_stores(path + "/", list(la.model._layers), dtype))
+        else:
+            out.append((path, _layer_weights(la), la))
+    return out
+
+
+def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray], Any]], list]:
+    """(config.json's document, [(H5 path, arrays, fastff layer or None)], trainable params
+    in Keras's order)."""
     dtype = np.dtype(model.dtype)
     graph = getattr(model, "_graph", None)
     if graph is None:
-        first = model._layers[0]
-        in_dtype = np.dtype(getattr(first, "input_dtype", None) or dtype)
-        inp = getattr(model, "_input_layer", None)
-        layer_cfgs = [_keras_obj("keras.layers", "InputLayer", _input_config(
-            inp.name if inp is not None else "input_layer", model._input_shape, in_dtype))]
-        shape: Any = tuple(model._input_shape)
+        doc = _sequential_doc(model, dtype)
         ordered = list(model._layers)
-        for layer in ordered:
-            cls, cfg = _layer_config(layer, dtype)
-            spec = _keras_obj("keras.layers", cls, cfg)
-            if cls not in WEIGHTLESS and (cls not in more_layers.CLASSES or layer.params):
-                spec["build_config"] = {"input_shape": [None, *shape]}
-            layer_cfgs.append(spec)
-            shape = layer.compute_output_shape(shape)
-        config = {"name": model.name, "trainable": bool(model.trainable),
-                  "dtype": _policy(dtype), "layers": layer_cfgs,
-                  "build_input_shape": [None, *model._input_shape]}
-        doc = _keras_obj("keras", "Sequential", config)
-        doc["build_config"] = {"input_shape": [None, *model._input_shape]}
     else:
         if not graph.simple:
             raise NotImplementedError("saving a functional Model with several outputs or "
@@ -175,8 +215,7 @@ def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], li
                 ordered.append(graph.sources[i])
             else:
                 layer, refs = graph.nodes[op]
-                cls, cfg = _layer_config(layer, dtype)
-                spec = _keras_obj("keras.layers", cls, cfg)
+                cls, spec = _layer_spec(layer, dtype)
                 args = [_tensor(names[r], shapes[r], dts[r]) for r in refs]
                 in_shapes = [[None, *shapes[r]] for r in refs]
                 multi = cls in more_layers.MULTI_INPUT
@@ -194,12 +233,10 @@ def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], li
         doc["registered_name"] = "Functional"
         doc["build_config"] = {"input_shape": None}
     with_vars = [la for la in ordered if type(la).__name__ not in ("Input",)]
-    keras_classes = ["InputLayer" if type(la).__name__ == "Input" else
-                     _layer_config(la, dtype)[0] for la in ordered]
-    stores = [(path, [] if type(la).__name__ == "Input" else _layer_weights(la))
-              for path, la in zip(layer_paths(keras_classes), ordered)]
+    stores = _stores("", ordered, dtype)
     trainable = [p for la in with_vars if model.trainable and la.trainable
-                 for p in la.params if p.trainable]
+                 for p in (la.trainable_params if _is_nested(la) else la.params)
+                 if p.trainable]
     return doc, stores, trainable
 
 
@@ -259,13 +296,13 @@ def _optimizer_vars(model: Any, trainable: list) -> list[np.ndarray]:
     return out
 
 
-def _write_h5(f: Any, stores: list[tuple[str, list[np.ndarray]]], root_name: str,
+def _write_h5(f: Any, stores: list[tuple[str, list[np.ndarray], Any]], root_name: str,
               optimizer: list[np.ndarray] | None, opt_name: str = "") -> None:
     import h5py
 
     h5 = h5py.File(f, "w")
     try:
-        for path, arrays in stores:
+        for path, arrays, _ in stores:
             group = h5.create_group(path).create_group("vars")
             group.attrs["name"] = path.rsplit("/", 1)[-1]
             for i, a in enumerate(arrays):
