@@ -318,6 +318,14 @@ def test_nested_layout_and_refusals(tmp_path):
     with pytest.raises(FormatError, match="nested Sequential"):
         load_model(_edit(tmp_path / "n.keras", tmp_path / "c.keras", custom))
 
+    # an inner Sequential without an Input of its own takes the shape it was built with
+    inner = fastff.Sequential([L.Dense(3), L.Dense(2)], name="no_input")
+    outer = fastff.Sequential([L.Input(shape=(4,)), inner, L.Dense(1)])
+    outer.save(tmp_path / "i.keras")
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)
+    np.testing.assert_array_equal(load_model(tmp_path / "i.keras").predict(x, verbose=0),
+                                  outer.predict(x, verbose=0))
+
     a = L.Input(shape=(4,))
     fun_inner = fastff.Model(a, L.Dense(2)(a), name="fun_inner")
     outer = fastff.Sequential([L.Input(shape=(4,)), fun_inner, L.Dense(1)])

@@ -140,18 +140,23 @@ def _layer_spec(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
             raise ValueError(f"save_keras: layer {layer.name!r} is a functional model used as "
                              "a layer, which the .keras writer does not support yet (a "
                              "Sequential used as a layer is); use fastff's format")
-        return "Sequential", _sequential_doc(layer.model, dtype)
+        inner = layer.model
+        shape = inner._input_shape if inner._input_shape is not None else layer.input_shape
+        return "Sequential", _sequential_doc(inner, dtype, tuple(shape))
     cls, cfg = _layer_config(layer, dtype)
     return cls, _keras_obj("keras.layers", cls, cfg)
 
 
-def _sequential_doc(model: Any, dtype: np.dtype) -> dict:
+def _sequential_doc(model: Any, dtype: np.dtype, in_shape: tuple | None = None) -> dict:
+    """A Sequential's Keras object (``in_shape``: its input shape when it was built as a
+    layer of another model without an ``Input`` of its own)."""
     first = model._layers[0]
     in_dtype = np.dtype(getattr(first, "input_dtype", None) or dtype)
     inp = getattr(model, "_input_layer", None)
+    in_shape = tuple(model._input_shape) if in_shape is None else in_shape
     layer_cfgs = [_keras_obj("keras.layers", "InputLayer", _input_config(
-        inp.name if inp is not None else "input_layer", model._input_shape, in_dtype))]
-    shape: Any = tuple(model._input_shape)
+        inp.name if inp is not None else "input_layer", in_shape, in_dtype))]
+    shape: Any = in_shape
     for layer in model._layers:
         cls, spec = _layer_spec(layer, dtype)
         if cls not in WEIGHTLESS and (cls not in more_layers.CLASSES or layer.params):
@@ -160,9 +165,9 @@ def _sequential_doc(model: Any, dtype: np.dtype) -> dict:
         shape = layer.compute_output_shape(shape)
     config = {"name": model.name, "trainable": bool(model.trainable),
               "dtype": _policy(dtype), "layers": layer_cfgs,
-              "build_input_shape": [None, *model._input_shape]}
+              "build_input_shape": [None, *in_shape]}
     doc = _keras_obj("keras", "Sequential", config)
-    doc["build_config"] = {"input_shape": [None, *model._input_shape]}
+    doc["build_config"] = {"input_shape": [None, *in_shape]}
     return doc
 
 
