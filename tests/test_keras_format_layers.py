@@ -265,30 +265,41 @@ def test_normalization_count_checked_against_the_file(tmp_path):
         load_model(tmp_path / "bad.keras")
 
 
+def _fuzz(path, tmp_path, seed, rounds=25):
+    """JSON edits of a file's layer configs and call arguments: each load works or raises
+    FormatError (never another exception); returns how many were refused."""
+    rng = random.Random(seed)
+    with zipfile.ZipFile(path) as z:
+        config = json.loads(z.read("config.json"))
+        weights = z.read("model.weights.h5")
+    refused = 0
+    for _ in range(rounds):
+        doc = json.loads(json.dumps(config))
+        layer = rng.choice(doc["config"]["layers"][1:])
+        value = rng.choice([None, -1, 0, 1 << 40, "x", [], {}, [None], 2.5, True, [1, 2, 3],
+                            float("nan"), {"class_name": "__keras_tensor__", "config": {}}])
+        if layer.get("inbound_nodes") and rng.random() < 0.3:
+            node = layer["inbound_nodes"][0]
+            node[rng.choice(["args", "kwargs"])] = value if rng.random() < 0.5 else \
+                {"mask": value}
+        else:
+            layer["config"][rng.choice(sorted(layer["config"]))] = value
+        bad = tmp_path / "fuzz.keras"
+        with zipfile.ZipFile(bad, "w") as z:
+            z.writestr("config.json", json.dumps(doc))
+            z.writestr("model.weights.h5", weights)
+        try:
+            keras_format.load_keras(bad, compile=False)
+        except FormatError:
+            refused += 1
+    return refused
+
+
 def test_mutated_configs_load_or_raise_format_error(tmp_path):
-    rng = random.Random(99)
-    for name in ("preprocessing", "merges"):
+    for i, name in enumerate(("preprocessing", "merges", "nested_functional")):
         model, _ = MODELS[name](np.random.default_rng(0))
         model.save(tmp_path / f"{name}.keras")
-        with zipfile.ZipFile(tmp_path / f"{name}.keras") as z:
-            config = json.loads(z.read("config.json"))
-            weights = z.read("model.weights.h5")
-        refused = 0
-        for _ in range(25):
-            doc = json.loads(json.dumps(config))
-            layer = rng.choice(doc["config"]["layers"][1:])
-            key = rng.choice(sorted(layer["config"]))
-            layer["config"][key] = rng.choice([None, -1, 0, 1 << 40, "x", [], {}, [None], 2.5,
-                                               True, [1, 2, 3], float("nan")])
-            path = tmp_path / "fuzz.keras"
-            with zipfile.ZipFile(path, "w") as z:
-                z.writestr("config.json", json.dumps(doc))
-                z.writestr("model.weights.h5", weights)
-            try:
-                keras_format.load_keras(path, compile=False)
-            except FormatError:
-                refused += 1
-        assert refused > 5
+        assert _fuzz(tmp_path / f"{name}.keras", tmp_path, 99 + i) > 5
 
 
 def test_nested_layout_and_refusals(tmp_path):
@@ -362,6 +373,9 @@ def test_both_ways_through_keras(tmp_path):
         model = load_model(tmp_path / f"k_{name}.keras")
         np.testing.assert_allclose(model.predict(_x(_inputs(data)), verbose=0), data["y"],
                                    rtol=1e-6, atol=1e-6, err_msg=name)
+    # Keras's files (with its mask operations and nested groups) under mutation
+    for i, name in enumerate(("merges", "nested_functional")):
+        assert _fuzz(tmp_path / f"k_{name}.keras", tmp_path, 7 + i, rounds=20) > 4
     # Keras's masked Embedding keeps a nonzero row 0: read with its mask (the pooling
     # consumes it), not with mask_zero=False
     emb = load_model(tmp_path / "k_masked_embedding.keras").layers[0]
