@@ -352,6 +352,9 @@ def test_lookup_layers_refused_on_save(tmp_path):
     with pytest.raises(ValueError, match="ids.*IntegerLookup"):
         model.save(tmp_path / "lookup.keras")
     assert not (tmp_path / "lookup.keras").exists()
+    noisy = fastff.Sequential([L.Input(shape=(2,)), L.GaussianNoise(2.0, name="noise")])
+    with pytest.raises(ValueError, match="noise.*stddev"):
+        noisy.save(tmp_path / "noise.keras")
 
 
 # ------------------------------------------------------------------ with real Keras 3

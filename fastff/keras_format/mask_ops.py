@@ -71,11 +71,10 @@ def check_mask(mask: str, ops: dict, layers: dict, source: str, consumer: str,
             break
         node = srcs[0]
 
-    def resolve(name: str) -> tuple:
-        op = ops[name]
-        return ("any", resolve(op[1])) if op[0] == "any" and op[1] in ops else op
-
-    got = resolve(mask) if mask in ops else None
+    got = ops.get(mask)
+    if got is not None and got[0] == "any":  # any(not_equal(x, v)): one level, no chains
+        inner = ops.get(got[1])
+        got = ("any", inner) if inner is not None and inner[0] == "ne" else None
     if expected is None or got != expected:
         raise FormatError(f"{path}: layer {consumer!r} is called with a mask fastff does not "
                           f"derive for its input {source!r} (fastff passes the masks of "

@@ -86,6 +86,9 @@ def write_config(layer: Any, base: dict) -> tuple[str, dict] | None:
                      "epsilon": layer.epsilon, "output_mode": layer.output_mode,
                      "sparse": layer.sparse, **base}
     if cls == "GaussianNoise":
+        if layer.stddev > 1.0:  # Keras's constructor refuses it
+            raise ValueError(f"save_keras: layer {layer.name!r} (GaussianNoise): stddev="
+                             f"{layer.stddev} is over 1, which Keras 3 refuses")
         return cls, {**base, "stddev": layer.stddev, "seed": layer.seed}
     if cls == "GaussianDropout":
         return cls, {**base, "rate": layer.rate, "seed": layer.seed}
@@ -132,9 +135,9 @@ def _noise_shape(cfg: dict, path: str, what: str) -> tuple | None:
 
 
 def _data_format(cfg: dict, path: str, what: str) -> str:
-    v = cfg.get("data_format") or "channels_last"
-    return choice({"data_format": v}, "data_format", "channels_last",
-                  ("channels_last", "channels_first"), path, what)
+    v = cfg.get("data_format")
+    return choice({"data_format": "channels_last" if v is None else v}, "data_format",
+                  "channels_last", ("channels_last", "channels_first"), path, what)
 
 
 def build(cls: str, cfg: dict, path: str, what: str, common: dict) -> Any:
