@@ -95,9 +95,21 @@ def nested_functional(rng):
     return m, [rng.standard_normal((5, 4)).astype(np.float32)]
 
 
+def nested_graph(rng):
+    """A functional model (branching, with a Sequential inside) used as a layer of a
+    Sequential."""
+    i = L.Input(shape=(4,), name="ii")
+    deep = fastff.Sequential([L.Input(shape=(4,)), L.Dense(3, activation="tanh")], name="deep_seq")
+    branch = L.Concatenate()([deep(i), L.Dense(2)(i)])
+    graph = fastff.Model(i, L.Dense(2)(branch), name="graph")
+    m = fastff.Sequential([L.Input(shape=(4,)), graph, L.Dense(1)])
+    return m, [rng.standard_normal((5, 4)).astype(np.float32)]
+
+
 MODELS = {"preprocessing": preprocessing, "binning": binning,
           "masked_embedding": masked_embedding, "repeat": repeat, "merges": merges,
-          "nested_sequential": nested_sequential, "nested_functional": nested_functional}
+          "nested_sequential": nested_sequential, "nested_functional": nested_functional,
+          "nested_graph": nested_graph}
 
 
 def _x(xs):
@@ -337,10 +349,11 @@ def test_nested_layout_and_refusals(tmp_path):
     np.testing.assert_array_equal(load_model(tmp_path / "i.keras").predict(x, verbose=0),
                                   outer.predict(x, verbose=0))
 
-    a = L.Input(shape=(4,))
-    fun_inner = fastff.Model(a, L.Dense(2)(a), name="fun_inner")
-    outer = fastff.Sequential([L.Input(shape=(4,)), fun_inner, L.Dense(1)])
-    with pytest.raises(ValueError, match="fun_inner.*functional model used as a layer"):
+    a, b = L.Input(shape=(4,)), L.Input(shape=(2,))
+    two = fastff.Model([a, b], L.Dense(2)(L.Concatenate()([a, b])), name="two_inputs")
+    c, d = L.Input(shape=(4,)), L.Input(shape=(2,))
+    outer = fastff.Model([c, d], L.Dense(1)(two([c, d])))
+    with pytest.raises(ValueError, match="two_inputs.*several inputs"):
         outer.save(tmp_path / "f.keras")
     assert not (tmp_path / "f.keras").exists()
 

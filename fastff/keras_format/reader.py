@@ -278,16 +278,42 @@ def _read_layer_weights(h5: H5Weights, group: str, layer: Any, in_shape: Any,
 _MAX_NESTING = 8  # models used as layers inside models
 
 
+_MODULES = {"Sequential": (None, "keras", "keras.models", "keras.src.models.sequential"),
+            "Functional": (None, "keras.src.models.functional", "keras.models")}
+
+
 def _nested(spec: Any, path: str, depth: int) -> bool:
-    """Is ``spec`` a Keras ``Sequential`` used as a layer (checked)?"""
-    if not (isinstance(spec, dict) and spec.get("class_name") == "Sequential"):
+    """Is ``spec`` a Keras model (``Sequential`` or ``Functional``) used as a layer
+    (checked)?"""
+    cls = spec.get("class_name") if isinstance(spec, dict) else None
+    if cls not in _MODULES:
         return False
-    if spec.get("module") not in (None, "keras", "keras.models") or \
-            spec.get("registered_name") not in (None, "Sequential"):
-        raise FormatError(f"{path}: a nested Sequential must be Keras's own class")
+    if spec.get("module") not in _MODULES[cls] or \
+            spec.get("registered_name") not in (None, cls):
+        raise FormatError(f"{path}: a nested {cls} must be Keras's own class")
     if depth >= _MAX_NESTING:
         raise FormatError(f"{path}: models nest deeper than {_MAX_NESTING} levels")
     return True
+
+
+def _inner_input_shape(inner: Any, path: str) -> tuple:
+    """The one per-sample input shape of a model read as a layer."""
+    inputs = getattr(inner, "_model_inputs", None)
+    if inputs is None:
+        return tuple(inner._input_shape)
+    if len(inputs) != 1:
+        raise FormatError(f"{path}: the nested model {inner.name!r} has {len(inputs)} inputs; "
+                          "fastff reads nested models of one input")
+    return tuple(inputs[0].input_shape_decl)
+
+
+def _inner_model(cls: str, spec: dict, h5: H5Weights, path: str, group: str,
+                 used: list[int], depth: int) -> tuple[Any, list]:
+    """A nested model (its layers' weights under ``<group>/layers/...``) and its pairs."""
+    if h5.datasets(group):
+        raise FormatError(f"{path}: {group} holds variables, a model has none of its own")
+    reader = _sequential if cls == "Sequential" else _functional
+    return reader(spec, h5, path, group + "/", used, depth + 1)
 
 
 def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
@@ -300,7 +326,7 @@ def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
 
     cfg = _get(doc, "config", dict, path, "the model")
     specs = _get(cfg, "layers", list, path, "Sequential config")
-    built = [("Sequential", s, _get(s, "config", dict, path, "a nested Sequential"))
+    built = [(s["class_name"], s, _get(s, "config", dict, path, "a nested model"))
              if _nested(s, path, depth) else _build_layer(s, path) for s in specs]
     inp = None
     if built and built[0][0] == "InputLayer":
@@ -324,17 +350,14 @@ def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
                                                      built)):
         group = prefix + group
         try:
-            if cls == "Sequential":
-                if h5.datasets(group):
-                    raise FormatError(f"{path}: {group} holds variables, a model has none "
-                                      "of its own")
-                inner, inner_pairs = _sequential(layer, h5, path, group + "/", used,
-                                                 depth + 1)
+            if cls in _MODULES:
+                inner, inner_pairs = _inner_model(cls, layer, h5, path, group, used, depth)
                 layer = layers[i] = as_layer(inner)
-                if tuple(inner._input_shape) != shape:
+                want = _inner_input_shape(inner, path)
+                if want != shape:
                     raise FormatError(f"{path}: the nested model {inner.name!r} expects "
-                                      f"inputs of shape {(None, *inner._input_shape)}, it "
-                                      f"gets {(None, *shape)}")
+                                      f"inputs of shape {(None, *want)}, it gets "
+                                      f"{(None, *shape)}")
                 pairs.extend(inner_pairs)
             else:
                 pairs.append((layer, _read_layer_weights(h5, group, layer, shape, used)))
@@ -368,7 +391,10 @@ def _layer_ref(v: Any, path: str, what: str) -> str:
     raise FormatError(f"{path}: {what} entry {v!r} is not [name, 0, 0]")
 
 
-def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
+def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
+                used: list[int] | None = None, depth: int = 0) -> tuple[Any, list]:
+    """A functional model and its ``[(layer, arrays)]``; a nested one reads its layers'
+    weights under ``<prefix>layers/...``."""
     import fastff
     from fastff.layers import Input
 
@@ -383,7 +409,7 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
     graph: dict[str, tuple] = {}  # layer name -> (fastff layer, source names)
     groups: list[str] = []  # each layer's H5 group
     counter: dict[str, int] = {}
-    used = [0]
+    used = [0] if used is None else used
     nested: dict[int, list] = {}  # position -> a nested Sequential's (layer, arrays)
     for spec in specs:
         if isinstance(spec, dict) and spec.get("class_name") in mask_ops.MASK_OPS:
@@ -395,8 +421,9 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
                 raise FormatError(f"{path}: operation {name!r} reads {op[1]!r}, which comes "
                                   "later or does not exist")
             continue
-        if _nested(spec, path, 0):
-            cls, obj, lcfg = "Sequential", None, _get(spec, "config", dict, path, "a model")
+        if _nested(spec, path, depth):
+            cls, obj = spec["class_name"], None
+            lcfg = _get(spec, "config", dict, path, "a nested model")
         else:
             cls, obj, lcfg = _build_layer(spec, path)
         name = spec.get("name") or lcfg.get("name")
@@ -407,7 +434,7 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
         if not isinstance(nodes, list):
             raise FormatError(f"{path}: layer {name!r}: inbound_nodes must be a list")
         order.append(cls)
-        groups.append(next_path(counter, cls))
+        groups.append(prefix + next_path(counter, cls))
         if cls == "InputLayer":
             t = Input(shape=obj["shape"], name=name,
                       dtype=obj["dtype"] if np.dtype(obj["dtype"]).kind in "iu" else None)
@@ -433,18 +460,16 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
             else [_history(arg, path)]
         if mask is not None:
             mask_ops.check_mask(_history(mask, path), ops, graph, srcs[0], name, path)
-        if cls == "Sequential":
+        if cls in _MODULES:
             from fastff.nested import as_layer
 
-            if h5.datasets(groups[-1]):
-                raise FormatError(f"{path}: {groups[-1]} holds variables, a model has none "
-                                  "of its own")
-            inner, nested[len(built)] = _sequential(spec, h5, path, groups[-1] + "/", used, 1)
+            inner, nested[len(built)] = _inner_model(cls, spec, h5, path, groups[-1], used,
+                                                     depth)
             obj = as_layer(inner)
-            if len(srcs) != 1 or srcs[0] not in shapes or \
-                    tuple(inner._input_shape) != shapes[srcs[0]]:
+            want = _inner_input_shape(inner, path)
+            if len(srcs) != 1 or srcs[0] not in shapes or want != shapes[srcs[0]]:
                 raise FormatError(f"{path}: the nested model {name!r} takes one input of "
-                                  f"shape {(None, *inner._input_shape)}")
+                                  f"shape {(None, *want)}")
         graph[name] = (obj, srcs)
         for s in srcs:
             if s not in shapes:

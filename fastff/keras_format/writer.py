@@ -133,14 +133,16 @@ def _is_nested(layer: Any) -> bool:
 
 
 def _layer_spec(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
-    """(Keras class, the layer's Keras object): a ``Sequential`` used as a layer is written
-    as Keras writes it, its whole config inline."""
+    """(Keras class, the layer's Keras object): a model used as a layer is written as Keras
+    writes it, its whole config inline."""
     if _is_nested(layer):
-        if layer._inner_graph is not None:
-            raise ValueError(f"save_keras: layer {layer.name!r} is a functional model used as "
-                             "a layer, which the .keras writer does not support yet (a "
-                             "Sequential used as a layer is); use fastff's format")
         inner = layer.model
+        if layer._inner_graph is not None:
+            if len(inner._model_inputs) != 1:
+                raise ValueError(f"save_keras: layer {layer.name!r} is a functional model "
+                                 "with several inputs used as a layer, which the .keras "
+                                 "writer does not support yet; use fastff's format")
+            return "Functional", _functional_doc(inner, dtype)[0]
         shape = inner._input_shape if inner._input_shape is not None else layer.input_shape
         return "Sequential", _sequential_doc(inner, dtype, tuple(shape))
     cls, cfg = _layer_config(layer, dtype)
@@ -171,9 +173,66 @@ def _sequential_doc(model: Any, dtype: np.dtype, in_shape: tuple | None = None) 
     return doc
 
 
-def _stores(prefix: str, ordered: list, dtype: np.dtype) -> list[tuple[str, list, Any]]:
-    """``(H5 group, arrays, layer)`` per layer in Keras's order; a nested Sequential's
-    layers under ``<its group>/layers/...`` (an empty group for the model itself)."""
+def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
+    """A functional model's Keras object and its layers (Inputs included) in Keras's
+    ``map_graph`` order."""
+    graph = model._graph
+    if not graph.simple:
+        raise NotImplementedError("saving a functional Model with several outputs or "
+                                  "shared layers as .keras is not supported yet; use "
+                                  "fastff's format (any other file name)")
+    k = len(graph.sources)
+    shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
+    dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
+    for layer, refs in graph.nodes:
+        dts.append(np.dtype(np.result_type(*[dts[r] for r in refs]))
+                   if type(layer).__name__ == "Concatenate" else dtype)
+    names = [s.name for s in graph.sources] + [la.name for la, _ in graph.nodes]
+    layer_cfgs = []
+    ordered = []
+    for op in functional_order(graph):
+        if op < 0:
+            i = -1 - op
+            spec = _keras_obj("keras.layers", "InputLayer",
+                              _input_config(names[i], shapes[i], dts[i]))
+            spec.update(name=names[i], inbound_nodes=[])
+            ordered.append(graph.sources[i])
+        else:
+            layer, refs = graph.nodes[op]
+            cls, spec = _layer_spec(layer, dtype)
+            args = [_tensor(names[r], shapes[r], dts[r]) for r in refs]
+            in_shapes = [[None, *shapes[r]] for r in refs]
+            multi = cls in more_layers.MULTI_INPUT
+            spec["build_config"] = {"input_shape": in_shapes if multi else in_shapes[0]}
+            spec.update(name=layer.name,
+                        inbound_nodes=[{"args": [args] if multi else args, "kwargs": {}}])
+            ordered.append(layer)
+        layer_cfgs.append(spec)
+    config = {"name": model.name, "trainable": bool(model.trainable),
+              "layers": layer_cfgs,
+              "input_layers": [[s.name, 0, 0] for s in graph.sources]
+              if k > 1 else [graph.sources[0].name, 0, 0],
+              "output_layers": [names[-1], 0, 0]}
+    doc = _keras_obj("keras.src.models.functional", "Functional", config)
+    doc["registered_name"] = "Functional"
+    doc["build_config"] = {"input_shape": None}
+    return doc, ordered
+
+
+def _inner_order(layer: Any) -> list:
+    """The layers of a model used as a layer, in Keras's order (a functional one's Inputs
+    included, as Keras's ``Functional.layers``)."""
+    inner = layer.model
+    if layer._inner_graph is not None:
+        return _functional_doc(inner, np.dtype(inner.dtype))[1]
+    return list(inner._layers)
+
+
+def _stores(prefix: str, ordered: list, dtype: np.dtype, trainable: list,
+            frozen: bool = False) -> list[tuple[str, list, Any]]:
+    """``(H5 group, arrays, layer)`` per layer in Keras's order; a nested model's layers
+    under ``<its group>/layers/...`` (an empty group for the model itself). Appends the
+    trainable params, in Keras's order, to ``trainable``."""
     classes = ["InputLayer" if type(la).__name__ == "Input" else _layer_spec(la, dtype)[0]
                for la in ordered]
     out: list[tuple[str, list, Any]] = []
@@ -183,9 +242,12 @@ def _stores(prefix: str, ordered: list, dtype: np.dtype) -> list[tuple[str, list
             out.append((path, [], la))
         elif _is_nested(la):
             out.append((path, [], None))
-            out.extend(_stores(path + "/", list(la.model._layers), dtype))
+            out.extend(_stores(path + "/", _inner_order(la), dtype, trainable,
+                               frozen or not la.trainable))
         else:
             out.append((path, _layer_weights(la), la))
+            if not frozen and la.trainable:
+                trainable.extend(p for p in la.params if p.trainable)
     return out
 
 
@@ -193,55 +255,13 @@ def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray], Any]
     """(config.json's document, [(H5 path, arrays, fastff layer or None)], trainable params
     in Keras's order)."""
     dtype = np.dtype(model.dtype)
-    graph = getattr(model, "_graph", None)
-    if graph is None:
+    if getattr(model, "_graph", None) is None:
         doc = _sequential_doc(model, dtype)
         ordered = list(model._layers)
     else:
-        if not graph.simple:
-            raise NotImplementedError("saving a functional Model with several outputs or "
-                                      "shared layers as .keras is not supported yet; use "
-                                      "fastff's format (any other file name)")
-        k = len(graph.sources)
-        shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
-        dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
-        for layer, refs in graph.nodes:
-            dts.append(np.dtype(np.result_type(*[dts[r] for r in refs]))
-                       if type(layer).__name__ == "Concatenate" else dtype)
-        names = [s.name for s in graph.sources] + [la.name for la, _ in graph.nodes]
-        layer_cfgs = []
-        ordered = []
-        for op in functional_order(graph):
-            if op < 0:
-                i = -1 - op
-                spec = _keras_obj("keras.layers", "InputLayer",
-                                  _input_config(names[i], shapes[i], dts[i]))
-                spec.update(name=names[i], inbound_nodes=[])
-                ordered.append(graph.sources[i])
-            else:
-                layer, refs = graph.nodes[op]
-                cls, spec = _layer_spec(layer, dtype)
-                args = [_tensor(names[r], shapes[r], dts[r]) for r in refs]
-                in_shapes = [[None, *shapes[r]] for r in refs]
-                multi = cls in more_layers.MULTI_INPUT
-                spec["build_config"] = {"input_shape": in_shapes if multi else in_shapes[0]}
-                spec.update(name=layer.name,
-                            inbound_nodes=[{"args": [args] if multi else args, "kwargs": {}}])
-                ordered.append(layer)
-            layer_cfgs.append(spec)
-        config = {"name": model.name, "trainable": bool(model.trainable),
-                  "layers": layer_cfgs,
-                  "input_layers": [[s.name, 0, 0] for s in graph.sources]
-                  if k > 1 else [graph.sources[0].name, 0, 0],
-                  "output_layers": [names[-1], 0, 0]}
-        doc = _keras_obj("keras.src.models.functional", "Functional", config)
-        doc["registered_name"] = "Functional"
-        doc["build_config"] = {"input_shape": None}
-    with_vars = [la for la in ordered if type(la).__name__ not in ("Input",)]
-    stores = _stores("", ordered, dtype)
-    trainable = [p for la in with_vars if model.trainable and la.trainable
-                 for p in (la.trainable_params if _is_nested(la) else la.params)
-                 if p.trainable]
+        doc, ordered = _functional_doc(model, dtype)
+    trainable: list = []
+    stores = _stores("", ordered, dtype, trainable, not model.trainable)
     return doc, stores, trainable
 
 
