@@ -10,7 +10,7 @@ layer's name. A ``.weights.h5`` file is that H5 file alone.
 
 Layer configs are mapped explicitly (``layout.LAYER_CLASSES`` in the reader and writer,
 ``more_layers.CLASSES`` for the merge, shaping, preprocessing, noise, pooling and masking
-layers, nested ``Sequential`` models, Keras's serialized masks in ``mask_ops``); anything
+layers, models used as layers, Keras's serialized masks in ``mask_ops``); anything
 else, and every Lambda, function or unknown class, is refused with a message naming it:
 nothing in a file is imported or executed. Reading is
 hostile-file safe: the zip's declared sizes and compression ratios are checked before
