@@ -106,14 +106,6 @@ def functional_order(graph: Any) -> list[int]:
     return sorted(depth, key=lambda op: (-depth[op], index[op]))
 
 
-def ordered_layers(model: Any) -> list:
-    graph = getattr(model, "_graph", None)
-    if graph is None:
-        return list(model._layers)
-    return [graph.sources[-1 - op] if op < 0 else graph.nodes[op][0]
-            for op in functional_order(graph)]
-
-
 def kind_of_path(path: Any) -> str | None:
     """``"keras"`` for a ``.keras`` name, ``"keras_weights"`` for ``.weights.h5``, else None
     (what a save writes)."""
