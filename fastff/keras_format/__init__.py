@@ -8,9 +8,11 @@ layout is Keras's ``H5IOStore``: ``layers/<path>/vars/<i>`` per layer and
 counter in ``model.layers`` order (``dense``, ``dense_1``, ``input_layer``...), not the
 layer's name. A ``.weights.h5`` file is that H5 file alone.
 
-Layer configs are mapped explicitly (Dense, Dropout, Activation, Flatten, Embedding,
-Concatenate, InputLayer); anything else, and every Lambda, function or unknown class, is
-refused with a message naming it: nothing in a file is imported or executed. Reading is
+Layer configs are mapped explicitly (``layout.LAYER_CLASSES`` in the reader and writer,
+``more_layers.CLASSES`` for the merge, shaping, preprocessing, noise, pooling and masking
+layers, models used as layers, Keras's serialized masks in ``mask_ops``); anything
+else, and every Lambda, function or unknown class, is refused with a message naming it:
+nothing in a file is imported or executed. Reading is
 hostile-file safe: the zip's declared sizes and compression ratios are checked before
 anything is extracted, JSON and HDF5 are parsed from bounded in-memory copies, every
 array's dtype and shape is checked against the config, and the total declared array bytes

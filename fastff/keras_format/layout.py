@@ -58,19 +58,21 @@ def snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def next_path(used: dict[str, int], cls: str) -> str:
+    """The next ``layers/<snake class>[_k]`` of a container (``used`` counts per name)."""
+    base = snake_case(cls)
+    if base in used:
+        used[base] += 1
+        return f"layers/{base}_{used[base]}"
+    used[base] = 0
+    return f"layers/{base}"
+
+
 def layer_paths(class_names: list[str]) -> list[str]:
-    """``layers/<snake class>[_k]`` for each layer, in order (Keras's unique-name counter)."""
+    """``layers/<snake class>[_k]`` for each layer, in order (Keras's unique-name counter,
+    one per container: a nested model's layers count under ``<its path>/layers``)."""
     used: dict[str, int] = {}
-    out = []
-    for cls in class_names:
-        base = snake_case(cls)
-        if base in used:
-            used[base] += 1
-            out.append(f"layers/{base}_{used[base]}")
-        else:
-            used[base] = 0
-            out.append(f"layers/{base}")
-    return out
+    return [next_path(used, cls) for cls in class_names]
 
 
 def functional_order(graph: Any) -> list[int]:
@@ -102,14 +104,6 @@ def functional_order(graph: Any) -> list[int]:
         if -1 - i not in depth:
             depth[-1 - i], index[-1 - i] = 0, -1
     return sorted(depth, key=lambda op: (-depth[op], index[op]))
-
-
-def ordered_layers(model: Any) -> list:
-    graph = getattr(model, "_graph", None)
-    if graph is None:
-        return list(model._layers)
-    return [graph.sources[-1 - op] if op < 0 else graph.nodes[op][0]
-            for op in functional_order(graph)]
 
 
 def kind_of_path(path: Any) -> str | None:

@@ -11,94 +11,25 @@ from typing import Any
 
 import numpy as np
 
+from fastff.keras_format import mask_ops, more_layers
 from fastff.keras_format.archive import H5Weights, read_zip
+from fastff.keras_format.fields import activation as _activation
+from fastff.keras_format.fields import dim as _dim
+from fastff.keras_format.fields import get as _get
+from fastff.keras_format.fields import keras_object as _object
+from fastff.keras_format.fields import policy_dtype as _policy_dtype
+from fastff.keras_format.fields import refuse_set as _refuse_set
 from fastff.keras_format.layout import (
-    ACTIVATIONS,
     FLOATS,
     LAYER_CLASSES,
-    MAX_PARAMS,
     MAX_WEIGHTS,
     is_keras_zip,
     layer_paths,
+    next_path,
     optimizer_groups,
-    ordered_layers,
 )
 from fastff.keras_format.writer import model_spec
 from fastff.saving import FormatError
-
-
-def _get(cfg: Any, key: str, types: Any, path: str, what: str, default: Any = ...) -> Any:
-    if not isinstance(cfg, dict):
-        raise FormatError(f"{path}: {what} must be an object")
-    if key not in cfg:
-        if default is ...:
-            raise FormatError(f"{path}: {what} has no {key!r}")
-        return default
-    v = cfg[key]
-    if not isinstance(v, types) or (isinstance(v, bool) and bool not in
-                                    (types if isinstance(types, tuple) else (types,))):
-        raise FormatError(f"{path}: {what}.{key} has the wrong type ({type(v).__name__})")
-    return v
-
-
-def _dim(v: Any, path: str, what: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_PARAMS:
-        raise FormatError(f"{path}: {what} must be a positive integer, got {v!r}")
-    return v
-
-
-def _policy_dtype(cfg: Any, path: str, what: str) -> str | None:
-    pol = cfg.get("dtype") if isinstance(cfg, dict) else None
-    if pol is None:
-        return None
-    name = pol if isinstance(pol, str) else (pol.get("config") or {}).get("name") \
-        if isinstance(pol, dict) else None
-    if name not in FLOATS - {"float16"}:
-        raise FormatError(f"{path}: {what} has dtype policy {name!r}; fastff computes in "
-                          "float32 or float64")
-    return name
-
-
-def _object(spec: Any, module: Any, kind: str, path: str, what: str) -> Any:
-    """A fastff initializer/regularizer from a Keras ``{"class_name", "config"}`` (keys
-    fastff's class lacks are dropped: they only matter for re-initialization)."""
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        try:
-            return module.get(spec)
-        except (TypeError, ValueError) as e:
-            raise FormatError(f"{path}: {what}: unsupported {kind} {spec!r}: {e}") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
-        raise FormatError(f"{path}: {what} must be a Keras {kind} object")
-    cls_name, cfg = spec["class_name"], spec.get("config") or {}
-    try:
-        return module.deserialize({"class_name": cls_name, "config": cfg})
-    except (TypeError, ValueError, KeyError):
-        pass
-    try:
-        default = module.deserialize({"class_name": cls_name, "config": {}})
-        known = default.get_config() if hasattr(default, "get_config") else {}
-        return module.deserialize({"class_name": cls_name,
-                                   "config": {k: v for k, v in cfg.items() if k in known}})
-    except (TypeError, ValueError, KeyError) as e:
-        raise FormatError(f"{path}: {what}: unsupported {kind} {cls_name!r}: {e}") from None
-
-
-def _activation(cfg: dict, path: str, what: str) -> str:
-    act = cfg.get("activation", "linear")
-    if act is None:
-        return "linear"
-    if not isinstance(act, str) or act not in ACTIVATIONS:
-        raise FormatError(f"{path}: {what}: activation {act!r} is not supported (fastff reads "
-                          f"{', '.join(sorted(ACTIVATIONS))})")
-    return act
-
-
-def _refuse_set(cfg: dict, keys: tuple, path: str, what: str) -> None:
-    for key in keys:
-        if cfg.get(key) not in (None, False, 0, {}):
-            raise FormatError(f"{path}: {what}: {key}={cfg[key]!r} is not supported by fastff")
 
 
 def _activation_layer(cls: str, cfg: dict, path: str, what: str, common: dict) -> Any:
@@ -139,9 +70,9 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
     cfg = _get(spec, "config", dict, path, f"layer {cls}")
     name = _get(cfg, "name", str, path, f"layer {cls}", None)
     what = f"layer {name or '?'!r} ({cls})"
-    if cls not in LAYER_CLASSES:
+    if cls not in LAYER_CLASSES + more_layers.CLASSES:
         raise FormatError(f"{path}: {what} is not supported by fastff; supported: "
-                          f"{', '.join(LAYER_CLASSES)}")
+                          f"{', '.join(LAYER_CLASSES + more_layers.CLASSES)}")
     if spec.get("registered_name") not in (None, cls):
         raise FormatError(f"{path}: {what} is registered as {spec['registered_name']!r} "
                           "(a custom class); fastff reads Keras's own layers only")
@@ -163,6 +94,13 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
         return cls, {"shape": dims, "dtype": dtype, "name": name}, cfg
     common: dict[str, Any] = {"name": name, "trainable": bool(cfg.get("trainable", True))}
     _policy_dtype(cfg, path, what)
+    if cls in more_layers.CLASSES:
+        try:
+            return cls, more_layers.build(cls, cfg, path, what, common), cfg
+        except (ValueError, TypeError) as e:
+            if isinstance(e, FormatError):
+                raise
+            raise FormatError(f"{path}: {what}: {e}") from None
     if cls == "Dense":
         _refuse_set(cfg, ("activity_regularizer", "quantization_config", "lora_rank"), path,
                     what)
@@ -187,12 +125,15 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
         rate = cfg.get("rate")
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise FormatError(f"{path}: {what}.rate must be a number in [0, 1), got {rate!r}")
-        if cfg.get("noise_shape") is not None:
-            raise FormatError(f"{path}: {what}: noise_shape is not supported by fastff")
         seed = cfg.get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise FormatError(f"{path}: {what}.seed must be an integer or null")
-        layer = layers.Dropout(float(rate), seed=seed, **common)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                                 or seed < 0):
+            raise FormatError(f"{path}: {what}.seed must be an integer >= 0 or null")
+        try:
+            layer = layers.Dropout(float(rate), noise_shape=cfg.get("noise_shape"), seed=seed,
+                                   **common)
+        except ValueError as e:
+            raise FormatError(f"{path}: {what}: {e}") from None
     elif cls == "Activation":
         layer = layers.Activation(_activation(cfg, path, what), **common)
     elif cls in ("ReLU", "LeakyReLU", "ELU", "Softmax"):
@@ -279,8 +220,16 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
     return cls, layer, cfg
 
 
-def _expected_shapes(layer: Any, in_shape: Any) -> list[tuple[int, ...]]:
-    """The variable shapes a layer will have, computed from its config (before building)."""
+def _expected_shapes(layer: Any, in_shape: Any) -> list[tuple[tuple[int, ...], str]]:
+    """``[(shape, dtype kinds)]`` of the variables a layer will have, computed from its
+    config and input shape (before building)."""
+    extra = more_layers.weight_shapes(layer, in_shape)
+    if extra is not None:
+        return extra
+    return [(s, "f") for s in _float_shapes(layer, in_shape)]
+
+
+def _float_shapes(layer: Any, in_shape: Any) -> list[tuple[int, ...]]:
     cls = type(layer).__name__
     if cls == "Dense":
         if not isinstance(in_shape, tuple) or len(in_shape) != 1:
@@ -317,21 +266,68 @@ def _read_layer_weights(h5: H5Weights, group: str, layer: Any, in_shape: Any,
     if len(dss) != len(shapes):
         raise FormatError(f"{h5.path}: {group} holds {len(dss)} variables, layer "
                           f"{layer.name!r} has {len(shapes)}")
-    for i, (ds, s) in enumerate(zip(dss, shapes)):
-        used[0] += h5.check(ds, s, f"{group}/vars/{i}")
+    for i, (ds, (s, kinds)) in enumerate(zip(dss, shapes)):
+        used[0] += h5.check(ds, s, f"{group}/vars/{i}", kinds)
         if used[0] > h5.size:  # the arrays cannot be larger than the file holding them
             raise FormatError(f"{h5.path}: the config declares more weight data than the "
                               f"{h5.size}-byte weights file holds")
-    return [h5.read(ds, s, f"{group}/vars/{i}") for i, (ds, s) in enumerate(zip(dss, shapes))]
+    return [h5.read(ds, s, f"{group}/vars/{i}", kinds)
+            for i, (ds, (s, kinds)) in enumerate(zip(dss, shapes))]
 
 
-def _sequential(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
+_MAX_NESTING = 8  # models used as layers inside models
+
+
+_MODULES = {"Sequential": (None, "keras", "keras.models", "keras.src.models.sequential"),
+            "Functional": (None, "keras.src.models.functional", "keras.models")}
+
+
+def _nested(spec: Any, path: str, depth: int) -> bool:
+    """Is ``spec`` a Keras model (``Sequential`` or ``Functional``) used as a layer
+    (checked)?"""
+    cls = spec.get("class_name") if isinstance(spec, dict) else None
+    if cls not in _MODULES:
+        return False
+    if spec.get("module") not in _MODULES[cls] or \
+            spec.get("registered_name") not in (None, cls):
+        raise FormatError(f"{path}: a nested {cls} must be Keras's own class")
+    if depth >= _MAX_NESTING:
+        raise FormatError(f"{path}: models nest deeper than {_MAX_NESTING} levels")
+    return True
+
+
+def _inner_input_shape(inner: Any, path: str) -> tuple:
+    """The one per-sample input shape of a model read as a layer."""
+    inputs = getattr(inner, "_model_inputs", None)
+    if inputs is None:
+        return tuple(inner._input_shape)
+    if len(inputs) != 1:
+        raise FormatError(f"{path}: the nested model {inner.name!r} has {len(inputs)} inputs; "
+                          "fastff reads nested models of one input")
+    return tuple(inputs[0].input_shape_decl)
+
+
+def _inner_model(cls: str, spec: dict, h5: H5Weights, path: str, group: str,
+                 used: list[int], depth: int) -> tuple[Any, list]:
+    """A nested model (its layers' weights under ``<group>/layers/...``) and its pairs."""
+    if h5.datasets(group):
+        raise FormatError(f"{path}: {group} holds variables, a model has none of its own")
+    reader = _sequential if cls == "Sequential" else _functional
+    return reader(spec, h5, path, group + "/", used, depth + 1)
+
+
+def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
+                used: list[int] | None = None, depth: int = 0) -> tuple[Any, list]:
+    """A Sequential and its ``[(layer, arrays)]``; a nested one (a Sequential used as a
+    layer) reads its layers' weights under ``<prefix>layers/...``."""
     import fastff
     from fastff.layers import Input
+    from fastff.nested import as_layer
 
     cfg = _get(doc, "config", dict, path, "the model")
     specs = _get(cfg, "layers", list, path, "Sequential config")
-    built = [_build_layer(s, path) for s in specs]
+    built = [(s["class_name"], s, _get(s, "config", dict, path, "a nested model"))
+             if _nested(s, path, depth) else _build_layer(s, path) for s in specs]
     inp = None
     if built and built[0][0] == "InputLayer":
         inp = built.pop(0)[1]
@@ -346,22 +342,36 @@ def _sequential(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
     layers = [la for _, la, _ in built]
     dtype = next((_policy_dtype(c, path, "a layer") for _, _, c in built
                   if _policy_dtype(c, path, "a layer")), None) or "float32"
-    # every weight checked against the file before any model (and its arrays) exists
-    weights: list[list[np.ndarray]] = []
+    # every weight checked against the file before the model (and its arrays) exists
+    pairs: list = []
     shape: Any = tuple(inp["shape"])
-    used = [0]
-    for group, layer in zip(layer_paths([c for c, _, _ in built]), layers):
+    used = [0] if used is None else used
+    for i, (group, (cls, layer, _)) in enumerate(zip(layer_paths([c for c, _, _ in built]),
+                                                     built)):
+        group = prefix + group
         try:
-            weights.append(_read_layer_weights(h5, group, layer, shape, used))
+            if cls in _MODULES:
+                inner, inner_pairs = _inner_model(cls, layer, h5, path, group, used, depth)
+                layer = layers[i] = as_layer(inner)
+                want = _inner_input_shape(inner, path)
+                if want != shape:
+                    raise FormatError(f"{path}: the nested model {inner.name!r} expects "
+                                      f"inputs of shape {(None, *want)}, it gets "
+                                      f"{(None, *shape)}")
+                pairs.extend(inner_pairs)
+            else:
+                pairs.append((layer, _read_layer_weights(h5, group, layer, shape, used)))
             shape = tuple(layer.compute_output_shape(shape))
         except ValueError as e:
+            if isinstance(e, FormatError):
+                raise
             raise FormatError(f"{path}: {e}") from None
     int_ids = np.dtype(inp["dtype"]).kind in "iu"
     first = [Input(shape=inp["shape"], name=inp["name"],
                    dtype=inp["dtype"] if int_ids else None)]
     model = fastff.Sequential(first + layers, name=cfg.get("name") if isinstance(
         cfg.get("name"), str) else None, dtype=dtype)
-    return model, list(zip(layers, weights))
+    return model, pairs
 
 
 def _history(arg: Any, path: str) -> str:
@@ -381,7 +391,10 @@ def _layer_ref(v: Any, path: str, what: str) -> str:
     raise FormatError(f"{path}: {what} entry {v!r} is not [name, 0, 0]")
 
 
-def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
+def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
+                used: list[int] | None = None, depth: int = 0) -> tuple[Any, list]:
+    """A functional model and its ``[(layer, arrays)]``; a nested one reads its layers'
+    weights under ``<prefix>layers/...``."""
     import fastff
     from fastff.layers import Input
 
@@ -392,15 +405,36 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
     built = []
     order = []
     pending = []
+    ops: dict[str, tuple] = {}  # Keras's mask operations (mask_ops), by name
+    graph: dict[str, tuple] = {}  # layer name -> (fastff layer, source names)
+    groups: list[str] = []  # each layer's H5 group
+    counter: dict[str, int] = {}
+    used = [0] if used is None else used
+    nested: dict[int, list] = {}  # position -> a nested Sequential's (layer, arrays)
     for spec in specs:
-        cls, obj, lcfg = _build_layer(spec, path)
+        if isinstance(spec, dict) and spec.get("class_name") in mask_ops.MASK_OPS:
+            name = spec.get("name")
+            if not isinstance(name, str) or name in shapes or name in ops:
+                raise FormatError(f"{path}: layer names must be unique strings, got {name!r}")
+            ops[name] = op = mask_ops.parse(spec, _history, path)
+            if op[1] not in shapes and op[1] not in ops:
+                raise FormatError(f"{path}: operation {name!r} reads {op[1]!r}, which comes "
+                                  "later or does not exist")
+            continue
+        if _nested(spec, path, depth):
+            cls, obj = spec["class_name"], None
+            lcfg = _get(spec, "config", dict, path, "a nested model")
+        else:
+            cls, obj, lcfg = _build_layer(spec, path)
         name = spec.get("name") or lcfg.get("name")
-        if not isinstance(name, str) or name in shapes or name in [p[0] for p in pending]:
+        if not isinstance(name, str) or name in shapes or name in ops or \
+                name in [p[0] for p in pending]:
             raise FormatError(f"{path}: layer names must be unique strings, got {name!r}")
         nodes = spec.get("inbound_nodes", [])
         if not isinstance(nodes, list):
             raise FormatError(f"{path}: layer {name!r}: inbound_nodes must be a list")
         order.append(cls)
+        groups.append(prefix + next_path(counter, cls))
         if cls == "InputLayer":
             t = Input(shape=obj["shape"], name=name,
                       dtype=obj["dtype"] if np.dtype(obj["dtype"]).kind in "iu" else None)
@@ -411,6 +445,11 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
             raise FormatError(f"{path}: layer {name!r} is called {len(nodes)} times; fastff "
                               "supports layers called once")
         args, kwargs = nodes[0].get("args"), nodes[0].get("kwargs") or {}
+        mask = kwargs.get("mask") if isinstance(kwargs, dict) else None
+        if isinstance(mask, dict) and getattr(obj, "mask_consumer", False):
+            kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        else:
+            mask = None
         if not isinstance(args, list) or len(args) != 1 or not isinstance(kwargs, dict) or \
                 any(k not in ("mask", "training") or v not in (None, False)
                     for k, v in kwargs.items()):
@@ -419,18 +458,31 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
         arg = args[0]
         srcs = [_history(a, path) for a in arg] if isinstance(arg, list) \
             else [_history(arg, path)]
+        if mask is not None:
+            mask_ops.check_mask(_history(mask, path), ops, graph, srcs[0], name, path)
+        if cls in _MODULES:
+            from fastff.nested import as_layer
+
+            inner, nested[len(built)] = _inner_model(cls, spec, h5, path, groups[-1], used,
+                                                     depth)
+            obj = as_layer(inner)
+            want = _inner_input_shape(inner, path)
+            if len(srcs) != 1 or srcs[0] not in shapes or want != shapes[srcs[0]]:
+                raise FormatError(f"{path}: the nested model {name!r} takes one input of "
+                                  f"shape {(None, *want)}")
+        graph[name] = (obj, srcs)
         for s in srcs:
             if s not in shapes:
                 raise FormatError(f"{path}: layer {name!r} reads {s!r}, which comes later "
                                   "or does not exist")
-        multi = cls == "Concatenate"
+        multi = cls in more_layers.MULTI_INPUT
         if multi != isinstance(arg, list):
             raise FormatError(f"{path}: layer {name!r} takes {'a list of' if multi else 'one'} "
                               "input(s)")
         in_shape = [shapes[s] for s in srcs] if multi else shapes[srcs[0]]
         try:
             out_shape = tuple(obj.compute_output_shape(in_shape))
-            if multi and any(len(s) != 1 for s in in_shape):
+            if cls == "Concatenate" and any(len(s) != 1 for s in in_shape):
                 raise ValueError(f"Concatenate {name!r} joins (batch, features) inputs")
         except (ValueError, TypeError) as e:
             raise FormatError(f"{path}: {e}") from None
@@ -438,11 +490,14 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
         built.append((cls, obj, in_shape))
         pending.append((name, obj, srcs, multi))
     # weights checked against the file before any model exists
-    weights, used = [], [0]
-    for group, (_cls, obj, in_shape) in zip(layer_paths(order), built):
+    weights: list = []
+    for pos, (group, (_cls, obj, in_shape)) in enumerate(zip(groups, built)):
         if obj is None:
             if h5.datasets(group):
                 raise FormatError(f"{path}: {group} holds variables, an InputLayer has none")
+            continue
+        if pos in nested:
+            weights.extend(nested[pos])
             continue
         try:
             weights.append((obj, _read_layer_weights(h5, group, obj, in_shape, used)))
@@ -479,17 +534,18 @@ def _functional(doc: dict, h5: H5Weights, path: str) -> tuple[Any, list]:
 
 
 def _assign(pairs: list, path: str) -> None:
+    consumer = any(getattr(layer, "mask_consumer", False) for layer, _ in pairs)
     for layer, arrays in pairs:
         if type(layer).__name__ == "Embedding" and layer.mask_zero and arrays and \
-                np.any(arrays[0][0] != 0):
-            # Keras looks the padding row up (the mask only matters to mask-aware layers,
-            # which fastff lacks); fastff embeds padding as zeros
+                np.any(arrays[0][0] != 0) and not consumer:
+            # Keras looks the padding row up, and with no layer that reads the mask the
+            # looked-up row reaches the output; fastff embeds padding as zeros
             layer.mask_zero = False
             warnings.warn(f"{path}: Embedding {layer.name!r} has mask_zero=True and a nonzero "
                           "row 0; read with mask_zero=False so predictions match Keras",
                           stacklevel=4)
         for p, a in zip(layer.params, arrays):
-            p.assign(a.astype(p.value.dtype, copy=False))
+            p.assign(a.astype(p.value.dtype, copy=False).reshape(p.shape))
 
 
 def _model_from(doc: Any, h5: H5Weights, path: str) -> tuple[Any, list]:
@@ -545,11 +601,11 @@ def _compile(model: Any, cfg: Any, h5: H5Weights, path: str, trainable: list) ->
 
 def _restore_optimizer(model: Any, h5: H5Weights, path: str, trainable: list) -> None:
     dss = h5.datasets("optimizer")
-    if not dss:
-        return
     opt = model.optimizer
     groups = optimizer_groups(opt)
     per_var = sum(len(g) for g in groups or [])
+    if not dss or (len(dss) <= 2 and per_var and trainable):
+        return  # none saved, or Keras never built it (iterations and learning rate only)
     n_scalar = len(dss) - per_var * len(trainable)
     if groups is None or n_scalar not in (1, 2):
         warnings.warn(f"{path}: the {len(dss)} optimizer variables do not match fastff's "
@@ -618,16 +674,19 @@ def load_keras_weights(model: Any, path: str | os.PathLike[str]) -> None:
     try:
         _, stores, _ = model_spec(model)
         pairs = []
-        for (group, arrays), layer in zip(stores, ordered_layers(model)):
+        for group, arrays, layer in stores:
+            if layer is None:  # a nested model's own group (its layers follow)
+                continue
             shapes = [a.shape for a in arrays]
             dss = h5.datasets(group)
             if len(dss) != len(shapes):
                 raise FormatError(f"{path}: {group} holds {len(dss)} variables, layer "
                                   f"{layer.name!r} has {len(shapes)}")
-            pairs.append((layer, [h5.read(ds, s, f"{group}/vars/{i}")
-                                  for i, (ds, s) in enumerate(zip(dss, shapes))]))
+            pairs.append((layer, [h5.read(ds, a.shape, f"{group}/vars/{i}",
+                                          "iuf" if a.dtype.kind in "iu" else "f")
+                                  for i, (ds, a) in enumerate(zip(dss, arrays))]))
         for layer, arrays in pairs:
             for p, a in zip(layer.params, arrays):
-                p.assign(a.astype(p.value.dtype, copy=False))
+                p.assign(a.astype(p.value.dtype, copy=False).reshape(p.shape))
     finally:
         h5.close()

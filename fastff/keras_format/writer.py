@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from fastff.keras_format import more_layers
 from fastff.keras_format.layout import (
-    ACTIVATIONS,
     CONFIG_NAME,
     KERAS_VERSION,
     LAYER_CLASSES,
@@ -24,59 +24,21 @@ from fastff.keras_format.layout import (
     layer_paths,
     optimizer_groups,
 )
-
-
-def _keras_obj(module: str, class_name: str, config: Any) -> dict:
-    return {"module": module, "class_name": class_name, "config": config,
-            "registered_name": None}
-
-
-def _policy(dtype: np.dtype) -> dict:
-    return _keras_obj("keras", "DTypePolicy", {"name": np.dtype(dtype).name})
-
-
-def _keras_activation(layer: Any) -> str:
-    act = layer.activation
-    if not act.builtin or act.name not in ACTIVATIONS:
-        raise ValueError(f"save_keras: layer {layer.name!r} uses the activation {act.name!r}, "
-                         "which has no Keras 3 name")
-    from fastff import activations
-
-    if activations.serialize(act) != act.name:  # a non-default parameter
-        raise ValueError(f"save_keras: layer {layer.name!r}: {act!r} has a non-default "
-                         "parameter, which a Keras activation name cannot hold")
-    return act.name
-
-
-def _keras_init(init: Any) -> dict:
-    from fastff import initializers
-
-    spec = initializers.serialize(init)
-    return _keras_obj("keras.initializers", spec["class_name"], spec["config"])
-
-
-def _keras_reg(reg: Any) -> dict | None:
-    from fastff import regularizers
-
-    spec = regularizers.serialize(reg)
-    return None if spec is None else _keras_obj("keras.regularizers", spec["class_name"],
-                                                spec["config"])
-
-
-def _keras_constraint(constraint: Any) -> dict | None:
-    """A fastff constraint as Keras serializes it (the same classes and configs)."""
-    from fastff import constraints
-
-    try:
-        return constraints.serialize(constraint)
-    except ValueError as e:
-        raise ValueError(f"save_keras: {e}") from None
+from fastff.keras_format.serial import keras_activation as _keras_activation
+from fastff.keras_format.serial import keras_constraint as _keras_constraint
+from fastff.keras_format.serial import keras_init as _keras_init
+from fastff.keras_format.serial import keras_obj as _keras_obj
+from fastff.keras_format.serial import keras_reg as _keras_reg
+from fastff.keras_format.serial import policy as _policy
 
 
 def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
     """(Keras class name, Keras config) of a fastff layer; refuses what Keras lacks."""
     cls = type(layer).__name__
     base = {"name": layer.name, "trainable": bool(layer.trainable), "dtype": _policy(dtype)}
+    extra = more_layers.write_config(layer, base)
+    if extra is not None:
+        return extra
     if cls == "Dense":
         return "Dense", {**base, "units": layer.units, "activation": _keras_activation(layer),
                          "use_bias": layer.use_bias,
@@ -88,7 +50,9 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
                          "bias_constraint": _keras_constraint(layer.bias_constraint),
                          "quantization_config": None}
     if cls == "Dropout":
-        return "Dropout", {**base, "rate": layer.rate, "seed": layer.seed, "noise_shape": None}
+        return "Dropout", {**base, "rate": layer.rate, "seed": layer.seed,
+                           "noise_shape": None if layer.noise_shape is None
+                           else list(layer.noise_shape)}
     if cls == "Activation":
         return "Activation", {**base, "activation": _keras_activation(layer)}
     if cls == "Flatten":
@@ -136,8 +100,9 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
             "synchronized": layer.synchronized, "renorm": False, "renorm_clipping": None,
             "renorm_momentum": 0.99}
     raise ValueError(f"save_keras: layer {layer.name!r} ({cls}) has no Keras 3 equivalent; "
-                     f"supported: {', '.join(LAYER_CLASSES[1:])}. fastff's own format keeps "
-                     "every layer (custom ones too): use a name without .keras/.weights.h5, "
+                     f"supported: {', '.join(LAYER_CLASSES[1:] + more_layers.CLASSES)}. "
+                     "fastff's own format keeps every layer (custom ones too): use a name "
+                     "without .keras/.weights.h5, "
                      "e.g. model.save('model.fastff') or save_weights('model.weights.fastff')")
 
 
@@ -149,7 +114,7 @@ def _layer_weights(layer: Any) -> list[np.ndarray]:
     arrays = [np.array(to_host(p.value)) for p in layer.params]
     if type(layer).__name__ == "Embedding" and layer.mask_zero and arrays:
         arrays[0][0] = 0
-    return arrays
+    return more_layers.write_weights(layer, arrays)
 
 
 def _input_config(name: str, shape: tuple, dtype: np.dtype) -> dict:
@@ -163,78 +128,140 @@ def _tensor(name: str, shape: tuple, dtype: np.dtype) -> dict:
                        "keras_history": [name, 0, 0]}}
 
 
-def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray]]], list]:
-    """(config.json's document, [(H5 path, arrays)], trainable params in Keras's order)."""
+def _is_nested(layer: Any) -> bool:
+    return type(layer).__name__ == "NestedModel"
+
+
+def _layer_spec(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
+    """(Keras class, the layer's Keras object): a model used as a layer is written as Keras
+    writes it, its whole config inline."""
+    if _is_nested(layer):
+        inner = layer.model
+        if layer._inner_graph is not None:
+            if len(inner._model_inputs) != 1:
+                raise ValueError(f"save_keras: layer {layer.name!r} is a functional model "
+                                 "with several inputs used as a layer, which the .keras "
+                                 "writer does not support yet; use fastff's format")
+            return "Functional", _functional_doc(inner, dtype)[0]
+        shape = inner._input_shape if inner._input_shape is not None else layer.input_shape
+        return "Sequential", _sequential_doc(inner, dtype, tuple(shape))
+    cls, cfg = _layer_config(layer, dtype)
+    return cls, _keras_obj("keras.layers", cls, cfg)
+
+
+def _sequential_doc(model: Any, dtype: np.dtype, in_shape: tuple | None = None) -> dict:
+    """A Sequential's Keras object (``in_shape``: its input shape when it was built as a
+    layer of another model without an ``Input`` of its own)."""
+    first = model._layers[0]
+    in_dtype = np.dtype(getattr(first, "input_dtype", None) or dtype)
+    inp = getattr(model, "_input_layer", None)
+    in_shape = tuple(model._input_shape) if in_shape is None else in_shape
+    layer_cfgs = [_keras_obj("keras.layers", "InputLayer", _input_config(
+        inp.name if inp is not None else "input_layer", in_shape, in_dtype))]
+    shape: Any = in_shape
+    for layer in model._layers:
+        cls, spec = _layer_spec(layer, dtype)
+        if cls not in WEIGHTLESS and (cls not in more_layers.CLASSES or layer.params):
+            spec["build_config"] = {"input_shape": [None, *shape]}
+        layer_cfgs.append(spec)
+        shape = layer.compute_output_shape(shape)
+    config = {"name": model.name, "trainable": bool(model.trainable),
+              "dtype": _policy(dtype), "layers": layer_cfgs,
+              "build_input_shape": [None, *in_shape]}
+    doc = _keras_obj("keras", "Sequential", config)
+    doc["build_config"] = {"input_shape": [None, *in_shape]}
+    return doc
+
+
+def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
+    """A functional model's Keras object and its layers (Inputs included) in Keras's
+    ``map_graph`` order."""
+    graph = model._graph
+    if not graph.simple:
+        raise NotImplementedError("saving a functional Model with several outputs or "
+                                  "shared layers as .keras is not supported yet; use "
+                                  "fastff's format (any other file name)")
+    k = len(graph.sources)
+    shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
+    dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
+    for layer, refs in graph.nodes:
+        dts.append(np.dtype(np.result_type(*[dts[r] for r in refs]))
+                   if type(layer).__name__ == "Concatenate" else dtype)
+    names = [s.name for s in graph.sources] + [la.name for la, _ in graph.nodes]
+    layer_cfgs = []
+    ordered = []
+    for op in functional_order(graph):
+        if op < 0:
+            i = -1 - op
+            spec = _keras_obj("keras.layers", "InputLayer",
+                              _input_config(names[i], shapes[i], dts[i]))
+            spec.update(name=names[i], inbound_nodes=[])
+            ordered.append(graph.sources[i])
+        else:
+            layer, refs = graph.nodes[op]
+            cls, spec = _layer_spec(layer, dtype)
+            args = [_tensor(names[r], shapes[r], dts[r]) for r in refs]
+            in_shapes = [[None, *shapes[r]] for r in refs]
+            multi = cls in more_layers.MULTI_INPUT
+            spec["build_config"] = {"input_shape": in_shapes if multi else in_shapes[0]}
+            spec.update(name=layer.name,
+                        inbound_nodes=[{"args": [args] if multi else args, "kwargs": {}}])
+            ordered.append(layer)
+        layer_cfgs.append(spec)
+    config = {"name": model.name, "trainable": bool(model.trainable),
+              "layers": layer_cfgs,
+              "input_layers": [[s.name, 0, 0] for s in graph.sources]
+              if k > 1 else [graph.sources[0].name, 0, 0],
+              "output_layers": [names[-1], 0, 0]}
+    doc = _keras_obj("keras.src.models.functional", "Functional", config)
+    doc["registered_name"] = "Functional"
+    doc["build_config"] = {"input_shape": None}
+    return doc, ordered
+
+
+def _inner_order(layer: Any) -> list:
+    """The layers of a model used as a layer, in Keras's order (a functional one's Inputs
+    included, as Keras's ``Functional.layers``)."""
+    inner = layer.model
+    if layer._inner_graph is not None:
+        return _functional_doc(inner, np.dtype(inner.dtype))[1]
+    return list(inner._layers)
+
+
+def _stores(prefix: str, ordered: list, dtype: np.dtype, trainable: list,
+            frozen: bool = False) -> list[tuple[str, list, Any]]:
+    """``(H5 group, arrays, layer)`` per layer in Keras's order; a nested model's layers
+    under ``<its group>/layers/...`` (an empty group for the model itself). Appends the
+    trainable params, in Keras's order, to ``trainable``."""
+    classes = ["InputLayer" if type(la).__name__ == "Input" else _layer_spec(la, dtype)[0]
+               for la in ordered]
+    out: list[tuple[str, list, Any]] = []
+    for path, la in zip(layer_paths(classes), ordered):
+        path = prefix + path
+        if type(la).__name__ == "Input":
+            out.append((path, [], la))
+        elif _is_nested(la):
+            out.append((path, [], None))
+            out.extend(_stores(path + "/", _inner_order(la), dtype, trainable,
+                               frozen or not la.trainable))
+        else:
+            out.append((path, _layer_weights(la), la))
+            if not frozen and la.trainable:
+                trainable.extend(p for p in la.params if p.trainable)
+    return out
+
+
+def model_spec(model: Any) -> tuple[dict, list[tuple[str, list[np.ndarray], Any]], list]:
+    """(config.json's document, [(H5 path, arrays, fastff layer or None)], trainable params
+    in Keras's order)."""
     dtype = np.dtype(model.dtype)
-    graph = getattr(model, "_graph", None)
-    if graph is None:
-        first = model._layers[0]
-        in_dtype = np.dtype(getattr(first, "input_dtype", None) or dtype)
-        inp = getattr(model, "_input_layer", None)
-        layer_cfgs = [_keras_obj("keras.layers", "InputLayer", _input_config(
-            inp.name if inp is not None else "input_layer", model._input_shape, in_dtype))]
-        shape: Any = tuple(model._input_shape)
+    if getattr(model, "_graph", None) is None:
+        doc = _sequential_doc(model, dtype)
         ordered = list(model._layers)
-        for layer in ordered:
-            cls, cfg = _layer_config(layer, dtype)
-            spec = _keras_obj("keras.layers", cls, cfg)
-            if cls not in WEIGHTLESS:
-                spec["build_config"] = {"input_shape": [None, *shape]}
-            layer_cfgs.append(spec)
-            shape = layer.compute_output_shape(shape)
-        config = {"name": model.name, "trainable": bool(model.trainable),
-                  "dtype": _policy(dtype), "layers": layer_cfgs,
-                  "build_input_shape": [None, *model._input_shape]}
-        doc = _keras_obj("keras", "Sequential", config)
-        doc["build_config"] = {"input_shape": [None, *model._input_shape]}
     else:
-        if not graph.simple:
-            raise NotImplementedError("saving a functional Model with several outputs or "
-                                      "shared layers as .keras is not supported yet; use "
-                                      "fastff's format (any other file name)")
-        k = len(graph.sources)
-        shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
-        dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
-        for layer, refs in graph.nodes:
-            dts.append(np.dtype(np.result_type(*[dts[r] for r in refs]))
-                       if type(layer).__name__ == "Concatenate" else dtype)
-        names = [s.name for s in graph.sources] + [la.name for la, _ in graph.nodes]
-        layer_cfgs = []
-        ordered = []
-        for op in functional_order(graph):
-            if op < 0:
-                i = -1 - op
-                spec = _keras_obj("keras.layers", "InputLayer",
-                                  _input_config(names[i], shapes[i], dts[i]))
-                spec.update(name=names[i], inbound_nodes=[])
-                ordered.append(graph.sources[i])
-            else:
-                layer, refs = graph.nodes[op]
-                cls, cfg = _layer_config(layer, dtype)
-                spec = _keras_obj("keras.layers", cls, cfg)
-                args = [_tensor(names[r], shapes[r], dts[r]) for r in refs]
-                in_shapes = [[None, *shapes[r]] for r in refs]
-                multi = cls == "Concatenate"
-                spec["build_config"] = {"input_shape": in_shapes if multi else in_shapes[0]}
-                spec.update(name=layer.name,
-                            inbound_nodes=[{"args": [args] if multi else args, "kwargs": {}}])
-                ordered.append(layer)
-            layer_cfgs.append(spec)
-        config = {"name": model.name, "trainable": bool(model.trainable),
-                  "layers": layer_cfgs,
-                  "input_layers": [[s.name, 0, 0] for s in graph.sources]
-                  if k > 1 else [graph.sources[0].name, 0, 0],
-                  "output_layers": [names[-1], 0, 0]}
-        doc = _keras_obj("keras.src.models.functional", "Functional", config)
-        doc["registered_name"] = "Functional"
-        doc["build_config"] = {"input_shape": None}
-    with_vars = [la for la in ordered if type(la).__name__ not in ("Input",)]
-    keras_classes = ["InputLayer" if type(la).__name__ == "Input" else
-                     _layer_config(la, dtype)[0] for la in ordered]
-    stores = [(path, [] if type(la).__name__ == "Input" else _layer_weights(la))
-              for path, la in zip(layer_paths(keras_classes), ordered)]
-    trainable = [p for la in with_vars if model.trainable and la.trainable
-                 for p in la.params if p.trainable]
+        doc, ordered = _functional_doc(model, dtype)
+    trainable: list = []
+    stores = _stores("", ordered, dtype, trainable, not model.trainable)
     return doc, stores, trainable
 
 
@@ -294,13 +321,13 @@ def _optimizer_vars(model: Any, trainable: list) -> list[np.ndarray]:
     return out
 
 
-def _write_h5(f: Any, stores: list[tuple[str, list[np.ndarray]]], root_name: str,
+def _write_h5(f: Any, stores: list[tuple[str, list[np.ndarray], Any]], root_name: str,
               optimizer: list[np.ndarray] | None, opt_name: str = "") -> None:
     import h5py
 
     h5 = h5py.File(f, "w")
     try:
-        for path, arrays in stores:
+        for path, arrays, _ in stores:
             group = h5.create_group(path).create_group("vars")
             group.attrs["name"] = path.rsplit("/", 1)[-1]
             for i, a in enumerate(arrays):
