@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 __all__ = ["ActivationSpec", "ACTIVATIONS", "NAMES", "NEEDS_INPUT", "EPILOGUE", "ROWWISE",
-           "EPILOGUE_C_IDS", "EPILOGUE_CODES", "C_ONLY", "canonical", "code", "codes", "c_id",
+           "EPILOGUE_C_IDS", "EPILOGUE_CODES", "C_ONLY", "CODE_NAMES", "canonical", "code", "codes", "c_id",
            "c_ids", "param_name", "param_default"]
 
 
@@ -61,6 +61,11 @@ C_ONLY: dict[str, str] = {"gelu_tanh": "FASTFF_ACT_GELU_TANH"}
 
 #: every name the Ops backends accept, in table order
 NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
+#: elementwise code -> the activation that owns it (its first row; "swish" shares silu's): the
+#: index of the per-element bodies of ``backend/scalar_act.py`` in the kernels' dispatch
+CODE_NAMES: tuple[str, ...] = tuple(
+    next(n for n, r in ACTIVATIONS.items() if r.code == c)
+    for c in range(1 + max(r.code for r in ACTIVATIONS.values() if r.code is not None)))
 #: activations whose derivative needs the input x
 NEEDS_INPUT: frozenset[str] = frozenset(n for n, r in ACTIVATIONS.items()
                                         if not r.grad_from_output)
