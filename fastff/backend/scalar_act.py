@@ -29,13 +29,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-__all__ = ["FORWARD", "GRAD", "forward", "grad", "SELU_ALPHA", "SELU_SCALE", "SQRT_HALF",
-           "INV_SQRT_2PI"]
+__all__ = ["FORWARD", "GRAD", "forward", "grad", "SELU_ALPHA", "SELU_SCALE",
+           "SELU_SCALE_ALPHA", "SQRT_HALF", "INV_SQRT_2PI"]
 
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
 SQRT_HALF = 0.7071067811865476
 INV_SQRT_2PI = 0.3989422804014327
+SELU_SCALE_ALPHA = SELU_SCALE * SELU_ALPHA
 
 #: activation name -> forward body / derivative body (one pair per elementwise code)
 FORWARD: dict[str, Callable] = {}
@@ -105,7 +106,7 @@ def selu(x, p, t):
 
 @grad("selu")
 def selu_grad(dy, x, y, p, t):
-    return dy * t(SELU_SCALE) if y > t(0) else dy * (y + t(SELU_SCALE * SELU_ALPHA))
+    return dy * t(SELU_SCALE) if y > t(0) else dy * (y + t(SELU_SCALE_ALPHA))
 
 
 @forward("gelu")
