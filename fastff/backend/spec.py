@@ -18,8 +18,7 @@ from typing import NamedTuple
 
 __all__ = ["ActivationSpec", "ACTIVATIONS", "NAMES", "NEEDS_INPUT", "EPILOGUE", "ROWWISE",
            "EPILOGUE_C_IDS", "EPILOGUE_CODES", "C_ONLY", "CODE_NAMES", "canonical", "code", "codes",
-           "c_id",
-           "c_ids", "param_name", "param_default", "fuses"]
+           "c_id", "c_ids", "param_name", "param_default", "fuses"]
 
 
 class ActivationSpec(NamedTuple):
@@ -66,11 +65,19 @@ C_ONLY: dict[str, str] = {"gelu_tanh": "FASTFF_ACT_GELU_TANH"}
 
 #: every name the Ops backends accept, in table order
 NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
-#: elementwise code -> the activation that owns it (its first row; "swish" shares silu's): the
-#: index of the per-element bodies of ``backend/scalar_act.py`` in the kernels' dispatch
-CODE_NAMES: tuple[str, ...] = tuple(
-    next(n for n, r in ACTIVATIONS.items() if r.code == c)
-    for c in range(1 + max(r.code for r in ACTIVATIONS.values() if r.code is not None)))
+def _code_names() -> tuple[str, ...]:
+    owners: dict[int, str] = {}
+    for n, r in ACTIVATIONS.items():
+        if r.code is not None:
+            owners.setdefault(r.code, n)
+    if sorted(owners) != list(range(len(owners))):
+        raise ValueError(f"elementwise codes must be 0..{len(owners) - 1}, got {sorted(owners)}")
+    return tuple(owners[c] for c in range(len(owners)))
+
+
+#: elementwise code -> the activation that owns it (its first row; "swish" shares silu's):
+#: whose per-element bodies (``backend/scalar_act.py``) the kernels run for that code
+CODE_NAMES: tuple[str, ...] = _code_names()
 #: activations whose derivative needs the input x
 NEEDS_INPUT: frozenset[str] = frozenset(n for n, r in ACTIVATIONS.items()
                                         if not r.grad_from_output)
