@@ -5,7 +5,9 @@ Each row gives the activation's name, its elementwise kernel code (the ``code`` 
 constant of ``csrc/fastff.h`` that ``fastff.linalg.gemm`` applies (or None), whether its
 derivative is computed from the output ``y`` alone, and its one scalar parameter (Keras's
 keyword and default). Every table the backends, ``fastff.activations``, ``fastff.linalg`` and
-the compiled path use is derived from these rows.
+the compiled path use is derived from these rows, and the kernels' dispatch too: the code of a
+row runs the per-element bodies registered under its name in ``backend/scalar_act.py``
+(``CODE_NAMES``).
 
 Pure Python: importing it loads neither Numba nor the C core (``c_id`` reads the C header's
 value through ``fastff._core`` on first use).

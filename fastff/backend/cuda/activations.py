@@ -24,14 +24,14 @@ ACT_CODES = spec.codes()  # the elementwise codes of backend/spec.py
 
 
 def _switch(signature: str, call: str, env: dict) -> Any:
-    """A device function ``signature`` returning ``call`` (``B`` bound to the body of the
+    """A device function ``signature`` returning ``call`` (``{B}`` naming the body of the
     code): one branch per code in ``spec.CODE_NAMES``, the last code taking the rest."""
     name = signature.split("(", 1)[0]
     lines = [f"def {signature}:"]
     last = len(spec.CODE_NAMES) - 1
     for k in range(last + 1):
         lead = "else" if k == last else f"{'if' if k == 0 else 'elif'} code == {k}"
-        lines += [f"    {lead}:", f"        return {call.replace('B(', f'_b{k}(')}"]
+        lines += [f"    {lead}:", f"        return {call.replace('{B}', f'_b{k}')}"]
     exec(compile("\n".join(lines) + "\n", __file__, "exec"), env)
     return cuda.jit(device=True)(env[name])
 
@@ -45,8 +45,8 @@ def device_functions(dtype: Any) -> tuple[Any, Any, Any]:
     for k, name in enumerate(spec.CODE_NAMES):
         fwd[f"_b{k}"] = cuda.jit(device=True)(S.FORWARD[name])
         bwd[f"_b{k}"] = cuda.jit(device=True)(S.GRAD[name])
-    act_forward = _switch("act_forward(code, v, p)", "B(v, p, t)", fwd)
-    act_backward = _switch("act_backward(code, dy, x, y, p)", "B(dy, x, y, p, t)", bwd)
+    act_forward = _switch("act_forward(code, v, p)", "{B}(v, p, t)", fwd)
+    act_backward = _switch("act_backward(code, dy, x, y, p)", "{B}(dy, x, y, p, t)", bwd)
     body = fwd[f"_b{spec.code('sigmoid')}"]
     zero = t(0)
 

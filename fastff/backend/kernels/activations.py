@@ -31,14 +31,14 @@ _FUSED = tuple(n for n in spec.CODE_NAMES if n in spec.EPILOGUE and n != "linear
 
 def _switch(header: str, loop: str, names: tuple[str, ...], tail: str = "") -> object:
     """A jitted function: ``header`` (its signature and prologue), then for each activation
-    in ``names`` a branch ``if code == <its code>:`` running ``loop`` with ``F`` / ``G`` bound
-    to its compiled forward / derivative body, then ``tail``."""
+    in ``names`` a branch ``if code == <its code>:`` running ``loop`` with ``{F}`` / ``{G}``
+    naming its compiled forward / derivative body, then ``tail``."""
     env = {"__name__": __name__}
     lines = [header.rstrip()]
     for k, name in enumerate(names):
         env[f"_f{k}"] = njit(**_INLINE)(S.FORWARD[name])
         env[f"_g{k}"] = njit(**_INLINE)(S.GRAD[name])
-        body = loop.replace("F(", f"_f{k}(").replace("G(", f"_g{k}(")
+        body = loop.replace("{F}", f"_f{k}").replace("{G}", f"_g{k}")
         lines.append(f"    {'if' if k == 0 else 'elif'} code == {spec.code(name)}:")
         lines.append(body.rstrip("\n"))
     lines.append(tail.rstrip())
@@ -55,7 +55,7 @@ def act_forward_range(x, out, code, p, lo, hi):
     t = x.dtype.type
 ''', '''
         for i in range(hi - lo):
-            out[i] = F(x[i], p, t)
+            out[i] = {F}(x[i], p, t)
 ''', spec.CODE_NAMES)
 
 
@@ -69,7 +69,7 @@ def act_backward_range(dy, x, y, out, code, p, lo, hi):
     t = dy.dtype.type
 ''', '''
         for i in range(hi - lo):
-            out[i] = G(dy[i], x[i], y[i], p, t)
+            out[i] = {G}(dy[i], x[i], y[i], p, t)
 ''', spec.CODE_NAMES)
 
 
@@ -90,7 +90,7 @@ def act_backward_bias(dy, y, out, db, code, p):
 ''', '''
         for i in range(n):
             for j in range(c):
-                v = G(dy[i, j], y[i, j], y[i, j], p, t)
+                v = {G}(dy[i, j], y[i, j], y[i, j], p, t)
                 out[i, j] = v
                 db[j] += v
 ''', _FUSED, '''
