@@ -17,8 +17,10 @@ name:
 
 ``p`` is the activation's one scalar parameter (``spec.param_name``; 0 when it takes none) and
 ``t`` the scalar type of the arrays (``numpy.float32`` or ``numpy.float64``): every constant
-is written ``t(c)``, so the arithmetic runs in the arrays' precision on every path. NaN in
-gives NaN out (comparisons are written so that a NaN takes the arithmetic branch).
+is written ``t(c)``, so the arithmetic runs in the arrays' precision on every path. A forward
+body gives NaN for a NaN input (its comparisons send a NaN down a branch that returns it or
+computes with it), as IEEE arithmetic and ``NumpyOps`` do; the derivatives follow ``NumpyOps``'s
+``where`` forms exactly (relu's is 0 where y is not > 0, NaN y included).
 
 The NumPy reference (``NumpyOps``) and the C GEMM epilogue (``csrc/epilogue_impl.h``) are
 written separately: one is the oracle the tests hold these bodies to, the other is C.
