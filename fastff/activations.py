@@ -24,8 +24,6 @@ __all__ = [
     "softmax", "log_softmax", "get", "serialize", "deserialize",
 ]
 
-# Names ops.dense fuses in its epilogue whose derivative is computable from the output alone.
-_FUSED_FROM_Y = spec.EPILOGUE
 # the one scalar parameter each parametrised activation takes (Keras's keyword names)
 _PARAM_NAMES = {n: r.param for n, r in spec.ACTIVATIONS.items() if r.param is not None}
 
@@ -44,11 +42,9 @@ class ActivationFunction:
 
     @property
     def fused(self) -> bool:
-        """True when ``ops.dense`` can apply it and ``backward`` needs only ``y``."""
-        # y determines x's sign only for a non-negative slope / positive alpha
-        return self.builtin and self.name in _FUSED_FROM_Y and (
-            (self.name != "leaky_relu" or self.param >= 0.0)
-            and (self.name != "elu" or self.param > 0.0))
+        """True when ``ops.dense`` can apply it and ``backward`` needs only ``y``
+        (``spec.fuses``: e.g. not a negative leaky_relu slope, whose y hides x's sign)."""
+        return self.builtin and spec.fuses(self.name, self.param)
 
     @property
     def is_linear(self) -> bool:

@@ -63,6 +63,25 @@ def test_every_table_is_derived_from_the_spec() -> None:
         assert act.fused == (name in spec.EPILOGUE)
 
 
+def test_every_code_has_one_pair_of_bodies() -> None:
+    from fastff.backend import scalar_act
+
+    # codes 0..n-1, each owned by its first row; every owner has a forward and a derivative
+    assert [spec.code(n) for n in spec.CODE_NAMES] == list(range(len(spec.CODE_NAMES)))
+    assert set(spec.CODE_NAMES) == {n for n in ELEMENTWISE if n != "swish"}
+    assert set(scalar_act.FORWARD) == set(scalar_act.GRAD) == set(spec.CODE_NAMES)
+
+
+def test_fuses_only_where_y_tells_the_sign_of_x() -> None:
+    assert spec.fuses("relu", 0.0) and spec.fuses("tanh", 0.0)
+    assert spec.fuses("leaky_relu", 0.2) and spec.fuses("leaky_relu", 0.0)
+    assert not spec.fuses("leaky_relu", -0.5)  # y < 0 for x > 0 too
+    assert spec.fuses("elu", 1.0) and not spec.fuses("elu", 0.0)
+    assert not spec.fuses("gelu", 0.0) and not spec.fuses("selu", 0.0)
+    assert not activations.leaky_relu.with_param(negative_slope=-0.5).fused
+    assert activations.elu.with_param(alpha=2.0).fused
+
+
 def test_unknown_names_are_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="Unknown activation 'gelu_tanh'"):
         spec.canonical("gelu_tanh")  # C-epilogue only: the Ops backends have no kernel

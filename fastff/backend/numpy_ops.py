@@ -16,16 +16,18 @@ import numpy as np
 
 from fastff._validation import check_index_range
 from fastff.backend import scalar as S
+from fastff.backend import scalar_act as SA
 from fastff.backend import spec
 
 # the activation facts live in backend/spec.py; these names stay for the reference's callers
 NEEDS_INPUT = spec.NEEDS_INPUT
 ACTIVATIONS = spec.NAMES
 canonical_activation = spec.canonical
-SELU_ALPHA = 1.6732632423543772
-SELU_SCALE = 1.0507009873554805
-_SQRT_HALF = 0.7071067811865476
-_INV_SQRT_2PI = 0.3989422804014327
+# the formulas' constants, as the kernels' bodies (backend/scalar_act.py) have them
+SELU_ALPHA = SA.SELU_ALPHA
+SELU_SCALE = SA.SELU_SCALE
+_SQRT_HALF = SA.SQRT_HALF
+_INV_SQRT_2PI = SA.INV_SQRT_2PI
 
 # Moments whose magnitude falls below this are flushed to zero by the optimizer steps:
 # subnormal floats make every later step 1.6-1.9x slower (see shared/PEERS.md).

@@ -5,7 +5,9 @@ Each row gives the activation's name, its elementwise kernel code (the ``code`` 
 constant of ``csrc/fastff.h`` that ``fastff.linalg.gemm`` applies (or None), whether its
 derivative is computed from the output ``y`` alone, and its one scalar parameter (Keras's
 keyword and default). Every table the backends, ``fastff.activations``, ``fastff.linalg`` and
-the compiled path use is derived from these rows.
+the compiled path use is derived from these rows, and the kernels' dispatch too: the code of a
+row runs the per-element bodies registered under its name in ``backend/scalar_act.py``
+(``CODE_NAMES``).
 
 Pure Python: importing it loads neither Numba nor the C core (``c_id`` reads the C header's
 value through ``fastff._core`` on first use).
@@ -13,12 +15,12 @@ value through ``fastff._core`` on first use).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
 __all__ = ["ActivationSpec", "ACTIVATIONS", "NAMES", "NEEDS_INPUT", "EPILOGUE", "ROWWISE",
-           "EPILOGUE_C_IDS", "EPILOGUE_CODES", "C_ONLY", "canonical", "code", "codes", "c_id",
-           "c_ids", "param_name", "param_default"]
+           "EPILOGUE_C_IDS", "EPILOGUE_CODES", "C_ONLY", "CODE_NAMES", "canonical", "code", "codes",
+           "c_id", "c_ids", "param_name", "param_default", "fuses"]
 
 
 class ActivationSpec(NamedTuple):
@@ -34,6 +36,9 @@ class ActivationSpec(NamedTuple):
     #: Keras's keyword for the one scalar parameter, and its default
     param: str | None = None
     default: float = 0.0
+    #: for a parametrised row whose derivative comes from y: which parameters keep y
+    #: telling x's sign (None: all), so ``fuses`` can refuse the others
+    y_tells_sign: Callable[[float], bool] | None = None
 
 
 #: name -> row. "gelu" is the exact erf form everywhere (Keras's ``approximate=False``);
@@ -41,8 +46,9 @@ class ActivationSpec(NamedTuple):
 ACTIVATIONS: dict[str, ActivationSpec] = {r.name: r for r in (
     ActivationSpec("linear", 0, "FASTFF_ACT_NONE", True),
     ActivationSpec("relu", 1, "FASTFF_ACT_RELU", True),
-    ActivationSpec("leaky_relu", 2, "FASTFF_ACT_LEAKY_RELU", True, "negative_slope", 0.2),
-    ActivationSpec("elu", 3, "FASTFF_ACT_ELU", True, "alpha", 1.0),
+    ActivationSpec("leaky_relu", 2, "FASTFF_ACT_LEAKY_RELU", True, "negative_slope", 0.2,
+                   lambda slope: slope >= 0.0),
+    ActivationSpec("elu", 3, "FASTFF_ACT_ELU", True, "alpha", 1.0, lambda alpha: alpha > 0.0),
     ActivationSpec("selu", 4, None, True),
     ActivationSpec("gelu", 5, "FASTFF_ACT_GELU", False),
     ActivationSpec("tanh", 6, "FASTFF_ACT_TANH", True),
@@ -61,6 +67,19 @@ C_ONLY: dict[str, str] = {"gelu_tanh": "FASTFF_ACT_GELU_TANH"}
 
 #: every name the Ops backends accept, in table order
 NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
+def _code_names() -> tuple[str, ...]:
+    owners: dict[int, str] = {}
+    for n, r in ACTIVATIONS.items():
+        if r.code is not None:
+            owners.setdefault(r.code, n)
+    if sorted(owners) != list(range(len(owners))):
+        raise ValueError(f"elementwise codes must be 0..{len(owners) - 1}, got {sorted(owners)}")
+    return tuple(owners[c] for c in range(len(owners)))
+
+
+#: elementwise code -> the activation that owns it (its first row; "swish" shares silu's):
+#: whose per-element bodies (``backend/scalar_act.py``) the kernels run for that code
+CODE_NAMES: tuple[str, ...] = _code_names()
 #: activations whose derivative needs the input x
 NEEDS_INPUT: frozenset[str] = frozenset(n for n, r in ACTIVATIONS.items()
                                         if not r.grad_from_output)
@@ -160,3 +179,12 @@ def param_name(name: str) -> str | None:
 def param_default(name: str) -> float:
     """Keras's default of that parameter (0.0 when it takes none)."""
     return ACTIVATIONS[name].default
+
+
+def fuses(name: str, param: float) -> bool:
+    """Whether ``ops.dense`` applies ``name`` with ``param`` in its epilogue and its
+    derivative then needs only y (``EPILOGUE``, and y still tells x's sign)."""
+    if name not in EPILOGUE:
+        return False
+    cond = ACTIVATIONS[name].y_tells_sign
+    return cond is None or cond(param)
