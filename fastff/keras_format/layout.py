@@ -77,7 +77,8 @@ def layer_paths(class_names: list[str]) -> list[str]:
 
 def functional_order(graph: Any) -> list[int]:
     """Keras's ``map_graph`` order of the graph's operations (inputs are ``-1-i``): depth
-    from the output descending, ties by first visit of a DFS from the output."""
+    from the outputs descending, ties by first visit of DFSs from the outputs (in the
+    flattened output order: a dict's keys sorted, as ``out_refs`` holds them)."""
     k = len(graph.sources)
     parents = {i: [r - k if r >= k else -1 - r for r in refs]
                for i, (_, refs) in enumerate(graph.nodes)}
@@ -94,7 +95,8 @@ def functional_order(graph: Any) -> list[int]:
         done.add(op)
         post.append(op)
 
-    visit(len(graph.nodes) - 1)
+    for r in getattr(graph, "out_refs", [k + len(graph.nodes) - 1]):
+        visit(r - k if r >= k else -1 - r)
     depth: dict[int, int] = {}
     for op in reversed(post):
         d = depth.setdefault(op, 0)

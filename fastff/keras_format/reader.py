@@ -510,13 +510,23 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
     raw_in = [raw_in] if isinstance(raw_in, list) and raw_in and isinstance(raw_in[0], str) \
         else raw_in
     raw_out = cfg.get("output_layers")
-    raw_out = [raw_out] if isinstance(raw_out, list) and raw_out and \
-        isinstance(raw_out[0], str) else raw_out
-    if not isinstance(raw_in, list) or not isinstance(raw_out, list) or len(raw_out) != 1:
-        raise FormatError(f"{path}: input_layers / output_layers malformed (one output only)")
+    out_keys = None
+    if isinstance(raw_out, dict):  # outputs given as a dict (keys are the output names)
+        if not raw_out or len(raw_out) > 1 << 10 or not all(isinstance(k, str) for k in raw_out):
+            raise FormatError(f"{path}: output_layers must map output names to layers")
+        out_keys = list(raw_out)
+        raw_out = [raw_out[k] for k in out_keys]
+        several = True
+    else:
+        several = isinstance(raw_out, list) and bool(raw_out) and isinstance(raw_out[0], list)
+        raw_out = raw_out if several else [raw_out]
+    if not isinstance(raw_in, list) or not isinstance(raw_out, list) or not raw_out \
+            or len(raw_out) > 1 << 10 or (depth and len(raw_out) != 1):
+        raise FormatError(f"{path}: input_layers / output_layers malformed (a model used "
+                          "as a layer has one output)")
     in_names = [_layer_ref(v, path, "input_layers") for v in raw_in]
-    out_name = _layer_ref(raw_out[0], path, "output_layers")
-    for n in [*in_names, out_name]:
+    out_names = [_layer_ref(v, path, "output_layers") for v in raw_out]
+    for n in [*in_names, *out_names]:
         if n not in tensors:
             raise FormatError(f"{path}: {n!r} is not a layer of the model")
     if not all(isinstance(tensors[n], Input) for n in in_names):
@@ -525,7 +535,12 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
                   if isinstance(s, dict) and s.get("class_name") != "InputLayer"
                   and _policy_dtype(s.get("config"), path, "a layer")), None) or "float32"
     try:
-        model = fastff.Model([tensors[n] for n in in_names], tensors[out_name],
+        outputs: Any = [tensors[n] for n in out_names]
+        if out_keys is not None:
+            outputs = dict(zip(out_keys, outputs))
+        elif not several:
+            outputs = outputs[0]
+        model = fastff.Model([tensors[n] for n in in_names], outputs,
                              name=cfg.get("name") if isinstance(cfg.get("name"), str) else None,
                              dtype=dtype)
     except (ValueError, TypeError) as e:
@@ -579,19 +594,48 @@ def _compile(model: Any, cfg: Any, h5: H5Weights, path: str, trainable: list) ->
                                           "config": ocfg})
         else:
             raise ValueError("no optimizer")
+        def one_loss(spec: Any) -> Any:
+            if isinstance(spec, dict) and "class_name" in spec:
+                return losses.deserialize({"class_name": spec.get("class_name"),
+                                           "config": spec.get("config") or {}})
+            if spec is not None and not isinstance(spec, str):
+                raise ValueError(f"a loss must be a name or a Keras object, got {spec!r}")
+            return spec
+
+        def metric_list(ms: Any) -> list:
+            if not isinstance(ms, list):
+                raise ValueError("metrics must be a list")
+            return [m if isinstance(m, str) else metrics.deserialize(
+                {"class_name": m.get("class_name"), "config": m.get("config") or {}})
+                for m in ms]
+
+        multi = getattr(model, "_output_kind", None) is not None
         loss = cfg.get("loss")
-        if isinstance(loss, dict):
-            loss = losses.deserialize({"class_name": loss.get("class_name"),
-                                       "config": loss.get("config") or {}})
-        mets = cfg.get("metrics") or []
-        if not isinstance(mets, list):
-            raise ValueError("metrics must be a list")
-        mets = [m if isinstance(m, str) else metrics.deserialize(
-            {"class_name": m.get("class_name"), "config": m.get("config") or {}})
-            for m in mets]
         weights = cfg.get("loss_weights")
-        model.compile(optimizer=opt, loss=loss, metrics=mets,
-                      loss_weights=weights if isinstance(weights, (int, float)) else None)
+        mets: Any = cfg.get("metrics") or []
+        if multi:  # per output: dicts by output name or lists in output order
+            if isinstance(loss, dict) and "class_name" not in loss:
+                loss = {k: one_loss(v) for k, v in loss.items()}
+            elif isinstance(loss, list):
+                loss = [one_loss(v) for v in loss]
+            else:
+                loss = one_loss(loss)
+            if isinstance(mets, dict):
+                mets = {k: metric_list(v if isinstance(v, list) else [v])
+                        for k, v in mets.items()}
+            elif mets and all(isinstance(v, list) for v in mets):
+                mets = [metric_list(v) for v in mets]
+            else:
+                mets = metric_list(mets) or None
+            if not isinstance(weights, (dict, list)) or not all(
+                    isinstance(w, (int, float)) and not isinstance(w, bool)
+                    for w in (weights.values() if isinstance(weights, dict) else weights)):
+                weights = None
+        else:
+            loss = one_loss(loss)
+            mets = metric_list(mets)
+            weights = weights if isinstance(weights, (int, float)) else None
+        model.compile(optimizer=opt, loss=loss, metrics=mets, loss_weights=weights)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         warnings.warn(f"{path}: the compile config cannot be mapped to fastff ({e}); the "
                       "model is loaded uncompiled", stacklevel=3)

@@ -177,11 +177,14 @@ def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
     """A functional model's Keras object and its layers (Inputs included) in Keras's
     ``map_graph`` order."""
     graph = model._graph
-    if not graph.simple:
-        raise NotImplementedError("saving a functional Model with several outputs or "
-                                  "shared layers as .keras is not supported yet; use "
-                                  "fastff's format (any other file name)")
+    if len(graph.layers) != len(graph.nodes):
+        raise NotImplementedError("saving a functional Model with shared layers (one layer "
+                                  "called on several tensors) as .keras is not supported yet; "
+                                  "use fastff's format (any other file name)")
     k = len(graph.sources)
+    if any(r < k for r in graph.out_refs):
+        raise NotImplementedError("saving a functional Model whose output is one of its "
+                                  "Inputs as .keras is not supported; use fastff's format")
     shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
     dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
     for layer, refs in graph.nodes:
@@ -212,11 +215,21 @@ def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
               "layers": layer_cfgs,
               "input_layers": [[s.name, 0, 0] for s in graph.sources]
               if k > 1 else [graph.sources[0].name, 0, 0],
-              "output_layers": [names[-1], 0, 0]}
+              "output_layers": _output_layers(model, names)}
     doc = _keras_obj("keras.src.models.functional", "Functional", config)
     doc["registered_name"] = "Functional"
     doc["build_config"] = {"input_shape": None}
     return doc, ordered
+
+
+def _output_layers(model: Any, names: list[str]) -> Any:
+    """Keras's ``output_layers``: one ``[name, 0, 0]``, a list of them, or a dict by output
+    key (a model built with a dict of outputs)."""
+    refs = [[names[r], 0, 0] for r in model._graph.out_refs]
+    kind = getattr(model, "_output_kind", None)
+    if kind == "dict":
+        return dict(zip(model._output_names, refs))
+    return refs if kind == "list" else refs[0]
 
 
 def _inner_order(layer: Any) -> list:
@@ -279,21 +292,46 @@ def _compile_config(model: Any) -> dict | None:
                                           lr["config"])
     cfg.update(use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                loss_scale_factor=None, gradient_accumulation_steps=None)
-    loss = model.loss
-    loss_cfg = None
-    weight = None
-    if getattr(loss, "base", None) is not None:  # multi_output.ScaledLoss: loss_weights
-        loss, weight = loss.base, loss.weight
-    if loss is not None:
-        from fastff import losses
-
-        ls = losses.serialize(loss)
-        loss_cfg = _keras_obj("keras.losses", ls["class_name"], ls["config"])
-    metrics = [m for m in getattr(model, "_metric_ids", []) if isinstance(m, str)]
+    multi = getattr(model, "_multi", None)
+    if multi is not None:  # several outputs: per-output losses, weights and metrics
+        loss_cfg, weight, metrics = _per_output_compile(multi)
+    else:
+        loss = model.loss
+        weight = None
+        if getattr(loss, "base", None) is not None:  # multi_output.ScaledLoss: loss_weights
+            loss, weight = loss.base, loss.weight
+        loss_cfg = _keras_loss(loss)
+        metrics = [m for m in getattr(model, "_metric_ids", []) if isinstance(m, str)] or None
     return {"optimizer": _keras_obj("keras.optimizers", spec["class_name"], cfg),
-            "loss": loss_cfg, "loss_weights": weight, "metrics": metrics or None,
+            "loss": loss_cfg, "loss_weights": weight, "metrics": metrics,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
             "jit_compile": False}
+
+
+def _keras_loss(loss: Any) -> dict | None:
+    if loss is None:
+        return None
+    from fastff import losses
+
+    ls = losses.serialize(loss)
+    return _keras_obj("keras.losses", ls["class_name"], ls["config"])
+
+
+def _per_output_compile(multi: Any) -> tuple[Any, Any, Any]:
+    """``(loss, loss_weights, metrics)`` of a multi-output model as Keras writes them: dicts
+    by output key (dict outputs) or lists in output order; string metric names only."""
+    losses_ = [_keras_loss(lo) for lo in multi.losses]
+    weights = None if all(w == 1.0 for w in multi.weights) else list(multi.weights)
+    mets: list[list[str]] = [[] for _ in multi.names]
+    for k, m in multi.metric_ids:
+        if isinstance(m, str):
+            mets[k].append(m)
+    metrics = mets if any(mets) else None
+    if multi.kind == "dict":
+        keyed = dict(zip(multi.names, losses_))
+        return (keyed, None if weights is None else dict(zip(multi.names, weights)),
+                None if metrics is None else dict(zip(multi.names, metrics)))
+    return losses_, weights, metrics
 
 
 def _optimizer_vars(model: Any, trainable: list) -> list[np.ndarray]:
