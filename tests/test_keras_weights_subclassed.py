@@ -104,3 +104,29 @@ def test_keras_loads_what_fastff_saves(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     np.testing.assert_allclose(np.load(tmp_path / "k.npy"), m.predict(ids, verbose=0),
                                atol=2e-6)
+
+
+class WithSequential(keras.Model):
+    """A Sequential held by an attribute: its layers under ``<attr>/layers/...``."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.body = keras.Sequential([keras.Input((4,)), layers.Dense(5, activation="relu"),
+                                      layers.Dense(3)])
+        self.head = layers.Dense(1)
+
+    def call(self, x):
+        return self.head(self.body(x))
+
+
+def test_nested_sequential_groups(tmp_path):
+    x = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
+    m = WithSequential(dtype="float32")
+    m(x)
+    m.save_weights(tmp_path / "n.weights.h5")
+    assert groups(tmp_path / "n.weights.h5") == [
+        "body/layers/dense/vars", "body/layers/dense_1/vars", "head/vars"]
+    again = WithSequential(dtype="float32")
+    again(x)
+    again.load_weights(tmp_path / "n.weights.h5")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), m.predict(x, verbose=0))

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from fastff.keras_format.archive import MAX_WEIGHTS, H5Weights, read_zip
-from fastff.keras_format.layout import layer_paths, ordered_layers, snake_case
-from fastff.keras_format.writer import _layer_config
+from fastff.keras_format.layout import snake_case
+from fastff.keras_format.writer import model_spec
 from fastff.saving import FormatError
 
 
@@ -72,11 +72,10 @@ def weight_paths(model: Any) -> list[tuple[str, Any, list]]:
             return
         seen.add(id(obj))
         if _is_model(obj) and not getattr(obj, "_auto_track", False):
-            layers = [la for la in ordered_layers(obj) if type(la).__name__ != "Input"]
-            classes = [_layer_config(la, np.dtype(obj.dtype))[0] for la in layers]
-            for sub, la in zip(layer_paths(classes), layers):
-                seen.add(id(la))
-                out.append((f"{path}/{sub}", la, _own_params(la)))
+            for sub, _, la in model_spec(obj)[1]:  # its own file's groups, under path
+                if la is not None and type(la).__name__ != "Input":
+                    seen.add(id(la))
+                    out.append((f"{path}/{sub}", la, _own_params(la)))
             return
         if isinstance(obj, Layer):
             out.append((path, obj, _own_params(obj)))
