@@ -557,14 +557,15 @@ class Model(Sequential):
         return rows
 
     def save(self, path: Any, **kwargs: Any) -> None:
-        """fastff's format (a ``.keras`` name is refused: Keras 3's archive needs the class's
-        Keras registration); needs ``get_config`` on the class (see ``get_config``)."""
+        """fastff's format, or Keras 3's ``.keras`` (the class named by module and registered
+        name, its config and the weights by attribute); loading either needs the class
+        (``custom_objects`` or registration) and ``get_config`` (see ``get_config``)."""
         from fastff import keras_format
 
-        if self._auto_track:
-            if keras_format.kind_of_path(path) == "keras":
-                raise ValueError(f"{type(self).__name__}.save: subclassed models are saved in "
-                                 "fastff's format only; use a name without the .keras suffix")
+        if self._auto_track and keras_format.kind_of_path(path) == "keras":
+            from fastff.keras_format.tracked import save_tracked_keras
+
+            return save_tracked_keras(self, path)
         return Sequential.save(self, path, **kwargs)
 
     def save_weights(self, path: Any, **kwargs: Any) -> None:

@@ -104,6 +104,13 @@ def test_keras_loads_what_fastff_saves(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     np.testing.assert_allclose(np.load(tmp_path / "k.npy"), m.predict(ids, verbose=0),
                                atol=2e-6)
+    m.save(tmp_path / "f.keras")
+    res = subprocess.run([KERAS_PYTHON, str(FIXTURES / "keras_subclassed.py"), "predict_keras",
+                          str(tmp_path / "f.keras"), str(tmp_path / "k2.npy")],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "k2.npy"), m.predict(ids, verbose=0),
+                               atol=2e-6)
 
 
 class WithSequential(keras.Model):
@@ -130,3 +137,24 @@ def test_nested_sequential_groups(tmp_path):
     again(x)
     again.load_weights(tmp_path / "n.weights.h5")
     np.testing.assert_array_equal(again.predict(x, verbose=0), m.predict(x, verbose=0))
+
+
+def test_keras_file_of_a_subclassed_model_loads_with_its_class(tmp_path):
+    """``.keras``: the class comes from custom_objects (never from the file); config, weights,
+    compile config and optimizer state as Keras wrote them."""
+    ref = np.load(FIXTURES / "keras_subclassed.npz")
+    with pytest.raises(ValueError, match="custom_objects=.*never loaded from a file"):
+        keras.models.load_model(FIXTURES / "keras_subclassed.keras")
+    m = keras.models.load_model(FIXTURES / "keras_subclassed.keras",
+                                custom_objects={"FFNN": FFNN})
+    assert type(m) is FFNN and m.optimizer.iterations == 2
+    np.testing.assert_allclose(m.predict(ref["ids"], verbose=0), ref["pred"], atol=2e-6)
+    m.fit(ref["ids"], np.arange(8) % 3, epochs=1, verbose=0)  # compiled, state restored
+    assert m.optimizer.iterations == 3
+    m.save(tmp_path / "again.keras")
+    back = keras.models.load_model(tmp_path / "again.keras", custom_objects={"FFNN": FFNN})
+    np.testing.assert_array_equal(back.predict(ref["ids"], verbose=0),
+                                  m.predict(ref["ids"], verbose=0))
+    assert back.optimizer.iterations == 3
+    for key, value in m.optimizer.get_state().items():
+        np.testing.assert_array_equal(back.optimizer.get_state()[key], value)

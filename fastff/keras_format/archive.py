@@ -55,7 +55,10 @@ def _check_depth(obj: Any, path: str, depth: int = 0) -> None:
             raise FormatError(f"{path}: the config holds a {cls or '__lambda__'!r} object "
                               "(code); fastff never loads code from a file")
         module = obj.get("module")
-        if isinstance(module, str) and cls is not None and not module.startswith("keras"):
+        # (the model itself, depth 0, may be a subclass: its class must then come from the
+        # caller's custom_objects or the registry, never from the file: keras_format.tracked)
+        if depth and isinstance(module, str) and cls is not None \
+                and not module.startswith("keras"):
             raise FormatError(f"{path}: the config names {cls!r} from module {module!r}; "
                               "only Keras's own classes are read (no custom code)")
         for v in obj.values():

@@ -676,15 +676,21 @@ def load_keras(path: str | os.PathLike[str], custom_objects: Mapping[str, Any] |
                compile: bool = True) -> Any:
     """A fastff model from a Keras 3 ``.keras`` file (Sequential or Functional of the
     mapped layers), compiled (with its optimizer state where the layouts match) when
-    ``compile``. ``custom_objects`` is accepted for Keras's signature; custom classes are
-    never loaded from a file, so naming one is refused."""
+    ``compile``; or a subclassed model whose class ``custom_objects`` (or the registry)
+    supplies - classes are never loaded from a file."""
+    from fastff.keras_format import tracked
+
     path = os.fspath(path)
-    if custom_objects:
-        raise ValueError("load_keras: custom_objects are not supported (fastff reads only "
-                         "Keras's own layers from .keras files)")
     doc, weights = read_zip(path)
     h5 = H5Weights(path, weights)
     try:
+        if isinstance(doc, dict) and doc.get("class_name") not in (
+                "Sequential", "Functional", "Model"):
+            model = tracked.load_tracked_keras(doc, h5, path, custom_objects)
+            if compile:
+                _compile(model, doc.get("compile_config"), h5, path,
+                         tracked.trainable_in_keras_order(model) or [])
+            return model
         model, pairs = _model_from(doc, h5, path)
         _assign(pairs, path)
         if compile:

@@ -174,3 +174,139 @@ def load_tracked_weights(model: Any, path: str | os.PathLike[str]) -> None:
                 p.assign(a.astype(p.value.dtype, copy=False))
     finally:
         h5.close()
+
+
+# ---------------------------------------------------------------------------- .keras files
+def trainable_in_keras_order(model: Any) -> list | None:
+    """The trainable Params in the order of Keras's ``model.trainable_variables`` (its
+    optimizer variables follow it): each tracked layer's own, in tracking order. None when a
+    layer holds sublayers (their order inside Keras's list is not mapped)."""
+    from fastff.layers.base import Layer
+
+    out = []
+    for layer in model.layers:
+        if not isinstance(layer, Layer) or layer.__dict__.get("_sublayers"):
+            return None
+        if model.trainable and layer.trainable:
+            out.extend(p for p in _own_params(layer) if p.trainable)
+    return out
+
+
+def save_tracked_keras(model: Any, path: str | os.PathLike[str]) -> None:
+    """A subclassed model as Keras 3 writes one to ``.keras``: the class (module, name,
+    registered name), its ``get_config``, the built input shape, the compile config, and the
+    weights in the attribute layout (the optimizer's too, where its order maps). Loading needs
+    the class (``custom_objects`` or the registry), as in Keras."""
+    import datetime
+    import json
+    import zipfile
+
+    from fastff import _registry, distribution
+    from fastff._atomic import atomic_write
+    from fastff.keras_format.layout import (
+        CONFIG_NAME,
+        KERAS_VERSION,
+        METADATA_NAME,
+        WEIGHTS_NAME,
+    )
+    from fastff.keras_format.writer import _compile_config, _optimizer_vars, _policy
+
+    if not distribution.is_chief():
+        return
+    cls = type(model)
+    if not model.built or model._input_shape is None or not isinstance(
+            model.input_shape, tuple) or not all(isinstance(d, (int, type(None)))
+                                                  for d in model.input_shape):
+        raise ValueError(f"{cls.__name__}.save: a subclassed model is saved as .keras once it "
+                         "is built on one input array (call it on a batch, or fit, first); "
+                         "models of several inputs: use fastff's format")
+    config = dict(model.get_config())
+    config["dtype"] = _policy(np.dtype(model.dtype))
+    doc = {"module": cls.__module__, "class_name": cls.__name__, "config": config,
+           "registered_name": _registry.get_registered_name(cls),
+           "build_config": {"input_shape": [None, *model.input_shape[1:]]},
+           "compile_config": _compile_config(model)}
+    buf = io.BytesIO()
+    _write(buf, model)
+    trainable = trainable_in_keras_order(model)
+    opt_vars = _optimizer_vars(model, trainable) if trainable is not None else []
+    if opt_vars:
+        import h5py
+
+        with h5py.File(buf, "a") as h5:
+            group = h5.create_group("optimizer").create_group("vars")
+            group.attrs["name"] = model.optimizer.name
+            for i, a in enumerate(opt_vars):
+                group.create_dataset(str(i), data=a)
+    weights = buf.getvalue()
+    meta = {"keras_version": KERAS_VERSION,
+            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+
+    def write(f: Any) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+            z.writestr(METADATA_NAME, json.dumps(meta))
+            z.writestr(CONFIG_NAME, json.dumps(doc, allow_nan=False))
+            z.writestr(WEIGHTS_NAME, weights)
+
+    atomic_write(path, write)
+
+
+def model_class(doc: dict, custom_objects: Any, path: str) -> Any:
+    """The subclassed-model class a ``.keras`` config names, from ``custom_objects`` or the
+    registry only (never imported from the file); FormatError when neither knows it."""
+    from fastff import _registry
+
+    names = [n for n in (doc.get("registered_name"), doc.get("class_name"))
+             if isinstance(n, str)]
+    for name in names:
+        cls = _registry.get_registered_object(name, custom_objects)
+        if cls is not None:
+            break
+    else:
+        raise FormatError(f"{path}: the model class {doc.get('class_name')!r} is not known; "
+                          "pass custom_objects={'" + str(doc.get("class_name")) + "': "
+                          "TheClass} or register it (fastff.saving.register_keras_serializable)"
+                          " - classes are never loaded from a file")
+    if not (isinstance(cls, type) and getattr(cls, "_auto_track", False)):
+        raise FormatError(f"{path}: {doc.get('class_name')!r} resolves to {cls!r}, not a "
+                          "subclass of fastff.Model")
+    return cls
+
+
+def load_tracked_keras(doc: dict, h5: H5Weights, path: str, custom_objects: Any) -> Any:
+    """A subclassed model, built, with its weights, from a ``.keras`` file's config (see
+    ``save_tracked_keras``); the reader compiles it."""
+    cls = model_class(doc, custom_objects, path)
+    config = doc.get("config")
+    if not isinstance(config, dict):
+        raise FormatError(f"{path}: the model config must be an object")
+    config = dict(config)
+    policy = config.get("dtype")
+    if isinstance(policy, dict):  # Keras's DTypePolicy object
+        inner = policy.get("config")
+        config["dtype"] = inner.get("name") if isinstance(inner, dict) else None
+    try:
+        model = cls.from_config(config)
+    except (TypeError, ValueError) as e:
+        raise FormatError(f"{path}: {cls.__name__}.from_config failed on the saved config: "
+                          f"{e}") from None
+    build = doc.get("build_config")
+    shape = build.get("input_shape") if isinstance(build, dict) else None
+    if not isinstance(shape, list) or not shape or len(shape) > 8 or not all(
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 1 << 24)
+            for d in shape):
+        raise FormatError(f"{path}: build_config.input_shape must be a list of dimensions, "
+                          f"got {shape!r}")
+    model.build((None, *shape[1:]))
+    pending = []
+    for group, layer, params in weight_paths(model):
+        dss = h5.datasets(group)
+        if len(dss) != len(params):
+            raise FormatError(f"{path}: {group} holds {len(dss)} variables, layer "
+                              f"{layer.name!r} has {len(params)}")
+        pending.append((params, [h5.read(ds, p.shape, f"{group}/vars/{i}")
+                                 for i, (ds, p) in enumerate(zip(dss, params))]))
+    for params, arrays in pending:
+        for p, a in zip(params, arrays):
+            p.assign(a.astype(p.value.dtype, copy=False))
+    return model
