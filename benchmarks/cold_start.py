@@ -13,7 +13,8 @@ seconds (the CPU time shows the cost on a loaded machine). Cases:
 
 ``--profile`` adds a cold run per case that records Numba's ``numba:compile`` events and
 prints the functions compiled on the first fit, with their own (exclusive) and inclusive
-compile times, top 15 by own time.
+compile times (CPU seconds of the compiling thread, steadier than wall time on a busy
+machine), top 15 by own time.
 
     python benchmarks/cold_start.py [--cases demo,mlp] [--profile] [--repeats N]
         [--tree before=/path/to/other/checkout --tree after=.]
@@ -76,9 +77,9 @@ if profile:
     caching.Cache.load_overload = load
     class Rec(ev.Listener):
         def on_start(self, e):
-            events.append(("s", time.perf_counter(), e.data))
+            events.append(("s", time.thread_time(), e.data))
         def on_end(self, e):
-            events.append(("e", time.perf_counter(), e.data))
+            events.append(("e", time.thread_time(), e.data))
     ev.register("numba:compile", Rec())
 model.fit(xtr, ytr, **fit_kw)
 marks["fit"] = now()
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = _child(case, cache, True, os.path.abspath(trees[-1][1]))
             comp = r["compiled"]
             own = sum(c[3] for c in comp)
-            print(f"\n{case}: {len(comp)} compilations, {own:.2f} s of compile in all "
+            print(f"\n{case}: {len(comp)} compilations, {own:.2f} CPU s of compile in all "
                   f"(fit {sum(c[3] for c in comp if c[4] == 'fit'):.2f} s, predict "
                   f"{sum(c[3] for c in comp if c[4] == 'predict'):.2f} s); top 15 by own time:")
             print(f"  {'own s':>6} {'incl s':>6} {'phase':7} function(signature)")

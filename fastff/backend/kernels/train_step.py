@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from fastff._native import gemm_into_nb
-from fastff.backend.kernels import NJIT
+from fastff.backend.kernels import NJIT, NJIT_INLINE
 from fastff.backend.kernels import batch_norm as K_bn
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
@@ -72,7 +72,7 @@ def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
     return meta, off
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _splitmix(x):
     z = x + _GOLDEN
     z = (z ^ (z >> np.uint64(30))) * _MIX1
@@ -80,12 +80,12 @@ def _splitmix(x):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _view(buf, off, rows, cols):
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _bn_vecs(params, meta, ws, k, b):
     """The BatchNormalization of unit ``k``: gamma, beta (ones / zeros stand-ins when absent,
     as ``CpuOps``), moving mean, moving variance, and its 8 workspace vectors as (8, n)."""
@@ -141,7 +141,7 @@ def _bn_backward(dy, h, params, grads, meta, fparams, ws, k, b):
     return dx
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _unit_output(meta, ws, k, b, no, bn):
     """What unit ``k`` passes on: its BatchNormalization's ``z`` or its ``h``."""
     if bn is not None:
