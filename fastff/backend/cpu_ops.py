@@ -377,8 +377,9 @@ class CpuOps(NumpyOps):
         grad_scale: float = 1.0,
     ) -> None:
         """One packed optimizer step (``NumpyOps.optimizer_step``) as ``kernels.optim.
-        opt_range``, the kernel the compiled training step runs; split over threads above
-        PAR_MIN elements (elementwise, so the same bits)."""
+        opt_apply``, the body the compiled training step runs, specialised to ``code`` (only
+        that optimizer is compiled); split over threads above PAR_MIN elements (elementwise,
+        so the same bits)."""
         dt = params.dtype
         if dt not in _EMPTY:
             return super().optimizer_step(code, params, grads, bufs, consts, lr, wdlr,
@@ -386,7 +387,7 @@ class CpuOps(NumpyOps):
         t = dt.type
         e = _EMPTY[dt]
         b0, b1, b2 = (e if b is None else b for b in bufs)
-        _run(K_opt.opt_range, (code, params, _c(grads), b0, b1, b2,
+        _run(K_opt.range_kernel(code), (params, _c(grads), b0, b1, b2,
                                np.asarray(consts, dtype=np.float64), t(lr), t(wdlr),
                                t(grad_scale)), params.size)
         return None

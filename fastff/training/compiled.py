@@ -212,6 +212,8 @@ class _Stack:
         self.fparams = np.array(fparams, np.float64)
         self.dkeys = np.array(dkeys, np.uint64)
         self.drops = [u.drop for u in units if u.drop is not None]
+        self.has_bn = any(u.bn is not None for u in units)
+        self.bn_arg = 1 if self.has_bn else None  # the stack kernels' ``bn`` argument
         last = units[-1].activation.name
         self.last_activation = last
         self.output_activation = last if last in ("softmax", "sigmoid") else None
@@ -376,6 +378,8 @@ class CompiledEngine:
         self.n = X.shape[0]
         self.steps = n_batches(self.n, batch) if steps is None else steps
         self._dummy = np.zeros(1)
+        self._steps = _kernels().steps_kernel(plan.opt_code, plan.loss_kind, st.has_bn,
+                                              bool(st.drops))
 
     def __call__(self, e0: int, e1: int, s_lo: int, s_hi: int, totals: np.ndarray) -> int:
         model, plan = self.model, self.plan
@@ -385,10 +389,10 @@ class CompiledEngine:
         oscal = _step_scalars(opt, it0, k)
         b0, b1, b2 = plan.bufs
         st = plan.st
-        q = _kernels().train_steps(
+        q = self._steps(
             self.X, self.labels, self.targets, self.perm, self.xb, self.lb, self.tb,
-            plan.loss_kind, model.params, model.grads, model.n_trainable, self.meta,
-            st.fparams, st.dkeys, self.ws, plan.opt_code, b0, b1, b2, plan.ocon, oscal, it0,
+            model.params, model.grads, model.n_trainable, self.meta,
+            st.fparams, st.dkeys, self.ws, b0, b1, b2, plan.ocon, oscal, it0,
             model._shuffle_seed, self.shuffle, e0, e1, s_lo, s_hi, self.batch, totals,
             self.per_row, self.dz)
         if q > 0:
@@ -477,7 +481,7 @@ def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.n
             cache.clear()
         meta, size = _kernels().ws_layout(st.meta.copy(), b)
         got = cache[(id(st), b)] = (meta, np.empty(max(size, 1), st.dtype), st)
-    args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out)
+    args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out, st.bn_arg)
     flags = x.flags
     usual = flags.writeable and flags.aligned  # the argument types the entry is cached for
     if usual and st.predict_entry is not None:

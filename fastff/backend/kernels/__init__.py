@@ -24,6 +24,9 @@ PAR_MIN = int(os.environ.get("FASTFF_PAR_MIN", 1 << 20))
 # ZeroDivisionError check in every iteration, which would stop LLVM vectorising the loops
 # (measured 8x on the Adam step).
 NJIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+# Small helpers called only from other kernels: inlined into the caller's IR before typing,
+# so they cost no compilation (and no linked module) of their own on a first call.
+NJIT_INLINE = {**NJIT, "inline": "always"}
 
 # Elementwise activation codes shared by the forward and backward kernels (backend/spec.py).
 ACT_CODES = spec.codes()

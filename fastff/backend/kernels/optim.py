@@ -10,6 +10,8 @@ the compiled training step both run. All scalars arrive already cast to the buff
 
 from __future__ import annotations
 
+from typing import Any
+
 from numba import njit
 
 from fastff.backend import scalar as S
@@ -145,9 +147,11 @@ def ftrl_range(p, g, acc, lin, lr, npow, l1, l2, shrink2, beta, wdlr, gscale, cl
                                      l1, l2, shrink2, beta, wdlr)
 
 
-@njit(**NJIT)
-def opt_range(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
-    """One step of the packed optimizer ``code`` over ``[lo, hi)`` (see ``scalar``)."""
+@njit(**{**NJIT, "inline": "always"})
+def opt_apply(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
+    """One step of the packed optimizer ``code`` over ``[lo, hi)`` (see ``scalar``), inlined
+    into its caller: where ``code`` is a compile-time constant there (``range_kernel``, the
+    compiled training step) only that optimizer's branch is compiled."""
     t = p.dtype.type
     clip = t(consts[0])
     tiny = t(consts[1])
@@ -177,3 +181,28 @@ def opt_range(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
     elif code == FTRL:
         ftrl_range(p, g, b0, b1, lr, t(consts[2]), t(consts[3]), t(consts[4]), t(consts[5]),
                    t(consts[6]), wdlr, gscale, clip, lo, hi)
+
+
+@njit(**NJIT)
+def opt_range(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
+    """``opt_apply`` with ``code`` chosen at run time (compiles every optimizer)."""
+    opt_apply(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi)
+
+
+_BY_CODE: dict[int, Any] = {}
+
+
+def range_kernel(code: int) -> Any:
+    """``opt_range`` for one optimizer ``code``, without the code argument: compiles only that
+    optimizer (a first ``fit`` on the general engine compiles one update, not nine). The
+    same ``opt_apply`` body, hence the same bits; cached on disk per code."""
+    kernel = _BY_CODE.get(code)
+    if kernel is None:
+        c = int(code)
+
+        @njit(**NJIT)
+        def opt_code_range(p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
+            opt_apply(c, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi)
+
+        kernel = _BY_CODE[code] = opt_code_range
+    return kernel

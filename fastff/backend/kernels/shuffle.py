@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastff.backend.kernels import NJIT
+from fastff.backend.kernels import NJIT, NJIT_INLINE
 
 _U = np.uint64
 _M32 = _U(0xFFFFFFFF)
@@ -30,7 +30,7 @@ _S16 = _U(16)
 _S32 = _U(32)
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _hashmix(v, hc):
     v = (v ^ hc[0]) & _M32
     hc[0] = (hc[0] * _MULT_A) & _M32
@@ -38,13 +38,13 @@ def _hashmix(v, hc):
     return v ^ (v >> _S16)
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _mix(x, y):
     r = (_MIX_L * x - _MIX_R * y) & _M32
     return r ^ (r >> _S16)
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _mul64(a, b):
     """Full 128-bit product of two uint64 as (hi, lo)."""
     a0 = a & _M32
@@ -61,7 +61,7 @@ def _mul64(a, b):
     return hi, lo
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _step(st, inc):
     """PCG64 state advance: st = st * MULT + inc (mod 2^128); st, inc are [hi, lo]."""
     hi, lo = _mul64(st[1], _MUL_LO)
@@ -72,7 +72,7 @@ def _step(st, inc):
     st[1] = nlo
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _next64(st, inc):
     _step(st, inc)
     v = st[0] ^ st[1]
@@ -80,7 +80,7 @@ def _next64(st, inc):
     return (v >> r) | (v << ((_U(64) - r) & _U(63)))
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _words(x, out, k):
     """Append the little-endian 32-bit words of the non-negative int x (0 -> one word)."""
     u = _U(x)

@@ -10,7 +10,11 @@ gone. It also shuffles, gathers each batch's rows and sums the epoch loss with t
 
 Layout: the model's flat ``params``/``grads`` buffers are cut into per-layer views here from
 ``meta`` rows, and per-layer scratch arrays from one flat workspace ``ws`` — so one compiled
-function serves every depth (one compile per dtype, not per model).
+function serves every depth. What a model does use is fixed at compile time instead, so a
+first ``fit`` compiles only that: ``steps_kernel`` makes the step for one optimizer, one
+loss, with or without BatchNormalization and dropout (the choices are closure constants, so
+Numba prunes the other branches before typing them and caches each variant on disk), and the
+stack functions take ``bn``/``drop`` as None (absent: those branches pruned) or 1.
 
 ``meta[l]``: n_in, n_out, w_off, b_off, C epilogue id, activation code, dropout threshold on
 the layer's input (-1: none), ws offset; then a BatchNormalization on the unit's output: the
@@ -24,11 +28,13 @@ gamma/beta stand-ins ``CpuOps`` gives them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
 from fastff._native import gemm_into_nb
-from fastff.backend.kernels import NJIT
+from fastff.backend.kernels import NJIT, NJIT_INLINE
 from fastff.backend.kernels import batch_norm as K_bn
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
@@ -66,7 +72,7 @@ def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
     return meta, off
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _splitmix(x):
     z = x + _GOLDEN
     z = (z ^ (z >> np.uint64(30))) * _MIX1
@@ -74,12 +80,12 @@ def _splitmix(x):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _view(buf, off, rows, cols):
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@njit(**NJIT)
+@njit(**NJIT_INLINE)
 def _bn_vecs(params, meta, ws, k, b):
     """The BatchNormalization of unit ``k``: gamma, beta (ones / zeros stand-ins when absent,
     as ``CpuOps``), moving mean, moving variance, and its 8 workspace vectors as (8, n)."""
@@ -135,18 +141,20 @@ def _bn_backward(dy, h, params, grads, meta, fparams, ws, k, b):
     return dx
 
 
-@njit(**NJIT)
-def _unit_output(meta, ws, k, b, no):
+@njit(**NJIT_INLINE)
+def _unit_output(meta, ws, k, b, no, bn):
     """What unit ``k`` passes on: its BatchNormalization's ``z`` or its ``h``."""
-    if meta[k, BN_MM] >= 0:
-        return _view(ws, meta[k, BN_WS], b, no)
+    if bn is not None:
+        if meta[k, BN_MM] >= 0:
+            return _view(ws, meta[k, BN_WS], b, no)
     return _view(ws, meta[k, WS], b, no)
 
 
 @njit(**NJIT)
-def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys):
+def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, drop):
     """Forward of every layer for ``b`` rows (dropout masks from step ``counter`` when
-    ``train``); returns (last layer's output view, C error code or 0)."""
+    ``train``); returns (last layer's output view, C error code or 0). ``bn``/``drop``:
+    None when no unit has a BatchNormalization / dropout (those branches not compiled)."""
     a = x
     t = params.dtype.type
     n_layers = meta.shape[0]
@@ -155,7 +163,7 @@ def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys):
         ni = meta[k, N_IN]
         no = meta[k, N_OUT]
         o = meta[k, WS]
-        if train and meta[k, DROP] >= 0:
+        if drop is not None and train and meta[k, DROP] >= 0:
             m = ws[o + 2 * b * no + b * ni:o + 2 * b * no + 2 * b * ni]
             key = _splitmix(dkeys[k] ^ np.uint64(counter))
             mask_range(m, key, np.uint64(meta[k, DROP]), t(fparams[k, 1]), 0, b * ni)
@@ -173,23 +181,27 @@ def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys):
         if rc != 0:
             return a, rc
         a = h
-        if meta[k, BN_MM] >= 0:
-            a = _bn_forward(h, params, meta, fparams, ws, k, b, train)
+        if bn is not None:
+            if meta[k, BN_MM] >= 0:
+                a = _bn_forward(h, params, meta, fparams, ws, k, b, train)
     return a, rc
 
 
 @njit(**NJIT)
-def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
+def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, drop):
     """Backward from ``dtop`` (gradient of the last layer's output) into ``grads``; the first
-    layer gets no input gradient. Returns the C error code or 0."""
+    layer gets no input gradient. Returns the C error code or 0. ``bn``/``drop`` as in
+    ``forward_stack``."""
     t = params.dtype.type
     dy = dtop
     for k in range(meta.shape[0] - 1, -1, -1):
         ni = meta[k, N_IN]
         no = meta[k, N_OUT]
         o = meta[k, WS]
-        if meta[k, BN_MM] >= 0:
-            dy = _bn_backward(dy, _view(ws, o, b, no), params, grads, meta, fparams, ws, k, b)
+        if bn is not None:
+            if meta[k, BN_MM] >= 0:
+                dy = _bn_backward(dy, _view(ws, o, b, no), params, grads, meta, fparams, ws, k,
+                                  b)
         db = grads[meta[k, B_OFF]:meta[k, B_OFF] + no]
         if meta[k, CODE] == 0:
             bias_grad(dy, db)
@@ -197,13 +209,13 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
         else:
             g = _view(ws, o + b * no, b, no)
             act_backward_bias(dy, _view(ws, o, b, no), g, db, meta[k, CODE], t(fparams[k, 0]))
-        drop = meta[k, DROP] >= 0
-        if drop:
+        dropped = drop is not None and meta[k, DROP] >= 0
+        if dropped:
             a = _view(ws, o + 2 * b * no + 2 * b * ni, b, ni)
         elif k == 0:
             a = x
         else:
-            a = _unit_output(meta, ws, k - 1, b, ni)
+            a = _unit_output(meta, ws, k - 1, b, ni, bn)
         rc = gemm_into_nb(a, g, _view(grads, meta[k, W_OFF], ni, no), True, False, 1.0, 0.0,
                           None, 0, 0.0, True)
         if rc != 0:
@@ -214,7 +226,7 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
                               0.0, None, 0, 0.0)
             if rc != 0:
                 return rc
-            if drop:
+            if dropped:
                 m2 = _view(ws, o + 2 * b * no + b * ni, b, ni)
                 for i in range(b):
                     for j in range(ni):
@@ -223,83 +235,107 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop):
     return 0
 
 
-@njit(**NJIT)
-def train_steps(X, labels, targets, perm, xb, lb, tb, loss_kind, params, grads, n_train, meta,
-                fparams, dkeys, ws, opt, b0, b1, b2, ocon, oscal, it0, seed, shuffle, e0, e1,
-                s_lo, s_hi, batch, totals, per_row, dz):
-    """Steps ``[s_lo, s_hi)`` of epochs ``[e0, e1)`` (batches of ``batch`` rows over X; the
-    permutation is drawn when a step range starts at 0 and ``shuffle``). Step q of the call
-    uses ``oscal[q]`` = (lr or Adam's alpha, lr*weight_decay) and dropout counter ``it0 + q``.
-    ``totals[e - e0]`` accumulates the epoch's loss sum like the general path's tracker.
-    ``opt``, ``b0..b2``, ``ocon`` are the optimizer's packed form (``Optimizer.packed``), run
-    by ``kernels.optim.opt_range`` as ``CpuOps.optimizer_step`` runs it.
-    Returns the number of steps run, or a negative C error code / -1000 - row for a bad label.
-    """
-    n = X.shape[0]
-    c = dz.shape[1]
-    t = params.dtype.type
-    empty_w = np.empty(0, params.dtype)
-    q = 0
-    for e in range(e0, e1):
-        if shuffle and s_lo == 0:
-            seeded_permutation(seed, e, perm)
-        for s_idx in range(s_lo, s_hi):
-            s = s_idx * batch
-            b = min(batch, n - s)
-            if shuffle:
-                xv = _view(xb.reshape(-1), 0, b, X.shape[1])
-                for i in range(b):
-                    r = perm[s + i]
-                    for j in range(X.shape[1]):
-                        xv[i, j] = X[r, j]
-                tv = _view(tb.reshape(-1), 0, 0, c)
-                lab = lb[:0]
-                if loss_kind == SPARSE_XENT:
-                    for i in range(b):
-                        lb[i] = labels[perm[s + i]]
-                    lab = lb[:b]
-                else:
-                    tv = _view(tb.reshape(-1), 0, b, c)
+_STEPS: dict[tuple, Any] = {}
+
+
+def steps_kernel(opt: int, loss_kind: int, bn: bool, drop: bool) -> Any:
+    """The compiled ``train_steps`` for optimizer code ``opt`` (``Optimizer.packed``), loss
+    ``loss_kind``, with or without BatchNormalization (``bn``) and dropout (``drop``) units;
+    made once per process and choice, compiled (or loaded from Numba's cache) on first call."""
+    key = (int(opt), int(loss_kind), bool(bn), bool(drop))
+    kernel = _STEPS.get(key)
+    if kernel is None:
+        kernel = _STEPS[key] = _make_steps(*key)
+    return kernel
+
+
+def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
+    """``train_steps`` with its choices as closure constants (plain values, so Numba's disk
+    cache keys each variant by them; the unused branches are pruned before typing)."""
+    bn = 1 if has_bn else None
+    drop = 1 if has_drop else None
+
+    @njit(**NJIT)
+    def train_steps(X, labels, targets, perm, xb, lb, tb, params, grads, n_train, meta,
+                    fparams, dkeys, ws, b0, b1, b2, ocon, oscal, it0, seed, shuffle, e0, e1,
+                    s_lo, s_hi, batch, totals, per_row, dz):
+        """Steps ``[s_lo, s_hi)`` of epochs ``[e0, e1)`` (batches of ``batch`` rows over X; the
+        permutation is drawn when a step range starts at 0 and ``shuffle``). Step q of the call
+        uses ``oscal[q]`` = (lr or Adam's alpha, lr*weight_decay) and dropout counter ``it0 + q``.
+        ``totals[e - e0]`` accumulates the epoch's loss sum like the general path's tracker.
+        ``b0..b2``, ``ocon`` are the optimizer's packed buffers and constants, run by
+        ``kernels.optim.opt_apply`` as ``CpuOps.optimizer_step`` runs it.
+        Returns the number of steps run, or a negative C error code / -1000 - row for a bad label.
+        """
+        n = X.shape[0]
+        c = dz.shape[1]
+        t = params.dtype.type
+        empty_w = np.empty(0, params.dtype)
+        q = 0
+        for e in range(e0, e1):
+            if shuffle and s_lo == 0:
+                seeded_permutation(seed, e, perm)
+            for s_idx in range(s_lo, s_hi):
+                s = s_idx * batch
+                b = min(batch, n - s)
+                if shuffle:
+                    xv = _view(xb.reshape(-1), 0, b, X.shape[1])
                     for i in range(b):
                         r = perm[s + i]
-                        for j in range(c):
-                            tv[i, j] = targets[r, j]
-            else:
-                xv = X[s:s + b]
-                lab = labels[s:s + b] if loss_kind == SPARSE_XENT else lb[:0]
-                tv = targets[s:s + b] if loss_kind != SPARSE_XENT else _view(
-                    tb.reshape(-1), 0, 0, c)
-            z, rc = forward_stack(xv, params, meta, fparams, ws, b, True, it0 + q, dkeys)
-            if rc != 0:
-                return -abs(rc)
-            loss = per_row[:b]
-            d = _view(dz.reshape(-1), 0, b, c)
-            inv = t(1.0 / b)
-            if loss_kind == SPARSE_XENT:
-                bad = K_sm.softmax_xent_sparse(z, lab, empty_w, inv, loss, d)
-                if bad:
-                    return -1000 - s_idx
-            elif loss_kind == XENT:
-                K_sm.softmax_xent(z, tv, empty_w, inv, loss, d)
-            elif loss_kind == SIGMOID_BCE:
-                K_sm.sigmoid_bce(z, tv, empty_w, inv, loss, d)
-            else:
-                mse(z, tv, empty_w, inv, loss, d)
-            totals[e - e0] += sum_f64(loss)
-            rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d)
-            if rc != 0:
-                return -abs(rc)
-            K_opt.opt_range(opt, params, grads, b0, b1, b2, ocon, t(oscal[q, 0]),
-                            t(oscal[q, 1]), t(1.0), 0, n_train)
-            q += 1
-    return q
+                        for j in range(X.shape[1]):
+                            xv[i, j] = X[r, j]
+                    tv = _view(tb.reshape(-1), 0, 0, c)
+                    lab = lb[:0]
+                    if loss_kind == SPARSE_XENT:
+                        for i in range(b):
+                            lb[i] = labels[perm[s + i]]
+                        lab = lb[:b]
+                    else:
+                        tv = _view(tb.reshape(-1), 0, b, c)
+                        for i in range(b):
+                            r = perm[s + i]
+                            for j in range(c):
+                                tv[i, j] = targets[r, j]
+                else:
+                    xv = X[s:s + b]
+                    lab = labels[s:s + b] if loss_kind == SPARSE_XENT else lb[:0]
+                    tv = targets[s:s + b] if loss_kind != SPARSE_XENT else _view(
+                        tb.reshape(-1), 0, 0, c)
+                z, rc = forward_stack(xv, params, meta, fparams, ws, b, True, it0 + q, dkeys,
+                                      bn, drop)
+                if rc != 0:
+                    return -abs(rc)
+                loss = per_row[:b]
+                d = _view(dz.reshape(-1), 0, b, c)
+                inv = t(1.0 / b)
+                if loss_kind == SPARSE_XENT:
+                    bad = K_sm.softmax_xent_sparse(z, lab, empty_w, inv, loss, d)
+                    if bad:
+                        return -1000 - s_idx
+                elif loss_kind == XENT:
+                    K_sm.softmax_xent(z, tv, empty_w, inv, loss, d)
+                elif loss_kind == SIGMOID_BCE:
+                    K_sm.sigmoid_bce(z, tv, empty_w, inv, loss, d)
+                else:
+                    mse(z, tv, empty_w, inv, loss, d)
+                totals[e - e0] += sum_f64(loss)
+                rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d, bn, drop)
+                if rc != 0:
+                    return -abs(rc)
+                K_opt.opt_apply(opt, params, grads, b0, b1, b2, ocon, t(oscal[q, 0]),
+                                t(oscal[q, 1]), t(1.0), 0, n_train)
+                q += 1
+        return q
+
+    return train_steps
 
 
 @njit(**NJIT)
-def predict_stack(x, params, meta, fparams, ws, softmax_last, out):
+def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn):
     """Inference forward of ``x`` (rows = x.shape[0]) into ``out``; a last-layer softmax (not
     a C epilogue) runs as the row kernel CpuOps uses. Returns the C error code, -1 for a
-    non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0."""
+    non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``:
+    None when no unit has a BatchNormalization."""
     b = x.shape[0]
     inf = np.inf
     bad = 0
@@ -323,8 +359,9 @@ def predict_stack(x, params, meta, fparams, ws, softmax_last, out):
         if rc != 0:
             return rc
         a = h
-        if meta[k, BN_MM] >= 0:
-            a = _bn_forward(h, params, meta, fparams, ws, k, b, False)
+        if bn is not None:
+            if meta[k, BN_MM] >= 0:
+                a = _bn_forward(h, params, meta, fparams, ws, k, b, False)
     if softmax_last:
         K_sm.softmax_rows(a, out)
     return 0
