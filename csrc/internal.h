@@ -50,6 +50,13 @@ typedef void (*ukr_s_fn)(idx_t kc, const float *a, const float *b, idx_t ldb, fl
 typedef void (*ukr_d_fn)(idx_t kc, const double *a, const double *b, idx_t ldb, double *c,
                          idx_t ldc, int mr, int nr, const epi_d *e);
 
+/* The same with A read in place: A(i, p) = a[i*lda + p] (row-major op(A), trans_a = 0), all
+ * MR rows present. Same FMAs in the same order as the packed kernel, so the same bits. */
+typedef void (*ukr_ua_s_fn)(idx_t kc, const float *a, idx_t lda, const float *b, idx_t ldb,
+                            float *c, idx_t ldc, int mr, int nr, const epi_s *e);
+typedef void (*ukr_ua_d_fn)(idx_t kc, const double *a, idx_t lda, const double *b, idx_t ldb,
+                            double *c, idx_t ldc, int mr, int nr, const epi_d *e);
+
 /* Elementwise activation of one contiguous row, in place (tanh, sigmoid, elu, gelu). */
 typedef void (*act_s_fn)(float *x, idx_t n, int act, float param);
 typedef void (*act_d_fn)(double *x, idx_t n, int act, double param);
@@ -104,6 +111,7 @@ typedef struct {
     pack_b_s_fn pack_b;
     nz_s_fn nz;
     spchain_s_fn spchain;
+    ukr_ua_s_fn ukr_ua; /* NULL: A is always packed */
 } kern_s;
 
 typedef struct {
@@ -115,6 +123,7 @@ typedef struct {
     pack_b_d_fn pack_b;
     nz_d_fn nz;
     spchain_d_fn spchain;
+    ukr_ua_d_fn ukr_ua;
 } kern_d;
 
 typedef struct {
@@ -164,12 +173,14 @@ void fastff_pack_b_d(int tb, const double *b, idx_t ldb, idx_t p0, idx_t j0, idx
 /* B panels: the first nfull panels are read at b + jr*bstep with row stride ldb (packed:
  * bstep = kc, ldb = NR; in place: bstep = 1, ldb = matrix stride); a remaining edge panel
  * is read packed from bedge (row stride NR). */
+/* A panels: packed at ap (panel ir at ap + ir*kc), or, when aip is not NULL, the full MR-row
+ * panels read in place at aip + ir*lda (kn->ukr_ua) and only a last partial one packed at ap. */
 void fastff_macro_s(const kern_s *kn, idx_t mc, idx_t nc, idx_t kc, const float *ap,
-                    const float *b, idx_t bstep, idx_t ldb, idx_t nfull, const float *bedge,
-                    float *c, idx_t ldc, const epi_s *e);
+                    const float *aip, idx_t lda, const float *b, idx_t bstep, idx_t ldb,
+                    idx_t nfull, const float *bedge, float *c, idx_t ldc, const epi_s *e);
 void fastff_macro_d(const kern_d *kn, idx_t mc, idx_t nc, idx_t kc, const double *ap,
-                    const double *b, idx_t bstep, idx_t ldb, idx_t nfull, const double *bedge,
-                    double *c, idx_t ldc, const epi_d *e);
+                    const double *aip, idx_t lda, const double *b, idx_t bstep, idx_t ldb,
+                    idx_t nfull, const double *bedge, double *c, idx_t ldc, const epi_d *e);
 
 /* threads.c */
 int fastff_threads_for(double flops, idx_t tiles);

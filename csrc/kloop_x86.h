@@ -53,3 +53,46 @@
     "jnz 3b\n"                                                                              \
     "4:\n\t"                                                                                \
     KL_STORE
+
+/* The K loop with A read in place (row-major, kernel sets that define KLU_ROWS): the MR
+ * broadcasts of a k step come from MR row pointers - %[a] and %[a3] (= a + 3 rows) with the
+ * row stride %[lda] as index - that advance one element per step. The FMAs and their order
+ * are those of KL_BODY, so the accumulators get the same bits. */
+#ifdef KLU_ROWS
+#define KLU_F(off, base, idx, bc, c0, c1)                                                   \
+    KL_BC " " off "(%[" base "]" idx "), %%" KL_R #bc "\n\t"                                \
+    KL_FMA " %%" KL_R KL_X(KL_B0) ", %%" KL_R #bc ", %%" KL_R #c0 "\n\t"                    \
+    KL_FMA " %%" KL_R KL_X(KL_B1) ", %%" KL_R #bc ", %%" KL_R #c1 "\n\t"
+
+#define KLU_STEP(u)                                                                         \
+    KL_MOVU " (%[b]), %%" KL_R KL_X(KL_B0) "\n\t"                                          \
+    KL_MOVU " " KL_X(KL_VB) "(%[b]), %%" KL_R KL_X(KL_B1) "\n\t"                          \
+    "add %[ldb], %[b]\n\t"                                                                 \
+    KLU_ROWS(KL_ES "*" #u)
+
+#define KLU_BODY                                                                            \
+    KL_ZERO                                                                                 \
+    "test %[k4], %[k4]\n\t"                                                                 \
+    "jz 2f\n\t"                                                                             \
+    ".p2align 5\n"                                                                          \
+    "1:\n\t"                                                                                \
+    KL_PF KLU_STEP(0)                                                                       \
+    KL_PF KLU_STEP(1)                                                                       \
+    KL_PF KLU_STEP(2)                                                                       \
+    KL_PF KLU_STEP(3)                                                                       \
+    "add $" KL_ES "*4, %[a]\n\t"                                                            \
+    "add $" KL_ES "*4, %[a3]\n\t"                                                           \
+    "dec %[k4]\n\t"                                                                         \
+    "jnz 1b\n"                                                                              \
+    "2:\n\t"                                                                                \
+    "test %[kr], %[kr]\n\t"                                                                 \
+    "jz 4f\n"                                                                               \
+    "3:\n\t"                                                                                \
+    KLU_STEP(0)                                                                             \
+    "add $" KL_ES ", %[a]\n\t"                                                              \
+    "add $" KL_ES ", %[a3]\n\t"                                                             \
+    "dec %[kr]\n\t"                                                                         \
+    "jnz 3b\n"                                                                              \
+    "4:\n\t"                                                                                \
+    KL_STORE
+#endif

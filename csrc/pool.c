@@ -25,6 +25,7 @@
 #endif
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -175,10 +176,19 @@ static void pool_init_once(void)
     pthread_atfork(NULL, NULL, after_fork_child);
 }
 
-/* Start workers up to `want` (called with the pool lock held); returns how many exist. */
+/* Start workers up to `want` (called with the pool lock held); returns how many exist.
+ * Workers start with every signal blocked (a new thread inherits its creator's mask), so a
+ * process-directed signal - SIGINT from Ctrl-C above all - is always delivered to a thread
+ * that can handle it, in Python the main thread, never to a worker that would leave it
+ * pending or run the handler where the interpreter does not look. The caller's mask is
+ * restored afterwards. */
 static int grow(int want)
 {
     if (want > POOL_MAX_WORKERS) want = POOL_MAX_WORKERS;
+    if (P.nworkers >= want) return P.nworkers;
+    sigset_t all, old;
+    sigfillset(&all);
+    const int masked = pthread_sigmask(SIG_SETMASK, &all, &old) == 0;
     while (P.nworkers < want) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -190,6 +200,7 @@ static int grow(int want)
         if (rc != 0) break;
         P.nworkers++;
     }
+    if (masked) pthread_sigmask(SIG_SETMASK, &old, NULL);
     return P.nworkers;
 }
 
@@ -241,6 +252,12 @@ static int pool_run(int nt, idx_t ntasks, fastff_task_fn fn, void *ctx)
 static void omp_run(int nt, idx_t ntasks, fastff_task_fn fn, void *ctx)
 {
     idx_t next = 0;
+    /* OpenMP starts its threads inside the region: with signals blocked here they inherit a
+     * full mask (as the pool's workers; see grow), and a signal arriving meanwhile waits
+     * for the caller's mask to be restored */
+    sigset_t all, old;
+    sigfillset(&all);
+    const int masked = pthread_sigmask(SIG_SETMASK, &all, &old) == 0;
 #pragma omp parallel num_threads(nt)
     {
         fpenv_t env = fpenv_enter();
@@ -251,6 +268,7 @@ static void omp_run(int nt, idx_t ntasks, fastff_task_fn fn, void *ctx)
         }
         fpenv_leave(env);
     }
+    if (masked) pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 #endif
 

@@ -137,6 +137,11 @@ VINL unsigned v_nzmask(V x)
 #define KL_ROWS(u)                                                                          \
     KL_F(u, 0, 14, 0, 1) KL_F(u, 1, 15, 2, 3) KL_F(u, 2, 14, 4, 5) KL_F(u, 3, 15, 6, 7)     \
     KL_F(u, 4, 14, 8, 9) KL_F(u, 5, 15, 10, 11)
+/* A in place: rows 0-2 at a, a + lda, a + 2 lda; rows 3-5 the same from a3 = a + 3 lda */
+#define KLU_ROWS(off)                                                                       \
+    KLU_F(off, "a", "", 14, 0, 1) KLU_F(off, "a", ", %[lda], 1", 15, 2, 3)                  \
+    KLU_F(off, "a", ", %[lda], 2", 14, 4, 5) KLU_F(off, "a3", "", 15, 6, 7)                 \
+    KLU_F(off, "a3", ", %[lda], 1", 14, 8, 9) KLU_F(off, "a3", ", %[lda], 2", 15, 10, 11)
 #define KL_Z(r) KL_XOR " %%ymm" #r ", %%ymm" #r ", %%ymm" #r "\n\t"
 #define KL_ZERO                                                                             \
     KL_Z(0) KL_Z(1) KL_Z(2) KL_Z(3) KL_Z(4) KL_Z(5) KL_Z(6) KL_Z(7) KL_Z(8) KL_Z(9)         \
@@ -155,6 +160,22 @@ TGT static void kloop(idx_t kc, const T_ELEM *a, const T_ELEM *b, idx_t ldb, T_E
     __asm__ volatile(KL_BODY
                      : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
                      : [acc] "r"(acc), [ldb] "r"(ldb_bytes), [pf] "r"(pf)
+                     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
+}
+
+#define KL_HAVE_UA 1
+TGT static void kloop_ua(idx_t kc, const T_ELEM *a, idx_t lda, const T_ELEM *b, idx_t ldb,
+                         T_ELEM *acc)
+{
+    idx_t k4 = kc / 4, kr = kc % 4;
+    const idx_t ldb_bytes = ldb * (idx_t)sizeof(T_ELEM), pf = 8 * ldb_bytes;
+    const idx_t lda_bytes = lda * (idx_t)sizeof(T_ELEM);
+    const T_ELEM *a3 = a + 3 * lda;
+    __asm__ volatile(KLU_BODY
+                     : [a] "+r"(a), [a3] "+r"(a3), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
+                     : [acc] "r"(acc), [ldb] "r"(ldb_bytes), [pf] "r"(pf), [lda] "r"(lda_bytes)
                      : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
                        "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
                        "xmm15");

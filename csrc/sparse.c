@@ -23,12 +23,13 @@
 #ifndef SPARSE_MAX_DENSITY
 #define SPARSE_MAX_DENSITY 0.25
 #endif
-/* One row of A (single-sample predict): the dense path streams every row of B once, the
- * sparse one only the rows a nonzero selects, which pays until A is nearly dense
- * (measured, 1x784x256: density 0.5 7.4 us instead of 11.1, 0.7 9.4 instead of 11.0,
- * 0.9 even). */
-#ifndef SPARSE_MAX_DENSITY_ONE_ROW
-#define SPARSE_MAX_DENSITY_ONE_ROW 0.85
+/* Up to this many rows of op(A) (single-sample predict) always run dense: the sparse path
+ * must first check that B is finite, a pass over all of B that alone costs what the dense
+ * product's one streaming pass over B does (measured, float32 on one AVX2 core: 1x784x256
+ * dense 16 us, sparse 32-42 us at densities 0.05-0.5; 2x784x256 dense 25-28 us, sparse
+ * 28-41 us). Both give the same bits, so only the time differs. */
+#ifndef SPARSE_MIN_ROWS
+#define SPARSE_MIN_ROWS 3
 #endif
 /* rows of stored A sampled for the density estimate */
 #define SPARSE_SAMPLE_ROWS 16

@@ -159,9 +159,10 @@ static int FF(gemm_sparse_a)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, 
     int rc = FF(check_args)(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, act);
     if (rc != FASTFF_OK || m == 0 || n == 0) return rc;
     /* what the sparse path does not cover runs dense: B transposed, nothing to multiply,
-     * sizes beyond int32 positions / int tile widths, or too many entries to list */
-    if (tb || k == 0 || alpha == 0 || k > INT32_MAX || m > INT32_MAX || n > INT32_MAX ||
-        (ta && k * m > SPARSE_MAX_ENTRIES))
+     * one or two rows (SPARSE_MIN_ROWS), sizes beyond int32 positions / int tile widths, or
+     * too many entries to list */
+    if (tb || k == 0 || alpha == 0 || m < SPARSE_MIN_ROWS || k > INT32_MAX || m > INT32_MAX ||
+        n > INT32_MAX || (ta && k * m > SPARSE_MAX_ENTRIES))
         return DENSE_GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, act, param);
     const KERN *kn = fastff_active_kernel()->KSEL;
     const fastff_blocking *bk = &kn->blk;
@@ -170,7 +171,7 @@ static int FF(gemm_sparse_a)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, 
     /* a skipped zero of A never forms 0 * inf or 0 * NaN: with a non-finite B only the dense
      * chain gives the dense result, so such a call runs dense (one pass over B, ~k*n/(m*n*k*
      * density) of the work) */
-    if (density > (m == 1 ? SPARSE_MAX_DENSITY_ONE_ROW : SPARSE_MAX_DENSITY) ||
+    if (density > SPARSE_MAX_DENSITY ||
         !FF(all_finite)(k, n, b, ldb))
         return DENSE_GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, act, param);
 

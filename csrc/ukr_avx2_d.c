@@ -22,6 +22,7 @@
 #define MR KL_TILE_MR
 #define NV 2
 #define UKR_NAME ukr_avx2_d
+#define UKR_UA_NAME ukr_ua_avx2_d
 #define ACT_ROW fastff_act_row_avx2_d
 #include "ukr_x86_impl.h"
 
@@ -53,6 +54,7 @@ const kern_d fastff_avx2_d = {
     fastff_pack_b_d,
     SP_NZ,
     SP_CHAIN,
+    UKR_UA_NAME,
 };
 
 #endif

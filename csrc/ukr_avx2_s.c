@@ -22,6 +22,7 @@
 #define MR KL_TILE_MR
 #define NV 2
 #define UKR_NAME ukr_avx2_s
+#define UKR_UA_NAME ukr_ua_avx2_s
 #define ACT_ROW fastff_act_row_avx2_s
 #include "ukr_x86_impl.h"
 #include "act_x86_impl.h"
@@ -54,6 +55,7 @@ const kern_s fastff_avx2_s = {
     fastff_pack_b_s,
     SP_NZ,
     SP_CHAIN,
+    UKR_UA_NAME,
 };
 
 #endif

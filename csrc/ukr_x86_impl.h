@@ -11,12 +11,9 @@
 
 #define NR (NV * VL)
 
-TGT static void UKR_NAME(idx_t kc, const T *restrict a, const T *restrict b, idx_t ldb, T *c,
-                         idx_t ldc, int mr, int nr, const EPI *e)
+/* the epilogue of one tile of accumulators (tile, MR x NR row-major) into C */
+TGT VINL void ukr_store(const T *tile, T *c, idx_t ldc, int mr, int nr, const EPI *e)
 {
-    _Alignas(64) T tile[MR * NR];
-    kloop(kc, a, b, ldb, tile);
-
     int cnt[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
@@ -54,5 +51,24 @@ TGT static void UKR_NAME(idx_t kc, const T *restrict a, const T *restrict b, idx
     if (last && fastff_act_is_elementwise_heavy(act))
         for (int i = 0; i < mr; i++) ACT_ROW(c + i * ldc, nr, act, e->param);
 }
+
+TGT static void UKR_NAME(idx_t kc, const T *restrict a, const T *restrict b, idx_t ldb, T *c,
+                         idx_t ldc, int mr, int nr, const EPI *e)
+{
+    _Alignas(64) T tile[MR * NR];
+    kloop(kc, a, b, ldb, tile);
+    ukr_store(tile, c, ldc, mr, nr, e);
+}
+
+#ifdef KL_HAVE_UA
+/* A read in place (row stride lda, all MR rows present): see kloop_ua */
+TGT static void UKR_UA_NAME(idx_t kc, const T *restrict a, idx_t lda, const T *restrict b,
+                            idx_t ldb, T *c, idx_t ldc, int mr, int nr, const EPI *e)
+{
+    _Alignas(64) T tile[MR * NR];
+    kloop_ua(kc, a, lda, b, ldb, tile);
+    ukr_store(tile, c, ldc, mr, nr, e);
+}
+#endif
 
 #undef NR

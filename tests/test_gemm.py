@@ -196,6 +196,24 @@ def test_bitwise_identical_across_thread_counts(kernel, threads, dtype):
                 f"{m}x{n}x{k} differs between 1 and {nt} threads")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_in_place_and_packed_give_the_same_bits(kernel, dtype):
+    """A row-major A is read in place (row stride not a multiple of 4 KiB) or packed (a
+    multiple): the same values, so the same bits, with full and partial row panels."""
+    rng = np.random.default_rng(9)
+    k = 4096 // np.dtype(dtype).itemsize  # a contiguous row is exactly 4 KiB: packed
+    for m, n in ((61, 40), (96, 33)):
+        packed = _rand(rng, (m, k), dtype)
+        in_place = np.empty((m, k + 3), dtype)[:, :k]  # row stride k + 3
+        in_place[...] = packed
+        b = _rand(rng, (k, n), dtype)
+        bias = _rand(rng, (n,), dtype)
+        c0 = _rand(rng, (m, n), dtype)
+        got = [linalg.gemm(x, b, out=c0.copy(), beta=0.5, bias=bias, activation="relu")
+               for x in (packed, in_place)]
+        assert np.array_equal(got[0].view(np.uint8), got[1].view(np.uint8)), f"{m}x{n}x{k}"
+
+
 def test_kernels_agree_closely():
     """All kernels meet the same bound; spot-check they are used (name switches)."""
     for name in KERNELS:

@@ -154,3 +154,42 @@ print(os.waitstatus_to_exitcode(status))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120).stdout.split()
     assert out == ["0"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_workers_block_signals_so_sigint_reaches_python(backend):
+    """Worker threads start with every signal blocked (the caller's mask is kept), so Ctrl-C
+    is delivered to the main thread: a SIGINT sent to the process while workers exist raises
+    KeyboardInterrupt there (the threads checked are those the GEMM started)."""
+    code = f"""
+import os, signal, time, numpy as np
+from fastff._core import lib
+from fastff import linalg
+lib.fastff_set_threading({backend}); lib.fastff_set_num_threads(2)
+lib.fastff_set_adaptive_threads(0)
+rng = np.random.default_rng(0)
+a = rng.standard_normal((256, 512)).astype(np.float32)
+b = rng.standard_normal((512, 256)).astype(np.float32)
+before = set(os.listdir("/proc/self/task"))  # numpy's BLAS threads, say: not ours
+linalg.gemm(a, b)
+def blocked(tid):
+    with open(f"/proc/self/task/{{tid}}/status") as fh:
+        line = next(x for x in fh if x.startswith("SigBlk:"))
+    return int(line.split()[1], 16)
+main = blocked(os.getpid())
+others = [blocked(t) for t in set(os.listdir("/proc/self/task")) - before]
+sigint = 1 << (signal.SIGINT - 1)
+print(len(others) >= 1, not main & sigint, all(m & sigint for m in others))
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(100):
+        linalg.gemm(a, b)
+        time.sleep(0.001)
+    print("no interrupt")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.split()
+    assert out == ["True", "True", "True", "KeyboardInterrupt"]

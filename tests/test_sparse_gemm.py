@@ -41,10 +41,11 @@ def assert_same_bits(x: np.ndarray, y: np.ndarray, what: str) -> None:
                              f"{x[tuple(bad)]!r}, sparse {y[tuple(bad)]!r}")
 
 
-# m, n, k: single rows (small path), tiny N (small path), the packed path, K over one
-# block (kc is 256..384 in the kernel sets) and N over one register chunk
-SHAPES = [(1, 7, 129), (1, 300, 784), (5, 3, 17), (7, 129, 1), (33, 1, 64), (64, 10, 300),
-          (129, 257, 800), (130, 200, 1025)]
+# m, n, k: single rows (dense whatever the density: SPARSE_MIN_ROWS), the fewest rows the
+# sparse small-M path takes, tiny N (small path), the packed path, K over one block (kc is
+# 256..384 in the kernel sets) and N over one register chunk
+SHAPES = [(1, 7, 129), (1, 300, 784), (3, 300, 784), (5, 3, 17), (7, 129, 1), (33, 1, 64),
+          (64, 10, 300), (129, 257, 800), (130, 200, 1025)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
