@@ -363,8 +363,7 @@ def _epochs(model: Any, engine: Any, source: Any, cbl: Any, metrics: list, epoch
                             batch = _batch(model, source, item[0], item[1], class_weight,
                                            "fit")
                         if batch_logs:
-                            cbl.on_train_batch_begin(seen, {"batch": seen,
-                                                            "size": engine.rows(batch)})
+                            cbl.on_train_batch_begin(seen)
                         per_row, penalty, pred, yb, swb = engine.train_batch(batch)
                         if per_row is not None:  # (None: no rows for this rank)
                             tracker.update(per_row, penalty, yb, pred, swb, batch_part(batch))

@@ -1,0 +1,113 @@
+"""Details of Keras 3 behaviour that everyday scripts lean on, with ``import fastff as keras``.
+
+The expected values were produced by Keras 3 (torch backend) on the same inputs and are
+written here as numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastff as keras
+from fastff import layers
+
+
+def _model(units: int = 1, activation: str | None = "sigmoid") -> keras.Sequential:
+    keras.utils.set_random_seed(1)
+    return keras.Sequential([keras.Input((4,)), layers.Dense(units, activation=activation)])
+
+
+def _data(n: int = 40):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    return x, y
+
+
+def test_callback_hooks_without_logs_get_an_empty_dict():
+    seen = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(("train_begin", dict(logs)))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(("epoch_begin", dict(logs)))
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 0:
+                seen.append(("batch_begin", dict(logs)))
+
+        def on_test_begin(self, logs=None):
+            seen.append(("test_begin", dict(logs)))
+
+        def on_predict_begin(self, logs=None):
+            seen.append(("predict_begin", dict(logs)))
+
+        def on_predict_end(self, logs=None):
+            seen.append(("predict_end", dict(logs)))
+
+    x, y = _data()
+    m = _model()
+    m.compile(optimizer="sgd", loss="binary_crossentropy")
+    m.fit(x, y, epochs=1, batch_size=20, validation_data=(x, y), verbose=0,
+          callbacks=[Recorder()])
+    m.predict(x, verbose=0, callbacks=[Recorder()])
+    assert seen == [("train_begin", {}), ("epoch_begin", {}), ("batch_begin", {}),
+                    ("test_begin", {}), ("predict_begin", {}), ("predict_end", {})]
+
+
+def test_lambda_callback_reads_logs_on_train_begin():
+    got = []
+    x, y = _data()
+    m = _model()
+    m.compile(optimizer="sgd", loss="binary_crossentropy")
+    m.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: got.append(len(logs)))])
+    assert got == [0]
+
+
+def test_get_metrics_result_after_evaluate():
+    x, y = _data()
+    m = _model()
+    m.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["acc", "mse"])
+    res = m.evaluate(x, y, verbose=0, return_dict=True)
+    got = m.get_metrics_result()
+    assert sorted(got) == ["acc", "loss", "mse"]  # Keras 3's keys
+    assert all(type(v) is float for v in got.values())
+    for k, v in res.items():
+        assert got[k] == pytest.approx(v, rel=1e-6)
+
+
+def test_get_metrics_result_without_compiled_metrics():
+    x, y = _data()
+    m = _model()
+    m.compile(optimizer="sgd", loss="mse")
+    loss = m.evaluate(x, y, verbose=0)
+    assert m.get_metrics_result() == {"loss": pytest.approx(loss, rel=1e-6)}
+
+
+def test_binary_accuracy_on_one_dimensional_batches():
+    # Keras 3: 0.6666667, then 0.8 (the 1-D batch counts as three samples)
+    m = keras.metrics.BinaryAccuracy()
+    m.update_state([0, 1, 1], [0.2, 0.7, 0.4])
+    assert float(m.result()) == pytest.approx(2 / 3)
+    m.update_state([[0], [1]], [[0.2], [0.7]])
+    assert float(m.result()) == pytest.approx(0.8)
+
+
+def test_binary_accuracy_function_is_elementwise_and_weighted_per_sample():
+    out = keras.metrics.binary_accuracy(np.array([[1, 0], [1, 1]]),
+                                        np.array([[0.6, 0.2], [0.1, 0.9]]))
+    np.testing.assert_array_equal(np.asarray(out), [[1.0, 1.0], [0.0, 1.0]])
+    m = keras.metrics.BinaryAccuracy()
+    m.update_state([[1, 0], [1, 1]], [[0.6, 0.2], [0.1, 0.9]], sample_weight=[1, 0.5])
+    assert float(m.result()) == pytest.approx(0.8333333)  # Keras 3
+
+
+def test_accuracy_counts_elements_of_one_dimensional_batches():
+    m = keras.metrics.Accuracy()
+    m.update_state([1, 2, 3], [1, 3, 3])
+    m.update_state([[1, 2]], [[1, 2]])
+    assert float(m.result()) == pytest.approx(0.75)  # Keras 3
