@@ -111,3 +111,29 @@ def test_accuracy_counts_elements_of_one_dimensional_batches():
     m.update_state([1, 2, 3], [1, 3, 3])
     m.update_state([[1, 2]], [[1, 2]])
     assert float(m.result()) == pytest.approx(0.75)  # Keras 3
+
+
+def test_optimizer_iterations_reads_like_a_keras_variable():
+    x, y = _data()
+    m = _model()
+    opt = keras.optimizers.Adam(0.01)
+    m.compile(optimizer=opt, loss="binary_crossentropy")
+    assert int(opt.iterations.numpy()) == 0
+    m.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert opt.iterations.numpy() == 6  # 3 steps an epoch
+    assert m.optimizer.iterations == 6 and m.optimizer.iterations.value == 6
+    opt.iterations.assign(0)
+    assert int(opt.iterations) == 0
+
+
+def test_model_checkpoint_best_only_saves_when_monitor_is_missing(tmp_path):
+    # Keras 3 warns ("Can save best model only with val_acc available") and saves anyway
+    x, y = _data()
+    m = _model()
+    m.compile(optimizer="sgd", loss="binary_crossentropy")
+    path = tmp_path / "best.keras"
+    cb = keras.callbacks.ModelCheckpoint(str(path), monitor="val_acc", save_best_only=True,
+                                         mode="max")
+    with pytest.warns(UserWarning, match="val_acc"):
+        m.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=[cb])
+    assert path.exists()
