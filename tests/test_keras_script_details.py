@@ -137,3 +137,35 @@ def test_model_checkpoint_best_only_saves_when_monitor_is_missing(tmp_path):
     with pytest.warns(UserWarning, match="val_acc"):
         m.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=[cb])
     assert path.exists()
+
+
+def test_functional_model_layers_start_with_its_input_layers():
+    inp = keras.Input((8,), name="inp")
+    h = layers.Dense(4, activation="relu", name="h")(inp)
+    out = layers.Dense(1, name="out")(h)
+    model = keras.Model(inp, out)
+    # Keras 3: ['inp', 'h', 'out']; layers[0] is the InputLayer
+    assert [la.name for la in model.layers] == ["inp", "h", "out"]
+    assert isinstance(model.layers[0], keras.layers.InputLayer)
+    assert model.layers[0].get_weights() == []
+    assert model.layers[1].get_weights()[0].shape == (8, 4)
+    assert model.get_layer(index=1).name == "h"
+    for layer in model.layers[:-1]:  # freezing all but the head, the usual way
+        layer.trainable = False
+    assert len(model.trainable_weights) == 2 and len(model.non_trainable_weights) == 2
+
+
+def test_orthogonal_and_identity_initializers():
+    w = keras.initializers.get("orthogonal")((5, 3))
+    np.testing.assert_allclose(w.T @ w, np.eye(3), atol=1e-6)
+    w = keras.initializers.Orthogonal(gain=2.0, seed=1)((3, 5))
+    np.testing.assert_allclose(w @ w.T, 4 * np.eye(3), atol=1e-5)
+    assert keras.initializers.Orthogonal(seed=3).get_config() == {"gain": 1.0, "seed": 3}
+    np.testing.assert_array_equal(keras.initializers.get("identity")((2, 3)),
+                                  [[1, 0, 0], [0, 1, 0]])
+    assert keras.initializers.Identity(gain=0.5).get_config() == {"gain": 0.5}
+    with pytest.raises(ValueError, match="2D"):
+        keras.initializers.Identity()((2, 2, 2))
+    m = keras.Sequential([keras.Input((4,)), layers.Dense(4, kernel_initializer="orthogonal")])
+    k = m.get_weights()[0]
+    np.testing.assert_allclose(k.T @ k, np.eye(4), atol=1e-5)
