@@ -169,3 +169,14 @@ def test_orthogonal_and_identity_initializers():
     m = keras.Sequential([keras.Input((4,)), layers.Dense(4, kernel_initializer="orthogonal")])
     k = m.get_weights()[0]
     np.testing.assert_allclose(k.T @ k, np.eye(4), atol=1e-5)
+
+
+def test_ops_slice_as_keras():
+    from fastff import ops
+
+    a = np.arange(12.0, dtype="float32").reshape(3, 4)
+    out = ops.convert_to_numpy(ops.slice(a, (1, 1), (2, -1)))
+    np.testing.assert_array_equal(out, [[5.0, 6.0, 7.0], [9.0, 10.0, 11.0]])  # Keras 3
+    assert out.dtype == np.float32
+    with pytest.raises(ValueError, match="slice"):
+        ops.slice(a, (0,), (1,))
