@@ -445,7 +445,8 @@ class Sequential:
                 out.update(r)
             else:
                 out[m.name] = r
-        return {k: float(v) if np.ndim(v) == 0 else np.asarray(v) for k, v in out.items()}
+        return {k: float(v) if np.ndim(v) == 0 else np.asarray(v)
+                for k, v in sorted(out.items())}  # Keras 3 sorts the keys
 
     @property
     def metrics_names(self) -> list[str]:

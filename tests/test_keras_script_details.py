@@ -180,3 +180,35 @@ def test_ops_slice_as_keras():
     assert out.dtype == np.float32
     with pytest.raises(ValueError, match="slice"):
         ops.slice(a, (0,), (1,))
+
+
+def test_logs_keys_in_keras_order():
+    x, y = _data()
+    m = _model()
+    m.compile(optimizer="sgd", loss="binary_crossentropy",
+              metrics=["mse", "acc", keras.metrics.AUC(name="a_auc")])
+    seen = []
+    cb = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(list(logs)) if batch == 0 else None)
+    h = m.fit(x, y, epochs=1, batch_size=20, verbose=0, validation_data=(x, y), callbacks=[cb])
+    # Keras 3: sorted training keys, then sorted val_ keys
+    assert list(h.history) == ["a_auc", "acc", "loss", "mse",
+                               "val_a_auc", "val_acc", "val_loss", "val_mse"]
+    assert seen == [["a_auc", "acc", "loss", "mse"]]
+    assert list(m.evaluate(x, y, verbose=0, return_dict=True)) == ["a_auc", "acc", "loss", "mse"]
+    assert list(m.get_metrics_result()) == ["a_auc", "acc", "loss", "mse"]
+    assert list(m.train_on_batch(x, y, return_dict=True)) == ["a_auc", "acc", "loss", "mse"]
+    # the list keeps Keras's order: the loss, then the metrics as compiled
+    res = m.evaluate(x, y, verbose=0, return_dict=True)
+    assert m.evaluate(x, y, verbose=0) == pytest.approx(
+        [res["loss"], res["mse"], res["acc"], res["a_auc"]])
+
+
+def test_verbose_2_line_in_keras_order(capsys):
+    x, y = _data()
+    m = _model()
+    m.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["acc"])
+    m.fit(x, y, epochs=1, batch_size=20, verbose=2, validation_data=(x, y))
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    names = [part.split(":")[0] for part in line.split(" - ")[3:]]
+    assert names == ["acc", "loss", "val_acc", "val_loss"]

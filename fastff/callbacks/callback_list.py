@@ -20,7 +20,19 @@ from fastff.callbacks.base import (
     _overrides,
 )
 
-__all__ = ["CallbackList"]
+__all__ = ["CallbackList", "sorted_logs"]
+
+
+def sorted_logs(logs: dict | None) -> dict:
+    """``logs`` with its keys in sorted order, as Keras 3 makes every metrics dict (batch and
+    test logs, ``evaluate(return_dict=True)``; an epoch's logs are the sorted training ones,
+    then the sorted ``val_`` ones); ``{}`` for None."""
+    if not logs:
+        return {}
+    keys = list(logs)
+    if all(a <= b for a, b in zip(keys, keys[1:])):
+        return logs
+    return {k: logs[k] for k in sorted(keys)}
 
 
 class CallbackList:
@@ -122,8 +134,9 @@ class CallbackList:
             cb.on_train_batch_begin(batch, {} if logs is None else logs)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        logs = sorted_logs(logs)
         for cb in self._train_batch:
-            cb.on_train_batch_end(batch, {} if logs is None else logs)
+            cb.on_train_batch_end(batch, logs)
 
     on_batch_begin = on_train_batch_begin
     on_batch_end = on_train_batch_end
@@ -132,15 +145,16 @@ class CallbackList:
         self._call("on_test_begin", {} if logs is None else logs)
 
     def on_test_end(self, logs: dict | None = None) -> None:
-        self._call("on_test_end", {} if logs is None else logs)
+        self._call("on_test_end", sorted_logs(logs))
 
     def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         for cb in self._test_batch:
             cb.on_test_batch_begin(batch, {} if logs is None else logs)
 
     def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        logs = sorted_logs(logs)
         for cb in self._test_batch:
-            cb.on_test_batch_end(batch, {} if logs is None else logs)
+            cb.on_test_batch_end(batch, logs)
 
     def on_predict_begin(self, logs: dict | None = None) -> None:
         self._call("on_predict_begin", {} if logs is None else logs)
