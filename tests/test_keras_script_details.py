@@ -212,3 +212,14 @@ def test_verbose_2_line_in_keras_order(capsys):
     line = capsys.readouterr().out.strip().splitlines()[-1]
     names = [part.split(":")[0] for part in line.split(" - ")[3:]]
     assert names == ["acc", "loss", "val_acc", "val_loss"]
+
+
+def test_csv_logger_columns_as_keras(tmp_path):
+    x, y = _data()
+    m = _model()
+    m.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["acc"])
+    path = tmp_path / "log.csv"
+    m.fit(x, y, epochs=2, verbose=0, callbacks=[keras.callbacks.CSVLogger(str(path))])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch,acc,loss,val_acc,val_loss"  # Keras 3, even without validation
+    assert lines[1].startswith("0,") and lines[1].endswith(",NA,NA") and len(lines) == 3
