@@ -223,3 +223,23 @@ def test_csv_logger_columns_as_keras(tmp_path):
     lines = path.read_text().splitlines()
     assert lines[0] == "epoch,acc,loss,val_acc,val_loss"  # Keras 3, even without validation
     assert lines[1].startswith("0,") and lines[1].endswith(",NA,NA") and len(lines) == 3
+
+
+def test_activation_functions_take_keras_keywords():
+    A = keras.activations
+    x = np.array([-2.0, -0.5, 0.0, 0.5, 1.5, 3.0], dtype="float32")
+    # the values Keras 3 gives
+    np.testing.assert_allclose(A.relu(x, negative_slope=0.5, threshold=1.0),
+                               [-1.5, -0.75, -0.5, -0.25, 1.5, 3.0])
+    np.testing.assert_allclose(A.relu(x, threshold=1.0, max_value=2.0),
+                               [0.0, 0.0, 0.0, 0.0, 1.5, 2.0])
+    np.testing.assert_allclose(A.relu(x[:5], negative_slope=0.1, max_value=1.0),
+                               [-0.2, -0.05, 0.0, 0.5, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(A.gelu(x[:5], approximate=True),
+                               [-0.0454, -0.15429, 0.0, 0.34571, 1.39957], atol=1e-5)
+    m = np.array([[1.0, 2.0], [3.0, 5.0]], dtype="float32")
+    np.testing.assert_allclose(A.softmax(m, axis=0), [[0.1192, 0.04743], [0.8808, 0.95257]],
+                               atol=1e-4)
+    np.testing.assert_allclose(A.log_softmax(m, axis=0),
+                               [[-2.12693, -3.04859], [-0.12693, -0.04859]], atol=1e-5)
+    assert A.relu(x, max_value=6.0).dtype == np.float32
