@@ -69,11 +69,18 @@ class ActivationFunction:
 
     # -- user-facing --------------------------------------------------------------------
     def __call__(self, x: Any, **kwargs: Any) -> np.ndarray:
-        """Apply to an array (a convenience for users; training goes through ``forward``)."""
-        act = self.with_param(**kwargs) if kwargs else self
+        """Apply to an array (a convenience for users; training goes through ``forward``).
+
+        Keras's extra keywords of the function forms work here too: ``relu(x,
+        negative_slope=, max_value=, threshold=)``, ``softmax``/``log_softmax(x, axis=)`` and
+        ``gelu(x, approximate=True)``."""
         arr = np.asarray(x)
         if arr.dtype not in (np.float32, np.float64):
             arr = arr.astype(np.float64)
+        if kwargs and self.builtin and self.name in _CALL_KWARGS \
+                and set(kwargs) <= _CALL_KWARGS[self.name]:
+            return _call_with_kwargs(self.name, arr, **kwargs)
+        act = self.with_param(**kwargs) if kwargs else self
         from fastff.backend import get_ops
 
         shape = arr.shape
@@ -102,6 +109,37 @@ class ActivationFunction:
 
     def __hash__(self) -> int:
         return hash((type(self), self.name, self.param))
+
+
+#: keywords of Keras's function forms handled by ``_call_with_kwargs`` (user calls only)
+_CALL_KWARGS = {"relu": {"negative_slope", "max_value", "threshold"}, "softmax": {"axis"},
+                "log_softmax": {"axis"}, "gelu": {"approximate"}}
+
+
+def _call_with_kwargs(name: str, x: np.ndarray, **kw: Any) -> np.ndarray:
+    """Keras's ``relu``/``softmax``/``log_softmax``/``gelu`` with their keywords, in NumPy."""
+    if name == "relu":
+        slope = float(kw.get("negative_slope", 0.0))
+        max_value = kw.get("max_value")
+        threshold = float(kw.get("threshold", 0.0))
+        y = np.where(x > threshold, x, 0).astype(x.dtype) if threshold else np.maximum(x, 0)
+        if max_value is not None:
+            y = np.minimum(y, x.dtype.type(max_value))
+        if slope:  # Keras: minus slope * relu(threshold - x)
+            y = y - x.dtype.type(slope) * np.maximum(threshold - x, 0)
+        return y.astype(x.dtype, copy=False)
+    if name in ("softmax", "log_softmax"):
+        axis = kw.get("axis", -1)
+        z = x - np.max(x, axis=axis, keepdims=True)
+        if name == "log_softmax":
+            return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+        e = np.exp(z)
+        return e / np.sum(e, axis=axis, keepdims=True)
+    if kw.get("approximate"):  # gelu, tanh form
+        c = x.dtype.type(np.sqrt(2.0 / np.pi))
+        return (0.5 * x * (1.0 + np.tanh(c * (x + x.dtype.type(0.044715) * x ** 3)))).astype(
+            x.dtype, copy=False)
+    return gelu(x)
 
 
 class CustomActivation(ActivationFunction):

@@ -327,7 +327,10 @@ class Model(BaseModel):
     # ---- structure ----------------------------------------------------------------------
     @property
     def layers(self) -> list[Layer]:
-        return self._graph.layers
+        """The model's ``Input`` layers, then each layer once in first-call order (Keras 3
+        lists a functional model's ``InputLayer``s too, so ``layers[1]`` is the first
+        ``Dense`` after one input)."""
+        return [*self._model_inputs, *self._graph.layers]
 
     def add(self, layer: Layer) -> None:
         raise TypeError("Model (functional) has a fixed graph; use Sequential to add layers")

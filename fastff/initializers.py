@@ -18,7 +18,8 @@ from fastff import config
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal",
     "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform",
-    "LecunNormal", "get", "serialize", "deserialize",
+    "LecunNormal", "Orthogonal", "OrthogonalInitializer", "Identity", "IdentityInitializer",
+    "get", "serialize", "deserialize",
 ]
 
 
@@ -204,9 +205,56 @@ HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal")
 LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform")
 LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
+
+
+class Orthogonal(_Seeded):
+    """Keras's ``Orthogonal``: a (semi-)orthogonal matrix from the QR decomposition of a
+    normal draw (signs fixed by R's diagonal), over ``shape`` flattened to
+    ``(prod(shape[:-1]), shape[-1])``, times ``gain``."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        super().__init__(seed)
+        self.gain = float(gain)
+
+    def _generate(self, shape):
+        if len(shape) < 2:
+            raise ValueError("The tensor to initialize must be at least two-dimensional. "
+                             f"Received: shape={shape} of rank {len(shape)}.")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = self._rng().normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return self.gain * q.reshape(shape)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class Identity(Initializer):
+    """Keras's ``Identity``: ``gain`` times the identity matrix (2-D shapes only)."""
+
+    def __init__(self, gain: float = 1.0):
+        self.gain = float(gain)
+
+    def _generate(self, shape):
+        if len(shape) != 2:
+            raise ValueError("Identity matrix initializer can only be used for 2D matrices. "
+                             f"Received: shape={shape} of rank {len(shape)}.")
+        return self.gain * np.eye(*shape)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+OrthogonalInitializer = Orthogonal
+IdentityInitializer = Identity
+
 _CLASSES: dict[str, type] = {c.__name__: c for c in (
     Zeros, Ones, Constant, RandomUniform, RandomNormal, TruncatedNormal, VarianceScaling,
-    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal)}
+    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal,
+    Orthogonal, Identity)}
 _NAMES: dict[str, type] = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "random_uniform": RandomUniform,
     "random_normal": RandomNormal, "truncated_normal": TruncatedNormal,
@@ -214,7 +262,9 @@ _NAMES: dict[str, type] = {
     "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
     "xavier_uniform": GlorotUniform, "xavier_normal": GlorotNormal,
+    "orthogonal": Orthogonal, "identity": Identity,
 }
+_CLASSES.update(OrthogonalInitializer=Orthogonal, IdentityInitializer=Identity)
 
 
 def get(identifier: Any) -> Initializer:

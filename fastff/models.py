@@ -435,6 +435,19 @@ class Sequential:
 
         return model_metrics(self)
 
+    def get_metrics_result(self) -> dict[str, float]:
+        """Keras's ``get_metrics_result``: the current value of every metric in
+        ``model.metrics`` (the loss, then each compiled metric) as a dict of Python floats."""
+        out: dict[str, float] = {}
+        for m in self.metrics:
+            r = m.result()
+            if isinstance(r, dict):
+                out.update(r)
+            else:
+                out[m.name] = r
+        return {k: float(v) if np.ndim(v) == 0 else np.asarray(v)
+                for k, v in sorted(out.items())}  # Keras 3 sorts the keys
+
     @property
     def metrics_names(self) -> list[str]:
         """The names of ``evaluate``'s list, in its order (Keras 3 gives

@@ -245,8 +245,10 @@ def test_compile_fit_evaluate_history_keys_and_values():
     model.compile("adam", "binary_crossentropy",
                   metrics=["accuracy", M.Precision(), M.AUC(), "recall"])
     hist = model.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_split=0.25)
-    assert list(hist.history) == ["loss", "accuracy", "precision", "auc", "recall", "val_loss",
-                                  "val_accuracy", "val_precision", "val_auc", "val_recall"]
+    # Keras 3's order: sorted training keys, then sorted val_ keys
+    assert list(hist.history) == ["accuracy", "auc", "loss", "precision", "recall",
+                                  "val_accuracy", "val_auc", "val_loss", "val_precision",
+                                  "val_recall"]
     logs = model.evaluate(x, y, batch_size=17, verbose=0, return_dict=True)
     p = model.predict(x, verbose=0)[:, 0]
     assert logs["accuracy"] == pytest.approx(np.mean((p > 0.5) == y))
@@ -293,9 +295,9 @@ def test_duplicate_names_and_array_results_in_history_as_keras(tmp_path):
     csv = tmp_path / "log.csv"
     hist = model.fit(x, onehot, epochs=2, verbose=0, validation_data=(x, onehot),
                      callbacks=[fastff.callbacks.CSVLogger(str(csv))])
-    assert list(hist.history) == ["loss", "accuracy", "f1_score", "accuracy_1", "accuracy_2",
-                                  "val_loss", "val_accuracy", "val_f1_score",
-                                  "val_accuracy_1", "val_accuracy_2"]
+    assert list(hist.history) == ["accuracy", "accuracy_1", "accuracy_2", "f1_score", "loss",
+                                  "val_accuracy", "val_accuracy_1", "val_accuracy_2",
+                                  "val_f1_score", "val_loss"]
     f1 = hist.history["val_f1_score"][-1]
     assert isinstance(f1, np.ndarray) and f1.shape == (3,)
     pred = model.predict(x, verbose=0).argmax(1)

@@ -122,7 +122,7 @@ def test_shared_layer_gradient_is_the_sum_over_its_calls_float64():
     xa, xb = rng.normal(size=(10, 3)), rng.normal(size=(10, 3))
     ys = [rng.integers(0, 2, 10), rng.normal(size=(10, 1))]
     m = _shared_model()
-    assert [la.name for la in m.layers] == ["shared", "cat", "o1", "o2"]
+    assert [la.name for la in m.layers] == ["a", "b", "shared", "cat", "o1", "o2"]
     assert len(m.trainable_weights) == 6  # one kernel and bias for the shared layer
     m.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"],
               loss_weights=[1.0, 0.5])

@@ -67,7 +67,7 @@ def test_functional_encoder_called_on_a_tensor_has_exact_gradients():
     model.compile("sgd", "mse")
     err = check_grads(model, X[:5], Y_REG[:5])
     assert err < 1e-6
-    assert [type(la).__name__ for la in model.layers] == ["NestedModel", "Dense"]
+    assert [type(la).__name__ for la in model.layers] == ["Input", "NestedModel", "Dense"]
     assert len(model.trainable_weights) == 6
 
 

@@ -171,6 +171,7 @@ CASES = [
     ("hstack", lambda a, b: ops.hstack([a, b]), [rnd(2, 3), rnd(2, 1)]),
     ("vstack_1d", lambda a, b: ops.vstack([a, b]), [rnd(3), rnd(2, 3)]),
     ("flip", lambda x: ops.flip(x, axis=1), [rnd(2, 3)]),
+    ("slice", lambda x: ops.slice(x, (1, 0, 2), (2, -1, 2)), [rnd(3, 2, 5)]),
     ("roll_axis", lambda x: ops.roll(x, 2, axis=1), [rnd(2, 3)]),
     ("roll_flat", lambda x: ops.roll(x, -1), [rnd(2, 3)]),
     ("pad_constant", lambda x: ops.pad(x, ((1, 0), (2, 1)), constant_values=3.0), [rnd(2, 3)]),

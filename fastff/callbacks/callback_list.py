@@ -20,7 +20,19 @@ from fastff.callbacks.base import (
     _overrides,
 )
 
-__all__ = ["CallbackList"]
+__all__ = ["CallbackList", "sorted_logs"]
+
+
+def sorted_logs(logs: dict | None) -> dict:
+    """``logs`` with its keys in sorted order, as Keras 3 makes every metrics dict (batch and
+    test logs, ``evaluate(return_dict=True)``; an epoch's logs are the sorted training ones,
+    then the sorted ``val_`` ones); ``{}`` for None."""
+    if not logs:
+        return {}
+    keys = list(logs)
+    if all(a <= b for a, b in zip(keys, keys[1:])):
+        return logs
+    return {k: logs[k] for k in sorted(keys)}
 
 
 class CallbackList:
@@ -102,23 +114,27 @@ class CallbackList:
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 
+    # As Keras 3, hooks called without logs receive an empty dict (never None), so a
+    # callback may read ``logs.get(...)`` or ``logs["loss"] if logs`` unconditionally.
+
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self._call("on_train_begin", logs)
+        self._call("on_train_begin", {} if logs is None else logs)
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self._call("on_train_end", logs)
+        self._call("on_train_end", {} if logs is None else logs)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._call("on_epoch_begin", epoch, logs)
+        self._call("on_epoch_begin", epoch, {} if logs is None else logs)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self._call("on_epoch_end", epoch, logs)
+        self._call("on_epoch_end", epoch, {} if logs is None else logs)
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         for cb in self._train_batch:
-            cb.on_train_batch_begin(batch, logs)
+            cb.on_train_batch_begin(batch, {} if logs is None else logs)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        logs = sorted_logs(logs)
         for cb in self._train_batch:
             cb.on_train_batch_end(batch, logs)
 
@@ -126,29 +142,30 @@ class CallbackList:
     on_batch_end = on_train_batch_end
 
     def on_test_begin(self, logs: dict | None = None) -> None:
-        self._call("on_test_begin", logs)
+        self._call("on_test_begin", {} if logs is None else logs)
 
     def on_test_end(self, logs: dict | None = None) -> None:
-        self._call("on_test_end", logs)
+        self._call("on_test_end", sorted_logs(logs))
 
     def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         for cb in self._test_batch:
-            cb.on_test_batch_begin(batch, logs)
+            cb.on_test_batch_begin(batch, {} if logs is None else logs)
 
     def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        logs = sorted_logs(logs)
         for cb in self._test_batch:
             cb.on_test_batch_end(batch, logs)
 
     def on_predict_begin(self, logs: dict | None = None) -> None:
-        self._call("on_predict_begin", logs)
+        self._call("on_predict_begin", {} if logs is None else logs)
 
     def on_predict_end(self, logs: dict | None = None) -> None:
-        self._call("on_predict_end", logs)
+        self._call("on_predict_end", {} if logs is None else logs)
 
     def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         for cb in self._predict_batch:
-            cb.on_predict_batch_begin(batch, logs)
+            cb.on_predict_batch_begin(batch, {} if logs is None else logs)
 
     def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None:
         for cb in self._predict_batch:
-            cb.on_predict_batch_end(batch, logs)
+            cb.on_predict_batch_end(batch, {} if logs is None else logs)

@@ -1,9 +1,10 @@
 """``CSVLogger``: append one CSV row of the epoch's logs per epoch (Keras semantics).
 
 Columns are ``epoch`` (0-based, as Keras) and the logs' keys, sorted (with ``append=True``,
-those of the existing header first); a value missing in an epoch is written as ``NA``. When
-a later epoch brings new keys (e.g. ``val_*`` with ``validation_freq=2``), the file is
-rewritten with the wider header rather than losing them. Each row is flushed, so the
+those of the existing header first); a value missing in an epoch is written as ``NA``.
+As in Keras, a first epoch without ``val_`` keys adds a ``val_`` column for each key (``NA``
+until validation runs). When a later epoch brings other new keys, the file is rewritten
+with the wider header rather than losing them. Each row is flushed, so the
 file is useful while training runs and after a crash.
 """
 
@@ -73,6 +74,10 @@ class CSVLogger(Callback):
             self.on_train_begin()
         if self.keys is None:
             self.keys = sorted(logs)
+            if not any(k.startswith("val_") for k in self.keys):
+                # as Keras 3: a first epoch without validation still gets val_ columns (NA
+                # until a validation pass, e.g. with validation_freq > 1, fills them)
+                self.keys += ["val_" + k for k in self.keys]
         elif not set(logs) <= set(self.keys):
             self._widen(sorted(set(logs) - set(self.keys)))
         if self._writer is None:

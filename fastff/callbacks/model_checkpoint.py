@@ -8,8 +8,8 @@ atomic: a crash or Ctrl-C mid-save leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
-import logging
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,9 +18,6 @@ from fastff.callbacks._monitor import initial_best, is_improvement, resolve_mode
 from fastff.callbacks.base import Callback
 
 __all__ = ["ModelCheckpoint"]
-
-logger = logging.getLogger("fastff.callbacks")
-
 
 class ModelCheckpoint(Callback):
     """Save the model every epoch (or every ``save_freq`` batches), or only when
@@ -88,21 +85,25 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
-                logger.warning("ModelCheckpoint: can save best model only with %r available "
-                               "in the logs (available: %s); skipping", self.monitor,
-                               ", ".join(sorted(logs)) or "none")
-                return
-            current = float(current)
+                # as Keras 3: warn, then save as if save_best_only were False
+                warnings.warn(f"Can save best model only with {self.monitor} available "
+                              f"(the logs have: {', '.join(sorted(logs)) or 'none'}); "
+                              "saving anyway", stacklevel=2)
             path = self.format_path(epoch, batch, logs)
-            if not is_improvement(self.mode, current, self.best, 0.0):
+            if current is None:
+                if self.verbose > 0:
+                    say(f"Epoch {epoch + 1}: saving model to {path}")
+            elif not is_improvement(self.mode, float(current), self.best, 0.0):
                 if self.verbose > 0:
                     say(f"Epoch {epoch + 1}: {self.monitor} did not improve from "
                           f"{self.best:.5f}")
                 return
-            if self.verbose > 0:
-                say(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
-                      f"{current:.5f}, saving model to {path}")
-            self.best = current
+            else:
+                current = float(current)
+                if self.verbose > 0:
+                    say(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} "
+                        f"to {current:.5f}, saving model to {path}")
+                self.best = current
         else:
             path = self.format_path(epoch, batch, logs)
             if self.verbose > 0:

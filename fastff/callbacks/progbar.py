@@ -6,7 +6,7 @@
   that final line per epoch, so logs are not flooded with carriage returns.
 - ``verbose=2``: ``Epoch 3/20`` and one line per epoch.
 
-Line format, as Keras: ``47/47 - 1s - 3ms/step - loss: 0.1234 - accuracy: 0.9612 - val_loss: ...``.
+Line format, as Keras: ``47/47 - 1s - 3ms/step - accuracy: 0.9612 - loss: 0.1234 - val_...``.
 Per-step work is a counter increment and a clock read; the bar is redrawn at most ten
 times a second.
 """
@@ -38,19 +38,11 @@ def _number(value: Any) -> str:
 
 
 def format_logs(logs: Mapping[str, Any] | None) -> str:
-    """``loss: 0.1234 - accuracy: 0.9612 - val_loss: ...``: loss first, then metrics, then
-    their validation counterparts, then anything else (e.g. ``learning_rate``)."""
+    """``accuracy: 0.9612 - loss: 0.1234 - val_accuracy: ...``: the logs' own order (Keras 3's:
+    sorted training keys, then sorted ``val_`` keys), the learning rate last."""
     if not logs:
         return ""
-
-    def rank(key: str) -> tuple[int, int]:
-        if key in ("learning_rate", "lr"):
-            return (4, 0)
-        val = key.startswith("val_")
-        base = key[4:] if val else key
-        return (2 * val + (base != "loss"), 0)
-
-    keys = sorted(logs, key=rank)  # stable: keeps the logs' own order inside each group
+    keys = sorted(logs, key=lambda k: k in ("learning_rate", "lr"))  # stable
     return " - ".join(f"{k}: {_number(logs[k])}" for k in keys)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.metrics.base import MeanMetricWrapper, as_float
+from fastff.metrics.base import MeanMetricWrapper, as_float, same_rank
 
 __all__ = [
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
@@ -34,18 +34,28 @@ def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
 
 
 def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndarray:
-    """Per-sample mean over the last axis of ``(y_pred > threshold) == y_true``."""
-    p = np.asarray(y_pred)
-    t = np.asarray(y_true).reshape(p.shape)
-    return np.mean((p > threshold) == (t > 0.5), axis=-1, dtype=np.float64).reshape(p.shape[0])
+    """1.0 where ``(y_pred > threshold) == y_true``, elementwise (as Keras 3; ``Mean``
+    then averages each sample over its other axes, and a 1-D batch is one value a sample)."""
+    t, p = _matched(y_true, y_pred)
+    return (t == (p > threshold)).astype(np.float64)
 
 
 def accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Exact-match accuracy (Keras's ``Accuracy``)."""
+    """Exact-match accuracy (Keras's ``Accuracy``), elementwise."""
+    t, p = _matched(y_true, y_pred)
+    return (p == t).astype(np.float64)
+
+
+def _matched(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``y_true`` and ``y_pred`` as arrays of one shape (ranks differing by one matched as
+    Keras's ``squeeze_or_expand_to_same_rank``, else ``y_true`` reshaped to ``y_pred``)."""
     p = np.asarray(y_pred)
-    t = np.asarray(y_true).reshape(p.shape)
-    eq = (p == t)
-    return eq.reshape(p.shape[0], -1).mean(axis=1, dtype=np.float64)
+    t = np.asarray(y_true)
+    if t.shape != p.shape:
+        t, p = same_rank(t, p)
+        if t.shape != p.shape:
+            t = t.reshape(p.shape)
+    return t, p
 
 
 def _in_top_k(labels: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:

@@ -80,6 +80,7 @@ from fastff.ops.layout import (
                              pad,
                              ravel,
                              roll,
+                             slice,
                              swapaxes,
                              trace,
                              tri,
@@ -252,7 +253,7 @@ __all__ = [
     "quantile", "average", "count_nonzero", "nonzero", "amax", "amin",
     # layout
     "hstack", "vstack", "flip", "roll", "pad", "broadcast_to", "ravel", "diag", "diagonal",
-    "triu", "tril", "outer", "swapaxes", "linspace", "tri", "trace",
+    "triu", "tril", "outer", "swapaxes", "linspace", "tri", "trace", "slice",
     # more nn
     "hard_sigmoid", "hard_silu", "hard_swish", "softsign", "hard_tanh", "celu",
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",

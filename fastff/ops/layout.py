@@ -1,9 +1,10 @@
 """Array layout ops (``keras.ops`` names): ``hstack``/``vstack``, ``flip``, ``roll``, ``pad``,
-``broadcast_to``, ``ravel``, ``diag``, ``triu``/``tril``, ``outer``, ``swapaxes``, and the
-creation ops ``linspace``/``tri``."""
+``broadcast_to``, ``ravel``, ``diag``, ``slice``, ``triu``/``tril``, ``outer``, ``swapaxes``,
+and the creation ops ``linspace``/``tri``."""
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from fastff.ops.shape import transpose as _transpose
 from fastff.ops.tape import OpsError, record
 
 __all__ = ["hstack", "vstack", "flip", "roll", "pad", "broadcast_to", "ravel", "diag",
-           "diagonal", "triu", "tril", "outer", "swapaxes", "linspace", "tri", "trace"]
+           "diagonal", "triu", "tril", "outer", "swapaxes", "linspace", "tri", "trace", "slice"]
 
 
 def hstack(xs: Any) -> Any:
@@ -169,3 +170,30 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
 
 def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:  # noqa: N803
     return np.tri(N, M, k, dtype=float_dtype(dtype))
+
+
+def slice(inputs: Any, start_indices: Any, shape: Any) -> Any:  # noqa: A001 - Keras's name
+    """Keras's ``ops.slice``: the block of ``shape`` starting at ``start_indices`` (one
+    start and one size per axis; a size of -1 runs to the end of that axis)."""
+    a = np.asarray(val(inputs, "slice"))
+    starts = [int(v) for v in np.asarray(start_indices).reshape(-1)]
+    sizes = [int(v) for v in np.asarray(shape).reshape(-1)]
+    if len(starts) != a.ndim or len(sizes) != a.ndim:
+        raise OpsError(f"fastff.ops.slice: start_indices and shape need one entry per axis of "
+                       f"the input (rank {a.ndim}); got {len(starts)} and {len(sizes)}")
+    index = []
+    for ax, (b, n) in enumerate(zip(starts, sizes)):
+        dim = a.shape[ax]
+        stop = dim if n == -1 else b + n
+        if b < 0 or n < -1 or stop > dim:
+            raise OpsError(f"fastff.ops.slice: axis {ax} of size {dim} has no block of size "
+                           f"{n} starting at {b}")
+        index.append(builtins.slice(b, stop))
+    key = tuple(index)
+
+    def vjp(g: Any, need: Any) -> tuple:
+        out = np.zeros(a.shape, dtype=np.result_type(g))
+        out[key] = g
+        return (out,)
+
+    return record("slice", a[key], (inputs,), vjp)

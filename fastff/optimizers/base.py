@@ -58,6 +58,30 @@ class LearningRateValue(float):
         return (float, (float(self),))
 
 
+class IterationsValue(int):
+    """``optimizer.iterations``: an int with Keras 3's variable methods (``numpy``,
+    ``value``, ``assign``), since Keras scripts read ``optimizer.iterations.numpy()``."""
+
+    def __new__(cls, value: int, optimizer: Any) -> IterationsValue:
+        obj = super().__new__(cls, value)
+        obj._optimizer = optimizer
+        return obj
+
+    def assign(self, value: Any) -> None:
+        """Set the optimizer's step count (this int keeps the value it was read with)."""
+        self._optimizer.iterations = int(np.asarray(value))
+
+    def numpy(self) -> np.int64:
+        return np.int64(self)
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    def __reduce__(self) -> Any:  # pickles / deep-copies as a plain int
+        return (int, (int(self),))
+
+
 class Optimizer:
     """Base class. A built-in subclass sets ``_code`` (its ``backend.scalar`` element body)
     and defines ``_slots()``, ``_packed_constants()`` and ``get_config``; a custom one may
@@ -116,6 +140,16 @@ class Optimizer:
                 "Argument `learning_rate` should be a float, a LearningRateSchedule or a "
                 f"callable step -> float. Received: learning_rate={value!r}")
         self._learning_rate = float(check_real(value, "learning_rate", low=0.0))
+
+    @property
+    def iterations(self) -> int:
+        """The number of updates applied so far (an int that also has Keras's variable
+        methods ``numpy``/``value``/``assign``)."""
+        return IterationsValue(self._iterations, self)
+
+    @iterations.setter
+    def iterations(self, value: Any) -> None:
+        self._iterations = int(value)
 
     @property
     def learning_rate(self) -> float:

@@ -28,7 +28,7 @@ from fastff import _validation as V
 from fastff import data_adapters as A
 from fastff import distribution as distribution_lib
 from fastff.callbacks.base import History
-from fastff.callbacks.callback_list import CallbackList
+from fastff.callbacks.callback_list import CallbackList, sorted_logs
 from fastff.distribution.collective import collective
 from fastff.layers.base import TRAINABLE_VERSION
 from fastff.metrics.compiled import log_value
@@ -363,8 +363,7 @@ def _epochs(model: Any, engine: Any, source: Any, cbl: Any, metrics: list, epoch
                             batch = _batch(model, source, item[0], item[1], class_weight,
                                            "fit")
                         if batch_logs:
-                            cbl.on_train_batch_begin(seen, {"batch": seen,
-                                                            "size": engine.rows(batch)})
+                            cbl.on_train_batch_begin(seen)
                         per_row, penalty, pred, yb, swb = engine.train_batch(batch)
                         if per_row is not None:  # (None: no rows for this rank)
                             tracker.update(per_row, penalty, yb, pred, swb, batch_part(batch))
@@ -390,11 +389,11 @@ def _epochs(model: Any, engine: Any, source: Any, cbl: Any, metrics: list, epoch
                             break
                 if dist is not None:
                     dist.gather_optimizer_state(model)
-                logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
+                logs = sorted_logs(tracker.logs() if dist is None else dist.reduce_logs(tracker))
             if val is not None and should_validate(epoch, validation_freq):
                 vlogs = _evaluate(model, val, cbl, "validation_data", epoch)
-                if vlogs is not None:
-                    logs.update({"val_" + k: v for k, v in vlogs.items()})
+                if vlogs is not None:  # Keras 3: sorted training keys, then sorted val_ keys
+                    logs.update({"val_" + k: v for k, v in sorted_logs(vlogs).items()})
             cbl.on_epoch_end(epoch, logs)
             if dist is not None:  # stop on every rank or on none
                 model.stop_training = dist.any(model.stop_training)
@@ -520,7 +519,7 @@ def evaluate(model: Any, x: Any, y: Any = None, batch_size: int | None = None,
     if logs is None:
         raise ValueError("evaluate: the dataset or generator gave no batches")
     if return_dict:
-        return logs
+        return sorted_logs(logs)
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
 
@@ -666,6 +665,6 @@ def train_on_batch(model: Any, x: Any, y: Any, sample_weight: Any = None,
         tracker.update(per_row, penalty, Y, pred, SW, part)
     logs = tracker.logs() if dist is None else dist.reduce_logs(tracker)
     if return_dict:
-        return logs
+        return sorted_logs(logs)
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
