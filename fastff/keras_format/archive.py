@@ -19,6 +19,7 @@ from fastff.keras_format.layout import (
     MAX_WEIGHTS,
     METADATA_NAME,
     WEIGHTS_NAME,
+    is_keras_zip,
 )
 from fastff.saving import FormatError
 
@@ -189,3 +190,14 @@ class H5Weights:
         if a.shape != tuple(shape):
             raise FormatError(f"{self.path}: {what} read as shape {a.shape}")
         return a
+
+
+def weights_bytes(path: str) -> bytes:
+    """The HDF5 weights of a ``.keras`` zip or of a ``.weights.h5`` file (size-bounded)."""
+    if is_keras_zip(path):
+        return read_zip(path)[1]
+    size = os.path.getsize(path)
+    if size > MAX_WEIGHTS:
+        raise FormatError(f"{path}: {size} bytes (at most {MAX_WEIGHTS})")
+    with open(path, "rb") as f:
+        return f.read(MAX_WEIGHTS + 1)

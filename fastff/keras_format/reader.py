@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fastff.keras_format import mask_ops, more_layers
-from fastff.keras_format.archive import H5Weights, read_zip
+from fastff.keras_format.archive import H5Weights, read_zip, weights_bytes
 from fastff.keras_format.fields import activation as _activation
 from fastff.keras_format.fields import dim as _dim
 from fastff.keras_format.fields import get as _get
@@ -22,8 +22,6 @@ from fastff.keras_format.fields import refuse_set as _refuse_set
 from fastff.keras_format.layout import (
     FLOATS,
     LAYER_CLASSES,
-    MAX_WEIGHTS,
-    is_keras_zip,
     layer_paths,
     next_path,
     optimizer_groups,
@@ -712,15 +710,7 @@ def load_keras_weights(model: Any, path: str | os.PathLike[str]) -> None:
     path = os.fspath(path)
     if not model.built:
         raise ValueError("load_weights: build the model before loading Keras weights")
-    if is_keras_zip(path):
-        _, data = read_zip(path)
-    else:
-        size = os.path.getsize(path)
-        if size > MAX_WEIGHTS:
-            raise FormatError(f"{path}: {size} bytes (at most {MAX_WEIGHTS})")
-        with open(path, "rb") as f:
-            data = f.read(MAX_WEIGHTS + 1)
-    h5 = H5Weights(path, data)
+    h5 = H5Weights(path, weights_bytes(path))
     try:
         _, stores, _ = model_spec(model)
         pairs = []

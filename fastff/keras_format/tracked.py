@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.keras_format.archive import MAX_WEIGHTS, H5Weights, read_zip
+from fastff.keras_format.archive import H5Weights, weights_bytes
 from fastff.keras_format.layout import snake_case
 from fastff.keras_format.writer import model_spec
 from fastff.saving import FormatError
@@ -148,15 +148,7 @@ def load_tracked_weights(model: Any, path: str | os.PathLike[str]) -> None:
     if not model.built:
         raise ValueError(f"{type(model).__name__}.load_weights: build the model first (call "
                          "it on a batch, or model.build(input_shape))")
-    if os.path.isfile(path) and path.lower().endswith(".keras"):
-        _, data = read_zip(path)
-    else:
-        size = os.path.getsize(path)
-        if size > MAX_WEIGHTS:
-            raise FormatError(f"{path}: {size} bytes (at most {MAX_WEIGHTS})")
-        with open(path, "rb") as f:
-            data = f.read(MAX_WEIGHTS + 1)
-    h5 = H5Weights(path, data)
+    h5 = H5Weights(path, weights_bytes(path))
     try:
         pending = []
         for group, layer, params in weight_paths(model):
@@ -197,19 +189,13 @@ def save_tracked_keras(model: Any, path: str | os.PathLike[str]) -> None:
     registered name), its ``get_config``, the built input shape, the compile config, and the
     weights in the attribute layout (the optimizer's too, where its order maps). Loading needs
     the class (``custom_objects`` or the registry), as in Keras."""
-    import datetime
-    import json
-    import zipfile
-
     from fastff import _registry, distribution
-    from fastff._atomic import atomic_write
-    from fastff.keras_format.layout import (
-        CONFIG_NAME,
-        KERAS_VERSION,
-        METADATA_NAME,
-        WEIGHTS_NAME,
+    from fastff.keras_format.writer import (
+        _compile_config,
+        _optimizer_vars,
+        _policy,
+        write_archive,
     )
-    from fastff.keras_format.writer import _compile_config, _optimizer_vars, _policy
 
     if not distribution.is_chief():
         return
@@ -238,17 +224,7 @@ def save_tracked_keras(model: Any, path: str | os.PathLike[str]) -> None:
             group.attrs["name"] = model.optimizer.name
             for i, a in enumerate(opt_vars):
                 group.create_dataset(str(i), data=a)
-    weights = buf.getvalue()
-    meta = {"keras_version": KERAS_VERSION,
-            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-
-    def write(f: Any) -> None:
-        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
-            z.writestr(METADATA_NAME, json.dumps(meta))
-            z.writestr(CONFIG_NAME, json.dumps(doc, allow_nan=False))
-            z.writestr(WEIGHTS_NAME, weights)
-
-    atomic_write(path, write)
+    write_archive(path, doc, buf.getvalue())
 
 
 def model_class(doc: dict, custom_objects: Any, path: str) -> Any:

@@ -395,13 +395,18 @@ def save_keras(model: Any, path: str | os.PathLike[str]) -> None:
     """Write ``model`` as a Keras 3 ``.keras`` file (atomically): architecture, weights,
     compile config and optimizer state."""
     from fastff import distribution
-    from fastff._atomic import atomic_write
 
     if not distribution.is_chief():
         return
     doc, weights = _h5_bytes(model, with_optimizer=True)
-    compile_cfg = _compile_config(model)
-    doc["compile_config"] = compile_cfg
+    doc["compile_config"] = _compile_config(model)
+    write_archive(path, doc, weights)
+
+
+def write_archive(path: str | os.PathLike[str], doc: dict, weights: bytes) -> None:
+    """The ``.keras`` zip (metadata, config, weights), written atomically."""
+    from fastff._atomic import atomic_write
+
     meta = {"keras_version": KERAS_VERSION,
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
 
