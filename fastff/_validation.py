@@ -94,6 +94,11 @@ def check_index_range(values: np.ndarray, n: int, name: str, what: str = "ids") 
     """
     if values.size == 0:
         return
+    kind = values.dtype.kind
+    if kind in "iu":  # one pass: as unsigned, a negative value is larger than any n
+        unsigned = values.view(values.dtype.str.replace("i", "u")) if kind == "i" else values
+        if int(unsigned.max()) < n:
+            return
     lo, hi = int(values.min()), int(values.max())
     if lo < 0 or hi >= n:
         raise ValueError(f"{name}: {what} must lie in [0, {n}); got values outside it (from "
