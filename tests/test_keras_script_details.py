@@ -243,3 +243,11 @@ def test_activation_functions_take_keras_keywords():
     np.testing.assert_allclose(A.log_softmax(m, axis=0),
                                [[-2.12693, -3.04859], [-0.12693, -0.04859]], atol=1e-5)
     assert A.relu(x, max_value=6.0).dtype == np.float32
+
+
+def test_activity_regularizer_none_is_accepted_and_a_value_refused_clearly():
+    import fastff
+
+    assert fastff.layers.Dense(3, activity_regularizer=None).units == 3  # as Keras configs hold it
+    with pytest.raises(NotImplementedError, match="activity_regularizer is not supported"):
+        fastff.layers.Dense(3, activity_regularizer="l2")

@@ -242,6 +242,13 @@ class Layer:
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: tuple[int, ...] | None = None, input_dim: int | None = None,
                  batch_input_shape: tuple[int | None, ...] | None = None, **kwargs: Any):
+        if kwargs.get("activity_regularizer", 0) is None:  # Keras's default, as configs hold it
+            del kwargs["activity_regularizer"]
+        if kwargs.get("activity_regularizer") is not None:
+            raise NotImplementedError(
+                f"{type(self).__name__}: activity_regularizer is not supported yet (Keras adds "
+                "regularizer(output) / batch size to the loss); use kernel_regularizer, or "
+                "self.add_loss(...) in a custom layer's call")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
