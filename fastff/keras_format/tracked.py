@@ -108,21 +108,37 @@ def weight_paths(model: Any) -> list[tuple[str, Any, list]]:
     return out
 
 
-def _write(f: Any, model: Any) -> None:
-    import h5py
-
+def _weights_h5(model: Any, optimizer: list | None = None, opt_name: str = "") -> bytes:
+    """The weights file's bytes: every layer under its attribute path (writer._write_h5)."""
+    from fastff.keras_format.writer import _write_h5
     from fastff.layers.base import to_host
 
-    h5 = h5py.File(f, "w")
-    try:
-        for path, layer, params in weight_paths(model):
-            group = h5.create_group(path).create_group("vars")
-            group.attrs["name"] = layer.name
-            for i, p in enumerate(params):
-                group.create_dataset(str(i), data=np.array(to_host(p.value)))
-        h5.create_group("vars").attrs["name"] = model.name
-    finally:
-        h5.close()
+    stores = [(path, [np.array(to_host(p.value)) for p in params], layer)
+              for path, layer, params in weight_paths(model)]
+    buf = io.BytesIO()
+    _write_h5(buf, stores, model.name, optimizer, opt_name)
+    return buf.getvalue()
+
+
+def _read_into(model: Any, h5: H5Weights, path: str) -> None:
+    """Every layer's variables from ``h5``: all checked against the model's shapes before
+    any is read, all read before any is assigned."""
+    groups = []
+    for group, layer, params in weight_paths(model):
+        dss = h5.datasets(group)
+        if len(dss) != len(params):
+            raise FormatError(f"{path}: {group} holds {len(dss)} variables, layer "
+                              f"{layer.name!r} has {len(params)} (is this the same model "
+                              "class?)")
+        for i, (ds, p) in enumerate(zip(dss, params)):
+            h5.check(ds, p.shape, f"{group}/vars/{i}")
+        groups.append((group, dss, params))
+    pending = [(params, [h5.read(ds, p.shape, f"{group}/vars/{i}")
+                         for i, (ds, p) in enumerate(zip(dss, params))])
+               for group, dss, params in groups]
+    for params, arrays in pending:
+        for p, a in zip(params, arrays):
+            p.assign(a.astype(p.value.dtype, copy=False))
 
 
 def save_tracked_weights(model: Any, path: str | os.PathLike[str]) -> None:
@@ -135,9 +151,7 @@ def save_tracked_weights(model: Any, path: str | os.PathLike[str]) -> None:
     if not model.built:
         raise ValueError(f"{type(model).__name__}.save_weights: the model is not built; call "
                          "it on a batch (or fit) first")
-    buf = io.BytesIO()
-    _write(buf, model)
-    data = buf.getvalue()
+    data = _weights_h5(model)
     atomic_write(path, lambda f: f.write(data))
 
 
@@ -150,20 +164,7 @@ def load_tracked_weights(model: Any, path: str | os.PathLike[str]) -> None:
                          "it on a batch, or model.build(input_shape))")
     h5 = H5Weights(path, weights_bytes(path))
     try:
-        pending = []
-        for group, layer, params in weight_paths(model):
-            dss = h5.datasets(group)
-            if len(dss) != len(params):
-                raise FormatError(f"{path}: {group} holds {len(dss)} variables, layer "
-                                  f"{layer.name!r} has {len(params)} (is this the same "
-                                  "model class?)")
-            for i, (ds, p) in enumerate(zip(dss, params)):
-                h5.check(ds, p.shape, f"{group}/vars/{i}")
-            pending.append((params, [h5.read(ds, p.shape, f"{group}/vars/{i}")
-                                     for i, (ds, p) in enumerate(zip(dss, params))]))
-        for params, arrays in pending:
-            for p, a in zip(params, arrays):
-                p.assign(a.astype(p.value.dtype, copy=False))
+        _read_into(model, h5, path)
     finally:
         h5.close()
 
@@ -212,19 +213,10 @@ def save_tracked_keras(model: Any, path: str | os.PathLike[str]) -> None:
            "registered_name": _registry.get_registered_name(cls),
            "build_config": {"input_shape": [None, *model.input_shape[1:]]},
            "compile_config": _compile_config(model)}
-    buf = io.BytesIO()
-    _write(buf, model)
     trainable = trainable_in_keras_order(model)
     opt_vars = _optimizer_vars(model, trainable) if trainable is not None else []
-    if opt_vars:
-        import h5py
-
-        with h5py.File(buf, "a") as h5:
-            group = h5.create_group("optimizer").create_group("vars")
-            group.attrs["name"] = model.optimizer.name
-            for i, a in enumerate(opt_vars):
-                group.create_dataset(str(i), data=a)
-    write_archive(path, doc, buf.getvalue())
+    opt = getattr(model, "optimizer", None)
+    write_archive(path, doc, _weights_h5(model, opt_vars, getattr(opt, "name", "")))
 
 
 def model_class(doc: dict, custom_objects: Any, path: str) -> Any:
@@ -274,15 +266,5 @@ def load_tracked_keras(doc: dict, h5: H5Weights, path: str, custom_objects: Any)
         raise FormatError(f"{path}: build_config.input_shape must be a list of dimensions, "
                           f"got {shape!r}")
     model.build((None, *shape[1:]))
-    pending = []
-    for group, layer, params in weight_paths(model):
-        dss = h5.datasets(group)
-        if len(dss) != len(params):
-            raise FormatError(f"{path}: {group} holds {len(dss)} variables, layer "
-                              f"{layer.name!r} has {len(params)}")
-        pending.append((params, [h5.read(ds, p.shape, f"{group}/vars/{i}")
-                                 for i, (ds, p) in enumerate(zip(dss, params))]))
-    for params, arrays in pending:
-        for p, a in zip(params, arrays):
-            p.assign(a.astype(p.value.dtype, copy=False))
+    _read_into(model, h5, path)
     return model
