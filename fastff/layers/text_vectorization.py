@@ -204,10 +204,13 @@ class TextVectorization(Layer):
             return lookup.forward(tokens)[0]
         length = self.output_sequence_length or max((len(d) for d in docs), default=0)
         out = np.zeros((len(docs), length), dtype=np.int64)
-        for i, d in enumerate(docs):
-            d = d[:length]
-            if d:
-                out[i, :len(d)] = lookup._lookup(np.asarray(d, dtype=object))
+        kept = [d[:length] for d in docs]
+        flat = np.asarray([t for d in kept for t in d], dtype=object)
+        if flat.size:  # one lookup for the batch, scattered into the padded rows
+            counts = np.fromiter((len(d) for d in kept), dtype=np.int64, count=len(kept))
+            rows = np.repeat(np.arange(len(kept)), counts)
+            cols = np.arange(flat.size) - np.repeat(np.cumsum(counts) - counts, counts)
+            out[rows, cols] = lookup._lookup(flat)
         return out
 
     def forward(self, x: Any, training: bool = False, ws: Workspace | None = None):
