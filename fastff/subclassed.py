@@ -280,17 +280,17 @@ def _check_output(model: Any, y: Any) -> np.ndarray:
 
 def _built_output_shape(layer: Any) -> str:
     """``(None, ...)`` of what ``layer`` outputs for the inputs it was built for, or ``?``."""
-    shape = None
+    from fastff.summary import shape_str
+
     try:
         if isinstance(layer, Sequential):
-            shape = layer.output_shape
-        elif layer.built and layer.input_shape is not None:
-            shape = (None, *layer.compute_output_shape(layer.input_shape))
+            out = layer.output_shape
+            return shape_str(out[1:] if isinstance(out, tuple) else None)
+        if layer.built and layer.input_shape is not None:
+            return shape_str(tuple(layer.compute_output_shape(layer.input_shape)))
     except Exception:  # noqa: BLE001 - a layer that cannot tell shows "?"
-        shape = None
-    if shape is None or not isinstance(shape, tuple):
-        return "?"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+        pass
+    return "?"
 
 
 class Model(Sequential):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["format_bytes", "summary"]
+__all__ = ["format_bytes", "shape_str", "summary"]
 
 DEFAULT_LINE_LENGTH = 70
 _MIN_LINE_LENGTH = 40
@@ -37,7 +37,8 @@ def format_bytes(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _shape_str(shape: Any) -> str:
+def shape_str(shape: Any) -> str:
+    """``(None, d1, ...)`` of a per-sample shape, ``?`` when it is not known."""
     if shape is None:
         return "?"
     dims = ", ".join("None" if d is None else str(d) for d in (None, *tuple(shape)))
@@ -64,7 +65,7 @@ def _layer_rows(model: Any) -> list[tuple[str, str, str, str]]:
                 out = None
         built = getattr(layer, "built", True)
         count = f"{layer.count_params():,}" if built else "0 (unbuilt)"
-        rows.append((layer.name, getattr(layer, "type_name", type(layer).__name__), _shape_str(out),
+        rows.append((layer.name, getattr(layer, "type_name", type(layer).__name__), shape_str(out),
                      count))
         shape = out
     return rows
