@@ -3,9 +3,10 @@
 The arithmetic of each element is ``backend/scalar.py``'s body for that optimizer, compiled
 inline here; this module only adds the loops. Range kernels slice their arrays to
 ``[lo, hi)`` and loop from 0: indices then are provably non-negative, so Numba drops its
-negative-index wraparound and LLVM vectorises (8x here). ``opt_range`` takes the packed form
-(code, three buffers, ``consts``; see ``scalar``) and is what ``CpuOps.optimizer_step`` and
-the compiled training step both run. All scalars arrive already cast to the buffer dtype.
+negative-index wraparound and LLVM vectorises (8x here). ``opt_apply`` takes the packed form
+(code, three buffers, ``consts``; see ``scalar``) and is what ``CpuOps.optimizer_step``
+(through ``range_kernel``) and the compiled training step both run. All scalars arrive
+already cast to the buffer dtype.
 """
 
 from __future__ import annotations
@@ -183,17 +184,11 @@ def opt_apply(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
                    t(consts[6]), wdlr, gscale, clip, lo, hi)
 
 
-@njit(**NJIT)
-def opt_range(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi):
-    """``opt_apply`` with ``code`` chosen at run time (compiles every optimizer)."""
-    opt_apply(code, p, g, b0, b1, b2, consts, lr, wdlr, gscale, lo, hi)
-
-
 _BY_CODE: dict[int, Any] = {}
 
 
 def range_kernel(code: int) -> Any:
-    """``opt_range`` for one optimizer ``code``, without the code argument: compiles only that
+    """``opt_apply`` for one optimizer ``code``, without the code argument: compiles only that
     optimizer (a first ``fit`` on the general engine compiles one update, not nine). The
     same ``opt_apply`` body, hence the same bits; cached on disk per code."""
     kernel = _BY_CODE.get(code)
