@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import fastff
-from fastff.layers import Concatenate, Dense, Dot, Flatten, Input, Masking
+from fastff.layers import BatchNormalization, Concatenate, Dense, Dot, Flatten, Input, Masking
 
 
 def masking_case() -> tuple[fastff.Sequential, np.ndarray]:
@@ -155,3 +155,24 @@ def lookup_case() -> tuple[fastff.Model, np.ndarray]:
     model = fastff.Model(ids, Concatenate()(parts))
     x = np.array([[50, 0, 3, 4], [-7, -8, 9, 9], [0, 0, 1000001, 3], [2, 51, -7, 50]])
     return model, x
+
+
+def shared_case() -> tuple[fastff.Model, dict[str, np.ndarray]]:
+    """Shared layers: one Dense on both inputs, another at two depths, a BatchNormalization
+    after a shared Dense (which must not fold into it) and a two-input model used twice."""
+    fastff.utils.set_random_seed(9)
+    a, b = Input(shape=(4,), name="a"), Input(shape=(4,), name="b")
+    enc, deep = Dense(3, activation="tanh"), Dense(3, activation="relu")
+    bn = BatchNormalization()
+    i, j = Input(shape=(3,)), Input(shape=(3,))
+    pair = fastff.Model([i, j], Dense(2)(Concatenate()([i, j])))
+    ha, hb = enc(a), enc(b)
+    h = deep(Dense(3)(deep(ha)))
+    model = fastff.Model([a, b], Concatenate()([bn(ha), h, pair([ha, hb]), pair([hb, h])]))
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((16, 4)).astype(np.float32)
+    model.compile("sgd", "mse")
+    model.fit([x, x[::-1]], np.zeros((16, 10), np.float32), epochs=1, verbose=0)
+    feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
+             "b": rng.standard_normal((5, 4)).astype(np.float32)}
+    return model, feeds

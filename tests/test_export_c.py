@@ -18,6 +18,7 @@ from _export_cases import (
     masked_pooling_case,
     masking_case,
     nested_case,
+    shared_case,
 )
 
 import fastff
@@ -300,6 +301,11 @@ def test_dot_products(tmp_path):
     model, feeds = dot_case()
     x = np.concatenate([feeds["a"], feeds["b"].reshape(5, -1)], axis=1)
     _check(model, tmp_path, x, feeds=feeds)
+
+
+def test_shared_layers_one_step_per_call(tmp_path):
+    model, feeds = shared_case()
+    _check(model, tmp_path, np.concatenate([feeds["a"], feeds["b"]], axis=1), feeds=feeds)
 
 
 def test_multi_output_model_refused(tmp_path):

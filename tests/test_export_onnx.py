@@ -16,6 +16,7 @@ from _export_cases import (  # noqa: E402
     masked_pooling_case,
     masking_case,
     nested_case,
+    shared_case,
 )
 
 import fastff  # noqa: E402
@@ -330,6 +331,13 @@ def test_dot_products(tmp_path):
     path = tmp_path / "dot.onnx"
     export_onnx(model, path)
     got, _ = _run(path, feeds)
+    np.testing.assert_allclose(got, model.predict(feeds, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_shared_layers_one_step_per_call(tmp_path):
+    model, feeds = shared_case()
+    export_onnx(model, tmp_path / "shared.onnx")
+    got, _ = _run(tmp_path / "shared.onnx", feeds)
     np.testing.assert_allclose(got, model.predict(feeds, verbose=0), rtol=1e-5, atol=1e-5)
 
 

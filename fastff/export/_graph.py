@@ -158,13 +158,17 @@ def _fold_plan(nodes: list[tuple[Any, list[int]]], n_sources: int,
     """``{dense node: bn node}`` for each BatchNormalization that folds into the Dense it
     reads: the Dense's output is read by that node alone (and is not a model output)."""
     readers: dict[int, list[int]] = {}
-    for j, (_, refs) in enumerate(nodes):
+    calls: dict[int, int] = {}
+    for j, (layer, refs) in enumerate(nodes):
+        calls[id(layer)] = calls.get(id(layer), 0) + 1
         for r in refs:
             readers.setdefault(r, []).append(j)
     plan = {}
     for j, (layer, refs) in enumerate(nodes):
         if len(refs) != 1 or refs[0] < n_sources:
             continue
+        if calls[id(layer)] > 1 or calls[id(nodes[refs[0] - n_sources][0])] > 1:
+            continue  # a shared layer: folding would change its other calls
         i = refs[0] - n_sources
         if readers[refs[0]] == [j] and refs[0] not in outputs and \
                 _foldable(nodes[i][0], layer):
@@ -221,7 +225,8 @@ def walk(model: Any, inputs: list[Any], step: Callable[..., Any], who: str,
     makes one step, a ``FoldedDense``. Masks (``fastff.layers.masking``) are followed: a
     mask consumer with a mask gets ``step(layer, x, mask=m)``, ``m`` made by ``masker``
     (``ids(embedding, x)``, ``values(masking, x)``, ``both(merge, masks)``: per-sample
-    masks in the exporter's terms). Models with several outputs or shared layers raise
+    masks in the exporter's terms). A shared layer (called on several tensors) is one step
+    per call (its weights written with each). Models with several outputs raise
     ``NotImplementedError``.
     """
     graph = getattr(model, "_graph", None)
@@ -229,9 +234,10 @@ def walk(model: Any, inputs: list[Any], step: Callable[..., Any], who: str,
         layers = list(model._layers)
         return _run([(la, [i]) for i, la in enumerate(layers)], 1, len(layers), inputs,
                     step, who, masker)
-    if not getattr(graph, "simple", True):
-        raise NotImplementedError(f"{who}: functional Models with several outputs or shared "
-                                  "layers are not supported yet")
+    if getattr(graph, "multi", False):
+        raise NotImplementedError(f"{who}: functional Models with several outputs are not "
+                                  "supported yet; export a model of one output, e.g. "
+                                  "fastff.Model(model.inputs, model.outputs[0])")
     return _run(list(graph.nodes), len(graph.sources), graph.out_refs[0], inputs, step,
                 who, masker)
 
