@@ -69,6 +69,8 @@ class _Graph(Composite):
         super().__init__(name=name)
         self.sources = inputs
         self.nodes: list[tuple[Layer, list[int]]] = []
+        #: the symbolic tensor each node computes (what orders a shared layer's calls)
+        self.node_tensors: list[SymbolicTensor] = []
         index: dict[int, int] = {id(t): i for i, t in enumerate(inputs)}
 
         def visit(t: Any) -> int:
@@ -79,6 +81,7 @@ class _Graph(Composite):
                                  "the model's inputs")
             refs = [visit(s) for s in t.inputs]
             self.nodes.append((t.layer, refs))
+            self.node_tensors.append(t)
             index[id(t)] = len(inputs) + len(self.nodes) - 1
             return index[id(t)]
 

@@ -93,12 +93,17 @@ def test_checkpoint_of_a_two_output_model_as_weights_h5(tmp_path):
     assert sorted(fresh.predict(x[:2], verbose=0)) == ["cls", "reg"]
 
 
-def test_shared_layers_still_refused_clearly(tmp_path):
+def test_a_layer_applied_to_its_own_output_round_trips(tmp_path):
+    """(More shared-layer cases: tests/test_keras_format_graphs.py.)"""
     inp = keras.Input(shape=(3,))
     d = layers.Dense(3)
-    m = keras.Model(inp, d(d(inp)))
-    with pytest.raises(NotImplementedError, match="shared layers"):
-        m.save(tmp_path / "s.keras")
+    m = keras.Model(inp, [d(d(inp)), layers.Dense(1)(inp)])
+    m.save(tmp_path / "s.keras")
+    back = keras.models.load_model(tmp_path / "s.keras")
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    for a, b in zip(back.predict(x, verbose=0), m.predict(x, verbose=0)):
+        np.testing.assert_array_equal(a, b)
+    assert len(back.trainable_weights) == 4
 
 
 @pytest.mark.skipif(not KERAS_PYTHON or not os.path.exists(KERAS_PYTHON),

@@ -10,9 +10,10 @@ layer's name. A ``.weights.h5`` file is that H5 file alone.
 
 Layer configs are mapped explicitly (``layout.LAYER_CLASSES`` in the reader and writer,
 ``more_layers.CLASSES`` for the merge, shaping, preprocessing, noise, pooling and masking
-layers, models used as layers, Keras's serialized masks in ``mask_ops``); anything
-else, and every Lambda, function or unknown class, is refused with a message naming it:
-nothing in a file is imported or executed. Reading is
+layers, models used as layers, Keras's serialized masks in ``mask_ops``; shared layers
+with one inbound node per call; custom layers in ``custom``, their classes from
+``custom_objects`` or the registry); anything else, and every Lambda, function or unknown
+class, is refused with a message naming it: nothing in a file is imported or executed. Reading is
 hostile-file safe: the zip's declared sizes and compression ratios are checked before
 anything is extracted, JSON and HDF5 are parsed from bounded in-memory copies, every
 array's dtype and shape is checked against the config, and the total declared array bytes

@@ -47,7 +47,7 @@ def _read_member(path: str, z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: in
     return data
 
 
-def _check_depth(obj: Any, path: str, depth: int = 0) -> None:
+def _check_depth(obj: Any, path: str, depth: int = 0, layer_list: bool = False) -> None:
     if depth > _MAX_DEPTH:
         raise FormatError(f"{path}: config nests deeper than {_MAX_DEPTH} levels")
     if isinstance(obj, dict):
@@ -56,17 +56,18 @@ def _check_depth(obj: Any, path: str, depth: int = 0) -> None:
             raise FormatError(f"{path}: the config holds a {cls or '__lambda__'!r} object "
                               "(code); fastff never loads code from a file")
         module = obj.get("module")
-        # (the model itself, depth 0, may be a subclass: its class must then come from the
-        # caller's custom_objects or the registry, never from the file: keras_format.tracked)
-        if depth and isinstance(module, str) and cls is not None \
+        # (the model itself, depth 0, may be a subclass, and a model's layer may be a custom
+        # class: their classes must then come from the caller's custom_objects or the
+        # registry, never from the file: keras_format.tracked and keras_format.custom)
+        if depth and not layer_list and isinstance(module, str) and cls is not None \
                 and not module.startswith("keras"):
             raise FormatError(f"{path}: the config names {cls!r} from module {module!r}; "
-                              "only Keras's own classes are read (no custom code)")
-        for v in obj.values():
-            _check_depth(v, path, depth + 1)
+                              "only Keras's own classes are read here (no custom code)")
+        for k, v in obj.items():
+            _check_depth(v, path, depth + 1, k == "layers" and isinstance(v, list))
     elif isinstance(obj, list):
         for v in obj:
-            _check_depth(v, path, depth + 1)
+            _check_depth(v, path, depth + 1, layer_list)
 
 
 def _parse_json(path: str, data: bytes, what: str) -> Any:

@@ -75,37 +75,70 @@ def layer_paths(class_names: list[str]) -> list[str]:
     return [next_path(used, cls) for cls in class_names]
 
 
-def functional_order(graph: Any) -> list[int]:
-    """Keras's ``map_graph`` order of the graph's operations (inputs are ``-1-i``): depth
-    from the outputs descending, ties by first visit of DFSs from the outputs (in the
-    flattened output order: a dict's keys sorted, as ``out_refs`` holds them)."""
+def operation_order(graph: Any) -> list[tuple[int, list[int]]]:
+    """Keras's ``map_graph`` order of the graph's operations: ``(-1-i, [])`` for the i-th
+    input, ``(j, [node indices])`` for a layer (``j`` its first node; a shared layer's nodes
+    in call order). Depth from the outputs descending (a shared layer: the deepest of its
+    calls, passed on to its parents as Keras does), ties by the operation's first visit in
+    the DFSs from the outputs (in the flattened output order: a dict's keys sorted, as
+    ``out_refs`` holds them)."""
     k = len(graph.sources)
     parents = {i: [r - k if r >= k else -1 - r for r in refs]
                for i, (_, refs) in enumerate(graph.nodes)}
+    op_of = {i: id(layer) for i, (layer, _) in enumerate(graph.nodes)}
+    op_of.update({-1 - i: -1 - i for i in range(k)})
     index: dict[int, int] = {}
     post: list[int] = []
     done: set[int] = set()
 
-    def visit(op: int) -> None:
-        if op in done:
+    def visit(node: int) -> None:
+        if node in done:
             return
-        index.setdefault(op, len(index))
-        for p in parents.get(op, []):
+        index.setdefault(op_of[node], len(index))
+        for p in parents.get(node, []):
             visit(p)
-        done.add(op)
-        post.append(op)
+        done.add(node)
+        post.append(node)
 
     for r in getattr(graph, "out_refs", [k + len(graph.nodes) - 1]):
         visit(r - k if r >= k else -1 - r)
-    depth: dict[int, int] = {}
-    for op in reversed(post):
-        d = depth.setdefault(op, 0)
-        for p in parents.get(op, []):
-            depth[p] = max(d + 1, depth.get(p, 0))
+    node_depth: dict[int, int] = {}
+    op_depth: dict[int, int] = {}
+    for node in reversed(post):
+        d = max(node_depth.setdefault(node, 0), op_depth.get(op_of[node], 0))
+        op_depth[op_of[node]] = node_depth[node] = d
+        for p in parents.get(node, []):
+            node_depth[p] = max(d + 1, node_depth.get(p, 0))
     for i in range(k):  # an input nothing reads
-        if -1 - i not in depth:
-            depth[-1 - i], index[-1 - i] = 0, -1
-    return sorted(depth, key=lambda op: (-depth[op], index[op]))
+        if -1 - i not in op_depth:
+            op_depth[-1 - i], index[-1 - i] = 0, -1
+    calls = call_order(graph)
+    nodes_of: dict[int, list[int]] = {}
+    for i in sorted(range(len(graph.nodes)), key=lambda i: calls[i]):
+        nodes_of.setdefault(op_of[i], []).append(i)
+    ops = sorted(op_depth, key=lambda op: (-op_depth[op], index[op]))
+    return [(op, []) if op < 0 else (nodes_of[op][0], nodes_of[op]) for op in ops]
+
+
+def call_order(graph: Any) -> list[tuple[int, int]]:
+    """Per node, a key ordering a shared layer's calls as they were made (Keras numbers a
+    layer's inbound nodes by call): the node's place in its layer's recorded symbolic calls
+    (graph order where the graph holds no tensors)."""
+    tensors = getattr(graph, "node_tensors", None)
+    out = []
+    for i, (layer, _) in enumerate(graph.nodes):
+        calls = layer.__dict__.get("_symbolic_calls") or []
+        t = tensors[i] if tensors is not None else None
+        pos = next((j for j, (_, o) in enumerate(calls) if o is t), None) if t is not None \
+            else None
+        out.append((len(calls) if pos is None else pos, i))
+    return out
+
+
+def functional_order(graph: Any) -> list[int]:
+    """Keras's ``map_graph`` order of the graph's operations (inputs are ``-1-i``, layers
+    their first node)."""
+    return [op for op, _ in operation_order(graph)]
 
 
 def kind_of_path(path: Any) -> str | None:

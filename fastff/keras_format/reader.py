@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.keras_format import mask_ops, more_layers
+from fastff.keras_format import custom, mask_ops, more_layers
 from fastff.keras_format.archive import H5Weights, read_zip, weights_bytes
 from fastff.keras_format.fields import activation as _activation
 from fastff.keras_format.fields import dim as _dim
@@ -68,6 +68,8 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
     cfg = _get(spec, "config", dict, path, f"layer {cls}")
     name = _get(cfg, "name", str, path, f"layer {cls}", None)
     what = f"layer {name or '?'!r} ({cls})"
+    if cls != "InputLayer" and custom.is_custom_spec(spec, LAYER_CLASSES + more_layers.CLASSES):
+        return custom.build(spec, path, LAYER_CLASSES[1:] + more_layers.CLASSES)
     if cls not in LAYER_CLASSES + more_layers.CLASSES:
         raise FormatError(f"{path}: {what} is not supported by fastff; supported: "
                           f"{', '.join(LAYER_CLASSES + more_layers.CLASSES)}")
@@ -273,6 +275,15 @@ def _read_layer_weights(h5: H5Weights, group: str, layer: Any, in_shape: Any,
             for i, (ds, (s, kinds)) in enumerate(zip(dss, shapes))]
 
 
+def _layer_pairs(h5: H5Weights, group: str, layer: Any, in_shape: Any,
+                 used: list[int]) -> list:
+    """``[(layer or custom.Group, arrays)]``: a built-in layer's arrays from ``group``, a
+    custom layer's from its own group and its sublayers' (``custom.read_groups``)."""
+    if custom.is_custom(layer):
+        return custom.read_groups(h5, group, layer, in_shape, used, model_spec)
+    return [(layer, _read_layer_weights(h5, group, layer, in_shape, used))]
+
+
 _MAX_NESTING = 8  # models used as layers inside models
 
 
@@ -294,14 +305,14 @@ def _nested(spec: Any, path: str, depth: int) -> bool:
     return True
 
 
-def _inner_input_shape(inner: Any, path: str) -> tuple:
-    """The one per-sample input shape of a model read as a layer."""
+def _inner_input_shape(inner: Any, path: str) -> Any:
+    """The per-sample input shape of a model read as a layer (a list of them for a
+    functional model of several inputs, which is called on a list)."""
     inputs = getattr(inner, "_model_inputs", None)
     if inputs is None:
         return tuple(inner._input_shape)
     if len(inputs) != 1:
-        raise FormatError(f"{path}: the nested model {inner.name!r} has {len(inputs)} inputs; "
-                          "fastff reads nested models of one input")
+        return [tuple(t.input_shape_decl) for t in inputs]
     return tuple(inputs[0].input_shape_decl)
 
 
@@ -358,8 +369,8 @@ def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
                                       f"{(None, *shape)}")
                 pairs.extend(inner_pairs)
             else:
-                pairs.append((layer, _read_layer_weights(h5, group, layer, shape, used)))
-            shape = tuple(layer.compute_output_shape(shape))
+                pairs.extend(_layer_pairs(h5, group, layer, shape, used))
+            shape = tuple(layer.infer_output_shape(shape))
         except ValueError as e:
             if isinstance(e, FormatError):
                 raise
@@ -372,52 +383,90 @@ def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
     return model, pairs
 
 
-def _history(arg: Any, path: str) -> str:
+_MAX_CALLS = 1 << 12  # inbound nodes of one layer (calls of a shared layer)
+
+
+def _history(arg: Any, path: str) -> tuple[str, int]:
+    """``(layer name, call)`` of the tensor a Keras tensor argument names (its
+    ``keras_history``: the layer's call-th inbound node, output 0)."""
     if not (isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__"):
         raise FormatError(f"{path}: a layer's inbound argument is not a Keras tensor")
     hist = (arg.get("config") or {}).get("keras_history")
     if not (isinstance(hist, list) and len(hist) == 3 and isinstance(hist[0], str)
-            and hist[1] == 0 and hist[2] == 0):
-        raise FormatError(f"{path}: unsupported keras_history {hist!r} (shared layers and "
-                          "multi-output layers are not supported)")
-    return hist[0]
+            and isinstance(hist[1], int) and not isinstance(hist[1], bool)
+            and 0 <= hist[1] < _MAX_CALLS and hist[2] == 0):
+        raise FormatError(f"{path}: unsupported keras_history {hist!r} (layers with several "
+                          "outputs are not supported)")
+    return hist[0], hist[1]
 
 
-def _layer_ref(v: Any, path: str, what: str) -> str:
-    if isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and v[1:] == [0, 0]:
-        return v[0]
-    raise FormatError(f"{path}: {what} entry {v!r} is not [name, 0, 0]")
+def _layer_ref(v: Any, path: str, what: str) -> tuple[str, int]:
+    if isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and \
+            isinstance(v[1], int) and not isinstance(v[1], bool) and \
+            0 <= v[1] <= _MAX_CALLS and v[2] == 0:
+        return v[0], v[1]
+    raise FormatError(f"{path}: {what} entry {v!r} is not [name, node, 0]")
+
+
+def _no_mask(v: Any) -> bool:
+    """A call's ``mask=`` that carries nothing (Keras writes ``[null, null]`` for a model
+    of two inputs called as a layer)."""
+    return v is None or v is False or (isinstance(v, list) and len(v) <= 1 << 10
+                                       and all(m is None for m in v))
+
+
+def _call_args(node: Any, obj: Any, name: str, path: str) -> tuple[list, bool, Any]:
+    """``(source tensor keys, takes a list, mask tensor or None)`` of one inbound node."""
+    if not isinstance(node, dict):
+        raise FormatError(f"{path}: layer {name!r}: an inbound node must be an object")
+    args, kwargs = node.get("args"), node.get("kwargs") or {}
+    mask = kwargs.get("mask") if isinstance(kwargs, dict) else None
+    if isinstance(mask, dict) and getattr(obj, "mask_consumer", False):
+        kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+    else:
+        mask = None
+    if not isinstance(args, list) or len(args) != 1 or not isinstance(kwargs, dict) or \
+            any(k not in ("mask", "training") or not _no_mask(v) for k, v in kwargs.items()):
+        raise FormatError(f"{path}: layer {name!r}: unsupported call arguments "
+                          f"{kwargs!r}")
+    arg = args[0]
+    if isinstance(arg, list) and len(arg) > 1 << 10:
+        raise FormatError(f"{path}: layer {name!r} takes {len(arg)} inputs")
+    srcs = [_history(a, path) for a in arg] if isinstance(arg, list) \
+        else [_history(arg, path)]
+    return srcs, isinstance(arg, list), None if mask is None else _history(mask, path)
 
 
 def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
                 used: list[int] | None = None, depth: int = 0) -> tuple[Any, list]:
     """A functional model and its ``[(layer, arrays)]``; a nested one reads its layers'
-    weights under ``<prefix>layers/...``."""
+    weights under ``<prefix>layers/...``. A layer with several inbound nodes (a shared
+    layer) is built once and called per node; its calls are resolved in Keras's order
+    (``functional_from_config``: layers in config order, each one's nodes in order, a node
+    waiting until its inputs exist)."""
     import fastff
     from fastff.layers import Input
 
     cfg = _get(doc, "config", dict, path, "the model")
     specs = _get(cfg, "layers", list, path, "Functional config")
-    tensors: dict[str, Any] = {}
-    shapes: dict[str, Any] = {}
+    tensors: dict[tuple, Any] = {}
+    shapes: dict[tuple, Any] = {}  # tensor key (layer name, call) -> per-sample shape
     built = []
-    order = []
-    pending = []
-    ops: dict[str, tuple] = {}  # Keras's mask operations (mask_ops), by name
-    graph: dict[str, tuple] = {}  # layer name -> (fastff layer, source names)
+    ops: dict[tuple, tuple] = {}  # Keras's mask operations (mask_ops), by tensor key
+    graph: dict[tuple, tuple] = {}  # tensor key -> (fastff layer, source keys)
     groups: list[str] = []  # each layer's H5 group
     counter: dict[str, int] = {}
     used = [0] if used is None else used
-    nested: dict[int, list] = {}  # position -> a nested Sequential's (layer, arrays)
+    nested: dict[int, list] = {}  # position -> a nested model's (layer, arrays)
+    names: dict[str, str] = {}  # layer name -> Keras class
+    layer_calls: list[tuple[str, Any, str, list]] = []  # (name, layer, class, [calls])
     for spec in specs:
         if isinstance(spec, dict) and spec.get("class_name") in mask_ops.MASK_OPS:
             name = spec.get("name")
-            if not isinstance(name, str) or name in shapes or name in ops:
+            if not isinstance(name, str) or name in names:
                 raise FormatError(f"{path}: layer names must be unique strings, got {name!r}")
-            ops[name] = op = mask_ops.parse(spec, _history, path)
-            if op[1] not in shapes and op[1] not in ops:
-                raise FormatError(f"{path}: operation {name!r} reads {op[1]!r}, which comes "
-                                  "later or does not exist")
+            names[name] = spec["class_name"]
+            ops[(name, 0)] = mask_ops.parse(spec, _history, path)
             continue
         if _nested(spec, path, depth):
             cls, obj = spec["class_name"], None
@@ -425,71 +474,83 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
         else:
             cls, obj, lcfg = _build_layer(spec, path)
         name = spec.get("name") or lcfg.get("name")
-        if not isinstance(name, str) or name in shapes or name in ops or \
-                name in [p[0] for p in pending]:
+        if not isinstance(name, str) or name in names:
             raise FormatError(f"{path}: layer names must be unique strings, got {name!r}")
+        names[name] = cls
         nodes = spec.get("inbound_nodes", [])
-        if not isinstance(nodes, list):
-            raise FormatError(f"{path}: layer {name!r}: inbound_nodes must be a list")
-        order.append(cls)
+        if not isinstance(nodes, list) or len(nodes) > _MAX_CALLS:
+            raise FormatError(f"{path}: layer {name!r}: inbound_nodes must be a list (of at "
+                              f"most {_MAX_CALLS})")
         groups.append(prefix + next_path(counter, cls))
         if cls == "InputLayer":
+            if nodes:
+                raise FormatError(f"{path}: InputLayer {name!r} has inbound nodes")
             t = Input(shape=obj["shape"], name=name,
                       dtype=obj["dtype"] if np.dtype(obj["dtype"]).kind in "iu" else None)
-            tensors[name], shapes[name] = t, tuple(obj["shape"])
+            tensors[(name, 0)], shapes[(name, 0)] = t, tuple(obj["shape"])
             built.append((cls, None, None))
             continue
-        if len(nodes) != 1 or not isinstance(nodes[0], dict):
-            raise FormatError(f"{path}: layer {name!r} is called {len(nodes)} times; fastff "
-                              "supports layers called once")
-        args, kwargs = nodes[0].get("args"), nodes[0].get("kwargs") or {}
-        mask = kwargs.get("mask") if isinstance(kwargs, dict) else None
-        if isinstance(mask, dict) and getattr(obj, "mask_consumer", False):
-            kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
-        else:
-            mask = None
-        if not isinstance(args, list) or len(args) != 1 or not isinstance(kwargs, dict) or \
-                any(k not in ("mask", "training") or v not in (None, False)
-                    for k, v in kwargs.items()):
-            raise FormatError(f"{path}: layer {name!r}: unsupported call arguments "
-                              f"{kwargs!r}")
-        arg = args[0]
-        srcs = [_history(a, path) for a in arg] if isinstance(arg, list) \
-            else [_history(arg, path)]
-        if mask is not None:
-            mask_ops.check_mask(_history(mask, path), ops, graph, srcs[0], name, path)
+        if not nodes:
+            raise FormatError(f"{path}: layer {name!r} is never called")
         if cls in _MODULES:
             from fastff.nested import as_layer
 
             inner, nested[len(built)] = _inner_model(cls, spec, h5, path, groups[-1], used,
                                                      depth)
             obj = as_layer(inner)
-            want = _inner_input_shape(inner, path)
-            if len(srcs) != 1 or srcs[0] not in shapes or want != shapes[srcs[0]]:
-                raise FormatError(f"{path}: the nested model {name!r} takes one input of "
-                                  f"shape {(None, *want)}")
-        graph[name] = (obj, srcs)
-        for s in srcs:
-            if s not in shapes:
-                raise FormatError(f"{path}: layer {name!r} reads {s!r}, which comes later "
-                                  "or does not exist")
-        multi = cls in more_layers.MULTI_INPUT
-        if multi != isinstance(arg, list):
-            raise FormatError(f"{path}: layer {name!r} takes {'a list of' if multi else 'one'} "
-                              "input(s)")
-        in_shape = [shapes[s] for s in srcs] if multi else shapes[srcs[0]]
-        try:
-            out_shape = tuple(obj.compute_output_shape(in_shape))
-            if cls == "Concatenate" and any(len(s) != 1 for s in in_shape):
-                raise ValueError(f"Concatenate {name!r} joins (batch, features) inputs")
-        except (ValueError, TypeError) as e:
-            raise FormatError(f"{path}: {e}") from None
-        shapes[name] = out_shape
-        built.append((cls, obj, in_shape))
-        pending.append((name, obj, srcs, multi))
+        calls = [_call_args(n, obj, name, path) for n in nodes]
+        multi = bool(getattr(obj, "multi_input", False)) or cls in more_layers.MULTI_INPUT
+        for _, is_list, _ in calls:
+            if multi != is_list:
+                raise FormatError(f"{path}: layer {name!r} takes "
+                                  f"{'a list of' if multi else 'one'} input(s)")
+        built.append((cls, obj, name))
+        layer_calls.append((name, obj, cls, calls))
+    # the calls, in Keras's order: a node waits until every tensor it reads exists
+    pending = []
+    waiting = {name: 0 for name, *_ in layer_calls}  # next call to resolve, per layer
+    first_in: dict[str, Any] = {}
+    progress = True
+    while progress:
+        progress = False
+        for name, obj, cls, calls in layer_calls:
+            while waiting[name] < len(calls):
+                srcs, multi, mask = calls[waiting[name]]
+                if not all(s in shapes for s in srcs):
+                    break
+                key = (name, waiting[name])
+                if mask is not None:
+                    mask_ops.check_mask(mask, ops, graph, srcs[0], name, path)
+                in_shape = [shapes[s] for s in srcs] if multi else shapes[srcs[0]]
+                if name in first_in and first_in[name] != in_shape:
+                    raise FormatError(f"{path}: the shared layer {name!r} is called on inputs "
+                                      f"of shapes {first_in[name]} and {in_shape}; fastff "
+                                      "builds a layer for one input shape")
+                first_in.setdefault(name, in_shape)
+                if cls in _MODULES:
+                    want = _inner_input_shape(obj.model, path)
+                    if want != in_shape:
+                        raise FormatError(f"{path}: the nested model {name!r} takes inputs "
+                                          f"of shape {want}, it is called on {in_shape}")
+                try:
+                    out_shape = tuple(obj.infer_output_shape(in_shape))
+                    if cls == "Concatenate" and any(len(s) != 1 for s in in_shape):
+                        raise ValueError(f"Concatenate {name!r} joins (batch, features) "
+                                         "inputs")
+                except (ValueError, TypeError) as e:
+                    raise FormatError(f"{path}: {e}") from None
+                graph[key] = (obj, srcs)
+                shapes[key] = out_shape
+                pending.append((key, obj, srcs, multi))
+                waiting[name] += 1
+                progress = True
+    stuck = [n for n, _, _, calls in layer_calls if waiting[n] < len(calls)]
+    if stuck:
+        raise FormatError(f"{path}: the calls of layer(s) {stuck[:8]} read tensors that do "
+                          "not exist (a missing layer or node, or a cycle)")
     # weights checked against the file before any model exists
     weights: list = []
-    for pos, (group, (_cls, obj, in_shape)) in enumerate(zip(groups, built)):
+    for pos, (group, (_cls, obj, lname)) in enumerate(zip(groups, built)):
         if obj is None:
             if h5.datasets(group):
                 raise FormatError(f"{path}: {group} holds variables, an InputLayer has none")
@@ -498,12 +559,12 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
             weights.extend(nested[pos])
             continue
         try:
-            weights.append((obj, _read_layer_weights(h5, group, obj, in_shape, used)))
+            weights.extend(_layer_pairs(h5, group, obj, first_in[lname], used))
         except ValueError as e:
             raise FormatError(f"{path}: {e}") from None
-    for name, obj, srcs, multi in pending:
+    for key, obj, srcs, multi in pending:
         ins = [tensors[s] for s in srcs]
-        tensors[name] = obj(ins if multi else ins[0])
+        tensors[key] = obj(ins if multi else ins[0])
     raw_in = cfg.get("input_layers")
     raw_in = [raw_in] if isinstance(raw_in, list) and raw_in and isinstance(raw_in[0], str) \
         else raw_in
@@ -523,11 +584,13 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
         raise FormatError(f"{path}: input_layers / output_layers malformed (a model used "
                           "as a layer has one output)")
     in_names = [_layer_ref(v, path, "input_layers") for v in raw_in]
-    out_names = [_layer_ref(v, path, "output_layers") for v in raw_out]
+    # Keras counts a nested Functional's calls from 1 in output_layers (its own node first)
+    out_names = [(n, c - 1) if names.get(n) == "Functional" else (n, c)
+                 for n, c in (_layer_ref(v, path, "output_layers") for v in raw_out)]
     for n in [*in_names, *out_names]:
         if n not in tensors:
             raise FormatError(f"{path}: {n!r} is not a layer of the model")
-    if not all(isinstance(tensors[n], Input) for n in in_names):
+    if not all(isinstance(tensors[n], Input) and n[1] == 0 for n in in_names):
         raise FormatError(f"{path}: input_layers must name InputLayers")
     dtype = next((_policy_dtype(s.get("config"), path, "a layer") for s in specs
                   if isinstance(s, dict) and s.get("class_name") != "InputLayer"
@@ -681,6 +744,7 @@ def load_keras(path: str | os.PathLike[str], custom_objects: Mapping[str, Any] |
     path = os.fspath(path)
     doc, weights = read_zip(path)
     h5 = H5Weights(path, weights)
+    token = custom.CUSTOM_OBJECTS.set(custom_objects)
     try:
         if isinstance(doc, dict) and doc.get("class_name") not in (
                 "Sequential", "Functional", "Model"):
@@ -700,6 +764,7 @@ def load_keras(path: str | os.PathLike[str], custom_objects: Mapping[str, Any] |
     except (Exception, MemoryError, RecursionError) as e:
         raise FormatError(f"{path}: invalid Keras model: {type(e).__name__}: {e}") from e
     finally:
+        custom.CUSTOM_OBJECTS.reset(token)
         h5.close()
     return model
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.keras_format import more_layers
+from fastff.keras_format import custom, more_layers
 from fastff.keras_format.layout import (
     CONFIG_NAME,
     KERAS_VERSION,
@@ -20,8 +20,8 @@ from fastff.keras_format.layout import (
     METADATA_NAME,
     WEIGHTLESS,
     WEIGHTS_NAME,
-    functional_order,
     layer_paths,
+    operation_order,
     optimizer_groups,
 )
 from fastff.keras_format.serial import keras_activation as _keras_activation
@@ -122,12 +122,6 @@ def _input_config(name: str, shape: tuple, dtype: np.dtype) -> dict:
             "sparse": False, "ragged": False, "name": name, "optional": False}
 
 
-def _tensor(name: str, shape: tuple, dtype: np.dtype) -> dict:
-    return {"class_name": "__keras_tensor__",
-            "config": {"shape": [None, *map(int, shape)], "dtype": np.dtype(dtype).name,
-                       "keras_history": [name, 0, 0]}}
-
-
 def _is_nested(layer: Any) -> bool:
     return type(layer).__name__ == "NestedModel"
 
@@ -138,13 +132,11 @@ def _layer_spec(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
     if _is_nested(layer):
         inner = layer.model
         if layer._inner_graph is not None:
-            if len(inner._model_inputs) != 1:
-                raise ValueError(f"save_keras: layer {layer.name!r} is a functional model "
-                                 "with several inputs used as a layer, which the .keras "
-                                 "writer does not support yet; use fastff's format")
             return "Functional", _functional_doc(inner, dtype)[0]
         shape = inner._input_shape if inner._input_shape is not None else layer.input_shape
         return "Sequential", _sequential_doc(inner, dtype, tuple(shape))
+    if custom.is_custom(layer):
+        return type(layer).__name__, custom.write_spec(layer, dtype)
     cls, cfg = _layer_config(layer, dtype)
     return cls, _keras_obj("keras.layers", cls, cfg)
 
@@ -161,10 +153,11 @@ def _sequential_doc(model: Any, dtype: np.dtype, in_shape: tuple | None = None) 
     shape: Any = in_shape
     for layer in model._layers:
         cls, spec = _layer_spec(layer, dtype)
-        if cls not in WEIGHTLESS and (cls not in more_layers.CLASSES or layer.params):
+        if custom.is_custom(layer) or cls not in WEIGHTLESS and (
+                cls not in more_layers.CLASSES or layer.params):
             spec["build_config"] = {"input_shape": [None, *shape]}
         layer_cfgs.append(spec)
-        shape = layer.compute_output_shape(shape)
+        shape = layer.infer_output_shape(shape)
     config = {"name": model.name, "trainable": bool(model.trainable),
               "dtype": _policy(dtype), "layers": layer_cfgs,
               "build_input_shape": [None, *in_shape]}
@@ -175,12 +168,9 @@ def _sequential_doc(model: Any, dtype: np.dtype, in_shape: tuple | None = None) 
 
 def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
     """A functional model's Keras object and its layers (Inputs included) in Keras's
-    ``map_graph`` order."""
+    ``map_graph`` order: each layer once, a shared layer with one inbound node per call
+    (in call order), a tensor named by ``[layer, call, 0]``."""
     graph = model._graph
-    if len(graph.layers) != len(graph.nodes):
-        raise NotImplementedError("saving a functional Model with shared layers (one layer "
-                                  "called on several tensors) as .keras is not supported yet; "
-                                  "use fastff's format (any other file name)")
     k = len(graph.sources)
     if any(r < k for r in graph.out_refs):
         raise NotImplementedError("saving a functional Model whose output is one of its "
@@ -190,42 +180,66 @@ def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
     for layer, refs in graph.nodes:
         dts.append(np.dtype(np.result_type(*[dts[r] for r in refs]))
                    if type(layer).__name__ == "Concatenate" else dtype)
-    names = [s.name for s in graph.sources] + [la.name for la, _ in graph.nodes]
+    order = operation_order(graph)
+    history: list[list] = [[s.name, 0, 0] for s in graph.sources] + [[]] * len(graph.nodes)
+    for _op, nodes in order:
+        for call, i in enumerate(nodes):
+            history[k + i] = [graph.nodes[i][0].name, call, 0]
+
+    def tensor(r: int) -> dict:
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": [None, *map(int, shapes[r])], "dtype": dts[r].name,
+                           "keras_history": list(history[r])}}
+
     layer_cfgs = []
     ordered = []
-    for op in functional_order(graph):
+    for op, nodes in order:
         if op < 0:
             i = -1 - op
+            name = graph.sources[i].name
             spec = _keras_obj("keras.layers", "InputLayer",
-                              _input_config(names[i], shapes[i], dts[i]))
-            spec.update(name=names[i], inbound_nodes=[])
+                              _input_config(name, shapes[i], dts[i]))
+            spec.update(name=name, inbound_nodes=[])
             ordered.append(graph.sources[i])
         else:
-            layer, refs = graph.nodes[op]
+            layer = graph.nodes[op][0]
             cls, spec = _layer_spec(layer, dtype)
-            args = [_tensor(names[r], shapes[r], dts[r]) for r in refs]
+            multi = bool(getattr(layer, "multi_input", False))
+            inbound = []
+            for i in nodes:
+                refs = graph.nodes[i][1]
+                args = [tensor(r) for r in refs]
+                inbound.append({"args": [args] if multi else args, "kwargs": {}})
+            refs = graph.nodes[nodes[0]][1]
             in_shapes = [[None, *shapes[r]] for r in refs]
-            multi = cls in more_layers.MULTI_INPUT
-            spec["build_config"] = {"input_shape": in_shapes if multi else in_shapes[0]}
-            spec.update(name=layer.name,
-                        inbound_nodes=[{"args": [args] if multi else args, "kwargs": {}}])
+            if cls != "Functional":  # Keras writes a nested Functional's as null
+                spec["build_config"] = {"input_shape": in_shapes if multi else in_shapes[0]}
+            spec.update(name=layer.name, inbound_nodes=inbound)
             ordered.append(layer)
         layer_cfgs.append(spec)
     config = {"name": model.name, "trainable": bool(model.trainable),
               "layers": layer_cfgs,
               "input_layers": [[s.name, 0, 0] for s in graph.sources]
               if k > 1 else [graph.sources[0].name, 0, 0],
-              "output_layers": _output_layers(model, names)}
+              "output_layers": _output_layers(model, history)}
     doc = _keras_obj("keras.src.models.functional", "Functional", config)
     doc["registered_name"] = "Functional"
     doc["build_config"] = {"input_shape": None}
     return doc, ordered
 
 
-def _output_layers(model: Any, names: list[str]) -> Any:
-    """Keras's ``output_layers``: one ``[name, 0, 0]``, a list of them, or a dict by output
-    key (a model built with a dict of outputs)."""
-    refs = [[names[r], 0, 0] for r in model._graph.out_refs]
+def _output_layers(model: Any, history: list[list]) -> Any:
+    """Keras's ``output_layers``: one ``[name, call, 0]``, a list of them, or a dict by
+    output key (a model built with a dict of outputs). Keras counts a nested Functional's
+    calls from 1 here (its own node comes first), from 0 in the inbound nodes."""
+    k = len(model._graph.sources)
+    refs = []
+    for r in model._graph.out_refs:
+        ref = list(history[r])
+        if r >= k and _is_nested(model._graph.nodes[r - k][0]) and \
+                model._graph.nodes[r - k][0]._inner_graph is not None:
+            ref[1] += 1
+        refs.append(ref)
     kind = getattr(model, "_output_kind", None)
     if kind == "dict":
         return dict(zip(model._output_names, refs))
@@ -257,6 +271,13 @@ def _stores(prefix: str, ordered: list, dtype: np.dtype, trainable: list,
             out.append((path, [], None))
             out.extend(_stores(path + "/", _inner_order(la), dtype, trainable,
                                frozen or not la.trainable))
+        elif custom.is_custom(la):  # its own variables, then its sublayers' groups
+            from fastff.layers.base import to_host
+
+            for sub, group in custom.groups(la, path, model_spec):
+                out.append((sub, [np.array(to_host(p.value)) for p in group.params], group))
+            if not frozen and la.trainable:
+                trainable.extend(la.trainable_params)
         else:
             out.append((path, _layer_weights(la), la))
             if not frozen and la.trainable:
