@@ -359,13 +359,8 @@ def test_nested_layout_and_refusals(tmp_path):
                                   outer.predict(xs, verbose=0))
 
 
-def test_lookup_layers_refused_on_save(tmp_path):
-    lookup = L.IntegerLookup(vocabulary=[3, 5, 7], name="ids")
-    model = fastff.Sequential([L.Input(shape=(2,), dtype="int64"), lookup,
-                               L.CategoryEncoding(num_tokens=4), L.Dense(1)])
-    with pytest.raises(ValueError, match="ids.*IntegerLookup"):
-        model.save(tmp_path / "lookup.keras")
-    assert not (tmp_path / "lookup.keras").exists()
+def test_unmappable_settings_refused_on_save(tmp_path):
+    """(Lookup layers save with their vocabularies: tests/test_keras_format_lookup.py.)"""
     noisy = fastff.Sequential([L.Input(shape=(2,)), L.GaussianNoise(2.0, name="noise")])
     with pytest.raises(ValueError, match="noise.*stddev"):
         noisy.save(tmp_path / "noise.keras")

@@ -2,7 +2,8 @@
 
 A ``.keras`` file is a zip of ``metadata.json`` (``keras_version``, ``date_saved``),
 ``config.json`` (the serialized model: ``module``/``class_name``/``config``/
-``registered_name``, ``build_config``, ``compile_config``) and ``model.weights.h5``, whose
+``registered_name``, ``build_config``, ``compile_config``), the lookup layers' vocabularies
+under ``assets/`` (``lookups``) and ``model.weights.h5``, whose
 layout is Keras's ``H5IOStore``: ``layers/<path>/vars/<i>`` per layer and
 ``optimizer/vars/<i>``, where ``<path>`` is the snake-cased *class* name made unique by a
 counter in ``model.layers`` order (``dense``, ``dense_1``, ``input_layer``...), not the

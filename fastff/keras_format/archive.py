@@ -23,7 +23,8 @@ from fastff.keras_format.layout import (
 )
 from fastff.saving import FormatError
 
-_MAX_ENTRIES = 64
+_MAX_ENTRIES = 4096
+_MAX_ASSETS = 256 << 20     # bytes of all assets/ files together
 _MAX_JSON = 16 << 20          # a model config is kilobytes
 _MAX_RATIO = 200              # declared uncompressed / compressed size of a zip member
 _MAX_DEPTH = 64               # nesting of the config JSON
@@ -79,7 +80,12 @@ def _parse_json(path: str, data: bytes, what: str) -> Any:
     return doc
 
 
-def read_zip(path: str) -> tuple[dict, bytes]:
+def read_zip(path: str, with_assets: bool = False) -> Any:
+    """``(config, weights bytes)`` of a ``.keras`` archive, and with ``with_assets`` its
+    ``assets/`` files as ``{zip name: bytes}`` (each at most ``lookups.MAX_ASSET`` bytes),
+    every member's size checked before it is read."""
+    from fastff.keras_format.lookups import ASSETS_DIR, MAX_ASSET
+
     try:
         size = os.path.getsize(path)
         z = zipfile.ZipFile(path)
@@ -109,6 +115,16 @@ def read_zip(path: str) -> tuple[dict, bytes]:
             config = _parse_json(path, _read_member(path, z, by_name[CONFIG_NAME], _MAX_JSON),
                                  CONFIG_NAME)
             weights = _read_member(path, z, by_name[WEIGHTS_NAME], MAX_WEIGHTS)
+            assets = {}
+            if with_assets:
+                infos_ = [i for n, i in by_name.items()
+                          if n.startswith(ASSETS_DIR + "/") and not i.is_dir()]
+                total = sum(i.file_size for i in infos_)
+                if total > _MAX_ASSETS:
+                    raise FormatError(f"{path}: the assets declare {total} bytes (at most "
+                                      f"{_MAX_ASSETS})")
+                for info in infos_:
+                    assets[info.filename] = _read_member(path, z, info, MAX_ASSET)
         except FormatError:
             raise
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError,
@@ -116,7 +132,7 @@ def read_zip(path: str) -> tuple[dict, bytes]:
             raise FormatError(f"{path}: damaged zip entry: {type(e).__name__}: {e}") from None
     if not isinstance(config, dict):
         raise FormatError(f"{path}: {CONFIG_NAME} must be an object")
-    return config, weights
+    return (config, weights, assets) if with_assets else (config, weights)
 
 
 class H5Weights:

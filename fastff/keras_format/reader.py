@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.keras_format import custom, mask_ops, more_layers
+from fastff.keras_format import custom, lookups, mask_ops, more_layers
 from fastff.keras_format.archive import H5Weights, read_zip, weights_bytes
 from fastff.keras_format.fields import activation as _activation
 from fastff.keras_format.fields import dim as _dim
@@ -68,9 +68,10 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
     cfg = _get(spec, "config", dict, path, f"layer {cls}")
     name = _get(cfg, "name", str, path, f"layer {cls}", None)
     what = f"layer {name or '?'!r} ({cls})"
-    if cls != "InputLayer" and custom.is_custom_spec(spec, LAYER_CLASSES + more_layers.CLASSES):
-        return custom.build(spec, path, LAYER_CLASSES[1:] + more_layers.CLASSES)
-    if cls not in LAYER_CLASSES + more_layers.CLASSES:
+    known = LAYER_CLASSES + more_layers.CLASSES + lookups.CLASSES
+    if cls != "InputLayer" and custom.is_custom_spec(spec, known):
+        return custom.build(spec, path, known[1:])
+    if cls not in known:
         raise FormatError(f"{path}: {what} is not supported by fastff; supported: "
                           f"{', '.join(LAYER_CLASSES + more_layers.CLASSES)}")
     if spec.get("registered_name") not in (None, cls):
@@ -85,7 +86,7 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
             raise FormatError(f"{path}: {what} needs a batch_shape list")
         dims = tuple(_dim(d, path, f"{what}.batch_shape") for d in shape[1:])
         dtype = cfg.get("dtype") or "float32"
-        if not isinstance(dtype, str) or dtype not in FLOATS | {"int32", "int64", "uint8",
+        if not isinstance(dtype, str) or dtype not in FLOATS | {"int32", "int64", "uint8", "string",
                                                                  "int16", "int8"}:
             raise FormatError(f"{path}: {what} has unsupported dtype {dtype!r}")
         if cfg.get("sparse") or cfg.get("ragged") or cfg.get("optional"):
@@ -94,6 +95,8 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
         return cls, {"shape": dims, "dtype": dtype, "name": name}, cfg
     common: dict[str, Any] = {"name": name, "trainable": bool(cfg.get("trainable", True))}
     _policy_dtype(cfg, path, what)
+    if cls in lookups.CLASSES:
+        return cls, lookups.build(cls, cfg, path, what, common), cfg
     if cls in more_layers.CLASSES:
         try:
             return cls, more_layers.build(cls, cfg, path, what, common), cfg
@@ -275,6 +278,12 @@ def _read_layer_weights(h5: H5Weights, group: str, layer: Any, in_shape: Any,
             for i, (ds, (s, kinds)) in enumerate(zip(dss, shapes))]
 
 
+def _input_dtype(name: str) -> str | None:
+    """An InputLayer's dtype as fastff's ``Input`` takes it: integers and strings kept,
+    floats following the model's dtype (None)."""
+    return name if name == "string" or np.dtype(name).kind in "iu" else None
+
+
 def _layer_pairs(h5: H5Weights, group: str, layer: Any, in_shape: Any,
                  used: list[int]) -> list:
     """``[(layer or custom.Group, arrays)]``: a built-in layer's arrays from ``group``, a
@@ -355,9 +364,10 @@ def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
     pairs: list = []
     shape: Any = tuple(inp["shape"])
     used = [0] if used is None else used
-    for i, (group, (cls, layer, _)) in enumerate(zip(layer_paths([c for c, _, _ in built]),
-                                                     built)):
+    for i, (group, (cls, layer, lcfg)) in enumerate(zip(
+            layer_paths([c for c, _, _ in built]), built)):
         group = prefix + group
+        lookups.read_assets(layer, lcfg, group, path)
         try:
             if cls in _MODULES:
                 inner, inner_pairs = _inner_model(cls, layer, h5, path, group, used, depth)
@@ -375,9 +385,7 @@ def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
             if isinstance(e, FormatError):
                 raise
             raise FormatError(f"{path}: {e}") from None
-    int_ids = np.dtype(inp["dtype"]).kind in "iu"
-    first = [Input(shape=inp["shape"], name=inp["name"],
-                   dtype=inp["dtype"] if int_ids else None)]
+    first = [Input(shape=inp["shape"], name=inp["name"], dtype=_input_dtype(inp["dtype"]))]
     model = fastff.Sequential(first + layers, name=cfg.get("name") if isinstance(
         cfg.get("name"), str) else None, dtype=dtype)
     return model, pairs
@@ -482,11 +490,12 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
             raise FormatError(f"{path}: layer {name!r}: inbound_nodes must be a list (of at "
                               f"most {_MAX_CALLS})")
         groups.append(prefix + next_path(counter, cls))
+        lookups.read_assets(obj, lcfg, groups[-1], path)
         if cls == "InputLayer":
             if nodes:
                 raise FormatError(f"{path}: InputLayer {name!r} has inbound nodes")
             t = Input(shape=obj["shape"], name=name,
-                      dtype=obj["dtype"] if np.dtype(obj["dtype"]).kind in "iu" else None)
+                      dtype=_input_dtype(obj["dtype"]))
             tensors[(name, 0)], shapes[(name, 0)] = t, tuple(obj["shape"])
             built.append((cls, None, None))
             continue
@@ -742,9 +751,10 @@ def load_keras(path: str | os.PathLike[str], custom_objects: Mapping[str, Any] |
     from fastff.keras_format import tracked
 
     path = os.fspath(path)
-    doc, weights = read_zip(path)
+    doc, weights, assets = read_zip(path, with_assets=True)
     h5 = H5Weights(path, weights)
     token = custom.CUSTOM_OBJECTS.set(custom_objects)
+    asset_token = lookups.ASSETS.set(assets)
     try:
         if isinstance(doc, dict) and doc.get("class_name") not in (
                 "Sequential", "Functional", "Model"):
@@ -765,6 +775,7 @@ def load_keras(path: str | os.PathLike[str], custom_objects: Mapping[str, Any] |
         raise FormatError(f"{path}: invalid Keras model: {type(e).__name__}: {e}") from e
     finally:
         custom.CUSTOM_OBJECTS.reset(token)
+        lookups.ASSETS.reset(asset_token)
         h5.close()
     return model
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.keras_format import custom, more_layers
+from fastff.keras_format import custom, lookups, more_layers
 from fastff.keras_format.layout import (
     CONFIG_NAME,
     KERAS_VERSION,
@@ -36,7 +36,7 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
     """(Keras class name, Keras config) of a fastff layer; refuses what Keras lacks."""
     cls = type(layer).__name__
     base = {"name": layer.name, "trainable": bool(layer.trainable), "dtype": _policy(dtype)}
-    extra = more_layers.write_config(layer, base)
+    extra = more_layers.write_config(layer, base) or lookups.write_config(layer, base)
     if extra is not None:
         return extra
     if cls == "Dense":
@@ -117,8 +117,14 @@ def _layer_weights(layer: Any) -> list[np.ndarray]:
     return more_layers.write_weights(layer, arrays)
 
 
+def _dtype_name(dtype: Any) -> str:
+    """Keras's dtype name (``"string"`` for fastff's object-dtype string inputs)."""
+    dt = np.dtype(dtype)
+    return "string" if dt.kind == "O" else dt.name
+
+
 def _input_config(name: str, shape: tuple, dtype: np.dtype) -> dict:
-    return {"batch_shape": [None, *map(int, shape)], "dtype": np.dtype(dtype).name,
+    return {"batch_shape": [None, *map(int, shape)], "dtype": _dtype_name(dtype),
             "sparse": False, "ragged": False, "name": name, "optional": False}
 
 
@@ -188,7 +194,7 @@ def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
 
     def tensor(r: int) -> dict:
         return {"class_name": "__keras_tensor__",
-                "config": {"shape": [None, *map(int, shapes[r])], "dtype": dts[r].name,
+                "config": {"shape": [None, *map(int, shapes[r])], "dtype": _dtype_name(dts[r]),
                            "keras_history": list(history[r])}}
 
     layer_cfgs = []
@@ -280,6 +286,7 @@ def _stores(prefix: str, ordered: list, dtype: np.dtype, trainable: list,
                 trainable.extend(la.trainable_params)
         else:
             out.append((path, _layer_weights(la), la))
+            out.extend((g, [], None) for g in lookups.inner_groups(path, la))
             if not frozen and la.trainable:
                 trainable.extend(p for p in la.params if p.trainable)
     return out
@@ -401,7 +408,8 @@ def _write_h5(f: Any, stores: list[tuple[str, list[np.ndarray], Any]], root_name
         h5.close()
 
 
-def _h5_bytes(model: Any, with_optimizer: bool) -> tuple[dict, bytes]:
+def _h5_bytes(model: Any, with_optimizer: bool) -> tuple[dict, bytes, dict[str, bytes]]:
+    """(config document, weights file bytes, ``{assets/ member: bytes}``)."""
     if not model.built:
         raise ValueError("save_keras: the model is not built; build it (or fit) first")
     doc, stores, trainable = model_spec(model)
@@ -409,7 +417,11 @@ def _h5_bytes(model: Any, with_optimizer: bool) -> tuple[dict, bytes]:
     buf = io.BytesIO()
     opt = getattr(model, "optimizer", None)
     _write_h5(buf, stores, model.name, opt_vars, getattr(opt, "name", ""))
-    return doc, buf.getvalue()
+    assets: dict[str, bytes] = {}
+    for group, _, la in stores:
+        if lookups.is_lookup(la):
+            assets.update(lookups.assets(group, la))
+    return doc, buf.getvalue(), assets
 
 
 def save_keras(model: Any, path: str | os.PathLike[str]) -> None:
@@ -419,13 +431,15 @@ def save_keras(model: Any, path: str | os.PathLike[str]) -> None:
 
     if not distribution.is_chief():
         return
-    doc, weights = _h5_bytes(model, with_optimizer=True)
+    doc, weights, assets = _h5_bytes(model, with_optimizer=True)
     doc["compile_config"] = _compile_config(model)
-    write_archive(path, doc, weights)
+    write_archive(path, doc, weights, assets)
 
 
-def write_archive(path: str | os.PathLike[str], doc: dict, weights: bytes) -> None:
-    """The ``.keras`` zip (metadata, config, weights), written atomically."""
+def write_archive(path: str | os.PathLike[str], doc: dict, weights: bytes,
+                  assets: dict[str, bytes] | None = None) -> None:
+    """The ``.keras`` zip (metadata, config, weights, then the ``assets/`` files),
+    written atomically."""
     from fastff._atomic import atomic_write
 
     meta = {"keras_version": KERAS_VERSION,
@@ -436,6 +450,8 @@ def write_archive(path: str | os.PathLike[str], doc: dict, weights: bytes) -> No
             z.writestr(METADATA_NAME, json.dumps(meta))
             z.writestr(CONFIG_NAME, json.dumps(doc, allow_nan=False))
             z.writestr(WEIGHTS_NAME, weights)
+            for name, data in (assets or {}).items():
+                z.writestr(name, data)
 
     atomic_write(path, write)
 
@@ -447,5 +463,5 @@ def save_keras_weights(model: Any, path: str | os.PathLike[str]) -> None:
 
     if not distribution.is_chief():
         return
-    _, weights = _h5_bytes(model, with_optimizer=False)
+    _, weights, _ = _h5_bytes(model, with_optimizer=False)
     atomic_write(path, lambda f: f.write(weights))
