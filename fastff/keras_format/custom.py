@@ -99,6 +99,10 @@ def build(spec: dict, path: str, known: tuple) -> tuple[str, Any, dict]:
         raise FormatError(f"{path}: layer {cls_name!r} has no config object")
     name = cfg.get("name")
     what = f"layer {name or '?'!r} ({cls_name})"
+    if isinstance(module, str) and (module == "keras" or module.startswith("keras.")) and \
+            reg in (None, cls_name):  # Keras's own class: never replaced by a user's
+        raise FormatError(f"{path}: {what} is not supported by fastff; supported: "
+                          f"{', '.join(known)}")
     custom = CUSTOM_OBJECTS.get()
     found = None
     for key in (reg, cls_name):
@@ -107,10 +111,6 @@ def build(spec: dict, path: str, known: tuple) -> tuple[str, Any, dict]:
             if found is not None:
                 break
     if found is None:
-        if cls_name in known or (isinstance(module, str) and module.startswith("keras")
-                                 and reg in (None, cls_name)):
-            raise FormatError(f"{path}: {what} is not supported by fastff; supported: "
-                              f"{', '.join(known)}")
         raise FormatError(
             f"{path}: {what} is a custom class (registered as {reg!r}, module {module!r}) "
             f"that fastff does not know; pass custom_objects={{{cls_name!r}: TheClass}} or "
