@@ -73,7 +73,8 @@ def write_spec(layer: Any, dtype: np.dtype) -> dict:
     except (TypeError, ValueError) as e:
         raise ValueError(f"save_keras: custom layer {layer.name!r} ({cls.__name__}): its "
                          f"get_config() is not plain JSON data ({e})") from None
-    return {"module": cls.__module__, "class_name": cls.__name__, "config": cfg,
+    module = None if cls.__module__ == "__main__" else cls.__module__  # as Keras writes it
+    return {"module": module, "class_name": cls.__name__, "config": cfg,
             "registered_name": _registry.get_registered_name(cls)}
 
 
