@@ -19,10 +19,13 @@ stack functions take ``bn``/``drop`` as None (absent: those branches pruned) or 
 ``meta[l]``: n_in, n_out, w_off, b_off, C epilogue id, activation code, dropout threshold on
 the layer's input (-1: none), ws offset; then a BatchNormalization on the unit's output: the
 offsets of gamma, beta (-1: none), moving mean, moving variance (-1: no BatchNormalization)
-and its workspace. ``fparams[l]``: activation parameter, dropout scale, BatchNormalization
-epsilon, momentum and 1 - momentum. The BatchNormalization steps call ``kernels.batch_norm``'s
-``train_forward`` / ``train_backward`` (and its inference pair) with the scalars, scratch and
-gamma/beta stand-ins ``CpuOps`` gives them.
+and its workspace. Inference only (``predict_stack``): the elementwise activation code
+applied after that (-1: none) and its workspace; the offset in ``aux`` of a Rescaling's
+scale and offset vectors on the unit's input (-1: none) and its workspace. ``fparams[l]``:
+activation parameter, dropout scale, BatchNormalization epsilon, momentum and 1 - momentum,
+the parameter of the activation after the unit. The BatchNormalization steps call
+``kernels.batch_norm``'s ``train_forward`` / ``train_backward`` (and its inference pair) with
+the scalars, scratch and gamma/beta stand-ins ``CpuOps`` gives them.
 ``dkeys[l]``: splitmix64 of the dropout layer's seed (the counter is mixed in per step).
 """
 
@@ -38,7 +41,7 @@ from fastff.backend.kernels import NJIT, NJIT_INLINE
 from fastff.backend.kernels import batch_norm as K_bn
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
-from fastff.backend.kernels.activations import act_backward_bias
+from fastff.backend.kernels.activations import act_backward_bias, act_forward_range
 from fastff.backend.kernels.dropout import mask_range
 from fastff.backend.kernels.reductions import bias_grad, sum_f64
 from fastff.backend.kernels.regression import mse
@@ -47,9 +50,10 @@ from fastff.backend.kernels.shuffle import seeded_permutation
 # meta columns
 N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
 BN_G, BN_B, BN_MM, BN_MV, BN_WS = range(8, 13)
-N_META = 13
+POST, POST_WS, PRE, PRE_WS = range(13, 17)
+N_META = 17
 # fparams columns
-F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M = range(5)
+F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M, F_POST = range(6)
 # loss kinds
 SPARSE_XENT, XENT, SIGMOID_BCE, MSE = 0, 1, 2, 3
 
@@ -69,6 +73,12 @@ def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
         if row[BN_MM] >= 0:
             row[BN_WS] = off
             off += 2 * batch * int(row[N_OUT]) + 8 * int(row[N_OUT])
+        if meta.shape[1] > POST and row[POST] >= 0:
+            row[POST_WS] = off
+            off += batch * int(row[N_OUT])
+        if meta.shape[1] > PRE and row[PRE] >= 0:
+            row[PRE_WS] = off
+            off += batch * int(row[N_IN])
     return meta, off
 
 
@@ -331,11 +341,26 @@ def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
 
 
 @njit(**NJIT)
-def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn):
+def _rescale(a, aux, o, y):
+    """``y = a * scale + offset`` per column (``Rescaling``: the product, then the sum)."""
+    n = a.shape[1]
+    s = aux[o:o + n]
+    f = aux[o + n:o + 2 * n]
+    for i in range(a.shape[0]):
+        for j in range(n):
+            y[i, j] = a[i, j] * s[j] + f[j]
+    return y
+
+
+@njit(**NJIT)
+def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn, post, aux):
     """Inference forward of ``x`` (rows = x.shape[0]) into ``out``; a last-layer softmax (not
     a C epilogue) runs as the row kernel CpuOps uses. Returns the C error code, -1 for a
-    non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``:
-    None when no unit has a BatchNormalization."""
+    non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``,
+    ``post``: None when no unit has a BatchNormalization / an activation after it; ``aux``:
+    the Rescalings' vectors, None when there is none. Each step is the kernel the layer's
+    general forward runs (``CpuOps.batch_norm``, ``CpuOps.activation``, ``Rescaling``'s
+    ``x * scale + offset``), so the bits are the general path's."""
     b = x.shape[0]
     inf = np.inf
     bad = 0
@@ -349,9 +374,14 @@ def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn):
                     return -1
     n_layers = meta.shape[0]
     a = x
+    t = params.dtype.type
     for k in range(n_layers):
+        ni = meta[k, N_IN]
         no = meta[k, N_OUT]
-        w = _view(params, meta[k, W_OFF], meta[k, N_IN], no)
+        if aux is not None:
+            if meta[k, PRE] >= 0:
+                a = _rescale(a, aux, meta[k, PRE], _view(ws, meta[k, PRE_WS], b, ni))
+        w = _view(params, meta[k, W_OFF], ni, no)
         bias = params[meta[k, B_OFF]:meta[k, B_OFF] + no]
         h = out if (k == n_layers - 1 and not softmax_last) else _view(ws, meta[k, WS], b, no)
         rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, bias, meta[k, C_ID], fparams[k, 0],
@@ -362,6 +392,12 @@ def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn):
         if bn is not None:
             if meta[k, BN_MM] >= 0:
                 a = _bn_forward(h, params, meta, fparams, ws, k, b, False)
+        if post is not None:
+            if meta[k, POST] >= 0:
+                y = _view(ws, meta[k, POST_WS], b, no)
+                act_forward_range(a.reshape(-1), y.reshape(-1), meta[k, POST],
+                                  t(fparams[k, F_POST]), 0, b * no)
+                a = y
     if softmax_last:
         K_sm.softmax_rows(a, out)
     return 0
