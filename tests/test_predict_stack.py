@@ -1,7 +1,8 @@
 """The compiled predict stack beyond plain Dense units: BatchNormalization (moving
-statistics), an elementwise activation layer after a hidden unit, Rescaling in front of a
-unit, frozen layers. Each gives bitwise the general path's predictions (the same kernels in the
-same order), in float32 and float64, on odd shapes, with NaN in the weights propagating."""
+statistics), LayerNormalization, an elementwise activation layer after a hidden unit,
+Rescaling in front of a unit, frozen layers. Each gives bitwise the general path's
+predictions (the same kernels in the same order), in float32 and float64, on odd shapes, with
+NaN in the weights propagating."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def _net(kind: str, dtype: str = "float32", d: int = 13, seed: int = 3):
               layers.BatchNormalization(), layers.Activation("tanh"),
               layers.Rescaling(list(np.linspace(0.5, 2.0, 8)), offset=0.125),
               layers.Dense(6, activation="sigmoid")]
+    elif kind == "layer-norm":
+        s += [layers.Dense(9), layers.LayerNormalization(), layers.Activation("relu"),
+              layers.Dense(8, activation="tanh"),
+              layers.LayerNormalization(rms_scaling=True, epsilon=0.01),
+              layers.Dense(6, activation="relu"),
+              layers.LayerNormalization(center=False, scale=False)]
     elif kind == "frozen":
         s += [layers.Dense(9, activation="relu", trainable=False),
               layers.BatchNormalization(trainable=False), layers.Dense(5)]
@@ -42,6 +49,9 @@ def _net(kind: str, dtype: str = "float32", d: int = 13, seed: int = 3):
     model = fastff.Sequential(s, dtype=dtype)
     model.build()
     for la in model.layers:
+        if isinstance(la, layers.LayerNormalization):
+            for p in la.params:
+                p.value[...] = rng.standard_normal(p.shape)
         if isinstance(la, layers.BatchNormalization):
             n = la.moving_mean.shape[0]
             la.moving_mean.value[...] = rng.standard_normal(n)
@@ -53,7 +63,7 @@ def _net(kind: str, dtype: str = "float32", d: int = 13, seed: int = 3):
     return model
 
 
-KINDS = ("bn-relu", "bn-no-center-scale", "acts", "rescale", "frozen")
+KINDS = ("bn-relu", "bn-no-center-scale", "acts", "rescale", "layer-norm", "frozen")
 
 
 def _general(model, x, **kw):
@@ -151,3 +161,21 @@ def test_batch_norm_epsilon_changed_after_a_predict_is_seen():
     model.predict(x, verbose=0)
     model.layers[1].epsilon = 0.5
     assert np.array_equal(model.predict(x, verbose=0), _general(model, x))
+    model = _net("layer-norm")
+    model.predict(x, verbose=0)
+    model.predict(x, verbose=0)
+    model.layers[4].rms_scaling = False
+    model.layers[1].epsilon = 0.25
+    assert np.array_equal(model.predict(x, verbose=0), _general(model, x))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nan_in_layer_norm_and_rescaled_inputs_propagates(dtype):
+    for kind, layer, attr in (("layer-norm", 1, "gamma"), ("layer-norm", 1, "beta"),
+                              ("rescale", 1, "kernel")):
+        model = _net(kind, dtype)
+        getattr(model.layers[layer], attr).value.reshape(-1)[1] = np.nan
+        x = np.random.default_rng(2).standard_normal((6, 13)).astype(dtype)
+        fast = model.predict(x, verbose=0)
+        assert np.isnan(fast).any()
+        assert np.array_equal(fast, _general(model, x), equal_nan=True)

@@ -29,7 +29,7 @@ TRAINABLE_VERSION = [0]
 #: comparison per ``predict`` instead of a walk over the layers)
 SETTINGS_VERSION = [0]
 _WATCHED = frozenset(("activation", "rate", "_mask_seed", "epsilon", "momentum", "scale",
-                      "offset"))
+                      "offset", "rms_scaling"))
 
 
 def unique_name(prefix: str) -> str:

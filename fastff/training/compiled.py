@@ -64,11 +64,12 @@ class _Unit:
     """One lowered GEMM + bias + epilogue step: its weights, activation and the dropout in
     front of it (or None)."""
 
-    __slots__ = ("kernel", "bias", "activation", "drop", "bn", "post", "pre")
+    __slots__ = ("kernel", "bias", "activation", "drop", "bn", "ln", "post", "pre")
 
     def __init__(self, kernel: Any, bias: Any, activation: Any, drop: Any, pre: Any) -> None:
         self.kernel, self.bias, self.activation, self.drop = kernel, bias, activation, drop
         self.bn: Any = None  # a BatchNormalization on the unit's output
+        self.ln: Any = None  # or a LayerNormalization (predict only)
         self.post: Any = None  # an activation layer's function after that (predict only)
         self.pre = pre  # a Rescaling's (scale, offset) on the unit's input (predict only)
 
@@ -81,9 +82,10 @@ class StackBuilder:
     engine). The builder checks what the compiled step can run: Dense units with a bias and an
     activation the C epilogue applies (softmax on the output unit only), a BatchNormalization
     on a hidden unit's output, dropout in front of a Dense unit, trainable weights without
-    regularizers. Inference alone (``predict``) also runs an elementwise activation layer
-    after a hidden unit or its BatchNormalization, a ``Rescaling`` in front of a unit, frozen
-    layers and regularized weights: a stack with any of those has ``train_ok`` False."""
+    regularizers. Inference alone (``predict``) also runs a LayerNormalization on a hidden
+    unit's output, an elementwise activation layer after a hidden unit or its normalization, a
+    ``Rescaling`` in front of a unit, frozen layers and regularized weights: a stack with any
+    of those has ``train_ok`` False."""
 
     def __init__(self, allow_dropout: bool = True) -> None:
         self.allow_dropout = allow_dropout
@@ -170,7 +172,7 @@ class StackBuilder:
         if not self.units or not self._last_is_unit:
             return False
         unit = self.units[-1]
-        if unit.bn is not None or unit.activation.name == "softmax":
+        if unit.bn is not None or unit.ln is not None or unit.activation.name == "softmax":
             return False
         if any(p is not None and p.sparse for p in (gamma, beta)):
             return False
@@ -179,6 +181,25 @@ class StackBuilder:
         unit.bn = (gamma, beta, moving_mean, moving_variance, float(epsilon), float(momentum))
         self.layers.append(layer)
         self._last_is_unit = False  # the output unit gives the logits: no BN after it
+        self._after_bn = True
+        return True
+
+    def layer_norm(self, layer: Any, gamma: Any, beta: Any, epsilon: float,
+                   rms_scaling: bool) -> bool:
+        """A LayerNormalization over the features of the previous (hidden) unit's output, at
+        inference (``gamma``/``beta`` may be None)."""
+        if not self.units or not self._last_is_unit:
+            return False
+        unit = self.units[-1]
+        if unit.bn is not None or unit.ln is not None or unit.activation.name == "softmax":
+            return False
+        if any(p is not None and (p.sparse or p.shape != (unit.kernel.shape[1],))
+               for p in (gamma, beta)):
+            return False
+        unit.ln = (gamma, beta, float(epsilon), bool(rms_scaling))
+        self.layers.append(layer)
+        self.train_ok = False
+        self._last_is_unit = False
         self._after_bn = True
         return True
 
@@ -246,6 +267,11 @@ class _Stack:
                 gamma, beta, mm, mv, eps, mom = u.bn
                 bn = [-1 if p is None else (p.value.ctypes.data - base) // item
                       for p in (gamma, beta, mm, mv)] + [0]
+            ln = [-1, -1, -1, 0]
+            if u.ln is not None:
+                lg, lb, eps, rms = u.ln
+                ln = [int(rms)] + [-1 if p is None else (p.value.ctypes.data - base) // item
+                                   for p in (lg, lb)] + [0]
             post, post_p = -1, 0.0
             if u.post is not None:
                 post, post_p = _ACT_CODES[u.post.name], float(u.post.param)
@@ -254,7 +280,7 @@ class _Stack:
                 pre = len(aux)
                 aux.append(u.pre)
             rows.append([ni, no, w_off, b_off, _C_IDS.get(act.name, 0), _CODES.get(act.name, 0),
-                         thresh, 0, *bn, post, 0, pre, 0])
+                         thresh, 0, *bn, post, 0, pre, 0, *ln])
             fparams.append([act.param, scale, eps, mom, 1.0 - mom, post_p])
             dkeys.append(dkey)
         self.meta = np.array(rows, np.int64)
@@ -268,6 +294,7 @@ class _Stack:
         self.dkeys = np.array(dkeys, np.uint64)
         self.drops = [u.drop for u in units if u.drop is not None]
         self.has_bn = any(u.bn is not None for u in units)
+        self.ln_arg = 1 if any(u.ln is not None for u in units) else None
         self.bn_arg = 1 if self.has_bn else None  # the stack kernels' ``bn`` argument
         last = units[-1].activation.name
         self.last_activation = last
@@ -317,10 +344,11 @@ def _rescalings(pairs: list, meta: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def settings(layers: list) -> tuple:
     """What of the layers' settings the stack description bakes in: each layer's activation,
-    dropout rate and mask seed, a BatchNormalization's epsilon and momentum, a Rescaling's
-    scale and offset (instance attributes; ``layers.base._WATCHED`` names them)."""
+    dropout rate and mask seed, a normalization's epsilon (and momentum, rms_scaling), a
+    Rescaling's scale and offset (instance attributes; ``layers.base._WATCHED`` names them)."""
     return tuple((id(d.get("activation")), d.get("rate"), d.get("_mask_seed"),
-                  d.get("epsilon"), d.get("momentum"), _frozen(d.get("scale")),
+                  d.get("epsilon"), d.get("momentum"), d.get("rms_scaling"),
+                  _frozen(d.get("scale")),
                   _frozen(d.get("offset")))
                  for la in layers for d in (la.__dict__,))
 
@@ -564,7 +592,7 @@ def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.n
         meta, size = _kernels().ws_layout(st.meta.copy(), b)
         got = cache[(id(st), b)] = (meta, np.empty(max(size, 1), st.dtype), st)
     args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out, st.bn_arg,
-            st.post_arg, st.aux)
+            st.post_arg, st.aux, st.ln_arg)
     flags = x.flags
     usual = flags.writeable and flags.aligned  # the argument types the entry is cached for
     if usual and st.predict_entry is not None:

@@ -21,7 +21,9 @@ the layer's input (-1: none), ws offset; then a BatchNormalization on the unit's
 offsets of gamma, beta (-1: none), moving mean, moving variance (-1: no BatchNormalization)
 and its workspace. Inference only (``predict_stack``): the elementwise activation code
 applied after that (-1: none) and its workspace; the offset in ``aux`` of a Rescaling's
-scale and offset vectors on the unit's input (-1: none) and its workspace. ``fparams[l]``:
+scale and offset vectors on the unit's input (-1: none) and its workspace; a
+LayerNormalization on the unit's output in place of a BatchNormalization (-1: none, 0, 1:
+``rms_scaling``), the offsets of its gamma and beta (-1: none), its workspace. ``fparams[l]``:
 activation parameter, dropout scale, BatchNormalization epsilon, momentum and 1 - momentum,
 the parameter of the activation after the unit. The BatchNormalization steps call
 ``kernels.batch_norm``'s ``train_forward`` / ``train_backward`` (and its inference pair) with
@@ -39,6 +41,7 @@ from numba import njit
 from fastff._native import gemm_into_nb
 from fastff.backend.kernels import NJIT, NJIT_INLINE
 from fastff.backend.kernels import batch_norm as K_bn
+from fastff.backend.kernels import normalization as K_ln
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
 from fastff.backend.kernels.activations import act_backward_bias, act_forward_range
@@ -51,7 +54,8 @@ from fastff.backend.kernels.shuffle import seeded_permutation
 N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
 BN_G, BN_B, BN_MM, BN_MV, BN_WS = range(8, 13)
 POST, POST_WS, PRE, PRE_WS = range(13, 17)
-N_META = 17
+LN, LN_G, LN_B, LN_WS = range(17, 21)
+N_META = 21
 # fparams columns
 F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M, F_POST = range(6)
 # loss kinds
@@ -79,6 +83,9 @@ def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
         if meta.shape[1] > PRE and row[PRE] >= 0:
             row[PRE_WS] = off
             off += batch * int(row[N_IN])
+        if meta.shape[1] > LN and row[LN] >= 0:
+            row[LN_WS] = off
+            off += batch * int(row[N_OUT]) + 2 * batch
     return meta, off
 
 
@@ -341,6 +348,25 @@ def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
 
 
 @njit(**NJIT)
+def _ln_forward(h, params, meta, fparams, ws, k, b):
+    """LayerNormalization of unit ``k``'s output ``h`` (``CpuOps.layer_norm``: its row kernel
+    with the ones / zeros stand-ins for an absent gamma / beta)."""
+    t = params.dtype.type
+    no = meta[k, N_OUT]
+    o = meta[k, LN_WS]
+    z = _view(ws, o, b, no)
+    mean = ws[o + b * no:o + b * no + b]
+    inv = ws[o + b * no + b:o + b * no + 2 * b]
+    g = meta[k, LN_G]
+    gamma = params[g:g + no] if g >= 0 else np.ones(no, params.dtype)
+    be = meta[k, LN_B]
+    beta = params[be:be + no] if be >= 0 else np.zeros(no, params.dtype)
+    K_ln.layer_norm_range(h, gamma, beta, t(fparams[k, F_EPS]), meta[k, LN] == 1, z, mean, inv,
+                          0, b)
+    return z
+
+
+@njit(**NJIT)
 def _rescale(a, aux, o, y):
     """``y = a * scale + offset`` per column (``Rescaling``: the product, then the sum)."""
     n = a.shape[1]
@@ -353,13 +379,14 @@ def _rescale(a, aux, o, y):
 
 
 @njit(**NJIT)
-def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn, post, aux):
+def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn, post, aux, ln):
     """Inference forward of ``x`` (rows = x.shape[0]) into ``out``; a last-layer softmax (not
     a C epilogue) runs as the row kernel CpuOps uses. Returns the C error code, -1 for a
     non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``,
     ``post``: None when no unit has a BatchNormalization / an activation after it; ``aux``:
-    the Rescalings' vectors, None when there is none. Each step is the kernel the layer's
-    general forward runs (``CpuOps.batch_norm``, ``CpuOps.activation``, ``Rescaling``'s
+    the Rescalings' vectors, None when there is none; ``ln``: None when no unit has a
+    LayerNormalization. Each step is the kernel the layer's general forward runs
+    (``CpuOps.batch_norm``, ``CpuOps.layer_norm``, ``CpuOps.activation``, ``Rescaling``'s
     ``x * scale + offset``), so the bits are the general path's."""
     b = x.shape[0]
     inf = np.inf
@@ -392,6 +419,9 @@ def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn, post, aux
         if bn is not None:
             if meta[k, BN_MM] >= 0:
                 a = _bn_forward(h, params, meta, fparams, ws, k, b, False)
+        if ln is not None:
+            if meta[k, LN] >= 0:
+                a = _ln_forward(h, params, meta, fparams, ws, k, b)
         if post is not None:
             if meta[k, POST] >= 0:
                 y = _view(ws, meta[k, POST_WS], b, no)
