@@ -590,16 +590,19 @@ def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.n
         if len(cache) >= 4:
             cache.clear()
         meta, size = _kernels().ws_layout(st.meta.copy(), b)
-        got = cache[(id(st), b)] = (meta, np.empty(max(size, 1), st.dtype), st)
-    args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out, st.bn_arg,
-            st.post_arg, st.aux, st.ln_arg)
+        # every argument but x and out, made once per thread, stack and batch size (the
+        # cached ``st`` also keeps its id from being reused while the entry lives)
+        head = (model.params, meta, st.fparams, np.empty(max(size, 1), st.dtype),
+                st.softmax_last, st.bn_arg, st.post_arg, st.aux, st.ln_arg)
+        got = cache[(id(st), b)] = (head, st)
     flags = x.flags
-    usual = flags.writeable and flags.aligned  # the argument types the entry is cached for
-    if usual and st.predict_entry is not None:
-        rc = st.predict_entry(*args)
+    entry = st.predict_entry
+    if entry is not None and flags.writeable and flags.aligned:
+        rc = entry(*got[0], x, out)  # the argument types the entry was taken for
     else:
+        args = (*got[0], x, out)
         rc = _predict_kernel(*args)
-        if usual:
+        if flags.writeable and flags.aligned:
             st.predict_entry = _entry_point(_predict_kernel, args)
     if rc:
         _predict_error(rc, x)
@@ -626,10 +629,10 @@ def predict_batches(model: Any, st: _Stack, X: np.ndarray, batch_size: int | Non
     """``predict`` on the compiled path, batch by batch like the general loop (the same
     batches give the same GEMM calls, hence the same bits)."""
     n = X.shape[0]
-    bs = config.PREDICT_BATCH_SIZE if batch_size is None else batch_size
     out = np.empty((n, st.n_out), st.dtype)
-    if n <= bs:
+    if n <= (config.PREDICT_BATCH_SIZE if batch_size is None else batch_size):
         return predict_into(model, st, X, out)
+    bs = config.PREDICT_BATCH_SIZE if batch_size is None else batch_size
     for s in range(0, n, bs):
         predict_into(model, st, X[s:s + bs], out[s:s + bs])
     return out

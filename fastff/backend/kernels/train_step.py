@@ -379,8 +379,9 @@ def _rescale(a, aux, o, y):
 
 
 @njit(**NJIT)
-def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn, post, aux, ln):
-    """Inference forward of ``x`` (rows = x.shape[0]) into ``out``; a last-layer softmax (not
+def predict_stack(params, meta, fparams, ws, softmax_last, bn, post, aux, ln, x, out):
+    """Inference forward of ``x`` (rows = x.shape[0]) into ``out`` (the per-call arguments
+    last: the caller keeps the others as one tuple); a last-layer softmax (not
     a C epilogue) runs as the row kernel CpuOps uses. Returns the C error code, -1 for a
     non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``,
     ``post``: None when no unit has a BatchNormalization / an activation after it; ``aux``:
