@@ -42,6 +42,15 @@ def _net(kind: str, dtype: str = "float32", d: int = 13, seed: int = 3):
               layers.LayerNormalization(rms_scaling=True, epsilon=0.01),
               layers.Dense(6, activation="relu"),
               layers.LayerNormalization(center=False, scale=False)]
+    elif kind == "no-bias":  # Keras's Dense(use_bias=False) -> BN -> ReLU
+        for n in (10, 8):
+            s += [layers.Dense(n, use_bias=False), layers.BatchNormalization(),
+                  layers.ReLU()]
+        s.append(layers.Dense(6, use_bias=False, activation="tanh"))
+    elif kind == "dense-acts":  # activations the GEMM epilogue does not apply
+        s += [layers.Dense(10, activation="gelu"), layers.Dense(9, activation="softplus"),
+              layers.Dense(8, activation="silu", use_bias=False),
+              layers.Dense(7, activation="hard_sigmoid"), layers.Dense(6, activation="selu")]
     elif kind == "frozen":
         s += [layers.Dense(9, activation="relu", trainable=False),
               layers.BatchNormalization(trainable=False), layers.Dense(5)]
@@ -63,7 +72,8 @@ def _net(kind: str, dtype: str = "float32", d: int = 13, seed: int = 3):
     return model
 
 
-KINDS = ("bn-relu", "bn-no-center-scale", "acts", "rescale", "layer-norm", "frozen")
+KINDS = ("bn-relu", "bn-no-center-scale", "acts", "rescale", "layer-norm", "no-bias",
+         "dense-acts", "frozen")
 
 
 def _general(model, x, **kw):
@@ -140,6 +150,8 @@ def test_what_inference_does_not_compile_stays_general():
     config.set_seed(0)
     cases = [
         [layers.Dense(5), layers.Activation("relu")],  # an activation after the output unit
+        [layers.Dense(5, activation="gelu")],  # an output unit the epilogue does not finish
+        [layers.Dense(6, activation="gelu"), layers.BatchNormalization(), layers.Dense(5)],
         [layers.Dense(5), layers.Rescaling(2.0)],  # a trailing Rescaling
         [layers.Rescaling([1.0, 2.0]), layers.Dense(5)],  # values that do not broadcast
         [layers.BatchNormalization(), layers.Dense(5)],  # BN on the input

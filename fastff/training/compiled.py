@@ -99,21 +99,28 @@ class StackBuilder:
 
     def dense(self, layer: Any, kernel: Any, bias: Any, activation: Any) -> bool:
         """``y = activation(x @ kernel + bias)`` as one unit (weights: ``Param``s)."""
-        if kernel is None or bias is None or kernel.sparse or bias.sparse \
-                or not _epilogue(activation, softmax=True):
+        if kernel is None or kernel.sparse or (bias is not None and bias.sparse):
+            return False
+        fused = _epilogue(activation, softmax=True)
+        if not fused and not (activation.builtin and activation.name in _ELEMENTWISE):
             return False
         if self.units and self.units[-1].activation.name == "softmax":
             return False  # softmax on the output unit only
         if self._pre is not None and any(np.shape(v) not in ((), (1,), kernel.shape[:1])
                                          for v in self._pre):
             return False  # a Rescaling whose values do not broadcast over the features
-        if not (_plain(kernel) and _plain(bias) and layer.trainable):
+        if bias is None or not (_plain(kernel) and _plain(bias) and layer.trainable):
             self.train_ok = False
-        self.units.append(_Unit(kernel, bias, activation, self._pending, self._pre))
+        unit = _Unit(kernel, bias, activation, self._pending, self._pre)
+        self.units.append(unit)
         self._pending = self._pre = None
         self.layers.append(layer)
         self._last_is_unit = True
         self._after_bn = False
+        if not fused:  # as Dense computes it: the linear unit, then the activation's kernel
+            unit.activation, unit.post = _linear(), activation
+            self.train_ok = False
+            self._last_is_unit = False  # a hidden unit only, nothing after it but a Dense
         return True
 
     def rescale(self, layer: Any, scale: Any, offset: Any) -> bool:
@@ -223,6 +230,12 @@ def _plain(p: Any) -> bool:
 _ELEMENTWISE = frozenset(n for n in _ACT_CODES if n not in ("linear", "softmax", "log_softmax"))
 
 
+def _linear() -> Any:
+    from fastff import activations
+
+    return activations.linear
+
+
 def _epilogue(act: Any, softmax: bool = False) -> bool:
     """Does the C epilogue apply ``act`` (derivative from the output)?"""
     name = act.name if act.builtin else None
@@ -253,7 +266,7 @@ class _Stack:
             act, drop = u.activation, u.drop
             ni, no = u.kernel.shape
             w_off = (u.kernel.value.ctypes.data - base) // item
-            b_off = (u.bias.value.ctypes.data - base) // item
+            b_off = -1 if u.bias is None else (u.bias.value.ctypes.data - base) // item
             thresh, scale, dkey = -1, 1.0, 0
             if drop is not None:
                 from fastff.backend.numpy_ops import _splitmix64_int, dropout_threshold

@@ -410,10 +410,14 @@ def predict_stack(params, meta, fparams, ws, softmax_last, bn, post, aux, ln, x,
             if meta[k, PRE] >= 0:
                 a = _rescale(a, aux, meta[k, PRE], _view(ws, meta[k, PRE_WS], b, ni))
         w = _view(params, meta[k, W_OFF], ni, no)
-        bias = params[meta[k, B_OFF]:meta[k, B_OFF] + no]
         h = out if (k == n_layers - 1 and not softmax_last) else _view(ws, meta[k, WS], b, no)
-        rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, bias, meta[k, C_ID], fparams[k, 0],
-                          True)
+        bo = meta[k, B_OFF]
+        if bo >= 0:
+            rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, params[bo:bo + no],
+                              meta[k, C_ID], fparams[k, 0], True)
+        else:  # a Dense without a bias
+            rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, None, meta[k, C_ID],
+                              fparams[k, 0], True)
         if rc != 0:
             return rc
         a = h
