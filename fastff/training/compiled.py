@@ -8,7 +8,9 @@ with its derivative from the output — linear, relu, leaky_relu, elu, tanh, sig
 on the output unit; ``BatchNormalization`` (trainable, over the features) on a hidden Dense
 unit's output; ``Dropout`` in front of a Dense; ``Flatten`` of a flat input, ``Input`` and
 ``Activation('linear')`` as identities; ``Activation('softmax')`` folded into a linear output
-unit), the loss through ``Loss.lower`` (a fused softmax/sigmoid cross-entropy, or MSE on the
+unit; for ``predict`` alone also Dense without a bias or with another elementwise activation,
+an activation layer after a hidden unit or its normalization, LayerNormalization, Rescaling,
+frozen layers: ``StackBuilder``), the loss through ``Loss.lower`` (a fused softmax/sigmoid cross-entropy, or MSE on the
 output as computed) and the optimizer through ``Optimizer.packed`` (every built-in;
 ``clipvalue``, ``weight_decay`` and schedules allowed), trained on the CPU backend. Its steps
 then run in ``kernels.train_step`` — the same kernels in the same order as the general engine,
