@@ -8,9 +8,9 @@ the ReLU then fuses into the Dense). ``predict`` on 1 row and on 1024 rows. Both
 the compiled predict path (the BN net runs BatchNormalization with its moving statistics and
 the ReLU layer's kernel after each GEMM, bitwise as the general path); the folded net also
 runs with the compiled path off (``fastff.training.compiled.ENABLED = False``), the general
-path's cost for comparison. Each sample is the median time of ``--calls`` calls (a tenth of them for 1024
-rows); samples alternate between the nets; the median of ``--repeats`` samples is reported
-with the outputs' largest difference.
+path's cost for comparison. Each sample is the median time of ``--calls`` calls (a tenth of
+them for 1024 rows); samples alternate between the nets; the median of ``--repeats`` samples
+is reported with the outputs' largest difference.
 
     python benchmarks/bn_fold_predict.py [-r REPEATS] [-t THREADS] [--calls N] [--clock cpu|wall]
 """

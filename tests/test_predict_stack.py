@@ -191,3 +191,28 @@ def test_nan_in_layer_norm_and_rescaled_inputs_propagates(dtype):
         fast = model.predict(x, verbose=0)
         assert np.isnan(fast).any()
         assert np.array_equal(fast, _general(model, x), equal_nan=True)
+
+
+def test_threads_predicting_an_inference_only_stack_get_the_serial_results():
+    import threading
+
+    model = _net("rescale")
+    rng = np.random.default_rng(5)
+    inputs = [rng.standard_normal((n, 13)).astype(np.float32) * 40 for n in (1, 3, 3, 64, 257)]
+    serial = [model.predict(x, verbose=0) for x in inputs]
+    failures: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def worker(k: int) -> None:
+        barrier.wait()
+        for i in np.random.default_rng(k).permutation(len(inputs) * 6) % len(inputs):
+            if not np.array_equal(model.predict(inputs[i], verbose=0), serial[i]):
+                failures.append(f"thread {k}, input {i}")
+                return
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert failures == [] and not any(t.is_alive() for t in threads)
