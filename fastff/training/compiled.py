@@ -11,8 +11,9 @@ unit's output; ``Dropout`` in front of a Dense; ``Flatten`` of a flat input, ``I
 unit; for ``predict`` alone also Dense without a bias or with another elementwise activation,
 an activation layer after a hidden unit or its normalization, LayerNormalization, Rescaling,
 frozen layers: ``StackBuilder``), the loss through ``Loss.lower`` (a fused softmax/sigmoid
-cross-entropy, or MSE on the output as computed) and the optimizer through ``Optimizer.packed`` (every built-in;
-``clipvalue``, ``weight_decay`` and schedules allowed), trained on the CPU backend. Its steps
+cross-entropy, or MSE on the output as computed) and the optimizer through
+``Optimizer.packed`` (every built-in; ``clipvalue``, ``weight_decay`` and schedules allowed),
+trained on the CPU backend. Its steps
 then run in ``kernels.train_step`` — the same kernels in the same order as the general engine,
 so weights, optimizer state, dropout masks and History values are bit for bit those of the
 general engine (``tests/test_fastpath.py``, ``tests/test_engine_equality.py``). Everything
