@@ -4,12 +4,13 @@ A 784-256-BN-256-BN-10 MLP (``Dense -> BatchNormalization -> ReLU`` twice, softm
 moving statistics away from their initial 0 / 1) against the same net with each
 BatchNormalization folded into its Dense (``fastff.export._graph.FoldedDense``: the weights
 the exporters write, ``W·γ/√(var+ε)`` and ``(b − mean)·γ/√(var+ε) + β``, computed in float64;
-the ReLU then fuses into the Dense). ``predict`` on 1 row and on 1024 rows. The folded net
-also runs with the compiled path off (``fastff.training.compiled.ENABLED = False``), which
-parts the arithmetic saved from the change of path (the BN net is not lowered; the folded
-one is). Each sample is the median time of ``--calls`` calls (a tenth of them for 1024
-rows); samples alternate between the nets; the median of ``--repeats`` samples is reported
-with the outputs' largest difference.
+the ReLU then fuses into the Dense). ``predict`` on 1 row and on 1024 rows. Both nets take
+the compiled predict path (the BN net runs BatchNormalization with its moving statistics and
+the ReLU layer's kernel after each GEMM, bitwise as the general path); the folded net also
+runs with the compiled path off (``fastff.training.compiled.ENABLED = False``), the general
+path's cost for comparison. Each sample is the median time of ``--calls`` calls (a tenth of
+them for 1024 rows); samples alternate between the nets; the median of ``--repeats`` samples
+is reported with the outputs' largest difference.
 
     python benchmarks/bn_fold_predict.py [-r REPEATS] [-t THREADS] [--calls N] [--clock cpu|wall]
 """

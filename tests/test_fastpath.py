@@ -356,13 +356,20 @@ def test_what_does_not_lower_stays_general(general_path):
 
 
 def test_stack_builder_vocabulary():
-    """The builder a layer's lower() speaks to: units need a bias and an epilogue
-    activation, dropout needs a seed and a following unit."""
+    """The builder a layer's lower() speaks to: units for training need a bias and an
+    epilogue activation (others are inference-only hidden units), dropout needs a seed and a
+    following unit."""
     b = fastpath.StackBuilder()
     assert not b.finish()
     d = layers.Dense(3, activation="gelu")
     d.build_for((4,))
-    assert not d.lower(b)  # no C epilogue for gelu
+    assert d.lower(b) and not b.finish()  # no C epilogue for gelu: a hidden unit only
+    assert not b.train_ok and b.units[-1].post is d.activation
+    b = fastpath.StackBuilder()
+    d0 = layers.Dense(3, use_bias=False)
+    d0.build_for((4,))
+    assert d0.lower(b) and b.finish() and not b.train_ok  # no bias: inference only
+    b = fastpath.StackBuilder()
     drop = layers.Dropout(0.5, seed=1)
     drop._mask_seed = 1
     assert drop.lower(b) and not b.finish()  # a dropout must be followed by a unit

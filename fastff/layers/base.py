@@ -28,7 +28,8 @@ TRAINABLE_VERSION = [0]
 #: compiled-path description built at this version still matches its layers (one integer
 #: comparison per ``predict`` instead of a walk over the layers)
 SETTINGS_VERSION = [0]
-_WATCHED = frozenset(("activation", "rate", "_mask_seed"))
+_WATCHED = frozenset(("activation", "rate", "_mask_seed", "epsilon", "momentum", "scale",
+                      "offset", "rms_scaling"))
 
 
 def unique_name(prefix: str) -> str:

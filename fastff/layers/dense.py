@@ -54,8 +54,9 @@ class Dense(Layer):
         return (self.units,)
 
     def lower(self, builder: Any) -> bool:
-        """One GEMM + bias + epilogue unit (needs a bias)."""
-        return self.use_bias and builder.dense(self, self.kernel, self.bias, self.activation)
+        """One GEMM + bias + epilogue unit (without a bias, or with an activation the
+        epilogue does not apply: inference only)."""
+        return builder.dense(self, self.kernel, self.bias, self.activation)
 
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         return self._forward(x, ws, apply_activation=True)

@@ -52,6 +52,13 @@ class LayerNormalization(Layer):
             self.beta = self.add_weight("beta", shape, self.beta_initializer,
                                         self.beta_regularizer)
 
+    def lower(self, builder: Any) -> bool:
+        """After a Dense unit, over its features (2-D inputs, ``axis`` the last), at inference:
+        the compiled predict runs the kernel ``forward`` runs."""
+        if self._axes != (1,) or not hasattr(builder, "layer_norm"):
+            return False
+        return builder.layer_norm(self, self.gamma, self.beta, self.epsilon, self.rms_scaling)
+
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         require_host(x, self)
         ops = self.ops

@@ -21,6 +21,11 @@ class Rescaling(Layer):
         self.offset = offset.tolist() if isinstance(offset, np.ndarray) else offset
         self.supports_masking = True
 
+    def lower(self, builder: Any) -> bool:
+        """In front of a Dense unit, at inference (the compiled predict computes
+        ``x * scale + offset`` as ``forward`` does, in the model dtype)."""
+        return hasattr(builder, "rescale") and builder.rescale(self, self.scale, self.offset)
+
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         dt = x.dtype if x.dtype.kind == "f" else np.dtype(self.dtype or np.float32)
         scale = np.asarray(self.scale, dtype=dt)

@@ -8,9 +8,12 @@ with its derivative from the output — linear, relu, leaky_relu, elu, tanh, sig
 on the output unit; ``BatchNormalization`` (trainable, over the features) on a hidden Dense
 unit's output; ``Dropout`` in front of a Dense; ``Flatten`` of a flat input, ``Input`` and
 ``Activation('linear')`` as identities; ``Activation('softmax')`` folded into a linear output
-unit), the loss through ``Loss.lower`` (a fused softmax/sigmoid cross-entropy, or MSE on the
-output as computed) and the optimizer through ``Optimizer.packed`` (every built-in;
-``clipvalue``, ``weight_decay`` and schedules allowed), trained on the CPU backend. Its steps
+unit; for ``predict`` alone also Dense without a bias or with another elementwise activation,
+an activation layer after a hidden unit or its normalization, LayerNormalization, Rescaling,
+frozen layers: ``StackBuilder``), the loss through ``Loss.lower`` (a fused softmax/sigmoid
+cross-entropy, or MSE on the output as computed) and the optimizer through
+``Optimizer.packed`` (every built-in; ``clipvalue``, ``weight_decay`` and schedules allowed),
+trained on the CPU backend. Its steps
 then run in ``kernels.train_step`` — the same kernels in the same order as the general engine,
 so weights, optimizer state, dropout masks and History values are bit for bit those of the
 general engine (``tests/test_fastpath.py``, ``tests/test_engine_equality.py``). Everything
@@ -35,6 +38,7 @@ import numpy as np
 from fastff import config
 from fastff.backend.spec import EPILOGUE_C_IDS as _C_IDS
 from fastff.backend.spec import EPILOGUE_CODES as _CODES
+from fastff.backend.spec import codes as _spec_codes
 from fastff.layers.base import SETTINGS_VERSION, lowers
 from fastff.training.data import batch_bounds, n_batches
 
@@ -50,6 +54,7 @@ _LOSS_COMPUTE = ("forward", "forward_logits", "call", "prepare_targets")
 #: steps per compiled call when the epoch is long (Ctrl-C latency, stop_training checks)
 CHUNK_STEPS = 64
 _F = (np.dtype(np.float32), np.dtype(np.float64))
+_ACT_CODES = _spec_codes()
 
 
 def _kernels() -> Any:
@@ -62,11 +67,14 @@ class _Unit:
     """One lowered GEMM + bias + epilogue step: its weights, activation and the dropout in
     front of it (or None)."""
 
-    __slots__ = ("kernel", "bias", "activation", "drop", "bn")
+    __slots__ = ("kernel", "bias", "activation", "drop", "bn", "ln", "post", "pre")
 
-    def __init__(self, kernel: Any, bias: Any, activation: Any, drop: Any) -> None:
+    def __init__(self, kernel: Any, bias: Any, activation: Any, drop: Any, pre: Any) -> None:
         self.kernel, self.bias, self.activation, self.drop = kernel, bias, activation, drop
         self.bn: Any = None  # a BatchNormalization on the unit's output
+        self.ln: Any = None  # or a LayerNormalization (predict only)
+        self.post: Any = None  # an activation layer's function after that (predict only)
+        self.pre = pre  # a Rescaling's (scale, offset) on the unit's input (predict only)
 
 
 class StackBuilder:
@@ -77,39 +85,69 @@ class StackBuilder:
     engine). The builder checks what the compiled step can run: Dense units with a bias and an
     activation the C epilogue applies (softmax on the output unit only), a BatchNormalization
     on a hidden unit's output, dropout in front of a Dense unit, trainable weights without
-    regularizers."""
+    regularizers. Inference alone (``predict``) also runs a LayerNormalization on a hidden
+    unit's output, an elementwise activation layer after a hidden unit or its normalization, a
+    ``Rescaling`` in front of a unit, frozen layers and regularized weights: a stack with any
+    of those has ``train_ok`` False."""
 
     def __init__(self, allow_dropout: bool = True) -> None:
         self.allow_dropout = allow_dropout
         self.units: list[_Unit] = []
         self.layers: list = []  # every lowered layer (whose settings a predict cache watches)
+        self.train_ok = True  # False: what was lowered is for inference only
         self._pending: Any = None
+        self._pre: Any = None  # a Rescaling waiting for the next unit
         self._last_is_unit = False
+        self._after_bn = False  # the last layer was the last unit's BatchNormalization
 
     def dense(self, layer: Any, kernel: Any, bias: Any, activation: Any) -> bool:
         """``y = activation(x @ kernel + bias)`` as one unit (weights: ``Param``s)."""
-        if kernel is None or bias is None or not _plain(kernel) or not _plain(bias) \
-                or not layer.trainable or not _epilogue(activation, softmax=True):
+        if kernel is None or kernel.sparse or (bias is not None and bias.sparse):
+            return False
+        fused = _epilogue(activation, softmax=True)
+        if not fused and not (activation.builtin and activation.name in _ELEMENTWISE):
             return False
         if self.units and self.units[-1].activation.name == "softmax":
             return False  # softmax on the output unit only
-        self.units.append(_Unit(kernel, bias, activation, self._pending))
-        self._pending = None
+        if self._pre is not None and any(np.shape(v) not in ((), (1,), kernel.shape[:1])
+                                         for v in self._pre):
+            return False  # a Rescaling whose values do not broadcast over the features
+        if bias is None or not (_plain(kernel) and _plain(bias) and layer.trainable):
+            self.train_ok = False
+        unit = _Unit(kernel, bias, activation, self._pending, self._pre)
+        self.units.append(unit)
+        self._pending = self._pre = None
         self.layers.append(layer)
         self._last_is_unit = True
+        self._after_bn = False
+        if not fused:  # as Dense computes it: the linear unit, then the activation's kernel
+            unit.activation, unit.post = _linear(), activation
+            self.train_ok = False
+            self._last_is_unit = False  # a hidden unit only, nothing after it but a Dense
+        return True
+
+    def rescale(self, layer: Any, scale: Any, offset: Any) -> bool:
+        """``x * scale + offset`` (scalars or one value per feature, as ``Rescaling``
+        computes it) on the input of the next unit; inference only."""
+        if self._pre is not None or self._pending is not None:
+            return False
+        self._pre = (scale, offset)
+        self.layers.append(layer)
+        self.train_ok = False
+        self._last_is_unit = self._after_bn = False
         return True
 
     def dropout(self, layer: Any, rate: float, seed: Any) -> bool:
         """Inverted dropout of ``rate`` (full mask, hashed from ``seed`` and the step) in
         front of the next unit; rate 0 is the identity."""
-        if not self.allow_dropout or self._pending is not None:
+        if not self.allow_dropout or self._pending is not None or self._pre is not None:
             return False
         self.layers.append(layer)
         if rate > 0.0:
             if seed is None:
                 return False
             self._pending = layer
-        self._last_is_unit = False
+        self._last_is_unit = self._after_bn = False
         return True
 
     def activation(self, layer: Any, activation: Any) -> bool:
@@ -118,14 +156,22 @@ class StackBuilder:
         softmax Dense as exactly that: the linear unit, then the softmax)."""
         if activation.builtin and activation.is_linear:
             return self.identity(layer)
-        if not self.units or not self._last_is_unit:
+        if not self.units or not activation.builtin:
             return False
         unit = self.units[-1]
-        if not unit.activation.is_linear or not activation.builtin \
-                or activation.name != "softmax":
+        if self._last_is_unit and unit.activation.is_linear and activation.name == "softmax":
+            unit.activation = activation
+            self.layers.append(layer)
+            return True
+        # any other elementwise activation after a hidden unit (or its BatchNormalization):
+        # the activation kernel the layer runs, at inference only
+        if not (self._last_is_unit or self._after_bn) or unit.post is not None \
+                or activation.name not in _ELEMENTWISE or unit.activation.name == "softmax":
             return False
-        unit.activation = activation
+        unit.post = activation
         self.layers.append(layer)
+        self.train_ok = False
+        self._last_is_unit = self._after_bn = False  # a hidden unit: a Dense must follow
         return True
 
     def batch_norm(self, layer: Any, gamma: Any, beta: Any, moving_mean: Any,
@@ -133,16 +179,38 @@ class StackBuilder:
         """A BatchNormalization over the features of the previous unit's (hidden) output:
         batch statistics and the moving update in training, the moving statistics at
         inference (``gamma``/``beta`` may be None: ``scale``/``center`` off)."""
-        if not self.units or not self._last_is_unit or not layer.trainable:
+        if not self.units or not self._last_is_unit:
             return False
         unit = self.units[-1]
-        if unit.bn is not None or unit.activation.name == "softmax":
+        if unit.bn is not None or unit.ln is not None or unit.activation.name == "softmax":
             return False
-        if any(p is not None and not _plain(p) for p in (gamma, beta)):
+        if any(p is not None and p.sparse for p in (gamma, beta)):
             return False
+        if not layer.trainable or any(p is not None and not _plain(p) for p in (gamma, beta)):
+            self.train_ok = False  # inference reads the moving statistics alone
         unit.bn = (gamma, beta, moving_mean, moving_variance, float(epsilon), float(momentum))
         self.layers.append(layer)
         self._last_is_unit = False  # the output unit gives the logits: no BN after it
+        self._after_bn = True
+        return True
+
+    def layer_norm(self, layer: Any, gamma: Any, beta: Any, epsilon: float,
+                   rms_scaling: bool) -> bool:
+        """A LayerNormalization over the features of the previous (hidden) unit's output, at
+        inference (``gamma``/``beta`` may be None)."""
+        if not self.units or not self._last_is_unit:
+            return False
+        unit = self.units[-1]
+        if unit.bn is not None or unit.ln is not None or unit.activation.name == "softmax":
+            return False
+        if any(p is not None and (p.sparse or p.shape != (unit.kernel.shape[1],))
+               for p in (gamma, beta)):
+            return False
+        unit.ln = (gamma, beta, float(epsilon), bool(rms_scaling))
+        self.layers.append(layer)
+        self.train_ok = False
+        self._last_is_unit = False
+        self._after_bn = True
         return True
 
     def identity(self, layer: Any) -> bool:
@@ -152,12 +220,23 @@ class StackBuilder:
 
     def finish(self) -> bool:
         """Whether what was lowered is a whole compiled stack."""
-        return bool(self.units) and self._pending is None and self._last_is_unit
+        return bool(self.units) and self._pending is None and self._pre is None \
+            and self._last_is_unit
 
 
 def _plain(p: Any) -> bool:
     """A weight the compiled optimizer step updates like the general one."""
     return p.regularizer is None and not p.sparse and p.trainable
+
+
+#: activations with an elementwise kernel (what an activation layer after a unit may be)
+_ELEMENTWISE = frozenset(n for n in _ACT_CODES if n not in ("linear", "softmax", "log_softmax"))
+
+
+def _linear() -> Any:
+    from fastff import activations
+
+    return activations.linear
 
 
 def _epilogue(act: Any, softmax: bool = False) -> bool:
@@ -185,11 +264,12 @@ class _Stack:
         rows = []
         fparams = []
         dkeys = []
+        aux: list = []
         for u in units:
             act, drop = u.activation, u.drop
             ni, no = u.kernel.shape
             w_off = (u.kernel.value.ctypes.data - base) // item
-            b_off = (u.bias.value.ctypes.data - base) // item
+            b_off = -1 if u.bias is None else (u.bias.value.ctypes.data - base) // item
             thresh, scale, dkey = -1, 1.0, 0
             if drop is not None:
                 from fastff.backend.numpy_ops import _splitmix64_int, dropout_threshold
@@ -203,16 +283,34 @@ class _Stack:
                 gamma, beta, mm, mv, eps, mom = u.bn
                 bn = [-1 if p is None else (p.value.ctypes.data - base) // item
                       for p in (gamma, beta, mm, mv)] + [0]
+            ln = [-1, -1, -1, 0]
+            if u.ln is not None:
+                lg, lb, eps, rms = u.ln
+                ln = [int(rms)] + [-1 if p is None else (p.value.ctypes.data - base) // item
+                                   for p in (lg, lb)] + [0]
+            post, post_p = -1, 0.0
+            if u.post is not None:
+                post, post_p = _ACT_CODES[u.post.name], float(u.post.param)
+            pre = -1
+            if u.pre is not None:
+                pre = len(aux)
+                aux.append(u.pre)
             rows.append([ni, no, w_off, b_off, _C_IDS.get(act.name, 0), _CODES.get(act.name, 0),
-                         thresh, 0, *bn])
-            fparams.append([act.param, scale, eps, mom, 1.0 - mom])
+                         thresh, 0, *bn, post, 0, pre, 0, *ln])
+            fparams.append([act.param, scale, eps, mom, 1.0 - mom, post_p])
             dkeys.append(dkey)
         self.meta = np.array(rows, np.int64)
+        self.has_post = any(u.post is not None for u in units)
+        self.post_arg = 1 if self.has_post else None  # predict_stack's ``post`` argument
+        # the Rescalings' per-feature scale and offset, in the model dtype as the layer
+        # computes them (None: no unit has one); meta's PRE column indexes it
+        self.aux = _rescalings(aux, self.meta, self.dtype) if aux else None
         self.output_meta = self.meta.copy()  # every activation applied (MSE training)
         self.fparams = np.array(fparams, np.float64)
         self.dkeys = np.array(dkeys, np.uint64)
         self.drops = [u.drop for u in units if u.drop is not None]
         self.has_bn = any(u.bn is not None for u in units)
+        self.ln_arg = 1 if any(u.ln is not None for u in units) else None
         self.bn_arg = 1 if self.has_bn else None  # the stack kernels' ``bn`` argument
         last = units[-1].activation.name
         self.last_activation = last
@@ -242,11 +340,38 @@ class _Stack:
         return got
 
 
+def _rescalings(pairs: list, meta: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The (scale, offset) pairs as rows ``[scale * n_in, offset * n_in]`` of one flat
+    array; writes each unit's offset into it in ``meta[:, PRE]``."""
+    k = _kernels()
+    parts = []
+    off = 0
+    for row in meta:
+        i = int(row[k.PRE])
+        if i < 0:
+            continue
+        n = int(row[k.N_IN])
+        for v in pairs[i]:
+            parts.append(np.broadcast_to(np.asarray(v, dtype=dtype), (n,)))
+        row[k.PRE] = off
+        off += 2 * n
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
 def settings(layers: list) -> tuple:
     """What of the layers' settings the stack description bakes in: each layer's activation,
-    dropout rate and mask seed (instance attributes)."""
-    return tuple((id(d.get("activation")), d.get("rate"), d.get("_mask_seed"))
+    dropout rate and mask seed, a normalization's epsilon (and momentum, rms_scaling), a
+    Rescaling's scale and offset (instance attributes; ``layers.base._WATCHED`` names them)."""
+    return tuple((id(d.get("activation")), d.get("rate"), d.get("_mask_seed"),
+                  d.get("epsilon"), d.get("momentum"), d.get("rms_scaling"),
+                  _frozen(d.get("scale")),
+                  _frozen(d.get("offset")))
                  for la in layers for d in (la.__dict__,))
+
+
+def _frozen(v: Any) -> Any:
+    """A settings value compared by value (a list as a tuple; others as they are)."""
+    return tuple(_frozen(e) for e in v) if isinstance(v, list) else v
 
 
 def same_signature(st: _Stack, layers: list) -> bool:
@@ -281,7 +406,7 @@ def _stack(model: Any, allow_dropout: bool) -> _Stack | None:
     ops = model.ops
     from fastff.backend.cpu_ops import CpuOps
 
-    if type(ops) is not CpuOps or not model.trainable:
+    if type(ops) is not CpuOps:
         return None
     net = model.network
     top = net.layers
@@ -293,6 +418,7 @@ def _stack(model: Any, allow_dropout: bool) -> _Stack | None:
     if st is None or not same_signature(st, top):
         st = _Stack(model, b, top)
         model._fast_stack = st
+    st.train_ok = b.train_ok and model.trainable
     return st
 
 
@@ -309,7 +435,7 @@ class _Train:
 def train_plan(model: Any, batch_size: int) -> _Train | None:
     """A compiled-training plan for ``model`` or None (then the general path runs)."""
     st = _stack(model, allow_dropout=True)
-    if st is None:
+    if st is None or not st.train_ok:
         return None
     loss = model.loss
     if getattr(loss, "reduction", None) == "sum":  # weights of n per row: the general engine
@@ -480,15 +606,19 @@ def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.n
         if len(cache) >= 4:
             cache.clear()
         meta, size = _kernels().ws_layout(st.meta.copy(), b)
-        got = cache[(id(st), b)] = (meta, np.empty(max(size, 1), st.dtype), st)
-    args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out, st.bn_arg)
+        # every argument but x and out, made once per thread, stack and batch size (the
+        # cached ``st`` also keeps its id from being reused while the entry lives)
+        head = (model.params, meta, st.fparams, np.empty(max(size, 1), st.dtype),
+                st.softmax_last, st.bn_arg, st.post_arg, st.aux, st.ln_arg)
+        got = cache[(id(st), b)] = (head, st)
     flags = x.flags
-    usual = flags.writeable and flags.aligned  # the argument types the entry is cached for
-    if usual and st.predict_entry is not None:
-        rc = st.predict_entry(*args)
+    entry = st.predict_entry
+    if entry is not None and flags.writeable and flags.aligned:
+        rc = entry(*got[0], x, out)  # the argument types the entry was taken for
     else:
+        args = (*got[0], x, out)
         rc = _predict_kernel(*args)
-        if usual:
+        if flags.writeable and flags.aligned:
             st.predict_entry = _entry_point(_predict_kernel, args)
     if rc:
         _predict_error(rc, x)
@@ -515,10 +645,10 @@ def predict_batches(model: Any, st: _Stack, X: np.ndarray, batch_size: int | Non
     """``predict`` on the compiled path, batch by batch like the general loop (the same
     batches give the same GEMM calls, hence the same bits)."""
     n = X.shape[0]
-    bs = config.PREDICT_BATCH_SIZE if batch_size is None else batch_size
     out = np.empty((n, st.n_out), st.dtype)
-    if n <= bs:
+    if n <= (config.PREDICT_BATCH_SIZE if batch_size is None else batch_size):
         return predict_into(model, st, X, out)
+    bs = config.PREDICT_BATCH_SIZE if batch_size is None else batch_size
     for s in range(0, n, bs):
         predict_into(model, st, X[s:s + bs], out[s:s + bs])
     return out

@@ -530,8 +530,9 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
     """Model outputs for ``x`` (arrays, in batches; or a batch source, every batch): a new
     array (workspaces are per thread)."""
     st = model._fast_stack
-    if (st is not None and type(x) is np.ndarray and type(verbose) is int and verbose == 0
-            and not callbacks and x.ndim == 2 and x.dtype == st.dtype and x.shape[0]
+    if (st is not None and compiled.ENABLED and type(x) is np.ndarray
+            and type(verbose) is int and verbose == 0 and not callbacks and x.ndim == 2
+            and x.dtype == st.dtype and x.shape[0]
             and x.shape[1] == st.n_in and x.flags.c_contiguous
             and (batch_size is None or type(batch_size) is int and batch_size > 0)
             and model._layout_version == TRAINABLE_VERSION[0] and st.key == compiled._key(model)

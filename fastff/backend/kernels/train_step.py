@@ -19,10 +19,15 @@ stack functions take ``bn``/``drop`` as None (absent: those branches pruned) or 
 ``meta[l]``: n_in, n_out, w_off, b_off, C epilogue id, activation code, dropout threshold on
 the layer's input (-1: none), ws offset; then a BatchNormalization on the unit's output: the
 offsets of gamma, beta (-1: none), moving mean, moving variance (-1: no BatchNormalization)
-and its workspace. ``fparams[l]``: activation parameter, dropout scale, BatchNormalization
-epsilon, momentum and 1 - momentum. The BatchNormalization steps call ``kernels.batch_norm``'s
-``train_forward`` / ``train_backward`` (and its inference pair) with the scalars, scratch and
-gamma/beta stand-ins ``CpuOps`` gives them.
+and its workspace. Inference only (``predict_stack``): the elementwise activation code
+applied after that (-1: none) and its workspace; the offset in ``aux`` of a Rescaling's
+scale and offset vectors on the unit's input (-1: none) and its workspace; a
+LayerNormalization on the unit's output in place of a BatchNormalization (-1: none, 0, 1:
+``rms_scaling``), the offsets of its gamma and beta (-1: none), its workspace. ``fparams[l]``:
+activation parameter, dropout scale, BatchNormalization epsilon, momentum and 1 - momentum,
+the parameter of the activation after the unit. The BatchNormalization steps call
+``kernels.batch_norm``'s ``train_forward`` / ``train_backward`` (and its inference pair) with
+the scalars, scratch and gamma/beta stand-ins ``CpuOps`` gives them.
 ``dkeys[l]``: splitmix64 of the dropout layer's seed (the counter is mixed in per step).
 """
 
@@ -36,9 +41,10 @@ from numba import njit
 from fastff._native import gemm_into_nb
 from fastff.backend.kernels import NJIT, NJIT_INLINE
 from fastff.backend.kernels import batch_norm as K_bn
+from fastff.backend.kernels import normalization as K_ln
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
-from fastff.backend.kernels.activations import act_backward_bias
+from fastff.backend.kernels.activations import act_backward_bias, act_forward_range
 from fastff.backend.kernels.dropout import mask_range
 from fastff.backend.kernels.reductions import bias_grad, sum_f64
 from fastff.backend.kernels.regression import mse
@@ -47,9 +53,11 @@ from fastff.backend.kernels.shuffle import seeded_permutation
 # meta columns
 N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
 BN_G, BN_B, BN_MM, BN_MV, BN_WS = range(8, 13)
-N_META = 13
+POST, POST_WS, PRE, PRE_WS = range(13, 17)
+LN, LN_G, LN_B, LN_WS = range(17, 21)
+N_META = 21
 # fparams columns
-F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M = range(5)
+F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M, F_POST = range(6)
 # loss kinds
 SPARSE_XENT, XENT, SIGMOID_BCE, MSE = 0, 1, 2, 3
 
@@ -69,6 +77,15 @@ def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
         if row[BN_MM] >= 0:
             row[BN_WS] = off
             off += 2 * batch * int(row[N_OUT]) + 8 * int(row[N_OUT])
+        if meta.shape[1] > POST and row[POST] >= 0:
+            row[POST_WS] = off
+            off += batch * int(row[N_OUT])
+        if meta.shape[1] > PRE and row[PRE] >= 0:
+            row[PRE_WS] = off
+            off += batch * int(row[N_IN])
+        if meta.shape[1] > LN and row[LN] >= 0:
+            row[LN_WS] = off
+            off += batch * int(row[N_OUT]) + 2 * batch
     return meta, off
 
 
@@ -331,11 +348,47 @@ def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
 
 
 @njit(**NJIT)
-def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn):
-    """Inference forward of ``x`` (rows = x.shape[0]) into ``out``; a last-layer softmax (not
+def _ln_forward(h, params, meta, fparams, ws, k, b):
+    """LayerNormalization of unit ``k``'s output ``h`` (``CpuOps.layer_norm``: its row kernel
+    with the ones / zeros stand-ins for an absent gamma / beta)."""
+    t = params.dtype.type
+    no = meta[k, N_OUT]
+    o = meta[k, LN_WS]
+    z = _view(ws, o, b, no)
+    mean = ws[o + b * no:o + b * no + b]
+    inv = ws[o + b * no + b:o + b * no + 2 * b]
+    g = meta[k, LN_G]
+    gamma = params[g:g + no] if g >= 0 else np.ones(no, params.dtype)
+    be = meta[k, LN_B]
+    beta = params[be:be + no] if be >= 0 else np.zeros(no, params.dtype)
+    K_ln.layer_norm_range(h, gamma, beta, t(fparams[k, F_EPS]), meta[k, LN] == 1, z, mean, inv,
+                          0, b)
+    return z
+
+
+@njit(**NJIT)
+def _rescale(a, aux, o, y):
+    """``y = a * scale + offset`` per column (``Rescaling``: the product, then the sum)."""
+    n = a.shape[1]
+    s = aux[o:o + n]
+    f = aux[o + n:o + 2 * n]
+    for i in range(a.shape[0]):
+        for j in range(n):
+            y[i, j] = a[i, j] * s[j] + f[j]
+    return y
+
+
+@njit(**NJIT)
+def predict_stack(params, meta, fparams, ws, softmax_last, bn, post, aux, ln, x, out):
+    """Inference forward of ``x`` (rows = x.shape[0]) into ``out`` (the per-call arguments
+    last: the caller keeps the others as one tuple); a last-layer softmax (not
     a C epilogue) runs as the row kernel CpuOps uses. Returns the C error code, -1 for a
-    non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``:
-    None when no unit has a BatchNormalization."""
+    non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``,
+    ``post``: None when no unit has a BatchNormalization / an activation after it; ``aux``:
+    the Rescalings' vectors, None when there is none; ``ln``: None when no unit has a
+    LayerNormalization. Each step is the kernel the layer's general forward runs
+    (``CpuOps.batch_norm``, ``CpuOps.layer_norm``, ``CpuOps.activation``, ``Rescaling``'s
+    ``x * scale + offset``), so the bits are the general path's."""
     b = x.shape[0]
     inf = np.inf
     bad = 0
@@ -349,19 +402,37 @@ def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn):
                     return -1
     n_layers = meta.shape[0]
     a = x
+    t = params.dtype.type
     for k in range(n_layers):
+        ni = meta[k, N_IN]
         no = meta[k, N_OUT]
-        w = _view(params, meta[k, W_OFF], meta[k, N_IN], no)
-        bias = params[meta[k, B_OFF]:meta[k, B_OFF] + no]
+        if aux is not None:
+            if meta[k, PRE] >= 0:
+                a = _rescale(a, aux, meta[k, PRE], _view(ws, meta[k, PRE_WS], b, ni))
+        w = _view(params, meta[k, W_OFF], ni, no)
         h = out if (k == n_layers - 1 and not softmax_last) else _view(ws, meta[k, WS], b, no)
-        rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, bias, meta[k, C_ID], fparams[k, 0],
-                          True)
+        bo = meta[k, B_OFF]
+        if bo >= 0:
+            rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, params[bo:bo + no],
+                              meta[k, C_ID], fparams[k, 0], True)
+        else:  # a Dense without a bias
+            rc = gemm_into_nb(a, w, h, False, False, 1.0, 0.0, None, meta[k, C_ID],
+                              fparams[k, 0], True)
         if rc != 0:
             return rc
         a = h
         if bn is not None:
             if meta[k, BN_MM] >= 0:
                 a = _bn_forward(h, params, meta, fparams, ws, k, b, False)
+        if ln is not None:
+            if meta[k, LN] >= 0:
+                a = _ln_forward(h, params, meta, fparams, ws, k, b)
+        if post is not None:
+            if meta[k, POST] >= 0:
+                y = _view(ws, meta[k, POST_WS], b, no)
+                act_forward_range(a.reshape(-1), y.reshape(-1), meta[k, POST],
+                                  t(fparams[k, F_POST]), 0, b * no)
+                a = y
     if softmax_last:
         K_sm.softmax_rows(a, out)
     return 0
