@@ -166,20 +166,36 @@ def _tower(feat: Featurizer, inputs: list, hidden: int, dropout: float,
     return Dense(len(feat.tags), activation="softmax", name=f"tags{tag}")(h)
 
 
-def _compile(model: fastff.Model, learning_rate: Any) -> fastff.Model:
-    model.compile(optimizer=fastff.optimizers.Adam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+def _compile(model: fastff.Model, learning_rate: Any,
+             label_smoothing: float = 0.0) -> fastff.Model:
+    # Keras's sparse cross-entropy has no label smoothing: smoothed, the targets are one-hot
+    loss: Any = "sparse_categorical_crossentropy"
+    if label_smoothing:
+        loss = fastff.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    model.compile(optimizer=fastff.optimizers.Adam(learning_rate=learning_rate), loss=loss,
+                  metrics=["accuracy"])
     return model
 
 
+def targets(feat: Featurizer, labels: np.ndarray, label_smoothing: float = 0.0) -> np.ndarray:
+    """What ``fit``/``evaluate`` take for tag ids ``labels``: the ids, or one-hot rows where
+    the loss smooths labels (``CategoricalCrossentropy``)."""
+    if not label_smoothing:
+        return labels
+    return np.eye(len(feat.tags), dtype=np.float32)[labels]
+
+
 def build_model(feat: Featurizer, hidden: int = 256, learning_rate: Any = 1e-3,
-                dropout: float = 0.3, word_vectors: np.ndarray | None = None) -> fastff.Model:
+                dropout: float = 0.3, word_vectors: np.ndarray | None = None,
+                label_smoothing: float = 0.0) -> fastff.Model:
     """Functional tagger: one ``WindowEmbedding`` per feature group, ``Concatenate``,
     dropout, a ReLU layer, dropout, softmax. ``word_vectors``: the word table's initial
-    values (``initializers.Constant``), e.g. GloVe rows."""
+    values (``initializers.Constant``), e.g. GloVe rows; ``label_smoothing``: of the
+    cross-entropy (then the targets are one-hot, see ``targets``)."""
     inputs = _inputs(feat)
     out = _tower(feat, inputs, hidden, dropout, word_vectors)
-    return _compile(fastff.Model(inputs, out, name="pos_tagger"), learning_rate)
+    return _compile(fastff.Model(inputs, out, name="pos_tagger"), learning_rate,
+                    label_smoothing)
 
 
 def ensemble_model(feat: Featurizer, members: list, hidden: int = 256,
@@ -230,13 +246,15 @@ def run(data: str | None, epochs: int = 12, seed: int = 0, verbose: int = 1, out
         max_train: int | None = None, batch_size: int = 64, learning_rate: float = 1e-3,
         treebank: str | None = None, patience: int = 3, window: int = WINDOW,
         groups: tuple[str, ...] = GROUPS, hidden: int = 256, dropout: float = 0.3,
-        glove: bool | None = None, decay: float = 0.7, ensemble: int = 1) -> dict:
+        glove: bool | None = None, decay: float = 0.7, ensemble: int = 1,
+        label_smoothing: float = 0.0) -> dict:
     """Train (best dev epoch of at most ``epochs``), score dev and test, time tagging, save and
     reload; ``treebank``: a UD treebank folder instead of EWT from the data directory.
 
     ``glove``: start the word table from the (English) GloVe vectors of the data directory,
     their words added to the vocabulary (default: on for EWT, off for ``treebank``);
     ``decay``: the learning rate is multiplied by it after every epoch (ExponentialDecay);
+    ``label_smoothing``: of the training cross-entropy;
     ``ensemble``: train that many taggers (seeds ``seed``, ``seed + 1``, ...), each on its best
     dev epoch, and tag with the average of their probabilities (one saved model)."""
     if treebank is not None:
@@ -253,6 +271,7 @@ def run(data: str | None, epochs: int = 12, seed: int = 0, verbose: int = 1, out
     feat = Featurizer(train, groups, extra_words=words, window=window)
     x = {k: feat.inputs(s) for k, s in (("train", train), ("dev", dev), ("test", test))}
     y = {k: feat.labels(s) for k, s in (("train", train), ("dev", dev), ("test", test))}
+    t = {k: targets(feat, v, label_smoothing) for k, v in y.items()}
 
     lr: Any = learning_rate
     if decay != 1.0:
@@ -267,23 +286,24 @@ def run(data: str | None, epochs: int = 12, seed: int = 0, verbose: int = 1, out
         if words is not None:
             matrix, _ = embedding_matrix(feat.vocabs["word"], words, vecs, rng=seed + k)
         model = build_model(feat, hidden=hidden, learning_rate=lr, dropout=dropout,
-                            word_vectors=matrix)
+                            word_vectors=matrix, label_smoothing=label_smoothing)
         if verbose and k == 0:
             model.summary()
         stop = fastff.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience,
                                               restore_best_weights=True)
-        hist = model.fit(x["train"], y["train"], batch_size=batch_size, epochs=epochs,
-                         verbose=verbose, validation_data=(x["dev"], y["dev"]),
+        hist = model.fit(x["train"], t["train"], batch_size=batch_size, epochs=epochs,
+                         verbose=verbose, validation_data=(x["dev"], t["dev"]),
                          callbacks=[stop])
         members.append(model)
         curves.append([float(a) for a in hist.history["val_accuracy"]])
     train_s = time.perf_counter() - t0
     n_epochs = sum(len(c) for c in curves)
-    member_acc = [{k: float(m.evaluate(x[k], y[k], batch_size=1024, verbose=0)[1])
+    member_acc = [{k: float(m.evaluate(x[k], t[k], batch_size=1024, verbose=0)[1])
                    for k in ("dev", "test")} for m in members] if ensemble > 1 else []
     model = ensemble_model(feat, members, hidden, dropout) if ensemble > 1 else members[0]
     dev_curve = curves[0]
-    acc = {k: float(model.evaluate(x[k], y[k], batch_size=1024, verbose=0)[1])
+    z = t if ensemble == 1 else y  # the average is compiled with the sparse loss
+    acc = {k: float(model.evaluate(x[k], z[k], batch_size=1024, verbose=0)[1])
            for k in ("dev", "test")}
     speed = tagging_speed(model, feat, test)
 
@@ -328,6 +348,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="learning-rate factor per epoch (1: constant)")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--label-smoothing", type=float, default=0.0,
+                        help="label smoothing of the cross-entropy (0: none)")
     parser.add_argument("--groups", default=",".join(GROUPS),
                         help=f"comma-separated feature groups (of {', '.join(FEATURES)})")
     parser.add_argument("--glove", dest="glove", action="store_true", default=None,
@@ -342,7 +364,8 @@ def main(argv: list[str] | None = None) -> dict:
             batch_size=args.batch_size, learning_rate=args.learning_rate,
             treebank=args.treebank, patience=args.patience, window=args.window,
             groups=tuple(g for g in args.groups.split(",") if g), hidden=args.hidden,
-            dropout=args.dropout, glove=args.glove, decay=args.decay, ensemble=args.ensemble)
+            dropout=args.dropout, glove=args.glove, decay=args.decay, ensemble=args.ensemble,
+            label_smoothing=args.label_smoothing)
     print(f"train: {r['train_seconds']:.2f} s for {r['epochs']} epochs "
           f"({r['seconds_per_epoch']:.1f} s/epoch) over {r['train_tokens']} tokens; best dev "
           f"epoch {r['best_epoch']} (seed {r['seed']})")
