@@ -12,6 +12,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fastff
@@ -121,6 +122,27 @@ def test_pos_tagger_any_treebank_and_early_stopping(tmp_path, one_thread):
     assert r["reload_identical"]
     with pytest.raises(FileNotFoundError, match="train"):
         mod.run(None, treebank=str(tmp_path))
+
+
+def test_pos_tagger_label_smoothing_one_hot_targets(tmp_path, one_thread):
+    """--label-smoothing trains on one-hot targets with CategoricalCrossentropy (Keras's sparse
+    cross-entropy has no smoothing); accuracy is still the tag accuracy."""
+    data = _data_dir()
+    tb = _tiny_treebank(data / "ud_english_gum", tmp_path / "UD_Tiny",
+                        {"train": 150, "dev": 40, "test": 40})
+    mod = _example("pos_tagger")
+    feat = mod.Featurizer(mod.load_treebank(tb, "train"))
+    t = mod.targets(feat, np.array([0, 3, 16]), 0.1)
+    assert t.shape == (3, len(feat.tags)) and t.dtype == np.float32
+    assert np.array_equal(t.argmax(axis=1), [0, 3, 16]) and np.all(t.sum(axis=1) == 1)
+    assert mod.targets(feat, np.array([2]), 0.0).tolist() == [2]
+    r = mod.run(None, epochs=2, verbose=0, treebank=str(tb), patience=1, batch_size=128,
+                learning_rate=3e-3, label_smoothing=0.1, out=str(tmp_path / "pos.fastff"))
+    model = fastff.models.load_model(r["model_path"])
+    assert type(model.loss).__name__.endswith("CategoricalCrossentropy")
+    assert model.loss.label_smoothing == 0.1
+    assert r["dev_accuracy"] == pytest.approx(max(r["dev_curve"]), abs=1e-9)
+    assert r["test_accuracy"] > 0.5 and r["reload_identical"], r
 
 
 def test_sentiment_dan_keras_style_agrees_and_real_coverage(tmp_path, one_thread):
