@@ -86,12 +86,14 @@ class _Graph(Composite):
             return index[id(t)]
 
         outs = output if isinstance(output, list) else [output]
-        for o in outs:
-            if not isinstance(o, SymbolicTensor):
-                raise TypeError("Model: outputs must be the result of calling layers on Inputs")
+        for o in outs:  # an Input may be an output itself (passed through, as in Keras)
+            if not isinstance(o, (SymbolicTensor, Input)):
+                raise TypeError("Model: outputs must be Inputs or the result of calling "
+                                "layers on Inputs")
         self.multi = isinstance(output, list)
         self.out_refs = [visit(o) for o in outs]
-        self.out_shapes = [o.sample_shape for o in outs]
+        self.out_shapes = [tuple(o.input_shape_decl) if isinstance(o, Input) else o.sample_shape
+                           for o in outs]
         self.out_shape = self.out_shapes[0]
         self._mask_flow = any(makes_masks(layer) for layer, _ in self.nodes)
         uses: dict[int, int] = {}
