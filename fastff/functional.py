@@ -568,7 +568,9 @@ class Model(BaseModel):
             first.setdefault(id(la), refs)
         cfg = {"name": self.name, "dtype": self.dtype.name, "trainable": self.trainable,
                "inputs": [serialize_layer(t) for t in self._model_inputs],
-               "layers": [dict(serialize_layer(la), inbound=[names[r] for r in first[id(la)]])
+               "layers": [dict(serialize_layer(la), inbound=[names[r] for r in first[id(la)]],
+                               **({"list_input": True} if "multi_input" in la.__dict__
+                                  and la.multi_input else {}))
                           for la in graph.layers],
                "output": names[graph.out_refs[0]]}
         if not graph.simple or self._output_kind is not None:
@@ -589,6 +591,8 @@ class Model(BaseModel):
         for lc in cfg["layers"]:
             layer = saving.deserialize_layer_or_model(
                 {"class_name": lc["class_name"], "config": lc["config"]}, custom_objects)
+            if lc.get("list_input") is True:  # a custom layer called on a list
+                layer.multi_input = True
             by_name[layer.name] = layer
             if "nodes" not in cfg:
                 srcs = [tensors[n] for n in lc["inbound"]]

@@ -83,6 +83,21 @@ class Unregistered(Layer):
         return x + self.b
 
 
+@register_keras_serializable(package="fastff_test")
+class Mix(Layer):
+    """A call on a list of two tensors: tanh(a @ w) * b + a[:, :1] (Keras's twin:
+    keras_graphs.py)."""
+
+    def build(self, input_shape):
+        a, b = input_shape
+        self.w = self.add_weight(shape=(a[-1], b[-1]), initializer="random_normal",
+                                 name="w")
+
+    def call(self, inputs):
+        a, b = inputs
+        return ops.tanh(ops.matmul(a, self.w)) * b + a[:, :1]
+
+
 CUSTOM = {"Unregistered": Unregistered}
 
 
@@ -128,8 +143,24 @@ def custom_fn(rng):
         rng.standard_normal((6, 4)).astype("float32")]
 
 
+def custom_list(rng):
+    a, b = L.Input(shape=(4,), name="a"), L.Input(shape=(3,), name="b")
+    mix = Mix(name="mix")
+    h = mix([L.Dense(4, name="d")(a), b])
+    m = fastff.Model([a, b], L.Dense(2, name="out")(mix([a, h])), name="custom_list")
+    return m, [rng.standard_normal((6, 4)).astype("float32"),
+               rng.standard_normal((6, 3)).astype("float32")]
+
+
+def passthrough(rng):
+    a = L.Input(shape=(4,), name="a")
+    return fastff.Model(a, [L.Dense(2, name="d")(a), a], name="passthrough"), [
+        rng.standard_normal((6, 4)).astype("float32")]
+
+
 MODELS = {"shared": shared, "shared_deep": shared_deep, "nested_two_inputs": nested_two_inputs,
-          "custom_seq": custom_seq, "custom_fn": custom_fn}
+          "custom_seq": custom_seq, "custom_fn": custom_fn, "custom_list": custom_list,
+          "passthrough": passthrough}
 
 
 def _x(xs):
@@ -229,7 +260,8 @@ def test_nested_functional_output_counts_from_one(tmp_path):
     assert "layers/functional/layers/dense/vars/0" in _h5_names(tmp_path / "n.keras")
 
 
-@pytest.mark.parametrize("name", ["shared", "nested_two_inputs", "custom_seq"])
+@pytest.mark.parametrize("name", ["shared", "nested_two_inputs", "custom_seq", "custom_list",
+                                  "passthrough"])
 def test_files_written_by_keras(name, tmp_path):
     data = np.load(FIXTURES / f"k_{name}.npz")
     model = load_model(FIXTURES / f"k_{name}.keras", custom_objects=CUSTOM)

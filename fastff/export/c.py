@@ -11,9 +11,9 @@ or encoding's range (or not finite), or a token an IntegerLookup refuses — ``p
 raises there. A functional model's inputs are laid out one after the other in each row, in
 the model's input order (``NET_INPUT_OFFSET_<k>``); a model of several outputs takes one
 pointer per output, ``net_predict(x, n_rows, y0, y1, ...)``, each of ``NET_N_OUTPUTS_<k>``
-floats per row, in ``model.outputs`` order. Arithmetic is float32 whatever the model's dtype. Models used as
-layers are inlined, a BatchNormalization right after a linear Dense is folded into its
-weights, and masks reach ``GlobalAveragePooling1D`` as in ``predict``.
+floats per row, in ``model.outputs`` order. Arithmetic is float32 whatever the model's
+dtype. Models used as layers are inlined, a BatchNormalization right after a linear Dense is
+folded into its weights, and masks reach ``GlobalAveragePooling1D`` as in ``predict``.
 """
 
 from __future__ import annotations

@@ -509,6 +509,9 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
             obj = as_layer(inner)
         calls = [_call_args(n, obj, name, path) for n in nodes]
         multi = bool(getattr(obj, "multi_input", False)) or cls in more_layers.MULTI_INPUT
+        if custom.is_custom(obj) and calls[0][1] and type(obj)._is_custom():
+            multi = True  # a custom layer's call takes a list (every call must agree)
+            obj.multi_input = True
         for _, is_list, _ in calls:
             if multi != is_list:
                 raise FormatError(f"{path}: layer {name!r} takes "

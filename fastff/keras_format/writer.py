@@ -178,9 +178,6 @@ def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
     (in call order), a tensor named by ``[layer, call, 0]``."""
     graph = model._graph
     k = len(graph.sources)
-    if any(r < k for r in graph.out_refs):
-        raise NotImplementedError("saving a functional Model whose output is one of its "
-                                  "Inputs as .keras is not supported; use fastff's format")
     shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
     dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
     for layer, refs in graph.nodes:
