@@ -140,11 +140,12 @@ class _Graph(Composite):
     # ---- the inner layers' weights, flags and ops --------------------------------------
     @property
     def layers(self) -> list[Layer]:
-        """Each layer once, in first-call order."""
+        """Each layer once, in first-call order (an inner model's ``OutputPick`` nodes are
+        not layers)."""
         seen: set[int] = set()
         out = []
         for layer, _ in self.nodes:
-            if id(layer) not in seen:
+            if id(layer) not in seen and not getattr(layer, "is_output_pick", False):
                 seen.add(id(layer))
                 out.append(layer)
         return out
@@ -192,8 +193,10 @@ class _Graph(Composite):
         shapes: list[Any] = [tuple(s.input_shape_decl) for s in self.sources]
         for layer, refs in self.nodes:
             multi = getattr(layer, "multi_input", False)
-            shapes.append(tuple(layer.infer_output_shape(
-                [shapes[r] for r in refs] if multi else shapes[refs[0]])))
+            out = layer.infer_output_shape([shapes[r] for r in refs] if multi
+                                           else shapes[refs[0]])
+            # (a list of shapes for a model of several outputs used as a layer)
+            shapes.append(list(out) if isinstance(out, list) else tuple(out))
         return shapes[len(self.sources):]
 
     # ---- running ------------------------------------------------------------------------
@@ -542,11 +545,13 @@ class Model(BaseModel):
                 for t in self._model_inputs]
         seen: set[int] = set()
         for (layer, _), shape in zip(self._graph.nodes, self._graph.node_shapes()):
-            if id(layer) in seen:  # a shared layer: one row, as Keras
-                continue
+            if id(layer) in seen or getattr(layer, "is_output_pick", False):
+                continue  # a shared layer: one row, as Keras; an inner model's output pick
             seen.add(id(layer))
             kind = getattr(layer, "type_name", type(layer).__name__)
-            rows.append((layer.name, kind, _shape(shape), f"{layer.count_params():,}"))
+            text = ("[" + ", ".join(_shape(s) for s in shape) + "]"
+                    if isinstance(shape, list) else _shape(shape))
+            rows.append((layer.name, kind, text, f"{layer.count_params():,}"))
         return rows
 
     def _tensor_names(self) -> list[str]:
@@ -554,7 +559,10 @@ class Model(BaseModel):
         for the k-th further call of a shared layer)."""
         names = [t.name for t in self._model_inputs]
         calls: dict[int, int] = {}
-        for la, _ in self._graph.nodes:
+        for la, refs in self._graph.nodes:
+            if getattr(la, "is_output_pick", False):  # output k of a call: "inner[k]"
+                names.append(f"{names[refs[0]]}[{la.index}]")
+                continue
             k = calls.get(id(la), 0)
             calls[id(la)] = k + 1
             names.append(la.name if k == 0 else f"{la.name}:{k}")
@@ -574,7 +582,8 @@ class Model(BaseModel):
                           for la in graph.layers],
                "output": names[graph.out_refs[0]]}
         if not graph.simple or self._output_kind is not None:
-            cfg["nodes"] = [[la.name, [names[r] for r in refs]] for la, refs in graph.nodes]
+            cfg["nodes"] = [[la.name, [names[r] for r in refs]] for la, refs in graph.nodes
+                            if not getattr(la, "is_output_pick", False)]
             cfg["outputs"] = [names[r] for r in graph.out_refs]
             cfg["output_keys"] = self._output_names if self._output_kind == "dict" else None
         return cfg
@@ -607,7 +616,14 @@ class Model(BaseModel):
                 j = calls.get(lname, 0)
                 calls[lname] = j + 1
                 multi = getattr(layer, "multi_input", False)
-                tensors[lname if j == 0 else f"{lname}:{j}"] = layer(srcs if multi else srcs[0])
+                tname = lname if j == 0 else f"{lname}:{j}"
+                out = layer(srcs if multi else srcs[0])
+                if isinstance(out, dict):  # a model of several outputs: "inner[k]" each
+                    out = [out[key] for key in sorted(out)]
+                if isinstance(out, list):
+                    tensors.update((f"{tname}[{i}]", t) for i, t in enumerate(out))
+                else:
+                    tensors[tname] = out
             outs = [tensors[n] for n in cfg["outputs"]]
             keys = cfg.get("output_keys")
             outputs = dict(zip(keys, outs)) if keys else (outs if len(outs) > 1 else outs[0])

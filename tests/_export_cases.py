@@ -197,3 +197,22 @@ def multi_output_case(kind: str) -> tuple[fastff.Model, dict[str, np.ndarray]]:
     feeds = {"feat": rng.standard_normal((9, 4)).astype(np.float32),
              "aux": rng.standard_normal((9, 2)).astype(np.float32)}
     return model, feeds
+
+
+def nested_outputs_case() -> tuple[fastff.Model, np.ndarray]:
+    """Nested functional models of several outputs (a list, called twice, and a dict):
+    their outputs read by a layer and given out as the outer model's."""
+    fastff.utils.set_random_seed(13)
+    i = Input(shape=(4,), name="i")
+    h = Dense(3, activation="tanh", name="h")(i)
+    inner = fastff.Model(i, [Dense(2, name="p")(h), h], name="inner")
+    di = Input(shape=(4,), name="di")
+    dh = Dense(3, name="dh")(di)
+    dinner = fastff.Model(di, {"z": Dense(2, name="dp")(dh), "a": dh}, name="dinner")
+    x = Input(shape=(4,), name="x")
+    p1, h1 = inner(x)
+    _, h2 = inner(Dense(4, name="pre")(x))
+    d = dinner(x)
+    out = Dense(2, name="head")(Concatenate(name="cat")([p1, h2, d["a"], d["z"]]))
+    model = fastff.Model(x, [out, h1, d["z"]], name="outer")
+    return model, np.random.default_rng(13).standard_normal((6, 4)).astype(np.float32)

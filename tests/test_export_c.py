@@ -19,6 +19,7 @@ from _export_cases import (
     masking_case,
     multi_output_case,
     nested_case,
+    nested_outputs_case,
     shared_case,
 )
 
@@ -445,3 +446,14 @@ def test_integer_lookup(tmp_path):
     words = fastff.Sequential([StringLookup(vocabulary=["a"], input_shape=(2,), name="w")])
     with pytest.raises(ValueError, match="'w' \\(StringLookup\\) has no C form"):
         export_c(words, tmp_path / "words.c")
+
+
+def test_nested_models_of_several_outputs(tmp_path):
+    model, x = nested_outputs_case()
+    predict, header, _, _ = _compile_outputs(model, tmp_path, "nest")
+    assert "/* y1: 'inner' */" in header and "/* y2: 'dinner' */" in header
+    for n in (1, 6):
+        rc, got = predict(x[:n])
+        assert rc == 0
+        for g, w in zip(got, model.predict(x[:n], verbose=0), strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)

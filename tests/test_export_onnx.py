@@ -17,6 +17,7 @@ from _export_cases import (  # noqa: E402
     masking_case,
     multi_output_case,
     nested_case,
+    nested_outputs_case,
     shared_case,
 )
 
@@ -518,3 +519,14 @@ def test_output_is_the_input(tmp_path):
     np.testing.assert_array_equal(model.predict(x, verbose=0), x)
     export_onnx(model, tmp_path / "id.onnx")
     _close(model, tmp_path / "id.onnx", x)
+
+
+def test_nested_models_of_several_outputs(tmp_path):
+    model, x = nested_outputs_case()
+    proto = export_onnx(model, tmp_path / "n.onnx")
+    assert [o.name for o in proto.graph.output] == ["head", "inner", "dinner"]
+    sess = _session(tmp_path / "n.onnx")
+    for n in (1, 6):
+        for g, w in zip(sess.run(None, {"x": x[:n]}), model.predict(x[:n], verbose=0),
+                        strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)

@@ -231,11 +231,7 @@ def _output_mask(layer: Any, x: Any, mask: Any, masker: Any) -> Any:
 
 def walk(model: Any, inputs: list[Any], step: Callable[..., Any], who: str,
          masker: Any = None) -> Any:
-    """The value of a model of one output (see ``walk_outputs``); a model of several
-    outputs raises ``NotImplementedError`` (a model used as a layer has one output)."""
-    if getattr(getattr(model, "_graph", None), "multi", False):
-        raise NotImplementedError(f"{who}: a model of several outputs used as a layer is not "
-                                  "supported")
+    """The value of a model's (first) output (see ``walk_outputs``)."""
     return walk_outputs(model, inputs, step, who, masker)[0]
 
 
@@ -252,7 +248,9 @@ def walk_outputs(model: Any, inputs: list[Any], step: Callable[..., Any], who: s
     (``ids(embedding, x)``, ``values(masking, x)``, ``both(merge, masks)``: per-sample
     masks in the exporter's terms). A shared layer (called on several tensors) is one step
     per call (its weights written with each). The outputs come in ``model.outputs`` order;
-    one may be a model input itself, or the same value as another.
+    one may be a model input itself, or the same value as another. A model of several
+    outputs used as a layer gives the list of its values, which its ``OutputPick`` nodes
+    index.
     """
     graph = getattr(model, "_graph", None)
     if graph is None:
@@ -281,7 +279,10 @@ def _run(nodes: list[tuple[Any, list[int]]], n_sources: int, outs: list[int],
         elif j in plan:
             y = step(FoldedDense(layer, nodes[plan[j]][0]), x)
         elif isinstance(layer, NestedModel):  # its own masks start afresh, as in forward
-            y = walk(layer.model, x if multi else [x], step, who, masker)
+            ys = walk_outputs(layer.model, x if multi else [x], step, who, masker)
+            y = ys if layer.n_outputs > 1 else ys[0]
+        elif getattr(layer, "is_output_pick", False):  # output k of a model's call
+            y = x[layer.index]
         elif m is not None and getattr(layer, "mask_consumer", False):
             y = step(layer, x, mask=m())
         else:

@@ -63,6 +63,11 @@ def call_symbolic(layer: Any, x: Any) -> SymbolicTensor:
     if multi != (isinstance(x, (list, tuple))):
         raise ValueError(f"layer {layer.name!r} takes {'a list of' if multi else 'one'} input(s)")
     out = layer.infer_output_shape(shapes if multi else shapes[0])
+    if getattr(layer, "n_outputs", 1) > 1:  # a model of several outputs used as a layer
+        node = SymbolicTensor(layer, inputs, ())
+        node.out_shapes = [tuple(s) for s in out]
+        record_call(layer, x, node)
+        return layer.split_outputs(node)
     return record_call(layer, x, SymbolicTensor(layer, inputs, tuple(out)))
 
 
