@@ -86,12 +86,14 @@ class _Graph(Composite):
             return index[id(t)]
 
         outs = output if isinstance(output, list) else [output]
-        for o in outs:
-            if not isinstance(o, SymbolicTensor):
-                raise TypeError("Model: outputs must be the result of calling layers on Inputs")
+        for o in outs:  # an Input may be an output itself (passed through, as in Keras)
+            if not isinstance(o, (SymbolicTensor, Input)):
+                raise TypeError("Model: outputs must be Inputs or the result of calling "
+                                "layers on Inputs")
         self.multi = isinstance(output, list)
         self.out_refs = [visit(o) for o in outs]
-        self.out_shapes = [o.sample_shape for o in outs]
+        self.out_shapes = [tuple(o.input_shape_decl) if isinstance(o, Input) else o.sample_shape
+                           for o in outs]
         self.out_shape = self.out_shapes[0]
         self._mask_flow = any(makes_masks(layer) for layer, _ in self.nodes)
         uses: dict[int, int] = {}
@@ -138,11 +140,12 @@ class _Graph(Composite):
     # ---- the inner layers' weights, flags and ops --------------------------------------
     @property
     def layers(self) -> list[Layer]:
-        """Each layer once, in first-call order."""
+        """Each layer once, in first-call order (an inner model's ``OutputPick`` nodes are
+        not layers)."""
         seen: set[int] = set()
         out = []
         for layer, _ in self.nodes:
-            if id(layer) not in seen:
+            if id(layer) not in seen and not getattr(layer, "is_output_pick", False):
                 seen.add(id(layer))
                 out.append(layer)
         return out
@@ -190,8 +193,10 @@ class _Graph(Composite):
         shapes: list[Any] = [tuple(s.input_shape_decl) for s in self.sources]
         for layer, refs in self.nodes:
             multi = getattr(layer, "multi_input", False)
-            shapes.append(tuple(layer.infer_output_shape(
-                [shapes[r] for r in refs] if multi else shapes[refs[0]])))
+            out = layer.infer_output_shape([shapes[r] for r in refs] if multi
+                                           else shapes[refs[0]])
+            # (a list of shapes for a model of several outputs used as a layer)
+            shapes.append(list(out) if isinstance(out, list) else tuple(out))
         return shapes[len(self.sources):]
 
     # ---- running ------------------------------------------------------------------------
@@ -540,11 +545,13 @@ class Model(BaseModel):
                 for t in self._model_inputs]
         seen: set[int] = set()
         for (layer, _), shape in zip(self._graph.nodes, self._graph.node_shapes()):
-            if id(layer) in seen:  # a shared layer: one row, as Keras
-                continue
+            if id(layer) in seen or getattr(layer, "is_output_pick", False):
+                continue  # a shared layer: one row, as Keras; an inner model's output pick
             seen.add(id(layer))
             kind = getattr(layer, "type_name", type(layer).__name__)
-            rows.append((layer.name, kind, _shape(shape), f"{layer.count_params():,}"))
+            text = ("[" + ", ".join(_shape(s) for s in shape) + "]"
+                    if isinstance(shape, list) else _shape(shape))
+            rows.append((layer.name, kind, text, f"{layer.count_params():,}"))
         return rows
 
     def _tensor_names(self) -> list[str]:
@@ -552,7 +559,10 @@ class Model(BaseModel):
         for the k-th further call of a shared layer)."""
         names = [t.name for t in self._model_inputs]
         calls: dict[int, int] = {}
-        for la, _ in self._graph.nodes:
+        for la, refs in self._graph.nodes:
+            if getattr(la, "is_output_pick", False):  # output k of a call: "inner[k]"
+                names.append(f"{names[refs[0]]}[{la.index}]")
+                continue
             k = calls.get(id(la), 0)
             calls[id(la)] = k + 1
             names.append(la.name if k == 0 else f"{la.name}:{k}")
@@ -566,11 +576,14 @@ class Model(BaseModel):
             first.setdefault(id(la), refs)
         cfg = {"name": self.name, "dtype": self.dtype.name, "trainable": self.trainable,
                "inputs": [serialize_layer(t) for t in self._model_inputs],
-               "layers": [dict(serialize_layer(la), inbound=[names[r] for r in first[id(la)]])
+               "layers": [dict(serialize_layer(la), inbound=[names[r] for r in first[id(la)]],
+                               **({"list_input": True} if "multi_input" in la.__dict__
+                                  and la.multi_input else {}))
                           for la in graph.layers],
                "output": names[graph.out_refs[0]]}
         if not graph.simple or self._output_kind is not None:
-            cfg["nodes"] = [[la.name, [names[r] for r in refs]] for la, refs in graph.nodes]
+            cfg["nodes"] = [[la.name, [names[r] for r in refs]] for la, refs in graph.nodes
+                            if not getattr(la, "is_output_pick", False)]
             cfg["outputs"] = [names[r] for r in graph.out_refs]
             cfg["output_keys"] = self._output_names if self._output_kind == "dict" else None
         return cfg
@@ -587,6 +600,8 @@ class Model(BaseModel):
         for lc in cfg["layers"]:
             layer = saving.deserialize_layer_or_model(
                 {"class_name": lc["class_name"], "config": lc["config"]}, custom_objects)
+            if lc.get("list_input") is True:  # a custom layer called on a list
+                layer.multi_input = True
             by_name[layer.name] = layer
             if "nodes" not in cfg:
                 srcs = [tensors[n] for n in lc["inbound"]]
@@ -601,7 +616,14 @@ class Model(BaseModel):
                 j = calls.get(lname, 0)
                 calls[lname] = j + 1
                 multi = getattr(layer, "multi_input", False)
-                tensors[lname if j == 0 else f"{lname}:{j}"] = layer(srcs if multi else srcs[0])
+                tname = lname if j == 0 else f"{lname}:{j}"
+                out = layer(srcs if multi else srcs[0])
+                if isinstance(out, dict):  # a model of several outputs: "inner[k]" each
+                    out = [out[key] for key in sorted(out)]
+                if isinstance(out, list):
+                    tensors.update((f"{tname}[{i}]", t) for i, t in enumerate(out))
+                else:
+                    tensors[tname] = out
             outs = [tensors[n] for n in cfg["outputs"]]
             keys = cfg.get("output_keys")
             outputs = dict(zip(keys, outs)) if keys else (outs if len(outs) > 1 else outs[0])

@@ -154,6 +154,10 @@ class Sequential:
         if layer is self:
             raise ValueError(f"Sequential.add: model {self.name!r} cannot contain itself")
         layer = as_layer(layer)
+        if getattr(layer, "n_outputs", 1) > 1:
+            raise ValueError(f"Sequential.add: model {layer.name!r} has several outputs; all "
+                             "layers in a Sequential model should have a single output tensor "
+                             "(use the functional API for several outputs), as in Keras")
         if isinstance(layer, Input):
             if self._layers:
                 raise ValueError("Sequential.add: an Input must come before the other layers")

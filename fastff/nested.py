@@ -19,16 +19,72 @@ from fastff.layers import Layer, Workspace
 from fastff.layers.composite import Composite
 from fastff.layers.masking import forward_chain
 
-__all__ = ["NestedModel", "as_layer"]
+__all__ = ["NestedModel", "OutputPick", "as_layer"]
+
+
+class _Parts:
+    """The gradients reaching a node of several outputs: one per output (None where none
+    came); ``+`` adds them output by output, as the graph sums a value's gradients."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+
+    def __add__(self, other: Any) -> _Parts:
+        if not isinstance(other, _Parts):
+            return NotImplemented
+        return _Parts([b if a is None else a if b is None else a + b
+                       for a, b in zip(self.parts, other.parts)])
+
+
+class OutputPick(Layer):
+    """Output ``index`` of one call of a model of several outputs used as a layer: the node
+    that a symbolic ``inner(x)`` hands out per output (Keras's tensor index in
+    ``keras_history``). It holds no weights, is no layer of the model (``model.layers``,
+    ``summary`` and the file formats leave it out) and is named after the inner model, as
+    Keras names such an output."""
+
+    is_output_pick = True
+
+    def __init__(self, source: NestedModel, index: int, n: int) -> None:
+        super().__init__(name=source.name)
+        self.source, self.index, self.n = source, int(index), int(n)
+
+    def build_for(self, input_shape: Any, dtype: Any = None) -> Any:
+        self.dtype = self.source.dtype if dtype is None else dtype
+        self.input_shape = input_shape
+        self.built = True
+        return tuple(input_shape[self.index])
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return tuple(input_shape[self.index])
+
+    def infer_output_shape(self, input_shape: Any) -> Any:
+        return self.compute_output_shape(input_shape)
+
+    def forward(self, x: Any, training: bool = False, ws: Workspace | None = None):
+        k, n = self.index, self.n
+
+        def backprop(dy: Any, need_dx: bool = True) -> Any:
+            if not need_dx:
+                return None
+            parts: list = [None] * n
+            parts[k] = dy
+            return _Parts(parts)
+
+        return x[k], backprop
+
+    def get_config(self) -> dict:
+        raise TypeError("an OutputPick is part of a model's graph, not a layer to save")
 
 
 class NestedModel(Composite):
-    """The node of an inner ``model`` in an outer model (see the module docstring)."""
+    """The node of an inner ``model`` in an outer model (see the module docstring). An inner
+    functional model of several outputs (a list or a dict) gives one value per output; its
+    symbolic call hands out ``OutputPick`` nodes, as a list or a dict like its outputs."""
 
     def __init__(self, model: Any) -> None:
-        if getattr(model, "_output_kind", None) is not None:
-            raise NotImplementedError(f"model {model.name!r} has several outputs: a model "
-                                      "used as a layer must have one output")
         super().__init__(name=model.name)
         object.__setattr__(self, "model", model)
         inputs = getattr(model, "_model_inputs", None)  # a functional model's Inputs
@@ -36,6 +92,24 @@ class NestedModel(Composite):
         self.multi_input = inputs is not None and len(inputs) > 1
         if self._inner_graph is not None:
             self._inner_graph.inputs_need_grad = True  # it may sit after other layers now
+
+    @property
+    def n_outputs(self) -> int:
+        """How many outputs the inner model has (1 unless a functional one has several)."""
+        graph = self.__dict__.get("_inner_graph")
+        return len(graph.out_refs) if graph is not None and graph.multi else 1
+
+    def split_outputs(self, node: Any) -> Any:
+        """The symbolic outputs of one call (``node``: the call's own tensor), one
+        ``OutputPick`` each, as a list or a dict (keys sorted) like the inner model's."""
+        from fastff.layers.symbolic import SymbolicTensor
+
+        n = self.n_outputs
+        picks = [SymbolicTensor(OutputPick(self, k, n), [node], tuple(shape))
+                 for k, shape in enumerate(node.out_shapes)]
+        if self.model._output_kind == "dict":
+            return dict(zip(self.model._output_names, picks))
+        return picks
 
     @property
     def _declared_input_shape(self) -> tuple | None:  # type: ignore[override]
@@ -100,7 +174,7 @@ class NestedModel(Composite):
             self.dtype = inner.dtype
             self.input_shape = input_shape
             self.built = True
-            return tuple(self._inner_graph.out_shape)
+            return self.compute_output_shape(input_shape)
         self.dtype = inner.dtype if dtype is None else dtype
         for la in self.inner_layers:
             if la.dtype is not None and dtype is not None and la.dtype != dtype \
@@ -112,7 +186,10 @@ class NestedModel(Composite):
         return shape
 
     def compute_output_shape(self, input_shape: Any) -> Any:
+        """The output's per-sample shape (a list of them for several outputs)."""
         if self._inner_graph is not None:
+            if self.n_outputs > 1:
+                return [tuple(s) for s in self._inner_graph.out_shapes]
             return tuple(self._inner_graph.out_shape)
         shape = input_shape
         for la in self.inner_layers:
@@ -151,6 +228,8 @@ class NestedModel(Composite):
             if self.trainable else None
 
         def backprop(dy: Any, need_dx: bool = True) -> Any:
+            if isinstance(dy, _Parts):  # several outputs: the inner graph takes the list
+                dy = dy.parts
             stop = 0 if need_dx else first
             if stop is None:
                 return None

@@ -38,9 +38,12 @@ def format_bytes(n: int) -> str:
 
 
 def shape_str(shape: Any) -> str:
-    """``(None, d1, ...)`` of a per-sample shape, ``?`` when it is not known."""
+    """``(None, d1, ...)`` of a per-sample shape, ``?`` when it is not known; a list of
+    them (a layer of several outputs) as ``[(None, ...), ...]``."""
     if shape is None:
         return "?"
+    if isinstance(shape, list):
+        return "[" + ", ".join(shape_str(s) for s in shape) + "]"
     dims = ", ".join("None" if d is None else str(d) for d in (None, *tuple(shape)))
     return f"({dims})"
 

@@ -176,3 +176,43 @@ def shared_case() -> tuple[fastff.Model, dict[str, np.ndarray]]:
     feeds = {"a": rng.standard_normal((5, 4)).astype(np.float32),
              "b": rng.standard_normal((5, 4)).astype(np.float32)}
     return model, feeds
+
+
+def multi_output_case(kind: str) -> tuple[fastff.Model, dict[str, np.ndarray]]:
+    """Two inputs and several outputs: a softmax head, a linear head, a hidden layer read by
+    both heads (a node that is an output and read on), and one input passed through as an
+    output (``kind`` "list"), or the same as a dict (``kind`` "dict": keys sorted unlike
+    the layer order)."""
+    fastff.utils.set_random_seed(11)
+    a, b = Input(shape=(4,), name="feat"), Input(shape=(2,), name="aux")
+    h = Dense(6, activation="tanh", name="hidden")(a)
+    cls = Dense(3, activation="softmax", name="cls")(Concatenate()([h, b]))
+    bn = BatchNormalization()
+    reg = Dense(1, name="reg")(bn(Dense(5)(h)))
+    outputs = ([cls, reg, h, b] if kind == "list"
+               else {"zeta": cls, "alpha": reg, "mid": h})
+    model = fastff.Model([a, b], outputs)
+    rng = np.random.default_rng(11)
+    _set_moments(bn, 5, rng)
+    feeds = {"feat": rng.standard_normal((9, 4)).astype(np.float32),
+             "aux": rng.standard_normal((9, 2)).astype(np.float32)}
+    return model, feeds
+
+
+def nested_outputs_case() -> tuple[fastff.Model, np.ndarray]:
+    """Nested functional models of several outputs (a list, called twice, and a dict):
+    their outputs read by a layer and given out as the outer model's."""
+    fastff.utils.set_random_seed(13)
+    i = Input(shape=(4,), name="i")
+    h = Dense(3, activation="tanh", name="h")(i)
+    inner = fastff.Model(i, [Dense(2, name="p")(h), h], name="inner")
+    di = Input(shape=(4,), name="di")
+    dh = Dense(3, name="dh")(di)
+    dinner = fastff.Model(di, {"z": Dense(2, name="dp")(dh), "a": dh}, name="dinner")
+    x = Input(shape=(4,), name="x")
+    p1, h1 = inner(x)
+    _, h2 = inner(Dense(4, name="pre")(x))
+    d = dinner(x)
+    out = Dense(2, name="head")(Concatenate(name="cat")([p1, h2, d["a"], d["z"]]))
+    model = fastff.Model(x, [out, h1, d["z"]], name="outer")
+    return model, np.random.default_rng(13).standard_normal((6, 4)).astype(np.float32)

@@ -17,7 +17,9 @@ from _export_cases import (
     lookup_case,
     masked_pooling_case,
     masking_case,
+    multi_output_case,
     nested_case,
+    nested_outputs_case,
     shared_case,
 )
 
@@ -308,12 +310,79 @@ def test_shared_layers_one_step_per_call(tmp_path):
     _check(model, tmp_path, np.concatenate([feeds["a"], feeds["b"]], axis=1), feeds=feeds)
 
 
-def test_multi_output_model_refused(tmp_path):
+def _compile_outputs(model, tmp_path, stem="multi"):
+    """Export a model of several outputs; its header's macros; a wrapper of the predict
+    function that takes one pointer per output."""
+    c_path, h_path = export_c(model, tmp_path / f"{stem}.c")
+    lib_path = tmp_path / f"lib{stem}.so"
+    subprocess.run([GCC, *CFLAGS, "-fPIC", "-shared", c_path, "-o", str(lib_path), "-lm"],
+                   check=True, capture_output=True, text=True)
+    header = open(h_path).read()
+    macros = {m: int(v) for m, v in re.findall(r"#define (\w+) (\d+)", header)}
+    up = stem.upper()
+    sizes = [macros[f"{up}_N_OUTPUTS_{k}"] for k in range(macros[f"{up}_N_OUTPUT_ARRAYS"])]
+    fn = getattr(ctypes.CDLL(str(lib_path)), f"{stem}_predict")
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p] * len(sizes)
+
+    def predict(x: np.ndarray) -> tuple[int, list[np.ndarray]]:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        ys = [np.full((len(x), n), np.nan, np.float32) for n in sizes]
+        return fn(x.ctypes.data, len(x), *[y.ctypes.data for y in ys]), ys
+
+    return predict, header, macros, fn
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+def test_several_outputs(tmp_path, kind):
+    """One output pointer per model output (``model.outputs`` order), each with its
+    ``<NAME>_N_OUTPUTS_<k>``; the inputs side by side in x at ``<NAME>_INPUT_OFFSET_<k>``."""
+    model, feeds = multi_output_case(kind)
+    predict, header, macros, fn = _compile_outputs(model, tmp_path)
+    assert "int multi_predict(const float *x, int n_rows, float *y0, float *y1, float *y2" \
+        in header
+    assert "MULTI_N_OUTPUTS " not in header
+    assert (macros["MULTI_N_INPUTS"], macros["MULTI_N_INPUTS_0"], macros["MULTI_N_INPUTS_1"],
+            macros["MULTI_INPUT_OFFSET_0"], macros["MULTI_INPUT_OFFSET_1"]) == (6, 4, 2, 0, 4)
+    names = ["cls", "reg", "hidden", "aux"] if kind == "list" else ["alpha", "mid", "zeta"]
+    for k, name in enumerate(names):
+        assert f"/* y{k}: '{name}' */" in header
+    x = np.concatenate([feeds["feat"], feeds["aux"]], axis=1)
+    for n in (1, 9):
+        rc, got = predict(x[:n])
+        assert rc == 0
+        want = model.predict({k: v[:n] for k, v in feeds.items()}, verbose=0)
+        want = [want[k] for k in names] if kind == "dict" else want
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w.reshape(n, -1), rtol=1e-5, atol=1e-5)
+    y = np.zeros((1, 8), np.float32)
+    null = [y.ctypes.data] * (len(names) - 1) + [None]  # a NULL output with rows: 1
+    assert fn(x.ctypes.data, 1, *null) == 1
+    assert fn(None, 0, *[None] * len(names)) == 0
+
+
+def test_output_is_the_input(tmp_path):
     a = Input(shape=(3,), name="a")
-    h = Dense(4)(a)
-    model = fastff.Model(a, [Dense(2)(h), Dense(1)(h)])
-    with pytest.raises(NotImplementedError, match="several outputs"):
-        export_c(model, tmp_path / "two.c")
+    model = fastff.Model(a, [Dense(2)(a), a])
+    predict, _, _, _ = _compile_outputs(model, tmp_path, "passthru")
+    x = np.random.default_rng(5).standard_normal((10, 3)).astype(np.float32)
+    rc, (y, same) = predict(x)
+    assert rc == 0
+    np.testing.assert_array_equal(same, x)
+    np.testing.assert_allclose(y, model.predict(x, verbose=0)[0], rtol=1e-5, atol=1e-5)
+    _check(fastff.Model(a, a), tmp_path, x)
+
+
+def test_hostile_names_stay_in_comments(tmp_path):
+    """Model and output names reach the header only inside comments, escaped."""
+    a = Input(shape=(2,), name="a")
+    model = fastff.Model(a, {"x*/ int bad; /*": Dense(1)(a), "??/": Dense(1)(a)},
+                         name="m")
+    predict, header, _, _ = _compile_outputs(model, tmp_path, "hostile")
+    assert "int bad" in header and "*/ int bad" not in header and "??" not in header
+    rc, ys = predict(np.ones((2, 2), np.float32))
+    assert rc == 0 and all(np.isfinite(y).all() for y in ys)
 
 
 def test_prelu(tmp_path):
@@ -377,3 +446,14 @@ def test_integer_lookup(tmp_path):
     words = fastff.Sequential([StringLookup(vocabulary=["a"], input_shape=(2,), name="w")])
     with pytest.raises(ValueError, match="'w' \\(StringLookup\\) has no C form"):
         export_c(words, tmp_path / "words.c")
+
+
+def test_nested_models_of_several_outputs(tmp_path):
+    model, x = nested_outputs_case()
+    predict, header, _, _ = _compile_outputs(model, tmp_path, "nest")
+    assert "/* y1: 'inner' */" in header and "/* y2: 'dinner' */" in header
+    for n in (1, 6):
+        rc, got = predict(x[:n])
+        assert rc == 0
+        for g, w in zip(got, model.predict(x[:n], verbose=0), strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)

@@ -15,7 +15,9 @@ from _export_cases import (  # noqa: E402
     lookup_case,
     masked_pooling_case,
     masking_case,
+    multi_output_case,
     nested_case,
+    nested_outputs_case,
     shared_case,
 )
 
@@ -455,3 +457,76 @@ def test_string_lookup(tmp_path):
                                              input_shape=(2,), name="hashed")])
     with pytest.raises(ValueError, match="'hashed' \\(StringLookup\\).*CRC-32"):
         export_onnx(hashed, tmp_path / "h.onnx")
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+def test_several_outputs(tmp_path, kind):
+    """One graph output per model output, in ``model.outputs`` order, named as Keras names
+    them (layer names; dict keys for dict outputs), each with a dynamic batch axis; an input
+    that is an output passes through under its own name."""
+    model, feeds = multi_output_case(kind)
+    path = tmp_path / "multi.onnx"
+    proto = model.export(path, verbose=False)
+    onnx.checker.check_model(str(path), full_check=True)
+    names = ["cls", "reg", "hidden", "aux"] if kind == "list" else ["alpha", "mid", "zeta"]
+    assert [o.name for o in proto.graph.output] == names
+    assert [i.name for i in proto.graph.input] == ["feat", "aux"]
+    for o in proto.graph.output:
+        assert o.type.tensor_type.shape.dim[0].dim_param == "batch"
+    sess = _session(path)
+    for n in (1, 9):
+        got = sess.run(None, {k: v[:n] for k, v in feeds.items()})
+        want = model.predict({k: v[:n] for k, v in feeds.items()}, verbose=0)
+        want = [want[k] for k in names] if kind == "dict" else want
+        assert len(got) == len(want) == len(names)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype == np.float32 and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_several_outputs_names_and_repeats(tmp_path):
+    a = Input(shape=(3,), name="a")
+    d = Dense(2, name="head")
+    h = Dense(4)(a)
+    h = Dense(4, name="mid")(a)
+    # a shared head and a repeated output: repeats are numbered, as the per-output names
+    model = fastff.Model(a, [d(h), d(Dense(4)(a)), h, h])
+    proto = export_onnx(model, tmp_path / "m.onnx")
+    assert [o.name for o in proto.graph.output] == ["head", "head_1", "mid", "mid_1"]
+    proto = export_onnx(model, tmp_path / "n.onnx", output_names=["p", "q", "r", "s"])
+    assert [o.name for o in proto.graph.output] == ["p", "q", "r", "s"]
+    x = np.random.default_rng(3).standard_normal((4, 3)).astype(np.float32)
+    got = _session(tmp_path / "n.onnx").run(None, {"a": x})
+    for g, w in zip(got, model.predict(x, verbose=0)):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="output_names"):
+        export_onnx(model, tmp_path / "bad.onnx", output_name="y")
+    with pytest.raises(ValueError, match="4 non-empty"):
+        export_onnx(model, tmp_path / "bad.onnx", output_names=["p", "q"])
+    with pytest.raises(ValueError, match="must differ"):
+        export_onnx(model, tmp_path / "bad.onnx", output_names=["p", "p", "r", "s"])
+    with pytest.raises(ValueError, match="another input"):
+        two = fastff.Model([a, Input(shape=(2,), name="b")], [h, Dense(1)(h)])
+        export_onnx(two, tmp_path / "bad.onnx", output_names=["b", "c"])
+    with pytest.raises(TypeError, match="not both"):
+        export_onnx(model, tmp_path / "bad.onnx", output_name="y", output_names=list("pqrs"))
+
+
+def test_output_is_the_input(tmp_path):
+    a = Input(shape=(3,), name="a")
+    model = fastff.Model(a, a)
+    x = np.random.default_rng(4).standard_normal((2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+    export_onnx(model, tmp_path / "id.onnx")
+    _close(model, tmp_path / "id.onnx", x)
+
+
+def test_nested_models_of_several_outputs(tmp_path):
+    model, x = nested_outputs_case()
+    proto = export_onnx(model, tmp_path / "n.onnx")
+    assert [o.name for o in proto.graph.output] == ["head", "inner", "dinner"]
+    sess = _session(tmp_path / "n.onnx")
+    for n in (1, 6):
+        for g, w in zip(sess.run(None, {"x": x[:n]}), model.predict(x[:n], verbose=0),
+                        strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)

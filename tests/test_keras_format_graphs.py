@@ -83,6 +83,21 @@ class Unregistered(Layer):
         return x + self.b
 
 
+@register_keras_serializable(package="fastff_test")
+class Mix(Layer):
+    """A call on a list of two tensors: tanh(a @ w) * b + a[:, :1] (Keras's twin:
+    keras_graphs.py)."""
+
+    def build(self, input_shape):
+        a, b = input_shape
+        self.w = self.add_weight(shape=(a[-1], b[-1]), initializer="random_normal",
+                                 name="w")
+
+    def call(self, inputs):
+        a, b = inputs
+        return ops.tanh(ops.matmul(a, self.w)) * b + a[:, :1]
+
+
 CUSTOM = {"Unregistered": Unregistered}
 
 
@@ -128,8 +143,43 @@ def custom_fn(rng):
         rng.standard_normal((6, 4)).astype("float32")]
 
 
+def custom_list(rng):
+    a, b = L.Input(shape=(4,), name="a"), L.Input(shape=(3,), name="b")
+    mix = Mix(name="mix")
+    h = mix([L.Dense(4, name="d")(a), b])
+    m = fastff.Model([a, b], L.Dense(2, name="out")(mix([a, h])), name="custom_list")
+    return m, [rng.standard_normal((6, 4)).astype("float32"),
+               rng.standard_normal((6, 3)).astype("float32")]
+
+
+def passthrough(rng):
+    a = L.Input(shape=(4,), name="a")
+    return fastff.Model(a, [L.Dense(2, name="d")(a), a], name="passthrough"), [
+        rng.standard_normal((6, 4)).astype("float32")]
+
+
+def nested_outputs(rng):
+    """Nested functional models of several outputs (a list, and a dict whose sorted keys
+    give Keras's tensor index), called twice / once; their outputs read by a layer and
+    given out as the outer model's."""
+    i = L.Input(shape=(4,), name="i")
+    h = L.Dense(3, activation="tanh", name="h")(i)
+    inner = fastff.Model(i, [L.Dense(2, name="p")(h), h], name="inner")
+    di = L.Input(shape=(4,), name="di")
+    dh = L.Dense(3, name="dh")(di)
+    dinner = fastff.Model(di, {"z": L.Dense(2, name="dp")(dh), "a": dh}, name="dinner")
+    x = L.Input(shape=(4,), name="x")
+    p1, h1 = inner(x)
+    _, h2 = inner(L.Dense(4, name="pre")(x))
+    d = dinner(x)
+    out = L.Dense(2, name="head")(L.Concatenate(name="cat")([p1, h2, d["a"], d["z"]]))
+    m = fastff.Model(x, [out, h1, d["z"]], name="outer")
+    return m, [rng.standard_normal((6, 4)).astype("float32")]
+
+
 MODELS = {"shared": shared, "shared_deep": shared_deep, "nested_two_inputs": nested_two_inputs,
-          "custom_seq": custom_seq, "custom_fn": custom_fn}
+          "custom_seq": custom_seq, "custom_fn": custom_fn, "custom_list": custom_list,
+          "passthrough": passthrough, "nested_outputs": nested_outputs}
 
 
 def _x(xs):
@@ -229,7 +279,8 @@ def test_nested_functional_output_counts_from_one(tmp_path):
     assert "layers/functional/layers/dense/vars/0" in _h5_names(tmp_path / "n.keras")
 
 
-@pytest.mark.parametrize("name", ["shared", "nested_two_inputs", "custom_seq"])
+@pytest.mark.parametrize("name", ["shared", "nested_two_inputs", "custom_seq", "custom_list",
+                                  "passthrough", "nested_outputs"])
 def test_files_written_by_keras(name, tmp_path):
     data = np.load(FIXTURES / f"k_{name}.npz")
     model = load_model(FIXTURES / f"k_{name}.keras", custom_objects=CUSTOM)
@@ -354,8 +405,48 @@ def test_malformed_graphs_are_refused(tmp_path):
     del a, b, c
 
 
+def test_nested_outputs_layout_and_malformed_indices(tmp_path):
+    """A nested model's k-th output is ``[inner, call, k]`` (a dict's in sorted-key order),
+    ``output_layers`` counts its calls from 1; indices that name no output are refused."""
+    model, xs = nested_outputs(np.random.default_rng(0))
+    model.save(tmp_path / "n.keras")
+    doc = _config(tmp_path / "n.keras")
+    cfg = doc["config"]
+    assert [la["name"] for la in cfg["layers"]] == ["x", "pre", "inner", "dinner", "cat",
+                                                    "head"]
+    cat = next(la for la in cfg["layers"] if la["name"] == "cat")
+    assert [t["config"]["keras_history"] for t in cat["inbound_nodes"][0]["args"][0]] == \
+        [["inner", 0, 0], ["inner", 1, 1], ["dinner", 0, 0], ["dinner", 0, 1]]
+    assert cfg["output_layers"] == [["head", 0, 0], ["inner", 1, 1], ["dinner", 1, 1]]
+    dinner = next(la for la in cfg["layers"] if la["name"] == "dinner")
+    assert dinner["config"]["output_layers"] == {"a": ["dh", 0, 0], "z": ["dp", 0, 0]}
+
+    def load(edit):
+        d = json.loads(json.dumps(doc))
+        edit(d["config"])
+        return load_model(_rewrite(tmp_path / "n.keras", tmp_path / "bad.keras", d))
+
+    def hist(c, i):
+        layer = next(la for la in c["layers"] if la["name"] == "cat")
+        return layer["inbound_nodes"][0]["args"][0][i]["config"]
+
+    for edit, match in [
+        (lambda c: hist(c, 1).update(keras_history=["inner", 1, 2]), "do not exist"),
+        (lambda c: hist(c, 1).update(keras_history=["inner", 1, -1]), "keras_history"),
+        (lambda c: hist(c, 1).update(keras_history=["inner", 1, 1 << 40]), "keras_history"),
+        (lambda c: hist(c, 1).update(keras_history=["inner", 1, True]), "keras_history"),
+        (lambda c: hist(c, 0).update(keras_history=["pre", 0, 1]), "do not exist"),
+        (lambda c: c.update(output_layers=[["inner", 1, 5]]), "not a layer"),
+        (lambda c: c.update(output_layers=[["inner", 0, 1]]), "not a layer"),
+        (lambda c: c.update(input_layers=[["x", 0, 1]]), "not a layer|InputLayers"),
+    ]:
+        with pytest.raises(FormatError, match=match):
+            load(edit)
+
+
 def test_mutated_graph_files_load_or_raise_format_error(tmp_path):
-    for i, name in enumerate(("shared_deep", "nested_two_inputs", "custom_fn")):
+    for i, name in enumerate(("shared_deep", "nested_two_inputs", "custom_fn", "custom_list",
+                              "nested_outputs")):
         model, _ = MODELS[name](np.random.default_rng(0))
         model.save(tmp_path / f"{name}.keras")
         assert _fuzz(tmp_path / f"{name}.keras", tmp_path, 31 + i) > 5, name

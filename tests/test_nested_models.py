@@ -175,5 +175,88 @@ def test_nested_model_errors():
         model.add(model)
     a = keras.Input((6,))
     two = keras.Model(a, [L.Dense(1)(a), L.Dense(2)(a)])
-    with pytest.raises(NotImplementedError, match="several outputs"):
+    with pytest.raises(ValueError, match="several outputs.*single output tensor"):
         keras.Sequential([keras.Input((6,)), two])
+
+
+def _two_headed(dtype="float32"):
+    """An outer model reading both outputs of a nested model of two outputs (called twice)
+    and the sorted-key outputs of one with dict outputs."""
+    keras.utils.set_random_seed(5)
+    i = keras.Input((4,), name="i")
+    h = L.Dense(3, activation="tanh", name="h")(i)
+    inner = keras.Model(i, [L.Dense(2, name="p")(h), h], name="inner", dtype=dtype)
+    di = keras.Input((4,), name="di")
+    dh = L.Dense(3, name="dh")(di)
+    dinner = keras.Model(di, {"z": L.Dense(2, name="dp")(dh), "a": dh}, name="dinner",
+                         dtype=dtype)
+    x = keras.Input((4,), name="x")
+    p1, h1 = inner(x)
+    _, h2 = inner(L.Dense(4, name="pre")(x))
+    d = dinner(x)
+    assert sorted(d) == ["a", "z"]
+    out = L.Dense(2, name="head")(L.Concatenate(name="cat")([p1, h2, d["a"], d["z"]]))
+    return keras.Model(x, [out, h1, d["z"]], name="outer", dtype=dtype), inner, dinner
+
+
+def test_nested_model_of_several_outputs():
+    """``inner(x)`` on a tensor gives one tensor per output (a list, or a dict like its
+    outputs); predict equals running the inner models on their own."""
+    model, inner, dinner = _two_headed()
+    assert [la.name for la in model.layers] == ["x", "inner", "pre", "dinner", "cat", "head"]
+    assert model.output_names == ["head", "inner", "dinner"]
+    x = np.random.default_rng(0).standard_normal((7, 4)).astype(np.float32)
+    out, h1, z = model.predict(x, verbose=0)
+    p1, h1_inner = inner.predict(x, verbose=0)
+    np.testing.assert_array_equal(h1, h1_inner)
+    np.testing.assert_array_equal(z, dinner.predict(x, verbose=0)["z"])
+    pre = model.get_layer("pre")
+    _, h2 = inner.predict(x @ pre.kernel.value + pre.bias.value, verbose=0)
+    d = dinner.predict(x, verbose=0)
+    head = model.get_layer("head")
+    cat = np.concatenate([p1, h2, d["a"], d["z"]], axis=1)
+    np.testing.assert_allclose(out, cat @ head.kernel.value + head.bias.value, rtol=1e-5,
+                               atol=1e-6)
+    assert len(model.trainable_weights) == 2 * 4 + 2 * 2  # inner, dinner once; pre, head
+
+
+def test_nested_model_of_several_outputs_gradients_float64(tmp_path):
+    """Gradients of every weight and of the input against central differences (the
+    gradients of an inner model's outputs reach it together), then fit and save."""
+    from _gradcheck import numeric_input_grads
+
+    model, _, _ = _two_headed("float64")
+    graph = model._graph
+    graph.inputs_need_grad = True
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4))
+    try:
+        ys, bp = graph.forward([x], True)
+        rs = [rng.standard_normal(y.shape) for y in ys]
+        for p in model.trainable_weights:
+            p.grad[...] = 0
+        dx = bp(rs, True)
+        analytic = [np.array(p.grad) for p in model.trainable_weights]
+
+        def f(_):
+            return sum(float(np.sum(y * r)) for y, r in zip(graph.forward([x], True)[0], rs))
+
+        weights = [p.value for p in model.trainable_weights]
+        for a, n in zip(analytic, numeric_input_grads(f, weights)):
+            np.testing.assert_allclose(a, n, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(dx, numeric_input_grads(f, [x])[0], rtol=1e-6, atol=1e-8)
+    finally:
+        graph.inputs_need_grad = False
+    model, _, _ = _two_headed()
+    model.compile(optimizer="adam", loss=["mse", "mse", None])
+    x32 = rng.standard_normal((32, 4)).astype(np.float32)
+    hist = model.fit(x32, [np.zeros((32, 2)), np.ones((32, 3)), None], epochs=4, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    model.save(tmp_path / "m.fastff")
+    back = keras.models.load_model(tmp_path / "m.fastff")
+    for a, b in zip(back.predict(x32, verbose=0), model.predict(x32, verbose=0)):
+        np.testing.assert_array_equal(a, b)
+    summary = []
+    model.summary(print_fn=summary.append)
+    row = next(s for s in summary if s.startswith(" inner "))
+    assert "Functional" in row and "[(None, 2), (None, 3" in row  # one shape per output

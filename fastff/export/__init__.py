@@ -21,7 +21,8 @@ def export_model(model: Any, filepath: str | os.PathLike[str], format: str = "on
                  **kwargs: Any) -> Any:
     """Write ``model`` at ``filepath`` in ``format``; what the exporter returns comes back.
 
-    ``"onnx"`` takes ``input_names``, ``output_name`` and ``opset`` (Keras's
+    ``"onnx"`` takes ``input_names``, ``output_name`` (one output) or ``output_names``
+    (one per output of a model of several) and ``opset`` (Keras's
     ``opset_version`` is accepted too); ``"c"`` takes ``name`` (the C prefix, default the
     file's stem). ``verbose`` (default on, as in Keras) prints where the file went.
     ``input_signature`` must be None: a built fastff model knows its input shapes.

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["FoldedDense", "InputSpec", "check_model", "converter_for", "converter_table",
-           "host", "input_specs", "normalization_affine", "output_shape",
-           "rescaling_affine", "walk"]
+           "host", "input_specs", "normalization_affine", "output_names", "output_shape",
+           "output_shapes", "rescaling_affine", "walk", "walk_outputs"]
 
 
 class InputSpec(NamedTuple):
@@ -77,11 +77,26 @@ def input_specs(model: Any) -> list[InputSpec]:
 
 
 def output_shape(model: Any) -> tuple[int, ...]:
-    """The per-sample shape of the model's (single) output."""
+    """The per-sample shape of the model's (first) output."""
+    return output_shapes(model)[0]
+
+
+def output_shapes(model: Any) -> list[tuple[int, ...]]:
+    """The per-sample shape of each model output, in ``model.outputs`` order (a dict's
+    outputs in sorted-key order, as Keras flattens them)."""
     graph = getattr(model, "_graph", None)
     if graph is not None:
-        return tuple(graph.out_shape)
-    return tuple(model.output_shape[1:])
+        return [tuple(int(d) for d in s) for s in graph.out_shapes]
+    return [tuple(model.output_shape[1:])]
+
+
+def output_names(model: Any) -> list[str] | None:
+    """Keras's names of a model's several outputs (the dict keys for dict outputs, in
+    sorted order; else the output layers' names, a repeat numbered ``name_1``); None for a
+    model of one output."""
+    if getattr(model, "_output_kind", None) is None:
+        return None
+    return list(model._output_names)
 
 
 def converter_table(converters: dict[str, Callable[..., Any]]) -> dict[type, Callable[..., Any]]:
@@ -216,7 +231,13 @@ def _output_mask(layer: Any, x: Any, mask: Any, masker: Any) -> Any:
 
 def walk(model: Any, inputs: list[Any], step: Callable[..., Any], who: str,
          masker: Any = None) -> Any:
-    """Run ``step(layer, x)`` over the model's layers in order and return the last value.
+    """The value of a model's (first) output (see ``walk_outputs``)."""
+    return walk_outputs(model, inputs, step, who, masker)[0]
+
+
+def walk_outputs(model: Any, inputs: list[Any], step: Callable[..., Any], who: str,
+                 masker: Any = None) -> list[Any]:
+    """Run ``step(layer, x)`` over the model's layers in order; one value per model output.
 
     ``inputs``: one value per model input. A layer that takes several inputs
     (``multi_input``) gets the list of its inputs' values, any other the single value.
@@ -226,29 +247,27 @@ def walk(model: Any, inputs: list[Any], step: Callable[..., Any], who: str,
     mask consumer with a mask gets ``step(layer, x, mask=m)``, ``m`` made by ``masker``
     (``ids(embedding, x)``, ``values(masking, x)``, ``both(merge, masks)``: per-sample
     masks in the exporter's terms). A shared layer (called on several tensors) is one step
-    per call (its weights written with each). Models with several outputs raise
-    ``NotImplementedError``.
+    per call (its weights written with each). The outputs come in ``model.outputs`` order;
+    one may be a model input itself, or the same value as another. A model of several
+    outputs used as a layer gives the list of its values, which its ``OutputPick`` nodes
+    index.
     """
     graph = getattr(model, "_graph", None)
     if graph is None:
         layers = list(model._layers)
-        return _run([(la, [i]) for i, la in enumerate(layers)], 1, len(layers), inputs,
+        return _run([(la, [i]) for i, la in enumerate(layers)], 1, [len(layers)], inputs,
                     step, who, masker)
-    if getattr(graph, "multi", False):
-        raise NotImplementedError(f"{who}: functional Models with several outputs are not "
-                                  "supported yet; export a model of one output, e.g. "
-                                  "fastff.Model(model.inputs, model.outputs[0])")
-    return _run(list(graph.nodes), len(graph.sources), graph.out_refs[0], inputs, step,
+    return _run(list(graph.nodes), len(graph.sources), list(graph.out_refs), inputs, step,
                 who, masker)
 
 
-def _run(nodes: list[tuple[Any, list[int]]], n_sources: int, out: int, inputs: list[Any],
-         step: Callable[..., Any], who: str, masker: Any) -> Any:
-    """``walk`` over ``nodes`` (``(layer, value refs)``; values ``0..n_sources-1`` are the
-    inputs, then one per node) returning value ``out``."""
+def _run(nodes: list[tuple[Any, list[int]]], n_sources: int, outs: list[int],
+         inputs: list[Any], step: Callable[..., Any], who: str, masker: Any) -> list[Any]:
+    """``walk_outputs`` over ``nodes`` (``(layer, value refs)``; values ``0..n_sources-1``
+    are the inputs, then one per node) returning the values ``outs``."""
     from fastff.nested import NestedModel
 
-    plan = _fold_plan(nodes, n_sources, [out])
+    plan = _fold_plan(nodes, n_sources, outs)
     folded = {j: i for i, j in plan.items()}
     vals, masks = list(inputs), [None] * n_sources
     for j, (layer, refs) in enumerate(nodes):
@@ -260,11 +279,14 @@ def _run(nodes: list[tuple[Any, list[int]]], n_sources: int, out: int, inputs: l
         elif j in plan:
             y = step(FoldedDense(layer, nodes[plan[j]][0]), x)
         elif isinstance(layer, NestedModel):  # its own masks start afresh, as in forward
-            y = walk(layer.model, x if multi else [x], step, who, masker)
+            ys = walk_outputs(layer.model, x if multi else [x], step, who, masker)
+            y = ys if layer.n_outputs > 1 else ys[0]
+        elif getattr(layer, "is_output_pick", False):  # output k of a model's call
+            y = x[layer.index]
         elif m is not None and getattr(layer, "mask_consumer", False):
             y = step(layer, x, mask=m())
         else:
             y = step(layer, x)
         vals.append(y)
         masks.append(_output_mask(layer, x, m, masker))
-    return vals[out]
+    return [vals[r] for r in outs]

@@ -49,12 +49,17 @@ class _Graph:
         self.initializers: list[Any] = []
         self.dtypes: dict[str, np.dtype] = {}
         self._count = 0
+        self.reserved: set[str] = set()  # the graph's input and output names
         self.opset = MIN_OPSET
         self.ml = False  # some node is in the ai.onnx.ml domain (LabelEncoder)
 
     def fresh(self, hint: str) -> str:
-        self._count += 1
-        return f"{hint}_{self._count}"
+        """A new tensor name (never one of the graph's input or output names)."""
+        while True:
+            self._count += 1
+            name = f"{hint}_{self._count}"
+            if name not in self.reserved:
+                return name
 
     def const(self, hint: str, value: Any, dtype: Any = None) -> str:
         a = np.asarray(value, dtype=dtype)
@@ -622,9 +627,36 @@ def _value_info(onnx: Any, name: str, dtype: np.dtype, shape: tuple[int, ...]) -
     return onnx.helper.make_tensor_value_info(name, elem, [_BATCH, *map(int, shape)])
 
 
+def _output_names(model: Any, output_name: str | None,
+                  output_names: Sequence[str] | None) -> list[str]:
+    """One graph output name per model output: ``output_names`` when given, else for one
+    output ``output_name`` (default ``"output"``), for several Keras's output names (the
+    dict keys, else the output layers' names; what tf2onnx names a Keras model's outputs)."""
+    n = len(_graph.output_shapes(model))
+    if output_names is not None:
+        if output_name is not None:
+            raise TypeError("export_onnx: give output_name or output_names, not both")
+        names = [output_names] if isinstance(output_names, str) else list(output_names)
+        if len(names) != n or not all(isinstance(v, str) and v for v in names):
+            raise ValueError(f"export_onnx: output_names must be {n} non-empty string(s), "
+                             f"got {output_names!r}")
+        return names
+    if n > 1:
+        if output_name is not None:
+            raise ValueError(f"export_onnx: the model has {n} outputs; give output_names "
+                             f"(one per output), not output_name={output_name!r}")
+        return list(_graph.output_names(model) or [])
+    name = "output" if output_name is None else output_name
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"export_onnx: output_name must be a non-empty string, got {name!r}")
+    return [name]
+
+
 def build_onnx(model: Any, input_names: Sequence[str] | None = None,
-               output_name: str = "output", opset: int = MIN_OPSET) -> Any:
-    """The ``onnx.ModelProto`` of ``model`` (checked with ``onnx.checker.check_model``)."""
+               output_name: str | None = None, opset: int = MIN_OPSET,
+               output_names: Sequence[str] | None = None) -> Any:
+    """The ``onnx.ModelProto`` of ``model`` (checked with ``onnx.checker.check_model``):
+    one graph input per model input, one graph output per model output."""
     onnx = _require_onnx()
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
         raise ValueError(f"export_onnx: opset must be an integer >= {MIN_OPSET}, got {opset!r}")
@@ -638,8 +670,12 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
         sources = [(n, s, d) for n, (_, s, d) in zip(names, sources)]
     if len({n for n, _, _ in sources}) != len(sources):
         raise ValueError(f"export_onnx: input names must differ, got {[n for n, _, _ in sources]}")
+    out_names = _output_names(model, output_name, output_names)
+    if len(set(out_names)) != len(out_names):
+        raise ValueError(f"export_onnx: output names must differ, got {out_names}")
     g = _Graph(onnx)
     g.opset = opset
+    g.reserved = {*out_names, *(n for n, _, _ in sources)}
     table = _converters()
     for name, _, dtype in sources:
         g.dtypes[name] = dtype
@@ -648,13 +684,19 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
         refusal = "export_onnx: layer {name!r} ({kind}) cannot be exported to ONNX"
         return _graph.converter_for(table, layer, refusal)(g, layer, x, **mask)
 
-    last = _graph.walk(model, [name for name, _, _ in sources], step, "export_onnx",
-                       masker=_Masks(g))
-    out_shape = _graph.output_shape(model)
-    out_dt = g.dtypes[last]
-    g.nodes.append(onnx.helper.make_node("Identity", [last], [output_name], name=output_name))
+    values = _graph.walk_outputs(model, [name for name, _, _ in sources], step,
+                                 "export_onnx", masker=_Masks(g))
+    outputs = []
+    in_names = {n for n, _, _ in sources}
+    for value, out_name, shape in zip(values, out_names, _graph.output_shapes(model)):
+        if out_name in in_names and value != out_name:
+            raise ValueError(f"export_onnx: output name {out_name!r} is the name of another "
+                             "input; give output_names")
+        if value != out_name:  # (an input passed through under its own name is its output)
+            g.nodes.append(onnx.helper.make_node("Identity", [value], [out_name],
+                                                 name=out_name))
+        outputs.append(_value_info(onnx, out_name, g.dtypes[value], shape))
     inputs = [_value_info(onnx, n, d, s) for n, s, d in sources]
-    outputs = [_value_info(onnx, output_name, out_dt, out_shape)]
     graph_proto = onnx.helper.make_graph(g.nodes, model.name, inputs, outputs,
                                          initializer=g.initializers)
     from fastff import __version__
@@ -671,15 +713,20 @@ def build_onnx(model: Any, input_names: Sequence[str] | None = None,
 
 
 def export_onnx(model: Any, path: str | os.PathLike[str], input_names: Sequence[str] | None = None,
-                output_name: str = "output", opset: int = MIN_OPSET) -> Any:
+                output_name: str | None = None, opset: int = MIN_OPSET,
+                output_names: Sequence[str] | None = None) -> Any:
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the ModelProto.
 
     ``input_names``: one name per model input (default: the ``Input`` names; ``"input"``
-    for a Sequential without one). The batch axis is dynamic (``"batch"``).
+    for a Sequential without one). ``output_name``: the one output's name (default
+    ``"output"``); a model of several outputs has one graph output each, named by
+    ``output_names`` or by default as Keras names its outputs (the dict keys, else the
+    output layers' names). The batch axis is dynamic (``"batch"``).
     """
     from fastff._atomic import atomic_write
 
-    proto = build_onnx(model, input_names=input_names, output_name=output_name, opset=opset)
+    proto = build_onnx(model, input_names=input_names, output_name=output_name, opset=opset,
+                       output_names=output_names)
     data = proto.SerializeToString()
     atomic_write(path, lambda f: f.write(data))
     return proto

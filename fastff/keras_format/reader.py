@@ -394,26 +394,34 @@ def _sequential(doc: dict, h5: H5Weights, path: str, prefix: str = "",
 _MAX_CALLS = 1 << 12  # inbound nodes of one layer (calls of a shared layer)
 
 
-def _history(arg: Any, path: str) -> tuple[str, int]:
-    """``(layer name, call)`` of the tensor a Keras tensor argument names (its
-    ``keras_history``: the layer's call-th inbound node, output 0)."""
+_MAX_OUTPUTS = 1 << 10  # outputs of a model used as a layer
+
+
+def _key(name: str, call: int, index: int) -> tuple:
+    """A tensor's key: ``(layer, call)`` for a call's (first) output, ``(layer, call, k)``
+    for output k of a call of a model of several outputs."""
+    return (name, call) if index == 0 else (name, call, index)
+
+
+def _history(arg: Any, path: str) -> tuple:
+    """The key (``_key``) of the tensor a Keras tensor argument names (its
+    ``keras_history``: the layer's call-th inbound node, output index)."""
     if not (isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__"):
         raise FormatError(f"{path}: a layer's inbound argument is not a Keras tensor")
     hist = (arg.get("config") or {}).get("keras_history")
     if not (isinstance(hist, list) and len(hist) == 3 and isinstance(hist[0], str)
-            and isinstance(hist[1], int) and not isinstance(hist[1], bool)
-            and 0 <= hist[1] < _MAX_CALLS and hist[2] == 0):
-        raise FormatError(f"{path}: unsupported keras_history {hist!r} (layers with several "
-                          "outputs are not supported)")
-    return hist[0], hist[1]
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in hist[1:])
+            and 0 <= hist[1] < _MAX_CALLS and 0 <= hist[2] < _MAX_OUTPUTS):
+        raise FormatError(f"{path}: unsupported keras_history {hist!r}")
+    return _key(*hist)
 
 
-def _layer_ref(v: Any, path: str, what: str) -> tuple[str, int]:
+def _layer_ref(v: Any, path: str, what: str) -> tuple[str, int, int]:
     if isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and \
-            isinstance(v[1], int) and not isinstance(v[1], bool) and \
-            0 <= v[1] <= _MAX_CALLS and v[2] == 0:
-        return v[0], v[1]
-    raise FormatError(f"{path}: {what} entry {v!r} is not [name, node, 0]")
+            all(isinstance(i, int) and not isinstance(i, bool) for i in v[1:]) and \
+            0 <= v[1] <= _MAX_CALLS and 0 <= v[2] < _MAX_OUTPUTS:
+        return v[0], v[1], v[2]
+    raise FormatError(f"{path}: {what} entry {v!r} is not [name, node, index]")
 
 
 def _no_mask(v: Any) -> bool:
@@ -509,6 +517,9 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
             obj = as_layer(inner)
         calls = [_call_args(n, obj, name, path) for n in nodes]
         multi = bool(getattr(obj, "multi_input", False)) or cls in more_layers.MULTI_INPUT
+        if custom.is_custom(obj) and calls[0][1] and type(obj)._is_custom():
+            multi = True  # a custom layer's call takes a list (every call must agree)
+            obj.multi_input = True
         for _, is_list, _ in calls:
             if multi != is_list:
                 raise FormatError(f"{path}: layer {name!r} takes "
@@ -542,14 +553,18 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
                         raise FormatError(f"{path}: the nested model {name!r} takes inputs "
                                           f"of shape {want}, it is called on {in_shape}")
                 try:
-                    out_shape = tuple(obj.infer_output_shape(in_shape))
+                    out_shape = obj.infer_output_shape(in_shape)
                     if cls == "Concatenate" and any(len(s) != 1 for s in in_shape):
                         raise ValueError(f"Concatenate {name!r} joins (batch, features) "
                                          "inputs")
                 except (ValueError, TypeError) as e:
                     raise FormatError(f"{path}: {e}") from None
                 graph[key] = (obj, srcs)
-                shapes[key] = out_shape
+                if isinstance(out_shape, list):  # a model of several outputs: one key each
+                    for j, shape in enumerate(out_shape):
+                        shapes[_key(name, key[1], j)] = tuple(shape)
+                else:
+                    shapes[key] = tuple(out_shape)
                 pending.append((key, obj, srcs, multi))
                 waiting[name] += 1
                 progress = True
@@ -573,7 +588,13 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
             raise FormatError(f"{path}: {e}") from None
     for key, obj, srcs, multi in pending:
         ins = [tensors[s] for s in srcs]
-        tensors[key] = obj(ins if multi else ins[0])
+        out = obj(ins if multi else ins[0])
+        if isinstance(out, dict):  # Keras's tensor index: the outputs' flattened order
+            out = [out[k] for k in sorted(out)]
+        if isinstance(out, list):
+            tensors.update((_key(key[0], key[1], j), t) for j, t in enumerate(out))
+        else:
+            tensors[key] = out
     raw_in = cfg.get("input_layers")
     raw_in = [raw_in] if isinstance(raw_in, list) and raw_in and isinstance(raw_in[0], str) \
         else raw_in
@@ -589,17 +610,18 @@ def _functional(doc: dict, h5: H5Weights, path: str, prefix: str = "",
         several = isinstance(raw_out, list) and bool(raw_out) and isinstance(raw_out[0], list)
         raw_out = raw_out if several else [raw_out]
     if not isinstance(raw_in, list) or not isinstance(raw_out, list) or not raw_out \
-            or len(raw_out) > 1 << 10 or (depth and len(raw_out) != 1):
-        raise FormatError(f"{path}: input_layers / output_layers malformed (a model used "
-                          "as a layer has one output)")
-    in_names = [_layer_ref(v, path, "input_layers") for v in raw_in]
+            or len(raw_out) > _MAX_OUTPUTS:
+        raise FormatError(f"{path}: input_layers / output_layers malformed")
+    in_refs = [_layer_ref(v, path, "input_layers") for v in raw_in]
+    in_names = [_key(*r) for r in in_refs]
     # Keras counts a nested Functional's calls from 1 in output_layers (its own node first)
-    out_names = [(n, c - 1) if names.get(n) == "Functional" else (n, c)
-                 for n, c in (_layer_ref(v, path, "output_layers") for v in raw_out)]
+    out_names = [_key(n, c - 1, i) if names.get(n) == "Functional" else _key(n, c, i)
+                 for n, c, i in (_layer_ref(v, path, "output_layers") for v in raw_out)]
     for n in [*in_names, *out_names]:
         if n not in tensors:
-            raise FormatError(f"{path}: {n!r} is not a layer of the model")
-    if not all(isinstance(tensors[n], Input) and n[1] == 0 for n in in_names):
+            raise FormatError(f"{path}: {list(n)!r} is not a layer (call, output) of the model")
+    if len(set(in_names)) != len(in_names) or not all(
+            isinstance(tensors[n], Input) and len(n) == 2 and n[1] == 0 for n in in_names):
         raise FormatError(f"{path}: input_layers must name InputLayers")
     dtype = next((_policy_dtype(s.get("config"), path, "a layer") for s in specs
                   if isinstance(s, dict) and s.get("class_name") != "InputLayer"

@@ -8,7 +8,7 @@ import json
 import os
 import warnings
 import zipfile
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -172,30 +172,61 @@ def _sequential_doc(model: Any, dtype: np.dtype, in_shape: tuple | None = None) 
     return doc
 
 
+class _View(NamedTuple):
+    """A functional graph as Keras sees it: ``OutputPick`` nodes (output k of a call of a
+    model of several outputs) are no operations, their values the call's k-th tensor."""
+
+    sources: list
+    nodes: list           # (layer, refs into this view)
+    out_refs: list
+    node_tensors: list
+    orig: list            # per view node: its node index in the graph
+    where: list           # per graph value: (view value, tensor index)
+
+
+def _view(graph: Any) -> _View:
+    k = len(graph.sources)
+    where = [(i, 0) for i in range(k)]
+    nodes, tensors, orig = [], [], []
+    for i, (layer, refs) in enumerate(graph.nodes):
+        if getattr(layer, "is_output_pick", False):
+            where.append((where[refs[0]][0], layer.index))
+            continue
+        nodes.append((layer, [where[r][0] for r in refs]))
+        tensors.append(graph.node_tensors[i])
+        orig.append(i)
+        where.append((k + len(nodes) - 1, 0))
+    return _View(graph.sources, nodes, [where[r][0] for r in graph.out_refs], tensors, orig,
+                 where)
+
+
 def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
     """A functional model's Keras object and its layers (Inputs included) in Keras's
     ``map_graph`` order: each layer once, a shared layer with one inbound node per call
-    (in call order), a tensor named by ``[layer, call, 0]``."""
+    (in call order), a tensor named by ``[layer, call, output index]`` (the index is that of
+    an output of a model of several outputs used as a layer, else 0)."""
     graph = model._graph
+    view = _view(graph)
     k = len(graph.sources)
-    if any(r < k for r in graph.out_refs):
-        raise NotImplementedError("saving a functional Model whose output is one of its "
-                                  "Inputs as .keras is not supported; use fastff's format")
     shapes = [tuple(s.input_shape_decl) for s in graph.sources] + graph.node_shapes()
     dts = [np.dtype(s.input_dtype or dtype) for s in graph.sources]
     for layer, refs in graph.nodes:
         dts.append(np.dtype(np.result_type(*[dts[r] for r in refs]))
                    if type(layer).__name__ == "Concatenate" else dtype)
-    order = operation_order(graph)
-    history: list[list] = [[s.name, 0, 0] for s in graph.sources] + [[]] * len(graph.nodes)
+    order = operation_order(view)
+    history: list[list] = [[s.name, 0, 0] for s in graph.sources] + [[]] * len(view.nodes)
     for _op, nodes in order:
         for call, i in enumerate(nodes):
-            history[k + i] = [graph.nodes[i][0].name, call, 0]
+            history[k + i] = [view.nodes[i][0].name, call, 0]
+
+    def hist(r: int) -> list:  # the keras_history of graph value r
+        v, index = view.where[r]
+        return [history[v][0], history[v][1], index]
 
     def tensor(r: int) -> dict:
         return {"class_name": "__keras_tensor__",
                 "config": {"shape": [None, *map(int, shapes[r])], "dtype": _dtype_name(dts[r]),
-                           "keras_history": list(history[r])}}
+                           "keras_history": hist(r)}}
 
     layer_cfgs = []
     ordered = []
@@ -208,15 +239,15 @@ def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
             spec.update(name=name, inbound_nodes=[])
             ordered.append(graph.sources[i])
         else:
-            layer = graph.nodes[op][0]
+            layer = view.nodes[op][0]
             cls, spec = _layer_spec(layer, dtype)
             multi = bool(getattr(layer, "multi_input", False))
             inbound = []
             for i in nodes:
-                refs = graph.nodes[i][1]
+                refs = graph.nodes[view.orig[i]][1]
                 args = [tensor(r) for r in refs]
                 inbound.append({"args": [args] if multi else args, "kwargs": {}})
-            refs = graph.nodes[nodes[0]][1]
+            refs = graph.nodes[view.orig[nodes[0]]][1]
             in_shapes = [[None, *shapes[r]] for r in refs]
             if cls != "Functional":  # Keras writes a nested Functional's as null
                 spec["build_config"] = {"input_shape": in_shapes if multi else in_shapes[0]}
@@ -227,23 +258,23 @@ def _functional_doc(model: Any, dtype: np.dtype) -> tuple[dict, list]:
               "layers": layer_cfgs,
               "input_layers": [[s.name, 0, 0] for s in graph.sources]
               if k > 1 else [graph.sources[0].name, 0, 0],
-              "output_layers": _output_layers(model, history)}
+              "output_layers": _output_layers(model, view, hist)}
     doc = _keras_obj("keras.src.models.functional", "Functional", config)
     doc["registered_name"] = "Functional"
     doc["build_config"] = {"input_shape": None}
     return doc, ordered
 
 
-def _output_layers(model: Any, history: list[list]) -> Any:
-    """Keras's ``output_layers``: one ``[name, call, 0]``, a list of them, or a dict by
+def _output_layers(model: Any, view: _View, hist: Any) -> Any:
+    """Keras's ``output_layers``: one ``[name, call, index]``, a list of them, or a dict by
     output key (a model built with a dict of outputs). Keras counts a nested Functional's
     calls from 1 here (its own node comes first), from 0 in the inbound nodes."""
-    k = len(model._graph.sources)
+    k = len(view.sources)
     refs = []
-    for r in model._graph.out_refs:
-        ref = list(history[r])
-        if r >= k and _is_nested(model._graph.nodes[r - k][0]) and \
-                model._graph.nodes[r - k][0]._inner_graph is not None:
+    for r, v in zip(model._graph.out_refs, view.out_refs):
+        ref = hist(r)
+        if v >= k and _is_nested(view.nodes[v - k][0]) and \
+                view.nodes[v - k][0]._inner_graph is not None:
             ref[1] += 1
         refs.append(ref)
     kind = getattr(model, "_output_kind", None)

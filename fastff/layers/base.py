@@ -600,9 +600,13 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
 
-def _as_shape(shape: Any) -> tuple[int, ...]:
+def _as_shape(shape: Any) -> Any:
+    """A per-sample shape as a tuple of ints; a list of shapes (a layer taking a list of
+    inputs) as a list of such tuples."""
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
+    if isinstance(shape, list) and shape and all(isinstance(s, (tuple, list)) for s in shape):
+        return [_as_shape(s) for s in shape]
     out = tuple(shape)
     if any(s is None for s in out):
         raise ValueError(f"input shape must be fully known (no None), got {out}")
@@ -610,7 +614,7 @@ def _as_shape(shape: Any) -> tuple[int, ...]:
 
 
 #: a layer's attributes that hold its own bookkeeping, never tracked sublayers
-UNTRACKED = frozenset(("_ops", "_sublayers", "_own_params", "params"))
+UNTRACKED = frozenset(("_ops", "_sublayers", "_own_params", "params", "_symbolic_calls"))
 
 
 def tracked_layers(obj: Any) -> list[Layer]:

@@ -54,9 +54,20 @@ def call_symbolic(layer: Any, x: Any) -> SymbolicTensor:
     inputs = list(x) if isinstance(x, (list, tuple)) else [x]
     shapes = [_sample_shape(t) for t in inputs]
     multi = getattr(layer, "multi_input", False)
+    custom = getattr(layer, "_is_custom", None)
+    if isinstance(x, (list, tuple)) and not multi and not getattr(layer, "built", True) \
+            and custom is not None and custom():
+        # a custom layer (a ``call``) first called on a list takes a list from now on: its
+        # call gets the list, its backward one gradient per input (as Keras's call(inputs))
+        layer.multi_input = multi = True
     if multi != (isinstance(x, (list, tuple))):
         raise ValueError(f"layer {layer.name!r} takes {'a list of' if multi else 'one'} input(s)")
     out = layer.infer_output_shape(shapes if multi else shapes[0])
+    if getattr(layer, "n_outputs", 1) > 1:  # a model of several outputs used as a layer
+        node = SymbolicTensor(layer, inputs, ())
+        node.out_shapes = [tuple(s) for s in out]
+        record_call(layer, x, node)
+        return layer.split_outputs(node)
     return record_call(layer, x, SymbolicTensor(layer, inputs, tuple(out)))
 
 
