@@ -21,7 +21,9 @@ from fastff.backend import spec
 __all__ = [
     "ActivationFunction", "CustomActivation", "linear", "sigmoid", "tanh", "relu", "leaky_relu",
     "elu", "selu", "gelu", "softplus", "softsign", "silu", "swish", "hard_sigmoid", "exponential",
-    "softmax", "log_softmax", "get", "serialize", "deserialize",
+    "softmax", "log_softmax", "relu6", "mish", "hard_silu", "hard_swish", "hard_tanh",
+    "log_sigmoid", "celu", "hard_shrink", "soft_shrink", "tanh_shrink", "sparse_plus",
+    "sparse_sigmoid", "squareplus", "threshold", "get", "serialize", "deserialize",
 ]
 
 # the one scalar parameter each parametrised activation takes (Keras's keyword names)
@@ -199,6 +201,32 @@ hard_sigmoid = _BUILTINS["hard_sigmoid"]
 exponential = _BUILTINS["exponential"]
 softmax = _BUILTINS["softmax"]
 log_softmax = _BUILTINS["log_softmax"]
+relu6 = _BUILTINS["relu6"]
+mish = _BUILTINS["mish"]
+hard_silu = _BUILTINS["hard_silu"]
+hard_swish = _BUILTINS["hard_swish"]    # Keras's alias of hard_silu
+hard_tanh = _BUILTINS["hard_tanh"]
+log_sigmoid = _BUILTINS["log_sigmoid"]
+celu = _BUILTINS["celu"]                # alpha 1.0
+hard_shrink = _BUILTINS["hard_shrink"]  # threshold 0.5
+soft_shrink = _BUILTINS["soft_shrink"]  # threshold 0.5
+tanh_shrink = _BUILTINS["tanh_shrink"]
+sparse_plus = _BUILTINS["sparse_plus"]
+sparse_sigmoid = _BUILTINS["sparse_sigmoid"]
+squareplus = _BUILTINS["squareplus"]    # b 4
+
+
+def threshold(x: Any, threshold: float, default_value: float) -> np.ndarray:
+    """Keras's ``threshold(x, threshold, default_value)``: ``x`` where ``x > threshold``,
+    else ``default_value`` (NaN stays NaN). A function of arrays only: both arguments are
+    required, so, as in Keras, it is no layer activation by name."""
+    arr = np.asarray(x)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    t = arr.dtype.type
+    return np.where(arr <= t(threshold), t(default_value), arr)
+
+
 _ALIASES = {"identity": "linear", "none": "linear"}
 
 
@@ -217,6 +245,11 @@ def get(identifier: Any) -> ActivationFunction:
         return identifier
     if isinstance(identifier, str):
         key = _ALIASES.get(identifier.lower(), identifier.lower())
+        if key == "threshold":
+            raise TypeError("activation 'threshold' needs its threshold= and default_value= "
+                            "arguments, which a name cannot give (Keras fails the same way "
+                            "when the layer runs); call fastff.activations.threshold(x, "
+                            "threshold, default_value) on arrays instead")
         if key not in _BUILTINS:
             raise _unknown("activation", identifier, list(_BUILTINS))
         return _BUILTINS[key]

@@ -55,7 +55,9 @@ def test_every_table_is_derived_from_the_spec() -> None:
     assert {n: linalg.ACTIVATIONS[n] for n in linalg.ACTIVATIONS if n != "none"} == spec.c_ids()
     assert dict(_C_FUSED) == dict(fastpath._C_IDS) == spec.c_ids(spec.EPILOGUE)
     assert fastpath._CODES == spec.codes(spec.EPILOGUE)
-    assert spec.NEEDS_INPUT == {"gelu", "silu", "swish"}
+    assert spec.NEEDS_INPUT == {"gelu", "silu", "swish", "mish", "hard_silu", "hard_swish",
+                                "hard_shrink", "soft_shrink", "tanh_shrink", "sparse_plus",
+                                "squareplus"}
     assert spec.EPILOGUE == {"linear", "relu", "leaky_relu", "elu", "tanh", "sigmoid"}
     for name, act in activations._BUILTINS.items():
         assert name in spec.ACTIVATIONS
@@ -68,7 +70,7 @@ def test_every_code_has_one_pair_of_bodies() -> None:
 
     # codes 0..n-1, each owned by its first row; every owner has a forward and a derivative
     assert [spec.code(n) for n in spec.CODE_NAMES] == list(range(len(spec.CODE_NAMES)))
-    assert set(spec.CODE_NAMES) == {n for n in ELEMENTWISE if n != "swish"}
+    assert set(spec.CODE_NAMES) == {n for n in ELEMENTWISE if n not in ("swish", "hard_swish")}
     assert set(scalar_act.FORWARD) == set(scalar_act.GRAD) == set(spec.CODE_NAMES)
 
 

@@ -114,6 +114,31 @@ def _activation(name: str, x: np.ndarray, param: float) -> np.ndarray:
         return x * _sigmoid(x)
     if name == "exponential":
         return np.exp(x)
+    if name == "relu6":
+        return np.where(x < 0, t(0), np.where(x > 6, t(6), x))
+    if name == "mish":
+        return x * np.tanh(_softplus(x))
+    if name in ("hard_silu", "hard_swish"):
+        r = x + t(3)
+        return x * np.where(r < 0, t(0), np.where(r > 6, t(6), r)) / t(6)
+    if name == "hard_tanh":
+        return np.where(x < -1, t(-1), np.where(x > 1, t(1), x))
+    if name == "log_sigmoid":
+        return np.minimum(x, t(0)) - np.log1p(np.exp(-np.abs(x)))
+    if name == "celu":
+        return np.where(x > 0, x, p * np.expm1(x / p))
+    if name == "hard_shrink":
+        return np.where((x >= -p) & (x <= p), t(0), x)
+    if name == "soft_shrink":
+        return np.where((x >= -p) & (x <= p), t(0), np.where(x > p, x - p, x + p))
+    if name == "tanh_shrink":
+        return x - np.tanh(x)
+    if name == "sparse_plus":
+        return np.where(x <= -1, t(0), np.where(x < 1, t(0.25) * np.square(x + t(1)), x))
+    if name == "sparse_sigmoid":
+        return np.where(x <= -1, t(0), np.where(x >= 1, t(1), t(0.5) * (x + t(1))))
+    if name == "squareplus":
+        return (x + np.sqrt(x * x + p)) / t(2)
     if name == "softmax":
         e = np.exp(x - np.max(x, axis=-1, keepdims=True))
         return e / np.sum(e, axis=-1, keepdims=True)
@@ -133,6 +158,20 @@ def _activation_grad(name: str, dy: np.ndarray, x: Any, y: Any, param: float) ->
             cdf = t(0.5) * (t(1) + _erf(x * t(_SQRT_HALF)))
             pdf = np.exp(t(-0.5) * x * x) * t(_INV_SQRT_2PI)
             return dy * (cdf + x * pdf)
+        if name == "mish":
+            th = np.tanh(_softplus(x))
+            return dy * (th + x * (t(1) - th * th) * _sigmoid(x))
+        if name in ("hard_silu", "hard_swish"):
+            return np.where(x < -3, t(0), np.where(x > 3, dy, dy * (t(2) * x + t(3)) / t(6)))
+        if name in ("hard_shrink", "soft_shrink"):
+            return np.where((x >= -p) & (x <= p), t(0), dy)
+        if name == "tanh_shrink":
+            th = np.tanh(x)
+            return dy * (th * th)
+        if name == "sparse_plus":
+            return np.where(x <= -1, t(0), np.where(x < 1, dy * (t(0.5) * (x + t(1))), dy))
+        if name == "squareplus":
+            return dy * (t(0.5) * (t(1) + x / np.sqrt(x * x + p)))
         s = _sigmoid(x)
         return dy * (s * (t(1) + x * (t(1) - s)))
     if y is None:
@@ -162,6 +201,16 @@ def _activation_grad(name: str, dy: np.ndarray, x: Any, y: Any, param: float) ->
         return dy * (a * a)
     if name == "exponential":
         return dy * y
+    if name == "relu6":
+        return np.where((y > 0) & (y < 6), dy, t(0))
+    if name == "hard_tanh":
+        return np.where((y > -1) & (y < 1), dy, t(0))
+    if name == "log_sigmoid":
+        return dy * -np.expm1(y)
+    if name == "celu":
+        return np.where(y > 0, dy, dy * (y / p + t(1)))
+    if name == "sparse_sigmoid":
+        return np.where((y > 0) & (y < 1), dy * t(0.5), t(0))
     if name == "softmax":
         return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
     if name == "log_softmax":

@@ -22,8 +22,15 @@ LAYER_CLASSES = ("InputLayer", "Dense", "Dropout", "Activation", "Flatten", "Emb
                  "LayerNormalization")
 #: weightless layers (no build_config, nothing in the weights file)
 WEIGHTLESS = ("Dropout", "Activation", "Flatten", "ReLU", "LeakyReLU", "ELU", "Softmax")
+#: the activation names a Keras 3 config holds that fastff reads (Keras's own names: its
+#: per-element ones and softmax/log_softmax; glu and sparsemax are Keras's, not fastff's)
 ACTIVATIONS = {"linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu",
-               "softplus"}
+               "softplus", "selu", "softsign", "silu", "swish", "hard_sigmoid", "exponential",
+               "log_softmax", "relu6", "mish", "hard_silu", "hard_swish", "hard_tanh",
+               "log_sigmoid", "celu", "hard_shrink", "soft_shrink", "tanh_shrink",
+               "sparse_plus", "sparse_sigmoid", "squareplus"}
+#: aliases Keras writes under their function's name
+KERAS_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 
 
 def optimizer_groups(opt: Any) -> list[list[str]] | None:

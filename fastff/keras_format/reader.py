@@ -42,18 +42,15 @@ def _activation_layer(cls: str, cfg: dict, path: str, what: str, common: dict) -
 
     try:
         if cls == "ReLU":
-            if cfg.get("max_value") is not None or number("threshold", 0.0) != 0.0:
-                raise FormatError(f"{path}: {what}: ReLU max_value/threshold are not supported "
-                                  "by fastff")
-            return layers.ReLU(negative_slope=number("negative_slope", 0.0), **common)
+            top = cfg.get("max_value")
+            return layers.ReLU(max_value=None if top is None else number("max_value", None),
+                               negative_slope=number("negative_slope", 0.0),
+                               threshold=number("threshold", 0.0), **common)
         if cls == "LeakyReLU":
             return layers.LeakyReLU(negative_slope=number("negative_slope", 0.3), **common)
         if cls == "ELU":
             return layers.ELU(alpha=number("alpha", 1.0), **common)
-        if cfg.get("axis", -1) not in (-1, [-1]):
-            raise FormatError(f"{path}: {what}: Softmax over axis {cfg.get('axis')!r} is not "
-                              "supported by fastff (only -1)")
-        return layers.Softmax(**common)
+        return layers.Softmax(axis=cfg.get("axis", -1), **common)
     except (ValueError, NotImplementedError) as e:
         if isinstance(e, FormatError):
             raise

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.keras_format.layout import ACTIVATIONS
+from fastff.keras_format.layout import ACTIVATIONS, KERAS_ALIASES
 
 
 def keras_obj(module: str, class_name: str, config: Any) -> dict:
@@ -29,7 +29,7 @@ def keras_activation(layer: Any) -> str:
     if activations.serialize(act) != act.name:  # a non-default parameter
         raise ValueError(f"save_keras: layer {layer.name!r}: {act!r} has a non-default "
                          "parameter, which a Keras activation name cannot hold")
-    return act.name
+    return KERAS_ALIASES.get(act.name, act.name)
 
 
 def keras_init(init: Any) -> dict:

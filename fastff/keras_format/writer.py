@@ -58,14 +58,14 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
     if cls == "Flatten":
         return "Flatten", {**base, "data_format": "channels_last"}
     if cls == "ReLU":
-        return "ReLU", {**base, "max_value": None, "negative_slope": layer.negative_slope,
-                        "threshold": 0.0}
+        return "ReLU", {**base, "max_value": layer.max_value,
+                        "negative_slope": layer.negative_slope, "threshold": layer.threshold}
     if cls == "LeakyReLU":
         return "LeakyReLU", {**base, "negative_slope": layer.negative_slope}
     if cls == "ELU":
         return "ELU", {**base, "alpha": layer.alpha}
     if cls == "Softmax":
-        return "Softmax", {**base, "axis": -1}
+        return "Softmax", {**base, "axis": layer.axis}
     if cls == "Embedding":
         return "Embedding", {
             **base, "input_dim": layer.input_dim, "output_dim": layer.output_dim,
