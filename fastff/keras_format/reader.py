@@ -88,6 +88,9 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
                               "supported")
         return cls, {"shape": dims, "dtype": dtype, "name": name}, cfg
     common: dict[str, Any] = {"name": name, "trainable": bool(cfg.get("trainable", True))}
+    if cfg.get("activity_regularizer") is not None:
+        common["activity_regularizer"] = _object(cfg["activity_regularizer"], regularizers,
+                                                 "regularizer", path, what)
     _policy_dtype(cfg, path, what)
     if cls in more_layers.CLASSES:
         try:
@@ -97,8 +100,7 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
                 raise
             raise FormatError(f"{path}: {what}: {e}") from None
     if cls == "Dense":
-        _refuse_set(cfg, ("activity_regularizer", "quantization_config", "lora_rank"), path,
-                    what)
+        _refuse_set(cfg, ("quantization_config", "lora_rank"), path, what)
         layer = layers.Dense(
             _dim(cfg.get("units"), path, f"{what}.units"),
             activation=_activation(cfg, path, what),
@@ -138,8 +140,7 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
             raise FormatError(f"{path}: {what}: only data_format='channels_last' is supported")
         layer = layers.Flatten(**common)
     elif cls == "Embedding":
-        _refuse_set(cfg, ("activity_regularizer", "quantization_config", "lora_rank",
-                          "sparse"), path, what)
+        _refuse_set(cfg, ("quantization_config", "lora_rank", "sparse"), path, what)
         layer = layers.Embedding(
             _dim(cfg.get("input_dim"), path, f"{what}.input_dim"),
             _dim(cfg.get("output_dim"), path, f"{what}.output_dim"),

@@ -71,7 +71,7 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
             **base, "input_dim": layer.input_dim, "output_dim": layer.output_dim,
             "embeddings_initializer": _keras_init(layer.embeddings_initializer),
             "embeddings_regularizer": _keras_reg(layer.embeddings_regularizer),
-            "activity_regularizer": None,
+            "activity_regularizer": _keras_reg(layer.activity_regularizer),
             "embeddings_constraint": _keras_constraint(layer.embeddings_constraint),
             "mask_zero": layer.mask_zero, "quantization_config": None}
     if cls == "Concatenate":
@@ -146,6 +146,8 @@ def _layer_spec(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
         shape = inner._input_shape if inner._input_shape is not None else layer.input_shape
         return "Sequential", _sequential_doc(inner, dtype, tuple(shape))
     cls, cfg = _layer_config(layer, dtype)
+    if layer.activity_regularizer is not None:  # Keras's base config holds it when set
+        cfg["activity_regularizer"] = _keras_reg(layer.activity_regularizer)
     return cls, _keras_obj("keras.layers", cls, cfg)
 
 

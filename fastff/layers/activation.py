@@ -21,7 +21,11 @@ class Activation(Layer):
 
     @property
     def output_activation(self) -> str | None:  # type: ignore[override]
+        """The softmax/sigmoid a loss may fuse with (None when an activity regularizer
+        needs the output itself)."""
         name = self.activation.name if self.activation.builtin else None
+        if self.activity_regularizer is not None:
+            return None
         return name if name in ("softmax", "sigmoid") else None
 
     def lower(self, builder: Any) -> bool:
@@ -207,7 +211,7 @@ class Softmax(_ActivationLayer):
 
     @property
     def output_activation(self) -> str | None:  # type: ignore[override]
-        return "softmax" if self._over_last() else None
+        return "softmax" if self._over_last() and self.activity_regularizer is None else None
 
     def lower(self, builder: Any) -> bool:
         return self._over_last() and super().lower(builder)

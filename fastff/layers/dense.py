@@ -36,7 +36,11 @@ class Dense(Layer):
 
     @property
     def output_activation(self) -> str | None:  # type: ignore[override]
+        """The softmax/sigmoid a loss may fuse with (None when an activity regularizer
+        needs the output itself)."""
         name = self.activation.name if self.activation.builtin else None
+        if self.activity_regularizer is not None:
+            return None
         return name if name in ("softmax", "sigmoid") else None
 
     def build(self, input_shape: tuple[int, ...]) -> None:
