@@ -184,8 +184,11 @@ class MultiSpec:
 
     @property
     def metrics_names(self) -> list[str]:
+        """Keras 3's after a fit/evaluate: ``"loss"``, ``"compile_metrics"`` when metrics
+        were compiled, then each output's loss tracker when there are several losses."""
         loss_names = [f"{n}_loss" for n, lo in zip(self.names, self.losses) if lo is not None]
-        return ["loss", *(loss_names if self.n_losses > 1 else []), *sorted(self.metric_names)]
+        return ["loss", *(["compile_metrics"] if self.metric_names else []),
+                *(loss_names if self.n_losses > 1 else [])]
 
     def pack(self, values: list) -> Any:
         """Per-output values as the model's outputs are structured (list or dict)."""
