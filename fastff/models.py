@@ -471,6 +471,10 @@ class Sequential:
         if opt is not None and not (opt.built and opt.n_params == self._n_trainable
                                     and opt.dtype == self.dtype):
             opt.build(self._n_trainable, self.dtype, self._slots)
+        if opt is not None:  # Keras's variable paths, for ``optimizer.variables``
+            prefix = f"{self.name}/" if type(self) is Sequential else ""
+            opt._keras_weights = [(prefix + p.path, p.shape, o, p.size)
+                                  for p, o in self._placement[:len(self._slots)]]
         if opt is not None:  # Keras: constraints project the trainable weights after a step
             opt.constraints = [(p, p.constraint) for p in self.trainable_weights
                                if getattr(p, "constraint", None) is not None]
