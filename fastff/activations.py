@@ -23,7 +23,8 @@ __all__ = [
     "elu", "selu", "gelu", "softplus", "softsign", "silu", "swish", "hard_sigmoid", "exponential",
     "softmax", "log_softmax", "relu6", "mish", "hard_silu", "hard_swish", "hard_tanh",
     "log_sigmoid", "celu", "hard_shrink", "soft_shrink", "tanh_shrink", "sparse_plus",
-    "sparse_sigmoid", "squareplus", "threshold", "get", "serialize", "deserialize",
+    "sparse_sigmoid", "squareplus", "sparsemax", "glu", "threshold", "get", "serialize",
+    "deserialize",
 ]
 
 # the one scalar parameter each parametrised activation takes (Keras's keyword names)
@@ -47,6 +48,16 @@ class ActivationFunction:
         """True when ``ops.dense`` can apply it and ``backward`` needs only ``y``
         (``spec.fuses``: e.g. not a negative leaky_relu slope, whose y hides x's sign)."""
         return self.builtin and spec.fuses(self.name, self.param)
+
+    def out_features(self, features: int) -> int:
+        """Width of the last axis of the output for ``features`` inputs (glu: half)."""
+        return spec.out_features(self.name, features) if self.builtin else features
+
+    def check_features(self, features: int, where: str) -> None:
+        """Raise ValueError naming ``where`` when ``features`` cannot be its input width."""
+        if self.builtin and self.name == "glu" and features % 2:
+            raise ValueError(f"{where}: activation 'glu' halves the last dimension, which "
+                             f"must be even; got {features}")
 
     @property
     def is_linear(self) -> bool:
@@ -87,7 +98,9 @@ class ActivationFunction:
 
         shape = arr.shape
         arr2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]) if arr.ndim != 2 else arr)
-        return act.forward(get_ops(), arr2, out=np.empty_like(arr2)).reshape(shape)
+        width = act.out_features(shape[-1]) if self.builtin else shape[-1]
+        out = np.empty((arr2.shape[0], width), arr2.dtype)
+        return act.forward(get_ops(), arr2, out=out).reshape(*shape[:-1], width)
 
     def with_param(self, **kwargs: Any) -> ActivationFunction:
         """A copy with its scalar parameter set (``negative_slope=`` or ``alpha=``)."""
@@ -115,7 +128,8 @@ class ActivationFunction:
 
 #: keywords of Keras's function forms handled by ``_call_with_kwargs`` (user calls only)
 _CALL_KWARGS = {"relu": {"negative_slope", "max_value", "threshold"}, "softmax": {"axis"},
-                "log_softmax": {"axis"}, "gelu": {"approximate"}}
+                "log_softmax": {"axis"}, "gelu": {"approximate"}, "sparsemax": {"axis"},
+                "glu": {"axis"}}
 
 
 def _call_with_kwargs(name: str, x: np.ndarray, **kw: Any) -> np.ndarray:
@@ -130,6 +144,11 @@ def _call_with_kwargs(name: str, x: np.ndarray, **kw: Any) -> np.ndarray:
         if slope:  # Keras: minus slope * relu(threshold - x)
             y = y - x.dtype.type(slope) * np.maximum(threshold - x, 0)
         return y.astype(x.dtype, copy=False)
+    if name in ("sparsemax", "glu"):
+        from fastff.backend.numpy_ops import _activation
+
+        axis = kw.get("axis", -1)
+        return np.moveaxis(_activation(name, np.moveaxis(x, axis, -1), 0.0), -1, axis)
     if name in ("softmax", "log_softmax"):
         axis = kw.get("axis", -1)
         z = x - np.max(x, axis=axis, keepdims=True)
@@ -214,6 +233,8 @@ tanh_shrink = _BUILTINS["tanh_shrink"]
 sparse_plus = _BUILTINS["sparse_plus"]
 sparse_sigmoid = _BUILTINS["sparse_sigmoid"]
 squareplus = _BUILTINS["squareplus"]    # b 4
+sparsemax = _BUILTINS["sparsemax"]      # over the last axis (axis= in direct calls)
+glu = _BUILTINS["glu"]                  # a * sigmoid(b) over the halves of the last axis
 
 
 def threshold(x: Any, threshold: float, default_value: float) -> np.ndarray:

@@ -136,11 +136,9 @@ def test_module_names_and_keras_list():
                    "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus",
                    "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink",
                    "threshold"}
-    assert keras_names - set(activations._BUILTINS) == {"glu", "sparsemax", "threshold"}
+    assert keras_names - set(activations._BUILTINS) == {"threshold"}
     with pytest.raises(TypeError, match="threshold= and default_value="):
         activations.get("threshold")
-    with pytest.raises(ValueError, match="Unknown activation 'glu'"):
-        layers.Dense(2, activation="glu")
 
 
 def test_threshold_function_equals_keras():
@@ -184,6 +182,58 @@ def test_config_round_trip_keeps_parameter():
     d = layers.Dense(3, activation=act)
     d2 = layers.Dense.from_config(d.get_config())
     assert d2.activation == act and d2.activation.param == 0.25
+
+
+# ------------------------------------------------------------------------- glu, sparsemax
+# keras.activations.glu(X2) (Keras 3.15.1, torch)
+X2 = [[0.5, 1.2, -0.3, 1.0], [3.0, -1.0, 0.2, 2.9]]
+KERAS_GLU = [[0.2127787415941705, 0.8772702943560059], [1.6495019919374339, -0.9478464369215823]]
+
+
+def test_glu_equals_keras_and_halves_the_width():
+    x = np.array(X2)
+    _same(activations.glu(x), KERAS_GLU, 1e-15)
+    _same(activations.glu(x.T, axis=0), np.array(KERAS_GLU).T, 1e-15)
+    assert layers.Dense(6, activation="glu").compute_output_shape((3,)) == (3,)
+    with pytest.raises(ValueError, match="glu.*even"):
+        fastff.Sequential([fastff.Input((3,)), layers.Dense(5, activation="glu")])
+    m2 = fastff.Sequential([fastff.Input((3,)), layers.Dense(8, activation="glu"),
+                            layers.Activation("glu"), layers.Dense(1)], dtype="float64")
+    assert m2.predict(np.ones((2, 3)), verbose=0).shape == (2, 1)
+    assert m2.layers[1].compute_output_shape((4,)) == (2,)
+    m2.compile("sgd", "mse")
+    rng = np.random.default_rng(5)
+    check_grads(m2, rng.normal(size=(5, 3)), rng.normal(size=(5, 1)), tol=1e-6)
+
+
+def test_sparsemax_is_the_papers_and_differs_from_keras():
+    x = np.array([[0.5, 1.2, -0.3, 1.0, 0.0], [3.0, -1.0, 0.2, 2.9, NAN],
+                  [-INF, 0.0, 1.0, 0.5, 0.25], [1.0, 1.0, 1.0, 1.0, 1.0]])
+    want = [[0.0, 0.6, 0.0, 0.4, 0.0], [NAN] * 5, [0.0, 0.0, 0.75, 0.25, 0.0], [0.2] * 5]
+    for backend in ("numpy", "cpu"):
+        _same(get_ops(backend).activation("sparsemax", x), want, 1e-15, 1e-15)
+    # Keras 3.15 gives [[0, 0, 0, 0, 0], [inf, inf, inf, inf, nan], [0, 0, 0.25, 0, 0],
+    # [0, 0, 0, 0, 0]]: its threshold sums the cumulative sums over the support
+    # ((sum_j<=k cumsum_j - 1) / k) where Martins & Astudillo (2016), which it cites, take
+    # (cumsum_k - 1) / k; its rows do not sum to 1
+    ok = ~np.isnan(x).any(axis=1)
+    np.testing.assert_allclose(activations.sparsemax(x)[ok].sum(axis=1), 1.0, rtol=1e-15)
+    _same(activations.sparsemax(np.array(X2), axis=0), [[0.0, 1.0, 0.25, 0.0],
+                                                         [1.0, 0.0, 0.75, 1.0]], 1e-15)
+    rng = np.random.default_rng(6)
+    check_grads(layers.Activation("sparsemax"), rng.normal(size=(6, 7)), tol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["glu", "sparsemax"])
+def test_exporters_refuse_the_row_wise_ones_by_name(name, tmp_path):
+    from fastff.export.c import export_c
+    from fastff.export.onnx import export_onnx
+
+    m = fastff.Sequential([fastff.Input((3,)), layers.Dense(4, activation=name)])
+    with pytest.raises(ValueError, match=name):
+        export_c(m, tmp_path / "m.c")
+    with pytest.raises(ValueError, match=name):
+        export_onnx(m, tmp_path / "m.onnx")
 
 
 # ------------------------------------------------------------------------- ReLU, Softmax

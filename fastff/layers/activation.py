@@ -32,9 +32,19 @@ class Activation(Layer):
         """Folded into the previous unit where the builder can (see ``StackBuilder``)."""
         return builder.activation(self, self.activation)
 
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        if input_shape:
+            self.activation.check_features(input_shape[-1], f"Activation {self.name!r}")
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if not input_shape:
+            return tuple(input_shape)
+        return (*input_shape[:-1], self.activation.out_features(input_shape[-1]))
+
     def forward(self, x: np.ndarray, training: bool = False, ws: Workspace | None = None):
         ops, act = self.ops, self.activation
-        y = act.forward(ops, x, out=buffer(ws, "y", x.shape, x.dtype))
+        shape = (*x.shape[:-1], act.out_features(x.shape[-1]))
+        y = act.forward(ops, x, out=buffer(ws, "y", shape, x.dtype))
 
         def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
             if not need_dx:

@@ -47,6 +47,7 @@ class Dense(Layer):
         if len(input_shape) != 1:
             raise ValueError(f"Dense {self.name!r} expects 2-D inputs (batch, features); got "
                              f"per-sample shape {input_shape}. Add a Flatten layer first.")
+        self.activation.check_features(self.units, f"Dense {self.name!r}")
         self.kernel = self.add_weight("kernel", (input_shape[0], self.units),
                                       self.kernel_initializer, self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
@@ -55,7 +56,7 @@ class Dense(Layer):
                                         self.bias_regularizer, constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return (self.units,)
+        return (self.activation.out_features(self.units),)
 
     def lower(self, builder: Any) -> bool:
         """One GEMM + bias + epilogue unit (needs a bias)."""
@@ -81,7 +82,8 @@ class Dense(Layer):
             y = ops.dense(x, w, b, act.name, act.param, out=buffer(ws, "y", shape, dt))
         else:
             z = ops.dense(x, w, b, "linear", 0.0, out=buffer(ws, "z", shape, dt))
-            y = act.forward(ops, z, out=buffer(ws, "y", shape, dt))
+            y = act.forward(ops, z, out=buffer(ws, "y", (shape[0], act.out_features(shape[1])),
+                                               dt))
 
         def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
             dx = buffer(ws, "dx", x.shape, dt) if need_dx else False
