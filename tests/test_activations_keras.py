@@ -288,6 +288,21 @@ def test_softmax_layer_axis():
     check_grads(m, rng.normal(size=(3, 6)), rng.uniform(size=(3, 20)), tol=1e-6)
 
 
+def test_exporters_refuse_softmax_over_another_axis_and_keras_relu(tmp_path):
+    from fastff.export.c import export_c
+    from fastff.export.onnx import export_onnx
+
+    m = fastff.Sequential([fastff.Input((6,)), layers.Reshape((2, 3)), layers.Softmax(axis=1)])
+    with pytest.raises(ValueError, match="Softmax over axis 1"):
+        export_c(m, tmp_path / "m.c")
+    with pytest.raises(ValueError, match="Softmax over axis 1"):
+        export_onnx(m, tmp_path / "m.onnx")
+    r = fastff.Sequential([fastff.Input((3,)), layers.ReLU(max_value=2.0)])
+    for fn, path in ((export_c, "r.c"), (export_onnx, "r.onnx")):
+        with pytest.raises(ValueError, match="custom activation"):
+            fn(r, tmp_path / path)
+
+
 # ------------------------------------------------------------------------- file formats
 def test_keras_format_names(tmp_path):
     from fastff.keras_format import load_keras, save_keras

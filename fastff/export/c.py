@@ -241,6 +241,10 @@ def _dense(e: _Emitter, layer: Any, x: _Value) -> _Value:
 
 
 def _activation_layer(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    over_last = getattr(layer, "_over_last", None)
+    if over_last is not None and not over_last():
+        raise ValueError(f"export_c: layer {layer.name!r}: Softmax over axis {layer.axis!r} is "
+                         "not exported (only the last axis)")
     if getattr(layer.activation, "builtin", False) and layer.activation.name == "linear":
         return x
     y = _copy_into_new(e, layer, x, x.shape)

@@ -223,7 +223,17 @@ def _dense(g: _Graph, layer: Any, x: str) -> str:
 
 
 def _activation_layer(g: _Graph, layer: Any, x: str) -> str:
+    _last_axis_only(layer, "export_onnx")
     return _activation(g, layer.activation, x, layer.name)
+
+
+def _last_axis_only(layer: Any, who: str) -> None:
+    """Refuse a ``Softmax`` over another axis than the last (its activation is the last
+    axis's)."""
+    over_last = getattr(layer, "_over_last", None)
+    if over_last is not None and not over_last():
+        raise ValueError(f"{who}: layer {layer.name!r}: Softmax over axis {layer.axis!r} is "
+                         "not exported (only the last axis)")
 
 
 def _identity(g: _Graph, layer: Any, x: str) -> str:
