@@ -317,6 +317,9 @@ def test_keras_format_names(tmp_path):
     np.testing.assert_array_equal(m.predict(x, verbose=0), m2.predict(x, verbose=0))
     assert m2.layers[0].activation.name == "hard_silu"  # Keras writes hard_swish so
     assert m2.layers[2].get_config()["max_value"] == 2.0
+    g = fastff.Sequential([fastff.Input((3,)), layers.Dense(4, activation="glu")])
+    with pytest.raises(ValueError, match="glu"):
+        save_keras(g, tmp_path / "g.keras")
 
 
 @pytest.mark.parametrize("name", NEW)

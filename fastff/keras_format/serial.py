@@ -26,6 +26,10 @@ def keras_activation(layer: Any) -> str:
                          "which has no Keras 3 name")
     from fastff import activations
 
+    if act.name == "glu":
+        raise ValueError(f"save_keras: layer {layer.name!r} uses 'glu', which Keras 3.15 "
+                         "cannot rebuild: its layers report the input width as glu's output "
+                         "shape, so a layer after it is built for twice its real input")
     if activations.serialize(act) != act.name:  # a non-default parameter
         raise ValueError(f"save_keras: layer {layer.name!r}: {act!r} has a non-default "
                          "parameter, which a Keras activation name cannot hold")
