@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["running", "inside_call", "collecting", "add_loss"]
+__all__ = ["running", "inside_call", "collecting", "add_loss", "activity", "regularize_output"]
 
 _STATE = threading.local()
 
@@ -54,3 +54,50 @@ def add_loss(value: Any) -> bool:
         return False
     stack[-1].append(value)
     return True
+
+
+# ------------------------------------------------------------------ activity regularizers
+@contextmanager
+def activity() -> Iterator[list]:
+    """Collect the activity-regularizer penalties of the layers run inside the block (one
+    float per regularized output; the innermost block wins)."""
+    stack = getattr(_STATE, "activity", None)
+    if stack is None:
+        stack = _STATE.activity = []
+    bucket: list[float] = []
+    stack.append(bucket)
+    try:
+        yield bucket
+    finally:
+        stack.pop()
+
+
+def regularize_output(layer: Any, y: Any, bp: Any) -> tuple:
+    """Keras 3's activity regularization of one layer call: ``reg(y) / batch size`` (Keras's
+    ``divide_no_nan``: 0 for an empty batch) is the layer's loss of this call (its
+    ``losses``, and the innermost ``activity()`` block's), and the returned backprop adds
+    ``reg'(y) / batch size`` to the incoming gradient. ``(y, bp)`` unchanged for a layer
+    without one, or for an output that is not one array."""
+    reg = getattr(layer, "activity_regularizer", None)
+    if reg is None or not hasattr(y, "ndim") or not hasattr(y, "dtype"):
+        return y, bp
+    import numpy as np
+
+    if type(y) is not np.ndarray:
+        raise NotImplementedError(f"layer {layer.name!r}: activity_regularizer runs on the "
+                                  "CPU only; train this model with device='cpu'")
+    n = y.shape[0] if y.ndim else 1
+    scale = 1.0 / n if n else 0.0
+    value = float(reg(y)) * scale
+    layer.__dict__["_activity_losses"] = [value]
+    stack = getattr(_STATE, "activity", None)
+    if stack:
+        stack[-1].append(value)
+
+    def backprop(dy: Any, need_dx: bool = True) -> Any:
+        g = np.asarray(dy, dtype=y.dtype).copy()
+        if scale:
+            g += (reg.gradient(y) * scale).astype(y.dtype, copy=False)
+        return bp(g, need_dx)
+
+    return y, backprop

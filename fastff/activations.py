@@ -21,7 +21,10 @@ from fastff.backend import spec
 __all__ = [
     "ActivationFunction", "CustomActivation", "linear", "sigmoid", "tanh", "relu", "leaky_relu",
     "elu", "selu", "gelu", "softplus", "softsign", "silu", "swish", "hard_sigmoid", "exponential",
-    "softmax", "log_softmax", "get", "serialize", "deserialize",
+    "softmax", "log_softmax", "relu6", "mish", "hard_silu", "hard_swish", "hard_tanh",
+    "log_sigmoid", "celu", "hard_shrink", "soft_shrink", "tanh_shrink", "sparse_plus",
+    "sparse_sigmoid", "squareplus", "sparsemax", "glu", "threshold", "get", "serialize",
+    "deserialize",
 ]
 
 # the one scalar parameter each parametrised activation takes (Keras's keyword names)
@@ -45,6 +48,16 @@ class ActivationFunction:
         """True when ``ops.dense`` can apply it and ``backward`` needs only ``y``
         (``spec.fuses``: e.g. not a negative leaky_relu slope, whose y hides x's sign)."""
         return self.builtin and spec.fuses(self.name, self.param)
+
+    def out_features(self, features: int) -> int:
+        """Width of the last axis of the output for ``features`` inputs (glu: half)."""
+        return spec.out_features(self.name, features) if self.builtin else features
+
+    def check_features(self, features: int, where: str) -> None:
+        """Raise ValueError naming ``where`` when ``features`` cannot be its input width."""
+        if self.builtin and self.name == "glu" and features % 2:
+            raise ValueError(f"{where}: activation 'glu' halves the last dimension, which "
+                             f"must be even; got {features}")
 
     @property
     def is_linear(self) -> bool:
@@ -85,7 +98,9 @@ class ActivationFunction:
 
         shape = arr.shape
         arr2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]) if arr.ndim != 2 else arr)
-        return act.forward(get_ops(), arr2, out=np.empty_like(arr2)).reshape(shape)
+        width = act.out_features(shape[-1]) if self.builtin else shape[-1]
+        out = np.empty((arr2.shape[0], width), arr2.dtype)
+        return act.forward(get_ops(), arr2, out=out).reshape(*shape[:-1], width)
 
     def with_param(self, **kwargs: Any) -> ActivationFunction:
         """A copy with its scalar parameter set (``negative_slope=`` or ``alpha=``)."""
@@ -113,7 +128,8 @@ class ActivationFunction:
 
 #: keywords of Keras's function forms handled by ``_call_with_kwargs`` (user calls only)
 _CALL_KWARGS = {"relu": {"negative_slope", "max_value", "threshold"}, "softmax": {"axis"},
-                "log_softmax": {"axis"}, "gelu": {"approximate"}}
+                "log_softmax": {"axis"}, "gelu": {"approximate"}, "sparsemax": {"axis"},
+                "glu": {"axis"}}
 
 
 def _call_with_kwargs(name: str, x: np.ndarray, **kw: Any) -> np.ndarray:
@@ -128,6 +144,11 @@ def _call_with_kwargs(name: str, x: np.ndarray, **kw: Any) -> np.ndarray:
         if slope:  # Keras: minus slope * relu(threshold - x)
             y = y - x.dtype.type(slope) * np.maximum(threshold - x, 0)
         return y.astype(x.dtype, copy=False)
+    if name in ("sparsemax", "glu"):
+        from fastff.backend.numpy_ops import _activation
+
+        axis = kw.get("axis", -1)
+        return np.moveaxis(_activation(name, np.moveaxis(x, axis, -1), 0.0), -1, axis)
     if name in ("softmax", "log_softmax"):
         axis = kw.get("axis", -1)
         z = x - np.max(x, axis=axis, keepdims=True)
@@ -199,6 +220,34 @@ hard_sigmoid = _BUILTINS["hard_sigmoid"]
 exponential = _BUILTINS["exponential"]
 softmax = _BUILTINS["softmax"]
 log_softmax = _BUILTINS["log_softmax"]
+relu6 = _BUILTINS["relu6"]
+mish = _BUILTINS["mish"]
+hard_silu = _BUILTINS["hard_silu"]
+hard_swish = _BUILTINS["hard_swish"]    # Keras's alias of hard_silu
+hard_tanh = _BUILTINS["hard_tanh"]
+log_sigmoid = _BUILTINS["log_sigmoid"]
+celu = _BUILTINS["celu"]                # alpha 1.0
+hard_shrink = _BUILTINS["hard_shrink"]  # threshold 0.5
+soft_shrink = _BUILTINS["soft_shrink"]  # threshold 0.5
+tanh_shrink = _BUILTINS["tanh_shrink"]
+sparse_plus = _BUILTINS["sparse_plus"]
+sparse_sigmoid = _BUILTINS["sparse_sigmoid"]
+squareplus = _BUILTINS["squareplus"]    # b 4
+sparsemax = _BUILTINS["sparsemax"]      # over the last axis (axis= in direct calls)
+glu = _BUILTINS["glu"]                  # a * sigmoid(b) over the halves of the last axis
+
+
+def threshold(x: Any, threshold: float, default_value: float) -> np.ndarray:
+    """Keras's ``threshold(x, threshold, default_value)``: ``x`` where ``x > threshold``,
+    else ``default_value`` (NaN stays NaN). A function of arrays only: both arguments are
+    required, so, as in Keras, it is no layer activation by name."""
+    arr = np.asarray(x)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    t = arr.dtype.type
+    return np.where(arr <= t(threshold), t(default_value), arr)
+
+
 _ALIASES = {"identity": "linear", "none": "linear"}
 
 
@@ -217,6 +266,11 @@ def get(identifier: Any) -> ActivationFunction:
         return identifier
     if isinstance(identifier, str):
         key = _ALIASES.get(identifier.lower(), identifier.lower())
+        if key == "threshold":
+            raise TypeError("activation 'threshold' needs its threshold= and default_value= "
+                            "arguments, which a name cannot give (Keras fails the same way "
+                            "when the layer runs); call fastff.activations.threshold(x, "
+                            "threshold, default_value) on arrays instead")
         if key not in _BUILTINS:
             raise _unknown("activation", identifier, list(_BUILTINS))
         return _BUILTINS[key]

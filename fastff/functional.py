@@ -18,6 +18,7 @@ import numpy as np
 
 from fastff import _validation as V
 from fastff import multi_output, saving
+from fastff._call_context import regularize_output
 from fastff.data_adapters import is_batch_source
 from fastff.layers import Input, Layer, Workspace
 from fastff.layers import deserialize as deserialize_layer
@@ -255,6 +256,8 @@ class _Graph(Composite):
             finally:
                 if seed is not None:
                     object.__setattr__(layer, "_mask_seed", seed)
+            if layer.activity_regularizer is not None:
+                y, bp = regularize_output(layer, y, bp)
             vals.append(y)
             bps.append(bp)
             active.append(bool(layer.trainable_params) or any(active[r] for r in refs))

@@ -23,9 +23,8 @@ Where fastff deliberately differs from Keras:
 - Ctrl-C inside ``fit`` takes effect at the end of the current step, so weights and
   optimizer state always match; fit/evaluate before ``compile`` raise ``NotCompiledError``
   (both a RuntimeError, as in Keras, and a ValueError);
-- ``model.metrics`` is Keras 3's ``[loss tracker, CompileMetrics]``, but ``metrics_names``
-  lists the names of ``evaluate``'s values in order (Keras 3 returns
-  ``["loss", "compile_metrics"]``, which does not match them);
+- ``model.metrics_names`` of a several-output model holds the per-output loss names from
+  ``compile`` on (Keras 3 adds them at the first fit/evaluate);
 - ``BackupAndRestore`` restores before ``fit``'s loop (Keras: in ``on_train_begin``) and also
   restores the shuffle seed and dropout counters, so a resumed run is bitwise the uninterrupted
   one; it deletes only its own files (Keras removes ``backup_dir``);
@@ -454,9 +453,12 @@ class Sequential:
 
     @property
     def metrics_names(self) -> list[str]:
-        """The names of ``evaluate``'s list, in its order (Keras 3 gives
-        ``["loss", "compile_metrics"]`` here, which does not match that list)."""
-        return ["loss", *self.compiled_metrics]
+        """Keras 3's: the names of ``model.metrics`` once compiled — ``["loss"]``, plus
+        ``"compile_metrics"`` when metrics were compiled ([] before ``compile``). (The names
+        of ``evaluate``'s values are the keys of ``evaluate(..., return_dict=True)``.)"""
+        if self.loss is None:
+            return []
+        return ["loss", *(["compile_metrics"] if self.compiled_metrics else [])]
 
     def _fused(self) -> bool:
         """Does the loss take the last layer's logits (fused softmax/sigmoid + cross-entropy)?"""
@@ -473,6 +475,10 @@ class Sequential:
         if opt is not None and not (opt.built and opt.n_params == self._n_trainable
                                     and opt.dtype == self.dtype):
             opt.build(self._n_trainable, self.dtype, self._slots)
+        if opt is not None:  # Keras's variable paths, for ``optimizer.variables``
+            prefix = f"{self.name}/" if type(self) is Sequential else ""
+            opt._keras_weights = [(prefix + p.path, p.shape, o, p.size)
+                                  for p, o in self._placement[:len(self._slots)]]
         if opt is not None:  # Keras: constraints project the trainable weights after a step
             opt.constraints = [(p, p.constraint) for p in self.trainable_weights
                                if getattr(p, "constraint", None) is not None]

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff import _call_context
 from fastff import _validation as V
 from fastff.loss_base import Loss
 
@@ -183,8 +184,11 @@ class MultiSpec:
 
     @property
     def metrics_names(self) -> list[str]:
+        """Keras 3's after a fit/evaluate: ``"loss"``, ``"compile_metrics"`` when metrics
+        were compiled, then each output's loss tracker when there are several losses."""
         loss_names = [f"{n}_loss" for n, lo in zip(self.names, self.losses) if lo is not None]
-        return ["loss", *(loss_names if self.n_losses > 1 else []), *sorted(self.metric_names)]
+        return ["loss", *(["compile_metrics"] if self.metric_names else []),
+                *(loss_names if self.n_losses > 1 else [])]
 
     def pack(self, values: list) -> Any:
         """Per-output values as the model's outputs are structured (list or dict)."""
@@ -285,12 +289,13 @@ class MultiSpec:
                          ws: list | None, need_dx: bool, want_pred: Any) -> tuple:
         """``fastff.training.general.forward_backward`` for several outputs."""
         ops = model.ops
-        outs, bp = self.graph.forward_outputs(xb, True, None if ws is None else ws[0],
-                                              self.fused)
+        with _call_context.activity() as act_losses:
+            outs, bp = self.graph.forward_outputs(xb, True, None if ws is None else ws[0],
+                                                  self.fused)
         per_rows, dys, preds = self._losses(ops, outs, yb, swb, ws, want_pred, True)
         if model._first_grad is not None:
             bp(dys, need_dx)
-        penalty = 0.0
+        penalty = sum(act_losses)
         for p in model._regularized:
             penalty += p.regularizer(p.value)
             p.regularizer.add_gradient(p.value, p.grad)
@@ -302,10 +307,12 @@ class MultiSpec:
         if not isinstance(model.params, np.ndarray):
             raise NotImplementedError("models with several outputs are evaluated on the CPU; "
                                       "use device='cpu'")
-        outs, _ = self.graph.forward_outputs(xb, False, ws[0], self.fused)
+        with _call_context.activity() as act_losses:
+            outs, _ = self.graph.forward_outputs(xb, False, ws[0], self.fused)
         per_rows, _, preds = self._losses(model.ops, outs, yb, swb, ws, True, False)
         penalty = sum(p.regularizer(p.value) for p in model._regularized) \
             if model._regularized else 0.0
+        penalty += sum(act_losses)
         return per_rows, penalty, preds
 
     def tracker(self, metrics: list) -> Tracker:

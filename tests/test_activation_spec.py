@@ -55,7 +55,9 @@ def test_every_table_is_derived_from_the_spec() -> None:
     assert {n: linalg.ACTIVATIONS[n] for n in linalg.ACTIVATIONS if n != "none"} == spec.c_ids()
     assert dict(_C_FUSED) == dict(fastpath._C_IDS) == spec.c_ids(spec.EPILOGUE)
     assert fastpath._CODES == spec.codes(spec.EPILOGUE)
-    assert spec.NEEDS_INPUT == {"gelu", "silu", "swish"}
+    assert spec.NEEDS_INPUT == {"gelu", "silu", "swish", "mish", "hard_silu", "hard_swish",
+                                "hard_shrink", "soft_shrink", "tanh_shrink", "sparse_plus",
+                                "squareplus", "glu"}
     assert spec.EPILOGUE == {"linear", "relu", "leaky_relu", "elu", "tanh", "sigmoid"}
     for name, act in activations._BUILTINS.items():
         assert name in spec.ACTIVATIONS
@@ -68,7 +70,7 @@ def test_every_code_has_one_pair_of_bodies() -> None:
 
     # codes 0..n-1, each owned by its first row; every owner has a forward and a derivative
     assert [spec.code(n) for n in spec.CODE_NAMES] == list(range(len(spec.CODE_NAMES)))
-    assert set(spec.CODE_NAMES) == {n for n in ELEMENTWISE if n != "swish"}
+    assert set(spec.CODE_NAMES) == {n for n in ELEMENTWISE if n not in ("swish", "hard_swish")}
     assert set(scalar_act.FORWARD) == set(scalar_act.GRAD) == set(spec.CODE_NAMES)
 
 
@@ -94,13 +96,13 @@ def test_unknown_names_are_refused_with_the_known_ones() -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_every_elementwise_name_agrees_on_numpy_and_cpu_ops(dtype) -> None:
     rng = np.random.default_rng(0)
-    x = (rng.standard_normal((7, 13)) * 3).astype(dtype)
+    x = (rng.standard_normal((7, 14)) * 3).astype(dtype)  # (an even width, for glu)
     for name in spec.NAMES:
         p = _param(name) or 0.3
         want = REF.activation(name, x, None, p)
         _close(CPU.activation(name, x, None, p), want, dtype, name)
         y = want
-        dy = rng.standard_normal(x.shape).astype(dtype)
+        dy = rng.standard_normal(y.shape).astype(dtype)
         gx = REF.backprop_activation(name, dy, x, y, None, p)
         _close(CPU.backprop_activation(name, dy, x, y, None, p), gx, dtype, f"d {name}")
         if spec.ACTIVATIONS[name].grad_from_output:
@@ -129,7 +131,7 @@ def test_c_epilogue_computes_the_same_formula(dtype) -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_public_activation_objects_match_the_backends(dtype) -> None:
     rng = np.random.default_rng(2)
-    x = (rng.standard_normal((5, 3)) * 2).astype(dtype)
+    x = (rng.standard_normal((5, 4)) * 2).astype(dtype)
     for name, act in activations._BUILTINS.items():
         want = REF.activation(name, x, None, act.param)
         _close(activations.get(name)(x), want, dtype, name)
@@ -174,5 +176,5 @@ def test_every_activation_has_correct_gradients(name) -> None:
     from fastff.testing import check_grads
 
     x = np.random.default_rng(0).standard_normal((5, 4))
-    assert check_grads(L.Dense(3, activation=name), x) < 1e-6
+    assert check_grads(L.Dense(4, activation=name), x) < 1e-6
     assert check_grads(L.Activation(name), x) < 1e-6

@@ -55,7 +55,12 @@ CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 ACTIVATIONS = [("linear", 0.0), ("relu", 0.0), ("leaky_relu", 0.2), ("elu", 1.0), ("selu", 0.0),
                ("gelu", 0.0), ("tanh", 0.0), ("sigmoid", 0.0), ("hard_sigmoid", 0.0),
                ("softplus", 0.0), ("softsign", 0.0), ("silu", 0.0), ("swish", 0.0),
-               ("exponential", 0.0), ("softmax", 0.0), ("log_softmax", 0.0)]
+               ("exponential", 0.0), ("softmax", 0.0), ("log_softmax", 0.0),
+               ("relu6", 0.0), ("mish", 0.0), ("hard_silu", 0.0), ("hard_swish", 0.0),
+               ("hard_tanh", 0.0), ("log_sigmoid", 0.0), ("celu", 1.0), ("celu", 0.5),
+               ("hard_shrink", 0.5), ("soft_shrink", 0.5), ("soft_shrink", -0.25),
+               ("tanh_shrink", 0.0), ("sparse_plus", 0.0), ("sparse_sigmoid", 0.0),
+               ("squareplus", 4.0), ("squareplus", 1.0)]
 
 
 def _compile(model, tmp_path, stem="net"):

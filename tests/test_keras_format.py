@@ -39,7 +39,10 @@ from fastff.saving import MAGIC, FormatError  # noqa: E402
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "keras"
 NAMES = ["adam_resume", "sequential_dense", "sequential_embedding", "functional_two_inputs"]
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu",
-               "softplus"]
+               "softplus", "selu", "softsign", "silu", "swish", "hard_sigmoid", "exponential",
+               "log_softmax", "relu6", "mish", "hard_silu", "hard_swish", "hard_tanh",
+               "log_sigmoid", "celu", "hard_shrink", "soft_shrink", "tanh_shrink",
+               "sparse_plus", "sparse_sigmoid", "squareplus"]
 
 
 def _inputs(npz):
@@ -384,6 +387,25 @@ def test_keras_loads_what_fastff_saves(tmp_path):
            tmp_path / "in.npz", tmp_path / "w.npy", tmp_path=tmp_path)
     np.testing.assert_allclose(np.load(tmp_path / "w.npy"), other.predict(xs, verbose=0),
                                rtol=1e-6, atol=1e-6)
+
+
+@needs_keras
+def test_keras_loads_activity_regularizers_and_activation_arguments(tmp_path):
+    from fastff import layers as L
+    from fastff import regularizers
+
+    rng = np.random.default_rng(8)
+    m = fastff.Sequential([
+        Input(shape=(3,), name="x"),
+        Dense(6, activation="hard_swish", activity_regularizer=regularizers.l1_l2(0.01, 0.1)),
+        L.ReLU(max_value=2.0, threshold=0.1, negative_slope=0.05), L.Reshape((2, 3)),
+        L.Softmax(axis=1, activity_regularizer="l2"), L.Flatten(), Dense(2)])
+    m.compile(optimizer="adam", loss="mse")
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    m.fit(x, rng.standard_normal((5, 2)), epochs=1, verbose=0)
+    m.save(tmp_path / "act.keras")
+    got, _ = _keras_predict(tmp_path / "act.keras", [x], tmp_path)
+    np.testing.assert_allclose(got, m.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
 
 
 @needs_keras

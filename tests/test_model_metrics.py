@@ -42,10 +42,15 @@ def test_metrics_before_and_after_fit_and_evaluate():
     for metric in m.metrics:  # Keras idiom: reset every metric
         metric.reset_state()
     assert m.metrics[1].metrics[0].result() == 0.0
-    # metrics_names lists evaluate's values in order (Keras 3 says ["loss", "compile_metrics"])
-    assert m.metrics_names == ["loss", "accuracy", "top1"]
+    # metrics_names is Keras 3's; evaluate's list is the loss, then the metrics in order
+    assert m.metrics_names == ["loss", "compile_metrics"]
     values = m.evaluate(x, y, verbose=0)
-    assert dict(zip(m.metrics_names, values)) == m.evaluate(x, y, verbose=0, return_dict=True)
+    assert dict(zip(["loss", "accuracy", "top1"], values)) == m.evaluate(x, y, verbose=0,
+                                                                          return_dict=True)
+    bare = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    assert bare.metrics_names == []
+    bare.compile("sgd", "mse")
+    assert bare.metrics_names == ["loss"]
 
 
 def test_fit_with_validation_leaves_the_validation_values():

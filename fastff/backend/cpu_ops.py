@@ -36,6 +36,7 @@ from fastff.backend.numpy_ops import (
     dropout_threshold,
     flush_threshold,
 )
+from fastff.backend.spec import HOST_ROWWISE
 
 NEEDS_INPUT = spec.NEEDS_INPUT
 canonical_activation = spec.canonical
@@ -191,7 +192,7 @@ class CpuOps(NumpyOps):
         self, name: str | None, x: np.ndarray, out: np.ndarray | None = None, param: float = 0.0
     ) -> np.ndarray:
         name = canonical_activation(name)
-        if x.dtype not in _EMPTY:
+        if x.dtype not in _EMPTY or name in HOST_ROWWISE:
             return super().activation(name, x, out, param)
         x = _c(x)
         dst = _out_like(out, x.shape, x.dtype)
@@ -209,7 +210,7 @@ class CpuOps(NumpyOps):
         out: np.ndarray | None = None, param: float = 0.0,
     ) -> np.ndarray:
         name = canonical_activation(name)
-        if dy.dtype not in _EMPTY:
+        if dy.dtype not in _EMPTY or name in HOST_ROWWISE:
             return super().backprop_activation(name, dy, x, y, out, param)
         dy = _c(dy)
         if name in NEEDS_INPUT:

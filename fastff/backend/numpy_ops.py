@@ -84,6 +84,29 @@ def _log_softmax_rows(z: np.ndarray) -> np.ndarray:
     return d - np.log(np.sum(np.exp(d), axis=-1, keepdims=True))
 
 
+def _glu_halves(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c = x.shape[-1]
+    if c % 2:
+        raise ValueError(f"activation 'glu' needs an even last dimension, got {c}")
+    return x[..., :c // 2], x[..., c // 2:]
+
+
+def _sparsemax_rows(x: np.ndarray) -> np.ndarray:
+    """Sparsemax over the last axis (Martins & Astudillo 2016): ``max(x - tau, 0)`` with
+    ``tau = (sum of the k largest - 1) / k``, k the largest with ``1 + k z_(k) > sum``; a
+    row holding a NaN or +inf is all NaN."""
+    t = x.dtype.type
+    zs = -np.sort(-x, axis=-1)
+    cs = np.cumsum(zs, axis=-1)
+    r = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = np.sum(zs - (cs - t(1)) / r > 0, axis=-1, keepdims=True)
+        top = np.take_along_axis(cs, np.maximum(k - 1, 0), axis=-1)
+        tau = np.where(k > 0, (top - t(1)) / np.maximum(k, 1).astype(x.dtype), t(np.nan))
+        tau = np.where(np.isnan(x).any(axis=-1, keepdims=True), t(np.nan), tau)
+        return np.maximum(x - tau, t(0)).astype(x.dtype, copy=False)
+
+
 def _activation(name: str, x: np.ndarray, param: float) -> np.ndarray:
     """Elementwise forward of ``name`` in the dtype of ``x`` (softmax: last axis)."""
     t = x.dtype.type
@@ -114,11 +137,41 @@ def _activation(name: str, x: np.ndarray, param: float) -> np.ndarray:
         return x * _sigmoid(x)
     if name == "exponential":
         return np.exp(x)
+    if name == "relu6":
+        return np.where(x < 0, t(0), np.where(x > 6, t(6), x))
+    if name == "mish":
+        return x * np.tanh(_softplus(x))
+    if name in ("hard_silu", "hard_swish"):
+        r = x + t(3)
+        return x * np.where(r < 0, t(0), np.where(r > 6, t(6), r)) / t(6)
+    if name == "hard_tanh":
+        return np.where(x < -1, t(-1), np.where(x > 1, t(1), x))
+    if name == "log_sigmoid":
+        return np.minimum(x, t(0)) - np.log1p(np.exp(-np.abs(x)))
+    if name == "celu":
+        return np.where(x > 0, x, p * np.expm1(x / p))
+    if name == "hard_shrink":
+        return np.where((x >= -p) & (x <= p), t(0), x)
+    if name == "soft_shrink":
+        return np.where((x >= -p) & (x <= p), t(0), np.where(x > p, x - p, x + p))
+    if name == "tanh_shrink":
+        return x - np.tanh(x)
+    if name == "sparse_plus":
+        return np.where(x <= -1, t(0), np.where(x < 1, t(0.25) * np.square(x + t(1)), x))
+    if name == "sparse_sigmoid":
+        return np.where(x <= -1, t(0), np.where(x >= 1, t(1), t(0.5) * (x + t(1))))
+    if name == "squareplus":
+        return (x + np.sqrt(x * x + p)) / t(2)
     if name == "softmax":
         e = np.exp(x - np.max(x, axis=-1, keepdims=True))
         return e / np.sum(e, axis=-1, keepdims=True)
     if name == "log_softmax":
         return _log_softmax_rows(x)
+    if name == "sparsemax":
+        return _sparsemax_rows(x)
+    if name == "glu":  # a * sigmoid(b), a and b the halves of the last axis
+        a, b = _glu_halves(x)
+        return a * _sigmoid(b)
     raise ValueError(f"Unknown activation {name!r}")
 
 
@@ -133,6 +186,24 @@ def _activation_grad(name: str, dy: np.ndarray, x: Any, y: Any, param: float) ->
             cdf = t(0.5) * (t(1) + _erf(x * t(_SQRT_HALF)))
             pdf = np.exp(t(-0.5) * x * x) * t(_INV_SQRT_2PI)
             return dy * (cdf + x * pdf)
+        if name == "glu":
+            a, b = _glu_halves(x)
+            s = _sigmoid(b)
+            return np.concatenate([dy * s, dy * a * (s * (t(1) - s))], axis=-1)
+        if name == "mish":
+            th = np.tanh(_softplus(x))
+            return dy * (th + x * (t(1) - th * th) * _sigmoid(x))
+        if name in ("hard_silu", "hard_swish"):
+            return np.where(x < -3, t(0), np.where(x > 3, dy, dy * (t(2) * x + t(3)) / t(6)))
+        if name in ("hard_shrink", "soft_shrink"):
+            return np.where((x >= -p) & (x <= p), t(0), dy)
+        if name == "tanh_shrink":
+            th = np.tanh(x)
+            return dy * (th * th)
+        if name == "sparse_plus":
+            return np.where(x <= -1, t(0), np.where(x < 1, dy * (t(0.5) * (x + t(1))), dy))
+        if name == "squareplus":
+            return dy * (t(0.5) * (t(1) + x / np.sqrt(x * x + p)))
         s = _sigmoid(x)
         return dy * (s * (t(1) + x * (t(1) - s)))
     if y is None:
@@ -162,10 +233,25 @@ def _activation_grad(name: str, dy: np.ndarray, x: Any, y: Any, param: float) ->
         return dy * (a * a)
     if name == "exponential":
         return dy * y
+    if name == "relu6":
+        return np.where((y > 0) & (y < 6), dy, t(0))
+    if name == "hard_tanh":
+        return np.where((y > -1) & (y < 1), dy, t(0))
+    if name == "log_sigmoid":
+        return dy * -np.expm1(y)
+    if name == "celu":
+        return np.where(y > 0, dy, dy * (y / p + t(1)))
+    if name == "sparse_sigmoid":
+        return np.where((y > 0) & (y < 1), dy * t(0.5), t(0))
     if name == "softmax":
         return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
     if name == "log_softmax":
         return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
+    if name == "sparsemax":  # on the support S (y > 0): dy - mean_S(dy); 0 off it
+        s = y > 0
+        k = np.maximum(np.sum(s, axis=-1, keepdims=True), 1).astype(dy.dtype)
+        mean = np.sum(np.where(s, dy, t(0)), axis=-1, keepdims=True) / k
+        return np.where(s, dy - mean, t(0))
     raise ValueError(f"Unknown activation {name!r}")
 
 

@@ -203,3 +203,157 @@ def exponential(x, p, t):
 @grad("exponential")
 def exponential_grad(dy, x, y, p, t):
     return dy * y
+
+
+@forward("relu6")
+def relu6(x, p, t):
+    return t(0) if x < t(0) else (t(6) if x > t(6) else x)
+
+
+@grad("relu6")
+def relu6_grad(dy, x, y, p, t):
+    return dy if (y > t(0) and y < t(6)) else t(0)
+
+
+@forward("mish")
+def mish(x, p, t):
+    """``x * tanh(softplus(x))`` (softplus as above, without overflow)."""
+    sp = (x if x > t(0) else t(0)) + t(math.log1p(math.exp(-abs(x))))
+    return x * t(math.tanh(sp))
+
+
+@grad("mish")
+def mish_grad(dy, x, y, p, t):
+    """From the input x: ``tanh(sp) + x * (1 - tanh(sp)^2) * sigmoid(x)``."""
+    sp = (x if x > t(0) else t(0)) + t(math.log1p(math.exp(-abs(x))))
+    th = t(math.tanh(sp))
+    e = t(math.exp(-abs(x)))
+    s = t(1) / (t(1) + e) if x >= t(0) else e / (t(1) + e)
+    return dy * (th + x * (t(1) - th * th) * s)
+
+
+@forward("hard_silu")
+def hard_silu(x, p, t):
+    """``x * relu6(x + 3) / 6`` (Keras 3's, with torch's order of operations)."""
+    r = x + t(3)
+    r = t(0) if r < t(0) else (t(6) if r > t(6) else r)
+    return x * r / t(6)
+
+
+@grad("hard_silu")
+def hard_silu_grad(dy, x, y, p, t):
+    """From the input x: 0 below -3, 1 above 3, ``(2x + 3) / 6`` between."""
+    if x < t(-3):
+        return t(0)
+    if x > t(3):
+        return dy
+    return dy * (t(2) * x + t(3)) / t(6)
+
+
+@forward("hard_tanh")
+def hard_tanh(x, p, t):
+    return t(-1) if x < t(-1) else (t(1) if x > t(1) else x)
+
+
+@grad("hard_tanh")
+def hard_tanh_grad(dy, x, y, p, t):
+    return dy if (y > t(-1) and y < t(1)) else t(0)
+
+
+@forward("log_sigmoid")
+def log_sigmoid(x, p, t):
+    """``-softplus(-x) = min(x, 0) - log1p(exp(-|x|))`` (no overflow)."""
+    return (x if x < t(0) else t(0)) - t(math.log1p(math.exp(-abs(x))))
+
+
+@grad("log_sigmoid")
+def log_sigmoid_grad(dy, x, y, p, t):
+    """``sigmoid(-x) = 1 - exp(y)``."""
+    return dy * -t(math.expm1(y))
+
+
+@forward("celu")
+def celu(x, p, t):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+    return x if x > t(0) else p * t(math.expm1(x / p))
+
+
+@grad("celu")
+def celu_grad(dy, x, y, p, t):
+    """From y: ``exp(x / alpha) = y / alpha + 1`` where x <= 0."""
+    return dy if y > t(0) else dy * (y / p + t(1))
+
+
+@forward("hard_shrink")
+def hard_shrink(x, p, t):
+    return t(0) if (x >= -p and x <= p) else x
+
+
+@grad("hard_shrink")
+def hard_shrink_grad(dy, x, y, p, t):
+    return t(0) if (x >= -p and x <= p) else dy
+
+
+@forward("soft_shrink")
+def soft_shrink(x, p, t):
+    if x >= -p and x <= p:
+        return t(0)
+    return x - p if x > p else x + p
+
+
+@grad("soft_shrink")
+def soft_shrink_grad(dy, x, y, p, t):
+    return t(0) if (x >= -p and x <= p) else dy
+
+
+@forward("tanh_shrink")
+def tanh_shrink(x, p, t):
+    return x - t(math.tanh(x))
+
+
+@grad("tanh_shrink")
+def tanh_shrink_grad(dy, x, y, p, t):
+    th = t(math.tanh(x))
+    return dy * (th * th)
+
+
+@forward("sparse_plus")
+def sparse_plus(x, p, t):
+    """0 for x <= -1, ``(x + 1)^2 / 4`` below 1, x from 1 on."""
+    if x <= t(-1):
+        return t(0)
+    if x < t(1):
+        return t(0.25) * ((x + t(1)) * (x + t(1)))
+    return x
+
+
+@grad("sparse_plus")
+def sparse_plus_grad(dy, x, y, p, t):
+    if x <= t(-1):
+        return t(0)
+    if x < t(1):
+        return dy * (t(0.5) * (x + t(1)))
+    return dy
+
+
+@forward("sparse_sigmoid")
+def sparse_sigmoid(x, p, t):
+    if x <= t(-1):
+        return t(0)
+    return t(1) if x >= t(1) else t(0.5) * (x + t(1))
+
+
+@grad("sparse_sigmoid")
+def sparse_sigmoid_grad(dy, x, y, p, t):
+    return dy * t(0.5) if (y > t(0) and y < t(1)) else t(0)
+
+
+@forward("squareplus")
+def squareplus(x, p, t):
+    """``(x + sqrt(x^2 + b)) / 2``."""
+    return (x + t(math.sqrt(x * x + p))) / t(2)
+
+
+@grad("squareplus")
+def squareplus_grad(dy, x, y, p, t):
+    return dy * (t(0.5) * (t(1) + x / t(math.sqrt(x * x + p))))

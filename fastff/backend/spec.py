@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
 __all__ = ["ActivationSpec", "ACTIVATIONS", "NAMES", "NEEDS_INPUT", "EPILOGUE", "ROWWISE",
+           "HOST_ROWWISE",
            "EPILOGUE_C_IDS", "EPILOGUE_CODES", "C_ONLY", "CODE_NAMES", "canonical", "code", "codes",
-           "c_id", "c_ids", "param_name", "param_default", "fuses"]
+           "c_id", "c_ids", "param_name", "param_default", "fuses", "out_features"]
 
 
 class ActivationSpec(NamedTuple):
@@ -59,8 +60,23 @@ ACTIVATIONS: dict[str, ActivationSpec] = {r.name: r for r in (
     ActivationSpec("silu", 11, None, False),
     ActivationSpec("swish", 11, None, False),
     ActivationSpec("exponential", 12, None, True),
+    ActivationSpec("relu6", 13, None, True),
+    ActivationSpec("mish", 14, None, False),
+    ActivationSpec("hard_silu", 15, None, False),
+    ActivationSpec("hard_swish", 15, None, False),
+    ActivationSpec("hard_tanh", 16, None, True),
+    ActivationSpec("log_sigmoid", 17, None, True),
+    ActivationSpec("celu", 18, None, True, "alpha", 1.0),
+    ActivationSpec("hard_shrink", 19, None, False, "threshold", 0.5),
+    ActivationSpec("soft_shrink", 20, None, False, "threshold", 0.5),
+    ActivationSpec("tanh_shrink", 21, None, False),
+    ActivationSpec("sparse_plus", 22, None, False),
+    ActivationSpec("sparse_sigmoid", 23, None, True),
+    ActivationSpec("squareplus", 24, None, False, "b", 4.0),
     ActivationSpec("softmax", None, None, True),
     ActivationSpec("log_softmax", None, None, True),
+    ActivationSpec("sparsemax", None, None, True),
+    ActivationSpec("glu", None, None, False),
 )}
 #: C-epilogue-only forms (no elementwise kernel): name -> C constant
 C_ONLY: dict[str, str] = {"gelu_tanh": "FASTFF_ACT_GELU_TANH"}
@@ -85,6 +101,9 @@ NEEDS_INPUT: frozenset[str] = frozenset(n for n, r in ACTIVATIONS.items()
                                         if not r.grad_from_output)
 #: activations applied over the last axis (no elementwise code)
 ROWWISE: frozenset[str] = frozenset(n for n, r in ACTIVATIONS.items() if r.code is None)
+#: row-wise activations computed by the NumPy reference on every host backend (no kernel of
+#: their own: the device backend refuses them by name)
+HOST_ROWWISE: frozenset[str] = ROWWISE - {"softmax", "log_softmax"}
 #: what ``ops.dense`` applies in the C GEMM epilogue: it has a C id and its derivative comes
 #: from y, so a Dense layer need not keep its pre-activation (gelu needs x: it runs after)
 EPILOGUE: frozenset[str] = frozenset(n for n, r in ACTIVATIONS.items()
@@ -169,6 +188,12 @@ class _LazyCIds(Mapping):
 #: compiled path's layer rows
 EPILOGUE_C_IDS: Mapping[str, int] = _LazyCIds(EPILOGUE)
 EPILOGUE_CODES: dict[str, int] = codes(EPILOGUE)
+
+
+def out_features(name: str, features: int) -> int:
+    """Width of the last axis after ``name``: half for glu (it gates one half with the
+    other), else unchanged."""
+    return features // 2 if name == "glu" else features
 
 
 def param_name(name: str) -> str | None:

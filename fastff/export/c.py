@@ -121,6 +121,19 @@ _ELEMENTWISE = {
     "silu": "v * sig_(v)",
     "swish": "v * sig_(v)",
     "exponential": "expf(v)",
+    "relu6": "v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v)",
+    "mish": "v * tanhf((v > 0.0f ? v : 0.0f) + log1pf(expf(-fabsf(v))))",
+    "hard_silu": "v * (v + 3.0f < 0.0f ? 0.0f : (v + 3.0f > 6.0f ? 6.0f : v + 3.0f)) / 6.0f",
+    "hard_swish": "v * (v + 3.0f < 0.0f ? 0.0f : (v + 3.0f > 6.0f ? 6.0f : v + 3.0f)) / 6.0f",
+    "hard_tanh": "v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v)",
+    "log_sigmoid": "(v < 0.0f ? v : 0.0f) - log1pf(expf(-fabsf(v)))",
+    "celu": "v > 0.0f ? v : ({p}) * expm1f(v / ({p}))",
+    "hard_shrink": "(v >= -({p}) && v <= ({p})) ? 0.0f : v",
+    "soft_shrink": "(v >= -({p}) && v <= ({p})) ? 0.0f : (v > ({p}) ? v - ({p}) : v + ({p}))",
+    "tanh_shrink": "v - tanhf(v)",
+    "sparse_plus": "v <= -1.0f ? 0.0f : (v < 1.0f ? 0.25f * ((v + 1.0f) * (v + 1.0f)) : v)",
+    "sparse_sigmoid": "v <= -1.0f ? 0.0f : (v >= 1.0f ? 1.0f : 0.5f * (v + 1.0f))",
+    "squareplus": "(v + sqrtf(v * v + ({p}))) / 2.0f",
 }
 def _dense_block(n: int) -> str:
     acc = [f"a{k}" for k in range(n)]
@@ -230,6 +243,10 @@ def _dense(e: _Emitter, layer: Any, x: _Value) -> _Value:
 
 
 def _activation_layer(e: _Emitter, layer: Any, x: _Value) -> _Value:
+    over_last = getattr(layer, "_over_last", None)
+    if over_last is not None and not over_last():
+        raise ValueError(f"export_c: layer {layer.name!r}: Softmax over axis {layer.axis!r} is "
+                         "not exported (only the last axis)")
     if getattr(layer.activation, "builtin", False) and layer.activation.name == "linear":
         return x
     y = _copy_into_new(e, layer, x, x.shape)

@@ -137,6 +137,80 @@ def _activation(g: _Graph, act: Any, x: str, hint: str) -> str:
         return g.op("Add", [g.op("Relu", [x], dt, f"{hint}_pos"), log1p], dt, f"{hint}_softplus")
     if name in ("silu", "swish"):
         return g.op("Mul", [x, g.op("Sigmoid", [x], dt, f"{hint}_sig")], dt, f"{hint}_{name}")
+    return _activation_more(g, act, x, hint, c)
+
+
+def _where(g: _Graph, cmp: str, x: str, bound: str, yes: str, no: str, hint: str) -> str:
+    dt = g.dtypes[x]
+    return g.op("Where", [g.op(cmp, [x, bound], np.bool_, f"{hint}_cmp"), yes, no], dt,
+                f"{hint}_where")
+
+
+def _clip(g: _Graph, x: str, lo: str, hi: str, hint: str) -> str:
+    """``lo if x < lo else (hi if x > hi else x)`` (NaN stays NaN, as the kernels)."""
+    return _where(g, "Less", x, lo, lo, _where(g, "Greater", x, hi, hi, x, hint + "_hi"),
+                  hint + "_lo")
+
+
+def _in_band(g: _Graph, x: str, p: str, hint: str) -> str:
+    """``-p <= x <= p`` (false for NaN)."""
+    dt = g.dtypes[x]
+    neg = g.op("Neg", [p], dt, f"{hint}_negp")
+    return g.op("And", [g.op("GreaterOrEqual", [x, neg], np.bool_, f"{hint}_ge"),
+                        g.op("LessOrEqual", [x, p], np.bool_, f"{hint}_le")], np.bool_,
+                f"{hint}_band")
+
+
+def _activation_more(g: _Graph, act: Any, x: str, hint: str, c: Any) -> str:
+    """The per-element activations Keras 3 added (relu6 ... squareplus), as the kernels'
+    formulas (``backend/scalar_act.py``)."""
+    name, dt = act.name, g.dtypes[x]
+    h = f"{hint}_{name}"
+
+    def op(kind: str, args: list, tag: str) -> str:
+        return g.op(kind, args, dt, f"{h}_{tag}")
+
+    def log1p_exp_neg_abs() -> str:
+        e = op("Exp", [op("Neg", [op("Abs", [x], "abs")], "nabs")], "exp")
+        return op("Log", [op("Add", [e, c(1.0)], "1p")], "log")
+
+    if name == "relu6":
+        return _clip(g, x, c(0.0), c(6.0), h)
+    if name == "hard_tanh":
+        return _clip(g, x, c(-1.0), c(1.0), h)
+    if name in ("hard_silu", "hard_swish"):
+        r = _clip(g, op("Add", [x, c(3.0)], "p3"), c(0.0), c(6.0), h)
+        return op("Div", [op("Mul", [x, r], "xr"), c(6.0)], "out")
+    if name == "mish":
+        sp = op("Add", [op("Relu", [x], "pos"), log1p_exp_neg_abs()], "sp")
+        return op("Mul", [x, op("Tanh", [sp], "tanh")], "out")
+    if name == "log_sigmoid":
+        neg = _where(g, "Less", x, c(0.0), x, c(0.0), h + "_min")
+        return op("Sub", [neg, log1p_exp_neg_abs()], "out")
+    if name == "celu":
+        a = c(act.param)
+        neg = op("Mul", [op("Sub", [op("Exp", [op("Div", [x, a], "xa")], "exp"), c(1.0)],
+                            "em1"), a], "neg")
+        return _where(g, "Greater", x, c(0.0), x, neg, h)
+    if name in ("hard_shrink", "soft_shrink"):
+        p = c(act.param)
+        rest = x if name == "hard_shrink" else _where(
+            g, "Greater", x, p, op("Sub", [x, p], "sub"), op("Add", [x, p], "add"), h + "_s")
+        return g.op("Where", [_in_band(g, x, p, h), c(0.0), rest], dt, f"{h}_out")
+    if name == "tanh_shrink":
+        return op("Sub", [x, op("Tanh", [x], "tanh")], "out")
+    if name == "sparse_plus":
+        x1 = op("Add", [x, c(1.0)], "x1")
+        mid = op("Mul", [c(0.25), op("Mul", [x1, x1], "sq")], "mid")
+        return _where(g, "LessOrEqual", x, c(-1.0), c(0.0),
+                      _where(g, "Less", x, c(1.0), mid, x, h + "_hi"), h)
+    if name == "sparse_sigmoid":
+        mid = op("Mul", [c(0.5), op("Add", [x, c(1.0)], "x1")], "mid")
+        return _where(g, "LessOrEqual", x, c(-1.0), c(0.0),
+                      _where(g, "GreaterOrEqual", x, c(1.0), c(1.0), mid, h + "_hi"), h)
+    if name == "squareplus":
+        root = op("Sqrt", [op("Add", [op("Mul", [x, x], "sq"), c(act.param)], "sum")], "sqrt")
+        return op("Div", [op("Add", [x, root], "add"), c(2.0)], "out")
     raise ValueError(f"export_onnx: layer {hint!r}: activation {name!r} has no ONNX form")
 
 
@@ -154,7 +228,17 @@ def _dense(g: _Graph, layer: Any, x: str) -> str:
 
 
 def _activation_layer(g: _Graph, layer: Any, x: str) -> str:
+    _last_axis_only(layer, "export_onnx")
     return _activation(g, layer.activation, x, layer.name)
+
+
+def _last_axis_only(layer: Any, who: str) -> None:
+    """Refuse a ``Softmax`` over another axis than the last (its activation is the last
+    axis's)."""
+    over_last = getattr(layer, "_over_last", None)
+    if over_last is not None and not over_last():
+        raise ValueError(f"{who}: layer {layer.name!r}: Softmax over axis {layer.axis!r} is "
+                         "not exported (only the last axis)")
 
 
 def _identity(g: _Graph, layer: Any, x: str) -> str:

@@ -22,8 +22,16 @@ LAYER_CLASSES = ("InputLayer", "Dense", "Dropout", "Activation", "Flatten", "Emb
                  "LayerNormalization")
 #: weightless layers (no build_config, nothing in the weights file)
 WEIGHTLESS = ("Dropout", "Activation", "Flatten", "ReLU", "LeakyReLU", "ELU", "Softmax")
+#: the activation names a Keras 3 config holds that fastff reads (Keras's own names; not
+#: "sparsemax": Keras 3.15 computes its threshold differently from the paper fastff follows,
+#: so a Keras model using it would predict otherwise here)
 ACTIVATIONS = {"linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu",
-               "softplus"}
+               "softplus", "selu", "softsign", "silu", "swish", "hard_sigmoid", "exponential",
+               "log_softmax", "relu6", "mish", "hard_silu", "hard_swish", "hard_tanh",
+               "log_sigmoid", "celu", "hard_shrink", "soft_shrink", "tanh_shrink",
+               "sparse_plus", "sparse_sigmoid", "squareplus", "glu"}
+#: aliases Keras writes under their function's name
+KERAS_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 
 
 def optimizer_groups(opt: Any) -> list[list[str]] | None:

@@ -42,18 +42,15 @@ def _activation_layer(cls: str, cfg: dict, path: str, what: str, common: dict) -
 
     try:
         if cls == "ReLU":
-            if cfg.get("max_value") is not None or number("threshold", 0.0) != 0.0:
-                raise FormatError(f"{path}: {what}: ReLU max_value/threshold are not supported "
-                                  "by fastff")
-            return layers.ReLU(negative_slope=number("negative_slope", 0.0), **common)
+            top = cfg.get("max_value")
+            return layers.ReLU(max_value=None if top is None else number("max_value", None),
+                               negative_slope=number("negative_slope", 0.0),
+                               threshold=number("threshold", 0.0), **common)
         if cls == "LeakyReLU":
             return layers.LeakyReLU(negative_slope=number("negative_slope", 0.3), **common)
         if cls == "ELU":
             return layers.ELU(alpha=number("alpha", 1.0), **common)
-        if cfg.get("axis", -1) not in (-1, [-1]):
-            raise FormatError(f"{path}: {what}: Softmax over axis {cfg.get('axis')!r} is not "
-                              "supported by fastff (only -1)")
-        return layers.Softmax(**common)
+        return layers.Softmax(axis=cfg.get("axis", -1), **common)
     except (ValueError, NotImplementedError) as e:
         if isinstance(e, FormatError):
             raise
@@ -94,6 +91,9 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
                               "supported")
         return cls, {"shape": dims, "dtype": dtype, "name": name}, cfg
     common: dict[str, Any] = {"name": name, "trainable": bool(cfg.get("trainable", True))}
+    if cfg.get("activity_regularizer") is not None:
+        common["activity_regularizer"] = _object(cfg["activity_regularizer"], regularizers,
+                                                 "regularizer", path, what)
     _policy_dtype(cfg, path, what)
     if cls in lookups.CLASSES:
         return cls, lookups.build(cls, cfg, path, what, common), cfg
@@ -105,8 +105,7 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
                 raise
             raise FormatError(f"{path}: {what}: {e}") from None
     if cls == "Dense":
-        _refuse_set(cfg, ("activity_regularizer", "quantization_config", "lora_rank"), path,
-                    what)
+        _refuse_set(cfg, ("quantization_config", "lora_rank"), path, what)
         layer = layers.Dense(
             _dim(cfg.get("units"), path, f"{what}.units"),
             activation=_activation(cfg, path, what),
@@ -146,8 +145,7 @@ def _build_layer(spec: Any, path: str) -> tuple[str, Any, dict]:
             raise FormatError(f"{path}: {what}: only data_format='channels_last' is supported")
         layer = layers.Flatten(**common)
     elif cls == "Embedding":
-        _refuse_set(cfg, ("activity_regularizer", "quantization_config", "lora_rank",
-                          "sparse"), path, what)
+        _refuse_set(cfg, ("quantization_config", "lora_rank", "sparse"), path, what)
         layer = layers.Embedding(
             _dim(cfg.get("input_dim"), path, f"{what}.input_dim"),
             _dim(cfg.get("output_dim"), path, f"{what}.output_dim"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fastff.keras_format.layout import ACTIVATIONS
+from fastff.keras_format.layout import ACTIVATIONS, KERAS_ALIASES
 
 
 def keras_obj(module: str, class_name: str, config: Any) -> dict:
@@ -26,10 +26,14 @@ def keras_activation(layer: Any) -> str:
                          "which has no Keras 3 name")
     from fastff import activations
 
+    if act.name == "glu":
+        raise ValueError(f"save_keras: layer {layer.name!r} uses 'glu', which Keras 3.15 "
+                         "cannot rebuild: its layers report the input width as glu's output "
+                         "shape, so a layer after it is built for twice its real input")
     if activations.serialize(act) != act.name:  # a non-default parameter
         raise ValueError(f"save_keras: layer {layer.name!r}: {act!r} has a non-default "
                          "parameter, which a Keras activation name cannot hold")
-    return act.name
+    return KERAS_ALIASES.get(act.name, act.name)
 
 
 def keras_init(init: Any) -> dict:

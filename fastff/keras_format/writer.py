@@ -58,20 +58,20 @@ def _layer_config(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
     if cls == "Flatten":
         return "Flatten", {**base, "data_format": "channels_last"}
     if cls == "ReLU":
-        return "ReLU", {**base, "max_value": None, "negative_slope": layer.negative_slope,
-                        "threshold": 0.0}
+        return "ReLU", {**base, "max_value": layer.max_value,
+                        "negative_slope": layer.negative_slope, "threshold": layer.threshold}
     if cls == "LeakyReLU":
         return "LeakyReLU", {**base, "negative_slope": layer.negative_slope}
     if cls == "ELU":
         return "ELU", {**base, "alpha": layer.alpha}
     if cls == "Softmax":
-        return "Softmax", {**base, "axis": -1}
+        return "Softmax", {**base, "axis": layer.axis}
     if cls == "Embedding":
         return "Embedding", {
             **base, "input_dim": layer.input_dim, "output_dim": layer.output_dim,
             "embeddings_initializer": _keras_init(layer.embeddings_initializer),
             "embeddings_regularizer": _keras_reg(layer.embeddings_regularizer),
-            "activity_regularizer": None,
+            "activity_regularizer": _keras_reg(layer.activity_regularizer),
             "embeddings_constraint": _keras_constraint(layer.embeddings_constraint),
             "mask_zero": layer.mask_zero, "quantization_config": None}
     if cls == "Concatenate":
@@ -144,6 +144,8 @@ def _layer_spec(layer: Any, dtype: np.dtype) -> tuple[str, dict]:
     if custom.is_custom(layer):
         return type(layer).__name__, custom.write_spec(layer, dtype)
     cls, cfg = _layer_config(layer, dtype)
+    if layer.activity_regularizer is not None:  # Keras's base config holds it when set
+        cfg["activity_regularizer"] = _keras_reg(layer.activity_regularizer)
     return cls, _keras_obj("keras.layers", cls, cfg)
 
 

@@ -228,6 +228,9 @@ class Layer:
     #: a custom layer's sublayers (attributes, lists, dicts) and own weights, set at build
     _sublayers: list = []
     _own_params: list = []
+    #: Keras's ``activity_regularizer``: ``reg(output) / batch size`` joins the loss of each
+    #: call (``fastff._call_context.regularize_output``)
+    activity_regularizer: Any = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _WATCHED:
@@ -243,13 +246,10 @@ class Layer:
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: tuple[int, ...] | None = None, input_dim: int | None = None,
                  batch_input_shape: tuple[int | None, ...] | None = None, **kwargs: Any):
-        if kwargs.get("activity_regularizer", 0) is None:  # Keras's default, as configs hold it
-            del kwargs["activity_regularizer"]
-        if kwargs.get("activity_regularizer") is not None:
-            raise NotImplementedError(
-                f"{type(self).__name__}: activity_regularizer is not supported yet (Keras adds "
-                "regularizer(output) / batch size to the loss); use kernel_regularizer, or "
-                "self.add_loss(...) in a custom layer's call")
+        if "activity_regularizer" in kwargs:  # Keras 3: reg(output) / batch size, a loss
+            from fastff import regularizers
+
+            self.activity_regularizer = regularizers.get(kwargs.pop("activity_regularizer"))
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -486,7 +486,11 @@ class Layer:
             self.build_for(arr.shape[1:], self.dtype)
         if self.input_dtype is None or arr.dtype.kind == "f":
             arr = np.ascontiguousarray(arr, dtype=self.dtype)
-        y, _ = self.forward(arr, training)
+        y, bp = self.forward(arr, training)
+        if self.activity_regularizer is not None:  # its loss, in ``losses`` as Keras
+            from fastff._call_context import regularize_output
+
+            regularize_output(self, y, bp)
         return y
 
     def add_loss(self, value: Any) -> None:
@@ -499,8 +503,10 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Losses added with ``add_loss`` outside a model's training step."""
-        return list(self.__dict__.get("_eager_losses", []))
+        """Losses added with ``add_loss`` outside a model's training step, then (as Keras)
+        the activity-regularizer loss of this layer's last call."""
+        return list(self.__dict__.get("_eager_losses", [])) + \
+            list(self.__dict__.get("_activity_losses", []))
 
     # -- the functional graph -----------------------------------------------------------
     @property
@@ -578,6 +584,10 @@ class Layer:
             cfg["dtype"] = self.dtype.name
         if self._declared_input_shape is not None:
             cfg["input_shape"] = list(self._declared_input_shape)
+        if self.activity_regularizer is not None:  # as Keras: only when set
+            from fastff import regularizers
+
+            cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self.__dict__.get("_init_args") is not None:
             cfg = _auto_config.auto_config(self, cfg)
         return cfg
@@ -649,7 +659,10 @@ COMPUTE_METHODS = ("forward", "forward_logits", "call", "build", "_forward")
 def lowers(obj: Any, names: tuple = COMPUTE_METHODS) -> bool:
     """Whether ``obj.lower`` describes its class: no class below the one defining ``lower``
     redefines how the object computes (a user subclass of ``Dense`` with its own ``forward``
-    stays on the general engine)."""
+    stays on the general engine). A layer with an ``activity_regularizer`` never lowers: its
+    loss term and gradient are the general engine's (``_call_context.regularize_output``)."""
+    if getattr(obj, "activity_regularizer", None) is not None:
+        return False
     for cls in type(obj).__mro__:
         if "lower" in cls.__dict__:
             return True

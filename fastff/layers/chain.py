@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastff._call_context import regularize_output
 from fastff.layers.base import lowers
 from fastff.layers.masking import forward_chain
 
@@ -55,6 +56,8 @@ class Chain:
                 h, bps[i] = layer.forward_logits(h, training, w)
             else:
                 h, bps[i] = layer.forward(h, training, w)
+            if layer.activity_regularizer is not None:
+                h, bps[i] = regularize_output(layer, h, bps[i])
         return h, bps
 
     def infer(self, x: Any, ws: list | None) -> Any:
@@ -63,7 +66,9 @@ class Chain:
             return forward_chain(self.layers, x, False, ws, False)[0]
         h = x
         for i, layer in enumerate(self.layers):
-            h, _ = layer.forward(h, False, None if ws is None else ws[i])
+            h, bp = layer.forward(h, False, None if ws is None else ws[i])
+            if layer.activity_regularizer is not None:  # its loss of this call, as Keras
+                regularize_output(layer, h, bp)
         return h
 
     @staticmethod

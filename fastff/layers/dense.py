@@ -36,13 +36,18 @@ class Dense(Layer):
 
     @property
     def output_activation(self) -> str | None:  # type: ignore[override]
+        """The softmax/sigmoid a loss may fuse with (None when an activity regularizer
+        needs the output itself)."""
         name = self.activation.name if self.activation.builtin else None
+        if self.activity_regularizer is not None:
+            return None
         return name if name in ("softmax", "sigmoid") else None
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         if len(input_shape) != 1:
             raise ValueError(f"Dense {self.name!r} expects 2-D inputs (batch, features); got "
                              f"per-sample shape {input_shape}. Add a Flatten layer first.")
+        self.activation.check_features(self.units, f"Dense {self.name!r}")
         self.kernel = self.add_weight("kernel", (input_shape[0], self.units),
                                       self.kernel_initializer, self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
@@ -51,7 +56,7 @@ class Dense(Layer):
                                         self.bias_regularizer, constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return (self.units,)
+        return (self.activation.out_features(self.units),)
 
     def lower(self, builder: Any) -> bool:
         """One GEMM + bias + epilogue unit (without a bias, or with an activation the
@@ -78,7 +83,8 @@ class Dense(Layer):
             y = ops.dense(x, w, b, act.name, act.param, out=buffer(ws, "y", shape, dt))
         else:
             z = ops.dense(x, w, b, "linear", 0.0, out=buffer(ws, "z", shape, dt))
-            y = act.forward(ops, z, out=buffer(ws, "y", shape, dt))
+            y = act.forward(ops, z, out=buffer(ws, "y", (shape[0], act.out_features(shape[1])),
+                                               dt))
 
         def backprop(dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
             dx = buffer(ws, "dx", x.shape, dt) if need_dx else False

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from fastff._call_context import regularize_output
 from fastff.layers.base import Layer, Workspace
 
 
@@ -52,6 +53,8 @@ def forward_chain(layers: list, x: Any, training: bool, ws: list | None, logits_
             y, bp = layer.forward_logits(h, training, w)
         else:
             y, bp = forward_masked(layer, h, training, w, mask)
+        if layer.activity_regularizer is not None:
+            y, bp = regularize_output(layer, y, bp)
         mask = output_mask(layer, h, mask) if i < last else None
         h = y
         bps.append(bp)

@@ -336,6 +336,10 @@ def record_layer(layer: Any, x: Any, training: bool) -> Any:
         shape = [a.shape[1:] for a in plain] if multi else plain[0].shape[1:]
         layer.build_for(shape, layer.dtype or plain[0].dtype)
     y, bp = layer.forward(plain if multi else plain[0], training)
+    if getattr(layer, "activity_regularizer", None) is not None:
+        from fastff._call_context import regularize_output
+
+        y, bp = regularize_output(layer, y, bp)
     if training and type(getattr(type(layer), "step", None)) is not property \
             and isinstance(getattr(layer, "step", None), int):
         layer.step += 1  # noise layers draw a new mask per call, as on direct calls

@@ -82,6 +82,35 @@ class IterationsValue(int):
         return (int, (int(self),))
 
 
+class OptimizerVariable:
+    """One entry of ``optimizer.variables``: Keras 3's name, path and shape over a piece of
+    the optimizer's state, with Keras's variable methods (``numpy``, ``value``, ``assign``)."""
+
+    def __init__(self, name: str, path: str, shape: tuple[int, ...], dtype: Any,
+                 read: Any, write: Any) -> None:
+        self.name, self.path, self.shape, self.dtype = name, path, tuple(shape), np.dtype(dtype)
+        self._read, self._write = read, write
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the current value."""
+        return np.array(self._read(), dtype=self.dtype).reshape(self.shape)
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.numpy()
+
+    def assign(self, value: Any) -> None:
+        """Write ``value`` (broadcast to the shape) into the optimizer's state."""
+        self._write(np.broadcast_to(np.asarray(value, dtype=self.dtype), self.shape))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"<OptimizerVariable path={self.path} shape={self.shape} dtype={self.dtype.name}>"
+
+
 class Optimizer:
     """Base class. A built-in subclass sets ``_code`` (its ``backend.scalar`` element body)
     and defines ``_slots()``, ``_packed_constants()`` and ``get_config``; a custom one may
@@ -383,6 +412,45 @@ class Optimizer:
         rate = self.step_scalars(self.iterations, lr)[0]
         self.ops.optimizer_step(code, params, grads, state, consts, rate, lr * weight_decay,
                                 grad_scale)
+
+    # ------------------------------------------------------------ Keras's variables
+    @property
+    def variables(self) -> list[OptimizerVariable]:
+        """Keras 3's ``optimizer.variables``: ``iteration``, ``learning_rate`` (not with a
+        schedule), then the slot variables in Keras's order (each ``add_optimizer_variables``
+        group over the trainable weights in turn: Adam's ``kernel_momentum,
+        kernel_velocity, bias_momentum, ...``), named ``<weight path with _>_<slot>``. Before
+        a model builds it, the first two only. Each reads and writes the live state."""
+        from fastff.keras_format.layout import optimizer_groups
+
+        dt = self.dtype or np.dtype(np.float32)
+        out = [OptimizerVariable("iteration", f"{self.name}/iteration", (), np.int64,
+                                 lambda: self.iterations,
+                                 lambda v: setattr(self, "iterations", int(v)))]
+        if not callable(self._learning_rate):
+            out.append(OptimizerVariable("learning_rate", f"{self.name}/learning_rate", (), dt,
+                                         lambda: self.learning_rate,
+                                         lambda v: setattr(self, "learning_rate", float(v))))
+        weights = getattr(self, "_keras_weights", None)
+        if not self.built or not weights:
+            return out
+        groups = optimizer_groups(self)
+        if groups is None:  # no Keras layout (Nadam, custom): one group of fastff's buffers
+            groups = [list(self._buffer_names())]
+        for group in groups:
+            for wpath, shape, off, size in weights:
+                for slot in group:
+                    name = f"{wpath.replace('/', '_')}_{slot}"
+                    out.append(OptimizerVariable(
+                        name, f"{self.name}/{name}", shape, dt,
+                        lambda s=slot, o=off, n=size: self.ops.to_numpy(self._buffers[s])[o:o + n],
+                        lambda v, s=slot, o=off, n=size: self._write_slot(s, o, n, v)))
+        return out
+
+    def _write_slot(self, name: str, off: int, size: int, value: np.ndarray) -> None:
+        state = self.get_state()
+        state[name][off:off + size] = np.asarray(value).reshape(-1)
+        self.set_state(state)
 
     # ------------------------------------------------------------ state/config
     def get_state(self) -> dict[str, np.ndarray]:

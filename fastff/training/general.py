@@ -53,8 +53,8 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
     ops = model.ops
     if fused is None:
         fused = model._fused()
-    with _call_context.collecting() as added:  # a subclassed model collects its own inside
-        h, bps = net.run(xb, True, ws, fused)
+    with _call_context.collecting() as added, _call_context.activity() as act_losses:
+        h, bps = net.run(xb, True, ws, fused)  # (a subclassed model collects its own inside)
     if added:
         raise NotImplementedError(
             f"a layer called add_loss() while {type(model).__name__} {model.name!r} trained: "
@@ -75,7 +75,7 @@ def forward_backward(model: Any, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray
         else:
             pred = h
     dx = net.backward(bps, dy, 0 if need_dx else model._first_grad, need_dx)
-    penalty = 0.0
+    penalty = sum(act_losses)  # activity regularizers: their gradients are in dx / grads
     for p in model._regularized:
         penalty += p.regularizer(p.value)
         p.regularizer.add_gradient(p.value, p.grad)
@@ -174,6 +174,9 @@ def check_device_model(model: Any) -> None:
     if model._regularized:
         raise NotImplementedError("weight regularizers are not supported on a GPU yet; "
                                   "train this model with device='cpu'")
+    if any(getattr(layer, "activity_regularizer", None) is not None for layer in model.layers):
+        raise NotImplementedError("activity regularizers are not supported on a GPU yet; "
+                                  "train this model with device='cpu'")
     if distribution_lib.get_distribution() is not None:
         raise NotImplementedError("data-parallel training runs on the CPU only")
     if model._mask_flow:
@@ -234,7 +237,8 @@ def loss_and_pred(model, xb, yb, swb, ws, fused):
     if not isinstance(model.params, np.ndarray):
         return _device_loss_and_pred(model, ops, xb, yb, swb, ws, fused)
     net = model.network
-    h, _ = net.run(xb, False, ws, fused)
+    with _call_context.activity() as act_losses:
+        h, _ = net.run(xb, False, ws, fused)
     dbuf = ws[-1].get("dy", h.shape, h.dtype)
     if fused:
         per_row, _ = model.loss.forward_logits(ops, h, yb, swb, dbuf)
@@ -245,6 +249,7 @@ def loss_and_pred(model, xb, yb, swb, ws, fused):
         pred = h
     penalty = sum(p.regularizer(p.value) for p in model._regularized) if model._regularized \
         else 0.0
+    penalty += sum(act_losses)  # activity regularizers count in evaluate too, as in Keras
     added = getattr(model, "_call_penalty", None)
     if added is not None:  # add_loss values count in evaluate too, as in Keras
         penalty += added()

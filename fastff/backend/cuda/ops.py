@@ -44,6 +44,15 @@ def _flat(x: Array) -> Array:
     return x.reshape(x.size)
 
 
+
+def _device_kernel(name: str) -> None:
+    """Refuse, by name, an activation with no device kernel (``spec.HOST_ROWWISE``)."""
+    from fastff.backend.spec import HOST_ROWWISE
+
+    if name in HOST_ROWWISE:
+        raise NotImplementedError(f"activation {name!r} has no GPU kernel yet; run this model "
+                                  "with device='cpu'")
+
 class CudaOps(OptimizerSteps):
     """Ops over ``numba.cuda`` kernels; arrays live on the current CUDA device.
 
@@ -253,6 +262,7 @@ class CudaOps(OptimizerSteps):
         """Elementwise activation (``softmax``/``log_softmax`` along the last axis)."""
         host = not is_device_array(x)
         name = canonical_activation(name)
+        _device_kernel(name)
         X = self._in(x)
         D = self._dst(out, X.shape, X.dtype)
         self._activation_dev(name, X, D, param)
@@ -284,6 +294,7 @@ class CudaOps(OptimizerSteps):
         """``dx = dy * act'(.)`` from the output y (the input x for gelu/silu)."""
         host = not is_device_array(dy)
         name = canonical_activation(name)
+        _device_kernel(name)
         DY = self._in(dy)
         dt = DY.dtype
         X = Y = None
