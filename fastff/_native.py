@@ -24,7 +24,8 @@ from numba import types
 
 from fastff import _core, _threading
 
-__all__ = ["sgemm", "dgemm", "sgemm_sparse_a", "dgemm_sparse_a", "gemm_into_nb", "ERR_SHAPE"]
+__all__ = ["sgemm", "dgemm", "sgemm_sparse_a", "dgemm_sparse_a", "gemm_into_nb", "batch_begin",
+           "batch_end", "ERR_SHAPE"]
 
 _llvm.load_library_permanently(_core.__file__)
 
@@ -41,6 +42,11 @@ dgemm = types.ExternalFunction("fastff_dgemm", _signature(types.float64))
 #: same arguments and bits; faster when op(a) is mostly zeros (see csrc/sparse.c)
 sgemm_sparse_a = types.ExternalFunction("fastff_sgemm_sparse_a", _signature(types.float32))
 dgemm_sparse_a = types.ExternalFunction("fastff_dgemm_sparse_a", _signature(types.float64))
+#: ``batch_begin()``: this thread's next GEMM calls (up to 4) are checked and recorded;
+#: ``batch_end()`` runs them as one parallel call and returns the first error code. They must
+#: be independent (none reads another's output); the results are the calls' own bits.
+batch_begin = types.ExternalFunction("fastff_batch_begin", types.int32())
+batch_end = types.ExternalFunction("fastff_batch_end", types.int32())
 
 #: returned by :func:`gemm_into_nb` for mismatched shapes or non-row-major arrays
 ERR_SHAPE = _core.lib.FASTFF_ERR_DIM

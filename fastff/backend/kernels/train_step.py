@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from fastff._native import gemm_into_nb
+from fastff._native import batch_begin, batch_end, gemm_into_nb
 from fastff.backend.kernels import NJIT, NJIT_INLINE
 from fastff.backend.kernels import batch_norm as K_bn
 from fastff.backend.kernels import optim as K_opt
@@ -216,14 +216,18 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, drop):
             a = x
         else:
             a = _unit_output(meta, ws, k - 1, b, ni, bn)
+        # the weight and the input gradient of a layer are independent: one parallel call
+        if k > 0:
+            batch_begin()
         rc = gemm_into_nb(a, g, _view(grads, meta[k, W_OFF], ni, no), True, False, 1.0, 0.0,
                           None, 0, 0.0, True)
-        if rc != 0:
-            return rc
         if k > 0:
             dh = _view(ws, o + 2 * b * no, b, ni)
-            rc = gemm_into_nb(g, _view(params, meta[k, W_OFF], ni, no), dh, False, True, 1.0,
-                              0.0, None, 0, 0.0)
+            rc2 = gemm_into_nb(g, _view(params, meta[k, W_OFF], ni, no), dh, False, True, 1.0,
+                               0.0, None, 0, 0.0)
+            rc3 = batch_end()
+            if rc == 0:
+                rc = rc2 if rc2 != 0 else rc3
             if rc != 0:
                 return rc
             if dropped:
@@ -232,6 +236,8 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, drop):
                     for j in range(ni):
                         dh[i, j] = dh[i, j] * m2[i, j]
             dy = dh
+        elif rc != 0:
+            return rc
     return 0
 
 
