@@ -32,11 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import fastff
     from fastff import layers
-    from fastff._core import lib
+    from fastff._core import ffi, lib
     from fastff.backend.kernels import activations as K_act
     from fastff.backend.kernels import optim as K_opt
     from fastff.backend.kernels import reductions as K_red
     from fastff.backend.kernels import softmax as K_sm
+    from fastff.backend.kernels import train_step
     from fastff.linalg import gemm_into
     from fastff.training import compiled as fastpath
 
@@ -64,8 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     dz = np.empty((B, 10), f32)
     lab = Y[:B].copy()
     perm = rng.permutation(n)
-    opt = model.optimizer
-    m_, v_ = opt._buffers["momentum"], opt._buffers["velocity"]
     p, gr = model.params[:model.n_trainable], model.grads[:model.n_trainable]
     empty = np.empty(0, f32)
     t = f32
@@ -76,6 +75,23 @@ def main(argv: list[str] | None = None) -> int:
             call()
         return lib.fastff_batch_end()
 
+    plan = fastpath.train_plan(model, B)
+    code, (b0, b1, b2), ocon = plan.opt_code, plan.bufs, plan.ocon
+    fn = ffi.cast("void *", train_step.opt_piece(code, np.float32))
+    keep = (p, gr, b0, b1, b2, ocon)
+    ptrs = np.array([a.ctypes.data for a in keep], np.uintp)
+    sizes = np.array([a.size for a in keep], np.int64)
+    scal = np.array([float(np.float32(1e-3)), 0.0, 1.0])
+    pr_args = (fn, ffi.cast("void *const *", ptrs.ctypes.data),
+            ffi.cast("int64_t *", sizes.ctypes.data), ffi.cast("double *", scal.ctypes.data),
+            p.size, train_step.OPT_ALIGN)
+
+    serial = K_opt.range_kernel(code)
+
+    def adam():
+        if p.size >= train_step.OPT_PAR_MIN and args.threads > 1:
+            return lib.fastff_parallel_range(*pr_args)
+        return serial(p, gr, b0, b1, b2, ocon, t(1e-3), t(0), t(1), 0, p.size)
     d1, h1 = 784 * 256, 256 * 256
     flops = {"GEMM forward (3)": 2 * B * (d1 + h1 + 2560),
              "GEMM dW3 + dX3 (1 call)": 4 * B * 2560, "GEMM dW2 + dX2 (1 call)": 4 * B * h1,
@@ -99,11 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             lambda: gemm_into(g[1], w[1], dh[1], False, True)),
         "GEMM dW1": lambda: gemm_into(x, g[0], dw[0], True, False, 1.0, 0.0, None, 0, 0.0,
                                       True),
-        "Adam over 269k params": lambda: K_opt.adam_range(
-            p, gr, m_, v_, empty, t(1e-3), t(0.1), t(1e-3), t(1e-7), t(0), t(1), t(np.inf),
-            t(1e-30), 0, p.size),
+        # as the step runs it: split over the C core's threads from OPT_PAR_MIN values on
+        "Adam over 269k params": adam,
     }
-    plan = fastpath.train_plan(model, B)
     run = fastpath.CompiledEngine(model, plan, X, Y, B, True)
     totals = np.zeros(1)
     counter = [0]

@@ -96,6 +96,14 @@ int32_t fastff_gemm_sparse_a(int32_t dtype, int32_t trans_a, int32_t trans_b, in
 int32_t fastff_batch_begin(void);
 int32_t fastff_batch_end(void);
 
+/* fn(ptrs, sizes, scal, lo, hi) over pieces of [0, n) cut at multiples of align, on the
+ * worker pool (or this thread alone, when the thread plan says so), every piece under the
+ * caller's floating-point environment: for elementwise kernels compiled elsewhere (the
+ * compiled training step's optimizer update, a Numba cfunc), whose results then do not
+ * depend on the split. */
+int32_t fastff_parallel_range(void *fn, void *const *ptrs, const int64_t *sizes,
+                              const double *scal, int64_t n, int64_t align);
+
 int32_t fastff_set_num_threads(int32_t n);
 int32_t fastff_get_num_threads(void);
 int32_t fastff_max_threads(void);

@@ -25,7 +25,7 @@ from numba import types
 from fastff import _core, _threading
 
 __all__ = ["sgemm", "dgemm", "sgemm_sparse_a", "dgemm_sparse_a", "gemm_into_nb", "batch_begin",
-           "batch_end", "ERR_SHAPE"]
+           "batch_end", "parallel_range", "ERR_SHAPE"]
 
 _llvm.load_library_permanently(_core.__file__)
 
@@ -47,6 +47,10 @@ dgemm_sparse_a = types.ExternalFunction("fastff_dgemm_sparse_a", _signature(type
 #: be independent (none reads another's output); the results are the calls' own bits.
 batch_begin = types.ExternalFunction("fastff_batch_begin", types.int32())
 batch_end = types.ExternalFunction("fastff_batch_end", types.int32())
+#: ``parallel_range(fn, ptrs, sizes, scal, n, align)``: the cfunc at address ``fn`` over
+#: pieces of [0, n) on the C core's pool, each under the caller's FP environment (fastff.h)
+parallel_range = types.ExternalFunction("fastff_parallel_range",
+                                        types.int32(_ptr, _ptr, _ptr, _ptr, _i64, _i64))
 
 #: returned by :func:`gemm_into_nb` for mismatched shapes or non-row-major arrays
 ERR_SHAPE = _core.lib.FASTFF_ERR_DIM

@@ -169,6 +169,42 @@ def test_batch_propagates_nan(pool_state):
     np.testing.assert_array_equal(dx, linalg.gemm(g, w, trans_b=True))
 
 
+def test_parallel_range_runs_pieces_under_the_callers_fp_environment(pool_state):
+    """fastff_parallel_range (the compiled step's optimizer update) splits [0, n) at multiples
+    of `align` over the pool, and every piece keeps the caller's MXCSR - subnormals are not
+    flushed as in the GEMMs - so the result is the serial one for any thread count."""
+    from numba import carray, cfunc, types
+
+    @cfunc(types.void(types.CPointer(types.voidptr), types.CPointer(types.int64),
+                      types.CPointer(types.float64), types.int64, types.int64))
+    def halve(ptrs, sizes, scal, lo, hi):  # pragma: no cover - compiled
+        x = carray(ptrs[0], sizes[0], np.float32)
+        out = carray(ptrs[1], sizes[1], np.float32)
+        for i in range(lo, hi):
+            out[i] = x[i] * np.float32(scal[0]) + np.float32(i)
+
+    n = 300_001
+    x = np.full(n, 3e-39, np.float32)  # subnormal: DAZ would read it as zero
+    expect = x * np.float32(0.5) + np.arange(n, dtype=np.float32)
+    assert expect[0] != 0
+    sizes = np.array([n, n], np.int64)
+    scal = np.array([0.5])
+    lib.fastff_set_adaptive_threads(0)
+    for nt in (1, 2, 3):
+        lib.fastff_set_num_threads(nt)
+        out = np.full(n, np.nan, np.float32)
+        ptrs = np.array([x.ctypes.data, out.ctypes.data], np.uintp)
+        assert lib.fastff_parallel_range(
+            ffi.cast("void *", halve.address), ffi.cast("void *const *", ptrs.ctypes.data),
+            ffi.cast("int64_t *", sizes.ctypes.data), ffi.cast("double *", scal.ctypes.data),
+            n, 1024) == 0
+        assert np.array_equal(out.view(np.uint32), expect.view(np.uint32)), nt
+    assert lib.fastff_parallel_range(ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, 5,
+                                     1) == lib.FASTFF_ERR_NULL
+    assert lib.fastff_parallel_range(ffi.cast("void *", halve.address), ffi.NULL, ffi.NULL,
+                                     ffi.NULL, 5, 0) == lib.FASTFF_ERR_DIM
+
+
 def test_settings_validated(pool_state):
     assert lib.fastff_set_threading(7) == lib.FASTFF_ERR_THREADS
     assert lib.fastff_set_adaptive_threads(2) == lib.FASTFF_ERR_THREADS
