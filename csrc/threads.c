@@ -98,7 +98,6 @@ typedef struct {
     uint32_t calls, next_probe, interval;
     int32_t probing; /* the arm being probed, -1 = none */
     int32_t nt;
-    int32_t warm[2]; /* 0: the arm's next call is a warm-up, not a sample */
 } plan_entry;
 
 static plan_entry g_plan[PLAN_SLOTS];
@@ -138,8 +137,7 @@ void fastff_plan_begin(fastff_plan *p, double flops, idx_t tiles, uint64_t key)
     const int slot = (int)((k >> 7) % PLAN_SLOTS);
     plan_entry *e = &g_plan[slot];
     if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != k) {
-        plan_entry fresh = {0, {0, 0}, {0, 0}, 0, PLAN_PROBE_MIN, PLAN_PROBE_MIN, -1, p->nt,
-                            {0, 0}};
+        plan_entry fresh = {0, {0, 0}, {0, 0}, 0, PLAN_PROBE_MIN, PLAN_PROBE_MIN, -1, p->nt};
         *e = fresh;
         __atomic_store_n(&e->key, k, __ATOMIC_RELAXED);
     }
@@ -157,7 +155,6 @@ void fastff_plan_begin(fastff_plan *p, double flops, idx_t tiles, uint64_t key)
             /* a probe measures the other arm afresh over PLAN_MIN_SAMPLES calls */
             arm = !best;
             e->count[arm] = 0;
-            e->warm[arm] = 0;
             e->probing = arm;
         }
     }
@@ -175,17 +172,7 @@ void fastff_plan_end(const fastff_plan *p)
     plan_entry *e = &g_plan[p->slot];
     if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != p->key) return;
     const int a = p->arm;
-    /* the first call of an arm measured afresh is a warm-up: switching to the threads after
-     * a run of one-thread calls finds the workers asleep (a futex wake-up, ~10-50 us in a VM)
-     * and their buffers cold, which no later call of that arm pays; counted as a sample, it
-     * made a probe of the threads lose on a quiet machine */
-    if (!e->warm[a]) {
-        e->warm[a] = 1;
-        return;
-    }
-    /* a plain average of the first samples, then the exponential mean (weight 1/8) */
-    const uint32_t c = e->count[a];
-    e->mean[a] = c ? e->mean[a] + (dt - e->mean[a]) / (c < 8 ? (double)(c + 1) : 8.0) : dt;
+    e->mean[a] = e->count[a] ? e->mean[a] + (dt - e->mean[a]) * 0.125 : dt;
     if (e->count[a] < 0xFFFFFFFFu) e->count[a]++;
     if (e->probing == a && e->count[a] >= PLAN_MIN_SAMPLES) {
         /* did the probed arm win? then probe again soon, else back off */
