@@ -2,12 +2,22 @@
 
 The cases are generated, not listed: every registered optimizer (default settings and one
 variant that switches its options on) × every activation with a C epilogue id (with a
-non-default parameter where it has one) × every loss the compiled path takes × dropout ×
-batch size (odd last batch, one batch, one batch over 8192 rows) × shuffle. The full cross
-product is large, so each (optimizer, activation) pair gets one combination of the other
-axes, cycled so every value of every axis is covered. Each case trains twice and compares
-History, weights, optimizer state and dropout counters with ``array_equal``; on a mismatch,
-``_engine_check.where_they_differ`` names the first kernel call of one step that differs.
+non-default parameter where it has one), each pair once, with a loss the compiled path takes,
+dropout or not, a BatchNormalization or not, a batch size (odd last batch, one batch, one
+batch over 8192 rows) and shuffle or not.
+
+The compiled step is built per (optimizer code, loss, BatchNormalization, dropout)
+(``kernels.train_step.steps_kernel``), and each such variant costs a cold compile of
+several seconds, so the cases are drawn from a covering set of variants instead of the
+product (8 codes × 4 losses × 2 × 2 = 128): every (loss, BatchNormalization, dropout)
+triple once (16 variants), two per optimizer code, the two with different losses and
+opposite BatchNormalization and dropout settings — so every optimizer runs with and without
+BatchNormalization and with and without dropout, every loss with every BatchNormalization /
+dropout combination, and every triple with some optimizer (``_GROUPS``). The activation,
+optimizer options, batch size and shuffle are run-time data of a variant, cycled freely.
+Each case trains twice and compares History, weights, optimizer state and dropout counters
+with ``array_equal``; on a mismatch, ``_engine_check.where_they_differ`` names the first
+kernel call of one step that differs.
 """
 
 from __future__ import annotations
@@ -46,15 +56,16 @@ BATCHES = [(16, 203), (203, 203), (8500, 8700)]
 BATCHNORMS = [None, {"momentum": 0.9}, {"center": False, "scale": False}]
 
 
-def _compiled_optimizers() -> set[str]:
-    """The registered optimizers with a compiled form (Nadam's per-step constants have none:
-    it trains on the general path, tests/test_optimizers.py)."""
-    out = set()
+def _compiled_optimizers() -> dict[str, int]:
+    """The registered optimizers with a compiled form, with their packed codes (Nadam's
+    per-step constants have none: it trains on the general path, tests/test_optimizers.py)."""
+    out = {}
     for name, cls in optimizers._BY_NAME.items():
         opt = cls()
         opt.build(1)
-        if opt.packed() is not None:
-            out.add(name)
+        packed = opt.packed()
+        if packed is not None:
+            out[name] = int(packed[0])
     return out
 
 
@@ -77,15 +88,35 @@ def _activation_cases() -> list[tuple[str, dict]]:
     return out
 
 
+def _groups(n_losses: int) -> list[tuple[tuple[int, bool, bool], tuple[int, bool, bool]]]:
+    """Pairs of (loss index, BatchNormalization, dropout) compiled variants, one pair per
+    optimizer code: the 2 * n_losses pairs use every triple once; within a pair the losses
+    differ and BatchNormalization and dropout are each on in one variant and off in the
+    other."""
+    same = [((k, False, False), ((k + 1) % n_losses, True, True)) for k in range(n_losses)]
+    crossed = [((k, False, True), ((k + 1) % n_losses, True, False)) for k in range(n_losses)]
+    return same + crossed
+
+
+_GROUPS = _groups(len(LOSSES))
+
+
 def _cases() -> list[tuple]:
+    codes = _compiled_optimizers()
+    # Adam's code first: its first variant (sparse labels, no BatchNormalization or dropout)
+    # is the one most other tests compile too
+    order = sorted(set(codes.values()), key=lambda c: (c != codes.get("adam"), c))
+    rank = {c: k for k, c in enumerate(order)}
     cases = []
     pairs = list(itertools.product(_optimizer_cases(), _activation_cases()))
     for i, ((opt, okw), (act, akw)) in enumerate(pairs):
-        loss = LOSSES[i % len(LOSSES)]
-        dropout = (i // len(LOSSES)) % 2 == 1
-        batch = BATCHES[i % len(BATCHES)] if i % 7 else BATCHES[2]
+        group = _GROUPS[rank[codes[opt]] % len(_GROUPS)]
+        j = _activation_cases().index((act, akw))
+        loss_k, has_bn, dropout = group[(j + bool(okw)) % 2]
+        loss = LOSSES[loss_k]
+        batch = BATCHES[i % len(BATCHES)]
         shuffle = (i // 2) % 2 == 0
-        bn = BATCHNORMS[(i // 3) % len(BATCHNORMS)]
+        bn = BATCHNORMS[1 + (i // 2) % 2] if has_bn else None
         bn_id = "" if bn is None else "-bn" if bn.get("center", True) else "-bn0"
         cases.append(pytest.param(opt, okw, act, akw, loss, dropout, batch, shuffle, bn,
                                   id=f"{i}-{opt}{'+' if okw else ''}-{act}"
@@ -95,19 +126,45 @@ def _cases() -> list[tuple]:
     return cases
 
 
+def _variant(case, codes: dict[str, int]) -> tuple:
+    """The compiled step a case builds: (optimizer code, loss, BatchNormalization, dropout)."""
+    opt, okw, act, akw, loss, dropout, batch, shuffle, bn = case.values
+    return codes[opt], loss[0], bn is not None, dropout
+
+
 def test_the_cases_cover_every_axis():
+    cases = _cases()
     seen = [set() for _ in range(7)]
-    for c in _cases():
+    for c in cases:
         opt, okw, act, akw, loss, dropout, batch, shuffle, bn = c.values
         for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle, repr(bn))):
             seen[k].add(v)
-    assert seen[0] == _compiled_optimizers()
+    assert seen[0] == set(_compiled_optimizers())
     assert set(optimizers._BY_NAME) - seen[0] == {"nadam"}
     assert seen[1] == set(spec.EPILOGUE_C_IDS)
     assert seen[2] == {lo[0] for lo in LOSSES}
     assert seen[3] == {False, True} and seen[5] == {False, True}
     assert seen[4] == set(BATCHES)
     assert seen[6] == {repr(b) for b in BATCHNORMS}
+    by_name = _compiled_optimizers()
+    variants = {_variant(c, by_name) for c in cases}
+    codes = set(by_name.values())
+    # every (loss, BatchNormalization, dropout) triple, with two variants per optimizer code
+    assert {v[1:] for v in variants} == set(itertools.product(
+        [lo[0] for lo in LOSSES], (False, True), (False, True)))
+    assert len(variants) <= 2 * len(codes)
+    for code in codes:
+        mine = [v for v in variants if v[0] == code]
+        assert {v[2] for v in mine} == {False, True} and {v[3] for v in mine} == {False, True}
+        assert len({v[1] for v in mine}) == 2
+    # every activation (as the mse output too) with every loss; every optimizer, every batch
+    assert {(c.values[2], repr(c.values[3]), c.values[4][0]) for c in cases} == {
+        (a, repr(k), lo[0]) for a, k in _activation_cases() for lo in LOSSES}
+    assert {(c.values[0], c.values[6]) for c in cases} == set(itertools.product(by_name, BATCHES))
+    # each optimizer case (default settings and the variant) runs both of its code's variants
+    for opt, okw in _optimizer_cases():
+        assert len({_variant(c, by_name) for c in cases
+                    if c.values[0] == opt and c.values[1] == okw}) == 2
 
 
 def _data(rows: int, d: int, kind: str, n_out: int):
