@@ -265,6 +265,7 @@ class Sequential:
                 self._slots.append((o, p.size))
         self.params, self.grads = params, grads
         self._placement = list(zip(train + frozen, offsets))
+        self._train_params = self._all_params()[0]  # ``trainable_weights``, in its order
         self._n_trainable = n_train if train else 0
         self._sparse = [(p, o) for p, o in zip(train, offsets) if p.sparse]
         self._n_dense = self._sparse[0][1] if self._sparse else self._n_trainable
@@ -475,13 +476,15 @@ class Sequential:
         if opt is not None and not (opt.built and opt.n_params == self._n_trainable
                                     and opt.dtype == self.dtype):
             opt.build(self._n_trainable, self.dtype, self._slots)
-        if opt is not None:  # Keras's variable paths, for ``optimizer.variables``
+        if opt is not None:
+            # Keras's variable paths, for ``optimizer.variables``: what they are made from
+            # (the trainable prefix of the layout ``_pack`` just checked), read only there
             prefix = f"{self.name}/" if type(self) is Sequential else ""
-            opt._keras_weights = [(prefix + p.path, p.shape, o, p.size)
-                                  for p, o in self._placement[:len(self._slots)]]
-        if opt is not None:  # Keras: constraints project the trainable weights after a step
-            opt.constraints = [(p, p.constraint) for p in self.trainable_weights
-                               if getattr(p, "constraint", None) is not None]
+            opt._keras_layout = (prefix, self._placement, len(self._slots))
+            # Keras: constraints project the trainable weights after a step (re-read every
+            # fit: a Param's constraint may be assigned at any time)
+            opt.constraints = [(p, p.constraint) for p in self._train_params
+                               if p.constraint is not None]
 
     def get_compile_config(self) -> dict | None:
         from fastff import losses, optimizers

@@ -414,6 +414,16 @@ class Optimizer:
                                 grad_scale)
 
     # ------------------------------------------------------------ Keras's variables
+    def _keras_weights(self) -> list[tuple[str, tuple, int, int]]:
+        """``(Keras path, shape, offset, size)`` of each trainable weight the optimizer was
+        last built over (``Model._build_optimizer`` records the layout; made here, when
+        ``variables`` is read, not on every ``fit``)."""
+        layout = getattr(self, "_keras_layout", None)
+        if layout is None:
+            return []
+        prefix, placement, n = layout
+        return [(prefix + p.path, p.shape, o, p.size) for p, o in placement[:n]]
+
     @property
     def variables(self) -> list[OptimizerVariable]:
         """Keras 3's ``optimizer.variables``: ``iteration``, ``learning_rate`` (not with a
@@ -431,7 +441,7 @@ class Optimizer:
             out.append(OptimizerVariable("learning_rate", f"{self.name}/learning_rate", (), dt,
                                          lambda: self.learning_rate,
                                          lambda v: setattr(self, "learning_rate", float(v))))
-        weights = getattr(self, "_keras_weights", None)
+        weights = self._keras_weights()
         if not self.built or not weights:
             return out
         groups = optimizer_groups(self)

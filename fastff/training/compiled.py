@@ -40,7 +40,7 @@ from fastff._threading import get_num_threads
 from fastff.backend.spec import EPILOGUE_C_IDS as _C_IDS
 from fastff.backend.spec import EPILOGUE_CODES as _CODES
 from fastff.backend.spec import codes as _spec_codes
-from fastff.layers.base import SETTINGS_VERSION, lowers
+from fastff.layers.base import SETTINGS_VERSION, TRAINABLE_VERSION, lowers
 from fastff.training.data import batch_bounds, n_batches
 
 __all__ = ["StackBuilder", "lowers", "LOSS_KINDS", "takes", "train_plan", "predict_plan",
@@ -96,6 +96,7 @@ class StackBuilder:
         self.units: list[_Unit] = []
         self.layers: list = []  # every lowered layer (whose settings a predict cache watches)
         self.train_ok = True  # False: what was lowered is for inference only
+        self.params: list = []  # the weights ``train_ok`` was judged on (``_plain``)
         self._pending: Any = None
         self._pre: Any = None  # a Rescaling waiting for the next unit
         self._last_is_unit = False
@@ -113,6 +114,7 @@ class StackBuilder:
         if self._pre is not None and any(np.shape(v) not in ((), (1,), kernel.shape[:1])
                                          for v in self._pre):
             return False  # a Rescaling whose values do not broadcast over the features
+        self.params += [kernel] if bias is None else [kernel, bias]
         if bias is None or not (_plain(kernel) and _plain(bias) and layer.trainable):
             self.train_ok = False
         unit = _Unit(kernel, bias, activation, self._pending, self._pre)
@@ -187,6 +189,7 @@ class StackBuilder:
             return False
         if any(p is not None and p.sparse for p in (gamma, beta)):
             return False
+        self.params += [p for p in (gamma, beta) if p is not None]
         if not layer.trainable or any(p is not None and not _plain(p) for p in (gamma, beta)):
             self.train_ok = False  # inference reads the moving statistics alone
         unit.bn = (gamma, beta, moving_mean, moving_variance, float(epsilon), float(momentum))
@@ -411,16 +414,35 @@ def _stack(model: Any, allow_dropout: bool) -> _Stack | None:
         return None
     net = model.network
     top = net.layers
-    b = StackBuilder(allow_dropout)
-    if not net.lower(b) or not b.finish():
-        return None
     cached = getattr(model, "_fast_stack", None)
-    st = cached if cached is not None and cached.key == _key(model) else None
-    if st is None or not same_signature(st, top):
-        st = _Stack(model, b, top)
-        model._fast_stack = st
-    st.train_ok = b.train_ok and model.trainable
+    if cached is not None and current(model, cached, top):
+        st = cached  # what lowering would describe again (see ``current``)
+    else:
+        b = StackBuilder(allow_dropout)
+        if not net.lower(b) or not b.finish():
+            return None
+        st = cached if cached is not None and cached.key == _key(model) else None
+        if st is None or not same_signature(st, top):
+            st = _Stack(model, b, top)
+            model._fast_stack = st
+        st.train_base = b.train_ok
+        st.watched, st.plain = b.params, _plain_state(b.params)
+    st.train_ok = st.train_base and model.trainable
     return st
+
+
+def current(model: Any, st: _Stack, top: list) -> bool:
+    """Whether ``st`` is still what lowering ``model`` gives, by the checks compiled
+    ``predict`` trusts its cached stack on (the layout, the layer objects and their
+    settings), plus what ``train_ok`` reads off the lowered weights (regularizer,
+    sparseness, trainability)."""
+    return (model._layout_version == TRAINABLE_VERSION[0] and st.key == _key(model)
+            and same_signature(st, top) and st.plain == _plain_state(st.watched))
+
+
+def _plain_state(params: list) -> tuple:
+    """What ``_plain`` reads off each weight (``train_ok`` depends on it)."""
+    return tuple((p.regularizer, p.sparse, p.trainable) for p in params)
 
 
 # ------------------------------------------------------------------------------ training
