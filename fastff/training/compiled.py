@@ -540,7 +540,7 @@ class CompiledEngine:
     def __call__(self, e0: int, e1: int, s_lo: int, s_hi: int, totals: np.ndarray) -> int:
         model, plan = self.model, self.plan
         opt = model.optimizer
-        it0 = opt.iterations
+        it0 = int(opt.iterations)  # a plain int: Numba types it in C, not by typeof_pyval
         k = (e1 - e0) * (s_hi - s_lo)
         oscal = _step_scalars(opt, it0, k)
         b0, b1, b2 = plan.bufs
