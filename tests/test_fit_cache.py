@@ -138,3 +138,30 @@ def test_cached_stack_is_reused_while_nothing_changes():
     assert compiled.train_plan(m, 8) is None
     m.layers[4].kernel.regularizer = None
     assert compiled.train_plan(m, 8) is not None
+
+
+@pytest.mark.parametrize("make", [
+    lambda: optimizers.Adam(0.05),
+    lambda: optimizers.AdamW(0.01, weight_decay=0.004),
+    lambda: optimizers.Adam(optimizers.schedules.ExponentialDecay(0.1, 3, 0.5)),
+    lambda: optimizers.Adamax(0.02),
+    lambda: optimizers.SGD(0.1, weight_decay=0.01),
+])
+def test_step_scalars_range_is_step_scalars_step_by_step(make):
+    opt = make()
+    for it0, k in ((0, 1), (0, 7), (13, 100), (999, 3)):
+        got = opt.step_scalars_range(it0, k)
+        ref = np.array([opt.step_scalars(it) for it in range(it0, it0 + k)], np.float64)
+        assert got.shape == (k, 2) and got.dtype == np.float64 and got.flags.c_contiguous
+        assert np.array_equal(got, ref)
+
+
+def test_step_scalars_range_follows_a_subclass_step_scalars():
+    class Halved(optimizers.Adam):
+        def step_scalars(self, iteration, lr=None):
+            a, w = super().step_scalars(iteration, lr)
+            return a * 0.5, w
+
+    opt = Halved(0.05)
+    ref = np.array([optimizers.Adam(0.05).step_scalars(it) for it in range(4, 9)]) * [0.5, 1]
+    assert np.array_equal(opt.step_scalars_range(4, 5), ref)

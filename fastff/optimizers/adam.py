@@ -39,6 +39,18 @@ class Adam(Optimizer):
         return (_scalar.adam_alpha(lr, self.beta_1, self.beta_2, iteration + 1),
                 lr * (self.weight_decay or 0.0))
 
+    def step_scalars_range(self, it0: int, k: int) -> np.ndarray:
+        """As ``Optimizer.step_scalars_range``; a constant learning rate without the
+        per-step method calls (the same ``adam_alpha`` values, so the same bits)."""
+        lr = self._learning_rate
+        if callable(lr) or type(self).step_scalars is not Adam.step_scalars:
+            return super().step_scalars_range(it0, k)
+        b1, b2, alpha = self.beta_1, self.beta_2, _scalar.adam_alpha
+        out = np.empty((k, 2), np.float64)
+        out[:, 0] = [alpha(lr, b1, b2, s) for s in range(it0 + 1, it0 + k + 1)]
+        out[:, 1] = lr * (self.weight_decay or 0.0)
+        return out
+
     def _update_rows(self, state: dict[str, np.ndarray], table: np.ndarray, grad: np.ndarray,
                      rows: np.ndarray, lr: float, weight_decay: float, grad_scale: float,
                      clipvalue: float | None) -> bool:

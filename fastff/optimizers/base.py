@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -249,6 +250,12 @@ class Optimizer:
         if lr is None:
             lr = self._lr_at(iteration)
         return lr, lr * (self.weight_decay or 0.0)
+
+    def step_scalars_range(self, it0: int, k: int) -> np.ndarray:
+        """``step_scalars(it)`` for ``it`` in ``[it0, it0 + k)`` as a C-contiguous (k, 2)
+        float64 array: what one compiled call of ``k`` steps reads."""
+        vals = chain.from_iterable(map(self.step_scalars, range(it0, it0 + k)))
+        return np.fromiter(vals, np.float64, 2 * k).reshape(k, 2)
 
     # ------------------------------------------------------------------- build
     def _buffer_names(self) -> tuple[str, ...]:

@@ -489,8 +489,7 @@ def _step_scalars(opt: Any, it0: int, k: int) -> np.ndarray:
     """Per-step (rate, lr*weight_decay) from the optimizer (``Optimizer.step_scalars``)."""
     if k <= 0:
         return np.zeros((1, 2), np.float64)
-    f = opt.step_scalars
-    return np.array([f(it) for it in range(it0, it0 + k)], np.float64)
+    return opt.step_scalars_range(it0, k)
 
 
 class CompiledEngine:
