@@ -47,6 +47,8 @@ _ARRAYLIKE = (np.ndarray, list, tuple, dict, str, bytes)
 def is_batch_source(x: Any) -> bool:
     """Is ``x`` a PyDataset, a generator/iterator or an iterable of batches (not an array, a
     list/tuple/dict of arrays, a DataFrame or a device array)?"""
+    if x is None or type(x) is np.ndarray:  # the common cases, neither a source
+        return False
     if isinstance(x, PyDataset) or inspect.isgenerator(x):
         return True
     if x is None or isinstance(x, _ARRAYLIKE) or hasattr(x, "shape") \

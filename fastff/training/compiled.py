@@ -530,7 +530,7 @@ class CompiledEngine:
                                               bool(st.drops))
         # the optimizer update split over the C core's threads (same bits; see opt_piece)
         self.opt_fn = 0
-        if get_num_threads() > 1 and model.n_trainable >= _kernels().OPT_PAR_MIN:
+        if model.n_trainable >= _kernels().OPT_PAR_MIN and get_num_threads() > 1:
             self.opt_fn = _kernels().opt_piece(plan.opt_code, dt)
         self.opt_ptrs = np.zeros(6, np.uintp)
         self.opt_sizes = np.zeros(6, np.int64)
