@@ -24,11 +24,13 @@ _NAME_COUNTS: dict[str, int] = {}
 #: bumped whenever some layer's ``trainable`` flag changes, so models can re-check their
 #: flat-buffer layout (trainable params first) with one integer comparison per call
 TRAINABLE_VERSION = [0]
-#: bumped whenever some layer's ``activation``, ``rate`` or ``_mask_seed`` is assigned: a
-#: compiled-path description built at this version still matches its layers (one integer
-#: comparison per ``predict`` instead of a walk over the layers)
+#: bumped whenever some layer's ``activation``, ``rate``, ``_mask_seed``, ``epsilon``,
+#: ``momentum`` or ``rms_scaling`` is assigned: a compiled-path description built at this
+#: version still matches its layers (one integer comparison per ``predict`` instead of a walk
+#: over the layers)
 SETTINGS_VERSION = [0]
-_WATCHED = frozenset(("activation", "rate", "_mask_seed"))
+_WATCHED = frozenset(("activation", "rate", "_mask_seed", "epsilon", "momentum",
+                      "rms_scaling"))
 
 
 def unique_name(prefix: str) -> str:

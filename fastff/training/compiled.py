@@ -5,11 +5,12 @@ whole steps or epochs of a lowered stack as one compiled call. The loop
 A model qualifies when every part declares its compiled form: the network's layers through
 ``Layer.lower(StackBuilder)`` (``Dense`` with a bias and an activation the C epilogue applies
 with its derivative from the output — linear, relu, leaky_relu, elu, tanh, sigmoid — or softmax
-on the output unit; ``BatchNormalization`` (trainable, over the features) on a hidden Dense
-unit's output; ``Dropout`` in front of a Dense; ``Flatten`` of a flat input, ``Input`` and
-``Activation('linear')`` as identities; ``Activation('softmax')`` folded into a linear output
-unit), the loss through ``Loss.lower`` (a fused softmax/sigmoid cross-entropy, or MSE on the
-output as computed) and the optimizer through ``Optimizer.packed`` (every built-in;
+on the output unit; ``BatchNormalization`` or ``LayerNormalization`` (trainable, over the
+features) on a hidden Dense unit's output; ``Dropout`` in front of a Dense; ``Flatten`` of a
+flat input, ``Input`` and ``Activation('linear')`` as identities; ``Activation('softmax')``
+folded into a linear output unit), the loss through ``Loss.lower`` (a fused softmax/sigmoid
+cross-entropy, or MSE on the output as computed) and the optimizer through
+``Optimizer.packed`` (every built-in;
 ``clipvalue``, ``weight_decay`` and schedules allowed), trained on the CPU backend. Its steps
 then run in ``kernels.train_step`` — the same kernels in the same order as the general engine,
 so weights, optimizer state, dropout masks and History values are bit for bit those of the
@@ -59,25 +60,27 @@ def _kernels() -> Any:
 
 
 class _Unit:
-    """One lowered GEMM + bias + epilogue step: its weights, activation and the dropout in
-    front of it (or None)."""
+    """One lowered GEMM + bias + epilogue step: its weights, activation, the dropout in
+    front of it (or None) and the normalization of its output (or None)."""
 
-    __slots__ = ("kernel", "bias", "activation", "drop", "bn")
+    __slots__ = ("kernel", "bias", "activation", "drop", "norm")
 
     def __init__(self, kernel: Any, bias: Any, activation: Any, drop: Any) -> None:
         self.kernel, self.bias, self.activation, self.drop = kernel, bias, activation, drop
-        self.bn: Any = None  # a BatchNormalization on the unit's output
+        #: (kind, gamma, beta, moving mean, moving variance, epsilon, momentum); kind a
+        #: ``train_step.NORM_*`` code, the moving statistics None for a LayerNormalization
+        self.norm: tuple | None = None
 
 
 class StackBuilder:
     """What ``Layer.lower(builder)`` describes itself to: the compiled engine's vocabulary.
 
-    A layer's ``lower`` calls one of ``dense``, ``batch_norm``, ``dropout``, ``activation``
-    or ``identity`` and returns what it returned (False: the model stays on the general
-    engine). The builder checks what the compiled step can run: Dense units with a bias and an
-    activation the C epilogue applies (softmax on the output unit only), a BatchNormalization
-    on a hidden unit's output, dropout in front of a Dense unit, trainable weights without
-    regularizers."""
+    A layer's ``lower`` calls one of ``dense``, ``batch_norm``, ``layer_norm``, ``dropout``,
+    ``activation`` or ``identity`` and returns what it returned (False: the model stays on the
+    general engine). The builder checks what the compiled step can run: Dense units with a
+    bias and an activation the C epilogue applies (softmax on the output unit only), one
+    Batch- or LayerNormalization on a hidden unit's output, dropout in front of a Dense unit,
+    trainable weights without regularizers."""
 
     def __init__(self, allow_dropout: bool = True) -> None:
         self.allow_dropout = allow_dropout
@@ -133,16 +136,29 @@ class StackBuilder:
         """A BatchNormalization over the features of the previous unit's (hidden) output:
         batch statistics and the moving update in training, the moving statistics at
         inference (``gamma``/``beta`` may be None: ``scale``/``center`` off)."""
+        return self._norm(layer, (_K_NORM["bn"], gamma, beta, moving_mean, moving_variance,
+                                  float(epsilon), float(momentum)))
+
+    def layer_norm(self, layer: Any, gamma: Any, beta: Any, epsilon: float,
+                   rms_scaling: bool = False) -> bool:
+        """A LayerNormalization over the features of the previous unit's (hidden) output,
+        each row by its own mean and variance (``rms_scaling``: ``x·inv·gamma``, Keras's
+        formula); ``gamma``/``beta`` may be None."""
+        kind = _K_NORM["ln_rms" if rms_scaling else "ln"]
+        return self._norm(layer, (kind, gamma, beta, None, None, float(epsilon), 0.0))
+
+    def _norm(self, layer: Any, norm: tuple) -> bool:
+        """One normalization on the last unit's output (hidden units only, one per unit)."""
         if not self.units or not self._last_is_unit or not layer.trainable:
             return False
         unit = self.units[-1]
-        if unit.bn is not None or unit.activation.name == "softmax":
+        if unit.norm is not None or unit.activation.name == "softmax":
             return False
-        if any(p is not None and not _plain(p) for p in (gamma, beta)):
+        if any(p is not None and not _plain(p) for p in norm[1:3]):
             return False
-        unit.bn = (gamma, beta, moving_mean, moving_variance, float(epsilon), float(momentum))
+        unit.norm = norm
         self.layers.append(layer)
-        self._last_is_unit = False  # the output unit gives the logits: no BN after it
+        self._last_is_unit = False  # the output unit gives the logits: no norm after it
         return True
 
     def identity(self, layer: Any) -> bool:
@@ -153,6 +169,11 @@ class StackBuilder:
     def finish(self) -> bool:
         """Whether what was lowered is a whole compiled stack."""
         return bool(self.units) and self._pending is None and self._last_is_unit
+
+
+#: ``train_step``'s normalization kinds (the kernel module loads only when a step runs)
+_K_NORM = {"bn": 1, "ln": 2, "ln_rms": 3}
+_NORM_BITS = {1: 1, 2: 2, 3: 2}  # kind -> ``steps_kernel``'s ``norm`` bit (HAS_BN, HAS_LN)
 
 
 def _plain(p: Any) -> bool:
@@ -197,14 +218,14 @@ class _Stack:
                 thresh = dropout_threshold(drop.rate)
                 scale = 1.0 / (1.0 - drop.rate)
                 dkey = _splitmix64_int(int(drop._mask_seed) & ((1 << 64) - 1))
-            bn = [-1, -1, -1, -1, 0]
+            norm = [-1, -1, -1, -1, 0, 0]
             eps = mom = 0.0
-            if u.bn is not None:
-                gamma, beta, mm, mv, eps, mom = u.bn
-                bn = [-1 if p is None else (p.value.ctypes.data - base) // item
-                      for p in (gamma, beta, mm, mv)] + [0]
+            if u.norm is not None:
+                kind, gamma, beta, mm, mv, eps, mom = u.norm
+                norm = [-1 if p is None else (p.value.ctypes.data - base) // item
+                        for p in (gamma, beta, mm, mv)] + [0, kind]
             rows.append([ni, no, w_off, b_off, _C_IDS.get(act.name, 0), _CODES.get(act.name, 0),
-                         thresh, 0, *bn])
+                         thresh, 0, *norm])
             fparams.append([act.param, scale, eps, mom, 1.0 - mom])
             dkeys.append(dkey)
         self.meta = np.array(rows, np.int64)
@@ -212,8 +233,14 @@ class _Stack:
         self.fparams = np.array(fparams, np.float64)
         self.dkeys = np.array(dkeys, np.uint64)
         self.drops = [u.drop for u in units if u.drop is not None]
-        self.has_bn = any(u.bn is not None for u in units)
-        self.bn_arg = 1 if self.has_bn else None  # the stack kernels' ``bn`` argument
+        #: the normalizations present, as ``steps_kernel``'s ``norm`` bits
+        self.norm = 0
+        for u in units:
+            if u.norm is not None:
+                self.norm |= _NORM_BITS[u.norm[0]]
+        # the stack kernels' ``bn`` / ``ln`` arguments (None: that code is not compiled)
+        self.bn_arg = 1 if self.norm & 1 else None
+        self.ln_arg = 1 if self.norm & 2 else None
         last = units[-1].activation.name
         self.last_activation = last
         self.output_activation = last if last in ("softmax", "sigmoid") else None
@@ -244,8 +271,10 @@ class _Stack:
 
 def settings(layers: list) -> tuple:
     """What of the layers' settings the stack description bakes in: each layer's activation,
-    dropout rate and mask seed (instance attributes)."""
-    return tuple((id(d.get("activation")), d.get("rate"), d.get("_mask_seed"))
+    dropout rate and mask seed, a normalization's epsilon, momentum and rms scaling
+    (instance attributes, ``layers.base._WATCHED``)."""
+    return tuple((id(d.get("activation")), d.get("rate"), d.get("_mask_seed"),
+                  d.get("epsilon"), d.get("momentum"), d.get("rms_scaling"))
                  for la in layers for d in (la.__dict__,))
 
 
@@ -378,7 +407,7 @@ class CompiledEngine:
         self.n = X.shape[0]
         self.steps = n_batches(self.n, batch) if steps is None else steps
         self._dummy = np.zeros(1)
-        self._steps = _kernels().steps_kernel(plan.opt_code, plan.loss_kind, st.has_bn,
+        self._steps = _kernels().steps_kernel(plan.opt_code, plan.loss_kind, st.norm,
                                               bool(st.drops))
 
     def __call__(self, e0: int, e1: int, s_lo: int, s_hi: int, totals: np.ndarray) -> int:
@@ -481,7 +510,8 @@ def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.n
             cache.clear()
         meta, size = _kernels().ws_layout(st.meta.copy(), b)
         got = cache[(id(st), b)] = (meta, np.empty(max(size, 1), st.dtype), st)
-    args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out, st.bn_arg)
+    args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out, st.bn_arg,
+            st.ln_arg)
     flags = x.flags
     usual = flags.writeable and flags.aligned  # the argument types the entry is cached for
     if usual and st.predict_entry is not None:

@@ -12,17 +12,20 @@ Layout: the model's flat ``params``/``grads`` buffers are cut into per-layer vie
 ``meta`` rows, and per-layer scratch arrays from one flat workspace ``ws`` — so one compiled
 function serves every depth. What a model does use is fixed at compile time instead, so a
 first ``fit`` compiles only that: ``steps_kernel`` makes the step for one optimizer, one
-loss, with or without BatchNormalization and dropout (the choices are closure constants, so
-Numba prunes the other branches before typing them and caches each variant on disk), and the
-stack functions take ``bn``/``drop`` as None (absent: those branches pruned) or 1.
+loss, one set of normalizations (``norm``: none, BatchNormalization, LayerNormalization or
+both) and with or without dropout (the choices are closure constants, so Numba prunes the
+other branches before typing them and caches each variant on disk), and the stack functions
+take ``bn``/``ln``/``drop`` as None (absent: those branches pruned) or 1.
 
 ``meta[l]``: n_in, n_out, w_off, b_off, C epilogue id, activation code, dropout threshold on
-the layer's input (-1: none), ws offset; then a BatchNormalization on the unit's output: the
-offsets of gamma, beta (-1: none), moving mean, moving variance (-1: no BatchNormalization)
-and its workspace. ``fparams[l]``: activation parameter, dropout scale, BatchNormalization
-epsilon, momentum and 1 - momentum. The BatchNormalization steps call ``kernels.batch_norm``'s
-``train_forward`` / ``train_backward`` (and its inference pair) with the scalars, scratch and
-gamma/beta stand-ins ``CpuOps`` gives them.
+the layer's input (-1: none), ws offset; then the normalization of the unit's output: the
+offsets of gamma, beta (-1: none), moving mean, moving variance (-1: none; BatchNormalization
+only), its workspace and its kind (``NORM_NONE``, ``NORM_BN``, ``NORM_LN``, ``NORM_LN_RMS``).
+``fparams[l]``: activation parameter, dropout scale, normalization epsilon, BatchNormalization
+momentum and 1 - momentum. The BatchNormalization steps call ``kernels.batch_norm``'s
+``train_forward`` / ``train_backward`` (and its inference pair), the LayerNormalization steps
+``kernels.normalization``'s ``layer_norm_range`` / ``layer_norm_backward_range`` +
+``add_blocks``, with the scalars, scratch and gamma/beta stand-ins ``CpuOps`` gives them.
 ``dkeys[l]``: splitmix64 of the dropout layer's seed (the counter is mixed in per step).
 """
 
@@ -36,6 +39,7 @@ from numba import njit
 from fastff._native import gemm_into_nb
 from fastff.backend.kernels import NJIT, NJIT_INLINE
 from fastff.backend.kernels import batch_norm as K_bn
+from fastff.backend.kernels import normalization as K_ln
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
 from fastff.backend.kernels.activations import act_backward_bias
@@ -46,8 +50,12 @@ from fastff.backend.kernels.shuffle import seeded_permutation
 
 # meta columns
 N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
-BN_G, BN_B, BN_MM, BN_MV, BN_WS = range(8, 13)
-N_META = 13
+NORM_G, NORM_B, BN_MM, BN_MV, NORM_WS, NORM = range(8, 14)
+N_META = 14
+# normalization kinds (meta[:, NORM])
+NORM_NONE, NORM_BN, NORM_LN, NORM_LN_RMS = range(4)
+# ``steps_kernel``'s ``norm``: the kinds a stack has, as bits
+HAS_BN, HAS_LN = 1, 2
 # fparams columns
 F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M = range(5)
 # loss kinds
@@ -60,15 +68,18 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
     """Workspace offsets for ``batch`` rows: per layer h, g (b*n_out), dh, mask, xd (b*n_in),
-    and after a BatchNormalization's unit its output z, its dx (b*n_out) and 8 vectors;
-    writes ``meta[:, WS]`` (and ``meta[:, BN_WS]``) and returns (meta, total size)."""
+    and after a normalized unit the normalization's output z and its dx (b*n_out), then 8
+    vectors of n_out (BatchNormalization) or the rows' mean and inverse deviation (b each,
+    LayerNormalization); writes ``meta[:, WS]`` (and ``meta[:, NORM_WS]``) and returns (meta,
+    total size)."""
     off = 0
     for row in meta:
         row[WS] = off
-        off += 2 * batch * int(row[N_OUT]) + 3 * batch * int(row[N_IN])
-        if row[BN_MM] >= 0:
-            row[BN_WS] = off
-            off += 2 * batch * int(row[N_OUT]) + 8 * int(row[N_OUT])
+        no = int(row[N_OUT])
+        off += 2 * batch * no + 3 * batch * int(row[N_IN])
+        if row[NORM] != NORM_NONE:
+            row[NORM_WS] = off
+            off += 2 * batch * no + (8 * no if row[NORM] == NORM_BN else 2 * batch)
     return meta, off
 
 
@@ -86,16 +97,34 @@ def _view(buf, off, rows, cols):
 
 
 @njit(**NJIT_INLINE)
-def _bn_vecs(params, meta, ws, k, b):
-    """The BatchNormalization of unit ``k``: gamma, beta (ones / zeros stand-ins when absent,
-    as ``CpuOps``), moving mean, moving variance, and its 8 workspace vectors as (8, n)."""
-    no = meta[k, N_OUT]
-    o = meta[k, BN_WS] + 2 * b * no
-    vec = ws[o:o + 8 * no].reshape((8, no))
-    g = meta[k, BN_G]
+def _affine(params, meta, k, no):
+    """The normalization of unit ``k``'s gamma and beta (ones / zeros stand-ins when absent,
+    as ``CpuOps``)."""
+    g = meta[k, NORM_G]
     gamma = params[g:g + no] if g >= 0 else np.ones(no, params.dtype)
-    be = meta[k, BN_B]
+    be = meta[k, NORM_B]
     beta = params[be:be + no] if be >= 0 else np.zeros(no, params.dtype)
+    return gamma, beta
+
+
+@njit(**NJIT_INLINE)
+def _affine_grads(grads, meta, k, no):
+    """Where the gradients of gamma and beta go (scratch when absent, as ``CpuOps``)."""
+    g = meta[k, NORM_G]
+    dgamma = grads[g:g + no] if g >= 0 else np.empty(no, grads.dtype)
+    be = meta[k, NORM_B]
+    dbeta = grads[be:be + no] if be >= 0 else np.empty(no, grads.dtype)
+    return dgamma, dbeta
+
+
+@njit(**NJIT_INLINE)
+def _bn_vecs(params, meta, ws, k, b):
+    """The BatchNormalization of unit ``k``: gamma, beta, moving mean, moving variance, and
+    its 8 workspace vectors as (8, n)."""
+    no = meta[k, N_OUT]
+    o = meta[k, NORM_WS] + 2 * b * no
+    vec = ws[o:o + 8 * no].reshape((8, no))
+    gamma, beta = _affine(params, meta, k, no)
     mm = params[meta[k, BN_MM]:meta[k, BN_MM] + no]
     mv = params[meta[k, BN_MV]:meta[k, BN_MV] + no]
     return gamma, beta, mm, mv, vec
@@ -108,7 +137,7 @@ def _bn_forward(h, params, meta, fparams, ws, k, b, train):
     statistics (``CpuOps.batch_norm``)."""
     t = params.dtype.type
     no = meta[k, N_OUT]
-    z = _view(ws, meta[k, BN_WS], b, no)
+    z = _view(ws, meta[k, NORM_WS], b, no)
     gamma, beta, mm, mv, vec = _bn_vecs(params, meta, ws, k, b)
     eps = t(fparams[k, F_EPS])
     if train:
@@ -128,12 +157,9 @@ def _bn_backward(dy, h, params, grads, meta, fparams, ws, k, b):
     gamma/beta gradients into ``grads``, returns the gradient of ``h``."""
     t = params.dtype.type
     no = meta[k, N_OUT]
-    dx = _view(ws, meta[k, BN_WS] + b * no, b, no)
+    dx = _view(ws, meta[k, NORM_WS] + b * no, b, no)
     gamma, _, _, _, vec = _bn_vecs(params, meta, ws, k, b)
-    g = meta[k, BN_G]
-    dgamma = grads[g:g + no] if g >= 0 else np.empty(no, params.dtype)
-    be = meta[k, BN_B]
-    dbeta = grads[be:be + no] if be >= 0 else np.empty(no, params.dtype)
+    dgamma, dbeta = _affine_grads(grads, meta, k, no)
     nb = K_bn.n_blocks(b)
     K_bn.train_backward(dy, h, gamma, vec[0], vec[1], t(fparams[k, F_EPS]), dgamma, dbeta, dx,
                         True, vec[4], np.empty((nb, no)), np.empty((nb, no)), np.empty(no),
@@ -141,20 +167,61 @@ def _bn_backward(dy, h, params, grads, meta, fparams, ws, k, b):
     return dx
 
 
+@njit(**NJIT)
+def _ln_forward(h, params, meta, fparams, ws, k, b):
+    """LayerNormalization of unit ``k``'s output ``h`` into its ``z`` (``CpuOps.layer_norm``:
+    the same in training and inference); the rows' mean and inverse deviation stay in the
+    workspace for the backward."""
+    t = params.dtype.type
+    no = meta[k, N_OUT]
+    o = meta[k, NORM_WS]
+    z = _view(ws, o, b, no)
+    mean = ws[o + 2 * b * no:o + 2 * b * no + b]
+    inv = ws[o + 2 * b * no + b:o + 2 * b * no + 2 * b]
+    gamma, beta = _affine(params, meta, k, no)
+    K_ln.layer_norm_range(h, gamma, beta, t(fparams[k, F_EPS]), meta[k, NORM] == NORM_LN_RMS,
+                          z, mean, inv, 0, b)
+    return z
+
+
+@njit(**NJIT)
+def _ln_backward(dy, h, params, grads, meta, ws, k, b):
+    """LayerNormalization backward of unit ``k`` (``CpuOps.backprop_layer_norm``): gamma/beta
+    gradients into ``grads`` (the block partials only when there is either), returns the
+    gradient of ``h``."""
+    no = meta[k, N_OUT]
+    o = meta[k, NORM_WS]
+    dx = _view(ws, o + b * no, b, no)
+    mean = ws[o + 2 * b * no:o + 2 * b * no + b]
+    inv = ws[o + 2 * b * no + b:o + 2 * b * no + 2 * b]
+    gamma, _ = _affine(params, meta, k, no)
+    sums = meta[k, NORM_G] >= 0 or meta[k, NORM_B] >= 0
+    nb = K_bn.n_blocks(b) if sums else 0
+    psg = np.empty((nb, no))
+    psb = np.empty((nb, no))
+    K_ln.layer_norm_backward_range(dy, h, gamma, mean, inv, meta[k, NORM] == NORM_LN_RMS, psg,
+                                   psb, sums, dx, True, 0, b)
+    if sums:
+        dgamma, dbeta = _affine_grads(grads, meta, k, no)
+        K_ln.add_blocks(psg, psb, dgamma, dbeta)
+    return dx
+
+
 @njit(**NJIT_INLINE)
-def _unit_output(meta, ws, k, b, no, bn):
-    """What unit ``k`` passes on: its BatchNormalization's ``z`` or its ``h``."""
-    if bn is not None:
-        if meta[k, BN_MM] >= 0:
-            return _view(ws, meta[k, BN_WS], b, no)
+def _unit_output(meta, ws, k, b, no, bn, ln):
+    """What unit ``k`` passes on: its normalization's ``z`` or its ``h``."""
+    if bn is not None or ln is not None:
+        if meta[k, NORM] != NORM_NONE:
+            return _view(ws, meta[k, NORM_WS], b, no)
     return _view(ws, meta[k, WS], b, no)
 
 
 @njit(**NJIT)
-def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, drop):
+def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, ln, drop):
     """Forward of every layer for ``b`` rows (dropout masks from step ``counter`` when
-    ``train``); returns (last layer's output view, C error code or 0). ``bn``/``drop``:
-    None when no unit has a BatchNormalization / dropout (those branches not compiled)."""
+    ``train``); returns (last layer's output view, C error code or 0). ``bn``/``ln``/``drop``:
+    None when no unit has a BatchNormalization / LayerNormalization / dropout (those branches
+    not compiled)."""
     a = x
     t = params.dtype.type
     n_layers = meta.shape[0]
@@ -182,15 +249,18 @@ def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, dr
             return a, rc
         a = h
         if bn is not None:
-            if meta[k, BN_MM] >= 0:
+            if meta[k, NORM] == NORM_BN:
                 a = _bn_forward(h, params, meta, fparams, ws, k, b, train)
+        if ln is not None:
+            if meta[k, NORM] >= NORM_LN:
+                a = _ln_forward(h, params, meta, fparams, ws, k, b)
     return a, rc
 
 
 @njit(**NJIT)
-def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, drop):
+def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, ln, drop):
     """Backward from ``dtop`` (gradient of the last layer's output) into ``grads``; the first
-    layer gets no input gradient. Returns the C error code or 0. ``bn``/``drop`` as in
+    layer gets no input gradient. Returns the C error code or 0. ``bn``/``ln``/``drop`` as in
     ``forward_stack``."""
     t = params.dtype.type
     dy = dtop
@@ -199,9 +269,12 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, drop):
         no = meta[k, N_OUT]
         o = meta[k, WS]
         if bn is not None:
-            if meta[k, BN_MM] >= 0:
+            if meta[k, NORM] == NORM_BN:
                 dy = _bn_backward(dy, _view(ws, o, b, no), params, grads, meta, fparams, ws, k,
                                   b)
+        if ln is not None:
+            if meta[k, NORM] >= NORM_LN:
+                dy = _ln_backward(dy, _view(ws, o, b, no), params, grads, meta, ws, k, b)
         db = grads[meta[k, B_OFF]:meta[k, B_OFF] + no]
         if meta[k, CODE] == 0:
             bias_grad(dy, db)
@@ -215,7 +288,7 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, drop):
         elif k == 0:
             a = x
         else:
-            a = _unit_output(meta, ws, k - 1, b, ni, bn)
+            a = _unit_output(meta, ws, k - 1, b, ni, bn, ln)
         rc = gemm_into_nb(a, g, _view(grads, meta[k, W_OFF], ni, no), True, False, 1.0, 0.0,
                           None, 0, 0.0, True)
         if rc != 0:
@@ -238,21 +311,23 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, drop):
 _STEPS: dict[tuple, Any] = {}
 
 
-def steps_kernel(opt: int, loss_kind: int, bn: bool, drop: bool) -> Any:
+def steps_kernel(opt: int, loss_kind: int, norm: int, drop: bool) -> Any:
     """The compiled ``train_steps`` for optimizer code ``opt`` (``Optimizer.packed``), loss
-    ``loss_kind``, with or without BatchNormalization (``bn``) and dropout (``drop``) units;
-    made once per process and choice, compiled (or loaded from Numba's cache) on first call."""
-    key = (int(opt), int(loss_kind), bool(bn), bool(drop))
+    ``loss_kind``, the normalizations ``norm`` (bits ``HAS_BN``, ``HAS_LN``; 0: none) and with
+    or without dropout (``drop``) units; made once per process and choice, compiled (or loaded
+    from Numba's cache) on first call."""
+    key = (int(opt), int(loss_kind), int(norm), bool(drop))
     kernel = _STEPS.get(key)
     if kernel is None:
         kernel = _STEPS[key] = _make_steps(*key)
     return kernel
 
 
-def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
+def _make_steps(opt: int, loss_kind: int, norm: int, has_drop: bool) -> Any:
     """``train_steps`` with its choices as closure constants (plain values, so Numba's disk
     cache keys each variant by them; the unused branches are pruned before typing)."""
-    bn = 1 if has_bn else None
+    bn = 1 if norm & HAS_BN else None
+    ln = 1 if norm & HAS_LN else None
     drop = 1 if has_drop else None
 
     @njit(**NJIT)
@@ -302,7 +377,7 @@ def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
                     tv = targets[s:s + b] if loss_kind != SPARSE_XENT else _view(
                         tb.reshape(-1), 0, 0, c)
                 z, rc = forward_stack(xv, params, meta, fparams, ws, b, True, it0 + q, dkeys,
-                                      bn, drop)
+                                      bn, ln, drop)
                 if rc != 0:
                     return -abs(rc)
                 loss = per_row[:b]
@@ -319,7 +394,7 @@ def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
                 else:
                     mse(z, tv, empty_w, inv, loss, d)
                 totals[e - e0] += sum_f64(loss)
-                rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d, bn, drop)
+                rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d, bn, ln, drop)
                 if rc != 0:
                     return -abs(rc)
                 K_opt.opt_apply(opt, params, grads, b0, b1, b2, ocon, t(oscal[q, 0]),
@@ -331,11 +406,11 @@ def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
 
 
 @njit(**NJIT)
-def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn):
+def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn, ln):
     """Inference forward of ``x`` (rows = x.shape[0]) into ``out``; a last-layer softmax (not
     a C epilogue) runs as the row kernel CpuOps uses. Returns the C error code, -1 for a
-    non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``:
-    None when no unit has a BatchNormalization."""
+    non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``/
+    ``ln``: None when no unit has a BatchNormalization / LayerNormalization."""
     b = x.shape[0]
     inf = np.inf
     bad = 0
@@ -360,8 +435,11 @@ def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn):
             return rc
         a = h
         if bn is not None:
-            if meta[k, BN_MM] >= 0:
+            if meta[k, NORM] == NORM_BN:
                 a = _bn_forward(h, params, meta, fparams, ws, k, b, False)
+        if ln is not None:
+            if meta[k, NORM] >= NORM_LN:
+                a = _ln_forward(h, params, meta, fparams, ws, k, b)
     if softmax_last:
         K_sm.softmax_rows(a, out)
     return 0
