@@ -10,8 +10,8 @@ features) on a hidden Dense unit's output; ``Dropout`` in front of a Dense; ``Fl
 flat input, ``Input`` and ``Activation('linear')`` as identities; ``Activation('softmax')``
 folded into a linear output unit), the loss through ``Loss.lower`` (a fused softmax/sigmoid
 cross-entropy, or MSE on the output as computed) and the optimizer through
-``Optimizer.packed`` (every built-in;
-``clipvalue``, ``weight_decay`` and schedules allowed), trained on the CPU backend. Its steps
+``Optimizer.packed`` (every built-in; ``clipvalue``, ``weight_decay`` and schedules allowed),
+trained on the CPU backend. Its steps
 then run in ``kernels.train_step`` — the same kernels in the same order as the general engine,
 so weights, optimizer state, dropout masks and History values are bit for bit those of the
 general engine (``tests/test_fastpath.py``, ``tests/test_engine_equality.py``). Everything
