@@ -44,10 +44,12 @@ LOSSES = [("sparse_categorical_crossentropy", "softmax", "sparse"),
 #: (batch size, rows): odd last batch, a single batch, and one batch over 8192 rows
 BATCHES = [(16, 203), (203, 203), (8500, 8700)]
 #: a normalization after the hidden Dense layer: none, BatchNormalization (momentum 0.9; no
-#: gamma/beta), LayerNormalization (Keras's default; rms scaling; gamma only)
+#: gamma/beta), LayerNormalization (Keras's default; rms scaling; gamma only), and either one
+#: after a linear Dense with the case's activation as a layer after it ("post")
 NORMS = [None, ("bn", {"momentum": 0.9}), ("bn", {"center": False, "scale": False}),
-         ("ln", {}), ("ln", {"rms_scaling": True, "epsilon": 0.01}), ("ln", {"center": False})]
-NORM_IDS = ["", "-bn", "-bn0", "-ln", "-lnrms", "-lnnobeta"]
+         ("ln", {}), ("ln", {"rms_scaling": True, "epsilon": 0.01}), ("ln", {"center": False}),
+         ("bn", {}, "post"), ("ln", {}, "post")]
+NORM_IDS = ["", "-bn", "-bn0", "-ln", "-lnrms", "-lnnobeta", "-bnpost", "-lnpost"]
 _NORM_LAYERS = {"bn": layers.BatchNormalization, "ln": layers.LayerNormalization}
 
 
@@ -136,9 +138,12 @@ def _factory(opt, okw, act, akw, loss, dropout, big, norm=None):
         stack = [layers.Input((d,))]
         if dropout:
             stack.append(layers.Dropout(0.3))
-        stack.append(layers.Dense(5, activation=hidden))
+        post = norm is not None and norm[2:] == ("post",)
+        stack.append(layers.Dense(5, activation="linear" if post else hidden))
         if norm is not None:
             stack.append(_NORM_LAYERS[norm[0]](**norm[1]))
+        if post:
+            stack.append(layers.Activation(hidden))
         if dropout:
             stack.append(layers.Dropout(0.2))
         stack.append(layers.Dense(n_out, activation=out))
@@ -239,6 +244,13 @@ def test_normalization_lowering_rules(norm):
     assert plan(norm(), norm()) is None
     assert plan(layers.BatchNormalization(), layers.LayerNormalization()) is None
     assert plan(out="linear", loss="mse", tail=(norm(),)) is None
+    # an activation layer right after the normalization lowers; after a dropout, a second
+    # one, or a softmax there does not
+    assert plan(norm(), layers.ReLU(), layers.Activation("linear")) is not None
+    assert plan(norm(), layers.Activation("gelu")) is not None
+    assert plan(norm(), layers.Dropout(0.5, seed=1), layers.ReLU()) is None
+    assert plan(norm(), layers.ReLU(), layers.Activation("tanh")) is None
+    assert plan(norm(), layers.Softmax()) is None
 
 
 @pytest.mark.parametrize("kind,method", [("bn", "batch_norm_train"), ("ln", "layer_norm")])

@@ -515,3 +515,23 @@ def test_norm_kinds_agree_with_the_kernel():
     assert fastpath._K_NORM == {"bn": K.NORM_BN, "ln": K.NORM_LN, "ln_rms": K.NORM_LN_RMS}
     assert fastpath._NORM_BITS == {K.NORM_BN: K.HAS_BN, K.NORM_LN: K.HAS_LN,
                                    K.NORM_LN_RMS: K.HAS_LN}
+    assert fastpath._HAS_POST == K.HAS_POST
+
+
+@pytest.mark.parametrize("norm,act,dtype", [
+    (layers.BatchNormalization, layers.ReLU, "float32"),
+    (LN, lambda: layers.Activation("gelu"), "float32"),  # a derivative from the input
+    (lambda: LN(rms_scaling=True), lambda: layers.LeakyReLU(0.2), "float64"),
+])
+def test_activation_layer_after_a_normalization(norm, act, dtype, general_path):
+    """Dense (linear) -> normalization -> activation layer, Keras's usual order, lowers: the
+    compiled step runs the activation kernels CpuOps runs, bit for bit (fit, predict)."""
+    def make():
+        config.set_seed(4)
+        model = fastff.Sequential([layers.Input((12,)), layers.Dense(10), norm(), act(),
+                                   layers.Dropout(0.2), layers.Dense(7), norm(), act(),
+                                   layers.Dense(4, activation="softmax")], dtype=dtype)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+    x, y = _data()
+    _assert_same(make, dict(batch_size=32, epochs=2), x, y, general_path)

@@ -6,7 +6,8 @@ A model qualifies when every part declares its compiled form: the network's laye
 ``Layer.lower(StackBuilder)`` (``Dense`` with a bias and an activation the C epilogue applies
 with its derivative from the output — linear, relu, leaky_relu, elu, tanh, sigmoid — or softmax
 on the output unit; ``BatchNormalization`` or ``LayerNormalization`` (trainable, over the
-features) on a hidden Dense unit's output; ``Dropout`` in front of a Dense; ``Flatten`` of a
+features) on a hidden Dense unit's output, optionally followed by an elementwise built-in
+activation layer; ``Dropout`` in front of a Dense; ``Flatten`` of a
 flat input, ``Input`` and ``Activation('linear')`` as identities; ``Activation('softmax')``
 folded into a linear output unit), the loss through ``Loss.lower`` (a fused softmax/sigmoid
 cross-entropy, or MSE on the output as computed) and the optimizer through
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff.backend import spec
 from fastff.backend.spec import EPILOGUE_C_IDS as _C_IDS
 from fastff.backend.spec import EPILOGUE_CODES as _CODES
 from fastff.layers.base import SETTINGS_VERSION, lowers
@@ -63,13 +65,14 @@ class _Unit:
     """One lowered GEMM + bias + epilogue step: its weights, activation, the dropout in
     front of it (or None) and the normalization of its output (or None)."""
 
-    __slots__ = ("kernel", "bias", "activation", "drop", "norm")
+    __slots__ = ("kernel", "bias", "activation", "drop", "norm", "post")
 
     def __init__(self, kernel: Any, bias: Any, activation: Any, drop: Any) -> None:
         self.kernel, self.bias, self.activation, self.drop = kernel, bias, activation, drop
         #: (kind, gamma, beta, moving mean, moving variance, epsilon, momentum); kind a
         #: ``train_step.NORM_*`` code, the moving statistics None for a LayerNormalization
         self.norm: tuple | None = None
+        self.post: Any = None  # an activation layer's function after the normalization
 
 
 class StackBuilder:
@@ -88,6 +91,7 @@ class StackBuilder:
         self.layers: list = []  # every lowered layer (whose settings a predict cache watches)
         self._pending: Any = None
         self._last_is_unit = False
+        self._after_norm = False  # the last layer lowered is a unit's normalization
 
     def dense(self, layer: Any, kernel: Any, bias: Any, activation: Any) -> bool:
         """``y = activation(x @ kernel + bias)`` as one unit (weights: ``Param``s)."""
@@ -100,6 +104,7 @@ class StackBuilder:
         self._pending = None
         self.layers.append(layer)
         self._last_is_unit = True
+        self._after_norm = False
         return True
 
     def dropout(self, layer: Any, rate: float, seed: Any) -> bool:
@@ -113,14 +118,25 @@ class StackBuilder:
                 return False
             self._pending = layer
         self._last_is_unit = False
+        self._after_norm = False  # an activation after the dropout acts on dropped values
         return True
 
     def activation(self, layer: Any, activation: Any) -> bool:
         """An activation applied to the previous unit's output: ``linear`` is the identity;
         ``softmax`` after a linear output unit folds into it (the general engine computes a
-        softmax Dense as exactly that: the linear unit, then the softmax)."""
+        softmax Dense as exactly that: the linear unit, then the softmax); an elementwise
+        built-in right after a hidden unit's normalization (Dense -> BatchNormalization ->
+        ReLU) runs the activation kernels ``CpuOps`` runs."""
         if activation.builtin and activation.is_linear:
             return self.identity(layer)
+        if self._after_norm:
+            unit = self.units[-1]
+            if not activation.builtin or spec.canonical(activation.name) not in _ELEMENTWISE \
+                    or unit.post is not None:
+                return False
+            unit.post = activation
+            self.layers.append(layer)
+            return True
         if not self.units or not self._last_is_unit:
             return False
         unit = self.units[-1]
@@ -159,6 +175,7 @@ class StackBuilder:
         unit.norm = norm
         self.layers.append(layer)
         self._last_is_unit = False  # the output unit gives the logits: no norm after it
+        self._after_norm = True
         return True
 
     def identity(self, layer: Any) -> bool:
@@ -174,6 +191,10 @@ class StackBuilder:
 #: ``train_step``'s normalization kinds (the kernel module loads only when a step runs)
 _K_NORM = {"bn": 1, "ln": 2, "ln_rms": 3}
 _NORM_BITS = {1: 1, 2: 2, 3: 2}  # kind -> ``steps_kernel``'s ``norm`` bit (HAS_BN, HAS_LN)
+_HAS_POST = 4  # the ``norm`` bit of an activation layer after a normalization
+#: the elementwise activations (kernel codes) an activation layer after a normalization runs
+_ELEMENTWISE = spec.codes()
+_NEEDS_INPUT = spec.NEEDS_INPUT  # derivative from the input (it stands in for the output)
 
 
 def _plain(p: Any) -> bool:
@@ -224,9 +245,15 @@ class _Stack:
                 kind, gamma, beta, mm, mv, eps, mom = u.norm
                 norm = [-1 if p is None else (p.value.ctypes.data - base) // item
                         for p in (gamma, beta, mm, mv)] + [0, kind]
+            post = [-1, 0, 0]
+            post_param = 0.0
+            if u.post is not None:
+                name = spec.canonical(u.post.name)
+                post = [_ELEMENTWISE[name], int(name in _NEEDS_INPUT), 0]
+                post_param = u.post.param
             rows.append([ni, no, w_off, b_off, _C_IDS.get(act.name, 0), _CODES.get(act.name, 0),
-                         thresh, 0, *norm])
-            fparams.append([act.param, scale, eps, mom, 1.0 - mom])
+                         thresh, 0, *norm, *post])
+            fparams.append([act.param, scale, eps, mom, 1.0 - mom, post_param])
             dkeys.append(dkey)
         self.meta = np.array(rows, np.int64)
         self.output_meta = self.meta.copy()  # every activation applied (MSE training)
@@ -238,9 +265,12 @@ class _Stack:
         for u in units:
             if u.norm is not None:
                 self.norm |= _NORM_BITS[u.norm[0]]
+            if u.post is not None:
+                self.norm |= _HAS_POST
         # the stack kernels' ``bn`` / ``ln`` arguments (None: that code is not compiled)
         self.bn_arg = 1 if self.norm & 1 else None
         self.ln_arg = 1 if self.norm & 2 else None
+        self.post_arg = 1 if self.norm & _HAS_POST else None
         last = units[-1].activation.name
         self.last_activation = last
         self.output_activation = last if last in ("softmax", "sigmoid") else None
@@ -511,7 +541,7 @@ def predict_into(model: Any, st: _Stack, x: np.ndarray, out: np.ndarray) -> np.n
         meta, size = _kernels().ws_layout(st.meta.copy(), b)
         got = cache[(id(st), b)] = (meta, np.empty(max(size, 1), st.dtype), st)
     args = (x, model.params, got[0], st.fparams, got[1], st.softmax_last, out, st.bn_arg,
-            st.ln_arg)
+            st.ln_arg, st.post_arg)
     flags = x.flags
     usual = flags.writeable and flags.aligned  # the argument types the entry is cached for
     if usual and st.predict_entry is not None:

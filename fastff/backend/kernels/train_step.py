@@ -20,12 +20,17 @@ take ``bn``/``ln``/``drop`` as None (absent: those branches pruned) or 1.
 ``meta[l]``: n_in, n_out, w_off, b_off, C epilogue id, activation code, dropout threshold on
 the layer's input (-1: none), ws offset; then the normalization of the unit's output: the
 offsets of gamma, beta (-1: none), moving mean, moving variance (-1: none; BatchNormalization
-only), its workspace and its kind (``NORM_NONE``, ``NORM_BN``, ``NORM_LN``, ``NORM_LN_RMS``).
-``fparams[l]``: activation parameter, dropout scale, normalization epsilon, BatchNormalization
-momentum and 1 - momentum. The BatchNormalization steps call ``kernels.batch_norm``'s
-``train_forward`` / ``train_backward`` (and its inference pair), the LayerNormalization steps
-``kernels.normalization``'s ``layer_norm_range`` / ``layer_norm_backward_range`` +
-``add_blocks``, with the scalars, scratch and gamma/beta stand-ins ``CpuOps`` gives them.
+only), its workspace and its kind (``NORM_NONE``, ``NORM_BN``, ``NORM_LN``, ``NORM_LN_RMS``);
+then an activation layer after the normalization: its elementwise code (-1: none), whether its
+derivative reads the input (``NEEDS_INPUT``: the input stands in for the output, as
+``CpuOps.backprop_activation``) and its workspace. ``fparams[l]``: activation parameter,
+dropout scale, normalization epsilon, BatchNormalization momentum and 1 - momentum, the
+activation layer's parameter. The activation layer runs ``act_forward_range`` /
+``act_backward_range``, the kernels ``CpuOps.activation`` / ``backprop_activation`` call. The
+BatchNormalization steps call ``kernels.batch_norm``'s ``train_forward`` / ``train_backward``
+(and its inference pair), the LayerNormalization steps ``kernels.normalization``'s
+``layer_norm_range`` / ``layer_norm_backward_range`` + ``add_blocks``, with the scalars,
+scratch and gamma/beta stand-ins ``CpuOps`` gives them.
 ``dkeys[l]``: splitmix64 of the dropout layer's seed (the counter is mixed in per step).
 """
 
@@ -42,7 +47,11 @@ from fastff.backend.kernels import batch_norm as K_bn
 from fastff.backend.kernels import normalization as K_ln
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
-from fastff.backend.kernels.activations import act_backward_bias
+from fastff.backend.kernels.activations import (
+    act_backward_bias,
+    act_backward_range,
+    act_forward_range,
+)
 from fastff.backend.kernels.dropout import mask_range
 from fastff.backend.kernels.reductions import bias_grad, sum_f64
 from fastff.backend.kernels.regression import mse
@@ -51,13 +60,15 @@ from fastff.backend.kernels.shuffle import seeded_permutation
 # meta columns
 N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
 NORM_G, NORM_B, BN_MM, BN_MV, NORM_WS, NORM = range(8, 14)
-N_META = 14
+POST, POST_X, POST_WS = range(14, 17)
+N_META = 17
 # normalization kinds (meta[:, NORM])
 NORM_NONE, NORM_BN, NORM_LN, NORM_LN_RMS = range(4)
-# ``steps_kernel``'s ``norm``: the kinds a stack has, as bits
-HAS_BN, HAS_LN = 1, 2
+# ``steps_kernel``'s ``norm``: what a stack's normalizations use, as bits (HAS_POST: an
+# activation layer after a normalization)
+HAS_BN, HAS_LN, HAS_POST = 1, 2, 4
 # fparams columns
-F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M = range(5)
+F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M, F_POST = range(6)
 # loss kinds
 SPARSE_XENT, XENT, SIGMOID_BCE, MSE = 0, 1, 2, 3
 
@@ -70,8 +81,9 @@ def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
     """Workspace offsets for ``batch`` rows: per layer h, g (b*n_out), dh, mask, xd (b*n_in),
     and after a normalized unit the normalization's output z and its dx (b*n_out), then 8
     vectors of n_out (BatchNormalization) or the rows' mean and inverse deviation (b each,
-    LayerNormalization); writes ``meta[:, WS]`` (and ``meta[:, NORM_WS]``) and returns (meta,
-    total size)."""
+    LayerNormalization), then an activation layer's output and its dx (b*n_out); writes
+    ``meta[:, WS]`` (and ``meta[:, NORM_WS]``, ``meta[:, POST_WS]``) and returns (meta, total
+    size)."""
     off = 0
     for row in meta:
         row[WS] = off
@@ -80,6 +92,9 @@ def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
         if row[NORM] != NORM_NONE:
             row[NORM_WS] = off
             off += 2 * batch * no + (8 * no if row[NORM] == NORM_BN else 2 * batch)
+        if row[POST] >= 0:
+            row[POST_WS] = off
+            off += 2 * batch * no
     return meta, off
 
 
@@ -207,9 +222,38 @@ def _ln_backward(dy, h, params, grads, meta, ws, k, b):
     return dx
 
 
+@njit(**NJIT)
+def _post_forward(z, meta, fparams, ws, k, b):
+    """The activation layer after unit ``k``'s normalization (``CpuOps.activation``)."""
+    t = z.dtype.type
+    no = meta[k, N_OUT]
+    y = _view(ws, meta[k, POST_WS], b, no)
+    act_forward_range(z.reshape(-1), y.reshape(-1), meta[k, POST], t(fparams[k, F_POST]), 0,
+                      b * no)
+    return y
+
+
+@njit(**NJIT)
+def _post_backward(dy, meta, fparams, ws, k, b):
+    """Its backward (``CpuOps.backprop_activation``: the input stands in for the output where
+    the derivative reads the input); returns the gradient of the normalization's output."""
+    t = dy.dtype.type
+    no = meta[k, N_OUT]
+    z = _view(ws, meta[k, NORM_WS], b, no)
+    y = z if meta[k, POST_X] else _view(ws, meta[k, POST_WS], b, no)
+    d = _view(ws, meta[k, POST_WS] + b * no, b, no)
+    act_backward_range(dy.reshape(-1), z.reshape(-1), y.reshape(-1), d.reshape(-1),
+                       meta[k, POST], t(fparams[k, F_POST]), 0, b * no)
+    return d
+
+
 @njit(**NJIT_INLINE)
-def _unit_output(meta, ws, k, b, no, bn, ln):
-    """What unit ``k`` passes on: its normalization's ``z`` or its ``h``."""
+def _unit_output(meta, ws, k, b, no, bn, ln, post):
+    """What unit ``k`` passes on: its activation layer's output, its normalization's ``z``
+    or its ``h``."""
+    if post is not None:
+        if meta[k, POST] >= 0:
+            return _view(ws, meta[k, POST_WS], b, no)
     if bn is not None or ln is not None:
         if meta[k, NORM] != NORM_NONE:
             return _view(ws, meta[k, NORM_WS], b, no)
@@ -217,11 +261,11 @@ def _unit_output(meta, ws, k, b, no, bn, ln):
 
 
 @njit(**NJIT)
-def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, ln, drop):
+def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, ln, post, drop):
     """Forward of every layer for ``b`` rows (dropout masks from step ``counter`` when
-    ``train``); returns (last layer's output view, C error code or 0). ``bn``/``ln``/``drop``:
-    None when no unit has a BatchNormalization / LayerNormalization / dropout (those branches
-    not compiled)."""
+    ``train``); returns (last layer's output view, C error code or 0). ``bn``/``ln``/``post``/
+    ``drop``: None when no unit has a BatchNormalization / LayerNormalization / activation
+    layer after its normalization / dropout (those branches not compiled)."""
     a = x
     t = params.dtype.type
     n_layers = meta.shape[0]
@@ -254,20 +298,26 @@ def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, ln
         if ln is not None:
             if meta[k, NORM] >= NORM_LN:
                 a = _ln_forward(h, params, meta, fparams, ws, k, b)
+        if post is not None:
+            if meta[k, POST] >= 0:
+                a = _post_forward(a, meta, fparams, ws, k, b)
     return a, rc
 
 
 @njit(**NJIT)
-def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, ln, drop):
+def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, ln, post, drop):
     """Backward from ``dtop`` (gradient of the last layer's output) into ``grads``; the first
-    layer gets no input gradient. Returns the C error code or 0. ``bn``/``ln``/``drop`` as in
-    ``forward_stack``."""
+    layer gets no input gradient. Returns the C error code or 0. ``bn``/``ln``/``post``/``drop``
+    as in ``forward_stack``."""
     t = params.dtype.type
     dy = dtop
     for k in range(meta.shape[0] - 1, -1, -1):
         ni = meta[k, N_IN]
         no = meta[k, N_OUT]
         o = meta[k, WS]
+        if post is not None:
+            if meta[k, POST] >= 0:
+                dy = _post_backward(dy, meta, fparams, ws, k, b)
         if bn is not None:
             if meta[k, NORM] == NORM_BN:
                 dy = _bn_backward(dy, _view(ws, o, b, no), params, grads, meta, fparams, ws, k,
@@ -288,7 +338,7 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, ln, drop):
         elif k == 0:
             a = x
         else:
-            a = _unit_output(meta, ws, k - 1, b, ni, bn, ln)
+            a = _unit_output(meta, ws, k - 1, b, ni, bn, ln, post)
         rc = gemm_into_nb(a, g, _view(grads, meta[k, W_OFF], ni, no), True, False, 1.0, 0.0,
                           None, 0, 0.0, True)
         if rc != 0:
@@ -313,9 +363,9 @@ _STEPS: dict[tuple, Any] = {}
 
 def steps_kernel(opt: int, loss_kind: int, norm: int, drop: bool) -> Any:
     """The compiled ``train_steps`` for optimizer code ``opt`` (``Optimizer.packed``), loss
-    ``loss_kind``, the normalizations ``norm`` (bits ``HAS_BN``, ``HAS_LN``; 0: none) and with
-    or without dropout (``drop``) units; made once per process and choice, compiled (or loaded
-    from Numba's cache) on first call."""
+    ``loss_kind``, the normalizations ``norm`` (bits ``HAS_BN``, ``HAS_LN``, ``HAS_POST``; 0:
+    none) and with or without dropout (``drop``) units; made once per process and choice,
+    compiled (or loaded from Numba's cache) on first call."""
     key = (int(opt), int(loss_kind), int(norm), bool(drop))
     kernel = _STEPS.get(key)
     if kernel is None:
@@ -328,6 +378,7 @@ def _make_steps(opt: int, loss_kind: int, norm: int, has_drop: bool) -> Any:
     cache keys each variant by them; the unused branches are pruned before typing)."""
     bn = 1 if norm & HAS_BN else None
     ln = 1 if norm & HAS_LN else None
+    post = 1 if norm & HAS_POST else None
     drop = 1 if has_drop else None
 
     @njit(**NJIT)
@@ -377,7 +428,7 @@ def _make_steps(opt: int, loss_kind: int, norm: int, has_drop: bool) -> Any:
                     tv = targets[s:s + b] if loss_kind != SPARSE_XENT else _view(
                         tb.reshape(-1), 0, 0, c)
                 z, rc = forward_stack(xv, params, meta, fparams, ws, b, True, it0 + q, dkeys,
-                                      bn, ln, drop)
+                                      bn, ln, post, drop)
                 if rc != 0:
                     return -abs(rc)
                 loss = per_row[:b]
@@ -394,7 +445,8 @@ def _make_steps(opt: int, loss_kind: int, norm: int, has_drop: bool) -> Any:
                 else:
                     mse(z, tv, empty_w, inv, loss, d)
                 totals[e - e0] += sum_f64(loss)
-                rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d, bn, ln, drop)
+                rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d, bn, ln, post,
+                                     drop)
                 if rc != 0:
                     return -abs(rc)
                 K_opt.opt_apply(opt, params, grads, b0, b1, b2, ocon, t(oscal[q, 0]),
@@ -406,11 +458,11 @@ def _make_steps(opt: int, loss_kind: int, norm: int, has_drop: bool) -> Any:
 
 
 @njit(**NJIT)
-def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn, ln):
+def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn, ln, post):
     """Inference forward of ``x`` (rows = x.shape[0]) into ``out``; a last-layer softmax (not
     a C epilogue) runs as the row kernel CpuOps uses. Returns the C error code, -1 for a
     non-finite input (checked with one sum, as ``fit``/``predict`` validate), or 0. ``bn``/
-    ``ln``: None when no unit has a BatchNormalization / LayerNormalization."""
+    ``ln``/``post``: as in ``forward_stack``."""
     b = x.shape[0]
     inf = np.inf
     bad = 0
@@ -440,6 +492,9 @@ def predict_stack(x, params, meta, fparams, ws, softmax_last, out, bn, ln):
         if ln is not None:
             if meta[k, NORM] >= NORM_LN:
                 a = _ln_forward(h, params, meta, fparams, ws, k, b)
+        if post is not None:
+            if meta[k, POST] >= 0:
+                a = _post_forward(a, meta, fparams, ws, k, b)
     if softmax_last:
         K_sm.softmax_rows(a, out)
     return 0
