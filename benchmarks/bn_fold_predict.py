@@ -6,8 +6,8 @@ BatchNormalization folded into its Dense (``fastff.export._graph.FoldedDense``: 
 the exporters write, ``W·γ/√(var+ε)`` and ``(b − mean)·γ/√(var+ε) + β``, computed in float64;
 the ReLU then fuses into the Dense). ``predict`` on 1 row and on 1024 rows. The folded net
 also runs with the compiled path off (``fastff.training.compiled.ENABLED = False``), which
-parts the arithmetic saved from the change of path (the BN net is not lowered; the folded
-one is). Each sample is the median time of ``--calls`` calls (a tenth of them for 1024
+parts the arithmetic saved from the change of path (both nets lower now; so does the folded
+one). Each sample is the median time of ``--calls`` calls (a tenth of them for 1024
 rows); samples alternate between the nets; the median of ``--repeats`` samples is reported
 with the outputs' largest difference.
 
