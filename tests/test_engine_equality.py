@@ -3,7 +3,8 @@
 The cases are generated, not listed: every registered optimizer (default settings and one
 variant that switches its options on) × every activation with a C epilogue id (with a
 non-default parameter where it has one) × every loss the compiled path takes × dropout ×
-batch size (odd last batch, one batch, one batch over 8192 rows) × shuffle. The full cross
+batch size (odd last batch, one batch, one batch over 8192 rows) × shuffle × the
+normalization after the hidden layer (none, Batch- or LayerNormalization). The full cross
 product is large, so each (optimizer, activation) pair gets one combination of the other
 axes, cycled so every value of every axis is covered. Each case trains twice and compares
 History, weights, optimizer state and dropout counters with ``array_equal``; on a mismatch,
@@ -42,8 +43,14 @@ LOSSES = [("sparse_categorical_crossentropy", "softmax", "sparse"),
           ("mse", None, "real")]
 #: (batch size, rows): odd last batch, a single batch, and one batch over 8192 rows
 BATCHES = [(16, 203), (203, 203), (8500, 8700)]
-#: a BatchNormalization after the hidden Dense layer: none, Keras's default, no gamma/beta
-BATCHNORMS = [None, {"momentum": 0.9}, {"center": False, "scale": False}]
+#: a normalization after the hidden Dense layer: none, BatchNormalization (momentum 0.9; no
+#: gamma/beta), LayerNormalization (Keras's default; rms scaling; gamma only), and either one
+#: after a linear Dense with the case's activation as a layer after it ("post")
+NORMS = [None, ("bn", {"momentum": 0.9}), ("bn", {"center": False, "scale": False}),
+         ("ln", {}), ("ln", {"rms_scaling": True, "epsilon": 0.01}), ("ln", {"center": False}),
+         ("bn", {}, "post"), ("ln", {}, "post")]
+NORM_IDS = ["", "-bn", "-bn0", "-ln", "-lnrms", "-lnnobeta", "-bnpost", "-lnpost"]
+_NORM_LAYERS = {"bn": layers.BatchNormalization, "ln": layers.LayerNormalization}
 
 
 def _compiled_optimizers() -> set[str]:
@@ -85,21 +92,20 @@ def _cases() -> list[tuple]:
         dropout = (i // len(LOSSES)) % 2 == 1
         batch = BATCHES[i % len(BATCHES)] if i % 7 else BATCHES[2]
         shuffle = (i // 2) % 2 == 0
-        bn = BATCHNORMS[(i // 3) % len(BATCHNORMS)]
-        bn_id = "" if bn is None else "-bn" if bn.get("center", True) else "-bn0"
-        cases.append(pytest.param(opt, okw, act, akw, loss, dropout, batch, shuffle, bn,
+        norm, norm_id = NORMS[(i // 3) % len(NORMS)], NORM_IDS[(i // 3) % len(NORMS)]
+        cases.append(pytest.param(opt, okw, act, akw, loss, dropout, batch, shuffle, norm,
                                   id=f"{i}-{opt}{'+' if okw else ''}-{act}"
                                      f"{'+' if akw else ''}-{loss[0][:6]}-"
                                      f"{'drop' if dropout else 'nodrop'}-b{batch[0]}-"
-                                     f"{'shuf' if shuffle else 'noshuf'}{bn_id}"))
+                                     f"{'shuf' if shuffle else 'noshuf'}{norm_id}"))
     return cases
 
 
 def test_the_cases_cover_every_axis():
     seen = [set() for _ in range(7)]
     for c in _cases():
-        opt, okw, act, akw, loss, dropout, batch, shuffle, bn = c.values
-        for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle, repr(bn))):
+        opt, okw, act, akw, loss, dropout, batch, shuffle, norm = c.values
+        for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle, repr(norm))):
             seen[k].add(v)
     assert seen[0] == _compiled_optimizers()
     assert set(optimizers._BY_NAME) - seen[0] == {"nadam"}
@@ -107,7 +113,7 @@ def test_the_cases_cover_every_axis():
     assert seen[2] == {lo[0] for lo in LOSSES}
     assert seen[3] == {False, True} and seen[5] == {False, True}
     assert seen[4] == set(BATCHES)
-    assert seen[6] == {repr(b) for b in BATCHNORMS}
+    assert seen[6] == {repr(n) for n in NORMS}
 
 
 def _data(rows: int, d: int, kind: str, n_out: int):
@@ -122,7 +128,7 @@ def _data(rows: int, d: int, kind: str, n_out: int):
     return x, rng.standard_normal((rows, n_out)).astype(np.float32)
 
 
-def _factory(opt, okw, act, akw, loss, dropout, big, bn=None):
+def _factory(opt, okw, act, akw, loss, dropout, big, norm=None):
     hidden = activations_mod.get(act).with_param(**akw) if akw else act
     out = loss[1] or hidden
     d, n_out = (3, 2) if big else (6, 3)
@@ -132,9 +138,12 @@ def _factory(opt, okw, act, akw, loss, dropout, big, bn=None):
         stack = [layers.Input((d,))]
         if dropout:
             stack.append(layers.Dropout(0.3))
-        stack.append(layers.Dense(5, activation=hidden))
-        if bn is not None:
-            stack.append(layers.BatchNormalization(**bn))
+        post = norm is not None and norm[2:] == ("post",)
+        stack.append(layers.Dense(5, activation="linear" if post else hidden))
+        if norm is not None:
+            stack.append(_NORM_LAYERS[norm[0]](**norm[1]))
+        if post:
+            stack.append(layers.Activation(hidden))
         if dropout:
             stack.append(layers.Dropout(0.2))
         stack.append(layers.Dense(n_out, activation=out))
@@ -144,11 +153,11 @@ def _factory(opt, okw, act, akw, loss, dropout, big, bn=None):
     return make, d, n_out
 
 
-@pytest.mark.parametrize("opt,okw,act,akw,loss,dropout,batch,shuffle,bn", _cases())
-def test_general_equals_compiled(opt, okw, act, akw, loss, dropout, batch, shuffle, bn,
+@pytest.mark.parametrize("opt,okw,act,akw,loss,dropout,batch,shuffle,norm", _cases())
+def test_general_equals_compiled(opt, okw, act, akw, loss, dropout, batch, shuffle, norm,
                                  monkeypatch):
     bs, rows = batch
-    make, d, n_out = _factory(opt, okw, act, akw, loss, dropout, bs > 8192, bn)
+    make, d, n_out = _factory(opt, okw, act, akw, loss, dropout, bs > 8192, norm)
     x, y = _data(rows, d, loss[2], n_out)
     runs = []
     for enabled in (True, False):
@@ -210,10 +219,11 @@ def test_a_divergence_names_the_kernel_call(broken, expect, monkeypatch):
     assert where_they_differ(make, x, y, 24).startswith(expect)
 
 
-def test_batchnorm_lowering_rules():
-    """BatchNormalization lowers after a hidden Dense unit in training mode only: a frozen
-    one (inference mode), one after the output unit or one with a regularizer stays on the
-    general engine."""
+@pytest.mark.parametrize("norm", [layers.BatchNormalization, layers.LayerNormalization])
+def test_normalization_lowering_rules(norm):
+    """Batch- and LayerNormalization lower after a hidden Dense unit (BatchNormalization in
+    training mode): a frozen one, one after the output unit, one with a regularizer or two on
+    one unit stay on the general engine."""
     def plan(*mid, out="softmax", loss="sparse_categorical_crossentropy", tail=()):
         config.set_seed(1)
         model = fastff.Sequential([layers.Input((4,)), layers.Dense(5, activation="relu"), *mid,
@@ -223,21 +233,34 @@ def test_batchnorm_lowering_rules():
         model.fit(np.ones((8, 4), np.float32), y, epochs=1, verbose=0)
         return fastpath.train_plan(model, 8)
 
-    assert plan(layers.BatchNormalization()) is not None
-    frozen = layers.BatchNormalization()
+    assert plan(norm()) is not None
+    assert plan(norm(), layers.Dense(4, activation="tanh"), norm()) is not None
+    frozen = norm()
     frozen.trainable = False
     assert plan(frozen) is None
-    assert plan(layers.BatchNormalization(gamma_regularizer="l2")) is None
-    assert plan(out="linear", loss="mse", tail=(layers.BatchNormalization(),)) is None
+    assert plan(norm(gamma_regularizer="l2")) is None
+    assert plan(norm(beta_regularizer="l1")) is None
+    assert plan(norm(axis=1)) is not None  # the last axis by its index
+    assert plan(norm(), norm()) is None
+    assert plan(layers.BatchNormalization(), layers.LayerNormalization()) is None
+    assert plan(out="linear", loss="mse", tail=(norm(),)) is None
+    # an activation layer right after the normalization lowers; after a dropout, a second
+    # one, or a softmax there does not
+    assert plan(norm(), layers.ReLU(), layers.Activation("linear")) is not None
+    assert plan(norm(), layers.Activation("gelu")) is not None
+    assert plan(norm(), layers.Dropout(0.5, seed=1), layers.ReLU()) is None
+    assert plan(norm(), layers.ReLU(), layers.Activation("tanh")) is None
+    assert plan(norm(), layers.Softmax()) is None
 
 
-def test_a_batchnorm_divergence_is_named(monkeypatch):
-    """The divergence finder also checks a BatchNormalization's output, kernel by kernel."""
+@pytest.mark.parametrize("kind,method", [("bn", "batch_norm_train"), ("ln", "layer_norm")])
+def test_a_normalization_divergence_is_named(kind, method, monkeypatch):
+    """The divergence finder also checks a normalization's output, kernel by kernel."""
     from fastff.backend.cpu_ops import CpuOps
 
-    make, d, n_out = _factory("sgd", {}, "relu", {}, LOSSES[0], False, False, {})
+    make, d, n_out = _factory("sgd", {}, "relu", {}, LOSSES[0], False, False, (kind, {}))
     x, y = _data(24, d, "sparse", n_out)
-    real = CpuOps.batch_norm_train
+    real = getattr(CpuOps, method)
 
     def off_by_a_bit(self, *args, **kwargs):
         out = real(self, *args, **kwargs)
@@ -245,5 +268,5 @@ def test_a_batchnorm_divergence_is_named(monkeypatch):
         return out
 
     assert "one step agrees" in where_they_differ(make, x, y, 24)
-    monkeypatch.setattr(CpuOps, "batch_norm_train", off_by_a_bit)
-    assert where_they_differ(make, x, y, 24).startswith("kernel call batch_norm_train #0")
+    monkeypatch.setattr(CpuOps, method, off_by_a_bit)
+    assert where_they_differ(make, x, y, 24).startswith(f"kernel call {method} #0")
