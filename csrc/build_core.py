@@ -60,6 +60,7 @@ SOURCES = [
     "sparse.c",
     "threads.c",
     "pool.c",
+    "batch.c",
     "macrokernel.c",
     "pack.c",
     "epilogue.c",

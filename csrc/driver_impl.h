@@ -118,6 +118,45 @@ static void FF(small_task)(void *ctx, idx_t t)
                      j->ldb, j->c + lo * j->ldc, j->ldc, &j->e);
 }
 
+/* item callbacks (pool.h): the packed path (tasks: a tm x tn grid of C regions) */
+static int FF(packed_serial)(void *ctx)
+{
+    FF(job) *j = (FF(job) *)ctx;
+    return FF(gemm_region)(j->kn, j->ta, j->tb, 0, j->m, 0, j->n, j->k, j->kcb, j->alpha, j->a,
+                           j->lda, j->b, j->ldb, j->beta, j->c, j->ldc, j->bias, j->act,
+                           j->param);
+}
+
+static int FF(packed_prepare)(void *ctx, int want)
+{
+    FF(job) *j = (FF(job) *)ctx;
+    const fastff_blocking *bk = &j->kn->blk;
+    choose_grid(want, j->m, j->n, j->k, bk->mr, bk->nr, &j->tm, &j->tn);
+    return j->tm * j->tn;
+}
+
+/* the small path (tasks: ranges of columns, small M, or of rows, small N) */
+static int FF(small_serial)(void *ctx)
+{
+    FF(job) *j = (FF(job) *)ctx;
+    j->kn->small(j->m, 0, j->n, j->k, j->a, j->rsa, j->csa, j->tb, j->b, j->ldb, j->c, j->ldc,
+                 &j->e);
+    return FASTFF_OK;
+}
+
+static int FF(small_prepare)(void *ctx, int want)
+{
+    FF(job) *j = (FF(job) *)ctx;
+    j->ntasks = want;
+    return want;
+}
+
+static int FF(job_rc)(void *ctx) { return ((FF(job) *)ctx)->rc; }
+
+_Static_assert(sizeof(FF(job)) <= FASTFF_JOB_BYTES, "a GEMM job must fit in a pool item");
+
+/* The checked entry: the job is described in an item, then run now or - while this thread
+ * has a batch open (batch.c) - left for fastff_batch_end to run with the others. */
 static int FF(gemm)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha, const T *a,
                     idx_t lda, const T *b, idx_t ldb, T beta, T *c, idx_t ldc, const T *bias,
                     int32_t act, T param)
@@ -126,59 +165,47 @@ static int FF(gemm)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha, 
     if (rc != FASTFF_OK || m == 0 || n == 0) return rc;
     const KERN *kn = fastff_active_kernel()->KSEL;
     const fastff_blocking *bk = &kn->blk;
-    const double flops = 2.0 * (double)m * (double)n * (double)k;
-    fpenv_t env = fpenv_enter();
 
     if (k == 0 || alpha == 0) {
+        fpenv_t env = fpenv_enter();
         FF(scale_only)(kn, m, n, beta, c, ldc, bias, act, param);
         fpenv_leave(env);
         return FASTFF_OK;
     }
 
-    FF(job) j = {kn, ta, tb, 1, 1, 0, 1, m, n, k, 0, 1, 0, 0, 0, alpha, beta, param, a, b,
-                 bias, lda, ldb, ldc, c, act, {alpha, beta, param, 1, 1, act, bias},
-                 FASTFF_OK};
-    fastff_plan plan;
+    fastff_item local;
+    fastff_item *it = fastff_batch_slot();
+    const int deferred = it != NULL;
+    if (!it) it = &local;
+    FF(job) *j = (FF(job) *)it->job;
+    const FF(job) init = {kn, ta, tb, 1, 1, 0, 1, m, n, k, 0, 1, 0, 0, 0, alpha, beta, param,
+                          a, b, bias, lda, ldb, ldc, c, act,
+                          {alpha, beta, param, 1, 1, act, bias}, FASTFF_OK};
+    *j = init;
+    it->flops = 2.0 * (double)m * (double)n * (double)k;
+    it->tasks_per_thread = FASTFF_TASKS_PER_THREAD;
+    it->rc = FF(job_rc);
     /* small path (no packing): tiny M (columns split across threads) or tiny N (rows split) */
     const int small_m = m <= bk->small_m && !(ta && tb);
     const int small_n = !small_m && n <= bk->small_n && !tb;
     if (small_m || small_n) {
-        j.small_m = small_m;
-        j.rsa = ta ? 1 : lda;
-        j.csa = ta ? lda : 1;
-        j.unit = small_m ? 64 : 8;
-        j.len = small_m ? n : m;
-        const idx_t units = (j.len + j.unit - 1) / j.unit;
-        fastff_plan_begin(&plan, flops, units,
-                          fastff_shape_key(1, (int)sizeof(T), ta, tb, m, n, k));
-        if (plan.nt <= 1) {
-            kn->small(m, 0, n, k, a, j.rsa, j.csa, tb, b, ldb, c, ldc, &j.e);
-        } else {
-            const idx_t want = (idx_t)plan.nt * FASTFF_TASKS_PER_THREAD;
-            j.ntasks = (int)(want < units ? want : units);
-            fastff_parallel(plan.nt, j.ntasks, FF(small_task), &j);
-        }
-        fastff_plan_end(&plan);
-        fpenv_leave(env);
-        return FASTFF_OK;
-    }
-
-    j.kcb = k_block(k, bk->kc);
-    const idx_t mtiles = (m + bk->mr - 1) / bk->mr, ntiles = (n + bk->nr - 1) / bk->nr;
-    fastff_plan_begin(&plan, flops, mtiles * ntiles,
-                      fastff_shape_key(0, (int)sizeof(T), ta, tb, m, n, k));
-    if (plan.nt <= 1) {
-        rc = FF(gemm_region)(kn, ta, tb, 0, m, 0, n, k, j.kcb, alpha, a, lda, b, ldb, beta, c,
-                             ldc, bias, act, param);
+        j->small_m = small_m;
+        j->rsa = ta ? 1 : lda;
+        j->csa = ta ? lda : 1;
+        j->unit = small_m ? 64 : 8;
+        j->len = small_m ? n : m;
+        it->units = (j->len + j->unit - 1) / j->unit;
+        it->key = fastff_shape_key(1, (int)sizeof(T), ta, tb, m, n, k);
+        it->serial = FF(small_serial);
+        it->prepare = FF(small_prepare);
+        it->task = FF(small_task);
     } else {
-        /* a few tasks per thread so a running thread can take over a stalled one's share */
-        idx_t want = (idx_t)plan.nt * FASTFF_TASKS_PER_THREAD;
-        if (want > mtiles * ntiles) want = mtiles * ntiles;
-        choose_grid((int)want, m, n, k, bk->mr, bk->nr, &j.tm, &j.tn);
-        fastff_parallel(plan.nt, (idx_t)j.tm * j.tn, FF(packed_task), &j);
-        rc = j.rc;
+        j->kcb = k_block(k, bk->kc);
+        it->units = ((m + bk->mr - 1) / bk->mr) * ((n + bk->nr - 1) / bk->nr);
+        it->key = fastff_shape_key(0, (int)sizeof(T), ta, tb, m, n, k);
+        it->serial = FF(packed_serial);
+        it->prepare = FF(packed_prepare);
+        it->task = FF(packed_task);
     }
-    fastff_plan_end(&plan);
-    fpenv_leave(env);
-    return rc;
+    return deferred ? FASTFF_OK : fastff_run_items(it, 1);
 }

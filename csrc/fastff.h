@@ -86,6 +86,24 @@ int32_t fastff_gemm_sparse_a(int32_t dtype, int32_t trans_a, int32_t trans_b, in
                              const void *b, int64_t ldb, double beta, void *c, int64_t ldc,
                              const void *bias, int32_t act, double act_param);
 
+/* Batches (this thread only): after fastff_batch_begin, the GEMM calls of the entries above
+ * check their arguments (returning an error at once) and are recorded instead of run, up to
+ * 4 (later ones run at once); fastff_batch_end runs the recorded calls as one parallel call
+ * - one thread plan, all their tasks in one pool job - and returns the first error code.
+ * The calls must be independent (none reads what another writes) and their arrays must stay
+ * valid until the end. Results are bitwise those of the calls made one by one. begin while
+ * a batch is open keeps it open; end without one returns FASTFF_OK. */
+int32_t fastff_batch_begin(void);
+int32_t fastff_batch_end(void);
+
+/* fn(ptrs, sizes, scal, lo, hi) over pieces of [0, n) cut at multiples of align, on the
+ * worker pool (or this thread alone, when the thread plan says so), every piece under the
+ * caller's floating-point environment: for elementwise kernels compiled elsewhere (the
+ * compiled training step's optimizer update, a Numba cfunc), whose results then do not
+ * depend on the split. */
+int32_t fastff_parallel_range(void *fn, void *const *ptrs, const int64_t *sizes,
+                              const double *scal, int64_t n, int64_t align);
+
 int32_t fastff_set_num_threads(int32_t n);
 int32_t fastff_get_num_threads(void);
 int32_t fastff_max_threads(void);

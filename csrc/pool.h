@@ -40,4 +40,31 @@ static inline uint64_t fastff_shape_key(int path, int dtype, int ta, int tb, idx
     return h | 1; /* 0 marks an empty entry */
 }
 
+/* ---- one GEMM ready to run, alone or in a batch with others (batch.c) ----
+ * A driver (dense or sparse-A) checks its arguments, chooses its path and fills an item:
+ * its job description (stored in the item), its cost and how many tasks it can use, and how
+ * to run it serially or as tasks. fastff_run_items runs items as one parallel call: one
+ * thread plan for all of them, every item's tasks in one pool job. The tasks of an item are
+ * the serial algorithm over parts of its C, so the bits never depend on who ran what. */
+#define FASTFF_JOB_BYTES 320
+#define FASTFF_BATCH_MAX 4
+
+typedef struct {
+    double flops;         /* cost estimate in dense-GEMM flops (the plan's work measure) */
+    idx_t units;          /* the most tasks the item can be split into */
+    uint64_t key;         /* shape key of the adaptive plan */
+    int tasks_per_thread; /* tasks per thread when the item runs alone */
+    int (*serial)(void *job);            /* all of it on this thread; returns rc */
+    int (*prepare)(void *job, int want); /* split into about `want` tasks; returns the count */
+    fastff_task_fn task;
+    int (*rc)(void *job); /* error code the tasks left */
+    _Alignas(64) unsigned char job[FASTFF_JOB_BYTES];
+} fastff_item;
+
+/* The item a GEMM call of this thread records itself into while a batch is open (then it
+ * returns at once: fastff_batch_end runs it), or NULL: run now. */
+fastff_item *fastff_batch_slot(void);
+/* Run n items (FTZ/DAZ set here); returns the first nonzero error code, or FASTFF_OK. */
+int fastff_run_items(fastff_item *items, int n);
+
 #endif /* FASTFF_POOL_H */

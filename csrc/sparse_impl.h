@@ -152,6 +152,28 @@ static void FF(sparse_task)(void *ctx, idx_t t)
     if (r != FASTFF_OK) __atomic_store_n(&j->rc, r, __ATOMIC_RELAXED);
 }
 
+static int FF(sparse_serial)(void *ctx)
+{
+    FF(sjob) *j = (FF(sjob) *)ctx;
+    return j->ta ? FF(sparse_cols)(j->kn, 0, j->m, j->n, j->k, j->kcb, j->alpha, j->a, j->lda,
+                                   j->b, j->ldb, j->beta, j->c, j->ldc, j->bias, j->act,
+                                   j->param)
+                 : FF(sparse_rows)(j->kn, 0, j->m, j->n, j->k, j->kcb, j->alpha, j->a, j->lda,
+                                   j->b, j->ldb, j->beta, j->c, j->ldc, j->bias, j->act,
+                                   j->param);
+}
+
+static int FF(sparse_prepare)(void *ctx, int want)
+{
+    FF(sjob) *j = (FF(sjob) *)ctx;
+    j->ntasks = want;
+    return want;
+}
+
+static int FF(sparse_rc)(void *ctx) { return ((FF(sjob) *)ctx)->rc; }
+
+_Static_assert(sizeof(FF(sjob)) <= FASTFF_JOB_BYTES, "a sparse job must fit in a pool item");
+
 static int FF(gemm_sparse_a)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, T alpha,
                              const T *a, idx_t lda, const T *b, idx_t ldb, T beta, T *c,
                              idx_t ldc, const T *bias, int32_t act, T param)
@@ -185,28 +207,24 @@ static int FF(gemm_sparse_a)(int32_t ta, int32_t tb, idx_t m, idx_t n, idx_t k, 
     const double flops = 2.0 * (double)m * (double)n * (double)k * density +
                          SPARSE_FLOPS_PER_OUTPUT * (double)m * (double)n +
                          SPARSE_FLOPS_PER_SCANNED * (double)m * (double)k;
-    const idx_t units = (m + SPARSE_ROW_UNIT - 1) / SPARSE_ROW_UNIT;
-    fastff_plan plan;
+    fastff_item local;
+    fastff_item *it = fastff_batch_slot();
+    const int deferred = it != NULL;
+    if (!it) it = &local;
+    FF(sjob) *j = (FF(sjob) *)it->job;
+    const FF(sjob) init = {kn, ta, 1, m, n, k, kcb, alpha, beta, param, a, b, bias, lda, ldb,
+                           ldc, c, act, FASTFF_OK};
+    *j = init;
+    it->flops = flops;
+    it->units = (m + SPARSE_ROW_UNIT - 1) / SPARSE_ROW_UNIT;
     /* the time depends on the density too: one plan per twentieth of it */
-    fastff_plan_begin(&plan, flops, units,
-                      fastff_shape_key(2 + (int)(density * 20), (int)sizeof(T), ta, tb, m, n,
-                                       k));
-    fpenv_t env = fpenv_enter();
-    if (plan.nt <= 1) {
-        rc = ta ? FF(sparse_cols)(kn, 0, m, n, k, kcb, alpha, a, lda, b, ldb, beta, c, ldc, bias,
-                                  act, param)
-                : FF(sparse_rows)(kn, 0, m, n, k, kcb, alpha, a, lda, b, ldb, beta, c, ldc, bias,
-                                  act, param);
-    } else {
-        const idx_t want = (idx_t)plan.nt * SPARSE_TASKS_PER_THREAD;
-        FF(sjob) j = {kn, ta, (int)(want < units ? want : units), m, n, k, kcb, alpha, beta,
-                      param, a, b, bias, lda, ldb, ldc, c, act, FASTFF_OK};
-        fastff_parallel(plan.nt, j.ntasks, FF(sparse_task), &j);
-        rc = j.rc;
-    }
-    fastff_plan_end(&plan);
-    fpenv_leave(env);
-    return rc;
+    it->key = fastff_shape_key(2 + (int)(density * 20), (int)sizeof(T), ta, tb, m, n, k);
+    it->tasks_per_thread = SPARSE_TASKS_PER_THREAD;
+    it->serial = FF(sparse_serial);
+    it->prepare = FF(sparse_prepare);
+    it->task = FF(sparse_task);
+    it->rc = FF(sparse_rc);
+    return deferred ? FASTFF_OK : fastff_run_items(it, 1);
 }
 
 #undef DENSE_GEMM

@@ -24,7 +24,8 @@ from numba import types
 
 from fastff import _core, _threading
 
-__all__ = ["sgemm", "dgemm", "sgemm_sparse_a", "dgemm_sparse_a", "gemm_into_nb", "ERR_SHAPE"]
+__all__ = ["sgemm", "dgemm", "sgemm_sparse_a", "dgemm_sparse_a", "gemm_into_nb", "batch_begin",
+           "batch_end", "parallel_range", "ERR_SHAPE"]
 
 _llvm.load_library_permanently(_core.__file__)
 
@@ -41,6 +42,15 @@ dgemm = types.ExternalFunction("fastff_dgemm", _signature(types.float64))
 #: same arguments and bits; faster when op(a) is mostly zeros (see csrc/sparse.c)
 sgemm_sparse_a = types.ExternalFunction("fastff_sgemm_sparse_a", _signature(types.float32))
 dgemm_sparse_a = types.ExternalFunction("fastff_dgemm_sparse_a", _signature(types.float64))
+#: ``batch_begin()``: this thread's next GEMM calls (up to 4) are checked and recorded;
+#: ``batch_end()`` runs them as one parallel call and returns the first error code. They must
+#: be independent (none reads another's output); the results are the calls' own bits.
+batch_begin = types.ExternalFunction("fastff_batch_begin", types.int32())
+batch_end = types.ExternalFunction("fastff_batch_end", types.int32())
+#: ``parallel_range(fn, ptrs, sizes, scal, n, align)``: the cfunc at address ``fn`` over
+#: pieces of [0, n) on the C core's pool, each under the caller's FP environment (fastff.h)
+parallel_range = types.ExternalFunction("fastff_parallel_range",
+                                        types.int32(_ptr, _ptr, _ptr, _ptr, _i64, _i64))
 
 #: returned by :func:`gemm_into_nb` for mismatched shapes or non-row-major arrays
 ERR_SHAPE = _core.lib.FASTFF_ERR_DIM

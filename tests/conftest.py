@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from fastff import _core
@@ -11,6 +14,16 @@ ffi, lib = _core.ffi, _core.lib
 #: the kernel sets this CPU supports (ref always; avx2 / avx512 where present)
 KERNELS = [n for n in ffi.string(lib.fastff_kernel_names()).decode().split()
            if lib.fastff_kernel_supported(n.encode())]
+
+
+
+
+def pytest_configure(config):
+    """In the CUDA simulator's process, a 0.5 ms GIL switch interval instead of 5 ms: the
+    simulator polls a block's Python threads from the launching one, which otherwise spins
+    through whole slices while they wait (tests/_cudasim.py)."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0"):
+        sys.setswitchinterval(0.0005)
 
 
 @pytest.fixture(params=KERNELS)

@@ -2,20 +2,19 @@
 
 As in ``test_cuda_sim.py``, the simulator must be on before Numba is imported: a normal run
 collects one test that re-runs this module in a fresh process with ``NUMBA_ENABLE_CUDASIM=1``.
-There, tiny models (4-5-3, batch 4) are trained on CudaOps and checked against NumpyOps, and
-host<->device copies are counted by wrapping the simulator's transfer functions.
+There, tiny models (4-5-3, 8 rows in batches of 4) are trained on CudaOps and checked against
+NumpyOps, and host<->device copies are counted by wrapping the simulator's transfer functions.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
+
+from tests._cudasim import module_report
 
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
@@ -24,18 +23,11 @@ if not SIM:
 
     @pytest.mark.skipif(not HAVE_NUMBA_CUDA,
                         reason="numba-cuda not installed (pip install 'fastff[cuda]')")
-    def test_device_fit_on_simulator():
-        """Runs this module's tests in a subprocess with the CUDA simulator on."""
-        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-        env.pop("FASTFF_TEST_CUDA", None)
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "-W", "ignore::pytest.PytestUnraisableExceptionWarning", __file__]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
-                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
-        assert proc.returncode == 0, \
-            f"simulator run failed after {time.perf_counter() - t0:.0f} s:\n{tail}"
+    def test_device_fit_on_simulator(request):
+        """Runs this module's tests in a subprocess with the CUDA simulator on (one process
+        for the session's simulator modules, tests/_cudasim.py)."""
+        print(module_report(request, __file__))
+
 
 else:
     from numba import cuda
@@ -81,7 +73,7 @@ else:
         def mark(self) -> tuple[int, int]:
             return len(self.up), len(self.down)
 
-    def _data(n=12, seed=3):
+    def _data(n=8, seed=3):
         rng = np.random.default_rng(seed)
         return rng.standard_normal((n, 4)).astype(np.float32), rng.integers(0, 3, n)
 
@@ -151,7 +143,7 @@ else:
 
         cb = callbacks.LambdaCallback(on_train_batch_begin=begin, on_train_batch_end=end)
         model.fit(x, y, batch_size=4, epochs=2, shuffle=True, verbose=0, callbacks=[cb])
-        assert len(per_batch) == 6
+        assert len(per_batch) == 4  # 2 batches x 2 epochs
         n_params = model.params.size
         for ups, downs in per_batch:
             if resident:

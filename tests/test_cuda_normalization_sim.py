@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from tests._cudasim import module_report
 
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
@@ -20,12 +20,11 @@ HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
 if not SIM:
 
     @pytest.mark.skipif(not HAVE_NUMBA_CUDA, reason="numba-cuda not installed")
-    def test_normalization_kernels_on_simulator():
-        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                               __file__], env=env, capture_output=True, text=True, timeout=600)
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
-        assert proc.returncode == 0, tail
+    def test_normalization_kernels_on_simulator(request):
+        """Runs this module's tests in a subprocess with the CUDA simulator on (one process
+        for the session's simulator modules, tests/_cudasim.py)."""
+        print(module_report(request, __file__))
+
 
 else:
     if not HAVE_NUMBA_CUDA:

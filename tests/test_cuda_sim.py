@@ -2,9 +2,10 @@
 
 The simulator must be switched on before Numba is imported, so in a normal ``pytest`` run this
 module collects a single test that re-runs the module in a fresh Python process with
-``NUMBA_ENABLE_CUDASIM=1``; there (or whenever the simulator is already on) the kernel tests
-below are collected instead. ``FASTFF_TEST_CUDA=1`` on a machine with a GPU runs the same
-tests on the real device in-process. Shapes are tiny (1-4 blocks: the simulator runs each
+``NUMBA_ENABLE_CUDASIM=1`` (one process for all the simulator modules, tests/_cudasim.py);
+there (or whenever the simulator is already on) the kernel tests below are collected instead.
+``FASTFF_TEST_CUDA=1`` on a machine with a GPU runs the same tests on the real device
+in-process. Shapes are tiny (1-4 blocks: the simulator runs each
 thread as a Python thread) but cross the GEMM tile edges.
 """
 
@@ -34,20 +35,12 @@ if not (SIM or REAL):
 
     @pytest.mark.skipif(not HAVE_NUMBA_CUDA,
                         reason="numba-cuda not installed (pip install 'fastff[cuda]')")
-    def test_cuda_kernels_on_simulator():
-        """Runs this module's kernel tests in a subprocess with the CUDA simulator on."""
-        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-        env.pop("FASTFF_TEST_CUDA", None)
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "-W", "ignore::pytest.PytestUnraisableExceptionWarning", __file__]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                              timeout=INNER_TIMEOUT, cwd=os.path.dirname(os.path.dirname(
-                                  os.path.abspath(__file__))))
-        took = time.perf_counter() - t0
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
-        assert proc.returncode == 0, f"simulator run failed after {took:.0f} s:\n{tail}"
-        print(f"simulator run: {took:.0f} s; {tail.splitlines()[-1] if tail else ''}")
+    def test_cuda_kernels_on_simulator(request):
+        """Runs this module's kernel tests in a subprocess with the CUDA simulator on (one
+        process for the session's simulator modules, tests/_cudasim.py)."""
+        from tests._cudasim import module_report  # here: ``--ptx`` runs this file as a script
+
+        print(module_report(request, __file__))
 
     @pytest.mark.skipif(not HAVE_NUMBA_CUDA,
                         reason="numba-cuda not installed (pip install 'fastff[cuda]')")

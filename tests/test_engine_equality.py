@@ -2,13 +2,25 @@
 
 The cases are generated, not listed: every registered optimizer (default settings and one
 variant that switches its options on) × every activation with a C epilogue id (with a
-non-default parameter where it has one) × every loss the compiled path takes × dropout ×
-batch size (odd last batch, one batch, one batch over 8192 rows) × shuffle × the
-normalization after the hidden layer (none, Batch- or LayerNormalization). The full cross
-product is large, so each (optimizer, activation) pair gets one combination of the other
-axes, cycled so every value of every axis is covered. Each case trains twice and compares
-History, weights, optimizer state and dropout counters with ``array_equal``; on a mismatch,
-``_engine_check.where_they_differ`` names the first kernel call of one step that differs.
+non-default parameter where it has one), each pair once, with a loss the compiled path takes,
+dropout or not, a normalization after the hidden layer or not (Batch- or LayerNormalization,
+either one followed by an activation layer), a batch size (odd last batch, one batch, one
+batch over 8192 rows) and shuffle or not.
+
+The compiled step is built per (optimizer code, loss, normalization bits, dropout)
+(``kernels.train_step.steps_kernel``), and each such variant costs a cold compile of
+several seconds, so the cases are drawn from a covering set of variants instead of the
+product: every (loss, normalized, dropout) triple once (16 variants), two per optimizer code,
+the two with different losses and opposite normalization and dropout settings — so every
+optimizer runs with and without a normalization and with and without dropout, every loss with
+every normalization / dropout combination, and every triple with some optimizer
+(``_GROUPS``). Each code's normalized variant has one kind of normalization (``NORM_KINDS``:
+BatchNormalization, LayerNormalization, either with an activation layer after it), the kinds
+spread so each meets two losses; within a kind the settings (momentum, no gamma/beta, rms
+scaling) are run-time data, cycled freely, as are the activation, optimizer options, batch
+size and shuffle. Each case trains twice and compares History, weights, optimizer state and
+dropout counters with ``array_equal``; on a mismatch, ``_engine_check.where_they_differ``
+names the first kernel call of one step that differs.
 """
 
 from __future__ import annotations
@@ -43,25 +55,37 @@ LOSSES = [("sparse_categorical_crossentropy", "softmax", "sparse"),
           ("mse", None, "real")]
 #: (batch size, rows): odd last batch, a single batch, and one batch over 8192 rows
 BATCHES = [(16, 203), (203, 203), (8500, 8700)]
-#: a normalization after the hidden Dense layer: none, BatchNormalization (momentum 0.9; no
-#: gamma/beta), LayerNormalization (Keras's default; rms scaling; gamma only), and either one
-#: after a linear Dense with the case's activation as a layer after it ("post")
-NORMS = [None, ("bn", {"momentum": 0.9}), ("bn", {"center": False, "scale": False}),
-         ("ln", {}), ("ln", {"rms_scaling": True, "epsilon": 0.01}), ("ln", {"center": False}),
-         ("bn", {}, "post"), ("ln", {}, "post")]
+#: a normalization after the hidden Dense layer, by the compiled variant it makes (its
+#: ``steps_kernel`` norm bits): BatchNormalization (momentum 0.9; no gamma/beta),
+#: LayerNormalization (Keras's default; rms scaling; gamma only), and either one after a
+#: linear Dense with the case's activation as a layer after it ("post")
+NORM_KINDS = [[("bn", {"momentum": 0.9}), ("bn", {"center": False, "scale": False})],
+              [("ln", {}), ("ln", {"rms_scaling": True, "epsilon": 0.01}),
+               ("ln", {"center": False})],
+              [("bn", {}, "post")], [("ln", {}, "post")]]
+NORMS = [None] + [n for kind in NORM_KINDS for n in kind]
 NORM_IDS = ["", "-bn", "-bn0", "-ln", "-lnrms", "-lnnobeta", "-bnpost", "-lnpost"]
 _NORM_LAYERS = {"bn": layers.BatchNormalization, "ln": layers.LayerNormalization}
 
 
-def _compiled_optimizers() -> set[str]:
-    """The registered optimizers with a compiled form (Nadam's per-step constants have none:
-    it trains on the general path, tests/test_optimizers.py)."""
-    out = set()
+def _norm_bits(norm) -> int:
+    """The ``steps_kernel`` norm bits of a ``NORMS`` entry."""
+    if norm is None:
+        return 0
+    return (fastpath._HAS_BN if norm[0] == "bn" else fastpath._HAS_LN) | \
+        (fastpath._HAS_POST if norm[2:] == ("post",) else 0)
+
+
+def _compiled_optimizers() -> dict[str, int]:
+    """The registered optimizers with a compiled form, with their packed codes (Nadam's
+    per-step constants have none: it trains on the general path, tests/test_optimizers.py)."""
+    out = {}
     for name, cls in optimizers._BY_NAME.items():
         opt = cls()
         opt.build(1)
-        if opt.packed() is not None:
-            out.add(name)
+        packed = opt.packed()
+        if packed is not None:
+            out[name] = int(packed[0])
     return out
 
 
@@ -84,36 +108,80 @@ def _activation_cases() -> list[tuple[str, dict]]:
     return out
 
 
+def _groups(n_losses: int) -> list[tuple[tuple[int, bool, bool], tuple[int, bool, bool]]]:
+    """Pairs of (loss index, normalized, dropout) compiled variants, one pair per optimizer
+    code: the 2 * n_losses pairs use every triple once; within a pair the losses differ and
+    the normalization and dropout are each on in one variant and off in the other."""
+    same = [((k, False, False), ((k + 1) % n_losses, True, True)) for k in range(n_losses)]
+    crossed = [((k, False, True), ((k + 1) % n_losses, True, False)) for k in range(n_losses)]
+    return same + crossed
+
+
+_GROUPS = _groups(len(LOSSES))
+
+
 def _cases() -> list[tuple]:
+    codes = _compiled_optimizers()
+    # Adam's code first: its first variant (sparse labels, no normalization or dropout)
+    # is the one most other tests compile too
+    order = sorted(set(codes.values()), key=lambda c: (c != codes.get("adam"), c))
+    rank = {c: k for k, c in enumerate(order)}
     cases = []
     pairs = list(itertools.product(_optimizer_cases(), _activation_cases()))
     for i, ((opt, okw), (act, akw)) in enumerate(pairs):
-        loss = LOSSES[i % len(LOSSES)]
-        dropout = (i // len(LOSSES)) % 2 == 1
-        batch = BATCHES[i % len(BATCHES)] if i % 7 else BATCHES[2]
+        group = _GROUPS[rank[codes[opt]] % len(_GROUPS)]
+        j = _activation_cases().index((act, akw))
+        loss_k, has_norm, dropout = group[(j + bool(okw)) % 2]
+        loss = LOSSES[loss_k]
+        batch = BATCHES[i % len(BATCHES)]
         shuffle = (i // 2) % 2 == 0
-        norm, norm_id = NORMS[(i // 3) % len(NORMS)], NORM_IDS[(i // 3) % len(NORMS)]
+        kind = NORM_KINDS[(rank[codes[opt]] + rank[codes[opt]] // len(NORM_KINDS))
+                          % len(NORM_KINDS)]
+        norm = kind[(i // 2) % len(kind)] if has_norm else None
         cases.append(pytest.param(opt, okw, act, akw, loss, dropout, batch, shuffle, norm,
                                   id=f"{i}-{opt}{'+' if okw else ''}-{act}"
                                      f"{'+' if akw else ''}-{loss[0][:6]}-"
                                      f"{'drop' if dropout else 'nodrop'}-b{batch[0]}-"
-                                     f"{'shuf' if shuffle else 'noshuf'}{norm_id}"))
+                                     f"{'shuf' if shuffle else 'noshuf'}"
+                                     f"{NORM_IDS[NORMS.index(norm)]}"))
     return cases
 
 
+def _variant(case, codes: dict[str, int]) -> tuple:
+    """The compiled step a case builds: (optimizer code, loss, norm bits, dropout)."""
+    opt, okw, act, akw, loss, dropout, batch, shuffle, norm = case.values
+    return codes[opt], loss[0], _norm_bits(norm), dropout
+
+
 def test_the_cases_cover_every_axis():
+    cases = _cases()
     seen = [set() for _ in range(7)]
-    for c in _cases():
+    for c in cases:
         opt, okw, act, akw, loss, dropout, batch, shuffle, norm = c.values
         for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle, repr(norm))):
             seen[k].add(v)
-    assert seen[0] == _compiled_optimizers()
+    assert seen[0] == set(_compiled_optimizers())
     assert set(optimizers._BY_NAME) - seen[0] == {"nadam"}
     assert seen[1] == set(spec.EPILOGUE_C_IDS)
     assert seen[2] == {lo[0] for lo in LOSSES}
     assert seen[3] == {False, True} and seen[5] == {False, True}
     assert seen[4] == set(BATCHES)
     assert seen[6] == {repr(n) for n in NORMS}
+    by_name = _compiled_optimizers()
+    variants = {_variant(c, by_name) for c in cases}
+    codes = set(by_name.values())
+    # every (loss, normalized, dropout) triple, with two variants per optimizer code
+    assert {(v[1], v[2] != 0, v[3]) for v in variants} == set(itertools.product(
+        [lo[0] for lo in LOSSES], (False, True), (False, True)))
+    assert len(variants) <= 2 * len(codes)
+    for code in codes:
+        mine = [v for v in variants if v[0] == code]
+        assert {v[2] != 0 for v in mine} == {False, True}
+        assert {v[3] for v in mine} == {False, True}
+        assert len({v[1] for v in mine}) == 2
+    # every kind of normalization with two losses
+    for kind in NORM_KINDS:
+        assert len({v[1] for v in variants if v[2] == _norm_bits(kind[0])}) == 2
 
 
 def _data(rows: int, d: int, kind: str, n_out: int):

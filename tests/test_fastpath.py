@@ -540,3 +540,45 @@ def test_activation_layer_after_a_normalization(norm, act, dtype, general_path):
         return model
     x, y = _data()
     _assert_same(make, dict(batch_size=32, epochs=2), x, y, general_path)
+
+
+SPLIT_OPTIMIZERS = {
+    "adam": "adam",
+    "adamw-amsgrad-clipvalue": lambda: optimizers.AdamW(0.01, amsgrad=True, clipvalue=0.1),
+    "sgd-nesterov": lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(SPLIT_OPTIMIZERS))
+def test_update_split_over_threads_equals_general(name, dtype, general_path, monkeypatch):
+    """From OPT_PAR_MIN trainable values on, the compiled step runs the optimizer update as
+    pieces on the C core's pool (a cfunc, under the caller's FP environment): the bits stay
+    the general path's, whose update runs on one thread."""
+    from fastff._core import lib
+    from fastff.backend.kernels import train_step
+
+    made = []
+    real = train_step.opt_piece
+    monkeypatch.setattr(train_step, "opt_piece", lambda *a: made.append(a) or real(*a))
+    before, adaptive = fastff.get_num_threads(), lib.fastff_get_adaptive_threads()
+    fastff.set_num_threads(2)
+    lib.fastff_set_adaptive_threads(0)  # always split
+    opt = SPLIT_OPTIMIZERS[name]
+
+    def make():
+        config.set_seed(3)
+        model = fastff.Sequential([layers.Input((700,)), layers.Dense(96, activation="relu"),
+                                   layers.Dense(4, activation="softmax")], dtype=dtype)
+        model.compile(optimizer=optimizers.get(opt) if isinstance(opt, str) else opt(),
+                      loss="sparse_categorical_crossentropy")
+        assert model.n_trainable >= train_step.OPT_PAR_MIN
+        return model
+
+    try:
+        x, y = _data(n=100, d=700)
+        _assert_same(make, dict(batch_size=32, epochs=2), x, y, general_path)
+    finally:
+        fastff.set_num_threads(before)
+        lib.fastff_set_adaptive_threads(adaptive)
+    assert made, "the compiled step did not split the update"

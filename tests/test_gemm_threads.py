@@ -84,6 +84,127 @@ def test_sparse_same_bits_for_any_thread_count(pool_state):
             assert np.array_equal(out.view(np.uint8), dense.view(np.uint8))
 
 
+# a backward step's pairs (dW = Xᵀ·dY on the sparse-A entry, dX = dY·Wᵀ), with small-N and
+# small-path members, a sparse-path member (10% dense A) and a call too small to split
+BATCHES = [[(256, 256, 128, True, False, 0.5), (128, 256, 256, False, True, 1.0)],
+           [(784, 256, 128, True, False, 0.1), (128, 784, 256, False, True, 1.0),
+            (2000, 10, 300, False, False, 1.0)],
+           [(256, 10, 128, True, False, 0.5), (128, 256, 10, False, True, 1.0),
+            (2, 6000, 900, False, False, 1.0), (131, 203, 257, True, True, 1.0)]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", range(len(BATCHES)))
+def test_batch_gives_the_bits_of_single_calls(pool_state, dtype, batch):
+    """GEMMs recorded between fastff_batch_begin/_end and run as one parallel call give the
+    bits of the same calls made one by one on one thread, for any thread count and policy."""
+    rng = np.random.default_rng(14 + batch)
+    calls = []
+    for m, n, k, ta, tb, density in BATCHES[batch]:
+        a, b, bias, c0 = _operands(rng, m, n, k, ta, tb, dtype)
+        a = (a * (rng.random(a.shape) < density)).astype(dtype)
+        calls.append((a, b, bias, c0, ta, tb, density < 1))
+    lib.fastff_set_num_threads(1)
+    ref = [linalg.gemm(a, b, out=c0.copy(), beta=0.5, trans_a=ta, trans_b=tb, bias=bias,
+                       activation="relu", sparse_a=sp) for a, b, bias, c0, ta, tb, sp in calls]
+    for adaptive in (0, 1):
+        lib.fastff_set_adaptive_threads(adaptive)
+        for nt in (1, 2, 3):
+            lib.fastff_set_num_threads(nt)
+            for _ in range(4 if adaptive else 1):  # adaptive: both arms get calls
+                outs = [c0.copy() for _, _, _, c0, *_ in calls]
+                assert lib.fastff_batch_begin() == 0
+                for (a, b, bias, _, ta, tb, sp), out in zip(calls, outs):
+                    linalg.gemm_into(a, b, out, ta, tb, 1.0, 0.5, bias,
+                                     lib.FASTFF_ACT_RELU, 0.0, sp)
+                assert lib.fastff_batch_end() == 0
+                for i, (out, r) in enumerate(zip(outs, ref)):
+                    assert np.array_equal(out.view(np.uint8), r.view(np.uint8)), (
+                        f"batch {batch} call {i}: adaptive {adaptive}, {nt} threads")
+
+
+def test_batch_defers_the_calls_and_reports_errors(pool_state):
+    lib.fastff_set_num_threads(2)
+    rng = np.random.default_rng(15)
+    a, b, bias, c0 = _operands(rng, 128, 256, 784, False, False, np.float32)
+    out = np.full_like(c0, 7.0)
+    assert lib.fastff_batch_begin() == 0
+    assert lib.fastff_batch_begin() == 0  # stays open
+    linalg.gemm_into(a, b, out)
+    assert (out == 7.0).all()  # recorded, not run
+    # an argument error is returned at once and records nothing
+    p = ffi.cast("float *", ffi.from_buffer(out))
+    assert lib.fastff_sgemm(0, 0, 4, 4, 4, 1.0, p, 2, p, 4, 0.0, p, 4, ffi.NULL, 0,
+                            0.0) == lib.FASTFF_ERR_LD
+    assert lib.fastff_batch_end() == 0
+    np.testing.assert_array_equal(out, linalg.gemm(a, b))
+    assert lib.fastff_batch_end() == 0  # none open: nothing to run
+    # more calls than a batch holds run at once, in order
+    outs = [np.zeros_like(c0) for _ in range(6)]
+    assert lib.fastff_batch_begin() == 0
+    for o in outs:
+        linalg.gemm_into(a, b, o)
+    assert [bool(o.any()) for o in outs] == [False] * 4 + [True] * 2
+    assert lib.fastff_batch_end() == 0
+    assert all(np.array_equal(o, outs[-1]) for o in outs)
+
+
+def test_batch_propagates_nan(pool_state):
+    lib.fastff_set_num_threads(2)
+    lib.fastff_set_adaptive_threads(0)
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((128, 256)).astype(np.float32)
+    g = rng.standard_normal((128, 256)).astype(np.float32)
+    w = rng.standard_normal((256, 256)).astype(np.float32)
+    x[5, 17] = np.nan
+    w[3, 9] = np.inf
+    dw, dx = np.empty((256, 256), np.float32), np.empty((128, 256), np.float32)
+    assert lib.fastff_batch_begin() == 0
+    linalg.gemm_into(x, g, dw, True, False, sparse_a=True)
+    linalg.gemm_into(g, w, dx, False, True)
+    assert lib.fastff_batch_end() == 0
+    np.testing.assert_array_equal(np.isnan(dw), np.isnan(linalg.gemm(x, g, trans_a=True)))
+    assert np.isnan(dw[17]).all() and not np.isnan(np.delete(dw, 17, axis=0)).any()
+    assert np.isinf(dx[:, 3]).all() or np.isnan(dx[:, 3]).all()
+    np.testing.assert_array_equal(dx, linalg.gemm(g, w, trans_b=True))
+
+
+def test_parallel_range_runs_pieces_under_the_callers_fp_environment(pool_state):
+    """fastff_parallel_range (the compiled step's optimizer update) splits [0, n) at multiples
+    of `align` over the pool, and every piece keeps the caller's MXCSR - subnormals are not
+    flushed as in the GEMMs - so the result is the serial one for any thread count."""
+    from numba import carray, cfunc, types
+
+    @cfunc(types.void(types.CPointer(types.voidptr), types.CPointer(types.int64),
+                      types.CPointer(types.float64), types.int64, types.int64))
+    def halve(ptrs, sizes, scal, lo, hi):  # pragma: no cover - compiled
+        x = carray(ptrs[0], sizes[0], np.float32)
+        out = carray(ptrs[1], sizes[1], np.float32)
+        for i in range(lo, hi):
+            out[i] = x[i] * np.float32(scal[0]) + np.float32(i)
+
+    n = 300_001
+    x = np.full(n, 3e-39, np.float32)  # subnormal: DAZ would read it as zero
+    expect = x * np.float32(0.5) + np.arange(n, dtype=np.float32)
+    assert expect[0] != 0
+    sizes = np.array([n, n], np.int64)
+    scal = np.array([0.5])
+    lib.fastff_set_adaptive_threads(0)
+    for nt in (1, 2, 3):
+        lib.fastff_set_num_threads(nt)
+        out = np.full(n, np.nan, np.float32)
+        ptrs = np.array([x.ctypes.data, out.ctypes.data], np.uintp)
+        assert lib.fastff_parallel_range(
+            ffi.cast("void *", halve.address), ffi.cast("void *const *", ptrs.ctypes.data),
+            ffi.cast("int64_t *", sizes.ctypes.data), ffi.cast("double *", scal.ctypes.data),
+            n, 1024) == 0
+        assert np.array_equal(out.view(np.uint32), expect.view(np.uint32)), nt
+    assert lib.fastff_parallel_range(ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, 5,
+                                     1) == lib.FASTFF_ERR_NULL
+    assert lib.fastff_parallel_range(ffi.cast("void *", halve.address), ffi.NULL, ffi.NULL,
+                                     ffi.NULL, 5, 0) == lib.FASTFF_ERR_DIM
+
+
 def test_settings_validated(pool_state):
     assert lib.fastff_set_threading(7) == lib.FASTFF_ERR_THREADS
     assert lib.fastff_set_adaptive_threads(2) == lib.FASTFF_ERR_THREADS

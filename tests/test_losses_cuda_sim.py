@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from tests._cudasim import module_report
 
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
@@ -22,16 +22,11 @@ if not SIM:
 
     @pytest.mark.skipif(not HAVE_NUMBA_CUDA,
                         reason="numba-cuda not installed (pip install 'fastff[cuda]')")
-    def test_device_losses_on_simulator():
-        """Runs this module's tests in a subprocess with the CUDA simulator on."""
-        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-        env.pop("FASTFF_TEST_CUDA", None)
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "-W", "ignore::pytest.PytestUnraisableExceptionWarning", __file__]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
-                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
-        assert proc.returncode == 0, f"simulator run failed:\n{tail}"
+    def test_device_losses_on_simulator(request):
+        """Runs this module's tests in a subprocess with the CUDA simulator on (one process
+        for the session's simulator modules, tests/_cudasim.py)."""
+        print(module_report(request, __file__))
+
 
 else:
     from fastff import backend, losses
@@ -59,8 +54,8 @@ else:
     @pytest.mark.parametrize("make,out", CASES, ids=[f"{i}-{c[1]}" for i, c in enumerate(CASES)])
     def test_device_fit_matches_numpy(make, out):
         rng = np.random.default_rng(3)
-        x = rng.standard_normal((12, 4)).astype(np.float32)
-        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 12)]
+        x = rng.standard_normal((8, 4)).astype(np.float32)  # 2 batches of 4, 2 epochs
+        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
         dev, ref = _mlp("cuda", out), _mlp(None, out)
         ref.ops = backend.get_ops("numpy")
         for m in (dev, ref):

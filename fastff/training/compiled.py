@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from fastff import config
+from fastff._threading import get_num_threads
 from fastff.backend.spec import EPILOGUE_C_IDS as _C_IDS
 from fastff.backend.spec import EPILOGUE_CODES as _CODES
 from fastff.backend.spec import NEEDS_INPUT as _NEEDS_INPUT
@@ -525,6 +526,13 @@ class CompiledEngine:
         self._dummy = np.zeros(1)
         self._steps = _kernels().steps_kernel(plan.opt_code, plan.loss_kind, st.norm,
                                               bool(st.drops))
+        # the optimizer update split over the C core's threads (same bits; see opt_piece)
+        self.opt_fn = 0
+        if get_num_threads() > 1 and model.n_trainable >= _kernels().OPT_PAR_MIN:
+            self.opt_fn = _kernels().opt_piece(plan.opt_code, dt)
+        self.opt_ptrs = np.zeros(6, np.uintp)
+        self.opt_sizes = np.zeros(6, np.int64)
+        self.opt_scal = np.zeros(3, np.float64)
 
     def __call__(self, e0: int, e1: int, s_lo: int, s_hi: int, totals: np.ndarray) -> int:
         model, plan = self.model, self.plan
@@ -539,7 +547,7 @@ class CompiledEngine:
             model.params, model.grads, model.n_trainable, self.meta,
             st.fparams, st.dkeys, self.ws, b0, b1, b2, plan.ocon, oscal, it0,
             model._shuffle_seed, self.shuffle, e0, e1, s_lo, s_hi, self.batch, totals,
-            self.per_row, self.dz)
+            self.per_row, self.dz, self.opt_fn, self.opt_ptrs, self.opt_sizes, self.opt_scal)
         if q > 0:
             opt.iterations = it0 + q
             for d in st.drops:

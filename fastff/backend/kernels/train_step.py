@@ -44,9 +44,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import carray, cfunc, njit, types
 
-from fastff._native import gemm_into_nb
+from fastff._native import batch_begin, batch_end, gemm_into_nb, parallel_range
 from fastff.backend.kernels import NJIT, NJIT_INLINE
 from fastff.backend.kernels import batch_norm as K_bn
 from fastff.backend.kernels import normalization as K_ln
@@ -360,14 +360,18 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, ln, post, 
             a = x
         else:
             a = _unit_output(meta, ws, k - 1, b, ni, bn, ln, post)
+        # the weight and the input gradient of a layer are independent: one parallel call
+        if k > 0:
+            batch_begin()
         rc = gemm_into_nb(a, g, _view(grads, meta[k, W_OFF], ni, no), True, False, 1.0, 0.0,
                           None, 0, 0.0, True)
-        if rc != 0:
-            return rc
         if k > 0:
             dh = _view(ws, o + 2 * b * no, b, ni)
-            rc = gemm_into_nb(g, _view(params, meta[k, W_OFF], ni, no), dh, False, True, 1.0,
-                              0.0, None, 0, 0.0)
+            rc2 = gemm_into_nb(g, _view(params, meta[k, W_OFF], ni, no), dh, False, True, 1.0,
+                               0.0, None, 0, 0.0)
+            rc3 = batch_end()
+            if rc == 0:
+                rc = rc2 if rc2 != 0 else rc3
             if rc != 0:
                 return rc
             if dropped:
@@ -376,7 +380,75 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, ln, post, 
                     for j in range(ni):
                         dh[i, j] = dh[i, j] * m2[i, j]
             dy = dh
+        elif rc != 0:
+            return rc
     return 0
+
+
+#: trainable values from which the compiled step splits its optimizer update over the C
+#: core's threads (fastff_parallel_range; below, the update is a few tens of µs)
+OPT_PAR_MIN = 1 << 16
+#: pieces of the update start at multiples of this many values (whole cache lines)
+OPT_ALIGN = 1024
+_PIECE_SIG = types.void(types.CPointer(types.voidptr), types.CPointer(types.int64),
+                        types.CPointer(types.float64), types.int64, types.int64)
+_PIECES: dict[tuple, Any] = {}
+
+
+def opt_piece(code: int, dtype: Any) -> int:
+    """Address of a cfunc that runs ``opt_apply`` of optimizer ``code`` over ``[lo, hi)`` of
+    ``dtype`` buffers: ``ptrs``/``sizes`` = params, grads, b0, b1, b2 and the float64
+    constants; ``scal`` = lr, lr*weight_decay, gradient scale. The compiled step hands it to
+    the C core's pool, which runs pieces of the update on its threads under the caller's FP
+    environment; the update is elementwise, so the bits never depend on the split. Made once
+    per process, optimizer and dtype (cached on disk)."""
+    key = (int(code), np.dtype(dtype).name)
+    got = _PIECES.get(key)
+    if got is None:
+        c = key[0]
+        dt = np.float32 if key[1] == "float32" else np.float64
+
+        @cfunc(_PIECE_SIG, cache=True, error_model="numpy")
+        def opt_piece_range(ptrs, sizes, scal, lo, hi):  # pragma: no cover - compiled
+            p = carray(ptrs[0], sizes[0], dt)
+            g = carray(ptrs[1], sizes[1], dt)
+            b0 = carray(ptrs[2], sizes[2], dt)
+            b1 = carray(ptrs[3], sizes[3], dt)
+            b2 = carray(ptrs[4], sizes[4], dt)
+            consts = carray(ptrs[5], sizes[5], np.float64)
+            K_opt.opt_apply(c, p, g, b0, b1, b2, consts, dt(scal[0]), dt(scal[1]),
+                            dt(scal[2]), lo, hi)
+
+        got = _PIECES[key] = opt_piece_range
+    return got.address
+
+
+@njit(**NJIT_INLINE)
+def _opt_update(opt, params, grads, b0, b1, b2, ocon, lr, wdlr, n_train, opt_fn, opt_ptrs,
+                opt_sizes, opt_scal):
+    """The step's optimizer update: split over the C core's threads through the cfunc at
+    ``opt_fn`` (``opt_piece``), or run here when ``opt_fn`` is 0. Same bits either way."""
+    t = params.dtype.type
+    if opt_fn == 0:
+        K_opt.opt_apply(opt, params, grads, b0, b1, b2, ocon, lr, wdlr, t(1.0), 0, n_train)
+        return 0
+    opt_ptrs[0] = params.ctypes.data
+    opt_ptrs[1] = grads.ctypes.data
+    opt_ptrs[2] = b0.ctypes.data
+    opt_ptrs[3] = b1.ctypes.data
+    opt_ptrs[4] = b2.ctypes.data
+    opt_ptrs[5] = ocon.ctypes.data
+    opt_sizes[0] = params.size
+    opt_sizes[1] = grads.size
+    opt_sizes[2] = b0.size
+    opt_sizes[3] = b1.size
+    opt_sizes[4] = b2.size
+    opt_sizes[5] = ocon.size
+    opt_scal[0] = np.float64(lr)
+    opt_scal[1] = np.float64(wdlr)
+    opt_scal[2] = 1.0
+    return parallel_range(opt_fn, opt_ptrs.ctypes.data, opt_sizes.ctypes.data,
+                          opt_scal.ctypes.data, n_train, OPT_ALIGN)
 
 
 _STEPS: dict[tuple, Any] = {}
@@ -405,11 +477,15 @@ def _make_steps(opt: int, loss_kind: int, norm: int, has_drop: bool) -> Any:
     @njit(**NJIT)
     def train_steps(X, labels, targets, perm, xb, lb, tb, params, grads, n_train, meta,
                     fparams, dkeys, ws, b0, b1, b2, ocon, oscal, it0, seed, shuffle, e0, e1,
-                    s_lo, s_hi, batch, totals, per_row, dz):
+                    s_lo, s_hi, batch, totals, per_row, dz, opt_fn, opt_ptrs, opt_sizes,
+                    opt_scal):
         """Steps ``[s_lo, s_hi)`` of epochs ``[e0, e1)`` (batches of ``batch`` rows over X; the
         permutation is drawn when a step range starts at 0 and ``shuffle``). Step q of the call
         uses ``oscal[q]`` = (lr or Adam's alpha, lr*weight_decay) and dropout counter ``it0 + q``.
         ``totals[e - e0]`` accumulates the epoch's loss sum like the general path's tracker.
+        ``opt_fn`` (0 or ``opt_piece``'s address) with its scratch ``opt_ptrs`` (uintp),
+        ``opt_sizes`` (int64, 6 each) and ``opt_scal`` (float64, 3) splits the update over
+        the C core's threads.
         ``b0..b2``, ``ocon`` are the optimizer's packed buffers and constants, run by
         ``kernels.optim.opt_apply`` as ``CpuOps.optimizer_step`` runs it.
         Returns the number of steps run, or a negative C error code / -1000 - row for a bad label.
@@ -470,8 +546,11 @@ def _make_steps(opt: int, loss_kind: int, norm: int, has_drop: bool) -> Any:
                                      drop)
                 if rc != 0:
                     return -abs(rc)
-                K_opt.opt_apply(opt, params, grads, b0, b1, b2, ocon, t(oscal[q, 0]),
-                                t(oscal[q, 1]), t(1.0), 0, n_train)
+                rc = _opt_update(opt, params, grads, b0, b1, b2, ocon, t(oscal[q, 0]),
+                                 t(oscal[q, 1]), n_train, opt_fn, opt_ptrs, opt_sizes,
+                                 opt_scal)
+                if rc != 0:
+                    return -abs(rc)
                 q += 1
         return q
 
