@@ -1,14 +1,17 @@
-"""Training speed of a 784-256-BN-256-BN-10 MLP against the same net without BatchNormalization.
+"""Training speed of 784-256-BN-256-BN-10 and 784-256-LN-256-LN-10 MLPs against the same net
+without normalization.
 
-Both nets: ReLU Dense layers (BatchNormalization after each hidden one in the first), softmax
-output, sparse categorical cross-entropy, Adam, batch 128, on MNIST-like rows
+All nets: ReLU Dense layers (BatchNormalization or LayerNormalization after each hidden one),
+softmax output, sparse categorical cross-entropy, Adam, batch 128, on MNIST-like rows
 (``fit_vs_peers.mnist_like``). Each sample is one epoch of ``fit`` over ``--rows`` rows
 after a warm-up epoch (compiles excluded); samples alternate between the nets and medians are
-reported, as samples/s and as the BN net's fraction of the plain net's speed. The plain net is
-timed on the compiled path (``fastff.fastpath``, what ``fit`` picks for a Dense stack) and on
-the general path; the BN net runs on whichever path ``fit`` picks for it (printed).
+reported, as samples/s and as each normalized net's fraction of the plain net's speed. The
+plain net is timed on the compiled path (``fastff.training.compiled``, what ``fit`` picks for
+a Dense stack) and on the general path; the normalized nets run on whichever path ``fit``
+picks for them (printed).
 
     python benchmarks/bn_mlp.py [-r REPEATS] [-t THREADS] [--rows N] [--clock cpu|wall]
+        [--norms bn,ln]
 """
 
 from __future__ import annotations
@@ -20,15 +23,18 @@ import time
 from fit_vs_peers import mnist_like  # the sibling benchmark script
 
 
-def build(bn: bool):
+def build(norm: str | None):
+    """The MLP with ``norm`` ("bn", "ln" or None) after each hidden Dense."""
     import fastff
     from fastff import layers
 
     stack = [layers.Input((784,))]
     for _ in range(2):
         stack.append(layers.Dense(256, activation="relu"))
-        if bn:
+        if norm == "bn":
             stack.append(layers.BatchNormalization())
+        elif norm == "ln":
+            stack.append(layers.LayerNormalization())
     stack.append(layers.Dense(10, activation="softmax"))
     model = fastff.Sequential(stack)
     model.compile(optimizer=fastff.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
@@ -42,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--clock", choices=["cpu", "wall"], default="wall")
+    ap.add_argument("--norms", default="bn,ln", help="normalized nets to time: bn, ln or both")
     args = ap.parse_args(argv)
+    norms = [n for n in args.norms.split(",") if n]
     import fastff
 
     try:  # the compiled engine's module (fastff.fastpath before the training package)
@@ -53,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     fastff.utils.set_random_seed(0)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     x, y = mnist_like(args.rows)
-    nets = {"plain, compiled path": (build(False), True),
-            "plain, general path": (build(False), False),
-            "BN, as fit picks": (build(True), True)}
+    nets = {"plain, compiled path": (build(None), True),
+            "plain, general path": (build(None), False)}
+    for norm in norms:
+        nets[f"{norm.upper()}, as fit picks"] = (build(norm), True)
     paths = {}
 
     def epoch(name: str) -> float:
@@ -81,9 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'net':<24}{'path':<10}{'samples/s':>12}")
     for name in nets:
         print(f"{name:<24}{paths[name]:<10}{rate[name]:>12.0f}")
-    bn = rate["BN, as fit picks"]
-    print(f"BN / plain (compiled): {bn / rate['plain, compiled path']:.2f}x   "
-          f"BN / plain (general): {bn / rate['plain, general path']:.2f}x   (target >= 0.8x)")
+    for norm in norms:
+        r = rate[f"{norm.upper()}, as fit picks"]
+        print(f"{norm.upper()} / plain (compiled): {r / rate['plain, compiled path']:.2f}x   "
+              f"{norm.upper()} / plain (general): {r / rate['plain, general path']:.2f}x   "
+              f"(target >= 0.8x)")
     return 0
 
 

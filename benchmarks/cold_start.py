@@ -9,7 +9,9 @@ seconds (the CPU time shows the cost on a loaded machine). Cases:
 - ``demo``: the model ``python -m fastff demo`` trains (``fastff.demo.build_model``: 64-256-128-10
   ReLU MLP with dropout, softmax, Adam with a cosine-decayed rate, sparse cross-entropy and
   accuracy, batch 32, validation data);
-- ``mlp``: the 784-256-256-10 ReLU MLP with Adam and sparse cross-entropy, batch 128.
+- ``mlp``: the 784-256-256-10 ReLU MLP with Adam and sparse cross-entropy, batch 128;
+- ``ln``: the same MLP with a LayerNormalization after each hidden Dense (784-256-LN-256-LN-10);
+- ``bn``: the same with BatchNormalization.
 
 ``--profile`` adds a cold run per case that records Numba's ``numba:compile`` events and
 prints the functions compiled on the first fit, with their own (exclusive) and inclusive
@@ -56,9 +58,13 @@ else:
     xtr = rng.random((512, 784)).astype(np.float32)
     ytr = rng.integers(0, 10, 512).astype(np.int64)
     xte = xtr[:128]
-    model = fastff.Sequential([layers.Input((784,)), layers.Dense(256, activation="relu"),
-                               layers.Dense(256, activation="relu"),
-                               layers.Dense(10, activation="softmax")])
+    norm = {"ln": layers.LayerNormalization, "bn": layers.BatchNormalization}.get(case)
+    stack = [layers.Input((784,))]
+    for _ in range(2):
+        stack.append(layers.Dense(256, activation="relu"))
+        if norm is not None:
+            stack.append(norm())
+    model = fastff.Sequential(stack + [layers.Dense(10, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
     fit_kw = dict(batch_size=128, epochs=1, verbose=0)
 marks["compile"] = now()
@@ -129,7 +135,7 @@ def _child(case: str, cache: str, profile: bool, root: str = _HERE) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cases", default="demo,mlp")
+    ap.add_argument("--cases", default="demo,mlp", help="comma-separated: demo, mlp, ln, bn")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--profile-only", action="store_true", help="only the profile runs")
     ap.add_argument("--verbose", action="store_true", help="list every compilation")

@@ -19,7 +19,8 @@ from fastff.training import compiled as fastpath
 #: the Ops methods a training step of a Dense stack calls
 RECORDED = ("dense", "backprop_dense", "dropout_mask", "multiply", "softmax_xent_sparse",
             "softmax_xent", "sigmoid_bce", "mse", "activation", "optimizer_step", "sum_f64",
-            "permutation", "batch_norm_train", "backprop_batch_norm")
+            "permutation", "batch_norm_train", "backprop_batch_norm", "layer_norm",
+            "backprop_layer_norm")
 
 
 @dataclass
@@ -101,12 +102,17 @@ def where_they_differ(make: Any, x: np.ndarray, y: np.ndarray, batch: int) -> st
     plan = fastpath.train_plan(compiled, batch)
     if st is None or plan is None:
         return "the compiled model did not take the compiled path"
+    from fastff.backend.kernels import train_step as K
+
     meta, ws = st.workspace(batch, plan.loss_kind != 3)
     dense = [c for c in rec.calls if c.name == "dense"]
     masks = [c for c in rec.calls if c.name == "dropout_mask"]
-    bns = [c for c in rec.calls if c.name == "batch_norm_train"]
+    # per normalization kind: the meta column that marks it, its workspace column, its calls
+    norms = {"bn": (K.BN_MM, K.BN_WS, [c for c in rec.calls if c.name == "batch_norm_train"]),
+             "ln": (K.LN, K.LN_WS, [c for c in rec.calls if c.name == "layer_norm"])}
+    seen = {"bn": 0, "ln": 0}
     lines = [f"general step: {len(rec.calls)} kernel calls"]
-    m = n_bn = 0
+    m = 0
     for k, row in enumerate(meta):
         ni, no, o = int(row[0]), int(row[1]), int(row[7])
         if row[6] >= 0 and m < len(masks):
@@ -119,16 +125,19 @@ def where_they_differ(make: Any, x: np.ndarray, y: np.ndarray, batch: int) -> st
             why = _differs(dense[k].result, ws[o:o + batch * no])
             if why:
                 return f"kernel call dense #{k} ({dense[k].summary}): {why}"
-        if len(row) > 12 and row[10] >= 0 and n_bn < len(bns):  # a BatchNormalization's z
-            why = _differs(bns[n_bn].result[0], ws[row[12]:row[12] + batch * no])
-            if why:
-                return f"kernel call batch_norm_train #{n_bn} ({bns[n_bn].summary}): {why}"
-            n_bn += 1
+        for kind, (col, ws_col, calls) in norms.items():  # a normalization's z
+            if row[col] >= 0 and seen[kind] < len(calls):
+                call = calls[seen[kind]]
+                why = _differs(call.result[0], ws[row[ws_col]:row[ws_col] + batch * no])
+                if why:
+                    return f"kernel call {call.name} #{seen[kind]} ({call.summary}): {why}"
+                seen[kind] += 1
     why = _differs(general.grads, compiled.grads)
     if why:
         calls = [c for c in rec.calls if c.name in ("backprop_dense", "softmax_xent_sparse",
                                                     "softmax_xent", "sigmoid_bce", "mse",
-                                                    "backprop_batch_norm")]
+                                                    "backprop_batch_norm",
+                                                    "backprop_layer_norm")]
         return ("gradients differ after the loss/backprop_dense calls "
                 f"{[c.name for c in calls]}: {why}")
     why = _differs(general.params, compiled.params)

@@ -268,6 +268,71 @@ def test_real_sigint_stops_at_a_step_boundary_and_joins_workers():
     assert m.optimizer.iterations <= 10  # stopped within the first epoch
 
 
+@pytest.mark.parametrize("use_multiprocessing", [False, True])
+def test_ctrl_c_while_a_worker_is_being_started_joins_it(monkeypatch, use_multiprocessing):
+    """A Ctrl-C landing right after a worker thread has started, before the pool has
+    recorded it (where a ThreadPoolExecutor lost the thread from its join list), is held
+    until the pool is complete, then raised; every started worker is joined."""
+    import signal
+
+    from fastff.utils.py_dataset import iterate_batches
+
+    real_start = threading.Thread.start
+    started = []
+
+    def start(self):
+        real_start(self)
+        if self.name.startswith(THREAD_PREFIX):
+            started.append(self)
+            signal.raise_signal(signal.SIGINT)  # main thread: the handler runs right here
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    ds = Batches(X, Yc, 4, workers=2, max_queue_size=2, use_multiprocessing=use_multiprocessing)
+    with pytest.raises(KeyboardInterrupt):
+        iterate_batches(ds)
+    assert len(started) == 2  # both were started (the interrupt did not cut the start)
+    assert not any(t.is_alive() for t in started)
+    assert not _workers_alive()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):  # and through fit, before its step window
+        _model().fit(ds, shuffle=False, verbose=0)
+    assert not _workers_alive()
+
+
+def test_ctrl_c_during_close_does_not_skip_the_join():
+    """A Ctrl-C delivered to the main thread while close() joins a worker (still in
+    __getitem__) is raised only after the join."""
+    import signal
+
+    from fastff.utils.py_dataset import iterate_batches
+
+    main = threading.main_thread().ident
+    done = []
+
+    class Slow(Batches):
+        def __getitem__(self, i):
+            if i == 1:  # wait for close() to hold SIGINT, then interrupt the main thread
+                t0 = time.monotonic()
+                while (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+                       and time.monotonic() - t0 < 5):
+                    time.sleep(0.001)
+                signal.pthread_kill(main, signal.SIGINT)
+                time.sleep(0.05)
+                done.append(i)
+            return super().__getitem__(i)
+
+    ds = Slow(X, Yc, 4, workers=2, max_queue_size=2)
+    it = iterate_batches(ds, [0, 2, 1])
+    assert next(it)[0] == 0
+    time.sleep(0.01)
+    with pytest.raises(KeyboardInterrupt):
+        it.close()
+    assert done == [1]  # the batch being computed was finished and its worker joined
+    assert not _workers_alive()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    it.close()  # closing again is a no-op
+
+
 def test_multi_output_model_on_a_generator_matches_arrays():
     L = keras.layers
     y1 = rng.standard_normal((40, 1))

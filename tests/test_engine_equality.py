@@ -3,21 +3,24 @@
 The cases are generated, not listed: every registered optimizer (default settings and one
 variant that switches its options on) × every activation with a C epilogue id (with a
 non-default parameter where it has one), each pair once, with a loss the compiled path takes,
-dropout or not, a BatchNormalization or not, a batch size (odd last batch, one batch, one
+dropout or not, a normalization after the hidden layer or not (Batch- or LayerNormalization,
+either one followed by an activation layer), a batch size (odd last batch, one batch, one
 batch over 8192 rows) and shuffle or not.
 
-The compiled step is built per (optimizer code, loss, BatchNormalization, dropout)
+The compiled step is built per (optimizer code, loss, normalization bits, dropout)
 (``kernels.train_step.steps_kernel``), and each such variant costs a cold compile of
 several seconds, so the cases are drawn from a covering set of variants instead of the
-product (8 codes × 4 losses × 2 × 2 = 128): every (loss, BatchNormalization, dropout)
-triple once (16 variants), two per optimizer code, the two with different losses and
-opposite BatchNormalization and dropout settings — so every optimizer runs with and without
-BatchNormalization and with and without dropout, every loss with every BatchNormalization /
-dropout combination, and every triple with some optimizer (``_GROUPS``). The activation,
-optimizer options, batch size and shuffle are run-time data of a variant, cycled freely.
-Each case trains twice and compares History, weights, optimizer state and dropout counters
-with ``array_equal``; on a mismatch, ``_engine_check.where_they_differ`` names the first
-kernel call of one step that differs.
+product: every (loss, normalized, dropout) triple once (16 variants), two per optimizer code,
+the two with different losses and opposite normalization and dropout settings — so every
+optimizer runs with and without a normalization and with and without dropout, every loss with
+every normalization / dropout combination, and every triple with some optimizer
+(``_GROUPS``). Each code's normalized variant has one kind of normalization (``NORM_KINDS``:
+BatchNormalization, LayerNormalization, either with an activation layer after it), the kinds
+spread so each meets two losses; within a kind the settings (momentum, no gamma/beta, rms
+scaling) are run-time data, cycled freely, as are the activation, optimizer options, batch
+size and shuffle. Each case trains twice and compares History, weights, optimizer state and
+dropout counters with ``array_equal``; on a mismatch, ``_engine_check.where_they_differ``
+names the first kernel call of one step that differs.
 """
 
 from __future__ import annotations
@@ -52,8 +55,25 @@ LOSSES = [("sparse_categorical_crossentropy", "softmax", "sparse"),
           ("mse", None, "real")]
 #: (batch size, rows): odd last batch, a single batch, and one batch over 8192 rows
 BATCHES = [(16, 203), (203, 203), (8500, 8700)]
-#: a BatchNormalization after the hidden Dense layer: none, Keras's default, no gamma/beta
-BATCHNORMS = [None, {"momentum": 0.9}, {"center": False, "scale": False}]
+#: a normalization after the hidden Dense layer, by the compiled variant it makes (its
+#: ``steps_kernel`` norm bits): BatchNormalization (momentum 0.9; no gamma/beta),
+#: LayerNormalization (Keras's default; rms scaling; gamma only), and either one after a
+#: linear Dense with the case's activation as a layer after it ("post")
+NORM_KINDS = [[("bn", {"momentum": 0.9}), ("bn", {"center": False, "scale": False})],
+              [("ln", {}), ("ln", {"rms_scaling": True, "epsilon": 0.01}),
+               ("ln", {"center": False})],
+              [("bn", {}, "post")], [("ln", {}, "post")]]
+NORMS = [None] + [n for kind in NORM_KINDS for n in kind]
+NORM_IDS = ["", "-bn", "-bn0", "-ln", "-lnrms", "-lnnobeta", "-bnpost", "-lnpost"]
+_NORM_LAYERS = {"bn": layers.BatchNormalization, "ln": layers.LayerNormalization}
+
+
+def _norm_bits(norm) -> int:
+    """The ``steps_kernel`` norm bits of a ``NORMS`` entry."""
+    if norm is None:
+        return 0
+    return (fastpath._HAS_BN if norm[0] == "bn" else fastpath._HAS_LN) | \
+        (fastpath._HAS_POST if norm[2:] == ("post",) else 0)
 
 
 def _compiled_optimizers() -> dict[str, int]:
@@ -89,10 +109,9 @@ def _activation_cases() -> list[tuple[str, dict]]:
 
 
 def _groups(n_losses: int) -> list[tuple[tuple[int, bool, bool], tuple[int, bool, bool]]]:
-    """Pairs of (loss index, BatchNormalization, dropout) compiled variants, one pair per
-    optimizer code: the 2 * n_losses pairs use every triple once; within a pair the losses
-    differ and BatchNormalization and dropout are each on in one variant and off in the
-    other."""
+    """Pairs of (loss index, normalized, dropout) compiled variants, one pair per optimizer
+    code: the 2 * n_losses pairs use every triple once; within a pair the losses differ and
+    the normalization and dropout are each on in one variant and off in the other."""
     same = [((k, False, False), ((k + 1) % n_losses, True, True)) for k in range(n_losses)]
     crossed = [((k, False, True), ((k + 1) % n_losses, True, False)) for k in range(n_losses)]
     return same + crossed
@@ -103,7 +122,7 @@ _GROUPS = _groups(len(LOSSES))
 
 def _cases() -> list[tuple]:
     codes = _compiled_optimizers()
-    # Adam's code first: its first variant (sparse labels, no BatchNormalization or dropout)
+    # Adam's code first: its first variant (sparse labels, no normalization or dropout)
     # is the one most other tests compile too
     order = sorted(set(codes.values()), key=lambda c: (c != codes.get("adam"), c))
     rank = {c: k for k, c in enumerate(order)}
@@ -112,32 +131,34 @@ def _cases() -> list[tuple]:
     for i, ((opt, okw), (act, akw)) in enumerate(pairs):
         group = _GROUPS[rank[codes[opt]] % len(_GROUPS)]
         j = _activation_cases().index((act, akw))
-        loss_k, has_bn, dropout = group[(j + bool(okw)) % 2]
+        loss_k, has_norm, dropout = group[(j + bool(okw)) % 2]
         loss = LOSSES[loss_k]
         batch = BATCHES[i % len(BATCHES)]
         shuffle = (i // 2) % 2 == 0
-        bn = BATCHNORMS[1 + (i // 2) % 2] if has_bn else None
-        bn_id = "" if bn is None else "-bn" if bn.get("center", True) else "-bn0"
-        cases.append(pytest.param(opt, okw, act, akw, loss, dropout, batch, shuffle, bn,
+        kind = NORM_KINDS[(rank[codes[opt]] + rank[codes[opt]] // len(NORM_KINDS))
+                          % len(NORM_KINDS)]
+        norm = kind[(i // 2) % len(kind)] if has_norm else None
+        cases.append(pytest.param(opt, okw, act, akw, loss, dropout, batch, shuffle, norm,
                                   id=f"{i}-{opt}{'+' if okw else ''}-{act}"
                                      f"{'+' if akw else ''}-{loss[0][:6]}-"
                                      f"{'drop' if dropout else 'nodrop'}-b{batch[0]}-"
-                                     f"{'shuf' if shuffle else 'noshuf'}{bn_id}"))
+                                     f"{'shuf' if shuffle else 'noshuf'}"
+                                     f"{NORM_IDS[NORMS.index(norm)]}"))
     return cases
 
 
 def _variant(case, codes: dict[str, int]) -> tuple:
-    """The compiled step a case builds: (optimizer code, loss, BatchNormalization, dropout)."""
-    opt, okw, act, akw, loss, dropout, batch, shuffle, bn = case.values
-    return codes[opt], loss[0], bn is not None, dropout
+    """The compiled step a case builds: (optimizer code, loss, norm bits, dropout)."""
+    opt, okw, act, akw, loss, dropout, batch, shuffle, norm = case.values
+    return codes[opt], loss[0], _norm_bits(norm), dropout
 
 
 def test_the_cases_cover_every_axis():
     cases = _cases()
     seen = [set() for _ in range(7)]
     for c in cases:
-        opt, okw, act, akw, loss, dropout, batch, shuffle, bn = c.values
-        for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle, repr(bn))):
+        opt, okw, act, akw, loss, dropout, batch, shuffle, norm = c.values
+        for k, v in enumerate((opt, act, loss[0], dropout, batch, shuffle, repr(norm))):
             seen[k].add(v)
     assert seen[0] == set(_compiled_optimizers())
     assert set(optimizers._BY_NAME) - seen[0] == {"nadam"}
@@ -145,26 +166,22 @@ def test_the_cases_cover_every_axis():
     assert seen[2] == {lo[0] for lo in LOSSES}
     assert seen[3] == {False, True} and seen[5] == {False, True}
     assert seen[4] == set(BATCHES)
-    assert seen[6] == {repr(b) for b in BATCHNORMS}
+    assert seen[6] == {repr(n) for n in NORMS}
     by_name = _compiled_optimizers()
     variants = {_variant(c, by_name) for c in cases}
     codes = set(by_name.values())
-    # every (loss, BatchNormalization, dropout) triple, with two variants per optimizer code
-    assert {v[1:] for v in variants} == set(itertools.product(
+    # every (loss, normalized, dropout) triple, with two variants per optimizer code
+    assert {(v[1], v[2] != 0, v[3]) for v in variants} == set(itertools.product(
         [lo[0] for lo in LOSSES], (False, True), (False, True)))
     assert len(variants) <= 2 * len(codes)
     for code in codes:
         mine = [v for v in variants if v[0] == code]
-        assert {v[2] for v in mine} == {False, True} and {v[3] for v in mine} == {False, True}
+        assert {v[2] != 0 for v in mine} == {False, True}
+        assert {v[3] for v in mine} == {False, True}
         assert len({v[1] for v in mine}) == 2
-    # every activation (as the mse output too) with every loss; every optimizer, every batch
-    assert {(c.values[2], repr(c.values[3]), c.values[4][0]) for c in cases} == {
-        (a, repr(k), lo[0]) for a, k in _activation_cases() for lo in LOSSES}
-    assert {(c.values[0], c.values[6]) for c in cases} == set(itertools.product(by_name, BATCHES))
-    # each optimizer case (default settings and the variant) runs both of its code's variants
-    for opt, okw in _optimizer_cases():
-        assert len({_variant(c, by_name) for c in cases
-                    if c.values[0] == opt and c.values[1] == okw}) == 2
+    # every kind of normalization with two losses
+    for kind in NORM_KINDS:
+        assert len({v[1] for v in variants if v[2] == _norm_bits(kind[0])}) == 2
 
 
 def _data(rows: int, d: int, kind: str, n_out: int):
@@ -179,7 +196,7 @@ def _data(rows: int, d: int, kind: str, n_out: int):
     return x, rng.standard_normal((rows, n_out)).astype(np.float32)
 
 
-def _factory(opt, okw, act, akw, loss, dropout, big, bn=None):
+def _factory(opt, okw, act, akw, loss, dropout, big, norm=None):
     hidden = activations_mod.get(act).with_param(**akw) if akw else act
     out = loss[1] or hidden
     d, n_out = (3, 2) if big else (6, 3)
@@ -189,9 +206,12 @@ def _factory(opt, okw, act, akw, loss, dropout, big, bn=None):
         stack = [layers.Input((d,))]
         if dropout:
             stack.append(layers.Dropout(0.3))
-        stack.append(layers.Dense(5, activation=hidden))
-        if bn is not None:
-            stack.append(layers.BatchNormalization(**bn))
+        post = norm is not None and norm[2:] == ("post",)
+        stack.append(layers.Dense(5, activation="linear" if post else hidden))
+        if norm is not None:
+            stack.append(_NORM_LAYERS[norm[0]](**norm[1]))
+        if post:
+            stack.append(layers.Activation(hidden))
         if dropout:
             stack.append(layers.Dropout(0.2))
         stack.append(layers.Dense(n_out, activation=out))
@@ -201,11 +221,11 @@ def _factory(opt, okw, act, akw, loss, dropout, big, bn=None):
     return make, d, n_out
 
 
-@pytest.mark.parametrize("opt,okw,act,akw,loss,dropout,batch,shuffle,bn", _cases())
-def test_general_equals_compiled(opt, okw, act, akw, loss, dropout, batch, shuffle, bn,
+@pytest.mark.parametrize("opt,okw,act,akw,loss,dropout,batch,shuffle,norm", _cases())
+def test_general_equals_compiled(opt, okw, act, akw, loss, dropout, batch, shuffle, norm,
                                  monkeypatch):
     bs, rows = batch
-    make, d, n_out = _factory(opt, okw, act, akw, loss, dropout, bs > 8192, bn)
+    make, d, n_out = _factory(opt, okw, act, akw, loss, dropout, bs > 8192, norm)
     x, y = _data(rows, d, loss[2], n_out)
     runs = []
     for enabled in (True, False):
@@ -267,10 +287,11 @@ def test_a_divergence_names_the_kernel_call(broken, expect, monkeypatch):
     assert where_they_differ(make, x, y, 24).startswith(expect)
 
 
-def test_batchnorm_lowering_rules():
-    """BatchNormalization lowers after a hidden Dense unit in training mode only: a frozen
-    one (inference mode), one after the output unit or one with a regularizer stays on the
-    general engine."""
+@pytest.mark.parametrize("norm", [layers.BatchNormalization, layers.LayerNormalization])
+def test_normalization_lowering_rules(norm):
+    """Batch- and LayerNormalization lower after a hidden Dense unit (BatchNormalization in
+    training mode): a frozen one, one after the output unit, one with a regularizer or two on
+    one unit stay on the general engine."""
     def plan(*mid, out="softmax", loss="sparse_categorical_crossentropy", tail=()):
         config.set_seed(1)
         model = fastff.Sequential([layers.Input((4,)), layers.Dense(5, activation="relu"), *mid,
@@ -280,21 +301,34 @@ def test_batchnorm_lowering_rules():
         model.fit(np.ones((8, 4), np.float32), y, epochs=1, verbose=0)
         return fastpath.train_plan(model, 8)
 
-    assert plan(layers.BatchNormalization()) is not None
-    frozen = layers.BatchNormalization()
+    assert plan(norm()) is not None
+    assert plan(norm(), layers.Dense(4, activation="tanh"), norm()) is not None
+    frozen = norm()
     frozen.trainable = False
     assert plan(frozen) is None
-    assert plan(layers.BatchNormalization(gamma_regularizer="l2")) is None
-    assert plan(out="linear", loss="mse", tail=(layers.BatchNormalization(),)) is None
+    assert plan(norm(gamma_regularizer="l2")) is None
+    assert plan(norm(beta_regularizer="l1")) is None
+    assert plan(norm(axis=1)) is not None  # the last axis by its index
+    assert plan(norm(), norm()) is None
+    assert plan(layers.BatchNormalization(), layers.LayerNormalization()) is None
+    assert plan(out="linear", loss="mse", tail=(norm(),)) is None
+    # an activation layer right after the normalization lowers; after a dropout, a second
+    # one, or a softmax there does not
+    assert plan(norm(), layers.ReLU(), layers.Activation("linear")) is not None
+    assert plan(norm(), layers.Activation("gelu")) is not None
+    assert plan(norm(), layers.Dropout(0.5, seed=1), layers.ReLU()) is None
+    assert plan(norm(), layers.ReLU(), layers.Activation("tanh")) is None
+    assert plan(norm(), layers.Softmax()) is None
 
 
-def test_a_batchnorm_divergence_is_named(monkeypatch):
-    """The divergence finder also checks a BatchNormalization's output, kernel by kernel."""
+@pytest.mark.parametrize("kind,method", [("bn", "batch_norm_train"), ("ln", "layer_norm")])
+def test_a_normalization_divergence_is_named(kind, method, monkeypatch):
+    """The divergence finder also checks a normalization's output, kernel by kernel."""
     from fastff.backend.cpu_ops import CpuOps
 
-    make, d, n_out = _factory("sgd", {}, "relu", {}, LOSSES[0], False, False, {})
+    make, d, n_out = _factory("sgd", {}, "relu", {}, LOSSES[0], False, False, (kind, {}))
     x, y = _data(24, d, "sparse", n_out)
-    real = CpuOps.batch_norm_train
+    real = getattr(CpuOps, method)
 
     def off_by_a_bit(self, *args, **kwargs):
         out = real(self, *args, **kwargs)
@@ -302,5 +336,5 @@ def test_a_batchnorm_divergence_is_named(monkeypatch):
         return out
 
     assert "one step agrees" in where_they_differ(make, x, y, 24)
-    monkeypatch.setattr(CpuOps, "batch_norm_train", off_by_a_bit)
-    assert where_they_differ(make, x, y, 24).startswith("kernel call batch_norm_train #0")
+    monkeypatch.setattr(CpuOps, method, off_by_a_bit)
+    assert where_they_differ(make, x, y, 24).startswith(f"kernel call {method} #0")

@@ -408,6 +408,140 @@ def test_functional_graphs_that_are_not_chains_stay_general():
     assert fastpath.train_plan(model, 32) is None
 
 
+# ------------------------------------------------------------------ normalization layers
+def _norm_model(norms, dtype="float32", dropout=False, metrics=None, opt="adam", d=12):
+    """Dense(relu) -> norms[0] -> Dense(tanh) -> norms[1] -> [Dropout] -> Dense(softmax);
+    each entry a layer factory or None."""
+    def make():
+        config.set_seed(9)
+        stack = [layers.Input((d,))]
+        for units, act, norm in zip((10, 7), ("relu", "tanh"), norms):
+            stack.append(layers.Dense(units, activation=act))
+            if norm is not None:
+                stack.append(norm())
+        if dropout:
+            stack.append(layers.Dropout(0.3))
+        stack.append(layers.Dense(4, activation="softmax"))
+        model = fastff.Sequential(stack, dtype=dtype)
+        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=metrics)
+        return model
+    return make
+
+
+LN = layers.LayerNormalization
+NORM_CASES = {
+    "ln-ln": dict(norms=(LN, LN)),
+    "ln-rms-float64": dict(norms=(lambda: LN(rms_scaling=True, epsilon=1e-5), None),
+                           dtype="float64"),
+    "ln-no-affine-dropout": dict(norms=(lambda: LN(center=False, scale=False),
+                                        lambda: LN(center=False)), dropout=True),
+    "bn-ln-metrics": dict(norms=(layers.BatchNormalization, lambda: LN(scale=False)),
+                          metrics=["accuracy"], opt="rmsprop"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NORM_CASES))
+@pytest.mark.parametrize("batch_size,shuffle", [(32, True), (203, False)])
+def test_layer_norm_fit_compiled_equals_general(name, batch_size, shuffle, general_path):
+    """LayerNormalization after a hidden Dense lowers (alone, with rms scaling, without
+    gamma/beta, beside a BatchNormalization) and trains bit for bit as on the general path;
+    predictions too."""
+    x, y = _data()
+    _assert_same(_norm_model(**NORM_CASES[name]),
+                 dict(batch_size=batch_size, epochs=3, shuffle=shuffle), x, y, general_path)
+
+
+def test_layer_norm_predict_compiled_equals_general(general_path):
+    x, y = _data(n=300)
+    outs = []
+    for off in (False, True):
+        general_path(off)
+        model = _norm_model((LN, lambda: LN(rms_scaling=True)))()
+        model.fit(x, y, batch_size=50, epochs=1, verbose=0)
+        assert (fastpath.predict_plan(model) is not None) is not off
+        outs.append([model.predict(x, verbose=0), model.predict(x[:1], verbose=0),
+                     model.predict(x, batch_size=7, verbose=0), model(x[:5])])
+    for a, b in zip(*outs):
+        assert np.array_equal(a, b)
+
+
+def test_layer_norm_compiled_against_numpy_reference():
+    """The compiled LayerNormalization step is the layer's arithmetic: one SGD step on the
+    compiled path against a float64 NumPy forward/backward of the same net."""
+    x, y = _data(n=16, d=5)
+    model = fastff.Sequential([layers.Input((5,)), layers.Dense(6, activation="tanh"),
+                               LN(epsilon=0.01), layers.Dense(3)], dtype="float64")
+    model.compile(optimizer=optimizers.SGD(0.1), loss="mse")
+    t = np.random.default_rng(1).standard_normal((16, 3))
+    (w0, b0), (g, be), (w1, b1) = (la.get_weights() for la in model.layers)
+    rng = np.random.default_rng(2)
+    g, be = rng.uniform(0.5, 1.5, 6), rng.standard_normal(6)
+    model.layers[1].set_weights([g, be])
+    model.fit(x, t, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert fastpath.train_plan(model, 16) is not None
+    xx = x.astype(np.float64)
+    h = np.tanh(xx @ w0 + b0)
+    mu = h.mean(1, keepdims=True)
+    inv = 1 / np.sqrt(h.var(1, keepdims=True) + 0.01)
+    xh = (h - mu) * inv
+    z = xh * g + be
+    out = z @ w1 + b1
+    dout = 2 * (out - t) / out.size
+    dz = dout @ w1.T
+    dxh = dz * g
+    dh = inv * (dxh - dxh.mean(1, keepdims=True) - xh * (dxh * xh).mean(1, keepdims=True))
+    dpre = dh * (1 - h ** 2)
+    expect = [w0 - 0.1 * xx.T @ dpre, b0 - 0.1 * dpre.sum(0), g - 0.1 * (dz * xh).sum(0),
+              be - 0.1 * dz.sum(0), w1 - 0.1 * z.T @ dout, b1 - 0.1 * dout.sum(0)]
+    got = model.get_weights()
+    for a, b in zip(got, expect):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_normalization_settings_changed_after_fit_are_seen(general_path):
+    """An epsilon (LayerNormalization) or momentum (BatchNormalization) assigned after a fit
+    is baked into the next compiled stack, as the general path reads it."""
+    x, y = _data()
+    outs = []
+    for off in (False, True):
+        general_path(off)
+        model = _norm_model((LN, layers.BatchNormalization))()
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        model.predict(x, verbose=0)
+        model.layers[1].epsilon = 0.5
+        model.layers[3].momentum = 0.5
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        outs.append((model.params.copy(), model.predict(x, verbose=0)))
+    assert np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1])
+
+
+def test_norm_bits_agree_with_the_kernel():
+    """compiled.py names train_step's ``norm`` bits without importing it (Numba)."""
+    from fastff.backend.kernels import train_step as K
+
+    assert (fastpath._HAS_BN, fastpath._HAS_LN, fastpath._HAS_POST) == \
+        (K.HAS_BN, K.HAS_LN, K.HAS_POST)
+
+
+@pytest.mark.parametrize("norm,act,dtype", [
+    (layers.BatchNormalization, layers.ReLU, "float32"),
+    (LN, lambda: layers.Activation("gelu"), "float32"),  # a derivative from the input
+    (lambda: LN(rms_scaling=True), lambda: layers.LeakyReLU(0.2), "float64"),
+])
+def test_activation_layer_after_a_normalization(norm, act, dtype, general_path):
+    """Dense (linear) -> normalization -> activation layer, Keras's usual order, lowers: the
+    compiled step runs the activation kernels CpuOps runs, bit for bit (fit, predict)."""
+    def make():
+        config.set_seed(4)
+        model = fastff.Sequential([layers.Input((12,)), layers.Dense(10), norm(), act(),
+                                   layers.Dropout(0.2), layers.Dense(7), norm(), act(),
+                                   layers.Dense(4, activation="softmax")], dtype=dtype)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+    x, y = _data()
+    _assert_same(make, dict(batch_size=32, epochs=2), x, y, general_path)
+
+
 SPLIT_OPTIMIZERS = {
     "adam": "adam",
     "adamw-amsgrad-clipvalue": lambda: optimizers.AdamW(0.01, amsgrad=True, clipvalue=0.1),

@@ -116,15 +116,16 @@ def test_nan_in_weights_propagates_as_on_the_general_path(where, dtype):
 
 
 def test_predict_only_stacks_still_train_on_the_general_path():
-    """What only inference compiles (an activation layer after BatchNormalization) trains on
-    the general engine, and trains as it would with the compiled path off."""
+    """What only inference compiles (activation layers right after plain hidden units, a
+    Dense without an epilogue activation) trains on the general engine, and trains as it
+    would with the compiled path off."""
     x = np.random.default_rng(0).standard_normal((64, 13)).astype(np.float32)
     y = np.random.default_rng(1).integers(0, 4, 64)
     got = []
     for on in (True, False):
         compiled.ENABLED = on
         try:
-            model = _net("bn-relu")
+            model = _net("acts")
             model.compile(optimizer=optimizers.Adam(0.01),
                           loss="sparse_categorical_crossentropy")
             assert compiled.train_plan(model, 16) is None

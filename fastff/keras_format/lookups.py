@@ -194,15 +194,22 @@ def build(cls: str, cfg: dict, path: str, what: str, common: dict) -> Any:
     args = _common_index(cfg, cls, path, what)
     strings = cls == "StringLookup"
     vocab = _config_vocabulary(cfg, strings, path, what)
+    if strings:
+        return _built(lambda: layers.StringLookup(
+            **args, encoding=_encoding(cfg, path, what), **common), vocab, cfg, path, what)
+    if cfg.get("vocabulary_dtype", "int64") not in ("int64", "int32"):
+        raise FormatError(f"{path}: {what}.vocabulary_dtype must be int64, got "
+                          f"{cfg.get('vocabulary_dtype')!r}")
+    return _built(lambda: layers.IntegerLookup(
+        **args, vocabulary_dtype=cfg.get("vocabulary_dtype", "int64"), **common),
+        vocab, cfg, path, what)
+
+
+def _built(make: Any, vocab: list | None, cfg: dict, path: str, what: str) -> Any:
+    """``make()``'s layer with the config's vocabulary set; a constructor's refusal as a
+    FormatError naming the layer."""
     try:
-        if strings:
-            layer = layers.StringLookup(**args, encoding=_encoding(cfg, path, what), **common)
-        else:
-            if cfg.get("vocabulary_dtype", "int64") not in ("int64", "int32"):
-                raise FormatError(f"{path}: {what}.vocabulary_dtype must be int64, got "
-                                  f"{cfg.get('vocabulary_dtype')!r}")
-            layer = layers.IntegerLookup(**args, vocabulary_dtype=cfg.get(
-                "vocabulary_dtype", "int64"), **common)
+        layer = make()
         if vocab is not None:
             _set(layer, vocab, cfg, path, what, from_file=False)
     except (ValueError, TypeError, NotImplementedError) as e:
@@ -234,8 +241,7 @@ def _text_vectorization(cfg: dict, path: str, what: str, common: dict) -> Any:
             raise FormatError(f"{path}: {what}.ngrams lists more than 16 widths")
         ngrams = tuple(ngrams)
     vocab = _config_vocabulary(cfg, True, path, what)
-    try:
-        layer = layers.TextVectorization(
+    return _built(lambda: layers.TextVectorization(
             max_tokens=integer(cfg, "max_tokens", None, path, what, low=2, allow_none=True),
             standardize=cfg.get("standardize", "lower_and_strip_punctuation"),
             split=cfg.get("split", "whitespace"), ngrams=ngrams,
@@ -244,15 +250,7 @@ def _text_vectorization(cfg: dict, path: str, what: str, common: dict) -> Any:
                                            low=1, allow_none=True),
             pad_to_max_tokens=bool(get(cfg, "pad_to_max_tokens", bool, path, what, False)),
             sparse=bool(get(cfg, "sparse", bool, path, what, False)),
-            encoding=_encoding(cfg, path, what), **common)
-        if vocab is not None:
-            _set(layer, vocab, cfg, path, what, from_file=False)
-    except (ValueError, TypeError, NotImplementedError) as e:
-        if isinstance(e, FormatError):
-            raise
-        raise FormatError(f"{path}: {what}: {e}") from None
-    layer.__dict__["_keras_asset_vocabulary"] = vocab is None
-    return layer
+            encoding=_encoding(cfg, path, what), **common), vocab, cfg, path, what)
 
 
 def _set(layer: Any, tokens: list, cfg: dict, path: str, what: str, from_file: bool) -> None:

@@ -24,7 +24,8 @@ _NAME_COUNTS: dict[str, int] = {}
 #: bumped whenever some layer's ``trainable`` flag changes, so models can re-check their
 #: flat-buffer layout (trainable params first) with one integer comparison per call
 TRAINABLE_VERSION = [0]
-#: bumped whenever some layer's ``activation``, ``rate`` or ``_mask_seed`` is assigned: a
+#: bumped whenever some layer's ``activation``, ``rate``, ``_mask_seed``, ``epsilon``,
+#: ``momentum``, ``scale``, ``offset`` or ``rms_scaling`` is assigned (``_WATCHED``): a
 #: compiled-path description built at this version still matches its layers (one integer
 #: comparison per ``predict`` instead of a walk over the layers)
 SETTINGS_VERSION = [0]

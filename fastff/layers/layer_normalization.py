@@ -2,7 +2,8 @@
 
 ``y = (x - mean) / sqrt(var + epsilon) * gamma + beta`` with the biased variance over
 ``axis``; ``rms_scaling=True`` gives ``x / sqrt(var + epsilon) * gamma`` (no beta), Keras's
-formula. One fused kernel forward (``ops.layer_norm``) and one backward.
+formula. One fused kernel forward (``ops.layer_norm``) and one backward. After a hidden
+Dense over its features it lowers to the compiled training step and predict (``lower``).
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ class LayerNormalization(Layer):
                                         self.beta_regularizer)
 
     def lower(self, builder: Any) -> bool:
-        """After a Dense unit, over its features (2-D inputs, ``axis`` the last), at inference:
-        the compiled predict runs the kernel ``forward`` runs."""
+        """After a Dense unit, over its features (2-D inputs, ``axis`` the last; rms scaling
+        too): the compiled training step and predict run the same ``kernels.normalization``
+        calls as ``forward``/``backprop``."""
         if self._axes != (1,) or not hasattr(builder, "layer_norm"):
             return False
         return builder.layer_norm(self, self.gamma, self.beta, self.epsilon, self.rms_scaling)

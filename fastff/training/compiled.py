@@ -5,12 +5,13 @@ whole steps or epochs of a lowered stack as one compiled call. The loop
 A model qualifies when every part declares its compiled form: the network's layers through
 ``Layer.lower(StackBuilder)`` (``Dense`` with a bias and an activation the C epilogue applies
 with its derivative from the output — linear, relu, leaky_relu, elu, tanh, sigmoid — or softmax
-on the output unit; ``BatchNormalization`` (trainable, over the features) on a hidden Dense
-unit's output; ``Dropout`` in front of a Dense; ``Flatten`` of a flat input, ``Input`` and
+on the output unit; ``BatchNormalization`` or ``LayerNormalization`` (trainable, over the
+features) on a hidden Dense unit's output, optionally followed by an elementwise built-in
+activation layer; ``Dropout`` in front of a Dense; ``Flatten`` of a flat input, ``Input`` and
 ``Activation('linear')`` as identities; ``Activation('softmax')`` folded into a linear output
 unit; for ``predict`` alone also Dense without a bias or with another elementwise activation,
-an activation layer after a hidden unit or its normalization, LayerNormalization, Rescaling,
-frozen layers: ``StackBuilder``), the loss through ``Loss.lower`` (a fused softmax/sigmoid
+an activation layer right after a hidden unit, Rescaling, frozen layers and regularized
+weights: ``StackBuilder``), the loss through ``Loss.lower`` (a fused softmax/sigmoid
 cross-entropy, or MSE on the output as computed) and the optimizer through
 ``Optimizer.packed`` (every built-in; ``clipvalue``, ``weight_decay`` and schedules allowed),
 trained on the CPU backend. Its steps
@@ -39,6 +40,7 @@ from fastff import config
 from fastff._threading import get_num_threads
 from fastff.backend.spec import EPILOGUE_C_IDS as _C_IDS
 from fastff.backend.spec import EPILOGUE_CODES as _CODES
+from fastff.backend.spec import NEEDS_INPUT as _NEEDS_INPUT
 from fastff.backend.spec import codes as _spec_codes
 from fastff.layers.base import SETTINGS_VERSION, TRAINABLE_VERSION, lowers
 from fastff.training.data import batch_bounds, n_batches
@@ -73,23 +75,25 @@ class _Unit:
     def __init__(self, kernel: Any, bias: Any, activation: Any, drop: Any, pre: Any) -> None:
         self.kernel, self.bias, self.activation, self.drop = kernel, bias, activation, drop
         self.bn: Any = None  # a BatchNormalization on the unit's output
-        self.ln: Any = None  # or a LayerNormalization (predict only)
-        self.post: Any = None  # an activation layer's function after that (predict only)
+        self.ln: Any = None  # or a LayerNormalization
+        #: an activation layer's function after the unit (predict only) or its normalization
+        self.post: Any = None
         self.pre = pre  # a Rescaling's (scale, offset) on the unit's input (predict only)
 
 
 class StackBuilder:
     """What ``Layer.lower(builder)`` describes itself to: the compiled engine's vocabulary.
 
-    A layer's ``lower`` calls one of ``dense``, ``batch_norm``, ``dropout``, ``activation``
-    or ``identity`` and returns what it returned (False: the model stays on the general
-    engine). The builder checks what the compiled step can run: Dense units with a bias and an
-    activation the C epilogue applies (softmax on the output unit only), a BatchNormalization
-    on a hidden unit's output, dropout in front of a Dense unit, trainable weights without
-    regularizers. Inference alone (``predict``) also runs a LayerNormalization on a hidden
-    unit's output, an elementwise activation layer after a hidden unit or its normalization, a
-    ``Rescaling`` in front of a unit, frozen layers and regularized weights: a stack with any
-    of those has ``train_ok`` False."""
+    A layer's ``lower`` calls one of ``dense``, ``batch_norm``, ``layer_norm``, ``rescale``,
+    ``dropout``, ``activation`` or ``identity`` and returns what it returned (False: the model
+    stays on the general engine). The builder checks what the compiled step can run: Dense
+    units with a bias and an activation the C epilogue applies (softmax on the output unit
+    only), one Batch- or LayerNormalization on a hidden unit's output and an elementwise
+    activation layer after it, dropout in front of a Dense unit, trainable weights without
+    regularizers. Inference alone (``predict``) also runs Dense units without a bias or with
+    another elementwise activation, an elementwise activation layer right after a hidden
+    unit, a ``Rescaling`` in front of a unit, frozen layers and regularized weights: a stack
+    with any of those has ``train_ok`` False."""
 
     def __init__(self, allow_dropout: bool = True) -> None:
         self.allow_dropout = allow_dropout
@@ -100,7 +104,7 @@ class StackBuilder:
         self._pending: Any = None
         self._pre: Any = None  # a Rescaling waiting for the next unit
         self._last_is_unit = False
-        self._after_bn = False  # the last layer was the last unit's BatchNormalization
+        self._after_norm = False  # the last layer was the last unit's normalization
 
     def dense(self, layer: Any, kernel: Any, bias: Any, activation: Any) -> bool:
         """``y = activation(x @ kernel + bias)`` as one unit (weights: ``Param``s)."""
@@ -122,7 +126,7 @@ class StackBuilder:
         self._pending = self._pre = None
         self.layers.append(layer)
         self._last_is_unit = True
-        self._after_bn = False
+        self._after_norm = False
         if not fused:  # as Dense computes it: the linear unit, then the activation's kernel
             unit.activation, unit.post = _linear(), activation
             self.train_ok = False
@@ -137,7 +141,7 @@ class StackBuilder:
         self._pre = (scale, offset)
         self.layers.append(layer)
         self.train_ok = False
-        self._last_is_unit = self._after_bn = False
+        self._last_is_unit = self._after_norm = False
         return True
 
     def dropout(self, layer: Any, rate: float, seed: Any) -> bool:
@@ -150,13 +154,16 @@ class StackBuilder:
             if seed is None:
                 return False
             self._pending = layer
-        self._last_is_unit = self._after_bn = False
+        self._last_is_unit = self._after_norm = False
         return True
 
     def activation(self, layer: Any, activation: Any) -> bool:
         """An activation applied to the previous unit's output: ``linear`` is the identity;
         ``softmax`` after a linear output unit folds into it (the general engine computes a
-        softmax Dense as exactly that: the linear unit, then the softmax)."""
+        softmax Dense as exactly that: the linear unit, then the softmax); another
+        elementwise built-in after a hidden unit's normalization (Dense -> BatchNormalization
+        -> ReLU, Keras's order) runs the activation kernels ``CpuOps`` runs, in training too;
+        right after a hidden unit, at inference only."""
         if activation.builtin and activation.is_linear:
             return self.identity(layer)
         if not self.units or not activation.builtin:
@@ -166,15 +173,16 @@ class StackBuilder:
             unit.activation = activation
             self.layers.append(layer)
             return True
-        # any other elementwise activation after a hidden unit (or its BatchNormalization):
-        # the activation kernel the layer runs, at inference only
-        if not (self._last_is_unit or self._after_bn) or unit.post is not None \
+        # any other elementwise activation after a hidden unit or its normalization: the
+        # activation kernel the layer runs
+        if not (self._last_is_unit or self._after_norm) or unit.post is not None \
                 or activation.name not in _ELEMENTWISE or unit.activation.name == "softmax":
             return False
         unit.post = activation
         self.layers.append(layer)
-        self.train_ok = False
-        self._last_is_unit = self._after_bn = False  # a hidden unit: a Dense must follow
+        if not self._after_norm:
+            self.train_ok = False  # the step trains it after a normalization only
+        self._last_is_unit = self._after_norm = False  # a hidden unit: a Dense must follow
         return True
 
     def batch_norm(self, layer: Any, gamma: Any, beta: Any, moving_mean: Any,
@@ -195,13 +203,14 @@ class StackBuilder:
         unit.bn = (gamma, beta, moving_mean, moving_variance, float(epsilon), float(momentum))
         self.layers.append(layer)
         self._last_is_unit = False  # the output unit gives the logits: no BN after it
-        self._after_bn = True
+        self._after_norm = True
         return True
 
     def layer_norm(self, layer: Any, gamma: Any, beta: Any, epsilon: float,
                    rms_scaling: bool) -> bool:
-        """A LayerNormalization over the features of the previous (hidden) unit's output, at
-        inference (``gamma``/``beta`` may be None)."""
+        """A LayerNormalization over the features of the previous (hidden) unit's output, each
+        row by its own mean and variance (``rms_scaling``: ``x·inv·gamma``, Keras's formula), the
+        same in training and inference (``gamma``/``beta`` may be None)."""
         if not self.units or not self._last_is_unit:
             return False
         unit = self.units[-1]
@@ -210,11 +219,12 @@ class StackBuilder:
         if any(p is not None and (p.sparse or p.shape != (unit.kernel.shape[1],))
                for p in (gamma, beta)):
             return False
+        if not layer.trainable or any(p is not None and not _plain(p) for p in (gamma, beta)):
+            self.train_ok = False
         unit.ln = (gamma, beta, float(epsilon), bool(rms_scaling))
         self.layers.append(layer)
-        self.train_ok = False
-        self._last_is_unit = False
-        self._after_bn = True
+        self._last_is_unit = False  # the output unit gives the logits: no norm after it
+        self._after_norm = True
         return True
 
     def identity(self, layer: Any) -> bool:
@@ -235,6 +245,11 @@ def _plain(p: Any) -> bool:
 
 #: activations with an elementwise kernel (what an activation layer after a unit may be)
 _ELEMENTWISE = frozenset(n for n in _ACT_CODES if n not in ("linear", "softmax", "log_softmax"))
+
+
+#: ``train_step.HAS_BN``, ``HAS_LN``, ``HAS_POST``: ``steps_kernel``'s ``norm`` bits (named
+#: here so that describing a stack does not load the Numba module)
+_HAS_BN, _HAS_LN, _HAS_POST = 1, 2, 4
 
 
 def _linear() -> Any:
@@ -292,20 +307,19 @@ class _Stack:
                 lg, lb, eps, rms = u.ln
                 ln = [int(rms)] + [-1 if p is None else (p.value.ctypes.data - base) // item
                                    for p in (lg, lb)] + [0]
-            post, post_p = -1, 0.0
+            post, post_x, post_p = -1, 0, 0.0
             if u.post is not None:
                 post, post_p = _ACT_CODES[u.post.name], float(u.post.param)
+                post_x = int(u.post.name in _NEEDS_INPUT)  # its derivative reads the input
             pre = -1
             if u.pre is not None:
                 pre = len(aux)
                 aux.append(u.pre)
             rows.append([ni, no, w_off, b_off, _C_IDS.get(act.name, 0), _CODES.get(act.name, 0),
-                         thresh, 0, *bn, post, 0, pre, 0, *ln])
+                         thresh, 0, *bn, post, 0, pre, 0, *ln, post_x])
             fparams.append([act.param, scale, eps, mom, 1.0 - mom, post_p])
             dkeys.append(dkey)
         self.meta = np.array(rows, np.int64)
-        self.has_post = any(u.post is not None for u in units)
-        self.post_arg = 1 if self.has_post else None  # predict_stack's ``post`` argument
         # the Rescalings' per-feature scale and offset, in the model dtype as the layer
         # computes them (None: no unit has one); meta's PRE column indexes it
         self.aux = _rescalings(aux, self.meta, self.dtype) if aux else None
@@ -313,9 +327,14 @@ class _Stack:
         self.fparams = np.array(fparams, np.float64)
         self.dkeys = np.array(dkeys, np.uint64)
         self.drops = [u.drop for u in units if u.drop is not None]
-        self.has_bn = any(u.bn is not None for u in units)
-        self.ln_arg = 1 if any(u.ln is not None for u in units) else None
-        self.bn_arg = 1 if self.has_bn else None  # the stack kernels' ``bn`` argument
+        #: what the units use, as ``steps_kernel``'s ``norm`` bits
+        self.norm = ((_HAS_BN if any(u.bn is not None for u in units) else 0)
+                     | (_HAS_LN if any(u.ln is not None for u in units) else 0)
+                     | (_HAS_POST if any(u.post is not None for u in units) else 0))
+        # the stack kernels' ``bn`` / ``ln`` / ``post`` arguments (None: that code is pruned)
+        self.bn_arg = 1 if self.norm & _HAS_BN else None
+        self.ln_arg = 1 if self.norm & _HAS_LN else None
+        self.post_arg = 1 if self.norm & _HAS_POST else None
         last = units[-1].activation.name
         self.last_activation = last
         self.output_activation = last if last in ("softmax", "sigmoid") else None
@@ -526,7 +545,7 @@ class CompiledEngine:
         self.n = X.shape[0]
         self.steps = n_batches(self.n, batch) if steps is None else steps
         self._dummy = np.zeros(1)
-        self._steps = _kernels().steps_kernel(plan.opt_code, plan.loss_kind, st.has_bn,
+        self._steps = _kernels().steps_kernel(plan.opt_code, plan.loss_kind, st.norm,
                                               bool(st.drops))
         # the optimizer update split over the C core's threads (same bits; see opt_piece)
         self.opt_fn = 0

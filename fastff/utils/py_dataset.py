@@ -10,9 +10,15 @@ workers are threads (NumPy and fastff's kernels release the GIL; no pickling of 
 
 from __future__ import annotations
 
+import queue
+import signal
+import threading
+import time
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from contextlib import contextmanager
 from itertools import count, islice
 from typing import Any
 
@@ -22,6 +28,8 @@ __all__ = ["PyDataset", "iterate_batches"]
 
 #: name prefix of the worker threads (tests look for leftovers by it)
 THREAD_PREFIX = "fastff-pydataset"
+#: the longest ``close()`` waits for the workers to finish their current batch (seconds)
+JOIN_TIMEOUT = 30.0
 
 
 class PyDataset:
@@ -84,28 +92,140 @@ class PyDataset:
 def iterate_batches(ds: PyDataset, order: Iterable[int] | None = None) -> Iterator[tuple]:
     """``(index, ds[index])`` in ``order`` (default 0, 1, ...), fetched ahead by
     ``ds.workers`` threads when there are several; closing the iterator (or an error in a
-    worker) cancels what is queued and joins the workers."""
+    worker, or a Ctrl-C while waiting for a batch) cancels what is queued and joins the
+    workers."""
     if order is None:
         n = ds.num_batches
         order = count() if n is None else range(int(n))
-    workers = ds.workers
-    if workers <= 1:
-        for i in order:
-            yield i, ds[i]
+    if ds.workers <= 1:
+        return ((i, ds[i]) for i in order)
+    return Prefetcher(ds, order, ds.workers, max(ds.max_queue_size, 1))
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block and deliver it to the previous
+    handler on leaving: the block (starting or joining the workers) is never cut in the
+    middle. Python runs signal handlers in the main thread only, so elsewhere nothing is
+    needed; a handler installed from C (``getsignal`` gives None) is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    ex = ThreadPoolExecutor(workers, thread_name_prefix=THREAD_PREFIX)
-    pending: deque = deque()
-    todo = iter(order)
+    old = signal.getsignal(signal.SIGINT)
+    if old is None:
+        yield
+        return
+    frames: list = []
     try:
-        for i in islice(todo, max(ds.max_queue_size, 1)):
-            pending.append((i, ex.submit(ds.__getitem__, i)))
-        while pending:
-            i, fut = pending.popleft()
-            batch = fut.result()
-            for j in islice(todo, 1):
-                pending.append((j, ex.submit(ds.__getitem__, j)))
-            yield i, batch
+        signal.signal(signal.SIGINT, lambda signum, frame: frames.append(frame))
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
     finally:
-        for _, fut in pending:
-            fut.cancel()
-        ex.shutdown(wait=True, cancel_futures=True)
+        signal.signal(signal.SIGINT, old)
+        if frames:
+            if callable(old):
+                old(signal.SIGINT, frames[-1])
+            elif old == signal.SIG_DFL:
+                signal.raise_signal(signal.SIGINT)
+
+
+def _work(ds: PyDataset, tasks: queue.SimpleQueue, stop: threading.Event) -> None:
+    """A worker: run ``ds[i]`` for the queued ``(i, future)`` until a None or the stop flag
+    (a module function, so the threads hold no reference to their ``Prefetcher``)."""
+    while True:
+        task = tasks.get()
+        if task is None or stop.is_set():
+            return
+        i, fut = task
+        if not fut.set_running_or_notify_cancel():
+            continue
+        try:
+            fut.set_result(ds[i])
+        except BaseException as e:  # handed to the main thread by fut.result()
+            fut.set_exception(e)
+
+
+class Prefetcher:
+    """The iterator of a ``PyDataset`` pass with ``workers`` threads: at most ``depth``
+    batches requested ahead, handed over in ``order``.
+
+    The pool owns its threads: each is recorded before it is started and ``close()``
+    (idempotent) sets the stop flag, cancels what is queued and joins every one of them,
+    waiting at most ``JOIN_TIMEOUT`` seconds for the batches being computed. Starting and
+    joining hold a Ctrl-C until they are done (then raise it), so an interrupt can neither
+    leave a started thread unrecorded nor skip the join. The threads are daemons: one stuck
+    in ``__getitem__`` past the timeout (a warning names it) does not block exit.
+    """
+
+    def __init__(self, ds: PyDataset, order: Iterable[int], workers: int, depth: int) -> None:
+        self._ds = ds
+        self._todo = iter(order)
+        self._pending: deque = deque()
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        try:
+            with _sigint_held():
+                for k in range(workers):
+                    t = threading.Thread(target=_work, args=(ds, self._tasks, self._stop),
+                                         name=f"{THREAD_PREFIX}_{k}", daemon=True)
+                    self._threads.append(t)
+                    t.start()
+            for i in islice(self._todo, depth):
+                self._submit(i)
+        except BaseException:
+            self.close()
+            raise
+
+    def _submit(self, i: int) -> None:
+        fut: Future = Future()
+        self._pending.append((i, fut))
+        self._tasks.put((i, fut))
+
+    def __iter__(self) -> Prefetcher:
+        return self
+
+    def __next__(self) -> tuple:
+        if not self._pending:
+            self.close()
+            raise StopIteration
+        i, fut = self._pending.popleft()
+        try:
+            batch = fut.result()
+            for j in islice(self._todo, 1):
+                self._submit(j)
+        except BaseException:  # a worker's error or a Ctrl-C while waiting
+            self.close()
+            raise
+        return i, batch
+
+    def close(self) -> None:
+        """Stop and join the workers (bounded by ``JOIN_TIMEOUT``); safe to call again."""
+        with _sigint_held():
+            self._stop.set()
+            while self._pending:
+                self._pending.popleft()[1].cancel()
+            for _ in self._threads:
+                self._tasks.put(None)
+            deadline = time.monotonic() + JOIN_TIMEOUT
+            for t in self._threads:
+                try:
+                    t.join(max(0.0, deadline - time.monotonic()))
+                except RuntimeError:  # never started (Thread.start failed)
+                    pass
+            self._threads = [t for t in self._threads if t.is_alive()]
+        if self._threads:
+            warnings.warn(f"PyDataset: {len(self._threads)} worker thread(s) still in "
+                          f"__getitem__ after {JOIN_TIMEOUT:g} s "
+                          f"({', '.join(t.name for t in self._threads)}); they end after "
+                          "their current batch", RuntimeWarning, stacklevel=2)
+
+    def __del__(self) -> None:  # dropped unclosed: let the workers end (no join here)
+        stop = getattr(self, "_stop", None)
+        if stop is not None and not stop.is_set():
+            stop.set()
+            for _ in self._threads:
+                self._tasks.put(None)

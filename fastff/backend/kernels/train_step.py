@@ -12,22 +12,30 @@ Layout: the model's flat ``params``/``grads`` buffers are cut into per-layer vie
 ``meta`` rows, and per-layer scratch arrays from one flat workspace ``ws`` — so one compiled
 function serves every depth. What a model does use is fixed at compile time instead, so a
 first ``fit`` compiles only that: ``steps_kernel`` makes the step for one optimizer, one
-loss, with or without BatchNormalization and dropout (the choices are closure constants, so
-Numba prunes the other branches before typing them and caches each variant on disk), and the
-stack functions take ``bn``/``drop`` as None (absent: those branches pruned) or 1.
+loss, one set of normalizations (``norm``: bits ``HAS_BN``, ``HAS_LN`` and ``HAS_POST`` for
+an activation layer after a normalization) and with or without dropout (the choices are
+closure constants, so Numba prunes the other branches before typing them and caches each
+variant on disk), and the stack functions take ``bn``/``ln``/``post``/``drop`` as None
+(absent: those branches pruned) or 1.
 
-``meta[l]``: n_in, n_out, w_off, b_off, C epilogue id, activation code, dropout threshold on
-the layer's input (-1: none), ws offset; then a BatchNormalization on the unit's output: the
-offsets of gamma, beta (-1: none), moving mean, moving variance (-1: no BatchNormalization)
-and its workspace. Inference only (``predict_stack``): the elementwise activation code
-applied after that (-1: none) and its workspace; the offset in ``aux`` of a Rescaling's
-scale and offset vectors on the unit's input (-1: none) and its workspace; a
+``meta[l]``: n_in, n_out, w_off, b_off (-1: no bias, inference only), C epilogue id,
+activation code, dropout threshold on the layer's input (-1: none), ws offset; then a
+BatchNormalization on the unit's output: the offsets of gamma, beta (-1: none), moving mean,
+moving variance (-1: no BatchNormalization) and its workspace; the elementwise activation
+code applied after the unit or its normalization (-1: none; trained only after a
+normalization) and its workspace; the offset in ``aux`` of a Rescaling's scale and offset
+vectors on the unit's input (-1: none; inference only) and its workspace; a
 LayerNormalization on the unit's output in place of a BatchNormalization (-1: none, 0, 1:
-``rms_scaling``), the offsets of its gamma and beta (-1: none), its workspace. ``fparams[l]``:
-activation parameter, dropout scale, BatchNormalization epsilon, momentum and 1 - momentum,
-the parameter of the activation after the unit. The BatchNormalization steps call
-``kernels.batch_norm``'s ``train_forward`` / ``train_backward`` (and its inference pair) with
-the scalars, scratch and gamma/beta stand-ins ``CpuOps`` gives them.
+``rms_scaling``), the offsets of its gamma and beta (-1: none), its workspace; whether the
+derivative of the activation after the unit reads its input (``spec.NEEDS_INPUT``: the input
+stands in for the output, as ``CpuOps.backprop_activation``). ``fparams[l]``: activation
+parameter, dropout scale, normalization epsilon, BatchNormalization momentum and 1 -
+momentum, the parameter of the activation after the unit. Each step calls the kernels the
+layer's general forward / backward runs, with the scalars, scratch and gamma/beta stand-ins
+``CpuOps`` gives them: ``kernels.batch_norm``'s ``train_forward`` / ``train_backward`` (and
+its inference pair), ``kernels.normalization``'s ``layer_norm_range`` /
+``layer_norm_backward_range`` + ``add_blocks``, ``act_forward_range`` /
+``act_backward_range`` (``CpuOps.activation`` / ``backprop_activation``).
 ``dkeys[l]``: splitmix64 of the dropout layer's seed (the counter is mixed in per step).
 """
 
@@ -44,7 +52,11 @@ from fastff.backend.kernels import batch_norm as K_bn
 from fastff.backend.kernels import normalization as K_ln
 from fastff.backend.kernels import optim as K_opt
 from fastff.backend.kernels import softmax as K_sm
-from fastff.backend.kernels.activations import act_backward_bias, act_forward_range
+from fastff.backend.kernels.activations import (
+    act_backward_bias,
+    act_backward_range,
+    act_forward_range,
+)
 from fastff.backend.kernels.dropout import mask_range
 from fastff.backend.kernels.reductions import bias_grad, sum_f64
 from fastff.backend.kernels.regression import mse
@@ -55,7 +67,11 @@ N_IN, N_OUT, W_OFF, B_OFF, C_ID, CODE, DROP, WS = range(8)
 BN_G, BN_B, BN_MM, BN_MV, BN_WS = range(8, 13)
 POST, POST_WS, PRE, PRE_WS = range(13, 17)
 LN, LN_G, LN_B, LN_WS = range(17, 21)
-N_META = 21
+POST_X = 21
+N_META = 22
+# ``steps_kernel``'s ``norm``: what a stack's normalizations use, as bits (HAS_POST: an
+# activation layer after a normalization)
+HAS_BN, HAS_LN, HAS_POST = 1, 2, 4
 # fparams columns
 F_ACT, F_DROP, F_EPS, F_MOM, F_ONE_M, F_POST = range(6)
 # loss kinds
@@ -67,9 +83,12 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
-    """Workspace offsets for ``batch`` rows: per layer h, g (b*n_out), dh, mask, xd (b*n_in),
-    and after a BatchNormalization's unit its output z, its dx (b*n_out) and 8 vectors;
-    writes ``meta[:, WS]`` (and ``meta[:, BN_WS]``) and returns (meta, total size)."""
+    """Workspace offsets for ``batch`` rows: per layer h, g (b*n_out), dh, mask, xd (b*n_in);
+    after a BatchNormalization's unit its output z, its dx (b*n_out) and 8 vectors of n_out;
+    an activation after the unit: its output and its dx (b*n_out); a Rescaling: its output
+    (b*n_in); a LayerNormalization: its output z (b*n_out), the rows' mean and inverse
+    deviation (b each) and its dx (b*n_out). Writes ``meta[:, WS]`` (and the ``*_WS`` columns
+    used) and returns (meta, total size)."""
     off = 0
     for row in meta:
         row[WS] = off
@@ -79,13 +98,13 @@ def ws_layout(meta: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
             off += 2 * batch * int(row[N_OUT]) + 8 * int(row[N_OUT])
         if meta.shape[1] > POST and row[POST] >= 0:
             row[POST_WS] = off
-            off += batch * int(row[N_OUT])
+            off += 2 * batch * int(row[N_OUT])
         if meta.shape[1] > PRE and row[PRE] >= 0:
             row[PRE_WS] = off
             off += batch * int(row[N_IN])
         if meta.shape[1] > LN and row[LN] >= 0:
             row[LN_WS] = off
-            off += batch * int(row[N_OUT]) + 2 * batch
+            off += 2 * batch * int(row[N_OUT]) + 2 * batch
     return meta, off
 
 
@@ -103,16 +122,34 @@ def _view(buf, off, rows, cols):
 
 
 @njit(**NJIT_INLINE)
+def _affine(params, meta, k, no, g_col, b_col):
+    """Unit ``k``'s normalization gamma and beta (meta columns ``g_col``, ``b_col``; ones /
+    zeros stand-ins when absent, as ``CpuOps``)."""
+    g = meta[k, g_col]
+    gamma = params[g:g + no] if g >= 0 else np.ones(no, params.dtype)
+    be = meta[k, b_col]
+    beta = params[be:be + no] if be >= 0 else np.zeros(no, params.dtype)
+    return gamma, beta
+
+
+@njit(**NJIT_INLINE)
+def _affine_grads(grads, meta, k, no, g_col, b_col):
+    """Where the gradients of that gamma and beta go (scratch when absent, as ``CpuOps``)."""
+    g = meta[k, g_col]
+    dgamma = grads[g:g + no] if g >= 0 else np.empty(no, grads.dtype)
+    be = meta[k, b_col]
+    dbeta = grads[be:be + no] if be >= 0 else np.empty(no, grads.dtype)
+    return dgamma, dbeta
+
+
+@njit(**NJIT_INLINE)
 def _bn_vecs(params, meta, ws, k, b):
-    """The BatchNormalization of unit ``k``: gamma, beta (ones / zeros stand-ins when absent,
-    as ``CpuOps``), moving mean, moving variance, and its 8 workspace vectors as (8, n)."""
+    """The BatchNormalization of unit ``k``: gamma, beta, moving mean, moving variance, and
+    its 8 workspace vectors as (8, n)."""
     no = meta[k, N_OUT]
     o = meta[k, BN_WS] + 2 * b * no
     vec = ws[o:o + 8 * no].reshape((8, no))
-    g = meta[k, BN_G]
-    gamma = params[g:g + no] if g >= 0 else np.ones(no, params.dtype)
-    be = meta[k, BN_B]
-    beta = params[be:be + no] if be >= 0 else np.zeros(no, params.dtype)
+    gamma, beta = _affine(params, meta, k, no, BN_G, BN_B)
     mm = params[meta[k, BN_MM]:meta[k, BN_MM] + no]
     mv = params[meta[k, BN_MV]:meta[k, BN_MV] + no]
     return gamma, beta, mm, mv, vec
@@ -147,10 +184,7 @@ def _bn_backward(dy, h, params, grads, meta, fparams, ws, k, b):
     no = meta[k, N_OUT]
     dx = _view(ws, meta[k, BN_WS] + b * no, b, no)
     gamma, _, _, _, vec = _bn_vecs(params, meta, ws, k, b)
-    g = meta[k, BN_G]
-    dgamma = grads[g:g + no] if g >= 0 else np.empty(no, params.dtype)
-    be = meta[k, BN_B]
-    dbeta = grads[be:be + no] if be >= 0 else np.empty(no, params.dtype)
+    dgamma, dbeta = _affine_grads(grads, meta, k, no, BN_G, BN_B)
     nb = K_bn.n_blocks(b)
     K_bn.train_backward(dy, h, gamma, vec[0], vec[1], t(fparams[k, F_EPS]), dgamma, dbeta, dx,
                         True, vec[4], np.empty((nb, no)), np.empty((nb, no)), np.empty(no),
@@ -158,20 +192,100 @@ def _bn_backward(dy, h, params, grads, meta, fparams, ws, k, b):
     return dx
 
 
-@njit(**NJIT_INLINE)
-def _unit_output(meta, ws, k, b, no, bn):
-    """What unit ``k`` passes on: its BatchNormalization's ``z`` or its ``h``."""
-    if bn is not None:
-        if meta[k, BN_MM] >= 0:
-            return _view(ws, meta[k, BN_WS], b, no)
-    return _view(ws, meta[k, WS], b, no)
+@njit(**NJIT)
+def _ln_forward(h, params, meta, fparams, ws, k, b):
+    """LayerNormalization of unit ``k``'s output ``h`` into its ``z`` (``CpuOps.layer_norm``:
+    its row kernel, the same in training and inference); the rows' mean and inverse
+    deviation stay in the workspace for the backward."""
+    t = params.dtype.type
+    no = meta[k, N_OUT]
+    o = meta[k, LN_WS]
+    z = _view(ws, o, b, no)
+    mean = ws[o + b * no:o + b * no + b]
+    inv = ws[o + b * no + b:o + b * no + 2 * b]
+    gamma, beta = _affine(params, meta, k, no, LN_G, LN_B)
+    K_ln.layer_norm_range(h, gamma, beta, t(fparams[k, F_EPS]), meta[k, LN] == 1, z, mean, inv,
+                          0, b)
+    return z
 
 
 @njit(**NJIT)
-def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, drop):
+def _ln_backward(dy, h, params, grads, meta, ws, k, b):
+    """LayerNormalization backward of unit ``k`` (``CpuOps.backprop_layer_norm``): gamma/beta
+    gradients into ``grads`` (the block partials only when there is either), returns the
+    gradient of ``h``."""
+    no = meta[k, N_OUT]
+    o = meta[k, LN_WS]
+    mean = ws[o + b * no:o + b * no + b]
+    inv = ws[o + b * no + b:o + b * no + 2 * b]
+    dx = _view(ws, o + b * no + 2 * b, b, no)
+    gamma, _ = _affine(params, meta, k, no, LN_G, LN_B)
+    sums = meta[k, LN_G] >= 0 or meta[k, LN_B] >= 0
+    nb = K_bn.n_blocks(b) if sums else 0
+    psg = np.empty((nb, no))
+    psb = np.empty((nb, no))
+    K_ln.layer_norm_backward_range(dy, h, gamma, mean, inv, meta[k, LN] == 1, psg, psb, sums,
+                                   dx, True, 0, b)
+    if sums:
+        dgamma, dbeta = _affine_grads(grads, meta, k, no, LN_G, LN_B)
+        K_ln.add_blocks(psg, psb, dgamma, dbeta)
+    return dx
+
+
+@njit(**NJIT)
+def _post_forward(a, meta, fparams, ws, k, b):
+    """The activation layer after unit ``k`` (or its normalization) on ``a``
+    (``CpuOps.activation``)."""
+    t = a.dtype.type
+    no = meta[k, N_OUT]
+    y = _view(ws, meta[k, POST_WS], b, no)
+    act_forward_range(a.reshape(-1), y.reshape(-1), meta[k, POST], t(fparams[k, F_POST]), 0,
+                      b * no)
+    return y
+
+
+@njit(**NJIT)
+def _post_backward(dy, z, meta, fparams, ws, k, b):
+    """Its backward from its input ``z`` (``CpuOps.backprop_activation``: the input stands in
+    for the output where the derivative reads the input); returns the gradient of ``z``."""
+    t = dy.dtype.type
+    no = meta[k, N_OUT]
+    y = z if meta[k, POST_X] else _view(ws, meta[k, POST_WS], b, no)
+    d = _view(ws, meta[k, POST_WS] + b * no, b, no)
+    act_backward_range(dy.reshape(-1), z.reshape(-1), y.reshape(-1), d.reshape(-1),
+                       meta[k, POST], t(fparams[k, F_POST]), 0, b * no)
+    return d
+
+
+@njit(**NJIT_INLINE)
+def _norm_output(meta, ws, k, b, no, bn, ln):
+    """Unit ``k``'s normalization output ``z`` (BatchNormalization or LayerNormalization), or
+    its ``h`` when it has none."""
+    if bn is not None:
+        if meta[k, BN_MM] >= 0:
+            return _view(ws, meta[k, BN_WS], b, no)
+    if ln is not None:
+        if meta[k, LN] >= 0:
+            return _view(ws, meta[k, LN_WS], b, no)
+    return _view(ws, meta[k, WS], b, no)
+
+
+@njit(**NJIT_INLINE)
+def _unit_output(meta, ws, k, b, no, bn, ln, post):
+    """What unit ``k`` passes on: its activation layer's output, its normalization's ``z``
+    or its ``h``."""
+    if post is not None:
+        if meta[k, POST] >= 0:
+            return _view(ws, meta[k, POST_WS], b, no)
+    return _norm_output(meta, ws, k, b, no, bn, ln)
+
+
+@njit(**NJIT)
+def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, ln, post, drop):
     """Forward of every layer for ``b`` rows (dropout masks from step ``counter`` when
-    ``train``); returns (last layer's output view, C error code or 0). ``bn``/``drop``:
-    None when no unit has a BatchNormalization / dropout (those branches not compiled)."""
+    ``train``); returns (last layer's output view, C error code or 0). ``bn``/``ln``/``post``/
+    ``drop``: None when no unit has a BatchNormalization / LayerNormalization / activation
+    layer after its normalization / dropout (those branches not compiled)."""
     a = x
     t = params.dtype.type
     n_layers = meta.shape[0]
@@ -201,24 +315,37 @@ def forward_stack(x, params, meta, fparams, ws, b, train, counter, dkeys, bn, dr
         if bn is not None:
             if meta[k, BN_MM] >= 0:
                 a = _bn_forward(h, params, meta, fparams, ws, k, b, train)
+        if ln is not None:
+            if meta[k, LN] >= 0:
+                a = _ln_forward(h, params, meta, fparams, ws, k, b)
+        if post is not None:
+            if meta[k, POST] >= 0:
+                a = _post_forward(a, meta, fparams, ws, k, b)
     return a, rc
 
 
 @njit(**NJIT)
-def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, drop):
+def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, ln, post, drop):
     """Backward from ``dtop`` (gradient of the last layer's output) into ``grads``; the first
-    layer gets no input gradient. Returns the C error code or 0. ``bn``/``drop`` as in
-    ``forward_stack``."""
+    layer gets no input gradient. Returns the C error code or 0. ``bn``/``ln``/``post``/``drop``
+    as in ``forward_stack``."""
     t = params.dtype.type
     dy = dtop
     for k in range(meta.shape[0] - 1, -1, -1):
         ni = meta[k, N_IN]
         no = meta[k, N_OUT]
         o = meta[k, WS]
+        if post is not None:
+            if meta[k, POST] >= 0:
+                dy = _post_backward(dy, _norm_output(meta, ws, k, b, no, bn, ln), meta,
+                                    fparams, ws, k, b)
         if bn is not None:
             if meta[k, BN_MM] >= 0:
                 dy = _bn_backward(dy, _view(ws, o, b, no), params, grads, meta, fparams, ws, k,
                                   b)
+        if ln is not None:
+            if meta[k, LN] >= 0:
+                dy = _ln_backward(dy, _view(ws, o, b, no), params, grads, meta, ws, k, b)
         db = grads[meta[k, B_OFF]:meta[k, B_OFF] + no]
         if meta[k, CODE] == 0:
             bias_grad(dy, db)
@@ -232,7 +359,7 @@ def _backward_stack(x, params, grads, meta, fparams, ws, b, dtop, bn, drop):
         elif k == 0:
             a = x
         else:
-            a = _unit_output(meta, ws, k - 1, b, ni, bn)
+            a = _unit_output(meta, ws, k - 1, b, ni, bn, ln, post)
         # the weight and the input gradient of a layer are independent: one parallel call
         if k > 0:
             batch_begin()
@@ -327,21 +454,24 @@ def _opt_update(opt, params, grads, b0, b1, b2, ocon, lr, wdlr, n_train, opt_fn,
 _STEPS: dict[tuple, Any] = {}
 
 
-def steps_kernel(opt: int, loss_kind: int, bn: bool, drop: bool) -> Any:
+def steps_kernel(opt: int, loss_kind: int, norm: int, drop: bool) -> Any:
     """The compiled ``train_steps`` for optimizer code ``opt`` (``Optimizer.packed``), loss
-    ``loss_kind``, with or without BatchNormalization (``bn``) and dropout (``drop``) units;
-    made once per process and choice, compiled (or loaded from Numba's cache) on first call."""
-    key = (int(opt), int(loss_kind), bool(bn), bool(drop))
+    ``loss_kind``, the normalizations ``norm`` (bits ``HAS_BN``, ``HAS_LN``, ``HAS_POST``; 0:
+    none) and with or without dropout (``drop``) units; made once per process and choice,
+    compiled (or loaded from Numba's cache) on first call."""
+    key = (int(opt), int(loss_kind), int(norm), bool(drop))
     kernel = _STEPS.get(key)
     if kernel is None:
         kernel = _STEPS[key] = _make_steps(*key)
     return kernel
 
 
-def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
+def _make_steps(opt: int, loss_kind: int, norm: int, has_drop: bool) -> Any:
     """``train_steps`` with its choices as closure constants (plain values, so Numba's disk
     cache keys each variant by them; the unused branches are pruned before typing)."""
-    bn = 1 if has_bn else None
+    bn = 1 if norm & HAS_BN else None
+    ln = 1 if norm & HAS_LN else None
+    post = 1 if norm & HAS_POST else None
     drop = 1 if has_drop else None
 
     @njit(**NJIT)
@@ -395,7 +525,7 @@ def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
                     tv = targets[s:s + b] if loss_kind != SPARSE_XENT else _view(
                         tb.reshape(-1), 0, 0, c)
                 z, rc = forward_stack(xv, params, meta, fparams, ws, b, True, it0 + q, dkeys,
-                                      bn, drop)
+                                      bn, ln, post, drop)
                 if rc != 0:
                     return -abs(rc)
                 loss = per_row[:b]
@@ -412,7 +542,8 @@ def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
                 else:
                     mse(z, tv, empty_w, inv, loss, d)
                 totals[e - e0] += sum_f64(loss)
-                rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d, bn, drop)
+                rc = _backward_stack(xv, params, grads, meta, fparams, ws, b, d, bn, ln, post,
+                                     drop)
                 if rc != 0:
                     return -abs(rc)
                 rc = _opt_update(opt, params, grads, b0, b1, b2, ocon, t(oscal[q, 0]),
@@ -424,25 +555,6 @@ def _make_steps(opt: int, loss_kind: int, has_bn: bool, has_drop: bool) -> Any:
         return q
 
     return train_steps
-
-
-@njit(**NJIT)
-def _ln_forward(h, params, meta, fparams, ws, k, b):
-    """LayerNormalization of unit ``k``'s output ``h`` (``CpuOps.layer_norm``: its row kernel
-    with the ones / zeros stand-ins for an absent gamma / beta)."""
-    t = params.dtype.type
-    no = meta[k, N_OUT]
-    o = meta[k, LN_WS]
-    z = _view(ws, o, b, no)
-    mean = ws[o + b * no:o + b * no + b]
-    inv = ws[o + b * no + b:o + b * no + 2 * b]
-    g = meta[k, LN_G]
-    gamma = params[g:g + no] if g >= 0 else np.ones(no, params.dtype)
-    be = meta[k, LN_B]
-    beta = params[be:be + no] if be >= 0 else np.zeros(no, params.dtype)
-    K_ln.layer_norm_range(h, gamma, beta, t(fparams[k, F_EPS]), meta[k, LN] == 1, z, mean, inv,
-                          0, b)
-    return z
 
 
 @njit(**NJIT)
@@ -481,7 +593,6 @@ def predict_stack(params, meta, fparams, ws, softmax_last, bn, post, aux, ln, x,
                     return -1
     n_layers = meta.shape[0]
     a = x
-    t = params.dtype.type
     for k in range(n_layers):
         ni = meta[k, N_IN]
         no = meta[k, N_OUT]
@@ -508,10 +619,7 @@ def predict_stack(params, meta, fparams, ws, softmax_last, bn, post, aux, ln, x,
                 a = _ln_forward(h, params, meta, fparams, ws, k, b)
         if post is not None:
             if meta[k, POST] >= 0:
-                y = _view(ws, meta[k, POST_WS], b, no)
-                act_forward_range(a.reshape(-1), y.reshape(-1), meta[k, POST],
-                                  t(fparams[k, F_POST]), 0, b * no)
-                a = y
+                a = _post_forward(a, meta, fparams, ws, k, b)
     if softmax_last:
         K_sm.softmax_rows(a, out)
     return 0
