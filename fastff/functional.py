@@ -602,7 +602,8 @@ class Model(BaseModel):
         by_name: dict[str, Layer] = {}
         for lc in cfg["layers"]:
             layer = saving.deserialize_layer_or_model(
-                {"class_name": lc["class_name"], "config": lc["config"]}, custom_objects)
+                {k: lc[k] for k in ("class_name", "config", "registered_name") if k in lc},
+                custom_objects)
             if lc.get("list_input") is True:  # a custom layer called on a list
                 layer.multi_input = True
             by_name[layer.name] = layer

@@ -143,3 +143,32 @@ def test_own_get_config_is_used_and_builtin_layers_unchanged():
     d = layers.Dense(3, name="d")
     assert "_init_args" not in d.__dict__ or d.__dict__["_init_args"] is None
     assert layers.Dense.from_config(d.get_config()).units == 3
+
+
+def test_same_class_name_registered_by_two_packages_loads_each_own_class(tmp_path):
+    """As Keras: the config's ``registered_name`` ("package>Name") picks the class, so two
+    packages registering a layer of the same class name do not take each other's place."""
+
+    def make(package):
+        @fastff.saving.register_serializable(package=package)
+        class Twin(Layer):
+            def __init__(self, k=1.0, **kwargs):
+                super().__init__(**kwargs)
+                self.k = k
+
+            def get_config(self):
+                return {**super().get_config(), "k": self.k}
+
+            def call(self, x):
+                return ops.multiply(self.k, x)
+
+        return Twin
+
+    first, second = make("pkg_one"), make("pkg_two")
+    inp = Input((3,), name="x")
+    m = fastff.Model(inp, first(3.0, name="t")(inp))
+    assert fastff.layers.serialize(m.get_layer("t"))["registered_name"] == "pkg_one>Twin"
+    m.save(tmp_path / "twin.fastff")
+    back = fastff.models.load_model(tmp_path / "twin.fastff")
+    assert type(back.get_layer("t")) is first and type(back.get_layer("t")) is not second
+    np.testing.assert_array_equal(back.predict(_x(), verbose=0), 3.0 * _x())

@@ -175,12 +175,14 @@ def _common_index(cfg: dict, cls: str, path: str, what: str) -> dict:
 
 def _encoding(cfg: dict, path: str, what: str) -> str:
     enc = cfg.get("encoding", "utf-8")
-    try:
-        if not isinstance(enc, str) or len(enc) > 64:
-            raise LookupError(enc)
-        codecs.lookup(enc)
-    except LookupError:
-        raise FormatError(f"{path}: {what}.encoding {enc!r} is not a known codec") from None
+    known = isinstance(enc, str) and len(enc) <= 64
+    if known:
+        try:
+            codecs.lookup(enc)
+        except LookupError:
+            known = False
+    if not known:
+        raise FormatError(f"{path}: {what}.encoding {enc!r} is not a known codec")
     return enc
 
 

@@ -99,7 +99,13 @@ def serialize(layer: Layer) -> dict:
     own = getattr(layer, "serialized", None)  # a node standing for a nested model
     if own is not None:
         return own()
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    out = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    from fastff._registry import registered_name_of
+
+    registered = registered_name_of(type(layer))
+    if registered is not None:  # as Keras: two packages may register the same class name
+        out["registered_name"] = registered
+    return out
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
@@ -107,7 +113,14 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(
             f"layer config must be a dict with 'class_name' and 'config', got {config!r}")
-    cls = _lookup(config["class_name"], custom_objects)
+    registered = config.get("registered_name")
+    cls = None
+    if isinstance(registered, str) and registered != config["class_name"]:
+        from fastff._registry import get_registered_object
+
+        cls = get_registered_object(registered, custom_objects)
+    if cls is None:
+        cls = _lookup(config["class_name"], custom_objects)
     cfg = dict(config.get("config", {}))
     if custom_objects:
         from fastff import activations
