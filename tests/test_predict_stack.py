@@ -145,6 +145,10 @@ def test_rescaling_settings_changed_after_a_predict_are_seen():
     assert np.array_equal(model.predict(x, verbose=0), _general(model, x))
     model.layers[3].scale = [1.0] * 7 + [3.0]
     assert np.array_equal(model.predict(x, verbose=0), _general(model, x))
+    model.layers[3].scale = np.linspace(0.5, 1.5, 8)  # an array, compared by value
+    assert np.array_equal(model.predict(x, verbose=0), _general(model, x))
+    model.layers[3].scale = np.linspace(0.5, 1.5, 8)  # equal values: the same lowering
+    assert np.array_equal(model.predict(x, verbose=0), _general(model, x))
 
 
 def test_what_inference_does_not_compile_stays_general():

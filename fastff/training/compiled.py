@@ -393,8 +393,11 @@ def settings(layers: list) -> tuple:
 
 
 def _frozen(v: Any) -> Any:
-    """A settings value compared by value (a list as a tuple; others as they are)."""
-    return tuple(_frozen(e) for e in v) if isinstance(v, list) else v
+    """A settings value compared by value (a list as a tuple, an array as its dtype, shape
+    and bytes; others as they are)."""
+    if isinstance(v, np.ndarray):
+        return v.dtype.str, v.shape, v.tobytes()
+    return tuple(_frozen(e) for e in v) if isinstance(v, (list, tuple)) else v
 
 
 def same_signature(st: _Stack, layers: list) -> bool:
