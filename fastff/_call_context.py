@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 __all__ = ["running", "inside_call", "collecting", "add_loss", "activity", "regularize_output"]
@@ -34,17 +34,24 @@ def running() -> Iterator[None]:
 
 
 @contextmanager
-def collecting() -> Iterator[list]:
-    """Collect the values passed to ``add_loss`` inside the block (innermost block wins)."""
-    stack = getattr(_STATE, "losses", None)
+def _bucket(kind: str) -> Iterator[list]:
+    """A fresh list on this thread's ``kind`` stack for the block (the innermost one is
+    what records append to)."""
+    stack = getattr(_STATE, kind, None)
     if stack is None:
-        stack = _STATE.losses = []
+        stack = []
+        setattr(_STATE, kind, stack)
     bucket: list[Any] = []
     stack.append(bucket)
     try:
         yield bucket
     finally:
         stack.pop()
+
+
+def collecting() -> AbstractContextManager[list]:
+    """Collect the values passed to ``add_loss`` inside the block (innermost block wins)."""
+    return _bucket("losses")
 
 
 def add_loss(value: Any) -> bool:
@@ -57,19 +64,10 @@ def add_loss(value: Any) -> bool:
 
 
 # ------------------------------------------------------------------ activity regularizers
-@contextmanager
-def activity() -> Iterator[list]:
+def activity() -> AbstractContextManager[list]:
     """Collect the activity-regularizer penalties of the layers run inside the block (one
     float per regularized output; the innermost block wins)."""
-    stack = getattr(_STATE, "activity", None)
-    if stack is None:
-        stack = _STATE.activity = []
-    bucket: list[float] = []
-    stack.append(bucket)
-    try:
-        yield bucket
-    finally:
-        stack.pop()
+    return _bucket("activity")
 
 
 def regularize_output(layer: Any, y: Any, bp: Any) -> tuple:
